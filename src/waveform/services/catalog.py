@@ -1,0 +1,176 @@
+"""catalog (9010): the value-added tracks service. Authorization happens here, once.
+
+It merges tracks + rights + media (foundation services, over real HTTP, in parallel) and
+applies the visibility rules every BFF relies on:
+
+- a private track is visible only to its owner (``X-User-Id``);
+- a geo-restricted track is visible only when ``X-Viewer-Country`` is in its
+  ``allowed_countries``.
+
+A hidden track answers exactly like a missing one (404 with the same body), so the
+existence of a private track is not revealed. The caller's ``X-Deadline-Ms`` budget is
+passed on, reduced by the time already spent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import aiohttp
+import msgspec
+from fastapi import FastAPI, Header, Query
+from starlette.responses import Response
+
+from waveform.services.common import (
+    Problem,
+    create_app,
+    json_response,
+    parse_ids,
+    remaining_ms,
+    serve,
+    service_parser,
+    setup_logging,
+)
+
+Row = dict[str, Any]
+#: Budget for an upstream call when the caller set none.
+DEFAULT_UPSTREAM_TIMEOUT_MS = 2000
+
+
+def hidden(track_id: str) -> Problem:
+    """The one 404 for both 'no such track' and 'not yours to see'."""
+    return Problem(404, "Not Found", f"track {track_id!r} does not exist")
+
+
+def visible(track: Row, rights: Row | None, viewer: str | None, country: str | None) -> bool:
+    """The authorization rule for tracks; rights that are missing fail closed."""
+    if track.get("private") and track.get("owner_id") != viewer:
+        return False
+    if rights is None:
+        return False
+    return not rights.get("geo_restricted") or country in rights.get("allowed_countries", [])
+
+
+class Upstreams:
+    """GET JSON from the foundation services with the request's remaining budget."""
+
+    def __init__(self, tracks: str, rights: str, media: str, limit: int = 200) -> None:
+        self.base = {"tracks": tracks.rstrip("/"), "rights": rights.rstrip("/"),
+                     "media": media.rstrip("/")}
+        self.limit = limit
+        self._session: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=self.limit, limit_per_host=self.limit))
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    async def get(self, service: str, path: str, params: dict[str, str] | None = None
+                  ) -> Row | None:
+        """The decoded body, or None on 404; other failures become 502/504 problems."""
+        assert self._session is not None, "Upstreams.start() was not awaited"
+        budget = remaining_ms()
+        if budget is None:
+            budget = DEFAULT_UPSTREAM_TIMEOUT_MS
+        if budget <= 0:
+            raise Problem(504, "Deadline Exceeded", "no budget left to call " + service)
+        url = self.base[service] + path
+        timeout = aiohttp.ClientTimeout(total=budget / 1000)
+        for attempt in (1, 2):
+            try:
+                async with self._session.get(url, params=params, timeout=timeout,
+                                             headers={"X-Deadline-Ms": str(budget)}) as resp:
+                    body = await resp.read()
+                    if resp.status == 404:
+                        return None
+                    if resp.status == 504:
+                        raise Problem(504, "Deadline Exceeded", f"{service} ran out of time")
+                    if resp.status != 200:
+                        raise Problem(502, "Bad Gateway",
+                                      f"{service} answered {resp.status}")
+                    decoded: Row = msgspec.json.decode(body)
+                    return decoded
+            except aiohttp.ServerDisconnectedError as exc:
+                # A pooled keep-alive connection the server had closed: retry once (GET).
+                if attempt == 2:
+                    raise Problem(502, "Bad Gateway", f"{service} disconnected") from exc
+            except TimeoutError as exc:
+                raise Problem(504, "Deadline Exceeded", f"{service} did not answer in "
+                              f"{budget} ms") from exc
+            except (aiohttp.ClientError, msgspec.DecodeError) as exc:
+                raise Problem(502, "Bad Gateway", f"{service} failed: {exc}") from exc
+        raise AssertionError("unreachable")
+
+
+def build_app(upstreams: Upstreams) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await upstreams.start()
+        try:
+            yield
+        finally:
+            await upstreams.close()
+
+    app = create_app("catalog", "Tracks merged with rights and media, visibility applied.",
+                     lifespan=lifespan)
+
+    @app.get("/catalog/tracks/{track_id}")
+    async def get_track(track_id: str,
+                        x_user_id: str | None = Header(None),
+                        x_viewer_country: str | None = Header(None)) -> Response:
+        track, rights, media = await asyncio.gather(
+            upstreams.get("tracks", f"/tracks/{track_id}"),
+            upstreams.get("rights", f"/rights/{track_id}"),
+            upstreams.get("media", f"/media/{track_id}"),
+        )
+        if track is None or not visible(track, rights, x_user_id, x_viewer_country):
+            raise hidden(track_id)
+        return json_response({**track, "media": media, "rights": rights})
+
+    @app.get("/catalog/tracks")
+    async def batch_tracks(ids: str = Query(..., description="track ids, max 100"),
+                           x_user_id: str | None = Header(None),
+                           x_viewer_country: str | None = Header(None)) -> Response:
+        wanted = parse_ids(ids)
+        params = {"ids": ",".join(wanted)}
+        tracks, rights, media = await asyncio.gather(
+            upstreams.get("tracks", "/tracks", params),
+            upstreams.get("rights", "/rights", params),
+            upstreams.get("media", "/media", params),
+        )
+        by_rights = {r["track_id"]: r for r in (rights or {}).get("items", [])}
+        by_media = {m["track_id"]: m for m in (media or {}).get("items", [])}
+        by_track = {t["id"]: t for t in (tracks or {}).get("items", [])}
+        items = []
+        for tid in wanted:
+            track = by_track.get(tid)
+            if track is None:
+                continue
+            r = by_rights.get(tid)
+            if visible(track, r, x_user_id, x_viewer_country):
+                items.append({**track, "media": by_media.get(tid), "rights": r})
+        return json_response({"items": items})
+
+    return app
+
+
+def main() -> None:
+    parser = service_parser("catalog", 9010)
+    parser.add_argument("--tracks", default="http://127.0.0.1:9003")
+    parser.add_argument("--rights", default="http://127.0.0.1:9009")
+    parser.add_argument("--media", default="http://127.0.0.1:9008")
+    parser.add_argument("--max-connections", type=int, default=200)
+    args = parser.parse_args()
+    setup_logging(args)
+    serve(build_app(Upstreams(args.tracks, args.rights, args.media, args.max_connections)),
+          args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""playlists (9004): playlists with their ordered track ids (no visibility rules)."""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+
+from fastapi import FastAPI, Query
+from starlette.responses import Response
+
+from waveform.seed import World
+from waveform.services.common import (
+    create_app,
+    insert_rows,
+    json_response,
+    not_found,
+    row_dict,
+    run_service,
+)
+
+SCHEMA = """
+CREATE TABLE playlists (
+    id TEXT PRIMARY KEY, title TEXT NOT NULL, owner_id TEXT NOT NULL, description TEXT,
+    track_ids TEXT NOT NULL, artwork_url TEXT, private INTEGER NOT NULL,
+    created_at TEXT NOT NULL, updated_at TEXT NOT NULL, track_count INTEGER NOT NULL,
+    duration_ms INTEGER, internal_notes TEXT
+);
+CREATE INDEX playlists_owner ON playlists (owner_id, created_at);
+"""
+BOOLS = ("private",)
+JSON_COLS = ("track_ids",)
+
+
+def load(conn: sqlite3.Connection, world: World) -> None:
+    insert_rows(conn, "playlists", world.playlists)
+
+
+def build_app(conn: sqlite3.Connection, args: argparse.Namespace) -> FastAPI:
+    app = create_app("playlists", "Playlists; no visibility rules.")
+
+    @app.get("/playlists/{playlist_id}")
+    async def get_playlist(playlist_id: str) -> Response:
+        row = conn.execute("SELECT * FROM playlists WHERE id = ?", (playlist_id,)).fetchone()
+        if row is None:
+            raise not_found("playlist", playlist_id)
+        return json_response(row_dict(row, BOOLS, JSON_COLS))
+
+    @app.get("/playlists")
+    async def list_playlists(owner: str = Query(..., description="owner user id")
+                             ) -> Response:
+        rows = conn.execute(
+            "SELECT * FROM playlists WHERE owner_id = ? ORDER BY created_at DESC, id",
+            (owner,)).fetchall()
+        return json_response({"items": [row_dict(r, BOOLS, JSON_COLS) for r in rows]})
+
+    return app
+
+
+def main() -> None:
+    run_service("playlists", 9004, SCHEMA, load, build_app)
+
+
+if __name__ == "__main__":
+    main()

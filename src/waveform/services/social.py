@@ -1,0 +1,88 @@
+"""social (9005): the follow graph, likes and reposts."""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+
+from fastapi import FastAPI, Query
+from starlette.responses import Response
+
+from waveform.seed import World
+from waveform.services.common import (
+    create_app,
+    insert_rows,
+    json_response,
+    not_found,
+    run_service,
+)
+
+SCHEMA = """
+CREATE TABLE users (id TEXT PRIMARY KEY);
+CREATE TABLE follows (follower_id TEXT NOT NULL, followee_id TEXT NOT NULL,
+                      created_at TEXT NOT NULL, PRIMARY KEY (follower_id, followee_id));
+CREATE INDEX follows_followee ON follows (followee_id, created_at);
+CREATE TABLE likes (user_id TEXT NOT NULL, track_id TEXT NOT NULL, created_at TEXT NOT NULL,
+                    PRIMARY KEY (user_id, track_id));
+CREATE TABLE reposts (id TEXT PRIMARY KEY, user_id TEXT NOT NULL, track_id TEXT NOT NULL,
+                      created_at TEXT NOT NULL);
+CREATE INDEX reposts_user ON reposts (user_id, created_at);
+"""
+
+QUERIES = {
+    "followings": "SELECT followee_id AS user_id, created_at FROM follows "
+                  "WHERE follower_id = ? ORDER BY created_at DESC, followee_id LIMIT ?",
+    "followers": "SELECT follower_id AS user_id, created_at FROM follows "
+                 "WHERE followee_id = ? ORDER BY created_at DESC, follower_id LIMIT ?",
+    "likes": "SELECT track_id, created_at FROM likes "
+             "WHERE user_id = ? ORDER BY created_at DESC, track_id LIMIT ?",
+    "reposts": "SELECT id, track_id, created_at FROM reposts "
+               "WHERE user_id = ? ORDER BY created_at DESC, id LIMIT ?",
+}
+
+
+def load(conn: sqlite3.Connection, world: World) -> None:
+    conn.executemany("INSERT INTO users VALUES (?)",
+                     [(f"u{i}",) for i in range(1, world.n_users + 1)])
+    insert_rows(conn, "follows", world.follows)
+    insert_rows(conn, "likes", world.likes)
+    insert_rows(conn, "reposts", world.reposts)
+
+
+def build_app(conn: sqlite3.Connection, args: argparse.Namespace) -> FastAPI:
+    app = create_app("social", "Follows, likes and reposts.")
+
+    def listing(kind: str, user_id: str, limit: int) -> Response:
+        if conn.execute("SELECT 1 FROM users WHERE id = ?", (user_id,)).fetchone() is None:
+            raise not_found("user", user_id)
+        rows = conn.execute(QUERIES[kind], (user_id, limit)).fetchall()
+        return json_response({"user_id": user_id, "kind": kind,
+                              "items": [dict(r) for r in rows]})
+
+    limit_q = Query(200, ge=1, le=1000)
+
+    @app.get("/social/{user_id}/followings")
+    async def followings(user_id: str, limit: int = limit_q) -> Response:
+        return listing("followings", user_id, limit)
+
+    @app.get("/social/{user_id}/followers")
+    async def followers(user_id: str, limit: int = limit_q) -> Response:
+        return listing("followers", user_id, limit)
+
+    @app.get("/social/{user_id}/likes")
+    async def likes(user_id: str, limit: int = limit_q) -> Response:
+        return listing("likes", user_id, limit)
+
+    @app.get("/social/{user_id}/reposts")
+    async def reposts(user_id: str, limit: int = limit_q) -> Response:
+        return listing("reposts", user_id, limit)
+
+    return app
+
+
+def main() -> None:
+    run_service("social", 9005, SCHEMA, load, build_app)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,436 @@
+"""Start, watch and stop the whole reference platform as separate processes.
+
+Every component (ten services, then the BFFs) is its own subprocess in its own process
+group. The supervisor waits for each ``/healthz``, reports a component that fails to start
+or dies later (name, exit code, last stderr lines) without stopping the others, and on
+stop (or SIGINT/SIGTERM in ``demo``) terminates every process group it started.
+
+>>> with Platform(data_dir=tmp, ephemeral=True, components="services") as p:  # doctest: +SKIP
+...     users = p.url("users")          # "http://127.0.0.1:<port>"
+...     p.kill("media")                 # SIGKILL one child; p.failures then names it
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import contextlib
+import ctypes
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import IO, TextIO
+
+from waveform.seed import DEFAULT_SCALE, DEFAULT_SEED
+from waveform.services import SERVICES
+
+HOST = "127.0.0.1"
+#: BFF name -> (port, admin port).
+BFFS: dict[str, tuple[int, int]] = {"mobile": (8081, 8181), "web": (8082, 8182)}
+STDERR_TAIL = 20
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why a component is not running."""
+
+    name: str
+    exit_code: int | None
+    stderr_tail: list[str]
+    phase: str  # "start" (never became healthy) or "runtime" (died after)
+
+    def describe(self) -> str:
+        tail = "\n".join(f"    | {line}" for line in self.stderr_tail[-10:])
+        code = "still running" if self.exit_code is None else f"exit code {self.exit_code}"
+        return f"{self.name} failed ({self.phase}, {code})" + (f"\n{tail}" if tail else "")
+
+
+@dataclass
+class Component:
+    """One process: what to run, where it listens, and its running state."""
+
+    name: str
+    kind: str  # "service" or "bff"
+    port: int
+    admin_port: int | None = None
+    argv: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    process: subprocess.Popen[bytes] | None = None
+    stderr: collections.deque[str] = field(
+        default_factory=lambda: collections.deque(maxlen=200))
+    healthy: bool = False
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def health_url(self) -> str:
+        return f"http://{HOST}:{self.admin_port or self.port}/healthz"
+
+
+def free_ports(count: int) -> list[int]:
+    """Ports the kernel hands out for port 0 (all bound at once, so they are distinct)."""
+    socks = []
+    try:
+        for _ in range(count):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind((HOST, 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def _die_with_parent() -> None:
+    """In the child: own process group, and SIGTERM if the supervisor dies (Linux)."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+class Platform:
+    """The running platform; a context manager.
+
+    ``components``: ``"all"`` (services then BFFs), ``"services"``, or an iterable of
+    names. ``ephemeral=True`` picks free ports (tests); otherwise ports are the defaults
+    (services 9001-9010, mobile 8081/8181, web 8082/8182) shifted by ``base_port - 9001``
+    when ``base_port`` is given. ``env`` maps a component name (or ``"*"``) to extra
+    environment variables, e.g. ``{"media": {"WAVEFORM_FAULT_DELAY_MS": "300"}}``.
+    """
+
+    def __init__(self, data_dir: str | os.PathLike[str], *, scale: int = DEFAULT_SCALE,
+                 seed: int = DEFAULT_SEED, components: str | Iterable[str] = "all",
+                 ephemeral: bool = False, base_port: int | None = None,
+                 env: Mapping[str, Mapping[str, str]] | None = None,
+                 startup_timeout: float = 20.0, echo_stderr: bool = False,
+                 log: TextIO | None = None, python: str = sys.executable) -> None:
+        self.data_dir = Path(data_dir).resolve()
+        self.scale = scale
+        self.seed = seed
+        self.startup_timeout = startup_timeout
+        self.echo_stderr = echo_stderr
+        self.python = python
+        self._log = log
+        self._env = {k: dict(v) for k, v in (env or {}).items()}
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+        self.failures: dict[str, Failure] = {}
+        self.components: dict[str, Component] = {}
+        names = self._select(components)
+        self._plan(names, ephemeral, base_port)
+        self._watcher: threading.Thread | None = None
+
+    # -- planning --------------------------------------------------------------------------
+
+    @staticmethod
+    def _select(components: str | Iterable[str]) -> list[str]:
+        everything = [*SERVICES, *BFFS]
+        if components == "all":
+            return everything
+        if components == "services":
+            return list(SERVICES)
+        if components == "bffs":
+            return list(BFFS)
+        wanted = [components] if isinstance(components, str) else list(components)
+        unknown = set(wanted) - set(everything)
+        if unknown:
+            raise ValueError(f"unknown components: {', '.join(sorted(unknown))}")
+        return [n for n in everything if n in wanted]
+
+    def _plan(self, names: list[str], ephemeral: bool, base_port: int | None) -> None:
+        ports: dict[str, int] = {}
+        admin: dict[str, int] = {}
+        # Every service gets a port even when not started, so BFF configs and catalog's
+        # upstream URLs are complete (an unstarted upstream simply refuses connections).
+        if ephemeral:
+            pool = free_ports(len(SERVICES) + 2 * len(BFFS))
+            for name in SERVICES:
+                ports[name] = pool.pop()
+            for name in BFFS:
+                ports[name], admin[name] = pool.pop(), pool.pop()
+        else:
+            shift = 0 if base_port is None else base_port - SERVICES["accounts"]
+            for name, port in SERVICES.items():
+                ports[name] = port + shift
+            for name, (port, admin_port) in BFFS.items():
+                ports[name], admin[name] = port + shift, admin_port + shift
+        self.ports = ports
+        common = ["--host", HOST, "--data-dir", str(self.data_dir), "--scale", str(self.scale),
+                  "--seed", str(self.seed)]
+        for name in names:
+            if name in SERVICES:
+                argv = [self.python, "-m", f"waveform.services.{name}",
+                        "--port", str(ports[name]), *common]
+                if name == "catalog":
+                    argv += ["--tracks", self._url("tracks"), "--rights", self._url("rights"),
+                             "--media", self._url("media")]
+                comp = Component(name, "service", ports[name], argv=argv)
+            else:
+                config = self.data_dir / f"bff-{name}.json"
+                argv = [self.python, "-m", f"waveform.bffs.{name}", "--config", str(config)]
+                comp = Component(name, "bff", ports[name], admin_port=admin[name], argv=argv)
+            comp.env = {**self._env.get("*", {}), **self._env.get(name, {})}
+            self.components[name] = comp
+
+    def _url(self, name: str) -> str:
+        return f"http://{HOST}:{self.ports[name]}"
+
+    def bff_config(self, name: str) -> dict[str, object]:
+        """The JSON config a BFF is started with."""
+        comp = self.components[name]
+        return {
+            "listen": {"host": HOST, "port": comp.port},
+            "admin": {"host": HOST, "port": comp.admin_port},
+            "upstreams": {svc: self._url(svc) for svc in SERVICES},
+        }
+
+    # -- public API ------------------------------------------------------------------------
+
+    def url(self, name: str) -> str:
+        """Base URL of a component, e.g. ``http://127.0.0.1:9002``."""
+        if name not in self.ports:
+            raise KeyError(name)
+        return self._url(name)
+
+    def admin_url(self, name: str) -> str:
+        """Admin base URL of a BFF (where its /healthz is)."""
+        comp = self.components.get(name)
+        if comp is None or comp.admin_port is None:
+            raise KeyError(f"{name} has no admin port")
+        return f"http://{HOST}:{comp.admin_port}"
+
+    def process(self, name: str) -> subprocess.Popen[bytes] | None:
+        return self.components[name].process
+
+    def is_running(self, name: str) -> bool:
+        proc = self.components[name].process
+        return proc is not None and proc.poll() is None
+
+    def stderr_tail(self, name: str, lines: int = STDERR_TAIL) -> list[str]:
+        return list(self.components[name].stderr)[-lines:]
+
+    def running(self) -> list[str]:
+        return [n for n in self.components if self.is_running(n)]
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        """Send ``sig`` to a component's process group (tests use this to crash one)."""
+        proc = self.components[name].process
+        if proc is not None and proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, sig)
+
+    def wait_for_failure(self, name: str, timeout: float = 5.0) -> Failure:
+        """Block until the watcher has recorded ``name`` as failed."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            with self._lock:
+                if name in self.failures:
+                    return self.failures[name]
+            time.sleep(0.02)
+        raise TimeoutError(f"{name} was not reported as failed within {timeout} s")
+
+    def start(self) -> Platform:
+        """Start services concurrently, wait for health, then BFFs; returns self."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        began = time.monotonic()
+        deadline = began + self.startup_timeout
+        services = [c for c in self.components.values() if c.kind == "service"]
+        bffs = [c for c in self.components.values() if c.kind == "bff"]
+        for comp in services:
+            self._spawn(comp)
+        self._await_health(services, deadline)
+        for comp in bffs:
+            (self.data_dir / f"bff-{comp.name}.json").write_text(
+                json.dumps(self.bff_config(comp.name), indent=2))
+            self._spawn(comp)
+        self._await_health(bffs, deadline)
+        self._say(f"platform: {len(self.running())}/{len(self.components)} components up "
+                  f"in {time.monotonic() - began:.1f} s")
+        self._watcher = threading.Thread(target=self._watch, name="platform-watch",
+                                         daemon=True)
+        self._watcher.start()
+        return self
+
+    def stop(self, grace: float = 5.0) -> None:
+        """SIGTERM every process group, then SIGKILL what is left after ``grace`` s."""
+        self._stopping.set()
+        procs = [c.process for c in self.components.values() if c.process is not None]
+        for proc in procs:
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGTERM)
+        end = time.monotonic() + grace
+        for proc in procs:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=max(0.0, end - time.monotonic()))
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        for proc in procs:
+            # Any grandchild left in the group goes too.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+
+    def __enter__(self) -> Platform:
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    def table(self) -> str:
+        """Names, URLs and states, one component per line."""
+        rows = []
+        for comp in self.components.values():
+            state = "up" if comp.healthy and self.is_running(comp.name) else "FAILED"
+            admin = f"  admin {self.admin_url(comp.name)}" if comp.admin_port else ""
+            rows.append(f"  {comp.name:<16} {state:<7} {comp.url}{admin}")
+        return "\n".join(rows)
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _say(self, text: str) -> None:
+        if self._log is not None:
+            print(text, file=self._log, flush=True)
+
+    def _spawn(self, comp: Component) -> None:
+        env = {**os.environ, **comp.env, "PYTHONUNBUFFERED": "1"}
+        comp.process = subprocess.Popen(
+            comp.argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE, env=env, cwd=str(self.data_dir),
+            start_new_session=True, preexec_fn=_die_with_parent)
+        assert comp.process.stderr is not None
+        threading.Thread(target=self._drain, args=(comp, comp.process.stderr),
+                         name=f"stderr-{comp.name}", daemon=True).start()
+
+    def _drain(self, comp: Component, pipe: IO[bytes]) -> None:
+        for raw in iter(pipe.readline, b""):
+            line = raw.decode(errors="replace").rstrip()
+            comp.stderr.append(line)
+            if self.echo_stderr:
+                print(f"[{comp.name}] {line}", file=sys.stderr, flush=True)
+        pipe.close()
+
+    def _await_health(self, comps: Sequence[Component], deadline: float) -> None:
+        pending = list(comps)
+        while pending and time.monotonic() < deadline:
+            for comp in list(pending):
+                assert comp.process is not None
+                code = comp.process.poll()
+                if code is not None:
+                    pending.remove(comp)
+                    self._record(comp, "start", code)
+                elif _healthy(comp.health_url):
+                    comp.healthy = True
+                    pending.remove(comp)
+            if pending:
+                time.sleep(0.05)
+        for comp in pending:
+            self._record(comp, "start", None)
+            self.kill(comp.name, signal.SIGTERM)
+
+    def _record(self, comp: Component, phase: str, code: int | None) -> None:
+        if code is not None and comp.process is not None:
+            # Let the drain thread catch the last lines before reporting them.
+            time.sleep(0.05)
+        failure = Failure(comp.name, code, list(comp.stderr)[-STDERR_TAIL:], phase)
+        with self._lock:
+            self.failures[comp.name] = failure
+        self._say(failure.describe())
+
+    def _watch(self) -> None:
+        while not self._stopping.wait(0.1):
+            for comp in self.components.values():
+                if comp.process is None or comp.name in self.failures:
+                    continue
+                code = comp.process.poll()
+                if code is not None and not self._stopping.is_set():
+                    self._record(comp, "runtime", code)
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=0.5) as resp:
+            return bool(resp.status == 200)
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+# -- demo ------------------------------------------------------------------------------
+
+TOKEN_CURL = ("curl -s -X POST {mobile}/v1/auth/token -H 'content-type: application/json' "
+              "-d '{{\"grant_type\":\"password\",\"username\":\"alice\","
+              "\"password\":\"wave-alice\"}}'")
+
+
+def demo_banner(p: Platform) -> str:
+    mobile = p.url("mobile") if "mobile" in p.ports else "http://127.0.0.1:8081"
+    token_cmd = TOKEN_CURL.format(mobile=mobile)
+    grab = ("TOKEN=$(" + token_cmd + " | python3 -c "
+            "'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')")
+    return "\n".join([
+        "waveform is running:",
+        p.table(),
+        "",
+        "Log in as alice (password wave-alice; also bob, carol, dave, erin: wave-<name>):",
+        f"  {token_cmd}",
+        "Capture the token and call the home endpoint:",
+        f"  {grab}",
+        f"  curl -s {mobile}/v1/home -H \"authorization: Bearer $TOKEN\"",
+        "",
+        "Ctrl-C stops everything.",
+    ])
+
+
+def demo(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m waveform demo")
+    parser.add_argument("--scale", type=int, default=DEFAULT_SCALE)
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser.add_argument("--data-dir", default="var/demo")
+    parser.add_argument("--base-port", type=int, default=None,
+                        help="port for accounts; every default port shifts with it")
+    parser.add_argument("--ephemeral", action="store_true", help="pick free ports")
+    parser.add_argument("--services-only", action="store_true")
+    parser.add_argument("--verbose", action="store_true", help="echo every child's stderr")
+    args = parser.parse_args(argv)
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    platform = Platform(args.data_dir, scale=args.scale, seed=args.seed,
+                        components="services" if args.services_only else "all",
+                        ephemeral=args.ephemeral, base_port=args.base_port,
+                        echo_stderr=args.verbose, log=sys.stdout)
+    try:
+        platform.start()
+        print(demo_banner(platform), flush=True)
+        while not stop.wait(0.5):
+            if not platform.running():
+                print("every component has exited", flush=True)
+                return 1
+    finally:
+        print("stopping...", flush=True)
+        platform.stop()
+    return 0
