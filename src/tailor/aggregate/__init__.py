@@ -1,0 +1,67 @@
+"""The aggregation engine: declare parts, run them in parallel under a deadline, shape the
+result, mark what degraded.
+
+    HOME = Plan(parts=(Part("me", "users", "/users/{user_id}", into=UserRecord), ...),
+                deadline_s=0.8)
+
+    async def home(request: Request) -> Response:
+        return await aggregate(request, HOME, shape_home, user_id=request.principal.subject)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import msgspec
+
+from tailor.aggregate.deadline import Deadline
+from tailor.aggregate.engine import Degradation, Outcome, run_plan
+from tailor.aggregate.plan import NO_FALLBACK, Inputs, Part, Plan
+from tailor.http import JSON_CONTENT_TYPE, Request, Response
+
+DEGRADED_HEADER = "tailor-degraded"
+
+
+class AggregateBody(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """Base of an aggregated response body. ``degraded`` lists the parts that are missing or
+    replaced by a fallback; it is absent when the response is complete."""
+
+    degraded: list[Degradation] = msgspec.field(default_factory=list)
+
+
+_encode = msgspec.json.Encoder().encode
+
+
+async def aggregate(
+    request: Request,
+    plan: Plan,
+    shape: Callable[[Outcome], AggregateBody],
+    **variables: str,
+) -> Response:
+    """Run ``plan`` for this request and answer with ``shape(outcome)`` as JSON."""
+    assert request.upstreams is not None, "the handler stage sets the upstream client"
+    outcome = await run_plan(plan, request.upstreams, variables, request_id=request.request_id)
+    body = shape(outcome)
+    headers = [JSON_CONTENT_TYPE]
+    if outcome.degraded:
+        body.degraded = outcome.degraded
+        request.state["degraded"] = outcome.degraded
+        headers.append(
+            (DEGRADED_HEADER, ", ".join(f"{d.part};reason={d.reason}" for d in outcome.degraded))
+        )
+    return Response(200, _encode(body), headers)
+
+
+__all__ = [
+    "DEGRADED_HEADER",
+    "NO_FALLBACK",
+    "AggregateBody",
+    "Deadline",
+    "Degradation",
+    "Inputs",
+    "Outcome",
+    "Part",
+    "Plan",
+    "aggregate",
+    "run_plan",
+]

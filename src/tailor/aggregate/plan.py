@@ -1,0 +1,127 @@
+"""Declaring an aggregation: the parts of a response and how each is fetched.
+
+A :class:`Part` is one inward call with its policy. Parts run in parallel unless one ``needs``
+another, in which case it starts as soon as what it needs has arrived and reads those results
+through :class:`Inputs`. The plan is data, so the upstreams and consumed shapes of every
+endpoint can be listed (for config checks, contracts and PII governance) without running it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+import msgspec
+
+from tailor.errors import ConfigError
+
+
+class Inputs:
+    """What a part's path, params and headers are computed from: request variables (the caller's
+    id, validated path parameters) and the results of the parts it needs."""
+
+    __slots__ = ("_results", "vars")
+
+    def __init__(self, variables: Mapping[str, str], results: Mapping[str, Any]) -> None:
+        self.vars = variables
+        self._results = results
+
+    def __getitem__(self, part: str) -> Any:
+        return self._results[part]
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "NO_FALLBACK"
+
+
+NO_FALLBACK: Any = _Missing()
+
+PathSpec = str | Callable[[Inputs], str]
+ParamSpec = Mapping[str, str | int] | Callable[[Inputs], Mapping[str, str | int] | None]
+HeaderSpec = Callable[[Inputs], Sequence[tuple[str, str]]]
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """One inward call.
+
+    >>> Part("me", "users", "/users/{user_id}", into=UserRecord)  # doctest: +SKIP
+
+    ``path`` is a template filled from ``Inputs.vars`` (each value percent-encoded as one path
+    segment) or a function of the inputs. ``params`` returning ``None`` skips the call and
+    yields ``fallback``: nothing to fetch is not a failure. An optional part that fails yields
+    ``fallback`` and is reported as degraded; a required one fails the response.
+    """
+
+    name: str
+    upstream: str
+    path: PathSpec
+    into: Any
+    params: ParamSpec = field(default_factory=dict)
+    needs: tuple[str, ...] = ()
+    required: bool = True
+    timeout_s: float = 1.0
+    fallback: Any = NO_FALLBACK
+    headers: HeaderSpec | None = None
+
+    def build_path(self, inputs: Inputs) -> str:
+        if callable(self.path):
+            return self.path(inputs)
+        return self.path.format_map({k: quote(v, safe="") for k, v in inputs.vars.items()})
+
+    def build_params(self, inputs: Inputs) -> Mapping[str, str | int] | None:
+        return self.params(inputs) if callable(self.params) else self.params
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The parts of one endpoint and its deadline (the whole budget, shared by all parts)."""
+
+    parts: tuple[Part, ...]
+    deadline_s: float = 1.0
+    by_name: dict[str, Part] = field(init=False, repr=False)
+    order: tuple[Part, ...] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        by_name: dict[str, Part] = {}
+        for part in self.parts:
+            if part.name in by_name:
+                raise ConfigError(f"plan.{part.name}", "two parts share this name")
+            by_name[part.name] = part
+        for part in self.parts:
+            for need in part.needs:
+                if need not in by_name:
+                    raise ConfigError(f"plan.{part.name}.needs", f"no part named '{need}'")
+        object.__setattr__(self, "by_name", by_name)
+        object.__setattr__(self, "order", _topological(self.parts, by_name))
+
+    @property
+    def upstreams(self) -> set[str]:
+        return {part.upstream for part in self.parts}
+
+    def decoders(self) -> dict[str, msgspec.json.Decoder[Any]]:
+        return {part.name: msgspec.json.Decoder(part.into) for part in self.parts}
+
+
+def _topological(parts: tuple[Part, ...], by_name: dict[str, Part]) -> tuple[Part, ...]:
+    done: list[Part] = []
+    state: dict[str, int] = {}
+
+    def visit(part: Part) -> None:
+        mark = state.get(part.name, 0)
+        if mark == 2:
+            return
+        if mark == 1:
+            raise ConfigError(f"plan.{part.name}.needs", "parts depend on each other in a cycle")
+        state[part.name] = 1
+        for need in part.needs:
+            visit(by_name[need])
+        state[part.name] = 2
+        done.append(part)
+
+    for part in parts:
+        visit(part)
+    return tuple(done)

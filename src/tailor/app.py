@@ -1,0 +1,164 @@
+"""The BFF application object: a route table, a pipeline, and two server entry points.
+
+    bff = BFF(load_config(path, PROFILE))
+
+    @bff.get("/v1/home")
+    async def home(request: Request) -> Response:
+        return await aggregate(request, HOME, shape_home, user_id=request.principal.subject)
+
+``bff`` is then both an RSGI application (granian, the default) and an ASGI one (uvicorn,
+hypercorn, granian --interface asgi). Both entry points only translate their server's shapes
+into :class:`~tailor.http.Request` and back; everything else is the one core.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from tailor.aggregate.plan import Plan
+from tailor.auth.jwt import JWTVerifier
+from tailor.config import Config
+from tailor.http import Request, Response
+from tailor.observe.admin import AdminServer
+from tailor.observe.metrics import Metrics
+from tailor.params import QuerySpec
+from tailor.pipeline import BuildContext, build_chain
+from tailor.routing import Handler, Route, Router
+from tailor.serve import asgi, rsgi
+from tailor.upstream.client import UpstreamClient
+from tailor.upstream.pyreqwest_transport import PyreqwestTransport
+from tailor.upstream.registry import ServiceRegistry
+from tailor.upstream.transport import Transport
+
+log = logging.getLogger("tailor")
+
+
+class BFF:
+    """One Backend-for-Frontend.
+
+    >>> bff = BFF(build_config({"name": "mobile", "upstreams": {"users": "http://127.0.0.1:9002"}}))
+    ... # doctest: +SKIP
+    """
+
+    def __init__(self, config: Config, *, transport: Transport | None = None) -> None:
+        self.config = config
+        self.router = Router()
+        self.metrics = Metrics(config.name)
+        self.registry = ServiceRegistry(config.upstreams)
+        self._transport = transport
+        self._uses: set[str] = set()
+        self._chain: Handler | None = None
+        self._client: UpstreamClient | None = None
+        self._admin: AdminServer | None = None
+        self.stages: list[str] = []
+
+    # -- routes -------------------------------------------------------------------------
+
+    def route(
+        self,
+        method: str,
+        template: str,
+        *,
+        auth: bool = True,
+        query: QuerySpec | None = None,
+        plans: tuple[Plan, ...] = (),
+        uses: tuple[str, ...] = (),
+    ) -> Callable[[Handler], Handler]:
+        """Register an endpoint. ``plans`` and ``uses`` name the upstreams it calls, so a
+        config that lacks one fails at startup rather than on the first request."""
+
+        def register(handler: Handler) -> Handler:
+            self.router.add(Route(method, template, handler, auth, dict(query or {})))
+            self._uses.update(uses)
+            for plan in plans:
+                self._uses.update(plan.upstreams)
+            return handler
+
+        return register
+
+    def get(self, template: str, **options: Any) -> Callable[[Handler], Handler]:
+        return self.route("GET", template, **options)
+
+    def post(self, template: str, **options: Any) -> Callable[[Handler], Handler]:
+        return self.route("POST", template, **options)
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def startup(self, *, admin: bool = True) -> None:
+        """Build the chain and the upstream client; start the admin listener. Idempotent."""
+        if self._chain is not None:
+            return
+        cfg = self.config
+        verifier = None
+        if cfg.auth.jwt is not None:
+            self._uses.add(cfg.auth.jwt.jwks_upstream)
+        self.registry.require(self._uses)
+        transport = self._transport or PyreqwestTransport(
+            max_connections=cfg.client.max_connections,
+            connect_timeout_s=cfg.client.connect_timeout_s,
+            pool_idle_timeout_s=cfg.client.pool_idle_timeout_s,
+        )
+        self._client = UpstreamClient(
+            self.registry,
+            transport,
+            metrics=self.metrics,
+            default_timeout_s=cfg.client.default_timeout_s,
+        )
+        if cfg.auth.jwt is not None:
+            verifier = JWTVerifier(cfg.auth.jwt, self._jwks_fetcher(cfg.auth.jwt.jwks_upstream))
+        ctx = BuildContext(cfg, self.router, self._client, self.metrics, verifier)
+        self._chain, self.stages = build_chain(ctx)
+        if admin and cfg.admin.enabled:
+            self._admin = AdminServer(cfg.admin.host, cfg.admin.port, self.metrics.registry)
+            self._admin.start()
+        log.info("%s ready: stages %s", cfg.name, " -> ".join(self.stages))
+
+    def _jwks_fetcher(self, upstream: str) -> Callable[[], Any]:
+        assert self.config.auth.jwt is not None
+        path = self.config.auth.jwt.jwks_path
+
+        async def fetch() -> bytes:
+            assert self._client is not None
+            response = await self._client.request(upstream, path, timeout_s=2.0)
+            if response.status != 200:
+                from tailor.errors import UpstreamStatusError
+
+                raise UpstreamStatusError(upstream, response.status)
+            return response.body
+
+        return fetch
+
+    @property
+    def admin_port(self) -> int | None:
+        return self._admin.port if self._admin else None
+
+    async def shutdown(self) -> None:
+        if self._admin is not None:
+            self._admin.stop()
+            self._admin = None
+        if self._client is not None:
+            await self._client.aclose()
+
+    async def handle(self, request: Request) -> Response:
+        """Run one request through the pipeline."""
+        if self._chain is None:
+            self.startup()
+        assert self._chain is not None
+        return await self._chain(request)
+
+    # -- server entry points ----------------------------------------------------------------
+
+    def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.startup()
+
+    def __rsgi_del__(self, loop: asyncio.AbstractEventLoop) -> None:
+        loop.run_until_complete(self.shutdown())
+
+    async def __rsgi__(self, scope: Any, protocol: Any) -> None:
+        await rsgi.serve(self, scope, protocol)
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await asgi.serve(self, scope, receive, send)

@@ -1,0 +1,134 @@
+"""Bearer JWT verification against the issuer's JWKS.
+
+The algorithm is pinned by config and the token's own ``alg`` must equal it, so ``none`` and
+RS/HS confusion are refused before any key is touched. Keys come only from the configured
+JWKS upstream: ``jku``, ``x5u`` and inline ``jwk`` headers are refused, never followed. An
+unknown ``kid`` triggers at most one JWKS refresh per ``jwks_refresh_min_interval_s`` (key
+rotation without letting garbage tokens hammer the issuer). Verified tokens are cached until
+they expire, so a token's signature is checked once, not on every request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import jwt
+from jwt import PyJWKSet
+from jwt.exceptions import PyJWKSetError, PyJWTError
+
+from tailor.auth.principal import Principal
+from tailor.config import JWTAuth
+from tailor.errors import TailorError
+
+_FORBIDDEN_HEADERS = ("jku", "x5u", "jwk", "x5c")
+_KID = re.compile(r"[A-Za-z0-9_.-]{1,128}")
+
+
+class InvalidToken(TailorError):
+    """The credential was presented but is not acceptable. Its message stays server-side."""
+
+
+class KeysUnavailable(TailorError):
+    """The JWKS could not be fetched, so no token can be verified right now."""
+
+
+JWKSFetcher = Callable[[], Awaitable[bytes]]
+
+
+class JWTVerifier:
+    """
+    >>> verifier = JWTVerifier(settings, fetch_jwks)  # doctest: +SKIP
+    >>> principal = await verifier.verify(token)  # doctest: +SKIP
+    """
+
+    def __init__(self, settings: JWTAuth, fetch_jwks: JWKSFetcher) -> None:
+        self._settings = settings
+        self._fetch = fetch_jwks
+        self._keys: dict[str, Any] = {}
+        self._fetched_at = -1e9
+        self._refresh_lock = asyncio.Lock()
+        self._cache: dict[str, Principal] = {}
+
+    async def verify(self, token: str) -> Principal:
+        cached = self._cache.get(token)
+        now = time.time()
+        if cached is not None:
+            if cached.expires_at + self._settings.leeway_s > now:
+                return cached
+            del self._cache[token]
+        principal = await self._verify_uncached(token)
+        if len(self._cache) >= self._settings.cache_size:
+            self._cache.pop(next(iter(self._cache)))
+        self._cache[token] = principal
+        return principal
+
+    async def _verify_uncached(self, token: str) -> Principal:
+        s = self._settings
+        try:
+            header = jwt.get_unverified_header(token)
+        except PyJWTError as exc:
+            raise InvalidToken("malformed token") from exc
+        if header.get("alg") != s.algorithm:
+            raise InvalidToken("algorithm not accepted")
+        if any(name in header for name in _FORBIDDEN_HEADERS):
+            raise InvalidToken("token names its own key source")
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not _KID.fullmatch(kid):
+            raise InvalidToken("missing or malformed kid")
+        key = await self._key(kid)
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[s.algorithm],
+                audience=s.audience,
+                issuer=s.issuer,
+                leeway=s.leeway_s,
+                options={"require": ["exp", "iat", "sub", "aud", "iss"]},
+            )
+        except PyJWTError as exc:
+            raise InvalidToken(type(exc).__name__) from exc
+        subject = claims["sub"]
+        if not isinstance(subject, str) or not subject:
+            raise InvalidToken("bad subject")
+        scope = claims.get("scope", "")
+        return Principal(
+            subject=subject,
+            scopes=frozenset(scope.split()) if isinstance(scope, str) else frozenset(),
+            client_id=str(claims.get("client_id", "")),
+            expires_at=float(claims["exp"]),
+        )
+
+    async def _key(self, kid: str) -> Any:
+        key = self._keys.get(kid)
+        if key is not None:
+            return key
+        async with self._refresh_lock:
+            key = self._keys.get(kid)
+            if key is None and time.monotonic() - self._fetched_at >= (
+                self._settings.jwks_refresh_min_interval_s
+            ):
+                await self._refresh()
+                key = self._keys.get(kid)
+        if key is None:
+            raise InvalidToken("unknown kid")
+        return key
+
+    async def _refresh(self) -> None:
+        try:
+            raw = await self._fetch()
+            keyset = PyJWKSet.from_json(raw.decode())
+        except (PyJWKSetError, UnicodeDecodeError, ValueError) as exc:
+            raise KeysUnavailable("the JWKS is malformed") from exc
+        except TailorError as exc:
+            raise KeysUnavailable("the JWKS could not be fetched") from exc
+        self._fetched_at = time.monotonic()
+        self._keys = {
+            k.key_id: k.key
+            for k in keyset.keys
+            if k.key_id and k.algorithm_name == self._settings.algorithm
+        }

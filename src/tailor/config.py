@@ -1,0 +1,187 @@
+"""Typed configuration, validated once at startup.
+
+A BFF ships its profile as a dict of defaults; a deployment file (TOML or JSON) is merged over
+it. Anything wrong (a typo in a key, a port out of range, an upstream URL that is not http)
+raises :class:`ConfigError` naming the key, and the process does not start.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import msgspec
+
+from tailor.errors import ConfigError
+
+
+class Listen(msgspec.Struct, forbid_unknown_fields=True):
+    host: str = "127.0.0.1"
+    port: int = 8080
+
+    def __post_init__(self) -> None:
+        _check_port(self.port)
+
+
+class Admin(msgspec.Struct, forbid_unknown_fields=True):
+    """The admin listener (metrics, health). Separate from the public one by design."""
+
+    host: str = "127.0.0.1"
+    port: int = 8180
+    enabled: bool = True
+
+    def __post_init__(self) -> None:
+        _check_port(self.port)
+
+
+class Limits(msgspec.Struct, forbid_unknown_fields=True):
+    max_body_bytes: int = 64 * 1024
+    max_header_bytes: int = 8 * 1024
+    receive_timeout_s: float = 5.0
+    header_read_timeout_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        for key in ("max_body_bytes", "max_header_bytes"):
+            if getattr(self, key) <= 0:
+                raise ValueError(f"{key} must be positive")
+        for key in ("receive_timeout_s", "header_read_timeout_s"):
+            if getattr(self, key) <= 0:
+                raise ValueError(f"{key} must be positive")
+
+
+class Sanitize(msgspec.Struct, forbid_unknown_fields=True):
+    # Headers that only tailor may set on an inward call; a client sending them is lying.
+    internal_headers: list[str] = msgspec.field(
+        default_factory=lambda: [
+            "x-user-id",
+            "x-viewer-country",
+            "x-internal-token",
+            "x-deadline-ms",
+            "x-forwarded-user",
+        ]
+    )
+
+
+class JWTAuth(msgspec.Struct, forbid_unknown_fields=True):
+    """Bearer JWTs verified against the issuer's JWKS. The algorithm is pinned here, never
+    read from the token."""
+
+    issuer: str
+    audience: str
+    jwks_upstream: str = "accounts"
+    jwks_path: str = "/.well-known/jwks.json"
+    algorithm: str = "RS256"
+    leeway_s: float = 30.0
+    jwks_refresh_min_interval_s: float = 30.0
+    cache_size: int = 10_000
+
+    def __post_init__(self) -> None:
+        if self.algorithm not in {"RS256", "RS384", "RS512", "ES256", "ES384", "EdDSA"}:
+            raise ValueError("algorithm must be an asymmetric JWS algorithm such as RS256")
+
+
+class Auth(msgspec.Struct, forbid_unknown_fields=True):
+    jwt: JWTAuth | None = None
+
+
+class UpstreamClientSettings(msgspec.Struct, forbid_unknown_fields=True):
+    max_connections: int = 512
+    connect_timeout_s: float = 1.0
+    pool_idle_timeout_s: float = 50.0
+    default_timeout_s: float = 2.0
+
+
+class Metrics(msgspec.Struct, forbid_unknown_fields=True):
+    enabled: bool = True
+
+
+class Server(msgspec.Struct, forbid_unknown_fields=True):
+    workers: int = 1
+    interface: str = "rsgi"
+
+    def __post_init__(self) -> None:
+        if self.interface not in {"rsgi", "asgi"}:
+            raise ValueError("interface must be 'rsgi' or 'asgi'")
+        if not 1 <= self.workers <= 64:
+            raise ValueError("workers must be between 1 and 64")
+
+
+class Config(msgspec.Struct, forbid_unknown_fields=True):
+    name: str
+    listen: Listen = msgspec.field(default_factory=Listen)
+    admin: Admin = msgspec.field(default_factory=Admin)
+    limits: Limits = msgspec.field(default_factory=Limits)
+    sanitize: Sanitize = msgspec.field(default_factory=Sanitize)
+    auth: Auth = msgspec.field(default_factory=Auth)
+    upstreams: dict[str, str] = msgspec.field(default_factory=dict)
+    client: UpstreamClientSettings = msgspec.field(default_factory=UpstreamClientSettings)
+    metrics: Metrics = msgspec.field(default_factory=Metrics)
+    server: Server = msgspec.field(default_factory=Server)
+
+    def __post_init__(self) -> None:
+        for name, url in self.upstreams.items():
+            parts = urlsplit(url)
+            if parts.scheme not in {"http", "https"} or not parts.hostname:
+                raise ConfigError(f"upstreams.{name}", f"'{url}' is not an http(s) base URL")
+            if parts.query or parts.fragment:
+                raise ConfigError(f"upstreams.{name}", "a base URL takes no query or fragment")
+
+
+def _check_port(port: int) -> None:
+    if not 0 <= port <= 65535:
+        raise ValueError("port must be between 0 and 65535")
+
+
+_AT = re.compile(r"- at `\$\.?(?P<key>[^`]*)`")
+
+
+def build_config(data: dict[str, Any]) -> Config:
+    """Validate a dict into a :class:`Config`, naming the key at fault."""
+    try:
+        return msgspec.convert(data, Config)
+    except ConfigError:
+        raise
+    except msgspec.ValidationError as exc:
+        message = str(exc)
+        match = _AT.search(message)
+        key = match.group("key") if match else "<root>"
+        key = re.sub(r"\[['\"]?([^\]'\"]+)['\"]?\]", r".\1", key).lstrip(".") or "<root>"
+        detail = _AT.sub("", message).strip()
+        if "unknown field" in detail or "missing required field" in detail:
+            field = re.search(r"`([^`]+)`", detail)
+            if field:
+                key = f"{key}.{field.group(1)}" if key != "<root>" else field.group(1)
+        raise ConfigError(key, detail) from exc
+
+
+def load_config(path: str | Path | None, defaults: dict[str, Any]) -> Config:
+    """Merge the file at ``path`` (TOML or JSON) over a BFF's profile defaults and validate."""
+    data = dict(defaults)
+    if path is not None:
+        p = Path(path)
+        try:
+            text = p.read_text()
+        except OSError as exc:
+            raise ConfigError("<file>", f"cannot read {p}: {exc.strerror}") from exc
+        try:
+            loaded = tomllib.loads(text) if p.suffix == ".toml" else json.loads(text)
+        except (ValueError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError("<file>", f"{p} is not valid {p.suffix.lstrip('.')}: {exc}") from exc
+        if not isinstance(loaded, dict):
+            raise ConfigError("<root>", "the config file must hold a table/object")
+        data = deep_merge(data, loaded)
+    return build_config(data)
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged

@@ -1,0 +1,97 @@
+"""The one exception tree of tailor.
+
+Every error tailor raises derives from :class:`TailorError`. Errors of the libraries
+underneath (the HTTP client, the JSON decoder, the JWT library) are translated into this tree
+at the boundary where they occur, with the original kept as ``__cause__``::
+
+    TailorError
+    ├── ConfigError                 bad configuration; stops startup, names the key
+    ├── HTTPProblem                 a client-facing answer (RFC 9457) raised from a handler
+    │   ├── BadRequest              400, names the offending parameter
+    │   ├── Unauthorized            401, carries a WWW-Authenticate challenge
+    │   └── NotFound                404
+    └── UpstreamError               a call to an internal service failed
+        ├── UpstreamTimeout         the call outlived its timeout or the endpoint deadline
+        ├── UpstreamUnavailable     connection refused or reset, or any transport failure
+        ├── UpstreamStatusError     the service answered with an unexpected status
+        └── UpstreamDecodeError     the body was not the JSON shape the BFF consumes
+
+An expected denial inside the pipeline (401, 413, 429, ...) is a response, not an exception:
+stages answer locally. ``HTTPProblem`` exists for handlers, where raising is the natural way
+to stop. An ``UpstreamError`` reaching the error stage becomes a 502 or 504 problem.
+"""
+
+from __future__ import annotations
+
+
+class TailorError(Exception):
+    """Base of every error raised by tailor."""
+
+
+class ConfigError(TailorError):
+    """Configuration is invalid. The message names the offending key, e.g. ``listen.port``."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(f"invalid config at '{key}': {message}")
+        self.key = key
+
+
+class HTTPProblem(TailorError):
+    """A problem the client caused, answered as ``application/problem+json``."""
+
+    status: int = 400
+    title: str = "Bad Request"
+
+    def __init__(self, detail: str, *, headers: tuple[tuple[str, str], ...] = ()) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.headers = headers
+
+
+class BadRequest(HTTPProblem):
+    status = 400
+    title = "Bad Request"
+
+    def __init__(self, detail: str, *, parameter: str | None = None) -> None:
+        super().__init__(detail)
+        self.parameter = parameter
+
+
+class Unauthorized(HTTPProblem):
+    status = 401
+    title = "Unauthorized"
+
+
+class NotFound(HTTPProblem):
+    status = 404
+    title = "Not Found"
+
+
+class UpstreamError(TailorError):
+    """A call to an internal service failed. ``upstream`` is the registry name."""
+
+    reason: str = "error"
+
+    def __init__(self, upstream: str, message: str) -> None:
+        super().__init__(f"{upstream}: {message}")
+        self.upstream = upstream
+
+
+class UpstreamTimeout(UpstreamError):
+    reason = "timeout"
+
+
+class UpstreamUnavailable(UpstreamError):
+    reason = "unavailable"
+
+
+class UpstreamStatusError(UpstreamError):
+    reason = "status"
+
+    def __init__(self, upstream: str, status: int) -> None:
+        super().__init__(upstream, f"unexpected status {status}")
+        self.status = status
+
+
+class UpstreamDecodeError(UpstreamError):
+    reason = "malformed"

@@ -1,0 +1,119 @@
+"""Server-agnostic request and response objects.
+
+The RSGI and ASGI entry points translate their server's shapes into these, so every stage and
+handler is written once. Header names are lower-case.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
+
+import msgspec
+
+if TYPE_CHECKING:
+    from tailor.auth.principal import Principal
+    from tailor.routing import Route
+    from tailor.upstream.client import UpstreamClient
+
+BodyReader = Callable[[], AsyncIterator[bytes]]
+
+
+async def _no_body() -> AsyncIterator[bytes]:
+    return
+    yield b""  # pragma: no cover - makes this an async generator
+
+
+class Request:
+    """One inbound request as every stage sees it.
+
+    >>> r = Request("GET", "/v1/home", "a=1", {"host": "example"}, "127.0.0.1")
+    >>> r.query["a"]
+    '1'
+    """
+
+    __slots__ = (
+        "_query",
+        "body",
+        "client",
+        "headers",
+        "method",
+        "path",
+        "path_params",
+        "principal",
+        "query_string",
+        "read_body",
+        "received_at",
+        "request_id",
+        "route",
+        "scheme",
+        "state",
+        "upstreams",
+    )
+
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        query_string: str,
+        headers: dict[str, str],
+        client: str,
+        *,
+        scheme: str = "http",
+        read_body: BodyReader = _no_body,
+    ) -> None:
+        self.method = method
+        self.path = path
+        self.query_string = query_string
+        self.headers = headers
+        self.client = client
+        self.scheme = scheme
+        self.read_body = read_body
+        self.body = b""
+        self.received_at = time.perf_counter()
+        self.request_id = ""
+        self.route: Route | None = None
+        self.path_params: dict[str, str] = {}
+        self.principal: Principal | None = None
+        self.upstreams: UpstreamClient | None = None
+        self.state: dict[str, Any] = {}
+        self._query: dict[str, str] | None = None
+
+    @property
+    def query(self) -> dict[str, str]:
+        """Query parameters, first value wins. Parsed once, on first use."""
+        if self._query is None:
+            parsed = parse_qs(self.query_string, keep_blank_values=True)
+            self._query = {k: v[0] for k, v in parsed.items()}
+        return self._query
+
+
+class Response:
+    """What a stage or handler answers. ``headers`` is a list so a stage can append cheaply."""
+
+    __slots__ = ("body", "headers", "status")
+
+    def __init__(
+        self, status: int = 200, body: bytes = b"", headers: list[tuple[str, str]] | None = None
+    ) -> None:
+        self.status = status
+        self.body = body
+        self.headers = headers if headers is not None else []
+
+    def header(self, name: str) -> str | None:
+        """The first value of a header, by lower-case name."""
+        for key, value in self.headers:
+            if key == name:
+                return value
+        return None
+
+
+_json_encode = msgspec.json.Encoder().encode
+JSON_CONTENT_TYPE = ("content-type", "application/json")
+
+
+def json_response(data: object, status: int = 200) -> Response:
+    """Encode a msgspec struct (or plain data) as a JSON response."""
+    return Response(status, _json_encode(data), [JSON_CONTENT_TYPE])

@@ -1,0 +1,94 @@
+"""The route table: method + path template -> handler, with the route's edge settings."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from tailor.http import Request, Response
+from tailor.params import QuerySpec
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One endpoint. ``template`` is the metrics label, never the raw path (bounded cardinality)."""
+
+    method: str
+    template: str
+    handler: Handler
+    auth: bool = True
+    query: QuerySpec = field(default_factory=dict)
+
+    @property
+    def segments(self) -> tuple[str, ...]:
+        return tuple(self.template.strip("/").split("/"))
+
+
+class Match:
+    __slots__ = ("allowed", "params", "route")
+
+    def __init__(
+        self, route: Route | None, params: dict[str, str], allowed: tuple[str, ...] = ()
+    ) -> None:
+        self.route = route
+        self.params = params
+        self.allowed = allowed
+
+
+_NO_MATCH = Match(None, {})
+
+
+class Router:
+    """Static paths resolve with one dict lookup; templated ones by segment comparison."""
+
+    def __init__(self) -> None:
+        self._static: dict[str, dict[str, Route]] = {}
+        self._dynamic: list[Route] = []
+
+    def add(self, route: Route) -> None:
+        if "{" in route.template:
+            self._dynamic.append(route)
+        else:
+            self._static.setdefault(route.template, {})[route.method] = route
+
+    @property
+    def routes(self) -> list[Route]:
+        return [r for by_method in self._static.values() for r in by_method.values()] + list(
+            self._dynamic
+        )
+
+    def match(self, method: str, path: str) -> Match:
+        by_method = self._static.get(path)
+        if by_method is not None:
+            route = by_method.get(method)
+            if route is not None:
+                return Match(route, {})
+            return Match(None, {}, tuple(sorted(by_method)))
+        parts = path.strip("/").split("/")
+        allowed: list[str] = []
+        for route in self._dynamic:
+            params = _match_segments(route.segments, parts)
+            if params is None:
+                continue
+            if route.method == method:
+                return Match(route, params)
+            allowed.append(route.method)
+        if allowed:
+            return Match(None, {}, tuple(sorted(allowed)))
+        return _NO_MATCH
+
+
+def _match_segments(template: tuple[str, ...], parts: list[str]) -> dict[str, str] | None:
+    if len(template) != len(parts):
+        return None
+    params: dict[str, str] = {}
+    for expected, actual in zip(template, parts, strict=True):
+        if expected.startswith("{"):
+            if not actual:
+                return None
+            params[expected[1:-1]] = actual
+        elif expected != actual:
+            return None
+    return params

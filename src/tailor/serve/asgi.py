@@ -1,0 +1,72 @@
+"""ASGI entry point, for uvicorn, hypercorn or granian's ASGI interface."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+from tailor.http import Request
+
+if TYPE_CHECKING:
+    from tailor.app import BFF
+
+
+async def serve(bff: BFF, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    kind = scope["type"]
+    if kind == "lifespan":
+        await _lifespan(bff, receive, send)
+        return
+    if kind != "http":
+        return
+    headers: dict[str, str] = {}
+    for raw_name, raw_value in scope["headers"]:
+        name = raw_name.decode("latin-1").lower()
+        value = raw_value.decode("latin-1")
+        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+
+    async def read_body() -> AsyncIterator[bytes]:
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            if chunk:
+                yield chunk
+            if not message.get("more_body", False):
+                return
+
+    client = scope.get("client")
+    request = Request(
+        scope["method"],
+        scope["path"],
+        scope.get("query_string", b"").decode("latin-1"),
+        headers,
+        client[0] if client else "",
+        scheme=scope.get("scheme", "http"),
+        read_body=read_body,
+    )
+    response = await bff.handle(request)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": response.status,
+            "headers": [(n.encode("latin-1"), v.encode("latin-1")) for n, v in response.headers],
+        }
+    )
+    await send({"type": "http.response.body", "body": response.body})
+
+
+async def _lifespan(bff: BFF, receive: Any, send: Any) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            try:
+                bff.startup()
+            except Exception as exc:  # startup errors (bad config) are reported to the server
+                await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                return
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await bff.shutdown()
+            await send({"type": "lifespan.shutdown.complete"})
+            return

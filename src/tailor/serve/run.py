@@ -1,0 +1,62 @@
+"""Run a BFF under granian: validate config first, then serve.
+
+    python -m waveform.bffs.mobile --config mobile.toml
+
+Config is validated in the parent before any worker starts, so a bad key stops the process
+with a message naming it (exit status 2) instead of a crash loop of workers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from tailor.config import Config, load_config
+from tailor.errors import ConfigError
+
+CONFIG_ENV = "TAILOR_CONFIG_FILE"
+
+
+def config_from_env(profile: dict[str, Any]) -> Config:
+    """What a worker's factory calls: the file the parent validated, over the profile."""
+    return load_config(os.environ.get(CONFIG_ENV) or None, profile)
+
+
+def main(factory: str, profile: dict[str, Any], argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=f"Run the {profile.get('name')} BFF")
+    parser.add_argument("--config", help="a TOML or JSON file merged over the profile")
+    parser.add_argument("--interface", choices=["rsgi", "asgi"], help="override server.interface")
+    parser.add_argument("--workers", type=int, help="override server.workers")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    try:
+        config = load_config(args.config, profile)
+    except ConfigError as exc:
+        print(f"{profile.get('name')}: {exc}", file=sys.stderr)
+        return 2
+    os.environ[CONFIG_ENV] = os.path.abspath(args.config) if args.config else ""
+
+    from granian import Granian
+    from granian.constants import HTTPModes, Interfaces
+    from granian.http import HTTP1Settings
+
+    interface = args.interface or config.server.interface
+    Granian(
+        target=factory,
+        factory=True,
+        address=config.listen.host,
+        port=config.listen.port,
+        interface=Interfaces.RSGI if interface == "rsgi" else Interfaces.ASGI,
+        workers=args.workers or config.server.workers,
+        http=HTTPModes.http1,
+        websockets=False,
+        http1_settings=HTTP1Settings(
+            header_read_timeout=int(config.limits.header_read_timeout_s * 1000)
+        ),
+        log_access=False,
+    ).serve()
+    return 0

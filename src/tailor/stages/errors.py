@@ -1,0 +1,67 @@
+"""Error mapping: whatever goes wrong below becomes a problem+json, never a stack trace.
+
+Upstream failures map to 502 (or 504 for timeouts; an upstream 404 on a required part means the
+thing asked for does not exist: 404). Anything unexpected is logged with its traceback on the
+server and answered as a bare 500.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from tailor.errors import HTTPProblem, UpstreamError, UpstreamStatusError, UpstreamTimeout
+from tailor.http import Request, Response
+from tailor.pipeline import BuildContext
+from tailor.problem import problem_response
+from tailor.routing import Handler
+
+log = logging.getLogger("tailor.errors")
+
+
+class ErrorStage:
+    @classmethod
+    def build(cls, ctx: BuildContext) -> ErrorStage:
+        return cls()
+
+    def wrap(self, next_handler: Handler) -> Handler:
+        async def map_errors(request: Request) -> Response:
+            try:
+                return await next_handler(request)
+            except HTTPProblem as exc:
+                parameter = getattr(exc, "parameter", None) or ""
+                return problem_response(
+                    exc.status,
+                    exc.detail,
+                    headers=exc.headers,
+                    parameter=parameter,
+                    request_id=request.request_id,
+                )
+            except UpstreamStatusError as exc:
+                if exc.status == 404:
+                    return problem_response(404, "not found", request_id=request.request_id)
+                request.state["error_cause"] = f"upstream_{exc.reason}"
+                return _bad_gateway(request, exc)
+            except UpstreamTimeout as exc:
+                request.state["error_cause"] = "upstream_timeout"
+                return problem_response(
+                    504,
+                    f"a required part ({exc.upstream}) did not answer in time",
+                    request_id=request.request_id,
+                )
+            except UpstreamError as exc:
+                request.state["error_cause"] = f"upstream_{exc.reason}"
+                return _bad_gateway(request, exc)
+            except Exception:
+                log.exception("unhandled error on %s %s", request.method, request.path)
+                request.state["error_cause"] = "internal"
+                return problem_response(500, "internal error", request_id=request.request_id)
+
+        return map_errors
+
+
+def _bad_gateway(request: Request, exc: UpstreamError) -> Response:
+    return problem_response(
+        502,
+        f"a required part ({exc.upstream}) failed: {exc.reason}",
+        request_id=request.request_id,
+    )

@@ -1,0 +1,28 @@
+"""The endpoint itself, the innermost stage."""
+
+from __future__ import annotations
+
+from tailor.http import Request, Response
+from tailor.pipeline import BuildContext
+from tailor.routing import Handler
+from tailor.upstream.client import UpstreamClient
+
+
+class HandlerStage:
+    def __init__(self, client: UpstreamClient) -> None:
+        self._client = client
+
+    @classmethod
+    def build(cls, ctx: BuildContext) -> HandlerStage:
+        return cls(ctx.client)
+
+    def wrap(self, next_handler: Handler) -> Handler:
+        client = self._client
+
+        async def handle(request: Request) -> Response:
+            request.upstreams = client
+            route = request.route
+            assert route is not None, "the route stage runs first"
+            return await route.handler(request)
+
+        return handle

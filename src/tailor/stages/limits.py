@@ -1,0 +1,68 @@
+"""Request limits: header size (431), body size (413), body receive deadline (408).
+
+The body is read here, once, bounded in size and time, so a slow or huge upload is refused
+before any handler or upstream call sees it. (The server's own header-read timeout covers a
+client that dribbles its headers; see ``limits.header_read_timeout_s``.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from tailor.config import Limits
+from tailor.http import Request, Response
+from tailor.pipeline import BuildContext
+from tailor.problem import problem_response
+from tailor.routing import Handler
+
+
+class LimitsStage:
+    def __init__(self, limits: Limits) -> None:
+        self._limits = limits
+
+    @classmethod
+    def build(cls, ctx: BuildContext) -> LimitsStage:
+        return cls(ctx.config.limits)
+
+    def wrap(self, next_handler: Handler) -> Handler:
+        max_headers = self._limits.max_header_bytes
+        max_body = self._limits.max_body_bytes
+        receive_timeout = self._limits.receive_timeout_s
+
+        async def limits(request: Request) -> Response:
+            headers = request.headers
+            size = 0
+            for name, value in headers.items():
+                size += len(name) + len(value) + 4
+            if size > max_headers:
+                return problem_response(431, "request headers too large")
+            length = headers.get("content-length")
+            chunked = "chunked" in headers.get("transfer-encoding", "")
+            if length is not None:
+                if not length.isdigit():
+                    return problem_response(400, "malformed content-length")
+                if int(length) > max_body:
+                    return problem_response(413, f"request body over {max_body} bytes")
+            if chunked or (length is not None and length != "0"):
+                try:
+                    async with asyncio.timeout(receive_timeout):
+                        body = await _read_bounded(request, max_body)
+                except TimeoutError:
+                    return problem_response(408, "request body not received in time")
+                if body is None:
+                    return problem_response(413, f"request body over {max_body} bytes")
+                request.body = body
+            return await next_handler(request)
+
+        return limits
+
+
+async def _read_bounded(request: Request, limit: int) -> bytes | None:
+    chunks: list[bytes] = []
+    total = 0
+    async for chunk in request.read_body():
+        total += len(chunk)
+        if total > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -1,0 +1,40 @@
+"""Metrics for every answer: count, latency and 5xx per route template."""
+
+from __future__ import annotations
+
+import time
+
+from tailor.http import Request, Response
+from tailor.observe.metrics import Metrics
+from tailor.pipeline import BuildContext
+from tailor.routing import Handler
+
+UNMATCHED = "<unmatched>"
+
+
+class ObserveStage:
+    def __init__(self, metrics: Metrics) -> None:
+        self._m = metrics
+
+    @classmethod
+    def build(cls, ctx: BuildContext) -> ObserveStage | None:
+        return cls(ctx.metrics) if ctx.config.metrics.enabled else None
+
+    def wrap(self, next_handler: Handler) -> Handler:
+        m = self._m
+
+        async def observe(request: Request) -> Response:
+            response = await next_handler(request)
+            route = request.route.template if request.route is not None else UNMATCHED
+            status = response.status
+            m.requests.labels(route, request.method, str(status)).inc()
+            m.latency.labels(route).observe(time.perf_counter() - request.received_at)
+            degraded = request.state.get("degraded")
+            if degraded:
+                for d in degraded:
+                    m.degraded_parts.labels(route, d.part, d.reason).inc()
+            if status >= 500:
+                m.errors.labels(route, request.state.get("error_cause", str(status))).inc()
+            return response
+
+        return observe

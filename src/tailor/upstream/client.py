@@ -1,0 +1,122 @@
+"""The client a handler uses to call internal services.
+
+It adds what every inward call needs (the registry lookup, the deadline budget and its header,
+the request id, metrics) and turns statuses and bodies into typed values or
+:class:`~tailor.errors.UpstreamError`. It never forwards a client header: an inward request is
+built from scratch, with only the headers the BFF adds on purpose.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar
+from urllib.parse import urlencode
+
+import msgspec
+
+from tailor.aggregate.deadline import DEADLINE_HEADER, Deadline
+from tailor.errors import UpstreamDecodeError, UpstreamError, UpstreamStatusError, UpstreamTimeout
+from tailor.observe.metrics import Metrics
+from tailor.upstream.registry import ServiceRegistry
+from tailor.upstream.transport import Transport, UpstreamRequest, UpstreamResponse
+
+T = TypeVar("T")
+
+_ACCEPT_JSON = ("accept", "application/json")
+_CONTENT_JSON = ("content-type", "application/json")
+
+
+class UpstreamClient:
+    """
+    >>> client = UpstreamClient(ServiceRegistry({"users": "http://127.0.0.1:9002"}), transport)
+    ... # doctest: +SKIP
+    >>> user = await client.get_json("users", "/users/u1", into=UserCard)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        registry: ServiceRegistry,
+        transport: Transport,
+        *,
+        metrics: Metrics | None = None,
+        default_timeout_s: float = 2.0,
+    ) -> None:
+        self.registry = registry
+        self.transport = transport
+        self._metrics = metrics
+        self._default_timeout_s = default_timeout_s
+        self._decoders: dict[Any, msgspec.json.Decoder[Any]] = {}
+
+    async def request(
+        self,
+        upstream: str,
+        path: str,
+        *,
+        method: str = "GET",
+        query: Mapping[str, str | int] | None = None,
+        headers: Sequence[tuple[str, str]] = (),
+        body: bytes | None = None,
+        timeout_s: float | None = None,
+        deadline: Deadline | None = None,
+        request_id: str = "",
+    ) -> UpstreamResponse:
+        timeout = timeout_s if timeout_s is not None else self._default_timeout_s
+        if deadline is not None:
+            timeout = deadline.budget(timeout)
+        if timeout <= 0.001:
+            self._count(upstream, "deadline")
+            raise UpstreamTimeout(upstream, "no time left in the endpoint deadline")
+        url = self.registry.url(upstream, path)
+        if query:
+            url = f"{url}?{urlencode(query, safe=',')}"
+        inward = [_ACCEPT_JSON, (DEADLINE_HEADER, str(int(timeout * 1000)))]
+        if request_id:
+            inward.append(("x-request-id", request_id))
+        if body is not None:
+            inward.append(_CONTENT_JSON)
+        inward.extend(headers)
+        started = time.perf_counter()
+        try:
+            response = await self.transport.send(
+                UpstreamRequest(upstream, method, url, inward, timeout, body)
+            )
+        except UpstreamError as exc:
+            self._observe(upstream, exc.reason, started)
+            raise
+        self._observe(upstream, "ok" if response.status < 500 else "status", started)
+        return response
+
+    async def get_json(
+        self,
+        upstream: str,
+        path: str,
+        into: type[T],
+        **options: Any,
+    ) -> T:
+        """GET and decode a 2xx JSON body into ``into``; other statuses raise."""
+        response = await self.request(upstream, path, **options)
+        return self.decode(upstream, response, into)
+
+    def decode(self, upstream: str, response: UpstreamResponse, into: type[T]) -> T:
+        if not 200 <= response.status < 300:
+            raise UpstreamStatusError(upstream, response.status)
+        decoder = self._decoders.get(into)
+        if decoder is None:
+            decoder = self._decoders[into] = msgspec.json.Decoder(into)
+        try:
+            return decoder.decode(response.body)  # type: ignore[no-any-return]
+        except msgspec.DecodeError as exc:
+            raise UpstreamDecodeError(upstream, "body does not match the consumed shape") from exc
+
+    def _observe(self, upstream: str, outcome: str, started: float) -> None:
+        if self._metrics is not None:
+            self._metrics.upstream_requests.labels(upstream, outcome).inc()
+            self._metrics.upstream_latency.labels(upstream).observe(time.perf_counter() - started)
+
+    def _count(self, upstream: str, outcome: str) -> None:
+        if self._metrics is not None:
+            self._metrics.upstream_requests.labels(upstream, outcome).inc()
+
+    async def aclose(self) -> None:
+        await self.transport.aclose()

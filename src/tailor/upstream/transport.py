@@ -1,0 +1,39 @@
+"""The transport seam: everything tailor knows about sending one request to a service.
+
+A transport turns an :class:`UpstreamRequest` into an :class:`UpstreamResponse` or raises one of
+:class:`~tailor.errors.UpstreamTimeout` / :class:`~tailor.errors.UpstreamUnavailable`. It does
+not interpret statuses or bodies; the client above it does. Swapping the HTTP library (or adding
+gRPC) means writing one more class with this shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Protocol
+
+import msgspec
+
+
+class UpstreamRequest(msgspec.Struct):
+    upstream: str
+    method: str
+    url: str
+    headers: list[tuple[str, str]]
+    timeout_s: float
+    body: bytes | None = None
+
+
+class UpstreamResponse(msgspec.Struct):
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+class Transport(Protocol):
+    async def send(self, request: UpstreamRequest) -> UpstreamResponse:
+        """Send one request. Raise UpstreamTimeout or UpstreamUnavailable on failure."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release pooled connections."""
+        ...

@@ -1,0 +1,1 @@
+"""The mobile BFF: few round trips, embedded entities, screens in one call."""

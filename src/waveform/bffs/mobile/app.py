@@ -1,0 +1,294 @@
+"""The mobile BFF: routes, plans and shaping. Everything else is tailor.
+
+``GET /v1/home`` is one round trip for the whole home screen: the caller's card, the first
+stream page with track and user cards embedded, recommendations and the caller's playlists.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tailor import BFF, Inputs, Outcome, Part, Plan, Request, Response, aggregate
+from tailor.serve.run import config_from_env
+from waveform.bffs.cards import UserCard, index_tracks, index_users, user_card
+from waveform.bffs.consumed import (
+    EMPTY_PLAYLISTS,
+    EMPTY_RECOMMENDATIONS,
+    EMPTY_REFS,
+    EMPTY_STREAM,
+    CatalogTrack,
+    PlaylistBatch,
+    PlaylistRecord,
+    Recommendations,
+    StreamPage,
+    TrackRefs,
+    UserRecord,
+)
+from waveform.bffs.mobile.shapes import (
+    Home,
+    PlaylistCard,
+    PlaylistScreen,
+    StreamCard,
+    StreamSection,
+    TrackCard,
+    TrackScreen,
+    UserScreen,
+)
+from waveform.bffs.parts import catalog_batch, me_part, users_batch
+from waveform.bffs.token import password_grant
+from waveform.bffs.upstreams import DEFAULT_UPSTREAMS
+
+PROFILE: dict[str, Any] = {
+    "name": "mobile",
+    "listen": {"port": 8081},
+    "admin": {"port": 8181},
+    "auth": {"jwt": {"issuer": "waveform-accounts", "audience": "waveform-mobile"}},
+    "upstreams": DEFAULT_UPSTREAMS,
+}
+
+STREAM_PAGE = 20
+RECOMMENDATIONS = 10
+
+# -- home ---------------------------------------------------------------------------------
+
+
+def _home_track_ids(inputs: Inputs) -> list[str]:
+    stream: StreamPage = inputs["stream"]
+    recs: Recommendations = inputs["recs"]
+    return [i.track_id for i in stream.items] + [r.track_id for r in recs.items]
+
+
+def _home_people(inputs: Inputs) -> list[str]:
+    stream: StreamPage = inputs["stream"]
+    tracks = inputs["tracks"].items
+    return [i.actor_id for i in stream.items] + [t.owner_id for t in tracks]
+
+
+HOME = Plan(
+    parts=(
+        me_part(),
+        Part(
+            "stream",
+            "stream",
+            "/stream/{user_id}",
+            into=StreamPage,
+            params={"limit": STREAM_PAGE},
+            required=False,
+            fallback=EMPTY_STREAM,
+            timeout_s=0.4,
+        ),
+        Part(
+            "recs",
+            "recommendations",
+            "/recommendations/{user_id}",
+            into=Recommendations,
+            params={"limit": RECOMMENDATIONS},
+            required=False,
+            fallback=EMPTY_RECOMMENDATIONS,
+            timeout_s=0.3,
+        ),
+        Part(
+            "playlists",
+            "playlists",
+            "/playlists",
+            into=PlaylistBatch,
+            params=lambda inputs: {"owner": inputs.vars["user_id"]},
+            required=False,
+            fallback=EMPTY_PLAYLISTS,
+            timeout_s=0.3,
+        ),
+        catalog_batch("tracks", _home_track_ids, needs=("stream", "recs")),
+        users_batch("people", _home_people, needs=("stream", "tracks")),
+    ),
+    deadline_s=1.0,
+)
+
+
+def _track_card(track: CatalogTrack, people: dict[str, UserRecord]) -> TrackCard:
+    owner = people.get(track.owner_id)
+    return TrackCard(
+        track.id,
+        track.title,
+        track.duration_ms,
+        track.artwork_url,
+        track.media.stream_url,
+        user_card(owner) if owner else None,
+    )
+
+
+def _card_or_none(user: UserRecord | None) -> UserCard | None:
+    return user_card(user) if user else None
+
+
+def _playlist_card(playlist: PlaylistRecord) -> PlaylistCard:
+    return PlaylistCard(playlist.id, playlist.title, len(playlist.track_ids), playlist.artwork_url)
+
+
+def shape_home(outcome: Outcome) -> Home:
+    tracks = index_tracks(outcome["tracks"].items)
+    people = index_users(outcome["people"].items)
+    stream: StreamPage = outcome["stream"]
+    cards = [
+        StreamCard(
+            item.id,
+            item.type,
+            item.created_at,
+            _card_or_none(people.get(item.actor_id)),
+            _track_card(tracks[item.track_id], people),
+        )
+        for item in stream.items
+        if item.track_id in tracks  # hidden tracks are absent from the catalog's answer
+    ]
+    recs = [
+        _track_card(tracks[r.track_id], people)
+        for r in outcome["recs"].items
+        if r.track_id in tracks
+    ]
+    return Home(
+        me=user_card(outcome["me"]),
+        stream=StreamSection(cards, stream.next_cursor),
+        recommendations=recs,
+        playlists=[_playlist_card(p) for p in outcome["playlists"].items],
+    )
+
+
+# -- track, user, playlist screens -------------------------------------------------------
+
+TRACK = Plan(
+    parts=(
+        me_part(),
+        catalog_batch("track", lambda i: [i.vars["id"]], needs=(), required=True),
+        users_batch("owner", lambda i: [t.owner_id for t in i["track"].items], needs=("track",)),
+    ),
+    deadline_s=1.0,
+)
+
+
+def shape_track(outcome: Outcome) -> TrackScreen:
+    found: list[CatalogTrack] = outcome["track"].items
+    if not found:
+        from tailor import NotFound
+
+        raise NotFound("no such track")
+    t = found[0]
+    owners = outcome["owner"].items
+    return TrackScreen(
+        id=t.id,
+        title=t.title,
+        description=t.description,
+        genre=t.genre,
+        duration_ms=t.duration_ms,
+        artwork_url=t.artwork_url,
+        stream_url=t.media.stream_url,
+        preview_url=t.media.preview_url,
+        like_count=t.like_count,
+        owner=user_card(owners[0]) if owners else None,
+    )
+
+
+USER = Plan(
+    parts=(
+        me_part(),
+        Part("user", "users", "/users/{id}", into=UserRecord, timeout_s=0.3),
+        Part(
+            "owned",
+            "tracks",
+            "/tracks",
+            into=TrackRefs,
+            params=lambda i: {"owner": i.vars["id"]},
+            required=False,
+            fallback=EMPTY_REFS,
+            timeout_s=0.3,
+        ),
+        catalog_batch("tracks", lambda i: [r.id for r in i["owned"].items], needs=("owned",)),
+    ),
+    deadline_s=1.0,
+)
+
+
+def shape_user(outcome: Outcome) -> UserScreen:
+    user: UserRecord = outcome["user"]
+    owner_only = {user.id: user}
+    return UserScreen(
+        id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        avatar_url=user.avatar_url,
+        bio=user.bio,
+        city=user.city,
+        followers_count=user.followers_count,
+        followings_count=user.followings_count,
+        tracks=[_track_card(t, owner_only) for t in outcome["tracks"].items],
+    )
+
+
+PLAYLIST = Plan(
+    parts=(
+        me_part(),
+        Part("playlist", "playlists", "/playlists/{id}", into=PlaylistRecord, timeout_s=0.3),
+        catalog_batch("tracks", lambda i: i["playlist"].track_ids, needs=("playlist",)),
+        users_batch(
+            "people",
+            lambda i: [i["playlist"].owner_id] + [t.owner_id for t in i["tracks"].items],
+            needs=("playlist", "tracks"),
+        ),
+    ),
+    deadline_s=1.0,
+)
+
+
+def shape_playlist(outcome: Outcome) -> PlaylistScreen:
+    playlist: PlaylistRecord = outcome["playlist"]
+    people = index_users(outcome["people"].items)
+    tracks = index_tracks(outcome["tracks"].items)
+    return PlaylistScreen(
+        id=playlist.id,
+        title=playlist.title,
+        artwork_url=playlist.artwork_url,
+        owner=_card_or_none(people.get(playlist.owner_id)),
+        tracks=[_track_card(tracks[i], people) for i in playlist.track_ids if i in tracks],
+    )
+
+
+# -- the application ------------------------------------------------------------------------
+
+
+def create() -> BFF:
+    """The factory granian calls in each worker."""
+    return build(config_from_env(PROFILE))
+
+
+def build(config: Any) -> BFF:
+    bff = BFF(config)
+    bff.post("/v1/auth/token", auth=False, uses=("accounts",))(password_grant("waveform-mobile"))
+
+    @bff.get("/v1/home", plans=(HOME,))
+    async def home(request: Request) -> Response:
+        assert request.principal is not None
+        return await aggregate(request, HOME, shape_home, user_id=request.principal.subject)
+
+    @bff.get("/v1/tracks/{id}", plans=(TRACK,))
+    async def track(request: Request) -> Response:
+        assert request.principal is not None
+        return await aggregate(
+            request, TRACK, shape_track,
+            user_id=request.principal.subject, id=request.path_params["id"],
+        )  # fmt: skip
+
+    @bff.get("/v1/users/{id}", plans=(USER,))
+    async def user(request: Request) -> Response:
+        assert request.principal is not None
+        return await aggregate(
+            request, USER, shape_user,
+            user_id=request.principal.subject, id=request.path_params["id"],
+        )  # fmt: skip
+
+    @bff.get("/v1/playlists/{id}", plans=(PLAYLIST,))
+    async def playlist(request: Request) -> Response:
+        assert request.principal is not None
+        return await aggregate(
+            request, PLAYLIST, shape_playlist,
+            user_id=request.principal.subject, id=request.path_params["id"],
+        )  # fmt: skip
+
+    return bff

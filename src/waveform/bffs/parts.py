@@ -1,0 +1,81 @@
+"""Parts both BFFs fetch the same way. What differs between BFFs is the shape of the answer,
+not how a user or a batch of tracks is fetched.
+
+Viewer identity and country travel inward as headers the edge sets itself (the sanitize stage
+drops them from clients); the catalog service decides visibility from them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+
+from tailor import Inputs, Part
+from waveform.bffs.consumed import (
+    EMPTY_TRACKS,
+    EMPTY_USERS,
+    CatalogBatch,
+    UserBatch,
+    UserRecord,
+)
+
+MAX_BATCH = 100
+
+IdsFrom = Callable[[Inputs], Iterable[str]]
+
+
+def unique(ids: Iterable[str], limit: int = MAX_BATCH) -> list[str]:
+    """Ids in first-seen order, without repeats, at most ``limit`` (one batch call)."""
+    return list(dict.fromkeys(ids))[:limit]
+
+
+def viewer_headers(inputs: Inputs) -> Sequence[tuple[str, str]]:
+    me: UserRecord = inputs["me"]
+    return (("x-user-id", inputs.vars["user_id"]), ("x-viewer-country", me.country))
+
+
+def me_part(timeout_s: float = 0.3) -> Part:
+    """The caller's own user record: needed for the viewer's country, so always required."""
+    return Part("me", "users", "/users/{user_id}", into=UserRecord, timeout_s=timeout_s)
+
+
+def catalog_batch(
+    name: str, ids_from: IdsFrom, needs: tuple[str, ...], *, required: bool = False
+) -> Part:
+    """Tracks the caller may see, in one batch call; hidden ones are simply absent."""
+
+    def params(inputs: Inputs) -> dict[str, str | int] | None:
+        ids = unique(ids_from(inputs))
+        return {"ids": ",".join(ids)} if ids else None
+
+    return Part(
+        name,
+        "catalog",
+        "/catalog/tracks",
+        into=CatalogBatch,
+        params=params,
+        needs=("me", *needs),
+        headers=viewer_headers,
+        required=required,
+        fallback=EMPTY_TRACKS,
+        timeout_s=0.4,
+    )
+
+
+def users_batch(name: str, ids_from: IdsFrom, needs: tuple[str, ...]) -> Part:
+    """User cards for the people a response mentions, in one batch call."""
+
+    def params(inputs: Inputs) -> dict[str, str | int] | None:
+        ids = unique(ids_from(inputs))
+        return {"ids": ",".join(ids)} if ids else None
+
+    return Part(
+        name,
+        "users",
+        "/users",
+        into=UserBatch,
+        params=params,
+        needs=needs,
+        required=False,
+        fallback=EMPTY_USERS,
+        timeout_s=0.3,
+    )

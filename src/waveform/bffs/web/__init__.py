@@ -1,0 +1,1 @@
+"""The web BFF: fine-grained endpoints, normalized entities, cursors passed through."""

@@ -1,0 +1,243 @@
+"""The web BFF: routes, plans and shaping over the same services as mobile."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tailor import BFF, NotFound, Outcome, Part, Plan, Request, Response, aggregate
+from tailor.params import Token
+from tailor.serve.run import config_from_env
+from waveform.bffs.cards import index_tracks, user_card
+from waveform.bffs.consumed import (
+    EMPTY_REFS,
+    CatalogTrack,
+    PlaylistRecord,
+    StreamPage,
+    TrackRefs,
+    UserRecord,
+)
+from waveform.bffs.parts import catalog_batch, me_part, users_batch
+from waveform.bffs.token import password_grant
+from waveform.bffs.upstreams import DEFAULT_UPSTREAMS
+from waveform.bffs.web.shapes import (
+    Me,
+    PlaylistOut,
+    StreamEntry,
+    StreamPageOut,
+    TrackOut,
+    TrackSummary,
+    UserOut,
+)
+
+PROFILE: dict[str, Any] = {
+    "name": "web",
+    "listen": {"port": 8082},
+    "admin": {"port": 8182},
+    "auth": {"jwt": {"issuer": "waveform-accounts", "audience": "waveform-web"}},
+    "upstreams": DEFAULT_UPSTREAMS,
+}
+
+PAGE = 20
+
+
+def summary(track: CatalogTrack) -> TrackSummary:
+    return TrackSummary(
+        track.id,
+        track.title,
+        track.owner_id,
+        track.duration_ms,
+        track.artwork_url,
+        track.media.stream_url,
+    )
+
+
+ME = Plan(parts=(me_part(),), deadline_s=0.5)
+
+
+def shape_me(outcome: Outcome) -> Me:
+    u: UserRecord = outcome["me"]
+    return Me(
+        id=u.id,
+        username=u.username,
+        display_name=u.display_name,
+        avatar_url=u.avatar_url,
+        bio=u.bio,
+        city=u.city,
+        followers_count=u.followers_count,
+        followings_count=u.followings_count,
+        track_count=u.track_count,
+    )
+
+
+def _stream_params(inputs: Any) -> dict[str, str | int]:
+    params: dict[str, str | int] = {"limit": PAGE}
+    cursor = inputs.vars.get("cursor")
+    if cursor:
+        params["cursor"] = cursor  # passed through as is: the BFF never paginates itself
+    return params
+
+
+STREAM = Plan(
+    parts=(
+        me_part(),
+        Part("stream", "stream", "/stream/{user_id}", into=StreamPage, params=_stream_params,
+             timeout_s=0.4),
+        catalog_batch("tracks", lambda i: [x.track_id for x in i["stream"].items],
+                      needs=("stream",)),
+        users_batch(
+            "people",
+            lambda i: [x.actor_id for x in i["stream"].items]
+            + [t.owner_id for t in i["tracks"].items],
+            needs=("stream", "tracks"),
+        ),
+    ),
+    deadline_s=1.0,
+)  # fmt: skip
+
+
+def shape_stream(outcome: Outcome) -> StreamPageOut:
+    page: StreamPage = outcome["stream"]
+    tracks = index_tracks(outcome["tracks"].items)
+    return StreamPageOut(
+        items=[
+            StreamEntry(i.id, i.type, i.created_at, i.actor_id, i.track_id)
+            for i in page.items
+            if i.track_id in tracks
+        ],
+        tracks={t.id: summary(t) for t in tracks.values()},
+        users={u.id: user_card(u) for u in outcome["people"].items},
+        next_cursor=page.next_cursor,
+    )
+
+
+TRACK = Plan(
+    parts=(
+        me_part(),
+        catalog_batch("track", lambda i: [i.vars["id"]], needs=(), required=True),
+        users_batch("owner", lambda i: [t.owner_id for t in i["track"].items], needs=("track",)),
+    ),
+    deadline_s=1.0,
+)
+
+
+def shape_track(outcome: Outcome) -> TrackOut:
+    found: list[CatalogTrack] = outcome["track"].items
+    if not found:
+        raise NotFound("no such track")
+    t = found[0]
+    return TrackOut(
+        id=t.id,
+        title=t.title,
+        description=t.description,
+        genre=t.genre,
+        owner_id=t.owner_id,
+        duration_ms=t.duration_ms,
+        artwork_url=t.artwork_url,
+        stream_url=t.media.stream_url,
+        preview_url=t.media.preview_url,
+        like_count=t.like_count,
+        users={u.id: user_card(u) for u in outcome["owner"].items},
+    )
+
+
+USER = Plan(
+    parts=(
+        me_part(),
+        Part("user", "users", "/users/{id}", into=UserRecord, timeout_s=0.3),
+        Part("owned", "tracks", "/tracks", into=TrackRefs,
+             params=lambda i: {"owner": i.vars["id"]}, required=False, fallback=EMPTY_REFS,
+             timeout_s=0.3),
+        catalog_batch("tracks", lambda i: [r.id for r in i["owned"].items], needs=("owned",)),
+    ),
+    deadline_s=1.0,
+)  # fmt: skip
+
+
+def shape_user(outcome: Outcome) -> UserOut:
+    u: UserRecord = outcome["user"]
+    return UserOut(
+        id=u.id,
+        username=u.username,
+        display_name=u.display_name,
+        avatar_url=u.avatar_url,
+        bio=u.bio,
+        city=u.city,
+        followers_count=u.followers_count,
+        followings_count=u.followings_count,
+        tracks=[summary(t) for t in outcome["tracks"].items],
+    )
+
+
+PLAYLIST = Plan(
+    parts=(
+        me_part(),
+        Part("playlist", "playlists", "/playlists/{id}", into=PlaylistRecord, timeout_s=0.3),
+        catalog_batch("tracks", lambda i: i["playlist"].track_ids, needs=("playlist",)),
+        users_batch(
+            "people",
+            lambda i: [i["playlist"].owner_id] + [t.owner_id for t in i["tracks"].items],
+            needs=("playlist", "tracks"),
+        ),
+    ),
+    deadline_s=1.0,
+)
+
+
+def shape_playlist(outcome: Outcome) -> PlaylistOut:
+    p: PlaylistRecord = outcome["playlist"]
+    tracks = index_tracks(outcome["tracks"].items)
+    return PlaylistOut(
+        id=p.id,
+        title=p.title,
+        owner_id=p.owner_id,
+        artwork_url=p.artwork_url,
+        track_ids=[i for i in p.track_ids if i in tracks],
+        tracks={t.id: summary(t) for t in tracks.values()},
+        users={u.id: user_card(u) for u in outcome["people"].items},
+    )
+
+
+def create() -> BFF:
+    """The factory granian calls in each worker."""
+    return build(config_from_env(PROFILE))
+
+
+def build(config: Any) -> BFF:
+    bff = BFF(config)
+    bff.post("/api/auth/token", auth=False, uses=("accounts",))(password_grant("waveform-web"))
+
+    def caller(request: Request) -> str:
+        assert request.principal is not None
+        return request.principal.subject
+
+    @bff.get("/api/me", plans=(ME,))
+    async def me(request: Request) -> Response:
+        return await aggregate(request, ME, shape_me, user_id=caller(request))
+
+    @bff.get("/api/stream", plans=(STREAM,), query={"cursor": Token()})
+    async def stream(request: Request) -> Response:
+        cursor = request.state["query"]["cursor"] or ""
+        return await aggregate(
+            request, STREAM, shape_stream, user_id=caller(request), cursor=cursor
+        )
+
+    @bff.get("/api/tracks/{id}", plans=(TRACK,))
+    async def track(request: Request) -> Response:
+        return await aggregate(
+            request, TRACK, shape_track, user_id=caller(request), id=request.path_params["id"]
+        )
+
+    @bff.get("/api/users/{id}", plans=(USER,))
+    async def user(request: Request) -> Response:
+        return await aggregate(
+            request, USER, shape_user, user_id=caller(request), id=request.path_params["id"]
+        )
+
+    @bff.get("/api/playlists/{id}", plans=(PLAYLIST,))
+    async def playlist(request: Request) -> Response:
+        return await aggregate(
+            request, PLAYLIST, shape_playlist, user_id=caller(request),
+            id=request.path_params["id"],
+        )  # fmt: skip
+
+    return bff

@@ -1,0 +1,81 @@
+"""What the web app receives: one resource per endpoint, related entities normalized into
+maps by id (the page's store merges them)."""
+
+from __future__ import annotations
+
+import msgspec
+
+from tailor import AggregateBody
+from waveform.bffs.cards import UserCard
+
+
+class TrackSummary(msgspec.Struct):
+    id: str
+    title: str
+    owner_id: str
+    duration_ms: int
+    artwork_url: str
+    stream_url: str
+
+
+class Me(AggregateBody, kw_only=True):
+    id: str
+    username: str
+    display_name: str
+    avatar_url: str
+    bio: str
+    city: str
+    followers_count: int
+    followings_count: int
+    track_count: int
+
+
+class StreamEntry(msgspec.Struct):
+    id: str
+    type: str
+    created_at: str
+    actor_id: str
+    track_id: str
+
+
+class StreamPageOut(AggregateBody, kw_only=True):
+    items: list[StreamEntry]
+    tracks: dict[str, TrackSummary]
+    users: dict[str, UserCard]
+    next_cursor: str | None
+
+
+class TrackOut(AggregateBody, kw_only=True):
+    id: str
+    title: str
+    description: str
+    genre: str
+    owner_id: str
+    duration_ms: int
+    artwork_url: str
+    stream_url: str
+    preview_url: str
+    like_count: int
+    users: dict[str, UserCard]
+
+
+class UserOut(AggregateBody, kw_only=True):
+    id: str
+    username: str
+    display_name: str
+    avatar_url: str
+    bio: str
+    city: str
+    followers_count: int
+    followings_count: int
+    tracks: list[TrackSummary]
+
+
+class PlaylistOut(AggregateBody, kw_only=True):
+    id: str
+    title: str
+    owner_id: str
+    artwork_url: str
+    track_ids: list[str]
+    tracks: dict[str, TrackSummary]
+    users: dict[str, UserCard]
