@@ -1,0 +1,68 @@
+"""The supervisor reports failed components and keeps the rest serving."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import httpx
+
+from waveform.supervisor import Platform, demo_banner, free_ports
+
+
+def test_crashed_service_is_reported_and_the_rest_keep_serving(tmp_path: Path) -> None:
+    with Platform(tmp_path, ephemeral=True, scale=200,
+                  components=["users", "tracks", "media"]) as p:
+        assert not p.failures
+        p.kill("tracks", signal.SIGKILL)
+        failure = p.wait_for_failure("tracks")
+        assert failure.phase == "runtime" and failure.exit_code == -signal.SIGKILL
+        assert "tracks" in failure.describe()
+        assert httpx.get(f"{p.url('users')}/users/u1").status_code == 200
+        assert httpx.get(f"{p.url('media')}/media/t1").status_code == 200
+        assert sorted(p.running()) == ["media", "users"]
+
+
+def test_component_failing_to_start_is_reported_with_its_stderr(tmp_path: Path) -> None:
+    with Platform(tmp_path, ephemeral=True, scale=200, components=["users", "media"],
+                  env={"media": {"WAVEFORM_FAULT_DELAY_MS": "not-a-number"}}) as p:
+        failure = p.failures["media"]
+        assert failure.phase == "start" and failure.exit_code not in (None, 0)
+        assert any("ValueError" in line for line in failure.stderr_tail)
+        assert httpx.get(f"{p.url('users')}/healthz").status_code == 200
+
+
+def test_stop_leaves_no_process_behind(tmp_path: Path) -> None:
+    p = Platform(tmp_path, ephemeral=True, scale=200, components=["users"])
+    with p:
+        proc = p.process("users")
+        assert proc is not None and proc.poll() is None
+    assert proc.poll() is not None
+    assert not p.running()
+
+
+def test_bff_config_names_every_upstream(tmp_path: Path) -> None:
+    p = Platform(tmp_path, ephemeral=True)
+    config = p.bff_config("mobile")
+    upstreams = config["upstreams"]
+    assert isinstance(upstreams, dict) and len(upstreams) == 10
+    assert upstreams["catalog"] == p.url("catalog")
+    assert config["admin"] == {"host": "127.0.0.1",
+                               "port": int(p.admin_url("mobile").rsplit(":", 1)[1])}
+    assert config["listen"] == {"host": "127.0.0.1",
+                                "port": int(p.url("mobile").rsplit(":", 1)[1])}
+
+
+def test_default_ports_and_banner(tmp_path: Path) -> None:
+    p = Platform(tmp_path)
+    assert p.url("accounts") == "http://127.0.0.1:9001"
+    assert p.url("catalog") == "http://127.0.0.1:9010"
+    assert p.url("mobile") == "http://127.0.0.1:8081"
+    assert p.admin_url("web") == "http://127.0.0.1:8182"
+    banner = demo_banner(p)
+    assert "/v1/auth/token" in banner and "/v1/home" in banner and "wave-alice" in banner
+
+
+def test_free_ports_are_distinct() -> None:
+    ports = free_ports(12)
+    assert len(set(ports)) == 12
