@@ -52,7 +52,7 @@ class Failure:
 
     def describe(self) -> str:
         tail = "\n".join(f"    | {line}" for line in self.stderr_tail[-10:])
-        code = "still running" if self.exit_code is None else f"exit code {self.exit_code}"
+        code = "no exit code" if self.exit_code is None else f"exit code {self.exit_code}"
         return f"{self.name} failed ({self.phase}, {code})" + (f"\n{tail}" if tail else "")
 
 
@@ -92,6 +92,17 @@ def free_ports(count: int) -> list[int]:
     finally:
         for s in socks:
             s.close()
+
+
+def port_in_use(port: int) -> bool:
+    """True when something already listens on (or holds) ``HOST:port``."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((HOST, port))
+        except OSError:
+            return True
+    return False
 
 
 def _die_with_parent() -> None:
@@ -312,6 +323,12 @@ class Platform:
             print(text, file=self._log, flush=True)
 
     def _spawn(self, comp: Component) -> None:
+        # A port held by someone else would answer our health check for us: refuse early.
+        taken = [p for p in (comp.port, comp.admin_port) if p is not None and port_in_use(p)]
+        if taken:
+            comp.stderr.append(f"port {taken[0]} is already in use (another demo running?)")
+            self._record(comp, "start", None)
+            return
         env = {**os.environ, **comp.env, "PYTHONUNBUFFERED": "1"}
         comp.process = subprocess.Popen(
             comp.argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -330,7 +347,7 @@ class Platform:
         pipe.close()
 
     def _await_health(self, comps: Sequence[Component], deadline: float) -> None:
-        pending = list(comps)
+        pending = [c for c in comps if c.process is not None]
         while pending and time.monotonic() < deadline:
             for comp in list(pending):
                 assert comp.process is not None

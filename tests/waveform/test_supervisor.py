@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import socket
 from pathlib import Path
 
 import httpx
@@ -66,3 +67,14 @@ def test_default_ports_and_banner(tmp_path: Path) -> None:
 def test_free_ports_are_distinct() -> None:
     ports = free_ports(12)
     assert len(set(ports)) == 12
+
+
+def test_port_already_in_use_is_reported_not_mistaken_for_health(tmp_path: Path) -> None:
+    p = Platform(tmp_path, ephemeral=True, scale=200, components=["users", "media"])
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", p.ports["media"]))
+        squatter.listen()
+        with p:
+            assert "already in use" in p.failures["media"].describe()
+            assert p.process("media") is None
+            assert p.running() == ["users"]
