@@ -7,7 +7,7 @@ handler is written once. Header names are lower-case.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from tailor.routing import Route
     from tailor.upstream.client import UpstreamClient
 
-BodyReader = Callable[[], AsyncIterator[bytes]]
+BodyReader = Callable[[], AsyncIterable[bytes]]
 
 
 async def _no_body() -> AsyncIterator[bytes]:

@@ -9,9 +9,9 @@ it is built, never checked per request.
     errors        exceptions below -> problem+json              (500/502/504, never a trace)
     limits        header size, body size, receive deadline      -> 431 / 413 / 408
     sanitize      drop internal, hop-by-hop, forwarded headers
-    route         endpoint lookup, path and query parameters    -> 404 / 405 / 400
+    route         endpoint lookup                               -> 404 / 405
     authenticate  bearer JWT against the issuer's JWKS          -> 401
-    handler       the endpoint: aggregation over upstreams
+    handler       parameters, then the endpoint (aggregation)  -> 400
 """
 
 from __future__ import annotations

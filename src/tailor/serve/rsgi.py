@@ -3,13 +3,16 @@ headers."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterable
 from typing import TYPE_CHECKING, Any
 
 from tailor.http import Request
 
 if TYPE_CHECKING:
     from tailor.app import BFF
+
+
+_BLANK_SERVER = ("server", "")
 
 
 async def serve(bff: BFF, scope: Any, protocol: Any) -> None:
@@ -22,8 +25,9 @@ async def serve(bff: BFF, scope: Any, protocol: Any) -> None:
         else:
             headers[name] = value
 
-    def read_body() -> AsyncIterator[bytes]:
-        return protocol.__aiter__()  # type: ignore[no-any-return]
+    def read_body() -> AsyncIterable[bytes]:
+        # The protocol object is the iterable; granian refuses a second __aiter__ call.
+        return protocol  # type: ignore[no-any-return]
 
     client = scope.client
     request = Request(
@@ -36,4 +40,7 @@ async def serve(bff: BFF, scope: Any, protocol: Any) -> None:
         read_body=read_body,
     )
     response = await bff.handle(request)
+    # granian inserts "server: granian" unless the app sends its own; it cannot be left out
+    # (granian issue #594), so send it empty: non-informative, as OWASP recommends.
+    response.headers.append(_BLANK_SERVER)
     protocol.response_bytes(response.status, response.headers, response.body)

@@ -1,8 +1,10 @@
-"""The endpoint itself, the innermost stage."""
+"""The endpoint itself, the innermost stage: check its declared parameters (400 naming the
+parameter), then call it."""
 
 from __future__ import annotations
 
 from tailor.http import Request, Response
+from tailor.params import check_path_param, parse_query
 from tailor.pipeline import BuildContext
 from tailor.routing import Handler
 from tailor.upstream.client import UpstreamClient
@@ -23,6 +25,10 @@ class HandlerStage:
             request.upstreams = client
             route = request.route
             assert route is not None, "the route stage runs first"
+            for name, value in request.path_params.items():
+                check_path_param(name, value)
+            if route.query:
+                request.state["query"] = parse_query(route.query, request.query)
             return await route.handler(request)
 
         return handle

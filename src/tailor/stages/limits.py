@@ -61,6 +61,8 @@ async def _read_bounded(request: Request, limit: int) -> bytes | None:
     chunks: list[bytes] = []
     total = 0
     async for chunk in request.read_body():
+        if not chunk:
+            continue
         total += len(chunk)
         if total > limit:
             return None

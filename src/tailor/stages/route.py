@@ -1,10 +1,9 @@
-"""Routing: find the endpoint (404/405), check path parameters and declared query
-parameters (400 naming the parameter)."""
+"""Routing: find the endpoint (404/405). Its parameters are checked by the handler stage,
+after authentication, so an anonymous caller learns nothing beyond 401."""
 
 from __future__ import annotations
 
 from tailor.http import Request, Response
-from tailor.params import check_path_param, parse_query
 from tailor.pipeline import BuildContext
 from tailor.problem import problem_response
 from tailor.routing import Handler, Router
@@ -32,11 +31,7 @@ class RouteStage:
                     )
                 return problem_response(404, "no such endpoint")
             request.route = found.route
-            for name, value in found.params.items():
-                check_path_param(name, value)
             request.path_params = found.params
-            if found.route.query:
-                request.state["query"] = parse_query(found.route.query, request.query)
             return await next_handler(request)
 
         return route
