@@ -137,6 +137,7 @@ def _check_port(port: int) -> None:
 
 
 _AT = re.compile(r"- at `\$\.?(?P<key>[^`]*)`")
+_CHECKED = re.compile(r"([a-z_]+) must\b")
 
 
 def build_config(data: dict[str, Any]) -> Config:
@@ -155,6 +156,9 @@ def build_config(data: dict[str, Any]) -> Config:
             field = re.search(r"`([^`]+)`", detail)
             if field:
                 key = f"{key}.{field.group(1)}" if key != "<root>" else field.group(1)
+        elif (checked := _CHECKED.match(detail)) and key != "<root>":
+            # A section's own check ("port must be ...") names the field inside the section.
+            key = f"{key}.{checked.group(1)}"
         raise ConfigError(key, detail) from exc
 
 

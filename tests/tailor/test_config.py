@@ -1,0 +1,128 @@
+"""Configuration: every mistake is a ConfigError naming the key; files load as TOML or JSON;
+a BFF process with a bad config exits 2 naming the key."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tailor import ConfigError, build_config, load_config
+
+PROFILE = {"name": "t", "upstreams": {"users": "http://127.0.0.1:9002"}}
+
+
+def _key_of(data: dict) -> str:
+    with pytest.raises(ConfigError) as info:
+        build_config(data)
+    assert info.value.key in str(info.value)
+    return info.value.key
+
+
+def test_minimal_config_takes_the_defaults() -> None:
+    config = build_config({"name": "t"})
+    assert config.listen.port == 8080
+    assert config.limits.max_body_bytes == 64 * 1024
+    assert config.auth.jwt is None
+
+
+def test_port_out_of_range_names_listen_port() -> None:
+    assert _key_of({"name": "t", "listen": {"port": 70000}}) == "listen.port"
+
+
+def test_value_of_the_wrong_type_names_its_key() -> None:
+    assert _key_of({"name": "t", "limits": {"max_body_bytes": "big"}}) == "limits.max_body_bytes"
+
+
+def test_non_positive_limit_names_its_key() -> None:
+    data = {"name": "t", "limits": {"receive_timeout_s": 0}}
+    assert _key_of(data) == "limits.receive_timeout_s"
+
+
+def test_unknown_key_is_named() -> None:
+    assert _key_of({"name": "t", "listen": {"prot": 1}}) == "listen.prot"
+
+
+def test_unknown_top_level_key_is_named() -> None:
+    assert _key_of({"name": "t", "upstream": {}}) == "upstream"
+
+
+def test_missing_required_key_is_named() -> None:
+    assert _key_of({}) == "name"
+
+
+def test_missing_required_nested_key_is_named() -> None:
+    data = {"name": "t", "auth": {"jwt": {"issuer": "i"}}}
+    assert _key_of(data) == "auth.jwt.audience"
+
+
+def test_non_http_upstream_url_names_the_upstream() -> None:
+    assert _key_of({"name": "t", "upstreams": {"users": "ftp://x"}}) == "upstreams.users"
+
+
+def test_upstream_url_with_a_query_names_the_upstream() -> None:
+    data = {"name": "t", "upstreams": {"users": "http://127.0.0.1:1/?a=1"}}
+    assert _key_of(data) == "upstreams.users"
+
+
+def test_symmetric_jwt_algorithm_is_refused() -> None:
+    data = {"name": "t", "auth": {"jwt": {"issuer": "i", "audience": "a", "algorithm": "HS256"}}}
+    assert _key_of(data) == "auth.jwt.algorithm"
+
+
+def test_toml_file_is_merged_over_the_profile(tmp_path: Path) -> None:
+    path = tmp_path / "bff.toml"
+    path.write_text('[listen]\nport = 9100\n\n[upstreams]\ntracks = "http://127.0.0.1:9003"\n')
+    config = load_config(path, PROFILE)
+    assert config.listen.port == 9100
+    assert config.upstreams == {"users": "http://127.0.0.1:9002", "tracks": "http://127.0.0.1:9003"}
+
+
+def test_json_file_is_merged_over_the_profile(tmp_path: Path) -> None:
+    path = tmp_path / "bff.json"
+    path.write_text(json.dumps({"limits": {"max_body_bytes": 10}}))
+    config = load_config(path, PROFILE)
+    assert config.limits.max_body_bytes == 10
+    assert config.limits.max_header_bytes == 8 * 1024  # the rest of the section keeps defaults
+
+
+def test_bad_key_in_a_file_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "bff.toml"
+    path.write_text("[listen]\nport = -1\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path, PROFILE)
+    assert info.value.key == "listen.port"
+
+
+def test_unparsable_file_is_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "bff.json"
+    path.write_text("{not json")
+    with pytest.raises(ConfigError) as info:
+        load_config(path, PROFILE)
+    assert info.value.key == "<file>"
+
+
+def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path / "absent.toml", PROFILE)
+    assert info.value.key == "<file>"
+
+
+def test_bff_process_with_a_bad_key_exits_2_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps({"listen": {"port": 99999}}))
+    done = subprocess.run(
+        [sys.executable, "-m", "waveform.bffs.mobile", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 2
+    assert "listen.port" in done.stderr
+
+
+def test_server_workers_out_of_range_is_named() -> None:
+    assert _key_of({"name": "t", "server": {"workers": 0}}) == "server.workers"
