@@ -8,8 +8,10 @@ from harness import AUDIENCE, ISSUER, call
 
 from tailor import ConfigError, Part, Plan, Request, Response, json_response
 
-JWT = {"auth": {"jwt": {"issuer": ISSUER, "audience": AUDIENCE}},
-       "upstreams": {"accounts": "http://127.0.0.1:9"}}  # fmt: skip
+JWT = {
+    "auth": {"jwt": {"issuer": ISSUER, "audience": AUDIENCE}},
+    "upstreams": {"accounts": "http://127.0.0.1:9"},
+}
 
 DOCUMENTED = [
     "ObserveStage",

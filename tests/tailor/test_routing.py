@@ -37,8 +37,11 @@ async def test_static_path_reaches_its_handler(make_bff) -> None:
 async def test_templated_path_binds_its_parameter(make_bff) -> None:
     response = await call(_bff(make_bff), "GET", "/v1/tracks/t-17")
     assert response.status == 200
-    assert body_json(response) == {"template": "/v1/tracks/{id}", "params": {"id": "t-17"},
-                                   "query": {}}  # fmt: skip
+    assert body_json(response) == {
+        "template": "/v1/tracks/{id}",
+        "params": {"id": "t-17"},
+        "query": {},
+    }
 
 
 async def test_unknown_route_is_a_404_problem(make_bff) -> None:
