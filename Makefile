@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m waveform demo
+	$(BIN)/python -m waveform demo $(ARGS)
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
