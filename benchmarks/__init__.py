@@ -1,0 +1,1 @@
+"""Benchmarks for tailor: ``python -m benchmarks.run`` (``make bench``). Not part of the tests."""

@@ -1,0 +1,1 @@
+"""The same ``GET /v1/home`` written without tailor, the way a user typically would."""

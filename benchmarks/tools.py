@@ -1,0 +1,112 @@
+"""The tools a run needs (nginx, wrk, node + the peer's npm packages) and the machine facts
+printed next to the numbers."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+NODE_DIR = Path(__file__).parent / "peers" / "node"
+APT_PACKAGES = ["nginx-light", "wrk"]
+
+
+class MissingTool(SystemExit):
+    """A tool is missing and could not be installed: say exactly what to install."""
+
+
+def _say(text: str) -> None:
+    print(f"bench: {text}", flush=True)
+
+
+def ensure_tools() -> None:
+    """nginx and wrk from apt (installed when root), node and npm, and the peer's packages."""
+    missing = [tool for tool in ("nginx", "wrk") if shutil.which(tool) is None]
+    if missing:
+        if os.geteuid() == 0 and shutil.which("apt-get"):
+            _say(f"installing {' '.join(APT_PACKAGES)} (missing: {', '.join(missing)})")
+            subprocess.run(["apt-get", "update", "-q"], check=True, stdout=subprocess.DEVNULL)
+            subprocess.run(
+                ["apt-get", "install", "-y", "-q", *APT_PACKAGES],
+                check=True,
+                stdout=subprocess.DEVNULL,
+                env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+            )
+        missing = [tool for tool in ("nginx", "wrk") if shutil.which(tool) is None]
+        if missing:
+            raise MissingTool(
+                f"bench: missing {', '.join(missing)}; install them with\n"
+                f"    sudo apt-get install -y {' '.join(APT_PACKAGES)}"
+            )
+    for tool in ("node", "npm", "taskset"):
+        if shutil.which(tool) is None:
+            hint = "util-linux" if tool == "taskset" else "nodejs npm (Node >= 20)"
+            raise MissingTool(f"bench: missing {tool}; install {hint}")
+    if not (NODE_DIR / "node_modules").is_dir():
+        _say("npm ci in benchmarks/peers/node")
+        subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=NODE_DIR,
+            check=True,
+        )
+
+
+def _version(argv: list[str]) -> str:
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return "?"
+    text = (done.stdout + done.stderr).strip().splitlines()
+    return text[0].strip() if text else "?"
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "?"
+
+
+def _pkg(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "?"
+
+
+def _node_pkg(name: str) -> str:
+    try:
+        data = json.loads((NODE_DIR / "node_modules" / name / "package.json").read_text())
+        return str(data["version"])
+    except (OSError, KeyError, ValueError):
+        return "?"
+
+
+def machine_facts() -> dict[str, str]:
+    return {
+        "cpu": _cpu_model(),
+        "cores": str(os.cpu_count()),
+        "kernel": platform.release(),
+        "python": sys.version.split()[0],
+        "node": _version(["node", "--version"]),
+        "nginx": _version(["nginx", "-v"]).removeprefix("nginx version: "),
+        "wrk": _version(["wrk", "--version"]).split(" [")[0],
+        "tailor": _pkg("tailor"),
+        "granian": _pkg("granian"),
+        "pyreqwest": _pkg("pyreqwest"),
+        "msgspec": _pkg("msgspec"),
+        "fastapi": _pkg("fastapi"),
+        "pydantic": _pkg("pydantic"),
+        "httpx": _pkg("httpx"),
+        "uvicorn": _pkg("uvicorn"),
+        "fastify": _node_pkg("fastify"),
+        "undici": _node_pkg("undici"),
+    }
