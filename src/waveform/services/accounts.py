@@ -24,6 +24,7 @@ from pydantic import BaseModel
 from starlette.responses import Response
 
 from waveform.seed import World, hash_password, verify_password
+from waveform.services import models as m
 from waveform.services.common import (
     Problem,
     bad_request,
@@ -31,6 +32,7 @@ from waveform.services.common import (
     insert_rows,
     json_response,
     not_found,
+    returns,
     row_dict,
     run_service,
 )
@@ -106,7 +108,7 @@ def build_app(conn: sqlite3.Connection, args: argparse.Namespace) -> FastAPI:
     key_set = jwks(private_key.public_key(), kid)
     denied = Problem(401, "Unauthorized", "invalid username or password")
 
-    @app.post("/login")
+    @app.post("/login", responses=returns(m.LoginResult, 401))
     async def login(body: LoginRequest) -> Response:
         if body.audience not in AUDIENCES:
             raise bad_request(f"audience must be one of {', '.join(AUDIENCES)}")
@@ -129,11 +131,11 @@ def build_app(conn: sqlite3.Connection, args: argparse.Namespace) -> FastAPI:
         return json_response({"user_id": row["user_id"], "access_token": token,
                               "token_type": "Bearer", "expires_in": TOKEN_TTL})
 
-    @app.get("/.well-known/jwks.json")
+    @app.get("/.well-known/jwks.json", responses=returns(m.Jwks))
     async def well_known_jwks() -> Response:
         return json_response(key_set)
 
-    @app.get("/accounts/{user_id}")
+    @app.get("/accounts/{user_id}", responses=returns(m.Account, 404))
     async def get_account(user_id: str) -> Response:
         row = conn.execute("SELECT * FROM accounts WHERE user_id = ?", (user_id,)).fetchone()
         if row is None:

@@ -24,12 +24,14 @@ import msgspec
 from fastapi import FastAPI, Header, Query
 from starlette.responses import Response
 
+from waveform.services import models as m
 from waveform.services.common import (
     Problem,
     create_app,
     json_response,
     parse_ids,
     remaining_ms,
+    returns,
     serve,
     service_parser,
     setup_logging,
@@ -120,7 +122,8 @@ def build_app(upstreams: Upstreams) -> FastAPI:
     app = create_app("catalog", "Tracks merged with rights and media, visibility applied.",
                      lifespan=lifespan)
 
-    @app.get("/catalog/tracks/{track_id}")
+    @app.get("/catalog/tracks/{track_id}",
+             responses=returns(m.CatalogTrack, 404, 502))
     async def get_track(track_id: str,
                         x_user_id: str | None = Header(None),
                         x_viewer_country: str | None = Header(None)) -> Response:
@@ -133,7 +136,7 @@ def build_app(upstreams: Upstreams) -> FastAPI:
             raise hidden(track_id)
         return json_response({**track, "media": media, "rights": rights})
 
-    @app.get("/catalog/tracks")
+    @app.get("/catalog/tracks", responses=returns(m.CatalogTracks, 502))
     async def batch_tracks(ids: str = Query(..., description="track ids, max 100"),
                            x_user_id: str | None = Header(None),
                            x_viewer_country: str | None = Header(None)) -> Response:

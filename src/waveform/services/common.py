@@ -198,9 +198,61 @@ def create_app(name: str, description: str = "",
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    _publish_schemas(app)
     delay = int(os.environ.get(FAULT_DELAY_ENV, "0") or 0)
     app.add_middleware(DeadlineMiddleware, fault_delay_ms=delay)
     return app
+
+
+def returns(model: type[Any], *errors: int) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a route: the 200 body is ``model``; ``errors`` are problem+json.
+
+    >>> sorted(returns(dict, 404))
+    [200, 404]
+    """
+    out: dict[int | str, dict[str, Any]] = {
+        200: {"description": "OK", "content": {"application/json": {
+            "schema": {"$ref": _REF.format(name=model.__name__)}}}},
+    }
+    _MODELS.add(model)
+    for status in (*errors, 400, 504):
+        out[status] = {"description": _STATUS_TEXT.get(status, "Error"),
+                       "content": {PROBLEM_JSON: {"schema": {"$ref": _REF.format(
+                           name="Problem")}}}}
+    return out
+
+
+_REF = "#/components/schemas/{name}"
+_MODELS: set[type[Any]] = set()
+_STATUS_TEXT = {400: "Bad parameters", 401: "Unauthorized", 404: "Not found",
+                502: "An upstream failed", 504: "Deadline exceeded"}
+
+
+def _publish_schemas(app: FastAPI) -> None:
+    """Merge the msgspec models' JSON Schemas into the app's OpenAPI components."""
+    from waveform.services import models
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            from fastapi.openapi.utils import get_openapi
+
+            doc = get_openapi(title=app.title, version=app.version,
+                              description=app.description, routes=app.routes)
+            found: set[type[Any]] = {models.Problem, *_MODELS}
+            wanted = sorted(found, key=lambda m: m.__name__)
+            _, components = msgspec.json.schema_components(wanted, ref_template=_REF)
+            schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+            schemas.update(components)
+            # Validation errors are answered as 400 problem+json, never FastAPI's 422.
+            for methods in doc.get("paths", {}).values():
+                for op in methods.values():
+                    op.get("responses", {}).pop("422", None)
+            for unused in ("HTTPValidationError", "ValidationError"):
+                schemas.pop(unused, None)
+            app.openapi_schema = doc
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 # -- database ------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from fastapi import FastAPI, Query
 from starlette.responses import Response
 
 from waveform.seed import World
+from waveform.services import models as m
 from waveform.services.common import (
     create_app,
     fetch_in,
@@ -17,6 +18,7 @@ from waveform.services.common import (
     json_response,
     not_found,
     parse_ids,
+    returns,
     row_dict,
     run_service,
 )
@@ -38,14 +40,14 @@ def load(conn: sqlite3.Connection, world: World) -> None:
 def build_app(conn: sqlite3.Connection, args: argparse.Namespace) -> FastAPI:
     app = create_app("media", "Audio locations per track.")
 
-    @app.get("/media/{track_id}")
+    @app.get("/media/{track_id}", responses=returns(m.Media, 404))
     async def get_media(track_id: str) -> Response:
         row = conn.execute("SELECT * FROM media WHERE track_id = ?", (track_id,)).fetchone()
         if row is None:
             raise not_found("media for track", track_id)
         return json_response(row_dict(row))
 
-    @app.get("/media")
+    @app.get("/media", responses=returns(m.MediaBatch))
     async def batch_media(ids: str = Query(..., description="track ids, max 100")) -> Response:
         wanted = parse_ids(ids)
         rows = fetch_in(conn, "SELECT * FROM media WHERE track_id IN ({marks})", wanted)

@@ -9,11 +9,13 @@ from fastapi import FastAPI, Query
 from starlette.responses import Response
 
 from waveform.seed import World
+from waveform.services import models as m
 from waveform.services.common import (
     create_app,
     insert_rows,
     json_response,
     not_found,
+    returns,
     row_dict,
     run_service,
 )
@@ -38,14 +40,14 @@ def load(conn: sqlite3.Connection, world: World) -> None:
 def build_app(conn: sqlite3.Connection, args: argparse.Namespace) -> FastAPI:
     app = create_app("playlists", "Playlists; no visibility rules.")
 
-    @app.get("/playlists/{playlist_id}")
+    @app.get("/playlists/{playlist_id}", responses=returns(m.Playlist, 404))
     async def get_playlist(playlist_id: str) -> Response:
         row = conn.execute("SELECT * FROM playlists WHERE id = ?", (playlist_id,)).fetchone()
         if row is None:
             raise not_found("playlist", playlist_id)
         return json_response(row_dict(row, BOOLS, JSON_COLS))
 
-    @app.get("/playlists")
+    @app.get("/playlists", responses=returns(m.Playlists))
     async def list_playlists(owner: str = Query(..., description="owner user id")
                              ) -> Response:
         rows = conn.execute(

@@ -9,11 +9,13 @@ from fastapi import FastAPI, Query
 from starlette.responses import Response
 
 from waveform.seed import World
+from waveform.services import models as m
 from waveform.services.common import (
     create_app,
     insert_rows,
     json_response,
     not_found,
+    returns,
     run_service,
 )
 
@@ -35,7 +37,8 @@ def load(conn: sqlite3.Connection, world: World) -> None:
 def build_app(conn: sqlite3.Connection, args: argparse.Namespace) -> FastAPI:
     app = create_app("recommendations", "Ranked candidates; callers filter visibility.")
 
-    @app.get("/recommendations/{user_id}")
+    @app.get("/recommendations/{user_id}",
+             responses=returns(m.Recommendations, 404))
     async def recommendations(user_id: str, limit: int = Query(10, ge=1, le=20)) -> Response:
         if conn.execute("SELECT 1 FROM users WHERE id = ?", (user_id,)).fetchone() is None:
             raise not_found("user", user_id)

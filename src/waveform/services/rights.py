@@ -9,6 +9,7 @@ from fastapi import FastAPI, Query
 from starlette.responses import Response
 
 from waveform.seed import World
+from waveform.services import models as m
 from waveform.services.common import (
     create_app,
     fetch_in,
@@ -17,6 +18,7 @@ from waveform.services.common import (
     json_response,
     not_found,
     parse_ids,
+    returns,
     row_dict,
     run_service,
 )
@@ -40,14 +42,14 @@ def load(conn: sqlite3.Connection, world: World) -> None:
 def build_app(conn: sqlite3.Connection, args: argparse.Namespace) -> FastAPI:
     app = create_app("rights", "Licensing and territory restrictions per track.")
 
-    @app.get("/rights/{track_id}")
+    @app.get("/rights/{track_id}", responses=returns(m.Rights, 404))
     async def get_rights(track_id: str) -> Response:
         row = conn.execute("SELECT * FROM rights WHERE track_id = ?", (track_id,)).fetchone()
         if row is None:
             raise not_found("rights for track", track_id)
         return json_response(row_dict(row, BOOLS, JSON_COLS))
 
-    @app.get("/rights")
+    @app.get("/rights", responses=returns(m.RightsBatch))
     async def batch_rights(ids: str = Query(..., description="track ids, max 100")
                            ) -> Response:
         wanted = parse_ids(ids)

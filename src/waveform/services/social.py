@@ -9,11 +9,13 @@ from fastapi import FastAPI, Query
 from starlette.responses import Response
 
 from waveform.seed import World
+from waveform.services import models as m
 from waveform.services.common import (
     create_app,
     insert_rows,
     json_response,
     not_found,
+    returns,
     run_service,
 )
 
@@ -61,19 +63,19 @@ def build_app(conn: sqlite3.Connection, args: argparse.Namespace) -> FastAPI:
 
     limit_q = Query(200, ge=1, le=1000)
 
-    @app.get("/social/{user_id}/followings")
+    @app.get("/social/{user_id}/followings", responses=returns(m.SocialList, 404))
     async def followings(user_id: str, limit: int = limit_q) -> Response:
         return listing("followings", user_id, limit)
 
-    @app.get("/social/{user_id}/followers")
+    @app.get("/social/{user_id}/followers", responses=returns(m.SocialList, 404))
     async def followers(user_id: str, limit: int = limit_q) -> Response:
         return listing("followers", user_id, limit)
 
-    @app.get("/social/{user_id}/likes")
+    @app.get("/social/{user_id}/likes", responses=returns(m.SocialList, 404))
     async def likes(user_id: str, limit: int = limit_q) -> Response:
         return listing("likes", user_id, limit)
 
-    @app.get("/social/{user_id}/reposts")
+    @app.get("/social/{user_id}/reposts", responses=returns(m.SocialList, 404))
     async def reposts(user_id: str, limit: int = limit_q) -> Response:
         return listing("reposts", user_id, limit)
 

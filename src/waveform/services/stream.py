@@ -17,12 +17,14 @@ from fastapi import FastAPI, Query
 from starlette.responses import Response
 
 from waveform.seed import World
+from waveform.services import models as m
 from waveform.services.common import (
     bad_request,
     create_app,
     insert_rows,
     json_response,
     not_found,
+    returns,
     run_service,
 )
 
@@ -61,7 +63,7 @@ def decode_cursor(cursor: str) -> tuple[str, int]:
 def build_app(conn: sqlite3.Connection, args: argparse.Namespace) -> FastAPI:
     app = create_app("stream", "Feeds of track posts and reposts, newest first.")
 
-    @app.get("/stream/{user_id}")
+    @app.get("/stream/{user_id}", responses=returns(m.StreamPage, 404))
     async def stream(user_id: str, cursor: str | None = Query(None),
                      limit: int = Query(20, ge=1, le=MAX_LIMIT)) -> Response:
         if conn.execute("SELECT 1 FROM users WHERE id = ?", (user_id,)).fetchone() is None:

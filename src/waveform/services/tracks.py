@@ -9,6 +9,7 @@ from fastapi import FastAPI, Query
 from starlette.responses import Response
 
 from waveform.seed import World
+from waveform.services import models as m
 from waveform.services.common import (
     bad_request,
     create_app,
@@ -18,6 +19,7 @@ from waveform.services.common import (
     json_response,
     not_found,
     parse_ids,
+    returns,
     row_dict,
     run_service,
 )
@@ -44,14 +46,14 @@ def load(conn: sqlite3.Connection, world: World) -> None:
 def build_app(conn: sqlite3.Connection, args: argparse.Namespace) -> FastAPI:
     app = create_app("tracks", "Track metadata; no visibility rules (see catalog).")
 
-    @app.get("/tracks/{track_id}")
+    @app.get("/tracks/{track_id}", responses=returns(m.Track, 404))
     async def get_track(track_id: str) -> Response:
         row = conn.execute("SELECT * FROM tracks WHERE id = ?", (track_id,)).fetchone()
         if row is None:
             raise not_found("track", track_id)
         return json_response(row_dict(row, BOOLS, JSON_COLS))
 
-    @app.get("/tracks")
+    @app.get("/tracks", responses=returns(m.Tracks))
     async def list_tracks(
         ids: str | None = Query(None, description="comma-separated ids, max 100"),
         owner: str | None = Query(None, description="owner user id; newest first"),

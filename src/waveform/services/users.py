@@ -9,6 +9,7 @@ from fastapi import FastAPI, Query
 from starlette.responses import Response
 
 from waveform.seed import World
+from waveform.services import models as m
 from waveform.services.common import (
     create_app,
     fetch_in,
@@ -17,6 +18,7 @@ from waveform.services.common import (
     json_response,
     not_found,
     parse_ids,
+    returns,
     row_dict,
     run_service,
 )
@@ -41,14 +43,14 @@ def load(conn: sqlite3.Connection, world: World) -> None:
 def build_app(conn: sqlite3.Connection, args: argparse.Namespace) -> FastAPI:
     app = create_app("users", "User profiles (full internal representation, PII included).")
 
-    @app.get("/users/{user_id}")
+    @app.get("/users/{user_id}", responses=returns(m.User, 404))
     async def get_user(user_id: str) -> Response:
         row = conn.execute("SELECT * FROM users WHERE id = ?", (user_id,)).fetchone()
         if row is None:
             raise not_found("user", user_id)
         return json_response(row_dict(row, BOOLS))
 
-    @app.get("/users")
+    @app.get("/users", responses=returns(m.Users))
     async def list_users(ids: str = Query(..., description="comma-separated, max 100")
                          ) -> Response:
         wanted = parse_ids(ids)
