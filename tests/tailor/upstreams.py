@@ -46,6 +46,7 @@ class Received:
     started: float  # time.monotonic() at arrival
     finished: float | None = None
     cancelled: bool = False
+    done: asyncio.Event = field(default_factory=asyncio.Event)  # set when the handler ends
 
 
 @dataclass
@@ -135,6 +136,7 @@ class ScriptedUpstream:
         finally:
             self.in_flight -= 1
             seen.finished = time.monotonic()
+            seen.done.set()
 
     async def close(self) -> None:
         await self.runner.cleanup()

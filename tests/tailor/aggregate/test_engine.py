@@ -1,0 +1,323 @@
+"""The aggregation engine over real HTTP: parallel fan-out, dependencies, deadlines and their
+propagation, partial degradation, and failure of required parts."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import msgspec
+import pytest
+from harness import assert_problem, body_json, call
+from upstreams import closed_port
+
+from tailor import AggregateBody, Outcome, Part, Plan, Request, Response, aggregate
+from tailor.aggregate import run_plan
+from tailor.errors import UpstreamStatusError
+from tailor.upstream import MockTransport, ServiceRegistry, UpstreamClient
+from tailor.upstream.transport import UpstreamRequest, UpstreamResponse
+
+
+class Echo(AggregateBody, kw_only=True):
+    values: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+class User(msgspec.Struct):
+    id: str
+    name: str
+
+
+def _shape(outcome: Outcome) -> Echo:
+    return Echo(values=dict(outcome.values))
+
+
+def _bff(make_bff, plan: Plan, upstreams: dict[str, str], **variables: str):
+    bff = make_bff({"upstreams": upstreams})
+
+    @bff.get("/screen", auth=False, plans=(plan,))
+    async def screen(request: Request) -> Response:
+        return await aggregate(request, plan, _shape, **variables)
+
+    return bff
+
+
+async def _timed(bff, path: str = "/screen") -> tuple[Response, float]:
+    started = time.monotonic()
+    response = await call(bff, "GET", path)
+    return response, time.monotonic() - started
+
+
+async def test_independent_parts_run_in_parallel(make_bff, upstream) -> None:
+    for name in "abcd":
+        upstream.script("GET", f"/{name}", json={"part": name}, delay=0.1)
+    plan = Plan(tuple(Part(n, "svc", f"/{n}", into=dict) for n in "abcd"), deadline_s=2.0)
+    bff = _bff(make_bff, plan, {"svc": upstream.url})
+    await call(bff, "GET", "/nope")  # warm up: build the chain and client outside the timing
+    response, elapsed = await _timed(bff)
+    assert response.status == 200
+    assert body_json(response)["values"] == {n: {"part": n} for n in "abcd"}
+    assert upstream.max_in_flight == 4  # all four were in flight at once
+    assert elapsed < 0.25  # generous: serial would take 0.4 s
+
+
+async def test_dependent_part_gets_the_needed_result_and_starts_after_it(
+    make_bff, upstream
+) -> None:
+    upstream.script("GET", "/users/u1", json={"id": "u1", "track": "t9"}, delay=0.05)
+    upstream.script("GET", "/tracks/t9", json={"title": "song"})
+    plan = Plan(
+        (
+            Part(
+                "track",
+                "svc",
+                lambda i: f"/tracks/{i['me']['track']}",
+                into=dict,
+                params=lambda i: {"owner": i["me"]["id"]},
+                needs=("me",),
+            ),
+            Part("me", "svc", "/users/{user_id}", into=dict),
+        )
+    )
+    response = await call(
+        _bff(make_bff, plan, {"svc": upstream.url}, user_id="u1"), "GET", "/screen"
+    )
+    assert body_json(response)["values"]["track"] == {"title": "song"}
+    [me] = upstream.received("/users/u1")
+    [track] = upstream.received("/tracks/t9")
+    assert track.query == {"owner": "u1"}
+    assert me.finished is not None and track.started >= me.finished
+
+
+async def test_path_variables_are_encoded_as_one_segment(make_bff, upstream) -> None:
+    plan = Plan((Part("u", "svc", "/users/{user_id}", into=dict, required=False, fallback=None),))
+    await call(
+        _bff(make_bff, plan, {"svc": upstream.url}, user_id="../admin?x=1"), "GET", "/screen"
+    )
+    [seen] = upstream.received()
+    assert seen.path == "/users/../admin?x=1"  # decoded by the server: one segment, no query
+    assert seen.query == {}
+
+
+async def test_optional_part_slower_than_its_timeout_degrades_within_the_deadline(
+    make_bff, upstream
+) -> None:
+    upstream.script("GET", "/fast", json={"ok": True})
+    upstream.script("GET", "/slow", json={"late": True}, delay=2.0)
+    plan = Plan(
+        (
+            Part("fast", "svc", "/fast", into=dict),
+            Part("slow", "svc", "/slow", into=dict, required=False, timeout_s=0.1),
+        ),
+        deadline_s=0.5,
+    )
+    response, elapsed = await _timed(_bff(make_bff, plan, {"svc": upstream.url}))
+    assert response.status == 200
+    body = body_json(response)
+    assert body["degraded"] == [{"part": "slow", "reason": "timeout"}]
+    assert body["values"] == {"fast": {"ok": True}}
+    assert response.header("tailor-degraded") == "slow;reason=timeout"
+    assert elapsed < 0.5 + 0.2
+
+
+async def test_complete_response_has_no_degraded_marker(make_bff, upstream) -> None:
+    upstream.script("GET", "/a", json={})
+    plan = Plan((Part("a", "svc", "/a", into=dict, required=False, fallback={}),))
+    response = await call(_bff(make_bff, plan, {"svc": upstream.url}), "GET", "/screen")
+    assert "degraded" not in body_json(response)
+    assert response.header("tailor-degraded") is None
+
+
+async def test_failed_optional_part_uses_its_fallback(make_bff, upstream) -> None:
+    upstream.script("GET", "/recs", status=500, json={})
+    plan = Plan((Part("recs", "svc", "/recs", into=dict, required=False, fallback={"items": []}),))
+    response = await call(_bff(make_bff, plan, {"svc": upstream.url}), "GET", "/screen")
+    assert response.status == 200
+    body = body_json(response)
+    assert body["values"] == {"recs": {"items": []}}
+    assert body["degraded"] == [{"part": "recs", "reason": "status"}]
+
+
+async def test_part_needing_a_lost_optional_part_degrades_as_dependency(make_bff, upstream) -> None:
+    upstream.script("GET", "/a", status=500, json={})
+    plan = Plan(
+        (
+            Part("a", "svc", "/a", into=dict, required=False),
+            Part("b", "svc", "/b", into=dict, required=False, needs=("a",), fallback=[]),
+        )
+    )
+    response = await call(_bff(make_bff, plan, {"svc": upstream.url}), "GET", "/screen")
+    assert body_json(response)["degraded"] == [
+        {"part": "a", "reason": "status"},
+        {"part": "b", "reason": "dependency"},
+    ]
+    assert upstream.received("/b") == []
+
+
+async def test_required_part_answering_500_is_a_502_problem(make_bff, upstream) -> None:
+    upstream.script("GET", "/a", status=500, json={})
+    plan = Plan((Part("a", "svc", "/a", into=dict),))
+    assert_problem(await call(_bff(make_bff, plan, {"svc": upstream.url}), "GET", "/screen"), 502)
+
+
+async def test_required_part_with_connection_refused_is_a_502_problem(make_bff) -> None:
+    plan = Plan((Part("a", "svc", "/a", into=dict),))
+    bff = _bff(make_bff, plan, {"svc": f"http://127.0.0.1:{closed_port()}"})
+    problem = assert_problem(await call(bff, "GET", "/screen"), 502)
+    assert "unavailable" in problem["detail"]
+
+
+async def test_required_part_timing_out_is_a_504_problem(make_bff, upstream) -> None:
+    upstream.script("GET", "/a", json={}, delay=2.0)
+    plan = Plan((Part("a", "svc", "/a", into=dict, timeout_s=0.1),), deadline_s=1.0)
+    response, elapsed = await _timed(_bff(make_bff, plan, {"svc": upstream.url}))
+    assert_problem(response, 504)
+    assert elapsed < 1.0
+
+
+async def test_required_part_outliving_the_endpoint_deadline_is_a_504_problem(
+    make_bff, upstream
+) -> None:
+    upstream.script("GET", "/a", json={}, delay=2.0)
+    plan = Plan((Part("a", "svc", "/a", into=dict, timeout_s=5.0),), deadline_s=0.2)
+    response, elapsed = await _timed(_bff(make_bff, plan, {"svc": upstream.url}))
+    assert_problem(response, 504)
+    assert elapsed < 1.0
+
+
+async def test_malformed_json_on_a_required_part_is_a_502_problem(make_bff, upstream) -> None:
+    upstream.script("GET", "/a", body=b'{"id": "u1", "name": ')
+    plan = Plan((Part("a", "svc", "/a", into=User),))
+    problem = assert_problem(
+        await call(_bff(make_bff, plan, {"svc": upstream.url}), "GET", "/screen"), 502
+    )
+    assert "malformed" in problem["detail"]
+
+
+async def test_unexpected_shape_on_a_required_part_is_a_502_problem(make_bff, upstream) -> None:
+    upstream.script("GET", "/a", json={"id": "u1", "name": 7})
+    plan = Plan((Part("a", "svc", "/a", into=User),))
+    assert_problem(await call(_bff(make_bff, plan, {"svc": upstream.url}), "GET", "/screen"), 502)
+
+
+async def test_malformed_json_on_an_optional_part_degrades_as_malformed(make_bff, upstream) -> None:
+    upstream.script("GET", "/a", body=b"<html>oops</html>", content_type="text/html")
+    plan = Plan((Part("a", "svc", "/a", into=User, required=False, fallback=None),))
+    response = await call(_bff(make_bff, plan, {"svc": upstream.url}), "GET", "/screen")
+    assert response.status == 200
+    assert body_json(response)["degraded"] == [{"part": "a", "reason": "malformed"}]
+
+
+async def test_typed_part_keeps_only_the_consumed_fields(make_bff, upstream) -> None:
+    upstream.script("GET", "/a", json={"id": "u1", "name": "Ann", "email": "ann@example.com"})
+    plan = Plan((Part("a", "svc", "/a", into=User),))
+    response = await call(_bff(make_bff, plan, {"svc": upstream.url}), "GET", "/screen")
+    assert body_json(response)["values"] == {"a": {"id": "u1", "name": "Ann"}}
+
+
+async def test_deadline_header_never_exceeds_the_part_timeout_or_the_remaining_budget(
+    make_bff, upstream
+) -> None:
+    upstream.script("GET", "/a", json={}, delay=0.2)
+    upstream.script("GET", "/b", json={})
+    upstream.script("GET", "/c", json={})
+    plan = Plan(
+        (
+            Part("a", "svc", "/a", into=dict, timeout_s=0.5),
+            Part("b", "svc", "/b", into=dict, timeout_s=0.3),
+            Part("c", "svc", "/c", into=dict, timeout_s=1.0, needs=("a",)),
+        ),
+        deadline_s=0.6,
+    )
+    response = await call(_bff(make_bff, plan, {"svc": upstream.url}), "GET", "/screen")
+    assert response.status == 200
+    ms = {r.path: int(r.headers["x-deadline-ms"]) for r in upstream.received()}
+    assert 0 < ms["/a"] <= 500  # its own timeout, under the 600 ms deadline
+    assert 0 < ms["/b"] <= 300
+    assert 0 < ms["/c"] <= 600 - 200  # what is left after waiting for /a, not its own 1000
+    assert ms["/c"] < ms["/a"]
+
+
+async def test_params_returning_none_skips_the_call_and_uses_the_fallback(
+    make_bff, upstream
+) -> None:
+    plan = Plan(
+        (
+            Part(
+                "tracks", "svc", "/tracks", into=dict, params=lambda i: None, fallback={"items": []}
+            ),
+        )
+    )
+    response = await call(_bff(make_bff, plan, {"svc": upstream.url}), "GET", "/screen")
+    assert response.status == 200
+    body = body_json(response)
+    assert body["values"] == {"tracks": {"items": []}}
+    assert "degraded" not in body  # nothing to fetch is not a failure
+    assert upstream.received() == []
+
+
+async def test_required_failure_answers_without_waiting_for_slow_parts(make_bff, upstream) -> None:
+    upstream.script("GET", "/fail", status=500, json={})
+    upstream.script("GET", "/slow", json={}, delay=3.0)
+    plan = Plan(
+        (
+            Part("slow", "svc", "/slow", into=dict, timeout_s=5.0),
+            Part("fail", "svc", "/fail", into=dict),
+        ),
+        deadline_s=5.0,
+    )
+    response, elapsed = await _timed(_bff(make_bff, plan, {"svc": upstream.url}))
+    assert_problem(response, 502)
+    assert elapsed < 1.5
+
+
+async def test_required_failure_cancels_the_other_in_flight_parts() -> None:
+    # At the transport seam: the slow call must be cancelled, not left running.
+    cancelled = asyncio.Event()
+    slow_started = asyncio.Event()
+
+    async def answer(request: UpstreamRequest) -> UpstreamResponse:
+        if request.url.endswith("/slow"):
+            slow_started.set()
+            try:
+                await asyncio.Event().wait()  # never answers by itself
+            except asyncio.CancelledError:
+                cancelled.set()
+                raise
+        await slow_started.wait()
+        return UpstreamResponse(500, {}, b"{}")
+
+    client = UpstreamClient(ServiceRegistry({"svc": "http://svc.invalid"}), MockTransport(answer))
+    plan = Plan(
+        (
+            Part("slow", "svc", "/slow", into=dict, timeout_s=30),
+            Part("fail", "svc", "/fail", into=dict),
+        ),
+        deadline_s=30,
+    )
+    with pytest.raises(UpstreamStatusError):
+        await run_plan(plan, client, {})
+    async with asyncio.timeout(2):
+        await cancelled.wait()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="pyreqwest 0.15 does not abort the HTTP request when the awaiting task is "
+    "cancelled: the service keeps working until it answers",
+)
+async def test_required_failure_aborts_the_in_flight_http_call(make_bff, upstream) -> None:
+    upstream.script("GET", "/fail", status=500, json={})
+    upstream.script("GET", "/slow", json={}, delay=1.0)
+    plan = Plan(
+        (
+            Part("slow", "svc", "/slow", into=dict, timeout_s=5.0),
+            Part("fail", "svc", "/fail", into=dict),
+        ),
+        deadline_s=5.0,
+    )
+    assert_problem(await call(_bff(make_bff, plan, {"svc": upstream.url}), "GET", "/screen"), 502)
+    [slow] = upstream.received("/slow")
+    async with asyncio.timeout(3):  # until the upstream handler has ended, either way
+        await slow.done.wait()
+    assert slow.cancelled
