@@ -11,6 +11,9 @@ if TYPE_CHECKING:
     from tailor.app import BFF
 
 
+_BLANK_SERVER = (b"server", b"")
+
+
 async def serve(bff: BFF, scope: dict[str, Any], receive: Any, send: Any) -> None:
     kind = scope["type"]
     if kind == "lifespan":
@@ -46,13 +49,11 @@ async def serve(bff: BFF, scope: dict[str, Any], receive: Any, send: Any) -> Non
         read_body=read_body,
     )
     response = await bff.handle(request)
-    await send(
-        {
-            "type": "http.response.start",
-            "status": response.status,
-            "headers": [(n.encode("latin-1"), v.encode("latin-1")) for n, v in response.headers],
-        }
-    )
+    # As in rsgi: granian's ASGI interface inserts "server: granian" unless the app sends its
+    # own, so send it empty (uvicorn and hypercorn need their own --no-server-header flag).
+    raw = [(n.encode("latin-1"), v.encode("latin-1")) for n, v in response.headers]
+    raw.append(_BLANK_SERVER)
+    await send({"type": "http.response.start", "status": response.status, "headers": raw})
     await send({"type": "http.response.body", "body": response.body})
 
 
