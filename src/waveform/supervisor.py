@@ -120,6 +120,13 @@ class Platform:
     (services 9001-9010, mobile 8081/8181, web 8082/8182) shifted by ``base_port - 9001``
     when ``base_port`` is given. ``env`` maps a component name (or ``"*"``) to extra
     environment variables, e.g. ``{"media": {"WAVEFORM_FAULT_DELAY_MS": "300"}}``.
+    ``startup_timeout`` bounds the wait for every /healthz (services, then BFFs).
+    ``echo_stderr`` copies children's stderr to ours, prefixed by name; ``log`` receives
+    the supervisor's own reports (start summary, failures).
+
+    ``die_with_parent`` (Linux) makes each child receive SIGTERM when the *thread* that
+    started it exits, so a killed supervisor leaves no orphans: call :meth:`start` from a
+    long-lived thread (the main thread), or pass ``False``.
     """
 
     def __init__(self, data_dir: str | os.PathLike[str], *, scale: int = DEFAULT_SCALE,
@@ -127,13 +134,15 @@ class Platform:
                  ephemeral: bool = False, base_port: int | None = None,
                  env: Mapping[str, Mapping[str, str]] | None = None,
                  startup_timeout: float = 20.0, echo_stderr: bool = False,
-                 log: TextIO | None = None, python: str = sys.executable) -> None:
+                 log: TextIO | None = None, python: str = sys.executable,
+                 die_with_parent: bool = True) -> None:
         self.data_dir = Path(data_dir).resolve()
         self.scale = scale
         self.seed = seed
         self.startup_timeout = startup_timeout
         self.echo_stderr = echo_stderr
         self.python = python
+        self.die_with_parent = die_with_parent
         self._log = log
         self._env = {k: dict(v) for k, v in (env or {}).items()}
         self._stopping = threading.Event()
@@ -333,7 +342,8 @@ class Platform:
         comp.process = subprocess.Popen(
             comp.argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE, env=env, cwd=str(self.data_dir),
-            start_new_session=True, preexec_fn=_die_with_parent)
+            start_new_session=True,
+            preexec_fn=_die_with_parent if self.die_with_parent else None)
         assert comp.process.stderr is not None
         threading.Thread(target=self._drain, args=(comp, comp.process.stderr),
                          name=f"stderr-{comp.name}", daemon=True).start()
