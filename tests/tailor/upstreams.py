@@ -33,6 +33,7 @@ class Script:
     delay: float = 0.0  # simulates a slow service
     content_type: str = "application/json"
     gate: asyncio.Event | None = None  # answer only once this is set
+    headers: dict[str, str] = field(default_factory=dict)  # extra response headers
 
 
 @dataclass
@@ -128,7 +129,9 @@ class ScriptedUpstream:
             else:
                 body = jsonlib.dumps(script.json if script.json is not None else {}).encode()
             return web.Response(
-                status=script.status, body=body, headers={"content-type": script.content_type}
+                status=script.status,
+                body=body,
+                headers={"content-type": script.content_type, **script.headers},
             )
         except asyncio.CancelledError:
             seen.cancelled = True
