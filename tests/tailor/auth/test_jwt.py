@@ -1,0 +1,128 @@
+"""JWTVerifier in isolation, with the JWKS fetch as a counting function."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import pytest
+from harness import AUDIENCE, ISSUER, jwk, jwks, sign
+
+from tailor.auth.jwt import InvalidToken, JWTVerifier, KeysUnavailable
+from tailor.config import JWTAuth
+from tailor.errors import UpstreamUnavailable
+
+
+class Issuer:
+    """Serves a JWKS document and counts fetches."""
+
+    def __init__(self, document: dict) -> None:
+        self.document = document
+        self.fetches = 0
+        self.fail = False
+
+    async def fetch(self) -> bytes:
+        self.fetches += 1
+        if self.fail:
+            raise UpstreamUnavailable("accounts", "connection failed")
+        return json.dumps(self.document).encode()
+
+
+def _verifier(issuer: Issuer, **options) -> JWTVerifier:
+    return JWTVerifier(JWTAuth(issuer=ISSUER, audience=AUDIENCE, **options), issuer.fetch)
+
+
+async def test_valid_token_yields_subject_scopes_and_expiry() -> None:
+    exp = int(time.time()) + 300
+    principal = await _verifier(Issuer(jwks("k1"))).verify(
+        sign("k1", scope="read write", client_id="app-1", exp=exp)
+    )
+    assert principal.subject == "u42"
+    assert principal.scopes == {"read", "write"}
+    assert principal.client_id == "app-1"
+    assert principal.expires_at == exp
+
+
+async def test_keys_are_fetched_once_for_many_tokens() -> None:
+    issuer = Issuer(jwks("k1"))
+    verifier = _verifier(issuer)
+    await asyncio.gather(*(verifier.verify(sign("k1", sub=f"u{i}")) for i in range(10)))
+    assert issuer.fetches == 1
+
+
+async def test_key_published_for_another_algorithm_is_not_used() -> None:
+    key = jwk("k1")
+    key["alg"] = "RS512"
+    with pytest.raises(InvalidToken):
+        await _verifier(Issuer({"keys": [key]})).verify(sign("k1"))
+
+
+@pytest.mark.parametrize("header", ["x5u", "jwk", "x5c"])
+async def test_token_naming_its_own_key_source_is_refused(header: str) -> None:
+    issuer = Issuer(jwks("k1"))
+    with pytest.raises(InvalidToken):
+        await _verifier(issuer).verify(sign("k1", headers={header: "https://evil/"}))
+    assert issuer.fetches == 0  # refused before any key is looked up
+
+
+@pytest.mark.parametrize("kid", [None, "", "../../etc/passwd", "k" * 200])
+async def test_missing_or_malformed_kid_is_refused_without_a_fetch(kid) -> None:
+    import jwt
+    from harness import claims, rsa_key
+
+    headers = {} if kid is None else {"kid": kid}
+    token = jwt.encode(claims(), rsa_key("k1"), algorithm="RS256", headers=headers)
+    issuer = Issuer(jwks("k1"))
+    with pytest.raises(InvalidToken):
+        await _verifier(issuer).verify(token)
+    assert issuer.fetches == 0
+
+
+async def test_unreachable_jwks_raises_keys_unavailable() -> None:
+    issuer = Issuer(jwks("k1"))
+    issuer.fail = True
+    with pytest.raises(KeysUnavailable):
+        await _verifier(issuer).verify(sign("k1"))
+
+
+async def test_failed_fetch_does_not_block_the_next_attempt() -> None:
+    issuer = Issuer(jwks("k1"))
+    issuer.fail = True
+    verifier = _verifier(issuer)
+    with pytest.raises(KeysUnavailable):
+        await verifier.verify(sign("k1"))
+    issuer.fail = False
+    assert (await verifier.verify(sign("k1"))).subject == "u42"
+
+
+async def test_cached_token_is_verified_again_once_it_expires(monkeypatch) -> None:
+    import tailor.auth.jwt as tailor_jwt
+
+    decoded: list[str] = []
+    real_decode = tailor_jwt.jwt.decode
+
+    def counting_decode(token, *args, **kwargs):
+        decoded.append(token)
+        return real_decode(token, *args, **kwargs)
+
+    monkeypatch.setattr(tailor_jwt.jwt, "decode", counting_decode)
+    verifier = _verifier(Issuer(jwks("k1")), leeway_s=0.0)
+    token = sign("k1")
+    await verifier.verify(token)
+    await verifier.verify(token)
+    assert len(decoded) == 1  # the second call was a cache hit
+    # Move the cached entry's expiry into the past instead of waiting for the clock.
+    cached = verifier._cache[token]
+    verifier._cache[token] = type(cached)(
+        cached.subject, cached.scopes, cached.client_id, time.time() - 10
+    )
+    await verifier.verify(token)
+    assert len(decoded) == 2
+
+
+async def test_cache_is_bounded_by_cache_size() -> None:
+    verifier = _verifier(Issuer(jwks("k1")), cache_size=3)
+    for i in range(5):
+        await verifier.verify(sign("k1", sub=f"u{i}"))
+    assert len(verifier._cache) == 3
