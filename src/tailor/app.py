@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tailor.aggregate.plan import Plan
-from tailor.auth.jwt import JWTVerifier
+from tailor.auth.factory import build_authenticators, upstreams_used
 from tailor.config import Config
 from tailor.http import Request, Response
 from tailor.observe.admin import AdminServer
@@ -53,6 +53,8 @@ class BFF:
         self._chain: Handler | None = None
         self._client: UpstreamClient | None = None
         self._admin: AdminServer | None = None
+        self._ctx: BuildContext | None = None
+        self._tasks: list[asyncio.Task[None]] = []
         self.stages: list[str] = []
 
     # -- routes -------------------------------------------------------------------------
@@ -87,15 +89,13 @@ class BFF:
 
     # -- lifecycle ------------------------------------------------------------------------
 
-    def startup(self, *, admin: bool = True) -> None:
-        """Build the chain and the upstream client; start the admin listener. Idempotent."""
+    def startup(self, *, admin: bool = True, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        """Build the chain and the upstream client; start background tasks and the admin
+        listener. Idempotent."""
         if self._chain is not None:
             return
         cfg = self.config
-        verifier = None
-        if cfg.auth.jwt is not None:
-            self._uses.add(cfg.auth.jwt.jwks_upstream)
-        self.registry.require(self._uses)
+        self.registry.require(self._uses | upstreams_used(cfg))
         transport = self._transport or PyreqwestTransport(
             max_connections=cfg.client.max_connections,
             connect_timeout_s=cfg.client.connect_timeout_s,
@@ -107,35 +107,36 @@ class BFF:
             metrics=self.metrics,
             default_timeout_s=cfg.client.default_timeout_s,
         )
-        if cfg.auth.jwt is not None:
-            verifier = JWTVerifier(cfg.auth.jwt, self._jwks_fetcher(cfg.auth.jwt.jwks_upstream))
-        ctx = BuildContext(cfg, self.router, self._client, self.metrics, verifier)
+        ctx = BuildContext(cfg, self.router, self._client, self.metrics)
+        ctx.authenticators = build_authenticators(ctx)
         self._chain, self.stages = build_chain(ctx)
+        self._ctx = ctx
+        self._start_background(loop)
         if admin and cfg.admin.enabled:
             self._admin = AdminServer(cfg.admin.host, cfg.admin.port, self.metrics.registry)
             self._admin.start()
         log.info("%s ready: stages %s", cfg.name, " -> ".join(self.stages))
 
-    def _jwks_fetcher(self, upstream: str) -> Callable[[], Any]:
-        assert self.config.auth.jwt is not None
-        path = self.config.auth.jwt.jwks_path
-
-        async def fetch() -> bytes:
-            assert self._client is not None
-            response = await self._client.request(upstream, path, timeout_s=2.0)
-            if response.status != 200:
-                from tailor.errors import UpstreamStatusError
-
-                raise UpstreamStatusError(upstream, response.status)
-            return response.body
-
-        return fetch
+    def _start_background(self, loop: asyncio.AbstractEventLoop | None) -> None:
+        if self._ctx is None or not self._ctx.background or self._tasks:
+            return
+        if loop is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                return  # no loop yet: started on the first request instead
+        self._tasks = [loop.create_task(job()) for job in self._ctx.background]
 
     @property
     def admin_port(self) -> int | None:
         return self._admin.port if self._admin else None
 
     async def shutdown(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        self._tasks = []
+        if self._ctx is not None and self._ctx._redis is not None:
+            await self._ctx._redis.aclose()
         if self._admin is not None:
             self._admin.stop()
             self._admin = None
@@ -146,13 +147,15 @@ class BFF:
         """Run one request through the pipeline."""
         if self._chain is None:
             self.startup()
+        elif not self._tasks and self._ctx is not None and self._ctx.background:
+            self._start_background(None)
         assert self._chain is not None
         return await self._chain(request)
 
     # -- server entry points ----------------------------------------------------------------
 
     def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.startup()
+        self.startup(loop=loop)
 
     def __rsgi_del__(self, loop: asyncio.AbstractEventLoop) -> None:
         loop.run_until_complete(self.shutdown())

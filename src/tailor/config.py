@@ -99,6 +99,18 @@ class Metrics(msgspec.Struct, forbid_unknown_fields=True):
     enabled: bool = True
 
 
+class State(msgspec.Struct, forbid_unknown_fields=True):
+    """Shared state. With ``redis_url`` unset, every backend is in-memory (one process)."""
+
+    redis_url: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.redis_url is not None and not self.redis_url.startswith(
+            ("redis://", "rediss://", "unix://")
+        ):
+            raise ValueError("redis_url must be a redis://, rediss:// or unix:// URL")
+
+
 class Server(msgspec.Struct, forbid_unknown_fields=True):
     workers: int = 1
     interface: str = "rsgi"
@@ -121,6 +133,7 @@ class Config(msgspec.Struct, forbid_unknown_fields=True):
     client: UpstreamClientSettings = msgspec.field(default_factory=UpstreamClientSettings)
     metrics: Metrics = msgspec.field(default_factory=Metrics)
     server: Server = msgspec.field(default_factory=Server)
+    state: State = msgspec.field(default_factory=State)
 
     def __post_init__(self) -> None:
         for name, url in self.upstreams.items():

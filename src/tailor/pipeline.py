@@ -16,8 +16,8 @@ it is built, never checked per request.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tailor.config import Config
@@ -26,18 +26,42 @@ from tailor.routing import Handler, Router
 from tailor.upstream.client import UpstreamClient
 
 if TYPE_CHECKING:
-    from tailor.auth.jwt import JWTVerifier
+    from redis.asyncio import Redis
+
+    from tailor.auth.authenticator import Authenticator
+
+Background = Callable[[], Coroutine[Any, Any, None]]
 
 
 @dataclass
 class BuildContext:
-    """Everything a stage may need to build itself."""
+    """Everything a stage may need to build itself.
+
+    ``redis()`` hands out the BFF's one shared Redis client (created on first use, from
+    ``state.redis_url``). A stage that needs a long-running task (a subscriber, a refresher)
+    appends a coroutine function to ``background``; the BFF runs it on its event loop and
+    cancels it at shutdown.
+    """
 
     config: Config
     router: Router
     client: UpstreamClient
     metrics: Metrics
-    verifier: JWTVerifier | None
+    authenticators: list[Authenticator] = field(default_factory=list)
+    background: list[Background] = field(default_factory=list)
+    _redis: Redis | None = None
+
+    def redis(self) -> Redis:
+        if self._redis is None:
+            from redis.asyncio import Redis
+
+            url = self.config.state.redis_url
+            if url is None:
+                from tailor.errors import ConfigError
+
+                raise ConfigError("state.redis_url", "a Redis backend is configured without it")
+            self._redis = Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        return self._redis
 
 
 def stage_order() -> Sequence[Any]:

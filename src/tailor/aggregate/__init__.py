@@ -40,7 +40,13 @@ async def aggregate(
 ) -> Response:
     """Run ``plan`` for this request and answer with ``shape(outcome)`` as JSON."""
     assert request.upstreams is not None, "the handler stage sets the upstream client"
-    outcome = await run_plan(plan, request.upstreams, variables, request_id=request.request_id)
+    outcome = await run_plan(
+        plan,
+        request.upstreams,
+        variables,
+        request_id=request.request_id,
+        principal=request.principal,
+    )
     body = shape(outcome)
     headers = [JSON_CONTENT_TYPE]
     if outcome.degraded:

@@ -15,6 +15,7 @@ import msgspec
 
 from tailor.aggregate.deadline import Deadline
 from tailor.aggregate.plan import NO_FALLBACK, Inputs, Part, Plan
+from tailor.auth.principal import Principal
 from tailor.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from tailor.upstream.client import UpstreamClient
 
@@ -55,6 +56,7 @@ async def run_plan(
     *,
     request_id: str = "",
     deadline: Deadline | None = None,
+    principal: Principal | None = None,
 ) -> Outcome:
     """Execute ``plan``. Raises the :class:`UpstreamError` of the first required part lost."""
     deadline = deadline or Deadline(plan.deadline_s)
@@ -84,6 +86,7 @@ async def run_plan(
                     timeout_s=part.timeout_s,
                     deadline=deadline,
                     request_id=request_id,
+                    principal=principal,
                 )
         except UpstreamError as exc:
             return _lose(part, exc, exc.reason)

@@ -20,19 +20,21 @@ import jwt
 from jwt import PyJWKSet
 from jwt.exceptions import PyJWKSetError, PyJWTError
 
+from tailor.auth.authenticator import CredentialsUnavailable, InvalidCredential
 from tailor.auth.principal import Principal
 from tailor.config import JWTAuth
 from tailor.errors import TailorError
+from tailor.http import Request
 
 _FORBIDDEN_HEADERS = ("jku", "x5u", "jwk", "x5c")
 _KID = re.compile(r"[A-Za-z0-9_.-]{1,128}")
 
 
-class InvalidToken(TailorError):
-    """The credential was presented but is not acceptable. Its message stays server-side."""
+class InvalidToken(InvalidCredential):
+    """The token was presented but is not acceptable. Its message stays server-side."""
 
 
-class KeysUnavailable(TailorError):
+class KeysUnavailable(CredentialsUnavailable):
     """The JWKS could not be fetched, so no token can be verified right now."""
 
 
@@ -132,3 +134,23 @@ class JWTVerifier:
             for k in keyset.keys
             if k.key_id and k.algorithm_name == self._settings.algorithm
         }
+
+
+class BearerJWTAuthenticator:
+    """``Authorization: Bearer <jwt>`` verified by a :class:`JWTVerifier`."""
+
+    def __init__(self, verifier: JWTVerifier, realm: str) -> None:
+        self.verifier = verifier
+        self.challenge = f'Bearer realm="{realm}"'
+
+    async def authenticate(self, request: Request) -> Principal | None:
+        header = request.headers.get("authorization")
+        if not header:
+            return None
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer":
+            return None
+        token = token.strip()
+        if not token:
+            raise InvalidToken("empty bearer token")
+        return await self.verifier.verify(token)

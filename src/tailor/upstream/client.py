@@ -9,15 +9,17 @@ built from scratch, with only the headers the BFF adds on purpose.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import msgspec
 
 from tailor.aggregate.deadline import DEADLINE_HEADER, Deadline
+from tailor.auth.principal import Principal
 from tailor.errors import UpstreamDecodeError, UpstreamError, UpstreamStatusError, UpstreamTimeout
 from tailor.observe.metrics import Metrics
+from tailor.upstream.inward import InwardCredentials
 from tailor.upstream.registry import ServiceRegistry
 from tailor.upstream.transport import Transport, UpstreamRequest, UpstreamResponse
 
@@ -41,9 +43,11 @@ class UpstreamClient:
         *,
         metrics: Metrics | None = None,
         default_timeout_s: float = 2.0,
+        credentials: InwardCredentials | None = None,
     ) -> None:
         self.registry = registry
         self.transport = transport
+        self.credentials = credentials
         self._metrics = metrics
         self._default_timeout_s = default_timeout_s
         self._decoders: dict[Any, msgspec.json.Decoder[Any]] = {}
@@ -60,6 +64,7 @@ class UpstreamClient:
         timeout_s: float | None = None,
         deadline: Deadline | None = None,
         request_id: str = "",
+        principal: Principal | None = None,
     ) -> UpstreamResponse:
         timeout = timeout_s if timeout_s is not None else self._default_timeout_s
         if deadline is not None:
@@ -76,6 +81,8 @@ class UpstreamClient:
         if body is not None:
             inward.append(_CONTENT_JSON)
         inward.extend(headers)
+        if self.credentials is not None:
+            inward.extend(await self.credentials.headers(upstream, principal))
         started = time.perf_counter()
         try:
             response = await self.transport.send(
@@ -109,6 +116,18 @@ class UpstreamClient:
         except msgspec.DecodeError as exc:
             raise UpstreamDecodeError(upstream, "body does not match the consumed shape") from exc
 
+    def fetcher(self, upstream: str, path: str) -> Callable[[], Awaitable[bytes]]:
+        """A function that GETs ``path`` and returns the raw 200 body (for key sets and the
+        like, fetched by tailor itself rather than on behalf of a caller)."""
+
+        async def fetch() -> bytes:
+            response = await self.request(upstream, path, timeout_s=2.0)
+            if response.status != 200:
+                raise UpstreamStatusError(upstream, response.status)
+            return response.body
+
+        return fetch
+
     def _observe(self, upstream: str, outcome: str, started: float) -> None:
         if self._metrics is not None:
             self._metrics.upstream_requests.labels(upstream, outcome).inc()
@@ -119,4 +138,6 @@ class UpstreamClient:
             self._metrics.upstream_requests.labels(upstream, outcome).inc()
 
     async def aclose(self) -> None:
+        if self.credentials is not None:
+            await self.credentials.aclose()
         await self.transport.aclose()
