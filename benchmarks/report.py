@@ -108,6 +108,8 @@ def render(result: dict[str, Any]) -> str:
         ("Node", m["node"]),
         ("nginx", m["nginx"]),
         ("wrk", m["wrk"]),
+        ("load average before / at the end of the load", f"{m.get('load_before', '?')} / "
+         f"{m.get('load_during', '?')}"),
         ("tailor / granian / pyreqwest / msgspec",
          f"{m['tailor']} / {m['granian']} / {m['pyreqwest']} / {m['msgspec']}"),
         ("FastAPI / pydantic / httpx / uvicorn",

@@ -211,6 +211,12 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
     say("checking tools (nginx, wrk, node, npm packages)")
     tools.ensure_tools()
     facts = tools.machine_facts()
+    facts["load_before"] = tools.load_average()
+    if float(facts["load_before"].split()[0]) > 0.5:
+        say(
+            f"WARNING: the machine is busy (load average {facts['load_before']}); "
+            "other processes compete with the contenders"
+        )
     if (os.cpu_count() or 1) < 2:
         say("WARNING: fewer than 2 cores; contender and load share a core")
     with (
@@ -267,6 +273,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
                     f"p50 {result.p50_ms:7.2f} ms  p99 {result.p99_ms:8.2f} ms"
                     + (f"  errors {errors}" if errors else "")
                 )
+        facts["load_during"] = tools.load_average()
         say("stopping every process")
 
     summary = summarize(rounds)

@@ -90,6 +90,14 @@ def _node_pkg(name: str) -> str:
         return "?"
 
 
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages: other work on the machine skews the numbers."""
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "?"
+
+
 def machine_facts() -> dict[str, str]:
     return {
         "cpu": _cpu_model(),
