@@ -68,6 +68,11 @@ the parsed JSON is identical.
 - The FastAPI peer is what most Python BFFs look like; its cost is httpx's connection pool
   under fan-out (see DESIGN.md, Pitfalls). wrk runs with `--timeout 10s`, so slow answers
   count in its latency instead of disappearing as timeouts.
+- "own CPU %" is the CPU time the contender's processes used during a round, as a share of
+  one core (median across rounds): near 100 means the contender, not the fixture or wrk,
+  was the limit. The per-round JSON also has the busy share of every core.
+- The machine may be shared with other work; the load average before the run and at the end
+  of the load is listed under Machine. Interleaved rounds spread such noise over all three.
 - Raw per-round numbers: `benchmarks/results/latest.json`.
 """
 
@@ -78,13 +83,13 @@ def _fmt_ms(ms: float) -> str:
 
 def table(result: dict[str, Any]) -> str:
     rows = [
-        "| stack | rps | p50 ms | p99 ms | x Node |",
-        "|---|---:|---:|---:|---:|",
+        "| stack | rps | p50 ms | p99 ms | x Node | own CPU % |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
     for c in result["contenders"]:
         rows.append(
             f"| {c['label']} | {c['rps']:,.0f} | {_fmt_ms(c['p50_ms'])} | "
-            f"{_fmt_ms(c['p99_ms'])} | {c['x_node']:.2f} |"
+            f"{_fmt_ms(c['p99_ms'])} | {c['x_node']:.2f} | {c.get('cpu_pct', 0):.0f} |"
         )
     return "\n".join(rows)
 

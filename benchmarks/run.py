@@ -182,6 +182,7 @@ def summarize(rounds: dict[str, list[wrk.WrkResult]]) -> dict[str, dict[str, flo
             "rps": statistics.median(r.rps for r in results),
             "p50_ms": statistics.median(r.p50_ms for r in results),
             "p99_ms": statistics.median(r.p99_ms for r in results),
+            "cpu_pct": statistics.median(r.contender_cpu_pct for r in results),
             "errors": sum(r.non_2xx + r.socket_errors + r.timeouts for r in results),
         }
     base = out.get(BASELINE, {}).get("rps") or 0.0
@@ -265,12 +266,15 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
         rounds: dict[str, list[wrk.WrkResult]] = {c.key: [] for c in contenders}
         for n in range(1, args.rounds + 1):
             for c in contenders:
-                result = wrk.run(c.url, token=fx.token, **load)
+                pgid = procs.started[c.key].pid
+                result = wrk.run(c.url, token=fx.token, pgid=pgid, **load)
                 rounds[c.key].append(result)
                 errors = result.non_2xx + result.socket_errors + result.timeouts
                 say(
                     f"round {n}/{args.rounds} {c.key:<8} {result.rps:>9,.0f} rps  "
-                    f"p50 {result.p50_ms:7.2f} ms  p99 {result.p99_ms:8.2f} ms"
+                    f"p50 {result.p50_ms:7.2f} ms  p99 {result.p99_ms:8.2f} ms  "
+                    + f"own cpu {result.contender_cpu_pct:.0f}%  busy "
+                    + " ".join(f"{k} {v:.0f}%" for k, v in result.cpu_busy_pct.items())
                     + (f"  errors {errors}" if errors else "")
                 )
         facts["load_during"] = tools.load_average()

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
-from dataclasses import asdict, dataclass
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
@@ -26,6 +29,10 @@ class WrkResult:
     non_2xx: int
     socket_errors: int
     timeouts: int
+    #: busy share of each core during the run, in percent ("cpu0" -> 97.5)
+    cpu_busy_pct: dict[str, float] = field(default_factory=dict)
+    #: CPU the contender's own processes used, in percent of one core (100 = a full core)
+    contender_cpu_pct: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -60,6 +67,46 @@ def parse(output: str) -> WrkResult:
     )
 
 
+def _cpu_times() -> dict[str, tuple[int, int]]:
+    """Per core: (busy, total) jiffies from /proc/stat."""
+    out: dict[str, tuple[int, int]] = {}
+    try:
+        lines = Path("/proc/stat").read_text().splitlines()
+    except OSError:
+        return out
+    for line in lines:
+        name, *rest = line.split()
+        if name.startswith("cpu") and name != "cpu":
+            ticks = [int(x) for x in rest[:8]]
+            idle = ticks[3] + ticks[4]  # idle + iowait
+            out[name] = (sum(ticks) - idle, sum(ticks))
+    return out
+
+
+def _busy(
+    before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]]
+) -> dict[str, float]:
+    busy = {}
+    for name, (b1, t1) in after.items():
+        b0, t0 = before.get(name, (0, 0))
+        busy[name] = round(100.0 * (b1 - b0) / (t1 - t0), 1) if t1 > t0 else 0.0
+    return busy
+
+
+def group_cpu_seconds(pgid: int) -> float:
+    """User + system CPU seconds of every live process in process group ``pgid``."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        fields = text[text.rindex(")") + 2 :].split()
+        if int(fields[2]) == pgid:  # field 5, pgrp
+            ticks += int(fields[11]) + int(fields[12])  # fields 14, 15: utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def command(
     url: str, *, seconds: float, connections: int, token: str, cpu: int, timeout_s: int = 10
 ) -> list[str]:
@@ -80,12 +127,28 @@ def command(
 
 
 def run(
-    url: str, *, seconds: float, connections: int, token: str, cpu: int, timeout_s: int = 10
+    url: str,
+    *,
+    seconds: float,
+    connections: int,
+    token: str,
+    cpu: int,
+    timeout_s: int = 10,
+    pgid: int | None = None,
 ) -> WrkResult:
     argv = command(
         url, seconds=seconds, connections=connections, token=token, cpu=cpu, timeout_s=timeout_s
     )
+    before = _cpu_times()
+    own_before = group_cpu_seconds(pgid) if pgid else 0.0
+    started = time.monotonic()
     done = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60)
+    elapsed = time.monotonic() - started
+    own_after = group_cpu_seconds(pgid) if pgid else 0.0
+    after = _cpu_times()
     if done.returncode != 0:
         raise RuntimeError(f"wrk failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
-    return parse(done.stdout)
+    result = parse(done.stdout)
+    result.cpu_busy_pct = _busy(before, after)
+    result.contender_cpu_pct = round(100.0 * (own_after - own_before) / elapsed, 1)
+    return result
