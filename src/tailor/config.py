@@ -64,6 +64,19 @@ class Sanitize(msgspec.Struct, forbid_unknown_fields=True):
             "x-forwarded-user",
         ]
     )
+    # How many reverse proxies of ours stand in front of the BFF. 0: the socket peer is the
+    # client and every X-Forwarded-* header is ignored. N: the client is the right-most hop
+    # of X-Forwarded-For that none of our N proxies wrote.
+    trusted_proxies: int = 0
+    # Hosts an X-Forwarded-Host from a trusted proxy may name; any other value is ignored, so
+    # it cannot poison a cache key or a redirect.
+    allowed_hosts: list[str] = msgspec.field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.trusted_proxies <= 16:
+            raise ValueError("trusted_proxies must be between 0 and 16")
+        self.allowed_hosts = [h.lower() for h in self.allowed_hosts]
+
 
 
 class JWTAuth(msgspec.Struct, forbid_unknown_fields=True):
@@ -111,6 +124,74 @@ class State(msgspec.Struct, forbid_unknown_fields=True):
             raise ValueError("redis_url must be a redis://, rediss:// or unix:// URL")
 
 
+RATE_KEYS = ("ip", "user", "app")
+_POLICY_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
+class RatePolicy(msgspec.Struct, forbid_unknown_fields=True):
+    """One quota: ``limit`` requests per ``window_s`` seconds for each ``key`` (the client IP,
+    the user or the app), on routes of the listed ``classes`` (all when empty). ``tiers``
+    overrides the limit for an app's tier (the entitlements stage sets it; "default" when
+    the caller has none)."""
+
+    key: str
+    limit: int
+    window_s: int = 60
+    classes: list[str] = msgspec.field(default_factory=list)
+    tiers: dict[str, int] = msgspec.field(default_factory=dict)
+
+    def check(self, at: str) -> None:
+        """Checked by :class:`RateLimit`, which knows the policy's name for the error."""
+        if self.key not in RATE_KEYS:
+            raise ConfigError(f"{at}.key", f"must be one of {', '.join(RATE_KEYS)}")
+        if self.limit < 1:
+            raise ConfigError(f"{at}.limit", "must be at least 1 (refuse callers by entitlements)")
+        if not 1 <= self.window_s <= 86_400 * 31:
+            raise ConfigError(f"{at}.window_s", "must be between 1 and 2678400 seconds")
+        for tier, limit in self.tiers.items():
+            if limit < 1:
+                raise ConfigError(f"{at}.tiers.{tier}", "must be at least 1")
+
+
+class RateLimit(msgspec.Struct, forbid_unknown_fields=True):
+    """Rate limiting (off when ``enabled`` is false or there are no ``policies``).
+
+    ``route_classes`` maps ``"METHOD /template"`` (or ``"/template"`` for any method) to a
+    route class; other routes are ``read`` (GET, HEAD, OPTIONS) or ``write``. With
+    ``backend = "redis"`` the counters live in ``state.redis_url`` and are exact across
+    processes; ``on_backend_error`` says what happens when Redis cannot answer in
+    ``backend_timeout_s``: ``fail_open`` (serve, unlimited) or ``fail_closed`` (503).
+    """
+
+    enabled: bool = True
+    backend: str = "memory"
+    on_backend_error: str = "fail_open"
+    backend_timeout_s: float = 0.25
+    backend_retry_s: float = 1.0
+    key_prefix: str = "tailor:rl"
+    max_keys: int = 100_000
+    route_classes: dict[str, str] = msgspec.field(default_factory=dict)
+    policies: dict[str, RatePolicy] = msgspec.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.backend not in {"memory", "redis"}:
+            raise ValueError("backend must be 'memory' or 'redis'")
+        if self.on_backend_error not in {"fail_open", "fail_closed"}:
+            raise ValueError("on_backend_error must be 'fail_open' or 'fail_closed'")
+        if not 0 < self.backend_timeout_s <= 5:
+            raise ValueError("backend_timeout_s must be in (0, 5]")
+        if not 0 <= self.backend_retry_s <= 60:
+            raise ValueError("backend_retry_s must be between 0 and 60")
+        if self.max_keys < 1:
+            raise ValueError("max_keys must be positive")
+        for name, policy in self.policies.items():
+            if not _POLICY_NAME.fullmatch(name):
+                raise ConfigError(
+                    f"rate_limit.policies.{name}", "name it with letters, digits, '_', '-', '.'"
+                )
+            policy.check(f"rate_limit.policies.{name}")
+
+
 class Server(msgspec.Struct, forbid_unknown_fields=True):
     workers: int = 1
     interface: str = "rsgi"
@@ -134,6 +215,7 @@ class Config(msgspec.Struct, forbid_unknown_fields=True):
     metrics: Metrics = msgspec.field(default_factory=Metrics)
     server: Server = msgspec.field(default_factory=Server)
     state: State = msgspec.field(default_factory=State)
+    rate_limit: RateLimit = msgspec.field(default_factory=RateLimit)
 
     def __post_init__(self) -> None:
         for name, url in self.upstreams.items():

@@ -11,6 +11,7 @@ it is built, never checked per request.
     sanitize      drop internal, hop-by-hop, forwarded headers
     route         endpoint lookup                               -> 404 / 405
     authenticate  bearer JWT against the issuer's JWKS          -> 401
+    rate limit    per IP / user / app and route class, GCRA     -> 429 + RateLimit headers
     handler       parameters, then the endpoint (aggregation)  -> 400
 """
 
@@ -71,6 +72,7 @@ def stage_order() -> Sequence[Any]:
     from tailor.stages.handler import HandlerStage
     from tailor.stages.limits import LimitsStage
     from tailor.stages.observe import ObserveStage
+    from tailor.stages.ratelimit import RateLimitStage
     from tailor.stages.request_id import RequestIdStage
     from tailor.stages.route import RouteStage
     from tailor.stages.sanitize import SanitizeStage
@@ -83,6 +85,7 @@ def stage_order() -> Sequence[Any]:
         SanitizeStage,
         RouteStage,
         AuthenticateStage,
+        RateLimitStage,
         HandlerStage,
     )
 

@@ -1,0 +1,105 @@
+"""The generic cell rate algorithm (GCRA), in integer microseconds, and the shapes every
+backend shares.
+
+A quota of ``limit`` requests per ``window_s`` gives each request a cost of
+``interval = ceil(window / limit)`` microseconds. A key stores one number, its theoretical
+arrival time (TAT). A request is allowed when ``max(TAT, now) + interval - now`` does not
+exceed ``capacity = interval * limit``; then TAT moves to that sum. So a fresh key allows
+exactly ``limit`` requests at once, then one per ``interval``. Integers (not floats) make the
+count exact: a float sum of 1000 intervals can land one ulp past the capacity and refuse the
+1000th request.
+
+Several quotas are judged together and either all are charged or none is: a request refused
+by one policy does not use up another's quota.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from tailor.errors import TailorError
+
+MICROS = 1_000_000
+
+
+class BackendUnavailable(TailorError):
+    """The counters cannot be read or written now (Redis down or too slow)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Quota:
+    """``limit`` requests per ``window_s`` seconds for ``key``.
+
+    >>> Quota("rl:ip:203.0.113.7", 10, 60).interval_us
+    6000000
+    """
+
+    key: str
+    limit: int
+    window_s: float
+
+    @property
+    def interval_us(self) -> int:
+        window_us = int(self.window_s * MICROS)
+        return -(-window_us // self.limit)  # ceil: never more than limit per window
+
+    @property
+    def capacity_us(self) -> int:
+        return self.interval_us * self.limit
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """One quota after a decision: ``remaining`` requests now, and ``reset_s``: seconds until
+    the quota is whole again (allowed) or until the next request fits (refused)."""
+
+    remaining: int
+    reset_s: float
+    refused: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """Allowed or not, with one :class:`Usage` per quota (same order) and, when refused, how
+    long to wait."""
+
+    allowed: bool
+    usages: tuple[Usage, ...]
+    retry_after_s: float = 0.0
+
+
+class RateLimiter(Protocol):
+    """A backend: judge and (if allowed) charge every quota atomically."""
+
+    async def acquire(self, quotas: Sequence[Quota]) -> Verdict: ...
+
+
+def judge(quotas: Sequence[Quota], held_us: Sequence[int]) -> Verdict:
+    """Decide from how far each key's TAT is ahead of now (``held_us``, >= 0).
+
+    >>> q = Quota("k", 2, 10)
+    >>> judge([q], [0]).usages[0].remaining, judge([q], [5_000_000]).allowed
+    (1, True)
+    >>> judge([q], [10_000_000]).retry_after_s
+    5.0
+    """
+    refused = [h + q.interval_us > q.capacity_us for q, h in zip(quotas, held_us, strict=True)]
+    if not any(refused):
+        usages = tuple(
+            Usage((q.capacity_us - h - i) // i, (h + i) / MICROS)
+            for q, h in zip(quotas, held_us, strict=True)
+            for i in (q.interval_us,)
+        )
+        return Verdict(True, usages)
+    usages_list: list[Usage] = []
+    retry = 0.0
+    for q, h, no in zip(quotas, held_us, refused, strict=True):
+        if no:
+            wait = (h + q.interval_us - q.capacity_us) / MICROS
+            retry = max(retry, wait)
+            usages_list.append(Usage(0, wait, refused=True))
+        else:  # not charged: what is left without this request
+            usages_list.append(Usage((q.capacity_us - h) // q.interval_us, h / MICROS))
+    return Verdict(False, tuple(usages_list), retry)

@@ -1,0 +1,130 @@
+"""Configured policies, compiled once: which apply to a route, whose key a request fills, and
+the header items that describe them (draft-ietf-httpapi-ratelimit-headers-11).
+
+Header form (draft -11, Structured Field Lists whose items are Strings naming a policy)::
+
+    RateLimit-Policy: "ip";q=600;w=60, "user-read";q=300;w=60
+    RateLimit: "ip";r=599;t=1, "user-read";r=299;t=1
+
+``q`` is the quota, ``w`` the window in seconds, ``r`` the requests left, ``t`` seconds until
+the quota is whole again (a refused policy: until the next request fits, which is also
+``Retry-After``). The partition key (``pk``) is left out: it would echo the IP or user id.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from tailor.config import RateLimit, RatePolicy
+from tailor.errors import ConfigError
+from tailor.http import Request
+from tailor.ratelimit.gcra import Usage
+from tailor.routing import Route
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+DEFAULT_TIER = "default"
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledPolicy:
+    name: str
+    key: str  # ip | user | app
+    window_s: int
+    limit: int
+    tiers: dict[str, int] = field(default_factory=dict)
+    prefix: str = ""
+    _policy_items: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, name: str, policy: RatePolicy, key_prefix: str) -> CompiledPolicy:
+        items = {
+            tier: f'"{name}";q={limit};w={policy.window_s}'
+            for tier, limit in {DEFAULT_TIER: policy.limit, **policy.tiers}.items()
+        }
+        return cls(
+            name,
+            policy.key,
+            policy.window_s,
+            policy.limit,
+            dict(policy.tiers),
+            f"{key_prefix}:{name}:",
+            items,
+        )
+
+    def limit_for(self, tier: str) -> int:
+        return self.tiers.get(tier, self.limit)
+
+    def policy_item(self, tier: str) -> str:
+        return self._policy_items.get(tier) or self._policy_items[DEFAULT_TIER]
+
+
+def route_class(route: Route, classes: dict[str, str]) -> str:
+    """The class a route is in: configured by ``"METHOD /template"`` or ``"/template"``, else
+    ``read`` for safe methods and ``write`` for the rest."""
+    found = classes.get(f"{route.method} {route.template}") or classes.get(route.template)
+    if found:
+        return found
+    return "read" if route.method in SAFE_METHODS else "write"
+
+
+def policies_by_route(
+    routes: Sequence[Route], cfg: RateLimit
+) -> dict[int, tuple[CompiledPolicy, ...]]:
+    """For each route (by ``id``), the policies that apply to its class. A ``route_classes``
+    entry that names no route is a config error (a typo would silently leave a login
+    endpoint on the lenient default class)."""
+    known = {f"{r.method} {r.template}" for r in routes} | {r.template for r in routes}
+    for entry in cfg.route_classes:
+        if entry not in known:
+            raise ConfigError(f"rate_limit.route_classes.{entry}", "no route matches it")
+    compiled = [
+        (CompiledPolicy.of(name, p, cfg.key_prefix), frozenset(p.classes))
+        for name, p in cfg.policies.items()
+    ]
+    by_route: dict[int, tuple[CompiledPolicy, ...]] = {}
+    for r in routes:
+        cls = route_class(r, cfg.route_classes)
+        by_route[id(r)] = tuple(p for p, classes in compiled if not classes or cls in classes)
+    return by_route
+
+
+def caller_app(request: Request) -> Any:
+    """The caller's app as the entitlements stage left it (``client_id``, ``tier``), if any."""
+    return request.state.get("app")
+
+
+def identity(request: Request, key: str, app: Any) -> str | None:
+    """The value a policy's key takes for this request, or None when the request has none
+    (an anonymous caller has no user; a user token may have no app): the policy is skipped."""
+    if key == "ip":
+        return request.client or None
+    principal = request.principal
+    # An app token's or a partner's subject names the app, not a user: it is the app key.
+    kind = getattr(principal, "kind", "user")
+    if key == "user":
+        if principal is None or kind != "user" or not principal.subject:
+            return None
+        return principal.subject
+    app_id = getattr(app, "client_id", None) if app is not None else None
+    if isinstance(app_id, str) and app_id:
+        return app_id
+    if principal is None:
+        return None
+    if principal.client_id:
+        return principal.client_id
+    if kind == "partner":
+        partner = str(getattr(principal, "partner_id", "") or "")
+        return partner or principal.subject or None
+    return principal.subject if kind == "app" and principal.subject else None
+
+
+def tier_of(app: Any) -> str:
+    tier = getattr(app, "tier", None) if app is not None else None
+    return tier if isinstance(tier, str) and tier else DEFAULT_TIER
+
+
+def ratelimit_item(name: str, usage: Usage) -> str:
+    return f'"{name}";r={usage.remaining};t={max(math.ceil(usage.reset_s), 0)}'

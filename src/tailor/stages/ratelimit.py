@@ -1,0 +1,180 @@
+"""Rate limiting after authentication (and entitlements): every configured policy that applies
+to the route's class is charged for the caller's IP, user or app, in one atomic step.
+
+Allowed: ``RateLimit-Policy`` and ``RateLimit`` on the response (draft-ietf-httpapi-
+ratelimit-headers-11, see :mod:`tailor.ratelimit.policy`). Refused: 429 problem+json with
+``Retry-After``. When the backend cannot answer (Redis down or slow), ``on_backend_error``
+decides: ``fail_open`` serves the request without limits, ``fail_closed`` answers 503; either
+way it is logged (at most once per interval) and counted, never an unhandled error.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+
+from prometheus_client import Counter
+
+from tailor.config import RateLimit
+from tailor.http import Request, Response
+from tailor.pipeline import BuildContext
+from tailor.problem import problem_response
+from tailor.ratelimit.gcra import BackendUnavailable, Quota, RateLimiter
+from tailor.ratelimit.memory import MemoryBackend
+from tailor.ratelimit.policy import (
+    CompiledPolicy,
+    caller_app,
+    identity,
+    policies_by_route,
+    ratelimit_item,
+    tier_of,
+)
+from tailor.ratelimit.redis_backend import RedisBackend
+from tailor.routing import Handler
+
+log = logging.getLogger("tailor.ratelimit")
+
+
+class ThrottledLog:
+    """Log a recurring failure at most once per ``every_s``, with how many were folded in, so a
+    dead Redis under load does not flood the log.
+
+    >>> ThrottledLog(log, 10.0).warning("redis down: %s", "refused")  # doctest: +SKIP
+    """
+
+    def __init__(self, logger: logging.Logger, every_s: float) -> None:
+        self._logger = logger
+        self._every_s = every_s
+        self._next = 0.0
+        self._folded = 0
+
+    def warning(self, message: str, *args: object) -> None:
+        now = time.monotonic()
+        if now < self._next:
+            self._folded += 1
+            return
+        folded, self._folded, self._next = self._folded, 0, now + self._every_s
+        suffix = f" ({folded} more since the last report)" if folded else ""
+        self._logger.warning(message + suffix, *args)
+
+
+class RateLimitStage:
+    """Charges the policies of ``rate_limit.policies``.
+
+    >>> cfg = {"rate_limit": {"policies": {"ip": {"key": "ip", "limit": 600}}}}
+    >>> bff = BFF(build_config({"name": "edge", **cfg}))  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        cfg: RateLimit,
+        backend: RateLimiter,
+        by_route: dict[int, tuple[CompiledPolicy, ...]],
+        denied: Counter,
+        backend_errors: Counter,
+    ) -> None:
+        self._fail_open = cfg.on_backend_error == "fail_open"
+        self._backend = backend
+        self._by_route = by_route
+        self._denied = denied
+        self._backend_errors = backend_errors.labels(cfg.backend, cfg.on_backend_error)
+        self._log = ThrottledLog(log, 10.0)
+
+    @classmethod
+    def build(cls, ctx: BuildContext) -> RateLimitStage | None:
+        cfg = ctx.config.rate_limit
+        if not cfg.enabled or not cfg.policies:
+            return None
+        backend: RateLimiter
+        if cfg.backend == "redis":
+            backend = RedisBackend(
+                ctx.redis(), timeout_s=cfg.backend_timeout_s, retry_s=cfg.backend_retry_s
+            )
+        else:
+            backend = MemoryBackend(cfg.max_keys)
+        registry = ctx.metrics.registry
+        denied = Counter(
+            "tailor_ratelimit_denied",
+            "Requests refused with 429, by the policy that refused them.",
+            ["policy"],
+            registry=registry,
+        )
+        errors = Counter(
+            "tailor_ratelimit_backend_errors",
+            "Requests whose rate limit could not be checked, by backend and configured action.",
+            ["backend", "action"],
+            registry=registry,
+        )
+        return cls(cfg, backend, policies_by_route(ctx.router.routes, cfg), denied, errors)
+
+    def wrap(self, next_handler: Handler) -> Handler:
+        by_route = self._by_route
+        acquire = self._backend.acquire
+
+        async def rate_limit(request: Request) -> Response:
+            policies = by_route.get(id(request.route)) if request.route is not None else None
+            if not policies:
+                return await next_handler(request)
+            app = caller_app(request)
+            tier = tier_of(app)
+            applied: list[CompiledPolicy] = []
+            quotas: list[Quota] = []
+            for p in policies:
+                who = identity(request, p.key, app)
+                if who is not None:
+                    applied.append(p)
+                    quotas.append(Quota(p.prefix + who, p.limit_for(tier), p.window_s))
+            if not quotas:
+                return await next_handler(request)
+            try:
+                verdict = await acquire(quotas)
+            except BackendUnavailable as exc:
+                return await self._unavailable(request, next_handler, exc)
+            policy_header = ("ratelimit-policy", ", ".join(p.policy_item(tier) for p in applied))
+            if not verdict.allowed:
+                refused = [
+                    (p, u) for p, u in zip(applied, verdict.usages, strict=True) if u.refused
+                ]
+                for p, _ in refused:
+                    self._denied.labels(p.name).inc()
+                retry = str(max(math.ceil(verdict.retry_after_s), 1))
+                # Only the refused policies in RateLimit: their t equals Retry-After, which
+                # the draft says must not point before the end of any effective window.
+                items = ", ".join(ratelimit_item(p.name, u) for p, u in refused)
+                return problem_response(
+                    429,
+                    f"rate limit exceeded ({', '.join(p.name for p, _ in refused)}); "
+                    f"retry after {retry} s",
+                    headers=(policy_header, ("ratelimit", items), ("retry-after", retry)),
+                    request_id=request.request_id,
+                )
+            response = await next_handler(request)
+            response.headers.append(policy_header)
+            response.headers.append(
+                (
+                    "ratelimit",
+                    ", ".join(
+                        ratelimit_item(p.name, u)
+                        for p, u in zip(applied, verdict.usages, strict=True)
+                    ),
+                )
+            )
+            return response
+
+        return rate_limit
+
+    async def _unavailable(
+        self, request: Request, next_handler: Handler, exc: BackendUnavailable
+    ) -> Response:
+        self._backend_errors.inc()
+        if self._fail_open:
+            self._log.warning("rate limits not checked (failing open): %s", exc)
+            return await next_handler(request)
+        self._log.warning("rate limits not checked (failing closed, 503): %s", exc)
+        return problem_response(
+            503,
+            "the service is busy, try again shortly",
+            headers=(("retry-after", "1"),),
+            request_id=request.request_id,
+        )

@@ -1,0 +1,138 @@
+"""The rate-limit stage in a whole pipeline: per IP, user and app; per route class and tier;
+draft -11 headers; 429 problem+json with Retry-After; config errors name the key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from harness import assert_problem
+from ratelimit_helpers import limited, parse_list, send
+
+from tailor import BFF, ConfigError
+
+
+async def statuses(bff: BFF, n: int, **kwargs: Any) -> list[int]:
+    return [(await send(bff, **kwargs)).status for _ in range(n)]
+
+
+async def test_per_ip_limit_refuses_the_request_over_it(make_bff) -> None:
+    bff = limited(make_bff, {"ip": {"key": "ip", "limit": 3}})
+    assert await statuses(bff, 4) == [200, 200, 200, 429]
+    assert (await send(bff, ip="198.51.100.9")).status == 200  # another client, own quota
+
+
+async def test_per_user_limit_counts_each_user_apart(make_bff) -> None:
+    bff = limited(make_bff, {"user": {"key": "user", "limit": 2}})
+    assert await statuses(bff, 3, user="u1") == [200, 200, 429]
+    assert (await send(bff, user="u2")).status == 200
+    assert (await send(bff)).status == 200  # anonymous: the user policy does not apply
+
+
+async def test_per_app_limit_is_shared_by_every_user_of_the_app(make_bff) -> None:
+    bff = limited(make_bff, {"app": {"key": "app", "limit": 2}})
+    assert (await send(bff, user="u1", client_id="ios")).status == 200
+    assert (await send(bff, user="u2", client_id="ios")).status == 200
+    assert (await send(bff, user="u3", client_id="ios")).status == 429
+    assert (await send(bff, user="u3", client_id="android")).status == 200
+
+
+async def test_a_policy_applies_only_to_its_route_classes(make_bff) -> None:
+    bff = limited(
+        make_bff,
+        {"auth": {"key": "ip", "limit": 1, "classes": ["auth"]}},
+        route_classes={"POST /token": "auth"},
+    )
+    assert (await send(bff, "/token", "POST")).status == 200
+    assert (await send(bff, "/token", "POST")).status == 429
+    assert await statuses(bff, 5) == [200] * 5  # /read is class "read": unlimited here
+
+
+async def test_routes_default_to_read_for_safe_methods_and_write_for_others(make_bff) -> None:
+    bff = limited(make_bff, {"writes": {"key": "ip", "limit": 1, "classes": ["write"]}})
+    assert (await send(bff, "/write", "POST")).status == 200
+    assert (await send(bff, "/write", "POST")).status == 429
+    assert (await send(bff, "/read")).status == 200
+
+
+async def test_the_tier_of_the_callers_app_picks_the_limit(make_bff) -> None:
+    bff = limited(make_bff, {"app": {"key": "app", "limit": 1, "tiers": {"gold": 3}}})
+    assert await statuses(bff, 4, client_id="big", tier="gold") == [200, 200, 200, 429]
+    assert await statuses(bff, 2, client_id="small", tier="free") == [200, 429]
+
+
+async def test_a_caller_without_an_app_gets_the_default_tier(make_bff) -> None:
+    bff = limited(make_bff, {"ip": {"key": "ip", "limit": 2, "tiers": {"gold": 50}}})
+    response = await send(bff)
+    assert parse_list(response.header("ratelimit-policy") or "") == {"ip": {"q": 2, "w": 60}}
+
+
+async def test_headers_follow_the_draft_structured_field_form(make_bff) -> None:
+    bff = limited(
+        make_bff,
+        {
+            "ip": {"key": "ip", "limit": 10, "window_s": 60},
+            "user": {"key": "user", "limit": 5, "window_s": 1},
+        },
+    )
+    response = await send(bff, user="u1")
+    assert response.status == 200
+    assert parse_list(response.header("ratelimit-policy") or "") == {
+        "ip": {"q": 10, "w": 60},
+        "user": {"q": 5, "w": 1},
+    }
+    assert parse_list(response.header("ratelimit") or "") == {
+        "ip": {"r": 9, "t": 6},
+        "user": {"r": 4, "t": 1},
+    }
+
+
+async def test_429_is_a_problem_with_retry_after_and_the_refused_policy(make_bff) -> None:
+    bff = limited(make_bff, {"ip": {"key": "ip", "limit": 2, "window_s": 60}})
+    await statuses(bff, 2)
+    response = await send(bff)
+    problem = assert_problem(response, 429)
+    assert "203.0.113.7" not in problem.get("detail", "")  # no key echoed
+    assert response.header("retry-after") == "30"
+    assert parse_list(response.header("ratelimit") or "") == {"ip": {"r": 0, "t": 30}}
+    assert parse_list(response.header("ratelimit-policy") or "") == {"ip": {"q": 2, "w": 60}}
+
+
+async def test_refusals_are_counted_by_policy(make_bff) -> None:
+    bff = limited(make_bff, {"ip": {"key": "ip", "limit": 1}})
+    await statuses(bff, 3)
+    value = bff.metrics.registry.get_sample_value("tailor_ratelimit_denied_total", {"policy": "ip"})
+    assert value == 2
+
+
+async def test_without_policies_the_stage_is_not_in_the_chain(make_bff) -> None:
+    bff = make_bff()
+    bff.startup(admin=False)
+    assert "RateLimitStage" not in bff.stages
+
+
+async def test_a_route_class_entry_naming_no_route_is_a_config_error(make_bff) -> None:
+    bff = limited(make_bff, {"ip": {"key": "ip", "limit": 1}}, route_classes={"POST /tokn": "auth"})
+    with pytest.raises(ConfigError) as caught:
+        bff.startup(admin=False)
+    assert caught.value.key == "rate_limit.route_classes.POST /tokn"
+
+
+@pytest.mark.parametrize(
+    ("policy", "key"),
+    [
+        ({"key": "session", "limit": 1}, "rate_limit.policies.p.key"),
+        ({"key": "ip", "limit": 0}, "rate_limit.policies.p.limit"),
+        ({"key": "ip", "limit": 1, "window_s": 0}, "rate_limit.policies.p.window_s"),
+    ],
+)
+async def test_a_bad_policy_is_a_config_error_naming_the_key(make_bff, policy, key) -> None:
+    with pytest.raises(ConfigError) as caught:
+        make_bff({"rate_limit": {"policies": {"p": policy}}})
+    assert caught.value.key == key
+
+
+async def test_an_unknown_backend_is_a_config_error(make_bff) -> None:
+    with pytest.raises(ConfigError) as caught:
+        make_bff({"rate_limit": {"backend": "memcached"}})
+    assert caught.value.key == "rate_limit.backend"
