@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import tempfile
+import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,8 +94,12 @@ def _post_json(url: str, payload: dict[str, str]) -> dict[str, object]:
         headers={"content-type": "application/json"},
         method="POST",
     )
-    with urllib.request.urlopen(req, timeout=10) as resp:
-        return dict(json.loads(resp.read()))
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return dict(json.loads(resp.read()))
+    except urllib.error.HTTPError as exc:
+        detail = exc.read()[:300].decode(errors="replace")
+        raise RuntimeError(f"POST {url} answered {exc.code}: {detail}") from exc
 
 
 def _get(url: str) -> bytes:
