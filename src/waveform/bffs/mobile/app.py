@@ -42,6 +42,15 @@ PROFILE: dict[str, Any] = {
     "name": "mobile",
     "listen": {"port": 8081},
     "admin": {"port": 8181},
+    # A tight per-IP quota on the token endpoint (password guessing), writes per user.
+    # Reads are left to deployments (per-app tiers, per-user): see docs/rate-limiting.md.
+    "rate_limit": {
+        "route_classes": {"POST /v1/auth/token": "auth"},
+        "policies": {
+            "auth-ip": {"key": "ip", "limit": 60, "window_s": 60, "classes": ["auth"]},
+            "user-write": {"key": "user", "limit": 120, "window_s": 60, "classes": ["write"]},
+        },
+    },
     "auth": {"jwt": {"issuer": "waveform-accounts", "audience": "waveform-mobile"}},
     "upstreams": DEFAULT_UPSTREAMS,
 }

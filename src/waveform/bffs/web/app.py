@@ -33,6 +33,15 @@ PROFILE: dict[str, Any] = {
     "name": "web",
     "listen": {"port": 8082},
     "admin": {"port": 8182},
+    # A tight per-IP quota on the token endpoint (password guessing), writes per user.
+    # Reads are left to deployments (per-app tiers, per-user): see docs/rate-limiting.md.
+    "rate_limit": {
+        "route_classes": {"POST /api/auth/token": "auth"},
+        "policies": {
+            "auth-ip": {"key": "ip", "limit": 60, "window_s": 60, "classes": ["auth"]},
+            "user-write": {"key": "user", "limit": 120, "window_s": 60, "classes": ["write"]},
+        },
+    },
     "auth": {"jwt": {"issuer": "waveform-accounts", "audience": "waveform-web"}},
     "upstreams": DEFAULT_UPSTREAMS,
 }
