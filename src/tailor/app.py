@@ -20,6 +20,7 @@ from typing import Any
 
 from tailor.aggregate.plan import Plan
 from tailor.auth.factory import build_authenticators, upstreams_used
+from tailor.cache.policy import CachePolicy
 from tailor.config import Config
 from tailor.http import Request, Response
 from tailor.observe.admin import AdminServer
@@ -68,12 +69,15 @@ class BFF:
         query: QuerySpec | None = None,
         plans: tuple[Plan, ...] = (),
         uses: tuple[str, ...] = (),
+        cache: CachePolicy | None = None,
     ) -> Callable[[Handler], Handler]:
         """Register an endpoint. ``plans`` and ``uses`` name the upstreams it calls, so a
-        config that lacks one fails at startup rather than on the first request."""
+        config that lacks one fails at startup rather than on the first request. ``cache``
+        opts the route into the edge cache (see :mod:`tailor.cache`)."""
 
         def register(handler: Handler) -> Handler:
-            self.router.add(Route(method, template, handler, auth, dict(query or {})))
+            route = Route(method, template, handler, auth, dict(query or {}), cache=cache)
+            self.router.add(route)
             self._uses.update(uses)
             for plan in plans:
                 self._uses.update(plan.upstreams)

@@ -192,6 +192,49 @@ class RateLimit(msgspec.Struct, forbid_unknown_fields=True):
             policy.check(f"rate_limit.policies.{name}")
 
 
+class CacheRoute(msgspec.Struct, forbid_unknown_fields=True):
+    """A client profile's timings for one cached route, laid over the route's own policy
+    (``cache.routes."/v1/home".ttl_s = 60``)."""
+
+    ttl_s: float | None = None
+    stale_while_revalidate_s: float | None = None
+    stale_if_error_s: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.ttl_s is not None and self.ttl_s <= 0:
+            raise ValueError("ttl_s must be positive")
+        for key in ("stale_while_revalidate_s", "stale_if_error_s"):
+            value = getattr(self, key)
+            if value is not None and value < 0:
+                raise ValueError(f"{key} must not be negative")
+
+
+class Cache(msgspec.Struct, forbid_unknown_fields=True):
+    """The edge cache; routes opt in with a ``CachePolicy``. ``backend``: ``memory`` (an LRU
+    bounded by ``max_entries`` and ``max_bytes``, one per process) or ``redis`` (shared by
+    every instance, ``state.redis_url``). With ``state.redis_url`` set, every instance
+    subscribes to ``invalidation_channel`` and purges entries by tag. After a backend error
+    the backend is skipped for ``backend_retry_s`` (requests go to the upstreams)."""
+
+    enabled: bool = True
+    backend: str = "memory"
+    max_entries: int = 10_000
+    max_bytes: int = 32 * 1024 * 1024
+    routes: dict[str, CacheRoute] = msgspec.field(default_factory=dict)
+    invalidation_channel: str = "tailor:invalidate"
+    backend_retry_s: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.backend not in {"memory", "redis"}:
+            raise ValueError("backend must be 'memory' or 'redis'")
+        if self.max_entries <= 0:
+            raise ValueError("max_entries must be positive")
+        if self.max_bytes <= 0:
+            raise ValueError("max_bytes must be positive")
+        if self.backend_retry_s < 0:
+            raise ValueError("backend_retry_s must not be negative")
+
+
 class Server(msgspec.Struct, forbid_unknown_fields=True):
     workers: int = 1
     interface: str = "rsgi"
@@ -215,6 +258,7 @@ class Config(msgspec.Struct, forbid_unknown_fields=True):
     metrics: Metrics = msgspec.field(default_factory=Metrics)
     server: Server = msgspec.field(default_factory=Server)
     state: State = msgspec.field(default_factory=State)
+    cache: Cache = msgspec.field(default_factory=Cache)
     rate_limit: RateLimit = msgspec.field(default_factory=RateLimit)
 
     def __post_init__(self) -> None:

@@ -12,6 +12,8 @@ it is built, never checked per request.
     route         endpoint lookup                               -> 404 / 405
     authenticate  bearer JWT against the issuer's JWKS          -> 401
     rate limit    per IP / user / app and route class, GCRA     -> 429 + RateLimit headers
+    cache         per-caller key, ETag, SWR / stale-if-error,   -> 304 / hit / stale
+                  coalescing, tag invalidation
     handler       parameters, then the endpoint (aggregation)  -> 400
 """
 
@@ -68,6 +70,7 @@ class BuildContext:
 def stage_order() -> Sequence[Any]:
     # Imported here: each stage module imports BuildContext from this one.
     from tailor.stages.authenticate import AuthenticateStage
+    from tailor.stages.cache import CacheStage
     from tailor.stages.errors import ErrorStage
     from tailor.stages.handler import HandlerStage
     from tailor.stages.limits import LimitsStage
@@ -86,6 +89,7 @@ def stage_order() -> Sequence[Any]:
         RouteStage,
         AuthenticateStage,
         RateLimitStage,
+        CacheStage,
         HandlerStage,
     )
 

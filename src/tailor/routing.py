@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from tailor.cache.policy import CachePolicy
 from tailor.http import Request, Response
 from tailor.params import QuerySpec
 
@@ -20,6 +21,7 @@ class Route:
     handler: Handler
     auth: bool = True
     query: QuerySpec = field(default_factory=dict)
+    cache: CachePolicy | None = None  # None: never cached at the edge
 
     @property
     def segments(self) -> tuple[str, ...]:

@@ -4,11 +4,19 @@ Every part becomes a task that waits for the parts it needs, then calls. A requi
 fails cancels the rest at once and its error becomes the response (502/504). An optional part
 that fails yields its fallback and a :class:`Degradation` entry; the response is still a 200,
 marked incomplete.
+
+Resilience (when the client's transport is a
+:class:`~tailor.resilience.transport.ResilientTransport`): an optional part with ``last_good``
+falls back to its last known good value, marked ``stale`` in its degradation entry; a ``limit``
+parameter is clamped to ``resilience.max_page_size``; the plan gets a call allowance of
+``resilience.max_calls_per_request`` unless the shed stage already gave the request one, and
+running out of it (:class:`FanOutLimitExceeded`) fails the response even from an optional part.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
 
 import msgspec
@@ -17,15 +25,26 @@ from tailor.aggregate.deadline import Deadline
 from tailor.aggregate.plan import NO_FALLBACK, Inputs, Part, Plan
 from tailor.auth.principal import Principal
 from tailor.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from tailor.resilience.errors import FanOutLimitExceeded
+from tailor.resilience.runtime import Resilience
+from tailor.resilience.scope import CALL_IDEMPOTENT, REQUEST_ALLOWANCE, CallAllowance
+from tailor.resilience.transport import ResilientTransport
 from tailor.upstream.client import UpstreamClient
 
 
-class Degradation(msgspec.Struct, frozen=True):
+class Degradation(msgspec.Struct, frozen=True, omit_defaults=True):
     """Why a part is missing or replaced: ``timeout``, ``unavailable``, ``status``,
-    ``malformed``, or ``dependency`` (a part it needed was lost)."""
+    ``malformed``, ``circuit_open``, ``bulkhead_full``, or ``dependency`` (a part it needed
+    was lost). ``stale`` is true when the part holds its last known good value instead (left
+    out of the JSON when false).
+
+    >>> Degradation("recs", "timeout", stale=True)
+    Degradation(part='recs', reason='timeout', stale=True)
+    """
 
     part: str
     reason: str
+    stale: bool = False
 
 
 class Outcome:
@@ -60,9 +79,11 @@ async def run_plan(
 ) -> Outcome:
     """Execute ``plan``. Raises the :class:`UpstreamError` of the first required part lost."""
     deadline = deadline or Deadline(plan.deadline_s)
+    resilience = _resilience_of(client)
     values: dict[str, Any] = {}
     degraded: list[Degradation] = []
     tasks: dict[str, asyncio.Task[Any]] = {}
+    keys: dict[str, Hashable] = {}  # last-known-good key of each part that made its call
 
     async def run_part(part: Part) -> Any:
         for need in part.needs:
@@ -77,17 +98,31 @@ async def run_plan(
             if params is None:  # nothing to fetch
                 value = part.fallback if part.fallback is not NO_FALLBACK else None
             else:
+                path = part.build_path(inputs)
+                headers = part.headers(inputs) if part.headers else ()
+                if resilience is not None:
+                    params = _clamp_page(params, resilience.settings.max_page_size)
+                    if part.last_good is not None:
+                        key = _last_good_key(part, path, params, headers, variables, principal)
+                        if key is not None:
+                            keys[part.name] = key
+                if part.idempotent is not None:
+                    CALL_IDEMPOTENT.set(part.idempotent)  # this part's task only
                 value = await client.get_json(
                     part.upstream,
-                    part.build_path(inputs),
+                    path,
                     part.into,
                     query=params,
-                    headers=part.headers(inputs) if part.headers else (),
+                    headers=headers,
                     timeout_s=part.timeout_s,
                     deadline=deadline,
                     request_id=request_id,
                     principal=principal,
                 )
+                if part.name in keys and resilience is not None:
+                    resilience.last_good.put(keys[part.name], value)
+        except FanOutLimitExceeded:
+            raise  # a runaway fan-out fails the request, optional part or not
         except UpstreamError as exc:
             return _lose(part, exc, exc.reason)
         values[part.name] = value
@@ -96,14 +131,36 @@ async def run_plan(
     def _lose(part: Part, exc: UpstreamError, reason: str) -> Any:
         if part.required:
             raise exc
+        stale = _stale(part.name)
+        if stale is not None:
+            degraded.append(Degradation(part.name, reason, stale=True))
+            values[part.name] = stale
+            return stale
         degraded.append(Degradation(part.name, reason))
         if part.fallback is NO_FALLBACK:
             raise _Lost(part.name)
         values[part.name] = part.fallback
         return part.fallback
 
-    for part in plan.order:
-        tasks[part.name] = asyncio.ensure_future(run_part(part))
+    def _stale(name: str) -> Any | None:
+        key = keys.get(name)
+        if key is None or resilience is None:
+            return None
+        value = resilience.last_good.get(key)
+        if value is not None:
+            resilience.metrics.stale_served.labels(name).inc()
+        return value
+
+    allowance = None
+    if resilience is not None and REQUEST_ALLOWANCE.get() is None:
+        # No shed stage gave this request an allowance: the plan gets its own.
+        allowance = REQUEST_ALLOWANCE.set(CallAllowance(resilience.settings.max_calls_per_request))
+    try:
+        for part in plan.order:
+            tasks[part.name] = asyncio.ensure_future(run_part(part))
+    finally:
+        if allowance is not None:
+            REQUEST_ALLOWANCE.reset(allowance)  # the tasks have copied it already
     pending: set[asyncio.Task[Any]] = set(tasks.values())
     try:
         while pending:
@@ -114,7 +171,7 @@ async def run_plan(
                 return_when=asyncio.FIRST_EXCEPTION,
             )
             if not done:
-                _give_up(plan, tasks, pending, values, degraded)
+                _give_up(plan, tasks, pending, values, degraded, _stale)
                 break
             for task in done:
                 exc = task.exception()
@@ -126,21 +183,67 @@ async def run_plan(
     return Outcome(values, degraded)
 
 
+def _resilience_of(client: UpstreamClient) -> Resilience | None:
+    transport = client.transport
+    return transport.resilience if isinstance(transport, ResilientTransport) else None
+
+
+def _clamp_page(params: Mapping[str, str | int], max_page: int) -> Mapping[str, str | int]:
+    """A ``limit`` above the configured maximum page size is cut to it: no part asks a service
+    for an unbounded page, whatever the BFF or its client asked for."""
+    limit = params.get("limit")
+    if limit is None:
+        return params
+    try:
+        if int(limit) <= max_page:
+            return params
+    except ValueError:
+        return params  # not a number: the service will refuse it with a 400
+    return {**params, "limit": max_page}
+
+
+def _last_good_key(
+    part: Part,
+    path: str,
+    params: Mapping[str, str | int],
+    headers: Sequence[tuple[str, str]],
+    variables: Mapping[str, str],
+    principal: Principal | None,
+) -> Hashable | None:
+    """Who may see this value, and exactly which call produced it. None when the scope cannot
+    be told (a per-user part without a caller is never stored: it could leak to another)."""
+    if part.last_good == "user":
+        who = principal.subject if principal is not None else variables.get("user_id", "")
+    elif part.last_good == "app":
+        who = principal.client_id if principal is not None else ""
+    else:
+        who = "*"
+    if not who:
+        return None
+    return (part.name, part.last_good, who, path, tuple(sorted(params.items())), tuple(headers))
+
+
 def _give_up(
     plan: Plan,
     tasks: dict[str, asyncio.Task[Any]],
     pending: set[asyncio.Task[Any]],
     values: dict[str, Any],
     degraded: list[Degradation],
+    stale: Callable[[str], Any | None],
 ) -> None:
     """The deadline passed with parts still running: a required one fails the response, an
-    optional one degrades to its fallback."""
+    optional one degrades to its last known good value or its fallback."""
     for name, task in tasks.items():
         if task not in pending:
             continue
         part = plan.by_name[name]
         if part.required:
             raise UpstreamTimeout(part.upstream, "endpoint deadline passed")
+        value = stale(name)
+        if value is not None:
+            degraded.append(Degradation(name, "timeout", stale=True))
+            values[name] = value
+            continue
         degraded.append(Degradation(name, "timeout"))
         if part.fallback is not NO_FALLBACK:
             values[name] = part.fallback

@@ -39,6 +39,9 @@ class _Missing:
 
 NO_FALLBACK: Any = _Missing()
 
+#: Who may be served a part's last known good value: one caller, one client app, anyone.
+LAST_GOOD_SCOPES = ("user", "app", "public")
+
 PathSpec = str | Callable[[Inputs], str]
 ParamSpec = Mapping[str, str | int] | Callable[[Inputs], Mapping[str, str | int] | None]
 HeaderSpec = Callable[[Inputs], Sequence[tuple[str, str]]]
@@ -54,6 +57,12 @@ class Part:
     segment) or a function of the inputs. ``params`` returning ``None`` skips the call and
     yields ``fallback``: nothing to fetch is not a failure. An optional part that fails yields
     ``fallback`` and is reported as degraded; a required one fails the response.
+
+    Resilience: ``idempotent`` overrides what the method says (GET is retried and may be
+    hedged; ``idempotent=False`` stops that for a GET with side effects). ``last_good`` (an
+    optional part only) keeps the part's last good value per cache scope (``"user"``: per
+    caller, ``"app"``: per client app, ``"public"``: shared) and answers with it, marked stale,
+    when the call fails; ``fallback`` is used only when there is none.
     """
 
     name: str
@@ -66,6 +75,20 @@ class Part:
     timeout_s: float = 1.0
     fallback: Any = NO_FALLBACK
     headers: HeaderSpec | None = None
+    idempotent: bool | None = None
+    last_good: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.last_good is None:
+            return
+        if self.last_good not in LAST_GOOD_SCOPES:
+            raise ConfigError(
+                f"plan.{self.name}.last_good", f"must be one of {', '.join(LAST_GOOD_SCOPES)}"
+            )
+        if self.required:
+            raise ConfigError(
+                f"plan.{self.name}.last_good", "only an optional part can fall back to stale data"
+            )
 
     def build_path(self, inputs: Inputs) -> str:
         if callable(self.path):

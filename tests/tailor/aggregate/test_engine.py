@@ -321,3 +321,146 @@ async def test_required_failure_aborts_the_in_flight_http_call(make_bff, upstrea
     async with asyncio.timeout(3):  # until the upstream handler has ended, either way
         await slow.done.wait()
     assert slow.cancelled
+
+
+# -- resilience: last known good, fan-out cap, page size ------------------------------------
+
+
+def _recs_bff(make_bff, upstream, **part_options: Any):
+    plan = Plan(
+        (
+            Part(
+                "recs",
+                "svc",
+                "/recs/{user_id}",
+                into=dict,
+                required=False,
+                fallback={"items": []},
+                **part_options,
+            ),
+        )
+    )
+    bff = make_bff({"upstreams": {"svc": upstream.url}})
+
+    @bff.get("/screen/{user_id}", auth=False, plans=(plan,))
+    async def screen(request: Request) -> Response:
+        return await aggregate(request, plan, _shape, user_id=request.path_params["user_id"])
+
+    return bff
+
+
+async def test_failed_optional_part_answers_its_last_known_good_value_marked_stale(
+    make_bff, upstream
+) -> None:
+    bff = _recs_bff(make_bff, upstream, last_good="user")
+    upstream.script("GET", "/recs/u1", json={"items": [1, 2]})
+    assert "degraded" not in body_json(await call(bff, "GET", "/screen/u1"))
+    upstream.script("GET", "/recs/u1", status=500, json={})
+    response = await call(bff, "GET", "/screen/u1")
+    body = body_json(response)
+    assert body["values"] == {"recs": {"items": [1, 2]}}
+    assert body["degraded"] == [{"part": "recs", "reason": "status", "stale": True}]
+
+
+async def test_a_last_known_good_value_is_never_served_to_another_user(make_bff, upstream) -> None:
+    bff = _recs_bff(make_bff, upstream, last_good="user")
+    upstream.script("GET", "/recs/u1", json={"items": [1, 2]})
+    await call(bff, "GET", "/screen/u1")
+    upstream.script("GET", "/recs/u2", status=500, json={})
+    body = body_json(await call(bff, "GET", "/screen/u2"))
+    assert body["values"] == {"recs": {"items": []}}  # u2's fallback, not u1's data
+    assert body["degraded"] == [{"part": "recs", "reason": "status"}]
+
+
+async def test_without_last_good_a_failed_part_uses_its_fallback_even_after_a_success(
+    make_bff, upstream
+) -> None:
+    bff = _recs_bff(make_bff, upstream)
+    upstream.script("GET", "/recs/u1", json={"items": [1]})
+    await call(bff, "GET", "/screen/u1")
+    upstream.script("GET", "/recs/u1", status=500, json={})
+    assert body_json(await call(bff, "GET", "/screen/u1"))["values"] == {"recs": {"items": []}}
+
+
+async def test_a_part_outliving_the_deadline_answers_its_last_known_good_value(
+    make_bff, upstream
+) -> None:
+    plan = Plan(
+        (
+            Part(
+                "recs", "svc", "/recs", into=dict, required=False, fallback=None,
+                timeout_s=5.0, last_good="public",
+            ),
+        ),
+        deadline_s=0.2,
+    )  # fmt: skip
+    bff = _bff(make_bff, plan, {"svc": upstream.url})
+    upstream.script("GET", "/recs", json={"items": [7]})
+    await call(bff, "GET", "/screen")
+    upstream.script("GET", "/recs", json={}, delay=1.0)
+    body = body_json(await call(bff, "GET", "/screen"))
+    assert body["values"] == {"recs": {"items": [7]}}
+    assert body["degraded"] == [{"part": "recs", "reason": "timeout", "stale": True}]
+
+
+def test_last_good_on_a_required_part_is_refused() -> None:
+    from tailor import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        Part("me", "users", "/me", into=dict, last_good="user")
+    assert info.value.key == "plan.me.last_good"
+
+
+async def test_a_fan_out_over_the_per_request_cap_is_a_502_even_from_optional_parts(
+    make_bff, upstream
+) -> None:
+    for name in "abcd":
+        upstream.script("GET", f"/{name}", json={})
+    plan = Plan(
+        tuple(Part(n, "svc", f"/{n}", into=dict, required=False, fallback=None) for n in "abcd")
+    )
+    bff = make_bff({"upstreams": {"svc": upstream.url}, "resilience": {"max_calls_per_request": 3}})
+
+    @bff.get("/screen", auth=False, plans=(plan,))
+    async def screen(request: Request) -> Response:
+        return await aggregate(request, plan, _shape)
+
+    problem = assert_problem(await call(bff, "GET", "/screen"), 502)
+    assert "fanout_limit" in problem["detail"]
+    assert len(upstream.received()) <= 3
+
+
+async def test_a_limit_over_the_maximum_page_size_is_clamped(make_bff, upstream) -> None:
+    upstream.script("GET", "/items", json={})
+    plan = Plan((Part("items", "svc", "/items", into=dict, params={"limit": 500}),))
+    bff = make_bff({"upstreams": {"svc": upstream.url}, "resilience": {"max_page_size": 50}})
+
+    @bff.get("/screen", auth=False, plans=(plan,))
+    async def screen(request: Request) -> Response:
+        return await aggregate(request, plan, _shape)
+
+    assert (await call(bff, "GET", "/screen")).status == 200
+    assert upstream.received()[0].query == {"limit": "50"}
+
+
+async def test_an_optional_part_behind_an_open_breaker_degrades_as_circuit_open(
+    make_bff, upstream
+) -> None:
+    upstream.script("GET", "/recs", status=503, json={})
+    plan = Plan((Part("recs", "svc", "/recs", into=dict, required=False, fallback=None),))
+    bff = make_bff(
+        {
+            "upstreams": {"svc": upstream.url},
+            "resilience": {"default": {"breaker": {"min_calls": 2}, "retry": {"max_attempts": 1}}},
+        }
+    )
+
+    @bff.get("/screen", auth=False, plans=(plan,))
+    async def screen(request: Request) -> Response:
+        return await aggregate(request, plan, _shape)
+
+    for _ in range(2):
+        await call(bff, "GET", "/screen")
+    body = body_json(await call(bff, "GET", "/screen"))
+    assert body["degraded"] == [{"part": "recs", "reason": "circuit_open"}]
+    assert len(upstream.received()) == 2

@@ -1,0 +1,67 @@
+"""The resilience series, registered in the BFF's own Prometheus registry.
+
+Labels are bounded: upstream names from config, part names from plans, fixed reason words.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+
+class ResilienceMetrics:
+    """
+    >>> m = ResilienceMetrics(CollectorRegistry())
+    >>> m.retries.labels("users").inc()
+    """
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+
+        def counter(name: str, doc: str, labels: list[str]) -> Counter:
+            return Counter(name, doc, labels, registry=registry)
+
+        self.retries = counter(
+            "tailor_upstream_retries", "Retry attempts sent, by upstream.", ["upstream"]
+        )
+        self.hedges = counter(
+            "tailor_upstream_hedges", "Hedged second attempts sent, by upstream.", ["upstream"]
+        )
+        self.budget_exhausted = counter(
+            "tailor_retry_budget_exhausted",
+            "Retries or hedges not sent because the upstream's retry budget was spent.",
+            ["upstream"],
+        )
+        self.breaker_state = Gauge(
+            "tailor_circuit_state",
+            "Circuit breaker state by upstream: 0 closed, 1 half-open, 2 open.",
+            ["upstream"],
+            registry=registry,
+        )
+        self.breaker_opens = counter(
+            "tailor_circuit_opens", "Times the upstream's breaker opened.", ["upstream"]
+        )
+        self.breaker_rejections = counter(
+            "tailor_circuit_rejections",
+            "Calls failed fast because the upstream's breaker was open.",
+            ["upstream"],
+        )
+        self.bulkhead_rejections = counter(
+            "tailor_bulkhead_rejections",
+            "Calls failed fast because too many were in flight to the upstream.",
+            ["upstream"],
+        )
+        self.fanout_limited = counter(
+            "tailor_fanout_limited",
+            "Requests stopped for asking more upstream calls than allowed, by upstream.",
+            ["upstream"],
+        )
+        self.shed = counter(
+            "tailor_shed_requests",
+            "Requests answered 503 by load shedding, by reason (queue_estimate, queue_wait).",
+            ["reason"],
+        )
+        self.stale_served = counter(
+            "tailor_stale_parts",
+            "Optional parts answered from their last known good value, by part.",
+            ["part"],
+        )

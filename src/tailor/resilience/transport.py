@@ -1,0 +1,194 @@
+"""The resilient transport: retries, retry budget, circuit breaker, bulkhead and hedging,
+wrapped around any :class:`~tailor.upstream.transport.Transport`.
+
+One call (``send``) may become several attempts, all inside the call's own timeout (which the
+client has already cut to the endpoint deadline): an attempt is never started when the backoff
+would outlive what is left, and each attempt tells the service its own remaining budget in
+``x-deadline-ms``. Only idempotent calls are retried or hedged: GET and HEAD by default, a call
+carrying an ``Idempotency-Key``, or a part that declares it (``Part(idempotent=True)``).
+
+A failure, for the breaker and for retries, is a transport error (timeout, refused, reset) or
+a status in ``failure_statuses`` (502, 503, 504: the gateway statuses that say "not now").
+Fail-fast refusals (:class:`CircuitOpen`, :class:`BulkheadFull`) are never retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from tailor.aggregate.deadline import DEADLINE_HEADER
+from tailor.errors import UpstreamError, UpstreamTimeout
+from tailor.resilience.backoff import full_jitter
+from tailor.resilience.errors import BulkheadFull, CircuitOpen
+from tailor.resilience.runtime import Resilience, UpstreamGuards
+from tailor.resilience.scope import CALL_IDEMPOTENT, REQUEST_ALLOWANCE
+from tailor.resilience.settings import ResilienceSettings
+from tailor.upstream.transport import Transport, UpstreamRequest, UpstreamResponse
+
+#: No attempt is started with less than this left: it could not finish anyway.
+MIN_ATTEMPT_S = 0.005
+
+Result = UpstreamResponse | UpstreamError
+
+
+class ResilientTransport:
+    """
+    >>> transport = ResilientTransport(PyreqwestTransport(), Resilience(settings, ["users"]))
+    ... # doctest: +SKIP
+    """
+
+    def __init__(self, inner: Transport, resilience: Resilience) -> None:
+        self.inner = inner
+        self.resilience = resilience
+        self._metrics = resilience.metrics
+
+    async def send(self, request: UpstreamRequest) -> UpstreamResponse:
+        allowance = REQUEST_ALLOWANCE.get()
+        if allowance is not None:
+            try:
+                allowance.take(request.upstream)
+            except UpstreamError:
+                self._metrics.fanout_limited.labels(request.upstream).inc()
+                raise
+        guards = self.resilience.guards(request.upstream)
+        policy = guards.policy
+        guards.budget.record_call()
+        ends = time.monotonic() + request.timeout_s
+        retryable = _idempotent(request, policy.idempotent_methods)
+        attempts = policy.retry.max_attempts if retryable else 1
+        hedge_after = policy.hedge_after_s if retryable else None
+        result: Result
+        attempt = 1
+        while True:
+            result = await self._round(guards, request, ends, hedge_after)
+            if not self._failed(guards, result) or attempt >= attempts:
+                break
+            if isinstance(result, CircuitOpen | BulkheadFull):
+                break  # refused without a call: retrying would only hammer the guard
+            delay = full_jitter(attempt, policy.retry.backoff_base_s, policy.retry.backoff_max_s)
+            if time.monotonic() + delay + MIN_ATTEMPT_S >= ends:
+                break  # never past the deadline
+            if not guards.budget.try_spend():
+                self._metrics.budget_exhausted.labels(request.upstream).inc()
+                break
+            self._metrics.retries.labels(request.upstream).inc()
+            attempt += 1
+            await asyncio.sleep(delay)
+        if isinstance(result, UpstreamError):
+            raise result
+        return result
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+    # -- one round: an attempt, perhaps with a hedge ------------------------------------------
+
+    async def _round(
+        self,
+        guards: UpstreamGuards,
+        request: UpstreamRequest,
+        ends: float,
+        hedge_after: float | None,
+    ) -> Result:
+        if hedge_after is None or time.monotonic() + hedge_after >= ends:
+            return await self._attempt(guards, request, ends)
+        first = asyncio.ensure_future(self._attempt(guards, request, ends))
+        tasks = {first}
+        try:
+            done, _ = await asyncio.wait(tasks, timeout=hedge_after)
+            if done:
+                return first.result()
+            if time.monotonic() + MIN_ATTEMPT_S >= ends or not guards.budget.try_spend():
+                if time.monotonic() + MIN_ATTEMPT_S < ends:
+                    self._metrics.budget_exhausted.labels(request.upstream).inc()
+                return await first
+            self._metrics.hedges.labels(request.upstream).inc()
+            tasks.add(asyncio.ensure_future(self._attempt(guards, request, ends)))
+            result: Result | None = None
+            while tasks:
+                done, tasks = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    result = task.result()
+                    if not self._failed(guards, result):
+                        return result  # first good answer wins; the finally cancels the loser
+            assert result is not None
+            return result
+        finally:
+            for task in tasks:
+                task.cancel()
+
+    async def _attempt(
+        self, guards: UpstreamGuards, request: UpstreamRequest, ends: float
+    ) -> Result:
+        """One attempt through the breaker and the bulkhead. Failures are returned, not
+        raised, so a round can compare its attempts."""
+        upstream = request.upstream
+        try:
+            probe = guards.breaker.admit()
+        except CircuitOpen as exc:
+            self._metrics.breaker_rejections.labels(upstream).inc()
+            return exc
+        finished = False
+        try:
+            async with guards.bulkhead.slot():
+                left = ends - time.monotonic()
+                if left < MIN_ATTEMPT_S:
+                    guards.breaker.release(probe)
+                    finished = True
+                    return UpstreamTimeout(upstream, "no time left for another attempt")
+                try:
+                    response = await self.inner.send(_with_budget(request, left))
+                except UpstreamError as exc:
+                    guards.breaker.record(probe, ok=False)
+                    finished = True
+                    return exc
+                ok = response.status not in guards.policy.failure_statuses
+                guards.breaker.record(probe, ok=ok)
+                finished = True
+                return response
+        except BulkheadFull as exc:
+            self._metrics.bulkhead_rejections.labels(upstream).inc()
+            return exc
+        finally:
+            if not finished:  # cancelled, or refused by the bulkhead: no outcome to record
+                with contextlib.suppress(Exception):
+                    guards.breaker.release(probe)
+
+    @staticmethod
+    def _failed(guards: UpstreamGuards, result: Result) -> bool:
+        return isinstance(result, UpstreamError) or (
+            result.status in guards.policy.failure_statuses
+        )
+
+
+def _idempotent(request: UpstreamRequest, methods: list[str]) -> bool:
+    declared = CALL_IDEMPOTENT.get()
+    if declared is not None:
+        return declared
+    if request.method in methods:
+        return True
+    return any(name.lower() == "idempotency-key" for name, _ in request.headers)
+
+
+def _with_budget(request: UpstreamRequest, left: float) -> UpstreamRequest:
+    """The request for one attempt: its timeout and ``x-deadline-ms`` are what is left."""
+    if left >= request.timeout_s:
+        return request
+    headers = [
+        (name, str(int(left * 1000))) if name == DEADLINE_HEADER else (name, value)
+        for name, value in request.headers
+    ]
+    return UpstreamRequest(
+        request.upstream, request.method, request.url, headers, left, request.body
+    )
+
+
+def resilient(
+    inner: Transport, settings: ResilienceSettings, upstreams: Iterable[str], registry: Any
+) -> ResilientTransport:
+    """Wrap ``inner`` with the resilience of one BFF (its metrics go to ``registry``)."""
+    return ResilientTransport(inner, Resilience(settings, upstreams, registry))

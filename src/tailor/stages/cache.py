@@ -1,0 +1,381 @@
+"""The edge cache stage: hits, 304s, stale-while-revalidate, stale-if-error, coalescing.
+
+It sits right above the handler, so it sees the authenticated principal (the key's scope)
+and the handler's exceptions (an upstream error may be answered from a stale entry).
+
+    miss        run the handler once per key (concurrent misses wait for that one run),
+                store a complete 200 without cookies, tagged by the handler
+    hit         answer from the entry (304 when If-None-Match matches its ETag)
+    stale       past the TTL but inside stale-while-revalidate: answer from the entry and
+                refresh it in the background (one refresh per key at a time); or the handler
+                failed (5xx or an upstream error) inside stale-if-error: answer from it
+    bypass      no key (a per-user route without a principal, a malformed parameter)
+
+A backend failure is counted and skipped for ``cache.backend_retry_s``; requests go on to
+the upstreams. A purge that lands while a fill is in flight wins: that fill is not stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, replace
+from typing import Any
+
+from tailor.cache import TAGS_STATE
+from tailor.cache.backend import CacheBackend, CacheBackendError, MemoryBackend
+from tailor.cache.entry import CacheEntry, strong_etag
+from tailor.cache.headers import NO_STORE, X_CACHE, cache_control, etag_matches
+from tailor.cache.invalidation import InvalidationSubscriber
+from tailor.cache.key import cache_key
+from tailor.cache.metrics import CacheMetrics
+from tailor.cache.policy import CachePolicy
+from tailor.cache.redis_backend import RedisBackend
+from tailor.errors import ConfigError, UpstreamError
+from tailor.http import Request, Response
+from tailor.pipeline import BuildContext
+from tailor.routing import Handler
+
+log = logging.getLogger("tailor.cache")
+
+CACHEABLE_METHODS = frozenset({"GET", "HEAD"})
+DEGRADED_HEADER = "tailor-degraded"  # set by tailor.aggregate on a partial response
+MAX_TAGS = 256
+#: Request state a coalesced waiter copies from the run it waited for (metrics read them).
+SHARED_STATE = ("degraded", "error_cause")
+_NOT_MODIFIED_HEADERS = frozenset({"cache-control", "etag", "vary", "age", X_CACHE})
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What a fill or an entry answers with, before it becomes one caller's Response."""
+
+    status: int
+    body: bytes
+    headers: tuple[tuple[str, str], ...]
+    label: str
+    etag: str | None = None
+    cache_control: str | None = None
+    age: float | None = None
+    shareable: bool = True  # False: a waiting caller must not get it (it sets a cookie)
+    state: tuple[tuple[str, Any], ...] = ()
+
+    @classmethod
+    def from_entry(cls, entry: CacheEntry, label: str, policy: CachePolicy) -> Answer:
+        return cls(
+            entry.status,
+            entry.body,
+            tuple(entry.headers),
+            label,
+            entry.etag,
+            cache_control(policy),
+            entry.age(time.time()),
+        )
+
+
+class CacheStage:
+    def __init__(
+        self,
+        policies: dict[tuple[str, str], CachePolicy],
+        backend: CacheBackend,
+        metrics: CacheMetrics,
+        *,
+        backend_retry_s: float = 1.0,
+    ) -> None:
+        self._policies = policies
+        self.backend = backend
+        self._m = metrics
+        self._retry_s = backend_retry_s
+        self._skip_until = 0.0
+        self._inflight: dict[str, asyncio.Task[Answer]] = {}
+        self._purged_at: dict[str, float] = {}
+        self.subscriber: InvalidationSubscriber | None = None
+
+    @classmethod
+    def build(cls, ctx: BuildContext) -> CacheStage | None:
+        settings = ctx.config.cache
+        if not settings.enabled:
+            return None
+        policies: dict[tuple[str, str], CachePolicy] = {}
+        for route in ctx.router.routes:
+            if route.cache is None:
+                continue
+            policy = route.cache
+            timings = settings.routes.get(route.template)
+            if timings is not None:
+                policy = policy.with_timings(
+                    timings.ttl_s, timings.stale_while_revalidate_s, timings.stale_if_error_s
+                )
+            policies[(route.method, route.template)] = policy
+        templates = {template for _, template in policies}
+        for template in settings.routes:
+            if template not in templates:
+                raise ConfigError(f"cache.routes.{template}", "no cached route has this path")
+        if not policies:
+            return None
+        metrics = CacheMetrics(ctx.metrics.registry)
+        backend: CacheBackend
+        if settings.backend == "redis":
+            backend = RedisBackend(ctx.redis(), ctx.config.name)
+        else:
+            backend = MemoryBackend(settings.max_entries, settings.max_bytes)
+        stage = cls(policies, backend, metrics, backend_retry_s=settings.backend_retry_s)
+        if ctx.config.state.redis_url and settings.invalidation_channel:
+            stage.subscriber = InvalidationSubscriber(
+                ctx.redis,
+                settings.invalidation_channel,
+                stage.purge,
+                metrics,
+                on_connected=stage._on_subscribed,
+            )
+            ctx.background.append(stage.subscriber.run)
+        return stage
+
+    # -- the stage ------------------------------------------------------------------------
+
+    def wrap(self, next_handler: Handler) -> Handler:
+        policies = self._policies
+
+        async def cache(request: Request) -> Response:
+            route = request.route
+            policy = policies.get((route.method, route.template)) if route is not None else None
+            if policy is None or request.method not in CACHEABLE_METHODS:
+                return await next_handler(request)
+            assert route is not None
+            key = cache_key(policy, request)
+            if key is None:
+                self._m.lookups.labels(route.template, "bypass").inc()
+                return await next_handler(request)
+            entry = await self._get(key)
+            if entry is not None:
+                now = time.time()
+                if entry.fresh(now):
+                    return self._hit(request, policy, Answer.from_entry(entry, "hit", policy))
+                if entry.revalidatable(now):
+                    self._refresh(key, policy, request, next_handler, entry)
+                    return self._hit(request, policy, Answer.from_entry(entry, "stale", policy))
+            answer = await self._fill(key, policy, request, next_handler, entry)
+            self._m.lookups.labels(route.template, answer.label).inc()
+            return respond(request, policy, answer)
+
+        return cache
+
+    def _hit(self, request: Request, policy: CachePolicy, answer: Answer) -> Response:
+        assert request.route is not None
+        self._m.lookups.labels(request.route.template, answer.label).inc()
+        return respond(request, policy, answer)
+
+    # -- filling ----------------------------------------------------------------------------
+
+    async def _fill(
+        self,
+        key: str,
+        policy: CachePolicy,
+        request: Request,
+        next_handler: Handler,
+        stale: CacheEntry | None,
+    ) -> Answer:
+        running = self._inflight.get(key)
+        if running is not None:
+            answer = await asyncio.shield(running)
+            if answer.shareable:
+                request.state.update(answer.state)
+                return replace(answer, label="coalesced")
+            # A response that sets a cookie belongs to its own caller only.
+            return await self._run(policy, request, next_handler, stale, "miss")
+        task = self._start(key, policy, request, next_handler, stale, "miss")
+        # shield: if this caller goes away, the run still completes for those waiting on it.
+        return await asyncio.shield(task)
+
+    def _refresh(
+        self,
+        key: str,
+        policy: CachePolicy,
+        request: Request,
+        next_handler: Handler,
+        stale: CacheEntry,
+    ) -> None:
+        if key in self._inflight:
+            return  # one refresh per key at a time
+        self._start(key, policy, detached(request), next_handler, stale, "refresh")
+
+    def _start(
+        self,
+        key: str,
+        policy: CachePolicy,
+        request: Request,
+        next_handler: Handler,
+        stale: CacheEntry | None,
+        kind: str,
+    ) -> asyncio.Task[Answer]:
+        task = asyncio.ensure_future(self._run(policy, request, next_handler, stale, kind, key=key))
+        self._inflight[key] = task
+
+        def done(finished: asyncio.Task[Answer]) -> None:
+            if self._inflight.get(key) is finished:
+                del self._inflight[key]
+            if kind == "refresh" and not finished.cancelled() and finished.exception():
+                log.info("background refresh failed: %r", finished.exception())
+
+        task.add_done_callback(done)
+        return task
+
+    async def _run(
+        self,
+        policy: CachePolicy,
+        request: Request,
+        next_handler: Handler,
+        stale: CacheEntry | None,
+        kind: str,
+        *,
+        key: str | None = None,
+    ) -> Answer:
+        """Run the handler; store what it answered if it may be stored."""
+        assert request.route is not None
+        template = request.route.template
+        started = time.monotonic()
+        self._m.upstream_fetches.labels(template, kind).inc()
+        try:
+            response = await next_handler(request)
+        except UpstreamError:
+            if stale is not None and stale.usable_on_error(time.time()):
+                return Answer.from_entry(stale, "stale", policy)
+            raise
+        if response.status >= 500 and stale is not None and stale.usable_on_error(time.time()):
+            return Answer.from_entry(stale, "stale", policy)
+        state = tuple((k, request.state[k]) for k in SHARED_STATE if k in request.state)
+        headers = tuple(response.headers)
+        plain = Answer(response.status, response.body, headers, "miss", state=state)
+        if response.status != 200:
+            return plain
+        if any(name == "set-cookie" for name, _ in headers):
+            self._m.stores.labels(template, "uncacheable").inc()
+            return replace(plain, cache_control=NO_STORE, shareable=False)
+        if request.state.get("degraded") or response.header(DEGRADED_HEADER) is not None:
+            # A partial answer is not the answer: neither we nor the client keep it.
+            self._m.stores.labels(template, "degraded").inc()
+            return replace(plain, cache_control=NO_STORE)
+        etag = strong_etag(response.body)
+        answer = replace(plain, etag=etag, cache_control=cache_control(policy))
+        tags = _tags(request)
+        if key is None:
+            return answer
+        if self._purged_since(tags, started):
+            self._m.stores.labels(template, "raced").inc()
+            return answer
+        entry = CacheEntry(
+            200,
+            response.body,
+            list(headers),
+            etag,
+            stored_at=time.time(),
+            ttl_s=policy.ttl_s,
+            swr_s=policy.stale_while_revalidate_s,
+            sie_s=policy.stale_if_error_s,
+            tags=tags,
+        )
+        if await self._set(key, entry):
+            self._m.stores.labels(template, "stored").inc()
+        return answer
+
+    # -- invalidation -----------------------------------------------------------------------
+
+    async def purge(self, tags: list[str]) -> None:
+        """Drop every entry tagged with one of ``tags``, and make fills already in flight
+        (which may have read the old data) not store what they get."""
+        now = time.monotonic()
+        for t in tags:
+            self._purged_at[t] = now
+        if len(self._purged_at) > 50_000:
+            horizon = now - 60.0  # longer than any fill can run
+            self._purged_at = {t: at for t, at in self._purged_at.items() if at > horizon}
+        # New requests must not join a run that started before this purge.
+        self._inflight.clear()
+        try:
+            purged = await self.backend.purge_tags(tags)
+        except CacheBackendError as exc:
+            self._backend_failed("purge", exc)
+            raise
+        self._m.purged.labels(self.backend.name).inc(purged)
+
+    async def _on_subscribed(self, reconnect: bool) -> None:
+        if reconnect:
+            # Events published while we were away are lost (pub/sub does not replay).
+            log.info("invalidation channel back; dropping this instance's entries")
+            await self.backend.clear()
+
+    def _purged_since(self, tags: list[str], started: float) -> bool:
+        purged_at = self._purged_at
+        return any(purged_at.get(t, -1.0) >= started for t in tags)
+
+    # -- the backend, failing safe ---------------------------------------------------------
+
+    async def _get(self, key: str) -> CacheEntry | None:
+        if time.monotonic() < self._skip_until:
+            return None
+        try:
+            return await self.backend.get(key)
+        except CacheBackendError as exc:
+            self._backend_failed("get", exc)
+            return None
+
+    async def _set(self, key: str, entry: CacheEntry) -> bool:
+        if time.monotonic() < self._skip_until:
+            return False
+        try:
+            await self.backend.set(key, entry)
+        except CacheBackendError as exc:
+            self._backend_failed("set", exc)
+            return False
+        return True
+
+    def _backend_failed(self, op: str, exc: CacheBackendError) -> None:
+        self._m.backend_errors.labels(self.backend.name, op).inc()
+        if time.monotonic() >= self._skip_until:
+            log.warning("cache backend %s failed (%s); serving from upstreams for %.1f s",
+                        self.backend.name, exc, self._retry_s)  # fmt: skip
+        self._skip_until = time.monotonic() + self._retry_s
+
+
+def _tags(request: Request) -> list[str]:
+    raw = request.state.get(TAGS_STATE) or ()
+    return list(dict.fromkeys(t for t in raw if isinstance(t, str) and t))[:MAX_TAGS]
+
+
+def respond(request: Request, policy: CachePolicy, answer: Answer) -> Response:
+    """One caller's response: the stored or fetched answer plus cache headers; 304 when the
+    caller already holds this version."""
+    headers = list(answer.headers)
+    if answer.cache_control is not None:
+        headers.append(("cache-control", answer.cache_control))
+    if answer.etag is not None:
+        headers.append(("etag", answer.etag))
+    if policy.vary:
+        headers.append(("vary", ", ".join(policy.vary)))
+    if answer.age is not None:
+        headers.append(("age", str(int(answer.age))))
+    headers.append((X_CACHE, answer.label))
+    if answer.etag is not None and etag_matches(request.headers.get("if-none-match"), answer.etag):
+        return Response(304, b"", [(k, v) for k, v in headers if k in _NOT_MODIFIED_HEADERS])
+    body = b"" if request.method == "HEAD" else answer.body
+    return Response(answer.status, body, headers)
+
+
+def detached(request: Request) -> Request:
+    """A copy of the request for a background refresh, so it shares no mutable state with
+    the response already on its way."""
+    clone = Request(
+        request.method,
+        request.path,
+        request.query_string,
+        dict(request.headers),
+        request.client,
+        scheme=request.scheme,
+    )
+    clone.request_id = request.request_id
+    clone.route = request.route
+    clone.path_params = dict(request.path_params)
+    clone.principal = request.principal
+    clone.received_at = time.perf_counter()
+    return clone

@@ -1,0 +1,153 @@
+"""Edge admission: load shedding and the per-request call allowance.
+
+Shedding: at most ``resilience.shed.max_in_flight`` requests run at once in this process. A
+request over the cap joins a queue only if the wait looks short (queue length x recent service
+time / slots <= ``max_queue_wait_s``) and then waits at most that long; otherwise it is answered
+503 problem+json with ``Retry-After`` at once. A fast 503 lets the client (or its load balancer)
+go elsewhere; a slow timeout holds its connection and ours for nothing.
+
+Allowance: every request gets a fresh :class:`~tailor.resilience.scope.CallAllowance`
+(``resilience.max_calls_per_request``), which the resilient transport draws on: a runaway
+fan-out fails the request instead of flooding the services. Without this stage (shedding off),
+:func:`~tailor.aggregate.engine.run_plan` gives each plan its own allowance instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import time
+
+from tailor.http import Request, Response
+from tailor.pipeline import BuildContext
+from tailor.problem import problem_response
+from tailor.resilience.metrics import ResilienceMetrics
+from tailor.resilience.scope import REQUEST_ALLOWANCE, CallAllowance
+from tailor.resilience.settings import ShedSettings
+from tailor.resilience.transport import ResilientTransport
+from tailor.routing import Handler
+
+# Weight of the newest sample in the moving average of service time.
+_EWMA_ALPHA = 0.1
+
+
+class AdmissionQueue:
+    """A counting gate with a bounded, FIFO wait.
+
+    >>> gate = AdmissionQueue(max_in_flight=2, max_queue_wait_s=0.05)
+    >>> gate.in_flight
+    0
+    """
+
+    def __init__(self, *, max_in_flight: int, max_queue_wait_s: float) -> None:
+        self.max_in_flight = max_in_flight
+        self.max_queue_wait_s = max_queue_wait_s
+        self.in_flight = 0
+        self.service_time_s = 0.0  # moving average of how long an admitted request runs
+        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+
+    def estimated_wait(self) -> float:
+        """How long a newcomer would queue: everyone ahead, served ``max_in_flight`` at a time."""
+        return (len(self._waiters) + 1) * self.service_time_s / self.max_in_flight
+
+    async def enter(self) -> str | None:
+        """Take a slot. Returns None when admitted, else why it was refused."""
+        if self.in_flight < self.max_in_flight and not self._waiters:
+            self.in_flight += 1
+            return None
+        if self.max_queue_wait_s <= 0 or self.estimated_wait() > self.max_queue_wait_s:
+            return "queue_estimate"
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            async with asyncio.timeout(self.max_queue_wait_s):
+                await waiter
+        except TimeoutError:
+            pass
+        except asyncio.CancelledError:
+            if _handed_over(waiter):
+                self._release()  # the caller went away holding a slot: pass it on
+            raise
+        finally:
+            if not _handed_over(waiter):
+                self._remove(waiter)
+        # A slot handed over by leave() is already counted in in_flight.
+        return None if _handed_over(waiter) else "queue_wait"
+
+    def leave(self, elapsed_s: float) -> None:
+        self.service_time_s += _EWMA_ALPHA * (elapsed_s - self.service_time_s)
+        self._release()
+
+    def _release(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)  # hand the slot over without releasing it
+                return
+        self.in_flight -= 1
+
+    def _remove(self, waiter: asyncio.Future[None]) -> None:
+        with contextlib.suppress(ValueError):
+            self._waiters.remove(waiter)
+        waiter.cancel()
+
+
+def _handed_over(waiter: asyncio.Future[None]) -> bool:
+    return waiter.done() and not waiter.cancelled()
+
+
+class ShedStage:
+    def __init__(
+        self,
+        settings: ShedSettings,
+        max_calls: int,
+        metrics: ResilienceMetrics | None,
+    ) -> None:
+        self._settings = settings
+        self._max_calls = max_calls
+        self._metrics = metrics
+        self.gate = AdmissionQueue(
+            max_in_flight=settings.max_in_flight, max_queue_wait_s=settings.max_queue_wait_s
+        )
+
+    @classmethod
+    def build(cls, ctx: BuildContext) -> ShedStage | None:
+        settings = ctx.config.resilience
+        if not settings.shed.enabled:
+            return None  # the engine still gives each plan its call allowance
+        transport = ctx.client.transport
+        metrics = (
+            transport.resilience.metrics if isinstance(transport, ResilientTransport) else None
+        )
+        return cls(settings.shed, settings.max_calls_per_request, metrics)
+
+    def wrap(self, next_handler: Handler) -> Handler:
+        max_calls = self._max_calls
+        gate = self.gate
+        retry_after = (("retry-after", str(self._settings.retry_after_s)),)
+        metrics = self._metrics
+
+        async def admit(request: Request) -> Response:
+            token = REQUEST_ALLOWANCE.set(CallAllowance(max_calls))
+            try:
+                refused = await gate.enter()
+                if refused is not None:
+                    if metrics is not None:
+                        metrics.shed.labels(refused).inc()
+                    request.state["error_cause"] = "shed"
+                    return problem_response(
+                        503,
+                        "the service is over capacity; retry later",
+                        headers=retry_after,
+                        request_id=request.request_id,
+                    )
+                started = time.perf_counter()
+                try:
+                    return await next_handler(request)
+                finally:
+                    gate.leave(time.perf_counter() - started)
+            finally:
+                REQUEST_ALLOWANCE.reset(token)
+
+        return admit

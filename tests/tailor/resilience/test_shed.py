@@ -1,0 +1,95 @@
+"""Load shedding at the edge: over the in-flight cap a request is answered 503 problem+json
+with Retry-After at once, or waits briefly for a slot when the wait looks short."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from harness import assert_problem, call
+
+from tailor import Request, Response, json_response
+
+
+def _gated_bff(make_bff, gate: asyncio.Event, **shed: object):
+    bff = make_bff({"resilience": {"shed": {"enabled": True, **shed}}})
+
+    @bff.get("/work", auth=False)
+    async def work(request: Request) -> Response:
+        await gate.wait()
+        return json_response({"ok": True})
+
+    return bff
+
+
+async def _start(bff, count: int) -> list[asyncio.Task[Response]]:
+    tasks = [asyncio.ensure_future(call(bff, "GET", "/work")) for _ in range(count)]
+    await asyncio.sleep(0)  # let them enter the stage
+    return tasks
+
+
+async def test_a_request_over_the_cap_is_a_fast_503_with_retry_after(make_bff) -> None:
+    gate = asyncio.Event()
+    bff = _gated_bff(make_bff, gate, max_in_flight=2, max_queue_wait_s=0, retry_after_s=2)
+    running = await _start(bff, 2)
+    started = time.monotonic()
+    response = await call(bff, "GET", "/work")
+    elapsed = time.monotonic() - started
+    assert_problem(response, 503)
+    assert response.header("retry-after") == "2"
+    assert elapsed < 0.05
+    gate.set()
+    assert [r.status for r in await asyncio.gather(*running)] == [200, 200]
+
+
+async def test_shed_requests_are_counted(make_bff) -> None:
+    gate = asyncio.Event()
+    bff = _gated_bff(make_bff, gate, max_in_flight=1, max_queue_wait_s=0)
+    running = await _start(bff, 1)
+    await call(bff, "GET", "/work")
+    gate.set()
+    await asyncio.gather(*running)
+    value = bff.metrics.registry.get_sample_value(
+        "tailor_shed_requests_total", {"reason": "queue_estimate"}
+    )
+    assert value == 1
+
+
+async def test_a_queued_request_gets_the_slot_freed_within_its_wait(make_bff) -> None:
+    gate = asyncio.Event()
+    bff = _gated_bff(make_bff, gate, max_in_flight=1, max_queue_wait_s=1.0)
+    running = await _start(bff, 2)  # the second one queues: no service time measured yet
+    gate.set()
+    assert [r.status for r in await asyncio.gather(*running)] == [200, 200]
+
+
+async def test_a_queued_request_that_waits_too_long_is_a_503(make_bff) -> None:
+    gate = asyncio.Event()
+    bff = _gated_bff(make_bff, gate, max_in_flight=1, max_queue_wait_s=0.05)
+    running = await _start(bff, 1)
+    assert_problem(await call(bff, "GET", "/work"), 503)
+    gate.set()
+    await asyncio.gather(*running)
+    value = bff.metrics.registry.get_sample_value(
+        "tailor_shed_requests_total", {"reason": "queue_wait"}
+    )
+    assert value == 1
+
+
+async def test_after_a_burst_every_slot_is_free_again(make_bff) -> None:
+    gate = asyncio.Event()
+    bff = _gated_bff(make_bff, gate, max_in_flight=2, max_queue_wait_s=0.5)
+    gate.set()
+    await asyncio.gather(*await _start(bff, 6))  # two run, four queue and are handed slots
+    gate.clear()
+    again = await _start(bff, 2)
+    shed = await call(bff, "GET", "/work")  # both slots taken again, and only two exist
+    gate.set()
+    assert [r.status for r in await asyncio.gather(*again)] == [200, 200]
+    assert shed.status == 503
+
+
+async def test_shedding_is_off_unless_enabled(make_bff) -> None:
+    bff = make_bff()
+    bff.startup(admin=False)
+    assert "ShedStage" not in bff.stages
