@@ -27,6 +27,7 @@ from tailor.observe.admin import AdminServer
 from tailor.observe.metrics import Metrics
 from tailor.params import QuerySpec
 from tailor.pipeline import BuildContext, build_chain
+from tailor.resilience.transport import resilient
 from tailor.routing import Handler, Route, Router
 from tailor.serve import asgi, rsgi
 from tailor.upstream.client import UpstreamClient
@@ -105,6 +106,7 @@ class BFF:
             connect_timeout_s=cfg.client.connect_timeout_s,
             pool_idle_timeout_s=cfg.client.pool_idle_timeout_s,
         )
+        transport = resilient(transport, cfg.resilience, cfg.upstreams, self.metrics.registry)
         self._client = UpstreamClient(
             self.registry,
             transport,

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import msgspec
 
 from tailor.errors import ConfigError
+from tailor.resilience.settings import ResilienceSettings
 
 
 class Listen(msgspec.Struct, forbid_unknown_fields=True):
@@ -258,6 +259,7 @@ class Config(msgspec.Struct, forbid_unknown_fields=True):
     metrics: Metrics = msgspec.field(default_factory=Metrics)
     server: Server = msgspec.field(default_factory=Server)
     state: State = msgspec.field(default_factory=State)
+    resilience: ResilienceSettings = msgspec.field(default_factory=ResilienceSettings)
     cache: Cache = msgspec.field(default_factory=Cache)
     rate_limit: RateLimit = msgspec.field(default_factory=RateLimit)
 

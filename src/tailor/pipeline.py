@@ -9,6 +9,7 @@ it is built, never checked per request.
     errors        exceptions below -> problem+json              (500/502/504, never a trace)
     limits        header size, body size, receive deadline      -> 431 / 413 / 408
     sanitize      drop internal, hop-by-hop, forwarded headers
+    shed          in-flight cap, queue wait bound; call allowance -> 503 + Retry-After
     route         endpoint lookup                               -> 404 / 405
     authenticate  bearer JWT against the issuer's JWKS          -> 401
     rate limit    per IP / user / app and route class, GCRA     -> 429 + RateLimit headers
@@ -79,6 +80,7 @@ def stage_order() -> Sequence[Any]:
     from tailor.stages.request_id import RequestIdStage
     from tailor.stages.route import RouteStage
     from tailor.stages.sanitize import SanitizeStage
+    from tailor.stages.shed import ShedStage
 
     return (
         ObserveStage,
@@ -86,6 +88,7 @@ def stage_order() -> Sequence[Any]:
         ErrorStage,
         LimitsStage,
         SanitizeStage,
+        ShedStage,
         RouteStage,
         AuthenticateStage,
         RateLimitStage,
