@@ -20,6 +20,7 @@ from typing import Any
 
 from tailor.aggregate.plan import Plan
 from tailor.auth.factory import build_authenticators, upstreams_used
+from tailor.auth.internal import build_inward_credentials
 from tailor.cache.policy import CachePolicy
 from tailor.config import Config
 from tailor.http import Request, Response
@@ -107,11 +108,18 @@ class BFF:
             pool_idle_timeout_s=cfg.client.pool_idle_timeout_s,
         )
         transport = resilient(transport, cfg.resilience, cfg.upstreams, self.metrics.registry)
+        # Inward calls carry an exchanged internal token, never the client's credential.
+        credentials = None
+        if cfg.token_exchange is not None:
+            credentials = build_inward_credentials(
+                cfg.token_exchange, self.registry, transport, self.metrics
+            )
         self._client = UpstreamClient(
             self.registry,
             transport,
             metrics=self.metrics,
             default_timeout_s=cfg.client.default_timeout_s,
+            credentials=credentials,
         )
         ctx = BuildContext(cfg, self.router, self._client, self.metrics)
         ctx.authenticators = build_authenticators(ctx)

@@ -8,6 +8,7 @@ raises :class:`ConfigError` naming the key, and the process does not start.
 from __future__ import annotations
 
 import json
+import os
 import re
 import tomllib
 from pathlib import Path
@@ -111,6 +112,43 @@ class UpstreamClientSettings(msgspec.Struct, forbid_unknown_fields=True):
 
 class Metrics(msgspec.Struct, forbid_unknown_fields=True):
     enabled: bool = True
+
+
+class TokenExchange(msgspec.Struct, forbid_unknown_fields=True):
+    """Inward calls carry an internal token from the token service (RFC 8693 exchange),
+    never the client's credential. The BFF authenticates as ``client_id`` with
+    ``client_secret``, or with the secret in the environment variable ``client_secret_env``
+    (checked at startup). Tokens are cached until ``refresh_before_s`` before expiry."""
+
+    client_id: str
+    client_secret: str | None = None
+    client_secret_env: str | None = None
+    tokens_upstream: str = "tokens"
+    token_path: str = "/token"
+    refresh_before_s: float = 10.0
+    timeout_s: float = 1.0
+    cache_size: int = 100_000
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[A-Za-z0-9_.-]{1,128}", self.client_id):
+            raise ValueError("client_id must be a plain token")
+        if (self.client_secret is None) == (self.client_secret_env is None):
+            raise ValueError("client_secret must be set, or client_secret_env (not both)")
+        if self.client_secret_env is not None and not os.environ.get(self.client_secret_env):
+            raise ValueError("client_secret_env must name an environment variable that is set")
+        if not 0 <= self.refresh_before_s < 60:
+            raise ValueError("refresh_before_s must be between 0 and 60")
+        if self.timeout_s <= 0 or self.cache_size <= 0:
+            raise ValueError("timeout_s must be positive, and so must cache_size")
+
+    def secret(self) -> str:
+        if self.client_secret is not None:
+            return self.client_secret
+        assert self.client_secret_env is not None
+        return os.environ[self.client_secret_env]
+
+    def __repr__(self) -> str:  # the secret stays out of logs
+        return f"TokenExchange(client_id={self.client_id!r}, tokens={self.tokens_upstream!r})"
 
 
 class State(msgspec.Struct, forbid_unknown_fields=True):
@@ -259,6 +297,7 @@ class Config(msgspec.Struct, forbid_unknown_fields=True):
     metrics: Metrics = msgspec.field(default_factory=Metrics)
     server: Server = msgspec.field(default_factory=Server)
     state: State = msgspec.field(default_factory=State)
+    token_exchange: TokenExchange | None = None
     resilience: ResilienceSettings = msgspec.field(default_factory=ResilienceSettings)
     cache: Cache = msgspec.field(default_factory=Cache)
     rate_limit: RateLimit = msgspec.field(default_factory=RateLimit)

@@ -14,16 +14,18 @@ parts never shift each other.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import random
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any
 
 Row = dict[str, Any]
 
-SEED_VERSION = 1
+SEED_VERSION = 2
 DEFAULT_SEED = 42
 DEFAULT_SCALE = 2000
 COUNTRIES = ("US", "DE", "GB", "FR", "SE", "BR", "JP")
@@ -43,24 +45,175 @@ ALICE_PRIVATE_TRACK = "t6"  # alice's own private track
 FIXTURE_TRACKS = 6
 FIXTURE_RIGHTS: dict[str, list[str]] = {"t3": ["US", "GB"], "t5": ["DE", "US"]}
 
-_FIRST = ("Ada", "Ben", "Chloe", "Dmitri", "Elif", "Femi", "Greta", "Hiro", "Ines", "Jonas",
-          "Kai", "Lena", "Mateo", "Noor", "Oskar", "Priya", "Quinn", "Rosa", "Sven", "Tomoko")
-_LAST = ("Adams", "Berg", "Costa", "Dubois", "Eriksson", "Fischer", "Garcia", "Haddad",
-         "Ito", "Jensen", "Kowalski", "Lopez", "Martin", "Nakamura", "Olsen", "Silva")
+_FIRST = (
+    "Ada",
+    "Ben",
+    "Chloe",
+    "Dmitri",
+    "Elif",
+    "Femi",
+    "Greta",
+    "Hiro",
+    "Ines",
+    "Jonas",
+    "Kai",
+    "Lena",
+    "Mateo",
+    "Noor",
+    "Oskar",
+    "Priya",
+    "Quinn",
+    "Rosa",
+    "Sven",
+    "Tomoko",
+)
+_LAST = (
+    "Adams",
+    "Berg",
+    "Costa",
+    "Dubois",
+    "Eriksson",
+    "Fischer",
+    "Garcia",
+    "Haddad",
+    "Ito",
+    "Jensen",
+    "Kowalski",
+    "Lopez",
+    "Martin",
+    "Nakamura",
+    "Olsen",
+    "Silva",
+)
 _CITIES = {
-    "US": ("New York", "Austin", "Seattle"), "DE": ("Berlin", "Hamburg", "Cologne"),
-    "GB": ("London", "Bristol", "Leeds"), "FR": ("Paris", "Lyon", "Marseille"),
-    "SE": ("Stockholm", "Gothenburg", "Malmo"), "BR": ("Sao Paulo", "Rio", "Recife"),
+    "US": ("New York", "Austin", "Seattle"),
+    "DE": ("Berlin", "Hamburg", "Cologne"),
+    "GB": ("London", "Bristol", "Leeds"),
+    "FR": ("Paris", "Lyon", "Marseille"),
+    "SE": ("Stockholm", "Gothenburg", "Malmo"),
+    "BR": ("Sao Paulo", "Rio", "Recife"),
     "JP": ("Tokyo", "Osaka", "Sapporo"),
 }
-_PHONE = {"US": "+1", "DE": "+49", "GB": "+44", "FR": "+33", "SE": "+46", "BR": "+55",
-          "JP": "+81"}
-GENRES = ("techno", "house", "ambient", "hip-hop", "lo-fi", "drum-and-bass", "jazz",
-          "indie", "pop", "classical")
-_WORDS = ("night", "signal", "river", "echo", "neon", "drift", "static", "bloom", "orbit",
-          "tide", "pulse", "glass", "ember", "haze", "circuit", "velvet", "north", "dust")
+_PHONE = {"US": "+1", "DE": "+49", "GB": "+44", "FR": "+33", "SE": "+46", "BR": "+55", "JP": "+81"}
+GENRES = (
+    "techno",
+    "house",
+    "ambient",
+    "hip-hop",
+    "lo-fi",
+    "drum-and-bass",
+    "jazz",
+    "indie",
+    "pop",
+    "classical",
+)
+_WORDS = (
+    "night",
+    "signal",
+    "river",
+    "echo",
+    "neon",
+    "drift",
+    "static",
+    "bloom",
+    "orbit",
+    "tide",
+    "pulse",
+    "glass",
+    "ember",
+    "haze",
+    "circuit",
+    "velvet",
+    "north",
+    "dust",
+)
 _LICENSES = ("all-rights-reserved", "cc-by", "cc-by-nc", "cc-by-sa")
 _LABELS = ("Independent", "Kompakt", "Warp", "Ninja Tune", "Ostgut Ton", "Hyperdub")
+
+# -- identity: partners, apps, token-service clients -----------------------------------
+
+#: partner id -> the label it owns; a track belongs to a partner when ``rights.label`` is
+#: that label. Partner certificates carry the partner id as CN (and as a SAN URI).
+PARTNERS: dict[str, str] = {"p-acme": "Acme Records", "p-globex": "Globex Music"}
+PARTNER_URI = "urn:waveform:partner:{partner_id}"
+#: Fixture tracks with a partner label, stable for every seed and scale (others: 1 in 5).
+FIXTURE_LABELS = {"t1": "Acme Records", "t4": "Globex Music", "t5": "Acme Records"}
+PARTNER_KEY_PREFIX = "wf_live_"
+
+
+@dataclass(frozen=True)
+class AppSeed:
+    """One registered application (OAuth2 client) of the app registry."""
+
+    client_id: str
+    name: str
+    bffs: tuple[str, ...]
+    routes: dict[str, list[str]]
+    scopes: tuple[str, ...]
+    tier: str
+    status: str = "active"
+    secret: str | None = None  # demo value; the accounts service stores only its hash
+
+
+APPS: tuple[AppSeed, ...] = (
+    AppSeed(
+        "waveform-ios", "Waveform for iOS", ("mobile",), {"mobile": ["*"]}, ("user",), "first-party"
+    ),
+    AppSeed(
+        "waveform-webapp", "Waveform on the web", ("web",), {"web": ["*"]}, ("user",), "first-party"
+    ),
+    AppSeed(
+        "acme-player",
+        "Acme Player",
+        ("public",),
+        {"public": ["*"]},
+        ("tracks:read", "users:read"),
+        "standard",
+        secret="acme-secret",
+    ),
+    AppSeed(
+        "narrow-widget",
+        "Now-playing widget",
+        ("mobile",),
+        {"mobile": ["GET /v1/tracks/{id}"]},
+        ("user",),
+        "free",
+    ),
+    AppSeed(
+        "suspended-app",
+        "A suspended integration",
+        ("public",),
+        {"public": ["*"]},
+        ("tracks:read",),
+        "standard",
+        status="suspended",
+        secret="suspended-secret",
+    ),
+)
+
+
+def derived_secret(seed: int, purpose: str, length: int = 32) -> str:
+    """A deterministic, URL-safe secret for demo credentials (partner demo keys, the
+    token service's client secrets). Deterministic so that the supervisor, the services
+    and ``make demo`` agree without a secret store; a deployment provisions real ones.
+
+    >>> derived_secret(1, "x") == derived_secret(1, "x") != derived_secret(2, "x")
+    True
+    """
+    digest = hashlib.sha256(f"waveform:secret:{seed}:{purpose}".encode()).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")[:length]
+
+
+def partner_demo_key(seed: int, partner_id: str) -> str:
+    """The demo API key seeded for a partner (``make demo`` prints it)."""
+    return PARTNER_KEY_PREFIX + derived_secret(seed, f"partner-key:{partner_id}", 40)
+
+
+def token_client_secret(seed: int, client_id: str) -> str:
+    """The token service's client secret for ``client_id`` (a BFF, catalog, ops)."""
+    return derived_secret(seed, f"token-client:{client_id}", 43)
+
+
 _REASONS = ("similar_to_likes", "followed_artist", "popular_in_country", "trending")
 
 
@@ -86,8 +239,9 @@ def verify_password(password: str, encoded: str) -> bool:
         scheme, n, r, p, salt, digest = encoded.split("$")
         if scheme != "scrypt":
             return False
-        got = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt), n=int(n),
-                             r=int(r), p=int(p), dklen=32)
+        got = hashlib.scrypt(
+            password.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p), dklen=32
+        )
     except (ValueError, TypeError):
         return False
     return hashlib.sha256(got).digest() == hashlib.sha256(bytes.fromhex(digest)).digest()
@@ -134,27 +288,29 @@ class World:
             if i <= len(DEMO_USERS):
                 first = username.capitalize()
             created = _ago(rng.uniform(400, 2000) * 86400)
-            rows.append({
-                "id": f"u{i}",
-                "username": username,
-                "display_name": f"{first} {last}",
-                "avatar_url": f"https://img.waveform.test/avatars/u{i}.jpg",
-                "bio": f"{rng.choice(GENRES)} producer from {rng.choice(_CITIES[country])}",
-                "country": country,
-                "city": rng.choice(_CITIES[country]),
-                "email": f"{username}@example.test",
-                "date_of_birth": f"{rng.randint(1960, 2005)}-{rng.randint(1, 12):02d}-"
-                                 f"{rng.randint(1, 28):02d}",
-                "phone": f"{_PHONE[country]} {rng.randint(100, 999)} "
-                         f"{rng.randint(1000000, 9999999)}",
-                "last_login_ip": f"203.0.113.{rng.randint(1, 254)}",
-                "plan": rng.choice(("free", "free", "free", "pro", "next-pro")),
-                "verified": int(rng.random() < 0.05),
-                "created_at": created,
-                "updated_at": _ago(rng.uniform(0, 400) * 86400),
-                "internal_notes": "",
-                "risk_score": round(rng.random(), 3),
-            })
+            rows.append(
+                {
+                    "id": f"u{i}",
+                    "username": username,
+                    "display_name": f"{first} {last}",
+                    "avatar_url": f"https://img.waveform.test/avatars/u{i}.jpg",
+                    "bio": f"{rng.choice(GENRES)} producer from {rng.choice(_CITIES[country])}",
+                    "country": country,
+                    "city": rng.choice(_CITIES[country]),
+                    "email": f"{username}@example.test",
+                    "date_of_birth": f"{rng.randint(1960, 2005)}-{rng.randint(1, 12):02d}-"
+                    f"{rng.randint(1, 28):02d}",
+                    "phone": f"{_PHONE[country]} {rng.randint(100, 999)} "
+                    f"{rng.randint(1000000, 9999999)}",
+                    "last_login_ip": f"203.0.113.{rng.randint(1, 254)}",
+                    "plan": rng.choice(("free", "free", "free", "pro", "next-pro")),
+                    "verified": int(rng.random() < 0.05),
+                    "created_at": created,
+                    "updated_at": _ago(rng.uniform(0, 400) * 86400),
+                    "internal_notes": "",
+                    "risk_score": round(rng.random(), 3),
+                }
+            )
         return rows
 
     @cached_property
@@ -170,8 +326,14 @@ class World:
             tracks[owner] += 1
         rows = []
         for i, base in enumerate(self.users_base, start=1):
-            rows.append({**base, "followers_count": followers[i],
-                         "followings_count": followings[i], "track_count": tracks[i]})
+            rows.append(
+                {
+                    **base,
+                    "followers_count": followers[i],
+                    "followings_count": followings[i],
+                    "track_count": tracks[i],
+                }
+            )
         return rows
 
     @cached_property
@@ -193,8 +355,14 @@ class World:
     @cached_property
     def follows(self) -> list[Row]:
         rng = self._rng("follow-times")
-        return [{"follower_id": f"u{a}", "followee_id": f"u{b}",
-                 "created_at": _ago(rng.uniform(1, 700) * 86400)} for a, b in self.follow_pairs]
+        return [
+            {
+                "follower_id": f"u{a}",
+                "followee_id": f"u{b}",
+                "created_at": _ago(rng.uniform(1, 700) * 86400),
+            }
+            for a, b in self.follow_pairs
+        ]
 
     # -- tracks --------------------------------------------------------------------------
 
@@ -246,32 +414,34 @@ class World:
             genre = rng.choice(GENRES)
             title = f"{rng.choice(_WORDS).title()} {rng.choice(_WORDS).title()}"
             created = _ago(age)
-            rows.append({
-                "id": tid,
-                "title": title,
-                "owner_id": f"u{owner}",
-                "duration_ms": rng.randint(90, 600) * 1000,
-                "genre": genre,
-                "tags": json.dumps([genre, rng.choice(_WORDS)]),
-                "description": f"{title}: a {genre} piece.",
-                "artwork_url": f"https://img.waveform.test/artwork/{tid}.jpg",
-                "waveform_url": f"https://wave.waveform.test/{tid}.json",
-                "private": int(private),
-                "created_at": created,
-                "updated_at": created,
-                "bpm": rng.randint(60, 175),
-                "isrc": f"XX-WAV-{(i + 1) % 100:02d}-{i + 1:05d}",
-                "license": rng.choice(_LICENSES),
-                "play_count": rng.randint(0, 500_000),
-                "like_count": likes[i],
-                "repost_count": reposts[i],
-                "comment_count": rng.randint(0, 300),
-                "downloadable": int(rng.random() < 0.2),
-                "moderation_state": "approved",
-                "storage_key": f"s3://waveform-masters/{tid}.wav",
-                "checksum_sha1": hashlib.sha1(tid.encode()).hexdigest(),
-                "internal_notes": "fixture" if i < FIXTURE_TRACKS else "",
-            })
+            rows.append(
+                {
+                    "id": tid,
+                    "title": title,
+                    "owner_id": f"u{owner}",
+                    "duration_ms": rng.randint(90, 600) * 1000,
+                    "genre": genre,
+                    "tags": json.dumps([genre, rng.choice(_WORDS)]),
+                    "description": f"{title}: a {genre} piece.",
+                    "artwork_url": f"https://img.waveform.test/artwork/{tid}.jpg",
+                    "waveform_url": f"https://wave.waveform.test/{tid}.json",
+                    "private": int(private),
+                    "created_at": created,
+                    "updated_at": created,
+                    "bpm": rng.randint(60, 175),
+                    "isrc": f"XX-WAV-{(i + 1) % 100:02d}-{i + 1:05d}",
+                    "license": rng.choice(_LICENSES),
+                    "play_count": rng.randint(0, 500_000),
+                    "like_count": likes[i],
+                    "repost_count": reposts[i],
+                    "comment_count": rng.randint(0, 300),
+                    "downloadable": int(rng.random() < 0.2),
+                    "moderation_state": "approved",
+                    "storage_key": f"s3://waveform-masters/{tid}.wav",
+                    "checksum_sha1": hashlib.sha1(tid.encode()).hexdigest(),
+                    "internal_notes": "fixture" if i < FIXTURE_TRACKS else "",
+                }
+            )
         return rows
 
     # -- social --------------------------------------------------------------------------
@@ -289,9 +459,14 @@ class World:
     @cached_property
     def likes(self) -> list[Row]:
         rng = self._rng("like-times")
-        return [{"user_id": f"u{u}", "track_id": f"t{t + 1}",
-                 "created_at": _ago(rng.uniform(0, 1) * self.track_created[t])}
-                for u, t in self.like_pairs]
+        return [
+            {
+                "user_id": f"u{u}",
+                "track_id": f"t{t + 1}",
+                "created_at": _ago(rng.uniform(0, 1) * self.track_created[t]),
+            }
+            for u, t in self.like_pairs
+        ]
 
     @cached_property
     def reposts(self) -> list[Row]:
@@ -301,14 +476,21 @@ class World:
         picks: list[tuple[int, int]] = [(3, 0)]
         for u in range(1, self.n_users + 1):
             k = rng.randint(0, min(4, self.scale))
-            picks.extend((u, t) for t in sorted(rng.sample(range(self.scale), k))
-                         if (u, t) != (3, 0))
+            picks.extend(
+                (u, t) for t in sorted(rng.sample(range(self.scale), k)) if (u, t) != (3, 0)
+            )
         for n, (u, t) in enumerate(picks, start=1):
             age = self.track_created[t] * rng.uniform(0.0, 0.9)
             if (u, t) == (3, 0):
                 age = 1800
-            rows.append({"id": f"r{n}", "user_id": f"u{u}", "track_id": f"t{t + 1}",
-                         "created_at": _ago(age)})
+            rows.append(
+                {
+                    "id": f"r{n}",
+                    "user_id": f"u{u}",
+                    "track_id": f"t{t + 1}",
+                    "created_at": _ago(age),
+                }
+            )
         return rows
 
     # -- playlists -----------------------------------------------------------------------
@@ -321,24 +503,31 @@ class World:
         def add(owner: int, title: str, track_ids: list[str], private: bool) -> None:
             pid = f"p{len(rows) + 1}"
             created = _ago(rng.uniform(1, 500) * 86400)
-            rows.append({
-                "id": pid, "title": title, "owner_id": f"u{owner}",
-                "description": f"{title}, curated by u{owner}",
-                "track_ids": json.dumps(track_ids),
-                "artwork_url": f"https://img.waveform.test/playlists/{pid}.jpg",
-                "private": int(private), "created_at": created, "updated_at": created,
-                "track_count": len(track_ids),
-                "duration_ms": 0,
-                "internal_notes": "",
-            })
+            rows.append(
+                {
+                    "id": pid,
+                    "title": title,
+                    "owner_id": f"u{owner}",
+                    "description": f"{title}, curated by u{owner}",
+                    "track_ids": json.dumps(track_ids),
+                    "artwork_url": f"https://img.waveform.test/playlists/{pid}.jpg",
+                    "private": int(private),
+                    "created_at": created,
+                    "updated_at": created,
+                    "track_count": len(track_ids),
+                    "duration_ms": 0,
+                    "internal_notes": "",
+                }
+            )
 
         add(1, "Alice's mix", ["t1", "t3", "t5", "t2", "t4"], False)
         for u in range(1, self.n_users + 1):
             for _ in range(rng.randint(0, 2)):
                 k = rng.randint(3, min(15, self.scale))
                 ids = [f"t{t + 1}" for t in rng.sample(range(self.scale), k)]
-                add(u, f"{rng.choice(_WORDS).title()} {rng.choice(GENRES)}", ids,
-                    rng.random() < 0.1)
+                add(
+                    u, f"{rng.choice(_WORDS).title()} {rng.choice(GENRES)}", ids, rng.random() < 0.1
+                )
         return rows
 
     # -- stream --------------------------------------------------------------------------
@@ -347,14 +536,27 @@ class World:
     def activities(self) -> list[Row]:
         """Every track post and repost, in a stable order (``seq`` breaks time ties)."""
         rows: list[Row] = []
-        for i, (owner, age) in enumerate(zip(self.track_owners, self.track_created,
-                                             strict=True)):
-            rows.append({"seq": i + 1, "type": "track_post", "actor_id": f"u{owner}",
-                         "track_id": f"t{i + 1}", "created_at": _ago(age)})
+        for i, (owner, age) in enumerate(zip(self.track_owners, self.track_created, strict=True)):
+            rows.append(
+                {
+                    "seq": i + 1,
+                    "type": "track_post",
+                    "actor_id": f"u{owner}",
+                    "track_id": f"t{i + 1}",
+                    "created_at": _ago(age),
+                }
+            )
         base = len(rows)
         for j, r in enumerate(self.reposts, start=1):
-            rows.append({"seq": base + j, "type": "repost", "actor_id": r["user_id"],
-                         "track_id": r["track_id"], "created_at": r["created_at"]})
+            rows.append(
+                {
+                    "seq": base + j,
+                    "type": "repost",
+                    "actor_id": r["user_id"],
+                    "track_id": r["track_id"],
+                    "created_at": r["created_at"],
+                }
+            )
         return rows
 
     # -- recommendations -----------------------------------------------------------------
@@ -378,8 +580,15 @@ class World:
             score = 1.0
             for rank, t in enumerate(picks, start=1):
                 score = round(score * rng.uniform(0.85, 0.99), 4)
-                rows.append({"user_id": f"u{u}", "rank": rank, "track_id": f"t{t + 1}",
-                             "score": score, "reason": rng.choice(_REASONS)})
+                rows.append(
+                    {
+                        "user_id": f"u{u}",
+                        "rank": rank,
+                        "track_id": f"t{t + 1}",
+                        "score": score,
+                        "reason": rng.choice(_REASONS),
+                    }
+                )
         return rows
 
     # -- media and rights ----------------------------------------------------------------
@@ -391,18 +600,21 @@ class World:
         rows: list[Row] = []
         for i in range(1, self.scale + 1):
             codec, kbps = codecs[i % 3]
-            rows.append({
-                "track_id": f"t{i}",
-                "stream_url": f"https://cdn.waveform.test/stream/t{i}.{codec}",
-                "preview_url": f"https://cdn.waveform.test/preview/t{i}.mp3",
-                "hls_url": f"https://cdn.waveform.test/hls/t{i}/master.m3u8",
-                "codec": codec, "bitrate_kbps": kbps,
-                "cdn_node": f"edge-{COUNTRIES[i % len(COUNTRIES)].lower()}-{i % 4}",
-                "signed_until": signed_until,
-                "transcode_job_id": f"job-{i:07d}",
-                "storage_bucket": "waveform-transcodes",
-                "origin_host": f"origin-{i % 8}.internal",
-            })
+            rows.append(
+                {
+                    "track_id": f"t{i}",
+                    "stream_url": f"https://cdn.waveform.test/stream/t{i}.{codec}",
+                    "preview_url": f"https://cdn.waveform.test/preview/t{i}.mp3",
+                    "hls_url": f"https://cdn.waveform.test/hls/t{i}/master.m3u8",
+                    "codec": codec,
+                    "bitrate_kbps": kbps,
+                    "cdn_node": f"edge-{COUNTRIES[i % len(COUNTRIES)].lower()}-{i % 4}",
+                    "signed_until": signed_until,
+                    "transcode_job_id": f"job-{i:07d}",
+                    "storage_bucket": "waveform-transcodes",
+                    "origin_host": f"origin-{i % 8}.internal",
+                }
+            )
         return rows
 
     @cached_property
@@ -411,19 +623,41 @@ class World:
         rows: list[Row] = []
         for i, (_owner, _age, _private, allowed) in enumerate(self._track_core, start=1):
             note = f"licensed for {', '.join(allowed)} only" if allowed else "worldwide"
-            rows.append({
-                "track_id": f"t{i}",
-                "geo_restricted": int(bool(allowed)),
-                "allowed_countries": json.dumps(allowed),
-                "label": rng.choice(_LABELS),
-                "territories_note": note,
-                "rights_holder_id": f"rh{rng.randint(1, 500)}",
-                "license_start": _ago(self.track_created[i - 1]),
-                "license_end": None,
-                "takedown_pending": 0,
-                "royalty_rate": round(rng.uniform(0.05, 0.3), 3),
-            })
+            label = rng.choice(_LABELS)  # drawn for every track: the stream stays aligned
+            rows.append(
+                {
+                    "track_id": f"t{i}",
+                    "geo_restricted": int(bool(allowed)),
+                    "allowed_countries": json.dumps(allowed),
+                    "label": self.partner_label(i) or label,
+                    "territories_note": note,
+                    "rights_holder_id": f"rh{rng.randint(1, 500)}",
+                    "license_start": _ago(self.track_created[i - 1]),
+                    "license_end": None,
+                    "takedown_pending": 0,
+                    "royalty_rate": round(rng.uniform(0.05, 0.3), 3),
+                }
+            )
         return rows
+
+    @staticmethod
+    def partner_label(track_number: int) -> str | None:
+        """The partner label of track ``t<track_number>``, if any: the fixtures, then one
+        track in five (alternating partners) beyond them."""
+        fixed = FIXTURE_LABELS.get(f"t{track_number}")
+        if fixed is not None or track_number <= FIXTURE_TRACKS:
+            return fixed
+        if track_number % 5 == 0:
+            labels = list(PARTNERS.values())
+            return labels[(track_number // 5) % len(labels)]
+        return None
+
+    # -- identity ------------------------------------------------------------------------
+
+    @cached_property
+    def partner_keys(self) -> dict[str, str]:
+        """partner id -> its seeded demo API key (plaintext; services store the hash)."""
+        return {pid: partner_demo_key(self.seed, pid) for pid in PARTNERS}
 
     # -- accounts ------------------------------------------------------------------------
 
@@ -436,10 +670,18 @@ class World:
             if i <= len(DEMO_USERS):
                 salt = rng.randbytes(16)
                 pw_hash = hash_password(f"wave-{u['username']}", salt)
-            rows.append({
-                "user_id": u["id"], "username": u["username"], "email": u["email"],
-                "password_hash": pw_hash, "created_at": u["created_at"],
-                "last_login_at": None, "failed_logins": 0, "locked": 0,
-                "mfa_enabled": 0, "roles": json.dumps(["user"]),
-            })
+            rows.append(
+                {
+                    "user_id": u["id"],
+                    "username": u["username"],
+                    "email": u["email"],
+                    "password_hash": pw_hash,
+                    "created_at": u["created_at"],
+                    "last_login_at": None,
+                    "failed_logins": 0,
+                    "locked": 0,
+                    "mfa_enabled": 0,
+                    "roles": json.dumps(["user"]),
+                }
+            )
         return rows

@@ -32,13 +32,17 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, TextIO
 
-from waveform.seed import DEFAULT_SCALE, DEFAULT_SEED
+from waveform.seed import DEFAULT_SCALE, DEFAULT_SEED, token_client_secret
 from waveform.services import SERVICES
 
 HOST = "127.0.0.1"
 #: BFF name -> (port, admin port).
 BFFS: dict[str, tuple[int, int]] = {"mobile": (8081, 8181), "web": (8082, 8182)}
 STDERR_TAIL = 20
+#: The environment variable a BFF reads its token-exchange client secret from.
+TOKEN_SECRET_ENV = "WAVEFORM_TOKEN_EXCHANGE_SECRET"
+#: The token-service client tests and operators use for direct service calls.
+OPS_CLIENT = "waveform-ops"
 
 
 @dataclass(frozen=True)
@@ -189,7 +193,7 @@ class Platform:
                 ports[name], admin[name] = port + shift, admin_port + shift
         self.ports = ports
         common = ["--host", HOST, "--data-dir", str(self.data_dir), "--scale", str(self.scale),
-                  "--seed", str(self.seed)]
+                  "--seed", str(self.seed), "--tokens", self._url("tokens")]
         for name in names:
             if name in SERVICES:
                 argv = [self.python, "-m", f"waveform.services.{name}",
@@ -203,6 +207,9 @@ class Platform:
                 argv = [self.python, "-m", f"waveform.bffs.{name}", "--config", str(config)]
                 comp = Component(name, "bff", ports[name], admin_port=admin[name], argv=argv)
             comp.env = {**self._env.get("*", {}), **self._env.get(name, {})}
+            if comp.kind == "bff":
+                comp.env.setdefault(TOKEN_SECRET_ENV,
+                                    token_client_secret(self.seed, f"bff-{name}"))
             self.components[name] = comp
 
     def _url(self, name: str) -> str:
@@ -215,6 +222,7 @@ class Platform:
             "listen": {"host": HOST, "port": comp.port},
             "admin": {"host": HOST, "port": comp.admin_port},
             "upstreams": {svc: self._url(svc) for svc in SERVICES},
+            "token_exchange": {"client_id": f"bff-{name}", "client_secret_env": TOKEN_SECRET_ENV},
         }
 
     # -- public API ------------------------------------------------------------------------
@@ -224,6 +232,29 @@ class Platform:
         if name not in self.ports:
             raise KeyError(name)
         return self._url(name)
+
+    def internal_token(self, audience: str, subject: str = "tests", scope: str = "") -> str:
+        """A real internal token from the running token service, for calling a service
+        directly (tests, operators): exchanged as the ``waveform-ops`` client.
+
+        >>> headers = {"authorization": f"Bearer {p.internal_token('users', 'u1')}"}
+        ... # doctest: +SKIP
+        """
+        import base64
+        from urllib.parse import urlencode
+
+        secret = token_client_secret(self.seed, OPS_CLIENT)
+        basic = base64.b64encode(f"{OPS_CLIENT}:{secret}".encode()).decode()
+        form = {"grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+                "subject_token": subject, "subject_token_type": "urn:waveform:subject",
+                "audience": audience, **({"scope": scope} if scope else {})}
+        request = urllib.request.Request(
+            f"{self._url('tokens')}/token", data=urlencode(form).encode(), method="POST",
+            headers={"authorization": f"Basic {basic}",
+                     "content-type": "application/x-www-form-urlencoded"})
+        with urllib.request.urlopen(request, timeout=5) as resp:
+            token: str = json.loads(resp.read())["access_token"]
+        return token
 
     def admin_url(self, name: str) -> str:
         """Admin base URL of a BFF (where its /healthz is)."""

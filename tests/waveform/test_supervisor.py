@@ -13,15 +13,16 @@ from waveform.supervisor import Platform, demo_banner, free_ports
 
 def test_crashed_service_is_reported_and_the_rest_keep_serving(tmp_path: Path) -> None:
     with Platform(tmp_path, ephemeral=True, scale=200,
-                  components=["users", "tracks", "media"]) as p:
+                  components=["tokens", "users", "tracks", "media"]) as p:
         assert not p.failures
         p.kill("tracks", signal.SIGKILL)
         failure = p.wait_for_failure("tracks")
         assert failure.phase == "runtime" and failure.exit_code == -signal.SIGKILL
         assert "tracks" in failure.describe()
-        assert httpx.get(f"{p.url('users')}/users/u1").status_code == 200
-        assert httpx.get(f"{p.url('media')}/media/t1").status_code == 200
-        assert sorted(p.running()) == ["media", "users"]
+        for name, path in (("users", "/users/u1"), ("media", "/media/t1")):
+            token = {"authorization": f"Bearer {p.internal_token(name)}"}
+            assert httpx.get(f"{p.url(name)}{path}", headers=token).status_code == 200
+        assert sorted(p.running()) == ["media", "tokens", "users"]
 
 
 def test_component_failing_to_start_is_reported_with_its_stderr(tmp_path: Path) -> None:
@@ -46,7 +47,7 @@ def test_bff_config_names_every_upstream(tmp_path: Path) -> None:
     p = Platform(tmp_path, ephemeral=True)
     config = p.bff_config("mobile")
     upstreams = config["upstreams"]
-    assert isinstance(upstreams, dict) and len(upstreams) == 10
+    assert isinstance(upstreams, dict) and len(upstreams) == 11  # ten services + tokens
     assert upstreams["catalog"] == p.url("catalog")
     assert config["admin"] == {"host": "127.0.0.1",
                                "port": int(p.admin_url("mobile").rsplit(":", 1)[1])}

@@ -18,4 +18,5 @@ SERVICES: dict[str, int] = {
     "media": 9008,
     "rights": 9009,
     "catalog": 9010,
+    "tokens": 9011,  # internal token exchange; every service checks its tokens
 }

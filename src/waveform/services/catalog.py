@@ -3,31 +3,38 @@
 It merges tracks + rights + media (foundation services, over real HTTP, in parallel) and
 applies the visibility rules every BFF relies on:
 
-- a private track is visible only to its owner (``X-User-Id``);
-- a geo-restricted track is visible only when ``X-Viewer-Country`` is in its
-  ``allowed_countries``.
+- a private track is visible only to its owner: the viewer is the ``sub`` of the internal
+  token the caller presented (never a header a caller could set);
+- a geo-restricted track is visible only when ``X-Viewer-Country`` (set by the BFF from the
+  viewer's profile) is in its ``allowed_countries``.
 
 A hidden track answers exactly like a missing one (404 with the same body), so the
 existence of a private track is not revealed. The caller's ``X-Deadline-Ms`` budget is
-passed on, reduced by the time already spent.
+passed on, reduced by the time already spent. Inward, catalog is a token-exchange client of
+its own (``catalog``): it exchanges the same subject for tracks / rights / media tokens.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import os
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
 import msgspec
-from fastapi import FastAPI, Header, Query
+from fastapi import FastAPI, Header, Query, Request
 from starlette.responses import Response
 
+from tailor.auth.internal import TokenCache, TokenExchangeError, TokenExchanger
+from tailor.errors import UpstreamError
+from waveform.seed import token_client_secret
 from waveform.services import models as m
 from waveform.services.common import (
     Problem,
     create_app,
+    internal_claims,
     json_response,
     parse_ids,
     remaining_ms,
@@ -56,27 +63,63 @@ def visible(track: Row, rights: Row | None, viewer: str | None, country: str | N
     return not rights.get("geo_restricted") or country in rights.get("allowed_countries", [])
 
 
-class Upstreams:
-    """GET JSON from the foundation services with the request's remaining budget."""
+CLIENT_ID = "catalog"
 
-    def __init__(self, tracks: str, rights: str, media: str, limit: int = 200) -> None:
-        self.base = {"tracks": tracks.rstrip("/"), "rights": rights.rstrip("/"),
-                     "media": media.rstrip("/")}
+
+class Upstreams:
+    """GET JSON from the foundation services with the request's remaining budget, each call
+    carrying an internal token for that service about the same subject."""
+
+    def __init__(
+        self,
+        tracks: str,
+        rights: str,
+        media: str,
+        limit: int = 200,
+        tokens: str = "http://127.0.0.1:9011",
+        client_secret: str = "",
+    ) -> None:
+        self.base = {
+            "tracks": tracks.rstrip("/"),
+            "rights": rights.rstrip("/"),
+            "media": media.rstrip("/"),
+        }
         self.limit = limit
+        self.token_url = tokens.rstrip("/") + "/token"
+        self.tokens = TokenCache(TokenExchanger(CLIENT_ID, client_secret, self._post))
         self._session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
         self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=self.limit, limit_per_host=self.limit))
+            connector=aiohttp.TCPConnector(limit=self.limit, limit_per_host=self.limit)
+        )
+
+    async def _post(self, body: bytes, headers: Sequence[tuple[str, str]]) -> tuple[int, bytes]:
+        assert self._session is not None, "Upstreams.start() was not awaited"
+        try:
+            async with self._session.post(
+                self.token_url,
+                data=body,
+                headers=list(headers),
+                timeout=aiohttp.ClientTimeout(total=1.0),
+            ) as resp:
+                return resp.status, await resp.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise TokenExchangeError("tokens", f"token service unreachable: {exc}") from exc
 
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
 
-    async def get(self, service: str, path: str, params: dict[str, str] | None = None
-                  ) -> Row | None:
+    async def get(
+        self, service: str, path: str, subject: str, params: dict[str, str] | None = None
+    ) -> Row | None:
         """The decoded body, or None on 404; other failures become 502/504 problems."""
         assert self._session is not None, "Upstreams.start() was not awaited"
+        try:
+            token = await self.tokens.token(subject, service)
+        except UpstreamError as exc:
+            raise Problem(502, "Bad Gateway", f"no internal token for {service}") from exc
         budget = remaining_ms()
         if budget is None:
             budget = DEFAULT_UPSTREAM_TIMEOUT_MS
@@ -86,16 +129,19 @@ class Upstreams:
         timeout = aiohttp.ClientTimeout(total=budget / 1000)
         for attempt in (1, 2):
             try:
-                async with self._session.get(url, params=params, timeout=timeout,
-                                             headers={"X-Deadline-Ms": str(budget)}) as resp:
+                async with self._session.get(
+                    url,
+                    params=params,
+                    timeout=timeout,
+                    headers={"X-Deadline-Ms": str(budget), "Authorization": f"Bearer {token}"},
+                ) as resp:
                     body = await resp.read()
                     if resp.status == 404:
                         return None
                     if resp.status == 504:
                         raise Problem(504, "Deadline Exceeded", f"{service} ran out of time")
                     if resp.status != 200:
-                        raise Problem(502, "Bad Gateway",
-                                      f"{service} answered {resp.status}")
+                        raise Problem(502, "Bad Gateway", f"{service} answered {resp.status}")
                     decoded: Row = msgspec.json.decode(body)
                     return decoded
             except aiohttp.ServerDisconnectedError as exc:
@@ -103,8 +149,9 @@ class Upstreams:
                 if attempt == 2:
                     raise Problem(502, "Bad Gateway", f"{service} disconnected") from exc
             except TimeoutError as exc:
-                raise Problem(504, "Deadline Exceeded", f"{service} did not answer in "
-                              f"{budget} ms") from exc
+                raise Problem(
+                    504, "Deadline Exceeded", f"{service} did not answer in {budget} ms"
+                ) from exc
             except (aiohttp.ClientError, msgspec.DecodeError) as exc:
                 raise Problem(502, "Bad Gateway", f"{service} failed: {exc}") from exc
         raise AssertionError("unreachable")
@@ -119,33 +166,37 @@ def build_app(upstreams: Upstreams) -> FastAPI:
         finally:
             await upstreams.close()
 
-    app = create_app("catalog", "Tracks merged with rights and media, visibility applied.",
-                     lifespan=lifespan)
+    app = create_app(
+        "catalog", "Tracks merged with rights and media, visibility applied.", lifespan=lifespan
+    )
 
-    @app.get("/catalog/tracks/{track_id}",
-             responses=returns(m.CatalogTrack, 404, 502))
-    async def get_track(track_id: str,
-                        x_user_id: str | None = Header(None),
-                        x_viewer_country: str | None = Header(None)) -> Response:
+    @app.get("/catalog/tracks/{track_id}", responses=returns(m.CatalogTrack, 404, 502))
+    async def get_track(
+        track_id: str, request: Request, x_viewer_country: str | None = Header(None)
+    ) -> Response:
+        viewer = internal_claims(request).subject
         track, rights, media = await asyncio.gather(
-            upstreams.get("tracks", f"/tracks/{track_id}"),
-            upstreams.get("rights", f"/rights/{track_id}"),
-            upstreams.get("media", f"/media/{track_id}"),
+            upstreams.get("tracks", f"/tracks/{track_id}", viewer),
+            upstreams.get("rights", f"/rights/{track_id}", viewer),
+            upstreams.get("media", f"/media/{track_id}", viewer),
         )
-        if track is None or not visible(track, rights, x_user_id, x_viewer_country):
+        if track is None or not visible(track, rights, viewer, x_viewer_country):
             raise hidden(track_id)
         return json_response({**track, "media": media, "rights": rights})
 
     @app.get("/catalog/tracks", responses=returns(m.CatalogTracks, 502))
-    async def batch_tracks(ids: str = Query(..., description="track ids, max 100"),
-                           x_user_id: str | None = Header(None),
-                           x_viewer_country: str | None = Header(None)) -> Response:
+    async def batch_tracks(
+        request: Request,
+        ids: str = Query(..., description="track ids, max 100"),
+        x_viewer_country: str | None = Header(None),
+    ) -> Response:
+        viewer = internal_claims(request).subject
         wanted = parse_ids(ids)
         params = {"ids": ",".join(wanted)}
         tracks, rights, media = await asyncio.gather(
-            upstreams.get("tracks", "/tracks", params),
-            upstreams.get("rights", "/rights", params),
-            upstreams.get("media", "/media", params),
+            upstreams.get("tracks", "/tracks", viewer, params),
+            upstreams.get("rights", "/rights", viewer, params),
+            upstreams.get("media", "/media", viewer, params),
         )
         by_rights = {r["track_id"]: r for r in (rights or {}).get("items", [])}
         by_media = {m["track_id"]: m for m in (media or {}).get("items", [])}
@@ -156,7 +207,7 @@ def build_app(upstreams: Upstreams) -> FastAPI:
             if track is None:
                 continue
             r = by_rights.get(tid)
-            if visible(track, r, x_user_id, x_viewer_country):
+            if visible(track, r, viewer, x_viewer_country):
                 items.append({**track, "media": by_media.get(tid), "rights": r})
         return json_response({"items": items})
 
@@ -171,8 +222,16 @@ def main() -> None:
     parser.add_argument("--max-connections", type=int, default=200)
     args = parser.parse_args()
     setup_logging(args)
-    serve(build_app(Upstreams(args.tracks, args.rights, args.media, args.max_connections)),
-          args)
+    secret = os.environ.get("WAVEFORM_CATALOG_SECRET") or token_client_secret(args.seed, CLIENT_ID)
+    upstreams = Upstreams(
+        args.tracks,
+        args.rights,
+        args.media,
+        args.max_connections,
+        tokens=args.tokens,
+        client_secret=secret,
+    )
+    serve(build_app(upstreams), args)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,12 @@ rest (arguments, seeding or reusing the database file, uvicorn).
 Deadlines: a caller sends ``X-Deadline-Ms`` (its remaining budget in milliseconds).
 :class:`DeadlineMiddleware` runs the handler under ``asyncio.timeout`` and answers 504
 problem+json when the budget is spent, so no work continues that nobody will read.
+
+Internal tokens: :class:`InternalAuthMiddleware` refuses (401 problem+json) every request
+but ``/healthz`` and ``/openapi.json`` that lacks a valid internal token for this service
+(``Authorization: Bearer``, issued by the token service, checked with
+:class:`tailor.auth.internal.InternalTokenVerifier` against the JWKS at ``--tokens``). A
+handler reads the verified claims with :func:`internal_claims` / :func:`require_scope`.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import msgspec
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -30,11 +37,25 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tailor.auth.internal import (
+    InternalClaims,
+    InternalKeysUnavailable,
+    InternalTokenVerifier,
+    InvalidInternalToken,
+    JWKSFetcher,
+    bearer_token,
+)
 from waveform.seed import DEFAULT_SCALE, DEFAULT_SEED, SEED_VERSION, World
 
 log = logging.getLogger("waveform.services")
 
 PROBLEM_JSON = "application/problem+json"
+TOKENS_ISSUER = "waveform-tokens"
+TOKENS_ALGORITHM = "ES256"
+DEFAULT_TOKENS_URL = "http://127.0.0.1:9011"
+#: Paths any caller may read: liveness and the published contract.
+OPEN_PATHS = frozenset({"/healthz", "/openapi.json"})
+INTERNAL_STATE_KEY = "internal_claims"
 DEADLINE_HEADER = "x-deadline-ms"
 FAULT_DELAY_ENV = "WAVEFORM_FAULT_DELAY_MS"
 MAX_BATCH = 100
@@ -57,12 +78,23 @@ class Problem(Exception):
     404
     """
 
-    def __init__(self, status: int, title: str, detail: str, type_: str = "about:blank"):
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str,
+        type_: str = "about:blank",
+        *,
+        extra: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(detail)
         self.status = status
         self.title = title
         self.detail = detail
         self.type = type_
+        self.extra = extra or {}  # extension members, e.g. OAuth2's ``error``
+        self.headers = headers or {}
 
 
 def json_response(body: Any, status: int = 200) -> Response:
@@ -70,9 +102,18 @@ def json_response(body: Any, status: int = 200) -> Response:
     return Response(_encoder.encode(body), status_code=status, media_type="application/json")
 
 
-def problem_response(status: int, title: str, detail: str, type_: str = "about:blank") -> Response:
-    body = {"type": type_, "title": title, "status": status, "detail": detail}
-    return Response(_encoder.encode(body), status_code=status, media_type=PROBLEM_JSON)
+def problem_response(
+    status: int,
+    title: str,
+    detail: str,
+    type_: str = "about:blank",
+    extra: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    body = {"type": type_, "title": title, "status": status, "detail": detail, **(extra or {})}
+    return Response(
+        _encoder.encode(body), status_code=status, media_type=PROBLEM_JSON, headers=headers
+    )
 
 
 def not_found(kind: str, ident: str) -> Problem:
@@ -125,9 +166,9 @@ class DeadlineMiddleware:
                 try:
                     budget_ms = int(value)
                 except ValueError:
-                    await problem_response(400, "Bad Request",
-                                           "X-Deadline-Ms must be an integer")(
-                        scope, receive, send)
+                    await problem_response(400, "Bad Request", "X-Deadline-Ms must be an integer")(
+                        scope, receive, send
+                    )
                     return
         if budget_ms is not None and budget_ms <= 0:
             await _expired(scope, receive, send, "the caller's deadline had already passed")
@@ -152,8 +193,9 @@ class DeadlineMiddleware:
             if not scope_timeout.expired():
                 raise
             if not started:
-                await _expired(scope, receive, send,
-                               f"the request's budget of {budget_ms} ms ran out")
+                await _expired(
+                    scope, receive, send, f"the request's budget of {budget_ms} ms ran out"
+                )
         finally:
             _deadline.reset(token)
 
@@ -162,19 +204,136 @@ async def _expired(scope: Scope, receive: Receive, send: Send, detail: str) -> N
     await problem_response(504, "Deadline Exceeded", detail)(scope, receive, send)
 
 
+# -- internal tokens -------------------------------------------------------------------
+
+
+class InternalAuth:
+    """Where a service's internal-token verifier gets its keys; bound by :func:`serve`
+    (``--tokens``) or, for the token service, to its own key set (``fetch``)."""
+
+    def __init__(self, service: str, open_paths: frozenset[str] = OPEN_PATHS) -> None:
+        self.service = service
+        self.open_paths = open_paths
+        self.tokens_url = os.environ.get("WAVEFORM_TOKENS_URL", DEFAULT_TOKENS_URL)
+        self.fetch: JWKSFetcher | None = None
+        self._verifier: InternalTokenVerifier | None = None
+
+    @property
+    def verifier(self) -> InternalTokenVerifier:
+        if self._verifier is None:
+            fetch = self.fetch or http_fetcher(f"{self.tokens_url}/.well-known/jwks.json")
+            self._verifier = InternalTokenVerifier(
+                self.service, TOKENS_ISSUER, fetch, algorithm=TOKENS_ALGORITHM
+            )
+        return self._verifier
+
+
+def http_fetcher(url: str, timeout_s: float = 2.0) -> JWKSFetcher:
+    """GET ``url`` (rare: at start and on an unknown kid), on a fresh connection."""
+
+    async def fetch() -> bytes:
+        timeout = aiohttp.ClientTimeout(total=timeout_s)
+        async with aiohttp.ClientSession(timeout=timeout) as s, s.get(url) as resp:
+            if resp.status != 200:
+                raise OSError(f"{url} answered {resp.status}")
+            return await resp.read()
+
+    async def guarded() -> bytes:
+        try:
+            return await fetch()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise OSError(f"{url}: {exc}") from exc
+
+    return guarded
+
+
+class InternalAuthMiddleware:
+    """401 problem+json for a request without a valid internal token for this service.
+
+    The same answer for every refusal (none, malformed, expired, another audience, another
+    issuer or algorithm): the reason goes to the service log only.
+    """
+
+    def __init__(self, app: ASGIApp, auth: InternalAuth) -> None:
+        self.app = app
+        self.auth = auth
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in self.auth.open_paths:
+            await self.app(scope, receive, send)
+            return
+        token = None
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                token = bearer_token(value.decode("latin-1"))
+        if token is None:
+            await _unauthorized("an internal token is required")(scope, receive, send)
+            return
+        try:
+            claims = await self.auth.verifier.verify(token)
+        except InvalidInternalToken as exc:
+            log.info("%s: internal token refused: %s", self.auth.service, exc)
+            await _unauthorized("the internal token is not valid")(scope, receive, send)
+            return
+        except InternalKeysUnavailable:
+            log.warning("%s: cannot check internal tokens now", self.auth.service, exc_info=True)
+            await problem_response(
+                503,
+                "Service Unavailable",
+                "cannot check internal tokens right now",
+                headers={"retry-after": "1"},
+            )(scope, receive, send)
+            return
+        scope.setdefault("state", {})[INTERNAL_STATE_KEY] = claims
+        await self.app(scope, receive, send)
+
+
+def _unauthorized(detail: str) -> Response:
+    return problem_response(
+        401, "Unauthorized", detail, headers={"www-authenticate": 'Bearer error="invalid_token"'}
+    )
+
+
+def internal_claims(request: Request) -> InternalClaims:
+    """The verified internal token of this request (the middleware guarantees one)."""
+    claims = request.scope.get("state", {}).get(INTERNAL_STATE_KEY)
+    if not isinstance(claims, InternalClaims):
+        raise Problem(401, "Unauthorized", "an internal token is required")
+    return claims
+
+
+def require_scope(request: Request, scope: str) -> InternalClaims:
+    """403 unless the internal token carries ``scope`` (e.g. ``admin``)."""
+    claims = internal_claims(request)
+    if scope not in claims.scopes:
+        raise Problem(403, "Forbidden", f"this operation needs the {scope!r} scope")
+    return claims
+
+
 # -- app factory -----------------------------------------------------------------------
 
 
-def create_app(name: str, description: str = "",
-               lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None
-               ) -> FastAPI:
-    """A FastAPI app with /healthz, problem+json errors and the deadline middleware."""
-    app = FastAPI(title=f"waveform-{name}", version="1.0.0", description=description,
-                  docs_url=None, redoc_url=None, lifespan=lifespan)
+def create_app(
+    name: str,
+    description: str = "",
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None,
+    open_paths: Iterable[str] = (),
+) -> FastAPI:
+    """A FastAPI app with /healthz, problem+json errors, the deadline middleware and the
+    internal-token check (every path but /healthz, /openapi.json and ``open_paths``)."""
+    app = FastAPI(
+        title=f"waveform-{name}",
+        version="1.0.0",
+        description=description,
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.internal_auth = InternalAuth(name, OPEN_PATHS | frozenset(open_paths))
 
     @app.exception_handler(Problem)
     async def _problem(_: Request, exc: Problem) -> Response:
-        return problem_response(exc.status, exc.title, exc.detail, exc.type)
+        return problem_response(exc.status, exc.title, exc.detail, exc.type, exc.extra, exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> Response:
@@ -201,6 +360,8 @@ def create_app(name: str, description: str = "",
     _publish_schemas(app)
     delay = int(os.environ.get(FAULT_DELAY_ENV, "0") or 0)
     app.add_middleware(DeadlineMiddleware, fault_delay_ms=delay)
+    # Added last, so outermost: an unauthenticated request does no work at all.
+    app.add_middleware(InternalAuthMiddleware, auth=app.state.internal_auth)
     return app
 
 
@@ -211,21 +372,29 @@ def returns(model: type[Any], *errors: int) -> dict[int | str, dict[str, Any]]:
     [200, 404]
     """
     out: dict[int | str, dict[str, Any]] = {
-        200: {"description": "OK", "content": {"application/json": {
-            "schema": {"$ref": _REF.format(name=model.__name__)}}}},
+        200: {
+            "description": "OK",
+            "content": {"application/json": {"schema": {"$ref": _REF.format(name=model.__name__)}}},
+        },
     }
     _MODELS.add(model)
     for status in (*errors, 400, 504):
-        out[status] = {"description": _STATUS_TEXT.get(status, "Error"),
-                       "content": {PROBLEM_JSON: {"schema": {"$ref": _REF.format(
-                           name="Problem")}}}}
+        out[status] = {
+            "description": _STATUS_TEXT.get(status, "Error"),
+            "content": {PROBLEM_JSON: {"schema": {"$ref": _REF.format(name="Problem")}}},
+        }
     return out
 
 
 _REF = "#/components/schemas/{name}"
 _MODELS: set[type[Any]] = set()
-_STATUS_TEXT = {400: "Bad parameters", 401: "Unauthorized", 404: "Not found",
-                502: "An upstream failed", 504: "Deadline exceeded"}
+_STATUS_TEXT = {
+    400: "Bad parameters",
+    401: "Unauthorized",
+    404: "Not found",
+    502: "An upstream failed",
+    504: "Deadline exceeded",
+}
 
 
 def _publish_schemas(app: FastAPI) -> None:
@@ -236,8 +405,9 @@ def _publish_schemas(app: FastAPI) -> None:
         if app.openapi_schema is None:
             from fastapi.openapi.utils import get_openapi
 
-            doc = get_openapi(title=app.title, version=app.version,
-                              description=app.description, routes=app.routes)
+            doc = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes
+            )
             found: set[type[Any]] = {models.Problem, *_MODELS}
             wanted = sorted(found, key=lambda m: m.__name__)
             _, components = msgspec.json.schema_components(wanted, ref_template=_REF)
@@ -261,8 +431,9 @@ def _publish_schemas(app: FastAPI) -> None:
 Loader = Callable[[sqlite3.Connection, World], None]
 
 
-def open_database(data_dir: Path, name: str, seed: int, scale: int, schema: str,
-                  load: Loader) -> sqlite3.Connection:
+def open_database(
+    data_dir: Path, name: str, seed: int, scale: int, schema: str, load: Loader
+) -> sqlite3.Connection:
     """Open ``<data_dir>/<name>.sqlite3``, building it first unless it matches seed+scale.
 
     The database is built in a temporary file and renamed into place, so a crash while
@@ -314,8 +485,7 @@ def insert_rows(conn: sqlite3.Connection, table: str, rows: Sequence[dict[str, A
     if not rows:
         return
     cols = list(rows[0])
-    sql = (f"INSERT INTO {table} ({', '.join(cols)}) "
-           f"VALUES ({', '.join(':' + c for c in cols)})")
+    sql = f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join(':' + c for c in cols)})"
     conn.executemany(sql, rows)
 
 
@@ -324,8 +494,9 @@ def fetch_in(conn: sqlite3.Connection, sql: str, ids: Sequence[str]) -> list[sql
     return conn.execute(sql.format(marks=", ".join("?" * len(ids))), list(ids)).fetchall()
 
 
-def in_order(rows: Iterable[dict[str, Any]], ids: Sequence[str],
-             key: str = "id") -> list[dict[str, Any]]:
+def in_order(
+    rows: Iterable[dict[str, Any]], ids: Sequence[str], key: str = "id"
+) -> list[dict[str, Any]]:
     """Found rows in the order the caller asked for them."""
     by_id = {r[key]: r for r in rows}
     return [by_id[i] for i in ids if i in by_id]
@@ -342,6 +513,16 @@ def service_parser(name: str, default_port: int) -> argparse.ArgumentParser:
     parser.add_argument("--scale", type=int, default=DEFAULT_SCALE)
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--log-level", default=os.environ.get("WAVEFORM_LOG_LEVEL", "warning"))
+    parser.add_argument(
+        "--redis-url",
+        default=os.environ.get("WAVEFORM_REDIS_URL") or None,
+        help="publish and consume change events (see events.py)",
+    )
+    parser.add_argument(
+        "--tokens",
+        default=os.environ.get("WAVEFORM_TOKENS_URL", DEFAULT_TOKENS_URL),
+        help="the token service, whose JWKS verifies internal tokens",
+    )
     return parser
 
 
@@ -349,20 +530,36 @@ def serve(app: FastAPI, args: argparse.Namespace) -> None:
     """Run uvicorn quietly: one access line per request only with WAVEFORM_ACCESS_LOG=1."""
     import uvicorn
 
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level,
-                access_log=os.environ.get("WAVEFORM_ACCESS_LOG") == "1",
-                server_header=False)
+    auth = getattr(app.state, "internal_auth", None)
+    if isinstance(auth, InternalAuth):
+        auth.tokens_url = args.tokens.rstrip("/")
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        access_log=os.environ.get("WAVEFORM_ACCESS_LOG") == "1",
+        server_header=False,
+    )
 
 
 def setup_logging(args: argparse.Namespace) -> None:
-    logging.basicConfig(stream=sys.stderr, level=args.log_level.upper(),
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=args.log_level.upper(),
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+    )
 
 
-def run_service(name: str, default_port: int, schema: str, load: Loader,
-                build_app: Callable[[sqlite3.Connection, argparse.Namespace], FastAPI],
-                argv: Sequence[str] | None = None,
-                extend: Callable[[argparse.ArgumentParser], None] | None = None) -> None:
+def run_service(
+    name: str,
+    default_port: int,
+    schema: str,
+    load: Loader,
+    build_app: Callable[[sqlite3.Connection, argparse.Namespace], FastAPI],
+    argv: Sequence[str] | None = None,
+    extend: Callable[[argparse.ArgumentParser], None] | None = None,
+) -> None:
     """The whole ``main`` of a database-backed service."""
     parser = service_parser(name, default_port)
     if extend is not None:
@@ -373,8 +570,9 @@ def run_service(name: str, default_port: int, schema: str, load: Loader,
     serve(build_app(conn, args), args)
 
 
-def row_dict(row: sqlite3.Row, bools: Iterable[str] = (), json_cols: Iterable[str] = ()
-             ) -> dict[str, Any]:
+def row_dict(
+    row: sqlite3.Row, bools: Iterable[str] = (), json_cols: Iterable[str] = ()
+) -> dict[str, Any]:
     """A sqlite row as the service's full representation (0/1 -> bool, JSON text -> value)."""
     out = dict(row)
     for col in bools:

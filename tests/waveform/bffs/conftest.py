@@ -3,12 +3,14 @@ by the session, plus tokens for the demo users."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from waveform.services import SERVICES
 from waveform.supervisor import Platform
 
 from .caller import Caller
@@ -24,9 +26,36 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
         yield p
 
 
+class ServiceTokens(httpx.Auth):
+    """Direct calls to a service carry a real internal token about alice (u1) for that
+    service, as a BFF's would; calls to BFFs are left alone."""
+
+    SCOPES = {"accounts": "auth admin"}  # account records are operator-only
+
+    def __init__(self, platform: Platform, subject: str = "u1") -> None:
+        self.platform = platform
+        self.subject = subject
+        self.by_port = {port: name for name, port in platform.ports.items() if name in SERVICES}
+        self._cache: dict[str, tuple[str, float]] = {}
+
+    def token(self, service: str) -> str:
+        cached = self._cache.get(service)
+        if cached is None or cached[1] < time.monotonic():
+            scope = self.SCOPES.get(service, "")
+            token = self.platform.internal_token(service, self.subject, scope)
+            cached = self._cache[service] = (token, time.monotonic() + 30)
+        return cached[0]
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        service = self.by_port.get(request.url.port or 0)
+        if service is not None and "authorization" not in request.headers:
+            request.headers["authorization"] = f"Bearer {self.token(service)}"
+        yield request
+
+
 @pytest.fixture(scope="session")
-def http() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=10) as client:
+def http(platform: Platform) -> Iterator[httpx.Client]:
+    with httpx.Client(timeout=10, auth=ServiceTokens(platform)) as client:
         yield client
 
 

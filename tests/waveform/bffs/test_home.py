@@ -10,7 +10,8 @@ from waveform.supervisor import Platform
 
 from .caller import Caller
 
-VIEWER = {"x-user-id": "u1", "x-viewer-country": "DE"}
+# The viewer is the internal token's subject (the shared client's tokens are about u1).
+VIEWER = {"x-viewer-country": "DE"}
 
 
 def _direct(platform: Platform, http: httpx.Client) -> dict[str, httpx.Response]:

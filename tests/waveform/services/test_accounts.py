@@ -8,14 +8,18 @@ import jwt
 from waveform.supervisor import Platform
 
 
-def login(http: httpx.Client, p: Platform, username: str, password: str,
-          audience: str = "waveform-mobile") -> httpx.Response:
-    return http.post(f"{p.url('accounts')}/login",
-                     json={"username": username, "password": password, "audience": audience})
+def login(
+    http: httpx.Client, p: Platform, username: str, password: str, audience: str = "waveform-mobile"
+) -> httpx.Response:
+    return http.post(
+        f"{p.url('accounts')}/login",
+        json={"username": username, "password": password, "audience": audience},
+    )
 
 
-def test_login_issues_rs256_jwt_verifiable_with_jwks(platform: Platform,
-                                                     http: httpx.Client) -> None:
+def test_login_issues_rs256_jwt_verifiable_with_jwks(
+    platform: Platform, http: httpx.Client
+) -> None:
     resp = login(http, platform, "alice", "wave-alice")
     assert resp.status_code == 200
     body = resp.json()
@@ -27,14 +31,20 @@ def test_login_issues_rs256_jwt_verifiable_with_jwks(platform: Platform,
     (jwk,) = [k for k in keys if k["kid"] == header["kid"]]
     assert jwk["use"] == "sig" and jwk["kty"] == "RSA"
     key = jwt.PyJWK(jwk).key
-    claims = jwt.decode(body["access_token"], key, algorithms=["RS256"],
-                        audience="waveform-mobile", issuer="waveform-accounts")
+    claims = jwt.decode(
+        body["access_token"],
+        key,
+        algorithms=["RS256"],
+        audience="waveform-mobile",
+        issuer="waveform-accounts",
+    )
     assert claims["sub"] == "u1" and claims["scope"] == "user"
     assert claims["exp"] - claims["iat"] == 900
 
 
-def test_wrong_password_and_unknown_user_get_the_same_401(platform: Platform,
-                                                          http: httpx.Client) -> None:
+def test_wrong_password_and_unknown_user_get_the_same_401(
+    platform: Platform, http: httpx.Client
+) -> None:
     wrong = login(http, platform, "alice", "nope")
     unknown = login(http, platform, "mallory", "nope")
     no_password = login(http, platform, "user999", "x")
@@ -50,8 +60,7 @@ def test_unknown_audience_is_400(platform: Platform, http: httpx.Client) -> None
     assert resp.headers["content-type"] == "application/problem+json"
 
 
-def test_account_row_is_the_full_internal_record(platform: Platform,
-                                                 http: httpx.Client) -> None:
+def test_account_row_is_the_full_internal_record(platform: Platform, http: httpx.Client) -> None:
     body = http.get(f"{platform.url('accounts')}/accounts/u2").json()
     assert body["password_hash"].startswith("scrypt$")
     assert {"created_at", "last_login_at", "failed_logins"} <= body.keys()

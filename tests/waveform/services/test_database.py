@@ -10,8 +10,7 @@ from waveform.services import users
 from waveform.services.common import open_database
 
 
-def test_database_is_reused_for_same_seed_and_scale_and_rebuilt_otherwise(
-        tmp_path: Path) -> None:
+def test_database_is_reused_for_same_seed_and_scale_and_rebuilt_otherwise(tmp_path: Path) -> None:
     builds: list[int] = []
 
     def load(conn: sqlite3.Connection, world: World) -> None:

@@ -14,8 +14,18 @@ from waveform.seed import (
 
 def test_same_seed_gives_identical_rows() -> None:
     a, b = World(seed=3, scale=500), World(seed=3, scale=500)
-    for part in ("users", "tracks", "follows", "likes", "reposts", "playlists",
-                 "activities", "recommendations", "media", "rights"):
+    for part in (
+        "users",
+        "tracks",
+        "follows",
+        "likes",
+        "reposts",
+        "playlists",
+        "activities",
+        "recommendations",
+        "media",
+        "rights",
+    ):
         assert getattr(a, part) == getattr(b, part), part
 
 

@@ -21,8 +21,9 @@ def walk(http: httpx.Client, p: Platform, user: str, limit: int) -> list[dict[st
             return items
 
 
-def test_cursor_pagination_walks_the_whole_feed_once(platform: Platform,
-                                                     http: httpx.Client) -> None:
+def test_cursor_pagination_walks_the_whole_feed_once(
+    platform: Platform, http: httpx.Client
+) -> None:
     small = walk(http, platform, "u1", 7)
     big = walk(http, platform, "u1", 50)
     ids = [i["id"] for i in small]
@@ -32,8 +33,7 @@ def test_cursor_pagination_walks_the_whole_feed_once(platform: Platform,
     assert keys == sorted(keys, reverse=True)
 
 
-def test_feed_is_posts_and_reposts_of_followees(platform: Platform,
-                                                http: httpx.Client) -> None:
+def test_feed_is_posts_and_reposts_of_followees(platform: Platform, http: httpx.Client) -> None:
     followings = http.get(f"{platform.url('social')}/social/u1/followings").json()["items"]
     followees = {f["user_id"] for f in followings}
     items = walk(http, platform, "u1", 50)

@@ -43,7 +43,13 @@ PROFILE: dict[str, Any] = {
         },
     },
     "auth": {"jwt": {"issuer": "waveform-accounts", "audience": "waveform-web"}},
-    "upstreams": DEFAULT_UPSTREAMS,
+    "upstreams": {**DEFAULT_UPSTREAMS, "tokens": "http://127.0.0.1:9011"},
+    # Inward calls carry internal tokens exchanged as this BFF; the secret comes from the
+    # environment (the supervisor sets it), so a BFF without one does not start.
+    "token_exchange": {
+        "client_id": "bff-web",
+        "client_secret_env": "WAVEFORM_TOKEN_EXCHANGE_SECRET",
+    },
 }
 
 PAGE = 20

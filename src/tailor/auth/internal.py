@@ -1,0 +1,432 @@
+"""Internal tokens: how a BFF speaks inward, and how a service checks who is speaking.
+
+The client's credential ends at the edge. For each inward call the BFF exchanges *who the
+caller is* (the verified principal's subject, or the BFF itself when there is no caller) for
+a short-lived token for *one* upstream, from the token service (RFC 8693 token exchange,
+the BFF authenticating with its own client id and secret). The token service caps what each
+BFF may obtain, so a compromised BFF cannot mint its way beyond its allowance.
+
+    TokenExchanger           one exchange: POST /token, Basic auth, form body
+    TokenCache               (subject, audience) -> token until shortly before expiry;
+                             concurrent misses for one key share one exchange
+    TokenExchangeCredentials the upstream client's InwardCredentials: Authorization: Bearer
+    InternalTokenVerifier    the service side: alg pinned, JWKS by kid, aud = the service
+
+Services answer 401 to a request without a valid token; see ``docs/services.md``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlencode
+
+import jwt
+import msgspec
+from jwt import PyJWKSet
+from jwt.exceptions import PyJWKSetError, PyJWTError
+
+from tailor.auth.authenticator import CredentialsUnavailable, InvalidCredential
+from tailor.auth.principal import Principal
+from tailor.errors import TailorError, UpstreamError
+
+if TYPE_CHECKING:
+    from tailor.config import TokenExchange
+    from tailor.observe.metrics import Metrics
+    from tailor.upstream.registry import ServiceRegistry
+    from tailor.upstream.transport import Transport
+
+log = logging.getLogger("tailor.auth.internal")
+
+GRANT_TYPE = "urn:ietf:params:oauth:grant-type:token-exchange"
+SUBJECT_TOKEN_TYPE = "urn:waveform:subject"
+_FORBIDDEN_HEADERS = ("jku", "x5u", "jwk", "x5c")
+_KID = re.compile(r"[A-Za-z0-9_.-]{1,128}")
+
+#: POST a form body with the given headers; returns (status, body). Raises UpstreamError.
+Poster = Callable[[bytes, Sequence[tuple[str, str]]], Awaitable[tuple[int, bytes]]]
+JWKSFetcher = Callable[[], Awaitable[bytes]]
+Clock = Callable[[], float]
+
+
+class TokenExchangeError(UpstreamError):
+    """No internal token could be obtained for a call, so the call was not made."""
+
+    reason = "token_exchange"
+
+
+class InvalidInternalToken(InvalidCredential):
+    """An internal token was presented and refused. The message stays server-side."""
+
+
+class InternalKeysUnavailable(CredentialsUnavailable):
+    """The token service's JWKS could not be fetched: no token can be checked right now."""
+
+
+# -- the exchange --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    token: str
+    expires_in: float
+
+
+class _Issued(msgspec.Struct):
+    access_token: str
+    expires_in: float
+
+
+_decode_issued = msgspec.json.Decoder(_Issued).decode
+
+
+class TokenExchanger:
+    """One RFC 8693 exchange per call: this client asks for a token about ``subject`` for
+    ``audience``.
+
+    >>> exchanger = TokenExchanger("bff-mobile", secret, post)  # doctest: +SKIP
+    >>> issued = await exchanger.exchange("u1", "users")  # doctest: +SKIP
+    """
+
+    def __init__(self, client_id: str, client_secret: str, post: Poster) -> None:
+        self.client_id = client_id
+        pair = f"{quote(client_id, safe='')}:{quote(client_secret, safe='')}"
+        self._headers = (
+            ("authorization", "Basic " + base64.b64encode(pair.encode()).decode()),
+            ("content-type", "application/x-www-form-urlencoded"),
+        )
+        self._post = post
+
+    async def exchange(self, subject: str, audience: str, scope: str = "") -> IssuedToken:
+        form = {
+            "grant_type": GRANT_TYPE,
+            "subject_token": subject,
+            "subject_token_type": SUBJECT_TOKEN_TYPE,
+            "audience": audience,
+        }
+        if scope:
+            form["scope"] = scope
+        status, body = await self._post(urlencode(form).encode(), self._headers)
+        if status != 200:
+            # 401: our own client credentials are wrong; 403: beyond our allowance. Either
+            # is a deployment error: loud in the log, a failed upstream call for the caller.
+            log.error("token exchange for %s refused with %s", audience, status)
+            raise TokenExchangeError(audience, f"token service answered {status}")
+        try:
+            issued = _decode_issued(body)
+        except msgspec.DecodeError as exc:
+            raise TokenExchangeError(audience, "token service answered garbage") from exc
+        return IssuedToken(issued.access_token, issued.expires_in)
+
+
+@dataclass(slots=True)
+class _Entry:
+    token: str
+    refresh_at: float
+    expires_at: float
+
+
+class TokenCache:
+    """Internal tokens by (subject, audience), reused until ``refresh_before_s`` before they
+    expire. Concurrent misses for one key share one exchange; if a refresh fails while the
+    old token is still valid, the old token is used.
+
+    >>> cache = TokenCache(exchanger, refresh_before_s=10)  # doctest: +SKIP
+    >>> token = await cache.token("u1", "users")  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        exchanger: TokenExchanger,
+        *,
+        refresh_before_s: float = 10.0,
+        max_entries: int = 100_000,
+        clock: Clock = time.monotonic,
+        on_exchange: Callable[[str], None] | None = None,
+    ) -> None:
+        self._exchanger = exchanger
+        self._refresh_before = refresh_before_s
+        self._max = max_entries
+        self._clock = clock
+        self._entries: dict[tuple[str, str], _Entry] = {}
+        self._inflight: dict[tuple[str, str], asyncio.Future[_Entry]] = {}
+        self._on_exchange = on_exchange or (lambda outcome: None)
+
+    async def token(self, subject: str, audience: str) -> str:
+        key = (subject, audience)
+        entry = self._entries.get(key)
+        if entry is not None and entry.refresh_at > self._clock():
+            return entry.token
+        future = self._inflight.get(key)
+        if future is None:
+            future = asyncio.ensure_future(self._refresh(key))
+            self._inflight[key] = future
+            future.add_done_callback(lambda f: self._settled(key, f))
+        try:
+            # Shielded: a caller that gives up must not cancel the exchange others await.
+            return (await asyncio.shield(future)).token
+        except TokenExchangeError:
+            raise
+        except UpstreamError:
+            if entry is not None and entry.expires_at > self._clock():
+                return entry.token  # the token service is down; the old token still holds
+            raise
+
+    async def _refresh(self, key: tuple[str, str]) -> _Entry:
+        subject, audience = key
+        try:
+            issued = await self._exchanger.exchange(subject, audience)
+        except UpstreamError:
+            self._on_exchange("failed")
+            raise
+        self._on_exchange("ok")
+        now = self._clock()
+        lead = min(self._refresh_before, issued.expires_in / 2)
+        entry = _Entry(issued.token, now + issued.expires_in - lead, now + issued.expires_in)
+        self._entries.pop(key, None)  # re-insert: the dict's order is the eviction order
+        self._entries[key] = entry
+        if len(self._entries) > self._max:
+            del self._entries[next(iter(self._entries))]
+        return entry
+
+    def _settled(self, key: tuple[str, str], future: asyncio.Future[_Entry]) -> None:
+        self._inflight.pop(key, None)
+        if not future.cancelled():
+            future.exception()  # retrieved here, so a failure nobody awaited is not logged
+
+
+class TokenExchangeCredentials:
+    """The upstream client's :class:`~tailor.upstream.inward.InwardCredentials`: every
+    inward call carries ``Authorization: Bearer <internal token>`` for that upstream, about
+    the caller (or, with no caller, about the BFF itself). Calls to the token service carry
+    nothing: the exchange authenticates with the BFF's own client credentials.
+
+    >>> creds = TokenExchangeCredentials(cache, own_subject="bff-mobile")  # doctest: +SKIP
+    >>> await creds.headers("users", principal)  # doctest: +SKIP
+    [('authorization', 'Bearer eyJ...')]
+    """
+
+    def __init__(self, cache: TokenCache, *, own_subject: str, tokens_upstream: str = "tokens"):
+        self._cache = cache
+        self._own = own_subject
+        self._tokens_upstream = tokens_upstream
+
+    async def headers(
+        self, upstream: str, principal: Principal | None
+    ) -> Sequence[tuple[str, str]]:
+        if upstream == self._tokens_upstream:
+            return ()
+        subject = principal.subject if principal is not None else self._own
+        token = await self._cache.token(subject, upstream)
+        return (("authorization", f"Bearer {token}"),)
+
+    async def aclose(self) -> None:
+        return None
+
+
+def transport_poster(
+    registry: ServiceRegistry, transport: Transport, upstream: str, path: str, timeout_s: float
+) -> Poster:
+    """A :data:`Poster` over the BFF's own transport (one pool for everything inward)."""
+    from tailor.upstream.transport import UpstreamRequest
+
+    url = registry.url(upstream, path)
+
+    async def post(body: bytes, headers: Sequence[tuple[str, str]]) -> tuple[int, bytes]:
+        request = UpstreamRequest(upstream, "POST", url, list(headers), timeout_s, body)
+        response = await transport.send(request)
+        return response.status, response.body
+
+    return post
+
+
+def build_inward_credentials(
+    settings: TokenExchange,
+    registry: ServiceRegistry,
+    transport: Transport,
+    metrics: Metrics | None = None,
+) -> TokenExchangeCredentials:
+    """The provider a BFF's upstream client uses when ``token_exchange`` is configured."""
+    from prometheus_client import Counter
+
+    registry.require({settings.tokens_upstream})
+    on_exchange: Callable[[str], None] | None = None
+    if metrics is not None:
+        counter = Counter(
+            "tailor_token_exchanges",
+            "Internal-token exchanges with the token service, by outcome (cache misses).",
+            ["outcome"],
+            registry=metrics.registry,
+        )
+
+        def on_exchange(outcome: str) -> None:
+            counter.labels(outcome).inc()
+
+    post = transport_poster(
+        registry, transport, settings.tokens_upstream, settings.token_path, settings.timeout_s
+    )
+    exchanger = TokenExchanger(settings.client_id, settings.secret(), post)
+    cache = TokenCache(
+        exchanger,
+        refresh_before_s=settings.refresh_before_s,
+        max_entries=settings.cache_size,
+        on_exchange=on_exchange,
+    )
+    return TokenExchangeCredentials(
+        cache, own_subject=settings.client_id, tokens_upstream=settings.tokens_upstream
+    )
+
+
+# -- the service side ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class InternalClaims:
+    """A verified internal token: ``subject`` is who the call is about (a user, an app, a
+    partner, or a BFF itself); ``actor`` the client that obtained the token."""
+
+    subject: str
+    actor: str
+    audience: str
+    scopes: frozenset[str]
+    expires_at: float
+    token_id: str
+
+
+class InternalTokenVerifier:
+    """Verify internal tokens for one service (``audience``).
+
+    The algorithm is pinned (the token's ``alg`` must equal it), keys come only from the
+    token service's JWKS (``jku``/``x5u``/inline keys are refused), an unknown ``kid``
+    refreshes the JWKS at most once per ``refresh_min_interval_s``, and a token living
+    longer than ``max_lifetime_s`` is refused even if signed. Verified tokens are cached
+    until they expire.
+
+    >>> verifier = InternalTokenVerifier("users", "waveform-tokens", fetch)  # doctest: +SKIP
+    >>> claims = await verifier.verify(token)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        audience: str,
+        issuer: str,
+        fetch_jwks: JWKSFetcher,
+        *,
+        algorithm: str = "ES256",
+        leeway_s: float = 5.0,
+        max_lifetime_s: float = 60.0,
+        refresh_min_interval_s: float = 5.0,
+        cache_size: int = 50_000,
+        clock: Clock = time.time,
+    ) -> None:
+        self.audience = audience
+        self.issuer = issuer
+        self._fetch = fetch_jwks
+        self._algorithm = algorithm
+        self._leeway = leeway_s
+        self._max_lifetime = max_lifetime_s
+        self._refresh_interval = refresh_min_interval_s
+        self._cache_size = cache_size
+        self._clock = clock
+        self._keys: dict[str, Any] = {}
+        self._fetched_at = -1e9
+        self._lock = asyncio.Lock()
+        self._cache: dict[str, InternalClaims] = {}
+
+    async def verify(self, token: str) -> InternalClaims:
+        cached = self._cache.get(token)
+        if cached is not None:
+            if cached.expires_at + self._leeway > self._clock():
+                return cached
+            del self._cache[token]
+        claims = await self._verify(token)
+        if len(self._cache) >= self._cache_size:
+            self._cache.pop(next(iter(self._cache)))
+        self._cache[token] = claims
+        return claims
+
+    async def _verify(self, token: str) -> InternalClaims:
+        try:
+            header = jwt.get_unverified_header(token)
+        except PyJWTError as exc:
+            raise InvalidInternalToken("malformed token") from exc
+        if header.get("alg") != self._algorithm:
+            raise InvalidInternalToken("algorithm not accepted")
+        if any(name in header for name in _FORBIDDEN_HEADERS):
+            raise InvalidInternalToken("token names its own key source")
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not _KID.fullmatch(kid):
+            raise InvalidInternalToken("missing or malformed kid")
+        key = await self._key(kid)
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[self._algorithm],
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=self._leeway,
+                options={"require": ["exp", "iat", "sub", "aud", "iss"]},
+            )
+        except PyJWTError as exc:
+            raise InvalidInternalToken(type(exc).__name__) from exc
+        subject, act, scope = claims["sub"], claims.get("act"), claims.get("scope", "")
+        if not isinstance(subject, str) or not subject:
+            raise InvalidInternalToken("bad subject")
+        if not isinstance(act, dict) or not isinstance(act.get("sub"), str):
+            raise InvalidInternalToken("no actor")
+        if not isinstance(scope, str):
+            raise InvalidInternalToken("bad scope")
+        if float(claims["exp"]) - float(claims["iat"]) > self._max_lifetime:
+            raise InvalidInternalToken("token lives too long for an internal token")
+        return InternalClaims(
+            subject=subject,
+            actor=act["sub"],
+            audience=self.audience,
+            scopes=frozenset(scope.split()),
+            expires_at=float(claims["exp"]),
+            token_id=str(claims.get("jti", "")),
+        )
+
+    async def _key(self, kid: str) -> Any:
+        key = self._keys.get(kid)
+        if key is not None:
+            return key
+        async with self._lock:
+            key = self._keys.get(kid)
+            if key is None and time.monotonic() - self._fetched_at >= self._refresh_interval:
+                await self._refresh()
+                key = self._keys.get(kid)
+        if key is None:
+            raise InvalidInternalToken("unknown kid")
+        return key
+
+    async def _refresh(self) -> None:
+        try:
+            raw = await self._fetch()
+            keyset = PyJWKSet.from_json(raw.decode())
+        except (PyJWKSetError, UnicodeDecodeError, ValueError) as exc:
+            raise InternalKeysUnavailable("the token service's JWKS is malformed") from exc
+        except (TailorError, OSError) as exc:
+            raise InternalKeysUnavailable("the token service's JWKS is unreachable") from exc
+        self._fetched_at = time.monotonic()
+        self._keys = {
+            k.key_id: k.key for k in keyset.keys if k.key_id and k.algorithm_name == self._algorithm
+        }
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer`` header value, else None."""
+    if not authorization:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        return None
+    return token
