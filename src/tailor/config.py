@@ -21,9 +21,24 @@ from tailor.errors import ConfigError
 from tailor.resilience.settings import ResilienceSettings
 
 
+class TLS(msgspec.Struct, forbid_unknown_fields=True):
+    """Serve over TLS. With ``client_ca_file`` the handshake asks for a client certificate and
+    verifies it against that CA (mutual TLS); ``client_cert`` says whether one is required."""
+
+    cert_file: str
+    key_file: str
+    client_ca_file: str | None = None
+    client_cert: str = "optional"
+
+    def __post_init__(self) -> None:
+        if self.client_cert not in {"optional", "required"}:
+            raise ValueError("client_cert must be 'optional' or 'required'")
+
+
 class Listen(msgspec.Struct, forbid_unknown_fields=True):
     host: str = "127.0.0.1"
     port: int = 8080
+    tls: TLS | None = None
 
     def __post_init__(self) -> None:
         _check_port(self.port)
@@ -80,7 +95,6 @@ class Sanitize(msgspec.Struct, forbid_unknown_fields=True):
         self.allowed_hosts = [h.lower() for h in self.allowed_hosts]
 
 
-
 class JWTAuth(msgspec.Struct, forbid_unknown_fields=True):
     """Bearer JWTs verified against the issuer's JWKS. The algorithm is pinned here, never
     read from the token."""
@@ -99,8 +113,84 @@ class JWTAuth(msgspec.Struct, forbid_unknown_fields=True):
             raise ValueError("algorithm must be an asymmetric JWS algorithm such as RS256")
 
 
+class SessionAuth(msgspec.Struct, forbid_unknown_fields=True):
+    """A server-side session behind a cookie (browsers). ``store`` is ``memory`` (one process)
+    or ``redis`` (``state.redis_url``: shared, so a logout holds on every instance). Unsafe
+    methods need the session's CSRF token in ``csrf_header`` and an ``Origin`` in
+    ``allowed_origins``. A ``__Host-`` cookie must be ``secure`` (browsers refuse it
+    otherwise), so a local plain-http demo uses a plain name and ``secure = false``."""
+
+    allowed_origins: list[str] = msgspec.field(default_factory=list)
+    cookie_name: str = "__Host-session"
+    secure: bool = True
+    ttl_s: float = 8 * 3600
+    store: str = "memory"
+    csrf_header: str = "x-csrf-token"
+    client_id: str = ""
+
+    def __post_init__(self) -> None:
+        if self.store not in {"memory", "redis"}:
+            raise ValueError("store must be 'memory' or 'redis'")
+        if self.cookie_name.startswith("__Host-") and not self.secure:
+            raise ValueError("cookie_name must not use the __Host- prefix without secure")
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", self.cookie_name):
+            raise ValueError("cookie_name must be a plain token")
+        if self.ttl_s <= 0:
+            raise ValueError("ttl_s must be positive")
+        for origin in self.allowed_origins:
+            parts = urlsplit(origin)
+            if parts.scheme not in {"http", "https"} or not parts.netloc or parts.path:
+                raise ValueError("allowed_origins must hold origins such as https://host:port")
+
+
+class APIKeyAuth(msgspec.Struct, forbid_unknown_fields=True):
+    """Partner API keys in a header, verified by the key store; a verdict (good or bad) is
+    cached for ``cache_ttl_s``, so a revoked key stops working within that time."""
+
+    header: str = "x-api-key"
+    verify_upstream: str = "accounts"
+    verify_path: str = "/keys/verify"
+    cache_ttl_s: float = 10.0
+    cache_size: int = 10_000
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.cache_ttl_s <= 300:
+            raise ValueError("cache_ttl_s must be between 0 and 300")
+
+
+class MTLSAuth(msgspec.Struct, forbid_unknown_fields=True):
+    """Client certificates (verified in the TLS handshake against ``listen.tls``'s CA) mapped
+    to a partner by their subject common name, through the identity service."""
+
+    identity_upstream: str = "accounts"
+    identity_path: str = "/partners/by-certificate"
+    cache_ttl_s: float = 60.0
+
+
 class Auth(msgspec.Struct, forbid_unknown_fields=True):
     jwt: JWTAuth | None = None
+    session: SessionAuth | None = None
+    api_key: APIKeyAuth | None = None
+    mtls: MTLSAuth | None = None
+
+
+class Entitlements(msgspec.Struct, forbid_unknown_fields=True):
+    """The app registry check after authentication: the caller's app must be active, allowed
+    on this BFF (``bff``, default the config's ``name``) and entitled to the route.
+    ``on_unavailable``: ``closed`` (503) or ``open`` (let the request through, logged)."""
+
+    enabled: bool = False
+    registry_upstream: str = "accounts"
+    registry_path: str = "/apps/{client_id}"
+    cache_ttl_s: float = 5.0
+    on_unavailable: str = "closed"
+    bff: str = ""
+
+    def __post_init__(self) -> None:
+        if self.on_unavailable not in {"open", "closed"}:
+            raise ValueError("on_unavailable must be 'open' or 'closed'")
+        if "{client_id}" not in self.registry_path:
+            raise ValueError("registry_path must contain {client_id}")
 
 
 class UpstreamClientSettings(msgspec.Struct, forbid_unknown_fields=True):
@@ -292,15 +382,16 @@ class Config(msgspec.Struct, forbid_unknown_fields=True):
     limits: Limits = msgspec.field(default_factory=Limits)
     sanitize: Sanitize = msgspec.field(default_factory=Sanitize)
     auth: Auth = msgspec.field(default_factory=Auth)
+    entitlements: Entitlements = msgspec.field(default_factory=Entitlements)
     upstreams: dict[str, str] = msgspec.field(default_factory=dict)
     client: UpstreamClientSettings = msgspec.field(default_factory=UpstreamClientSettings)
     metrics: Metrics = msgspec.field(default_factory=Metrics)
     server: Server = msgspec.field(default_factory=Server)
     state: State = msgspec.field(default_factory=State)
     token_exchange: TokenExchange | None = None
-    resilience: ResilienceSettings = msgspec.field(default_factory=ResilienceSettings)
     cache: Cache = msgspec.field(default_factory=Cache)
     rate_limit: RateLimit = msgspec.field(default_factory=RateLimit)
+    resilience: ResilienceSettings = msgspec.field(default_factory=ResilienceSettings)
 
     def __post_init__(self) -> None:
         for name, url in self.upstreams.items():
@@ -309,6 +400,13 @@ class Config(msgspec.Struct, forbid_unknown_fields=True):
                 raise ConfigError(f"upstreams.{name}", f"'{url}' is not an http(s) base URL")
             if parts.query or parts.fragment:
                 raise ConfigError(f"upstreams.{name}", "a base URL takes no query or fragment")
+        if self.auth.mtls is not None and (
+            self.listen.tls is None or self.listen.tls.client_ca_file is None
+        ):
+            raise ConfigError("auth.mtls", "needs listen.tls.client_ca_file (the partner CA)")
+        session = self.auth.session
+        if session is not None and session.store == "redis" and self.state.redis_url is None:
+            raise ConfigError("auth.session.store", "'redis' needs state.redis_url")
 
 
 def _check_port(port: int) -> None:

@@ -12,6 +12,7 @@ it is built, never checked per request.
     shed          in-flight cap, queue wait bound; call allowance -> 503 + Retry-After
     route         endpoint lookup                               -> 404 / 405
     authenticate  bearer JWT against the issuer's JWKS          -> 401
+    entitle       the caller's app: active, on this BFF, route  -> 403
     rate limit    per IP / user / app and route class, GCRA     -> 429 + RateLimit headers
     cache         per-caller key, ETag, SWR / stale-if-error,   -> 304 / hit / stale
                   coalescing, tag invalidation
@@ -72,6 +73,7 @@ def stage_order() -> Sequence[Any]:
     # Imported here: each stage module imports BuildContext from this one.
     from tailor.stages.authenticate import AuthenticateStage
     from tailor.stages.cache import CacheStage
+    from tailor.stages.entitle import EntitleStage
     from tailor.stages.errors import ErrorStage
     from tailor.stages.handler import HandlerStage
     from tailor.stages.limits import LimitsStage
@@ -91,6 +93,7 @@ def stage_order() -> Sequence[Any]:
         ShedStage,
         RouteStage,
         AuthenticateStage,
+        EntitleStage,
         RateLimitStage,
         CacheStage,
         HandlerStage,

@@ -32,12 +32,17 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, TextIO
 
+from waveform.certs import DemoCerts, ensure_demo_certs
+from waveform.redis_server import RedisServer
 from waveform.seed import DEFAULT_SCALE, DEFAULT_SEED, token_client_secret
 from waveform.services import SERVICES
 
 HOST = "127.0.0.1"
 #: BFF name -> (port, admin port).
-BFFS: dict[str, tuple[int, int]] = {"mobile": (8081, 8181), "web": (8082, 8182)}
+BFFS: dict[str, tuple[int, int]] = {"mobile": (8081, 8181), "web": (8082, 8182),
+                                    "public": (8083, 8183), "partner": (8084, 8184)}
+#: BFFs served over TLS (the partner API: mutual TLS with the demo partner CA).
+TLS_BFFS = frozenset({"partner"})
 STDERR_TAIL = 20
 #: The environment variable a BFF reads its token-exchange client secret from.
 TOKEN_SECRET_ENV = "WAVEFORM_TOKEN_EXCHANGE_SECRET"
@@ -139,7 +144,7 @@ class Platform:
                  env: Mapping[str, Mapping[str, str]] | None = None,
                  startup_timeout: float = 20.0, echo_stderr: bool = False,
                  log: TextIO | None = None, python: str = sys.executable,
-                 die_with_parent: bool = True) -> None:
+                 die_with_parent: bool = True, redis: bool = False) -> None:
         self.data_dir = Path(data_dir).resolve()
         self.scale = scale
         self.seed = seed
@@ -153,6 +158,9 @@ class Platform:
         self._lock = threading.Lock()
         self.failures: dict[str, Failure] = {}
         self.components: dict[str, Component] = {}
+        # redis: a real redis-server for change events (services) and shared state (BFFs:
+        # state.redis_url); started first, stopped last.
+        self.redis = RedisServer(data_dir=self.data_dir) if redis else None
         names = self._select(components)
         self._plan(names, ephemeral, base_port)
         self._watcher: threading.Thread | None = None
@@ -194,6 +202,8 @@ class Platform:
         self.ports = ports
         common = ["--host", HOST, "--data-dir", str(self.data_dir), "--scale", str(self.scale),
                   "--seed", str(self.seed), "--tokens", self._url("tokens")]
+        if self.redis is not None:
+            common += ["--redis-url", self.redis.url]
         for name in names:
             if name in SERVICES:
                 argv = [self.python, "-m", f"waveform.services.{name}",
@@ -213,15 +223,25 @@ class Platform:
             self.components[name] = comp
 
     def _url(self, name: str) -> str:
-        return f"http://{HOST}:{self.ports[name]}"
+        scheme = "https" if name in TLS_BFFS else "http"
+        return f"{scheme}://{HOST}:{self.ports[name]}"
+
+    @property
+    def certs(self) -> DemoCerts:
+        """The demo CA, server and partner client certificates (made on first use)."""
+        return ensure_demo_certs(self.data_dir / "certs")
 
     def bff_config(self, name: str) -> dict[str, object]:
         """The JSON config a BFF is started with."""
+        return edge_security_config(name, self._base_bff_config(name), self)
+
+    def _base_bff_config(self, name: str) -> dict[str, object]:
         comp = self.components[name]
         return {
             "listen": {"host": HOST, "port": comp.port},
             "admin": {"host": HOST, "port": comp.admin_port},
             "upstreams": {svc: self._url(svc) for svc in SERVICES},
+            "state": {"redis_url": self.redis.url} if self.redis is not None else {},
             "token_exchange": {"client_id": f"bff-{name}", "client_secret_env": TOKEN_SECRET_ENV},
         }
 
@@ -297,6 +317,8 @@ class Platform:
         """Start services concurrently, wait for health, then BFFs; returns self."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         began = time.monotonic()
+        if self.redis is not None:
+            self.redis.start()
         deadline = began + self.startup_timeout
         services = [c for c in self.components.values() if c.kind == "service"]
         bffs = [c for c in self.components.values() if c.kind == "bff"]
@@ -335,6 +357,8 @@ class Platform:
             # Any grandchild left in the group goes too.
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)
+        if self.redis is not None:
+            self.redis.stop()
 
     def __enter__(self) -> Platform:
         try:
@@ -424,6 +448,32 @@ class Platform:
                     self._record(comp, "runtime", code)
 
 
+def edge_security_config(name: str, config: dict[str, object],
+                         p: Platform) -> dict[str, object]:
+    """Per-BFF edge security for a plain-http loopback deployment: the web session cookie
+    without the ``__Host-`` prefix (browsers refuse it without Secure, and Secure cookies
+    are not sent over http), origins on this host and port, and for the partner BFF TLS with
+    the demo certificates and mutual TLS against the demo partner CA."""
+    port = p.ports[name]
+    if name == "web":
+        state = config.get("state")
+        redis = isinstance(state, dict) and state.get("redis_url")
+        config["auth"] = {"session": {
+            "cookie_name": "waveform-session", "secure": False,
+            "allowed_origins": [f"http://{HOST}:{port}", f"http://localhost:{port}"],
+            "store": "redis" if redis else "memory",
+        }}
+    elif name == "partner":
+        certs = p.certs
+        base = config.get("listen")
+        listen: dict[str, object] = dict(base) if isinstance(base, dict) else {}
+        listen["tls"] = {"cert_file": str(certs.server.cert), "key_file": str(certs.server.key),
+                         "client_ca_file": str(certs.ca.cert), "client_cert": "optional"}
+        config["listen"] = listen
+        config["auth"] = {"mtls": {}}
+    return config
+
+
 def _healthy(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=0.5) as resp:
@@ -480,7 +530,7 @@ def demo(argv: Sequence[str] | None = None) -> int:
     platform = Platform(args.data_dir, scale=args.scale, seed=args.seed,
                         components="services" if args.services_only else "all",
                         ephemeral=args.ephemeral, base_port=args.base_port,
-                        echo_stderr=args.verbose, log=sys.stdout)
+                        echo_stderr=args.verbose, log=sys.stdout, redis=True)
     try:
         platform.start()
         print(demo_banner(platform), flush=True)

@@ -1,33 +1,79 @@
 """Which authenticators a BFF profile uses, built from its config, in the order they are
-tried. Add a credential type here (and its config section), not in the stage."""
+tried. Add a credential type here (and its config section), not in the stage.
+
+Order: client certificate, session cookie, API key, bearer JWT. A credential that is present
+and bad is refused outright; one that is absent lets the next authenticator try.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
+from tailor.auth.apikey import APIKeyAuthenticator
 from tailor.auth.authenticator import Authenticator
 from tailor.auth.jwt import BearerJWTAuthenticator, JWTVerifier
+from tailor.auth.mtls import MTLSAuthenticator
+from tailor.auth.session import (
+    MemorySessionStore,
+    RedisSessionStore,
+    SessionAuthenticator,
+    SessionManager,
+    SessionStore,
+)
 
 if TYPE_CHECKING:
+    from tailor.config import Config
     from tailor.pipeline import BuildContext
 
 
 def build_authenticators(ctx: BuildContext) -> list[Authenticator]:
     cfg = ctx.config
+    client = ctx.client
     authenticators: list[Authenticator] = []
+    if cfg.auth.mtls is not None:
+        mtls = cfg.auth.mtls
+
+        async def lookup(subject: str) -> tuple[int, bytes]:
+            path = f"{mtls.identity_path}?subject={quote(subject, safe='')}"
+            response = await client.request(mtls.identity_upstream, path, timeout_s=1.0)
+            return response.status, response.body
+
+        authenticators.append(MTLSAuthenticator(mtls, lookup))
+    if cfg.auth.session is not None:
+        settings = cfg.auth.session
+        store: SessionStore = (
+            RedisSessionStore(ctx.redis()) if settings.store == "redis" else MemorySessionStore()
+        )
+        authenticators.append(SessionAuthenticator(SessionManager(settings, store)))
+    if cfg.auth.api_key is not None:
+        keys = cfg.auth.api_key
+
+        async def verify(body: bytes) -> tuple[int, bytes]:
+            response = await client.request(
+                keys.verify_upstream, keys.verify_path, method="POST", body=body, timeout_s=1.0
+            )
+            return response.status, response.body
+
+        authenticators.append(APIKeyAuthenticator(keys, verify))
     if cfg.auth.jwt is not None:
-        fetch = ctx.client.fetcher(cfg.auth.jwt.jwks_upstream, cfg.auth.jwt.jwks_path)
+        fetch = client.fetcher(cfg.auth.jwt.jwks_upstream, cfg.auth.jwt.jwks_path)
         verifier = JWTVerifier(cfg.auth.jwt, fetch)
         authenticators.append(BearerJWTAuthenticator(verifier, cfg.name))
     return authenticators
 
 
-def upstreams_used(ctx_config: object) -> set[str]:
-    """Upstreams the configured authenticators call (checked against the registry)."""
-    from tailor.config import Config
-
-    assert isinstance(ctx_config, Config)
+def upstreams_used(config: Config) -> set[str]:
+    """Upstreams the configured authenticators and the entitlement check call (checked
+    against the registry at startup)."""
+    auth = config.auth
     used: set[str] = set()
-    if ctx_config.auth.jwt is not None:
-        used.add(ctx_config.auth.jwt.jwks_upstream)
+    if auth.jwt is not None:
+        used.add(auth.jwt.jwks_upstream)
+    if auth.api_key is not None:
+        used.add(auth.api_key.verify_upstream)
+    if auth.mtls is not None:
+        used.add(auth.mtls.identity_upstream)
+    if config.entitlements.enabled:
+        used.add(config.entitlements.registry_upstream)
     return used

@@ -98,11 +98,15 @@ class JWTVerifier:
         if not isinstance(subject, str) or not subject:
             raise InvalidToken("bad subject")
         scope = claims.get("scope", "")
+        client_id = claims.get("client_id", "")
+        client_id = client_id if isinstance(client_id, str) else ""
         return Principal(
             subject=subject,
             scopes=frozenset(scope.split()) if isinstance(scope, str) else frozenset(),
-            client_id=str(claims.get("client_id", "")),
+            client_id=client_id,
             expires_at=float(claims["exp"]),
+            # An OAuth2 client-credentials token is the app itself: no user behind it.
+            kind="app" if client_id and subject == client_id else "user",
         )
 
     async def _key(self, kid: str) -> Any:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
+from tailor.auth.mtls import CLIENT_CERT_STATE_KEY
 from tailor.http import Request
 
 if TYPE_CHECKING:
@@ -48,6 +50,9 @@ async def serve(bff: BFF, scope: dict[str, Any], receive: Any, send: Any) -> Non
         scheme=scope.get("scheme", "http"),
         read_body=read_body,
     )
+    tls = (scope.get("extensions") or {}).get("tls")
+    if tls:
+        _take_client_certificate(request, tls)
     response = await bff.handle(request)
     # As in rsgi: granian's ASGI interface inserts "server: granian" unless the app sends its
     # own, so send it empty (uvicorn and hypercorn need their own --no-server-header flag).
@@ -71,3 +76,15 @@ async def _lifespan(bff: BFF, receive: Any, send: Any) -> None:
             await bff.shutdown()
             await send({"type": "lifespan.shutdown.complete"})
             return
+
+
+def _take_client_certificate(request: Request, tls: dict[str, Any]) -> None:
+    """The verified leaf of the ASGI TLS extension's chain, as DER, for the mTLS
+    authenticator. Set by the server from the handshake, never from a header."""
+    chain = tls.get("client_cert_chain") or ()
+    if not chain:
+        return
+    try:
+        request.state[CLIENT_CERT_STATE_KEY] = ssl.PEM_cert_to_DER_cert(chain[0])
+    except (ValueError, TypeError):
+        request.state[CLIENT_CERT_STATE_KEY] = b"unparsable"  # refused as 401, not a 500

@@ -40,6 +40,13 @@ def main(factory: str, profile: dict[str, Any], argv: Sequence[str] | None = Non
         return 2
     os.environ[CONFIG_ENV] = os.path.abspath(args.config) if args.config else ""
 
+    if config.listen.tls is not None:
+        # granian does not hand the client certificate to the app: see tailor.serve.tls.
+        from tailor.serve.tls import serve_tls
+
+        serve_tls(factory, config)
+        return 0
+
     from granian import Granian
     from granian.constants import HTTPModes, Interfaces
     from granian.http import HTTP1Settings

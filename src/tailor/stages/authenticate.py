@@ -1,5 +1,11 @@
 """Authentication: the profile's authenticators, in order; 401 with a challenge when none
-recognises a credential. The client's credential ends here: nothing of it travels inward."""
+recognises a credential. The client's credential ends here: nothing of it travels inward.
+
+    no credential                          -> 401 with every authenticator's challenge
+    a credential presented and refused     -> 401 (same body whatever the reason)
+    a session used cross-site (CSRF)       -> 403
+    keys / key store / session store down  -> 503
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ import logging
 from collections.abc import Sequence
 
 from tailor.auth.authenticator import Authenticator, CredentialsUnavailable, InvalidCredential
+from tailor.auth.session import SESSIONS_STATE_KEY, CrossSiteRequest, SessionAuthenticator
 from tailor.http import Request, Response
 from tailor.pipeline import BuildContext
 from tailor.problem import problem_response
@@ -18,8 +25,15 @@ log = logging.getLogger("tailor.auth")
 class AuthenticateStage:
     def __init__(self, authenticators: Sequence[Authenticator], realm: str) -> None:
         self._authenticators = tuple(authenticators)
-        self._challenges = tuple(("www-authenticate", a.challenge) for a in authenticators)
+        # A cookie session is no HTTP authentication scheme: its challenge is empty.
+        self._challenges = tuple(
+            ("www-authenticate", a.challenge) for a in authenticators if a.challenge
+        )
         self._invalid = (("www-authenticate", f'Bearer realm="{realm}", error="invalid_token"'),)
+        # Login and logout handlers need the session manager; anything else ignores it.
+        self._sessions = next(
+            (a.manager for a in authenticators if isinstance(a, SessionAuthenticator)), None
+        )
 
     @classmethod
     def build(cls, ctx: BuildContext) -> AuthenticateStage | None:
@@ -29,20 +43,26 @@ class AuthenticateStage:
 
     def wrap(self, next_handler: Handler) -> Handler:
         authenticators = self._authenticators
+        sessions = self._sessions
 
         async def authenticate(request: Request) -> Response:
+            if sessions is not None:
+                request.state[SESSIONS_STATE_KEY] = sessions
             route = request.route
             if route is not None and not route.auth:
                 return await next_handler(request)
+            principal = None
             try:
                 for authenticator in authenticators:
                     principal = await authenticator.authenticate(request)
                     if principal is not None:
-                        request.principal = principal
-                        return await next_handler(request)
+                        break
             except InvalidCredential as exc:
                 log.info("credential refused: %s", exc)
                 return problem_response(401, "the credential is not valid", headers=self._invalid)
+            except CrossSiteRequest as exc:
+                log.info("cross-site request refused: %s", exc)
+                return problem_response(403, "cross-site request refused")
             except CredentialsUnavailable:
                 log.warning("cannot check credentials now", exc_info=True)
                 return problem_response(
@@ -50,6 +70,10 @@ class AuthenticateStage:
                     "authentication is unavailable, try again shortly",
                     headers=(("retry-after", "1"),),
                 )
-            return problem_response(401, "a credential is required", headers=self._challenges)
+            if principal is None:
+                return problem_response(401, "a credential is required", headers=self._challenges)
+            # Outside the try: an exception from further down is not a credential problem.
+            request.principal = principal
+            return await next_handler(request)
 
         return authenticate

@@ -6,9 +6,11 @@ stream page with track and user cards embedded, recommendations and the caller's
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from tailor import BFF, Inputs, Outcome, Part, Plan, Request, Response, aggregate
+from tailor.cache import CachePolicy, tag
 from tailor.serve.run import config_from_env
 from waveform.bffs.cards import UserCard, index_tracks, index_users, user_card
 from waveform.bffs.consumed import (
@@ -42,6 +44,17 @@ PROFILE: dict[str, Any] = {
     "name": "mobile",
     "listen": {"port": 8081},
     "admin": {"port": 8181},
+    # Resilience (docs/resilience.md): a short breaker cool-down with one probe, shedding over
+    # 256 requests in flight, and up to 10 min of last-known-good content for the home screen.
+    "resilience": {
+        "default": {"breaker": {"min_calls": 10, "cool_down_s": 2.0}},
+        "shed": {"enabled": True, "max_in_flight": 256, "max_queue_wait_s": 0.02},
+        "last_good": {"max_entries": 20_000, "max_age_s": 600},
+        "max_calls_per_request": 16,
+        "max_page_size": 50,
+    },
+    # The home screen is cached 60 s per user; change events purge it sooner (docs/caching.md).
+    "cache": {"routes": {"/v1/home": {"ttl_s": 60}}},
     # A tight per-IP quota on the token endpoint (password guessing), writes per user.
     # Reads are left to deployments (per-app tiers, per-user): see docs/rate-limiting.md.
     "rate_limit": {
@@ -51,7 +64,10 @@ PROFILE: dict[str, Any] = {
             "user-write": {"key": "user", "limit": 120, "window_s": 60, "classes": ["write"]},
         },
     },
+    # Pinned to the mobile audience: a web or public token is refused here (401).
     "auth": {"jwt": {"issuer": "waveform-accounts", "audience": "waveform-mobile"}},
+    # The app registry decides which app may call which route (narrow-widget: one route).
+    "entitlements": {"enabled": True},
     "upstreams": {**DEFAULT_UPSTREAMS, "tokens": "http://127.0.0.1:9011"},
     # Inward calls carry internal tokens exchanged as this BFF; the secret comes from the
     # environment (the supervisor sets it), so a BFF without one does not start.
@@ -90,6 +106,7 @@ HOME = Plan(
             params={"limit": STREAM_PAGE},
             required=False,
             fallback=EMPTY_STREAM,
+            last_good="user",  # an upstream down: show the last content, marked stale
             timeout_s=0.4,
         ),
         Part(
@@ -100,6 +117,7 @@ HOME = Plan(
             params={"limit": RECOMMENDATIONS},
             required=False,
             fallback=EMPTY_RECOMMENDATIONS,
+            last_good="user",  # an upstream down: show the last content, marked stale
             timeout_s=0.3,
         ),
         Part(
@@ -110,10 +128,11 @@ HOME = Plan(
             params=lambda inputs: {"owner": inputs.vars["user_id"]},
             required=False,
             fallback=EMPTY_PLAYLISTS,
+            last_good="user",  # an upstream down: show the last content, marked stale
             timeout_s=0.3,
         ),
-        catalog_batch("tracks", _home_track_ids, needs=("stream", "recs")),
-        users_batch("people", _home_people, needs=("stream", "tracks")),
+        replace(catalog_batch("tracks", _home_track_ids, needs=("stream", "recs")), last_good="user"),
+        replace(users_batch("people", _home_people, needs=("stream", "tracks")), last_good="user"),
     ),
     deadline_s=1.0,
 )
@@ -268,6 +287,11 @@ def shape_playlist(outcome: Outcome) -> PlaylistScreen:
 # -- the application ------------------------------------------------------------------------
 
 
+#: Per user (and app); served stale while refreshing for 30 s, and for 5 min when the
+#: services fail. The profile sets the TTL.
+HOME_CACHE = CachePolicy(scope="user", stale_while_revalidate_s=30, stale_if_error_s=300)
+
+
 def create() -> BFF:
     """The factory granian calls in each worker."""
     return build(config_from_env(PROFILE))
@@ -277,10 +301,13 @@ def build(config: Any) -> BFF:
     bff = BFF(config)
     bff.post("/v1/auth/token", auth=False, uses=("accounts",))(password_grant("waveform-mobile"))
 
-    @bff.get("/v1/home", plans=(HOME,))
+    @bff.get("/v1/home", plans=(HOME,), cache=HOME_CACHE)
     async def home(request: Request) -> Response:
         assert request.principal is not None
-        return await aggregate(request, HOME, shape_home, user_id=request.principal.subject)
+        user = request.principal.subject
+        # What the screen depends on, for event-driven invalidation.
+        tag(request, f"feed:{user}", f"user:{user}", f"playlists:{user}")
+        return await aggregate(request, HOME, shape_home, user_id=user)
 
     @bff.get("/v1/tracks/{id}", plans=(TRACK,))
     async def track(request: Request) -> Response:

@@ -1,0 +1,111 @@
+"""The app registry as the edge sees it: which app (client id) may call which BFF and route.
+
+Entries come from the registry service (``GET /apps/{client_id}``) and are cached for a few
+seconds, answers "no such app" included, so a suspended app is refused within that time
+and unknown client ids do not hammer the registry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
+import msgspec
+
+from tailor.auth.authenticator import CredentialsUnavailable
+from tailor.errors import TailorError
+
+
+class App(msgspec.Struct, frozen=True):
+    """One registered app. ``routes`` maps a BFF name to ``"METHOD /template"`` entries, or
+    ``["*"]`` for every route of that BFF.
+
+    >>> app = App("narrow-widget", status="active", bffs=["mobile"],
+    ...           routes={"mobile": ["GET /v1/tracks/{id}"]}, tier="free")
+    >>> app.allows("mobile", "GET", "/v1/tracks/{id}"), app.allows("mobile", "GET", "/v1/home")
+    (True, False)
+    """
+
+    client_id: str
+    name: str = ""
+    status: str = "suspended"  # an entry without a status is not trusted as active
+    bffs: list[str] = msgspec.field(default_factory=list)
+    routes: dict[str, list[str]] = msgspec.field(default_factory=dict)
+    scopes: list[str] = msgspec.field(default_factory=list)
+    tier: str = "free"
+
+    @property
+    def active(self) -> bool:
+        return self.status == "active"
+
+    def allows(self, bff: str, method: str, template: str) -> bool:
+        if bff not in self.bffs:
+            return False
+        allowed = self.routes.get(bff, [])
+        return "*" in allowed or f"{method} {template}" in allowed
+
+
+class RegistryUnavailable(CredentialsUnavailable):
+    """The registry could not be asked and nothing fresh is cached."""
+
+
+#: GET one app: returns (status, body). A transport failure raises a TailorError.
+AppFetcher = Callable[[str], Awaitable[tuple[int, bytes]]]
+
+_decode = msgspec.json.Decoder(App).decode
+
+
+class AppRegistry:
+    """Cached lookups of apps by client id. ``None`` means the registry does not know it.
+
+    >>> registry = AppRegistry(fetch, ttl_s=5.0)  # doctest: +SKIP
+    >>> app = await registry.get("acme-player")  # doctest: +SKIP
+    """
+
+    def __init__(self, fetch: AppFetcher, *, ttl_s: float = 5.0, max_entries: int = 10_000):
+        self._fetch = fetch
+        self._ttl_s = ttl_s
+        self._max = max_entries
+        self._cache: dict[str, tuple[float, App | None]] = {}
+        self._inflight: dict[str, asyncio.Future[App | None]] = {}
+
+    async def get(self, client_id: str) -> App | None:
+        hit = self._cache.get(client_id)
+        now = time.monotonic()
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        # One lookup per client id at a time: a burst of requests shares it.
+        pending = self._inflight.get(client_id)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[App | None] = asyncio.get_running_loop().create_future()
+        self._inflight[client_id] = future
+        try:
+            app = await self._lookup(client_id)
+            future.set_result(app)
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: no "never retrieved" warning when nobody waits
+            raise
+        finally:
+            del self._inflight[client_id]
+        if len(self._cache) >= self._max:
+            self._cache.pop(next(iter(self._cache)))
+        self._cache[client_id] = (now + self._ttl_s, app)
+        return app
+
+    async def _lookup(self, client_id: str) -> App | None:
+        try:
+            status, body = await self._fetch(client_id)
+        except TailorError as exc:
+            raise RegistryUnavailable("the app registry is unreachable") from exc
+        if status == 404:
+            return None
+        if status != 200:
+            raise RegistryUnavailable(f"the app registry answered {status}")
+        try:
+            app = _decode(body)
+        except msgspec.DecodeError as exc:
+            raise RegistryUnavailable("the app registry answered garbage") from exc
+        return app if app.client_id == client_id else None

@@ -1,0 +1,97 @@
+"""Entitlements: the caller's app must be active, allowed on this BFF and entitled to the route.
+
+Runs right after authentication. The app comes from the registry by ``principal.client_id``
+(cached a few seconds) and is left in ``request.state["app"]`` for the stages after it (the
+rate limiter reads its ``tier``). This is what lets a narrow integration reach a few routes of
+an existing BFF instead of getting a BFF of its own.
+
+    active app, route listed (or "*")     -> continue
+    suspended, unknown, not on this BFF   -> 403
+    route outside the app's entitlements  -> 403
+    registry unreachable                  -> 503 (on_unavailable = "closed", the default)
+                                             or continue without an app ("open"), logged
+
+Every 403 has the same body, so a caller cannot probe which of the reasons applied.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from urllib.parse import quote
+
+from tailor.auth.apps import App, AppRegistry, RegistryUnavailable
+from tailor.http import Request, Response
+from tailor.pipeline import BuildContext
+from tailor.problem import problem_response
+from tailor.routing import Handler
+
+log = logging.getLogger("tailor.entitle")
+
+_CLIENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+APP_STATE_KEY = "app"
+
+
+class EntitleStage:
+    """
+    >>> stage = EntitleStage(registry, bff="mobile", fail_open=False)  # doctest: +SKIP
+    """
+
+    def __init__(self, registry: AppRegistry, *, bff: str, fail_open: bool) -> None:
+        self._registry = registry
+        self._bff = bff
+        self._fail_open = fail_open
+
+    @classmethod
+    def build(cls, ctx: BuildContext) -> EntitleStage | None:
+        cfg = ctx.config.entitlements
+        if not cfg.enabled:
+            return None
+        client = ctx.client
+        upstream, template = cfg.registry_upstream, cfg.registry_path
+
+        async def fetch(client_id: str) -> tuple[int, bytes]:
+            path = template.format(client_id=quote(client_id, safe=""))
+            response = await client.request(upstream, path, timeout_s=1.0)
+            return response.status, response.body
+
+        registry = AppRegistry(fetch, ttl_s=cfg.cache_ttl_s)
+        return cls(registry, bff=cfg.bff or ctx.config.name, fail_open=cfg.on_unavailable == "open")
+
+    def wrap(self, next_handler: Handler) -> Handler:
+        registry, bff, fail_open = self._registry, self._bff, self._fail_open
+
+        async def entitle(request: Request) -> Response:
+            principal = request.principal
+            route = request.route
+            if principal is None or route is None:  # an anonymous route: nothing to check
+                return await next_handler(request)
+            client_id = principal.client_id
+            if not _CLIENT_ID.fullmatch(client_id):
+                log.info("refused: the credential names no usable app")
+                return _forbidden()
+            try:
+                app = await registry.get(client_id)
+            except RegistryUnavailable:
+                if fail_open:
+                    log.warning("app registry unavailable: letting %s through", client_id)
+                    return await next_handler(request)
+                log.warning("app registry unavailable: refusing %s", client_id, exc_info=True)
+                return problem_response(
+                    503, "entitlements cannot be checked now", headers=(("retry-after", "1"),)
+                )
+            if not _permitted(app, bff, request.method, route.template):
+                log.info("refused %s for %s %s", client_id, request.method, route.template)
+                return _forbidden()
+            request.state[APP_STATE_KEY] = app
+            return await next_handler(request)
+
+        return entitle
+
+
+def _permitted(app: App | None, bff: str, method: str, template: str) -> bool:
+    return app is not None and app.active and app.allows(bff, method, template)
+
+
+def _forbidden() -> Response:
+    return problem_response(403, "this app may not call this endpoint")

@@ -1,0 +1,1 @@
+"""The partner API BFF: labels' own catalog, over API keys or mutual TLS."""

@@ -1,0 +1,100 @@
+"""The public API's OpenAPI 3.1 document, generated from the response structs.
+
+The schemas come from msgspec (``schema_components``), so the published contract is the code
+that encodes the responses: it cannot drift. ``docs/public-api.md`` is written from it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from waveform.bffs.public.shapes import MeOut, PlaylistOut, ProblemOut, TokenOut, TrackOut, UserOut
+
+VERSION = "1.0.0"
+REF = "#/components/schemas/{name}"
+
+#: (method, path, summary, response struct, who may call: "app", "user" or "anyone")
+OPERATIONS: tuple[tuple[str, str, str, type[msgspec.Struct], str], ...] = (
+    ("post", "/v1/oauth/token", "Get an access token (client_credentials, password with "
+     "client_id, refresh_token)", TokenOut, "anyone"),
+    ("get", "/v1/tracks/{id}", "A track and its owner", TrackOut, "app"),
+    ("get", "/v1/users/{id}", "A user and their visible tracks", UserOut, "app"),
+    ("get", "/v1/playlists/{id}", "A playlist (a private one only for its owner)", PlaylistOut,
+     "app"),
+    ("get", "/v1/me", "The signed-in user and their playlists", MeOut, "user"),
+)  # fmt: skip
+
+_ERRORS = {
+    "400": "a parameter is invalid (the problem names it)",
+    "401": "no credential, or one that is not valid",
+    "403": "the app is suspended, not allowed here, or the route needs a user token",
+    "404": "no such resource, or not visible to the caller",
+    "429": "too many requests (see RateLimit and Retry-After)",
+}
+
+
+def openapi_document() -> dict[str, Any]:
+    structs = [op[3] for op in OPERATIONS] + [ProblemOut]
+    _, components = msgspec.json.schema_components(structs, ref_template=REF)
+    paths: dict[str, dict[str, Any]] = {}
+    for method, path, summary, struct, who in OPERATIONS:
+        operation: dict[str, Any] = {
+            "summary": summary,
+            "responses": {
+                "200": {
+                    "description": "OK",
+                    "content": {
+                        "application/json": {"schema": {"$ref": REF.format(name=struct.__name__)}}
+                    },
+                },
+                **{
+                    code: {
+                        "description": text,
+                        "content": {
+                            "application/problem+json": {
+                                "schema": {"$ref": REF.format(name="ProblemOut")}
+                            }
+                        },
+                    }
+                    for code, text in _ERRORS.items()
+                },
+            },
+        }
+        if "{id}" in path:
+            operation["parameters"] = [
+                {
+                    "name": "id",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"},
+                }
+            ]
+        if who == "anyone":
+            operation["security"] = []
+        elif who == "user":
+            operation["description"] = "Needs a user token (an app token gets 403)."
+        paths.setdefault(path, {})[method] = operation
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "waveform public API",
+            "version": VERSION,
+            "description": "Versioned under /v1: fields are only ever added within a version.",
+        },
+        "paths": paths,
+        "components": {
+            "schemas": components,
+            "securitySchemes": {
+                "oauth2": {
+                    "type": "oauth2",
+                    "flows": {
+                        "clientCredentials": {"tokenUrl": "/v1/oauth/token", "scopes": {}},
+                        "password": {"tokenUrl": "/v1/oauth/token", "scopes": {}},
+                    },
+                }
+            },
+        },
+        "security": [{"oauth2": []}],
+    }

@@ -1,0 +1,88 @@
+"""The public API's contract (v1): what third-party apps receive.
+
+These structs are the stable, documented contract: the OpenAPI document at
+``/v1/openapi.json`` is generated from them. Adding an optional field is compatible;
+removing or renaming one needs ``/v2``.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from tailor import AggregateBody
+
+
+class PublicUser(msgspec.Struct):
+    """A user as any app may see them."""
+
+    id: str
+    username: str
+    display_name: str
+    avatar_url: str
+
+
+class PublicTrack(msgspec.Struct):
+    """A track the caller may see (private and geo-blocked ones are absent)."""
+
+    id: str
+    title: str
+    owner_id: str
+    duration_ms: int
+    artwork_url: str
+    stream_url: str
+    genre: str
+    like_count: int
+
+
+class TrackOut(AggregateBody, kw_only=True):
+    track: PublicTrack
+    owner: PublicUser | None = None
+
+
+class UserOut(AggregateBody, kw_only=True):
+    user: PublicUser
+    followers_count: int
+    tracks: list[PublicTrack]
+
+
+class PlaylistOut(AggregateBody, kw_only=True):
+    id: str
+    title: str
+    owner_id: str
+    artwork_url: str
+    private: bool
+    tracks: list[PublicTrack]
+
+
+class PlaylistSummary(msgspec.Struct):
+    id: str
+    title: str
+    track_count: int
+    private: bool
+
+
+class MeOut(AggregateBody, kw_only=True):
+    """The signed-in user (user tokens only)."""
+
+    user: PublicUser
+    playlists: list[PlaylistSummary]
+
+
+class TokenOut(msgspec.Struct, omit_defaults=True):
+    """``POST /v1/oauth/token`` (RFC 6749 5.1)."""
+
+    access_token: str
+    token_type: str
+    expires_in: int
+    refresh_token: str | None = None
+    scope: str | None = None
+
+
+class ProblemOut(msgspec.Struct, omit_defaults=True):
+    """Every error (RFC 9457)."""
+
+    status: int
+    title: str
+    detail: str = ""
+    type: str = "about:blank"
+    parameter: str = ""

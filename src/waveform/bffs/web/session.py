@@ -1,0 +1,129 @@
+"""Browser sessions for the web BFF: ``POST /api/session`` logs in, ``GET`` tells the page
+who it is and its CSRF token, ``DELETE`` logs out.
+
+The password goes to accounts once; what the browser keeps is only the session cookie
+(``HttpOnly``, so page scripts cannot read it) and the CSRF token it must echo in
+``X-CSRF-Token`` on unsafe requests. Login is itself protected against login CSRF by the
+same-origin check, and always issues a brand-new session id (any presented one is
+discarded first: no fixation). Logout deletes the session from the store, which with Redis
+ends it on every web BFF instance at once.
+"""
+
+from __future__ import annotations
+
+import time
+
+import msgspec
+
+from tailor import BFF, BadRequest, HTTPProblem, Request, Response, Unauthorized, json_response
+from tailor.auth.session import SESSIONS_STATE_KEY, SessionManager
+from waveform.bffs.consumed import LoginResult
+from waveform.bffs.token import UnsupportedMediaType
+
+AUDIENCE = "waveform-web"
+
+
+class Forbidden(HTTPProblem):
+    status = 403
+    title = "Forbidden"
+
+
+class LoginRequest(msgspec.Struct, forbid_unknown_fields=True):
+    username: str
+    password: str
+
+
+class SessionOut(msgspec.Struct):
+    user_id: str
+    csrf_token: str
+    expires_in: int
+
+
+class _Login(msgspec.Struct):
+    username: str
+    password: str
+    audience: str
+    client_id: str
+
+
+_decode = msgspec.json.Decoder(LoginRequest).decode
+_encode = msgspec.json.Encoder().encode
+
+
+def _manager(request: Request) -> SessionManager:
+    manager = request.state.get(SESSIONS_STATE_KEY)
+    assert isinstance(manager, SessionManager), "auth.session is not configured"
+    return manager
+
+
+def _refused() -> Unauthorized:
+    return Unauthorized("invalid username or password")
+
+
+def add_session_routes(bff: BFF) -> None:
+    @bff.post("/api/session", auth=False, uses=("accounts",))
+    async def login(request: Request) -> Response:
+        manager = _manager(request)
+        if not manager.same_origin(request):
+            raise Forbidden("cross-site request refused")
+        if not request.headers.get("content-type", "").startswith("application/json"):
+            raise UnsupportedMediaType("send the login as application/json")
+        try:
+            body = _decode(request.body)
+        except msgspec.ValidationError as exc:
+            raise BadRequest(f"invalid login: {exc}") from exc
+        except msgspec.DecodeError as exc:
+            raise BadRequest("the login is not valid JSON") from exc
+        if not 0 < len(body.username) <= 64 or not 0 < len(body.password) <= 256:
+            raise _refused()
+        # Whatever happens next, a session id chosen before login is never kept.
+        await manager.discard_presented(request)
+        assert request.upstreams is not None
+        response = await request.upstreams.request(
+            "accounts",
+            "/login",
+            method="POST",
+            body=_encode(
+                _Login(body.username, body.password, AUDIENCE, manager.settings.client_id)
+            ),
+            timeout_s=2.0,
+            request_id=request.request_id,
+        )
+        if response.status in (400, 401, 403):
+            raise _refused()  # the same answer whether the user exists or not
+        result = request.upstreams.decode("accounts", response, LoginResult)
+        session_id, session = await manager.create(result.user_id)
+        answer = json_response(
+            SessionOut(result.user_id, session.csrf_token, int(manager.settings.ttl_s))
+        )
+        answer.headers.append(("set-cookie", manager.cookie(session_id)))
+        answer.headers.append(("cache-control", "no-store"))
+        return answer
+
+    @bff.get("/api/session")
+    async def current(request: Request) -> Response:
+        principal = request.principal
+        assert principal is not None
+        if not principal.session_id:
+            raise BadRequest("this request carries no session")
+        session = await _manager(request).load(principal.session_id)
+        if session is None:
+            raise _refused()
+        answer = json_response(
+            SessionOut(
+                session.user_id,
+                session.csrf_token,
+                max(0, int(session.expires_at - time.time())),
+            )
+        )
+        answer.headers.append(("cache-control", "no-store"))
+        return answer
+
+    @bff.route("DELETE", "/api/session")
+    async def logout(request: Request) -> Response:
+        principal = request.principal
+        assert principal is not None
+        manager = _manager(request)
+        if principal.session_id:
+            await manager.end(principal.session_id)
+        return Response(204, b"", [("set-cookie", manager.expired_cookie())])
