@@ -131,7 +131,9 @@ HOME = Plan(
             last_good="user",  # an upstream down: show the last content, marked stale
             timeout_s=0.3,
         ),
-        replace(catalog_batch("tracks", _home_track_ids, needs=("stream", "recs")), last_good="user"),
+        replace(
+            catalog_batch("tracks", _home_track_ids, needs=("stream", "recs")), last_good="user"
+        ),
         replace(users_batch("people", _home_people, needs=("stream", "tracks")), last_good="user"),
     ),
     deadline_s=1.0,
