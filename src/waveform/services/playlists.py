@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import argparse
 import sqlite3
+from datetime import UTC, datetime
 
+import msgspec
 from fastapi import FastAPI, Query
+from pydantic import BaseModel, Field
 from starlette.responses import Response
 
-from waveform.seed import World
+from waveform.seed import World, iso
 from waveform.services import models as m
 from waveform.services.common import (
+    bad_request,
     create_app,
     insert_rows,
     json_response,
@@ -19,6 +23,16 @@ from waveform.services.common import (
     row_dict,
     run_service,
 )
+from waveform.services.events import Events
+
+ID = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+
+
+class PlaylistEdit(BaseModel):
+    """A partial edit: only the fields given change."""
+
+    title: str | None = Field(None, min_length=1, max_length=200)
+    track_ids: list[str] | None = Field(None, max_length=500)
 
 SCHEMA = """
 CREATE TABLE playlists (
@@ -39,6 +53,7 @@ def load(conn: sqlite3.Connection, world: World) -> None:
 
 def build_app(conn: sqlite3.Connection, args: argparse.Namespace) -> FastAPI:
     app = create_app("playlists", "Playlists; no visibility rules.")
+    events = Events(getattr(args, "redis_url", None), "playlists")
 
     @app.get("/playlists/{playlist_id}", responses=returns(m.Playlist, 404))
     async def get_playlist(playlist_id: str) -> Response:
@@ -54,6 +69,24 @@ def build_app(conn: sqlite3.Connection, args: argparse.Namespace) -> FastAPI:
             "SELECT * FROM playlists WHERE owner_id = ? ORDER BY created_at DESC, id",
             (owner,)).fetchall()
         return json_response({"items": [row_dict(r, BOOLS, JSON_COLS) for r in rows]})
+
+    @app.patch("/playlists/{playlist_id}", responses=returns(m.Playlist, 404))
+    async def edit_playlist(playlist_id: str, edit: PlaylistEdit) -> Response:
+        row = conn.execute("SELECT * FROM playlists WHERE id = ?", (playlist_id,)).fetchone()
+        if row is None:
+            raise not_found("playlist", playlist_id)
+        title = row["title"] if edit.title is None else edit.title
+        ids = msgspec.json.decode(row["track_ids"]) if edit.track_ids is None else edit.track_ids
+        if any(not isinstance(i, str) or not i for i in ids):
+            raise bad_request("track_ids must be non-empty strings")
+        conn.execute("UPDATE playlists SET title = ?, track_ids = ?, track_count = ?, "
+                     "updated_at = ? WHERE id = ?",
+                     (title, msgspec.json.encode(ids).decode(), len(ids),
+                      iso(datetime.now(UTC)), playlist_id))  # fmt: skip
+        tags = [f"playlist:{playlist_id}", f"playlists:{row['owner_id']}"]
+        await events.notify("playlist.edited", tags)
+        updated = conn.execute("SELECT * FROM playlists WHERE id = ?", (playlist_id,)).fetchone()
+        return json_response(row_dict(updated, BOOLS, JSON_COLS))
 
     return app
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sqlite3
+from datetime import UTC, datetime
 
 from fastapi import FastAPI, Query
+from pydantic import BaseModel, Field
 from starlette.responses import Response
 
-from waveform.seed import World
+from waveform.seed import World, iso
 from waveform.services import models as m
 from waveform.services.common import (
     create_app,
@@ -18,6 +20,17 @@ from waveform.services.common import (
     returns,
     run_service,
 )
+from waveform.services.events import Events
+
+ID = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+
+
+class Follow(BaseModel):
+    followee_id: str = Field(pattern=ID)
+
+
+class Like(BaseModel):
+    track_id: str = Field(pattern=ID)
 
 SCHEMA = """
 CREATE TABLE users (id TEXT PRIMARY KEY);
@@ -53,6 +66,11 @@ def load(conn: sqlite3.Connection, world: World) -> None:
 
 def build_app(conn: sqlite3.Connection, args: argparse.Namespace) -> FastAPI:
     app = create_app("social", "Follows, likes and reposts.")
+    events = Events(getattr(args, "redis_url", None), "social")
+
+    def known(user_id: str) -> None:
+        if conn.execute("SELECT 1 FROM users WHERE id = ?", (user_id,)).fetchone() is None:
+            raise not_found("user", user_id)
 
     def listing(kind: str, user_id: str, limit: int) -> Response:
         if conn.execute("SELECT 1 FROM users WHERE id = ?", (user_id,)).fetchone() is None:
@@ -78,6 +96,39 @@ def build_app(conn: sqlite3.Connection, args: argparse.Namespace) -> FastAPI:
     @app.get("/social/{user_id}/reposts", responses=returns(m.SocialList, 404))
     async def reposts(user_id: str, limit: int = limit_q) -> Response:
         return listing("reposts", user_id, limit)
+
+    # -- writes: each announces what changed (domain event) and whose views (tags) --------
+
+    @app.post("/social/{user_id}/followings", status_code=204, responses={404: {}})
+    async def follow(user_id: str, body: Follow) -> Response:
+        known(user_id)
+        known(body.followee_id)
+        now = iso(datetime.now(UTC))
+        conn.execute("INSERT OR IGNORE INTO follows VALUES (?, ?, ?)",
+                     (user_id, body.followee_id, now))  # fmt: skip
+        await events.emit("user.followed", {"follower_id": user_id,
+                                            "followee_id": body.followee_id, "created_at": now})
+        await events.notify("user.followed", [f"followings:{user_id}",
+                                              f"followers:{body.followee_id}"])  # fmt: skip
+        return Response(status_code=204)
+
+    @app.delete("/social/{user_id}/followings/{followee_id}", status_code=204)
+    async def unfollow(user_id: str, followee_id: str) -> Response:
+        conn.execute("DELETE FROM follows WHERE follower_id = ? AND followee_id = ?",
+                     (user_id, followee_id))  # fmt: skip
+        await events.emit("user.unfollowed", {"follower_id": user_id,
+                                              "followee_id": followee_id})  # fmt: skip
+        await events.notify("user.unfollowed", [f"followings:{user_id}",
+                                                f"followers:{followee_id}"])  # fmt: skip
+        return Response(status_code=204)
+
+    @app.post("/social/{user_id}/likes", status_code=204, responses={404: {}})
+    async def like(user_id: str, body: Like) -> Response:
+        known(user_id)
+        conn.execute("INSERT OR IGNORE INTO likes VALUES (?, ?, ?)",
+                     (user_id, body.track_id, iso(datetime.now(UTC))))  # fmt: skip
+        await events.notify("track.liked", [f"likes:{user_id}", f"track:{body.track_id}"])
+        return Response(status_code=204)
 
     return app
 

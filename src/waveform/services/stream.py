@@ -3,14 +3,21 @@
 The service keeps its own denormalized copy of the follow graph and of every post and
 repost (an ``activity`` table), and reads a feed by joining them (fan-out on read). It does
 not filter visibility: that is the value-added catalog's job.
+
+It learns new posts and follows from domain events (``track.posted``, ``user.followed``,
+``user.unfollowed`` on the event stream) and, since it is the one that knows who follows
+whom, tells the BFF caches which feeds changed (``feed:<follower>`` for each follower).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import base64
 import binascii
+import contextlib
 import sqlite3
+from collections.abc import AsyncIterator
 
 import msgspec
 from fastapi import FastAPI, Query
@@ -27,6 +34,7 @@ from waveform.services.common import (
     returns,
     run_service,
 )
+from waveform.services.events import Events
 
 SCHEMA = """
 CREATE TABLE users (id TEXT PRIMARY KEY);
@@ -60,8 +68,61 @@ def decode_cursor(cursor: str) -> tuple[str, int]:
     return created_at, seq
 
 
+CONSUMED = {"track.posted", "user.followed", "user.unfollowed"}
+
+
+def add_post(conn: sqlite3.Connection, actor_id: str, track_id: str, created_at: str) -> bool:
+    """Record a track post once (a replayed event changes nothing); True when it is new."""
+    if conn.execute("SELECT 1 FROM activity WHERE type = 'track_post' AND track_id = ?",
+                    (track_id,)).fetchone():  # fmt: skip
+        return False
+    conn.execute("INSERT INTO activity (type, actor_id, track_id, created_at) "
+                 "VALUES ('track_post', ?, ?, ?)", (actor_id, track_id, created_at))  # fmt: skip
+    return True
+
+
+def followers_of(conn: sqlite3.Connection, user_id: str) -> list[str]:
+    rows = conn.execute("SELECT follower_id FROM follows WHERE followee_id = ?", (user_id,))
+    return [r[0] for r in rows]
+
+
 def build_app(conn: sqlite3.Connection, args: argparse.Namespace) -> FastAPI:
-    app = create_app("stream", "Feeds of track posts and reposts, newest first.")
+    events = Events(getattr(args, "redis_url", None), "stream")
+
+    async def on_event(type_: str, data: dict[str, str]) -> None:
+        if type_ == "track.posted":
+            if data.get("private") == "1":
+                return  # nobody's feed shows a private track
+            owner = data["owner_id"]
+            if add_post(conn, owner, data["track_id"], data["created_at"]):
+                feeds = [f"feed:{f}" for f in followers_of(conn, owner)]
+                await events.notify("feed.changed", feeds)
+        elif type_ == "user.followed":
+            pair = (data["follower_id"], data["followee_id"], data["created_at"])
+            conn.execute("INSERT OR IGNORE INTO follows VALUES (?, ?, ?)", pair)
+            await events.notify("feed.changed", [f"feed:{data['follower_id']}"])
+        elif type_ == "user.unfollowed":
+            conn.execute("DELETE FROM follows WHERE follower_id = ? AND followee_id = ?",
+                         (data["follower_id"], data["followee_id"]))  # fmt: skip
+            await events.notify("feed.changed", [f"feed:{data['follower_id']}"])
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        started = asyncio.Event()
+        consumer = asyncio.create_task(events.consume(CONSUMED, on_event, started=started))
+        # Serve only once the read position is fixed, so no event after startup is missed.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(started.wait(), 3.0)
+        try:
+            yield
+        finally:
+            consumer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await consumer
+            await events.aclose()
+
+    app = create_app("stream", "Feeds of track posts and reposts, newest first.",
+                     lifespan=lifespan)  # fmt: skip
 
     @app.get("/stream/{user_id}", responses=returns(m.StreamPage, 404))
     async def stream(user_id: str, cursor: str | None = Query(None),

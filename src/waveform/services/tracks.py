@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import argparse
 import sqlite3
+from datetime import UTC, datetime
 
 from fastapi import FastAPI, Query
+from pydantic import BaseModel, Field
 from starlette.responses import Response
 
-from waveform.seed import World
+from waveform.seed import World, iso
 from waveform.services import models as m
 from waveform.services.common import (
+    Problem,
     bad_request,
     create_app,
     fetch_in,
@@ -23,6 +26,7 @@ from waveform.services.common import (
     row_dict,
     run_service,
 )
+from waveform.services.events import Events
 
 SCHEMA = """
 CREATE TABLE tracks (
@@ -43,8 +47,25 @@ def load(conn: sqlite3.Connection, world: World) -> None:
     insert_rows(conn, "tracks", world.tracks)
 
 
+ID = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+
+
+class NewTrack(BaseModel):
+    """A track being posted. ``id`` is the upload's id when the media pipeline assigned one
+    (its media and rights rows are keyed by it); otherwise the next free ``t<n>``."""
+
+    owner_id: str = Field(pattern=ID)
+    title: str = Field(min_length=1, max_length=200)
+    duration_ms: int = Field(gt=0, le=24 * 3600 * 1000)
+    id: str | None = Field(None, pattern=ID)
+    genre: str = Field("", max_length=64)
+    description: str = Field("", max_length=4000)
+    private: bool = False
+
+
 def build_app(conn: sqlite3.Connection, args: argparse.Namespace) -> FastAPI:
     app = create_app("tracks", "Track metadata; no visibility rules (see catalog).")
+    events = Events(getattr(args, "redis_url", None), "tracks")
 
     @app.get("/tracks/{track_id}", responses=returns(m.Track, 404))
     async def get_track(track_id: str) -> Response:
@@ -73,7 +94,39 @@ def build_app(conn: sqlite3.Connection, args: argparse.Namespace) -> FastAPI:
             items = [row_dict(r, BOOLS, JSON_COLS) for r in rows]
         return json_response({"items": items})
 
+    @app.post("/tracks", status_code=201, responses=returns(m.Track, 409))
+    async def post_track(new: NewTrack) -> Response:
+        """Post a track. Emits ``track.posted`` (the stream service adds it to followers'
+        feeds and names them to the BFF caches) and notifies ``track:<id>``/``tracks:<owner>``."""
+        now = iso(datetime.now(UTC))
+        track_id = new.id or _next_id(conn)
+        try:
+            conn.execute(
+                "INSERT INTO tracks (id, title, owner_id, duration_ms, genre, tags, description,"
+                " artwork_url, waveform_url, private, created_at, updated_at, play_count,"
+                " like_count, repost_count, comment_count, downloadable, moderation_state)"
+                " VALUES (?, ?, ?, ?, ?, '[]', ?, ?, ?, ?, ?, ?, 0, 0, 0, 0, 0, 'approved')",
+                (track_id, new.title, new.owner_id, new.duration_ms, new.genre,
+                 new.description, f"https://img.waveform.test/artwork/{track_id}.jpg",
+                 f"https://wave.waveform.test/{track_id}.json", int(new.private), now, now),
+            )  # fmt: skip
+        except sqlite3.IntegrityError as exc:
+            raise Problem(409, "Conflict", f"track {track_id!r} already exists") from exc
+        row = conn.execute("SELECT * FROM tracks WHERE id = ?", (track_id,)).fetchone()
+        data = {"track_id": track_id, "owner_id": new.owner_id, "created_at": now,
+                "private": str(int(new.private))}  # fmt: skip
+        await events.emit("track.posted", data)
+        await events.notify("track.posted", [f"track:{track_id}", f"tracks:{new.owner_id}"])
+        return json_response(row_dict(row, BOOLS, JSON_COLS), status=201)
+
     return app
+
+
+def _next_id(conn: sqlite3.Connection) -> str:
+    (top,) = conn.execute(
+        "SELECT MAX(CAST(substr(id, 2) AS INTEGER)) FROM tracks WHERE id GLOB 't[0-9]*'"
+    ).fetchone()
+    return f"t{(top or 0) + 1}"
 
 
 def main() -> None:
