@@ -1,0 +1,280 @@
+"""The world the fault scenarios run in: scripted services behind one fault proxy each, and a
+BFF serving the real mobile home plan (``waveform.bffs.mobile.app.HOME``) with the mobile
+profile's resilience settings, in-process, over the real pyreqwest transport.
+
+The services and proxies run on an event loop of their own, in a thread, so the load they carry
+does not delay the BFF's loop: a latency the BFF measures is its own.
+
+Every response a scenario sees is judged by :func:`judge`: *correct* (the complete home, byte
+for byte the healthy baseline), *partial* (a 200 marked degraded whose caller card is right and
+which invents nothing: every card in it is in the baseline), *error* (a 502/503/504
+problem+json), or *incorrect*; and it must arrive inside the deadline (:data:`DEADLINE_S` plus
+:data:`MARGIN_S`) whatever it is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from aiohttp import web
+from faultproxy import FaultProxy
+
+from tailor import BFF, Request, Response, aggregate, build_config
+from tailor.config import deep_merge
+from waveform.bffs.mobile.app import HOME, PROFILE, shape_home
+
+UPSTREAMS = ("users", "stream", "recommendations", "playlists", "catalog")
+DEADLINE_S = HOME.deadline_s
+MARGIN_S = 0.1  # scheduling slack on a loaded 2-core machine; the engine's own margin is 0.05
+USERS = ("u1", "u2", "u3")
+T = TypeVar("T")
+
+
+def _user(uid: str) -> dict[str, Any]:
+    return {
+        "id": uid,
+        "username": f"user-{uid}",
+        "display_name": f"User {uid}",
+        "avatar_url": f"https://cdn.example/{uid}.jpg",
+        "country": "DE",
+    }
+
+
+def _track(tid: str) -> dict[str, Any]:
+    return {
+        "id": tid,
+        "title": f"Track {tid}",
+        "owner_id": f"o{int(tid[1:]) % 3}",
+        "duration_ms": 180_000,
+        "artwork_url": f"https://cdn.example/{tid}.jpg",
+        "media": {"stream_url": f"https://media.example/{tid}"},
+    }
+
+
+def _ids(request: web.Request) -> list[str]:
+    return [i for i in request.query.get("ids", "").split(",") if i]
+
+
+def world_app() -> web.Application:
+    """Five services in one aiohttp app (each reached through its own proxy)."""
+
+    async def user(request: web.Request) -> web.Response:
+        return web.json_response(_user(request.match_info["uid"]))
+
+    async def users(request: web.Request) -> web.Response:
+        return web.json_response({"items": [_user(i) for i in _ids(request)]})
+
+    async def stream(request: web.Request) -> web.Response:
+        uid = request.match_info["uid"]
+        items = [
+            {
+                "id": f"{uid}-s{n}",
+                "type": "track",
+                "actor_id": f"o{n % 3}",
+                "track_id": f"t{n}",
+                "created_at": f"2026-01-0{n}T00:00:00Z",
+            }
+            for n in range(1, 6)
+        ]
+        return web.json_response({"items": items, "next_cursor": "c2"})
+
+    async def recommendations(request: web.Request) -> web.Response:
+        return web.json_response({"items": [{"track_id": f"t{n}"} for n in (6, 7, 8)]})
+
+    async def playlists(request: web.Request) -> web.Response:
+        owner = request.query["owner"]
+        item = {"id": f"{owner}-p1", "title": "Mix", "owner_id": owner, "track_ids": ["t1"]}
+        return web.json_response({"items": [item]})
+
+    async def catalog(request: web.Request) -> web.Response:
+        return web.json_response({"items": [_track(i) for i in _ids(request)]})
+
+    app = web.Application()
+    app.router.add_get("/users/{uid}", user)
+    app.router.add_get("/users", users)
+    app.router.add_get("/stream/{uid}", stream)
+    app.router.add_get("/recommendations/{uid}", recommendations)
+    app.router.add_get("/playlists", playlists)
+    app.router.add_get("/catalog/tracks", catalog)
+    return app
+
+
+@dataclass
+class Seen:
+    """One client request as the scenario saw it."""
+
+    user: str
+    status: int
+    elapsed_s: float
+    verdict: str
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def stale(self) -> bool:
+        return any(d.get("stale") for d in (self.body or {}).get("degraded", []))
+
+
+class UpstreamSide:
+    """The services and their proxies, on their own event loop in a thread."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self._thread.start()
+        self.runner: web.AppRunner | None = None
+        self.proxies: dict[str, FaultProxy] = {}
+
+    async def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run ``coro`` on the upstream loop and wait for it without blocking this one."""
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self.loop))
+
+    async def start(self) -> None:
+        async def start_all() -> None:
+            self.runner = web.AppRunner(world_app(), access_log=None)
+            await self.runner.setup()
+            site = web.TCPSite(self.runner, "127.0.0.1", 0)
+            await site.start()
+            target = f"http://127.0.0.1:{self.runner.addresses[0][1]}"
+            for name in UPSTREAMS:
+                self.proxies[name] = await FaultProxy.start(target)
+
+        await self.run(start_all())
+
+    async def close(self) -> None:
+        async def close_all() -> None:
+            for proxy in self.proxies.values():
+                await proxy.close()
+            if self.runner is not None:
+                await self.runner.cleanup()
+
+        await self.run(close_all())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        await asyncio.to_thread(self._thread.join, 5)
+        self.loop.close()
+
+
+@dataclass
+class World:
+    bff: BFF
+    upstream_side: UpstreamSide
+    baseline: dict[str, bytes] = field(default_factory=dict)
+    seen: list[Seen] = field(default_factory=list)
+
+    @property
+    def proxies(self) -> dict[str, FaultProxy]:
+        return self.upstream_side.proxies
+
+    async def refuse(self, upstream: str) -> None:
+        await self.upstream_side.run(self.proxies[upstream].refuse())
+
+    async def accept(self, upstream: str) -> None:
+        await self.upstream_side.run(self.proxies[upstream].accept())
+
+    async def home(self, user: str = "u1") -> Seen:
+        """GET the home screen through the whole pipeline and judge the answer."""
+        request = Request("GET", f"/home/{user}", "", {"host": "bff.test"}, "127.0.0.1")
+        started = time.perf_counter()
+        response = await self.bff.handle(request)
+        elapsed = time.perf_counter() - started
+        seen = judge(user, response, elapsed, self.baseline.get(user))
+        self.seen.append(seen)
+        return seen
+
+    async def learn_baseline(self) -> None:
+        """With every service healthy: the complete home of each user (and the last-known-good
+        values the mobile profile keeps)."""
+        for user in USERS:
+            seen = await self.home(user)
+            assert seen.status == 200 and "tailor-degraded" not in seen.headers, seen
+            self.baseline[user] = json.dumps(seen.body, sort_keys=True).encode()
+        self.seen.clear()
+
+    def attempts(self, upstream: str) -> int:
+        return self.proxies[upstream].attempts
+
+    def metric(self, name: str, **labels: str) -> float:
+        value = self.bff.metrics.registry.get_sample_value(name, labels)
+        return value or 0.0
+
+    def verdicts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for seen in self.seen:
+            counts[seen.verdict] = counts.get(seen.verdict, 0) + 1
+        return counts
+
+    def assert_all_acceptable(self) -> None:
+        """Every response correct, a marked partial, or a documented 502/503/504, in time."""
+        bad = [s for s in self.seen if s.verdict not in ("correct", "partial", "error")]
+        assert not bad, bad[:3]
+        late = [s for s in self.seen if s.elapsed_s > DEADLINE_S + MARGIN_S]
+        assert not late, late[:3]
+
+    async def close(self) -> None:
+        await self.bff.shutdown()
+        await self.upstream_side.close()
+
+
+async def start_world(resilience: dict[str, Any] | None = None) -> World:
+    side = UpstreamSide()
+    await side.start()
+    settings = deep_merge(PROFILE["resilience"], resilience or {})
+    config = build_config(
+        {
+            "name": "faults",
+            "admin": {"enabled": False},
+            "upstreams": {name: proxy.url for name, proxy in side.proxies.items()},
+            "resilience": settings,
+        }
+    )
+    bff = BFF(config)  # the real pyreqwest transport, wrapped by the resilient one
+
+    @bff.get("/home/{user}", auth=False, plans=(HOME,))
+    async def home(request: Request) -> Response:
+        return await aggregate(request, HOME, shape_home, user_id=request.path_params["user"])
+
+    bff.startup(admin=False)
+    return World(bff, side)
+
+
+def judge(user: str, response: Response, elapsed: float, baseline: bytes | None) -> Seen:
+    headers = dict(response.headers)
+    try:
+        body = json.loads(response.body)
+    except ValueError:
+        return Seen(user, response.status, elapsed, "incorrect", None, headers)
+    verdict = "incorrect"
+    if response.status in (502, 503, 504):
+        if headers.get("content-type") == "application/problem+json":
+            verdict = "error"
+    elif response.status == 200 and baseline is None:
+        verdict = "correct"  # learning the baseline
+    elif response.status == 200:
+        expected = json.loads(baseline)
+        if "tailor-degraded" not in headers:
+            verdict = "correct" if body == expected else "incorrect"
+        elif body.get("degraded") and _subset_of(body, expected):
+            verdict = "partial"
+    return Seen(user, response.status, elapsed, verdict, body, headers)
+
+
+def _subset_of(body: dict[str, Any], expected: dict[str, Any]) -> bool:
+    """A partial answer is right about the caller and invents nothing."""
+    if body.get("me") != expected["me"]:
+        return False
+    cards = (
+        ("stream", lambda b: b["stream"]["items"]),
+        ("recommendations", lambda b: b["recommendations"]),
+        ("playlists", lambda b: b["playlists"]),
+    )
+    for _, pick in cards:
+        known = [json.dumps(c, sort_keys=True) for c in pick(expected)]
+        if any(json.dumps(c, sort_keys=True) not in known for c in pick(body)):
+            return False
+    return True
