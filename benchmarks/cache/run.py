@@ -37,7 +37,7 @@ from waveform.supervisor import Platform, free_ports
 
 # One definition of the upload pipeline's stand-in, shared with the invalidation test.
 sys.path.insert(0, str(Path(__file__).parents[2] / "tests" / "waveform"))
-from test_invalidation import provision_upload  # noqa: E402
+from test_invalidation import provision_upload
 
 SCALE = 2000
 RESULTS = Path(__file__).with_name("results.json")
