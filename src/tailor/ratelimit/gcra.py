@@ -28,26 +28,26 @@ class BackendUnavailable(TailorError):
     """The counters cannot be read or written now (Redis down or too slow)."""
 
 
-@dataclass(frozen=True, slots=True)
 class Quota:
-    """``limit`` requests per ``window_s`` seconds for ``key``.
+    """``limit`` requests per ``window_s`` seconds for ``key``. The GCRA constants are
+    computed once here (a quota is built per request on the hot path).
 
     >>> Quota("rl:ip:203.0.113.7", 10, 60).interval_us
     6000000
     """
 
-    key: str
-    limit: int
-    window_s: float
+    __slots__ = ("capacity_us", "interval_us", "key", "limit", "window_s")
 
-    @property
-    def interval_us(self) -> int:
-        window_us = int(self.window_s * MICROS)
-        return -(-window_us // self.limit)  # ceil: never more than limit per window
+    def __init__(self, key: str, limit: int, window_s: float) -> None:
+        self.key = key
+        self.limit = limit
+        self.window_s = window_s
+        window_us = int(window_s * MICROS)
+        self.interval_us = -(-window_us // limit)  # ceil: never more than limit per window
+        self.capacity_us = self.interval_us * limit
 
-    @property
-    def capacity_us(self) -> int:
-        return self.interval_us * self.limit
+    def __repr__(self) -> str:
+        return f"Quota({self.key!r}, {self.limit}, {self.window_s})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,14 +85,15 @@ def judge(quotas: Sequence[Quota], held_us: Sequence[int]) -> Verdict:
     >>> judge([q], [10_000_000]).retry_after_s
     5.0
     """
+    usages: list[Usage] = []
+    for q, h in zip(quotas, held_us, strict=True):
+        used = h + q.interval_us
+        if used > q.capacity_us:
+            break
+        usages.append(Usage((q.capacity_us - used) // q.interval_us, used / MICROS))
+    else:
+        return Verdict(True, tuple(usages))
     refused = [h + q.interval_us > q.capacity_us for q, h in zip(quotas, held_us, strict=True)]
-    if not any(refused):
-        usages = tuple(
-            Usage((q.capacity_us - h - i) // i, (h + i) / MICROS)
-            for q, h in zip(quotas, held_us, strict=True)
-            for i in (q.interval_us,)
-        )
-        return Verdict(True, usages)
     usages_list: list[Usage] = []
     retry = 0.0
     for q, h, no in zip(quotas, held_us, refused, strict=True):

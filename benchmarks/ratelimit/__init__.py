@@ -1,0 +1,1 @@
+"""Rate-limit figures: exactness across processes, and the cost of the edge pipeline."""
