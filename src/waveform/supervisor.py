@@ -504,8 +504,40 @@ def demo_banner(p: Platform) -> str:
         f"  {grab}",
         f"  curl -s {mobile}/v1/home -H \"authorization: Bearer $TOKEN\"",
         "",
+        *edge_banner(p),
         "Ctrl-C stops everything.",
     ])
+
+
+def edge_banner(p: Platform) -> list[str]:
+    """How to call the public and partner BFFs (the partner demo key and certificates)."""
+    lines: list[str] = []
+    if "public" in p.components:
+        lines += [
+            "Public API as the app acme-player (OAuth2 client credentials), then a track:",
+            f"  APP=$(curl -s -X POST {p.url('public')}/v1/oauth/token -d grant_type="
+            "client_credentials -d client_id=acme-player -d client_secret=acme-secret"
+            " | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')",
+            f"  curl -s {p.url('public')}/v1/tracks/t1 -H \"authorization: Bearer $APP\"",
+            f"  contract: {p.url('public')}/v1/openapi.json",
+            "",
+        ]
+    if "partner" in p.components:
+        from waveform.seed import partner_demo_key
+
+        certs = p.certs
+        acme = certs.client("p-acme")
+        partner = p.url("partner")
+        lines += [
+            "Partner API (TLS, demo CA) as Acme Records, with its demo API key:",
+            f"  curl -s --cacert {certs.ca.cert} {partner}/v1/tracks/t1 "
+            f"-H 'x-api-key: {partner_demo_key(p.seed, 'p-acme')}'",
+            "or with its client certificate (mutual TLS):",
+            f"  curl -s --cacert {certs.ca.cert} --cert {acme.cert} --key {acme.key} "
+            f"{partner}/v1/partner",
+            "",
+        ]
+    return lines
 
 
 def demo(argv: Sequence[str] | None = None) -> int:

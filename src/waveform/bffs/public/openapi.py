@@ -98,3 +98,9 @@ def openapi_document() -> dict[str, Any]:
         },
         "security": [{"oauth2": []}],
     }
+
+
+if __name__ == "__main__":  # python -m waveform.bffs.public.openapi > docs/public-api.openapi.json
+    import json
+
+    print(json.dumps(openapi_document(), indent=2, sort_keys=True))
