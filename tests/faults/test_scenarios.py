@@ -104,7 +104,12 @@ async def test_the_required_service_down_is_a_fast_502_problem(make_world) -> No
     world.assert_all_acceptable()
     slowest = max(s.elapsed_s for s in world.seen)
     assert slowest < 0.5  # refused connections and an open breaker answer fast, not at 1 s
-    report("required_down", responses=len(world.seen), max_ms=round(slowest * 1000))
+    report(
+        "required_down",
+        responses=len(world.seen),
+        verdicts=world.verdicts(),
+        max_ms=round(slowest * 1000),
+    )
 
 
 # -- a 5xx burst opens the breaker, then recovery -----------------------------------------
@@ -232,4 +237,31 @@ async def test_overload_at_twice_capacity_sheds_fast_and_serves_the_rest(make_wo
         slowest_shed_ms=round(shed_ms[-1], 1),
         slowest_served_ms=round(max(s.elapsed_s for s in served) * 1000),
         verdicts=world.verdicts(),
+    )
+
+
+# -- resets, truncated bodies and slow drips on one service --------------------------------
+
+
+async def test_resets_truncations_and_drips_on_a_service_never_give_a_wrong_answer(
+    make_world,
+) -> None:
+    world = await make_world({"default": {"breaker": {"enabled": False}}})
+    proxy = world.proxies["catalog"]
+    faults = (
+        Fault("reset", ratio=0.3),
+        Fault("truncate", ratio=0.3),
+        Fault("drip", chunk=256, interval_s=0.2, ratio=0.3),  # past the part's 0.4 s timeout
+    )
+    for fault in faults:
+        proxy.set(fault)
+        await _load(world, 30, concurrency=3)
+    world.assert_all_acceptable()
+    assert world.verdicts().get("partial", 0) > 0  # the faults did bite
+    report(
+        "transport_faults",
+        responses=len(world.seen),
+        faulted=proxy.faulted,
+        verdicts=world.verdicts(),
+        max_ms=round(max(s.elapsed_s for s in world.seen) * 1000),
     )
