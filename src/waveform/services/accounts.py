@@ -27,7 +27,7 @@ import sqlite3
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl
 
 import jwt
 import msgspec
@@ -372,22 +372,6 @@ async def read_params(request: Request) -> dict[str, str]:
     return params
 
 
-def basic_credentials(request: Request) -> tuple[str, str] | None:
-    """``Authorization: Basic`` client credentials (RFC 6749 2.3.1: form-urlencoded parts)."""
-    header = request.headers.get("authorization", "")
-    scheme, _, encoded = header.partition(" ")
-    if scheme.lower() != "basic":
-        return None
-    try:
-        raw = base64.b64decode(encoded.strip(), validate=True).decode()
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise oauth_error(401, "invalid_client", "client authentication failed") from exc
-    client_id, sep, secret = raw.partition(":")
-    if not sep:
-        raise oauth_error(401, "invalid_client", "client authentication failed")
-    return unquote(client_id), unquote(secret)
-
-
 def app_dict(row: sqlite3.Row) -> dict[str, Any]:
     return {
         "client_id": row["client_id"],
@@ -495,7 +479,7 @@ def build_app(conn: sqlite3.Connection, args: argparse.Namespace) -> FastAPI:
         if grant == "refresh_token":
             out = refresh_grant(params)
         elif grant == "client_credentials":
-            out = await client_credentials_grant(params, basic_credentials(request))
+            out = await client_credentials_grant(params)
         elif not grant:
             raise oauth_error(400, "invalid_request", "grant_type is required")
         else:
@@ -544,12 +528,10 @@ def build_app(conn: sqlite3.Connection, args: argparse.Namespace) -> FastAPI:
             "user_id": user_id,
         }
 
-    async def client_credentials_grant(
-        params: dict[str, str], basic: tuple[str, str] | None
-    ) -> dict[str, Any]:
-        if basic is not None and ("client_id" in params or "client_secret" in params):
-            raise oauth_error(400, "invalid_request", "use one client authentication method")
-        client_id, secret = basic or (params.get("client_id"), params.get("client_secret"))
+    async def client_credentials_grant(params: dict[str, str]) -> dict[str, Any]:
+        # The app's credentials come in the body: Authorization carries the internal token
+        # (the BFF translates a client's HTTP Basic into these parameters).
+        client_id, secret = params.get("client_id"), params.get("client_secret")
         if not client_id or not secret:
             raise oauth_error(401, "invalid_client", "client authentication failed")
         row = get_app(client_id)
