@@ -90,7 +90,8 @@ def test_the_openapi_document_covers_every_v1_route() -> None:
     from tailor import build_config
     from waveform.bffs.public.app import PROFILE, build
 
-    bff = build(build_config(PROFILE))
+    offline = {k: v for k, v in PROFILE.items() if k != "token_exchange"}  # no secret here
+    bff = build(build_config(offline))
     routes = {(r.method.lower(), r.template) for r in bff.router.routes}
     documented = {(m, path) for path, ops in openapi_document()["paths"].items() for m in ops}
     assert routes - {("get", "/v1/openapi.json")} == documented

@@ -24,7 +24,13 @@ PROFILE: dict[str, Any] = {
     "listen": {"port": 8084},
     "admin": {"port": 8184},
     "auth": {"api_key": {}},
-    "upstreams": DEFAULT_UPSTREAMS,
+    "upstreams": {**DEFAULT_UPSTREAMS, "tokens": "http://127.0.0.1:9011"},
+    # Inward calls carry internal tokens exchanged as this BFF (the secret from the
+    # environment, set by the supervisor); the client's credential never goes inward.
+    "token_exchange": {
+        "client_id": "bff-partner",
+        "client_secret_env": "WAVEFORM_TOKEN_EXCHANGE_SECRET",
+    },
 }
 
 

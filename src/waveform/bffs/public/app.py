@@ -62,7 +62,13 @@ PROFILE: dict[str, Any] = {
     },
     "auth": {"jwt": {"issuer": "waveform-accounts", "audience": AUDIENCE}},
     "entitlements": {"enabled": True},
-    "upstreams": DEFAULT_UPSTREAMS,
+    "upstreams": {**DEFAULT_UPSTREAMS, "tokens": "http://127.0.0.1:9011"},
+    # Inward calls carry internal tokens exchanged as this BFF (the secret from the
+    # environment, set by the supervisor); the client's credential never goes inward.
+    "token_exchange": {
+        "client_id": "bff-public",
+        "client_secret_env": "WAVEFORM_TOKEN_EXCHANGE_SECRET",
+    },
 }
 
 
