@@ -10,7 +10,7 @@ import pytest
 from waveform.seed import PRIVATE_TRACK, World
 from waveform.supervisor import Platform
 
-from .conftest import SCALE, assert_denied, bearer, login
+from .conftest import SCALE, app_token, assert_denied, bearer, login
 
 #: BFF -> (token path, login extras, path prefix)
 BFFS = {
@@ -47,41 +47,45 @@ def test_another_users_private_track_is_a_404(
     assert assert_denied(hidden, 404)["title"] == assert_denied(missing, 404)["title"]
 
 
-@pytest.mark.parametrize(
-    "bff",
-    [
-        pytest.param(
-            "mobile",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="the playlists service applies no visibility rule and the mobile BFF "
-                "(not ours to change) does not either: see docs/security.md, known gaps",
-            ),
-        ),
-        "public",
-        "web",
-    ],
-)
+@pytest.mark.parametrize("bff", sorted(BFFS))
 def test_another_users_private_playlist_is_a_404(
     platform: Platform, http: httpx.Client, alice: dict[str, str], bff: str
 ) -> None:
     playlist = _private_playlist_of_someone_else(platform)
-    assert_denied(_get(platform, http, alice, bff, f"/playlists/{playlist}"), 404)
+    hidden = _get(platform, http, alice, bff, f"/playlists/{playlist}")
+    missing = _get(platform, http, alice, bff, "/playlists/p999999")
+    assert assert_denied(hidden, 404)["title"] == assert_denied(missing, 404)["title"]
 
 
-def test_the_owner_still_sees_their_private_playlist(
-    platform: Platform, http: httpx.Client
-) -> None:
+def _first_private_playlist_with_a_demo_owner(platform: Platform) -> tuple[str, str]:
     world = World(seed=platform.seed, scale=SCALE)
-    playlist = next(p for p in world.playlists if p["private"])
-    owner = next(u["username"] for u in world.users_base if u["id"] == playlist["owner_id"])
-    if owner not in ("alice", "bob", "carol", "dave", "erin"):
-        pytest.skip("the first private playlist's owner has no demo password")
-    token = login(http, platform.url("public"), "/v1/oauth/token", owner,
-                  client_id="acme-player")["access_token"]  # fmt: skip
-    response = http.get(f"{platform.url('public')}/v1/playlists/{playlist['id']}",
+    names = {u["id"]: u["username"] for u in world.users_base}
+    for playlist in world.playlists:
+        owner = names.get(playlist["owner_id"], "")
+        if playlist["private"] and owner in ("alice", "bob", "carol", "dave", "erin"):
+            return playlist["id"], owner
+    raise AssertionError("no private playlist of a demo user in this seed")
+
+
+@pytest.mark.parametrize("bff", sorted(BFFS))
+def test_the_owner_still_sees_their_private_playlist(
+    platform: Platform, http: httpx.Client, bff: str
+) -> None:
+    playlist, owner = _first_private_playlist_with_a_demo_owner(platform)
+    path, extra, prefix = BFFS[bff]
+    token = login(http, platform.url(bff), path, owner, **extra)["access_token"]
+    response = http.get(f"{platform.url(bff)}{prefix}/playlists/{playlist}",
                         headers=bearer(token))  # fmt: skip
-    assert response.status_code == 200
+    assert response.status_code == 200, response.text
+    assert response.json()["id"] == playlist
+
+
+def test_an_app_token_owns_no_private_playlist(platform: Platform, http: httpx.Client) -> None:
+    playlist, _ = _first_private_playlist_with_a_demo_owner(platform)
+    token = app_token(http, platform, "acme-player", "acme-secret")
+    response = http.get(f"{platform.url('public')}/v1/playlists/{playlist}",
+                        headers=bearer(token))  # fmt: skip
+    assert_denied(response, 404)
 
 
 def test_me_lists_only_the_callers_own_playlists(

@@ -1,8 +1,9 @@
 """Parts both BFFs fetch the same way. What differs between BFFs is the shape of the answer,
 not how a user or a batch of tracks is fetched.
 
-Viewer identity and country travel inward as headers the edge sets itself (the sanitize stage
-drops them from clients); the catalog service decides visibility from them.
+The viewer's identity travels inward only as the subject of the internal token; the viewer's
+country as ``x-viewer-country``, a header the edge sets itself (the sanitize stage drops it
+from clients). The catalog service decides visibility from the two.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def unique(ids: Iterable[str], limit: int = MAX_BATCH) -> list[str]:
 
 def viewer_headers(inputs: Inputs) -> Sequence[tuple[str, str]]:
     me: UserRecord = inputs["me"]
-    return (("x-user-id", inputs.vars["user_id"]), ("x-viewer-country", me.country))
+    return (("x-viewer-country", me.country),)
 
 
 def me_part(timeout_s: float = 0.3) -> Part:

@@ -5,7 +5,8 @@ Two kinds of caller, both bearer JWTs of audience ``waveform-public`` from accou
 - an app (OAuth2 client credentials, ``POST /v1/oauth/token``): public data only; the
   catalog is asked with no viewer, so private and geo-blocked tracks are absent;
 - a user of an app (password or refresh grant with the app's ``client_id``): also ``/v1/me``
-  and their own private playlists.
+  and their own private playlists (the playlists service decides that from the internal
+  token's subject; an app's subject is its client id, which owns no playlist).
 
 Every call passes the entitlements stage: the app must be active and allowed on ``public``.
 The contract is the structs in :mod:`waveform.bffs.public.shapes`, published as OpenAPI at
@@ -78,14 +79,15 @@ class Forbidden(HTTPProblem):
 
 
 class PlaylistRecord(msgspec.Struct):
-    """A playlist as the playlists service stores it; ``private`` decides who sees it."""
+    """A playlist the caller may see: the playlists service answers a private one only to
+    its owner (the same 404 as a missing one otherwise), so the BFF only shapes it."""
 
     id: str
     title: str
     owner_id: str
     track_ids: list[str]
     artwork_url: str = ""
-    private: bool = True  # absent means we cannot tell: treat as private (fail closed)
+    private: bool = True  # shown to the owner; absent reads as private (never overclaims)
 
 
 class PlaylistBatch(msgspec.Struct):
@@ -96,11 +98,12 @@ class PlaylistBatch(msgspec.Struct):
 
 
 def _viewer(inputs: Inputs) -> list[tuple[str, str]]:
-    """Viewer headers for the catalog: only for a user token. An app sees public data."""
+    """The viewer's country for the catalog, only for a user token (an app sees public
+    data). Who the viewer is travels as the internal token's subject, not as a header."""
     if inputs.vars.get("kind") != "user":
         return []
     me: UserRecord = inputs["me"]
-    return [("x-user-id", inputs.vars["user_id"]), ("x-viewer-country", me.country)]
+    return [("x-viewer-country", me.country)]
 
 
 def _me_part(required: bool = True) -> Part:
@@ -199,20 +202,14 @@ PLAYLIST = Plan(
 )
 
 
-def shape_playlist(viewer: str | None) -> Any:
-    def shape(outcome: Outcome) -> PlaylistOut:
-        p: PlaylistRecord = outcome["playlist"]
-        if p.private and p.owner_id != viewer:
-            # The same 404 as a missing playlist: a private one's existence is not revealed.
-            raise NotFound("no such playlist")
-        tracks = {t.id: t for t in outcome["tracks"].items}
-        return PlaylistOut(
-            id=p.id, title=p.title, owner_id=p.owner_id, artwork_url=p.artwork_url,
-            private=p.private,
-            tracks=[public_track(tracks[i]) for i in p.track_ids if i in tracks],
-        )  # fmt: skip
-
-    return shape
+def shape_playlist(outcome: Outcome) -> PlaylistOut:
+    p: PlaylistRecord = outcome["playlist"]
+    tracks = {t.id: t for t in outcome["tracks"].items}
+    return PlaylistOut(
+        id=p.id, title=p.title, owner_id=p.owner_id, artwork_url=p.artwork_url,
+        private=p.private,
+        tracks=[public_track(tracks[i]) for i in p.track_ids if i in tracks],
+    )  # fmt: skip
 
 
 ME = Plan(
@@ -228,7 +225,7 @@ ME = Plan(
 
 def shape_me(outcome: Outcome) -> MeOut:
     me: UserRecord = outcome["me"]
-    mine = [p for p in outcome["playlists"].items if p.owner_id == me.id]
+    mine = outcome["playlists"].items  # the service answered owner=<caller>, private ones too
     return MeOut(
         user=public_user(me),
         playlists=[PlaylistSummary(p.id, p.title, len(p.track_ids), p.private) for p in mine],
@@ -281,10 +278,8 @@ def build(config: Any) -> BFF:
 
     @bff.get("/v1/playlists/{id}", plans=(PLAYLIST,))
     async def playlist(request: Request) -> Response:
-        caller = _caller(request)
-        viewer = caller["user_id"] if caller["kind"] == "user" else None
         return await run_aggregate(
-            request, PLAYLIST, shape_playlist(viewer), id=request.path_params["id"], **caller
+            request, PLAYLIST, shape_playlist, id=request.path_params["id"], **_caller(request)
         )
 
     @bff.get("/v1/me", plans=(ME,))
