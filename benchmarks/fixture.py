@@ -1,28 +1,31 @@
 """The upstream fixture: what the mobile home really fetches, served as static files by nginx.
 
 The reference services are started once (Platform API, services only, ephemeral ports, a
-temporary data directory), alice logs in, and the mobile BFF's ``HOME`` plan runs once against
-them through a transport that records every call. The recorded bodies (and the accounts JWKS)
-are written to files and an nginx.conf maps each exact path to its file, so during the load
-the upstreams cost almost nothing and every contender reads the same bytes.
+temporary data directory); the real mobile BFF, in-process with its full profile, logs alice in
+and serves her home screen once through a transport that records every inward call: the
+accounts JWKS, the app registry, internal-token exchanges and the home plan's fan-out. The
+recorded bodies are written to files and an nginx.conf maps each exact path to its file, so
+during the load the upstreams cost almost nothing and every contender reads the same bytes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import tempfile
-import urllib.error
-import urllib.request
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from tailor.aggregate import run_plan
-from tailor.upstream import ServiceRegistry, UpstreamClient, UpstreamRequest, UpstreamResponse
+from tailor.config import build_config, deep_merge
+from tailor.http import Request
+from tailor.upstream import UpstreamRequest, UpstreamResponse
 from tailor.upstream.pyreqwest_transport import PyreqwestTransport
-from waveform.bffs.mobile.app import HOME
-from waveform.supervisor import Platform
+from waveform.bffs.mobile.app import PROFILE, build
+from waveform.seed import token_client_secret
+from waveform.supervisor import TOKEN_SECRET_ENV, Platform
 
 USER = "alice"
 USER_ID = "u1"
@@ -77,6 +80,8 @@ class Fixture:
     #: path -> file (queries dropped: nginx matches the path only)
     files: dict[str, Path] = field(default_factory=dict)
     calls: list[Recorded] = field(default_factory=list)
+    #: paths recorded from non-GET calls (served with ``return`` rather than a file)
+    posts: set[str] = field(default_factory=set)
 
     def describe(self) -> list[str]:
         return [
@@ -87,40 +92,51 @@ class Fixture:
         ]
 
 
-def _post_json(url: str, payload: dict[str, str]) -> dict[str, object]:
-    req = urllib.request.Request(
-        url,
-        data=json.dumps(payload).encode(),
-        headers={"content-type": "application/json"},
-        method="POST",
-    )
-    try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            return dict(json.loads(resp.read()))
-    except urllib.error.HTTPError as exc:
-        detail = exc.read()[:300].decode(errors="replace")
-        raise RuntimeError(f"POST {url} answered {exc.code}: {detail}") from exc
+async def _body(data: bytes) -> AsyncIterator[bytes]:
+    yield data
 
 
-def _get(url: str) -> bytes:
-    with urllib.request.urlopen(url, timeout=10) as resp:
-        return bytes(resp.read())
-
-
-async def _record_home(urls: dict[str, str]) -> list[Recorded]:
+async def _record_home(platform: Platform) -> tuple[str, list[Recorded]]:
+    """Log alice in and fetch her home once through the real mobile BFF (in-process, full
+    pipeline), recording every inward call the home request makes."""
+    os.environ[TOKEN_SECRET_ENV] = token_client_secret(platform.seed, "bff-mobile")
+    overrides = {
+        "admin": {"enabled": False},
+        "upstreams": {name: platform.url(name) for name in platform.ports},
+    }
     transport = RecordingTransport(PyreqwestTransport())
-    client = UpstreamClient(ServiceRegistry(urls), transport)
+    bff = build(build_config(deep_merge(PROFILE, overrides)))
+    bff._transport = transport  # the recording seam; startup wraps it like any transport
+    bff.startup(admin=False)
     try:
-        outcome = await run_plan(HOME, client, {"user_id": USER_ID})
+        form = json.dumps({"grant_type": "password", "username": USER, "password": PASSWORD})
+        login = await bff.handle(
+            Request(
+                "POST",
+                "/v1/auth/token",
+                "",
+                {"content-type": "application/json", "content-length": str(len(form))},
+                "127.0.0.1",
+                read_body=lambda: _body(form.encode()),
+            )
+        )
+        if login.status != 200:
+            raise RuntimeError(f"login answered {login.status}: {login.body[:300]!r}")
+        token = str(json.loads(login.body)["access_token"])
+        transport.calls.clear()  # only what serving the home screen needs
+        home = await bff.handle(
+            Request("GET", "/v1/home", "", {"authorization": f"Bearer {token}"}, "127.0.0.1")
+        )
+        if home.status != 200 or home.header("tailor-degraded"):
+            raise RuntimeError(f"the home screen failed while recording: {home.body[:300]!r}")
     finally:
-        await transport.aclose()
-    if outcome.degraded:
-        raise RuntimeError(f"the home plan degraded against the real services: {outcome.degraded}")
-    return transport.calls
+        await bff.shutdown()
+    return token, transport.calls
 
 
 def record(root: Path) -> Fixture:
-    """Start the services, record the home fan-out and the JWKS into ``root``, stop them."""
+    """Start the services, record the home fan-out (and everything the pipeline itself
+    fetches: JWKS, app registry, internal tokens) into ``root``, stop them."""
     root.mkdir(parents=True, exist_ok=True)
     with (
         tempfile.TemporaryDirectory(prefix="tailor-bench-data-") as data,
@@ -131,14 +147,7 @@ def record(root: Path) -> Fixture:
                 "services failed to start:\n"
                 + "\n".join(f.describe() for f in platform.failures.values())
             )
-        urls = {name: platform.url(name) for name in platform.ports}
-        login = _post_json(
-            urls["accounts"] + "/login",
-            {"username": USER, "password": PASSWORD, "audience": AUDIENCE},
-        )
-        token = str(login["access_token"])
-        calls = asyncio.run(_record_home(urls))
-        jwks = _get(urls["accounts"] + JWKS_PATH)
+        token, calls = asyncio.run(_record_home(platform))
     fixture = Fixture(root=root, token=token, calls=calls)
     bodies = root / "bodies"
     bodies.mkdir(exist_ok=True)
@@ -147,21 +156,21 @@ def record(root: Path) -> Fixture:
             raise RuntimeError(f"{call.url} answered {call.status} while recording")
         path = urlsplit(call.url).path
         if path in fixture.files:
-            # Same path twice (e.g. /users?ids=... after /users/u1 differs; a repeat does not):
             # nginx ignores queries, so two different bodies on one path cannot be served.
-            if fixture.files[path].read_bytes() != call.body:
+            # POSTs (token exchanges for different audiences) are answered with the first
+            # one: the BFF does not inspect the internal tokens it forwards.
+            if call.method == "GET" and fixture.files[path].read_bytes() != call.body:
                 raise RuntimeError(f"two different bodies recorded for {path}")
             continue
         file = bodies / f"{i:02d}.json"
         file.write_bytes(call.body)
         fixture.files[path] = file
-    jwks_file = bodies / "jwks.json"
-    jwks_file.write_bytes(jwks)
-    fixture.files[JWKS_PATH] = jwks_file
+        if call.method != "GET":
+            fixture.posts.add(path)
     (root / "recorded.json").write_text(
         json.dumps(
             [
-                {"upstream": c.upstream, "url": c.url, "headers": c.headers, "bytes": len(c.body)}
+                {"upstream": c.upstream, "method": c.method, "url": c.url, "bytes": len(c.body)}
                 for c in calls
             ],
             indent=2,
@@ -195,11 +204,20 @@ http {{
 """
 
 
+def _location(fixture: Fixture, path: str, file: Path) -> str:
+    if path in fixture.posts:
+        # nginx answers a POST to a static file with 405; ``return`` serves any method.
+        body = file.read_text().replace("\\", "\\\\").replace("'", "\\'")
+        return (
+            f"        location = {path} {{ default_type application/json; return 200 '{body}'; }}"
+        )
+    return f"        location = {path} {{ alias {file}; default_type application/json; }}"
+
+
 def write_nginx_conf(fixture: Fixture, port: int) -> Path:
     (fixture.root / "tmp").mkdir(exist_ok=True)
     locations = "\n".join(
-        f"        location = {path} {{ alias {file}; default_type application/json; }}"
-        for path, file in sorted(fixture.files.items())
+        _location(fixture, path, file) for path, file in sorted(fixture.files.items())
     )
     conf = fixture.root / "nginx.conf"
     conf.write_text(NGINX_CONF.format(root=fixture.root, port=port, locations=locations))

@@ -30,7 +30,7 @@ from typing import Any
 
 from benchmarks import fixture, report, tools, wrk
 from benchmarks.procs import Processes
-from waveform.supervisor import free_ports
+from waveform.supervisor import TOKEN_SECRET_ENV, free_ports
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "latest.json"
@@ -48,6 +48,7 @@ UPSTREAMS = (
     "media",
     "rights",
     "catalog",
+    "tokens",
 )
 BASELINE = "node"
 
@@ -107,7 +108,7 @@ def _diff(a: Any, b: Any, path: str = "$") -> str | None:
 
 def build_contenders(fx: fixture.Fixture, upstream: str, work: Path) -> list[Contender]:
     py = sys.executable
-    tailor_port, tailor_admin, fastapi_port, node_port = free_ports(4)
+    tailor_port, tailor_admin, bare_port, fastapi_port, node_port = free_ports(5)
     config = work / "tailor-mobile.json"
     config.write_text(
         json.dumps(
@@ -115,6 +116,9 @@ def build_contenders(fx: fixture.Fixture, upstream: str, work: Path) -> list[Con
                 "listen": {"host": "127.0.0.1", "port": tailor_port},
                 "admin": {"host": "127.0.0.1", "port": tailor_admin},
                 "upstreams": dict.fromkeys(UPSTREAMS, upstream),
+                # This scenario measures aggregation: the edge cache would answer from memory
+                # after the first request (the cache-hit scenario is measured on its own).
+                "cache": {"enabled": False},
             },
             indent=2,
         )
@@ -126,9 +130,22 @@ def build_contenders(fx: fixture.Fixture, upstream: str, work: Path) -> list[Con
             "tailor",
             [py, "-m", "waveform.bffs.mobile", "--config", str(config)],
             cpu=CONTENDER_CPU,
+            env={TOKEN_SECRET_ENV: "bench"},  # the fixture answers any exchange
             cwd=ROOT,
         )
         p.wait_http("tailor", f"http://127.0.0.1:{tailor_admin}/healthz")
+
+    def start_bare(p: Processes) -> None:
+        p.start(
+            "tailor-bare",
+            [py, "-m", "granian", "--interface", "rsgi", "--factory", "--no-ws", "--loop", "uvloop",
+             "--host", "127.0.0.1", "--port", str(bare_port),
+             "benchmarks.peers.tailor_bare:create"],
+            cpu=CONTENDER_CPU,
+            env=peer_env,
+            cwd=ROOT,
+        )  # fmt: skip
+        p.wait_http("tailor-bare", f"http://127.0.0.1:{bare_port}/nope")
 
     def start_fastapi(p: Processes) -> None:
         p.start(
@@ -153,10 +170,18 @@ def build_contenders(fx: fixture.Fixture, upstream: str, work: Path) -> list[Con
     return [
         Contender(
             "tailor",
-            "tailor (mobile BFF, JWT auth on)",
-            "granian RSGI + pyreqwest; verifies the RS256 JWT, full edge pipeline, metrics on",
+            "tailor, full pipeline (mobile BFF)",
+            "granian RSGI + pyreqwest; RS256 JWT, entitlements, rate limit, shedding, "
+            "internal-token exchange (cached), resilience, metrics; edge cache off",
             tailor_port,
             start_tailor,
+        ),
+        Contender(
+            "tailor-bare",
+            "tailor, handler only",
+            "the same home plan and shaping with no edge stage; caller from the environment",
+            bare_port,
+            start_bare,
         ),
         Contender(
             "fastapi",

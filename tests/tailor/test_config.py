@@ -126,3 +126,11 @@ def test_bff_process_with_a_bad_key_exits_2_naming_it(tmp_path: Path) -> None:
 
 def test_server_workers_out_of_range_is_named() -> None:
     assert _key_of({"name": "t", "server": {"workers": 0}}) == "server.workers"
+
+
+def test_an_unknown_event_loop_is_refused_naming_server_loop() -> None:
+    from tailor.config import build_config
+    from tailor.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"server\.loop"):
+        build_config({"name": "m", "server": {"loop": "tokio"}})

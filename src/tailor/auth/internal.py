@@ -158,6 +158,13 @@ class TokenCache:
         self._inflight: dict[tuple[str, str], asyncio.Future[_Entry]] = {}
         self._on_exchange = on_exchange or (lambda outcome: None)
 
+    def cached(self, subject: str, audience: str) -> str | None:
+        """The token when a fresh one is cached (no exchange needed), else None."""
+        entry = self._entries.get((subject, audience))
+        if entry is not None and entry.refresh_at > self._clock():
+            return entry.token
+        return None
+
     async def token(self, subject: str, audience: str) -> str:
         key = (subject, audience)
         entry = self._entries.get(key)
@@ -216,6 +223,15 @@ class TokenExchangeCredentials:
         self._cache = cache
         self._own = own_subject
         self._tokens_upstream = tokens_upstream
+
+    def cached_headers(
+        self, upstream: str, principal: Principal | None
+    ) -> Sequence[tuple[str, str]] | None:
+        if upstream == self._tokens_upstream:
+            return ()
+        subject = principal.subject if principal is not None else self._own
+        token = self._cache.cached(subject, upstream)
+        return None if token is None else (("authorization", f"Bearer {token}"),)
 
     async def headers(
         self, upstream: str, principal: Principal | None

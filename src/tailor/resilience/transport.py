@@ -31,6 +31,8 @@ from tailor.upstream.transport import Transport, UpstreamRequest, UpstreamRespon
 
 #: No attempt is started with less than this left: it could not finish anyway.
 MIN_ATTEMPT_S = 0.005
+#: A later attempt (after a backoff) re-tells the service its smaller budget.
+_REBUILD_BELOW_S = 0.002
 
 Result = UpstreamResponse | UpstreamError
 
@@ -64,7 +66,10 @@ class ResilientTransport:
         result: Result
         attempt = 1
         while True:
-            result = await self._round(guards, request, ends, hedge_after)
+            if hedge_after is None:  # the common case: no hedging machinery at all
+                result = await self._attempt(guards, request, ends)
+            else:
+                result = await self._round(guards, request, ends, hedge_after)
             if not self._failed(guards, result) or attempt >= attempts:
                 break
             if isinstance(result, CircuitOpen | BulkheadFull):
@@ -132,29 +137,34 @@ class ResilientTransport:
         except CircuitOpen as exc:
             self._metrics.breaker_rejections.labels(upstream).inc()
             return exc
+        bulkhead = guards.bulkhead
         finished = False
         try:
-            async with guards.bulkhead.slot():
-                left = ends - time.monotonic()
-                if left < MIN_ATTEMPT_S:
-                    guards.breaker.release(probe)
-                    finished = True
-                    return UpstreamTimeout(upstream, "no time left for another attempt")
-                try:
-                    response = await self.inner.send(_with_budget(request, left))
-                except UpstreamError as exc:
-                    guards.breaker.record(probe, ok=False)
-                    finished = True
-                    return exc
-                ok = response.status not in guards.policy.failure_statuses
-                guards.breaker.record(probe, ok=ok)
-                finished = True
-                return response
+            if not bulkhead.try_acquire():  # the fast path takes a slot without awaiting
+                await bulkhead.acquire()
         except BulkheadFull as exc:
+            guards.breaker.release(probe)
             self._metrics.bulkhead_rejections.labels(upstream).inc()
             return exc
+        try:
+            left = ends - time.monotonic()
+            if left < MIN_ATTEMPT_S:
+                guards.breaker.release(probe)
+                finished = True
+                return UpstreamTimeout(upstream, "no time left for another attempt")
+            try:
+                response = await self.inner.send(_with_budget(request, left))
+            except UpstreamError as exc:
+                guards.breaker.record(probe, ok=False)
+                finished = True
+                return exc
+            ok = response.status not in guards.policy.failure_statuses
+            guards.breaker.record(probe, ok=ok)
+            finished = True
+            return response
         finally:
-            if not finished:  # cancelled, or refused by the bulkhead: no outcome to record
+            bulkhead.release()
+            if not finished:  # cancelled: no outcome to record
                 with contextlib.suppress(Exception):
                     guards.breaker.release(probe)
 
@@ -175,8 +185,11 @@ def _idempotent(request: UpstreamRequest, methods: list[str]) -> bool:
 
 
 def _with_budget(request: UpstreamRequest, left: float) -> UpstreamRequest:
-    """The request for one attempt: its timeout and ``x-deadline-ms`` are what is left."""
-    if left >= request.timeout_s:
+    """The request for one attempt: its timeout and ``x-deadline-ms`` are what is left.
+    A first attempt has lost only microseconds since the client set both: it is sent as is
+    (rebuilding the headers of every call to shave a millisecond would cost more than it
+    tells the service)."""
+    if left >= request.timeout_s - _REBUILD_BELOW_S:
         return request
     headers = [
         (name, str(int(left * 1000))) if name == DEADLINE_HEADER else (name, value)

@@ -48,7 +48,7 @@ def main(factory: str, profile: dict[str, Any], argv: Sequence[str] | None = Non
         return 0
 
     from granian import Granian
-    from granian.constants import HTTPModes, Interfaces
+    from granian.constants import HTTPModes, Interfaces, Loops
     from granian.http import HTTP1Settings
 
     interface = args.interface or config.server.interface
@@ -65,5 +65,6 @@ def main(factory: str, profile: dict[str, Any], argv: Sequence[str] | None = Non
             header_read_timeout=int(config.limits.header_read_timeout_s * 1000)
         ),
         log_access=False,
+        loop=Loops.uvloop if config.server.loop == "uvloop" else Loops.asyncio,
     ).serve()
     return 0

@@ -51,6 +51,7 @@ class UpstreamClient:
         self._metrics = metrics
         self._default_timeout_s = default_timeout_s
         self._decoders: dict[Any, msgspec.json.Decoder[Any]] = {}
+        self._series: dict[tuple[str, str], tuple[Any, Any]] = {}
 
     async def request(
         self,
@@ -81,8 +82,13 @@ class UpstreamClient:
         if body is not None:
             inward.append(_CONTENT_JSON)
         inward.extend(headers)
-        if self.credentials is not None:
-            inward.extend(await self.credentials.headers(upstream, principal))
+        credentials = self.credentials
+        if credentials is not None:
+            # A cached credential is added without a coroutine; a miss awaits the exchange.
+            cached = credentials.cached_headers(upstream, principal)
+            if cached is None:
+                cached = await credentials.headers(upstream, principal)
+            inward.extend(cached)
         started = time.perf_counter()
         try:
             response = await self.transport.send(
@@ -129,9 +135,18 @@ class UpstreamClient:
         return fetch
 
     def _observe(self, upstream: str, outcome: str, started: float) -> None:
-        if self._metrics is not None:
-            self._metrics.upstream_requests.labels(upstream, outcome).inc()
-            self._metrics.upstream_latency.labels(upstream).observe(time.perf_counter() - started)
+        if self._metrics is None:
+            return
+        # Labelled series are looked up once and kept: labels() takes a lock and builds a
+        # key on every call, and this runs on every inward call.
+        series = self._series.get((upstream, outcome))
+        if series is None:
+            series = self._series[(upstream, outcome)] = (
+                self._metrics.upstream_requests.labels(upstream, outcome),
+                self._metrics.upstream_latency.labels(upstream),
+            )
+        series[0].inc()
+        series[1].observe(time.perf_counter() - started)
 
     def _count(self, upstream: str, outcome: str) -> None:
         if self._metrics is not None:

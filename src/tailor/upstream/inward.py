@@ -14,6 +14,12 @@ from tailor.auth.principal import Principal
 
 
 class InwardCredentials(Protocol):
+    def cached_headers(
+        self, upstream: str, principal: Principal | None
+    ) -> Sequence[tuple[str, str]] | None:
+        """The headers when they are at hand without waiting (a cached token), else None."""
+        ...
+
     async def headers(
         self, upstream: str, principal: Principal | None
     ) -> Sequence[tuple[str, str]]: ...

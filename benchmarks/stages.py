@@ -1,0 +1,207 @@
+"""What each pipeline stage costs, in microseconds per request, stage by stage.
+
+    python -m benchmarks.stages            # 5 rounds x 2000 sequential GET /v1/home
+
+The real mobile BFF (its full profile, edge cache off) runs in this process over a transport
+that answers from the recorded home fan-out without sockets, so the figures are the pipeline's
+own CPU: no server, no network. A timer sits between every two stages; a stage's own cost is
+its time minus the time of everything below it. The handler row is the endpoint itself
+(aggregation, decoding, shaping, encoding) and includes the transport layers tailor adds to
+each inward call (internal-token headers, resilience); those are also measured on their own
+by switching them off. Requests are sequential, so wall time is CPU time.
+
+A regression shows up here as one row growing; ``docs/benchmarks.md`` carries the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from benchmarks import fixture
+from benchmarks.ratelimit.edge_cpu import transport_for
+from benchmarks.ratelimit.pipeline_cost import NEVER
+from tailor import BFF, Request, Response, build_config
+from tailor.config import deep_merge
+from tailor.pipeline import BuildContext
+from tailor.routing import Handler
+from waveform.bffs.mobile.app import PROFILE, build
+
+RESULTS = Path(__file__).resolve().parent / "results" / "stages.json"
+
+
+class StageClock:
+    """Wraps every stage so its inclusive time is summed; own = inclusive - next inclusive."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self.inclusive: list[int] = []
+
+    def install(self) -> Callable[[], None]:
+        import tailor.pipeline as pipeline
+
+        original = pipeline.build_chain
+
+        def timed_build_chain(ctx: BuildContext) -> tuple[Handler, list[str]]:
+            stages = [s for s in (f.build(ctx) for f in pipeline.stage_order()) if s is not None]
+            self.names = [type(s).__name__ for s in stages]
+            self.inclusive = [0] * len(stages)
+
+            async def bottom(request: Any) -> Any:
+                raise RuntimeError("the handler stage must be last")
+
+            chain: Handler = bottom
+            for index in range(len(stages) - 1, -1, -1):
+                chain = self._timed(index, stages[index].wrap(chain))
+            return chain, self.names
+
+        pipeline.build_chain = timed_build_chain  # type: ignore[assignment]
+        import tailor.app as app_module
+
+        app_module.build_chain = timed_build_chain  # type: ignore[assignment]
+
+        def restore() -> None:
+            pipeline.build_chain = original
+            app_module.build_chain = original
+
+        return restore
+
+    def _timed(self, index: int, handler: Handler) -> Handler:
+        inclusive = self.inclusive
+        clock = time.perf_counter_ns
+
+        async def timed(request: Request) -> Response:
+            started = clock()
+            try:
+                return await handler(request)
+            finally:
+                inclusive[index] += clock() - started
+
+        return timed
+
+    def own_us(self, requests: int) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for i, name in enumerate(self.names):
+            below = self.inclusive[i + 1] if i + 1 < len(self.names) else 0
+            out[name] = (self.inclusive[i] - below) / requests / 1000
+        return out
+
+    def reset(self) -> None:
+        self.inclusive[:] = [0] * len(self.inclusive)
+
+
+def make(fx: fixture.Fixture, *, resilience: bool = True, **overrides: Any) -> BFF:
+    upstreams = dict.fromkeys(PROFILE.get("upstreams", {}), "http://127.0.0.1:1")
+    over: dict[str, Any] = {
+        "upstreams": upstreams,
+        "admin": {"enabled": False},
+        "cache": {"enabled": False},
+        # Every request charges the IP, user and app quotas; none ever refuses.
+        "rate_limit": {"policies": {k: {"key": k, "limit": NEVER} for k in ("ip", "user", "app")}},
+        "token_exchange": {
+            "client_id": "bff-mobile",
+            "client_secret": "bench",
+            "client_secret_env": None,
+        },
+    }
+    bff = build(build_config(deep_merge(deep_merge(PROFILE, over), overrides)))
+    bff._transport = transport_for(fx)
+    if resilience:
+        bff.startup(admin=False)
+        return bff
+    import tailor.app as app_module
+
+    wrap = app_module.resilient
+    app_module.resilient = lambda inner, *_: inner  # type: ignore[assignment,misc]
+    try:
+        bff.startup(admin=False)
+    finally:
+        app_module.resilient = wrap
+    return bff
+
+
+async def run_requests(bff: BFF, token: str, n: int) -> float:
+    headers = {"host": "bench", "authorization": f"Bearer {token}", "accept": "*/*"}
+    started = time.perf_counter_ns()
+    for _ in range(n):
+        response = await bff.handle(Request("GET", "/v1/home", "", dict(headers), "127.0.0.1"))
+        if response.status != 200:
+            raise RuntimeError(f"/v1/home answered {response.status}: {response.body[:300]!r}")
+    return (time.perf_counter_ns() - started) / n / 1000
+
+
+async def measure(fx: fixture.Fixture, rounds: int, n: int) -> dict[str, Any]:
+    clock = StageClock()
+    restore = clock.install()
+    try:
+        full = make(fx)
+    finally:
+        restore()
+    variants = {
+        "no token exchange": make(fx, token_exchange=None),
+        "no resilience": make(fx, resilience=False),
+    }
+    try:
+        for bff in (full, *variants.values()):
+            await run_requests(bff, fx.token, 300)  # warm: JWKS, registry, token caches
+        clock.reset()
+        totals: list[float] = []
+        own: dict[str, list[float]] = {name: [] for name in clock.names}
+        variant_us: dict[str, list[float]] = {k: [] for k in variants}
+        for i in range(rounds):
+            clock.reset()
+            totals.append(await run_requests(full, fx.token, n))
+            for name, value in clock.own_us(n).items():
+                own[name].append(value)
+            for key, bff in variants.items():
+                variant_us[key].append(await run_requests(bff, fx.token, n))
+            print(f"round {i + 1}/{rounds}: {totals[-1]:.1f} us per request", flush=True)
+    finally:
+        for bff in (full, *variants.values()):
+            await bff.shutdown()
+    total = statistics.median(totals)
+    return {
+        "total_us": round(total, 1),
+        "stages_us": {k: round(statistics.median(v), 1) for k, v in own.items()},
+        "inward_layers_us": {
+            key.replace("no ", ""): round(total - statistics.median(v), 1)
+            for key, v in variant_us.items()
+        },
+        "requests_per_round": n,
+        "rounds": rounds,
+    }
+
+
+def table(result: dict[str, Any]) -> str:
+    lines = ["| stage | us per request |", "|---|---:|"]
+    lines += [f"| {k} | {v:.1f} |" for k, v in result["stages_us"].items()]
+    lines.append(f"| **total (in-process, no server)** | **{result['total_us']:.1f}** |")
+    lines += ["", "| inside the handler: per-call layers | us per request |", "|---|---:|"]
+    lines += [f"| {k} | {v:.1f} |" for k, v in result["inward_layers_us"].items()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.stages", description=__doc__)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--requests", type=int, default=2000)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="tailor-stages-") as tmp:
+        print("recording the mobile home fan-out from the real services", flush=True)
+        fx = fixture.record(Path(tmp) / "fixture")
+        result = asyncio.run(measure(fx, args.rounds, args.requests))
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    print(table(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
