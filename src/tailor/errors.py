@@ -10,11 +10,21 @@ at the boundary where they occur, with the original kept as ``__cause__``::
     │   ├── BadRequest              400, names the offending parameter
     │   ├── Unauthorized            401, carries a WWW-Authenticate challenge
     │   └── NotFound                404
+    ├── InvalidCredential           a presented credential was refused (auth.authenticator)
+    ├── CredentialsUnavailable      credentials cannot be checked right now: 503
     └── UpstreamError               a call to an internal service failed
         ├── UpstreamTimeout         the call outlived its timeout or the endpoint deadline
         ├── UpstreamUnavailable     connection refused or reset, or any transport failure
+        │   ├── CircuitOpen         the upstream's breaker is open: no call made (503)
+        │   └── BulkheadFull        too many calls to it in flight: no call made
         ├── UpstreamStatusError     the service answered with an unexpected status
-        └── UpstreamDecodeError     the body was not the JSON shape the BFF consumes
+        ├── UpstreamDecodeError     the body was not the JSON shape the BFF consumes
+        ├── FanOutLimitExceeded     one request tried more inward calls than allowed
+        └── TokenExchangeError      the token service refused an internal-token exchange
+
+(``CircuitOpen``, ``BulkheadFull`` and ``FanOutLimitExceeded`` live in
+``tailor.resilience.errors``; ``TokenExchangeError`` in ``tailor.auth.internal``; the two
+credential errors in ``tailor.auth.authenticator``: each beside the code that raises it.)
 
 An expected denial inside the pipeline (401, 413, 429, ...) is a response, not an exception:
 stages answer locally. ``HTTPProblem`` exists for handlers, where raising is the natural way

@@ -95,12 +95,20 @@ async def test_an_optional_service_down_shows_the_last_content_marked_stale(make
     )
 
 
-async def test_the_required_service_down_is_a_fast_502_problem(make_world) -> None:
+async def test_the_required_service_down_is_a_fast_502_then_503_once_the_breaker_opens(
+    make_world,
+) -> None:
     world = await make_world()
     await world.refuse("users")
+    statuses = []
     for user in ("u1", "u2", "u3") * 4:
         seen = await world.home(user)
-        assert seen.status == 502
+        statuses.append(seen.status)
+    # Refused connections are 502s until the breaker opens; from then on the BFF fails fast
+    # with 503 (and Retry-After) without calling the service at all.
+    first_503 = statuses.index(503)
+    assert first_503 > 0 and set(statuses[:first_503]) == {502}
+    assert set(statuses[first_503:]) == {503}
     world.assert_all_acceptable()
     slowest = max(s.elapsed_s for s in world.seen)
     assert slowest < 0.5  # refused connections and an open breaker answer fast, not at 1 s

@@ -53,9 +53,14 @@ async def aggregate(
         body.degraded = outcome.degraded
         request.state["degraded"] = outcome.degraded
         headers.append(
-            (DEGRADED_HEADER, ", ".join(f"{d.part};reason={d.reason}" for d in outcome.degraded))
+            (DEGRADED_HEADER, ", ".join(_degraded_item(d) for d in outcome.degraded))
         )
     return Response(200, _encode(body), headers)
+
+
+def _degraded_item(d: Degradation) -> str:
+    # A part served from its last known good value says so: it is there, but not fresh.
+    return f"{d.part};reason={d.reason};stale" if d.stale else f"{d.part};reason={d.reason}"
 
 
 __all__ = [

@@ -8,11 +8,13 @@ server and answered as a bare 500.
 from __future__ import annotations
 
 import logging
+import math
 
 from tailor.errors import HTTPProblem, UpstreamError, UpstreamStatusError, UpstreamTimeout
 from tailor.http import Request, Response
 from tailor.pipeline import BuildContext
 from tailor.problem import problem_response
+from tailor.resilience.errors import CircuitOpen
 from tailor.routing import Handler
 
 log = logging.getLogger("tailor.errors")
@@ -41,6 +43,16 @@ class ErrorStage:
                     return problem_response(404, "not found", request_id=request.request_id)
                 request.state["error_cause"] = f"upstream_{exc.reason}"
                 return _bad_gateway(request, exc)
+            except CircuitOpen as exc:
+                # Failing fast on purpose: tell the client when it is worth trying again.
+                request.state["error_cause"] = "upstream_circuit_open"
+                retry = str(max(1, math.ceil(exc.retry_after_s)))
+                return problem_response(
+                    503,
+                    f"a required part ({exc.upstream}) is unavailable, try again shortly",
+                    headers=(("retry-after", retry),),
+                    request_id=request.request_id,
+                )
             except UpstreamTimeout as exc:
                 request.state["error_cause"] = "upstream_timeout"
                 return problem_response(

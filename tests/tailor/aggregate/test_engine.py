@@ -362,6 +362,15 @@ async def test_failed_optional_part_answers_its_last_known_good_value_marked_sta
     assert body["degraded"] == [{"part": "recs", "reason": "status", "stale": True}]
 
 
+async def test_a_stale_part_is_marked_stale_in_the_degraded_header(make_bff, upstream) -> None:
+    bff = _recs_bff(make_bff, upstream, last_good="user")
+    upstream.script("GET", "/recs/u1", json={"items": [1, 2]})
+    await call(bff, "GET", "/screen/u1")
+    upstream.script("GET", "/recs/u1", status=500, json={})
+    response = await call(bff, "GET", "/screen/u1")
+    assert response.header("tailor-degraded") == "recs;reason=status;stale"
+
+
 async def test_a_last_known_good_value_is_never_served_to_another_user(make_bff, upstream) -> None:
     bff = _recs_bff(make_bff, upstream, last_good="user")
     upstream.script("GET", "/recs/u1", json={"items": [1, 2]})

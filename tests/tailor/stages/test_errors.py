@@ -50,6 +50,15 @@ async def test_bad_request_raised_by_a_handler_names_its_parameter(make_bff) -> 
     assert assert_problem(await call(bff, "GET", "/x"), 400)["parameter"] == "ids"
 
 
+async def test_an_open_circuit_on_a_required_part_is_a_503_with_retry_after(make_bff) -> None:
+    from tailor.resilience.errors import CircuitOpen
+
+    response = await call(_raising(make_bff, CircuitOpen("users", 1.5)), "GET", "/x")
+    problem = assert_problem(response, 503)
+    assert "users" in problem["detail"]
+    assert response.header("retry-after") == "2"
+
+
 async def test_upstream_timeout_is_a_504_problem(make_bff) -> None:
     bff = _raising(make_bff, UpstreamTimeout("users", "timed out"))
     problem = assert_problem(await call(bff, "GET", "/x"), 504)
