@@ -6,12 +6,13 @@ it is built, never checked per request.
 
     observe       metrics for every answer                      (outermost: counts all)
     request_id    X-Request-Id in, out and inward
-    errors        exceptions below -> problem+json              (500/502/504, never a trace)
+    errors        exceptions below -> problem+json              (500/502/503/504, no trace)
     limits        header size, body size, receive deadline      -> 431 / 413 / 408
     sanitize      drop internal, hop-by-hop, forwarded headers
     shed          in-flight cap, queue wait bound; call allowance -> 503 + Retry-After
     route         endpoint lookup                               -> 404 / 405
-    authenticate  bearer JWT against the issuer's JWKS          -> 401
+    authenticate  the profile's authenticators: JWT, session,   -> 401 / 403 (CSRF) / 503
+                  API key, client certificate
     entitle       the caller's app: active, on this BFF, route  -> 403
     rate limit    per IP / user / app and route class, GCRA     -> 429 + RateLimit headers
     cache         per-caller key, ETag, SWR / stale-if-error,   -> 304 / hit / stale
