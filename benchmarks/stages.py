@@ -6,9 +6,9 @@ The real mobile BFF (its full profile, edge cache off) runs in this process over
 that answers from the recorded home fan-out without sockets, so the figures are the pipeline's
 own CPU: no server, no network. A timer sits between every two stages; a stage's own cost is
 its time minus the time of everything below it. The handler row is the endpoint itself
-(aggregation, decoding, shaping, encoding) and includes the transport layers tailor adds to
-each inward call (internal-token headers, resilience); those are also measured on their own
-by switching them off. Requests are sequential, so wall time is CPU time.
+(aggregation, decoding, shaping, encoding) and includes the layers tailor adds to each inward
+call (internal-token headers, resilience, last-known-good). Requests are sequential, so wall
+time is CPU time.
 
 A regression shows up here as one row growing; ``docs/benchmarks.md`` carries the table.
 """
@@ -97,7 +97,7 @@ class StageClock:
         self.inclusive[:] = [0] * len(self.inclusive)
 
 
-def make(fx: fixture.Fixture, *, resilience: bool = True, **overrides: Any) -> BFF:
+def make(fx: fixture.Fixture) -> BFF:
     upstreams = dict.fromkeys(PROFILE.get("upstreams", {}), "http://127.0.0.1:1")
     over: dict[str, Any] = {
         "upstreams": upstreams,
@@ -106,24 +106,12 @@ def make(fx: fixture.Fixture, *, resilience: bool = True, **overrides: Any) -> B
         # Every request charges the IP, user and app quotas; none ever refuses.
         "rate_limit": {"policies": {k: {"key": k, "limit": NEVER} for k in ("ip", "user", "app")}},
         "token_exchange": {
-            "client_id": "bff-mobile",
-            "client_secret": "bench",
-            "client_secret_env": None,
+            "client_id": "bff-mobile", "client_secret": "bench", "client_secret_env": None
         },
-    }
-    bff = build(build_config(deep_merge(deep_merge(PROFILE, over), overrides)))
+    }  # fmt: skip
+    bff = build(build_config(deep_merge(PROFILE, over)))
     bff._transport = transport_for(fx)
-    if resilience:
-        bff.startup(admin=False)
-        return bff
-    import tailor.app as app_module
-
-    wrap = app_module.resilient
-    app_module.resilient = lambda inner, *_: inner  # type: ignore[assignment,misc]
-    try:
-        bff.startup(admin=False)
-    finally:
-        app_module.resilient = wrap
+    bff.startup(admin=False)
     return bff
 
 
@@ -141,39 +129,24 @@ async def measure(fx: fixture.Fixture, rounds: int, n: int) -> dict[str, Any]:
     clock = StageClock()
     restore = clock.install()
     try:
-        full = make(fx)
+        bff = make(fx)
     finally:
         restore()
-    variants = {
-        "no token exchange": make(fx, token_exchange=None),
-        "no resilience": make(fx, resilience=False),
-    }
     try:
-        for bff in (full, *variants.values()):
-            await run_requests(bff, fx.token, 300)  # warm: JWKS, registry, token caches
-        clock.reset()
+        await run_requests(bff, fx.token, 300)  # warm: JWKS, registry, token caches
         totals: list[float] = []
         own: dict[str, list[float]] = {name: [] for name in clock.names}
-        variant_us: dict[str, list[float]] = {k: [] for k in variants}
         for i in range(rounds):
             clock.reset()
-            totals.append(await run_requests(full, fx.token, n))
+            totals.append(await run_requests(bff, fx.token, n))
             for name, value in clock.own_us(n).items():
                 own[name].append(value)
-            for key, bff in variants.items():
-                variant_us[key].append(await run_requests(bff, fx.token, n))
             print(f"round {i + 1}/{rounds}: {totals[-1]:.1f} us per request", flush=True)
     finally:
-        for bff in (full, *variants.values()):
-            await bff.shutdown()
-    total = statistics.median(totals)
+        await bff.shutdown()
     return {
-        "total_us": round(total, 1),
+        "total_us": round(statistics.median(totals), 1),
         "stages_us": {k: round(statistics.median(v), 1) for k, v in own.items()},
-        "inward_layers_us": {
-            key.replace("no ", ""): round(total - statistics.median(v), 1)
-            for key, v in variant_us.items()
-        },
         "requests_per_round": n,
         "rounds": rounds,
     }
@@ -183,8 +156,6 @@ def table(result: dict[str, Any]) -> str:
     lines = ["| stage | us per request |", "|---|---:|"]
     lines += [f"| {k} | {v:.1f} |" for k, v in result["stages_us"].items()]
     lines.append(f"| **total (in-process, no server)** | **{result['total_us']:.1f}** |")
-    lines += ["", "| inside the handler: per-call layers | us per request |", "|---|---:|"]
-    lines += [f"| {k} | {v:.1f} |" for k, v in result["inward_layers_us"].items()]
     return "\n".join(lines)
 
 
