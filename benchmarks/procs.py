@@ -21,6 +21,23 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
+def group_rss_kb(pgid: int) -> dict[int, int]:
+    """pid -> VmRSS in KiB of every live process in process group ``pgid`` (Linux /proc)."""
+    found: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+            if int(text[text.rindex(")") + 2 :].split()[2]) != pgid:
+                continue
+            status = (stat.parent / "status").read_text()
+        except (OSError, ValueError):
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                found[int(stat.parent.name)] = int(line.split()[1])
+    return found
+
+
 class Processes:
     """A context manager; ``start`` spawns, leaving the block stops everything started."""
 
@@ -33,7 +50,7 @@ class Processes:
         name: str,
         argv: Sequence[str],
         *,
-        cpu: int | None = None,
+        cpu: int | str | None = None,
         env: Mapping[str, str] | None = None,
         cwd: Path | None = None,
     ) -> subprocess.Popen[bytes]:
@@ -52,6 +69,10 @@ class Processes:
         log.close()
         self.started[name] = proc
         return proc
+
+    def rss_kb(self, name: str) -> dict[int, int]:
+        """Resident set size (KiB) of every live process in ``name``'s process group."""
+        return group_rss_kb(self.started[name].pid)
 
     def log_tail(self, name: str, lines: int = 60) -> str:
         try:

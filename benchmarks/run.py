@@ -1,12 +1,21 @@
-"""The mobile home benchmark: ``GET /v1/home`` on tailor and on the same endpoint written
-without it (FastAPI + httpx, Node fastify + undici), same upstream bytes, one run.
+"""The edge benchmark (issue 5): tailor against the same endpoints written without it, same
+upstream bytes, every scenario in one run with interleaved rounds (A B C A B C).
 
-    python -m benchmarks.run            # 3 interleaved rounds x 10 s (make bench)
-    python -m benchmarks.run --quick    # 1 round x 3 s, a fast check
+    python -m benchmarks.run            # 3 rounds x 10 s per contender (make bench), ~15 min
+    python -m benchmarks.run --quick    # 1 round x 2 s, a fast check (about a minute)
+    python -m benchmarks.run --scenarios home,cache
 
-Layout on a 2-core machine: each contender has core 0 to itself (``taskset -c 0``, one
-worker); nginx (the recorded upstream fixture) and wrk share core 1. Writes
-``benchmarks/results/latest.json`` and renders ``docs/benchmarks.md``.
+Scenarios: ``home`` (the aggregated mobile home, five contenders, one worker each, RSS after
+``--memory-seconds`` at peak); ``passthrough`` (one upstream GET relayed: tailor, Node, nginx
+proxy_pass); ``cache`` (the mobile BFF answering the home from its edge cache vs nginx serving
+the same bytes from a file); ``workers2`` (the home with two workers on both cores);
+``latency`` (upstreams answering after 20 ms, open-loop load at half of each contender's
+peak from ``home``, overhead above the 60 ms critical path).
+
+Layout on a 2-core machine: the contender has core 0 to itself (``taskset -c 0``); the
+upstream nginx and the load generator share core 1. With two workers the contender gets
+cores 0 and 1 and shares core 1 with them. Writes ``benchmarks/results/latest.json`` and
+renders ``docs/benchmarks.md`` and ``docs/benchmarks.svg``.
 """
 
 from __future__ import annotations
@@ -24,46 +33,21 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks import fixture, report, tools, wrk
+from benchmarks import contenders, fixture, openloop, report, svg, tools, wrk
+from benchmarks.contenders import HOME_PATH, PASS_PATH, Contender
 from benchmarks.procs import Processes
-from waveform.supervisor import TOKEN_SECRET_ENV, free_ports
+from waveform.supervisor import free_ports
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "latest.json"
 DOCS = ROOT / "docs" / "benchmarks.md"
+PLOT = ROOT / "docs" / "benchmarks.svg"
 CONTENDER_CPU = 0
-LOAD_CPU = 1  # nginx and wrk
-UPSTREAMS = (
-    "accounts",
-    "users",
-    "tracks",
-    "playlists",
-    "social",
-    "stream",
-    "recommendations",
-    "media",
-    "rights",
-    "catalog",
-    "tokens",
-)
-BASELINE = "node"
-
-
-@dataclass
-class Contender:
-    key: str
-    label: str
-    note: str
-    port: int
-    start: Callable[[Processes], None]
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1/home"
+LOAD_CPU = 1  # the upstream nginx and the load generator
+SCENARIOS = ("home", "passthrough", "cache", "workers2", "latency")
 
 
 _began = time.monotonic()
@@ -73,15 +57,15 @@ def say(text: str) -> None:
     print(f"[{time.monotonic() - _began:6.1f}s] {text}", flush=True)
 
 
-def fetch_home(c: Contender, token: str, procs: Processes) -> Any:
-    req = urllib.request.Request(c.url, headers={"authorization": f"Bearer {token}"})
+def fetch(url: str, token: str, name: str, procs: Processes) -> bytes:
+    req = urllib.request.Request(url, headers={"authorization": f"Bearer {token}"})
     try:
         with urllib.request.urlopen(req, timeout=30) as resp:
-            return json.loads(resp.read())
+            return bytes(resp.read())
     except urllib.error.HTTPError as exc:
         body = exc.read()[:500].decode(errors="replace")
         raise RuntimeError(
-            f"{c.key} answered {exc.code} to GET /v1/home: {body}\n{procs.log_tail(c.key)}"
+            f"{name} answered {exc.code} to GET {url}: {body}\n{procs.log_tail(name)}"
         ) from exc
 
 
@@ -106,102 +90,13 @@ def _diff(a: Any, b: Any, path: str = "$") -> str | None:
     return None if a == b and type(a) is type(b) else f"{path}: {a!r} vs {b!r}"
 
 
-def build_contenders(fx: fixture.Fixture, upstream: str, work: Path) -> list[Contender]:
-    py = sys.executable
-    tailor_port, tailor_admin, bare_port, fastapi_port, node_port = free_ports(5)
-    config = work / "tailor-mobile.json"
-    config.write_text(
-        json.dumps(
-            {
-                "listen": {"host": "127.0.0.1", "port": tailor_port},
-                "admin": {"host": "127.0.0.1", "port": tailor_admin},
-                "upstreams": dict.fromkeys(UPSTREAMS, upstream),
-                # This scenario measures aggregation: the edge cache would answer from memory
-                # after the first request (the cache-hit scenario is measured on its own).
-                "cache": {"enabled": False},
-            },
-            indent=2,
-        )
-    )
-    peer_env = {"BENCH_UPSTREAM": upstream, "BENCH_USER_ID": fixture.USER_ID}
-
-    def start_tailor(p: Processes) -> None:
-        p.start(
-            "tailor",
-            [py, "-m", "waveform.bffs.mobile", "--config", str(config)],
-            cpu=CONTENDER_CPU,
-            env={TOKEN_SECRET_ENV: "bench"},  # the fixture answers any exchange
-            cwd=ROOT,
-        )
-        p.wait_http("tailor", f"http://127.0.0.1:{tailor_admin}/healthz")
-
-    def start_bare(p: Processes) -> None:
-        p.start(
-            "tailor-bare",
-            [py, "-m", "granian", "--interface", "rsgi", "--factory", "--no-ws", "--loop", "uvloop",
-             "--host", "127.0.0.1", "--port", str(bare_port),
-             "benchmarks.peers.tailor_bare:create"],
-            cpu=CONTENDER_CPU,
-            env=peer_env,
-            cwd=ROOT,
-        )  # fmt: skip
-        p.wait_http("tailor-bare", f"http://127.0.0.1:{bare_port}/nope")
-
-    def start_fastapi(p: Processes) -> None:
-        p.start(
-            "fastapi",
-            [py, "-m", "benchmarks.peers.fastapi_httpx", "--port", str(fastapi_port)],
-            cpu=CONTENDER_CPU,
-            env=peer_env,
-            cwd=ROOT,
-        )
-        p.wait_http("fastapi", f"http://127.0.0.1:{fastapi_port}/openapi.json")
-
-    def start_node(p: Processes) -> None:
-        p.start(
-            "node",
-            ["node", "server.js", "--port", str(node_port)],
-            cpu=CONTENDER_CPU,
-            env={**peer_env, "NODE_ENV": "production"},
-            cwd=tools.NODE_DIR,
-        )
-        p.wait_http("node", f"http://127.0.0.1:{node_port}/nope")
-
-    return [
-        Contender(
-            "tailor",
-            "tailor, full pipeline (mobile BFF)",
-            "granian RSGI + pyreqwest; RS256 JWT, entitlements, rate limit, shedding, "
-            "internal-token exchange (cached), resilience, metrics; edge cache off",
-            tailor_port,
-            start_tailor,
-        ),
-        Contender(
-            "tailor-bare",
-            "tailor, handler only",
-            "the same home plan and shaping with no edge stage; caller from the environment",
-            bare_port,
-            start_bare,
-        ),
-        Contender(
-            "fastapi",
-            "FastAPI + httpx",
-            "shared httpx.AsyncClient with defaults, pydantic models, uvicorn; no JWT check",
-            fastapi_port,
-            start_fastapi,
-        ),
-        Contender(
-            "node",
-            "Node fastify + undici",
-            "undici Pool (keep-alive, 256 connections); no JWT check",
-            node_port,
-            start_node,
-        ),
-    ]
+RATIO_NAMES = {"node": "Node", "fastapi-aiohttp": "FastAPI + aiohttp", "nginx": "nginx"}
 
 
-def summarize(rounds: dict[str, list[wrk.WrkResult]]) -> dict[str, dict[str, float]]:
-    out: dict[str, dict[str, float]] = {}
+def summarize(
+    rounds: dict[str, list[wrk.WrkResult]], ratios: tuple[str, ...]
+) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
     for key, results in rounds.items():
         out[key] = {
             "rps": statistics.median(r.rps for r in results),
@@ -210,25 +105,330 @@ def summarize(rounds: dict[str, list[wrk.WrkResult]]) -> dict[str, dict[str, flo
             "cpu_pct": statistics.median(r.contender_cpu_pct for r in results),
             "errors": sum(r.non_2xx + r.socket_errors + r.timeouts for r in results),
         }
-    base = out.get(BASELINE, {}).get("rps") or 0.0
     for summary in out.values():
-        summary["x_node"] = summary["rps"] / base if base else 0.0
+        summary["ratios"] = {
+            base: summary["rps"] / out[base]["rps"] if out.get(base, {}).get("rps") else 0.0
+            for base in ratios
+        }
     return out
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="1 round x 3 s, 1 s warm-up")
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.run",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--quick", action="store_true", help="1 round x 2 s, 1 s warm-ups")
     parser.add_argument("--rounds", type=int, help="interleaved rounds (default 3)")
-    parser.add_argument("--duration", type=float, help="seconds per wrk run (default 10)")
+    parser.add_argument("--duration", type=float, help="seconds per load run (default 10)")
     parser.add_argument("--warmup", type=float, help="warm-up seconds per contender (default 5)")
     parser.add_argument("--connections", type=int, default=64, help="wrk -c (default 64)")
+    parser.add_argument(
+        "--scenarios",
+        default=",".join(SCENARIOS),
+        help=f"comma-separated subset of {','.join(SCENARIOS)} (default: all)",
+    )
+    parser.add_argument(
+        "--memory-seconds",
+        type=float,
+        help="RSS is read after each home contender has had this many seconds of peak load "
+        "in total (rounds + warm-up + a top-up run; default 60, --quick 0: no top-up)",
+    )
+    parser.add_argument("--delay-ms", type=int, default=20, help="latency variant delay (20)")
     parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/benchmarks.md")
     args = parser.parse_args(argv)
     args.rounds = args.rounds or (1 if args.quick else 3)
-    args.duration = args.duration or (3.0 if args.quick else 10.0)
+    args.duration = args.duration or (2.0 if args.quick else 10.0)
     args.warmup = args.warmup if args.warmup is not None else (1.0 if args.quick else 5.0)
+    # Open-loop runs are shorter in --quick: the home JSON check has already warmed them.
+    args.latency_seconds = 1.0 if args.quick else args.duration
+    args.latency_warmup = 0.5 if args.quick else min(args.warmup, 3.0)
+    if args.memory_seconds is None:
+        args.memory_seconds = 0.0 if args.quick else 60.0
+    args.scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
+    unknown = set(args.scenarios) - set(SCENARIOS)
+    if unknown:
+        parser.error(f"unknown scenario(s): {', '.join(sorted(unknown))}")
     return args
+
+
+class Bench:
+    """One run: the processes, the settings, the recorded fixture and the caller's token."""
+
+    def __init__(self, args: argparse.Namespace, procs: Processes, fx: fixture.Fixture) -> None:
+        self.args = args
+        self.procs = procs
+        self.fx = fx
+        self.token = fx.token
+
+    def start(self, scenario: str, contenders: list[Contender], cpu: str) -> None:
+        for c in contenders:
+            if c.name:
+                continue  # started by the scenario itself
+            c.name = f"{scenario}-{c.key}"
+            say(f"{scenario}: starting {c.key} on 127.0.0.1:{c.port} (cores {cpu}, "
+                f"{c.workers} worker{'s' if c.workers > 1 else ''})")  # fmt: skip
+            c.start(self.procs, c.name)
+            # With several workers the admin port or a supervisor may answer before every
+            # worker listens on the serving port: wait for that port too.
+            self.procs.wait_http(c.name, f"http://127.0.0.1:{c.port}/nope")
+
+    def same_json(self, scenario: str, contenders: list[Contender], reference: Any) -> None:
+        """Every contender's answer parses to ``reference``, or the run fails."""
+        for c in contenders:
+            found = _diff(reference, json.loads(fetch(c.url, self.token, c.name, self.procs)))
+            if found:
+                raise RuntimeError(f"{scenario}: {c.key} answers different JSON: {found}")
+        say(f"{scenario}: every contender answers the same JSON")
+
+    def wrk(self, c: Contender, seconds: float, cpu: int, *, measure: bool) -> wrk.WrkResult:
+        pgid = self.procs.started[c.name].pid if measure else None
+        return wrk.run(c.url, token=self.token, seconds=seconds, cpu=cpu, pgid=pgid,
+                       connections=self.args.connections)  # fmt: skip
+
+    def closed_loop(
+        self,
+        scenario: str,
+        contenders: list[Contender],
+        *,
+        ratios: tuple[str, ...],
+        load_cpu: int = LOAD_CPU,
+        memory: bool = False,
+    ) -> dict[str, dict[str, Any]]:
+        """Warm up, then interleaved wrk rounds (A B C A B C); medians and ratios. With
+        ``memory``, each contender is topped up to ``--memory-seconds`` of peak load in
+        total and its processes' RSS read."""
+        a = self.args
+        for c in contenders:
+            say(f"{scenario}: warm-up {c.key} {a.warmup:g} s")
+            self.wrk(c, a.warmup, load_cpu, measure=False)
+        rounds: dict[str, list[wrk.WrkResult]] = {c.key: [] for c in contenders}
+        for n in range(1, a.rounds + 1):
+            for c in contenders:
+                r = self.wrk(c, a.duration, load_cpu, measure=True)
+                rounds[c.key].append(r)
+                errors = r.non_2xx + r.socket_errors + r.timeouts
+                say(
+                    f"{scenario}: round {n}/{a.rounds} {c.key:<15} {r.rps:>9,.0f} rps  "
+                    f"p50 {r.p50_ms:7.2f} ms  p99 {r.p99_ms:8.2f} ms  "
+                    + f"own cpu {r.contender_cpu_pct:.0f}%  busy "
+                    + " ".join(f"{k} {v:.0f}%" for k, v in r.cpu_busy_pct.items())
+                    + (f"  errors {errors}" if errors else "")
+                )
+        summary = summarize(rounds, ratios)
+        for c in contenders:
+            summary[c.key]["rounds"] = [r.as_dict() for r in rounds[c.key]]
+        if memory:
+            for c in contenders:
+                summary[c.key]["memory"] = self.memory(scenario, c)
+        return summary
+
+    def memory(self, scenario: str, c: Contender) -> dict[str, Any]:
+        a = self.args
+        under_load = a.warmup + a.rounds * a.duration
+        top_up = a.memory_seconds - under_load
+        if top_up >= 1:
+            say(f"{scenario}: {c.key} {top_up:g} s more at peak, then its RSS")
+            self.wrk(c, top_up, LOAD_CPU, measure=False)
+            under_load += round(top_up)
+        rss = self.procs.rss_kb(c.name)
+        mb = sorted((round(kb / 1024, 1) for kb in rss.values()), reverse=True)
+        say(f"{scenario}: {c.key} RSS after {under_load:g} s at peak: "
+            + " + ".join(f"{m:g} MB" for m in mb))  # fmt: skip
+        return {"seconds_at_peak": under_load, "process_rss_mb": mb,
+                "largest_mb": mb[0] if mb else 0.0, "total_mb": round(sum(mb), 1)}  # fmt: skip
+
+    def stop(self, contenders: list[Contender]) -> None:
+        for c in contenders:
+            self.procs.stop(c.name)
+
+
+def _table(
+    key: str,
+    title: str,
+    contenders: list[Contender],
+    summary: dict[str, dict[str, Any]],
+    **extra: Any,
+) -> dict[str, Any]:
+    return {
+        "key": key,
+        "title": title,
+        **extra,
+        "contenders": [
+            {"key": c.key, "label": c.label, "note": c.note, "workers": c.workers, **summary[c.key]}
+            for c in contenders
+        ],
+    }
+
+
+def scenario_home(b: Bench, upstream: str, work: Path) -> dict[str, Any]:
+    cpu = str(CONTENDER_CPU)
+    cs = [
+        contenders.tailor_full(upstream, work, cpu),
+        contenders.tailor_bare(upstream, cpu),
+        contenders.fastapi_aiohttp(upstream, cpu),
+        contenders.fastapi_httpx(upstream, cpu),
+        contenders.node(upstream, cpu),
+    ]
+    b.start("home", cs, cpu)
+    reference = json.loads(fetch(cs[0].url, b.token, cs[0].name, b.procs))
+    if "degraded" in reference:
+        raise RuntimeError(f"tailor answered a degraded home: {reference['degraded']}")
+    b.same_json("home", cs, reference)
+    summary = b.closed_loop("home", cs, ratios=("node", "fastapi-aiohttp"), memory=True)
+    b.stop(cs)
+    table = _table("home", "Mobile home, 1 worker", cs, summary, cpu=cpu, path=HOME_PATH)
+    table["home_bytes"] = len(json.dumps(reference, separators=(",", ":")))
+    return table
+
+
+def scenario_workers2(b: Bench, upstream: str, work: Path) -> dict[str, Any]:
+    cpu = f"{CONTENDER_CPU},{LOAD_CPU}"
+    cs = [
+        contenders.tailor_full(upstream, work, cpu, workers=2),
+        contenders.tailor_bare(upstream, cpu, workers=2),
+        contenders.fastapi_aiohttp(upstream, cpu, workers=2),
+        contenders.node(upstream, cpu, workers=2),
+    ]
+    b.start("workers2", cs, cpu)
+    b.same_json("workers2", cs, json.loads(fetch(cs[0].url, b.token, cs[0].name, b.procs)))
+    summary = b.closed_loop("workers2", cs, ratios=("node",))
+    b.stop(cs)
+    return _table("workers2", "Mobile home, 2 workers", cs, summary, cpu=cpu, path=HOME_PATH)
+
+
+def scenario_passthrough(b: Bench, upstream: str, work: Path) -> dict[str, Any]:
+    cpu = str(CONTENDER_CPU)
+    cs = [
+        contenders.tailor_passthrough(upstream, cpu),
+        contenders.node(upstream, cpu, path=PASS_PATH),
+        contenders.nginx_proxy(upstream, work, cpu),
+    ]
+    b.start("passthrough", cs, cpu)
+    recorded = fetch(upstream + PASS_PATH.removeprefix("/v1"), b.token, "nginx", b.procs)
+    b.same_json("passthrough", cs, json.loads(recorded))
+    summary = b.closed_loop("passthrough", cs, ratios=("node", "nginx"))
+    b.stop(cs)
+    return _table(
+        "passthrough", "Single pass-through", cs, summary, cpu=cpu, path=PASS_PATH,
+        body_bytes=len(recorded),
+    )  # fmt: skip
+
+
+def scenario_cache(b: Bench, upstream: str, work: Path) -> dict[str, Any]:
+    cpu = str(CONTENDER_CPU)
+    tailor = contenders.tailor_full(upstream, work, cpu, cache=True)
+    b.start("cache", [tailor], cpu)
+    fetch(tailor.url, b.token, tailor.name, b.procs)  # fills the cache
+    body = fetch(tailor.url, b.token, tailor.name, b.procs)
+    cs = [tailor, contenders.nginx_static(work, cpu, body)]
+    b.start("cache", cs, cpu)
+    b.same_json("cache", cs, json.loads(body))
+    summary = b.closed_loop("cache", cs, ratios=("nginx",))
+    b.stop(cs)
+    return _table("cache", "Cache hit", cs, summary, cpu=cpu, path=HOME_PATH, body_bytes=len(body))
+
+
+def scenario_latency(
+    b: Bench, fx: fixture.Fixture, work: Path, peaks: dict[str, float]
+) -> dict[str, Any]:
+    """The home over upstreams that answer after ``--delay-ms``, at half of each contender's
+    peak rps, open loop; overhead above the critical path (3 waves x delay)."""
+    a = b.args
+    cpu = str(CONTENDER_CPU)
+    (port,) = free_ports(1)
+    upstream = f"http://127.0.0.1:{port}"
+    say(
+        f"latency: starting the delaying upstream on {upstream} (+{a.delay_ms} ms, core {LOAD_CPU})"
+    )
+    b.procs.start(
+        "latency-upstream",
+        ["node", str(tools.NODE_DIR / "delay_upstream.js"), "--port", str(port),
+         "--delay-ms", str(a.delay_ms), "--routes", str(fixture.write_routes(fx))],
+        cpu=LOAD_CPU,
+    )  # fmt: skip
+    b.procs.wait_http("latency-upstream", upstream + fixture.JWKS_PATH, require_ok=True)
+    up_pgid = b.procs.started["latency-upstream"].pid
+    cs = [
+        contenders.tailor_full(upstream, work, cpu),
+        contenders.tailor_bare(upstream, cpu),
+        contenders.fastapi_aiohttp(upstream, cpu),
+        contenders.node(upstream, cpu),
+    ]
+    b.start("latency", cs, cpu)
+    b.same_json("latency", cs, json.loads(fetch(cs[0].url, b.token, cs[0].name, b.procs)))
+    critical = 3 * a.delay_ms
+    rates = {c.key: max(20.0, round(peaks.get(c.key, 400.0) / 2)) for c in cs}
+    # The harness floor: one direct GET on the delaying upstream at tailor's rate.
+    floor_url = upstream + "/users/" + fixture.USER_ID
+    targets: list[tuple[str, str, float, int | None, float]] = [
+        (c.key, c.url, rates[c.key], b.procs.started[c.name].pid, critical) for c in cs
+    ]
+    targets.append(("floor", floor_url, rates["tailor"], None, float(a.delay_ms)))
+    for key, url, rate, _, _ in targets:
+        say(f"latency: warm-up {key} at {rate:g} rps, {a.latency_warmup:g} s")
+        openloop.run(url, rate=rate, seconds=a.latency_warmup, token=b.token, cpu=LOAD_CPU)
+    rounds: dict[str, list[dict[str, Any]]] = {t[0]: [] for t in targets}
+    for n in range(1, a.rounds + 1):
+        for key, url, rate, pgid, path_ms in targets:
+            groups = {"upstream": up_pgid, **({"contender": pgid} if pgid else {})}
+            r = openloop.run(
+                url,
+                rate=rate,
+                seconds=a.latency_seconds,
+                token=b.token,
+                cpu=LOAD_CPU,
+                pgids=groups,
+            )
+            r["p50_over_ms"] = r["p50_ms"] - path_ms
+            r["p99_over_ms"] = r["p99_ms"] - path_ms
+            rounds[key].append(r)
+            say(
+                f"latency: round {n}/{a.rounds} {key:<15} {r['rps']:>7,.0f} of {rate:g} rps  "
+                f"p50 {r['p50_ms']:6.2f} ms (+{r['p50_over_ms']:.2f})  "
+                f"p99 {r['p99_ms']:6.2f} ms (+{r['p99_over_ms']:.2f})  "
+                f"own cpu {r.get('contender_cpu_pct', 0):.0f}%  "
+                f"upstream cpu {r['upstream_cpu_pct']:.0f}%"
+                + (f"  errors {r['errors']}" if r["errors"] else "")
+            )
+    b.stop(cs)
+    b.procs.stop("latency-upstream")
+    labels = {c.key: (c.label, c.note) for c in cs}
+    labels["floor"] = (
+        "harness floor (direct GET on the delaying upstream)",
+        f"one hop, critical path {a.delay_ms} ms, at tailor's rate",
+    )
+    rows = []
+    for key, _, rate, _, path_ms in targets:
+        rs = rounds[key]
+
+        def med(field: str, rs: list[dict[str, Any]] = rs) -> float:
+            return float(statistics.median(float(r.get(field, 0.0)) for r in rs))
+
+        rows.append({
+            "key": key, "label": labels[key][0], "note": labels[key][1], "rate": rate,
+            "critical_path_ms": path_ms, "rps": med("rps"), "p50_ms": med("p50_ms"),
+            "p99_ms": med("p99_ms"), "p50_over_ms": med("p50_over_ms"),
+            "p99_over_ms": med("p99_over_ms"), "cpu_pct": med("contender_cpu_pct"),
+            "upstream_cpu_pct": med("upstream_cpu_pct"),
+            "errors": sum(int(r["errors"]) for r in rs), "rounds": rs,
+        })  # fmt: skip
+    # The delaying upstream's timer and the shared core add the floor's overhead to each of
+    # the three waves; what is left at p50 is the contender's own.
+    floor_p50 = rows[-1]["p50_over_ms"]
+    for row in rows[:-1]:
+        row["p50_net_ms"] = row["p50_over_ms"] - 3 * floor_p50
+    return {
+        "key": "latency",
+        "title": f"{a.delay_ms} ms upstream latency, half of peak load",
+        "kind": "openloop",
+        "cpu": cpu,
+        "path": HOME_PATH,
+        "delay_ms": a.delay_ms,
+        "critical_path_ms": critical,
+        "contenders": rows,
+    }
 
 
 def run(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
@@ -245,6 +445,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
         )
     if (os.cpu_count() or 1) < 2:
         say("WARNING: fewer than 2 cores; contender and load share a core")
+    scenarios: list[dict[str, Any]] = []
     with (
         tempfile.TemporaryDirectory(prefix="tailor-bench-") as tmp,
         Processes(Path(tmp)) as procs,
@@ -258,57 +459,31 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
         (nginx_port,) = free_ports(1)
         conf = fixture.write_nginx_conf(fx, nginx_port)
         upstream = f"http://127.0.0.1:{nginx_port}"
-        say(f"starting nginx on {upstream} (core {LOAD_CPU}, 1 worker)")
+        say(f"starting the upstream nginx on {upstream} (core {LOAD_CPU}, 1 worker)")
         procs.start(
             "nginx",
             ["nginx", "-p", str(fx.root), "-c", str(conf), "-e", str(fx.root / "nginx-error.log")],
             cpu=LOAD_CPU,
         )
         procs.wait_http("nginx", upstream + fixture.JWKS_PATH, require_ok=True)
-
-        contenders = build_contenders(fx, upstream, work)
-        for c in contenders:
-            say(f"starting {c.key} on 127.0.0.1:{c.port} (core {CONTENDER_CPU})")
-            c.start(procs)
-
-        say("checking that every contender answers the same JSON")
-        bodies = {c.key: fetch_home(c, fx.token, procs) for c in contenders}
-        reference = bodies["tailor"]
-        if "degraded" in reference:
-            raise RuntimeError(f"tailor answered a degraded home: {reference['degraded']}")
-        for key, body in bodies.items():
-            found = _diff(reference, body)
-            if found:
-                raise RuntimeError(f"{key} answers different JSON than tailor: {found}")
-        home_bytes = len(json.dumps(reference, separators=(",", ":")))
-        say(f"  identical ({home_bytes} B of JSON, {len(reference['stream']['items'])} cards)")
-
-        load = {"seconds": args.duration, "connections": args.connections, "cpu": LOAD_CPU}
-        for c in contenders:
-            say(f"warm-up {c.key}: {args.warmup:g} s")
-            wrk.run(c.url, token=fx.token, **{**load, "seconds": args.warmup})
-
-        rounds: dict[str, list[wrk.WrkResult]] = {c.key: [] for c in contenders}
-        for n in range(1, args.rounds + 1):
-            for c in contenders:
-                pgid = procs.started[c.key].pid
-                result = wrk.run(c.url, token=fx.token, pgid=pgid, **load)
-                rounds[c.key].append(result)
-                errors = result.non_2xx + result.socket_errors + result.timeouts
-                say(
-                    f"round {n}/{args.rounds} {c.key:<8} {result.rps:>9,.0f} rps  "
-                    f"p50 {result.p50_ms:7.2f} ms  p99 {result.p99_ms:8.2f} ms  "
-                    + f"own cpu {result.contender_cpu_pct:.0f}%  busy "
-                    + " ".join(f"{k} {v:.0f}%" for k, v in result.cpu_busy_pct.items())
-                    + (f"  errors {errors}" if errors else "")
-                )
+        b = Bench(args, procs, fx)
+        peaks: dict[str, float] = {}
+        for key in SCENARIOS:
+            if key not in args.scenarios:
+                continue
+            say(f"== scenario {key}")
+            if key == "latency":
+                scenarios.append(scenario_latency(b, fx, work, peaks))
+                continue
+            table = STEPS[key](b, upstream, work)
+            if key == "home":
+                peaks = {c["key"]: c["rps"] for c in table["contenders"]}
+            scenarios.append(table)
         facts["load_during"] = tools.load_average()
         say("stopping every process")
 
-    summary = summarize(rounds)
     finished = dt.datetime.now(dt.UTC)
     return {
-        "scenario": "GET /v1/home (mobile home, alice/u1)",
         "command": command,
         "started": started.isoformat(timespec="seconds"),
         "duration_s": round((finished - started).total_seconds(), 1),
@@ -320,21 +495,20 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
             "wrk_threads": 1,
             "contender_cpu": CONTENDER_CPU,
             "load_cpu": LOAD_CPU,
+            "memory_seconds": args.memory_seconds,
         },
         "machine": facts,
         "upstream_calls": fx.describe(),
-        "home_bytes": home_bytes,
-        "contenders": [
-            {
-                "key": c.key,
-                "label": c.label,
-                "note": c.note,
-                **summary[c.key],
-                "rounds": [r.as_dict() for r in rounds[c.key]],
-            }
-            for c in contenders
-        ],
+        "scenarios": scenarios,
     }
+
+
+STEPS: dict[str, Callable[[Bench, str, Path], dict[str, Any]]] = {
+    "home": scenario_home,
+    "passthrough": scenario_passthrough,
+    "cache": scenario_cache,
+    "workers2": scenario_workers2,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -358,11 +532,13 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
     print()
-    print(report.table(result))
+    print(report.tables(result))
     print()
     if not args.no_docs:
         DOCS.write_text(report.render(result))
-        say(f"wrote {RESULTS.relative_to(ROOT)} and {DOCS.relative_to(ROOT)}")
+        PLOT.write_text(svg.render(result))
+        say(f"wrote {RESULTS.relative_to(ROOT)}, {DOCS.relative_to(ROOT)}, "
+            f"{PLOT.relative_to(ROOT)}")  # fmt: skip
     else:
         say(f"wrote {RESULTS.relative_to(ROOT)}")
     return 0

@@ -114,6 +114,7 @@ def machine_facts() -> dict[str, str]:
         "fastapi": _pkg("fastapi"),
         "pydantic": _pkg("pydantic"),
         "httpx": _pkg("httpx"),
+        "aiohttp": _pkg("aiohttp"),
         "uvicorn": _pkg("uvicorn"),
         "fastify": _node_pkg("fastify"),
         "undici": _node_pkg("undici"),

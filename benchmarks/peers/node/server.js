@@ -4,9 +4,22 @@
 // recommendations and playlists in parallel; the catalog batch once me, stream and
 // recommendations are in (with x-user-id / x-viewer-country); the users batch once stream
 // and the catalog batch are in. No JWT verification: the caller is the configured user.
+// GET /v1/users/:id relays one upstream GET (the single pass-through scenario).
+// BENCH_WORKERS=2 runs that many processes on one port (node:cluster), as a user would.
 //
 //   BENCH_UPSTREAM=http://127.0.0.1:18080 node server.js --port 8091
 'use strict'
+
+const cluster = require('node:cluster')
+const WORKERS = Number(process.env.BENCH_WORKERS || 1)
+if (WORKERS > 1 && cluster.isPrimary) {
+  for (let i = 0; i < WORKERS; i++) cluster.fork()
+  process.on('SIGTERM', () => {
+    for (const w of Object.values(cluster.workers)) w.kill('SIGTERM')
+    process.exit(0)
+  })
+  return // eslint-disable-line no-unreachable
+}
 
 const fastify = require('fastify')({ logger: false })
 const { Pool } = require('undici')
@@ -91,6 +104,16 @@ fastify.get('/v1/home', async (request, reply) => {
       id: p.id, title: p.title, track_count: p.track_ids.length, artwork_url: p.artwork_url ?? ''
     }))
   }
+})
+
+fastify.get('/v1/users/:id', async (request, reply) => {
+  const { statusCode, headers, body } = await pool.request({
+    path: `/users/${encodeURIComponent(request.params.id)}`,
+    method: 'GET',
+    headers: { accept: 'application/json' }
+  })
+  reply.code(statusCode).header('content-type', headers['content-type'] || 'application/json')
+  return body
 })
 
 fastify.listen({ host: '127.0.0.1', port: PORT }).catch((err) => {

@@ -1,0 +1,273 @@
+"""How each contender is started: one function per stack, each returning a ``Contender`` whose
+``start`` spawns it (pinned with ``taskset``) and waits until it answers.
+
+Every factory takes the upstream base URL, the cores (``"0"`` or ``"0,1"``) and, where the
+stack has them, a worker count; ports are picked free at build time.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmarks import fixture, tools
+from benchmarks.procs import Processes
+from waveform.supervisor import TOKEN_SECRET_ENV, free_ports
+
+ROOT = Path(__file__).resolve().parent.parent
+HOME_PATH = "/v1/home"
+PASS_PATH = f"/v1/users/{fixture.USER_ID}"
+UPSTREAMS = (
+    "accounts",
+    "users",
+    "tracks",
+    "playlists",
+    "social",
+    "stream",
+    "recommendations",
+    "media",
+    "rights",
+    "catalog",
+    "tokens",
+)
+
+
+@dataclass
+class Contender:
+    key: str
+    label: str
+    note: str
+    port: int
+    start: Callable[[Processes, str], None]  # (processes, process name)
+    path: str = HOME_PATH
+    workers: int = 1
+    #: the process name in ``Processes`` while it runs (``<scenario>-<key>``)
+    name: str = ""
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}{self.path}"
+
+
+def _peer_env(upstream: str) -> dict[str, str]:
+    return {"BENCH_UPSTREAM": upstream, "BENCH_USER_ID": fixture.USER_ID}
+
+
+def tailor_full(
+    upstream: str, work: Path, cpu: str, *, workers: int = 1, cache: bool = False
+) -> Contender:
+    """The real mobile BFF (``python -m waveform.bffs.mobile``) with its full profile."""
+    port, admin = free_ports(2)
+    config = work / f"tailor-mobile-{port}.json"
+    config.write_text(
+        json.dumps(
+            {
+                "listen": {"host": "127.0.0.1", "port": port},
+                # Each granian worker binds the admin port itself (src/tailor/app.py startup),
+                # so a second worker fails with "address in use": no admin with workers > 1.
+                "admin": {"host": "127.0.0.1", "port": admin, "enabled": workers == 1},
+                "upstreams": dict.fromkeys(UPSTREAMS, upstream),
+                "server": {"workers": workers},
+                # Aggregation scenarios turn the edge cache off: it would answer from memory
+                # after the first request. The cache-hit scenario turns it on.
+                "cache": {"enabled": cache},
+            },
+            indent=2,
+        )
+    )
+
+    def start(p: Processes, name: str) -> None:
+        p.start(
+            name,
+            [sys.executable, "-m", "waveform.bffs.mobile", "--config", str(config)],
+            cpu=cpu,
+            env={TOKEN_SECRET_ENV: "bench"},  # the fixture answers any exchange
+            cwd=ROOT,
+        )
+        p.wait_http(name, f"http://127.0.0.1:{admin if workers == 1 else port}/healthz")
+
+    if cache:
+        return Contender(
+            "tailor-cache",
+            "tailor, edge cache hit (mobile BFF)",
+            "the full mobile pipeline with its edge cache on (memory backend): JWT, "
+            "entitlements, rate limit and the rest run, the home comes from the cache",
+            port,
+            start,
+            workers=workers,
+        )
+    return Contender(
+        "tailor",
+        "tailor, full pipeline (mobile BFF)",
+        "granian RSGI + pyreqwest; RS256 JWT, entitlements, rate limit, shedding, "
+        "internal-token exchange (cached), resilience, metrics; edge cache off",
+        port,
+        start,
+        workers=workers,
+    )
+
+
+def _granian(
+    key: str, factory: str, upstream: str, cpu: str, workers: int
+) -> tuple[int, Callable[[Processes, str], None]]:
+    (port,) = free_ports(1)
+
+    def start(p: Processes, name: str) -> None:
+        p.start(
+            name,
+            [sys.executable, "-m", "granian", "--interface", "rsgi", "--factory", "--no-ws",
+             "--loop", "uvloop", "--workers", str(workers), "--host", "127.0.0.1",
+             "--port", str(port), factory],
+            cpu=cpu,
+            env=_peer_env(upstream),
+            cwd=ROOT,
+        )  # fmt: skip
+        p.wait_http(name, f"http://127.0.0.1:{port}/nope")
+
+    return port, start
+
+
+def tailor_bare(upstream: str, cpu: str, *, workers: int = 1) -> Contender:
+    port, start = _granian(
+        "tailor-bare", "benchmarks.peers.tailor_bare:create", upstream, cpu, workers
+    )
+    return Contender(
+        "tailor-bare",
+        "tailor, handler only",
+        "the same home plan and shaping with no edge stage; caller from the environment",
+        port,
+        start,
+        workers=workers,
+    )
+
+
+def tailor_passthrough(upstream: str, cpu: str) -> Contender:
+    port, start = _granian(
+        "tailor-pass", "benchmarks.peers.tailor_passthrough:create", upstream, cpu, 1
+    )
+    return Contender(
+        "tailor-pass",
+        "tailor, one-Part relay",
+        "granian RSGI + pyreqwest; a one-Part plan whose raw body is answered as it came "
+        "(benchmarks/peers/tailor_passthrough.py), no edge stage",
+        port,
+        start,
+        path=PASS_PATH,
+    )
+
+
+def fastapi_httpx(upstream: str, cpu: str) -> Contender:
+    (port,) = free_ports(1)
+
+    def start(p: Processes, name: str) -> None:
+        p.start(
+            name,
+            [sys.executable, "-m", "benchmarks.peers.fastapi_httpx", "--port", str(port)],
+            cpu=cpu,
+            env=_peer_env(upstream),
+            cwd=ROOT,
+        )
+        p.wait_http(name, f"http://127.0.0.1:{port}/openapi.json")
+
+    return Contender(
+        "fastapi",
+        "FastAPI + httpx",
+        "shared httpx.AsyncClient with defaults, pydantic models, uvicorn; no JWT check",
+        port,
+        start,
+    )
+
+
+def fastapi_aiohttp(upstream: str, cpu: str, *, workers: int = 1) -> Contender:
+    (port,) = free_ports(1)
+
+    def start(p: Processes, name: str) -> None:
+        p.start(
+            name,
+            [sys.executable, "-m", "benchmarks.peers.fastapi_aiohttp", "--port", str(port),
+             "--workers", str(workers)],
+            cpu=cpu,
+            env=_peer_env(upstream),
+            cwd=ROOT,
+        )  # fmt: skip
+        p.wait_http(name, f"http://127.0.0.1:{port}/openapi.json")
+
+    return Contender(
+        "fastapi-aiohttp",
+        "FastAPI + aiohttp",
+        "one shared aiohttp.ClientSession (connector limit 1024), msgspec decode/encode, "
+        "uvicorn on uvloop; no JWT check",
+        port,
+        start,
+        workers=workers,
+    )
+
+
+def node(upstream: str, cpu: str, *, workers: int = 1, path: str = HOME_PATH) -> Contender:
+    (port,) = free_ports(1)
+
+    def start(p: Processes, name: str) -> None:
+        p.start(
+            name,
+            ["node", "server.js", "--port", str(port)],
+            cpu=cpu,
+            env={**_peer_env(upstream), "NODE_ENV": "production", "BENCH_WORKERS": str(workers)},
+            cwd=tools.NODE_DIR,
+        )
+        p.wait_http(name, f"http://127.0.0.1:{port}/nope")
+
+    note = "undici Pool (keep-alive, 256 connections); no JWT check"
+    if workers > 1:
+        note += f"; node:cluster, {workers} processes"
+    if path != HOME_PATH:
+        note = "fastify route streaming the undici Pool's response body back"
+    return Contender("node", "Node fastify + undici", note, port, start, path, workers)
+
+
+def _nginx(root: Path, conf: Path, cpu: str) -> Callable[[Processes, str], None]:
+    def start(p: Processes, name: str) -> None:
+        p.start(
+            name, ["nginx", "-p", str(root), "-c", str(conf), "-e", str(root / "err.log")], cpu=cpu
+        )
+
+    return start
+
+
+def nginx_proxy(upstream: str, work: Path, cpu: str) -> Contender:
+    (port,) = free_ports(1)
+    root = work / "nginx-proxy"
+    start_nginx = _nginx(root, fixture.write_proxy_conf(root, port, upstream), cpu)
+
+    def start(p: Processes, name: str) -> None:
+        start_nginx(p, name)
+        p.wait_http(name, f"http://127.0.0.1:{port}/nope")
+
+    return Contender(
+        "nginx",
+        "nginx proxy_pass",
+        "one worker, upstream keepalive 256, HTTP/1.1 to the upstream, buffering on (defaults)",
+        port,
+        start,
+        path=PASS_PATH,
+    )
+
+
+def nginx_static(work: Path, cpu: str, body: bytes) -> Contender:
+    (port,) = free_ports(1)
+    root = work / "nginx-static"
+    start_nginx = _nginx(root, fixture.write_static_conf(root, port, HOME_PATH, body), cpu)
+
+    def start(p: Processes, name: str) -> None:
+        start_nginx(p, name)
+        p.wait_http(name, f"http://127.0.0.1:{port}{HOME_PATH}", require_ok=True)
+
+    return Contender(
+        "nginx",
+        "nginx, static file",
+        "one worker serving the same home bytes from a file (sendfile, open_file_cache)",
+        port,
+        start,
+    )
