@@ -103,7 +103,12 @@ def tailor_full(
         "tailor",
         "tailor, full pipeline (mobile BFF)",
         "granian RSGI + pyreqwest; RS256 JWT, entitlements, rate limit, shedding, "
-        "internal-token exchange (cached), resilience, metrics; edge cache off",
+        "internal-token exchange (cached), resilience, metrics; edge cache off"
+        + (
+            "; admin listener off (each worker would bind the admin port: the second fails)"
+            if workers > 1
+            else ""
+        ),
         port,
         start,
         workers=workers,
