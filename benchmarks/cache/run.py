@@ -35,10 +35,6 @@ from benchmarks import wrk
 from waveform.services import SERVICES
 from waveform.supervisor import Platform, free_ports
 
-# One definition of the upload pipeline's stand-in, shared with the invalidation test.
-sys.path.insert(0, str(Path(__file__).parents[2] / "tests" / "waveform"))
-from test_invalidation import provision_upload
-
 SCALE = 2000
 RESULTS = Path(__file__).with_name("results.json")
 
@@ -81,7 +77,8 @@ def login(http: httpx.Client, base: str, user: str) -> str:
 
 
 class Poster:
-    """bob posts tracks (media and rights provisioned first, as the upload pipeline would)."""
+    """bob posts tracks through the tracks service; rights and media build their rows from
+    the ``track.posted`` event, as for any post (no direct database writes)."""
 
     def __init__(self, p: Platform, http: httpx.Client) -> None:
         self.p = p
@@ -92,7 +89,6 @@ class Poster:
     def post(self) -> str:
         self.n += 1
         track_id = f"t{980000 + self.n}"
-        provision_upload(self.p, track_id)
         r = self.http.post(f"{self.p.url('tracks')}/tracks",
                            json={"id": track_id, "owner_id": "u2", "title": "bench",
                                  "duration_ms": 1000},

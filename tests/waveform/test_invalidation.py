@@ -5,16 +5,15 @@ alice's mobile home on both mobile instances and her web stream show it within 1
 the 60 s TTL still absorbs unchanged reads (a second read is a cache hit and reaches no
 upstream).
 
-The new track's media and rights rows stand in for the upload pipeline (transcoding, rights
-declaration), which has no write API in the reference platform: they are inserted into those
-services' databases before the post, keyed by the upload's id.
+The post goes through the real event path only: tracks emits ``track.posted``, the rights
+and media services build the new track's default rows from it (without them the catalog
+hides the track, failing closed), and the stream service adds it to followers' feeds.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 import time
@@ -156,24 +155,6 @@ def feed_track_ids(instance: Instance, response: httpx.Response) -> list[str]:
     return [card["track"]["id"] for card in body["stream"]["items"]]
 
 
-def provision_upload(platform: Platform, track_id: str) -> None:
-    """The upload pipeline's part: playable media and worldwide rights for ``track_id``."""
-    with sqlite3.connect(platform.data_dir / "media.sqlite3") as media:
-        media.execute(
-            "INSERT INTO media VALUES (?, ?, ?, ?, 'mp3', 128, 'edge-de-0', "
-            "'2035-01-01T00:00:00Z', NULL, NULL, NULL)",
-            (track_id, f"https://cdn.waveform.test/stream/{track_id}.mp3",
-             f"https://cdn.waveform.test/preview/{track_id}.mp3",
-             f"https://cdn.waveform.test/hls/{track_id}/master.m3u8"),
-        )  # fmt: skip
-    with sqlite3.connect(platform.data_dir / "rights.sqlite3") as rights:
-        rights.execute(
-            "INSERT INTO rights VALUES (?, 0, '[]', 'indie', 'worldwide', 'rh1', "
-            "'2025-06-01T00:00:00Z', NULL, 0, 0.1)",
-            (track_id,),
-        )
-
-
 def post_track(platform: Platform, http: httpx.Client, track_id: str, owner: str) -> None:
     token = platform.internal_token("tracks", owner)
     response = http.post(
@@ -216,7 +197,6 @@ def test_a_post_shows_on_every_instance_within_a_second_and_then_reads_hit_again
         reader(instance)
         assert reader(instance).headers["x-cache"] == "hit"  # cached before the post
     track_id = "t990001"
-    provision_upload(platform, track_id)
     posted_at = time.monotonic()
     post_track(platform, http, track_id, "u2")  # bob; alice follows him
     delays = {

@@ -17,16 +17,22 @@ caches' TTLs bound how stale a read can get); failures are logged and counted.
     events = Events(args.redis_url, "tracks")
     await events.emit("track.posted", {"track_id": "t9", "owner_id": "u2"})
     await events.notify("track.posted", ["track:t9", "tracks:u2"])
+
+A consumer that must not miss an event across its own restarts keeps its position in its own
+database (:class:`SqliteCursor`) and makes its handler idempotent (an event may be handled
+twice: after a crash between handling it and saving the position).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
+import sqlite3
 import time
-from collections.abc import Awaitable, Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
 
@@ -40,6 +46,41 @@ CHANGES_CHANNEL = "tailor:invalidate"
 STREAM_MAXLEN = 100_000
 
 Handler = Callable[[str, dict[str, str]], Awaitable[None]]
+
+
+class Cursor(Protocol):
+    """Where a consumer stopped reading the domain stream (the last id it handled)."""
+
+    def load(self) -> str | None: ...
+
+    def save(self, last_id: str) -> None: ...
+
+
+class SqliteCursor:
+    """A consumer's position kept in the service's own SQLite database, so a restarted
+    service resumes after the last event it handled instead of at the newest one.
+
+    >>> cursor = SqliteCursor(sqlite3.connect(":memory:"), "rights")
+    >>> cursor.save("1700000000000-0"); cursor.load()
+    '1700000000000-0'
+    """
+
+    def __init__(self, conn: sqlite3.Connection, consumer: str) -> None:
+        self.conn = conn
+        self.consumer = consumer
+        conn.execute("CREATE TABLE IF NOT EXISTS event_cursor "
+                     "(consumer TEXT PRIMARY KEY, last_id TEXT NOT NULL)")  # fmt: skip
+
+    def load(self) -> str | None:
+        row = self.conn.execute(
+            "SELECT last_id FROM event_cursor WHERE consumer = ?", (self.consumer,)
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def save(self, last_id: str) -> None:
+        self.conn.execute("INSERT INTO event_cursor VALUES (?, ?) ON CONFLICT (consumer) "
+                          "DO UPDATE SET last_id = excluded.last_id",
+                          (self.consumer, last_id))  # fmt: skip
 
 
 class Events:
@@ -96,21 +137,33 @@ class Events:
             log.warning("%s: cannot publish %s", self.service, type_, exc_info=True)
 
     async def consume(
-        self, types: set[str], handle: Handler, *, started: asyncio.Event | None = None
+        self,
+        types: set[str],
+        handle: Handler,
+        *,
+        started: asyncio.Event | None = None,
+        cursor: Cursor | None = None,
+        stop: asyncio.Event | None = None,
     ) -> None:
         """Read domain events of ``types`` forever, in order, reconnecting with backoff.
 
-        Reading starts after the newest event present when this is called (``started`` is
-        set once that position is known); after an outage it resumes from the last event
-        handled, so nothing emitted meanwhile is lost (up to the stream's length).
+        Reading starts after the event ``cursor`` saved last or, without one, after the
+        newest event present when this is called (``started`` is set once that position is
+        known); after an outage it resumes from the last event handled, so nothing emitted
+        meanwhile is lost (up to the stream's length). Each handled event's id is saved to
+        ``cursor``, so a restart resumes there too. Setting ``stop`` ends it after the
+        current read (within a second): an orderly stop that, unlike cancelling a blocked
+        read, leaves the Redis connection in a known state.
         """
         if not self.enabled:
             if started is not None:
                 started.set()
             return
-        last: str | None = None
+        last: str | None = None if cursor is None else cursor.load()
+        if last is not None and started is not None:
+            started.set()
         delay = 0.05
-        while True:
+        while stop is None or not stop.is_set():
             try:
                 # redis-py's command stubs type replies loosely; these shapes are fixed.
                 redis: Any = self._client()
@@ -125,9 +178,15 @@ class Events:
                     for message_id, fields in messages:
                         last = message_id.decode()
                         await self._dispatch(types, handle, fields)
+                        if cursor is not None:
+                            cursor.save(last)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    # redis-py may turn a cancelled read into its own error: stop anyway.
+                    raise asyncio.CancelledError from exc
                 log.warning("%s: event stream unavailable (%s); retrying in %.2f s",
                             self.service, type(exc).__name__, delay)  # fmt: skip
                 await asyncio.sleep(delay * (0.5 + random.random() / 2))
@@ -152,3 +211,27 @@ class Events:
         if self._redis is not None:
             await self._redis.aclose()
             self._redis = None
+
+    def lifespan(
+        self, types: set[str], handle: Handler, *, cursor: Cursor | None = None
+    ) -> Callable[[Any], contextlib.AbstractAsyncContextManager[None]]:
+        """A service lifespan that runs :meth:`consume` in the background and starts serving
+        only once the read position is fixed (so no event after startup is missed)."""
+
+        @contextlib.asynccontextmanager
+        async def lifespan(_: Any) -> AsyncIterator[None]:
+            started = asyncio.Event()
+            consumer = asyncio.create_task(
+                self.consume(types, handle, started=started, cursor=cursor)
+            )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(started.wait(), 3.0)
+            try:
+                yield
+            finally:
+                consumer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await consumer
+                await self.aclose()
+
+        return lifespan

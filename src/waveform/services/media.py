@@ -1,14 +1,24 @@
-"""media (9008): where a track's audio lives (stream, preview and HLS URLs, codec, CDN)."""
+"""media (9008): where a track's audio lives (stream, preview and HLS URLs, codec, CDN).
+
+A posted track gets its media row from the ``track.posted`` domain event, with URLs derived
+from the track id exactly as the seeded tracks' are (:func:`default_media`). Handling is
+idempotent and the consumer's position is kept in this service's database, so a replayed
+event changes nothing and a restart misses nothing.
+"""
 
 from __future__ import annotations
 
 import argparse
+import re
 import sqlite3
+import zlib
+from datetime import timedelta
+from typing import Any
 
 from fastapi import FastAPI, Query
 from starlette.responses import Response
 
-from waveform.seed import World
+from waveform.seed import COUNTRIES, EPOCH, World, iso
 from waveform.services import models as m
 from waveform.services.common import (
     create_app,
@@ -22,6 +32,7 @@ from waveform.services.common import (
     row_dict,
     run_service,
 )
+from waveform.services.events import Events, SqliteCursor
 
 SCHEMA = """
 CREATE TABLE media (
@@ -32,13 +43,59 @@ CREATE TABLE media (
 );
 """
 
+CONSUMED = {"track.posted"}
+CODECS = (("mp3", 128), ("aac", 256), ("opus", 160))
+SIGNED_UNTIL = iso(EPOCH + timedelta(days=3650))
+_NUMBERED = re.compile(r"t(\d+)")
+
+
+def default_media(track_id: str) -> dict[str, Any]:
+    """The media row of a track, derived from its id as the seed derives ``t<n>``'s (any
+    other id is hashed to pick the codec, CDN node and origin).
+
+    >>> default_media("t1")["stream_url"]
+    'https://cdn.waveform.test/stream/t1.aac'
+    """
+    numbered = _NUMBERED.fullmatch(track_id)
+    n = int(numbered.group(1)) if numbered else zlib.crc32(track_id.encode())
+    codec, kbps = CODECS[n % 3]
+    return {
+        "track_id": track_id,
+        "stream_url": f"https://cdn.waveform.test/stream/{track_id}.{codec}",
+        "preview_url": f"https://cdn.waveform.test/preview/{track_id}.mp3",
+        "hls_url": f"https://cdn.waveform.test/hls/{track_id}/master.m3u8",
+        "codec": codec,
+        "bitrate_kbps": kbps,
+        "cdn_node": f"edge-{COUNTRIES[n % len(COUNTRIES)].lower()}-{n % 4}",
+        "signed_until": SIGNED_UNTIL,
+        "transcode_job_id": f"job-{n:07d}" if numbered else f"job-{track_id}",
+        "storage_bucket": "waveform-transcodes",
+        "origin_host": f"origin-{n % 8}.internal",
+    }
+
+
+def add_default_media(conn: sqlite3.Connection, track_id: str) -> bool:
+    """The media row of a newly posted track, once; True when the row is new."""
+    row = default_media(track_id)
+    cols = ", ".join(row)
+    marks = ", ".join(f":{c}" for c in row)
+    cur = conn.execute(f"INSERT OR IGNORE INTO media ({cols}) VALUES ({marks})", row)
+    return cur.rowcount == 1
+
 
 def load(conn: sqlite3.Connection, world: World) -> None:
     insert_rows(conn, "media", world.media)
 
 
 def build_app(conn: sqlite3.Connection, args: argparse.Namespace) -> FastAPI:
-    app = create_app("media", "Audio locations per track.")
+    events = Events(getattr(args, "redis_url", None), "media")
+
+    async def on_event(type_: str, data: dict[str, str]) -> None:
+        if type_ == "track.posted" and add_default_media(conn, data["track_id"]):
+            await events.notify("media.created", [f"track:{data['track_id']}"])
+
+    lifespan = events.lifespan(CONSUMED, on_event, cursor=SqliteCursor(conn, "media"))
+    app = create_app("media", "Audio locations per track.", lifespan=lifespan)
 
     @app.get("/media/{track_id}", responses=returns(m.Media, 404))
     async def get_media(track_id: str) -> Response:
@@ -51,8 +108,9 @@ def build_app(conn: sqlite3.Connection, args: argparse.Namespace) -> FastAPI:
     async def batch_media(ids: str = Query(..., description="track ids, max 100")) -> Response:
         wanted = parse_ids(ids)
         rows = fetch_in(conn, "SELECT * FROM media WHERE track_id IN ({marks})", wanted)
-        return json_response({"items": in_order((row_dict(r) for r in rows), wanted,
-                                                key="track_id")})
+        return json_response(
+            {"items": in_order((row_dict(r) for r in rows), wanted, key="track_id")}
+        )
 
     return app
 

@@ -1,8 +1,17 @@
-"""rights (9009): licensing per track; ``allowed_countries`` is empty when unrestricted."""
+"""rights (9009): licensing per track; ``allowed_countries`` is empty when unrestricted.
+
+A posted track gets its default rights from the ``track.posted`` domain event: worldwide,
+not restricted, with the poster's label when the event names one. Handling is idempotent
+(an existing row is never overwritten) and the consumer's position is kept in this
+service's database, so a replayed or re-read event changes nothing and a restart misses
+nothing. ``GET /rights?label=`` pages through one label's tracks (the partner catalog).
+"""
 
 from __future__ import annotations
 
 import argparse
+import base64
+import binascii
 import sqlite3
 
 from fastapi import FastAPI, Query
@@ -11,6 +20,7 @@ from starlette.responses import Response
 from waveform.seed import World
 from waveform.services import models as m
 from waveform.services.common import (
+    bad_request,
     create_app,
     fetch_in,
     in_order,
@@ -22,6 +32,7 @@ from waveform.services.common import (
     row_dict,
     run_service,
 )
+from waveform.services.events import Events, SqliteCursor
 
 SCHEMA = """
 CREATE TABLE rights (
@@ -30,9 +41,33 @@ CREATE TABLE rights (
     rights_holder_id TEXT, license_start TEXT, license_end TEXT,
     takedown_pending INTEGER NOT NULL, royalty_rate REAL
 );
+CREATE INDEX rights_label ON rights (label, track_id);
 """
 BOOLS = ("geo_restricted", "takedown_pending")
 JSON_COLS = ("allowed_countries",)
+CONSUMED = {"track.posted"}
+MAX_PAGE = 500
+
+
+#: The label of a self-released track (the event names none).
+NO_LABEL = "Independent"
+
+
+def add_default_rights(conn: sqlite3.Connection, data: dict[str, str]) -> bool:
+    """Worldwide rights for a newly posted track, once; True when the row is new.
+
+    The poster holds the rights; the label is the event's ``label`` (a label posting its
+    own track) or :data:`NO_LABEL`. An existing row (seeded, or an earlier delivery of the
+    same event) is left as it is.
+    """
+    cur = conn.execute(
+        "INSERT OR IGNORE INTO rights (track_id, geo_restricted, allowed_countries, label,"
+        " territories_note, rights_holder_id, license_start, license_end, takedown_pending,"
+        " royalty_rate) VALUES (?, 0, '[]', ?, 'worldwide', ?, ?, NULL, 0, 0.0)",
+        (data["track_id"], data.get("label") or NO_LABEL, data.get("owner_id", ""),
+         data.get("created_at", "")),
+    )  # fmt: skip
+    return cur.rowcount == 1
 
 
 def load(conn: sqlite3.Connection, world: World) -> None:
@@ -40,7 +75,17 @@ def load(conn: sqlite3.Connection, world: World) -> None:
 
 
 def build_app(conn: sqlite3.Connection, args: argparse.Namespace) -> FastAPI:
-    app = create_app("rights", "Licensing and territory restrictions per track.")
+    events = Events(getattr(args, "redis_url", None), "rights")
+    # Databases seeded before the label index existed get it here (idempotent).
+    conn.execute("CREATE INDEX IF NOT EXISTS rights_label ON rights (label, track_id)")
+
+    async def on_event(type_: str, data: dict[str, str]) -> None:
+        if type_ == "track.posted" and add_default_rights(conn, data):
+            await events.notify("rights.created", [f"track:{data['track_id']}"])
+
+    lifespan = events.lifespan(CONSUMED, on_event, cursor=SqliteCursor(conn, "rights"))
+    app = create_app("rights", "Licensing and territory restrictions per track.",
+                     lifespan=lifespan)  # fmt: skip
 
     @app.get("/rights/{track_id}", responses=returns(m.Rights, 404))
     async def get_rights(track_id: str) -> Response:
@@ -50,14 +95,53 @@ def build_app(conn: sqlite3.Connection, args: argparse.Namespace) -> FastAPI:
         return json_response(row_dict(row, BOOLS, JSON_COLS))
 
     @app.get("/rights", responses=returns(m.RightsBatch))
-    async def batch_rights(ids: str = Query(..., description="track ids, max 100")
-                           ) -> Response:
-        wanted = parse_ids(ids)
+    async def batch_rights(
+        ids: str | None = Query(None, description="track ids, max 100"),
+        label: str | None = Query(None, description="a label's tracks, by track id"),
+        limit: int = Query(100, ge=1, le=MAX_PAGE),
+        cursor: str | None = Query(None, description="next_cursor of the previous page"),
+    ) -> Response:
+        if (ids is None) == (label is None):
+            raise bad_request("give exactly one of ids or label")
+        if label is not None:
+            return json_response(label_page(conn, label, limit, cursor))
+        wanted = parse_ids(ids or "")
         rows = fetch_in(conn, "SELECT * FROM rights WHERE track_id IN ({marks})", wanted)
         items = in_order((row_dict(r, BOOLS, JSON_COLS) for r in rows), wanted, key="track_id")
         return json_response({"items": items})
 
     return app
+
+
+def label_page(conn: sqlite3.Connection, label: str, limit: int, cursor: str | None
+               ) -> dict[str, object]:  # fmt: skip
+    """One page of a label's rights, by track id; the cursor is the last id served."""
+    after = "" if cursor is None else decode_cursor(cursor)
+    rows = conn.execute(
+        "SELECT * FROM rights WHERE label = ? AND track_id > ? ORDER BY track_id LIMIT ?",
+        (label, after, limit + 1),
+    ).fetchall()
+    page = rows[:limit]
+    more = len(rows) > limit
+    return {
+        "items": [row_dict(r, BOOLS, JSON_COLS) for r in page],
+        "next_cursor": encode_cursor(page[-1]["track_id"]) if more else None,
+        "limit": limit,
+    }
+
+
+def encode_cursor(track_id: str) -> str:
+    return base64.urlsafe_b64encode(f"r:{track_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> str:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, ValueError) as exc:
+        raise bad_request("cursor is not one this service issued") from exc
+    if not raw.startswith("r:"):
+        raise bad_request("cursor is not one this service issued")
+    return raw[2:]
 
 
 def main() -> None:

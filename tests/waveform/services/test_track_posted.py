@@ -1,0 +1,107 @@
+"""A track posted through ``POST /tracks`` becomes visible: rights and media build their
+default rows from the ``track.posted`` domain event (tracks, rights, media, catalog and the
+token service as real processes, with a real redis-server)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import msgspec
+import pytest
+import redis
+
+from waveform.seed import World
+from waveform.services.events import DOMAIN_STREAM
+from waveform.services.media import default_media
+from waveform.services.rights import NO_LABEL
+from waveform.supervisor import Platform
+
+from .conftest import ServiceTokens
+
+SCALE = 200
+
+
+@pytest.fixture(scope="module")
+def posting(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    data_dir: Path = tmp_path_factory.mktemp("waveform-posted")
+    components = ["tokens", "tracks", "rights", "media", "catalog"]
+    with Platform(data_dir, ephemeral=True, scale=SCALE, redis=True,
+                  components=components) as p:  # fmt: skip
+        assert not p.failures, [f.describe() for f in p.failures.values()]
+        yield p
+
+
+@pytest.fixture(scope="module")
+def client(posting: Platform) -> Iterator[httpx.Client]:
+    with httpx.Client(timeout=10, auth=ServiceTokens(posting)) as c:
+        yield c
+
+
+def _post(p: Platform, c: httpx.Client, track_id: str, private: bool = False) -> None:
+    response = c.post(f"{p.url('tracks')}/tracks",
+                      json={"id": track_id, "owner_id": "u2", "title": f"New {track_id}",
+                            "duration_ms": 180_000, "private": private})  # fmt: skip
+    assert response.status_code == 201, response.text
+
+
+def _eventually(probe: Callable[[], httpx.Response], within_s: float = 5.0) -> httpx.Response:
+    deadline = time.monotonic() + within_s
+    while True:
+        response = probe()
+        if response.status_code == 200 or time.monotonic() > deadline:
+            return response
+        time.sleep(0.01)
+
+
+def test_a_posted_track_gets_worldwide_rights_held_by_its_poster(
+    posting: Platform, client: httpx.Client
+) -> None:
+    _post(posting, client, "t980001")
+    rights = _eventually(lambda: client.get(f"{posting.url('rights')}/rights/t980001"))
+    assert rights.status_code == 200, rights.text
+    body = rights.json()
+    assert (body["geo_restricted"], body["allowed_countries"]) == (False, [])
+    assert (body["label"], body["rights_holder_id"]) == (NO_LABEL, "u2")
+
+
+def test_a_posted_track_gets_media_derived_from_its_id(
+    posting: Platform, client: httpx.Client
+) -> None:
+    _post(posting, client, "t980002")
+    media = _eventually(lambda: client.get(f"{posting.url('media')}/media/t980002"))
+    assert media.status_code == 200, media.text
+    assert media.json() == default_media("t980002")
+
+
+def test_a_posted_track_is_visible_in_the_catalog(posting: Platform, client: httpx.Client) -> None:
+    _post(posting, client, "t980003")
+    seen = _eventually(lambda: client.get(f"{posting.url('catalog')}/catalog/tracks/t980003"))
+    assert seen.status_code == 200, seen.text
+    assert seen.json()["media"]["stream_url"].endswith("/t980003.opus")
+
+
+def test_a_replayed_event_changes_nothing(posting: Platform, client: httpx.Client) -> None:
+    _post(posting, client, "t980004")
+    url = f"{posting.url('rights')}/rights/t980004"
+    first = _eventually(lambda: client.get(url)).json()
+    # The same fact delivered again (with a label, to see whether it overwrites), then a
+    # marker event: once the marker is handled, the replay was handled before it.
+    replay: dict[str, Any] = {"track_id": "t980004", "owner_id": "u9", "label": "Acme Records",
+                              "created_at": "2030-01-01T00:00:00Z", "private": "0"}  # fmt: skip
+    marker = {**replay, "track_id": "t980005"}
+    with redis.Redis.from_url(posting.redis.url) as r:
+        for data in (replay, marker):
+            r.xadd(DOMAIN_STREAM, {"type": "track.posted", "source": "test",
+                                   "data": msgspec.json.encode(data)})  # fmt: skip
+    marked = _eventually(lambda: client.get(f"{posting.url('rights')}/rights/t980005"))
+    assert marked.json()["label"] == "Acme Records"  # the event's label is taken when new
+    assert client.get(url).json() == first
+
+
+def test_media_for_seeded_ids_is_what_the_seed_holds(posting: Platform) -> None:
+    world = World(seed=posting.seed, scale=SCALE)
+    assert [default_media(m["track_id"]) for m in world.media[:30]] == world.media[:30]
