@@ -1,4 +1,7 @@
-"""Render a run's result as the table printed at the end and as ``docs/benchmarks.md``."""
+"""Render a run's result as the tables printed at the end and as ``docs/benchmarks.md``.
+
+python -m benchmarks.report   # re-render docs/benchmarks.md and .svg from the last result
+"""
 
 from __future__ import annotations
 
@@ -67,7 +70,12 @@ unless the parsed JSON is identical.
   `--timeout 10s`, so slow answers count in its latency instead of disappearing as timeouts.
 - "own CPU %" is the CPU time the contender's processes used during a round, as a share of
   one core (median across rounds): near 100 means the contender, not the fixture or wrk,
-  was the limit. The per-round JSON also has the busy share of every core.
+  was the limit. Well below 100 (nginx, sometimes Node) means the shared load core was
+  saturated first: that row is a lower bound, and a ratio against it flatters the others.
+  The per-round JSON also has the busy share of every core.
+- Memory is the resident set of every process of the stack (`/proc/<pid>/status` VmRSS);
+  "largest process" is the worker for tailor (granian's supervisor is the smaller one) and
+  the only process for the others.
 - The machine may be shared with other work; the load average before the run and at the end
   of the load is listed under Machine. Interleaved rounds spread such noise over every contender.
 - Raw per-round numbers: `benchmarks/results/latest.json`.
@@ -387,3 +395,22 @@ def render(result: dict[str, Any]) -> str:
         calls="\n".join(f"- `{line}`" for line in result["upstream_calls"]),
         machine="\n".join(f"| {k} | {v} |" for k, v in machine_rows),
     )
+
+
+def main() -> int:
+    """Re-render the docs from ``benchmarks/results/latest.json`` without running anything."""
+    import json
+    from pathlib import Path
+
+    from benchmarks import svg
+
+    root = Path(__file__).resolve().parent.parent
+    result = json.loads((root / "benchmarks" / "results" / "latest.json").read_text())
+    (root / "docs" / "benchmarks.md").write_text(render(result))
+    (root / "docs" / "benchmarks.svg").write_text(svg.render(result))
+    print("wrote docs/benchmarks.md and docs/benchmarks.svg")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
