@@ -1,8 +1,11 @@
 """Broken object-level authorization: a user reading another user's private data through
 any BFF. Alice (u1) asks for bob's private track and for another user's private playlist;
-each answer is the same 404 as for something that does not exist."""
+each answer is the same 404 as for something that does not exist. A partner's catalog holds
+its own label's tracks and no other's, whichever credential it presents."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import httpx
 import pytest
@@ -10,7 +13,7 @@ import pytest
 from waveform.seed import PRIVATE_TRACK, World
 from waveform.supervisor import Platform
 
-from .conftest import SCALE, app_token, assert_denied, bearer, login
+from .conftest import SCALE, app_token, assert_denied, bearer, login, partner_client
 
 #: BFF -> (token path, login extras, path prefix)
 BFFS = {
@@ -95,3 +98,52 @@ def test_me_lists_only_the_callers_own_playlists(
     world = World(seed=platform.seed, scale=SCALE)
     own = {p["id"] for p in world.playlists if p["owner_id"] == "u1"}
     assert {p["id"] for p in body["playlists"]} == own
+
+
+# -- partners: a label's catalog ---------------------------------------------------------------
+
+
+def _partner_catalog(platform: Platform, credential: dict[str, Any]) -> tuple[set[str], set[str]]:
+    """(track ids, labels) of every page of ``GET /v1/catalog`` for one partner credential."""
+    ids: set[str] = set()
+    labels: set[str] = set()
+    cursor: str | None = None
+    with partner_client(platform, credential.get("cert"), credential.get("key")) as client:
+        for _ in range(200):  # bounded: a cursor that never ends fails below
+            params = {"limit": "7", **({"cursor": cursor} if cursor else {})}
+            response = client.get(f"{platform.url('partner')}/v1/catalog", params=params,
+                                  headers=credential.get("headers", {}))  # fmt: skip
+            assert response.status_code == 200, response.text
+            body = response.json()
+            labels.add(body["label"])
+            ids |= {item["id"] for item in body["items"]}
+            cursor = body["next_cursor"]
+            if cursor is None:
+                return ids, labels
+    raise AssertionError("the catalog's cursor never ended")
+
+
+def _public_tracks_of(platform: Platform, label: str) -> set[str]:
+    """The label's tracks that the catalog shows to a subject owning none."""
+    world = World(seed=platform.seed, scale=SCALE)
+    private = {t["id"] for t in world.tracks if t["private"]}
+    return {
+        r["track_id"]
+        for r in world.rights
+        if r["label"] == label and not r["geo_restricted"] and r["track_id"] not in private
+    }
+
+
+def test_acmes_catalog_holds_exactly_its_own_labels_tracks(
+    platform: Platform, acme_key: str
+) -> None:
+    ids, labels = _partner_catalog(platform, {"headers": {"x-api-key": acme_key}})
+    assert labels == {"Acme Records"}
+    assert ids == _public_tracks_of(platform, "Acme Records") and "t1" in ids
+
+
+def test_globexs_catalog_holds_exactly_its_own_labels_tracks(platform: Platform) -> None:
+    pair = platform.certs.client("p-globex")
+    ids, labels = _partner_catalog(platform, {"cert": pair.cert, "key": pair.key})
+    assert labels == {"Globex Music"}
+    assert ids == _public_tracks_of(platform, "Globex Music") and "t4" in ids

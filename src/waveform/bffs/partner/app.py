@@ -6,6 +6,11 @@ endpoint is scoped to the caller's partner id taken from the credential, so anot
 partner's data is unreachable by construction: no endpoint takes a partner id from the
 client, except ``/v1/partners/{id}``, which answers 404 for any id but the caller's own, and
 a track of another label is the same 404 as a missing one.
+
+``GET /v1/catalog?limit=&cursor=`` pages through the caller's own label: the rights service
+lists the label's track ids (``/rights?label=``, paged by its cursor, passed through as is)
+and the catalog service answers them in one batch, applying its visibility rules once (the
+subject is the partner, which owns no track: what the public may see of the label).
 """
 
 from __future__ import annotations
@@ -14,9 +19,11 @@ from typing import Any
 
 import msgspec
 
-from tailor import BFF, NotFound, Outcome, Part, Plan, Request, Response, aggregate
+from tailor import BFF, Inputs, NotFound, Outcome, Part, Plan, Request, Response, aggregate
+from tailor.params import Int, Token
 from tailor.serve.run import config_from_env
-from waveform.bffs.partner.shapes import LabelTrackOut, PartnerOut
+from waveform.bffs.consumed import EMPTY_TRACKS, CatalogBatch, CatalogTrack
+from waveform.bffs.partner.shapes import CatalogEntry, CatalogPage, LabelTrackOut, PartnerOut
 from waveform.bffs.upstreams import DEFAULT_UPSTREAMS
 
 PROFILE: dict[str, Any] = {
@@ -55,6 +62,30 @@ class RightsRecord(msgspec.Struct):
     takedown_pending: bool = False
 
 
+class LabelRights(msgspec.Struct):
+    """One page of the rights service's ``/rights?label=``: the ids and the next cursor."""
+
+    items: list[RightsRecord]
+    next_cursor: str | None = None
+
+
+#: The catalog answers at most 100 ids per batch: one page is one batch.
+CATALOG_PAGE = Int(default=50, low=1, high=100)
+
+
+def _label_params(inputs: Inputs) -> dict[str, str | int]:
+    partner: PartnerRecord = inputs["partner"]
+    params: dict[str, str | int] = {"label": partner.label, "limit": int(inputs.vars["limit"])}
+    if inputs.vars["cursor"]:
+        params["cursor"] = inputs.vars["cursor"]  # passed through: the BFF never pages itself
+    return params
+
+
+def _catalog_params(inputs: Inputs) -> dict[str, str | int] | None:
+    ids = [r.track_id for r in inputs["rights"].items]
+    return {"ids": ",".join(ids)} if ids else None
+
+
 def _partner_part() -> Part:
     return Part("partner", "accounts", "/partners/{partner_id}", into=PartnerRecord,
                 timeout_s=0.3)  # fmt: skip
@@ -70,6 +101,29 @@ TRACK = Plan(
     ),
     deadline_s=0.8,
 )
+
+
+CATALOG = Plan(
+    parts=(
+        _partner_part(),
+        Part("rights", "rights", "/rights", into=LabelRights, params=_label_params,
+             needs=("partner",), timeout_s=0.3),
+        Part("tracks", "catalog", "/catalog/tracks", into=CatalogBatch, params=_catalog_params,
+             needs=("rights",), fallback=EMPTY_TRACKS, timeout_s=0.4),
+    ),
+    deadline_s=1.0,
+)  # fmt: skip
+
+
+def shape_catalog(outcome: Outcome) -> CatalogPage:
+    partner: PartnerRecord = outcome["partner"]
+    tracks: list[CatalogTrack] = outcome["tracks"].items
+    return CatalogPage(
+        label=partner.label,
+        items=[CatalogEntry(t.id, t.title, t.duration_ms, t.artwork_url, t.media.stream_url)
+               for t in tracks],
+        next_cursor=outcome["rights"].next_cursor,
+    )  # fmt: skip
 
 
 def shape_partner(credential: str) -> Any:
@@ -131,6 +185,14 @@ def build(config: Any) -> BFF:
         assert request.principal is not None
         shape = shape_partner(request.principal.credential)
         return await aggregate(request, PARTNER, shape, partner_id=own)
+
+    @bff.get("/v1/catalog", plans=(CATALOG,), query={"limit": CATALOG_PAGE, "cursor": Token()})
+    async def catalog(request: Request) -> Response:
+        query = request.state["query"]
+        return await aggregate(
+            request, CATALOG, shape_catalog, partner_id=_partner_id(request),
+            limit=str(query["limit"]), cursor=query["cursor"] or "",
+        )  # fmt: skip
 
     @bff.get("/v1/tracks/{id}", plans=(TRACK,))
     async def track(request: Request) -> Response:

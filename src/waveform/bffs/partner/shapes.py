@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import msgspec
+
 from tailor import AggregateBody
 
 
@@ -23,3 +25,21 @@ class LabelTrackOut(AggregateBody, kw_only=True):
     allowed_countries: list[str]
     royalty_rate: float
     takedown_pending: bool
+
+
+class CatalogEntry(msgspec.Struct):
+    """One track of the partner's label as the catalog shows it."""
+
+    id: str
+    title: str
+    duration_ms: int
+    artwork_url: str
+    stream_url: str
+
+
+class CatalogPage(AggregateBody, kw_only=True):
+    """A page of the partner's own label; ``next_cursor`` is the rights service's, opaque."""
+
+    label: str
+    items: list[CatalogEntry]
+    next_cursor: str | None
