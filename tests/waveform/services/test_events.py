@@ -25,7 +25,14 @@ async def _consume_until(events: Events, cursor: SqliteCursor, seen: list[str],
         await asyncio.wait_for(done.wait(), 5)
     finally:
         stop.set()  # an orderly stop: the consumer leaves after its current read
-        await asyncio.wait_for(task, 5)
+        # Never wait_for() the consumer: on a timeout it would cancel and then wait for a task
+        # whose blocking XREAD may swallow the cancel, hanging the run. Closing its connection
+        # ends the read instead.
+        finished, _ = await asyncio.wait({task}, timeout=5)
+        if not finished:
+            await events.aclose()
+            finished, _ = await asyncio.wait({task}, timeout=5)
+        assert finished, "the consumer did not stop"
 
 
 async def test_a_consumer_with_a_saved_position_resumes_after_its_last_event(
