@@ -136,7 +136,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "in total (rounds + warm-up + a top-up run; default 60, --quick 0: no top-up)",
     )
     parser.add_argument("--delay-ms", type=int, default=20, help="latency variant delay (20)")
-    parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/benchmarks.md")
+    parser.add_argument(
+        "--no-docs",
+        action="store_true",
+        help="leave docs/ and benchmarks/results/latest.json alone (result JSON to $TMPDIR)",
+    )
     args = parser.parse_args(argv)
     args.rounds = args.rounds or (1 if args.quick else 3)
     args.duration = args.duration or (2.0 if args.quick else 10.0)
@@ -390,7 +394,7 @@ def scenario_latency(
                 f"p99 {r['p99_ms']:6.2f} ms (+{r['p99_over_ms']:.2f})  "
                 f"own cpu {r.get('contender_cpu_pct', 0):.0f}%  "
                 f"upstream cpu {r['upstream_cpu_pct']:.0f}%"
-                + (f"  errors {r['errors']}" if r["errors"] else "")
+                + (f"  errors {r['errors']} {r.get('failures', {})}" if r["errors"] else "")
             )
     b.stop(cs)
     b.procs.stop("latency-upstream")
@@ -529,8 +533,10 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         say(f"FAILED: {exc}")
         return 1
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    # Only a run that renders the docs replaces the committed result the docs come from.
+    out = RESULTS if not args.no_docs else Path(tempfile.gettempdir()) / "tailor-bench-result.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
     print()
     print(report.tables(result))
     print()
@@ -540,7 +546,7 @@ def main(argv: list[str] | None = None) -> int:
         say(f"wrote {RESULTS.relative_to(ROOT)}, {DOCS.relative_to(ROOT)}, "
             f"{PLOT.relative_to(ROOT)}")  # fmt: skip
     else:
-        say(f"wrote {RESULTS.relative_to(ROOT)}")
+        say(f"wrote {out} (--no-docs: benchmarks/results/latest.json left as it was)")
     return 0
 
 

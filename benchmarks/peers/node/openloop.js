@@ -32,6 +32,7 @@ let sent = 0
 let done = 0
 let ok = 0
 let errors = 0
+const failures = {} // status code (or 'connection') -> count: what the errors were
 const now = () => Number(process.hrtime.bigint()) / 1e6 // ms
 const start = now() + 5
 
@@ -39,8 +40,8 @@ function fire (due) {
   pool.request({ path, method: 'GET', headers }).then(async ({ statusCode, body }) => {
     await body.dump({ limit: Infinity }).catch(() => body.arrayBuffer())
     if (statusCode === 200) latencies[ok++] = now() - due
-    else errors++
-  }, () => { errors++ }).finally(() => {
+    else { errors++; failures[statusCode] = (failures[statusCode] || 0) + 1 }
+  }, (err) => { errors++; failures[err.code || 'connection'] = (failures[err.code || 'connection'] || 0) + 1 }).finally(() => {
     if (++done === total) finish()
   })
 }
@@ -67,6 +68,7 @@ function finish () {
     sent,
     ok,
     errors,
+    failures,
     seconds: elapsed,
     rps: ok / elapsed,
     p50_ms: pct(sorted, 50),
