@@ -400,7 +400,7 @@ def scenario_latency(
     b.procs.stop("latency-upstream")
     labels = {c.key: (c.label, c.note) for c in cs}
     labels["floor"] = (
-        "harness floor (direct GET on the delaying upstream)",
+        "harness floor (one direct GET, no contender)",
         f"one hop, critical path {a.delay_ms} ms, at tailor's rate",
     )
     rows = []

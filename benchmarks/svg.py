@@ -18,6 +18,7 @@ BAR2_X = 650
 BAR1_W = 230
 BAR2_W = 180
 ROW = 22
+LABEL_CHARS = 48  # about 300 px at 12 px: longer labels would run into the bars
 TAILOR = "#1f6fb4"
 PEER = "#9a9a9a"
 FAMILY = 'font-family="Helvetica, Arial, sans-serif"'
@@ -56,7 +57,10 @@ def _panel(s: dict[str, Any], y: int) -> tuple[list[str], int]:
     y += 40
     for r in rows:
         color = TAILOR if r["key"].startswith("tailor") else PEER
-        out.append(f'<text x="{LABEL_X}" y="{y + ROW - 7}" {FONT}>{escape(r["label"])}</text>')
+        label = (
+            r["label"] if len(r["label"]) <= LABEL_CHARS else r["label"][: LABEL_CHARS - 1] + "…"
+        )
+        out.append(f'<text x="{LABEL_X}" y="{y + ROW - 7}" {FONT}>{escape(label)}</text>')
         out.append(_bar(BAR1_X, y, max(0.0, r[f1]) / m1, BAR1_W, r[f1], color, u1))
         out.append(_bar(BAR2_X, y, max(0.0, r[f2]) / m2, BAR2_W, r[f2], color, u2))
         y += ROW
