@@ -2,7 +2,8 @@
 upstream bytes, every scenario in one run with interleaved rounds (A B C A B C).
 
     python -m benchmarks.run            # 3 rounds x 10 s per contender (make bench), ~15 min
-    python -m benchmarks.run --quick    # 1 round x 2 s, a fast check (about a minute)
+    python -m benchmarks.run --quick    # 1 round x 1 s, a fast check (about a minute; leaves
+                                        # docs/ and results/latest.json as they are)
     python -m benchmarks.run --scenarios home,cache
 
 Scenarios: ``home`` (the aggregated mobile home, five contenders, one worker each, RSS after
@@ -119,7 +120,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--quick", action="store_true", help="1 round x 2 s, 1 s warm-ups")
+    parser.add_argument(
+        "--quick", action="store_true", help="1 round x 1 s, 1 s warm-ups; implies --no-docs"
+    )
     parser.add_argument("--rounds", type=int, help="interleaved rounds (default 3)")
     parser.add_argument("--duration", type=float, help="seconds per load run (default 10)")
     parser.add_argument("--warmup", type=float, help="warm-up seconds per contender (default 5)")
@@ -142,8 +145,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="leave docs/ and benchmarks/results/latest.json alone (result JSON to $TMPDIR)",
     )
     args = parser.parse_args(argv)
+    # A quick check's numbers are too short-lived to replace the committed full run.
+    args.no_docs = args.no_docs or args.quick
     args.rounds = args.rounds or (1 if args.quick else 3)
-    args.duration = args.duration or (2.0 if args.quick else 10.0)
+    args.duration = args.duration or (1.0 if args.quick else 10.0)
     args.warmup = args.warmup if args.warmup is not None else (1.0 if args.quick else 5.0)
     # Open-loop runs are shorter in --quick: the home JSON check has already warmed them.
     args.latency_seconds = 1.0 if args.quick else args.duration
