@@ -89,11 +89,12 @@ What the measurements behind these numbers showed (the commands are in the secti
 - **The edge pipeline is cheap.** In-process, the stages around the handler cost a few
   microseconds each (table above); behind the real server the full pipeline serves about 10%
   fewer requests per second than the handler alone.
-- **The upstream client is most of the cost.** pyreqwest costs about 57 us of CPU per inward
-  call here (both threads), about 340 us of the six-call home screen; a minimal in-loop
-  HTTP/1.1 client on httptools measured 42 us, and aiohttp about twice pyreqwest's cost in the
-  same fan-out. Under load, pyreqwest's Tokio thread takes about a third of the worker's CPU:
-  completing each response hands a future back to the event loop thread.
+- **The upstream client is most of the cost.** pyreqwest costs about 39 us of CPU per inward
+  call here on uvloop (57 us on asyncio; both threads counted), about 235 us of the six-call
+  home screen; a minimal in-loop HTTP/1.1 client on httptools measured 42 us on asyncio, and
+  aiohttp about twice pyreqwest's cost in the same fan-out. Under load, pyreqwest's Tokio
+  thread takes about a third of the worker's CPU: completing each response hands a future back
+  to the event loop thread.
 - **Decoding the services' full representations** (about 35 KB per home screen) is the
   largest single cost inside the handler (about 28% in-process), with msgspec typed structs;
   the peers pay JSON.parse / pydantic for the same bytes.

@@ -39,6 +39,23 @@ from tailor.upstream.transport import Transport
 log = logging.getLogger("tailor")
 
 
+def claim_admin_port(cfg: Config, metrics: Metrics) -> AdminServer:
+    """The admin listener of this worker. Each worker has its own metrics, so with N workers
+    each claims the first free port of ``admin.port`` .. ``admin.port + N - 1`` (scrape them
+    all); with one worker a taken port is an error, as for any listener."""
+    ports = (
+        [cfg.admin.port]
+        if cfg.admin.port == 0
+        else [cfg.admin.port + i for i in range(cfg.server.workers)]
+    )
+    for port in ports[:-1]:
+        try:
+            return AdminServer(cfg.admin.host, port, metrics.registry)
+        except OSError:
+            continue  # another worker of this BFF has it
+    return AdminServer(cfg.admin.host, ports[-1], metrics.registry)
+
+
 class BFF:
     """One Backend-for-Frontend.
 
@@ -127,7 +144,7 @@ class BFF:
         self._ctx = ctx
         self._start_background(loop)
         if admin and cfg.admin.enabled:
-            self._admin = AdminServer(cfg.admin.host, cfg.admin.port, self.metrics.registry)
+            self._admin = claim_admin_port(cfg, self.metrics)
             self._admin.start()
         log.info("%s ready: stages %s", cfg.name, " -> ".join(self.stages))
 

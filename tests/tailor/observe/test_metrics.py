@@ -4,6 +4,7 @@ listener never serves them."""
 from __future__ import annotations
 
 import httpx
+import pytest
 from harness import assert_problem, call
 
 from tailor import AggregateBody, Part, Plan, Request, Response, aggregate
@@ -111,3 +112,37 @@ async def test_shutdown_stops_the_admin_listener(make_bff, upstream) -> None:
         except httpx.TransportError:
             return
     raise AssertionError("the admin listener still answers after shutdown")
+
+
+def _two_free_ports() -> int:
+    import socket
+
+    for _ in range(50):
+        with socket.socket() as a:
+            a.bind(("127.0.0.1", 0))
+            port = a.getsockname()[1]
+            with socket.socket() as b:
+                try:
+                    b.bind(("127.0.0.1", port + 1))
+                except OSError:
+                    continue
+                return int(port)
+    raise RuntimeError("no two consecutive free ports")
+
+
+def test_each_worker_claims_its_own_admin_port() -> None:
+    from tailor import build_config
+    from tailor.app import claim_admin_port
+    from tailor.observe.metrics import Metrics
+
+    port = _two_free_ports()
+    cfg = build_config({"name": "m", "admin": {"port": port}, "server": {"workers": 2}})
+    first = claim_admin_port(cfg, Metrics("m"))
+    second = claim_admin_port(cfg, Metrics("m"))
+    try:
+        assert {first.port, second.port} == {port, port + 1}
+        with pytest.raises(OSError):  # a third would-be worker finds both taken
+            claim_admin_port(cfg, Metrics("m"))
+    finally:
+        first.stop()
+        second.stop()
