@@ -49,5 +49,8 @@ class AdminServer:
         self._thread.start()
 
     def stop(self) -> None:
-        self._server.shutdown()
+        # shutdown() waits for serve_forever() to notice: on a listener never started it
+        # would wait forever, so only a running one is asked.
+        if self._thread.is_alive():
+            self._server.shutdown()
         self._server.server_close()
