@@ -97,7 +97,7 @@ async def test_failed_fetch_does_not_block_the_next_attempt() -> None:
 
 
 async def test_cached_token_is_verified_again_once_it_expires(monkeypatch) -> None:
-    import tailor.auth.jwt as tailor_jwt
+    import tailor.auth.jws as tailor_jwt  # where the signature is checked
 
     decoded: list[str] = []
     real_decode = tailor_jwt.jwt.decode

@@ -210,7 +210,7 @@ async def test_malformed_jwks_is_a_503_problem(make_bff, upstream) -> None:
 
 
 async def test_verified_token_is_not_verified_again(make_bff, accounts, monkeypatch) -> None:
-    import tailor.auth.jwt as tailor_jwt
+    import tailor.auth.jws as tailor_jwt  # where the signature is checked
 
     decoded = []
     real_decode = tailor_jwt.jwt.decode
