@@ -16,14 +16,12 @@ from waveform.bffs.cards import UserCard, index_tracks, index_users, user_card
 from waveform.bffs.consumed import (
     EMPTY_PLAYLISTS,
     EMPTY_RECOMMENDATIONS,
-    EMPTY_REFS,
     EMPTY_STREAM,
     CatalogTrack,
     PlaylistBatch,
     PlaylistRecord,
     Recommendations,
     StreamPage,
-    TrackRefs,
     UserRecord,
 )
 from waveform.bffs.mobile.shapes import (
@@ -37,6 +35,7 @@ from waveform.bffs.mobile.shapes import (
     UserScreen,
 )
 from waveform.bffs.parts import catalog_batch, me_part, users_batch
+from waveform.bffs.plans import PLAYLIST, TRACK, USER
 from waveform.bffs.token import password_grant
 from waveform.bffs.upstreams import DEFAULT_UPSTREAMS
 
@@ -190,15 +189,6 @@ def shape_home(outcome: Outcome) -> Home:
 
 # -- track, user, playlist screens -------------------------------------------------------
 
-TRACK = Plan(
-    parts=(
-        me_part(),
-        catalog_batch("track", lambda i: [i.vars["id"]], needs=(), required=True),
-        users_batch("owner", lambda i: [t.owner_id for t in i["track"].items], needs=("track",)),
-    ),
-    deadline_s=1.0,
-)
-
 
 def shape_track(outcome: Outcome) -> TrackScreen:
     found: list[CatalogTrack] = outcome["track"].items
@@ -222,26 +212,6 @@ def shape_track(outcome: Outcome) -> TrackScreen:
     )
 
 
-USER = Plan(
-    parts=(
-        me_part(),
-        Part("user", "users", "/users/{id}", into=UserRecord, timeout_s=0.3),
-        Part(
-            "owned",
-            "tracks",
-            "/tracks",
-            into=TrackRefs,
-            params=lambda i: {"owner": i.vars["id"]},
-            required=False,
-            fallback=EMPTY_REFS,
-            timeout_s=0.3,
-        ),
-        catalog_batch("tracks", lambda i: [r.id for r in i["owned"].items], needs=("owned",)),
-    ),
-    deadline_s=1.0,
-)
-
-
 def shape_user(outcome: Outcome) -> UserScreen:
     user: UserRecord = outcome["user"]
     owner_only = {user.id: user}
@@ -256,21 +226,6 @@ def shape_user(outcome: Outcome) -> UserScreen:
         followings_count=user.followings_count,
         tracks=[_track_card(t, owner_only) for t in outcome["tracks"].items],
     )
-
-
-PLAYLIST = Plan(
-    parts=(
-        me_part(),
-        Part("playlist", "playlists", "/playlists/{id}", into=PlaylistRecord, timeout_s=0.3),
-        catalog_batch("tracks", lambda i: i["playlist"].track_ids, needs=("playlist",)),
-        users_batch(
-            "people",
-            lambda i: [i["playlist"].owner_id] + [t.owner_id for t in i["tracks"].items],
-            needs=("playlist", "tracks"),
-        ),
-    ),
-    deadline_s=1.0,
-)
 
 
 def shape_playlist(outcome: Outcome) -> PlaylistScreen:

@@ -12,13 +12,12 @@ from tailor.params import Token
 from tailor.serve.run import config_from_env
 from waveform.bffs.cards import index_tracks, user_card
 from waveform.bffs.consumed import (
-    EMPTY_REFS,
     CatalogTrack,
     StreamPage,
-    TrackRefs,
     UserRecord,
 )
 from waveform.bffs.parts import catalog_batch, me_part, users_batch
+from waveform.bffs.plans import PLAYLIST, TRACK, USER
 from waveform.bffs.token import token_endpoint
 from waveform.bffs.upstreams import DEFAULT_UPSTREAMS
 from waveform.bffs.web.session import add_session_routes
@@ -148,16 +147,6 @@ def shape_stream(outcome: Outcome) -> StreamPageOut:
     )
 
 
-TRACK = Plan(
-    parts=(
-        me_part(),
-        catalog_batch("track", lambda i: [i.vars["id"]], needs=(), required=True),
-        users_batch("owner", lambda i: [t.owner_id for t in i["track"].items], needs=("track",)),
-    ),
-    deadline_s=1.0,
-)
-
-
 def shape_track(outcome: Outcome) -> TrackOut:
     found: list[CatalogTrack] = outcome["track"].items
     if not found:
@@ -176,19 +165,6 @@ def shape_track(outcome: Outcome) -> TrackOut:
         like_count=t.like_count,
         users={u.id: user_card(u) for u in outcome["owner"].items},
     )
-
-
-USER = Plan(
-    parts=(
-        me_part(),
-        Part("user", "users", "/users/{id}", into=UserRecord, timeout_s=0.3),
-        Part("owned", "tracks", "/tracks", into=TrackRefs,
-             params=lambda i: {"owner": i.vars["id"]}, required=False, fallback=EMPTY_REFS,
-             timeout_s=0.3),
-        catalog_batch("tracks", lambda i: [r.id for r in i["owned"].items], needs=("owned",)),
-    ),
-    deadline_s=1.0,
-)  # fmt: skip
 
 
 def shape_user(outcome: Outcome) -> UserOut:
@@ -215,21 +191,6 @@ class PlaylistRecord(msgspec.Struct):
     owner_id: str
     track_ids: list[str]
     artwork_url: str = ""
-
-
-PLAYLIST = Plan(
-    parts=(
-        me_part(),
-        Part("playlist", "playlists", "/playlists/{id}", into=PlaylistRecord, timeout_s=0.3),
-        catalog_batch("tracks", lambda i: i["playlist"].track_ids, needs=("playlist",)),
-        users_batch(
-            "people",
-            lambda i: [i["playlist"].owner_id] + [t.owner_id for t in i["tracks"].items],
-            needs=("playlist", "tracks"),
-        ),
-    ),
-    deadline_s=1.0,
-)
 
 
 def shape_playlist(outcome: Outcome) -> PlaylistOut:

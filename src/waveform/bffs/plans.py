@@ -1,0 +1,52 @@
+"""Screens both the mobile and the web BFF fetch the same way: one track, one user, one
+playlist. What differs between the two BFFs is the shape of the answer, not these calls."""
+
+from __future__ import annotations
+
+from tailor import Part, Plan
+from waveform.bffs.consumed import EMPTY_REFS, PlaylistRecord, TrackRefs, UserRecord
+from waveform.bffs.parts import catalog_batch, me_part, users_batch
+
+TRACK = Plan(
+    parts=(
+        me_part(),
+        catalog_batch("track", lambda i: [i.vars["id"]], needs=(), required=True),
+        users_batch("owner", lambda i: [t.owner_id for t in i["track"].items], needs=("track",)),
+    ),
+    deadline_s=1.0,
+)
+
+
+USER = Plan(
+    parts=(
+        me_part(),
+        Part("user", "users", "/users/{id}", into=UserRecord, timeout_s=0.3),
+        Part(
+            "owned",
+            "tracks",
+            "/tracks",
+            into=TrackRefs,
+            params=lambda i: {"owner": i.vars["id"]},
+            required=False,
+            fallback=EMPTY_REFS,
+            timeout_s=0.3,
+        ),
+        catalog_batch("tracks", lambda i: [r.id for r in i["owned"].items], needs=("owned",)),
+    ),
+    deadline_s=1.0,
+)
+
+
+PLAYLIST = Plan(
+    parts=(
+        me_part(),
+        Part("playlist", "playlists", "/playlists/{id}", into=PlaylistRecord, timeout_s=0.3),
+        catalog_batch("tracks", lambda i: i["playlist"].track_ids, needs=("playlist",)),
+        users_batch(
+            "people",
+            lambda i: [i["playlist"].owner_id] + [t.owner_id for t in i["tracks"].items],
+            needs=("playlist", "tracks"),
+        ),
+    ),
+    deadline_s=1.0,
+)
