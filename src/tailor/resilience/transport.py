@@ -146,6 +146,11 @@ class ResilientTransport:
             guards.breaker.release(probe)
             self._metrics.bulkhead_rejections.labels(upstream).inc()
             return exc
+        except BaseException:
+            # Cancelled while queued for a slot: a half-open probe must be handed back, or
+            # the breaker would refuse every later call until the process restarts.
+            guards.breaker.release(probe)
+            raise
         try:
             left = ends - time.monotonic()
             if left < MIN_ATTEMPT_S:

@@ -222,3 +222,50 @@ async def test_retries_do_not_draw_on_the_request_allowance() -> None:
     finally:
         REQUEST_ALLOWANCE.reset(token)
     assert len(mock.requests) == 3
+
+
+async def test_a_probe_cancelled_while_queued_for_the_bulkhead_does_not_wedge_the_breaker() -> None:
+    import msgspec
+
+    from tailor.resilience.breaker import BreakerState
+    from tailor.resilience.runtime import Resilience
+    from tailor.resilience.settings import ResilienceSettings
+    from tailor.resilience.transport import ResilientTransport
+    from tailor.upstream.transport import UpstreamRequest, UpstreamResponse
+
+    release, entered = asyncio.Event(), asyncio.Event()
+
+    class Held:
+        async def send(self, request: UpstreamRequest) -> UpstreamResponse:
+            entered.set()
+            await release.wait()
+            return UpstreamResponse(200, {}, b"{}")
+
+        async def aclose(self) -> None:
+            return None
+
+    settings = msgspec.convert(
+        {"upstreams": {"u": {"bulkhead": {"max_concurrent": 1, "max_wait_s": 5.0},
+                             "breaker": {"cool_down_s": 1.0}}}},
+        ResilienceSettings,
+    )  # fmt: skip
+    resilience = Resilience(settings, ["u"])
+    transport = ResilientTransport(Held(), resilience)
+    guards = resilience.guards("u")
+    request = UpstreamRequest("u", "GET", "http://u/", [], 5.0)
+    hog = asyncio.ensure_future(transport.send(request))  # holds the only slot
+    await entered.wait()
+    guards.breaker._open()
+    guards.breaker._opened_at -= 2.0  # the cool-down is over: the next call is the probe
+    probe = asyncio.ensure_future(transport.send(request))
+    await asyncio.sleep(0)  # one turn: the probe is admitted and queues for the slot
+    assert guards.breaker.state is BreakerState.HALF_OPEN and guards.bulkhead._waiters
+    probe.cancel()  # e.g. the endpoint deadline ends it while it queues
+    with pytest.raises(asyncio.CancelledError):
+        await probe
+    release.set()
+    await hog
+    assert guards.breaker.state is BreakerState.HALF_OPEN
+    response = await transport.send(request)  # a new probe is admitted, and closes it
+    assert response.status == 200
+    assert guards.breaker.state is BreakerState.CLOSED
