@@ -127,10 +127,14 @@ class SessionAuth(msgspec.Struct, forbid_unknown_fields=True):
     store: str = "memory"
     csrf_header: str = "x-csrf-token"
     client_id: str = ""
+    #: The memory store's bound (the oldest session is evicted past it); unused with redis.
+    max_sessions: int = 100_000
 
     def __post_init__(self) -> None:
         if self.store not in {"memory", "redis"}:
             raise ValueError("store must be 'memory' or 'redis'")
+        if self.max_sessions < 1:
+            raise ValueError("max_sessions must be at least 1")
         if self.cookie_name.startswith("__Host-") and not self.secure:
             raise ValueError("cookie_name must not use the __Host- prefix without secure")
         if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", self.cookie_name):

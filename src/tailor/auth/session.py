@@ -36,6 +36,8 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _SESSION_ID = re.compile(r"[A-Za-z0-9_-]{43}")
 #: Where the authenticate stage leaves the :class:`SessionManager` for login/logout handlers.
 SESSIONS_STATE_KEY = "sessions"
+#: The memory store's bound when the config does not set ``auth.session.max_sessions``.
+DEFAULT_MAX_SESSIONS = SessionAuth().max_sessions
 
 
 class CrossSiteRequest(TailorError):
@@ -59,13 +61,49 @@ class SessionStore(Protocol):
 
 
 class MemorySessionStore:
-    """Sessions in this process only (a single instance, or tests)."""
+    """Sessions in this process only (a single instance, or tests), at most ``max_sessions``.
 
-    def __init__(self) -> None:
+    Expired sessions are swept on ``put`` (not only when read: a session nobody presents
+    again would otherwise stay forever); when the store is still full, the oldest session
+    is evicted (its user logs in again) rather than letting memory grow without bound.
+
+    >>> store = MemorySessionStore(max_sessions=10_000)
+    >>> len(store)
+    0
+    """
+
+    #: A full sweep (every entry) this often; between sweeps only the oldest are checked.
+    SWEEP_EVERY = 1024
+
+    def __init__(self, max_sessions: int = DEFAULT_MAX_SESSIONS) -> None:
+        if max_sessions < 1:
+            raise ValueError("max_sessions must be at least 1")
+        self.max_sessions = max_sessions
+        # Insertion order is creation order: with one TTL per manager, oldest = first to expire.
         self._sessions: dict[str, Session] = {}
+        self._puts = 0
+
+    def __len__(self) -> int:
+        return len(self._sessions)
 
     async def put(self, key: str, session: Session, ttl_s: float) -> None:
-        self._sessions[key] = session
+        sessions = self._sessions
+        sessions.pop(key, None)  # a re-put moves to the end: it is the newest now
+        sessions[key] = session
+        self._puts += 1
+        now = time.time()
+        if self._puts % self.SWEEP_EVERY == 0:
+            for stale in [k for k, s in sessions.items() if s.expires_at <= now]:
+                del sessions[stale]
+        else:
+            # Cheap, amortized O(1): expired sessions at the old end go first.
+            while sessions:
+                oldest = next(iter(sessions))
+                if sessions[oldest].expires_at > now:
+                    break
+                del sessions[oldest]
+        while len(sessions) > self.max_sessions:
+            del sessions[next(iter(sessions))]
 
     async def get(self, key: str) -> Session | None:
         session = self._sessions.get(key)
@@ -143,6 +181,9 @@ class SessionManager:
     def __init__(self, settings: SessionAuth, store: SessionStore) -> None:
         self.settings = settings
         self.store = store
+        if isinstance(store, MemorySessionStore):
+            # The factory builds the store before it reads the settings' bound: apply it here.
+            store.max_sessions = settings.max_sessions
         self._origins = frozenset(o.rstrip("/").lower() for o in settings.allowed_origins)
 
     def presented_id(self, request: Request) -> str | None:
