@@ -27,10 +27,12 @@ def scope_of(policy: CachePolicy, request: Request) -> str | None:
     principal = request.principal
     if principal is None:
         return None
+    # JSON-encoded parts, never joined with a separator: client id "a:b" with subject "c"
+    # must not name the same scope as client id "a" with subject "b:c".
     if policy.scope == "app":
-        return f"app:{principal.client_id}"
+        return _encode(["app", principal.client_id]).decode()
     # A user's response is also per app: two apps of one user may be entitled differently.
-    return f"user:{principal.client_id}:{principal.subject}"
+    return _encode(["user", principal.client_id, principal.subject]).decode()
 
 
 def cache_key(policy: CachePolicy, request: Request) -> str | None:

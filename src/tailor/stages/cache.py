@@ -247,11 +247,13 @@ class CacheStage:
         state = tuple((k, request.state[k]) for k in SHARED_STATE if k in request.state)
         headers = tuple(response.headers)
         plain = Answer(response.status, response.body, headers, "miss", state=state)
-        if response.status != 200:
-            return plain
-        if any(name == "set-cookie" for name, _ in headers):
+        # Before the status check: a cookie is its caller's alone whatever the status (a 403
+        # that sets one must not be handed to the callers coalesced onto this run either).
+        if any(name.lower() == "set-cookie" for name, _ in headers):
             self._m.stores.labels(template, "uncacheable").inc()
             return replace(plain, cache_control=NO_STORE, shareable=False)
+        if response.status != 200:
+            return plain
         if request.state.get("degraded") or response.header(DEGRADED_HEADER) is not None:
             # A partial answer is not the answer: neither we nor the client keep it.
             self._m.stores.labels(template, "degraded").inc()

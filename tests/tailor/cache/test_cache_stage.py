@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
 from harness import bearer, call, sign
 
-from conftest import FeedService, build_cached_bff
+from conftest import HOME, FeedService, build_cached_bff, cache_stage_of, shape
+from tailor import Request, aggregate
 from tailor.cache import CachePolicy
-from tailor.http import Response
+from tailor.http import Response, json_response
 
 USER = CachePolicy(scope="user", ttl_s=60)
 
@@ -132,11 +134,73 @@ async def test_a_response_that_sets_a_cookie_is_not_stored(make_bff, feed: FeedS
     assert [first.header("x-cache"), second.header("x-cache")] == ["miss", "miss"]
 
 
+async def test_a_non_200_that_sets_a_cookie_is_not_handed_to_a_coalesced_caller(
+    make_bff, feed: FeedService
+):
+    bff = build_cached_bff(make_bff, feed.upstream.url, USER)
+    gate, entered = asyncio.Event(), asyncio.Event()
+    runs = 0
+
+    @bff.get("/denied", cache=USER)
+    async def denied(request: Request) -> Response:
+        nonlocal runs
+        runs += 1
+        mine = runs
+        entered.set()
+        await gate.wait()
+        return Response(403, b"{}", [("set-cookie", f"run={mine}; HttpOnly")])
+
+    await call(bff, path="/nope", headers=alice())  # start up (JWKS fetched) before the pair
+    stage = cache_stage_of(bff)
+    joined = asyncio.Event()
+
+    class WatchedRuns(dict[str, Any]):
+        """The stage's in-flight runs: tells the test when a second caller found one."""
+
+        def get(self, key: str, default: Any = None) -> Any:
+            found = super().get(key, default)
+            if found is not None:
+                joined.set()
+            return found
+
+    stage._inflight = WatchedRuns()
+    first = asyncio.create_task(call(bff, path="/denied", headers=alice()))
+    await asyncio.wait_for(entered.wait(), 5)
+    second = asyncio.create_task(call(bff, path="/denied", headers=alice()))
+    await asyncio.wait_for(joined.wait(), 5)  # the second caller waits on the first's run
+    gate.set()
+    a, b = await asyncio.gather(first, second)
+    assert a.header("set-cookie") == "run=1; HttpOnly"
+    assert b.header("set-cookie") != a.header("set-cookie")
+
+
+async def test_user_scope_parts_cannot_collide_through_a_separator(make_bff, feed: FeedService):
+    bff = build_cached_bff(make_bff, feed.upstream.url, USER)
+
+    @bff.get("/whoami", cache=USER)
+    async def whoami(request: Request) -> Response:
+        assert request.principal is not None
+        p = request.principal
+        return json_response({"client_id": p.client_id, "sub": p.subject})
+
+    one = await call(bff, path="/whoami", headers=bearer(sign("k1", sub="c", client_id="a:b")))
+    two = await call(bff, path="/whoami", headers=bearer(sign("k1", sub="b:c", client_id="a")))
+    assert two.header("x-cache") == "miss"
+    assert json.loads(two.body) == {"client_id": "a", "sub": "b:c"}
+    assert json.loads(one.body) == {"client_id": "a:b", "sub": "c"}
+
+
 async def test_a_per_user_route_without_a_caller_bypasses_the_cache(make_bff, feed):
     bff = build_cached_bff(make_bff, feed.upstream.url, USER)
-    response = await call(bff, path="/home")
-    assert response.status == 401
-    assert response.header("x-cache") is None
+
+    @bff.get("/open-feed", auth=False, plans=(HOME,), cache=USER)
+    async def open_feed(request: Request) -> Response:
+        return await aggregate(request, HOME, shape, user_id="u1")
+
+    first = await call(bff, path="/open-feed")
+    second = await call(bff, path="/open-feed")
+    assert (first.status, second.status) == (200, 200)
+    assert feed.calls() == 2  # both reached the upstream: nothing was stored or shared
 
 
 async def test_stale_while_revalidate_answers_stale_and_refreshes_once_in_the_background(
