@@ -69,13 +69,21 @@ def test_a_suspension_takes_effect_without_a_restart(
             time.sleep(0.25)
         assert_denied(response, 403)
     finally:
-        http.post(set_status, json={"status": "active"}, headers=admin)
+        reactivated = http.post(set_status, json={"status": "active"}, headers=admin)
         # Other tests use acme-player: wait (bounded) until the edge serves it again.
         deadline = time.monotonic() + 15
+        served = 0
         while time.monotonic() < deadline:
-            if http.get(url, headers=bearer(token)).status_code == 200:
+            served = http.get(url, headers=bearer(token)).status_code
+            if served == 200:
                 break
             time.sleep(0.25)
+    # After the finally (not in it), so a failure above is reported as itself.
+    assert reactivated.status_code == 200, f"re-activation refused: {reactivated.status_code}"
+    assert served == 200, (
+        f"acme-player not served 15 s after re-activation (last status {served}): "
+        "later tests using it would fail for a reason hidden here"
+    )
 
 
 def test_wrong_client_secret_and_unknown_client_get_the_same_401(
