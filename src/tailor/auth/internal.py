@@ -221,12 +221,22 @@ class TokenExchangeCredentials:
         self._own = own_subject
         self._tokens_upstream = tokens_upstream
 
+    def _subject(self, principal: Principal | None) -> str:
+        """Who the internal token is about. A user is their id; any other caller is prefixed
+        with its kind (``app:acme-player``, ``partner:p-acme``), so an app whose client id
+        happens to equal a user id can never act as that user in a service."""
+        if principal is None:
+            return self._own
+        if principal.kind == "user":
+            return principal.subject
+        return f"{principal.kind}:{principal.subject}"
+
     def cached_headers(
         self, upstream: str, principal: Principal | None
     ) -> Sequence[tuple[str, str]] | None:
         if upstream == self._tokens_upstream:
             return ()
-        subject = principal.subject if principal is not None else self._own
+        subject = self._subject(principal)
         token = self._cache.cached(subject, upstream)
         return None if token is None else (("authorization", f"Bearer {token}"),)
 
@@ -235,7 +245,7 @@ class TokenExchangeCredentials:
     ) -> Sequence[tuple[str, str]]:
         if upstream == self._tokens_upstream:
             return ()
-        subject = principal.subject if principal is not None else self._own
+        subject = self._subject(principal)
         token = await self._cache.token(subject, upstream)
         return (("authorization", f"Bearer {token}"),)
 

@@ -308,3 +308,34 @@ async def test_a_verified_token_is_cached() -> None:
     first = await verifier.verify(token)
     keys.fail = True  # a second check would need the keys again
     assert await verifier.verify(token) is first
+
+
+class _RecordingExchanger:
+    """Stands in for the token service at the exchanger seam: records who tokens are for."""
+
+    def __init__(self) -> None:
+        self.subjects: list[str] = []
+
+    async def exchange(self, subject: str, audience: str, scope: str = ""):  # type: ignore[no-untyped-def]
+        from tailor.auth.internal import IssuedToken
+
+        self.subjects.append(subject)
+        return IssuedToken(f"token-for-{subject}", 60)
+
+
+@pytest.mark.parametrize(
+    "principal, subject",
+    [
+        (Principal("u2"), "u2"),
+        (Principal("u2", client_id="u2", kind="app"), "app:u2"),
+        (Principal("p-acme", kind="partner", partner_id="p-acme"), "partner:p-acme"),
+        (None, "bff-mobile"),
+    ],
+)
+async def test_an_internal_token_names_what_kind_of_caller_it_is_for(principal, subject) -> None:
+    # An app whose client id equals a user id must never be taken for that user by a service.
+    exchanger = _RecordingExchanger()
+    creds = TokenExchangeCredentials(TokenCache(exchanger), own_subject="bff-mobile")  # type: ignore[arg-type]
+    headers = await creds.headers("users", principal)
+    assert exchanger.subjects == [subject]
+    assert headers == (("authorization", f"Bearer token-for-{subject}"),)
