@@ -111,6 +111,8 @@ class JWTAuth(msgspec.Struct, forbid_unknown_fields=True):
     def __post_init__(self) -> None:
         if self.algorithm not in {"RS256", "RS384", "RS512", "ES256", "ES384", "EdDSA"}:
             raise ValueError("algorithm must be an asymmetric JWS algorithm such as RS256")
+        if self.cache_size < 1:
+            raise ValueError("cache_size must be at least 1")
 
 
 class SessionAuth(msgspec.Struct, forbid_unknown_fields=True):
@@ -160,6 +162,8 @@ class APIKeyAuth(msgspec.Struct, forbid_unknown_fields=True):
     def __post_init__(self) -> None:
         if not 0 <= self.cache_ttl_s <= 300:
             raise ValueError("cache_ttl_s must be between 0 and 300")
+        if self.cache_size < 1:
+            raise ValueError("cache_size must be at least 1")
 
 
 class MTLSAuth(msgspec.Struct, forbid_unknown_fields=True):

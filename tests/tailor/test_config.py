@@ -134,3 +134,17 @@ def test_an_unknown_event_loop_is_refused_naming_server_loop() -> None:
 
     with pytest.raises(ConfigError, match=r"server\.loop"):
         build_config({"name": "m", "server": {"loop": "tokio"}})
+
+
+@pytest.mark.parametrize("section", ["jwt", "api_key"])
+def test_a_verdict_cache_of_size_zero_is_refused_naming_its_key(section: str) -> None:
+    from tailor.config import build_config
+    from tailor.errors import ConfigError
+
+    auth = (
+        {"jwt": {"issuer": "i", "audience": "a", "cache_size": 0}}
+        if section == "jwt"
+        else {"api_key": {"cache_size": 0}}
+    )
+    with pytest.raises(ConfigError, match=rf"auth\.{section}\.cache_size"):
+        build_config({"name": "m", "auth": auth})
