@@ -43,7 +43,9 @@ def build_authenticators(ctx: BuildContext) -> list[Authenticator]:
     if cfg.auth.session is not None:
         settings = cfg.auth.session
         store: SessionStore = (
-            RedisSessionStore(ctx.redis()) if settings.store == "redis" else MemorySessionStore()
+            RedisSessionStore(ctx.redis())
+            if settings.store == "redis"
+            else MemorySessionStore(settings.max_sessions)
         )
         authenticators.append(SessionAuthenticator(SessionManager(settings, store)))
     if cfg.auth.api_key is not None:

@@ -181,9 +181,6 @@ class SessionManager:
     def __init__(self, settings: SessionAuth, store: SessionStore) -> None:
         self.settings = settings
         self.store = store
-        if isinstance(store, MemorySessionStore):
-            # The factory builds the store before it reads the settings' bound: apply it here.
-            store.max_sessions = settings.max_sessions
         self._origins = frozenset(o.rstrip("/").lower() for o in settings.allowed_origins)
 
     def presented_id(self, request: Request) -> str | None:
