@@ -13,6 +13,7 @@ import hashlib
 import re
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import msgspec
 
@@ -43,6 +44,13 @@ _decode = msgspec.json.Decoder(_Verdict).decode
 _encode = msgspec.json.Encoder().encode
 
 
+def _remember(cache: dict[bytes, Any], digest: bytes, value: Any, size: int) -> None:
+    cache.pop(digest, None)  # re-insert: the dict's order is the eviction order
+    if len(cache) >= size:
+        cache.pop(next(iter(cache)))
+    cache[digest] = value
+
+
 class APIKeyAuthenticator:
     """
     >>> auth = APIKeyAuthenticator(settings, verify)  # doctest: +SKIP
@@ -55,7 +63,11 @@ class APIKeyAuthenticator:
         self._settings = settings
         self._verify = verify
         self._header = settings.header.lower()
-        self._cache: dict[bytes, tuple[float, Principal | None]] = {}
+        # Good and bad verdicts are kept apart: a flood of made-up keys fills only the refusals
+        # (a tenth of the size) and can never push a real partner's verdict out.
+        self._cache: dict[bytes, tuple[float, Principal]] = {}
+        self._refused: dict[bytes, float] = {}
+        self._refused_size = max(1, settings.cache_size // 10)
         self.challenge = f'ApiKey header="{settings.header}"'
 
     async def authenticate(self, request: Request) -> Principal | None:
@@ -69,14 +81,16 @@ class APIKeyAuthenticator:
         now = time.monotonic()
         hit = self._cache.get(digest)
         if hit is not None and hit[0] > now:
-            principal = hit[1]
-        else:
-            principal = await self._ask(key)
-            if len(self._cache) >= self._settings.cache_size:
-                self._cache.pop(next(iter(self._cache)))
-            self._cache[digest] = (now + self._settings.cache_ttl_s, principal)
-        if principal is None:
+            return hit[1]
+        refused_until = self._refused.get(digest)
+        if refused_until is not None and refused_until > now:
             raise InvalidCredential("unknown or revoked api key")
+        principal = await self._ask(key)
+        expires = now + self._settings.cache_ttl_s
+        if principal is None:
+            _remember(self._refused, digest, expires, self._refused_size)
+            raise InvalidCredential("unknown or revoked api key")
+        _remember(self._cache, digest, (expires, principal), self._settings.cache_size)
         return principal
 
     async def _ask(self, key: str) -> Principal | None:

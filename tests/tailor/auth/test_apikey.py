@@ -90,3 +90,31 @@ async def test_no_key_is_a_401_with_an_api_key_challenge(make_bff, keystore):
     response = await call(_bff(make_bff, keystore.url), path="/v1/partner")
     assert_problem(response, 401)
     assert response.header("www-authenticate") == 'ApiKey header="x-api-key"'
+
+
+async def test_a_flood_of_made_up_keys_never_evicts_a_real_partners_verdict() -> None:
+    from tailor.auth.apikey import APIKeyAuthenticator
+    from tailor.auth.authenticator import InvalidCredential
+    from tailor.config import APIKeyAuth
+    from tailor.http import Request as TailorRequest
+
+    asked: list[str] = []
+
+    async def verify(body: bytes) -> tuple[int, bytes]:
+        key = json.loads(body)["api_key"]
+        asked.append(key)
+        if key == GOOD:
+            return 200, json.dumps({"partner_id": "p-acme", "key_id": "k1", "scopes": []}).encode()
+        return 401, b"{}"
+
+    auth = APIKeyAuthenticator(APIKeyAuth(cache_size=10), verify)
+
+    def with_key(key: str) -> TailorRequest:
+        return TailorRequest("GET", "/v1/partner", "", {"x-api-key": key}, "127.0.0.1")
+
+    assert (await auth.authenticate(with_key(GOOD))) is not None
+    for n in range(50):
+        with pytest.raises(InvalidCredential):
+            await auth.authenticate(with_key(f"wf_live_{n:040d}"))
+    assert (await auth.authenticate(with_key(GOOD))) is not None
+    assert asked.count(GOOD) == 1, "the real partner's verdict was still cached"
