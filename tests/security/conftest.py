@@ -6,7 +6,10 @@ Every test here is one attack; it passes when the attack is refused."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import socket
 import ssl
 import subprocess
@@ -25,7 +28,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from waveform.seed import partner_demo_key
-from waveform.supervisor import Platform, free_ports
+from waveform.supervisor import Platform, _die_with_parent, free_ports
 
 SCALE = 300
 ISSUER = "waveform-accounts"
@@ -250,12 +253,12 @@ class ExtraBFF:
         path = platform.data_dir / f"bff-{name}-extra-{port}.json"
         path.write_text(json.dumps(config))
         env = {**platform.components[name].env}
-        import os
-
         self.process = subprocess.Popen(
             [sys.executable, "-m", f"waveform.bffs.{name}", "--config", str(path)],
             env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             start_new_session=True,
+            # Ends with the test run even when it is killed before teardown (a timeout).
+            preexec_fn=_die_with_parent,
         )  # fmt: skip
         self.url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 20
@@ -272,13 +275,17 @@ class ExtraBFF:
         raise AssertionError(f"the extra {name} BFF did not become healthy")
 
     def close(self) -> None:
+        # The whole group: granian's workers are children of the process we started.
         if self.process.poll() is None:
-            self.process.terminate()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
             try:
                 self.process.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
 
 
 @pytest.fixture(scope="session")
