@@ -23,17 +23,16 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import quote, urlencode
 
 import msgspec
-from jwt import PyJWKSet
-from jwt.exceptions import PyJWKSetError
 
 from tailor.auth.authenticator import CredentialsUnavailable, InvalidCredential
 from tailor.auth.jws import verify_jws
+from tailor.auth.keyset import KeySet
 from tailor.auth.principal import Principal
-from tailor.errors import TailorError, UpstreamError
+from tailor.errors import UpstreamError
 
 if TYPE_CHECKING:
     from tailor.config import TokenExchange
@@ -350,16 +349,18 @@ class InternalTokenVerifier:
     ) -> None:
         self.audience = audience
         self.issuer = issuer
-        self._fetch = fetch_jwks
         self._algorithm = algorithm
         self._leeway = leeway_s
         self._max_lifetime = max_lifetime_s
-        self._refresh_interval = refresh_min_interval_s
         self._cache_size = cache_size
         self._clock = clock
-        self._keys: dict[str, Any] = {}
-        self._fetched_at = -1e9
-        self._lock = asyncio.Lock()
+        self._keyset = KeySet(
+            fetch_jwks,
+            algorithm=algorithm,
+            refresh_interval_s=refresh_min_interval_s,
+            invalid=InvalidInternalToken,
+            unavailable=InternalKeysUnavailable,
+        )
         self._cache: dict[str, InternalClaims] = {}
 
     async def verify(self, token: str) -> InternalClaims:
@@ -378,7 +379,7 @@ class InternalTokenVerifier:
         claims = await verify_jws(
             token,
             algorithm=self._algorithm,
-            key_for=self._key,
+            key_for=self._keyset.key,
             audience=self.audience,
             issuer=self.issuer,
             leeway_s=self._leeway,
@@ -401,32 +402,6 @@ class InternalTokenVerifier:
             expires_at=float(claims["exp"]),
             token_id=str(claims.get("jti", "")),
         )
-
-    async def _key(self, kid: str) -> Any:
-        key = self._keys.get(kid)
-        if key is not None:
-            return key
-        async with self._lock:
-            key = self._keys.get(kid)
-            if key is None and time.monotonic() - self._fetched_at >= self._refresh_interval:
-                await self._refresh()
-                key = self._keys.get(kid)
-        if key is None:
-            raise InvalidInternalToken("unknown kid")
-        return key
-
-    async def _refresh(self) -> None:
-        try:
-            raw = await self._fetch()
-            keyset = PyJWKSet.from_json(raw.decode())
-        except (PyJWKSetError, UnicodeDecodeError, ValueError) as exc:
-            raise InternalKeysUnavailable("the token service's JWKS is malformed") from exc
-        except (TailorError, OSError) as exc:
-            raise InternalKeysUnavailable("the token service's JWKS is unreachable") from exc
-        self._fetched_at = time.monotonic()
-        self._keys = {
-            k.key_id: k.key for k in keyset.keys if k.key_id and k.algorithm_name == self._algorithm
-        }
 
 
 def bearer_token(authorization: str | None) -> str | None:

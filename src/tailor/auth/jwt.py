@@ -10,19 +10,14 @@ they expire, so a token's signature is checked once, not on every request.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
-
-from jwt import PyJWKSet
-from jwt.exceptions import PyJWKSetError
 
 from tailor.auth.authenticator import CredentialsUnavailable, InvalidCredential
 from tailor.auth.jws import verify_jws
+from tailor.auth.keyset import KeySet
 from tailor.auth.principal import Principal
 from tailor.config import JWTAuth
-from tailor.errors import TailorError
 from tailor.http import Request
 
 
@@ -45,10 +40,13 @@ class JWTVerifier:
 
     def __init__(self, settings: JWTAuth, fetch_jwks: JWKSFetcher) -> None:
         self._settings = settings
-        self._fetch = fetch_jwks
-        self._keys: dict[str, Any] = {}
-        self._fetched_at = -1e9
-        self._refresh_lock = asyncio.Lock()
+        self._keyset = KeySet(
+            fetch_jwks,
+            algorithm=settings.algorithm,
+            refresh_interval_s=settings.jwks_refresh_min_interval_s,
+            invalid=InvalidToken,
+            unavailable=KeysUnavailable,
+        )
         self._cache: dict[str, Principal] = {}
 
     async def verify(self, token: str) -> Principal:
@@ -69,7 +67,7 @@ class JWTVerifier:
         claims = await verify_jws(
             token,
             algorithm=s.algorithm,
-            key_for=self._key,
+            key_for=self._keyset.key,
             audience=s.audience,
             issuer=s.issuer,
             leeway_s=s.leeway_s,
@@ -89,36 +87,6 @@ class JWTVerifier:
             # An OAuth2 client-credentials token is the app itself: no user behind it.
             kind="app" if client_id and subject == client_id else "user",
         )
-
-    async def _key(self, kid: str) -> Any:
-        key = self._keys.get(kid)
-        if key is not None:
-            return key
-        async with self._refresh_lock:
-            key = self._keys.get(kid)
-            if key is None and time.monotonic() - self._fetched_at >= (
-                self._settings.jwks_refresh_min_interval_s
-            ):
-                await self._refresh()
-                key = self._keys.get(kid)
-        if key is None:
-            raise InvalidToken("unknown kid")
-        return key
-
-    async def _refresh(self) -> None:
-        try:
-            raw = await self._fetch()
-            keyset = PyJWKSet.from_json(raw.decode())
-        except (PyJWKSetError, UnicodeDecodeError, ValueError) as exc:
-            raise KeysUnavailable("the JWKS is malformed") from exc
-        except TailorError as exc:
-            raise KeysUnavailable("the JWKS could not be fetched") from exc
-        self._fetched_at = time.monotonic()
-        self._keys = {
-            k.key_id: k.key
-            for k in keyset.keys
-            if k.key_id and k.algorithm_name == self._settings.algorithm
-        }
 
 
 class BearerJWTAuthenticator:
