@@ -22,10 +22,11 @@ class Route:
     auth: bool = True
     query: QuerySpec = field(default_factory=dict)
     cache: CachePolicy | None = None  # None: never cached at the edge
+    #: The template split once, here: the router compares it on every templated request.
+    segments: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
-    @property
-    def segments(self) -> tuple[str, ...]:
-        return tuple(self.template.strip("/").split("/"))
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "segments", tuple(self.template.strip("/").split("/")))
 
 
 class Match:
