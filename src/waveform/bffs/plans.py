@@ -1,9 +1,15 @@
 """Screens both the mobile and the web BFF fetch the same way: one track, one user, one
-playlist. What differs between the two BFFs is the shape of the answer, not these calls."""
+playlist. What differs between the two BFFs is the shape of the answer, not these calls.
+
+    bff.get("/v1/tracks/{id}", plans=(TRACK,))(by_id(TRACK, shape_track))
+"""
 
 from __future__ import annotations
 
-from tailor import Part, Plan
+from collections.abc import Callable
+
+from tailor import AggregateBody, Outcome, Part, Plan, Request, Response, aggregate
+from tailor.routing import Handler
 from waveform.bffs.consumed import EMPTY_REFS, PlaylistRecord, TrackRefs, UserRecord
 from waveform.bffs.parts import catalog_batch, me_part, users_batch
 
@@ -50,3 +56,16 @@ PLAYLIST = Plan(
     ),
     deadline_s=1.0,
 )
+
+
+def by_id(plan: Plan, shape: Callable[[Outcome], AggregateBody]) -> Handler:
+    """The endpoint for one entity screen: the caller and the ``{id}`` path parameter (already
+    checked by the handler stage) are the plan's variables."""
+
+    async def screen(request: Request) -> Response:
+        assert request.principal is not None, "screens are authenticated routes"
+        return await aggregate(
+            request, plan, shape, user_id=request.principal.subject, id=request.path_params["id"]
+        )
+
+    return screen

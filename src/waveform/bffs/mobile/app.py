@@ -35,7 +35,7 @@ from waveform.bffs.mobile.shapes import (
     UserScreen,
 )
 from waveform.bffs.parts import catalog_batch, me_part, users_batch
-from waveform.bffs.plans import PLAYLIST, TRACK, USER
+from waveform.bffs.plans import PLAYLIST, TRACK, USER, by_id
 from waveform.bffs.token import password_grant
 from waveform.bffs.upstreams import DEFAULT_UPSTREAMS
 
@@ -266,28 +266,7 @@ def build(config: Any) -> BFF:
         tag(request, f"feed:{user}", f"user:{user}", f"playlists:{user}")
         return await aggregate(request, HOME, shape_home, user_id=user)
 
-    @bff.get("/v1/tracks/{id}", plans=(TRACK,))
-    async def track(request: Request) -> Response:
-        assert request.principal is not None
-        return await aggregate(
-            request, TRACK, shape_track,
-            user_id=request.principal.subject, id=request.path_params["id"],
-        )  # fmt: skip
-
-    @bff.get("/v1/users/{id}", plans=(USER,))
-    async def user(request: Request) -> Response:
-        assert request.principal is not None
-        return await aggregate(
-            request, USER, shape_user,
-            user_id=request.principal.subject, id=request.path_params["id"],
-        )  # fmt: skip
-
-    @bff.get("/v1/playlists/{id}", plans=(PLAYLIST,))
-    async def playlist(request: Request) -> Response:
-        assert request.principal is not None
-        return await aggregate(
-            request, PLAYLIST, shape_playlist,
-            user_id=request.principal.subject, id=request.path_params["id"],
-        )  # fmt: skip
-
+    bff.get("/v1/tracks/{id}", plans=(TRACK,))(by_id(TRACK, shape_track))
+    bff.get("/v1/users/{id}", plans=(USER,))(by_id(USER, shape_user))
+    bff.get("/v1/playlists/{id}", plans=(PLAYLIST,))(by_id(PLAYLIST, shape_playlist))
     return bff

@@ -17,7 +17,7 @@ from waveform.bffs.consumed import (
     UserRecord,
 )
 from waveform.bffs.parts import catalog_batch, me_part, users_batch
-from waveform.bffs.plans import PLAYLIST, TRACK, USER
+from waveform.bffs.plans import PLAYLIST, TRACK, USER, by_id
 from waveform.bffs.token import token_endpoint
 from waveform.bffs.upstreams import DEFAULT_UPSTREAMS
 from waveform.bffs.web.session import add_session_routes
@@ -237,23 +237,8 @@ def build(config: Any) -> BFF:
             request, STREAM, shape_stream, user_id=caller(request), cursor=cursor
         )
 
-    @bff.get("/api/tracks/{id}", plans=(TRACK,))
-    async def track(request: Request) -> Response:
-        return await aggregate(
-            request, TRACK, shape_track, user_id=caller(request), id=request.path_params["id"]
-        )
-
-    @bff.get("/api/users/{id}", plans=(USER,))
-    async def user(request: Request) -> Response:
-        return await aggregate(
-            request, USER, shape_user, user_id=caller(request), id=request.path_params["id"]
-        )
-
-    @bff.get("/api/playlists/{id}", plans=(PLAYLIST,))
-    async def playlist(request: Request) -> Response:
-        return await aggregate(
-            request, PLAYLIST, shape_playlist, user_id=caller(request),
-            id=request.path_params["id"],
-        )  # fmt: skip
+    bff.get("/api/tracks/{id}", plans=(TRACK,))(by_id(TRACK, shape_track))
+    bff.get("/api/users/{id}", plans=(USER,))(by_id(USER, shape_user))
+    bff.get("/api/playlists/{id}", plans=(PLAYLIST,))(by_id(PLAYLIST, shape_playlist))
 
     return bff
