@@ -3,7 +3,9 @@
 Every part becomes a task that waits for the parts it needs, then calls. A required part that
 fails cancels the rest at once and its error becomes the response (502/504). An optional part
 that fails yields its fallback and a :class:`Degradation` entry; the response is still a 200,
-marked incomplete.
+marked incomplete. An optional part without a fallback yields ``None`` (so a shape can always
+read ``outcome[name]`` of every part of its plan), and the parts that need it are lost too
+(reason ``dependency``): they have nothing to build their call from.
 
 Resilience (when the client's transport is a
 :class:`~tailor.resilience.transport.ResilientTransport`): an optional part with ``last_good``
@@ -48,7 +50,15 @@ class Degradation(msgspec.Struct, frozen=True, omit_defaults=True):
 
 
 class Outcome:
-    """The results of a plan: values by part name, and what degraded."""
+    """The results of a plan: values by part name, and what degraded.
+
+    Every part of the plan has a value: its result, its fallback, its last known good value,
+    or ``None`` for a lost optional part without a fallback.
+
+    >>> outcome = Outcome({"me": {"id": "u1"}, "recs": None}, [Degradation("recs", "status")])
+    >>> outcome["recs"] is None, outcome.complete
+    (True, False)
+    """
 
     __slots__ = ("degraded", "values")
 
@@ -65,7 +75,8 @@ class Outcome:
 
 
 class _Lost(Exception):
-    """An optional part without a fallback failed; parts that need it cannot run."""
+    """An optional part without a fallback failed (its value is ``None``); parts that need it
+    cannot run."""
 
 
 async def run_plan(
@@ -138,6 +149,7 @@ async def run_plan(
             return stale
         degraded.append(Degradation(part.name, reason))
         if part.fallback is NO_FALLBACK:
+            values[part.name] = None  # readable by the shape; dependents are lost
             raise _Lost(part.name)
         values[part.name] = part.fallback
         return part.fallback
@@ -245,5 +257,4 @@ def _give_up(
             values[name] = value
             continue
         degraded.append(Degradation(name, "timeout"))
-        if part.fallback is not NO_FALLBACK:
-            values[name] = part.fallback
+        values[name] = None if part.fallback is NO_FALLBACK else part.fallback

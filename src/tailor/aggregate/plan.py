@@ -56,7 +56,8 @@ class Part:
     ``path`` is a template filled from ``Inputs.vars`` (each value percent-encoded as one path
     segment) or a function of the inputs. ``params`` returning ``None`` skips the call and
     yields ``fallback``: nothing to fetch is not a failure. An optional part that fails yields
-    ``fallback`` and is reported as degraded; a required one fails the response.
+    ``fallback`` (``None`` when it has none) and is reported as degraded; a required one fails
+    the response.
 
     Resilience: ``idempotent`` overrides what the method says (GET is retried and may be
     hedged; ``idempotent=False`` stops that for a GET with side effects). ``last_good`` (an

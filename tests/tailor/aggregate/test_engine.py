@@ -115,7 +115,7 @@ async def test_optional_part_slower_than_its_timeout_degrades_within_the_deadlin
     assert response.status == 200
     body = body_json(response)
     assert body["degraded"] == [{"part": "slow", "reason": "timeout"}]
-    assert body["values"] == {"fast": {"ok": True}}
+    assert body["values"] == {"fast": {"ok": True}, "slow": None}
     assert response.header("tailor-degraded") == "slow;reason=timeout"
     assert elapsed < 0.5 + 0.2
 
@@ -136,6 +136,50 @@ async def test_failed_optional_part_uses_its_fallback(make_bff, upstream) -> Non
     body = body_json(response)
     assert body["values"] == {"recs": {"items": []}}
     assert body["degraded"] == [{"part": "recs", "reason": "status"}]
+
+
+class RecsBody(AggregateBody, kw_only=True):
+    recs: dict[str, Any] | None
+
+
+def _shape_reading_recs(outcome: Outcome) -> RecsBody:
+    return RecsBody(recs=outcome["recs"])  # indexes the part whether or not it was lost
+
+
+def _bff_reading_recs(make_bff, plan: Plan, upstream_url: str):
+    bff = make_bff({"upstreams": {"svc": upstream_url}})
+
+    @bff.get("/screen", auth=False, plans=(plan,))
+    async def screen(request: Request) -> Response:
+        return await aggregate(request, plan, _shape_reading_recs)
+
+    return bff
+
+
+async def test_shape_reading_a_failed_optional_part_without_fallback_gets_none_and_a_200(
+    make_bff, upstream
+) -> None:
+    upstream.script("GET", "/recs", status=500, json={})
+    plan = Plan((Part("recs", "svc", "/recs", into=dict, required=False),))
+    response = await call(_bff_reading_recs(make_bff, plan, upstream.url), "GET", "/screen")
+    assert response.status == 200
+    body = body_json(response)
+    assert body["recs"] is None
+    assert body["degraded"] == [{"part": "recs", "reason": "status"}]
+    assert response.header("tailor-degraded") == "recs;reason=status"
+
+
+async def test_optional_part_without_fallback_outliving_the_deadline_reads_as_none(
+    make_bff, upstream
+) -> None:
+    upstream.script("GET", "/recs", json={"items": [1]}, delay=1.0)
+    plan = Plan((Part("recs", "svc", "/recs", into=dict, required=False, timeout_s=5.0),),
+                deadline_s=0.2)  # fmt: skip
+    response = await call(_bff_reading_recs(make_bff, plan, upstream.url), "GET", "/screen")
+    assert response.status == 200
+    body = body_json(response)
+    assert body["recs"] is None
+    assert body["degraded"] == [{"part": "recs", "reason": "timeout"}]
 
 
 async def test_part_needing_a_lost_optional_part_degrades_as_dependency(make_bff, upstream) -> None:
