@@ -45,6 +45,16 @@ def test_another_partners_data_looks_exactly_like_missing_data(
     assert assert_denied(other, 404) == assert_denied(missing, 404)
 
 
+def test_another_labels_track_looks_exactly_like_a_missing_track(
+    platform: Platform, acme_key: str
+) -> None:
+    with partner_client(platform) as client:
+        base, key = platform.url("partner"), {"x-api-key": acme_key}
+        other = client.get(f"{base}/v1/tracks/{GLOBEX_TRACK}", headers=key)
+        missing = client.get(f"{base}/v1/tracks/t999999999", headers=key)
+    assert assert_denied(other, 404) == assert_denied(missing, 404)
+
+
 def test_a_globex_certificate_cannot_read_acme_data(platform: Platform) -> None:
     pair = platform.certs.client("p-globex")
     with partner_client(platform, pair.cert, pair.key) as client:

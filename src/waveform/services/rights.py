@@ -5,6 +5,10 @@ not restricted, with the poster's label when the event names one. Handling is id
 (an existing row is never overwritten) and the consumer's position is kept in this
 service's database, so a replayed or re-read event changes nothing and a restart misses
 nothing. ``GET /rights?label=`` pages through one label's tracks (the partner catalog).
+
+The label rule lives here, not in a BFF: ``GET /rights/{id}?label=`` answers a track's
+rights only when they belong to that label, and a track of another label is the same 404 as a
+missing one (a partner cannot tell another label's catalog from ids that do not exist).
 """
 
 from __future__ import annotations
@@ -88,10 +92,13 @@ def build_app(conn: sqlite3.Connection, args: argparse.Namespace) -> FastAPI:
                      lifespan=lifespan)  # fmt: skip
 
     @app.get("/rights/{track_id}", responses=returns(m.Rights, 404))
-    async def get_rights(track_id: str) -> Response:
+    async def get_rights(
+        track_id: str,
+        label: str | None = Query(None, description="only if the track is in this label"),
+    ) -> Response:
         row = conn.execute("SELECT * FROM rights WHERE track_id = ?", (track_id,)).fetchone()
-        if row is None:
-            raise not_found("rights for track", track_id)
+        if row is None or not in_label(row, label):
+            raise not_found("rights for track", track_id)  # another label's: the same 404
         return json_response(row_dict(row, BOOLS, JSON_COLS))
 
     @app.get("/rights", responses=returns(m.RightsBatch))
@@ -111,6 +118,12 @@ def build_app(conn: sqlite3.Connection, args: argparse.Namespace) -> FastAPI:
         return json_response({"items": items})
 
     return app
+
+
+def in_label(row: sqlite3.Row, label: str | None) -> bool:
+    """Whether a rights row may be answered to a caller asking within ``label`` (any row when
+    the caller names no label)."""
+    return label is None or row["label"] == label
 
 
 def label_page(conn: sqlite3.Connection, label: str, limit: int, cursor: str | None

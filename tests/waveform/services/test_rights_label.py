@@ -1,4 +1,6 @@
-"""rights: ``GET /rights?label=`` pages through one label's tracks by an opaque cursor."""
+"""rights: ``GET /rights?label=`` pages through one label's tracks by an opaque cursor, and
+``GET /rights/{id}?label=`` answers a track's rights only within that label (the partner
+label rule lives in this service)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from waveform.supervisor import Platform
 from .conftest import SCALE
 
 LABEL = "Acme Records"
+ACME_TRACK, GLOBEX_TRACK = "t1", "t4"  # labels fixed by the seed for every scale
 
 
 def _page(platform: Platform, http: httpx.Client, **params: str | int) -> httpx.Response:
@@ -54,3 +57,27 @@ def test_bad_label_queries_are_400_problems(
     response = _page(platform, http, **params)
     assert response.status_code == 400
     assert response.headers["content-type"] == "application/problem+json"
+
+
+def _one(platform: Platform, http: httpx.Client, track_id: str, **params: str) -> httpx.Response:
+    return http.get(f"{platform.url('rights')}/rights/{track_id}", params=params)
+
+
+def test_a_tracks_rights_asked_within_its_own_label_are_answered(
+    platform: Platform, http: httpx.Client
+) -> None:
+    response = _one(platform, http, ACME_TRACK, label=LABEL)
+    assert response.status_code == 200
+    assert response.json()["label"] == LABEL
+
+
+def test_a_tracks_rights_asked_within_another_label_are_the_same_404_as_a_missing_track(
+    platform: Platform, http: httpx.Client
+) -> None:
+    other = _one(platform, http, GLOBEX_TRACK, label=LABEL)
+    missing = _one(platform, http, "t999999999", label=LABEL)
+    assert (other.status_code, missing.status_code) == (404, 404)
+    assert other.headers["content-type"] == "application/problem+json"
+    unnamed = {**other.json(), "detail": other.json()["detail"].replace(GLOBEX_TRACK, "<id>")}
+    assert unnamed == {**missing.json(), "detail": missing.json()["detail"].replace(
+        "t999999999", "<id>")}  # fmt: skip

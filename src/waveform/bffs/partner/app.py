@@ -7,6 +7,10 @@ partner's data is unreachable by construction: no endpoint takes a partner id fr
 client, except ``/v1/partners/{id}``, which answers 404 for any id but the caller's own, and
 a track of another label is the same 404 as a missing one.
 
+``GET /v1/tracks/{id}`` asks the rights service for the track's rights *within the caller's
+label* (``/rights/{id}?label=``): the rights service applies the label rule and answers 404
+for another label's track, which this BFF passes on as its own 404. The BFF only translates.
+
 ``GET /v1/catalog?limit=&cursor=`` pages through the caller's own label: the rights service
 lists the label's track ids (``/rights?label=``, paged by its cursor, passed through as is)
 and the catalog service answers them in one batch, applying its visibility rules once (the
@@ -81,6 +85,11 @@ def _label_params(inputs: Inputs) -> dict[str, str | int]:
     return params
 
 
+def _own_label(inputs: Inputs) -> dict[str, str | int]:
+    partner: PartnerRecord = inputs["partner"]
+    return {"label": partner.label}  # the rights service refuses a track outside it
+
+
 def _catalog_params(inputs: Inputs) -> dict[str, str | int] | None:
     ids = [r.track_id for r in inputs["rights"].items]
     return {"ids": ",".join(ids)} if ids else None
@@ -96,11 +105,14 @@ PARTNER = Plan(parts=(_partner_part(),), deadline_s=0.5)
 TRACK = Plan(
     parts=(
         _partner_part(),
-        Part("rights", "rights", "/rights/{id}", into=RightsRecord, timeout_s=0.3),
+        Part("rights", "rights", "/rights/{id}", into=RightsRecord, params=_own_label,
+             needs=("partner",), timeout_s=0.3),
+        # In parallel with the rights check: another label's track metadata may be fetched,
+        # but the rights 404 fails the response before any of it is shaped.
         Part("track", "tracks", "/tracks/{id}", into=TrackRecord, timeout_s=0.3),
     ),
     deadline_s=0.8,
-)
+)  # fmt: skip
 
 
 CATALOG = Plan(
@@ -137,11 +149,7 @@ def shape_partner(credential: str) -> Any:
 
 
 def shape_track(outcome: Outcome) -> LabelTrackOut:
-    partner: PartnerRecord = outcome["partner"]
-    rights: RightsRecord = outcome["rights"]
-    if rights.label != partner.label:
-        # Another label's track answers exactly like a missing one.
-        raise NotFound("no such track in your catalog")
+    rights: RightsRecord = outcome["rights"]  # within the caller's label: the service checked
     track: TrackRecord = outcome["track"]
     return LabelTrackOut(
         id=track.id,
