@@ -31,8 +31,8 @@ from tailor.pipeline import BuildContext, build_chain
 from tailor.resilience.transport import resilient
 from tailor.routing import Handler, Route, Router
 from tailor.serve import asgi, rsgi
+from tailor.upstream.build import build_transport
 from tailor.upstream.client import UpstreamClient
-from tailor.upstream.pyreqwest_transport import PyreqwestTransport
 from tailor.upstream.registry import ServiceRegistry
 from tailor.upstream.transport import Transport
 
@@ -119,11 +119,7 @@ class BFF:
             return
         cfg = self.config
         self.registry.require(self._uses | upstreams_used(cfg))
-        transport = self._transport or PyreqwestTransport(
-            max_connections=cfg.client.max_connections,
-            connect_timeout_s=cfg.client.connect_timeout_s,
-            pool_idle_timeout_s=cfg.client.pool_idle_timeout_s,
-        )
+        transport = self._transport or build_transport(cfg.client)
         transport = resilient(transport, cfg.resilience, cfg.upstreams, self.metrics.registry)
         # Inward calls carry an exchanged internal token, never the client's credential.
         credentials = None

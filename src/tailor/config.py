@@ -202,10 +202,22 @@ class Entitlements(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class UpstreamClientSettings(msgspec.Struct, forbid_unknown_fields=True):
-    max_connections: int = 512
+    #: "http1": keep-alive HTTP/1.1 on the worker's event loop (tailor.upstream.http1_transport,
+    #: the fastest measured); "pyreqwest": hyper on a Tokio thread (adds HTTP/2 and hyper's pool).
+    transport: str = "http1"
+    max_connections: int = 512  # per upstream origin
     connect_timeout_s: float = 1.0
     pool_idle_timeout_s: float = 50.0
     default_timeout_s: float = 2.0
+    max_response_bytes: int = 16 * 1024 * 1024
+
+    def __post_init__(self) -> None:
+        if self.transport not in {"http1", "pyreqwest"}:
+            raise ValueError("transport must be 'http1' or 'pyreqwest'")
+        if self.max_connections < 1:
+            raise ValueError("max_connections must be at least 1")
+        if self.max_response_bytes < 1:
+            raise ValueError("max_response_bytes must be at least 1")
 
 
 class Metrics(msgspec.Struct, forbid_unknown_fields=True):

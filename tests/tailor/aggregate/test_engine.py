@@ -345,11 +345,6 @@ async def test_required_failure_cancels_the_other_in_flight_parts() -> None:
         await cancelled.wait()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pyreqwest 0.15 does not abort the HTTP request when the awaiting task is "
-    "cancelled: the service keeps working until it answers",
-)
 async def test_required_failure_aborts_the_in_flight_http_call(make_bff, upstream) -> None:
     upstream.script("GET", "/fail", status=500, json={})
     upstream.script("GET", "/slow", json={}, delay=1.0)

@@ -1,0 +1,475 @@
+"""The default transport: HTTP/1.1 keep-alive on the worker's own event loop.
+
+Why not a library client: in a BFF fan-out the upstream client is most of the CPU
+(docs/benchmarks.md, "Where the time goes"). pyreqwest runs hyper on a Tokio thread, so every
+call crosses threads twice and that thread competes with the event loop for the worker's core;
+aiohttp costs about twice as much per call. Here the socket, the parser (httptools, llhttp: the
+parser uvicorn uses) and the pool all live on the loop that awaits the answer: one write, one
+read callback, one future. Measured per call in the home fan-out and end to end in
+``python -m benchmarks.run`` (docs/benchmarks.md); pyreqwest stays available
+(``client.transport = "pyreqwest"``).
+
+What it does, because a production edge needs it:
+
+- a pool per origin, most recently used connection first, at most ``max_connections`` per
+  origin (callers beyond that wait, inside their own timeout); idle connections are dropped
+  after ``pool_idle_timeout_s`` or as soon as the service closes them;
+- one timeout per call covering connect, queueing, send and the whole response; on expiry the
+  connection is aborted (it cannot be reused with an answer still owed) and
+  :class:`~tailor.errors.UpstreamTimeout` is raised;
+- a cancelled call (a hedge's loser, an endpoint deadline) aborts its connection, so the
+  service sees the client go away instead of working for nobody;
+- an idempotent request (RFC 9110 9.2.2) that finds its reused connection closed before any
+  byte of the answer arrived is sent once more on a new connection: services close idle
+  keep-alive connections, and that race is not a failure of the service;
+- the request line and headers are checked before they are written: CR, LF or NUL anywhere
+  would let a value smuggle a second request inward, so such a request is refused; a target
+  with spaces or non-ASCII characters is percent-encoded;
+- responses larger than ``max_response_bytes`` and malformed responses end the connection with
+  :class:`~tailor.errors.UpstreamUnavailable`; TLS (``https://`` upstreams) verifies the
+  service's certificate with the system's trust store or a given context.
+
+It does not interpret statuses or bodies; the client above does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import ssl
+from collections import deque
+from typing import cast
+from urllib.parse import quote
+
+import httptools
+
+from tailor.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from tailor.upstream.transport import UpstreamRequest, UpstreamResponse
+
+#: RFC 9110 9.2.2: a client may repeat these automatically.
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
+#: Statuses that never carry a body (RFC 9110 6.4.1).
+_NO_BODY_STATUSES = frozenset({204, 304})
+#: Anything outside visible ASCII in a request target is percent-encoded before sending.
+_UNSAFE_TARGET = re.compile(r"[^\x21-\x7e]")
+_TARGET_SAFE_CHARS = "/?&=%:@!$'()*+,;[]~-._"
+
+
+class _StaleConnection(UpstreamUnavailable):
+    """A reused connection closed before any byte of the answer: safe to resend if idempotent."""
+
+
+class _Origin:
+    """The pool for one scheme://host:port."""
+
+    __slots__ = ("authority", "host", "idle", "open", "port", "retired", "ssl", "waiters")
+
+    def __init__(self, host: str, port: int, ssl_context: ssl.SSLContext | None, authority: str):
+        self.host = host
+        self.port = port
+        self.ssl = ssl_context
+        self.authority = authority
+        self.idle: list[_Connection] = []
+        self.open = 0  # connections open or being opened
+        self.waiters: deque[asyncio.Future[_Connection | None]] = deque()
+        self.retired = False  # the transport closed or moved to another loop
+
+
+class _Connection(asyncio.Protocol):
+    """One keep-alive connection; carries at most one request at a time."""
+
+    def __init__(self, transport_owner: Http1Transport, origin: _Origin, upstream: str) -> None:
+        self._owner = transport_owner
+        self.origin = origin
+        self._upstream = upstream
+        self._parser = httptools.HttpResponseParser(self)
+        self._transport: asyncio.Transport | None = None
+        self.closed = False
+        self._dead = False  # aborted: never handed back to the pool
+        self.idle_since = 0.0
+        self.reused = False
+        self._waiter: asyncio.Future[UpstreamResponse] | None = None
+        self._head_only = False
+        self._status = 0
+        self._headers: dict[str, str] = {}
+        self._body: list[bytes] = []
+        self._size = 0
+        self._received = False
+        self._headers_done = False
+        self._until_close = False
+
+    # -- asyncio.Protocol ------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports implement asyncio.Transport without subclassing it.
+        self._transport = cast(asyncio.Transport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        self._received = True
+        if self._waiter is None:
+            # Bytes nobody asked for: the connection is out of step with the service.
+            self.abort()
+            return
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserError:
+            self._fail(UpstreamUnavailable(self._upstream, "malformed response"))
+
+    def eof_received(self) -> bool | None:
+        return False  # close our side too; connection_lost follows
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self._owner._forget(self)
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            return
+        if self._headers_done and self._until_close:
+            # A response delimited by the end of the connection (no length, not chunked).
+            self._complete()
+            return
+        if not self._received and self.reused:
+            waiter.set_exception(_StaleConnection(self._upstream, "connection closed"))
+        else:
+            waiter.set_exception(UpstreamUnavailable(self._upstream, "connection closed"))
+        self._waiter = None
+
+    # -- httptools callbacks ----------------------------------------------------------------
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        key = name.decode("latin-1").lower()
+        text = value.decode("latin-1")
+        previous = self._headers.get(key)
+        self._headers[key] = text if previous is None else f"{previous}, {text}"
+
+    def on_headers_complete(self) -> None:
+        self._status = self._parser.get_status_code()
+        self._headers_done = True
+        headers = self._headers
+        self._until_close = (
+            "content-length" not in headers
+            and "transfer-encoding" not in headers
+            and not self._head_only
+            and self._status not in _NO_BODY_STATUSES
+            and self._status >= 200
+        )
+
+    def on_body(self, body: bytes) -> None:
+        if self._dead:
+            return
+        self._size += len(body)
+        if self._size > self._owner.max_response_bytes:
+            self._fail(UpstreamUnavailable(self._upstream, "response too large"))
+            return
+        self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        if self._status < 200:
+            # An interim answer (100 Continue, 103 Early Hints): the real one follows.
+            self._reset_response()
+            return
+        self._complete()
+
+    # -- used by the transport --------------------------------------------------------------
+
+    def send(self, payload: bytes, waiter: asyncio.Future[UpstreamResponse], head: bool) -> None:
+        self._waiter = waiter
+        self._head_only = head
+        self._reset_response()
+        assert self._transport is not None
+        self._transport.write(payload)
+
+    def abort(self) -> None:
+        """End the connection now (a timeout, a cancellation, a protocol error)."""
+        self._waiter = None
+        self._dead = True
+        if self._transport is not None:
+            self._transport.abort()
+        else:
+            self.connection_lost(None)
+
+    def close(self) -> None:
+        if self._transport is not None and not self.closed:
+            self._transport.close()
+
+    def expire(self) -> None:
+        """The call's timeout ran out with the answer still owed."""
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(UpstreamTimeout(self._upstream, "timed out"))
+        self.abort()
+
+    def _reset_response(self) -> None:
+        self._status = 0
+        self._headers = {}
+        self._body = []
+        self._size = 0
+        self._received = False
+        self._headers_done = False
+        self._until_close = False
+
+    def _fail(self, error: UpstreamError) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(error)
+        self.abort()
+
+    def _complete(self) -> None:
+        waiter = self._waiter
+        self._waiter = None
+        body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
+        response = UpstreamResponse(self._status, self._headers, body)
+        keep = (
+            not self.closed
+            and not self._dead
+            and not self._until_close
+            and self._parser.should_keep_alive()
+        )
+        if waiter is not None and not waiter.done():
+            waiter.set_result(response)
+        if keep:
+            self._owner._release(self)
+        else:
+            self.close()
+
+
+class Http1Transport:
+    """Pooled HTTP/1.1 keep-alive transport running on the caller's event loop.
+
+    >>> transport = Http1Transport(max_connections=256)
+    >>> # response = await transport.send(UpstreamRequest("users", "GET", url, [], 2.0))
+    """
+
+    def __init__(
+        self,
+        *,
+        max_connections: int = 512,
+        connect_timeout_s: float = 1.0,
+        pool_idle_timeout_s: float = 50.0,
+        max_response_bytes: int = 16 * 1024 * 1024,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self.max_connections = max_connections
+        self.connect_timeout_s = connect_timeout_s
+        self.pool_idle_timeout_s = pool_idle_timeout_s
+        self.max_response_bytes = max_response_bytes
+        self._ssl_context = ssl_context
+        self._origins: dict[str, _Origin] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # -- the Transport protocol -------------------------------------------------------------
+
+    async def send(self, request: UpstreamRequest) -> UpstreamResponse:
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            self._adopt(loop)
+        deadline = loop.time() + request.timeout_s
+        origin, target = self._origin_and_target(request)
+        payload = self._payload(request, origin, target)
+        try:
+            return await self._exchange(loop, origin, request, payload, deadline)
+        except _StaleConnection:
+            if request.method not in IDEMPOTENT_METHODS:
+                raise
+            return await self._exchange(loop, origin, request, payload, deadline, fresh=True)
+
+    async def aclose(self) -> None:
+        for origin in self._origins.values():
+            origin.retired = True
+            for conn in origin.idle:
+                conn.close()
+            origin.idle.clear()
+            for waiter in origin.waiters:
+                if not waiter.done():
+                    waiter.cancel()
+            origin.waiters.clear()
+        self._origins.clear()
+
+    # -- one exchange -----------------------------------------------------------------------
+
+    async def _exchange(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        origin: _Origin,
+        request: UpstreamRequest,
+        payload: bytes,
+        deadline: float,
+        *,
+        fresh: bool = False,
+    ) -> UpstreamResponse:
+        conn = None if fresh else self._idle_connection(origin, loop.time())
+        if conn is None:
+            conn = await self._new_or_released(loop, origin, request.upstream, deadline)
+        waiter: asyncio.Future[UpstreamResponse] = loop.create_future()
+        conn.send(payload, waiter, request.method == "HEAD")
+        timer = loop.call_at(deadline, conn.expire)
+        try:
+            return await waiter
+        except asyncio.CancelledError:
+            # Nobody will read this answer: free the service and the connection.
+            conn.abort()
+            raise
+        finally:
+            timer.cancel()
+
+    def _idle_connection(self, origin: _Origin, now: float) -> _Connection | None:
+        idle = origin.idle
+        while idle:
+            conn = idle.pop()
+            if conn.closed:
+                continue
+            if now - conn.idle_since >= self.pool_idle_timeout_s:
+                conn.close()
+                continue
+            conn.reused = True
+            return conn
+        return None
+
+    async def _new_or_released(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        origin: _Origin,
+        upstream: str,
+        deadline: float,
+    ) -> _Connection:
+        while True:
+            if origin.open < self.max_connections:
+                return await self._connect(loop, origin, upstream, deadline)
+            # At the cap: wait for a connection handed back, or for a slot to free up.
+            slot: asyncio.Future[_Connection | None] = loop.create_future()
+            origin.waiters.append(slot)
+            try:
+                async with asyncio.timeout_at(deadline):
+                    conn = await slot
+            except TimeoutError:
+                raise UpstreamTimeout(upstream, "timed out waiting for a connection") from None
+            except asyncio.CancelledError:
+                handed = slot.result() if slot.done() and not slot.cancelled() else None
+                if handed is not None:
+                    self._release(handed)  # handed to us as we were cancelled: pass it on
+                raise
+            finally:
+                if not slot.done():
+                    slot.cancel()
+            if conn is not None:
+                # Just handed back after a complete answer, so live even for a resend.
+                conn.reused = True
+                return conn
+
+    async def _connect(
+        self, loop: asyncio.AbstractEventLoop, origin: _Origin, upstream: str, deadline: float
+    ) -> _Connection:
+        origin.open += 1
+        conn = _Connection(self, origin, upstream)
+        connect_deadline = min(deadline, loop.time() + self.connect_timeout_s)
+        try:
+            async with asyncio.timeout_at(connect_deadline):
+                await loop.create_connection(
+                    lambda: conn,
+                    origin.host,
+                    origin.port,
+                    ssl=origin.ssl,
+                    server_hostname=origin.host if origin.ssl is not None else None,
+                )
+        except BaseException as exc:
+            conn.closed = True
+            self._forget(conn)
+            if isinstance(exc, TimeoutError):
+                raise UpstreamTimeout(upstream, "connect timed out") from None
+            if isinstance(exc, ssl.SSLError):
+                raise UpstreamUnavailable(upstream, "TLS handshake failed") from None
+            if isinstance(exc, OSError):
+                raise UpstreamUnavailable(upstream, "connection failed") from None
+            raise
+        return conn
+
+    # -- pool bookkeeping (called by connections) -------------------------------------------
+
+    def _release(self, conn: _Connection) -> None:
+        origin = conn.origin
+        if origin.retired:
+            conn.close()  # the pool was closed or replaced meanwhile
+            return
+        while origin.waiters:
+            slot = origin.waiters.popleft()
+            if not slot.done():
+                slot.set_result(conn)
+                return
+        conn.idle_since = self._loop.time() if self._loop is not None else 0.0
+        origin.idle.append(conn)
+
+    def _forget(self, conn: _Connection) -> None:
+        origin = conn.origin
+        origin.open -= 1
+        while origin.waiters:
+            slot = origin.waiters.popleft()
+            if not slot.done():
+                slot.set_result(None)  # a slot is free: that caller may connect
+                return
+
+    # -- request building -------------------------------------------------------------------
+
+    def _origin_and_target(self, request: UpstreamRequest) -> tuple[_Origin, str]:
+        url = request.url
+        start = url.find("//")
+        cut = url.find("/", start + 2)
+        if cut < 0:
+            prefix, target = url, "/"
+        else:
+            prefix, target = url[:cut], url[cut:]
+        origin = self._origins.get(prefix)
+        if origin is None:
+            origin = self._new_origin(prefix, request.upstream)
+        if _UNSAFE_TARGET.search(target) is not None:
+            target = quote(target.partition("#")[0], safe=_TARGET_SAFE_CHARS)
+        return origin, target
+
+    def _new_origin(self, prefix: str, upstream: str) -> _Origin:
+        scheme, _, authority = prefix.partition("://")
+        if scheme not in ("http", "https") or not authority or "@" in authority:
+            raise UpstreamUnavailable(upstream, "unsupported upstream address")
+        host, _, port_text = authority.rpartition(":")
+        if not host or not port_text.isdigit():
+            host, port = authority, 443 if scheme == "https" else 80
+        else:
+            port = int(port_text)
+        host = host.strip("[]")  # an IPv6 literal
+        context = None
+        if scheme == "https":
+            context = self._ssl_context or ssl.create_default_context()
+        origin = _Origin(host, port, context, authority)
+        self._origins[prefix] = origin
+        return origin
+
+    @staticmethod
+    def _payload(request: UpstreamRequest, origin: _Origin, target: str) -> bytes:
+        parts = [f"{request.method} {target} HTTP/1.1\r\nhost: {origin.authority}\r\n"]
+        for name, value in request.headers:
+            parts.append(f"{name}: {value}\r\n")
+        body = request.body
+        if body is not None:
+            parts.append(f"content-length: {len(body)}\r\n")
+        parts.append("\r\n")
+        head = "".join(parts)
+        # Exactly one CRLF per line and nothing else: a CR, LF or NUL inside a name or a value
+        # would end the header early and let the rest be read as a header or a request.
+        lines = len(parts) + 1  # the first part holds the request line and host
+        if head.count("\n") != lines or head.count("\r") != lines or "\0" in head:
+            raise UpstreamUnavailable(request.upstream, "refused: control character in request")
+        try:
+            raw = head.encode("latin-1")
+        except UnicodeEncodeError:
+            raise UpstreamUnavailable(request.upstream, "refused: non-latin-1 header") from None
+        return raw if body is None else raw + body
+
+    def _adopt(self, loop: asyncio.AbstractEventLoop) -> None:
+        # Connections belong to the loop that opened them; a new loop (a test, a restarted
+        # worker) starts with an empty pool.
+        for origin in self._origins.values():
+            origin.retired = True
+            origin.idle.clear()
+            origin.waiters.clear()
+        self._origins.clear()
+        self._loop = loop
