@@ -1,6 +1,7 @@
 """What each pipeline stage costs, in microseconds per request, stage by stage.
 
     python -m benchmarks.stages            # 5 rounds x 2000 sequential GET /v1/home
+    python -m benchmarks.stages --cache    # the same, answered from the edge cache
 
 The real mobile BFF (its full profile, edge cache off) runs in this process over a transport
 that answers from the recorded home fan-out without sockets, so the figures are the pipeline's
@@ -9,6 +10,10 @@ its time minus the time of everything below it. The handler row is the endpoint 
 (aggregation, decoding, shaping, encoding) and includes the layers tailor adds to each inward
 call (internal-token headers, resilience, last-known-good). Requests are sequential, so wall
 time is CPU time.
+
+With ``--cache`` the profile's edge cache is on (memory backend): the warm-up fills it, every
+measured request is a hit (checked), so the rows are what a cache hit costs stage by stage and
+the handler row is about zero. Written to ``results/stages-cache.json``.
 
 A regression shows up here as one row growing; ``docs/benchmarks.md`` carries the table.
 """
@@ -35,6 +40,7 @@ from tailor.routing import Handler
 from waveform.bffs.mobile.app import PROFILE, build
 
 RESULTS = Path(__file__).resolve().parent / "results" / "stages.json"
+CACHE_RESULTS = RESULTS.with_name("stages-cache.json")
 
 
 class StageClock:
@@ -97,12 +103,12 @@ class StageClock:
         self.inclusive[:] = [0] * len(self.inclusive)
 
 
-def make(fx: fixture.Fixture) -> BFF:
+def make(fx: fixture.Fixture, *, cache: bool = False) -> BFF:
     upstreams = dict.fromkeys(PROFILE.get("upstreams", {}), "http://127.0.0.1:1")
     over: dict[str, Any] = {
         "upstreams": upstreams,
         "admin": {"enabled": False},
-        "cache": {"enabled": False},
+        "cache": {"enabled": cache, "backend": "memory"},
         # Every request charges the IP, user and app quotas; none ever refuses.
         "rate_limit": {"policies": {k: {"key": k, "limit": NEVER} for k in ("ip", "user", "app")}},
         "token_exchange": {
@@ -115,30 +121,34 @@ def make(fx: fixture.Fixture) -> BFF:
     return bff
 
 
-async def run_requests(bff: BFF, token: str, n: int) -> float:
+async def run_requests(bff: BFF, token: str, n: int, *, expect_hit: bool = False) -> float:
     headers = {"host": "bench", "authorization": f"Bearer {token}", "accept": "*/*"}
     started = time.perf_counter_ns()
     for _ in range(n):
         response = await bff.handle(Request("GET", "/v1/home", "", dict(headers), "127.0.0.1"))
         if response.status != 200:
             raise RuntimeError(f"/v1/home answered {response.status}: {response.body[:300]!r}")
+        if expect_hit and response.header("x-cache") != "hit":
+            raise RuntimeError(f"/v1/home was not a cache hit: {response.header('x-cache')}")
     return (time.perf_counter_ns() - started) / n / 1000
 
 
-async def measure(fx: fixture.Fixture, rounds: int, n: int) -> dict[str, Any]:
+async def measure(
+    fx: fixture.Fixture, rounds: int, n: int, *, cache: bool = False
+) -> dict[str, Any]:
     clock = StageClock()
     restore = clock.install()
     try:
-        bff = make(fx)
+        bff = make(fx, cache=cache)
     finally:
         restore()
     try:
-        await run_requests(bff, fx.token, 300)  # warm: JWKS, registry, token caches
+        await run_requests(bff, fx.token, 300)  # warm: JWKS, registry, token caches, the cache
         totals: list[float] = []
         own: dict[str, list[float]] = {name: [] for name in clock.names}
         for i in range(rounds):
             clock.reset()
-            totals.append(await run_requests(bff, fx.token, n))
+            totals.append(await run_requests(bff, fx.token, n, expect_hit=cache))
             for name, value in clock.own_us(n).items():
                 own[name].append(value)
             print(f"round {i + 1}/{rounds}: {totals[-1]:.1f} us per request", flush=True)
@@ -149,6 +159,7 @@ async def measure(fx: fixture.Fixture, rounds: int, n: int) -> dict[str, Any]:
         "stages_us": {k: round(statistics.median(v), 1) for k, v in own.items()},
         "requests_per_round": n,
         "rounds": rounds,
+        "cache": cache,
     }
 
 
@@ -159,17 +170,41 @@ def table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def tables(result: dict[str, Any], cached: dict[str, Any]) -> str:
+    """Both runs side by side: the full pipeline (cache off) and a cache hit."""
+    names = list(dict.fromkeys([*result["stages_us"], *cached["stages_us"]]))
+    lines = ["| stage | us per request | us per cache hit |", "|---|---:|---:|"]
+    for name in names:
+        a, b = result["stages_us"].get(name), cached["stages_us"].get(name)
+        lines.append(f"| {name} | {_cell(a)} | {_cell(b)} |")
+    lines.append(
+        f"| **total (in-process, no server)** | **{result['total_us']:.1f}** "
+        f"| **{cached['total_us']:.1f}** |"
+    )
+    return "\n".join(lines)
+
+
+def _cell(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.stages", description=__doc__)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument(
+        "--cache", action="store_true", help="edge cache on (memory): measure the hit path"
+    )
+    parser.add_argument("--no-write", action="store_true", help="leave results/ untouched")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="tailor-stages-") as tmp:
         print("recording the mobile home fan-out from the real services", flush=True)
         fx = fixture.record(Path(tmp) / "fixture")
-        result = asyncio.run(measure(fx, args.rounds, args.requests))
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+        result = asyncio.run(measure(fx, args.rounds, args.requests, cache=args.cache))
+    if not args.no_write:
+        out = CACHE_RESULTS if args.cache else RESULTS
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=2) + "\n")
     print(table(result))
     return 0
 

@@ -8,6 +8,7 @@ only, never from a header a client controls.
 from __future__ import annotations
 
 import hashlib
+from typing import TYPE_CHECKING
 
 import msgspec
 
@@ -15,6 +16,9 @@ from tailor.cache.policy import CachePolicy
 from tailor.errors import HTTPProblem
 from tailor.http import Request
 from tailor.params import parse_query
+
+if TYPE_CHECKING:
+    from tailor.routing import Route
 
 _encode = msgspec.json.Encoder().encode
 
@@ -35,27 +39,48 @@ def scope_of(policy: CachePolicy, request: Request) -> str | None:
     return _encode(["user", principal.client_id, principal.subject]).decode()
 
 
-def cache_key(policy: CachePolicy, request: Request) -> str | None:
-    """The key of this request's response under ``policy``, or ``None`` to bypass the cache.
+class KeyShape:
+    """How one cached route's requests map to keys: the parts its policy names, worked out
+    once when the stage is built, so a lookup only reads the request.
 
-    Query parameters the route declares are parsed (so ``limit=05`` and ``limit=5`` and an
-    absent parameter with its default all agree); a malformed one bypasses the cache and is
-    refused by the handler stage with its 400.
+    >>> shape = KeyShape(CachePolicy(scope="user"), route)  # doctest: +SKIP
+    >>> shape.of(request)  # a hex digest, or None to bypass  # doctest: +SKIP
     """
-    route = request.route
-    assert route is not None, "the route stage runs first"
-    scope = scope_of(policy, request)
-    if scope is None:
-        return None
-    names = sorted(policy.query if policy.query is not None else route.query)
-    try:
-        declared = parse_query({n: route.query[n] for n in names if n in route.query},
-                               request.query)  # fmt: skip
-    except HTTPProblem:
-        return None
-    query = [(n, declared.get(n, request.query.get(n))) for n in names]
-    vary = [(h, request.headers.get(h, "")) for h in policy.vary]
-    material = _encode(
-        [route.method, route.template, sorted(request.path_params.items()), query, scope, vary]
-    )
-    return hashlib.sha256(material).hexdigest()
+
+    __slots__ = ("_method", "_names", "_policy", "_spec", "_template", "_vary")
+
+    def __init__(self, policy: CachePolicy, route: Route) -> None:
+        self._policy = policy
+        self._method = route.method
+        self._template = route.template
+        self._names = tuple(sorted(policy.query if policy.query is not None else route.query))
+        self._spec = {n: route.query[n] for n in self._names if n in route.query}
+        self._vary = policy.vary
+
+    def of(self, request: Request) -> str | None:
+        """The key of this request's response, or ``None`` to bypass the cache.
+
+        Query parameters the route declares are parsed (so ``limit=05`` and ``limit=5`` and
+        an absent parameter with its default all agree); a malformed one bypasses the cache
+        and is refused by the handler stage with its 400.
+        """
+        scope = scope_of(self._policy, request)
+        if scope is None:
+            return None
+        query: list[tuple[str, object]] = []
+        if self._names:
+            try:
+                declared = parse_query(self._spec, request.query)
+            except HTTPProblem:
+                return None
+            query = [(n, declared.get(n, request.query.get(n))) for n in self._names]
+        vary = [(h, request.headers.get(h, "")) for h in self._vary]
+        params = sorted(request.path_params.items()) if request.path_params else []
+        material = _encode([self._method, self._template, params, query, scope, vary])
+        return hashlib.sha256(material).hexdigest()
+
+
+def cache_key(policy: CachePolicy, request: Request) -> str | None:
+    """The key of this request's response under ``policy`` (see :meth:`KeyShape.of`)."""
+    assert request.route is not None, "the route stage runs first"
+    return KeyShape(policy, request.route).of(request)

@@ -33,7 +33,10 @@ class MemoryBackend:
     async def acquire(self, quotas: Sequence[Quota]) -> Verdict:
         now: int = self._now()
         tat = self._tat
-        held = [max(tat.get(q.key, now) - now, 0) for q in quotas]
+        held: list[int] = []
+        for q in quotas:
+            ahead = tat.get(q.key, now) - now
+            held.append(ahead if ahead > 0 else 0)
         verdict = judge(quotas, held)
         if verdict.allowed:
             for q, h in zip(quotas, held, strict=True):

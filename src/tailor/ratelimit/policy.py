@@ -21,14 +21,16 @@ from typing import Any
 from tailor.config import RateLimit, RatePolicy
 from tailor.errors import ConfigError
 from tailor.http import Request
-from tailor.ratelimit.gcra import Usage
+from tailor.ratelimit.gcra import Quota, Usage
 from tailor.routing import Route
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 DEFAULT_TIER = "default"
 
 
-@dataclass(frozen=True, slots=True)
+# eq=False: a policy is equal only to itself and hashes by identity, so a tuple of the
+# policies applied to a request can key the stage's cache of RateLimit-Policy headers.
+@dataclass(frozen=True, slots=True, eq=False)
 class CompiledPolicy:
     name: str
     key: str  # ip | user | app
@@ -56,6 +58,10 @@ class CompiledPolicy:
 
     def limit_for(self, tier: str) -> int:
         return self.tiers.get(tier, self.limit)
+
+    def quota(self, who: str, tier: str) -> Quota:
+        """This policy's quota for one caller (``who``: the IP, user or app id)."""
+        return Quota(self.prefix + who, self.tiers.get(tier, self.limit), self.window_s)
 
     def policy_item(self, tier: str) -> str:
         return self._policy_items.get(tier) or self._policy_items[DEFAULT_TIER]
@@ -89,6 +95,11 @@ def policies_by_route(
         cls = route_class(r, cfg.route_classes)
         by_route[id(r)] = tuple(p for p, classes in compiled if not classes or cls in classes)
     return by_route
+
+
+def known_tiers(policies: Sequence[CompiledPolicy]) -> frozenset[str]:
+    """Every tier some policy sets its own limit for; any other tier gets the defaults."""
+    return frozenset({DEFAULT_TIER}.union(*(p.tiers for p in policies)))
 
 
 def caller_app(request: Request) -> Any:

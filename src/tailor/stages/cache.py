@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -28,14 +29,14 @@ from tailor.cache.backend import CacheBackend, CacheBackendError, MemoryBackend
 from tailor.cache.entry import CacheEntry, strong_etag
 from tailor.cache.headers import NO_STORE, X_CACHE, cache_control, etag_matches
 from tailor.cache.invalidation import InvalidationSubscriber
-from tailor.cache.key import cache_key
+from tailor.cache.key import KeyShape
 from tailor.cache.metrics import CacheMetrics
 from tailor.cache.policy import CachePolicy
 from tailor.cache.redis_backend import RedisBackend
 from tailor.errors import ConfigError, UpstreamError
 from tailor.http import Request, Response
 from tailor.pipeline import BuildContext
-from tailor.routing import Handler
+from tailor.routing import Handler, Route
 
 log = logging.getLogger("tailor.cache")
 
@@ -48,12 +49,30 @@ _NOT_MODIFIED_HEADERS = frozenset({"cache-control", "etag", "vary", "age", X_CAC
 
 
 @dataclass(frozen=True, slots=True)
+class CachedRoute:
+    """A cached route and what the stage derives from its policy once, not per request."""
+
+    template: str
+    policy: CachePolicy
+    key: KeyShape
+    cache_control: str  # the Cache-Control of what the edge stores for this route
+    vary: tuple[str, str] | None  # the Vary header, when the policy names headers
+
+    @classmethod
+    def of(cls, route: Route, policy: CachePolicy) -> CachedRoute:
+        vary = ("vary", ", ".join(policy.vary)) if policy.vary else None
+        return cls(route.template, policy, KeyShape(policy, route), cache_control(policy), vary)
+
+
+# Not frozen: one is built for every hit, and a frozen dataclass sets each of its fields
+# through object.__setattr__. Treat it as a value all the same (replace() makes a new one).
+@dataclass(slots=True)
 class Answer:
     """What a fill or an entry answers with, before it becomes one caller's Response."""
 
     status: int
     body: bytes
-    headers: tuple[tuple[str, str], ...]
+    headers: Sequence[tuple[str, str]]
     label: str
     etag: str | None = None
     cache_control: str | None = None
@@ -62,30 +81,34 @@ class Answer:
     state: tuple[tuple[str, Any], ...] = ()
 
     @classmethod
-    def from_entry(cls, entry: CacheEntry, label: str, policy: CachePolicy) -> Answer:
+    def from_entry(cls, entry: CacheEntry, label: str, cached: CachedRoute, now: float) -> Answer:
+        # entry.headers is not copied here: respond() builds a new list from it.
         return cls(
             entry.status,
             entry.body,
-            tuple(entry.headers),
+            entry.headers,
             label,
             entry.etag,
-            cache_control(policy),
-            entry.age(time.time()),
+            cached.cache_control,
+            entry.age(now),
         )
 
 
 class CacheStage:
     def __init__(
         self,
-        policies: dict[tuple[str, str], CachePolicy],
+        routes: dict[int, CachedRoute],
         backend: CacheBackend,
         metrics: CacheMetrics,
         *,
         backend_retry_s: float = 1.0,
     ) -> None:
-        self._policies = policies
+        self._routes = routes  # by id() of the Route: the router hands out the same objects
         self.backend = backend
         self._m = metrics
+        # lookups.labels() takes a lock and builds a key on each call: children are kept.
+        # Bounded: cached route templates x result words.
+        self._lookups: dict[tuple[str, str], Any] = {}
         self._retry_s = backend_retry_s
         self._skip_until = 0.0
         self._inflight: dict[str, asyncio.Task[Answer]] = {}
@@ -97,7 +120,7 @@ class CacheStage:
         settings = ctx.config.cache
         if not settings.enabled:
             return None
-        policies: dict[tuple[str, str], CachePolicy] = {}
+        routes: dict[int, CachedRoute] = {}
         for route in ctx.router.routes:
             if route.cache is None:
                 continue
@@ -107,12 +130,12 @@ class CacheStage:
                 policy = policy.with_timings(
                     timings.ttl_s, timings.stale_while_revalidate_s, timings.stale_if_error_s
                 )
-            policies[(route.method, route.template)] = policy
-        templates = {template for _, template in policies}
+            routes[id(route)] = CachedRoute.of(route, policy)
+        templates = {cached.template for cached in routes.values()}
         for template in settings.routes:
             if template not in templates:
                 raise ConfigError(f"cache.routes.{template}", "no cached route has this path")
-        if not policies:
+        if not routes:
             return None
         metrics = CacheMetrics(ctx.metrics.registry)
         backend: CacheBackend
@@ -120,7 +143,7 @@ class CacheStage:
             backend = RedisBackend(ctx.redis(), ctx.config.name)
         else:
             backend = MemoryBackend(settings.max_entries, settings.max_bytes)
-        stage = cls(policies, backend, metrics, backend_retry_s=settings.backend_retry_s)
+        stage = cls(routes, backend, metrics, backend_retry_s=settings.backend_retry_s)
         if ctx.config.state.redis_url and settings.invalidation_channel:
             stage.subscriber = InvalidationSubscriber(
                 ctx.redis,
@@ -135,43 +158,48 @@ class CacheStage:
     # -- the stage ------------------------------------------------------------------------
 
     def wrap(self, next_handler: Handler) -> Handler:
-        policies = self._policies
+        routes = self._routes
 
         async def cache(request: Request) -> Response:
-            route = request.route
-            policy = policies.get((route.method, route.template)) if route is not None else None
-            if policy is None or request.method not in CACHEABLE_METHODS:
+            cached = routes.get(id(request.route))
+            if cached is None or request.method not in CACHEABLE_METHODS:
                 return await next_handler(request)
-            assert route is not None
-            key = cache_key(policy, request)
+            key = cached.key.of(request)
             if key is None:
-                self._m.lookups.labels(route.template, "bypass").inc()
+                self._count(cached, "bypass")
                 return await next_handler(request)
             entry = await self._get(key)
             if entry is not None:
                 now = time.time()
                 if entry.fresh(now):
-                    return self._hit(request, policy, Answer.from_entry(entry, "hit", policy))
+                    return self._hit(request, cached, Answer.from_entry(entry, "hit", cached, now))
                 if entry.revalidatable(now):
-                    self._refresh(key, policy, request, next_handler, entry)
-                    return self._hit(request, policy, Answer.from_entry(entry, "stale", policy))
-            answer = await self._fill(key, policy, request, next_handler, entry)
-            self._m.lookups.labels(route.template, answer.label).inc()
-            return respond(request, policy, answer)
+                    self._refresh(key, cached, request, next_handler, entry)
+                    stale = Answer.from_entry(entry, "stale", cached, now)
+                    return self._hit(request, cached, stale)
+            answer = await self._fill(key, cached, request, next_handler, entry)
+            self._count(cached, answer.label)
+            return respond(request, cached, answer)
 
         return cache
 
-    def _hit(self, request: Request, policy: CachePolicy, answer: Answer) -> Response:
-        assert request.route is not None
-        self._m.lookups.labels(request.route.template, answer.label).inc()
-        return respond(request, policy, answer)
+    def _hit(self, request: Request, cached: CachedRoute, answer: Answer) -> Response:
+        self._count(cached, answer.label)
+        return respond(request, cached, answer)
+
+    def _count(self, cached: CachedRoute, result: str) -> None:
+        labels = (cached.template, result)
+        child = self._lookups.get(labels)
+        if child is None:
+            child = self._lookups[labels] = self._m.lookups.labels(*labels)
+        child.inc()
 
     # -- filling ----------------------------------------------------------------------------
 
     async def _fill(
         self,
         key: str,
-        policy: CachePolicy,
+        cached: CachedRoute,
         request: Request,
         next_handler: Handler,
         stale: CacheEntry | None,
@@ -183,33 +211,33 @@ class CacheStage:
                 request.state.update(answer.state)
                 return replace(answer, label="coalesced")
             # A response that sets a cookie belongs to its own caller only.
-            return await self._run(policy, request, next_handler, stale, "miss")
-        task = self._start(key, policy, request, next_handler, stale, "miss")
+            return await self._run(cached, request, next_handler, stale, "miss")
+        task = self._start(key, cached, request, next_handler, stale, "miss")
         # shield: if this caller goes away, the run still completes for those waiting on it.
         return await asyncio.shield(task)
 
     def _refresh(
         self,
         key: str,
-        policy: CachePolicy,
+        cached: CachedRoute,
         request: Request,
         next_handler: Handler,
         stale: CacheEntry,
     ) -> None:
         if key in self._inflight:
             return  # one refresh per key at a time
-        self._start(key, policy, detached(request), next_handler, stale, "refresh")
+        self._start(key, cached, detached(request), next_handler, stale, "refresh")
 
     def _start(
         self,
         key: str,
-        policy: CachePolicy,
+        cached: CachedRoute,
         request: Request,
         next_handler: Handler,
         stale: CacheEntry | None,
         kind: str,
     ) -> asyncio.Task[Answer]:
-        task = asyncio.ensure_future(self._run(policy, request, next_handler, stale, kind, key=key))
+        task = asyncio.ensure_future(self._run(cached, request, next_handler, stale, kind, key=key))
         self._inflight[key] = task
 
         def done(finished: asyncio.Task[Answer]) -> None:
@@ -223,7 +251,7 @@ class CacheStage:
 
     async def _run(
         self,
-        policy: CachePolicy,
+        cached: CachedRoute,
         request: Request,
         next_handler: Handler,
         stale: CacheEntry | None,
@@ -240,10 +268,10 @@ class CacheStage:
             response = await next_handler(request)
         except UpstreamError:
             if stale is not None and stale.usable_on_error(time.time()):
-                return Answer.from_entry(stale, "stale", policy)
+                return Answer.from_entry(stale, "stale", cached, time.time())
             raise
         if response.status >= 500 and stale is not None and stale.usable_on_error(time.time()):
-            return Answer.from_entry(stale, "stale", policy)
+            return Answer.from_entry(stale, "stale", cached, time.time())
         state = tuple((k, request.state[k]) for k in SHARED_STATE if k in request.state)
         headers = tuple(response.headers)
         plain = Answer(response.status, response.body, headers, "miss", state=state)
@@ -259,7 +287,7 @@ class CacheStage:
             self._m.stores.labels(template, "degraded").inc()
             return replace(plain, cache_control=NO_STORE)
         etag = strong_etag(response.body)
-        answer = replace(plain, etag=etag, cache_control=cache_control(policy))
+        answer = replace(plain, etag=etag, cache_control=cached.cache_control)
         tags = _tags(request)
         if key is None:
             return answer
@@ -272,9 +300,9 @@ class CacheStage:
             list(headers),
             etag,
             stored_at=time.time(),
-            ttl_s=policy.ttl_s,
-            swr_s=policy.stale_while_revalidate_s,
-            sie_s=policy.stale_if_error_s,
+            ttl_s=cached.policy.ttl_s,
+            swr_s=cached.policy.stale_while_revalidate_s,
+            sie_s=cached.policy.stale_if_error_s,
             tags=tags,
         )
         if await self._set(key, entry):
@@ -345,7 +373,7 @@ def _tags(request: Request) -> list[str]:
     return list(dict.fromkeys(t for t in raw if isinstance(t, str) and t))[:MAX_TAGS]
 
 
-def respond(request: Request, policy: CachePolicy, answer: Answer) -> Response:
+def respond(request: Request, cached: CachedRoute, answer: Answer) -> Response:
     """One caller's response: the stored or fetched answer plus cache headers; 304 when the
     caller already holds this version."""
     headers = list(answer.headers)
@@ -353,8 +381,8 @@ def respond(request: Request, policy: CachePolicy, answer: Answer) -> Response:
         headers.append(("cache-control", answer.cache_control))
     if answer.etag is not None:
         headers.append(("etag", answer.etag))
-    if policy.vary:
-        headers.append(("vary", ", ".join(policy.vary)))
+    if cached.vary is not None:
+        headers.append(cached.vary)
     if answer.age is not None:
         headers.append(("age", str(int(answer.age))))
     headers.append((X_CACHE, answer.label))

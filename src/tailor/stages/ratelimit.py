@@ -20,12 +20,14 @@ from tailor.config import RateLimit
 from tailor.http import Request, Response
 from tailor.pipeline import BuildContext
 from tailor.problem import problem_response
-from tailor.ratelimit.gcra import BackendUnavailable, Quota, RateLimiter
+from tailor.ratelimit.gcra import BackendUnavailable, Quota, RateLimiter, Verdict
 from tailor.ratelimit.memory import MemoryBackend
 from tailor.ratelimit.policy import (
+    DEFAULT_TIER,
     CompiledPolicy,
     caller_app,
     identity,
+    known_tiers,
     policies_by_route,
     ratelimit_item,
     tier_of,
@@ -111,58 +113,71 @@ class RateLimitStage:
     def wrap(self, next_handler: Handler) -> Handler:
         by_route = self._by_route
         acquire = self._backend.acquire
+        tiers = known_tiers([p for policies in by_route.values() for p in policies])
+        # RateLimit-Policy depends only on which policies applied and the tier: built once per
+        # combination. Bounded: subsets of each route's policies x the tiers policies name.
+        policy_headers: dict[tuple[tuple[CompiledPolicy, ...], str], tuple[str, str]] = {}
 
         async def rate_limit(request: Request) -> Response:
-            policies = by_route.get(id(request.route)) if request.route is not None else None
+            route = request.route
+            policies = by_route.get(id(route)) if route is not None else None
             if not policies:
                 return await next_handler(request)
             app = caller_app(request)
             tier = tier_of(app)
+            if tier not in tiers:
+                tier = DEFAULT_TIER  # no policy names it: the default limits, the same header
             applied: list[CompiledPolicy] = []
             quotas: list[Quota] = []
             for p in policies:
                 who = identity(request, p.key, app)
                 if who is not None:
                     applied.append(p)
-                    quotas.append(Quota(p.prefix + who, p.limit_for(tier), p.window_s))
+                    quotas.append(p.quota(who, tier))
             if not quotas:
                 return await next_handler(request)
             try:
                 verdict = await acquire(quotas)
             except BackendUnavailable as exc:
                 return await self._unavailable(request, next_handler, exc)
-            policy_header = ("ratelimit-policy", ", ".join(p.policy_item(tier) for p in applied))
+            combination = (tuple(applied), tier)
+            policy_header = policy_headers.get(combination)
+            if policy_header is None:
+                policy_header = policy_headers[combination] = (
+                    "ratelimit-policy",
+                    ", ".join(p.policy_item(tier) for p in applied),
+                )
             if not verdict.allowed:
-                refused = [
-                    (p, u) for p, u in zip(applied, verdict.usages, strict=True) if u.refused
-                ]
-                for p, _ in refused:
-                    self._denied.labels(p.name).inc()
-                retry = str(max(math.ceil(verdict.retry_after_s), 1))
-                # Only the refused policies in RateLimit: their t equals Retry-After, which
-                # the draft says must not point before the end of any effective window.
-                items = ", ".join(ratelimit_item(p.name, u) for p, u in refused)
-                return problem_response(
-                    429,
-                    f"rate limit exceeded ({', '.join(p.name for p, _ in refused)}); "
-                    f"retry after {retry} s",
-                    headers=(policy_header, ("ratelimit", items), ("retry-after", retry)),
-                    request_id=request.request_id,
-                )
+                return self._refused(request, policy_header, applied, verdict)
             response = await next_handler(request)
-            response.headers.append(policy_header)
-            response.headers.append(
-                (
-                    "ratelimit",
-                    ", ".join(
-                        ratelimit_item(p.name, u)
-                        for p, u in zip(applied, verdict.usages, strict=True)
-                    ),
-                )
-            )
+            items = [
+                ratelimit_item(p.name, u) for p, u in zip(applied, verdict.usages, strict=True)
+            ]
+            response.headers += (policy_header, ("ratelimit", ", ".join(items)))
             return response
 
         return rate_limit
+
+    def _refused(
+        self,
+        request: Request,
+        policy_header: tuple[str, str],
+        applied: list[CompiledPolicy],
+        verdict: Verdict,
+    ) -> Response:
+        refused = [(p, u) for p, u in zip(applied, verdict.usages, strict=True) if u.refused]
+        for p, _ in refused:
+            self._denied.labels(p.name).inc()
+        retry = str(max(math.ceil(verdict.retry_after_s), 1))
+        # Only the refused policies in RateLimit: their t equals Retry-After, which the draft
+        # says must not point before the end of any effective window.
+        items = ", ".join(ratelimit_item(p.name, u) for p, u in refused)
+        return problem_response(
+            429,
+            f"rate limit exceeded ({', '.join(p.name for p, _ in refused)}); retry after {retry} s",
+            headers=(policy_header, ("ratelimit", items), ("retry-after", retry)),
+            request_id=request.request_id,
+        )
 
     async def _unavailable(
         self, request: Request, next_handler: Handler, exc: BackendUnavailable
