@@ -7,17 +7,21 @@ not filter visibility: that is the value-added catalog's job.
 It learns new posts and follows from domain events (``track.posted``, ``user.followed``,
 ``user.unfollowed`` on the event stream) and, since it is the one that knows who follows
 whom, tells the BFF caches which feeds changed (``feed:<follower>`` for each follower).
+
+A new post is not visible until rights (and media) have built their rows from the same
+``track.posted`` event, and nothing orders those consumers. So the followers' feeds are named
+when the post is added *and* again on ``rights.created`` / ``media.created`` for a post this
+service holds: whichever consumer runs last, a feed cached before the track was visible is
+purged after it is. Every handler is idempotent and the read position is kept in this
+service's database, so a replayed event changes nothing and a restart misses nothing.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import base64
 import binascii
-import contextlib
 import sqlite3
-from collections.abc import AsyncIterator
 
 import msgspec
 from fastapi import FastAPI, Query
@@ -34,7 +38,7 @@ from waveform.services.common import (
     returns,
     run_service,
 )
-from waveform.services.events import Events
+from waveform.services.events import Events, SqliteCursor
 
 SCHEMA = """
 CREATE TABLE users (id TEXT PRIMARY KEY);
@@ -48,8 +52,9 @@ MAX_LIMIT = 50
 
 
 def load(conn: sqlite3.Connection, world: World) -> None:
-    conn.executemany("INSERT INTO users VALUES (?)",
-                     [(f"u{i}",) for i in range(1, world.n_users + 1)])
+    conn.executemany(
+        "INSERT INTO users VALUES (?)", [(f"u{i}",) for i in range(1, world.n_users + 1)]
+    )
     insert_rows(conn, "follows", world.follows)
     insert_rows(conn, "activity", world.activities)
 
@@ -68,7 +73,9 @@ def decode_cursor(cursor: str) -> tuple[str, int]:
     return created_at, seq
 
 
-CONSUMED = {"track.posted", "user.followed", "user.unfollowed"}
+CONSUMED = {"track.posted", "user.followed", "user.unfollowed", "rights.created", "media.created"}
+#: Events saying a posted track may just have become visible.
+BECAME_VISIBLE = {"rights.created", "media.created"}
 
 
 def add_post(conn: sqlite3.Connection, actor_id: str, track_id: str, created_at: str) -> bool:
@@ -79,6 +86,13 @@ def add_post(conn: sqlite3.Connection, actor_id: str, track_id: str, created_at:
     conn.execute("INSERT INTO activity (type, actor_id, track_id, created_at) "
                  "VALUES ('track_post', ?, ?, ?)", (actor_id, track_id, created_at))  # fmt: skip
     return True
+
+
+def poster_of(conn: sqlite3.Connection, track_id: str) -> str | None:
+    """Who posted ``track_id``, if this service holds the post (a private one it never does)."""
+    row = conn.execute("SELECT actor_id FROM activity WHERE type = 'track_post' AND track_id = ?",
+                       (track_id,)).fetchone()  # fmt: skip
+    return None if row is None else str(row[0])
 
 
 def followers_of(conn: sqlite3.Connection, user_id: str) -> list[str]:
@@ -97,6 +111,11 @@ def build_app(conn: sqlite3.Connection, args: argparse.Namespace) -> FastAPI:
             if add_post(conn, owner, data["track_id"], data["created_at"]):
                 feeds = [f"feed:{f}" for f in followers_of(conn, owner)]
                 await events.notify("feed.changed", feeds)
+        elif type_ in BECAME_VISIBLE:
+            poster = poster_of(conn, data["track_id"])
+            if poster is not None:  # a feed may have been cached while the post was hidden
+                feeds = [f"feed:{f}" for f in followers_of(conn, poster)]
+                await events.notify("feed.changed", feeds)
         elif type_ == "user.followed":
             pair = (data["follower_id"], data["followee_id"], data["created_at"])
             conn.execute("INSERT OR IGNORE INTO follows VALUES (?, ?, ?)", pair)
@@ -106,27 +125,15 @@ def build_app(conn: sqlite3.Connection, args: argparse.Namespace) -> FastAPI:
                          (data["follower_id"], data["followee_id"]))  # fmt: skip
             await events.notify("feed.changed", [f"feed:{data['follower_id']}"])
 
-    @contextlib.asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        started = asyncio.Event()
-        consumer = asyncio.create_task(events.consume(CONSUMED, on_event, started=started))
-        # Serve only once the read position is fixed, so no event after startup is missed.
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(started.wait(), 3.0)
-        try:
-            yield
-        finally:
-            consumer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await consumer
-            await events.aclose()
-
+    # Serves only once the read position is fixed, so no event after startup is missed.
+    lifespan = events.lifespan(CONSUMED, on_event, cursor=SqliteCursor(conn, "stream"))
     app = create_app("stream", "Feeds of track posts and reposts, newest first.",
                      lifespan=lifespan)  # fmt: skip
 
     @app.get("/stream/{user_id}", responses=returns(m.StreamPage, 404))
-    async def stream(user_id: str, cursor: str | None = Query(None),
-                     limit: int = Query(20, ge=1, le=MAX_LIMIT)) -> Response:
+    async def stream(
+        user_id: str, cursor: str | None = Query(None), limit: int = Query(20, ge=1, le=MAX_LIMIT)
+    ) -> Response:
         if conn.execute("SELECT 1 FROM users WHERE id = ?", (user_id,)).fetchone() is None:
             raise not_found("user", user_id)
         where = ""
@@ -139,18 +146,28 @@ def build_app(conn: sqlite3.Connection, args: argparse.Namespace) -> FastAPI:
             "SELECT a.seq, a.type, a.actor_id, a.track_id, a.created_at FROM activity a "
             "WHERE a.actor_id IN (SELECT followee_id FROM follows WHERE follower_id = ?) "
             f"{where} ORDER BY a.created_at DESC, a.seq DESC LIMIT ?",
-            [*params, limit + 1]).fetchall()
+            [*params, limit + 1],
+        ).fetchall()
         page = rows[:limit]
-        items = [{"id": f"a{r['seq']}", "type": r["type"], "actor_id": r["actor_id"],
-                  "track_id": r["track_id"], "created_at": r["created_at"],
-                  "feed_owner_id": user_id, "ranking_signal": "chronological"}
-                 for r in page]
+        items = [
+            {
+                "id": f"a{r['seq']}",
+                "type": r["type"],
+                "actor_id": r["actor_id"],
+                "track_id": r["track_id"],
+                "created_at": r["created_at"],
+                "feed_owner_id": user_id,
+                "ranking_signal": "chronological",
+            }
+            for r in page
+        ]
         next_cursor = None
         if len(rows) > limit:
             last = page[-1]
             next_cursor = encode_cursor(last["created_at"], last["seq"])
-        return json_response({"user_id": user_id, "items": items, "next_cursor": next_cursor,
-                              "limit": limit})
+        return json_response(
+            {"user_id": user_id, "items": items, "next_cursor": next_cursor, "limit": limit}
+        )
 
     return app
 

@@ -52,7 +52,9 @@ ID = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 
 class NewTrack(BaseModel):
     """A track being posted. ``id`` is the upload's id when the media pipeline assigned one
-    (its media and rights rows are keyed by it); otherwise the next free ``t<n>``."""
+    (its media and rights rows are keyed by it); otherwise the next free ``t<n>``. ``label``
+    is the record label posting it (empty: self-released); tracks does not keep it, it goes
+    in the ``track.posted`` event for the rights service."""
 
     owner_id: str = Field(pattern=ID)
     title: str = Field(min_length=1, max_length=200)
@@ -61,6 +63,7 @@ class NewTrack(BaseModel):
     genre: str = Field("", max_length=64)
     description: str = Field("", max_length=4000)
     private: bool = False
+    label: str = Field("", max_length=100)
 
 
 def build_app(conn: sqlite3.Connection, args: argparse.Namespace) -> FastAPI:
@@ -90,7 +93,8 @@ def build_app(conn: sqlite3.Connection, args: argparse.Namespace) -> FastAPI:
             rows = conn.execute(
                 "SELECT * FROM tracks WHERE owner_id = ? "
                 "ORDER BY created_at DESC, CAST(substr(id, 2) AS INTEGER) DESC LIMIT ?",
-                (owner, limit)).fetchall()
+                (owner, limit),
+            ).fetchall()
             items = [row_dict(r, BOOLS, JSON_COLS) for r in rows]
         return json_response({"items": items})
 
@@ -113,8 +117,10 @@ def build_app(conn: sqlite3.Connection, args: argparse.Namespace) -> FastAPI:
         except sqlite3.IntegrityError as exc:
             raise Problem(409, "Conflict", f"track {track_id!r} already exists") from exc
         row = conn.execute("SELECT * FROM tracks WHERE id = ?", (track_id,)).fetchone()
+        # Everything a consumer needs is in the event itself, so no consumer has to wait for
+        # another (or call back here) to handle it.
         data = {"track_id": track_id, "owner_id": new.owner_id, "created_at": now,
-                "private": str(int(new.private))}  # fmt: skip
+                "private": str(int(new.private)), "label": new.label}  # fmt: skip
         await events.emit("track.posted", data)
         await events.notify("track.posted", [f"track:{track_id}", f"tracks:{new.owner_id}"])
         return json_response(row_dict(row, BOOLS, JSON_COLS), status=201)

@@ -1,9 +1,11 @@
 """A track posted through ``POST /tracks`` becomes visible: rights and media build their
-default rows from the ``track.posted`` domain event (tracks, rights, media, catalog and the
-token service as real processes, with a real redis-server)."""
+default rows from the ``track.posted`` domain event, and the stream service names followers'
+feeds again once the track is visible, whatever order the consumers ran in (tracks, rights,
+media, stream, catalog and the token service as real processes, with a real redis-server)."""
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,7 +17,7 @@ import pytest
 import redis
 
 from waveform.seed import World
-from waveform.services.events import DOMAIN_STREAM
+from waveform.services.events import CHANGES_CHANNEL, DOMAIN_STREAM
 from waveform.services.media import default_media
 from waveform.services.rights import NO_LABEL
 from waveform.supervisor import Platform
@@ -28,7 +30,7 @@ SCALE = 200
 @pytest.fixture(scope="module")
 def posting(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     data_dir: Path = tmp_path_factory.mktemp("waveform-posted")
-    components = ["tokens", "tracks", "rights", "media", "catalog"]
+    components = ["tokens", "tracks", "rights", "media", "stream", "catalog"]
     with Platform(data_dir, ephemeral=True, scale=SCALE, redis=True,
                   components=components) as p:  # fmt: skip
         assert not p.failures, [f.describe() for f in p.failures.values()]
@@ -41,10 +43,11 @@ def client(posting: Platform) -> Iterator[httpx.Client]:
         yield c
 
 
-def _post(p: Platform, c: httpx.Client, track_id: str, private: bool = False) -> None:
-    response = c.post(f"{p.url('tracks')}/tracks",
-                      json={"id": track_id, "owner_id": "u2", "title": f"New {track_id}",
-                            "duration_ms": 180_000, "private": private})  # fmt: skip
+def _post(p: Platform, c: httpx.Client, track_id: str, private: bool = False, label: str = ""
+          ) -> None:  # fmt: skip
+    new = {"id": track_id, "owner_id": "u2", "title": f"New {track_id}",
+           "duration_ms": 180_000, "private": private, "label": label}  # fmt: skip
+    response = c.post(f"{p.url('tracks')}/tracks", json=new)
     assert response.status_code == 201, response.text
 
 
@@ -66,6 +69,15 @@ def test_a_posted_track_gets_worldwide_rights_held_by_its_poster(
     body = rights.json()
     assert (body["geo_restricted"], body["allowed_countries"]) == (False, [])
     assert (body["label"], body["rights_holder_id"]) == (NO_LABEL, "u2")
+
+
+def test_a_track_posted_by_a_label_gets_rights_under_that_label_from_the_event(
+    posting: Platform, client: httpx.Client
+) -> None:
+    _post(posting, client, "t980006", label="Globex Music")
+    rights = _eventually(lambda: client.get(f"{posting.url('rights')}/rights/t980006"))
+    assert rights.status_code == 200, rights.text
+    assert rights.json()["label"] == "Globex Music"
 
 
 def test_a_posted_track_gets_media_derived_from_its_id(
@@ -105,3 +117,59 @@ def test_a_replayed_event_changes_nothing(posting: Platform, client: httpx.Clien
 def test_media_for_seeded_ids_is_what_the_seed_holds(posting: Platform) -> None:
     world = World(seed=posting.seed, scale=SCALE)
     assert [default_media(m["track_id"]) for m in world.media[:30]] == world.media[:30]
+
+
+class Notices:
+    """The change notices on ``tailor:invalidate``, read from a real Redis subscription."""
+
+    def __init__(self, pubsub: redis.client.PubSub) -> None:
+        self.pubsub = pubsub
+        self.seen: list[dict[str, Any]] = []
+
+    def until(self, done: Callable[[list[dict[str, Any]]], bool], within_s: float = 5.0) -> bool:
+        deadline = time.monotonic() + within_s
+        while not done(self.seen):
+            if time.monotonic() > deadline:
+                return False
+            message = self.pubsub.get_message(timeout=0.05)  # a bounded wait, not a sleep
+            if message is not None and message["type"] == "message":
+                self.seen.append(msgspec.json.decode(message["data"]))
+        return True
+
+
+def _feeds(notice: dict[str, Any]) -> set[str]:
+    return (
+        {t for t in notice["tags"] if t.startswith("feed:")}
+        if notice["type"] == "feed.changed"
+        else set()
+    )
+
+
+def test_followers_feeds_are_named_again_when_rights_run_after_the_stream(
+    posting: Platform, client: httpx.Client
+) -> None:
+    track_tag = "track:t980010"
+
+    def created(kind: str) -> Callable[[dict[str, Any]], bool]:
+        return lambda n: n["type"] == kind and track_tag in n["tags"]
+
+    with redis.Redis.from_url(posting.redis.url) as r, r.pubsub() as pubsub:
+        pubsub.subscribe(CHANGES_CHANNEL)
+        assert pubsub.get_message(timeout=5)["type"] == "subscribe"
+        notices = Notices(pubsub)
+        posting.kill("rights", signal.SIGSTOP)  # rights will handle the post last
+        try:
+            _post(posting, client, "t980010")
+            # The stream has named the feeds while the track was still hidden (no rights).
+            assert notices.until(lambda seen: any(_feeds(n) for n in seen)
+                                 and any(map(created("media.created"), seen)))  # fmt: skip
+        finally:
+            posting.kill("rights", signal.SIGCONT)
+        feeds = next(_feeds(n) for n in notices.seen if _feeds(n))
+        assert feeds and not any(map(created("rights.created"), notices.seen))
+
+        def named_after_rights(seen: list[dict[str, Any]]) -> bool:
+            at = next((i for i, n in enumerate(seen) if created("rights.created")(n)), None)
+            return at is not None and any(_feeds(n) == feeds for n in seen[at + 1 :])
+
+        assert notices.until(named_after_rights), notices.seen
