@@ -102,7 +102,8 @@ def tailor_full(
     return Contender(
         "tailor",
         "tailor, full pipeline (mobile BFF)",
-        "granian RSGI + pyreqwest; RS256 JWT, entitlements, rate limit, shedding, "
+        "granian RSGI + tailor's in-loop HTTP/1.1 client; RS256 JWT, entitlements, rate limit, "
+        "shedding, "
         "internal-token exchange (cached), resilience, metrics; edge cache off"
         + (
             "; admin listener off (each worker would bind the admin port: the second fails)"
@@ -156,7 +157,8 @@ def tailor_passthrough(upstream: str, cpu: str) -> Contender:
     return Contender(
         "tailor-pass",
         "tailor, one-Part relay",
-        "granian RSGI + pyreqwest; a one-Part plan whose raw body is answered as it came "
+        "granian RSGI + tailor's in-loop HTTP/1.1 client; a one-Part plan whose raw body is "
+        "answered as it came "
         "(benchmarks/peers/tailor_passthrough.py), no edge stage",
         port,
         start,

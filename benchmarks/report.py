@@ -373,8 +373,9 @@ def render(result: dict[str, Any]) -> str:
         ("wrk", m["wrk"]),
         ("load average before / at the end of the load", f"{m.get('load_before', '?')} / "
          f"{m.get('load_during', '?')}"),
-        ("tailor / granian / pyreqwest / msgspec",
-         f"{m['tailor']} / {m['granian']} / {m['pyreqwest']} / {m['msgspec']}"),
+        ("tailor / granian / uvloop / httptools / msgspec",
+         f"{m['tailor']} / {m['granian']} / {m.get('uvloop')} / {m.get('httptools')} / "
+         f"{m['msgspec']}"),
         ("FastAPI / pydantic / httpx / aiohttp / uvicorn",
          f"{m['fastapi']} / {m['pydantic']} / {m['httpx']} / {m.get('aiohttp', '?')} / "
          f"{m['uvicorn']}"),

@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
-from urllib.parse import urlencode
 
 import msgspec
 
@@ -22,6 +21,7 @@ from tailor.observe.metrics import Metrics
 from tailor.upstream.inward import InwardCredentials
 from tailor.upstream.registry import ServiceRegistry
 from tailor.upstream.transport import Transport, UpstreamRequest, UpstreamResponse
+from tailor.upstream.urls import query_string
 
 T = TypeVar("T")
 
@@ -75,7 +75,7 @@ class UpstreamClient:
             raise UpstreamTimeout(upstream, "no time left in the endpoint deadline")
         url = self.registry.url(upstream, path)
         if query:
-            url = f"{url}?{urlencode(query, safe=',')}"
+            url = f"{url}?{query_string(query)}"
         inward = [_ACCEPT_JSON, (DEADLINE_HEADER, str(int(timeout * 1000)))]
         if request_id:
             inward.append(("x-request-id", request_id))

@@ -38,6 +38,7 @@ import asyncio
 import re
 import ssl
 from collections import deque
+from collections.abc import Iterator, Mapping
 from typing import cast
 from urllib.parse import quote
 
@@ -75,6 +76,40 @@ class _Origin:
         self.retired = False  # the transport closed or moved to another loop
 
 
+class _LazyHeaders(Mapping[str, str]):
+    """An answer's headers, parsed from its raw head on first use; lower-case names, repeated
+    headers joined with ", "."""
+
+    __slots__ = ("_head", "_parsed")
+
+    def __init__(self, head: bytes) -> None:
+        self._head = head
+        self._parsed: dict[str, str] | None = None
+
+    def _items(self) -> dict[str, str]:
+        parsed = self._parsed
+        if parsed is None:
+            parsed = self._parsed = {}
+            for line in self._head.decode("latin-1").split("\r\n")[1:]:  # [0]: status line
+                name, _, value = line.partition(":")
+                key, text = name.strip().lower(), value.strip()
+                previous = parsed.get(key)
+                parsed[key] = text if previous is None else f"{previous}, {text}"
+        return parsed
+
+    def __getitem__(self, name: str) -> str:
+        return self._items()[name.lower()]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items())
+
+    def __len__(self) -> int:
+        return len(self._items())
+
+    def __repr__(self) -> str:
+        return f"_LazyHeaders({self._items()!r})"
+
+
 class _Connection(asyncio.Protocol):
     """One keep-alive connection; carries at most one request at a time."""
 
@@ -91,7 +126,9 @@ class _Connection(asyncio.Protocol):
         self._waiter: asyncio.Future[UpstreamResponse] | None = None
         self._head_only = False
         self._status = 0
-        self._headers: dict[str, str] = {}
+        self._seen: list[bytes] = []  # bytes of this answer until its head is complete
+        self._interim = 0  # 1xx heads before the final one
+        self._head = b""
         self._body: list[bytes] = []
         self._size = 0
         self._received = False
@@ -106,6 +143,8 @@ class _Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self._received = True
+        if not self._headers_done:
+            self._seen.append(data)
         if self._waiter is None:
             # Bytes nobody asked for: the connection is out of step with the service.
             self.abort()
@@ -138,19 +177,22 @@ class _Connection(asyncio.Protocol):
 
     # -- httptools callbacks ----------------------------------------------------------------
 
-    def on_header(self, name: bytes, value: bytes) -> None:
-        key = name.decode("latin-1").lower()
-        text = value.decode("latin-1")
-        previous = self._headers.get(key)
-        self._headers[key] = text if previous is None else f"{previous}, {text}"
+    # No on_header callback on purpose: a Python call per header line is a measurable part of
+    # each call, and most callers never read the headers. The raw head is kept instead and
+    # parsed on first use (_LazyHeaders).
 
     def on_headers_complete(self) -> None:
         self._status = self._parser.get_status_code()
         self._headers_done = True
-        headers = self._headers
+        seen = self._seen[0] if len(self._seen) == 1 else b"".join(self._seen)
+        start = 0
+        for _ in range(self._interim):  # interim answers have no body: skip their heads
+            start = seen.find(b"\r\n\r\n", start) + 4
+        head = self._head = seen[start : seen.find(b"\r\n\r\n", start)]
+        lowered = head.lower()
         self._until_close = (
-            "content-length" not in headers
-            and "transfer-encoding" not in headers
+            b"\ncontent-length:" not in lowered
+            and b"\ntransfer-encoding:" not in lowered
             and not self._head_only
             and self._status not in _NO_BODY_STATUSES
             and self._status >= 200
@@ -168,7 +210,10 @@ class _Connection(asyncio.Protocol):
     def on_message_complete(self) -> None:
         if self._status < 200:
             # An interim answer (100 Continue, 103 Early Hints): the real one follows.
+            interim = self._interim + 1
+            seen = self._seen
             self._reset_response()
+            self._seen, self._interim = seen, interim
             return
         self._complete()
 
@@ -203,7 +248,9 @@ class _Connection(asyncio.Protocol):
 
     def _reset_response(self) -> None:
         self._status = 0
-        self._headers = {}
+        self._seen = []
+        self._interim = 0
+        self._head = b""
         self._body = []
         self._size = 0
         self._received = False
@@ -220,7 +267,7 @@ class _Connection(asyncio.Protocol):
         waiter = self._waiter
         self._waiter = None
         body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
-        response = UpstreamResponse(self._status, self._headers, body)
+        response = UpstreamResponse(self._status, _LazyHeaders(self._head), body)
         keep = (
             not self.closed
             and not self._dead

@@ -129,6 +129,15 @@ async def test_sends_the_request_and_reads_status_headers_and_body(
     assert upstream.received("/users/u1")[0].headers["x-request-id"] == "r1"
 
 
+async def test_repeated_headers_are_joined_and_names_read_in_any_case(
+    transport: Http1Transport, raw: Callable[[Handler], Awaitable[RawServer]]
+) -> None:
+    answer = b"HTTP/1.1 200 OK\r\nX-Tag: a\r\ncontent-length: 0\r\nx-tag: b\r\n\r\n"
+    server = await raw(answering(answer))
+    headers = (await transport.send(get(server.url()))).headers
+    assert (headers["x-tag"], headers["X-Tag"], headers["content-length"]) == ("a, b", "a, b", "0")
+
+
 async def test_a_post_carries_its_body_and_length(
     transport: Http1Transport, upstream: ScriptedUpstream
 ) -> None:
