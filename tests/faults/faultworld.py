@@ -1,6 +1,6 @@
 """The world the fault scenarios run in: scripted services behind one fault proxy each, and a
 BFF serving the real mobile home plan (``waveform.bffs.mobile.app.HOME``) with the mobile
-profile's resilience settings, in-process, over the real pyreqwest transport.
+profile's resilience settings, in-process, over the real default transport (in-loop HTTP/1.1).
 
 The services and proxies run on an event loop of their own, in a thread, so the load they carry
 does not delay the BFF's loop: a latency the BFF measures is its own.
@@ -233,7 +233,7 @@ async def start_world(resilience: dict[str, Any] | None = None) -> World:
             "resilience": settings,
         }
     )
-    bff = BFF(config)  # the real pyreqwest transport, wrapped by the resilient one
+    bff = BFF(config)  # the real default transport, wrapped by the resilient one
 
     @bff.get("/home/{user}", auth=False, plans=(HOME,))
     async def home(request: Request) -> Response:

@@ -1,5 +1,6 @@
-"""The fault proxy itself, seen through the real pyreqwest transport: each fault does what it
-says, and switching it at runtime takes effect on the next request."""
+"""The fault proxy itself, seen through each real transport (the default in-loop HTTP/1.1 one
+and pyreqwest): each fault does what it says, and switching it at runtime takes effect on the
+next request."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from aiohttp import web
 from faultproxy import Fault, FaultProxy
 
 from tailor.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
-from tailor.upstream.pyreqwest_transport import PyreqwestTransport
-from tailor.upstream.transport import UpstreamRequest, UpstreamResponse
+from tailor.config import UpstreamClientSettings
+from tailor.upstream.build import build_transport
+from tailor.upstream.transport import Transport, UpstreamRequest, UpstreamResponse
 
 BODY = b'{"items": [' + b",".join(b'{"n": %d}' % n for n in range(50)) + b"]}"
 
@@ -33,15 +35,15 @@ async def proxy() -> AsyncIterator[FaultProxy]:
     await runner.cleanup()
 
 
-@pytest.fixture
-async def transport() -> AsyncIterator[PyreqwestTransport]:
-    transport = PyreqwestTransport()
+@pytest.fixture(params=["http1", "pyreqwest"])
+async def transport(request: pytest.FixtureRequest) -> AsyncIterator[Transport]:
+    transport = build_transport(UpstreamClientSettings(transport=request.param))
     yield transport
     await transport.aclose()
 
 
 async def _get(
-    transport: PyreqwestTransport, proxy: FaultProxy, timeout_s: float = 2.0
+    transport: Transport, proxy: FaultProxy, timeout_s: float = 2.0
 ) -> UpstreamResponse:
     return await transport.send(UpstreamRequest("svc", "GET", f"{proxy.url}/x", [], timeout_s))
 
