@@ -3,8 +3,8 @@
 A posted track gets its media row from the ``track.posted`` domain event, with URLs derived
 from the track id exactly as the seeded tracks' are (:func:`default_media`). Handling is
 idempotent and the consumer's position is kept in this service's database, so a replayed
-event changes nothing and a restart misses nothing. A new row is announced as the
-``media.created`` domain event and as a change notice for ``track:<id>``.
+event changes nothing and a restart misses nothing. A new row is announced as a change notice
+for ``track:<id>``, and every handled post as the ``media.ready`` domain event.
 """
 
 from __future__ import annotations
@@ -92,11 +92,13 @@ def build_app(conn: sqlite3.Connection, args: argparse.Namespace) -> FastAPI:
     events = Events(getattr(args, "redis_url", None), "media")
 
     async def on_event(type_: str, data: dict[str, str]) -> None:
-        if type_ == "track.posted" and add_default_media(conn, data["track_id"]):
-            # A domain event too: the stream service names followers' feeds again once the
-            # track can be shown, whichever of rights, media and stream ran first.
-            await events.emit("media.created", {"track_id": data["track_id"]})
+        if type_ != "track.posted":
+            return
+        if add_default_media(conn, data["track_id"]):
             await events.notify("media.created", [f"track:{data['track_id']}"])
+        # The row is there (new, or from the upload pipeline, or an earlier delivery): the
+        # stream service names followers' feeds once rights and media both said so.
+        await events.emit("media.ready", {"track_id": data["track_id"]})
 
     lifespan = events.lifespan(CONSUMED, on_event, cursor=SqliteCursor(conn, "media"))
     app = create_app("media", "Audio locations per track.", lifespan=lifespan)

@@ -4,9 +4,9 @@ A posted track gets its default rights from the ``track.posted`` domain event: w
 not restricted, with the poster's label when the event names one. Handling is idempotent
 (an existing row is never overwritten) and the consumer's position is kept in this
 service's database, so a replayed or re-read event changes nothing and a restart misses
-nothing. A new row is announced as the ``rights.created`` domain event (the track may have
-just become visible) and as a change notice for ``track:<id>``. ``GET /rights?label=`` pages
-through one label's tracks (the partner catalog).
+nothing. A new row is announced as a change notice for ``track:<id>``, and every handled
+post as the ``rights.ready`` domain event (the row exists: the track may be visible now).
+``GET /rights?label=`` pages through one label's tracks (the partner catalog).
 
 The label rule lives here, not in a BFF: ``GET /rights/{id}?label=`` answers a track's
 rights only when they belong to that label, and a track of another label is the same 404 as a
@@ -86,11 +86,15 @@ def build_app(conn: sqlite3.Connection, args: argparse.Namespace) -> FastAPI:
     conn.execute("CREATE INDEX IF NOT EXISTS rights_label ON rights (label, track_id)")
 
     async def on_event(type_: str, data: dict[str, str]) -> None:
-        if type_ == "track.posted" and add_default_rights(conn, data):
-            # A domain event too: whoever named views of the track before it was visible
-            # (the stream service, feeds) names them again now, whatever order we ran in.
-            await events.emit("rights.created", {"track_id": data["track_id"]})
+        if type_ != "track.posted":
+            return
+        if add_default_rights(conn, data):
             await events.notify("rights.created", [f"track:{data['track_id']}"])
+        # The row is there (new, seeded or from an earlier delivery): say so, so that whoever
+        # waits for the track to be visible (the stream service, to name feeds) need not
+        # depend on the order the consumers ran in. After the notice, so a notice it causes
+        # follows this one.
+        await events.emit("rights.ready", {"track_id": data["track_id"]})
 
     lifespan = events.lifespan(CONSUMED, on_event, cursor=SqliteCursor(conn, "rights"))
     app = create_app("rights", "Licensing and territory restrictions per track.",

@@ -8,12 +8,13 @@ It learns new posts and follows from domain events (``track.posted``, ``user.fol
 ``user.unfollowed`` on the event stream) and, since it is the one that knows who follows
 whom, tells the BFF caches which feeds changed (``feed:<follower>`` for each follower).
 
-A new post is not visible until rights (and media) have built their rows from the same
+A new post is not visible until rights and media have built their rows from the same
 ``track.posted`` event, and nothing orders those consumers. So the followers' feeds are named
-when the post is added *and* again on ``rights.created`` / ``media.created`` for a post this
-service holds: whichever consumer runs last, a feed cached before the track was visible is
-purged after it is. Every handler is idempotent and the read position is kept in this
-service's database, so a replayed event changes nothing and a restart misses nothing.
+once the post is visible: when this service holds the post and rights and media have said
+their rows exist (``rights.ready``, ``media.ready``), in whatever order the three arrive
+(:func:`mark_ready`), and only once per post. Every handler is idempotent and the read
+position is kept in this service's database, so a replayed event changes nothing and a
+restart misses nothing.
 """
 
 from __future__ import annotations
@@ -73,9 +74,17 @@ def decode_cursor(cursor: str) -> tuple[str, int]:
     return created_at, seq
 
 
-CONSUMED = {"track.posted", "user.followed", "user.unfollowed", "rights.created", "media.created"}
-#: Events saying a posted track may just have become visible.
-BECAME_VISIBLE = {"rights.created", "media.created"}
+CONSUMED = {"track.posted", "user.followed", "user.unfollowed", "rights.ready", "media.ready"}
+
+#: Which part of a post's visibility each event puts in place (the column of
+#: ``post_readiness``); the post is visible once all three are.
+READY_FLAG = {"track.posted": "posted", "rights.ready": "rights", "media.ready": "media"}
+READINESS = """
+CREATE TABLE IF NOT EXISTS post_readiness (
+    track_id TEXT PRIMARY KEY, posted INTEGER NOT NULL DEFAULT 0,
+    rights INTEGER NOT NULL DEFAULT 0, media INTEGER NOT NULL DEFAULT 0,
+    announced INTEGER NOT NULL DEFAULT 0
+)"""
 
 
 def add_post(conn: sqlite3.Connection, actor_id: str, track_id: str, created_at: str) -> bool:
@@ -86,6 +95,18 @@ def add_post(conn: sqlite3.Connection, actor_id: str, track_id: str, created_at:
     conn.execute("INSERT INTO activity (type, actor_id, track_id, created_at) "
                  "VALUES ('track_post', ?, ?, ?)", (actor_id, track_id, created_at))  # fmt: skip
     return True
+
+
+def mark_ready(conn: sqlite3.Connection, track_id: str, event: str) -> bool:
+    """Record what ``event`` put in place for ``track_id``; True exactly once per post: when
+    the last of post, rights and media arrives, whatever their order (a replay is False)."""
+    flag = READY_FLAG[event]  # a fixed column name, never input
+    conn.execute(f"INSERT INTO post_readiness (track_id, {flag}) VALUES (?, 1) "
+                 f"ON CONFLICT (track_id) DO UPDATE SET {flag} = 1", (track_id,))  # fmt: skip
+    announced = conn.execute(
+        "UPDATE post_readiness SET announced = 1 WHERE track_id = ? AND posted AND rights "
+        "AND media AND NOT announced", (track_id,))  # fmt: skip
+    return announced.rowcount == 1
 
 
 def poster_of(conn: sqlite3.Connection, track_id: str) -> str | None:
@@ -102,20 +123,23 @@ def followers_of(conn: sqlite3.Connection, user_id: str) -> list[str]:
 
 def build_app(conn: sqlite3.Connection, args: argparse.Namespace) -> FastAPI:
     events = Events(getattr(args, "redis_url", None), "stream")
+    conn.executescript(READINESS)  # databases seeded before it existed get it here
+
+    async def announce_when_visible(type_: str, track_id: str) -> None:
+        # Naming the feeds before rights and media exist would let a reader cache a feed
+        # without the post (the catalog hides it) until the next change.
+        poster = poster_of(conn, track_id)
+        if mark_ready(conn, track_id, type_) and poster is not None:
+            await events.notify("feed.changed", [f"feed:{f}" for f in followers_of(conn, poster)])
 
     async def on_event(type_: str, data: dict[str, str]) -> None:
         if type_ == "track.posted":
             if data.get("private") == "1":
                 return  # nobody's feed shows a private track
-            owner = data["owner_id"]
-            if add_post(conn, owner, data["track_id"], data["created_at"]):
-                feeds = [f"feed:{f}" for f in followers_of(conn, owner)]
-                await events.notify("feed.changed", feeds)
-        elif type_ in BECAME_VISIBLE:
-            poster = poster_of(conn, data["track_id"])
-            if poster is not None:  # a feed may have been cached while the post was hidden
-                feeds = [f"feed:{f}" for f in followers_of(conn, poster)]
-                await events.notify("feed.changed", feeds)
+            add_post(conn, data["owner_id"], data["track_id"], data["created_at"])
+            await announce_when_visible(type_, data["track_id"])
+        elif type_ in READY_FLAG:
+            await announce_when_visible(type_, data["track_id"])
         elif type_ == "user.followed":
             pair = (data["follower_id"], data["followee_id"], data["created_at"])
             conn.execute("INSERT OR IGNORE INTO follows VALUES (?, ?, ?)", pair)

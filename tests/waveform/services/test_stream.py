@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-import httpx
+import itertools
+import sqlite3
 
+import httpx
+import pytest
+
+from waveform.services.stream import READINESS, READY_FLAG, mark_ready
 from waveform.supervisor import Platform
 
 
@@ -46,3 +51,14 @@ def test_feed_is_posts_and_reposts_of_followees(platform: Platform, http: httpx.
 def test_default_limit_is_20(platform: Platform, http: httpx.Client) -> None:
     body = http.get(f"{platform.url('stream')}/stream/u1").json()
     assert len(body["items"]) == 20 and body["next_cursor"]
+
+
+@pytest.mark.parametrize("order", list(itertools.permutations(READY_FLAG)))
+def test_a_post_is_announced_once_when_the_last_of_post_rights_and_media_arrives(
+    order: tuple[str, ...],
+) -> None:
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    conn.executescript(READINESS)
+    replayed = [*order, *order]  # every event delivered twice
+    announced = [mark_ready(conn, "t1", event) for event in replayed]
+    assert announced == [False, False, True, False, False, False]

@@ -136,6 +136,13 @@ class Notices:
                 self.seen.append(msgspec.json.decode(message["data"]))
         return True
 
+    def drain(self) -> list[dict[str, Any]]:
+        """Everything already delivered, without waiting for more."""
+        while (message := self.pubsub.get_message(timeout=0)) is not None:
+            if message["type"] == "message":
+                self.seen.append(msgspec.json.decode(message["data"]))
+        return self.seen
+
 
 def _feeds(notice: dict[str, Any]) -> set[str]:
     return (
@@ -145,31 +152,43 @@ def _feeds(notice: dict[str, Any]) -> set[str]:
     )
 
 
-def test_followers_feeds_are_named_again_when_rights_run_after_the_stream(
-    posting: Platform, client: httpx.Client
+def _in_feed(p: Platform, c: httpx.Client, follower: str, track_id: str) -> bool:
+    body = c.get(f"{p.url('stream')}/stream/{follower}", params={"limit": 50}).json()
+    return any(item["track_id"] == track_id for item in body["items"])
+
+
+@pytest.mark.parametrize(("last", "track_id"), [("rights", "t980010"), ("media", "t980011")])
+def test_followers_feeds_are_named_once_the_post_is_visible_whichever_consumer_runs_last(
+    posting: Platform, client: httpx.Client, last: str, track_id: str
 ) -> None:
-    track_tag = "track:t980010"
+    world = World(seed=posting.seed, scale=SCALE)
+    followers = {f"feed:{f['follower_id']}" for f in world.follows if f["followee_id"] == "u2"}
+    first = "media" if last == "rights" else "rights"
 
     def created(kind: str) -> Callable[[dict[str, Any]], bool]:
-        return lambda n: n["type"] == kind and track_tag in n["tags"]
+        return lambda n: n["type"] == f"{kind}.created" and f"track:{track_id}" in n["tags"]
 
     with redis.Redis.from_url(posting.redis.url) as r, r.pubsub() as pubsub:
         pubsub.subscribe(CHANGES_CHANNEL)
         assert pubsub.get_message(timeout=5)["type"] == "subscribe"
         notices = Notices(pubsub)
-        posting.kill("rights", signal.SIGSTOP)  # rights will handle the post last
+        posting.kill(last, signal.SIGSTOP)  # this one handles the post after the others
         try:
-            _post(posting, client, "t980010")
-            # The stream has named the feeds while the track was still hidden (no rights).
-            assert notices.until(lambda seen: any(_feeds(n) for n in seen)
-                                 and any(map(created("media.created"), seen)))  # fmt: skip
+            _post(posting, client, track_id)
+            # The stream holds the post and the other service has its row; the track is
+            # still hidden, so no feed has been named.
+            assert notices.until(lambda seen: any(map(created(first), seen)))
+            follower = sorted(followers)[0].removeprefix("feed:")
+            deadline = time.monotonic() + 5
+            while not _in_feed(posting, client, follower, track_id):
+                assert time.monotonic() < deadline, "the stream never added the post"
+                time.sleep(0.01)
+            assert not any(_feeds(n) for n in notices.drain()), notices.seen
         finally:
-            posting.kill("rights", signal.SIGCONT)
-        feeds = next(_feeds(n) for n in notices.seen if _feeds(n))
-        assert feeds and not any(map(created("rights.created"), notices.seen))
+            posting.kill(last, signal.SIGCONT)
 
-        def named_after_rights(seen: list[dict[str, Any]]) -> bool:
-            at = next((i for i, n in enumerate(seen) if created("rights.created")(n)), None)
-            return at is not None and any(_feeds(n) == feeds for n in seen[at + 1 :])
+        def named_after_last(seen: list[dict[str, Any]]) -> bool:
+            at = next((i for i, n in enumerate(seen) if created(last)(n)), None)
+            return at is not None and any(_feeds(n) == followers for n in seen[at + 1 :])
 
-        assert notices.until(named_after_rights), notices.seen
+        assert notices.until(named_after_last), notices.seen
