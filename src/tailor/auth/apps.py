@@ -70,6 +70,12 @@ class AppRegistry:
         self._cache: dict[str, tuple[float, App | None]] = {}
         self._inflight: dict[str, asyncio.Future[App | None]] = {}
 
+    def known(self, client_id: str) -> App | None:
+        """The app if a fresh lookup found it, without waiting; else ``None``: ask :meth:`get`
+        (which also answers the cached "no such app")."""
+        hit = self._cache.get(client_id)
+        return hit[1] if hit is not None and hit[0] > time.monotonic() else None
+
     async def get(self, client_id: str) -> App | None:
         hit = self._cache.get(client_id)
         now = time.monotonic()

@@ -49,13 +49,20 @@ class JWTVerifier:
         )
         self._cache: dict[str, Principal] = {}
 
+    def cached(self, token: str) -> Principal | None:
+        """The principal of a token verified before and not expired yet, without waiting."""
+        found = self._cache.get(token)
+        if found is None:
+            return None
+        if found.expires_at + self._settings.leeway_s > time.time():
+            return found
+        del self._cache[token]  # expired: verify() checks it again, and refuses it
+        return None
+
     async def verify(self, token: str) -> Principal:
-        cached = self._cache.get(token)
-        now = time.time()
+        cached = self.cached(token)
         if cached is not None:
-            if cached.expires_at + self._settings.leeway_s > now:
-                return cached
-            del self._cache[token]
+            return cached
         principal = await self._verify_uncached(token)
         if len(self._cache) >= self._settings.cache_size:
             self._cache.pop(next(iter(self._cache)))
@@ -106,4 +113,5 @@ class BearerJWTAuthenticator:
         token = token.strip()
         if not token:
             raise InvalidToken("empty bearer token")
-        return await self.verifier.verify(token)
+        # A token seen before is answered without another coroutine.
+        return self.verifier.cached(token) or await self.verifier.verify(token)

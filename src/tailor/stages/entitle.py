@@ -59,34 +59,52 @@ class EntitleStage:
         return cls(registry, bff=cfg.bff or ctx.config.name, fail_open=cfg.on_unavailable == "open")
 
     def wrap(self, next_handler: Handler) -> Handler:
-        registry, bff, fail_open = self._registry, self._bff, self._fail_open
+        registry, bff = self._registry, self._bff
 
         async def entitle(request: Request) -> Response:
             principal = request.principal
             route = request.route
             if principal is None or route is None:  # an anonymous route: nothing to check
                 return await next_handler(request)
-            client_id = principal.client_id
-            if not _CLIENT_ID.fullmatch(client_id):
-                log.info("refused: the credential names no usable app")
-                return _forbidden()
-            try:
-                app = await registry.get(client_id)
-            except RegistryUnavailable:
-                if fail_open:
-                    log.warning("app registry unavailable: letting %s through", client_id)
-                    return await next_handler(request)
-                log.warning("app registry unavailable: refusing %s", client_id, exc_info=True)
-                return problem_response(
-                    503, "entitlements cannot be checked now", headers=(("retry-after", "1"),)
-                )
+            # A fresh cached app is answered at once (its id passed the checks of _look_up
+            # when it was first looked up); anything else is looked up.
+            app = registry.known(principal.client_id)
+            if app is None:
+                found = await self._look_up(request, next_handler)
+                if isinstance(found, Response):
+                    return found
+                app = found
             if not _permitted(app, bff, request.method, route.template):
-                log.info("refused %s for %s %s", client_id, request.method, route.template)
+                log.info("refused %s for %s %s", _app_id(request), request.method, route.template)
                 return _forbidden()
             request.state[APP_STATE_KEY] = app
             return await next_handler(request)
 
         return entitle
+
+    async def _look_up(self, request: Request, next_handler: Handler) -> App | Response | None:
+        """The caller's app from the registry, or the answer to give instead: 403 for an id
+        that cannot name an app, 503 (or, failing open, the request served without an app)
+        when the registry cannot be asked."""
+        client_id = _app_id(request)
+        if not _CLIENT_ID.fullmatch(client_id):
+            log.info("refused: the credential names no usable app")
+            return _forbidden()
+        try:
+            return await self._registry.get(client_id)
+        except RegistryUnavailable:
+            if self._fail_open:
+                log.warning("app registry unavailable: letting %s through", client_id)
+                return await next_handler(request)
+            log.warning("app registry unavailable: refusing %s", client_id, exc_info=True)
+            return problem_response(
+                503, "entitlements cannot be checked now", headers=(("retry-after", "1"),)
+            )
+
+
+def _app_id(request: Request) -> str:
+    assert request.principal is not None
+    return request.principal.client_id
 
 
 def _permitted(app: App | None, bff: str, method: str, template: str) -> bool:

@@ -1,7 +1,7 @@
 """A request id on every request and response, propagated to every inward call.
 
 An inbound ``X-Request-Id`` is kept only when it is a short token, so a client cannot inject
-log lines or oversized values through it.
+log lines or oversized values through it. New ids are 96 random bits from the OS (hex).
 """
 
 from __future__ import annotations
@@ -14,6 +14,40 @@ from tailor.pipeline import BuildContext
 from tailor.routing import Handler
 
 _SAFE = re.compile(r"[A-Za-z0-9_.-]{8,64}")
+_ID_HEX = 24  # 12 random bytes
+
+
+class RequestIds:
+    """Fresh ids from ``os.urandom``, read a batch at a time: one system call per ``batch``
+    ids instead of one per request (a third of the cost of an id).
+
+    >>> ids = RequestIds(batch=4)
+    >>> len(ids.next()), ids.next() != ids.next()
+    (24, True)
+    """
+
+    def __init__(self, batch: int = 512) -> None:
+        self._batch = batch
+        self._hex = ""
+        self._at = 0
+
+    def next(self) -> str:
+        at = self._at
+        if at >= len(self._hex):
+            self._hex = os.urandom(self._batch * _ID_HEX // 2).hex()
+            at = 0
+        self._at = at + _ID_HEX
+        return self._hex[at : at + _ID_HEX]
+
+    def drop(self) -> None:
+        """Forget the ids read so far (the rest of the batch is never handed out)."""
+        self._hex, self._at = "", 0
+
+
+_IDS = RequestIds()
+# A forked child (a server worker) must not hand out the ids its parent already read.
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_IDS.drop)
 
 
 class RequestIdStage:
@@ -22,9 +56,11 @@ class RequestIdStage:
         return cls()
 
     def wrap(self, next_handler: Handler) -> Handler:
+        new_id = _IDS.next
+
         async def request_id(request: Request) -> Response:
             inbound = request.headers.get("x-request-id")
-            rid = inbound if inbound and _SAFE.fullmatch(inbound) else os.urandom(12).hex()
+            rid = inbound if inbound and _SAFE.fullmatch(inbound) else new_id()
             request.request_id = rid
             response = await next_handler(request)
             response.headers.append(("x-request-id", rid))

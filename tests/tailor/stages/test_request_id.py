@@ -3,11 +3,14 @@ response and sent inward."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from harness import call
 
 from tailor import Part, Plan, Request, Response, aggregate, json_response
 from tailor.aggregate import AggregateBody
+from tailor.stages import request_id
 
 
 def _bff(make_bff, seen: list[str]):
@@ -87,3 +90,19 @@ async def test_generated_request_id_is_the_one_sent_inward(make_bff, upstream) -
     rid = response.header("x-request-id")
     assert rid and rid != "bad id"
     assert upstream.received("/a")[0].headers["x-request-id"] == rid
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_worker_never_hands_out_its_parents_next_ids() -> None:
+    request_id._IDS.next()  # the parent has read a batch of ids
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report its first id and leave at once
+        os.write(write_end, request_id._IDS.next().encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child_id = os.read(read_end, 64).decode()
+    os.close(read_end)
+    os.close(write_end)
+    assert len(child_id) == 24
+    assert child_id != request_id._IDS.next()
