@@ -31,6 +31,7 @@ from tailor.pipeline import BuildContext, build_chain
 from tailor.resilience.transport import resilient
 from tailor.routing import Handler, Route, Router
 from tailor.serve import asgi, rsgi
+from tailor.serve.collector import tune_collector
 from tailor.upstream.build import build_transport
 from tailor.upstream.client import UpstreamClient
 from tailor.upstream.registry import ServiceRegistry
@@ -183,6 +184,7 @@ class BFF:
 
     def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.startup(loop=loop)
+        tune_collector(self.config.server)  # this process is a server worker: tune its GC
 
     def __rsgi_del__(self, loop: asyncio.AbstractEventLoop) -> None:
         loop.run_until_complete(self.shutdown())

@@ -390,8 +390,14 @@ class Server(msgspec.Struct, forbid_unknown_fields=True):
     #: The event loop of each worker. uvloop measured 35-40% more rps than asyncio on the
     #: mobile home (docs/benchmarks.md); granian's "auto" does not pick it by itself.
     loop: str = "uvloop"
+    #: Freeze what startup built out of the garbage collector's reach, and collect young objects
+    #: less often (Python's default threshold is 700): measured in tailor.serve.collector.
+    gc_freeze: bool = True
+    gc_threshold: int = 7000
 
     def __post_init__(self) -> None:
+        if not 100 <= self.gc_threshold <= 1_000_000:
+            raise ValueError("gc_threshold must be between 100 and 1000000")
         if self.interface not in {"rsgi", "asgi"}:
             raise ValueError("interface must be 'rsgi' or 'asgi'")
         if self.loop not in {"uvloop", "asyncio"}:
