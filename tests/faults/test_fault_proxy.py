@@ -11,8 +11,8 @@ import pytest
 from aiohttp import web
 from faultproxy import Fault, FaultProxy
 
-from tailor.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from tailor.config import UpstreamClientSettings
+from tailor.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from tailor.upstream.build import build_transport
 from tailor.upstream.transport import Transport, UpstreamRequest, UpstreamResponse
 
