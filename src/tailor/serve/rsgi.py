@@ -18,12 +18,10 @@ _BLANK_SERVER = ("server", "")
 async def serve(bff: BFF, scope: Any, protocol: Any) -> None:
     if scope.proto != "http":  # websockets are not part of a BFF's surface
         return
-    headers: dict[str, str] = {}
-    for name, value in scope.headers.items():
-        if name in headers:
-            headers[name] = f"{headers[name]}, {value}"
-        else:
-            headers[name] = value
+    items = scope.headers.items()
+    headers = dict(items)  # built in C; names are lower-case already
+    if len(headers) != len(items):
+        headers = _joined(items)  # a repeated field: every value, not only the last
 
     def read_body() -> AsyncIterable[bytes]:
         # The protocol object is the iterable; granian refuses a second __aiter__ call.
@@ -44,3 +42,11 @@ async def serve(bff: BFF, scope: Any, protocol: Any) -> None:
     # (granian issue #594), so send it empty: non-informative, as OWASP recommends.
     response.headers.append(_BLANK_SERVER)
     protocol.response_bytes(response.status, response.headers, response.body)
+
+
+def _joined(items: list[tuple[str, str]]) -> dict[str, str]:
+    """Repeated fields as one comma-separated value, in order (RFC 9110 s5.3)."""
+    headers: dict[str, str] = {}
+    for name, value in items:
+        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    return headers

@@ -146,3 +146,25 @@ def test_each_worker_claims_its_own_admin_port() -> None:
     finally:
         first.stop()
         second.stop()
+
+
+def test_request_latency_is_a_cumulative_histogram_per_route() -> None:
+    from prometheus_client import CollectorRegistry
+
+    from tailor.observe.metrics import RequestMetrics
+
+    registry = CollectorRegistry()
+    metrics = RequestMetrics((0.01, 0.1))
+    registry.register(metrics)
+    for status, seconds in ((200, 0.01), (200, 0.05), (404, 3.0)):  # 0.01 is "le 0.01"
+        metrics.series("/r", "GET", status).record(seconds)
+
+    def sample(name: str, **labels: str) -> float | None:
+        return registry.get_sample_value(name, {"route": "/r", **labels})
+
+    assert sample("tailor_request_duration_seconds_bucket", le="0.01") == 1.0
+    assert sample("tailor_request_duration_seconds_bucket", le="0.1") == 2.0
+    assert sample("tailor_request_duration_seconds_bucket", le="+Inf") == 3.0
+    assert sample("tailor_request_duration_seconds_count") == 3.0
+    assert sample("tailor_request_duration_seconds_sum") == pytest.approx(3.06)
+    assert sample("tailor_requests_total", method="GET", status="200") == 2.0

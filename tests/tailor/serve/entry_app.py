@@ -15,6 +15,10 @@ def create() -> BFF:
     async def hello(request: Request) -> Response:
         return json_response({"hello": request.path_params["name"], "q": request.query})
 
+    @bff.get("/header/{name}", auth=False)
+    async def header(request: Request) -> Response:
+        return json_response({"value": request.headers.get(request.path_params["name"])})
+
     @bff.post("/echo", auth=False)
     async def echo(request: Request) -> Response:
         return json_response({"body": request.body.decode()})

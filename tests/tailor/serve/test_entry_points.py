@@ -100,6 +100,12 @@ def test_a_route_answers_the_same_on_every_entry_point(servers) -> None:
     assert body == {"hello": "ann", "q": {"a": "1"}}
 
 
+def test_a_repeated_header_reaches_the_handler_joined_on_every_entry_point(servers) -> None:
+    headers = [("x-tag", "a"), ("x-tag", "b"), ("x-other", "c")]
+    status, body = _same(_answers(servers, "GET", "/header/x-tag", headers=headers))
+    assert (status, body) == (200, {"value": "a, b"})
+
+
 def test_an_unknown_route_is_the_same_404_on_every_entry_point(servers) -> None:
     answers = _answers(servers, "GET", "/nope")
     # the problem carries no request id (none on a local 404) so bodies compare byte for byte
