@@ -167,9 +167,12 @@ async def run_plan(
     if resilience is not None and REQUEST_ALLOWANCE.get() is None:
         # No shed stage gave this request an allowance: the plan gets its own.
         allowance = REQUEST_ALLOWANCE.set(CallAllowance(resilience.settings.max_calls_per_request))
+    # One loop lookup per plan, not per part: on Python 3.11 each lookup is a getpid() system
+    # call (fork detection), measurable at six parts per request.
+    loop = asyncio.get_running_loop()
     try:
         for part in plan.order:
-            tasks[part.name] = asyncio.ensure_future(run_part(part))
+            tasks[part.name] = loop.create_task(run_part(part))
     finally:
         if allowance is not None:
             REQUEST_ALLOWANCE.reset(allowance)  # the tasks have copied it already

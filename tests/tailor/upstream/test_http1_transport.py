@@ -414,3 +414,34 @@ async def test_an_https_upstream_with_an_untrusted_certificate_is_refused(tmp_pa
     finally:
         await transport.aclose()
         await server.close()
+
+
+# -- event loops ----------------------------------------------------------------------------
+
+
+def test_a_transport_starts_a_new_pool_on_a_new_loop_after_the_old_one_stopped() -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Answer(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive: the first loop leaves a pooled connection
+
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("content-length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Answer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    transport = Http1Transport()
+    url = f"http://127.0.0.1:{server.server_address[1]}/"
+    try:
+        for _ in range(2):  # each asyncio.run is a new loop; the old one is closed
+            assert asyncio.run(transport.send(get(url))).status == 200
+    finally:
+        server.shutdown()
+        server.server_close()
