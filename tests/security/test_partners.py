@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from waveform.certs import issue, make_ca, write_pair
+from waveform.seed import token_client_secret
 from waveform.supervisor import Platform
 
 from .conftest import assert_denied, bearer, partner_client
@@ -53,6 +54,31 @@ def test_another_labels_track_looks_exactly_like_a_missing_track(
         other = client.get(f"{base}/v1/tracks/{GLOBEX_TRACK}", headers=key)
         missing = client.get(f"{base}/v1/tracks/t999999999", headers=key)
     assert assert_denied(other, 404) == assert_denied(missing, 404)
+
+
+def _partner_bff_token(platform: Platform, http: httpx.Client, partner: str) -> str:
+    """The internal token the partner BFF obtains for a partner's call to rights (exchanged
+    with the BFF's own client credentials, as it does)."""
+    form = {"grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+            "subject_token": f"partner:{partner}", "subject_token_type": "urn:waveform:subject",
+            "audience": "rights"}  # fmt: skip
+    secret = token_client_secret(platform.seed, "bff-partner")
+    response = http.post(f"{platform.url('tokens')}/token", data=form,
+                         auth=httpx.BasicAuth("bff-partner", secret))  # fmt: skip
+    token: str = response.json()["access_token"]
+    return token
+
+
+@pytest.mark.parametrize("params", [{}, {"label": "Globex Music"}], ids=["no-label", "label"])
+def test_the_partner_bffs_token_for_acme_cannot_read_globex_rights_even_past_the_bff(
+    platform: Platform, http: httpx.Client, params: dict[str, str]
+) -> None:
+    # A partner-facing call that leaves out label= (or names the other label) straight to
+    # the rights service: the rule holds there, not only in what the BFF chooses to send.
+    token = _partner_bff_token(platform, http, "p-acme")
+    response = http.get(f"{platform.url('rights')}/rights/{GLOBEX_TRACK}", params=params,
+                        headers=bearer(token))  # fmt: skip
+    assert_denied(response, 404)
 
 
 def test_a_globex_certificate_cannot_read_acme_data(platform: Platform) -> None:

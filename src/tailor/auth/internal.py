@@ -30,7 +30,7 @@ import msgspec
 
 from tailor.auth.authenticator import CredentialsUnavailable, InvalidCredential
 from tailor.auth.jws import verify_jws
-from tailor.auth.keyset import KeySet
+from tailor.auth.keyset import RETRY_AFTER_FAILURE_S, KeySet
 from tailor.auth.principal import Principal
 from tailor.errors import UpstreamError
 
@@ -228,7 +228,7 @@ class TokenExchangeCredentials:
             return self._own
         if principal.kind == "user":
             return principal.subject
-        return f"{principal.kind}:{principal.subject}"
+        return f"{principal.kind}:{principal.subject}"  # "partner:" is PARTNER_PREFIX
 
     def cached_headers(
         self, upstream: str, principal: Principal | None
@@ -308,10 +308,25 @@ def build_inward_credentials(
 # -- the service side ----------------------------------------------------------------------
 
 
+#: The subject prefix of a token about a partner (``partner:p-acme``); see
+#: :meth:`TokenExchangeCredentials._subject`.
+PARTNER_PREFIX = "partner:"
+#: The claim in which the token service states the label a partner subject owns.
+LABEL_CLAIM = "label"
+
+
 @dataclass(frozen=True, slots=True)
 class InternalClaims:
     """A verified internal token: ``subject`` is who the call is about (a user, an app, a
-    partner, or a BFF itself); ``actor`` the client that obtained the token."""
+    partner, or a BFF itself); ``actor`` the client that obtained the token. ``label`` is
+    the label a partner subject owns, as the token service recorded it (None otherwise):
+    a service confines a partner's reads to it without trusting a query parameter.
+
+    >>> claims = InternalClaims("partner:p-acme", "bff-partner", "rights",
+    ...                         frozenset({"read"}), 0.0, "j1", label="Acme Records")
+    >>> claims.partner_id, claims.label
+    ('p-acme', 'Acme Records')
+    """
 
     subject: str
     actor: str
@@ -319,6 +334,14 @@ class InternalClaims:
     scopes: frozenset[str]
     expires_at: float
     token_id: str
+    label: str | None = None
+
+    @property
+    def partner_id(self) -> str | None:
+        """The partner this token is about, or None for any other subject."""
+        if self.subject.startswith(PARTNER_PREFIX):
+            return self.subject[len(PARTNER_PREFIX) :]
+        return None
 
 
 class InternalTokenVerifier:
@@ -326,9 +349,10 @@ class InternalTokenVerifier:
 
     The algorithm is pinned (the token's ``alg`` must equal it), keys come only from the
     token service's JWKS (``jku``/``x5u``/inline keys are refused), an unknown ``kid``
-    refreshes the JWKS at most once per ``refresh_min_interval_s``, and a token living
-    longer than ``max_lifetime_s`` is refused even if signed. Verified tokens are cached
-    until they expire.
+    refreshes the JWKS at most once per ``refresh_min_interval_s`` (and not for
+    ``retry_after_failure_s`` after a failed fetch), and a token living longer than
+    ``max_lifetime_s`` is refused even if signed. A ``label`` claim, when present, must be
+    a non-empty string. Verified tokens are cached until they expire.
 
     >>> verifier = InternalTokenVerifier("users", "waveform-tokens", fetch)  # doctest: +SKIP
     >>> claims = await verifier.verify(token)  # doctest: +SKIP
@@ -344,6 +368,7 @@ class InternalTokenVerifier:
         leeway_s: float = 5.0,
         max_lifetime_s: float = 60.0,
         refresh_min_interval_s: float = 5.0,
+        retry_after_failure_s: float = RETRY_AFTER_FAILURE_S,
         cache_size: int = 50_000,
         clock: Clock = time.time,
     ) -> None:
@@ -360,6 +385,7 @@ class InternalTokenVerifier:
             refresh_interval_s=refresh_min_interval_s,
             invalid=InvalidInternalToken,
             unavailable=InternalKeysUnavailable,
+            retry_after_failure_s=retry_after_failure_s,
         )
         self._cache: dict[str, InternalClaims] = {}
 
@@ -392,6 +418,9 @@ class InternalTokenVerifier:
             raise InvalidInternalToken("no actor")
         if not isinstance(scope, str):
             raise InvalidInternalToken("bad scope")
+        label = claims.get(LABEL_CLAIM)
+        if label is not None and (not isinstance(label, str) or not label):
+            raise InvalidInternalToken("bad label")
         if float(claims["exp"]) - float(claims["iat"]) > self._max_lifetime:
             raise InvalidInternalToken("token lives too long for an internal token")
         return InternalClaims(
@@ -401,6 +430,7 @@ class InternalTokenVerifier:
             scopes=frozenset(scope.split()),
             expires_at=float(claims["exp"]),
             token_id=str(claims.get("jti", "")),
+            label=label,
         )
 
 

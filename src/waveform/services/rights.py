@@ -11,6 +11,14 @@ post as the ``rights.ready`` domain event (the row exists: the track may be visi
 The label rule lives here, not in a BFF: ``GET /rights/{id}?label=`` answers a track's
 rights only when they belong to that label, and a track of another label is the same 404 as a
 missing one (a partner cannot tell another label's catalog from ids that do not exist).
+
+For a partner caller (an internal token about ``partner:<id>``) the label is not the caller's
+to choose: the token service states the partner's label in the token (``label`` claim) and
+every read is confined to it, whether or not ``label=`` is sent. Asking for another label
+reads as asking for one that has nothing: ``/rights/{id}`` is the 404 of a missing track,
+``/rights?label=`` an empty page, and ``/rights?ids=`` leaves other labels' tracks out (as
+it does missing ones). A partner token without a label sees nothing (fail closed). Other
+callers (the catalog service, BFFs about users and apps, operators) read as they ask.
 """
 
 from __future__ import annotations
@@ -19,10 +27,12 @@ import argparse
 import base64
 import binascii
 import sqlite3
+from typing import overload
 
-from fastapi import FastAPI, Query
+from fastapi import FastAPI, Query, Request
 from starlette.responses import Response
 
+from tailor.auth.internal import InternalClaims
 from waveform.seed import World
 from waveform.services import models as m
 from waveform.services.common import (
@@ -31,6 +41,7 @@ from waveform.services.common import (
     fetch_in,
     in_order,
     insert_rows,
+    internal_claims,
     json_response,
     not_found,
     parse_ids,
@@ -102,16 +113,22 @@ def build_app(conn: sqlite3.Connection, args: argparse.Namespace) -> FastAPI:
 
     @app.get("/rights/{track_id}", responses=returns(m.Rights, 404))
     async def get_rights(
+        request: Request,
         track_id: str,
         label: str | None = Query(None, description="only if the track is in this label"),
     ) -> Response:
+        try:
+            within = confined_label(internal_claims(request), label)
+        except OutsideOwnLabel:
+            raise not_found("rights for track", track_id) from None  # the same 404
         row = conn.execute("SELECT * FROM rights WHERE track_id = ?", (track_id,)).fetchone()
-        if row is None or not in_label(row, label):
+        if row is None or not in_label(row, within):
             raise not_found("rights for track", track_id)  # another label's: the same 404
         return json_response(row_dict(row, BOOLS, JSON_COLS))
 
     @app.get("/rights", responses=returns(m.RightsBatch))
     async def batch_rights(
+        request: Request,
         ids: str | None = Query(None, description="track ids, max 100"),
         label: str | None = Query(None, description="a label's tracks, by track id"),
         limit: int = Query(100, ge=1, le=MAX_PAGE),
@@ -119,14 +136,51 @@ def build_app(conn: sqlite3.Connection, args: argparse.Namespace) -> FastAPI:
     ) -> Response:
         if (ids is None) == (label is None):
             raise bad_request("give exactly one of ids or label")
+        claims = internal_claims(request)
         if label is not None:
-            return json_response(label_page(conn, label, limit, cursor))
+            try:
+                return json_response(label_page(conn, confined_label(claims, label), limit,
+                                                cursor))  # fmt: skip
+            except OutsideOwnLabel:
+                if cursor is not None:
+                    decode_cursor(cursor)  # a cursor not ours is the same 400 as ever
+                # Another label's page reads as an unknown label's: empty.
+                return json_response({"items": [], "next_cursor": None, "limit": limit})
         wanted = parse_ids(ids or "")
+        try:
+            within = confined_label(claims, None)
+        except OutsideOwnLabel:
+            return json_response({"items": []})
         rows = fetch_in(conn, "SELECT * FROM rights WHERE track_id IN ({marks})", wanted)
+        rows = [r for r in rows if in_label(r, within)]  # other labels' tracks: as if missing
         items = in_order((row_dict(r, BOOLS, JSON_COLS) for r in rows), wanted, key="track_id")
         return json_response({"items": items})
 
     return app
+
+
+class OutsideOwnLabel(Exception):
+    """A partner caller asked outside its own label (or its token names none)."""
+
+
+@overload
+def confined_label(claims: InternalClaims, asked: str) -> str: ...
+@overload
+def confined_label(claims: InternalClaims, asked: None) -> str | None: ...
+def confined_label(claims: InternalClaims, asked: str | None) -> str | None:
+    """The label a read is confined to (None: any label).
+
+    A caller that is not a partner is confined to what it asked. A partner is confined to
+    the label its token names (the token service's record, not the query): asking for no
+    label means its own, asking for another raises :class:`OutsideOwnLabel`, and so does a
+    partner token that names no label (fail closed).
+    """
+    if claims.partner_id is None:
+        return asked
+    own = claims.label
+    if own is None or (asked is not None and asked != own):
+        raise OutsideOwnLabel
+    return own
 
 
 def in_label(row: sqlite3.Row, label: str | None) -> bool:

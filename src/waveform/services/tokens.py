@@ -8,6 +8,12 @@ exactly one service (``audience``), authenticating with its own client id and se
     {"iss": "waveform-tokens", "aud": "users", "sub": "u1", "act": {"sub": "bff-mobile"},
      "scope": "read", "iat": ..., "nbf": ..., "exp": iat + 60, "jti": ...}
 
+A token about a partner (``partner:<id>``) also carries ``"label"``: the label that partner
+owns, taken from the platform's partner registry (``waveform.seed.PARTNERS``, the record the
+accounts service's partners table is loaded from; no API changes it), never from the
+exchange request. Services confine a partner's reads to it (the rights service's label
+rule). An exchange for a partner the registry does not know is refused (400).
+
 Each client has an allowance (audience -> scopes). A request beyond it is 403 and logged,
 so a compromised BFF cannot obtain tokens for services or scopes it was never given (no
 BFF may ever get ``accounts``' ``admin`` scope). Client secrets are derived from the
@@ -26,6 +32,7 @@ import re
 import secrets
 import time
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote
@@ -36,8 +43,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import FastAPI, Request
 from starlette.responses import Response
 
-from tailor.auth.internal import GRANT_TYPE, SUBJECT_TOKEN_TYPE
-from waveform.seed import token_client_secret
+from tailor.auth.internal import GRANT_TYPE, LABEL_CLAIM, PARTNER_PREFIX, SUBJECT_TOKEN_TYPE
+from waveform.seed import PARTNERS, token_client_secret
 from waveform.services import models as m
 from waveform.services.common import (
     TOKENS_ALGORITHM,
@@ -228,8 +235,30 @@ async def form(request: Request) -> dict[str, str]:
     return params
 
 
+def partner_claims(subject: str, labels: Mapping[str, str]) -> dict[str, str]:
+    """The claims a token about ``subject`` gets from the partner registry: ``label`` for a
+    partner subject, nothing for any other; 400 for a partner the registry does not know
+    (a token without its label would be a partner no service could confine).
+
+    >>> partner_claims("partner:p-acme", {"p-acme": "Acme Records"})
+    {'label': 'Acme Records'}
+    >>> partner_claims("u1", {"p-acme": "Acme Records"})
+    {}
+    """
+    if not subject.startswith(PARTNER_PREFIX):
+        return {}
+    label = labels.get(subject[len(PARTNER_PREFIX) :])
+    if not label:
+        log.warning("token exchange refused: no partner %r in the registry", subject[:64])
+        raise error(400, "invalid_request", "subject_token names no known partner")
+    return {LABEL_CLAIM: label}
+
+
 def build_app(
-    key: ec.EllipticCurvePrivateKey, clients: ClientRegistry, ttl: int = TOKEN_TTL
+    key: ec.EllipticCurvePrivateKey,
+    clients: ClientRegistry,
+    ttl: int = TOKEN_TTL,
+    partner_labels: Mapping[str, str] = PARTNERS,
 ) -> FastAPI:
     app = create_app(
         "tokens",
@@ -265,6 +294,7 @@ def build_app(
         audience = params.get("audience", "")
         if not audience:
             raise error(400, "invalid_request", "audience is required")
+        labelled = partner_claims(subject, partner_labels)
         allowance = clients.allowances[client_id]
         allowed = allowance.get(audience)
         if allowed is None:
@@ -299,6 +329,7 @@ def build_app(
             "nbf": now,
             "exp": now + ttl,
             "jti": secrets.token_urlsafe(12),
+            **labelled,
         }
         signed = jwt.encode(claims, key, algorithm=TOKENS_ALGORITHM, headers={"kid": jwk["kid"]})
         issued[client_id] += 1

@@ -310,6 +310,43 @@ async def test_a_verified_token_is_cached() -> None:
     assert await verifier.verify(token) is first
 
 
+async def test_a_partner_token_yields_its_partner_and_label() -> None:
+    keys = KeySet()
+    token = keys.sign(sub="partner:p-acme", act={"sub": "bff-partner"}, label="Acme Records")
+    claims = await _verifier(keys).verify(token)
+    assert (claims.partner_id, claims.label) == ("p-acme", "Acme Records")
+
+
+async def test_a_token_without_a_label_reads_as_no_label_and_no_partner() -> None:
+    keys = KeySet()
+    claims = await _verifier(keys).verify(keys.sign())
+    assert (claims.partner_id, claims.label) == (None, None)
+
+
+@pytest.mark.parametrize("label", ["", 7, ["Acme Records"]], ids=["empty", "number", "list"])
+async def test_a_malformed_label_claim_is_refused(label: object) -> None:
+    keys = KeySet()
+    with pytest.raises(InvalidInternalToken):
+        await _verifier(keys).verify(keys.sign(sub="partner:p-acme", label=label))
+
+
+async def test_retry_after_failure_s_reaches_the_key_set() -> None:
+    # The default (1 s) would refuse a second fetch for a second after the first failed;
+    # configured to 1 ms, a second made-up kid fetches again well within the bound below.
+    keys = KeySet()
+    keys.fail = True
+    verifier = _verifier(keys, refresh_min_interval_s=0, retry_after_failure_s=0.001)
+    deadline = time.monotonic() + 0.5
+    attempt = 0
+    while keys.fetches < 2 and time.monotonic() < deadline:
+        attempt += 1
+        keys.keys[f"made-up-{attempt}"] = keys.keys["k1"]  # a new kid each time: a fetch
+        with pytest.raises(InternalKeysUnavailable):
+            await verifier.verify(keys.sign(f"made-up-{attempt}"))
+        await asyncio.sleep(0.005)
+    assert keys.fetches >= 2
+
+
 class _RecordingExchanger:
     """Stands in for the token service at the exchanger seam: records who tokens are for."""
 

@@ -1,6 +1,7 @@
 """rights: ``GET /rights?label=`` pages through one label's tracks by an opaque cursor, and
 ``GET /rights/{id}?label=`` answers a track's rights only within that label (the partner
-label rule lives in this service)."""
+label rule lives in this service). A partner's token (real, from the token service) confines
+every read to the partner's own label, whatever the query asks."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import pytest
 from waveform.seed import World
 from waveform.supervisor import Platform
 
-from .conftest import SCALE
+from .conftest import SCALE, bearer
+from .test_tokens import forged
 
 LABEL = "Acme Records"
 ACME_TRACK, GLOBEX_TRACK = "t1", "t4"  # labels fixed by the seed for every scale
@@ -81,3 +83,71 @@ def test_a_tracks_rights_asked_within_another_label_are_the_same_404_as_a_missin
     unnamed = {**other.json(), "detail": other.json()["detail"].replace(GLOBEX_TRACK, "<id>")}
     assert unnamed == {**missing.json(), "detail": missing.json()["detail"].replace(
         "t999999999", "<id>")}  # fmt: skip
+
+
+# -- a partner caller: confined to the label in its token ----------------------------------
+
+GLOBEX = "Globex Music"
+
+
+def _as_acme(platform: Platform) -> dict[str, str]:
+    return bearer(platform, "rights", "partner:p-acme")
+
+
+def test_a_partner_reads_its_own_labels_track_without_naming_the_label(
+    platform: Platform, http: httpx.Client
+) -> None:
+    response = http.get(f"{platform.url('rights')}/rights/{ACME_TRACK}",
+                        headers=_as_acme(platform))  # fmt: skip
+    assert response.status_code == 200
+    assert response.json()["label"] == LABEL
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{}, {"label": GLOBEX}, {"label": LABEL}],
+    ids=["no-label", "asks-for-the-tracks-label", "asks-for-its-own"],
+)
+def test_a_partner_token_cannot_read_another_labels_rights(
+    platform: Platform, http: httpx.Client, params: dict[str, str]
+) -> None:
+    response = http.get(f"{platform.url('rights')}/rights/{GLOBEX_TRACK}", params=params,
+                        headers=_as_acme(platform))  # fmt: skip
+    missing = http.get(f"{platform.url('rights')}/rights/t999999999", params=params,
+                       headers=_as_acme(platform))  # fmt: skip
+    assert (response.status_code, missing.status_code) == (404, 404)
+    assert response.json()["title"] == missing.json()["title"]
+
+
+def test_a_partner_asking_for_another_labels_page_gets_an_empty_one(
+    platform: Platform, http: httpx.Client
+) -> None:
+    response = http.get(f"{platform.url('rights')}/rights", params={"label": GLOBEX},
+                        headers=_as_acme(platform))  # fmt: skip
+    assert response.status_code == 200
+    assert response.json()["items"] == [] and response.json()["next_cursor"] is None
+
+
+def test_a_partners_batch_leaves_out_other_labels_tracks(
+    platform: Platform, http: httpx.Client
+) -> None:
+    response = http.get(f"{platform.url('rights')}/rights",
+                        params={"ids": f"{ACME_TRACK},{GLOBEX_TRACK}"},
+                        headers=_as_acme(platform))  # fmt: skip
+    assert [item["track_id"] for item in response.json()["items"]] == [ACME_TRACK]
+
+
+def test_a_partner_token_without_a_label_reads_nothing(platform: Platform) -> None:
+    # Only a forged token can lack the label (the token service always states it).
+    token = forged(platform, "rights", sub="partner:p-acme", act={"sub": "bff-partner"})
+    response = httpx.get(f"{platform.url('rights')}/rights/{ACME_TRACK}",
+                         headers={"authorization": f"Bearer {token}"})  # fmt: skip
+    assert response.status_code == 404
+
+
+def test_a_caller_that_is_not_a_partner_still_reads_any_label(
+    platform: Platform, http: httpx.Client
+) -> None:
+    response = http.get(f"{platform.url('rights')}/rights/{GLOBEX_TRACK}",
+                        headers=bearer(platform, "rights", "u1"))  # fmt: skip
+    assert response.status_code == 200 and response.json()["label"] == GLOBEX

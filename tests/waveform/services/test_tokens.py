@@ -288,3 +288,45 @@ def test_accounts_admin_needs_the_admin_scope(platform: Platform) -> None:
     )
     assert resp.status_code == 403
     assert resp.headers["content-type"] == "application/problem+json"
+
+
+# -- a partner's label ----------------------------------------------------------------------
+
+
+def _claims(token: str) -> dict[str, Any]:
+    return jwt.decode(token, options={"verify_signature": False})
+
+
+def test_a_token_about_a_partner_carries_the_label_accounts_records_for_it(
+    platform: Platform, http: httpx.Client
+) -> None:
+    resp = exchange(http, platform, "bff-partner", "rights", subject="partner:p-globex")
+    assert resp.status_code == 200, resp.text
+    recorded = http.get(f"{platform.url('accounts')}/partners/p-globex").json()["label"]
+    assert _claims(resp.json()["access_token"])["label"] == recorded == "Globex Music"
+
+
+def test_a_label_sent_with_the_exchange_is_ignored(platform: Platform, http: httpx.Client) -> None:
+    secret = token_client_secret(platform.seed, "bff-partner")
+    form = {"grant_type": GRANT, "subject_token": "partner:p-acme",
+            "subject_token_type": "urn:waveform:subject", "audience": "rights",
+            "label": "Globex Music"}  # fmt: skip
+    resp = http.post(f"{platform.url('tokens')}/token", data=form,
+                     auth=httpx.BasicAuth("bff-partner", secret))  # fmt: skip
+    assert _claims(resp.json()["access_token"])["label"] == "Acme Records"
+
+
+def test_a_token_about_anyone_but_a_partner_carries_no_label(
+    platform: Platform, http: httpx.Client
+) -> None:
+    resp = exchange(http, platform, "bff-public", "rights", subject="app:acme-player")
+    assert "label" not in _claims(resp.json()["access_token"])
+
+
+def test_an_exchange_for_a_partner_the_platform_does_not_know_is_400(
+    platform: Platform, http: httpx.Client
+) -> None:
+    resp = exchange(http, platform, "bff-partner", "rights", subject="partner:p-nobody")
+    assert resp.status_code == 400
+    assert resp.headers["content-type"] == "application/problem+json"
+    assert resp.json()["error"] == "invalid_request"
