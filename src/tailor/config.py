@@ -106,6 +106,8 @@ class JWTAuth(msgspec.Struct, forbid_unknown_fields=True):
     algorithm: str = "RS256"
     leeway_s: float = 30.0
     jwks_refresh_min_interval_s: float = 30.0
+    #: After a failed JWKS fetch, none is tried for this long (callers get 503 at once).
+    jwks_retry_after_failure_s: float = 1.0
     cache_size: int = 10_000
 
     def __post_init__(self) -> None:
@@ -113,6 +115,8 @@ class JWTAuth(msgspec.Struct, forbid_unknown_fields=True):
             raise ValueError("algorithm must be an asymmetric JWS algorithm such as RS256")
         if self.cache_size < 1:
             raise ValueError("cache_size must be at least 1")
+        if not self.jwks_retry_after_failure_s > 0:
+            raise ValueError("jwks_retry_after_failure_s must be greater than 0")
 
 
 class SessionAuth(msgspec.Struct, forbid_unknown_fields=True):

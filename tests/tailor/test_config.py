@@ -148,3 +148,10 @@ def test_a_verdict_cache_of_size_zero_is_refused_naming_its_key(section: str) ->
     )
     with pytest.raises(ConfigError, match=rf"auth\.{section}\.cache_size"):
         build_config({"name": "m", "auth": auth})
+
+
+@pytest.mark.parametrize("value", [0, -1])
+def test_a_jwks_retry_after_failure_that_is_not_positive_names_its_key(value: float) -> None:
+    data = {"name": "t", "auth": {"jwt": {"issuer": "i", "audience": "a",
+                                          "jwks_retry_after_failure_s": value}}}  # fmt: skip
+    assert _key_of(data) == "auth.jwt.jwks_retry_after_failure_s"

@@ -46,6 +46,7 @@ class JWTVerifier:
             refresh_interval_s=settings.jwks_refresh_min_interval_s,
             invalid=InvalidToken,
             unavailable=KeysUnavailable,
+            retry_after_failure_s=settings.jwks_retry_after_failure_s,
         )
         self._cache: dict[str, Principal] = {}
 

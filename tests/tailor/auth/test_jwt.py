@@ -128,3 +128,19 @@ async def test_cache_is_bounded_by_cache_size() -> None:
     for i in range(5):
         await verifier.verify(sign("k1", sub=f"u{i}"))
     assert len(verifier._cache) == 3
+
+
+async def test_a_configured_jwks_retry_after_failure_reaches_the_key_set() -> None:
+    # The default (1 s) allows no second fetch for a second after a failed one; configured to
+    # 1 ms, a new made-up kid fetches again well within the bound below.
+    issuer = Issuer(jwks("k1"))
+    issuer.fail = True
+    verifier = _verifier(issuer, jwks_refresh_min_interval_s=0, jwks_retry_after_failure_s=0.001)
+    deadline = time.monotonic() + 0.5
+    attempt = 0
+    while issuer.fetches < 2 and time.monotonic() < deadline:
+        attempt += 1
+        with pytest.raises(KeysUnavailable):
+            await verifier.verify(sign("k1", headers={"kid": f"made-up-{attempt}"}))
+        await asyncio.sleep(0.005)
+    assert issuer.fetches >= 2
