@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter
 
+from tailor.observe.metrics import Tally
+
 
 class CacheMetrics:
     """
@@ -13,7 +15,8 @@ class CacheMetrics:
     """
 
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.lookups = Counter(
+        # Bumped on every cacheable request: plain numbers, no lock (see Tally).
+        self.lookups = Tally(
             "tailor_cache_lookups",
             "Cacheable requests by route template and result (hit, miss, stale, coalesced, "
             "bypass).",

@@ -21,6 +21,57 @@ _LATENCY_BUCKETS = (
 )  # fmt: skip
 
 
+class TallyChild:
+    """One labelled series of a :class:`Tally`."""
+
+    __slots__ = ("created", "value")
+
+    def __init__(self) -> None:
+        self.value = 0.0
+        self.created = time.time()
+
+    def inc(self, amount: float = 1.0) -> None:
+        self.value += amount
+
+
+class Tally(Collector):
+    """A counter family in plain numbers, for series bumped on every request (see
+    :class:`RequestMetrics` for why). Exposed exactly as a prometheus_client ``Counter``.
+
+    >>> tally = Tally("tailor_cache_lookups", "Cache lookups.", ["route", "result"])
+    >>> tally.labels("/v1/home", "hit").inc()
+    """
+
+    def __init__(
+        self,
+        name: str,
+        documentation: str,
+        labelnames: list[str],
+        registry: CollectorRegistry | None = None,
+    ) -> None:
+        self._name = name
+        self._documentation = documentation
+        self._labelnames = labelnames
+        self._children: dict[tuple[str, ...], TallyChild] = {}
+        if registry is not None:
+            registry.register(self)
+
+    def labels(self, *values: str) -> TallyChild:
+        """The series of these label values (keep them bounded, as for any metric)."""
+        child = self._children.get(values)
+        if child is None:
+            if len(values) != len(self._labelnames):
+                raise ValueError(f"{self._name}: labels {self._labelnames}, got {values}")
+            child = self._children[values] = TallyChild()
+        return child
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(self._name, self._documentation, labels=self._labelnames)
+        for values, child in dict(self._children).items():  # copied in one step
+            family.add_metric(list(values), child.value, child.created)
+        yield family
+
+
 class RouteLatency:
     """One route's latency histogram: a count per bucket (the last is +Inf) and the sum."""
 

@@ -106,9 +106,6 @@ class CacheStage:
         self._routes = routes  # by id() of the Route: the router hands out the same objects
         self.backend = backend
         self._m = metrics
-        # lookups.labels() takes a lock and builds a key on each call: children are kept.
-        # Bounded: cached route templates x result words.
-        self._lookups: dict[tuple[str, str], Any] = {}
         self._retry_s = backend_retry_s
         self._skip_until = 0.0
         self._inflight: dict[str, asyncio.Task[Answer]] = {}
@@ -188,11 +185,7 @@ class CacheStage:
         return respond(request, cached, answer)
 
     def _count(self, cached: CachedRoute, result: str) -> None:
-        labels = (cached.template, result)
-        child = self._lookups.get(labels)
-        if child is None:
-            child = self._lookups[labels] = self._m.lookups.labels(*labels)
-        child.inc()
+        self._m.lookups.labels(cached.template, result).inc()
 
     # -- filling ----------------------------------------------------------------------------
 

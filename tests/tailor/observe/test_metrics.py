@@ -168,3 +168,19 @@ def test_request_latency_is_a_cumulative_histogram_per_route() -> None:
     assert sample("tailor_request_duration_seconds_count") == 3.0
     assert sample("tailor_request_duration_seconds_sum") == pytest.approx(3.06)
     assert sample("tailor_requests_total", method="GET", status="200") == 2.0
+
+
+def test_a_tally_is_exposed_exactly_as_a_counter() -> None:
+    from prometheus_client import CollectorRegistry, Counter, generate_latest
+
+    from tailor.observe.metrics import Tally
+
+    def exposed(registry: CollectorRegistry) -> list[str]:
+        text = generate_latest(registry).decode()
+        return [line for line in text.splitlines() if not line.startswith("x_lookups_created{")]
+
+    counter, tally = CollectorRegistry(), CollectorRegistry()
+    labels = ["route", "result"]
+    Counter("x_lookups", "Lookups.", labels, registry=counter).labels("/r", "hit").inc()
+    Tally("x_lookups", "Lookups.", labels, registry=tally).labels("/r", "hit").inc()
+    assert exposed(tally) == exposed(counter)
