@@ -60,6 +60,11 @@ class MemoryBackend:
         return len(self._entries)
 
     async def get(self, key: str) -> CacheEntry | None:
+        return self.peek(key)
+
+    def peek(self, key: str) -> CacheEntry | None:
+        """:meth:`get` without the coroutine: this backend never waits, so the cache stage
+        calls this directly on every lookup."""
         entry = self._entries.get(key)
         if entry is None:
             return None

@@ -23,20 +23,20 @@ if TYPE_CHECKING:
 _encode = msgspec.json.Encoder().encode
 
 
-def scope_of(policy: CachePolicy, request: Request) -> str | None:
+def scope_of(policy: CachePolicy, request: Request) -> tuple[str, ...] | None:
     """The part of the key that says whose response this is; ``None``: cannot cache (a
     per-app or per-user response for a caller without a principal)."""
     if policy.scope == "public":
-        return "public"
+        return ("public",)
     principal = request.principal
     if principal is None:
         return None
-    # JSON-encoded parts, never joined with a separator: client id "a:b" with subject "c"
-    # must not name the same scope as client id "a" with subject "b:c".
+    # Separate items of the JSON-encoded key, never joined with a separator: client id "a:b"
+    # with subject "c" must not name the same scope as client id "a" with subject "b:c".
     if policy.scope == "app":
-        return _encode(["app", principal.client_id]).decode()
+        return ("app", principal.client_id)
     # A user's response is also per app: two apps of one user may be entitled differently.
-    return _encode(["user", principal.client_id, principal.subject]).decode()
+    return ("user", principal.client_id, principal.subject)
 
 
 class KeyShape:
@@ -74,7 +74,7 @@ class KeyShape:
             except HTTPProblem:
                 return None
             query = [(n, declared.get(n, request.query.get(n))) for n in self._names]
-        vary = [(h, request.headers.get(h, "")) for h in self._vary]
+        vary = [(h, request.headers.get(h, "")) for h in self._vary] if self._vary else []
         params = sorted(request.path_params.items()) if request.path_params else []
         material = _encode([self._method, self._template, params, query, scope, vary])
         return hashlib.sha256(material).hexdigest()

@@ -31,6 +31,11 @@ class MemoryBackend:
         return len(self._tat)
 
     async def acquire(self, quotas: Sequence[Quota]) -> Verdict:
+        return self.charge(quotas)
+
+    def charge(self, quotas: Sequence[Quota]) -> Verdict:
+        """:meth:`acquire` without the coroutine: this backend never waits, so the stage
+        calls this directly on every request."""
         now: int = self._now()
         tat = self._tat
         held: list[int] = []

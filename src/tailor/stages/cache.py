@@ -156,6 +156,8 @@ class CacheStage:
 
     def wrap(self, next_handler: Handler) -> Handler:
         routes = self._routes
+        # A backend that never waits (memory, which cannot fail) is read without coroutines.
+        peek = self.backend.peek if isinstance(self.backend, MemoryBackend) else None
 
         async def cache(request: Request) -> Response:
             cached = routes.get(id(request.route))
@@ -165,7 +167,7 @@ class CacheStage:
             if key is None:
                 self._count(cached, "bypass")
                 return await next_handler(request)
-            entry = await self._get(key)
+            entry = peek(key) if peek is not None else await self._get(key)
             if entry is not None:
                 now = time.time()
                 if entry.fresh(now):
@@ -335,7 +337,7 @@ class CacheStage:
     # -- the backend, failing safe ---------------------------------------------------------
 
     async def _get(self, key: str) -> CacheEntry | None:
-        if time.monotonic() < self._skip_until:
+        if self._skip_until and time.monotonic() < self._skip_until:
             return None
         try:
             return await self.backend.get(key)

@@ -113,6 +113,8 @@ class RateLimitStage:
     def wrap(self, next_handler: Handler) -> Handler:
         by_route = self._by_route
         acquire = self._backend.acquire
+        # A backend that never waits (memory) is called without a coroutine per request.
+        charge = self._backend.charge if isinstance(self._backend, MemoryBackend) else None
         tiers = known_tiers([p for policies in by_route.values() for p in policies])
         # RateLimit-Policy depends only on which policies applied and the tier: built once per
         # combination. Bounded: subsets of each route's policies x the tiers policies name.
@@ -137,7 +139,7 @@ class RateLimitStage:
             if not quotas:
                 return await next_handler(request)
             try:
-                verdict = await acquire(quotas)
+                verdict = charge(quotas) if charge is not None else await acquire(quotas)
             except BackendUnavailable as exc:
                 return await self._unavailable(request, next_handler, exc)
             combination = (tuple(applied), tier)
