@@ -131,30 +131,30 @@ class ShedStage:
     def wrap(self, next_handler: Handler) -> Handler:
         max_calls = self._max_calls
         gate = self.gate
-        retry_after = (("retry-after", str(self._settings.retry_after_s)),)
-        metrics = self._metrics
+        clock = time.perf_counter
 
         async def admit(request: Request) -> Response:
+            # The usual case, a free slot, is taken without creating a coroutine.
+            refused = None if gate.try_enter() else await gate.enter()
+            if refused is not None:
+                return self._shed(request, refused)
             token = REQUEST_ALLOWANCE.set(CallAllowance(max_calls))
+            started = clock()
             try:
-                # The usual case, a free slot, is taken without creating a coroutine.
-                refused = None if gate.try_enter() else await gate.enter()
-                if refused is not None:
-                    if metrics is not None:
-                        metrics.shed.labels(refused).inc()
-                    request.state["error_cause"] = "shed"
-                    return problem_response(
-                        503,
-                        "the service is over capacity; retry later",
-                        headers=retry_after,
-                        request_id=request.request_id,
-                    )
-                started = time.perf_counter()
-                try:
-                    return await next_handler(request)
-                finally:
-                    gate.leave(time.perf_counter() - started)
+                return await next_handler(request)
             finally:
+                gate.leave(clock() - started)
                 REQUEST_ALLOWANCE.reset(token)
 
         return admit
+
+    def _shed(self, request: Request, reason: str) -> Response:
+        if self._metrics is not None:
+            self._metrics.shed.labels(reason).inc()
+        request.state["error_cause"] = "shed"
+        return problem_response(
+            503,
+            "the service is over capacity; retry later",
+            headers=(("retry-after", str(self._settings.retry_after_s)),),
+            request_id=request.request_id,
+        )
