@@ -39,6 +39,7 @@ class CompiledPolicy:
     tiers: dict[str, int] = field(default_factory=dict)
     prefix: str = ""
     _policy_items: dict[str, str] = field(default_factory=dict)
+    _usage_prefix: str = ""
 
     @classmethod
     def of(cls, name: str, policy: RatePolicy, key_prefix: str) -> CompiledPolicy:
@@ -54,6 +55,7 @@ class CompiledPolicy:
             dict(policy.tiers),
             f"{key_prefix}:{name}:",
             items,
+            f'"{name}";r=',
         )
 
     def limit_for(self, tier: str) -> int:
@@ -62,6 +64,10 @@ class CompiledPolicy:
     def quota(self, who: str, tier: str) -> Quota:
         """This policy's quota for one caller (``who``: the IP, user or app id)."""
         return Quota(self.prefix + who, self.tiers.get(tier, self.limit), self.window_s)
+
+    def usage_item(self, usage: Usage) -> str:
+        """This policy's item of the ``RateLimit`` header after a decision."""
+        return f"{self._usage_prefix}{usage.remaining};t={max(math.ceil(usage.reset_s), 0)}"
 
     def policy_item(self, tier: str) -> str:
         return self._policy_items.get(tier) or self._policy_items[DEFAULT_TIER]
@@ -135,7 +141,3 @@ def identity(request: Request, key: str, app: Any) -> str | None:
 def tier_of(app: Any) -> str:
     tier = getattr(app, "tier", None) if app is not None else None
     return tier if isinstance(tier, str) and tier else DEFAULT_TIER
-
-
-def ratelimit_item(name: str, usage: Usage) -> str:
-    return f'"{name}";r={usage.remaining};t={max(math.ceil(usage.reset_s), 0)}'

@@ -29,7 +29,6 @@ from tailor.ratelimit.policy import (
     identity,
     known_tiers,
     policies_by_route,
-    ratelimit_item,
     tier_of,
 )
 from tailor.ratelimit.redis_backend import RedisBackend
@@ -151,11 +150,12 @@ class RateLimitStage:
                 )
             if not verdict.allowed:
                 return self._refused(request, policy_header, applied, verdict)
+            # Built before the handler runs: they depend on the verdict only, and this code is
+            # still warm in the CPU's caches here, not after a handler's work.
+            items = [p.usage_item(u) for p, u in zip(applied, verdict.usages, strict=True)]
+            headers = (policy_header, ("ratelimit", ", ".join(items)))
             response = await next_handler(request)
-            items = [
-                ratelimit_item(p.name, u) for p, u in zip(applied, verdict.usages, strict=True)
-            ]
-            response.headers += (policy_header, ("ratelimit", ", ".join(items)))
+            response.headers += headers
             return response
 
         return rate_limit
@@ -173,7 +173,7 @@ class RateLimitStage:
         retry = str(max(math.ceil(verdict.retry_after_s), 1))
         # Only the refused policies in RateLimit: their t equals Retry-After, which the draft
         # says must not point before the end of any effective window.
-        items = ", ".join(ratelimit_item(p.name, u) for p, u in refused)
+        items = ", ".join(p.usage_item(u) for p, u in refused)
         return problem_response(
             429,
             f"rate limit exceeded ({', '.join(p.name for p, _ in refused)}); retry after {retry} s",
