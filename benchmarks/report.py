@@ -234,14 +234,22 @@ def stages_section() -> str:
     found = Path(__file__).resolve().parent / "results" / "stages.json"
     if not found.exists():
         return "Run `python -m benchmarks.stages` for the cost of each stage."
+    from benchmarks.stages import CACHE_RESULTS, tables
     from benchmarks.stages import table as stages_table
 
     result = json.loads(found.read_text())
-    return (
+    text = (
         "Each stage's own cost, microseconds per request, in-process over a socket-free "
         "transport replaying the recorded fan-out (no server, no network), from "
         f"`python -m benchmarks.stages` ({result['rounds']} rounds x "
-        f"{result['requests_per_round']} requests, medians):\n\n" + stages_table(result)
+        f"{result['requests_per_round']} requests, medians)"
+    )
+    if not CACHE_RESULTS.exists():
+        return text + ":\n\n" + stages_table(result)
+    return (
+        text + "; the cache-hit column from `python -m benchmarks.stages --cache` (the same "
+        "requests answered from the edge cache, memory backend; the rate limiter charges the "
+        "same three quotas):\n\n" + tables(result, json.loads(CACHE_RESULTS.read_text()))
     )
 
 
