@@ -68,6 +68,19 @@ async def test_declared_query_parameters_are_part_of_the_key_and_others_are_not(
     assert [r.header("x-cache") for r in (default, noise, other)] == ["hit", "hit", "miss"]
 
 
+async def test_a_declared_vary_header_is_part_of_the_key_and_named_in_vary(
+    make_bff, feed: FeedService
+):
+    policy = CachePolicy(scope="user", ttl_s=60, vary=("Accept-Language",))
+    bff = build_cached_bff(make_bff, feed.upstream.url, policy)
+    english = {**alice(), "accept-language": "en"}
+    first = await call(bff, path="/home", headers=english)
+    again = await call(bff, path="/home", headers=english)
+    german = await call(bff, path="/home", headers={**alice(), "accept-language": "de"})
+    assert [r.header("x-cache") for r in (first, again, german)] == ["miss", "hit", "miss"]
+    assert {r.header("vary") for r in (first, again, german)} == {"accept-language"}
+
+
 async def test_if_none_match_is_answered_304_on_a_hit(make_bff, feed: FeedService):
     bff = build_cached_bff(make_bff, feed.upstream.url, USER)
     first = await call(bff, path="/home", headers=alice())
