@@ -105,7 +105,7 @@ def policies_by_route(
 
 def known_tiers(policies: Sequence[CompiledPolicy]) -> frozenset[str]:
     """Every tier some policy sets its own limit for; any other tier gets the defaults."""
-    return frozenset({DEFAULT_TIER}.union(*(p.tiers for p in policies)))
+    return frozenset().union(*(p.tiers for p in policies))
 
 
 def caller_app(request: Request) -> Any:

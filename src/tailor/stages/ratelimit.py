@@ -23,7 +23,6 @@ from tailor.problem import problem_response
 from tailor.ratelimit.gcra import BackendUnavailable, Quota, RateLimiter, Verdict
 from tailor.ratelimit.memory import MemoryBackend
 from tailor.ratelimit.policy import (
-    DEFAULT_TIER,
     CompiledPolicy,
     caller_app,
     identity,
@@ -117,7 +116,7 @@ class RateLimitStage:
         tiers = known_tiers([p for policies in by_route.values() for p in policies])
         # RateLimit-Policy depends only on which policies applied and the tier: built once per
         # combination. Bounded: subsets of each route's policies x the tiers policies name.
-        policy_headers: dict[tuple[tuple[CompiledPolicy, ...], str], tuple[str, str]] = {}
+        policy_headers: dict[tuple[tuple[CompiledPolicy, ...], str | None], tuple[str, str]] = {}
 
         async def rate_limit(request: Request) -> Response:
             route = request.route
@@ -126,8 +125,6 @@ class RateLimitStage:
                 return await next_handler(request)
             app = caller_app(request)
             tier = tier_of(app)
-            if tier not in tiers:
-                tier = DEFAULT_TIER  # no policy names it: the default limits, the same header
             applied: list[CompiledPolicy] = []
             quotas: list[Quota] = []
             for p in policies:
@@ -141,7 +138,8 @@ class RateLimitStage:
                 verdict = charge(quotas) if charge is not None else await acquire(quotas)
             except BackendUnavailable as exc:
                 return await self._unavailable(request, next_handler, exc)
-            combination = (tuple(applied), tier)
+            # A tier no policy names gets the default items: one header for all such tiers.
+            combination = (tuple(applied), tier if tier in tiers else None)
             policy_header = policy_headers.get(combination)
             if policy_header is None:
                 policy_header = policy_headers[combination] = (

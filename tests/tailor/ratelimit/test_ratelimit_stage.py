@@ -67,6 +67,15 @@ async def test_a_caller_without_an_app_gets_the_default_tier(make_bff) -> None:
     assert parse_list(response.header("ratelimit-policy") or "") == {"ip": {"q": 2, "w": 60}}
 
 
+async def test_each_tier_gets_its_own_ratelimit_policy_header(make_bff) -> None:
+    bff = limited(make_bff, {"app": {"key": "app", "limit": 1, "tiers": {"gold": 3}}})
+    policies = [
+        parse_list((await send(bff, client_id=c, tier=t)).header("ratelimit-policy") or "")
+        for c, t in (("big", "gold"), ("small", "free"), ("big", "gold"), ("odd", "silver"))
+    ]
+    assert [p["app"]["q"] for p in policies] == [3, 1, 3, 1]
+
+
 async def test_headers_follow_the_draft_structured_field_form(make_bff) -> None:
     bff = limited(
         make_bff,
