@@ -10,6 +10,9 @@ from tailor.pipeline import BuildContext
 from tailor.routing import Handler
 
 UNMATCHED = "<unmatched>"
+#: Methods counted under their own name. A client may send any token as a method (to a path
+#: no route matches): those count as "OTHER", so no client can grow the series without bound.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 class ObserveStage:
@@ -29,7 +32,8 @@ class ObserveStage:
             response = await next_handler(request)
             route = request.route.template if request.route is not None else UNMATCHED
             status = response.status
-            series(route, request.method, status).record(clock() - request.received_at)
+            method = request.method if request.method in METHODS else "OTHER"
+            series(route, method, status).record(clock() - request.received_at)
             degraded = request.state.get("degraded")
             if degraded:
                 for d in degraded:

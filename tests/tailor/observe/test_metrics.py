@@ -75,6 +75,15 @@ async def test_unmatched_requests_share_one_label(make_bff, upstream) -> None:
     assert 'tailor_requests_total{method="GET",route="<unmatched>",status="404"} 2.0' in text
 
 
+async def test_made_up_methods_share_one_label(make_bff, upstream) -> None:
+    bff = _bff(make_bff, upstream)
+    for method in ("BREW", "XQ1", "XQ2"):
+        await call(bff, method, "/random/a")
+    text = (await _scrape(bff)).text
+    assert 'tailor_requests_total{method="OTHER",route="<unmatched>",status="404"} 3.0' in text
+    assert "BREW" not in text
+
+
 async def test_5xx_answers_are_counted_with_their_cause(make_bff, upstream) -> None:
     upstream.script("GET", "/users/u1", status=500, json={})
     bff = _bff(make_bff, upstream)
