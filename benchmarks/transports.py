@@ -30,6 +30,7 @@ from benchmarks.procs import Processes
 from benchmarks.ratelimit.pipeline_cost import NEVER
 from tailor import BFF, Request, build_config
 from tailor.config import deep_merge
+from tailor.serve.collector import tune_collector
 from waveform.bffs.mobile.app import PROFILE, build
 from waveform.supervisor import free_ports
 
@@ -52,6 +53,7 @@ def make(upstream: str, transport: str) -> BFF:
     }  # fmt: skip
     bff = build(build_config(deep_merge(PROFILE, over)))
     bff.startup(admin=False)
+    tune_collector(bff.config.server)  # as a granian worker does after startup
     return bff
 
 

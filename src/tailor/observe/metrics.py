@@ -12,7 +12,7 @@ from bisect import bisect_left
 from collections.abc import Iterator
 from itertools import accumulate
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.metrics_core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -69,6 +69,64 @@ class Tally(Collector):
         family = CounterMetricFamily(self._name, self._documentation, labels=self._labelnames)
         for values, child in dict(self._children).items():  # copied in one step
             family.add_metric(list(values), child.value, child.created)
+        yield family
+
+
+class HistogramChild:
+    """One labelled series of a :class:`Histograms` family."""
+
+    __slots__ = ("_bounds", "buckets", "sum")
+
+    def __init__(self, bounds: tuple[float, ...]) -> None:
+        self._bounds = bounds
+        self.buckets = [0] * (len(bounds) + 1)  # the last is +Inf
+        self.sum = 0.0
+
+    def observe(self, seconds: float) -> None:
+        self.sum += seconds
+        self.buckets[bisect_left(self._bounds, seconds)] += 1  # the first bound >= seconds
+
+
+class Histograms(Collector):
+    """A histogram family in plain numbers, for series observed on every inward call (see
+    :class:`RequestMetrics` for why). Exposed as a prometheus_client ``Histogram`` is
+    (``_bucket``, ``_count``, ``_sum``).
+
+    >>> h = Histograms("tailor_upstream_duration_seconds", "Call duration.", ["upstream"])
+    >>> h.labels("users").observe(0.003)
+    """
+
+    def __init__(
+        self,
+        name: str,
+        documentation: str,
+        labelnames: list[str],
+        buckets: tuple[float, ...] = (),
+        registry: CollectorRegistry | None = None,
+    ) -> None:
+        self._name = name
+        self._documentation = documentation
+        self._labelnames = labelnames
+        self._bounds = tuple(sorted(buckets or _LATENCY_BUCKETS))
+        self._children: dict[tuple[str, ...], HistogramChild] = {}
+        if registry is not None:
+            registry.register(self)
+
+    def labels(self, *values: str) -> HistogramChild:
+        """The series of these label values (keep them bounded, as for any metric)."""
+        child = self._children.get(values)
+        if child is None:
+            if len(values) != len(self._labelnames):
+                raise ValueError(f"{self._name}: labels {self._labelnames}, got {values}")
+            child = self._children[values] = HistogramChild(self._bounds)
+        return child
+
+    def collect(self) -> Iterator[Metric]:
+        family = HistogramMetricFamily(self._name, self._documentation, labels=self._labelnames)
+        les = [*(repr(float(b)) for b in self._bounds), "+Inf"]  # as prometheus_client writes le
+        for values, child in dict(self._children).items():  # copied in one step
+            cumulative = accumulate(list(child.buckets))
+            family.add_metric(list(values), list(zip(les, cumulative, strict=True)), child.sum)
         yield family
 
 
@@ -172,13 +230,14 @@ class Metrics:
             ["route", "cause"],
             registry=self.registry,
         )
-        self.upstream_requests = Counter(
+        # Observed on every inward call (six per mobile home): plain numbers, no lock.
+        self.upstream_requests = Tally(
             "tailor_upstream_requests",
             "Calls to internal services, by upstream and outcome (ok, status, timeout, ...).",
             ["upstream", "outcome"],
             registry=self.registry,
         )
-        self.upstream_latency = Histogram(
+        self.upstream_latency = Histograms(
             "tailor_upstream_duration_seconds",
             "Duration of calls to internal services, by upstream.",
             ["upstream"],

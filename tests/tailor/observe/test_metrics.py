@@ -193,3 +193,18 @@ def test_a_tally_is_exposed_exactly_as_a_counter() -> None:
     Counter("x_lookups", "Lookups.", labels, registry=counter).labels("/r", "hit").inc()
     Tally("x_lookups", "Lookups.", labels, registry=tally).labels("/r", "hit").inc()
     assert exposed(tally) == exposed(counter)
+
+
+def test_upstream_latency_is_a_cumulative_histogram_per_upstream() -> None:
+    from tailor.observe.metrics import Metrics
+
+    m = Metrics("t")
+    m.upstream_latency.labels("users").observe(0.003)
+    m.upstream_latency.labels("users").observe(0.2)
+    value = m.registry.get_sample_value
+    name = "tailor_upstream_duration_seconds"
+    assert value(f"{name}_bucket", {"upstream": "users", "le": "0.001"}) == 0.0
+    assert value(f"{name}_bucket", {"upstream": "users", "le": "0.005"}) == 1.0
+    assert value(f"{name}_bucket", {"upstream": "users", "le": "+Inf"}) == 2.0
+    assert value(f"{name}_count", {"upstream": "users"}) == 2.0
+    assert value(f"{name}_sum", {"upstream": "users"}) == 0.203
