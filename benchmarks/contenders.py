@@ -15,6 +15,7 @@ from pathlib import Path
 
 from benchmarks import fixture, tools
 from benchmarks.procs import Processes
+from benchmarks.ratelimit.pipeline_cost import NEVER
 from waveform.supervisor import TOKEN_SECRET_ENV, free_ports
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,6 +75,12 @@ def tailor_full(
                 # Aggregation scenarios turn the edge cache off: it would answer from memory
                 # after the first request. The cache-hit scenario turns it on.
                 "cache": {"enabled": cache},
+                # The profile limits only logins and writes; a production edge also meters
+                # reads, so every benchmarked request pays the limiter: a per-user read quota
+                # no run reaches (charged on every request, never refusing).
+                "rate_limit": {
+                    "policies": {"user-read": {"key": "user", "limit": NEVER, "classes": ["read"]}}
+                },
             },
             indent=2,
         )
@@ -94,7 +101,8 @@ def tailor_full(
             "tailor-cache",
             "tailor, edge cache hit (mobile BFF)",
             "the full mobile pipeline with its edge cache on (memory backend): JWT, "
-            "entitlements, rate limit and the rest run, the home comes from the cache",
+            "entitlements, rate limit (the per-user read quota) and the rest run, the home comes "
+            "from the cache",
             port,
             start,
             workers=workers,
@@ -102,7 +110,8 @@ def tailor_full(
     return Contender(
         "tailor",
         "tailor, full pipeline (mobile BFF)",
-        "granian RSGI + tailor's in-loop HTTP/1.1 client; RS256 JWT, entitlements, rate limit, "
+        "granian RSGI + tailor's in-loop HTTP/1.1 client; RS256 JWT, entitlements, rate limit "
+        "(a per-user read quota charged on every request, memory), "
         "shedding, "
         "internal-token exchange (cached), resilience, metrics; edge cache off"
         + (
@@ -259,6 +268,35 @@ def nginx_proxy(upstream: str, work: Path, cpu: str) -> Contender:
         port,
         start,
         path=PASS_PATH,
+    )
+
+
+def granian_floor(work: Path, cpu: str, body: bytes, headers: list[tuple[str, str]]) -> Contender:
+    """granian RSGI answering the cache hit's bytes and headers with no code in between."""
+    (port,) = free_ports(1)
+    root = work / "granian-floor"
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "body.json").write_bytes(body)
+
+    def start(p: Processes, name: str) -> None:
+        p.start(
+            name,
+            [sys.executable, "-m", "granian", "--interface", "rsgi", "--factory", "--no-ws",
+             "--loop", "uvloop", "--workers", "1", "--host", "127.0.0.1", "--port", str(port),
+             "benchmarks.peers.granian_floor:create"],
+            cpu=cpu,
+            env={"FLOOR_BODY": str(root / "body.json"), "FLOOR_HEADERS": json.dumps(headers)},
+            cwd=ROOT,
+        )  # fmt: skip
+        p.wait_http(name, f"http://127.0.0.1:{port}{HOME_PATH}", require_ok=True)
+
+    return Contender(
+        "floor",
+        "granian floor (no pipeline)",
+        "granian RSGI answering the same bytes with the same headers as tailor's hit and "
+        "nothing else: what a Python pipeline on granian cannot beat",
+        port,
+        start,
     )
 
 

@@ -70,6 +70,15 @@ def fetch(url: str, token: str, name: str, procs: Processes) -> bytes:
         ) from exc
 
 
+def fetch_with_headers(url: str, token: str) -> tuple[bytes, list[tuple[str, str]]]:
+    """A 200 body and the headers the app set (not the server's own: date, length, server)."""
+    req = urllib.request.Request(url, headers={"authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        body = bytes(resp.read())
+        server_set = {"date", "content-length", "server", "connection"}
+        return body, [(k.lower(), v) for k, v in resp.getheaders() if k.lower() not in server_set]
+
+
 def _diff(a: Any, b: Any, path: str = "$") -> str | None:
     """Where two parsed JSON values first differ, or None."""
     if isinstance(a, dict) and isinstance(b, dict):
@@ -330,11 +339,15 @@ def scenario_cache(b: Bench, upstream: str, work: Path) -> dict[str, Any]:
     tailor = contenders.tailor_full(upstream, work, cpu, cache=True)
     b.start("cache", [tailor], cpu)
     fetch(tailor.url, b.token, tailor.name, b.procs)  # fills the cache
-    body = fetch(tailor.url, b.token, tailor.name, b.procs)
-    cs = [tailor, contenders.nginx_static(work, cpu, body)]
+    body, headers = fetch_with_headers(tailor.url, b.token)
+    cs = [
+        tailor,
+        contenders.granian_floor(work, cpu, body, headers),
+        contenders.nginx_static(work, cpu, body),
+    ]
     b.start("cache", cs, cpu)
     b.same_json("cache", cs, json.loads(body))
-    summary = b.closed_loop("cache", cs, ratios=("nginx",))
+    summary = b.closed_loop("cache", cs, ratios=("nginx", "floor"))
     b.stop(cs)
     return _table("cache", "Cache hit", cs, summary, cpu=cpu, path=HOME_PATH, body_bytes=len(body))
 
