@@ -197,6 +197,12 @@ class _Connection(asyncio.Protocol):
             and self._status not in _NO_BODY_STATUSES
             and self._status >= 200
         )
+        if self._head_only and self._status >= 200:
+            # The parser does not know the request was a HEAD and would wait for the body its
+            # Content-Length announces: the answer is complete now, and the connection, its
+            # parser mid-message, is not reused.
+            self._dead = True
+            self._complete()
 
     def on_body(self, body: bytes) -> None:
         if self._dead:

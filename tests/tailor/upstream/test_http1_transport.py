@@ -196,6 +196,17 @@ async def test_an_interim_100_answer_is_skipped(
     assert (response.status, response.body) == (200, b"{}")
 
 
+async def test_a_head_answer_is_complete_without_the_body_its_length_announces(
+    transport: Http1Transport, raw: Callable[[Handler], Awaitable[RawServer]]
+) -> None:
+    server = await raw(answering(b"HTTP/1.1 200 OK\r\ncontent-length: 5000\r\n\r\n"))
+    for _ in range(2):  # each on a new connection: the parser stopped mid-message
+        response = await transport.send(get(server.url(), method="HEAD", timeout_s=1.0))
+        assert (response.status, response.body) == (200, b"")
+        assert response.headers["content-length"] == "5000"
+    assert server.connections == 2
+
+
 async def test_connection_close_from_the_service_means_a_new_connection_next_time(
     transport: Http1Transport, raw: Callable[[Handler], Awaitable[RawServer]]
 ) -> None:
