@@ -464,6 +464,10 @@ class Http1Transport:
     def _forget(self, conn: _Connection) -> None:
         origin = conn.origin
         origin.open -= 1
+        if conn in origin.idle:
+            # Closed by the service while pooled: out of the pool now, or dead entries under
+            # the live ones at the top of the stack would pile up for good.
+            origin.idle.remove(conn)
         while origin.waiters:
             slot = origin.waiters.popleft()
             if not slot.done():

@@ -207,6 +207,26 @@ async def test_a_head_answer_is_complete_without_the_body_its_length_announces(
     assert server.connections == 2
 
 
+async def test_a_pooled_connection_the_service_closes_leaves_the_pool(
+    transport: Http1Transport, raw: Callable[[Handler], Awaitable[RawServer]]
+) -> None:
+    async def answer_then_close(
+        server: RawServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, _: int
+    ) -> None:
+        await server.read_request(reader)
+        writer.write(OK)
+        await writer.drain()  # then the handler ends and the server closes the idle connection
+
+    server = await raw(answer_then_close)
+    await transport.send(get(server.url()))
+    [origin] = transport._origins.values()
+    async with asyncio.timeout(2):
+        # Bounded polling: nothing in the transport signals that it saw the close.
+        while origin.idle or origin.open:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+    assert (await transport.send(get(server.url()))).status == 200
+
+
 async def test_connection_close_from_the_service_means_a_new_connection_next_time(
     transport: Http1Transport, raw: Callable[[Handler], Awaitable[RawServer]]
 ) -> None:
