@@ -84,20 +84,35 @@ unless the parsed JSON is identical.
 
 {stages}
 
-What the measurements behind these numbers showed (the commands are in the sections):
+What the measurements behind these numbers showed (the commands are in each bullet):
 
-- **The edge pipeline is cheap.** In-process, the stages around the handler cost a few
-  microseconds each (table above); behind the real server the full pipeline serves about 10%
-  fewer requests per second than the handler alone.
-- **The upstream client is most of the cost.** pyreqwest costs about 39 us of CPU per inward
-  call here on uvloop (57 us on asyncio; both threads counted), about 235 us of the six-call
-  home screen; a minimal in-loop HTTP/1.1 client on httptools measured 42 us on asyncio, and
-  aiohttp about twice pyreqwest's cost in the same fan-out. Under load, pyreqwest's Tokio
-  thread takes about a third of the worker's CPU: completing each response hands a future back
-  to the event loop thread.
-- **Decoding the services' full representations** (about 35 KB per home screen) is the
-  largest single cost inside the handler (about 28% in-process), with msgspec typed structs;
-  the peers pay JSON.parse / pydantic for the same bytes.
+- **The upstream client was most of the cost, and the in-loop transport cut it.** With
+  pyreqwest, every inward call crossed to its Tokio thread and back, and that thread took a
+  third of the worker's core. tailor's default transport now keeps the socket, the parser
+  (httptools) and the pool on the worker's own loop: in the real home fan-out over loopback it
+  costs about 440 us of CPU per home (pipeline included) against 750-820 us with pyreqwest
+  (`python -m benchmarks.transports`, interleaved rounds, process CPU time of all threads).
+- **Where a home's CPU goes now** (py-spy `--native` over `python -m benchmarks.transports`,
+  full pipeline, about 440 us per home): the event loop and task machinery (uvloop, asyncio's
+  C tasks) about 18%; socket `write`/`read` system calls about 9%; shaping the answer (building
+  the client's structs) about 10%; the aggregation engine about 10%; the transport's Python
+  about 9%; resilience (breaker, bulkhead, budget, last-known-good) about 8%; msgspec decoding
+  of the services' ~35 KB about 7%; the edge stages, authentication and rate limiting together
+  about 12%. No single piece is left to win big; each is a few microseconds per call.
+- **Garbage collection was the tail.** A full collection of the worker took about 30 ms, a
+  stall every few thousand requests; young collections cost about 20 us per home. Workers now
+  freeze what startup built and collect young objects less often (`server.gc_freeze`,
+  `server.gc_threshold`; tailor/serve/collector.py): a full collection takes about 0.4 ms.
+- **System calls are dear on this machine**: on Python 3.11 every `asyncio.get_running_loop()`
+  is a `getpid()` call (fork detection), about 3% of a home when made per inward call; tailor
+  makes one per plan.
+- **The cache hit is bounded by the server.** granian answering the same bytes and headers with
+  no code at all reaches about 0.6x nginx (the "granian floor" row); tailor's whole pipeline
+  adds about 11 us per hit on top, the rate limiter (one quota and its two headers) the largest
+  share.
+- **The 20 ms variant's harness has its own overhead**: the delaying upstream's timer fires
+  about 0.9 ms late at p50 and 5-9 ms late at p99 per hop, and the home makes three hops in a
+  row; the "net" p50 subtracts that, p99 cannot be netted out.
 - **The event loop matters**: uvloop serves 35-40% more than asyncio on this endpoint
   (interleaved pairs); tailor's runner uses it by default (`server.loop`).
 """
