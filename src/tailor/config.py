@@ -306,6 +306,25 @@ class RatePolicy(msgspec.Struct, forbid_unknown_fields=True):
                 raise ConfigError(f"{at}.tiers.{tier}", "must be at least 1")
 
 
+class AuthFailures(msgspec.Struct, forbid_unknown_fields=True):
+    """Failed authentication per client IP (the ``authguard`` stage, ahead of
+    ``authenticate``): ``limit`` failures per ``window_s`` seconds, then 429 until the quota
+    refills. ``max_blocked`` bounds the local cache of IPs known to be over it."""
+
+    limit: int = 100
+    window_s: int = 600
+    max_blocked: int = 10_000
+
+    def check(self, at: str) -> None:
+        """Checked by :class:`RateLimit`, which knows where this section sits."""
+        if self.limit < 1:
+            raise ConfigError(f"{at}.limit", "must be at least 1 (omit the section to turn off)")
+        if not 1 <= self.window_s <= 86_400 * 31:
+            raise ConfigError(f"{at}.window_s", "must be between 1 and 2678400 seconds")
+        if self.max_blocked < 1:
+            raise ConfigError(f"{at}.max_blocked", "must be at least 1")
+
+
 class RateLimit(msgspec.Struct, forbid_unknown_fields=True):
     """Rate limiting (off when ``enabled`` is false or there are no ``policies``).
 
@@ -314,6 +333,8 @@ class RateLimit(msgspec.Struct, forbid_unknown_fields=True):
     ``backend = "redis"`` the counters live in ``state.redis_url`` and are exact across
     processes; ``on_backend_error`` says what happens when Redis cannot answer in
     ``backend_timeout_s``: ``fail_open`` (serve, unlimited) or ``fail_closed`` (503).
+    ``auth_failures`` (off when absent) limits failed authentication per client IP before
+    ``authenticate`` runs, on the same backend.
     """
 
     enabled: bool = True
@@ -325,6 +346,7 @@ class RateLimit(msgspec.Struct, forbid_unknown_fields=True):
     max_keys: int = 100_000
     route_classes: dict[str, str] = msgspec.field(default_factory=dict)
     policies: dict[str, RatePolicy] = msgspec.field(default_factory=dict)
+    auth_failures: AuthFailures | None = None
 
     def __post_init__(self) -> None:
         if self.backend not in {"memory", "redis"}:
@@ -343,6 +365,13 @@ class RateLimit(msgspec.Struct, forbid_unknown_fields=True):
                     f"rate_limit.policies.{name}", "name it with letters, digits, '_', '-', '.'"
                 )
             policy.check(f"rate_limit.policies.{name}")
+        if self.auth_failures is not None:
+            self.auth_failures.check("rate_limit.auth_failures")
+            if "auth-failures" in self.policies:  # its RateLimit header items would be ambiguous
+                raise ConfigError(
+                    "rate_limit.policies.auth-failures",
+                    "the name is taken by rate_limit.auth_failures",
+                )
 
 
 class CacheRoute(msgspec.Struct, forbid_unknown_fields=True):

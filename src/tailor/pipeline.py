@@ -11,6 +11,9 @@ it is built, never checked per request.
     sanitize      drop internal, hop-by-hop, forwarded headers
     shed          in-flight cap, queue wait bound; call allowance -> 503 + Retry-After
     route         endpoint lookup                               -> 404 / 405
+    authguard     failed authentication per client IP (GCRA):   -> 429 + Retry-After
+                  an IP over its quota is refused before
+                  authenticate; good credentials cost a dict check
     authenticate  the profile's authenticators: JWT, session,   -> 401 / 403 (CSRF) / 503
                   API key, client certificate
     entitle       the caller's app: active, on this BFF, route  -> 403
@@ -73,6 +76,7 @@ class BuildContext:
 def stage_order() -> Sequence[Any]:
     # Imported here: each stage module imports BuildContext from this one.
     from tailor.stages.authenticate import AuthenticateStage
+    from tailor.stages.authguard import AuthGuardStage
     from tailor.stages.cache import CacheStage
     from tailor.stages.entitle import EntitleStage
     from tailor.stages.errors import ErrorStage
@@ -93,6 +97,7 @@ def stage_order() -> Sequence[Any]:
         SanitizeStage,
         ShedStage,
         RouteStage,
+        AuthGuardStage,
         AuthenticateStage,
         EntitleStage,
         RateLimitStage,

@@ -35,6 +35,9 @@ PROFILE: dict[str, Any] = {
     "listen": {"port": 8084},
     "admin": {"port": 8184},
     "auth": {"api_key": {}},
+    # Failed authentication (a guessed API key) per client IP, refused before authenticate
+    # once over (see docs/rate-limiting.md).
+    "rate_limit": {"auth_failures": {"limit": 100, "window_s": 600}},
     "upstreams": {**DEFAULT_UPSTREAMS, "tokens": "http://127.0.0.1:9011"},
     # Inward calls carry internal tokens exchanged as this BFF (the secret from the
     # environment, set by the supervisor); the client's credential never goes inward.

@@ -56,6 +56,9 @@ PROFILE: dict[str, Any] = {
     # Reads are left to deployments (per-app tiers, per-user): see docs/rate-limiting.md.
     "rate_limit": {
         "route_classes": {"POST /v1/oauth/token": "auth"},
+        # Failed authentication per client IP, refused before authenticate once over:
+        # generous for carrier NAT, ruinous for a guesser (see docs/rate-limiting.md).
+        "auth_failures": {"limit": 100, "window_s": 600},
         "policies": {
             "auth-ip": {"key": "ip", "limit": 60, "window_s": 60, "classes": ["auth"]},
             "user-write": {"key": "user", "limit": 120, "window_s": 60, "classes": ["write"]},
