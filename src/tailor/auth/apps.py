@@ -56,6 +56,12 @@ AppFetcher = Callable[[str], Awaitable[tuple[int, bytes]]]
 _decode = msgspec.json.Decoder(App).decode
 
 
+#: A lookup in use is renewed in the background during the last part of its life, so steady
+#: traffic never waits for the registry; an entry is never used past ``ttl_s`` (a suspension
+#: still takes effect within ``ttl_s``).
+REFRESH_AHEAD = 0.2
+
+
 class AppRegistry:
     """Cached lookups of apps by client id. ``None`` means the registry does not know it.
 
@@ -63,24 +69,43 @@ class AppRegistry:
     >>> app = await registry.get("acme-player")  # doctest: +SKIP
     """
 
-    def __init__(self, fetch: AppFetcher, *, ttl_s: float = 5.0, max_entries: int = 10_000):
+    def __init__(
+        self,
+        fetch: AppFetcher,
+        *,
+        ttl_s: float = 5.0,
+        max_entries: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self._fetch = fetch
+        self._clock = clock
         self._ttl_s = ttl_s
         self._max = max_entries
-        self._cache: dict[str, tuple[float, App | None]] = {}
+        # client id -> (expires_at, refresh_at, app)
+        self._cache: dict[str, tuple[float, float, App | None]] = {}
         self._inflight: dict[str, asyncio.Future[App | None]] = {}
+        self._renewals: set[asyncio.Future[None]] = set()  # held: a bare task may be collected
 
     def known(self, client_id: str) -> App | None:
         """The app if a fresh lookup found it, without waiting; else ``None``: ask :meth:`get`
         (which also answers the cached "no such app")."""
         hit = self._cache.get(client_id)
-        return hit[1] if hit is not None and hit[0] > time.monotonic() else None
+        if hit is None:
+            return None
+        now = self._clock()
+        if hit[0] <= now:
+            return None
+        if hit[1] <= now:
+            self._renew(client_id)
+        return hit[2]
 
     async def get(self, client_id: str) -> App | None:
         hit = self._cache.get(client_id)
-        now = time.monotonic()
+        now = self._clock()
         if hit is not None and hit[0] > now:
-            return hit[1]
+            if hit[1] <= now:
+                self._renew(client_id)
+            return hit[2]
         # One lookup per client id at a time: a burst of requests shares it.
         pending = self._inflight.get(client_id)
         if pending is not None:
@@ -96,10 +121,42 @@ class AppRegistry:
             raise
         finally:
             del self._inflight[client_id]
+        self._store(client_id, now, app)
+        return app
+
+    def _store(self, client_id: str, now: float, app: App | None) -> None:
+        self._cache.pop(client_id, None)  # re-insert: the dict's order is the eviction order
         if len(self._cache) >= self._max:
             self._cache.pop(next(iter(self._cache)))
-        self._cache[client_id] = (now + self._ttl_s, app)
-        return app
+        ttl = self._ttl_s
+        self._cache[client_id] = (now + ttl, now + ttl * (1 - REFRESH_AHEAD), app)
+
+    def _renew(self, client_id: str) -> None:
+        """Look ``client_id`` up again in the background (once at a time); until it answers,
+        the entry in hand is still within its ``ttl_s``. A failed renewal changes nothing: the
+        entry expires on time and the next caller looks it up itself."""
+        if client_id in self._inflight:
+            return
+        future: asyncio.Future[App | None] = asyncio.get_running_loop().create_future()
+        self._inflight[client_id] = future
+
+        async def renew() -> None:
+            started = self._clock()
+            try:
+                app = await self._lookup(client_id)
+            except BaseException as exc:
+                future.set_exception(exc)
+                future.exception()  # retrieved: no "never retrieved" warning
+                if not isinstance(exc, Exception):
+                    raise
+                return
+            finally:
+                self._inflight.pop(client_id, None)
+            future.set_result(app)
+            self._store(client_id, started, app)
+
+        self._renewals.add(task := asyncio.ensure_future(renew()))
+        task.add_done_callback(self._renewals.discard)
 
     async def _lookup(self, client_id: str) -> App | None:
         try:

@@ -128,10 +128,19 @@ class _Entry:
     expires_at: float
 
 
+#: A token is never sent inward with less than this left of its life: the service must still
+#: find it valid when the request arrives.
+MIN_VALIDITY_S = 2.0
+#: After a failed background renewal, the next is tried no sooner than this.
+RENEW_RETRY_S = 1.0
+
+
 class TokenCache:
-    """Internal tokens by (subject, audience), reused until ``refresh_before_s`` before they
-    expire. Concurrent misses for one key share one exchange; if a refresh fails while the
-    old token is still valid, the old token is used.
+    """Internal tokens by (subject, audience). From ``refresh_before_s`` before a token expires
+    it is renewed in the background while callers keep using it (they wait only when there is
+    no token, or too little of its life is left: :data:`MIN_VALIDITY_S`). Concurrent misses for
+    one key share one exchange; if a refresh fails while the old token is still valid, the old
+    token is used.
 
     >>> cache = TokenCache(exchanger, refresh_before_s=10)  # doctest: +SKIP
     >>> token = await cache.token("u1", "users")  # doctest: +SKIP
@@ -152,25 +161,34 @@ class TokenCache:
         self._clock = clock
         self._entries: dict[tuple[str, str], _Entry] = {}
         self._inflight: dict[tuple[str, str], asyncio.Future[_Entry]] = {}
+        self._retry_at: dict[tuple[str, str], float] = {}
         self._on_exchange = on_exchange or (lambda outcome: None)
 
     def cached(self, subject: str, audience: str) -> str | None:
-        """The token when a fresh one is cached (no exchange needed), else None."""
-        entry = self._entries.get((subject, audience))
-        if entry is not None and entry.refresh_at > self._clock():
+        """The token when a usable one is cached (no exchange to wait for), else None. One due
+        for renewal is renewed in the background and still returned."""
+        key = (subject, audience)
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        now = self._clock()
+        if entry.refresh_at > now:
+            return entry.token
+        if entry.expires_at - MIN_VALIDITY_S > now:
+            # Renew ahead: steady traffic never waits for the token service. After a failed
+            # renewal, the next waits a second: a down token service is not asked per request.
+            if self._retry_at.get(key, 0.0) <= now:
+                self._start(key)
             return entry.token
         return None
 
     async def token(self, subject: str, audience: str) -> str:
         key = (subject, audience)
+        found = self.cached(subject, audience)
+        if found is not None:
+            return found
         entry = self._entries.get(key)
-        if entry is not None and entry.refresh_at > self._clock():
-            return entry.token
-        future = self._inflight.get(key)
-        if future is None:
-            future = asyncio.ensure_future(self._refresh(key))
-            self._inflight[key] = future
-            future.add_done_callback(lambda f: self._settled(key, f))
+        future = self._start(key)
         try:
             # Shielded: a caller that gives up must not cancel the exchange others await.
             return (await asyncio.shield(future)).token
@@ -181,14 +199,25 @@ class TokenCache:
                 return entry.token  # the token service is down; the old token still holds
             raise
 
+    def _start(self, key: tuple[str, str]) -> asyncio.Future[_Entry]:
+        """The exchange for ``key`` in flight, started if there is none (one at a time)."""
+        future = self._inflight.get(key)
+        if future is None:
+            future = asyncio.ensure_future(self._refresh(key))
+            self._inflight[key] = future
+            future.add_done_callback(lambda f: self._settled(key, f))
+        return future
+
     async def _refresh(self, key: tuple[str, str]) -> _Entry:
         subject, audience = key
         try:
             issued = await self._exchanger.exchange(subject, audience)
         except UpstreamError:
             self._on_exchange("failed")
+            self._retry_at[key] = self._clock() + RENEW_RETRY_S
             raise
         self._on_exchange("ok")
+        self._retry_at.pop(key, None)
         now = self._clock()
         lead = min(self._refresh_before, issued.expires_in / 2)
         entry = _Entry(issued.token, now + issued.expires_in - lead, now + issued.expires_in)

@@ -16,6 +16,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from tailor.auth.internal import (
+    MIN_VALIDITY_S,
+    RENEW_RETRY_S,
     InternalKeysUnavailable,
     InternalTokenVerifier,
     InvalidInternalToken,
@@ -91,15 +93,44 @@ async def test_exchange_is_an_rfc8693_form_post_with_basic_client_auth() -> None
     assert service.headers[0]["authorization"] == "Basic YmZmLW1vYmlsZTpzM2NyZXQ="
 
 
-async def test_a_token_is_reused_until_shortly_before_it_expires() -> None:
+async def test_a_token_due_for_renewal_is_used_while_it_is_renewed_in_the_background() -> None:
     service, clock = TokenService(expires_in=60), Clock()
     cache = _cache(service, clock, refresh_before_s=10)
     first = await cache.token("u1", "users")
     clock.now += 49
     assert await cache.token("u1", "users") == first
-    clock.now += 2  # 51 s: inside the refresh window
-    assert await cache.token("u1", "users") != first
+    assert len(service.requests) == 1
+    clock.now += 2  # 51 s: inside the refresh window, 9 s of life left
+    assert await cache.token("u1", "users") == first  # no wait for the token service
+    await asyncio.sleep(0)  # one turn of the loop: the renewal lands
+    renewed = await cache.token("u1", "users")
+    assert renewed != first
     assert len(service.requests) == 2
+
+
+async def test_a_token_with_too_little_life_left_is_not_used() -> None:
+    service, clock = TokenService(expires_in=60), Clock()
+    cache = _cache(service, clock, refresh_before_s=10)
+    first = await cache.token("u1", "users")
+    clock.now += 60 - MIN_VALIDITY_S  # the service might see it expired on arrival
+    assert await cache.token("u1", "users") != first
+
+
+async def test_after_a_failed_renewal_the_next_waits_a_second() -> None:
+    service, clock = TokenService(expires_in=60), Clock()
+    cache = _cache(service, clock, refresh_before_s=10)
+    first = await cache.token("u1", "users")
+    service.status = 503
+    clock.now += 51
+    for _ in range(20):  # the token service is down: the old token holds
+        assert await cache.token("u1", "users") == first
+        await asyncio.sleep(0)
+    assert len(service.requests) == 2  # one failed renewal, not one per request
+    clock.now += RENEW_RETRY_S
+    service.status = 200
+    await cache.token("u1", "users")
+    await asyncio.sleep(0)
+    assert await cache.token("u1", "users") != first
 
 
 async def test_tokens_are_per_subject_and_per_audience() -> None:
