@@ -1,6 +1,6 @@
-"""Failed authentication per client IP, ahead of authentication: a client guessing tokens,
-API keys, passwords or client secrets is throttled, while a caller whose credential is good
-pays one dict check.
+"""Failed authentication per client IP (an IPv6 client by its /64), ahead of authentication:
+a client guessing tokens, API keys, passwords or client secrets is throttled, while a caller
+whose credential is good pays one dict check.
 
     an IP known to be over its quota      -> 429 + Retry-After, before authenticate runs
     a request that fails authentication   -> one failure charged (GCRA, memory or Redis);
@@ -25,6 +25,7 @@ its own answer (the failure already happened: failing closed would add nothing).
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import math
 import time
@@ -46,6 +47,24 @@ from tailor.stages.ratelimit import ThrottledLog
 log = logging.getLogger("tailor.ratelimit")
 
 POLICY_NAME = "auth-failures"
+
+
+def client_key(ip: str) -> str:
+    """The address a failure is charged to: an IPv4 address itself, an IPv6 address's /64
+    (one subscriber's network: rotating addresses inside it must not reset the count).
+
+    >>> client_key("203.0.113.7"), client_key("2001:db8:0:1:aa::7"), client_key("::ffff:10.0.0.1")
+    ('203.0.113.7', '2001:db8:0:1::/64', '10.0.0.1')
+    """
+    if ":" not in ip:
+        return ip
+    try:
+        address = ipaddress.IPv6Address(ip)
+    except ValueError:
+        return ip
+    if address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(ipaddress.IPv6Network((int(address) >> 64 << 64, 64)))
 
 
 def is_auth_failure(status: int, request: Request) -> bool:
@@ -160,7 +179,7 @@ class AuthGuardStage:
         async def authguard(request: Request) -> Response:
             # The good path: one truthiness check while no IP is blocked, one lookup after.
             if any_blocked:
-                left = blocked.remaining(request.client)
+                left = blocked.remaining(client_key(request.client))
                 if left:
                     return self._too_many(request, left)
             try:
@@ -182,7 +201,7 @@ class AuthGuardStage:
 
     async def _failed(self, request: Request) -> Response | None:
         """Charge one failure to the request's IP; a 429 when it does not fit."""
-        ip = request.client
+        ip = client_key(request.client)
         if not ip:
             return None
         quotas = (Quota(self._prefix + ip, self._limit, self._window_s),)

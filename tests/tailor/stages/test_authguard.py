@@ -57,6 +57,18 @@ async def test_another_ip_is_not_affected_by_a_blocked_one(make_bff, accounts) -
     assert (await send(bff, headers=GOOD, ip="198.51.100.9")).status == 200
 
 
+async def test_addresses_in_one_ipv6_64_share_one_quota(make_bff, accounts) -> None:
+    bff = guarded(make_bff, accounts.url, limit=2)
+    rotating = ["2001:db8:0:1::1", "2001:db8:0:1::2", "2001:db8:0:1:ffff::3"]
+    assert [(await send(bff, headers=BAD, ip=ip)).status for ip in rotating] == [401, 401, 429]
+
+
+async def test_another_ipv6_64_is_not_affected(make_bff, accounts) -> None:
+    bff = guarded(make_bff, accounts.url, limit=2)
+    assert (await statuses(bff, 3, headers=BAD, ip="2001:db8:0:1::1"))[-1] == 429
+    assert (await send(bff, headers=BAD, ip="2001:db8:0:2::1")).status == 401
+
+
 async def test_good_credentials_are_never_charged(make_bff, accounts) -> None:
     bff = guarded(make_bff, accounts.url, limit=3)
     assert await statuses(bff, 10, headers=GOOD) == [200] * 10
