@@ -354,7 +354,11 @@ Every upstream answers after {delay_ms} ms (benchmarks/peers/node/delay_upstream
 the echo module), so the home's critical path is 3 waves x {delay_ms} ms = {critical} ms. Load
 is open loop at a fixed rate (benchmarks/peers/node/openloop.js on core {load_cpu}; wrk2 is not
 packaged in Debian): half of each stack's peak rps from the one-worker home table; each
-request's latency counts from when it was due, so stalls are not hidden. "over" is the
+request's latency counts from when it was due, so stalls are not hidden. Each measured round
+follows 2 s at the same rate, unmeasured: a contender has idled while the others ran, and this
+scenario measures steady state (without it, tailor's first requests after idling renew internal
+tokens and app lookups through the delaying upstream: about +70 ms on the full pipeline's p99
+in a run without it). "over" is the
 latency above the critical path. The last row is the harness itself: one GET straight to the
 delaying upstream (critical path {delay_ms} ms) at tailor's rate, i.e. what the timer, the
 generator and the shared core add with no contender at all (mostly the timer: `setTimeout(20)`
