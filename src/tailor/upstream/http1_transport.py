@@ -274,6 +274,8 @@ class _Connection(asyncio.Protocol):
         self._waiter = None
         body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
         response = UpstreamResponse(self._status, _LazyHeaders(self._head), body)
+        # An idle pooled connection keeps nothing of its last answer (hundreds may be pooled).
+        self._body, self._seen, self._head = [], [], b""
         keep = (
             not self.closed
             and not self._dead

@@ -237,6 +237,17 @@ async def test_connection_close_from_the_service_means_a_new_connection_next_tim
     assert server.connections == 2
 
 
+async def test_a_pooled_connection_keeps_nothing_of_its_last_answer(
+    transport: Http1Transport, raw: Callable[[Handler], Awaitable[RawServer]]
+) -> None:
+    big = b"HTTP/1.1 200 OK\r\ncontent-length: 100000\r\n\r\n" + b"x" * 100_000
+    server = await raw(answering(big))
+    assert len((await transport.send(get(server.url()))).body) == 100_000
+    [origin] = transport._origins.values()
+    [idle] = origin.idle
+    assert (idle._body, idle._seen, idle._head) == ([], [], b"")  # hundreds may be pooled
+
+
 async def test_an_idle_connection_past_the_idle_timeout_is_not_reused(
     raw: Callable[[Handler], Awaitable[RawServer]],
 ) -> None:
