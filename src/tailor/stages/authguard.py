@@ -38,9 +38,9 @@ from tailor.errors import HTTPProblem
 from tailor.http import Request, Response
 from tailor.pipeline import BuildContext
 from tailor.problem import problem_response
+from tailor.ratelimit.backend import configured_backend
 from tailor.ratelimit.gcra import BackendUnavailable, Quota, RateLimiter, Verdict
 from tailor.ratelimit.memory import MemoryBackend
-from tailor.ratelimit.redis_backend import RedisBackend
 from tailor.routing import Handler
 from tailor.stages.ratelimit import ThrottledLog
 
@@ -152,13 +152,7 @@ class AuthGuardStage:
         cfg = ctx.config.rate_limit
         if not cfg.enabled or cfg.auth_failures is None:
             return None
-        backend: RateLimiter
-        if cfg.backend == "redis":
-            backend = RedisBackend(
-                ctx.redis(), timeout_s=cfg.backend_timeout_s, retry_s=cfg.backend_retry_s
-            )
-        else:
-            backend = MemoryBackend(cfg.max_keys)
+        backend = configured_backend(cfg, ctx.redis)
         registry = ctx.metrics.registry
         refused = Counter(
             "tailor_auth_failures_refused",

@@ -20,6 +20,7 @@ from tailor.config import RateLimit
 from tailor.http import Request, Response
 from tailor.pipeline import BuildContext
 from tailor.problem import problem_response
+from tailor.ratelimit.backend import configured_backend
 from tailor.ratelimit.gcra import BackendUnavailable, Quota, RateLimiter, Verdict
 from tailor.ratelimit.memory import MemoryBackend
 from tailor.ratelimit.policy import (
@@ -30,7 +31,6 @@ from tailor.ratelimit.policy import (
     policies_by_route,
     tier_of,
 )
-from tailor.ratelimit.redis_backend import RedisBackend
 from tailor.routing import Handler
 
 log = logging.getLogger("tailor.ratelimit")
@@ -86,13 +86,7 @@ class RateLimitStage:
         cfg = ctx.config.rate_limit
         if not cfg.enabled or not cfg.policies:
             return None
-        backend: RateLimiter
-        if cfg.backend == "redis":
-            backend = RedisBackend(
-                ctx.redis(), timeout_s=cfg.backend_timeout_s, retry_s=cfg.backend_retry_s
-            )
-        else:
-            backend = MemoryBackend(cfg.max_keys)
+        backend = configured_backend(cfg, ctx.redis)
         registry = ctx.metrics.registry
         denied = Counter(
             "tailor_ratelimit_denied",
