@@ -16,24 +16,12 @@ from pathlib import Path
 from benchmarks import fixture, tools
 from benchmarks.procs import Processes
 from benchmarks.ratelimit.pipeline_cost import NEVER
+from waveform.services import SERVICES
 from waveform.supervisor import TOKEN_SECRET_ENV, free_ports
 
 ROOT = Path(__file__).resolve().parent.parent
 HOME_PATH = "/v1/home"
 PASS_PATH = f"/v1/users/{fixture.USER_ID}"
-UPSTREAMS = (
-    "accounts",
-    "users",
-    "tracks",
-    "playlists",
-    "social",
-    "stream",
-    "recommendations",
-    "media",
-    "rights",
-    "catalog",
-    "tokens",
-)
 
 
 @dataclass
@@ -70,7 +58,7 @@ def tailor_full(
                 # Each granian worker binds the admin port itself (src/tailor/app.py startup),
                 # so a second worker fails with "address in use": no admin with workers > 1.
                 "admin": {"host": "127.0.0.1", "port": admin, "enabled": workers == 1},
-                "upstreams": dict.fromkeys(UPSTREAMS, upstream),
+                "upstreams": dict.fromkeys(SERVICES, upstream),
                 "server": {"workers": workers},
                 # Aggregation scenarios turn the edge cache off: it would answer from memory
                 # after the first request. The cache-hit scenario turns it on.

@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
 
 import msgspec
 
 from tailor.errors import ConfigError
+from tailor.upstream.urls import quote_segment
 
 
 class Inputs:
@@ -94,7 +94,7 @@ class Part:
     def build_path(self, inputs: Inputs) -> str:
         if callable(self.path):
             return self.path(inputs)
-        return self.path.format_map({k: quote(v, safe="") for k, v in inputs.vars.items()})
+        return self.path.format_map({k: quote_segment(v) for k, v in inputs.vars.items()})
 
     def build_params(self, inputs: Inputs) -> Mapping[str, str | int] | None:
         return self.params(inputs) if callable(self.params) else self.params

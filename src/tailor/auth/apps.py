@@ -84,79 +84,58 @@ class AppRegistry:
         # client id -> (expires_at, refresh_at, app)
         self._cache: dict[str, tuple[float, float, App | None]] = {}
         self._inflight: dict[str, asyncio.Future[App | None]] = {}
-        self._renewals: set[asyncio.Future[None]] = set()  # held: a bare task may be collected
 
     def known(self, client_id: str) -> App | None:
         """The app if a fresh lookup found it, without waiting; else ``None``: ask :meth:`get`
         (which also answers the cached "no such app")."""
-        hit = self._cache.get(client_id)
-        if hit is None:
-            return None
-        now = self._clock()
-        if hit[0] <= now:
-            return None
-        if hit[1] <= now:
-            self._renew(client_id)
-        return hit[2]
+        return self._cached(client_id)[1]
 
     async def get(self, client_id: str) -> App | None:
-        hit = self._cache.get(client_id)
-        now = self._clock()
-        if hit is not None and hit[0] > now:
-            if hit[1] <= now:
-                self._renew(client_id)
-            return hit[2]
-        # One lookup per client id at a time: a burst of requests shares it.
-        pending = self._inflight.get(client_id)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future: asyncio.Future[App | None] = asyncio.get_running_loop().create_future()
-        self._inflight[client_id] = future
-        try:
-            app = await self._lookup(client_id)
-            future.set_result(app)
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # retrieved: no "never retrieved" warning when nobody waits
-            raise
-        finally:
-            del self._inflight[client_id]
-        self._store(client_id, now, app)
-        return app
+        found, app = self._cached(client_id)
+        if found:
+            return app
+        # Shielded: a caller that gives up must not cancel the lookup others share.
+        return await asyncio.shield(self._lookup_once(client_id))
 
-    def _store(self, client_id: str, now: float, app: App | None) -> None:
+    def _cached(self, client_id: str) -> tuple[bool, App | None]:
+        """(True, app or None) for an entry within its ``ttl_s``, else (False, None). An entry
+        in the last part of its life is renewed in the background meanwhile; a failed
+        renewal changes nothing: the entry expires on time and the next caller looks it up."""
+        hit = self._cache.get(client_id)
+        if hit is None:
+            return False, None
+        now = self._clock()
+        if hit[0] <= now:
+            return False, None
+        if hit[1] <= now:
+            self._lookup_once(client_id)
+        return True, hit[2]
+
+    def _lookup_once(self, client_id: str) -> asyncio.Future[App | None]:
+        """The lookup of ``client_id`` in flight, started if there is none (a burst of
+        requests shares one)."""
+        future = self._inflight.get(client_id)
+        if future is None:
+            future = self._inflight[client_id] = asyncio.ensure_future(
+                self._lookup_and_store(client_id)
+            )
+            future.add_done_callback(lambda f: self._settled(client_id, f))
+        return future
+
+    async def _lookup_and_store(self, client_id: str) -> App | None:
+        started = self._clock()
+        app = await self._lookup(client_id)
         self._cache.pop(client_id, None)  # re-insert: the dict's order is the eviction order
         if len(self._cache) >= self._max:
             self._cache.pop(next(iter(self._cache)))
         ttl = self._ttl_s
-        self._cache[client_id] = (now + ttl, now + ttl * (1 - REFRESH_AHEAD), app)
+        self._cache[client_id] = (started + ttl, started + ttl * (1 - REFRESH_AHEAD), app)
+        return app
 
-    def _renew(self, client_id: str) -> None:
-        """Look ``client_id`` up again in the background (once at a time); until it answers,
-        the entry in hand is still within its ``ttl_s``. A failed renewal changes nothing: the
-        entry expires on time and the next caller looks it up itself."""
-        if client_id in self._inflight:
-            return
-        future: asyncio.Future[App | None] = asyncio.get_running_loop().create_future()
-        self._inflight[client_id] = future
-
-        async def renew() -> None:
-            started = self._clock()
-            try:
-                app = await self._lookup(client_id)
-            except BaseException as exc:
-                future.set_exception(exc)
-                future.exception()  # retrieved: no "never retrieved" warning
-                if not isinstance(exc, Exception):
-                    raise
-                return
-            finally:
-                self._inflight.pop(client_id, None)
-            future.set_result(app)
-            self._store(client_id, started, app)
-
-        self._renewals.add(task := asyncio.ensure_future(renew()))
-        task.add_done_callback(self._renewals.discard)
+    def _settled(self, client_id: str, future: asyncio.Future[App | None]) -> None:
+        self._inflight.pop(client_id, None)
+        if not future.cancelled():
+            future.exception()  # retrieved here, so a failure nobody awaited is not logged
 
     async def _lookup(self, client_id: str) -> App | None:
         try:

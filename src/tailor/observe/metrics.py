@@ -130,33 +130,18 @@ class Histograms(Collector):
         yield family
 
 
-class RouteLatency:
-    """One route's latency histogram: a count per bucket (the last is +Inf) and the sum."""
-
-    __slots__ = ("buckets", "sum")
-
-    def __init__(self, bounds: int) -> None:
-        self.buckets = [0] * (bounds + 1)
-        self.sum = 0.0
-
-
 class RequestSeries:
     """The requests answered for one (route, method, status), and their route's latency."""
 
-    __slots__ = ("_bounds", "count", "created", "latency")
+    __slots__ = ("count", "latency")
 
-    def __init__(self, latency: RouteLatency, bounds: tuple[float, ...]) -> None:
-        self.count = 0
-        self.created = time.time()
+    def __init__(self, count: TallyChild, latency: HistogramChild) -> None:
+        self.count = count
         self.latency = latency
-        self._bounds = bounds
 
     def record(self, seconds: float) -> None:
-        self.count += 1
-        latency = self.latency
-        latency.sum += seconds
-        # the first bucket whose upper bound is >= seconds ("le"), else +Inf
-        latency.buckets[bisect_left(self._bounds, seconds)] += 1
+        self.count.value += 1
+        self.latency.observe(seconds)
 
 
 class RequestMetrics(Collector):
@@ -175,41 +160,32 @@ class RequestMetrics(Collector):
     """
 
     def __init__(self, buckets: tuple[float, ...] = _LATENCY_BUCKETS) -> None:
-        self._bounds = tuple(sorted(buckets))
+        self._count = Tally(
+            "tailor_requests",
+            "Requests answered, by route template, method and status.",
+            ["route", "method", "status"],
+        )
+        self._latency = Histograms(
+            "tailor_request_duration_seconds",
+            "Time from request received to response ready, by route template.",
+            ["route"],
+            buckets,
+        )
         self._series: dict[tuple[str, str, int], RequestSeries] = {}
-        self._latency: dict[str, RouteLatency] = {}
 
     def series(self, route: str, method: str, status: int) -> RequestSeries:
         """The series of one answer. Bounded: route templates x methods x statuses."""
         key = (route, method, status)
         found = self._series.get(key)
         if found is None:
-            latency = self._latency.get(route)
-            if latency is None:
-                latency = self._latency[route] = RouteLatency(len(self._bounds))
-            found = self._series[key] = RequestSeries(latency, self._bounds)
+            found = self._series[key] = RequestSeries(
+                self._count.labels(route, method, str(status)), self._latency.labels(route)
+            )
         return found
 
     def collect(self) -> Iterator[Metric]:
-        series, latencies = dict(self._series), dict(self._latency)  # copied in one step
-        requests = CounterMetricFamily(
-            "tailor_requests",
-            "Requests answered, by route template, method and status.",
-            labels=["route", "method", "status"],
-        )
-        for (route, method, status), one in series.items():
-            requests.add_metric([route, method, str(status)], float(one.count), one.created)
-        yield requests
-        latency = HistogramMetricFamily(
-            "tailor_request_duration_seconds",
-            "Time from request received to response ready, by route template.",
-            labels=["route"],
-        )
-        les = [*(repr(float(b)) for b in self._bounds), "+Inf"]  # as prometheus_client writes le
-        for route, histogram in latencies.items():
-            cumulative = accumulate(histogram.buckets)
-            latency.add_metric([route], list(zip(les, cumulative, strict=True)), histogram.sum)
-        yield latency
+        yield from self._count.collect()
+        yield from self._latency.collect()
 
 
 class Metrics:

@@ -339,16 +339,7 @@ class Http1Transport:
             return await self._exchange(loop, origin, request, payload, deadline, fresh=True)
 
     async def aclose(self) -> None:
-        for origin in self._origins.values():
-            origin.retired = True
-            for conn in origin.idle:
-                conn.close()
-            origin.idle.clear()
-            for waiter in origin.waiters:
-                if not waiter.done():
-                    waiter.cancel()
-            origin.waiters.clear()
-        self._origins.clear()
+        self._retire_pools(close=True)
 
     # -- one exchange -----------------------------------------------------------------------
 
@@ -460,7 +451,8 @@ class Http1Transport:
             if not slot.done():
                 slot.set_result(conn)
                 return
-        conn.idle_since = self._loop.time() if self._loop is not None else 0.0
+        assert self._loop is not None  # set by the first send, before any connection exists
+        conn.idle_since = self._loop.time()
         origin.idle.append(conn)
 
     def _forget(self, conn: _Connection) -> None:
@@ -533,10 +525,20 @@ class Http1Transport:
 
     def _adopt(self, loop: asyncio.AbstractEventLoop) -> None:
         # Connections belong to the loop that opened them; a new loop (a test, a restarted
-        # worker) starts with an empty pool.
+        # worker) starts with an empty pool. The old loop has stopped: nothing to close on it.
+        self._retire_pools(close=False)
+        self._loop = loop
+
+    def _retire_pools(self, *, close: bool) -> None:
+        """Forget every pool; a connection still busy is closed when it is handed back."""
         for origin in self._origins.values():
             origin.retired = True
+            if close:
+                for conn in origin.idle:
+                    conn.close()
+                for waiter in origin.waiters:
+                    if not waiter.done():
+                        waiter.cancel()
             origin.idle.clear()
             origin.waiters.clear()
         self._origins.clear()
-        self._loop = loop

@@ -77,7 +77,6 @@ DATA_SERVICES = (
     "rights",
     "catalog",
 )
-ALL_SERVICES = (*DATA_SERVICES, "accounts", "tokens")
 Allowance = dict[str, tuple[str, ...]]
 
 
