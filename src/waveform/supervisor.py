@@ -39,8 +39,12 @@ from waveform.services import SERVICES
 
 HOST = "127.0.0.1"
 #: BFF name -> (port, admin port).
-BFFS: dict[str, tuple[int, int]] = {"mobile": (8081, 8181), "web": (8082, 8182),
-                                    "public": (8083, 8183), "partner": (8084, 8184)}
+BFFS: dict[str, tuple[int, int]] = {
+    "mobile": (8081, 8181),
+    "web": (8082, 8182),
+    "public": (8083, 8183),
+    "partner": (8084, 8184),
+}
 #: BFFs served over TLS (the partner API: mutual TLS with the demo partner CA).
 TLS_BFFS = frozenset({"partner"})
 STDERR_TAIL = 20
@@ -76,8 +80,7 @@ class Component:
     argv: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
-    stderr: collections.deque[str] = field(
-        default_factory=lambda: collections.deque(maxlen=200))
+    stderr: collections.deque[str] = field(default_factory=lambda: collections.deque(maxlen=200))
     healthy: bool = False
 
     @property
@@ -138,13 +141,23 @@ class Platform:
     long-lived thread (the main thread), or pass ``False``.
     """
 
-    def __init__(self, data_dir: str | os.PathLike[str], *, scale: int = DEFAULT_SCALE,
-                 seed: int = DEFAULT_SEED, components: str | Iterable[str] = "all",
-                 ephemeral: bool = False, base_port: int | None = None,
-                 env: Mapping[str, Mapping[str, str]] | None = None,
-                 startup_timeout: float = 20.0, echo_stderr: bool = False,
-                 log: TextIO | None = None, python: str = sys.executable,
-                 die_with_parent: bool = True, redis: bool = False) -> None:
+    def __init__(
+        self,
+        data_dir: str | os.PathLike[str],
+        *,
+        scale: int = DEFAULT_SCALE,
+        seed: int = DEFAULT_SEED,
+        components: str | Iterable[str] = "all",
+        ephemeral: bool = False,
+        base_port: int | None = None,
+        env: Mapping[str, Mapping[str, str]] | None = None,
+        startup_timeout: float = 20.0,
+        echo_stderr: bool = False,
+        log: TextIO | None = None,
+        python: str = sys.executable,
+        die_with_parent: bool = True,
+        redis: bool = False,
+    ) -> None:
         self.data_dir = Path(data_dir).resolve()
         self.scale = scale
         self.seed = seed
@@ -200,17 +213,39 @@ class Platform:
             for name, (port, admin_port) in BFFS.items():
                 ports[name], admin[name] = port + shift, admin_port + shift
         self.ports = ports
-        common = ["--host", HOST, "--data-dir", str(self.data_dir), "--scale", str(self.scale),
-                  "--seed", str(self.seed), "--tokens", self._url("tokens")]
+        common = [
+            "--host",
+            HOST,
+            "--data-dir",
+            str(self.data_dir),
+            "--scale",
+            str(self.scale),
+            "--seed",
+            str(self.seed),
+            "--tokens",
+            self._url("tokens"),
+        ]
         if self.redis is not None:
             common += ["--redis-url", self.redis.url]
         for name in names:
             if name in SERVICES:
-                argv = [self.python, "-m", f"waveform.services.{name}",
-                        "--port", str(ports[name]), *common]
+                argv = [
+                    self.python,
+                    "-m",
+                    f"waveform.services.{name}",
+                    "--port",
+                    str(ports[name]),
+                    *common,
+                ]
                 if name == "catalog":
-                    argv += ["--tracks", self._url("tracks"), "--rights", self._url("rights"),
-                             "--media", self._url("media")]
+                    argv += [
+                        "--tracks",
+                        self._url("tracks"),
+                        "--rights",
+                        self._url("rights"),
+                        "--media",
+                        self._url("media"),
+                    ]
                 comp = Component(name, "service", ports[name], argv=argv)
             else:
                 config = self.data_dir / f"bff-{name}.json"
@@ -218,8 +253,7 @@ class Platform:
                 comp = Component(name, "bff", ports[name], admin_port=admin[name], argv=argv)
             comp.env = {**self._env.get("*", {}), **self._env.get(name, {})}
             if comp.kind == "bff":
-                comp.env.setdefault(TOKEN_SECRET_ENV,
-                                    token_client_secret(self.seed, f"bff-{name}"))
+                comp.env.setdefault(TOKEN_SECRET_ENV, token_client_secret(self.seed, f"bff-{name}"))
             self.components[name] = comp
 
     def _url(self, name: str) -> str:
@@ -265,13 +299,22 @@ class Platform:
 
         secret = token_client_secret(self.seed, OPS_CLIENT)
         basic = base64.b64encode(f"{OPS_CLIENT}:{secret}".encode()).decode()
-        form = {"grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
-                "subject_token": subject, "subject_token_type": "urn:waveform:subject",
-                "audience": audience, **({"scope": scope} if scope else {})}
+        form = {
+            "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+            "subject_token": subject,
+            "subject_token_type": "urn:waveform:subject",
+            "audience": audience,
+            **({"scope": scope} if scope else {}),
+        }
         request = urllib.request.Request(
-            f"{self._url('tokens')}/token", data=urlencode(form).encode(), method="POST",
-            headers={"authorization": f"Basic {basic}",
-                     "content-type": "application/x-www-form-urlencoded"})
+            f"{self._url('tokens')}/token",
+            data=urlencode(form).encode(),
+            method="POST",
+            headers={
+                "authorization": f"Basic {basic}",
+                "content-type": "application/x-www-form-urlencoded",
+            },
+        )
         with urllib.request.urlopen(request, timeout=5) as resp:
             token: str = json.loads(resp.read())["access_token"]
         return token
@@ -327,13 +370,15 @@ class Platform:
         self._await_health(services, deadline)
         for comp in bffs:
             (self.data_dir / f"bff-{comp.name}.json").write_text(
-                json.dumps(self.bff_config(comp.name), indent=2))
+                json.dumps(self.bff_config(comp.name), indent=2)
+            )
             self._spawn(comp)
         self._await_health(bffs, deadline)
-        self._say(f"platform: {len(self.running())}/{len(self.components)} components up "
-                  f"in {time.monotonic() - began:.1f} s")
-        self._watcher = threading.Thread(target=self._watch, name="platform-watch",
-                                         daemon=True)
+        self._say(
+            f"platform: {len(self.running())}/{len(self.components)} components up "
+            f"in {time.monotonic() - began:.1f} s"
+        )
+        self._watcher = threading.Thread(target=self._watch, name="platform-watch", daemon=True)
         self._watcher.start()
         return self
 
@@ -367,8 +412,12 @@ class Platform:
             self.stop()
             raise
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.stop()
 
     def table(self) -> str:
@@ -395,13 +444,22 @@ class Platform:
             return
         env = {**os.environ, **comp.env, "PYTHONUNBUFFERED": "1"}
         comp.process = subprocess.Popen(
-            comp.argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE, env=env, cwd=str(self.data_dir),
+            comp.argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env=env,
+            cwd=str(self.data_dir),
             start_new_session=True,
-            preexec_fn=_die_with_parent if self.die_with_parent else None)
+            preexec_fn=_die_with_parent if self.die_with_parent else None,
+        )
         assert comp.process.stderr is not None
-        threading.Thread(target=self._drain, args=(comp, comp.process.stderr),
-                         name=f"stderr-{comp.name}", daemon=True).start()
+        threading.Thread(
+            target=self._drain,
+            args=(comp, comp.process.stderr),
+            name=f"stderr-{comp.name}",
+            daemon=True,
+        ).start()
 
     def _drain(self, comp: Component, pipe: IO[bytes]) -> None:
         for raw in iter(pipe.readline, b""):
@@ -448,8 +506,7 @@ class Platform:
                     self._record(comp, "runtime", code)
 
 
-def edge_security_config(name: str, config: dict[str, object],
-                         p: Platform) -> dict[str, object]:
+def edge_security_config(name: str, config: dict[str, object], p: Platform) -> dict[str, object]:
     """Per-BFF edge security for a plain-http loopback deployment: the web session cookie
     without the ``__Host-`` prefix (browsers refuse it without Secure, and Secure cookies
     are not sent over http), origins on this host and port, and for the partner BFF TLS with
@@ -458,17 +515,24 @@ def edge_security_config(name: str, config: dict[str, object],
     if name == "web":
         state = config.get("state")
         redis = isinstance(state, dict) and state.get("redis_url")
-        config["auth"] = {"session": {
-            "cookie_name": "waveform-session", "secure": False,
-            "allowed_origins": [f"http://{HOST}:{port}", f"http://localhost:{port}"],
-            "store": "redis" if redis else "memory",
-        }}
+        config["auth"] = {
+            "session": {
+                "cookie_name": "waveform-session",
+                "secure": False,
+                "allowed_origins": [f"http://{HOST}:{port}", f"http://localhost:{port}"],
+                "store": "redis" if redis else "memory",
+            }
+        }
     elif name == "partner":
         certs = p.certs
         base = config.get("listen")
         listen: dict[str, object] = dict(base) if isinstance(base, dict) else {}
-        listen["tls"] = {"cert_file": str(certs.server.cert), "key_file": str(certs.server.key),
-                         "client_ca_file": str(certs.ca.cert), "client_cert": "optional"}
+        listen["tls"] = {
+            "cert_file": str(certs.server.cert),
+            "key_file": str(certs.server.key),
+            "client_ca_file": str(certs.ca.cert),
+            "client_cert": "optional",
+        }
         config["listen"] = listen
         config["auth"] = {"mtls": {}}
     return config
@@ -484,29 +548,35 @@ def _healthy(url: str) -> bool:
 
 # -- demo ------------------------------------------------------------------------------
 
-TOKEN_CURL = ("curl -s -X POST {mobile}/v1/auth/token -H 'content-type: application/json' "
-              "-d '{{\"grant_type\":\"password\",\"username\":\"alice\","
-              "\"password\":\"wave-alice\"}}'")
+TOKEN_CURL = (
+    "curl -s -X POST {mobile}/v1/auth/token -H 'content-type: application/json' "
+    '-d \'{{"grant_type":"password","username":"alice",'
+    '"password":"wave-alice"}}\''
+)
 
 
 def demo_banner(p: Platform) -> str:
     mobile = p.url("mobile") if "mobile" in p.ports else "http://127.0.0.1:8081"
     token_cmd = TOKEN_CURL.format(mobile=mobile)
-    grab = ("TOKEN=$(" + token_cmd + " | python3 -c "
-            "'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')")
-    return "\n".join([
-        "waveform is running:",
-        p.table(),
-        "",
-        "Log in as alice (password wave-alice; also bob, carol, dave, erin: wave-<name>):",
-        f"  {token_cmd}",
-        "Capture the token and call the home endpoint:",
-        f"  {grab}",
-        f"  curl -s {mobile}/v1/home -H \"authorization: Bearer $TOKEN\"",
-        "",
-        *edge_banner(p),
-        "Ctrl-C stops everything.",
-    ])
+    grab = (
+        "TOKEN=$(" + token_cmd + " | python3 -c "
+        "'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')"
+    )
+    return "\n".join(
+        [
+            "waveform is running:",
+            p.table(),
+            "",
+            "Log in as alice (password wave-alice; also bob, carol, dave, erin: wave-<name>):",
+            f"  {token_cmd}",
+            "Capture the token and call the home endpoint:",
+            f"  {grab}",
+            f'  curl -s {mobile}/v1/home -H "authorization: Bearer $TOKEN"',
+            "",
+            *edge_banner(p),
+            "Ctrl-C stops everything.",
+        ]
+    )
 
 
 def edge_banner(p: Platform) -> list[str]:
@@ -518,7 +588,7 @@ def edge_banner(p: Platform) -> list[str]:
             f"  APP=$(curl -s -X POST {p.url('public')}/v1/oauth/token -d grant_type="
             "client_credentials -d client_id=acme-player -d client_secret=acme-secret"
             " | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')",
-            f"  curl -s {p.url('public')}/v1/tracks/t1 -H \"authorization: Bearer $APP\"",
+            f'  curl -s {p.url("public")}/v1/tracks/t1 -H "authorization: Bearer $APP"',
             f"  contract: {p.url('public')}/v1/openapi.json",
             "",
         ]
@@ -545,8 +615,12 @@ def demo(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--scale", type=int, default=DEFAULT_SCALE)
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--data-dir", default="var/demo")
-    parser.add_argument("--base-port", type=int, default=None,
-                        help="port for accounts; every default port shifts with it")
+    parser.add_argument(
+        "--base-port",
+        type=int,
+        default=None,
+        help="port for accounts; every default port shifts with it",
+    )
     parser.add_argument("--ephemeral", action="store_true", help="pick free ports")
     parser.add_argument("--services-only", action="store_true")
     parser.add_argument("--verbose", action="store_true", help="echo every child's stderr")
@@ -559,10 +633,17 @@ def demo(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    platform = Platform(args.data_dir, scale=args.scale, seed=args.seed,
-                        components="services" if args.services_only else "all",
-                        ephemeral=args.ephemeral, base_port=args.base_port,
-                        echo_stderr=args.verbose, log=sys.stdout, redis=True)
+    platform = Platform(
+        args.data_dir,
+        scale=args.scale,
+        seed=args.seed,
+        components="services" if args.services_only else "all",
+        ephemeral=args.ephemeral,
+        base_port=args.base_port,
+        echo_stderr=args.verbose,
+        log=sys.stdout,
+        redis=True,
+    )
     try:
         platform.start()
         print(demo_banner(platform), flush=True)

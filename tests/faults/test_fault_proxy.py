@@ -42,9 +42,7 @@ async def transport(request: pytest.FixtureRequest) -> AsyncIterator[Transport]:
     await transport.aclose()
 
 
-async def _get(
-    transport: Transport, proxy: FaultProxy, timeout_s: float = 2.0
-) -> UpstreamResponse:
+async def _get(transport: Transport, proxy: FaultProxy, timeout_s: float = 2.0) -> UpstreamResponse:
     return await transport.send(UpstreamRequest("svc", "GET", f"{proxy.url}/x", [], timeout_s))
 
 

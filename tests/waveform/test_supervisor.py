@@ -12,8 +12,9 @@ from waveform.supervisor import Platform, demo_banner, free_ports
 
 
 def test_crashed_service_is_reported_and_the_rest_keep_serving(tmp_path: Path) -> None:
-    with Platform(tmp_path, ephemeral=True, scale=200,
-                  components=["tokens", "users", "tracks", "media"]) as p:
+    with Platform(
+        tmp_path, ephemeral=True, scale=200, components=["tokens", "users", "tracks", "media"]
+    ) as p:
         assert not p.failures
         p.kill("tracks", signal.SIGKILL)
         failure = p.wait_for_failure("tracks")
@@ -26,8 +27,13 @@ def test_crashed_service_is_reported_and_the_rest_keep_serving(tmp_path: Path) -
 
 
 def test_component_failing_to_start_is_reported_with_its_stderr(tmp_path: Path) -> None:
-    with Platform(tmp_path, ephemeral=True, scale=200, components=["users", "media"],
-                  env={"media": {"WAVEFORM_FAULT_DELAY_MS": "not-a-number"}}) as p:
+    with Platform(
+        tmp_path,
+        ephemeral=True,
+        scale=200,
+        components=["users", "media"],
+        env={"media": {"WAVEFORM_FAULT_DELAY_MS": "not-a-number"}},
+    ) as p:
         failure = p.failures["media"]
         assert failure.phase == "start" and failure.exit_code not in (None, 0)
         assert any("ValueError" in line for line in failure.stderr_tail)
@@ -49,10 +55,11 @@ def test_bff_config_names_every_upstream(tmp_path: Path) -> None:
     upstreams = config["upstreams"]
     assert isinstance(upstreams, dict) and len(upstreams) == 11  # ten services + tokens
     assert upstreams["catalog"] == p.url("catalog")
-    assert config["admin"] == {"host": "127.0.0.1",
-                               "port": int(p.admin_url("mobile").rsplit(":", 1)[1])}
-    assert config["listen"] == {"host": "127.0.0.1",
-                                "port": int(p.url("mobile").rsplit(":", 1)[1])}
+    assert config["admin"] == {
+        "host": "127.0.0.1",
+        "port": int(p.admin_url("mobile").rsplit(":", 1)[1]),
+    }
+    assert config["listen"] == {"host": "127.0.0.1", "port": int(p.url("mobile").rsplit(":", 1)[1])}
 
 
 def test_default_ports_and_banner(tmp_path: Path) -> None:

@@ -52,9 +52,7 @@ async def aggregate(
     if outcome.degraded:
         body.degraded = outcome.degraded
         request.state["degraded"] = outcome.degraded
-        headers.append(
-            (DEGRADED_HEADER, ", ".join(_degraded_item(d) for d in outcome.degraded))
-        )
+        headers.append((DEGRADED_HEADER, ", ".join(_degraded_item(d) for d in outcome.degraded)))
     return Response(200, _encode(body), headers)
 
 

@@ -32,6 +32,7 @@ class Follow(BaseModel):
 class Like(BaseModel):
     track_id: str = Field(pattern=ID)
 
+
 SCHEMA = """
 CREATE TABLE users (id TEXT PRIMARY KEY);
 CREATE TABLE follows (follower_id TEXT NOT NULL, followee_id TEXT NOT NULL,
@@ -46,19 +47,20 @@ CREATE INDEX reposts_user ON reposts (user_id, created_at);
 
 QUERIES = {
     "followings": "SELECT followee_id AS user_id, created_at FROM follows "
-                  "WHERE follower_id = ? ORDER BY created_at DESC, followee_id LIMIT ?",
+    "WHERE follower_id = ? ORDER BY created_at DESC, followee_id LIMIT ?",
     "followers": "SELECT follower_id AS user_id, created_at FROM follows "
-                 "WHERE followee_id = ? ORDER BY created_at DESC, follower_id LIMIT ?",
+    "WHERE followee_id = ? ORDER BY created_at DESC, follower_id LIMIT ?",
     "likes": "SELECT track_id, created_at FROM likes "
-             "WHERE user_id = ? ORDER BY created_at DESC, track_id LIMIT ?",
+    "WHERE user_id = ? ORDER BY created_at DESC, track_id LIMIT ?",
     "reposts": "SELECT id, track_id, created_at FROM reposts "
-               "WHERE user_id = ? ORDER BY created_at DESC, id LIMIT ?",
+    "WHERE user_id = ? ORDER BY created_at DESC, id LIMIT ?",
 }
 
 
 def load(conn: sqlite3.Connection, world: World) -> None:
-    conn.executemany("INSERT INTO users VALUES (?)",
-                     [(f"u{i}",) for i in range(1, world.n_users + 1)])
+    conn.executemany(
+        "INSERT INTO users VALUES (?)", [(f"u{i}",) for i in range(1, world.n_users + 1)]
+    )
     insert_rows(conn, "follows", world.follows)
     insert_rows(conn, "likes", world.likes)
     insert_rows(conn, "reposts", world.reposts)
@@ -76,8 +78,7 @@ def build_app(conn: sqlite3.Connection, args: argparse.Namespace) -> FastAPI:
         if conn.execute("SELECT 1 FROM users WHERE id = ?", (user_id,)).fetchone() is None:
             raise not_found("user", user_id)
         rows = conn.execute(QUERIES[kind], (user_id, limit)).fetchall()
-        return json_response({"user_id": user_id, "kind": kind,
-                              "items": [dict(r) for r in rows]})
+        return json_response({"user_id": user_id, "kind": kind, "items": [dict(r) for r in rows]})
 
     limit_q = Query(200, ge=1, le=1000)
 
@@ -106,8 +107,10 @@ def build_app(conn: sqlite3.Connection, args: argparse.Namespace) -> FastAPI:
         now = iso(datetime.now(UTC))
         conn.execute("INSERT OR IGNORE INTO follows VALUES (?, ?, ?)",
                      (user_id, body.followee_id, now))  # fmt: skip
-        await events.emit("user.followed", {"follower_id": user_id,
-                                            "followee_id": body.followee_id, "created_at": now})
+        await events.emit(
+            "user.followed",
+            {"follower_id": user_id, "followee_id": body.followee_id, "created_at": now},
+        )
         await events.notify("user.followed", [f"followings:{user_id}",
                                               f"followers:{body.followee_id}"])  # fmt: skip
         return Response(status_code=204)

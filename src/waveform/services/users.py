@@ -51,8 +51,7 @@ def build_app(conn: sqlite3.Connection, args: argparse.Namespace) -> FastAPI:
         return json_response(row_dict(row, BOOLS))
 
     @app.get("/users", responses=returns(m.Users))
-    async def list_users(ids: str = Query(..., description="comma-separated, max 100")
-                         ) -> Response:
+    async def list_users(ids: str = Query(..., description="comma-separated, max 100")) -> Response:
         wanted = parse_ids(ids)
         rows = fetch_in(conn, "SELECT * FROM users WHERE id IN ({marks})", wanted)
         return json_response({"items": in_order((row_dict(r, BOOLS) for r in rows), wanted)})
