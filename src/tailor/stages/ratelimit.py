@@ -144,8 +144,12 @@ class RateLimitStage:
                 return self._refused(request, policy_header, applied, verdict)
             # Built before the handler runs: they depend on the verdict only, and this code is
             # still warm in the CPU's caches here, not after a handler's work.
-            items = [p.usage_item(u) for p, u in zip(applied, verdict.usages, strict=True)]
-            headers = (policy_header, ("ratelimit", ", ".join(items)))
+            # One usage per quota, one quota per applied policy, in the same order.
+            if len(applied) == 1:
+                usage = applied[0].usage_item(verdict.usages[0])
+            else:
+                usage = ", ".join(map(CompiledPolicy.usage_item, applied, verdict.usages))
+            headers = (policy_header, ("ratelimit", usage))
             response = await next_handler(request)
             response.headers += headers
             return response

@@ -3,6 +3,8 @@ bounded memory."""
 
 from __future__ import annotations
 
+import pytest
+
 from tailor.ratelimit import MemoryBackend, Quota
 from tailor.ratelimit.gcra import judge
 
@@ -72,6 +74,18 @@ def test_judge_reports_the_longest_wait_among_refused_quotas() -> None:
     verdict = judge([a, b], [10_000_000, 60_000_000])
     assert not verdict.allowed
     assert verdict.retry_after_s == 60.0
+
+
+def test_judge_wants_one_held_value_per_quota() -> None:
+    with pytest.raises(ValueError):
+        judge([Quota("a", 1, 10), Quota("b", 1, 10)], [0])
+
+
+async def test_memory_stays_within_max_keys_charging_several_quotas_at_once() -> None:
+    backend = MemoryBackend(max_keys=100, clock=Clock())
+    for i in range(1000):
+        await backend.acquire([Quota(f"ip:{i}", 5, 60), Quota(f"user:{i}", 5, 60)])
+    assert len(backend) <= 100
 
 
 async def test_memory_stays_within_max_keys() -> None:

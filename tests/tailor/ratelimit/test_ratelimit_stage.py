@@ -61,6 +61,16 @@ async def test_the_tier_of_the_callers_app_picks_the_limit(make_bff) -> None:
     assert await statuses(bff, 2, client_id="small", tier="free") == [200, 429]
 
 
+async def test_a_caller_whose_tier_changes_is_held_to_its_new_limit(make_bff) -> None:
+    bff = limited(make_bff, {"app": {"key": "app", "limit": 1, "tiers": {"gold": 3}}})
+    gold = await send(bff, client_id="big", tier="gold")
+    assert parse_list(gold.header("ratelimit-policy") or "") == {"app": {"q": 3, "w": 60}}
+    # Downgraded: one request per 60 s, and the gold request 20 s ago already used it up.
+    free = await send(bff, client_id="big", tier="free")
+    assert free.status == 429
+    assert parse_list(free.header("ratelimit-policy") or "") == {"app": {"q": 1, "w": 60}}
+
+
 async def test_a_caller_without_an_app_gets_the_default_tier(make_bff) -> None:
     bff = limited(make_bff, {"ip": {"key": "ip", "limit": 2, "tiers": {"gold": 50}}})
     response = await send(bff)
