@@ -105,10 +105,27 @@ class UpstreamClient:
         upstream: str,
         path: str,
         into: type[T],
-        **options: Any,
+        *,
+        query: Mapping[str, str | int] | None = None,
+        headers: Sequence[tuple[str, str]] = (),
+        timeout_s: float | None = None,
+        deadline: Deadline | None = None,
+        request_id: str = "",
+        principal: Principal | None = None,
     ) -> T:
         """GET and decode a 2xx JSON body into ``into``; other statuses raise."""
-        response = await self.request(upstream, path, **options)
+        # Options passed by name, not as **options: packing and unpacking a dict of them
+        # is a measurable share of an inward call, made six times per home screen.
+        response = await self.request(
+            upstream,
+            path,
+            query=query,
+            headers=headers,
+            timeout_s=timeout_s,
+            deadline=deadline,
+            request_id=request_id,
+            principal=principal,
+        )
         return self.decode(upstream, response, into)
 
     def decode(self, upstream: str, response: UpstreamResponse, into: type[T]) -> T:

@@ -133,7 +133,6 @@ class _Connection(asyncio.Protocol):
         self._size = 0
         self._received = False
         self._headers_done = False
-        self._until_close = False
 
     # -- asyncio.Protocol ------------------------------------------------------------------
 
@@ -165,7 +164,7 @@ class _Connection(asyncio.Protocol):
         waiter = self._waiter
         if waiter is None or waiter.done():
             return
-        if self._headers_done and self._until_close:
+        if self._headers_done and self._close_delimited():
             # A response delimited by the end of the connection (no length, not chunked).
             self._complete()
             return
@@ -188,15 +187,7 @@ class _Connection(asyncio.Protocol):
         start = 0
         for _ in range(self._interim):  # interim answers have no body: skip their heads
             start = seen.find(b"\r\n\r\n", start) + 4
-        head = self._head = seen[start : seen.find(b"\r\n\r\n", start)]
-        lowered = head.lower()
-        self._until_close = (
-            b"\ncontent-length:" not in lowered
-            and b"\ntransfer-encoding:" not in lowered
-            and not self._head_only
-            and self._status not in _NO_BODY_STATUSES
-            and self._status >= 200
-        )
+        self._head = seen[start : seen.find(b"\r\n\r\n", start)]
         if self._head_only and self._status >= 200:
             # The parser does not know the request was a HEAD and would wait for the body its
             # Content-Length announces: the answer is complete now, and the connection, its
@@ -261,7 +252,19 @@ class _Connection(asyncio.Protocol):
         self._size = 0
         self._received = False
         self._headers_done = False
-        self._until_close = False
+
+    def _close_delimited(self) -> bool:
+        """The answer's body runs until the service closes (no length, not chunked). Asked
+        only when the connection ends mid-answer: an answer completed by the parser before
+        that had a length, so the check is not paid on every call."""
+        lowered = self._head.lower()
+        return (
+            b"\ncontent-length:" not in lowered
+            and b"\ntransfer-encoding:" not in lowered
+            and not self._head_only
+            and self._status not in _NO_BODY_STATUSES
+            and self._status >= 200
+        )
 
     def _fail(self, error: UpstreamError) -> None:
         waiter = self._waiter
@@ -276,12 +279,8 @@ class _Connection(asyncio.Protocol):
         response = UpstreamResponse(self._status, _LazyHeaders(self._head), body)
         # An idle pooled connection keeps nothing of its last answer (hundreds may be pooled).
         self._body, self._seen, self._head = [], [], b""
-        keep = (
-            not self.closed
-            and not self._dead
-            and not self._until_close
-            and self._parser.should_keep_alive()
-        )
+        # A close-delimited answer completes only once the connection is closed.
+        keep = not self.closed and not self._dead and self._parser.should_keep_alive()
         if waiter is not None and not waiter.done():
             waiter.set_result(response)
         if keep:
