@@ -21,7 +21,17 @@ class RollingCounts:
     0
     """
 
-    __slots__ = ("_clock", "_counts", "_fields", "_n", "_stamps", "_width")
+    __slots__ = (
+        "_clock",
+        "_counts",
+        "_current",
+        "_fields",
+        "_n",
+        "_slot_ends",
+        "_slot_starts",
+        "_stamps",
+        "_width",
+    )
 
     def __init__(
         self, window_s: float, *, fields: int, buckets: int = 10, clock: Clock = time.monotonic
@@ -32,14 +42,29 @@ class RollingCounts:
         self._clock = clock
         self._counts = [[0] * fields for _ in range(buckets)]
         self._stamps = [-1] * buckets  # which absolute bucket each slot currently holds
+        # The bucket adds go to, and when it began and ends: every call to add() within it
+        # (nearly all of them: a bucket lasts window_s / buckets) is one comparison and one
+        # increment, which matters at several adds per inward call.
+        self._current = self._counts[0]
+        self._slot_starts = 0.0
+        self._slot_ends = -1.0  # the first add() finds its bucket
 
     def add(self, field: int, amount: int = 1) -> None:
-        index = int(self._clock() / self._width)
+        now = self._clock()
+        if not self._slot_starts <= now < self._slot_ends:
+            self._enter(now)
+        self._current[field] += amount
+
+    def _enter(self, now: float) -> None:
+        """Make the bucket ``now`` falls in the current one."""
+        index = int(now / self._width)
         slot = index % self._n
         if self._stamps[slot] != index:  # the slot holds an expired bucket: recycle it
             self._stamps[slot] = index
             self._counts[slot] = [0] * self._fields
-        self._counts[slot][field] += amount
+        self._current = self._counts[slot]
+        self._slot_starts = index * self._width
+        self._slot_ends = (index + 1) * self._width
 
     def total(self, field: int) -> int:
         index = int(self._clock() / self._width)
@@ -51,3 +76,4 @@ class RollingCounts:
 
     def clear(self) -> None:
         self._stamps = [-1] * self._n
+        self._slot_ends = -1.0  # the next add() starts a fresh bucket
