@@ -99,6 +99,16 @@ What the measurements behind these numbers showed (the commands are in each bull
   about 9%; resilience (breaker, bulkhead, budget, last-known-good) about 8%; msgspec decoding
   of the services' ~35 KB about 7%; the edge stages, authentication and rate limiting together
   about 12%. No single piece is left to win big; each is a few microseconds per call.
+- **Counted, not timed** (callgrind instruction counts, which other work on the machine does
+  not move: a home at a time through the full pipeline over real sockets, the difference
+  between 600 and 100 homes, user space only): about 2.2 million instructions per home. The
+  largest single share is msgspec decoding the services' ~37 KB into the consumed structs,
+  about 20% (about a fifth of that is skipping fields the BFF does not consume; the catalog's
+  24 KB batch alone is about 20 us); the interpreter running tailor's and the BFF's Python is
+  about half. Asking whether an answer is close-delimited only when a connection ends, and
+  passing the client's options by name, took 3% off (2.26M to 2.19M). Restructuring the
+  engine so a part waiting for others gets no task until they arrive counted the same as
+  before and was left out.
 - **Garbage collection was the tail.** A full collection of the worker took about 30 ms, a
   stall every few thousand requests; young collections cost about 20 us per home. Workers now
   freeze what startup built and collect young objects less often (`server.gc_freeze`,
@@ -113,7 +123,13 @@ What the measurements behind these numbers showed (the commands are in each bull
   the cache stage next). 0.5x nginx would leave the pipeline about 5 us.
 - **The 20 ms variant's harness has its own overhead**: the delaying upstream's timer fires
   about 0.9 ms late at p50 and 5-9 ms late at p99 per hop, and the home makes three hops in a
-  row; the "net" p50 subtracts that, p99 cannot be netted out.
+  row; the "net" p50 subtracts that, p99 cannot be netted out. The harness's own p99 is not
+  stable on this 2-core VM: in a short check run on 2026-11-21 the floor row (one direct GET,
+  no contender at all) had p99 +94 ms while tailor's home had +18 ms, so a p99 target of a few
+  milliseconds cannot be read off this harness here.
+- **granian's own knobs did not help**: `--task-impl rust`, `--runtime-mode st` and both together,
+  interleaved with the default over 3 rounds of the bare home, were within the rounds' noise
+  (1,830-2,130 rps against 2,120 for the default).
 - **The event loop matters**: uvloop serves 35-40% more than asyncio on this endpoint
   (interleaved pairs); tailor's runner uses it by default (`server.loop`).
 """
@@ -258,6 +274,30 @@ def targets(result: dict[str, Any]) -> str:
             f"{m['largest_mb']:.0f} MB | {'yes' if m['largest_mb'] < 100 else 'no'} |"
         )
     return "\n".join(rows) if len(rows) > 2 else ""
+
+
+def instructions_section() -> str:
+    """Instructions per request from ``python -m benchmarks.instructions``, when it has run."""
+    import json
+
+    from benchmarks.instructions import RESULTS
+
+    if not RESULTS.exists():
+        return ""
+    result = json.loads(RESULTS.read_text())
+    rows = "\n".join(
+        f"| {name} | {row['instructions_per_request']:,} |"
+        for name, row in result["scenarios"].items()
+    )
+    return (
+        "\n\nCounted rather than timed, so other work on the machine cannot move it: "
+        "`python -m benchmarks.instructions` runs the full mobile pipeline (three quotas "
+        "charged) under valgrind's callgrind against the fixture nginx, one request at a time, "
+        "and prints the user-space instructions of one request (the difference of two runs "
+        f"{result['requests']} requests apart; {result['measured']}). A hot-path change "
+        "shows up here exactly:\n\n"
+        "| request | instructions |\n|---|---:|\n" + rows
+    )
 
 
 def stages_section() -> str:
@@ -439,7 +479,7 @@ def render(result: dict[str, Any]) -> str:
         duration=result["duration_s"],
         targets=targets(result),
         sections="\n".join(_section(sc, s) for sc in result["scenarios"]),
-        stages=stages_section(),
+        stages=stages_section() + instructions_section(),
         errors_note=errors_note,
         nginx=m["nginx"],
         load_cpu=s["load_cpu"],

@@ -39,11 +39,11 @@ CONTENDER_CPU = 0
 UPSTREAM_CPU = 1
 
 
-def make(upstream: str, transport: str) -> BFF:
+def make(upstream: str, transport: str, *, cache: bool = False) -> BFF:
     over: dict[str, Any] = {
         "upstreams": dict.fromkeys(PROFILE.get("upstreams", {}), upstream),
         "admin": {"enabled": False},
-        "cache": {"enabled": False},
+        "cache": {"enabled": cache, "backend": "memory"},
         "client": {"transport": transport},
         # Every request charges the IP, user and app quotas; none ever refuses.
         "rate_limit": {"policies": {k: {"key": k, "limit": NEVER} for k in ("ip", "user", "app")}},
@@ -57,8 +57,11 @@ def make(upstream: str, transport: str) -> BFF:
     return bff
 
 
-async def drive(bff: BFF, token: str, n: int, concurrency: int) -> tuple[float, float]:
-    """(CPU us per home, homes per second) for ``n`` homes from ``concurrency`` callers."""
+async def drive(
+    bff: BFF, token: str, n: int, concurrency: int, *, expect_hit: bool = False
+) -> tuple[float, float]:
+    """(CPU us per home, homes per second) for ``n`` homes from ``concurrency`` callers;
+    with ``expect_hit``, every answer must come from the edge cache."""
     headers = {"host": "bench", "authorization": f"Bearer {token}", "accept": "*/*"}
     left = n
 
@@ -69,6 +72,8 @@ async def drive(bff: BFF, token: str, n: int, concurrency: int) -> tuple[float, 
             response = await bff.handle(Request("GET", "/v1/home", "", dict(headers), "127.0.0.1"))
             if response.status != 200:
                 raise RuntimeError(f"/v1/home answered {response.status}: {response.body[:300]!r}")
+            if expect_hit and response.header("x-cache") != "hit":
+                raise RuntimeError(f"/v1/home was not a cache hit: {response.header('x-cache')}")
 
     cpu, wall = time.process_time(), time.perf_counter()
     await asyncio.gather(*(caller() for _ in range(concurrency)))

@@ -1,0 +1,143 @@
+"""Instructions per request, counted by valgrind: a hot-path figure other work cannot move.
+
+    python -m benchmarks.instructions                 # home (full pipeline) and cache hit
+    python -m benchmarks.instructions --requests 300  # fewer requests: quicker, as exact
+
+Timed figures on a shared 2-core machine move by 10-20% between runs; an instruction count does
+not. The real mobile BFF (its full profile, every request charging the IP, user and app quotas)
+runs in a child process under ``valgrind --tool=callgrind`` against the fixture nginx over real
+loopback sockets, one request at a time (valgrind slows the code about fiftyfold; one at a time,
+no call gets near its timeout). The child is run twice, with ``--requests`` more requests the
+second time; the difference of the two totals divided by ``--requests`` is the cost of one
+request, with start-up and warm-up cancelled out. Counted: user-space instructions of every
+thread of the BFF process (Python, msgspec, uvloop, llhttp, libc); not counted: the kernel's
+side of the system calls, which ``python -m benchmarks.transports`` times.
+
+Scenarios: ``home`` (GET /v1/home, six inward calls, edge cache off) and ``cache`` (the same
+request answered by the edge cache, memory backend). A change to the hot path shows up here as
+a different count on any machine; ``results/instructions.json`` keeps the last run and
+``docs/benchmarks.md`` quotes it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks import fixture
+from benchmarks.procs import Processes
+from waveform.supervisor import free_ports
+
+RESULTS = Path(__file__).resolve().parent / "results" / "instructions.json"
+SCENARIOS = ("home", "cache")
+UPSTREAM_CPU = 1
+#: Requests before counting starts in earnest: JWKS, app registry, internal tokens, the cache.
+WARM = 50
+#: Requests in the first (baseline) child run, on top of the warm-up.
+BASE = 100
+_COLLECTED = re.compile(r"Collected : (\d+)")
+
+
+def count(scenario: str, requests: int, upstream: str, token: str) -> int:
+    """Instructions of one child run serving ``WARM + requests`` requests."""
+    argv = [
+        "valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
+        sys.executable, "-m", "benchmarks.instructions", "--child", scenario,
+        "--requests", str(requests), "--upstream", upstream,
+    ]  # fmt: skip
+    # The same hash seed in every run: dict and set layouts, and so the work, are repeatable.
+    env = {**os.environ, "PYTHONHASHSEED": "0", "BENCH_TOKEN": token}
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=1800)
+    found = _COLLECTED.search(done.stderr)
+    if done.returncode != 0 or found is None:
+        raise RuntimeError(f"{scenario}: the counted run failed:\n{done.stdout}\n{done.stderr}")
+    return int(found.group(1))
+
+
+async def serve(scenario: str, requests: int, upstream: str, token: str) -> None:
+    """The child: the BFF in this process, ``WARM + requests`` requests one at a time."""
+    from benchmarks.transports import drive, make
+
+    bff = make(upstream, "http1", cache=scenario == "cache")
+    try:
+        await drive(bff, token, WARM, 1, expect_hit=False)
+        await drive(bff, token, requests, 1, expect_hit=scenario == "cache")
+    finally:
+        await bff.shutdown()
+
+
+def measure(args: argparse.Namespace, upstream: str, token: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for scenario in args.scenarios:
+        started = time.monotonic()
+        base = count(scenario, BASE, upstream, token)
+        more = count(scenario, BASE + args.requests, upstream, token)
+        per_request = (more - base) / args.requests
+        out[scenario] = {"instructions_per_request": round(per_request)}
+        print(
+            f"{scenario:<6} {per_request:12,.0f} instructions per request "
+            f"({time.monotonic() - started:.0f} s)",
+            flush=True,
+        )
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.instructions", description=__doc__)
+    parser.add_argument("--requests", type=int, default=500)
+    parser.add_argument("--scenarios", type=lambda s: s.split(","), default=list(SCENARIOS))
+    parser.add_argument("--no-write", action="store_true", help="leave results/ untouched")
+    parser.add_argument("--child", choices=SCENARIOS, help=argparse.SUPPRESS)
+    parser.add_argument("--upstream", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        import uvloop
+
+        uvloop.run(serve(args.child, args.requests, args.upstream, os.environ["BENCH_TOKEN"]))
+        return 0
+    if shutil.which("valgrind") is None:
+        raise SystemExit("benchmarks.instructions needs valgrind: apt-get install -y valgrind")
+    with (
+        tempfile.TemporaryDirectory(prefix="tailor-instructions-") as tmp,
+        Processes(Path(tmp)) as procs,
+    ):
+        work = Path(tmp)
+        work.chmod(0o755)  # nginx workers run unprivileged and must reach the fixture files
+        print("recording the mobile home fan-out from the real services", flush=True)
+        fx = fixture.record(work / "fixture")
+        (port,) = free_ports(1)
+        conf = fixture.write_nginx_conf(fx, port)
+        upstream = f"http://127.0.0.1:{port}"
+        procs.start(
+            "nginx",
+            ["nginx", "-p", str(fx.root), "-c", str(conf), "-e", str(fx.root / "nginx-error.log")],
+            cpu=UPSTREAM_CPU,
+        )
+        procs.wait_http("nginx", upstream + fixture.JWKS_PATH, require_ok=True)
+        result = measure(args, upstream, fx.token)
+    if not args.no_write:
+        RESULTS.write_text(
+            json.dumps(
+                {
+                    "measured": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+                    "requests": args.requests,
+                    "scenarios": result,
+                },
+                indent=2,
+            )
+            + "\n"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
