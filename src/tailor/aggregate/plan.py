@@ -22,14 +22,23 @@ class Inputs:
     """What a part's path, params and headers are computed from: request variables (the caller's
     id, validated path parameters) and the results of the parts it needs."""
 
-    __slots__ = ("_results", "vars")
+    __slots__ = ("_quoted", "_results", "vars")
 
     def __init__(self, variables: Mapping[str, str], results: Mapping[str, Any]) -> None:
         self.vars = variables
         self._results = results
+        self._quoted: dict[str, str] | None = None
 
     def __getitem__(self, part: str) -> Any:
         return self._results[part]
+
+    @property
+    def quoted_vars(self) -> dict[str, str]:
+        """The variables, each percent-encoded as one path segment (computed once: every part
+        of a plan run shares one Inputs)."""
+        if self._quoted is None:
+            self._quoted = {k: quote_segment(v) for k, v in self.vars.items()}
+        return self._quoted
 
 
 class _Missing:
@@ -94,7 +103,7 @@ class Part:
     def build_path(self, inputs: Inputs) -> str:
         if callable(self.path):
             return self.path(inputs)
-        return self.path.format_map({k: quote_segment(v) for k, v in inputs.vars.items()})
+        return self.path.format_map(inputs.quoted_vars)
 
     def build_params(self, inputs: Inputs) -> Mapping[str, str | int] | None:
         return self.params(inputs) if callable(self.params) else self.params

@@ -33,6 +33,9 @@ class BreakerState(enum.IntEnum):
 StateListener = Callable[[str, BreakerState], None]
 
 
+_CLOSED = BreakerState.CLOSED
+
+
 class CircuitBreaker:
     """
     >>> breaker = CircuitBreaker("users", BreakerSettings(min_calls=2, failure_rate=0.5))
@@ -61,8 +64,8 @@ class CircuitBreaker:
     def admit(self) -> bool:
         """Let a call through or raise :class:`CircuitOpen`. Returns True when the call is a
         half-open probe (its outcome decides the state)."""
-        if not self.settings.enabled:
-            return False
+        if self.state is _CLOSED or not self.settings.enabled:
+            return False  # the common case first: one comparison
         if self.state is BreakerState.OPEN:
             left = self._opened_at + self.settings.cool_down_s - self._clock()
             if left > 0:

@@ -70,7 +70,9 @@ class ResilientTransport:
                 result = await self._attempt(guards, request, ends)
             else:
                 result = await self._round(guards, request, ends, hedge_after)
-            if not self._failed(guards, result) or attempt >= attempts:
+            if attempt >= attempts or not (
+                isinstance(result, UpstreamError) or result.status in policy.failure_statuses
+            ):
                 break
             if isinstance(result, CircuitOpen | BulkheadFull):
                 break  # refused without a call: retrying would only hammer the guard
@@ -157,8 +159,10 @@ class ResilientTransport:
                 guards.breaker.release(probe)
                 finished = True
                 return UpstreamTimeout(upstream, "no time left for another attempt")
+            if left < request.timeout_s - _REBUILD_BELOW_S:
+                request = _with_budget(request, left)
             try:
-                response = await self.inner.send(_with_budget(request, left))
+                response = await self.inner.send(request)
             except UpstreamError as exc:
                 guards.breaker.record(probe, ok=False)
                 finished = True
@@ -190,12 +194,10 @@ def _idempotent(request: UpstreamRequest, methods: list[str]) -> bool:
 
 
 def _with_budget(request: UpstreamRequest, left: float) -> UpstreamRequest:
-    """The request for one attempt: its timeout and ``x-deadline-ms`` are what is left.
-    A first attempt has lost only microseconds since the client set both: it is sent as is
-    (rebuilding the headers of every call to shave a millisecond would cost more than it
-    tells the service)."""
-    if left >= request.timeout_s - _REBUILD_BELOW_S:
-        return request
+    """The request for a later attempt: its timeout and ``x-deadline-ms`` are what is left.
+    (A first attempt has lost only microseconds since the client set both and is sent as is:
+    rebuilding the headers of every call to shave a millisecond would cost more than it tells
+    the service.)"""
     headers = [
         (name, str(int(left * 1000))) if name == DEADLINE_HEADER else (name, value)
         for name, value in request.headers
