@@ -7,7 +7,7 @@ import msgspec
 from waveform.bffs.consumed import CatalogTrack, UserRecord
 
 
-class UserCard(msgspec.Struct):
+class UserCard(msgspec.Struct, gc=False):
     id: str
     username: str
     display_name: str

@@ -8,7 +8,7 @@ from tailor import AggregateBody
 from waveform.bffs.cards import UserCard
 
 
-class TrackCard(msgspec.Struct):
+class TrackCard(msgspec.Struct, gc=False):
     id: str
     title: str
     duration_ms: int
@@ -17,7 +17,7 @@ class TrackCard(msgspec.Struct):
     owner: UserCard | None
 
 
-class StreamCard(msgspec.Struct):
+class StreamCard(msgspec.Struct, gc=False):
     id: str
     type: str
     created_at: str
@@ -25,12 +25,12 @@ class StreamCard(msgspec.Struct):
     track: TrackCard
 
 
-class StreamSection(msgspec.Struct):
+class StreamSection(msgspec.Struct, gc=False):
     items: list[StreamCard]
     next_cursor: str | None
 
 
-class PlaylistCard(msgspec.Struct):
+class PlaylistCard(msgspec.Struct, gc=False):
     id: str
     title: str
     track_count: int
