@@ -18,8 +18,9 @@ def user_card(user: UserRecord) -> UserCard:
     return UserCard(user.id, user.username, user.display_name, user.avatar_url)
 
 
-def index_users(users: list[UserRecord]) -> dict[str, UserRecord]:
-    return {u.id: u for u in users}
+def index_user_cards(users: list[UserRecord]) -> dict[str, UserCard]:
+    """Each user's card by id, built once: a screen shows the same people many times."""
+    return {u.id: user_card(u) for u in users}
 
 
 def index_tracks(tracks: list[CatalogTrack]) -> dict[str, CatalogTrack]:

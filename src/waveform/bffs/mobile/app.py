@@ -12,7 +12,7 @@ from typing import Any
 from tailor import BFF, Inputs, Outcome, Part, Plan, Request, Response, aggregate
 from tailor.cache import CachePolicy, tag
 from tailor.serve.run import config_from_env
-from waveform.bffs.cards import UserCard, index_tracks, index_users, user_card
+from waveform.bffs.cards import UserCard, index_tracks, index_user_cards, user_card
 from waveform.bffs.consumed import (
     EMPTY_PLAYLISTS,
     EMPTY_RECOMMENDATIONS,
@@ -142,20 +142,15 @@ HOME = Plan(
 )
 
 
-def _track_card(track: CatalogTrack, people: dict[str, UserRecord]) -> TrackCard:
-    owner = people.get(track.owner_id)
+def _track_card(track: CatalogTrack, people: dict[str, UserCard]) -> TrackCard:
     return TrackCard(
         track.id,
         track.title,
         track.duration_ms,
         track.artwork_url,
         track.media.stream_url,
-        user_card(owner) if owner else None,
+        people.get(track.owner_id),
     )
-
-
-def _card_or_none(user: UserRecord | None) -> UserCard | None:
-    return user_card(user) if user else None
 
 
 def _playlist_card(playlist: PlaylistRecord) -> PlaylistCard:
@@ -164,14 +159,14 @@ def _playlist_card(playlist: PlaylistRecord) -> PlaylistCard:
 
 def shape_home(outcome: Outcome) -> Home:
     tracks = index_tracks(outcome["tracks"].items)
-    people = index_users(outcome["people"].items)
+    people = index_user_cards(outcome["people"].items)
     stream: StreamPage = outcome["stream"]
     cards = [
         StreamCard(
             item.id,
             item.type,
             item.created_at,
-            _card_or_none(people.get(item.actor_id)),
+            people.get(item.actor_id),
             _track_card(tracks[item.track_id], people),
         )
         for item in stream.items
@@ -217,7 +212,7 @@ def shape_track(outcome: Outcome) -> TrackScreen:
 
 def shape_user(outcome: Outcome) -> UserScreen:
     user: UserRecord = outcome["user"]
-    owner_only = {user.id: user}
+    owner_only = {user.id: user_card(user)}
     return UserScreen(
         id=user.id,
         username=user.username,
@@ -233,13 +228,13 @@ def shape_user(outcome: Outcome) -> UserScreen:
 
 def shape_playlist(outcome: Outcome) -> PlaylistScreen:
     playlist: PlaylistRecord = outcome["playlist"]
-    people = index_users(outcome["people"].items)
+    people = index_user_cards(outcome["people"].items)
     tracks = index_tracks(outcome["tracks"].items)
     return PlaylistScreen(
         id=playlist.id,
         title=playlist.title,
         artwork_url=playlist.artwork_url,
-        owner=_card_or_none(people.get(playlist.owner_id)),
+        owner=people.get(playlist.owner_id),
         tracks=[_track_card(tracks[i], people) for i in playlist.track_ids if i in tracks],
     )
 
