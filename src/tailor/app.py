@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from tailor.aggregate.plan import Plan
@@ -76,6 +76,8 @@ class BFF:
         self._admin: AdminServer | None = None
         self._ctx: BuildContext | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        #: Background jobs that wait for a running loop (none at startup): started by handle().
+        self._background_pending = False
         self.stages: list[str] = []
 
     # -- routes -------------------------------------------------------------------------
@@ -148,12 +150,14 @@ class BFF:
     def _start_background(self, loop: asyncio.AbstractEventLoop | None) -> None:
         if self._ctx is None or not self._ctx.background or self._tasks:
             return
+        self._background_pending = True
         if loop is None:
             try:
                 loop = asyncio.get_running_loop()
             except RuntimeError:
                 return  # no loop yet: started on the first request instead
         self._tasks = [loop.create_task(job()) for job in self._ctx.background]
+        self._background_pending = False
 
     @property
     def admin_port(self) -> int | None:
@@ -163,6 +167,8 @@ class BFF:
         for task in self._tasks:
             task.cancel()
         self._tasks = []
+        # As before shutdown: a request served after it starts them again.
+        self._background_pending = self._ctx is not None and bool(self._ctx.background)
         if self._ctx is not None and self._ctx._redis is not None:
             await self._ctx._redis.aclose()
         if self._admin is not None:
@@ -171,14 +177,23 @@ class BFF:
         if self._client is not None:
             await self._client.aclose()
 
-    async def handle(self, request: Request) -> Response:
-        """Run one request through the pipeline."""
+    def handle(self, request: Request) -> Awaitable[Response]:
+        """Run one request through the pipeline: ``await bff.handle(request)``. Not a
+        coroutine function itself, it hands back the chain's awaitable (one coroutine fewer
+        per request)."""
+        chain = self._chain
+        if chain is None or self._background_pending:
+            chain = self._ready()
+        return chain(request)
+
+    def _ready(self) -> Handler:
+        """The chain, built on first use, with the background jobs started once a loop runs."""
         if self._chain is None:
             self.startup()
-        elif not self._tasks and self._ctx is not None and self._ctx.background:
+        else:
             self._start_background(None)
         assert self._chain is not None
-        return await self._chain(request)
+        return self._chain
 
     # -- server entry points ----------------------------------------------------------------
 

@@ -26,7 +26,19 @@ async def _no_body() -> AsyncIterator[bytes]:
     yield b""  # pragma: no cover - makes this an async generator
 
 
-class Request:
+class _RequestLine(msgspec.Struct, eq=False):
+    """What every request is constructed with, positionally (see :class:`Request`)."""
+
+    method: str
+    path: str
+    query_string: str
+    headers: dict[str, str]
+    client: str
+
+
+# A Struct, not a plain class: one is built per request, and a Struct's constructor (with its
+# defaults and default factories) runs in C. eq=False: requests compare (and hash) by identity.
+class Request(_RequestLine, kw_only=True, eq=False):
     """One inbound request as every stage sees it.
 
     >>> r = Request("GET", "/v1/home", "a=1", {"host": "example"}, "127.0.0.1")
@@ -34,52 +46,21 @@ class Request:
     '1'
     """
 
-    __slots__ = (
-        "_query",
-        "body",
-        "client",
-        "headers",
-        "method",
-        "path",
-        "path_params",
-        "principal",
-        "query_string",
-        "read_body",
-        "received_at",
-        "request_id",
-        "route",
-        "scheme",
-        "state",
-        "upstreams",
-    )
+    scheme: str = "http"
+    read_body: BodyReader = _no_body
+    body: bytes = b""
+    received_at: float = msgspec.field(default_factory=time.perf_counter)
+    request_id: str = ""
+    route: Route | None = None
+    path_params: dict[str, str] = msgspec.field(default_factory=dict)
+    principal: Principal | None = None
+    upstreams: UpstreamClient | None = None
+    state: dict[str, Any] = msgspec.field(default_factory=dict)
+    _query: dict[str, str] | None = None
 
-    def __init__(
-        self,
-        method: str,
-        path: str,
-        query_string: str,
-        headers: dict[str, str],
-        client: str,
-        *,
-        scheme: str = "http",
-        read_body: BodyReader = _no_body,
-    ) -> None:
-        self.method = method
-        self.path = path
-        self.query_string = query_string
-        self.headers = headers
-        self.client = client
-        self.scheme = scheme
-        self.read_body = read_body
-        self.body = b""
-        self.received_at = time.perf_counter()
-        self.request_id = ""
-        self.route: Route | None = None
-        self.path_params: dict[str, str] = {}
-        self.principal: Principal | None = None
-        self.upstreams: UpstreamClient | None = None
-        self.state: dict[str, Any] = {}
-        self._query: dict[str, str] | None = None
+    def __repr__(self) -> str:
+        # Never the fields: the headers hold the caller's credentials.
+        return f"<Request {self.method} {self.path}>"
 
     @property
     def query(self) -> dict[str, str]:

@@ -57,6 +57,12 @@ class Router:
             self._static.setdefault(route.template, {})[route.method] = route
 
     @property
+    def static(self) -> dict[str, dict[str, Route]]:
+        """Routes without path parameters, by path then method (the route stage reads them
+        directly: the usual request needs no :class:`Match`). Not to be changed."""
+        return self._static
+
+    @property
     def routes(self) -> list[Route]:
         return [r for by_method in self._static.values() for r in by_method.values()] + list(
             self._dynamic

@@ -88,28 +88,29 @@ class AppRegistry:
     def known(self, client_id: str) -> App | None:
         """The app if a fresh lookup found it, without waiting; else ``None``: ask :meth:`get`
         (which also answers the cached "no such app")."""
-        return self._cached(client_id)[1]
+        entry = self._fresh(client_id)
+        return entry[2] if entry is not None else None
 
     async def get(self, client_id: str) -> App | None:
-        found, app = self._cached(client_id)
-        if found:
-            return app
+        entry = self._fresh(client_id)
+        if entry is not None:
+            return entry[2]
         # Shielded: a caller that gives up must not cancel the lookup others share.
         return await asyncio.shield(self._lookup_once(client_id))
 
-    def _cached(self, client_id: str) -> tuple[bool, App | None]:
-        """(True, app or None) for an entry within its ``ttl_s``, else (False, None). An entry
-        in the last part of its life is renewed in the background meanwhile; a failed
-        renewal changes nothing: the entry expires on time and the next caller looks it up."""
-        hit = self._cache.get(client_id)
-        if hit is None:
-            return False, None
+    def _fresh(self, client_id: str) -> tuple[float, float, App | None] | None:
+        """The entry of ``client_id`` while within its ``ttl_s``, else ``None``. An entry in
+        the last part of its life is renewed in the background meanwhile; a failed renewal
+        changes nothing: the entry expires on time and the next caller looks it up."""
+        entry = self._cache.get(client_id)
+        if entry is None:
+            return None
         now = self._clock()
-        if hit[0] <= now:
-            return False, None
-        if hit[1] <= now:
+        if entry[0] <= now:
+            return None
+        if entry[1] <= now:
             self._lookup_once(client_id)
-        return True, hit[2]
+        return entry
 
     def _lookup_once(self, client_id: str) -> asyncio.Future[App | None]:
         """The lookup of ``client_id`` in flight, started if there is none (a burst of

@@ -49,13 +49,14 @@ class JWTVerifier:
             retry_after_failure_s=settings.jwks_retry_after_failure_s,
         )
         self._cache: dict[str, Principal] = {}
+        self._leeway_s = settings.leeway_s
 
     def cached(self, token: str) -> Principal | None:
         """The principal of a token verified before and not expired yet, without waiting."""
         found = self._cache.get(token)
         if found is None:
             return None
-        if found.expires_at + self._settings.leeway_s > time.time():
+        if found.expires_at + self._leeway_s > time.time():
             return found
         del self._cache[token]  # expired: verify() checks it again, and refuses it
         return None
@@ -103,6 +104,18 @@ class BearerJWTAuthenticator:
     def __init__(self, verifier: JWTVerifier, realm: str) -> None:
         self.verifier = verifier
         self.challenge = f'Bearer realm="{realm}"'
+
+    def known(self, request: Request) -> Principal | None:
+        """The principal of a bearer token verified before and not expired yet, without
+        waiting; ``None`` for anything else (no token, a new one, garbage): ask
+        :meth:`authenticate`."""
+        header = request.headers.get("authorization")
+        if not header:
+            return None
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer":
+            return None
+        return self.verifier.cached(token.strip())
 
     async def authenticate(self, request: Request) -> Principal | None:
         header = request.headers.get("authorization")

@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from tailor.routing import Route
 
 _encode = msgspec.json.Encoder().encode
+#: Keys remembered per cached route for routes keyed by the caller alone; emptied when full
+#: (the next request of each caller hashes its key again).
+CALLER_KEYS = 4096
 
 
 def scope_of(policy: CachePolicy, request: Request) -> tuple[str, ...] | None:
@@ -47,7 +50,7 @@ class KeyShape:
     >>> shape.of(request)  # a hex digest, or None to bypass  # doctest: +SKIP
     """
 
-    __slots__ = ("_method", "_names", "_policy", "_spec", "_template", "_vary")
+    __slots__ = ("_by_caller", "_method", "_names", "_policy", "_spec", "_template", "_vary")
 
     def __init__(self, policy: CachePolicy, route: Route) -> None:
         self._policy = policy
@@ -56,6 +59,10 @@ class KeyShape:
         self._names = tuple(sorted(policy.query if policy.query is not None else route.query))
         self._spec = {n: route.query[n] for n in self._names if n in route.query}
         self._vary = policy.vary
+        # A route with no parameter and no Vary header has one key per caller (scope): it is
+        # remembered, so a caller's next request costs a dict lookup instead of a hash.
+        plain = not self._names and not self._vary and "{" not in route.template
+        self._by_caller: dict[tuple[str, ...], str] | None = {} if plain else None
 
     def of(self, request: Request) -> str | None:
         """The key of this request's response, or ``None`` to bypass the cache.
@@ -67,6 +74,14 @@ class KeyShape:
         scope = scope_of(self._policy, request)
         if scope is None:
             return None
+        by_caller = self._by_caller
+        if by_caller is not None:
+            key = by_caller.get(scope)
+            if key is None:
+                if len(by_caller) >= CALLER_KEYS:
+                    by_caller.clear()
+                key = by_caller[scope] = self._digest([], [], scope, [])
+            return key
         query: list[tuple[str, object]] = []
         if self._names:
             try:
@@ -76,6 +91,15 @@ class KeyShape:
             query = [(n, declared.get(n, request.query.get(n))) for n in self._names]
         vary = [(h, request.headers.get(h, "")) for h in self._vary] if self._vary else []
         params = sorted(request.path_params.items()) if request.path_params else []
+        return self._digest(params, query, scope, vary)
+
+    def _digest(
+        self,
+        params: list[tuple[str, str]],
+        query: list[tuple[str, object]],
+        scope: tuple[str, ...],
+        vary: list[tuple[str, str]],
+    ) -> str:
         material = _encode([self._method, self._template, params, query, scope, vary])
         return hashlib.sha256(material).hexdigest()
 

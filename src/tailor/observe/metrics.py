@@ -133,15 +133,19 @@ class Histograms(Collector):
 class RequestSeries:
     """The requests answered for one (route, method, status), and their route's latency."""
 
-    __slots__ = ("count", "latency")
+    __slots__ = ("_bounds", "count", "latency")
 
     def __init__(self, count: TallyChild, latency: HistogramChild) -> None:
         self.count = count
         self.latency = latency
+        self._bounds = latency._bounds
 
     def record(self, seconds: float) -> None:
         self.count.value += 1
-        self.latency.observe(seconds)
+        # HistogramChild.observe, inlined: this runs once per request.
+        latency = self.latency
+        latency.sum += seconds
+        latency.buckets[bisect_left(self._bounds, seconds)] += 1
 
 
 class RequestMetrics(Collector):
@@ -171,14 +175,16 @@ class RequestMetrics(Collector):
             ["route"],
             buckets,
         )
-        self._series: dict[tuple[str, str, int], RequestSeries] = {}
+        #: (route, method, status) -> its series, for every answer seen so far: read directly
+        #: on the hot path (a dict lookup, no call); :meth:`series` adds the missing ones.
+        self.known: dict[tuple[str, str, int], RequestSeries] = {}
 
     def series(self, route: str, method: str, status: int) -> RequestSeries:
         """The series of one answer. Bounded: route templates x methods x statuses."""
         key = (route, method, status)
-        found = self._series.get(key)
+        found = self.known.get(key)
         if found is None:
-            found = self._series[key] = RequestSeries(
+            found = self.known[key] = RequestSeries(
                 self._count.labels(route, method, str(status)), self._latency.labels(route)
             )
         return found

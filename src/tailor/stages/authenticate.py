@@ -5,14 +5,19 @@ recognises a credential. The client's credential ends here: nothing of it travel
     a credential presented and refused     -> 401 (same body whatever the reason)
     a session used cross-site (CSRF)       -> 403
     keys / key store / session store down  -> 503
+
+An authenticator may also offer ``known(request)``: the principal of a credential it has
+verified before and still holds, without waiting, else ``None``. The first authenticator's is
+asked before anything else, so a returning caller costs no coroutine here.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from tailor.auth.authenticator import Authenticator, CredentialsUnavailable, InvalidCredential
+from tailor.auth.principal import Principal
 from tailor.auth.session import SESSIONS_STATE_KEY, CrossSiteRequest, SessionAuthenticator
 from tailor.http import Request, Response
 from tailor.pipeline import BuildContext
@@ -44,13 +49,26 @@ class AuthenticateStage:
     def wrap(self, next_handler: Handler) -> Handler:
         authenticators = self._authenticators
         sessions = self._sessions
+        # Only the first authenticator's: a later one's credential may be claimed before it.
+        known: Callable[[Request], Principal | None] | None = (
+            getattr(authenticators[0], "known", None) if authenticators else None
+        )
 
-        async def authenticate(request: Request) -> Response:
+        # Not a coroutine: a caller already known is handed on (see tailor.pipeline).
+        def authenticate(request: Request) -> Awaitable[Response]:
             if sessions is not None:
                 request.state[SESSIONS_STATE_KEY] = sessions
             route = request.route
             if route is not None and not route.auth:
-                return await next_handler(request)
+                return next_handler(request)
+            if known is not None:
+                principal = known(request)
+                if principal is not None:
+                    request.principal = principal
+                    return next_handler(request)
+            return verify(request)
+
+        async def verify(request: Request) -> Response:
             principal = None
             try:
                 for authenticator in authenticators:

@@ -35,6 +35,7 @@ from tailor.cache.policy import CachePolicy
 from tailor.cache.redis_backend import RedisBackend
 from tailor.errors import ConfigError, UpstreamError
 from tailor.http import Request, Response
+from tailor.observe.metrics import TallyChild
 from tailor.pipeline import BuildContext
 from tailor.routing import Handler, Route
 
@@ -57,15 +58,28 @@ class CachedRoute:
     key: KeyShape
     cache_control: str  # the Cache-Control of what the edge stores for this route
     vary: tuple[str, str] | None  # the Vary header, when the policy names headers
+    hits: TallyChild  # this route's lookups that were hits: counted on every hit
+    #: The headers every answer from an entry carries whatever the entry: Cache-Control
+    #: and Vary (the ETag, Age and X-Cache follow, per entry and request).
+    entry_headers: tuple[tuple[str, str], ...]
 
     @classmethod
-    def of(cls, route: Route, policy: CachePolicy) -> CachedRoute:
+    def of(cls, route: Route, policy: CachePolicy, metrics: CacheMetrics) -> CachedRoute:
+        control = cache_control(policy)
         vary = ("vary", ", ".join(policy.vary)) if policy.vary else None
-        return cls(route.template, policy, KeyShape(policy, route), cache_control(policy), vary)
+        return cls(
+            route.template,
+            policy,
+            KeyShape(policy, route),
+            control,
+            vary,
+            metrics.lookups.labels(route.template, "hit"),
+            (("cache-control", control),) + ((vary,) if vary is not None else ()),
+        )
 
 
-# Not frozen: one is built for every hit, and a frozen dataclass sets each of its fields
-# through object.__setattr__. Treat it as a value all the same (replace() makes a new one).
+# Not frozen: a frozen dataclass sets each of its fields through object.__setattr__. Treat
+# it as a value all the same (replace() makes a new one). Hits build none: respond_from_entry.
 @dataclass(slots=True)
 class Answer:
     """What a fill or an entry answers with, before it becomes one caller's Response."""
@@ -117,7 +131,7 @@ class CacheStage:
         settings = ctx.config.cache
         if not settings.enabled:
             return None
-        routes: dict[int, CachedRoute] = {}
+        policies: list[tuple[Route, CachePolicy]] = []
         for route in ctx.router.routes:
             if route.cache is None:
                 continue
@@ -127,14 +141,15 @@ class CacheStage:
                 policy = policy.with_timings(
                     timings.ttl_s, timings.stale_while_revalidate_s, timings.stale_if_error_s
                 )
-            routes[id(route)] = CachedRoute.of(route, policy)
-        templates = {cached.template for cached in routes.values()}
+            policies.append((route, policy))
+        templates = {route.template for route, _ in policies}
         for template in settings.routes:
             if template not in templates:
                 raise ConfigError(f"cache.routes.{template}", "no cached route has this path")
-        if not routes:
+        if not policies:
             return None
         metrics = CacheMetrics(ctx.metrics.registry)
+        routes = {id(route): CachedRoute.of(route, policy, metrics) for route, policy in policies}
         backend: CacheBackend
         if settings.backend == "redis":
             backend = RedisBackend(ctx.redis(), ctx.config.name)
@@ -170,21 +185,19 @@ class CacheStage:
             entry = peek(key) if peek is not None else await self._get(key)
             if entry is not None:
                 now = time.time()
-                if entry.fresh(now):
-                    return self._hit(request, cached, Answer.from_entry(entry, "hit", cached, now))
+                age = entry.age(now)
+                if age < entry.ttl_s:  # fresh (entry.fresh, with the age worked out once)
+                    cached.hits.value += 1  # TallyChild.inc, without the call
+                    return respond_from_entry(request, cached, entry, "hit", age)
                 if entry.revalidatable(now):
                     self._refresh(key, cached, request, next_handler, entry)
-                    stale = Answer.from_entry(entry, "stale", cached, now)
-                    return self._hit(request, cached, stale)
+                    self._count(cached, "stale")
+                    return respond_from_entry(request, cached, entry, "stale", age)
             answer = await self._fill(key, cached, request, next_handler, entry)
             self._count(cached, answer.label)
             return respond(request, cached, answer)
 
         return cache
-
-    def _hit(self, request: Request, cached: CachedRoute, answer: Answer) -> Response:
-        self._count(cached, answer.label)
-        return respond(request, cached, answer)
 
     def _count(self, cached: CachedRoute, result: str) -> None:
         self._m.lookups.labels(cached.template, result).inc()
@@ -374,17 +387,40 @@ def respond(request: Request, cached: CachedRoute, answer: Answer) -> Response:
     headers = list(answer.headers)
     if answer.cache_control is not None:
         headers.append(("cache-control", answer.cache_control))
-    if answer.etag is not None:
-        headers.append(("etag", answer.etag))
     if cached.vary is not None:
         headers.append(cached.vary)
+    if answer.etag is not None:
+        headers.append(("etag", answer.etag))
     if answer.age is not None:
         headers.append(("age", str(int(answer.age))))
     headers.append((X_CACHE, answer.label))
-    if answer.etag is not None and etag_matches(request.headers.get("if-none-match"), answer.etag):
-        return Response(304, b"", [(k, v) for k, v in headers if k in _NOT_MODIFIED_HEADERS])
-    body = b"" if request.method == "HEAD" else answer.body
-    return Response(answer.status, body, headers)
+    return _conditional(request, answer.status, answer.body, headers, answer.etag)
+
+
+def respond_from_entry(
+    request: Request, cached: CachedRoute, entry: CacheEntry, label: str, age: float
+) -> Response:
+    """:func:`respond` for an :meth:`Answer.from_entry`, without building the Answer: the
+    same headers in the same order. Every hit comes this way."""
+    headers = [
+        *entry.headers,
+        *cached.entry_headers,
+        ("etag", entry.etag),
+        ("age", str(int(age))),
+        (X_CACHE, label),
+    ]
+    return _conditional(request, entry.status, entry.body, headers, entry.etag)
+
+
+def _conditional(
+    request: Request, status: int, body: bytes, headers: list[tuple[str, str]], etag: str | None
+) -> Response:
+    """The response, or a 304 when the caller already holds this version."""
+    if etag is not None:
+        if_none_match = request.headers.get("if-none-match")
+        if if_none_match and etag_matches(if_none_match, etag):
+            return Response(304, b"", [(k, v) for k, v in headers if k in _NOT_MODIFIED_HEADERS])
+    return Response(status, b"" if request.method == "HEAD" else body, headers)
 
 
 def detached(request: Request) -> Request:

@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Awaitable
 from urllib.parse import quote
 
 from tailor.auth.apps import App, AppRegistry, RegistryUnavailable
 from tailor.http import Request, Response
-from tailor.pipeline import BuildContext
+from tailor.pipeline import BuildContext, answer
 from tailor.problem import problem_response
 from tailor.routing import Handler
 
@@ -61,23 +62,30 @@ class EntitleStage:
     def wrap(self, next_handler: Handler) -> Handler:
         registry, bff = self._registry, self._bff
 
-        async def entitle(request: Request) -> Response:
+        # Not a coroutine: a caller whose app is cached is handed on (see tailor.pipeline).
+        def entitle(request: Request) -> Awaitable[Response]:
             principal = request.principal
             route = request.route
             if principal is None or route is None:  # an anonymous route: nothing to check
-                return await next_handler(request)
+                return next_handler(request)
             # A fresh cached app is answered at once (its id passed the checks of _look_up
             # when it was first looked up); anything else is looked up.
             app = registry.known(principal.client_id)
             if app is None:
-                found = await self._look_up(request, next_handler)
-                if isinstance(found, Response):
-                    return found
-                app = found
-            if not _permitted(app, bff, request.method, route.template):
-                log.info("refused %s for %s %s", _app_id(request), request.method, route.template)
-                return _forbidden()
+                return look_up(request)
+            if not (app.active and app.allows(bff, request.method, route.template)):
+                return answer(_refuse(request))
             request.state[APP_STATE_KEY] = app
+            return next_handler(request)
+
+        async def look_up(request: Request) -> Response:
+            assert request.route is not None
+            found = await self._look_up(request, next_handler)
+            if isinstance(found, Response):
+                return found
+            if not _permitted(found, bff, request.method, request.route.template):
+                return _refuse(request)
+            request.state[APP_STATE_KEY] = found
             return await next_handler(request)
 
         return entitle
@@ -105,6 +113,12 @@ class EntitleStage:
 def _app_id(request: Request) -> str:
     assert request.principal is not None
     return request.principal.client_id
+
+
+def _refuse(request: Request) -> Response:
+    assert request.route is not None
+    log.info("refused %s for %s %s", _app_id(request), request.method, request.route.template)
+    return _forbidden()
 
 
 def _permitted(app: App | None, bff: str, method: str, template: str) -> bool:

@@ -8,10 +8,11 @@ client that dribbles its headers; see ``limits.header_read_timeout_s``.)
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 
 from tailor.config import Limits
 from tailor.http import Request, Response
-from tailor.pipeline import BuildContext
+from tailor.pipeline import BuildContext, answer
 from tailor.problem import problem_response
 from tailor.routing import Handler
 
@@ -29,29 +30,34 @@ class LimitsStage:
         max_body = self._limits.max_body_bytes
         receive_timeout = self._limits.receive_timeout_s
 
-        async def limits(request: Request) -> Response:
+        # Not a coroutine: a request without a body is handed on as it is (see
+        # tailor.pipeline); one with a body is read by with_body first.
+        def limits(request: Request) -> Awaitable[Response]:
             headers = request.headers
-            size = 0
-            for name, value in headers.items():
-                size += len(name) + len(value) + 4
+            # name + ": " + value + CRLF per field, summed in C
+            size = sum(map(len, headers)) + sum(map(len, headers.values())) + 4 * len(headers)
             if size > max_headers:
-                return problem_response(431, "request headers too large")
+                return answer(problem_response(431, "request headers too large"))
             length = headers.get("content-length")
             chunked = "chunked" in headers.get("transfer-encoding", "")
             if length is not None:
                 if not length.isdigit():
-                    return problem_response(400, "malformed content-length")
+                    return answer(problem_response(400, "malformed content-length"))
                 if int(length) > max_body:
-                    return problem_response(413, f"request body over {max_body} bytes")
+                    return answer(problem_response(413, f"request body over {max_body} bytes"))
             if chunked or (length is not None and length != "0"):
-                try:
-                    async with asyncio.timeout(receive_timeout):
-                        body = await _read_bounded(request, max_body)
-                except TimeoutError:
-                    return problem_response(408, "request body not received in time")
-                if body is None:
-                    return problem_response(413, f"request body over {max_body} bytes")
-                request.body = body
+                return with_body(request)
+            return next_handler(request)
+
+        async def with_body(request: Request) -> Response:
+            try:
+                async with asyncio.timeout(receive_timeout):
+                    body = await _read_bounded(request, max_body)
+            except TimeoutError:
+                return problem_response(408, "request body not received in time")
+            if body is None:
+                return problem_response(413, f"request body over {max_body} bytes")
+            request.body = body
             return await next_handler(request)
 
         return limits

@@ -25,7 +25,7 @@ class ObserveStage:
 
     def wrap(self, next_handler: Handler) -> Handler:
         m = self._m
-        series = m.requests.series
+        known, series = m.requests.known, m.requests.series
         clock = time.perf_counter
 
         async def observe(request: Request) -> Response:
@@ -33,7 +33,8 @@ class ObserveStage:
             route = request.route.template if request.route is not None else UNMATCHED
             status = response.status
             method = request.method if request.method in METHODS else "OTHER"
-            series(route, method, status).record(clock() - request.received_at)
+            found = known.get((route, method, status)) or series(route, method, status)
+            found.record(clock() - request.received_at)
             degraded = request.state.get("degraded")
             if degraded:
                 for d in degraded:

@@ -3,8 +3,10 @@ after authentication, so an anonymous caller learns nothing beyond 401."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 from tailor.http import Request, Response
-from tailor.pipeline import BuildContext
+from tailor.pipeline import BuildContext, answer
 from tailor.problem import problem_response
 from tailor.routing import Handler, Router
 
@@ -18,20 +20,29 @@ class RouteStage:
         return cls(ctx.router)
 
     def wrap(self, next_handler: Handler) -> Handler:
+        static = self._router.static
         match = self._router.match
 
-        async def route(request: Request) -> Response:
-            found = match(request.method, request.path)
-            if found.route is None:
-                if found.allowed:
-                    return problem_response(
-                        405,
-                        f"{request.method} is not allowed here",
-                        headers=(("allow", ", ".join(found.allowed)),),
-                    )
-                return problem_response(404, "no such endpoint")
-            request.route = found.route
-            request.path_params = found.params
-            return await next_handler(request)
+        # Not a coroutine: it hands on the next stage's awaitable (see tailor.pipeline).
+        def route(request: Request) -> Awaitable[Response]:
+            # A path without parameters is two dict lookups; the rest goes to the router.
+            by_method = static.get(request.path)
+            found = by_method.get(request.method) if by_method is not None else None
+            if found is None:
+                matched = match(request.method, request.path)
+                if matched.route is None:
+                    return answer(_refusal(request.method, matched.allowed))
+                found = matched.route
+                request.path_params = matched.params
+            request.route = found
+            return next_handler(request)
 
         return route
+
+
+def _refusal(method: str, allowed: tuple[str, ...]) -> Response:
+    if allowed:
+        return problem_response(
+            405, f"{method} is not allowed here", headers=(("allow", ", ".join(allowed)),)
+        )
+    return problem_response(404, "no such endpoint")

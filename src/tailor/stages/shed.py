@@ -83,7 +83,10 @@ class AdmissionQueue:
 
     def leave(self, elapsed_s: float) -> None:
         self.service_time_s += _EWMA_ALPHA * (elapsed_s - self.service_time_s)
-        self._release()
+        if self._waiters:
+            self._release()
+        else:
+            self.in_flight -= 1  # nobody to hand the slot to (what _release does then)
 
     def _release(self) -> None:
         while self._waiters:

@@ -9,9 +9,10 @@ import time
 import pytest
 from harness import AUDIENCE, ISSUER, jwk, jwks, sign
 
-from tailor.auth.jwt import InvalidToken, JWTVerifier, KeysUnavailable
+from tailor.auth.jwt import BearerJWTAuthenticator, InvalidToken, JWTVerifier, KeysUnavailable
 from tailor.config import JWTAuth
 from tailor.errors import UpstreamUnavailable
+from tailor.http import Request
 
 
 class Issuer:
@@ -144,3 +145,20 @@ async def test_a_configured_jwks_retry_after_failure_reaches_the_key_set() -> No
             await verifier.verify(sign("k1", headers={"kid": f"made-up-{attempt}"}))
         await asyncio.sleep(0.005)
     assert issuer.fetches >= 2
+
+
+def _with_authorization(value: str) -> Request:
+    return Request("GET", "/v1/home", "", {"authorization": value}, "127.0.0.1")
+
+
+async def test_known_answers_a_verified_bearer_token_without_waiting() -> None:
+    authenticator = BearerJWTAuthenticator(_verifier(Issuer(jwks("k1"))), "test")
+    token = sign("k1")
+    verified = await authenticator.authenticate(_with_authorization(f"Bearer {token}"))
+    assert authenticator.known(_with_authorization(f"bearer  {token} ")) is verified
+
+
+@pytest.mark.parametrize("value", ["", "Bearer ", "Basic dTpw", "Bearer not-verified-yet"])
+async def test_known_leaves_anything_but_a_verified_token_to_authenticate(value: str) -> None:
+    authenticator = BearerJWTAuthenticator(_verifier(Issuer(jwks("k1"))), "test")
+    assert authenticator.known(_with_authorization(value)) is None
