@@ -22,7 +22,7 @@ import base64
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlencode
 
@@ -126,6 +126,11 @@ class _Entry:
     token: str
     refresh_at: float
     expires_at: float
+    #: The header an inward call carries: built once per token, not on every call.
+    headers: tuple[tuple[str, str]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.headers = (("authorization", f"Bearer {self.token}"),)
 
 
 #: A token is never sent inward with less than this left of its life: the service must still
@@ -167,19 +172,24 @@ class TokenCache:
     def cached(self, subject: str, audience: str) -> str | None:
         """The token when a usable one is cached (no exchange to wait for), else None. One due
         for renewal is renewed in the background and still returned."""
+        entry = self.cached_entry(subject, audience)
+        return None if entry is None else entry.token
+
+    def cached_entry(self, subject: str, audience: str) -> _Entry | None:
+        """As :meth:`cached`, the whole entry (its token and the header carrying it)."""
         key = (subject, audience)
         entry = self._entries.get(key)
         if entry is None:
             return None
         now = self._clock()
         if entry.refresh_at > now:
-            return entry.token
+            return entry
         if entry.expires_at - MIN_VALIDITY_S > now:
             # Renew ahead: steady traffic never waits for the token service. After a failed
             # renewal, the next waits a second: a down token service is not asked per request.
             if self._retry_at.get(key, 0.0) <= now:
                 self._start(key)
-            return entry.token
+            return entry
         return None
 
     async def token(self, subject: str, audience: str) -> str:
@@ -264,9 +274,14 @@ class TokenExchangeCredentials:
     ) -> Sequence[tuple[str, str]] | None:
         if upstream == self._tokens_upstream:
             return ()
-        subject = self._subject(principal)
-        token = self._cache.cached(subject, upstream)
-        return None if token is None else (("authorization", f"Bearer {token}"),)
+        # On every inward call: a user, the usual caller, is their own subject (_subject
+        # says why the others are not), and the header comes ready-made with the token.
+        if principal is not None and principal.kind == "user":
+            subject = principal.subject
+        else:
+            subject = self._subject(principal)
+        entry = self._cache.cached_entry(subject, upstream)
+        return None if entry is None else entry.headers
 
     async def headers(
         self, upstream: str, principal: Principal | None

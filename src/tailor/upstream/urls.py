@@ -13,8 +13,9 @@ from urllib.parse import quote, urlencode
 
 #: What quote(safe="") leaves untouched (RFC 3986 unreserved characters).
 _PLAIN_SEGMENT = re.compile(r"[A-Za-z0-9_.~-]*")
-#: What urlencode(safe=",") leaves untouched: unreserved characters and the list comma.
-_PLAIN_QUERY = re.compile(r"[A-Za-z0-9_.~,-]*")
+#: ``key=value`` where both are what urlencode(safe=",") leaves untouched (unreserved
+#: characters and the list comma); neither may hold "=", so the one "=" is the separator.
+_PLAIN_PAIR = re.compile(r"[A-Za-z0-9_.~,-]*=[A-Za-z0-9_.~,-]*")
 
 
 def quote_segment(value: str) -> str:
@@ -36,9 +37,9 @@ def query_string(query: Mapping[str, str | int]) -> str:
     """
     parts = []
     for key, value in query.items():
-        text = value if isinstance(value, str) else str(value)
-        if _PLAIN_QUERY.fullmatch(key) is not None and _PLAIN_QUERY.fullmatch(text) is not None:
-            parts.append(f"{key}={text}")
-        else:
-            parts.append(urlencode({key: text}, safe=","))
+        pair = f"{key}={value}"
+        if _PLAIN_PAIR.fullmatch(pair) is None:
+            text = value if isinstance(value, str) else str(value)
+            pair = urlencode({key: text}, safe=",")
+        parts.append(pair)
     return "&".join(parts)

@@ -391,15 +391,15 @@ class _RecordingExchanger:
         return IssuedToken(f"token-for-{subject}", 60)
 
 
-@pytest.mark.parametrize(
-    "principal, subject",
-    [
-        (Principal("u2"), "u2"),
-        (Principal("u2", client_id="u2", kind="app"), "app:u2"),
-        (Principal("p-acme", kind="partner", partner_id="p-acme"), "partner:p-acme"),
-        (None, "bff-mobile"),
-    ],
-)
+CALLERS = [
+    (Principal("u2"), "u2"),
+    (Principal("u2", client_id="u2", kind="app"), "app:u2"),
+    (Principal("p-acme", kind="partner", partner_id="p-acme"), "partner:p-acme"),
+    (None, "bff-mobile"),
+]
+
+
+@pytest.mark.parametrize("principal, subject", CALLERS)
 async def test_an_internal_token_names_what_kind_of_caller_it_is_for(principal, subject) -> None:
     # An app whose client id equals a user id must never be taken for that user by a service.
     exchanger = _RecordingExchanger()
@@ -407,3 +407,15 @@ async def test_an_internal_token_names_what_kind_of_caller_it_is_for(principal, 
     headers = await creds.headers("users", principal)
     assert exchanger.subjects == [subject]
     assert headers == (("authorization", f"Bearer token-for-{subject}"),)
+
+
+@pytest.mark.parametrize("principal, subject", CALLERS)
+async def test_the_cached_header_is_the_token_exchanged_for_that_caller(principal, subject) -> None:
+    exchanger = _RecordingExchanger()
+    creds = TokenExchangeCredentials(TokenCache(exchanger), own_subject="bff-mobile")  # type: ignore[arg-type]
+    assert creds.cached_headers("users", principal) is None  # nothing cached: the caller waits
+    await creds.headers("users", principal)
+    assert creds.cached_headers("users", principal) == (
+        ("authorization", f"Bearer token-for-{subject}"),
+    )
+    assert exchanger.subjects == [subject]

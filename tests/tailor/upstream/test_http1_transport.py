@@ -245,7 +245,7 @@ async def test_a_pooled_connection_keeps_nothing_of_its_last_answer(
     assert len((await transport.send(get(server.url()))).body) == 100_000
     [origin] = transport._origins.values()
     [idle] = origin.idle
-    assert (idle._body, idle._seen, idle._head) == ([], [], b"")  # hundreds may be pooled
+    assert (idle._body, idle._seen, idle._head) == ([], None, b"")  # hundreds may be pooled
 
 
 async def test_an_idle_connection_past_the_idle_timeout_is_not_reused(
@@ -284,6 +284,51 @@ async def test_a_silent_service_raises_upstream_timeout_and_sees_the_connection_
         await transport.send(get(server.url(), timeout_s=0.1))
     async with asyncio.timeout(2):
         await server.closed_by_client.wait()
+
+
+def _silent() -> Handler:
+    """Each connection reads its request and never answers."""
+
+    async def handler(
+        server: RawServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, _: int
+    ) -> None:
+        await server.read_request(reader)
+        await reader.read()  # until the client closes
+
+    return handler
+
+
+async def test_a_call_with_a_shorter_timeout_than_one_in_flight_times_out_at_its_own(
+    transport: Http1Transport, raw: Callable[[Handler], Awaitable[RawServer]]
+) -> None:
+    server = await raw(_silent())
+    patient = asyncio.ensure_future(transport.send(get(server.url(), timeout_s=10)))
+    async with asyncio.timeout(2):
+        await server.arrived.wait()
+        with pytest.raises(UpstreamTimeout):
+            await transport.send(get(server.url(), timeout_s=0.05))
+    assert not patient.done()
+    patient.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await patient
+
+
+async def test_calls_in_flight_together_each_time_out_at_their_own_deadline(
+    transport: Http1Transport, raw: Callable[[Handler], Awaitable[RawServer]]
+) -> None:
+    server = await raw(_silent())
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+
+    async def waited(timeout_s: float) -> float:
+        with pytest.raises(UpstreamTimeout):
+            await transport.send(get(server.url(), timeout_s=timeout_s))
+        return loop.time() - started
+
+    async with asyncio.timeout(3):
+        later, sooner = await asyncio.gather(waited(0.3), waited(0.05))
+    assert sooner < later
+    assert later >= 0.29  # not ended early by the timer armed for the other (1 ms rounding)
 
 
 async def test_a_cancelled_call_aborts_its_request_at_the_service(
@@ -361,6 +406,16 @@ async def test_a_post_on_a_stale_reused_connection_is_not_sent_again(
 
 
 # -- what is written ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["x-a\r\nx-injected", "x\na", "x\ra", "x\0a"])
+async def test_a_header_name_with_a_control_character_is_refused_unsent(
+    transport: Http1Transport, upstream: ScriptedUpstream, name: str
+) -> None:
+    request = UpstreamRequest("svc", "GET", f"{upstream.url}/x", [(name, "v")], 2.0)
+    with pytest.raises(UpstreamUnavailable, match="control character"):
+        await transport.send(request)
+    assert upstream.received() == []
 
 
 @pytest.mark.parametrize("value", ["a\r\nx-injected: 1", "a\nb", "a\rb", "a\0b"])

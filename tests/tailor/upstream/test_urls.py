@@ -8,7 +8,21 @@ import pytest
 
 from tailor.upstream.urls import query_string, quote_segment
 
-TRICKY = ["u1", "", "a b", "a/b", "a,b", "t1,t2,t3", "é", "x&y=z", "%41", "a+b", "~._-", "\r\n"]
+TRICKY = [
+    "u1",
+    "",
+    "a b",
+    "a/b",
+    "a,b",
+    "t1,t2,t3",
+    "é",
+    "x&y=z",
+    "%41",
+    "a+b",
+    "~._-",
+    "\r\n",
+    "a=b",
+]
 
 
 @pytest.mark.parametrize("value", TRICKY)
