@@ -92,23 +92,30 @@ What the measurements behind these numbers showed (the commands are in each bull
   (httptools) and the pool on the worker's own loop: in the real home fan-out over loopback it
   costs about 440 us of CPU per home (pipeline included) against 750-820 us with pyreqwest
   (`python -m benchmarks.transports`, interleaved rounds, process CPU time of all threads).
-- **Where a home's CPU goes now** (py-spy `--native` over `python -m benchmarks.transports`,
-  full pipeline, about 440 us per home): the event loop and task machinery (uvloop, asyncio's
-  C tasks) about 18%; socket `write`/`read` system calls about 9%; shaping the answer (building
-  the client's structs) about 10%; the aggregation engine about 10%; the transport's Python
-  about 9%; resilience (breaker, bulkhead, budget, last-known-good) about 8%; msgspec decoding
-  of the services' ~35 KB about 7%; the edge stages, authentication and rate limiting together
-  about 12%. No single piece is left to win big; each is a few microseconds per call.
-- **Counted, not timed** (callgrind instruction counts, which other work on the machine does
-  not move: a home at a time through the full pipeline over real sockets, the difference
-  between 600 and 100 homes, user space only): about 2.2 million instructions per home. The
-  largest single share is msgspec decoding the services' ~37 KB into the consumed structs,
-  about 20% (about a fifth of that is skipping fields the BFF does not consume; the catalog's
-  24 KB batch alone is about 20 us); the interpreter running tailor's and the BFF's Python is
-  about half. Asking whether an answer is close-delimited only when a connection ends, and
-  passing the client's options by name, took 3% off (2.26M to 2.19M). Restructuring the
-  engine so a part waiting for others gets no task until they arrive counted the same as
-  before and was left out.
+- **Where a home's CPU went** at the end of the previous pass (py-spy `--native` over
+  `python -m benchmarks.transports`, full pipeline, about 440 us per home): the event loop
+  and task machinery (uvloop, asyncio's C tasks) about 18%; socket `write`/`read` system
+  calls about 9%; shaping the answer (building the client's structs) about 10%; the
+  aggregation engine about 10%; the transport's Python about 9%; resilience (breaker,
+  bulkhead, budget, last-known-good) about 8%; msgspec decoding of the services' ~35 KB about
+  7%; the edge stages, authentication and rate limiting together about 12%.
+- **Counted, not timed** (`python -m benchmarks.instructions`: callgrind instruction counts,
+  which other work on the machine does not move). A home cost about 2.26 million instructions
+  at the start of 2026-11-21 and about 1.86 million at its end (-18%); a cache hit 152k and
+  122k (-20%). What took them off, each measured on its own: one timer for all inward calls in
+  flight instead of one per call, and a cheaper CR/LF/NUL check of the request head (-5%
+  together); the client's options passed by position, the internal-token header built once per
+  token (-1.5%); the plan waking once from a done-callback count instead of `asyncio.wait`
+  (a set, a weak set and a callback per task in Python), path variables quoted once per plan
+  (-4%); each person's card built once per screen and the consumed records untracked by the
+  collector (`gc=False`; -3%); on the cache hit, each caller's cache key remembered instead of
+  hashed again, pass-through stages without a coroutine of their own, `Request` a msgspec
+  Struct, the rate limiter's quotas kept per caller (-20%). What is left is flat: msgspec
+  decoding the services' ~37 KB is the largest single share (about a fifth of a home's
+  instructions; the catalog's 24 KB batch alone is about 20 us), the interpreter running
+  tailor's and the BFF's Python about half, spread over the engine, resilience, the transport
+  and shaping in pieces of a few percent. Restructuring the engine so a part waiting for others
+  gets no task until they arrive counted the same as before and was left out.
 - **Garbage collection was the tail.** A full collection of the worker took about 30 ms, a
   stall every few thousand requests; young collections cost about 20 us per home. Workers now
   freeze what startup built and collect young objects less often (`server.gc_freeze`,
@@ -118,15 +125,17 @@ What the measurements behind these numbers showed (the commands are in each bull
   makes one per plan.
 - **The cache hit is bounded by the server.** granian answering the same bytes and headers with
   no code at all reaches about 0.6x nginx (the "granian floor" row), about 21 us per answer;
-  tailor's whole pipeline adds about 20 us per hit on top (about 11 us before every request
-  paid the per-user read quota: the rate limiter and its two headers are the largest share,
-  the cache stage next). 0.5x nginx would leave the pipeline about 5 us.
+  tailor's whole pipeline (JWT, entitlements, the per-user read quota and its two headers,
+  shedding, metrics, the cache lookup) adds about 11 us per hit on top (about 20 us before
+  this pass). 0.5x nginx would leave the pipeline about 5 us: less than the rate limiter and
+  the cache stage cost together today.
 - **The 20 ms variant's harness has its own overhead**: the delaying upstream's timer fires
   about 0.9 ms late at p50 and 5-9 ms late at p99 per hop, and the home makes three hops in a
-  row; the "net" p50 subtracts that, p99 cannot be netted out. The harness's own p99 is not
-  stable on this 2-core VM: in a short check run on 2026-11-21 the floor row (one direct GET,
-  no contender at all) had p99 +94 ms while tailor's home had +18 ms, so a p99 target of a few
-  milliseconds cannot be read off this harness here.
+  row; the "net" p50 subtracts that, p99 cannot be netted out. At p99 every stack lands in
+  the same place (in the run above tailor +24 ms, Node +26 ms, FastAPI + aiohttp +29 ms), and
+  the harness's own p99 is not stable on this 2-core VM: in a short check run on 2026-11-21
+  the floor row (one direct GET, no contender at all) had p99 +94 ms while tailor's home had
+  +18 ms. A p99 target of a few milliseconds cannot be read off this harness here.
 - **granian's own knobs did not help**: `--task-impl rust`, `--runtime-mode st` and both together,
   interleaved with the default over 3 rounds of the bare home, were within the rounds' noise
   (1,830-2,130 rps against 2,120 for the default).
