@@ -250,7 +250,10 @@ def _last_good_key(
         who = "*"
     if not who:
         return None
-    return (part.name, part.last_good, who, path, tuple(sorted(params.items())), tuple(headers))
+    # Sorted so the same call keys the same entry whatever order its params were built in
+    # (one param, the common case, needs no sort).
+    query = tuple(params.items()) if len(params) < 2 else tuple(sorted(params.items()))
+    return (part.name, part.last_good, who, path, query, tuple(headers))
 
 
 def _give_up(

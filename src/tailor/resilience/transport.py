@@ -140,7 +140,6 @@ class ResilientTransport:
             self._metrics.breaker_rejections.labels(upstream).inc()
             return exc
         bulkhead = guards.bulkhead
-        finished = False
         try:
             if not bulkhead.try_acquire():  # the fast path takes a slot without awaiting
                 await bulkhead.acquire()
@@ -157,7 +156,6 @@ class ResilientTransport:
             left = ends - time.monotonic()
             if left < MIN_ATTEMPT_S:
                 guards.breaker.release(probe)
-                finished = True
                 return UpstreamTimeout(upstream, "no time left for another attempt")
             if left < request.timeout_s - _REBUILD_BELOW_S:
                 request = _with_budget(request, left)
@@ -165,17 +163,17 @@ class ResilientTransport:
                 response = await self.inner.send(request)
             except UpstreamError as exc:
                 guards.breaker.record(probe, ok=False)
-                finished = True
                 return exc
-            ok = response.status not in guards.policy.failure_statuses
-            guards.breaker.record(probe, ok=ok)
-            finished = True
+            except BaseException:
+                # Cancelled (or a bug below): no outcome to record, but a half-open probe must
+                # be handed back, or the breaker would refuse every later call.
+                with contextlib.suppress(Exception):
+                    guards.breaker.release(probe)
+                raise
+            guards.breaker.record(probe, ok=response.status not in guards.policy.failure_statuses)
             return response
         finally:
             bulkhead.release()
-            if not finished:  # cancelled: no outcome to record
-                with contextlib.suppress(Exception):
-                    guards.breaker.release(probe)
 
     @staticmethod
     def _failed(guards: UpstreamGuards, result: Result) -> bool:
