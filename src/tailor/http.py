@@ -62,6 +62,11 @@ class Request(_RequestLine, kw_only=True, eq=False):
         # Never the fields: the headers hold the caller's credentials.
         return f"<Request {self.method} {self.path}>"
 
+    def __rich_repr__(self) -> list[tuple[str, Any]]:
+        # msgspec gives Structs a rich repr of every field: rich tracebacks with locals, or a
+        # rich logging handler, would print the credentials. Only what __repr__ shows.
+        return [("method", self.method), ("path", self.path)]
+
     @property
     def query(self) -> dict[str, str]:
         """Query parameters, first value wins. Parsed once, on first use."""

@@ -185,9 +185,11 @@ async def run_plan(
     def on_done(task: asyncio.Task[Any]) -> None:
         nonlocal unsettled
         unsettled -= 1
-        if settled.done() or task.cancelled():
+        # Retrieved even when the plan is over (a part needing a failed required part ends
+        # with its error too): asyncio would log every unretrieved one.
+        exc = None if task.cancelled() else task.exception()
+        if settled.done():
             return
-        exc = task.exception()
         if exc is not None and not isinstance(exc, _Lost):
             settled.set_exception(exc)  # a required part lost, or a runaway fan-out
         elif unsettled == 0:
@@ -197,6 +199,8 @@ async def run_plan(
         if not settled.done():
             settled.set_result(False)
 
+    if not tasks:
+        return Outcome(values, degraded)  # an empty plan: nothing to wait for
     for task in tasks.values():
         task.add_done_callback(on_done)
     # A safety margin over the deadline: calls already end by their own budgets.

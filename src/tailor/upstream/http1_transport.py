@@ -374,9 +374,12 @@ class Http1Transport:
                 self._in_flight.pop(waiter, None)  # gone if a new loop started meanwhile
 
     async def aclose(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer, self._timer_at = None, math.inf
+        # Calls still in flight (a renewal at shutdown, say) keep their deadlines: the shared
+        # timer stays armed for them and ends with the last.
+        if not self._in_flight:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer, self._timer_at = None, math.inf
         self._retire_pools(close=True)
 
     # -- timeouts ---------------------------------------------------------------------------

@@ -4,6 +4,7 @@ propagation, partial degradation, and failure of required parts."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from typing import Any
 
@@ -343,6 +344,37 @@ async def test_required_failure_cancels_the_other_in_flight_parts() -> None:
         await run_plan(plan, client, {})
     async with asyncio.timeout(2):
         await cancelled.wait()
+
+
+async def test_an_empty_plan_returns_at_once() -> None:
+    client = UpstreamClient(ServiceRegistry({}), MockTransport(_never_called))
+    async with asyncio.timeout(0.5):  # not after the plan's 30 s deadline
+        outcome = await run_plan(Plan((), deadline_s=30), client, {})
+    assert outcome.values == {} and outcome.complete
+
+
+async def _never_called(request: UpstreamRequest) -> UpstreamResponse:
+    raise AssertionError("an empty plan makes no call")
+
+
+async def test_a_part_needing_a_failed_required_part_leaves_no_unretrieved_error() -> None:
+    async def answer(request: UpstreamRequest) -> UpstreamResponse:
+        return UpstreamResponse(500, {}, b"{}")
+
+    client = UpstreamClient(ServiceRegistry({"svc": "http://svc.invalid"}), MockTransport(answer))
+    plan = Plan(
+        (Part("a", "svc", "/a", into=dict), Part("b", "svc", "/b", into=dict, needs=("a",)))
+    )
+    unretrieved: list[dict[str, Any]] = []
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(lambda _, context: unretrieved.append(context))
+    try:
+        with pytest.raises(UpstreamStatusError):
+            await run_plan(plan, client, {})
+        gc.collect()  # an unretrieved task error is reported when the task is collected
+    finally:
+        loop.set_exception_handler(None)
+    assert unretrieved == []
 
 
 async def test_required_failure_aborts_the_in_flight_http_call(make_bff, upstream) -> None:

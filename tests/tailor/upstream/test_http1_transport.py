@@ -331,6 +331,18 @@ async def test_calls_in_flight_together_each_time_out_at_their_own_deadline(
     assert later >= 0.29  # not ended early by the timer armed for the other (1 ms rounding)
 
 
+async def test_a_call_in_flight_when_the_transport_closes_still_times_out(
+    transport: Http1Transport, raw: Callable[[Handler], Awaitable[RawServer]]
+) -> None:
+    server = await raw(_silent())
+    call = asyncio.ensure_future(transport.send(get(server.url(), timeout_s=0.2)))
+    async with asyncio.timeout(3):
+        await server.arrived.wait()
+        await transport.aclose()
+        with pytest.raises(UpstreamTimeout):
+            await call
+
+
 async def test_a_cancelled_call_aborts_its_request_at_the_service(
     transport: Http1Transport, upstream: ScriptedUpstream
 ) -> None:
