@@ -17,6 +17,7 @@ import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from tailor.config import build_config, deep_merge
@@ -25,7 +26,10 @@ from tailor.upstream import UpstreamRequest, UpstreamResponse
 from tailor.upstream.pyreqwest_transport import PyreqwestTransport
 from waveform.bffs.mobile.app import PROFILE, build
 from waveform.seed import token_client_secret
-from waveform.supervisor import TOKEN_SECRET_ENV, Platform
+from waveform.supervisor import TOKEN_SECRET_ENV, Platform, free_ports
+
+if TYPE_CHECKING:
+    from benchmarks.procs import Processes
 
 USER = "alice"
 USER_ID = "u1"
@@ -225,6 +229,29 @@ def write_nginx_conf(fixture: Fixture, port: int) -> Path:
     for p in [fixture.root, fixture.root / "bodies", *fixture.files.values()]:
         p.chmod(0o755 if p.is_dir() else 0o644)
     return conf
+
+
+def serve(fixture: Fixture, procs: Processes, cpu: int) -> str:
+    """Start nginx serving the fixture on a free port pinned to ``cpu``, wait until it answers,
+    and return its base URL (the one every upstream of a benchmarked BFF points to)."""
+    (port,) = free_ports(1)
+    conf = write_nginx_conf(fixture, port)
+    upstream = f"http://127.0.0.1:{port}"
+    procs.start(
+        "nginx",
+        [
+            "nginx",
+            "-p",
+            str(fixture.root),
+            "-c",
+            str(conf),
+            "-e",
+            str(fixture.root / "nginx-error.log"),
+        ],
+        cpu=cpu,
+    )
+    procs.wait_http("nginx", upstream + JWKS_PATH, require_ok=True)
+    return upstream
 
 
 def write_routes(fixture: Fixture) -> Path:

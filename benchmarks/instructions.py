@@ -35,7 +35,6 @@ from typing import Any
 
 from benchmarks import fixture
 from benchmarks.procs import Processes
-from waveform.supervisor import free_ports
 
 RESULTS = Path(__file__).resolve().parent / "results" / "instructions.json"
 SCENARIOS = ("home", "cache")
@@ -114,15 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         work.chmod(0o755)  # nginx workers run unprivileged and must reach the fixture files
         print("recording the mobile home fan-out from the real services", flush=True)
         fx = fixture.record(work / "fixture")
-        (port,) = free_ports(1)
-        conf = fixture.write_nginx_conf(fx, port)
-        upstream = f"http://127.0.0.1:{port}"
-        procs.start(
-            "nginx",
-            ["nginx", "-p", str(fx.root), "-c", str(conf), "-e", str(fx.root / "nginx-error.log")],
-            cpu=UPSTREAM_CPU,
-        )
-        procs.wait_http("nginx", upstream + fixture.JWKS_PATH, require_ok=True)
+        upstream = fixture.serve(fx, procs, UPSTREAM_CPU)
         result = measure(args, upstream, fx.token)
     if not args.no_write:
         RESULTS.write_text(

@@ -486,16 +486,8 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
         fx = fixture.record(work / "fixture")
         for line in fx.describe():
             say(f"  recorded {line}")
-        (nginx_port,) = free_ports(1)
-        conf = fixture.write_nginx_conf(fx, nginx_port)
-        upstream = f"http://127.0.0.1:{nginx_port}"
-        say(f"starting the upstream nginx on {upstream} (core {LOAD_CPU}, 1 worker)")
-        procs.start(
-            "nginx",
-            ["nginx", "-p", str(fx.root), "-c", str(conf), "-e", str(fx.root / "nginx-error.log")],
-            cpu=LOAD_CPU,
-        )
-        procs.wait_http("nginx", upstream + fixture.JWKS_PATH, require_ok=True)
+        upstream = fixture.serve(fx, procs, LOAD_CPU)
+        say(f"the upstream nginx serves it on {upstream} (core {LOAD_CPU}, 1 worker)")
         b = Bench(args, procs, fx)
         peaks: dict[str, float] = {}
         for key in SCENARIOS:

@@ -32,7 +32,6 @@ from tailor import BFF, Request, build_config
 from tailor.config import deep_merge
 from tailor.serve.collector import tune_collector
 from waveform.bffs.mobile.app import PROFILE, build
-from waveform.supervisor import free_ports
 
 TRANSPORTS = ("http1", "pyreqwest")
 CONTENDER_CPU = 0
@@ -125,15 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         work.chmod(0o755)  # nginx workers run unprivileged and must reach the fixture files
         print("recording the mobile home fan-out from the real services", flush=True)
         fx = fixture.record(work / "fixture")
-        (port,) = free_ports(1)
-        conf = fixture.write_nginx_conf(fx, port)
-        upstream = f"http://127.0.0.1:{port}"
-        procs.start(
-            "nginx",
-            ["nginx", "-p", str(fx.root), "-c", str(conf), "-e", str(fx.root / "nginx-error.log")],
-            cpu=UPSTREAM_CPU,
-        )
-        procs.wait_http("nginx", upstream + fixture.JWKS_PATH, require_ok=True)
+        upstream = fixture.serve(fx, procs, UPSTREAM_CPU)
         os.sched_setaffinity(0, {CONTENDER_CPU})
         result = uvloop.run(measure(upstream, fx.token, args))
     print("\n| transport | CPU us per home (median) | homes/s (median) |\n|---|---:|---:|")

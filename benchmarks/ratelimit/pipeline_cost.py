@@ -133,15 +133,8 @@ def main(argv: list[str] | None = None) -> int:
         say("recording the mobile home fan-out from the real services")
         fx = fixture.record(work / "fixture")
         entitled = serve_app_record(fx)
-        (nginx_port, *ports) = free_ports(5)
-        conf = fixture.write_nginx_conf(fx, nginx_port)
-        upstream = f"http://127.0.0.1:{nginx_port}"
-        procs.start(
-            "nginx",
-            ["nginx", "-p", str(fx.root), "-c", str(conf), "-e", str(fx.root / "nginx-error.log")],
-            cpu=LOAD_CPU,
-        )
-        procs.wait_http("nginx", upstream + fixture.JWKS_PATH, require_ok=True)
+        upstream = fixture.serve(fx, procs, LOAD_CPU)
+        ports = free_ports(4)
         modules = {"full": "waveform.bffs.mobile", "bare": "benchmarks.ratelimit.bare_mobile"}
         urls: dict[str, str] = {}
         for key, cfg in configs(upstream, ports, entitled).items():

@@ -176,6 +176,8 @@ async def run_plan(
     finally:
         if allowance is not None:
             REQUEST_ALLOWANCE.reset(allowance)  # the tasks have copied it already
+    if not tasks:
+        return Outcome(values, degraded)  # an empty plan: nothing to wait for
     # The plan wakes once: when every part is done, a part fails the response, or the deadline
     # passes. (asyncio.wait would do the same in Python with a set, a weak set and a callback
     # per task, added and removed on every call: a measurable share of a six-part plan.)
@@ -199,16 +201,13 @@ async def run_plan(
         if not settled.done():
             settled.set_result(False)
 
-    if not tasks:
-        return Outcome(values, degraded)  # an empty plan: nothing to wait for
     for task in tasks.values():
         task.add_done_callback(on_done)
     # A safety margin over the deadline: calls already end by their own budgets.
     timer = loop.call_later(max(deadline.remaining(), 0) + 0.05, on_deadline)
     try:
         if not await settled:
-            pending = {task for task in tasks.values() if not task.done()}
-            _give_up(plan, tasks, pending, values, degraded, _stale)
+            _give_up(plan, tasks, values, degraded, _stale)
     finally:
         timer.cancel()
         for task in tasks.values():
@@ -263,7 +262,6 @@ def _last_good_key(
 def _give_up(
     plan: Plan,
     tasks: dict[str, asyncio.Task[Any]],
-    pending: set[asyncio.Task[Any]],
     values: dict[str, Any],
     degraded: list[Degradation],
     stale: Callable[[str], Any | None],
@@ -271,7 +269,7 @@ def _give_up(
     """The deadline passed with parts still running: a required one fails the response, an
     optional one degrades to its last known good value or its fallback."""
     for name, task in tasks.items():
-        if task not in pending:
+        if task.done():
             continue
         part = plan.by_name[name]
         if part.required:

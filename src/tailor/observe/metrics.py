@@ -8,9 +8,11 @@ raw path, id or user.
 from __future__ import annotations
 
 import time
+from abc import abstractmethod
 from bisect import bisect_left
 from collections.abc import Iterator
 from itertools import accumulate
+from typing import Generic, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.metrics_core import CounterMetricFamily, HistogramMetricFamily, Metric
@@ -19,6 +21,9 @@ from prometheus_client.registry import Collector
 _LATENCY_BUCKETS = (
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
 )  # fmt: skip
+
+
+ChildT = TypeVar("ChildT")
 
 
 class TallyChild:
@@ -34,13 +39,8 @@ class TallyChild:
         self.value += amount
 
 
-class Tally(Collector):
-    """A counter family in plain numbers, for series bumped on every request (see
-    :class:`RequestMetrics` for why). Exposed exactly as a prometheus_client ``Counter``.
-
-    >>> tally = Tally("tailor_cache_lookups", "Cache lookups.", ["route", "result"])
-    >>> tally.labels("/v1/home", "hit").inc()
-    """
+class _Family(Collector, Generic[ChildT]):
+    """A metric family in plain numbers: its labelled series, created on first use."""
 
     def __init__(
         self,
@@ -52,18 +52,33 @@ class Tally(Collector):
         self._name = name
         self._documentation = documentation
         self._labelnames = labelnames
-        self._children: dict[tuple[str, ...], TallyChild] = {}
+        self._children: dict[tuple[str, ...], ChildT] = {}
         if registry is not None:
-            registry.register(self)
+            registry.register(self)  # this collects once: a subclass sets its state first
 
-    def labels(self, *values: str) -> TallyChild:
+    def labels(self, *values: str) -> ChildT:
         """The series of these label values (keep them bounded, as for any metric)."""
         child = self._children.get(values)
         if child is None:
             if len(values) != len(self._labelnames):
                 raise ValueError(f"{self._name}: labels {self._labelnames}, got {values}")
-            child = self._children[values] = TallyChild()
+            child = self._children[values] = self._new_child()
         return child
+
+    @abstractmethod
+    def _new_child(self) -> ChildT: ...
+
+
+class Tally(_Family[TallyChild]):
+    """A counter family in plain numbers, for series bumped on every request (see
+    :class:`RequestMetrics` for why). Exposed exactly as a prometheus_client ``Counter``.
+
+    >>> tally = Tally("tailor_cache_lookups", "Cache lookups.", ["route", "result"])
+    >>> tally.labels("/v1/home", "hit").inc()
+    """
+
+    def _new_child(self) -> TallyChild:
+        return TallyChild()
 
     def collect(self) -> Iterator[Metric]:
         family = CounterMetricFamily(self._name, self._documentation, labels=self._labelnames)
@@ -87,7 +102,7 @@ class HistogramChild:
         self.buckets[bisect_left(self._bounds, seconds)] += 1  # the first bound >= seconds
 
 
-class Histograms(Collector):
+class Histograms(_Family[HistogramChild]):
     """A histogram family in plain numbers, for series observed on every inward call (see
     :class:`RequestMetrics` for why). Exposed as a prometheus_client ``Histogram`` is
     (``_bucket``, ``_count``, ``_sum``).
@@ -104,22 +119,11 @@ class Histograms(Collector):
         buckets: tuple[float, ...] = (),
         registry: CollectorRegistry | None = None,
     ) -> None:
-        self._name = name
-        self._documentation = documentation
-        self._labelnames = labelnames
         self._bounds = tuple(sorted(buckets or _LATENCY_BUCKETS))
-        self._children: dict[tuple[str, ...], HistogramChild] = {}
-        if registry is not None:
-            registry.register(self)
+        super().__init__(name, documentation, labelnames, registry)
 
-    def labels(self, *values: str) -> HistogramChild:
-        """The series of these label values (keep them bounded, as for any metric)."""
-        child = self._children.get(values)
-        if child is None:
-            if len(values) != len(self._labelnames):
-                raise ValueError(f"{self._name}: labels {self._labelnames}, got {values}")
-            child = self._children[values] = HistogramChild(self._bounds)
-        return child
+    def _new_child(self) -> HistogramChild:
+        return HistogramChild(self._bounds)
 
     def collect(self) -> Iterator[Metric]:
         family = HistogramMetricFamily(self._name, self._documentation, labels=self._labelnames)
