@@ -419,7 +419,9 @@ class Cache(msgspec.Struct, forbid_unknown_fields=True):
 
 class Server(msgspec.Struct, forbid_unknown_fields=True):
     workers: int = 1
-    interface: str = "rsgi"
+    #: "http1": tailor's own HTTP/1.1 server (tailor.serve.http1; about 2.8x granian's request
+    #: rate on a bare answer, docs/benchmarks.md). "rsgi" or "asgi": under granian.
+    interface: str = "http1"
     #: The event loop of each worker. uvloop measured 35-40% more rps than asyncio on the
     #: mobile home (docs/benchmarks.md); granian's "auto" does not pick it by itself.
     loop: str = "uvloop"
@@ -427,12 +429,20 @@ class Server(msgspec.Struct, forbid_unknown_fields=True):
     #: less often (Python's default threshold is 700): measured in tailor.serve.collector.
     gc_freeze: bool = True
     gc_threshold: int = 7000
+    #: tailor's server: an idle kept-alive connection is closed after this long.
+    keepalive_timeout_s: float = 60.0
+    #: tailor's server, on SIGTERM: how long answers in progress may take to finish.
+    shutdown_grace_s: float = 10.0
 
     def __post_init__(self) -> None:
         if not 100 <= self.gc_threshold <= 1_000_000:
             raise ValueError("gc_threshold must be between 100 and 1000000")
-        if self.interface not in {"rsgi", "asgi"}:
-            raise ValueError("interface must be 'rsgi' or 'asgi'")
+        if self.interface not in {"http1", "rsgi", "asgi"}:
+            raise ValueError("interface must be 'http1', 'rsgi' or 'asgi'")
+        if not 0 < self.keepalive_timeout_s <= 3600:
+            raise ValueError("keepalive_timeout_s must be above 0 and at most 3600")
+        if not 0 <= self.shutdown_grace_s <= 600:
+            raise ValueError("shutdown_grace_s must be between 0 and 600")
         if self.loop not in {"uvloop", "asyncio"}:
             raise ValueError("loop must be 'uvloop' or 'asyncio'")
         if not 1 <= self.workers <= 64:

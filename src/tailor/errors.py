@@ -46,6 +46,10 @@ class ConfigError(TailorError):
         self.key = key
 
 
+class ClientDisconnected(TailorError):
+    """The client closed its connection before its request's body had all arrived."""
+
+
 class HTTPProblem(TailorError):
     """A problem the client caused, answered as ``application/problem+json``."""
 

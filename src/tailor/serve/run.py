@@ -1,4 +1,4 @@
-"""Run a BFF under granian: validate config first, then serve.
+"""Run a BFF on tailor's own server (or granian): validate config first, then serve.
 
     python -m waveform.bffs.mobile --config mobile.toml
 
@@ -29,7 +29,9 @@ def config_from_env(profile: dict[str, Any]) -> Config:
 def main(factory: str, profile: dict[str, Any], argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=f"Run the {profile.get('name')} BFF")
     parser.add_argument("--config", help="a TOML or JSON file merged over the profile")
-    parser.add_argument("--interface", choices=["rsgi", "asgi"], help="override server.interface")
+    parser.add_argument(
+        "--interface", choices=["http1", "rsgi", "asgi"], help="override server.interface"
+    )
     parser.add_argument("--workers", type=int, help="override server.workers")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -47,18 +49,24 @@ def main(factory: str, profile: dict[str, Any], argv: Sequence[str] | None = Non
         serve_tls(factory, config)
         return 0
 
+    interface = args.interface or config.server.interface
+    workers = args.workers or config.server.workers
+    if interface == "http1":
+        from tailor.serve.workers import serve
+
+        return serve(factory, config, workers)
+
     from granian import Granian
     from granian.constants import HTTPModes, Interfaces, Loops
     from granian.http import HTTP1Settings
 
-    interface = args.interface or config.server.interface
     Granian(
         target=factory,
         factory=True,
         address=config.listen.host,
         port=config.listen.port,
         interface=Interfaces.RSGI if interface == "rsgi" else Interfaces.ASGI,
-        workers=args.workers or config.server.workers,
+        workers=workers,
         http=HTTPModes.http1,
         websockets=False,
         http1_settings=HTTP1Settings(

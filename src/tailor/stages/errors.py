@@ -10,7 +10,13 @@ from __future__ import annotations
 import logging
 import math
 
-from tailor.errors import HTTPProblem, UpstreamError, UpstreamStatusError, UpstreamTimeout
+from tailor.errors import (
+    ClientDisconnected,
+    HTTPProblem,
+    UpstreamError,
+    UpstreamStatusError,
+    UpstreamTimeout,
+)
 from tailor.http import Request, Response
 from tailor.pipeline import BuildContext
 from tailor.problem import problem_response
@@ -63,6 +69,11 @@ class ErrorStage:
             except UpstreamError as exc:
                 request.state["error_cause"] = f"upstream_{exc.reason}"
                 return _bad_gateway(request, exc)
+            except ClientDisconnected:
+                # Nobody is left to read the answer; not the server's error, so not logged as
+                # one. 400, as nginx's 499 is not a status a client could ever see.
+                request.state["error_cause"] = "client_disconnected"
+                return problem_response(400, "the client closed the connection mid-request")
             except Exception:
                 log.exception("unhandled error on %s %s", request.method, request.path)
                 request.state["error_cause"] = "internal"

@@ -1,0 +1,582 @@
+"""tailor's own HTTP/1.1 server: an asyncio protocol (uvloop in the workers) around llhttp, the
+parser Node.js uses, through ``httptools``.
+
+Why not granian here: answering the same fixed bytes on one core with nothing else in between,
+granian's RSGI interface managed about 37,700 requests a second on this project's benchmark
+machine and this protocol about 105,000 (wrk -c32, docs/benchmarks.md). On a cache hit the
+server was two thirds of tailor's cost, and there is little to it that a gateway needs: no
+HTTP/2 toward clients at the edge (a load balancer in front terminates it), no websockets, no
+static files. Granian stays available (``server.interface = "rsgi"`` or ``"asgi"``).
+
+What the server does itself, because only it sees the bytes:
+
+- Parsing is llhttp's strict mode: a request it cannot frame unambiguously (a conflicting
+  ``content-length`` and ``transfer-encoding``, a bare LF, an invalid character) is answered
+  400 and the connection is closed, so nothing can be smuggled past it.
+- The request head (line and headers) is bounded while it arrives (431), and must arrive in
+  time (``limits.header_read_timeout_s``, then 408): a client that dribbles its headers holds a
+  connection for seconds, not forever. An idle kept-alive connection is closed after
+  ``server.keepalive_timeout_s``.
+- The body is handed over as it arrives, with back-pressure: reading from the socket pauses
+  while a request's unread body or the queue of pipelined requests is full, and while the
+  client is not reading its answers. The limits stage bounds the body's size and time.
+- Answers go out in request order (pipelining); ``content-length`` and ``date`` are the
+  server's, and a header value carrying CR or LF is never written (500 instead).
+- A request whose body was not read to its end closes its connection after the answer: the
+  next request's start could not be found without reading the rest.
+- A client that goes away mid-body makes the body's reader raise :class:`ClientDisconnected`
+  instead of handing a truncated body to a handler.
+
+What it leaves to the pipeline: every size, time and content rule a BFF configures (limits,
+sanitize, authentication and the rest), so each is written once for every server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import socket
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
+from email.utils import formatdate
+from http import HTTPStatus
+from typing import Any, cast
+from urllib.parse import unquote
+
+import httptools
+
+from tailor.errors import ClientDisconnected
+from tailor.http import Request, Response
+from tailor.problem import problem_response
+
+log = logging.getLogger("tailor.serve")
+
+Handle = Callable[[Request], Awaitable[Response]]
+
+#: Pipelined requests parsed ahead of the one being answered, before reading pauses.
+MAX_PIPELINED = 16
+#: Bytes of a request's unread body buffered before reading pauses.
+BODY_BUFFER_BYTES = 256 * 1024
+#: How often idle and slow connections are looked for: deadlines are kept to about a second.
+SWEEP_INTERVAL_S = 1.0
+
+_NEVER = math.inf
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+_STATUS_LINES = {int(s): f"HTTP/1.1 {int(s)} {s.phrase}\r\n".encode("latin-1") for s in HTTPStatus}
+# Statuses that never carry a body or a content-length (RFC 9110 s8.6).
+_NO_BODY_STATUSES = frozenset({204, 304, *range(100, 200)})
+
+
+def _status_line(status: int) -> bytes:
+    line = _STATUS_LINES.get(status)
+    if line is None:
+        line = _STATUS_LINES[status] = f"HTTP/1.1 {status} \r\n".encode("latin-1")
+    return line
+
+
+class _Date:
+    """The ``date`` header line, formatted once a second rather than once per answer."""
+
+    __slots__ = ("_line", "_second")
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._line = b""
+
+    def line(self) -> bytes:
+        now = time.time()
+        second = int(now)
+        if second != self._second:
+            self._second = second
+            self._line = f"date: {formatdate(now, usegmt=True)}\r\n".encode("latin-1")
+        return self._line
+
+
+_date = _Date()
+
+
+class ServerSettings:
+    """What the server enforces itself; the rest is the pipeline's (see the module doc)."""
+
+    __slots__ = ("head_limit", "header_read_timeout_s", "keepalive_timeout_s", "scheme")
+
+    def __init__(
+        self,
+        *,
+        head_limit: int = 64 * 1024,
+        header_read_timeout_s: float = 5.0,
+        keepalive_timeout_s: float = 60.0,
+        scheme: str = "http",
+    ) -> None:
+        self.head_limit = head_limit
+        self.header_read_timeout_s = header_read_timeout_s
+        self.keepalive_timeout_s = keepalive_timeout_s
+        self.scheme = scheme
+
+
+class _Refused(Exception):
+    """Raised inside a parser callback to stop parsing with this status."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+class _Body:
+    """One request's body as it arrives, read once by the pipeline (``read()``)."""
+
+    __slots__ = ("_chunks", "_connection", "_continue", "_waiter", "done", "failed", "size")
+
+    def __init__(self, connection: _Connection, expect_continue: bool) -> None:
+        self._connection = connection
+        self._continue = expect_continue
+        self._chunks: deque[bytes] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self.size = 0
+        self.done = False
+        self.failed = False
+
+    def feed(self, chunk: bytes) -> None:
+        self._chunks.append(chunk)
+        self.size += len(chunk)
+        self._wake()
+
+    def finish(self) -> None:
+        self.done = True
+        self._wake()
+
+    def fail(self) -> None:
+        self.failed = True
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def read(self) -> AsyncIterator[bytes]:
+        if self._continue:
+            # The client waits for this before sending the body: only now is it wanted.
+            self._continue = False
+            self._connection.write_continue()
+        while True:
+            if self._chunks:
+                chunk = self._chunks.popleft()
+                self.size -= len(chunk)
+                self._connection.body_drained()
+                yield chunk
+            elif self.done:
+                return
+            elif self.failed:
+                raise ClientDisconnected("the client closed the connection mid-body")
+            else:
+                self._waiter = asyncio.get_running_loop().create_future()
+                await self._waiter
+                self._waiter = None
+
+
+class _Exchange:
+    """A parsed request waiting for, or being given, its answer."""
+
+    __slots__ = ("body", "head_only", "keep_alive", "request")
+
+    def __init__(
+        self, request: Request, body: _Body | None, keep_alive: bool, head_only: bool
+    ) -> None:
+        self.request = request
+        self.body = body
+        self.keep_alive = keep_alive
+        self.head_only = head_only
+
+
+class _Connection(asyncio.Protocol):
+    """One client connection: parse, hand each request to the pipeline, answer in order."""
+
+    def __init__(self, server: Http1Server) -> None:
+        self._server = server
+        self._loop = server.loop
+        self._handle = server.handle
+        self._settings = server.settings
+        self._parser = httptools.HttpRequestParser(self)
+        self._transport: asyncio.Transport | None = None
+        self._client = ""
+        # The request being parsed.
+        self._url = b""
+        self._headers: dict[str, str] = {}
+        self._head_bytes = 0
+        self._in_head = False
+        self._body: _Body | None = None
+        # Requests parsed, in order; the first is the one being answered when _busy.
+        self._queue: deque[_Exchange] = deque()
+        self._busy = False
+        self._refusal: _Refused | None = None
+        self._reading_paused = False
+        self._writing_paused = False
+        self.closing = False
+        self.deadline = _NEVER
+
+    # -- asyncio.Protocol ------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports are not asyncio.Transport subclasses, but behave as one.
+        self._transport = cast(asyncio.Transport, transport)
+        peer = transport.get_extra_info("peername")
+        self._client = peer[0] if isinstance(peer, tuple) else ""
+        # A new connection gets the header deadline: it is here to send a request.
+        self.deadline = self._loop.time() + self._settings.header_read_timeout_s
+        self._server.connections.add(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._transport = None
+        self._server.forget(self)
+        if self._body is not None:
+            self._body.fail()
+        for exchange in self._queue:
+            if exchange.body is not None and not exchange.body.done:
+                exchange.body.fail()
+        self._queue.clear()
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            # Not offered (no websockets, no h2c): the request is answered as plain HTTP/1.1
+            # and the connection closed, since what follows is not HTTP/1.1.
+            self._stop_reading()
+            if self._queue:
+                self._queue[-1].keep_alive = False
+        except httptools.HttpParserError as exc:
+            refused = exc.__context__ if isinstance(exc.__context__, _Refused) else None
+            self._refuse(refused or _Refused(400, "malformed request"))
+            return
+        except _Refused as exc:
+            self._refuse(exc)
+            return
+        if self._in_head:
+            # httptools buffers a header until it is complete; bound what it may hold.
+            self._head_bytes += len(data)
+            if self._head_bytes > self._settings.head_limit:
+                self._refuse(_Refused(431, "request headers too large"))
+
+    def pause_writing(self) -> None:
+        self._writing_paused = True
+        self._update_reading()
+
+    def resume_writing(self) -> None:
+        self._writing_paused = False
+        self._update_reading()
+
+    # -- httptools callbacks ---------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        self._url = b""
+        self._headers = {}
+        self._head_bytes = 0
+        self._in_head = True
+        self.deadline = self._loop.time() + self._settings.header_read_timeout_s
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        key = name.decode("latin-1").lower()
+        text = value.decode("latin-1")
+        headers = self._headers
+        # A repeated field: every value, in order (RFC 9110 s5.3).
+        headers[key] = f"{headers[key]}, {text}" if key in headers else text
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        self.deadline = _NEVER  # in the pipeline's hands now: its own deadlines apply
+        parser = self._parser
+        url = self._url
+        if url[:1] == b"/":
+            raw_path, _, raw_query = url.partition(b"?")
+        else:  # absolute-form (a proxy's request) or "*"
+            try:
+                parsed = httptools.parse_url(url)
+            except httptools.HttpParserInvalidURLError:
+                raise _Refused(400, "malformed request target") from None
+            raw_path, raw_query = parsed.path or b"/", parsed.query or b""
+        path = raw_path.decode("latin-1")
+        if "%" in path:
+            path = unquote(raw_path.decode("utf-8", "surrogateescape"), errors="replace")
+        method = parser.get_method().decode("latin-1")
+        headers = self._headers
+        body = None
+        if "content-length" in headers or "transfer-encoding" in headers:
+            expect = (
+                headers.get("expect", "").lower() == "100-continue"
+                and parser.get_http_version() == "1.1"
+            )
+            body = self._body = _Body(self, expect)
+        request = Request(
+            method,
+            path,
+            raw_query.decode("latin-1"),
+            headers,
+            self._client,
+            scheme=self._settings.scheme,
+        )
+        if body is not None:
+            request.read_body = body.read
+        exchange = _Exchange(
+            request, body, parser.should_keep_alive() and not self.closing, method == "HEAD"
+        )
+        self._queue.append(exchange)
+        if not self._busy:
+            self._start(exchange)
+        elif len(self._queue) > MAX_PIPELINED:
+            self._update_reading()
+
+    def on_body(self, chunk: bytes) -> None:
+        body = self._body
+        if body is not None:
+            body.feed(chunk)
+            if body.size > BODY_BUFFER_BYTES:
+                self._update_reading()
+
+    def on_message_complete(self) -> None:
+        if self._body is not None:
+            self._body.finish()
+            self._body = None
+
+    # -- answering -------------------------------------------------------------------------
+
+    def _start(self, exchange: _Exchange) -> None:
+        self._busy = True
+        self._loop.create_task(self._answer(exchange))
+
+    async def _answer(self, exchange: _Exchange) -> None:
+        try:
+            response = await self._handle(exchange.request)
+        except Exception:
+            # The pipeline's error stage answers every failure it sees; this is a last guard
+            # (a stage of the user's own raising outside it), never a stack trace to a client.
+            log.exception("unanswered error: %r", exchange.request)
+            response = problem_response(500, "internal error")
+        self._send(exchange, response)
+
+    def _send(self, exchange: _Exchange, response: Response) -> None:
+        self._queue.popleft()
+        self._busy = False
+        transport = self._transport
+        if transport is None:
+            return  # the client went away; the answer has nowhere to go
+        body = exchange.body
+        keep_alive = exchange.keep_alive and not self.closing and (body is None or body.done)
+        try:
+            data = self._encode(response, keep_alive, exchange.head_only)
+        except (ValueError, UnicodeEncodeError):
+            log.error(
+                "refused to write %r's answer: a header is not a valid field", exchange.request
+            )
+            data = self._encode(problem_response(500, "internal error"), keep_alive, False)
+        transport.write(data)
+        if not keep_alive:
+            self._close()
+            return
+        if self._queue:
+            self._start(self._queue[0])
+            self._update_reading()
+        elif self._refusal is not None:
+            self._write_refusal()
+        elif not self._in_head:
+            self.deadline = self._loop.time() + self._settings.keepalive_timeout_s
+        self._update_reading()
+
+    @staticmethod
+    def _encode(response: Response, keep_alive: bool, head_only: bool) -> bytes:
+        headers = response.headers
+        # name: value lines joined in C; a value with CR or LF would add a line.
+        head = "\r\n".join(map(": ".join, headers))
+        lines = len(headers) - 1
+        if lines >= 0 and (head.count("\n") != lines or head.count("\r") != lines):
+            raise ValueError("CR or LF in a response header")
+        status = response.status
+        parts = [_status_line(status)]
+        if head:
+            parts.append(head.encode("latin-1"))
+            parts.append(b"\r\n")
+        parts.append(_date.line())
+        if not keep_alive:
+            parts.append(b"connection: close\r\n")
+        body = response.body
+        if status in _NO_BODY_STATUSES:
+            parts.append(b"\r\n")
+        else:
+            parts.append(b"content-length: %d\r\n\r\n" % len(body))
+            if not head_only:
+                parts.append(body)
+        return b"".join(parts)
+
+    def write_continue(self) -> None:
+        if self._transport is not None:
+            self._transport.write(_CONTINUE)
+
+    def body_drained(self) -> None:
+        if self._reading_paused:
+            self._update_reading()
+
+    # -- refusing and closing --------------------------------------------------------------
+
+    def _refuse(self, refused: _Refused) -> None:
+        """Stop parsing: answer ``refused`` once the requests before it are answered, then
+        close."""
+        self._stop_reading()
+        self._in_head = False
+        if self._body is not None:
+            self._body.fail()
+            self._body = None
+        self._refusal = refused
+        if not self._busy:
+            self._write_refusal()
+
+    def _write_refusal(self) -> None:
+        refused = self._refusal
+        assert refused is not None
+        if self._transport is not None:
+            response = problem_response(refused.status, refused.detail)
+            self._transport.write(self._encode(response, False, False))
+        self._close()
+
+    def _stop_reading(self) -> None:
+        self.deadline = _NEVER
+        if self._transport is not None and not self._reading_paused:
+            self._reading_paused = True
+            self._transport.pause_reading()
+
+    def _update_reading(self) -> None:
+        if self._transport is None or self._refusal is not None:
+            return
+        body = self._body
+        pause = (
+            self._writing_paused
+            or len(self._queue) > MAX_PIPELINED
+            or (body is not None and body.size > BODY_BUFFER_BYTES)
+        )
+        if pause != self._reading_paused:
+            self._reading_paused = pause
+            if pause:
+                self._transport.pause_reading()
+            else:
+                self._transport.resume_reading()
+
+    def _close(self) -> None:
+        self.deadline = _NEVER
+        if self._transport is not None:
+            self._transport.close()
+
+    def expire(self) -> None:
+        """The deadline passed: a head that did not arrive in time gets a 408, an idle
+        connection is closed. Never while an answer is in progress (looked at again later)."""
+        if self._busy:
+            return
+        if self._in_head and self._refusal is None:
+            self._refuse(_Refused(408, "request headers not received in time"))
+        else:
+            self._close()
+
+    def shut(self) -> None:
+        """Server shutdown: close now if idle, else after the answer in progress."""
+        self.closing = True
+        if not self._busy and not self._in_head:
+            self._close()
+
+    def abort(self) -> None:
+        if self._transport is not None:
+            self._transport.abort()
+
+
+class Http1Server:
+    """Serve ``handle`` on a listening socket until :meth:`close`.
+
+    >>> async def main() -> None:
+    ...     async def hello(request: Request) -> Response:
+    ...         return Response(200, b"hi")
+    ...     server = Http1Server(hello, ServerSettings())
+    ...     await server.start(host="127.0.0.1", port=0)
+    ...     await server.close(grace_s=1)
+    >>> asyncio.run(main())
+    """
+
+    def __init__(self, handle: Handle, settings: ServerSettings) -> None:
+        self.handle = handle
+        self.settings = settings
+        self.connections: set[_Connection] = set()
+        self.loop: asyncio.AbstractEventLoop  # the running loop, set by start()
+        self._server: asyncio.Server | None = None
+        self._sweeper: asyncio.TimerHandle | None = None
+        self._drained: asyncio.Event | None = None
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None and self._server.sockets
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def start(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        sock: socket.socket | None = None,
+        backlog: int = 2048,
+    ) -> None:
+        """Listen on ``sock`` (a bound socket, e.g. shared by forked workers) or on
+        ``host:port``."""
+        self.loop = asyncio.get_running_loop()
+        if sock is not None:
+            self._server = await self.loop.create_server(
+                lambda: _Connection(self), sock=sock, backlog=backlog
+            )
+        else:
+            self._server = await self.loop.create_server(
+                lambda: _Connection(self), host, port, backlog=backlog
+            )
+        self._sweeper = self.loop.call_later(SWEEP_INTERVAL_S, self._sweep)
+
+    def _sweep(self) -> None:
+        now = self.loop.time()
+        for connection in [c for c in self.connections if c.deadline <= now]:
+            connection.expire()
+        self._sweeper = self.loop.call_later(SWEEP_INTERVAL_S, self._sweep)
+
+    def forget(self, connection: _Connection) -> None:
+        self.connections.discard(connection)
+        if not self.connections and self._drained is not None:
+            self._drained.set()
+
+    async def close(self, grace_s: float) -> None:
+        """Stop accepting; let answers in progress finish for up to ``grace_s``; then close
+        every connection."""
+        if self._server is not None:
+            self._server.close()
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+        self._drained = asyncio.Event()
+        for connection in list(self.connections):
+            connection.shut()
+        if self.connections:
+            try:
+                async with asyncio.timeout(grace_s):
+                    await self._drained.wait()
+            except TimeoutError:
+                log.warning(
+                    "%d connection(s) still busy after %gs: closed", len(self.connections), grace_s
+                )
+                for connection in list(self.connections):
+                    connection.abort()
+        if self._server is not None:
+            await self._server.wait_closed()
+
+
+def settings_from(config: Any) -> ServerSettings:
+    """The server's settings from a BFF's :class:`tailor.config.Config`."""
+    return ServerSettings(
+        head_limit=max(4 * config.limits.max_header_bytes, 64 * 1024),
+        header_read_timeout_s=config.limits.header_read_timeout_s,
+        keepalive_timeout_s=config.server.keepalive_timeout_s,
+    )

@@ -1,0 +1,149 @@
+"""Run a BFF on tailor's own HTTP/1.1 server (:mod:`tailor.serve.http1`) in one or more worker
+processes.
+
+The parent binds the listening socket, then forks the workers, which all accept on it (the
+kernel spreads connections between them). Each worker builds its own BFF from the factory
+after the fork, so no event loop, connection pool or thread crosses a fork. With one worker the
+parent serves itself: one process, as under granian.
+
+Signals: SIGTERM or SIGINT stops accepting, lets answers in progress finish for up to
+``server.shutdown_grace_s``, then shuts the BFF down (background jobs, pools, admin). The parent
+passes them on to its workers and waits for them. A worker that dies on its own is replaced;
+one that keeps dying within seconds of starting (a bug at startup) stops the whole server
+rather than loop forever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+from typing import Any
+
+from tailor.config import Config
+from tailor.serve.collector import tune_collector
+from tailor.serve.http1 import Http1Server, settings_from
+
+log = logging.getLogger("tailor.serve")
+
+#: A worker that dies sooner than this after starting counts as failing at startup.
+QUICK_DEATH_S = 5.0
+#: Startup failures in a row before the server gives up.
+MAX_QUICK_DEATHS = 5
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before any worker starts (so a port in use stops
+    startup with a clear error, once)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
+def load_factory(factory: str) -> Any:
+    """``"package.module:function"`` -> the function."""
+    module_name, _, attr = factory.partition(":")
+    return getattr(importlib.import_module(module_name), attr)
+
+
+def serve(factory: str, config: Config, workers: int) -> int:
+    """Serve until SIGTERM or SIGINT; the exit status."""
+    try:
+        sock = bind(config.listen.host, config.listen.port)
+    except OSError as exc:
+        print(
+            f"{config.name}: cannot listen on {config.listen.host}:{config.listen.port}: {exc}",
+            file=sys.stderr,
+        )
+        return 1
+    if workers == 1:
+        return run_worker(factory, config, sock)
+    return _supervise(factory, config, sock, workers)
+
+
+def run_worker(factory: str, config: Config, sock: socket.socket) -> int:
+    """One worker: its own event loop, BFF and server on the shared socket."""
+    if config.server.loop == "uvloop":
+        import uvloop
+
+        uvloop.run(_serve(factory, config, sock))
+    else:
+        asyncio.run(_serve(factory, config, sock))
+    return 0
+
+
+async def _serve(factory: str, config: Config, sock: socket.socket) -> None:
+    loop = asyncio.get_running_loop()
+    bff = load_factory(factory)()
+    bff.startup(loop=loop)
+    tune_collector(config.server)  # this process is a server worker: tune its GC
+    server = Http1Server(bff.handle, settings_from(config))
+    await server.start(sock=sock)
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    log.info("%s: serving on %s:%d (pid %d)", config.name, *sock.getsockname()[:2], os.getpid())
+    await stop.wait()
+    await server.close(config.server.shutdown_grace_s)
+    await bff.shutdown()
+
+
+def _supervise(factory: str, config: Config, sock: socket.socket, workers: int) -> int:
+    children: dict[int, float] = {}  # pid -> when it started
+    stopping = False
+
+    def spawn() -> None:
+        pid = os.fork()
+        if pid == 0:  # the worker
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(signum, signal.SIG_DFL)
+            code = 1
+            try:
+                code = run_worker(factory, config, sock)
+            except BaseException:
+                log.exception("worker %d failed", os.getpid())
+            finally:
+                os._exit(code)
+        children[pid] = time.monotonic()
+
+    def stop(signum: int, frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):  # it has just exited
+                os.kill(pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for _ in range(workers):
+        spawn()
+    quick_deaths = 0
+    status = 0
+    while children:
+        try:
+            pid, _ = os.wait()
+        except ChildProcessError:
+            break
+        started = children.pop(pid, None)
+        if started is None or stopping:
+            continue
+        quick_deaths = quick_deaths + 1 if time.monotonic() - started < QUICK_DEATH_S else 0
+        if quick_deaths >= MAX_QUICK_DEATHS:
+            log.error("%s: workers keep failing at startup; stopping", config.name)
+            status = 1
+            stop(signal.SIGTERM, None)
+            continue
+        log.warning("%s: worker %d died; starting another", config.name, pid)
+        spawn()
+    sock.close()
+    return status
