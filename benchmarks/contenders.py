@@ -55,7 +55,7 @@ def tailor_full(
         json.dumps(
             {
                 "listen": {"host": "127.0.0.1", "port": port},
-                # Each granian worker binds the admin port itself (src/tailor/app.py startup),
+                # Each worker binds the admin port itself (src/tailor/app.py startup),
                 # so a second worker fails with "address in use": no admin with workers > 1.
                 "admin": {"host": "127.0.0.1", "port": admin, "enabled": workers == 1},
                 "upstreams": dict.fromkeys(SERVICES, upstream),
@@ -98,7 +98,8 @@ def tailor_full(
     return Contender(
         "tailor",
         "tailor, full pipeline (mobile BFF)",
-        "granian RSGI + tailor's in-loop HTTP/1.1 client; RS256 JWT, entitlements, rate limit "
+        "tailor's HTTP/1.1 server and in-loop HTTP/1.1 client; RS256 JWT, entitlements, "
+        "rate limit "
         "(a per-user read quota charged on every request, memory), "
         "shedding, "
         "internal-token exchange (cached), resilience, metrics; edge cache off"
@@ -113,17 +114,17 @@ def tailor_full(
     )
 
 
-def _granian(
-    key: str, factory: str, upstream: str, cpu: str, workers: int
+def _tailor_server(
+    factory: str, upstream: str, cpu: str, workers: int
 ) -> tuple[int, Callable[[Processes, str], None]]:
+    """A BFF factory on tailor's own HTTP/1.1 server (``python -m tailor.serve``)."""
     (port,) = free_ports(1)
 
     def start(p: Processes, name: str) -> None:
         p.start(
             name,
-            [sys.executable, "-m", "granian", "--interface", "rsgi", "--factory", "--no-ws",
-             "--loop", "uvloop", "--workers", str(workers), "--host", "127.0.0.1",
-             "--port", str(port), factory],
+            [sys.executable, "-m", "tailor.serve", "--host", "127.0.0.1", "--port", str(port),
+             "--workers", str(workers), factory],
             cpu=cpu,
             env=_peer_env(upstream),
             cwd=ROOT,
@@ -134,9 +135,7 @@ def _granian(
 
 
 def tailor_bare(upstream: str, cpu: str, *, workers: int = 1) -> Contender:
-    port, start = _granian(
-        "tailor-bare", "benchmarks.peers.tailor_bare:create", upstream, cpu, workers
-    )
+    port, start = _tailor_server("benchmarks.peers.tailor_bare:create", upstream, cpu, workers)
     return Contender(
         "tailor-bare",
         "tailor, handler only",
@@ -148,13 +147,11 @@ def tailor_bare(upstream: str, cpu: str, *, workers: int = 1) -> Contender:
 
 
 def tailor_passthrough(upstream: str, cpu: str) -> Contender:
-    port, start = _granian(
-        "tailor-pass", "benchmarks.peers.tailor_passthrough:create", upstream, cpu, 1
-    )
+    port, start = _tailor_server("benchmarks.peers.tailor_passthrough:create", upstream, cpu, 1)
     return Contender(
         "tailor-pass",
         "tailor, one-Part relay",
-        "granian RSGI + tailor's in-loop HTTP/1.1 client; a one-Part plan whose raw body is "
+        "tailor's HTTP/1.1 server and in-loop HTTP/1.1 client; a one-Part plan whose raw body is "
         "answered as it came "
         "(benchmarks/peers/tailor_passthrough.py), no edge stage",
         port,
@@ -259,6 +256,34 @@ def nginx_proxy(upstream: str, work: Path, cpu: str) -> Contender:
     )
 
 
+def http1_floor(work: Path, cpu: str, body: bytes, headers: list[tuple[str, str]]) -> Contender:
+    """tailor's HTTP/1.1 server answering the cache hit's bytes and headers with no pipeline."""
+    root = work / "http1-floor"
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "body.json").write_bytes(body)
+    (port,) = free_ports(1)
+
+    def start(p: Processes, name: str) -> None:
+        p.start(
+            name,
+            [sys.executable, "-m", "tailor.serve", "--host", "127.0.0.1", "--port", str(port),
+             "benchmarks.peers.http1_floor:create"],
+            cpu=cpu,
+            env={"FLOOR_BODY": str(root / "body.json"), "FLOOR_HEADERS": json.dumps(headers)},
+            cwd=ROOT,
+        )  # fmt: skip
+        p.wait_http(name, f"http://127.0.0.1:{port}{HOME_PATH}", require_ok=True)
+
+    return Contender(
+        "floor",
+        "server floor (tailor's server, no pipeline)",
+        "tailor's HTTP/1.1 server answering the same bytes with the same headers as tailor's "
+        "hit and nothing else: what no pipeline on this server can beat",
+        port,
+        start,
+    )
+
+
 def granian_floor(work: Path, cpu: str, body: bytes, headers: list[tuple[str, str]]) -> Contender:
     """granian RSGI answering the cache hit's bytes and headers with no code in between."""
     (port,) = free_ports(1)
@@ -279,10 +304,10 @@ def granian_floor(work: Path, cpu: str, body: bytes, headers: list[tuple[str, st
         p.wait_http(name, f"http://127.0.0.1:{port}{HOME_PATH}", require_ok=True)
 
     return Contender(
-        "floor",
+        "granian-floor",
         "granian floor (no pipeline)",
         "granian RSGI answering the same bytes with the same headers as tailor's hit and "
-        "nothing else: what a Python pipeline on granian cannot beat",
+        "nothing else: the server tailor ran on before it had its own (src/tailor/serve/http1.py)",
         port,
         start,
     )

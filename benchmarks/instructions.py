@@ -14,9 +14,13 @@ thread of the BFF process (Python, msgspec, uvloop, llhttp, libc); not counted: 
 side of the system calls, which ``python -m benchmarks.transports`` times.
 
 Scenarios: ``home`` (GET /v1/home, six inward calls, edge cache off) and ``cache`` (the same
-request answered by the edge cache, memory backend). A change to the hot path shows up here as
-a different count on any machine; ``results/instructions.json`` keeps the last run and
-``docs/benchmarks.md`` quotes it.
+request answered by the edge cache, memory backend) call the pipeline in-process.
+``home-served`` and ``cache-served`` are the same requests through tailor's HTTP/1.1 server
+(:mod:`tailor.serve.http1`): the child serves on a loopback port, this process sends the
+requests over one kept-alive connection, and the child exits after the last answer, so the
+count is the server's and the pipeline's work together, and the client's is not in it. A
+change to the hot path shows up here as a different count on any machine;
+``results/instructions.json`` keeps the last run and ``docs/benchmarks.md`` quotes it.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -37,7 +42,7 @@ from benchmarks import fixture
 from benchmarks.procs import Processes
 
 RESULTS = Path(__file__).resolve().parent / "results" / "instructions.json"
-SCENARIOS = ("home", "cache")
+SCENARIOS = ("home", "cache", "home-served", "cache-served")
 UPSTREAM_CPU = 1
 #: Requests before counting starts in earnest: JWKS, app registry, internal tokens, the cache.
 WARM = 50
@@ -55,23 +60,96 @@ def count(scenario: str, requests: int, upstream: str, token: str) -> int:
     ]  # fmt: skip
     # The same hash seed in every run: dict and set layouts, and so the work, are repeatable.
     env = {**os.environ, "PYTHONHASHSEED": "0", "BENCH_TOKEN": token}
-    done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=1800)
-    found = _COLLECTED.search(done.stderr)
-    if done.returncode != 0 or found is None:
-        raise RuntimeError(f"{scenario}: the counted run failed:\n{done.stdout}\n{done.stderr}")
+    if scenario.endswith("-served"):
+        stderr = _count_served(argv, env, WARM + requests, token, scenario == "cache-served")
+        returncode = 0
+    else:
+        done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=1800)
+        stderr, returncode = done.stderr, done.returncode
+    found = _COLLECTED.search(stderr)
+    if returncode != 0 or found is None:
+        raise RuntimeError(f"{scenario}: the counted run failed:\n{stderr}")
     return int(found.group(1))
+
+
+def _count_served(argv: list[str], env: dict[str, str], n: int, token: str, hit: bool) -> str:
+    """Run the serving child, send it ``n`` homes one at a time from here over one connection,
+    close it, and return the child's stderr (where callgrind writes its total as it exits)."""
+    child = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        assert child.stdout is not None and child.stderr is not None
+        line = child.stdout.readline()  # "port N", once the child listens
+        if not line.startswith("port "):
+            raise RuntimeError(f"the serving child did not start: {line}{child.stderr.read()}")
+        request = (
+            f"GET /v1/home HTTP/1.1\r\nhost: bench\r\nauthorization: Bearer {token}\r\n"
+            "accept: */*\r\n\r\n"
+        ).encode()
+        address = ("127.0.0.1", int(line.split()[1]))
+        with socket.create_connection(address, timeout=600) as sock, sock.makefile("rb") as reader:
+            for i in range(n):
+                sock.sendall(request)
+                status, headers = _read_answer(reader)
+                if status != 200 or (hit and i >= WARM and headers.get("x-cache") != "hit"):
+                    raise RuntimeError(f"answer {i}: {status} {headers}")
+        _, stderr = child.communicate(timeout=600)
+        if child.returncode != 0:
+            raise RuntimeError(f"the serving child failed ({child.returncode}):\n{stderr}")
+        return stderr
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+
+
+def _read_answer(reader: Any) -> tuple[int, dict[str, str]]:
+    status = int(reader.readline().split()[1])
+    headers: dict[str, str] = {}
+    while (line := reader.readline()) not in (b"\r\n", b""):
+        name, _, value = line.decode("latin-1").partition(":")
+        headers[name.strip().lower()] = value.strip()
+    reader.read(int(headers.get("content-length", "0")))
+    return status, headers
 
 
 async def serve(scenario: str, requests: int, upstream: str, token: str) -> None:
     """The child: the BFF in this process, ``WARM + requests`` requests one at a time."""
     from benchmarks.transports import drive, make
 
-    bff = make(upstream, "http1", cache=scenario == "cache")
+    cache = scenario.startswith("cache")
+    bff = make(upstream, "http1", cache=cache)
     try:
+        if scenario.endswith("-served"):
+            await _serve_socket(bff)
+            return
         await drive(bff, token, WARM, 1, expect_hit=False)
-        await drive(bff, token, requests, 1, expect_hit=scenario == "cache")
+        await drive(bff, token, requests, 1, expect_hit=cache)
     finally:
         await bff.shutdown()
+
+
+async def _serve_socket(bff: Any) -> None:
+    """Serve on tailor's server until the client's one connection closes."""
+    import asyncio
+
+    from tailor.serve.http1 import Http1Server, ServerSettings
+
+    closed = asyncio.get_running_loop().create_future()
+
+    class OneClient(Http1Server):
+        # Told when the client's connection is gone: no per-request hook to count.
+        def forget(self, connection: Any) -> None:
+            super().forget(connection)
+            if not closed.done():
+                closed.set_result(None)
+
+    server = OneClient(bff.handle, ServerSettings(keepalive_timeout_s=600))
+    await server.start(host="127.0.0.1", port=0)
+    print(f"port {server.port}", flush=True)
+    await closed
+    await server.close(grace_s=5)
 
 
 def measure(args: argparse.Namespace, upstream: str, token: str) -> dict[str, Any]:
