@@ -129,13 +129,20 @@ What the measurements behind these numbers showed (the commands are in each bull
   shedding, metrics, the cache lookup) adds about 11 us per hit on top (about 20 us before
   this pass). 0.5x nginx would leave the pipeline about 5 us: less than the rate limiter and
   the cache stage cost together today.
-- **The 20 ms variant's harness has its own overhead**: the delaying upstream's timer fires
-  about 0.9 ms late at p50 and 5-9 ms late at p99 per hop, and the home makes three hops in a
-  row; the "net" p50 subtracts that, p99 cannot be netted out. At p99 every stack lands in
-  the same place (in the run above tailor +24 ms, Node +26 ms, FastAPI + aiohttp +29 ms), and
-  the harness's own p99 is not stable on this 2-core VM: in a short check run on 2026-11-21
-  the floor row (one direct GET, no contender at all) had p99 +94 ms while tailor's home had
-  +18 ms. A p99 target of a few milliseconds cannot be read off this harness here.
+- **The 20 ms variant's harness has its own overhead, and most of it is the load generator**:
+  one GET straight to the delaying upstream lands about 0.85 ms late at p50 and 5-12 ms late at
+  p99. The delaying upstream is not what makes it: the same generator at the same rate (1,123
+  rps, core 1) against the static nginx, no delay at all, measured p50 +0.8 ms, p99 +4.4 to +4.9
+  ms, p99.9 +24 to +30 ms (three interleaved 8 s runs on 2026-11-21); against nginx with
+  `echo_sleep` p50 +0.85 to +0.87 ms, p99 +6 to +9 ms (a third run, disturbed by other work on
+  the machine, +111 ms); against the Node `setTimeout` server it replaced p50 +0.9 ms, p99 +6 to
+  +15 ms (nginx takes about 6% of a core there, Node 8-10%). So the floor is mostly the Node
+  generator on the shared core (its timer ticks every millisecond at best, and its own event
+  loop answers late), which a home pays once, not once per wave: the "net of 3 floor hops" p50
+  subtracts about 1.6 ms too much. At p99 every stack lands in the same place (in the run above
+  tailor +24 ms, Node +26 ms, FastAPI + aiohttp +29 ms), and the harness's own p99 is not stable
+  on this 2-core VM (one check run's floor row had p99 +94 ms). A p99 target of a few
+  milliseconds cannot be read off this harness here.
 - **granian's own knobs did not help**: `--task-impl rust`, `--runtime-mode st` and both together,
   interleaved with the default over 3 rounds of the bare home, were within the rounds' noise
   (1,830-2,130 rps against 2,120 for the default).
@@ -399,25 +406,36 @@ pipeline's own cost, its gap to nginx is the server's.
     "latency": """\
 ## {delay_ms} ms upstream latency, half of peak load
 
-Every upstream answers after {delay_ms} ms (benchmarks/peers/node/delay_upstream.js on core
-{load_cpu}, the recorded bytes after `setTimeout`; nginx cannot delay a static answer without
-the echo module), so the home's critical path is 3 waves x {delay_ms} ms = {critical} ms. Load
-is open loop at a fixed rate (benchmarks/peers/node/openloop.js on core {load_cpu}; wrk2 is not
-packaged in Debian): half of each stack's peak rps from the one-worker home table; each
+Every upstream answers after {delay_ms} ms, so the home's critical path is 3 waves x
+{delay_ms} ms = {critical} ms.
+{delaying}.
+Load is open loop at a fixed rate (benchmarks/peers/node/openloop.js on core {load_cpu}; wrk2 is
+not packaged in Debian): half of each stack's peak rps from the one-worker home table; each
 request's latency counts from when it was due, so stalls are not hidden. Each measured round
 follows 2 s at the same rate, unmeasured: a contender has idled while the others ran, and this
 scenario measures steady state (without it, tailor's first requests after idling renew internal
 tokens and app lookups through the delaying upstream: about +70 ms on the full pipeline's p99
 in a run without it). "over" is the
 latency above the critical path. The last row is the harness itself: one GET straight to the
-delaying upstream (critical path {delay_ms} ms) at tailor's rate, i.e. what the timer, the
-generator and the shared core add with no contender at all (mostly the timer: `setTimeout(20)`
-fires a little after 20 ms). The home pays that three times, once per wave, so "net of 3 floor
-hops" subtracts it at p50 (percentiles above the median do not add up, so p99 is left raw).
+delaying upstream (critical path {delay_ms} ms) at tailor's rate, i.e. what the upstream's
+timer, the generator and the shared core add with no contender at all. The home pays the
+upstream's share of that once per wave and the generator's once, so "net of 3 floor hops",
+which subtracts the whole floor three times at p50, is a lower bound on the stack's own overhead
+(percentiles above the median do not add up, so p99 is left raw).
 "upstream CPU %" shows that the delaying upstream is not the bottleneck.
 
 {table}
 """,
+}
+
+
+#: the latency scenario's delaying upstream, by the result's "upstream" (absent: the first one)
+DELAYING = {
+    "nginx-echo": "The delaying upstream is a second nginx on core {load_cpu}, serving the "
+    "recorded bytes after the echo module's `echo_sleep` (a timer in nginx's own event loop)",
+    "node": "The delaying upstream was a Node `node:http` server on core {load_cpu}, answering "
+    "the recorded bytes after `setTimeout` (later runs use nginx with the echo module's "
+    "`echo_sleep`)",
 }
 
 
@@ -442,6 +460,7 @@ def _section(s: dict[str, Any], settings: dict[str, Any]) -> str:
         path=s.get("path", ""),
         delay_ms=s.get("delay_ms", 0),
         critical=s.get("critical_path_ms", 0),
+        delaying=DELAYING[s.get("upstream", "node")].format(load_cpu=settings["load_cpu"]),
     )
 
 

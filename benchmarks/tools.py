@@ -1,5 +1,5 @@
-"""The tools a run needs (nginx, wrk, node + the peer's npm packages) and the machine facts
-printed next to the numbers."""
+"""The tools a run needs (nginx and its echo module, wrk, node + the peer's npm packages) and
+the machine facts printed next to the numbers."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ from importlib import metadata
 from pathlib import Path
 
 NODE_DIR = Path(__file__).parent / "peers" / "node"
-APT_PACKAGES = ["nginx-light", "wrk"]
+#: the module's ``echo_sleep`` holds each answer of the latency scenario's upstream
+ECHO_MODULE = Path("/usr/lib/nginx/modules/ngx_http_echo_module.so")
+APT_PACKAGES = ["nginx-light", "libnginx-mod-http-echo", "wrk"]
 
 
 class MissingTool(SystemExit):
@@ -24,9 +26,15 @@ def _say(text: str) -> None:
     print(f"bench: {text}", flush=True)
 
 
-def ensure_tools() -> None:
-    """nginx and wrk from apt (installed when root), node and npm, and the peer's packages."""
+def _missing_apt() -> list[str]:
     missing = [tool for tool in ("nginx", "wrk") if shutil.which(tool) is None]
+    return missing + ([] if ECHO_MODULE.is_file() else [f"the nginx echo module ({ECHO_MODULE})"])
+
+
+def ensure_tools() -> None:
+    """nginx, its echo module and wrk from apt (installed when root), node and npm, and the
+    peer's packages."""
+    missing = _missing_apt()
     if missing:
         if os.geteuid() == 0 and shutil.which("apt-get"):
             _say(f"installing {' '.join(APT_PACKAGES)} (missing: {', '.join(missing)})")
@@ -37,7 +45,7 @@ def ensure_tools() -> None:
                 stdout=subprocess.DEVNULL,
                 env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
             )
-        missing = [tool for tool in ("nginx", "wrk") if shutil.which(tool) is None]
+        missing = _missing_apt()
         if missing:
             raise MissingTool(
                 f"bench: missing {', '.join(missing)}; install them with\n"
