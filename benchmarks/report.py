@@ -74,8 +74,8 @@ unless the parsed JSON is identical.
   saturated first: that row is a lower bound, and a ratio against it flatters the others.
   The per-round JSON also has the busy share of every core.
 - Memory is the resident set of every process of the stack (`/proc/<pid>/status` VmRSS);
-  "largest process" is the worker for tailor (granian's supervisor is the smaller one) and
-  the only process for the others.
+  "largest process" is the worker for tailor (the only process with one worker; with more, the
+  parent that forked them is the smaller one) and the only process for the others.
 - The machine may be shared with other work; the load average before the run and at the end
   of the load is listed under Machine. Interleaved rounds spread such noise over every contender.
 - Raw per-round numbers: `benchmarks/results/latest.json`.
@@ -123,12 +123,19 @@ What the measurements behind these numbers showed (the commands are in each bull
 - **System calls are dear on this machine**: on Python 3.11 every `asyncio.get_running_loop()`
   is a `getpid()` call (fork detection), about 3% of a home when made per inward call; tailor
   makes one per plan.
-- **The cache hit is bounded by the server.** granian answering the same bytes and headers with
-  no code at all reaches about 0.6x nginx (the "granian floor" row), about 21 us per answer;
-  tailor's whole pipeline (JWT, entitlements, the per-user read quota and its two headers,
-  shedding, metrics, the cache lookup) adds about 11 us per hit on top (about 20 us before
-  this pass). 0.5x nginx would leave the pipeline about 5 us: less than the rate limiter and
-  the cache stage cost together today.
+- **The cache hit was bounded by the server, so tailor has its own.** granian answering the
+  same bytes and headers with no code at all reached about 0.6x nginx (the "granian floor"
+  row), about 21 us per answer, while tailor's whole pipeline (JWT, entitlements, the per-user
+  read quota and its two headers, shedding, metrics, the cache lookup) added about 11 us on
+  top. Measured before building it (wrk -c32, one core, a fixed 8 KB answer): granian RSGI
+  37,700 rps, a bare uvloop protocol with httptools 105,000. tailor's server
+  (`tailor/serve/http1.py`, the default since 2026-11-21) is that protocol plus what a gateway
+  needs of it (strict framing, bounded and timed heads, back-pressure, pipelining, graceful
+  drain); the "server floor" row is it answering the same bytes with no pipeline. Counted
+  (`python -m benchmarks.instructions --scenarios cache,cache-served`): the pipeline's cache hit
+  is about 122k instructions, the server's share about 67k more (valgrind counts a copy's
+  `rep movsb` per byte, which is why the body is handed to the socket with `writelines`
+  rather than joined to the head).
 - **The 20 ms variant's harness has its own overhead, and most of it is the load generator**:
   one GET straight to the delaying upstream lands about 0.85 ms late at p50 and 5-12 ms late at
   p99. The delaying upstream is not what makes it: the same generator at the same rate (1,123
@@ -159,7 +166,8 @@ RATIO_NAMES = {
     "node": "Node",
     "fastapi-aiohttp": "FastAPI + aiohttp",
     "nginx": "nginx",
-    "floor": "granian floor",
+    "floor": "server floor",
+    "granian-floor": "granian floor",
 }
 
 
@@ -262,7 +270,7 @@ def targets(result: dict[str, Any]) -> str:
     n = _find(result, "cache", "nginx")
     if floor and n and n["rps"]:
         rows.append(
-            f"| cache hit, granian floor (no pipeline) vs nginx static (reported: the ceiling) | "
+            f"| cache hit, server floor (no pipeline) vs nginx static (reported: the ceiling) | "
             f"{floor['rps'] / n['rps']:.2f}x | - |"
         )
     for key, label in (("tailor", "full pipeline"), ("tailor-bare", "handler only")):
@@ -360,15 +368,15 @@ core {contender_cpu}** (`taskset -c {contender_cpu}`) against the **same upstrea
 
 **Memory**: the resident set of each stack's processes after {memory_s:g} s at peak in total
 (warm-up, the rounds above and a top-up wrk run, then read from `/proc/<pid>/status`). For
-tailor the largest process is the granian worker; the other is granian's supervisor.
+tailor the only process is its worker (tailor's server, one worker, no supervisor).
 
 {memory}
 """,
     "workers2": """\
 ## Mobile home, two workers
 
-The same endpoint with **two workers on cores {cpu}** (tailor `server.workers = 2`, granian
-`--workers 2`, uvicorn `workers=2`, Node `node:cluster` with two processes). The machine has two
+The same endpoint with **two workers on cores {cpu}** (tailor `server.workers = 2`, uvicorn
+`workers=2`, Node `node:cluster` with two processes). The machine has two
 cores, so the load generator and the upstream nginx stay pinned to core {load_cpu} and **share it
 with the contender's second worker**: the absolute numbers are capped by that sharing and the
 ratios are what this table is for.
@@ -394,10 +402,12 @@ worker, on the contender core).
 The real mobile BFF with its edge cache on (memory backend; the profile caches the home 60 s
 per user): the full pipeline runs (JWT, entitlements, rate limit, shedding, metrics) and the
 {body_kb:.1f} KB answer comes from the cache. The peers: nginx serving the same bytes from a
-file, one worker on the same core; and the **granian floor**, granian RSGI answering the same
-bytes with the same headers and no code in between (benchmarks/peers/granian_floor.py). The
-floor is the most any Python pipeline on granian can reach: tailor's gap to it is the
-pipeline's own cost, its gap to nginx is the server's.
+file, one worker on the same core; the **server floor**, tailor's own HTTP/1.1 server
+answering the same bytes with the same headers and no code in between
+(benchmarks/peers/http1_floor.py): the most any pipeline on it can reach, so tailor's gap to it
+is the pipeline's own cost and the floor's gap to nginx is the server's; and the **granian
+floor**, the same on granian RSGI (benchmarks/peers/granian_floor.py), the server tailor ran on
+before.
 
 {notes}
 

@@ -350,6 +350,7 @@ def scenario_cache(b: Bench, upstream: str, work: Path) -> dict[str, Any]:
     body, headers = fetch_with_headers(tailor.url, b.token)
     cs = [
         tailor,
+        contenders.http1_floor(work, cpu, body, headers),
         contenders.granian_floor(work, cpu, body, headers),
         contenders.nginx_static(work, cpu, body),
     ]
