@@ -22,8 +22,8 @@ What the server does itself, because only it sees the bytes:
   client is not reading its answers. The limits stage bounds the body's size and time.
 - Answers go out in request order (pipelining); ``content-length`` and ``date`` are the
   server's, and a header value carrying CR or LF is never written (500 instead).
-- A request whose body was not read to its end closes its connection after the answer: the
-  next request's start could not be found without reading the rest.
+- A request answered before its body had all arrived closes its connection after the answer:
+  the next request's start could not be found without reading the rest.
 - A client that goes away mid-body makes the body's reader raise :class:`ClientDisconnected`
   instead of handing a truncated body to a handler.
 
@@ -208,6 +208,7 @@ class _Connection(asyncio.Protocol):
         self._headers: dict[str, str] = {}
         self._head_bytes = 0
         self._in_head = False
+        self._message_ended = False  # a request ended in the read being parsed
         self._body: _Body | None = None
         # Requests parsed, in order; the first is the one being answered when _busy.
         self._queue: deque[_Exchange] = deque()
@@ -240,6 +241,7 @@ class _Connection(asyncio.Protocol):
         self._queue.clear()
 
     def data_received(self, data: bytes) -> None:
+        self._message_ended = False
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -255,8 +257,11 @@ class _Connection(asyncio.Protocol):
         except _Refused as exc:
             self._refuse(exc)
             return
-        if self._in_head:
-            # httptools buffers a header until it is complete; bound what it may hold.
+        if self._in_head and not self._message_ended:
+            # httptools buffers a header until it is complete; bound what it may hold. A head
+            # that began after another request in this same read is counted from the next read
+            # on: how much of this one is its own is not known (the rest of one read at most),
+            # and counting all of it would refuse a pipelined request for the body before it.
             self._head_bytes += len(data)
             if self._head_bytes > self._settings.head_limit:
                 self._refuse(_Refused(431, "request headers too large"))
@@ -340,6 +345,7 @@ class _Connection(asyncio.Protocol):
                 self._update_reading()
 
     def on_message_complete(self) -> None:
+        self._message_ended = True
         if self._body is not None:
             self._body.finish()
             self._body = None
@@ -361,11 +367,11 @@ class _Connection(asyncio.Protocol):
         self._send(exchange, response)
 
     def _send(self, exchange: _Exchange, response: Response) -> None:
-        self._queue.popleft()
-        self._busy = False
         transport = self._transport
         if transport is None:
-            return  # the client went away; the answer has nowhere to go
+            return  # the client went away (its queue went with it); nowhere to answer
+        self._queue.popleft()
+        self._busy = False
         body = exchange.body
         keep_alive = exchange.keep_alive and not self.closing and (body is None or body.done)
         try:
@@ -374,7 +380,8 @@ class _Connection(asyncio.Protocol):
             log.error(
                 "refused to write %r's answer: a header is not a valid field", exchange.request
             )
-            data = self._encode(problem_response(500, "internal error"), keep_alive, False)
+            response = problem_response(500, "internal error")
+            data = self._encode(response, keep_alive, exchange.head_only)
         transport.write(data)
         if not keep_alive:
             self._close()

@@ -1,5 +1,5 @@
-"""The same BFF served as a real process through RSGI (granian) and ASGI (uvicorn, granian)
-answers identically, and never names its server."""
+"""The same BFF served as a real process through RSGI (granian), ASGI (uvicorn, granian) and
+tailor's own HTTP/1.1 server answers identically, and never names its server."""
 
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ SERVERS = {
     "granian-asgi": ["-m", "granian", "--interface", "asgi", "--factory", "--no-ws"],
     # uvicorn adds its own "server: uvicorn" unless told not to; that is a deployment flag.
     "uvicorn-asgi": ["-m", "uvicorn", "--factory", "--no-server-header", "--lifespan", "on"],
+    # tailor's own server, the default: through tailor.serve.run (see http1_app.py).
+    "http1": ["-m", "http1_app"],
 }
 
 

@@ -1,0 +1,801 @@
+"""tailor's HTTP/1.1 server (tailor.serve.http1) on real sockets on 127.0.0.1.
+
+Each test starts an ``Http1Server`` in its own event loop with a small handler, the app seam,
+and talks to it with a raw client that writes exact bytes and parses the answers, so framing,
+ordering and closing can be seen byte for byte. Every test runs on asyncio's loop and on uvloop
+(see ``conftest.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import socket
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from email.utils import parsedate_to_datetime
+from typing import Any, NamedTuple, cast
+
+import pytest
+
+from tailor.errors import ClientDisconnected
+from tailor.http import Request, Response
+from tailor.serve import http1
+from tailor.serve.http1 import MAX_PIPELINED, Handle, Http1Server, ServerSettings
+
+#: How long a test waits for anything the server should do at once.
+TIMEOUT_S = 2.0
+
+GET = b"GET / HTTP/1.1\r\nhost: test\r\n\r\n"
+
+
+def get(path: str, *headers: str) -> bytes:
+    lines = "".join(f"{h}\r\n" for h in headers)
+    return f"GET {path} HTTP/1.1\r\nhost: test\r\n{lines}\r\n".encode("latin-1")
+
+
+class Answer(NamedTuple):
+    status: int
+    headers: dict[str, str]  # lower-case names, repeated fields joined with ", "
+    body: bytes
+    head: bytes  # the status line and header lines as written
+
+
+class Client(asyncio.Protocol):
+    """A raw HTTP/1.1 client: writes exact bytes, parses answers as they arrive, and notes the
+    server's close. A reset after an answer counts as a close: the answer was kept first."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.closed = False
+        self._changed = asyncio.Event()
+        self._flushed = asyncio.Event()
+        self._flushed.set()
+
+    @classmethod
+    async def connect(cls, port: int, sock: socket.socket | None = None) -> Client:
+        loop = asyncio.get_running_loop()
+        if sock is None:
+            _, client = await loop.create_connection(cls, "127.0.0.1", port)
+        else:
+            _, client = await loop.create_connection(cls, sock=sock)
+        return client
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports are not asyncio.Transport subclasses, but behave as one.
+        self.transport = cast(asyncio.Transport, transport)
+        # Paused as soon as anything is left unsent: flushed() means all of it left.
+        self.transport.set_write_buffer_limits(high=0)
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        self._changed.set()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self._changed.set()
+        self._flushed.set()
+
+    def pause_writing(self) -> None:
+        self._flushed.clear()
+
+    def resume_writing(self) -> None:
+        self._flushed.set()
+
+    def send(self, data: bytes) -> None:
+        assert self.transport is not None
+        self.transport.write(data)
+
+    def close(self) -> None:
+        assert self.transport is not None
+        self.transport.close()
+
+    async def flushed(self) -> None:
+        await self._flushed.wait()
+
+    async def _changes(self) -> None:
+        self._changed.clear()
+        await self._changed.wait()
+
+    async def answer(self, *, head_only: bool = False) -> Answer:
+        """The next answer; ``head_only`` for a HEAD's, which has no body whatever it says."""
+        async with asyncio.timeout(TIMEOUT_S):
+            while (answer := self._parse(head_only)) is None:
+                assert not self.closed, f"closed before an answer: {bytes(self.buffer)!r}"
+                await self._changes()
+        return answer
+
+    async def closed_by_server(self) -> bytes:
+        """Wait for the server to close; what arrived and was not parsed as an answer."""
+        async with asyncio.timeout(TIMEOUT_S):
+            while not self.closed:
+                await self._changes()
+        return bytes(self.buffer)
+
+    def _parse(self, head_only: bool) -> Answer | None:
+        end = self.buffer.find(b"\r\n\r\n")
+        if end < 0:
+            return None
+        head = bytes(self.buffer[:end])
+        status_line, *lines = head.decode("latin-1").split("\r\n")
+        version, status_text, *_ = status_line.split(" ")
+        assert version == "HTTP/1.1", head
+        status = int(status_text)
+        headers: dict[str, str] = {}
+        for line in lines:
+            name, _, value = line.partition(":")
+            name, value = name.lower(), value.strip()
+            headers[name] = f"{headers[name]}, {value}" if name in headers else value
+        no_body = head_only or status in (204, 304) or 100 <= status < 200
+        length = 0 if no_body else int(headers["content-length"])
+        if len(self.buffer) < end + 4 + length:
+            return None
+        body = bytes(self.buffer[end + 4 : end + 4 + length])
+        del self.buffer[: end + 4 + length]
+        return Answer(status, headers, body, head)
+
+
+Start = Callable[..., Awaitable[Http1Server]]
+
+
+@pytest.fixture
+async def start(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Start]:
+    """Start servers on 127.0.0.1 (``start(handle, **settings)``); all closed at teardown."""
+    # Deadlines are looked at every sweep: often enough here for timeouts of tenths of seconds.
+    monkeypatch.setattr(http1, "SWEEP_INTERVAL_S", 0.02)
+    started: list[Http1Server] = []
+
+    async def start_server(
+        handle: Handle, *, sock: socket.socket | None = None, **settings: Any
+    ) -> Http1Server:
+        server = Http1Server(handle, ServerSettings(**settings))
+        await server.start(host="127.0.0.1", port=0, sock=sock)
+        started.append(server)
+        return server
+
+    yield start_server
+    for server in started:
+        await server.close(grace_s=0)
+
+
+async def ok(request: Request) -> Response:
+    return Response(200, b"ok", [("content-type", "text/plain")])
+
+
+async def echo_path(request: Request) -> Response:
+    return Response(200, request.path.encode())
+
+
+async def echo_body(request: Request) -> Response:
+    return Response(200, b"".join([chunk async for chunk in request.read_body()]))
+
+
+class Seen:
+    """A handler that keeps every request it is given."""
+
+    def __init__(self) -> None:
+        self.requests: list[Request] = []
+
+    async def __call__(self, request: Request) -> Response:
+        self.requests.append(request)
+        return Response(200, b"ok")
+
+
+class Held:
+    """A handler that holds the requests to ``hold_path`` until released; the rest answer at
+    once. Each answer's body is the request's path; ``order`` is the order handlers ran in."""
+
+    def __init__(self, hold_path: str = "/slow") -> None:
+        self.hold_path = hold_path
+        self.started = asyncio.Event()
+        self.release = asyncio.Event()
+        self.order: list[str] = []
+        self.tasks: list[asyncio.Task[Any]] = []
+
+    async def __call__(self, request: Request) -> Response:
+        self.order.append(request.path)
+        if request.path == self.hold_path:
+            task = asyncio.current_task()
+            assert task is not None
+            self.tasks.append(task)
+            self.started.set()
+            await self.release.wait()
+        return Response(200, request.path.encode())
+
+
+async def wait_for(event: asyncio.Event) -> None:
+    async with asyncio.timeout(TIMEOUT_S):
+        await event.wait()
+
+
+def assert_problem(answer: Answer, status: int) -> None:
+    """A refusal: the status, as problem+json, with nothing of the server's insides."""
+    assert answer.status == status, answer
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert json.loads(answer.body)["status"] == status
+    assert b"Traceback" not in answer.body and b'File "' not in answer.body
+
+
+# -- keep-alive -----------------------------------------------------------------------------
+
+
+async def test_two_requests_on_one_connection_get_two_answers(start: Start) -> None:
+    server = await start(echo_path)
+    client = await Client.connect(server.port)
+    client.send(get("/one"))
+    first = await client.answer()
+    client.send(get("/two"))
+    second = await client.answer()
+    assert (first.status, first.body, second.status, second.body) == (200, b"/one", 200, b"/two")
+    assert "connection" not in first.headers and "connection" not in second.headers
+    assert not client.closed
+
+
+async def test_connection_close_from_the_client_closes_after_the_answer(start: Start) -> None:
+    server = await start(ok)
+    client = await Client.connect(server.port)
+    client.send(get("/", "connection: close"))
+    answer = await client.answer()
+    assert (answer.status, answer.headers["connection"]) == (200, "close")
+    assert await client.closed_by_server() == b""
+
+
+async def test_an_http10_request_without_keep_alive_is_closed_after_its_answer(
+    start: Start,
+) -> None:
+    server = await start(ok)
+    client = await Client.connect(server.port)
+    client.send(b"GET / HTTP/1.0\r\nhost: test\r\n\r\n")
+    answer = await client.answer()
+    assert (answer.status, answer.body, answer.headers["connection"]) == (200, b"ok", "close")
+    assert await client.closed_by_server() == b""
+
+
+# -- pipelining -----------------------------------------------------------------------------
+
+
+async def test_pipelined_requests_are_answered_in_order_when_the_first_is_slowest(
+    start: Start,
+) -> None:
+    held = Held("/1")
+    server = await start(held)
+    client = await Client.connect(server.port)
+    client.send(get("/1") + get("/2") + get("/3"))
+    await wait_for(held.started)
+    # Were the others answered as they finish, /2 and /3 would be on the wire by now.
+    held.release.set()
+    bodies = [(await client.answer()).body for _ in range(3)]
+    assert bodies == [b"/1", b"/2", b"/3"]
+    assert held.order == ["/1", "/2", "/3"]
+
+
+async def test_requests_pipelined_past_the_queue_bound_are_answered_then_reading_resumes(
+    start: Start,
+) -> None:
+    held = Held("/0")
+    server = await start(held)
+    client = await Client.connect(server.port)
+    count = 3 * MAX_PIPELINED  # reading pauses past MAX_PIPELINED and must resume
+    client.send(b"".join(get(f"/{i}") for i in range(count)))
+    await wait_for(held.started)
+    held.release.set()
+    bodies = [(await client.answer()).body for _ in range(count)]
+    client.send(get("/after"))  # read once the queue is worked off
+    bodies.append((await client.answer()).body)
+    assert bodies == [f"/{i}".encode() for i in range(count)] + [b"/after"]
+
+
+# -- the request the handler sees -------------------------------------------------------------
+
+
+async def test_the_handler_sees_the_method_and_the_percent_decoded_path(start: Start) -> None:
+    seen = Seen()
+    server = await start(seen)
+    client = await Client.connect(server.port)
+    client.send(b"DELETE /a%20b/caf%C3%A9 HTTP/1.1\r\nhost: test\r\n\r\n")
+    await client.answer()
+    [request] = seen.requests
+    assert (request.method, request.path) == ("DELETE", "/a b/caf\u00e9")
+
+
+async def test_the_handler_sees_the_raw_query_string(start: Start) -> None:
+    seen = Seen()
+    server = await start(seen)
+    client = await Client.connect(server.port)
+    client.send(get("/search?q=a%20b&tag=x&tag=y"))
+    await client.answer()
+    [request] = seen.requests
+    assert (request.path, request.query_string) == ("/search", "q=a%20b&tag=x&tag=y")
+
+
+async def test_header_names_reach_the_handler_lower_cased(start: Start) -> None:
+    seen = Seen()
+    server = await start(seen)
+    client = await Client.connect(server.port)
+    client.send(get("/", "X-Request-ID: Abc", "Accept-Language: fr"))
+    await client.answer()
+    [request] = seen.requests
+    assert request.headers == {"host": "test", "x-request-id": "Abc", "accept-language": "fr"}
+
+
+async def test_a_repeated_header_reaches_the_handler_joined_with_a_comma(start: Start) -> None:
+    seen = Seen()
+    server = await start(seen)
+    client = await Client.connect(server.port)
+    client.send(get("/", "x-tag: a", "X-Tag: b", "x-other: c", "x-tag: d"))
+    await client.answer()
+    [request] = seen.requests
+    assert request.headers["x-tag"] == "a, b, d"
+    assert request.headers["x-other"] == "c"
+
+
+async def test_the_handler_sees_the_client_address(start: Start) -> None:
+    seen = Seen()
+    server = await start(seen)
+    client = await Client.connect(server.port)
+    client.send(GET)
+    await client.answer()
+    assert seen.requests[0].client == "127.0.0.1"
+
+
+async def test_an_absolute_form_target_gives_the_handler_its_path_and_query(start: Start) -> None:
+    seen = Seen()
+    server = await start(seen)
+    client = await Client.connect(server.port)
+    client.send(b"GET http://example.com:8080/a%20b?x=1&y=2 HTTP/1.1\r\nhost: example.com\r\n\r\n")
+    await client.answer()
+    [request] = seen.requests
+    assert (request.path, request.query_string) == ("/a b", "x=1&y=2")
+
+
+# -- request bodies -------------------------------------------------------------------------
+
+
+async def test_a_content_length_body_arrives_intact(start: Start) -> None:
+    server = await start(echo_body)
+    client = await Client.connect(server.port)
+    client.send(b"POST / HTTP/1.1\r\nhost: test\r\ncontent-length: 11\r\n\r\nhello")
+    client.send(b" world")
+    answer = await client.answer()
+    assert (answer.status, answer.body) == (200, b"hello world")
+
+
+async def test_a_chunked_body_arrives_intact(start: Start) -> None:
+    server = await start(echo_body)
+    client = await Client.connect(server.port)
+    client.send(b"POST / HTTP/1.1\r\nhost: test\r\ntransfer-encoding: chunked\r\n\r\n")
+    client.send(b"5\r\nhello\r\n1\r\n \r\n")
+    client.send(b"5\r\nworld\r\n0\r\n\r\n")
+    answer = await client.answer()
+    assert (answer.status, answer.body) == (200, b"hello world")
+
+
+async def test_a_large_body_is_read_with_back_pressure_and_arrives_whole(start: Start) -> None:
+    release = asyncio.Event()
+
+    async def digest_after_release(request: Request) -> Response:
+        await release.wait()
+        body = b"".join([chunk async for chunk in request.read_body()])
+        return Response(200, hashlib.sha256(body).hexdigest().encode())
+
+    # Small, fixed kernel buffers on both ends (they would otherwise grow to megabytes on
+    # loopback): what the client can get out past a server that stopped reading is then the
+    # server's own buffer (BODY_BUFFER_BYTES plus at most one read) and well under 1 MB.
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    server = await start(digest_after_release, sock=listener)
+    sender = socket.socket()
+    sender.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 64 * 1024)
+    sender.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sender, ("127.0.0.1", server.port))
+    client = await Client.connect(server.port, sock=sender)
+
+    body = bytes(range(256)) * (8 * 1024)  # 2 MiB
+    client.send(b"POST / HTTP/1.1\r\nhost: test\r\ncontent-length: %d\r\n\r\n" % len(body) + body)
+    flushed = asyncio.ensure_future(client.flushed())
+    # Something that must not happen, so a bounded wait: without back-pressure the server
+    # would take the whole body into memory and the client would be done in milliseconds.
+    done, _ = await asyncio.wait({flushed}, timeout=0.3)
+    assert not done, "the server kept reading a body nobody was reading"
+    release.set()
+    answer = await client.answer()
+    assert (answer.status, answer.body) == (200, hashlib.sha256(body).hexdigest().encode())
+    await flushed
+
+
+async def test_expect_100_continue_is_answered_when_the_handler_reads_the_body(
+    start: Start,
+) -> None:
+    server = await start(echo_body)
+    client = await Client.connect(server.port)
+    client.send(
+        b"POST / HTTP/1.1\r\nhost: test\r\ncontent-length: 5\r\nexpect: 100-continue\r\n\r\n"
+    )
+    interim = await client.answer()
+    assert (interim.status, interim.head) == (100, b"HTTP/1.1 100 Continue")
+    client.send(b"hello")
+    answer = await client.answer()
+    assert (answer.status, answer.body) == (200, b"hello")
+
+
+async def test_expect_100_continue_is_not_answered_when_the_handler_does_not_read_the_body(
+    start: Start,
+) -> None:
+    server = await start(ok)
+    client = await Client.connect(server.port)
+    client.send(
+        b"POST / HTTP/1.1\r\nhost: test\r\ncontent-length: 5\r\nexpect: 100-continue\r\n\r\n"
+    )
+    answer = await client.answer()
+    assert (answer.status, answer.headers["connection"]) == (200, "close")
+    assert await client.closed_by_server() == b""
+
+
+async def test_an_unread_body_still_arriving_closes_the_connection_after_the_answer(
+    start: Start,
+) -> None:
+    server = await start(ok)
+    client = await Client.connect(server.port)
+    client.send(b"POST / HTTP/1.1\r\nhost: test\r\ncontent-length: 10\r\n\r\nabc")
+    answer = await client.answer()
+    assert (answer.status, answer.headers["connection"]) == (200, "close")
+    assert await client.closed_by_server() == b""
+
+
+async def test_an_unread_body_that_had_all_arrived_leaves_the_connection_open(
+    start: Start,
+) -> None:
+    server = await start(echo_path)
+    client = await Client.connect(server.port)
+    # One write: the body has arrived by the time the handler runs. Its bytes must not be
+    # taken for the start of the next request.
+    client.send(b"POST /first HTTP/1.1\r\nhost: test\r\ncontent-length: 5\r\n\r\nGET /")
+    first = await client.answer()
+    client.send(get("/second"))
+    second = await client.answer()
+    assert (first.body, "connection" in first.headers, second.body) == (
+        b"/first",
+        False,
+        b"/second",
+    )
+
+
+async def test_a_client_leaving_mid_body_makes_the_reader_raise_client_disconnected(
+    start: Start,
+) -> None:
+    raised: asyncio.Future[BaseException] = asyncio.get_running_loop().create_future()
+
+    async def read(request: Request) -> Response:
+        try:
+            async for _ in request.read_body():
+                pass
+        except Exception as exc:
+            raised.set_result(exc)
+            raise
+        raised.set_result(AssertionError("the body ended without an error"))
+        return Response(200)
+
+    server = await start(read)
+    client = await Client.connect(server.port)
+    client.send(b"POST / HTTP/1.1\r\nhost: test\r\ncontent-length: 100\r\n\r\nonly ten b")
+    client.close()
+    async with asyncio.timeout(TIMEOUT_S):
+        assert isinstance(await raised, ClientDisconnected)
+
+
+async def test_an_answer_finished_after_its_client_left_ends_quietly(start: Start) -> None:
+    finished: asyncio.Future[asyncio.Task[Any]] = asyncio.get_running_loop().create_future()
+
+    async def answer_anyway(request: Request) -> Response:
+        try:
+            async for _ in request.read_body():
+                pass
+        except ClientDisconnected:
+            pass
+        task = asyncio.current_task()
+        assert task is not None
+        finished.set_result(task)
+        return Response(400)
+
+    server = await start(answer_anyway)
+    client = await Client.connect(server.port)
+    client.send(b"POST / HTTP/1.1\r\nhost: test\r\ncontent-length: 100\r\n\r\nonly ten b")
+    client.close()
+    async with asyncio.timeout(TIMEOUT_S):
+        answering = await finished
+        await answering  # the server's task answering the request: it must not fail
+
+
+# -- framing and refusals -------------------------------------------------------------------
+
+
+async def test_content_length_with_transfer_encoding_is_refused_400_and_closed(
+    start: Start,
+) -> None:
+    seen = Seen()
+    server = await start(seen)
+    client = await Client.connect(server.port)
+    client.send(
+        b"POST / HTTP/1.1\r\nhost: test\r\ncontent-length: 3\r\ntransfer-encoding: chunked\r\n"
+        b"\r\n3\r\nabc\r\n0\r\n\r\n"
+    )
+    answer = await client.answer()
+    assert_problem(answer, 400)
+    assert answer.headers["connection"] == "close"
+    assert await client.closed_by_server() == b""
+    assert seen.requests == []
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        pytest.param(b"GET / HTTP/1.1\nhost: test\n\n", id="bare-lf-request-line"),
+        pytest.param(b"GET / HTTP/1.1\r\nhost: test\nx-a: b\r\n\r\n", id="bare-lf-header"),
+        pytest.param(b"GET /a b HTTP/1.1\r\nhost: test\r\n\r\n", id="space-in-target"),
+        pytest.param(b"GET / HTTX/1.1\r\nhost: test\r\n\r\n", id="bad-version"),
+    ],
+)
+async def test_a_malformed_request_is_refused_400_and_closed(start: Start, raw: bytes) -> None:
+    seen = Seen()
+    server = await start(seen)
+    client = await Client.connect(server.port)
+    client.send(raw)
+    answer = await client.answer()
+    assert_problem(answer, 400)
+    assert await client.closed_by_server() == b""
+    assert seen.requests == []
+
+
+async def test_a_refusal_after_a_pipelined_request_is_answered_after_it(start: Start) -> None:
+    server = await start(echo_path)
+    client = await Client.connect(server.port)
+    client.send(get("/first") + b"GET / HTTP/1.1\nhost: test\n\n")
+    first = await client.answer()
+    refusal = await client.answer()
+    assert (first.status, first.body) == (200, b"/first")
+    assert_problem(refusal, 400)
+    assert await client.closed_by_server() == b""
+
+
+async def test_an_over_long_head_arriving_in_pieces_is_refused_431(start: Start) -> None:
+    seen = Seen()
+    server = await start(seen, head_limit=1024)
+    client = await Client.connect(server.port)
+    client.send(b"GET / HTTP/1.1\r\nhost: test\r\n")
+    for i in range(12):  # never finished: the head is refused while it arrives
+        client.send(b"x-pad-%d: %s\r\n" % (i, b"a" * 100))
+    answer = await client.answer()
+    assert_problem(answer, 431)
+    assert await client.closed_by_server() == b""
+    assert seen.requests == []
+
+
+async def test_a_pipelined_head_is_bounded_by_its_own_bytes_not_the_body_before_it(
+    start: Start,
+) -> None:
+    server = await start(echo_path, head_limit=1024)
+    client = await Client.connect(server.port)
+    # One read holding a 1000-byte body and the start of the next head: the head so far is
+    # 30 bytes, far under the limit.
+    client.send(
+        b"POST /first HTTP/1.1\r\nhost: test\r\ncontent-length: 1000\r\n\r\n"
+        + b"b" * 1000
+        + b"GET /second HTTP/1.1\r\nhost: test\r\n"
+    )
+    first = await client.answer()
+    client.send(b"\r\n")
+    second = await client.answer()
+    assert [(first.status, first.body), (second.status, second.body)] == [
+        (200, b"/first"),
+        (200, b"/second"),
+    ]
+
+
+async def test_a_head_not_finished_in_time_is_refused_408_and_closed(start: Start) -> None:
+    server = await start(ok, header_read_timeout_s=0.3)
+    client = await Client.connect(server.port)
+    client.send(b"GET / HTTP/1.1\r\nhost: test\r\n")
+    answer = await client.answer()
+    assert_problem(answer, 408)
+    assert answer.headers["connection"] == "close"
+    assert await client.closed_by_server() == b""
+
+
+async def test_a_connection_that_sends_nothing_is_closed_after_the_header_timeout(
+    start: Start,
+) -> None:
+    server = await start(ok, header_read_timeout_s=0.3)
+    client = await Client.connect(server.port)
+    assert await client.closed_by_server() == b""
+
+
+async def test_an_idle_kept_alive_connection_is_closed_after_the_keepalive_timeout(
+    start: Start,
+) -> None:
+    server = await start(ok, keepalive_timeout_s=0.3)
+    client = await Client.connect(server.port)
+    client.send(GET)
+    answer = await client.answer()
+    assert "connection" not in answer.headers  # kept alive, then closed when idle
+    assert await client.closed_by_server() == b""
+
+
+# -- answers --------------------------------------------------------------------------------
+
+
+async def test_an_answer_carries_content_length_and_date(start: Start) -> None:
+    server = await start(ok)
+    client = await Client.connect(server.port)
+    client.send(GET)
+    answer = await client.answer()
+    assert answer.headers["content-length"] == "2"
+    assert abs(parsedate_to_datetime(answer.headers["date"]).timestamp() - time.time()) < 5
+
+
+async def test_a_head_request_gets_the_get_content_length_and_no_body(start: Start) -> None:
+    async def hello(request: Request) -> Response:
+        return Response(200, b"hello")
+
+    server = await start(hello)
+    client = await Client.connect(server.port)
+    # Both in one write: a body after the HEAD's head would be read as the GET's answer.
+    client.send(b"HEAD / HTTP/1.1\r\nhost: test\r\n\r\n" + GET)
+    head = await client.answer(head_only=True)
+    answer = await client.answer()
+    assert (head.status, head.headers["content-length"], head.body) == (200, "5", b"")
+    assert (answer.headers["content-length"], answer.body) == ("5", b"hello")
+
+
+@pytest.mark.parametrize("status", [204, 304])
+async def test_a_no_content_answer_carries_neither_body_nor_content_length(
+    start: Start, status: int
+) -> None:
+    async def no_content(request: Request) -> Response:
+        if request.path == "/next":
+            return Response(200, b"next")
+        return Response(status, b"a body the status cannot have")
+
+    server = await start(no_content)
+    client = await Client.connect(server.port)
+    client.send(GET + get("/next"))
+    answer = await client.answer()
+    after = await client.answer()
+    assert answer.status == status and "content-length" not in answer.headers
+    assert (after.status, after.body) == (200, b"next")
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("x-a", "1\r\nset-cookie: injected=1"),
+        ("x-a", "1\nset-cookie: injected=1"),
+        ("x-a", "1\rset-cookie: injected=1"),
+        ("x-a\r\nset-cookie: injected=1\r\nx-b", "1"),
+    ],
+)
+async def test_a_header_with_cr_or_lf_is_never_written_and_the_answer_is_500(
+    start: Start, name: str, value: str
+) -> None:
+    async def injected(request: Request) -> Response:
+        return Response(200, b"ok", [("content-type", "text/plain"), (name, value)])
+
+    server = await start(injected)
+    client = await Client.connect(server.port)
+    client.send(GET)
+    answer = await client.answer()
+    assert_problem(answer, 500)
+    assert b"injected" not in answer.head
+
+
+async def test_a_head_request_whose_answer_is_refused_gets_no_body(start: Start) -> None:
+    async def injected(request: Request) -> Response:
+        if request.method == "HEAD":
+            return Response(200, b"hello", [("x-a", "1\r\nset-cookie: injected=1")])
+        return Response(200, b"hello")
+
+    server = await start(injected)
+    client = await Client.connect(server.port)
+    client.send(b"HEAD / HTTP/1.1\r\nhost: test\r\n\r\n" + GET)
+    head = await client.answer(head_only=True)
+    answer = await client.answer()
+    assert head.status == 500
+    assert (answer.status, answer.body) == (200, b"hello")
+
+
+async def test_a_handler_exception_is_answered_500_problem_without_a_trace(
+    start: Start, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def fail(request: Request) -> Response:
+        raise RuntimeError("secret internals")
+
+    server = await start(fail)
+    client = await Client.connect(server.port)
+    client.send(GET)
+    answer = await client.answer()
+    assert_problem(answer, 500)
+    assert b"secret" not in answer.body and b"RuntimeError" not in answer.body
+    assert "secret internals" in caplog.text  # logged for the operator instead
+
+
+async def test_an_upgrade_request_is_answered_as_plain_http_and_closed(start: Start) -> None:
+    seen = Seen()
+    server = await start(seen)
+    client = await Client.connect(server.port)
+    client.send(
+        get(
+            "/ws",
+            "connection: Upgrade",
+            "upgrade: websocket",
+            "sec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==",
+            "sec-websocket-version: 13",
+        )
+        + b"\x81\x85not http"
+    )
+    answer = await client.answer()
+    assert (answer.status, answer.body, answer.headers["connection"]) == (200, b"ok", "close")
+    assert await client.closed_by_server() == b""
+    assert [r.path for r in seen.requests] == ["/ws"]
+
+
+# -- close(grace_s) -------------------------------------------------------------------------
+
+
+async def _busy_and_idle(start: Start) -> tuple[Http1Server, Held, Client, Client]:
+    """A server with one connection whose handler is held and one idle kept-alive one."""
+    held = Held()
+    server = await start(held)
+    idle = await Client.connect(server.port)
+    idle.send(GET)
+    await idle.answer()
+    busy = await Client.connect(server.port)
+    busy.send(get("/slow"))
+    await wait_for(held.started)
+    return server, held, busy, idle
+
+
+async def test_close_lets_an_answer_in_progress_finish(start: Start) -> None:
+    server, held, busy, idle = await _busy_and_idle(start)
+    closing = asyncio.ensure_future(server.close(grace_s=5))
+    await idle.closed_by_server()  # the server is closing
+    held.release.set()
+    answer = await busy.answer()
+    assert (answer.status, answer.body, answer.headers["connection"]) == (200, b"/slow", "close")
+    assert await busy.closed_by_server() == b""
+    async with asyncio.timeout(TIMEOUT_S):
+        await closing
+
+
+async def test_close_closes_idle_connections_at_once(start: Start) -> None:
+    server, held, _, idle = await _busy_and_idle(start)
+    closing = asyncio.ensure_future(server.close(grace_s=30))
+    assert await idle.closed_by_server() == b""  # within TIMEOUT_S, not after the grace
+    assert not closing.done()  # still waiting for the answer in progress
+    held.release.set()
+    async with asyncio.timeout(TIMEOUT_S):
+        await closing
+
+
+async def test_close_refuses_new_connections_while_answers_finish(start: Start) -> None:
+    server, held, _, idle = await _busy_and_idle(start)
+    port = server.port
+    closing = asyncio.ensure_future(server.close(grace_s=30))
+    await idle.closed_by_server()
+    with pytest.raises(ConnectionRefusedError):
+        await Client.connect(port)
+    held.release.set()
+    async with asyncio.timeout(TIMEOUT_S):
+        await closing
+
+
+async def test_close_aborts_a_stuck_handler_connection_after_the_grace(start: Start) -> None:
+    server, held, busy, _ = await _busy_and_idle(start)
+    async with asyncio.timeout(TIMEOUT_S):
+        await server.close(grace_s=0.2)
+    assert await busy.closed_by_server() == b""  # no answer: it was not finished
+    held.release.set()
+    async with asyncio.timeout(TIMEOUT_S):
+        await held.tasks[0]  # the handler finishing later, with nowhere to answer, is quiet
