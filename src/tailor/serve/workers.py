@@ -36,6 +36,7 @@ log = logging.getLogger("tailor.serve")
 QUICK_DEATH_S = 5.0
 #: Startup failures in a row before the server gives up.
 MAX_QUICK_DEATHS = 5
+_STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -103,18 +104,26 @@ def _supervise(factory: str, config: Config, sock: socket.socket, workers: int) 
     stopping = False
 
     def spawn() -> None:
-        pid = os.fork()
-        if pid == 0:  # the worker
-            for signum in (signal.SIGTERM, signal.SIGINT):
-                signal.signal(signum, signal.SIG_DFL)
-            code = 1
-            try:
-                code = run_worker(factory, config, sock)
-            except BaseException:
-                log.exception("worker %d failed", os.getpid())
-            finally:
-                os._exit(code)
-        children[pid] = time.monotonic()
+        # Signals wait until the fork is done on both sides: a SIGTERM landing in between would
+        # otherwise miss the new worker (the parent not knowing its pid yet) or run the
+        # parent's handler inside the child.
+        signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+        try:
+            pid = os.fork()
+            if pid == 0:  # the worker
+                for signum in _STOP_SIGNALS:
+                    signal.signal(signum, signal.SIG_DFL)
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+                code = 1
+                try:
+                    code = run_worker(factory, config, sock)
+                except BaseException:
+                    log.exception("worker %d failed", os.getpid())
+                finally:
+                    os._exit(code)
+            children[pid] = time.monotonic()
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
 
     def stop(signum: int, frame: Any) -> None:
         nonlocal stopping
