@@ -248,7 +248,7 @@ HOME_CACHE = CachePolicy(scope="user", stale_while_revalidate_s=30, stale_if_err
 
 
 def create() -> BFF:
-    """The factory granian calls in each worker."""
+    """The factory each server worker calls (tailor.serve.workers, or granian)."""
     return build(config_from_env(PROFILE))
 
 

@@ -252,7 +252,7 @@ def _user_only(request: Request) -> dict[str, str]:
 
 
 def create() -> BFF:
-    """The factory granian calls in each worker."""
+    """The factory each server worker calls (tailor.serve.workers, or granian)."""
     return build(config_from_env(PROFILE))
 
 

@@ -215,7 +215,7 @@ STREAM_CACHE = CachePolicy(scope="user", stale_while_revalidate_s=5, stale_if_er
 
 
 def create() -> BFF:
-    """The factory granian calls in each worker."""
+    """The factory each server worker calls (tailor.serve.workers, or granian)."""
     return build(config_from_env(PROFILE))
 
 
