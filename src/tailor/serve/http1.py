@@ -37,6 +37,7 @@ import asyncio
 import logging
 import math
 import socket
+import ssl
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -47,6 +48,8 @@ from urllib.parse import unquote
 
 import httptools
 
+from tailor.auth.mtls import CLIENT_CERT_STATE_KEY
+from tailor.config import TLS
 from tailor.errors import ClientDisconnected
 from tailor.http import Request, Response
 from tailor.problem import problem_response
@@ -100,7 +103,7 @@ _date = _Date()
 class ServerSettings:
     """What the server enforces itself; the rest is the pipeline's (see the module doc)."""
 
-    __slots__ = ("head_limit", "header_read_timeout_s", "keepalive_timeout_s", "scheme")
+    __slots__ = ("head_limit", "header_read_timeout_s", "keepalive_timeout_s", "scheme", "tls")
 
     def __init__(
         self,
@@ -108,12 +111,16 @@ class ServerSettings:
         head_limit: int = 64 * 1024,
         header_read_timeout_s: float = 5.0,
         keepalive_timeout_s: float = 60.0,
-        scheme: str = "http",
+        tls: ssl.SSLContext | None = None,
     ) -> None:
+        #: Serve over TLS with this context; each request of a connection whose client showed a
+        #: certificate (verified in the handshake) carries it, as DER, for the mTLS
+        #: authenticator (``request.state[CLIENT_CERT_STATE_KEY]``).
+        self.tls = tls
         self.head_limit = head_limit
         self.header_read_timeout_s = header_read_timeout_s
         self.keepalive_timeout_s = keepalive_timeout_s
-        self.scheme = scheme
+        self.scheme = "https" if tls is not None else "http"
 
 
 class _Refused(Exception):
@@ -197,6 +204,7 @@ class _Connection(asyncio.Protocol):
         self._parser = httptools.HttpRequestParser(self)
         self._transport: asyncio.Transport | None = None
         self._client = ""
+        self._client_cert: bytes | None = None
         # The request being parsed.
         self._url = b""
         self._headers: dict[str, str] = {}
@@ -220,6 +228,9 @@ class _Connection(asyncio.Protocol):
         self._transport = cast(asyncio.Transport, transport)
         peer = transport.get_extra_info("peername")
         self._client = peer[0] if isinstance(peer, tuple) else ""
+        ssl_object = transport.get_extra_info("ssl_object")
+        if ssl_object is not None:  # the handshake is done: the certificate, if any, verified
+            self._client_cert = ssl_object.getpeercert(binary_form=True) or None
         # A new connection gets the header deadline: it is here to send a request.
         self.deadline = self._loop.time() + self._settings.header_read_timeout_s
         self._server.connections.add(self)
@@ -323,6 +334,8 @@ class _Connection(asyncio.Protocol):
         )
         if body is not None:
             request.read_body = body.read
+        if self._client_cert is not None:
+            request.state[CLIENT_CERT_STATE_KEY] = self._client_cert
         keep_alive = parser.should_keep_alive() and not self.closing
         if keep_alive and "connection" in headers and parser.get_http_version() != "1.1":
             # An HTTP/1.0 keep-alive would need "connection: keep-alive" on every answer;
@@ -530,13 +543,25 @@ class Http1Server:
         """Listen on ``sock`` (a bound socket, e.g. shared by forked workers) or on
         ``host:port``."""
         self.loop = asyncio.get_running_loop()
+        tls = self.settings.tls
+        # A handshake must end in time as a request head must: no connection held for free.
+        handshake = self.settings.header_read_timeout_s if tls is not None else None
         if sock is not None:
             self._server = await self.loop.create_server(
-                lambda: _Connection(self), sock=sock, backlog=backlog
+                lambda: _Connection(self),
+                sock=sock,
+                backlog=backlog,
+                ssl=tls,
+                ssl_handshake_timeout=handshake,
             )
         else:
             self._server = await self.loop.create_server(
-                lambda: _Connection(self), host, port, backlog=backlog
+                lambda: _Connection(self),
+                host,
+                port,
+                backlog=backlog,
+                ssl=tls,
+                ssl_handshake_timeout=handshake,
             )
         self._sweeper = self.loop.call_later(SWEEP_INTERVAL_S, self._sweep)
 
@@ -581,4 +606,17 @@ def settings_from(config: Any) -> ServerSettings:
         head_limit=max(4 * config.limits.max_header_bytes, 64 * 1024),
         header_read_timeout_s=config.limits.header_read_timeout_s,
         keepalive_timeout_s=config.server.keepalive_timeout_s,
+        tls=tls_context(config.listen.tls) if config.listen.tls is not None else None,
     )
+
+
+def tls_context(tls: TLS) -> ssl.SSLContext:
+    """The server side of ``listen.tls``: with ``client_ca_file``, the handshake asks for a
+    client certificate and OpenSSL verifies it against that CA (required or optional)."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(tls.cert_file, tls.key_file)
+    if tls.client_ca_file is not None:
+        context.load_verify_locations(tls.client_ca_file)
+        required = tls.client_cert == "required"
+        context.verify_mode = ssl.CERT_REQUIRED if required else ssl.CERT_OPTIONAL
+    return context

@@ -42,19 +42,19 @@ def main(factory: str, profile: dict[str, Any], argv: Sequence[str] | None = Non
         return 2
     os.environ[CONFIG_ENV] = os.path.abspath(args.config) if args.config else ""
 
+    interface = args.interface or config.server.interface
+    workers = args.workers or config.server.workers
+    if interface == "http1":  # tailor's server, over TLS too (listen.tls)
+        from tailor.serve.workers import serve
+
+        return serve(factory, config, workers)
+
     if config.listen.tls is not None:
         # granian does not hand the client certificate to the app: see tailor.serve.tls.
         from tailor.serve.tls import serve_tls
 
         serve_tls(factory, config)
         return 0
-
-    interface = args.interface or config.server.interface
-    workers = args.workers or config.server.workers
-    if interface == "http1":
-        from tailor.serve.workers import serve
-
-        return serve(factory, config, workers)
 
     from granian import Granian
     from granian.constants import HTTPModes, Interfaces, Loops

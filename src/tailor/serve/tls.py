@@ -1,4 +1,6 @@
-"""Serving over TLS, with the verified client certificate handed to the BFF (mutual TLS).
+"""Serving over TLS under uvicorn, with the verified client certificate handed to the BFF
+(mutual TLS), for a BFF with ``server.interface = "rsgi"`` or ``"asgi"``. tailor's own server
+(the default) terminates TLS itself: see :func:`tailor.serve.http1.tls_context`.
 
 Why not granian here: granian (2.8) can verify client certificates (``ssl_ca``,
 ``ssl_client_verify``) but exposes neither the peer certificate nor its subject to the app
