@@ -136,20 +136,28 @@ What the measurements behind these numbers showed (the commands are in each bull
   is about 122k instructions, the server's share about 67k more (valgrind counts a copy's
   `rep movsb` per byte, which is why the body is handed to the socket with `writelines`
   rather than joined to the head).
-- **The 20 ms variant's harness has its own overhead, and most of it is the load generator**:
-  one GET straight to the delaying upstream lands about 0.85 ms late at p50 and 5-12 ms late at
-  p99. The delaying upstream is not what makes it: the same generator at the same rate (1,123
-  rps, core 1) against the static nginx, no delay at all, measured p50 +0.8 ms, p99 +4.4 to +4.9
-  ms, p99.9 +24 to +30 ms (three interleaved 8 s runs on 2026-11-21); against nginx with
-  `echo_sleep` p50 +0.85 to +0.87 ms, p99 +6 to +9 ms (a third run, disturbed by other work on
-  the machine, +111 ms); against the Node `setTimeout` server it replaced p50 +0.9 ms, p99 +6 to
-  +15 ms (nginx takes about 6% of a core there, Node 8-10%). So the floor is mostly the Node
-  generator on the shared core (its timer ticks every millisecond at best, and its own event
-  loop answers late), which a home pays once, not once per wave: the "net of 3 floor hops" p50
-  subtracts about 1.6 ms too much. At p99 every stack lands in the same place (in the run above
-  tailor +24 ms, Node +26 ms, FastAPI + aiohttp +29 ms), and the harness's own p99 is not stable
-  on this 2-core VM (one check run's floor row had p99 +94 ms). A p99 target of a few
-  milliseconds cannot be read off this harness here.
+- **The 20 ms variant's harness: its floor was the Node generator, so the generator is now
+  C.** One GET straight to the delaying upstream, no contender, landed about 0.85 ms late at
+  p50 and 5-12 ms late at p99 with the Node generator (benchmarks/peers/node/openloop.js), and
+  the same generator against the static nginx, no delay at all, measured p50 +0.8 ms, p99 +4.4
+  to +4.9 ms, p99.9 +24 to +30 ms: its timer ticks every millisecond at best and its event loop
+  reads answers late, which every stack paid once per home and no p99 target of a few
+  milliseconds could be read through. benchmarks/peers/openloop.c does the job the way wrk2
+  does (a timerfd armed at each request's due time wakes one epoll loop; latency counts from the
+  due time): against the static nginx at 1,123 rps it measured p50 0.08 ms, p99 0.19 ms, p99.9
+  0.5 ms in all, and it sends 99% of requests within 0.1 ms of their due time. Against the
+  delaying nginx at 1,123 rps (three interleaved 8 s runs each, 2026-11-21), Node: p50 +0.87
+  ms, p99 +7.2 ms, p99.9 +24 ms; C: p50 -0.30 ms, p99 +0.63 ms, p99.9 +1.1 ms. What is left is
+  the delaying upstream's own timer: nginx keeps time in whole milliseconds, so `echo_sleep`
+  answers 19 to 21 ms after a request arrives, and where in that window depends on how arrivals
+  fall against nginx's ticks (the same nginx, interleaved: floor p50 -0.29 ms at 1,123 rps,
+  +0.29 ms at 1,286). A home pays that timer once per wave, so with the C generator "net of 3
+  floor hops" is an estimate of the stack's own p50 good to about a millisecond, no longer a
+  lower bound. The latency scenario alone with it (`python -m benchmarks.run --scenarios
+  latency --rounds 2 --duration 8 --warmup 3 --no-docs`, 2026-11-21) measured p50 / p99 over the
+  60 ms critical path: tailor's full pipeline +1.6 / +6.1 ms, handler only +1.4 / +19 ms (+8.6
+  and +30 in its two rounds), Node +2.8 / +27 ms, FastAPI + aiohttp +3.4 / +33 ms, the floor
+  +0.29 / +0.61 ms.
 - **granian's own knobs did not help**: `--task-impl rust`, `--runtime-mode st` and both together,
   interleaved with the default over 3 rounds of the bare home, were within the rounds' noise
   (1,830-2,130 rps against 2,120 for the default).
@@ -419,9 +427,9 @@ before.
 Every upstream answers after {delay_ms} ms, so the home's critical path is 3 waves x
 {delay_ms} ms = {critical} ms.
 {delaying}.
-Load is open loop at a fixed rate (benchmarks/peers/node/openloop.js on core {load_cpu}; wrk2 is
-not packaged in Debian): half of each stack's peak rps from the one-worker home table; each
-request's latency counts from when it was due, so stalls are not hidden. Each measured round
+Load is open loop at a fixed rate ({generator}): half of each stack's peak rps from the
+one-worker home table; each request's latency counts from when it was due, so stalls are not
+hidden. Each measured round
 follows 2 s at the same rate, unmeasured: a contender has idled while the others ran, and this
 scenario measures steady state (without it, tailor's first requests after idling renew internal
 tokens and app lookups through the delaying upstream: about +70 ms on the full pipeline's p99
@@ -429,9 +437,12 @@ in a run without it). "over" is the
 latency above the critical path. The last row is the harness itself: one GET straight to the
 delaying upstream (critical path {delay_ms} ms) at tailor's rate, i.e. what the upstream's
 timer, the generator and the shared core add with no contender at all. The home pays the
-upstream's share of that once per wave and the generator's once, so "net of 3 floor hops",
-which subtracts the whole floor three times at p50, is a lower bound on the stack's own overhead
-(percentiles above the median do not add up, so p99 is left raw).
+upstream's share of that once per wave and the generator's once; "net of 3 floor hops"
+subtracts the whole floor three times at p50: a lower bound on the stack's own overhead with
+the Node generator, whose share was most of the floor, and an estimate good to about a
+millisecond with the C one, whose share is tens of microseconds (nginx's millisecond timer
+answers 19 to 21 ms after arrival; see "the 20 ms variant's harness" below). Percentiles above
+the median do not add up, so p99 is left raw.
 "upstream CPU %" shows that the delaying upstream is not the bottleneck.
 
 {table}
@@ -447,6 +458,22 @@ DELAYING = {
     "the recorded bytes after `setTimeout` (later runs use nginx with the echo module's "
     "`echo_sleep`)",
 }
+
+
+#: the latency scenario's load generator, by its rounds' "generator" (absent: the first one)
+GENERATOR = {
+    "openloop.c": "benchmarks/peers/openloop.c on core {load_cpu}, a small C generator built "
+    "the way wrk2 is, since wrk2 is not packaged in Debian: a timerfd wakes its epoll loop at "
+    "each request's due time, so a request leaves within microseconds of it",
+    "openloop.js": "benchmarks/peers/node/openloop.js on core {load_cpu}, a Node generator "
+    "whose timer ticks every millisecond at best; later runs use a C generator, "
+    "benchmarks/peers/openloop.c",
+}
+
+
+def _generator(s: dict[str, Any]) -> str:
+    rounds = [r for c in s.get("contenders", []) for r in c.get("rounds", [])]
+    return str(rounds[0].get("generator", "openloop.js")) if rounds else "openloop.js"
 
 
 def _section(s: dict[str, Any], settings: dict[str, Any]) -> str:
@@ -471,6 +498,7 @@ def _section(s: dict[str, Any], settings: dict[str, Any]) -> str:
         delay_ms=s.get("delay_ms", 0),
         critical=s.get("critical_path_ms", 0),
         delaying=DELAYING[s.get("upstream", "node")].format(load_cpu=settings["load_cpu"]),
+        generator=GENERATOR[_generator(s)].format(load_cpu=settings["load_cpu"]),
     )
 
 

@@ -1,8 +1,9 @@
-"""The tools a run needs (nginx and its echo module, wrk, node + the peer's npm packages) and
-the machine facts printed next to the numbers."""
+"""The tools a run needs (nginx and its echo module, wrk, a C compiler for the open-loop
+generator, node + the peer's npm packages) and the machine facts printed next to the numbers."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -15,7 +16,11 @@ from pathlib import Path
 NODE_DIR = Path(__file__).parent / "peers" / "node"
 #: the module's ``echo_sleep`` holds each answer of the latency scenario's upstream
 ECHO_MODULE = Path("/usr/lib/nginx/modules/ngx_http_echo_module.so")
-APT_PACKAGES = ["nginx-light", "libnginx-mod-http-echo", "wrk"]
+APT_PACKAGES = ["nginx-light", "libnginx-mod-http-echo", "wrk", "gcc", "libc6-dev"]
+#: the latency scenario's open-loop generator, compiled on first use into BUILD_DIR
+OPENLOOP_SOURCE = Path(__file__).parent / "peers" / "openloop.c"
+BUILD_DIR = Path(__file__).parent / ".build"
+CFLAGS = ["-std=c11", "-O2", "-Wall", "-Wextra", "-Werror"]
 
 
 class MissingTool(SystemExit):
@@ -27,13 +32,13 @@ def _say(text: str) -> None:
 
 
 def _missing_apt() -> list[str]:
-    missing = [tool for tool in ("nginx", "wrk") if shutil.which(tool) is None]
+    missing = [tool for tool in ("nginx", "wrk", "cc") if shutil.which(tool) is None]
     return missing + ([] if ECHO_MODULE.is_file() else [f"the nginx echo module ({ECHO_MODULE})"])
 
 
 def ensure_tools() -> None:
-    """nginx, its echo module and wrk from apt (installed when root), node and npm, and the
-    peer's packages."""
+    """nginx, its echo module, wrk and a C compiler from apt (installed when root), node and
+    npm, the peer's packages, and the open-loop generator compiled."""
     missing = _missing_apt()
     if missing:
         if os.geteuid() == 0 and shutil.which("apt-get"):
@@ -62,6 +67,30 @@ def ensure_tools() -> None:
             cwd=NODE_DIR,
             check=True,
         )
+    openloop_binary()  # a compile error shows now, not after the closed-loop scenarios
+
+
+def openloop_binary() -> Path:
+    """benchmarks/peers/openloop.c compiled, once per version of the source and flags (the
+    file name carries their hash, so an edit rebuilds and an unchanged source never does)."""
+    key = hashlib.sha256(OPENLOOP_SOURCE.read_bytes() + " ".join(CFLAGS).encode()).hexdigest()
+    exe = BUILD_DIR / f"openloop-{key[:16]}"
+    if exe.is_file():
+        return exe
+    BUILD_DIR.mkdir(exist_ok=True)
+    # built under a name of its own, then renamed: a concurrent run never sees half a binary
+    tmp = exe.with_name(f"{exe.name}.{os.getpid()}.tmp")
+    done = subprocess.run(
+        ["cc", *CFLAGS, "-o", str(tmp), str(OPENLOOP_SOURCE)], capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        tmp.unlink(missing_ok=True)
+        raise MissingTool(f"bench: compiling {OPENLOOP_SOURCE} failed:\n{done.stderr}")
+    os.replace(tmp, exe)
+    for old in BUILD_DIR.glob("openloop-*"):  # earlier versions' builds
+        if old != exe and not old.name.endswith(".tmp"):
+            old.unlink(missing_ok=True)
+    return exe
 
 
 def _version(argv: list[str]) -> str:
