@@ -370,8 +370,9 @@ def scenario_latency(
     cpu = str(CONTENDER_CPU)
     # nginx holding each recorded answer with echo_sleep, a timer in its C event loop: on the
     # core it shares with the generator it takes about 6% where the Node setTimeout server it
-    # replaced took 8-10%, and it has no garbage collector. (The floor's jitter is mostly the
-    # generator's own: see "the 20 ms variant's harness" in docs/benchmarks.md.)
+    # replaced took 8-10%, and it has no garbage collector. (The floor's jitter was mostly the
+    # old Node generator's own; the C one sends within about 0.1 ms of each due time: see "the
+    # 20 ms variant's harness" in docs/benchmarks.md.)
     upstream = fixture.serve(fx, b.procs, LOAD_CPU, delay_ms=a.delay_ms, name="latency-upstream")
     say(f"latency: the delaying upstream (nginx, echo_sleep {a.delay_ms} ms) serves the fixture "
         f"on {upstream} (core {LOAD_CPU}, 1 worker)")  # fmt: skip
