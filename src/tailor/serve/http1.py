@@ -237,6 +237,9 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._transport = None
+        # The parser holds this protocol's bound callbacks: dropping it breaks the cycle, so
+        # the connection is freed by reference counting, not left to the collector.
+        del self._parser
         self._server.forget(self)
         if self._body is not None:
             self._body.fail()
