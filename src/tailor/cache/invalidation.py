@@ -128,7 +128,7 @@ class InvalidationSubscriber:
         finally:
             self.connected.clear()
             try:
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+                await pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]
             except Exception:  # closing a dead connection may fail again; nothing to do
                 log.debug("closing the pubsub failed", exc_info=True)
 

@@ -1,11 +1,12 @@
 """The public API's OpenAPI 3.1 document, generated from the response structs.
 
 The schemas come from msgspec (``schema_components``), so the published contract is the code
-that encodes the responses: it cannot drift. ``docs/public-api.md`` is written from it.
+that encodes the responses: it cannot drift. ``docs/public-api.openapi.json`` is written from it.
 """
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import msgspec
@@ -38,6 +39,11 @@ _ERRORS = {
 def openapi_document() -> dict[str, Any]:
     structs = [op[3] for op in OPERATIONS] + [ProblemOut]
     _, components = msgspec.json.schema_components(structs, ref_template=REF)
+    for schema in components.values():
+        # msgspec 0.23 dedents docstrings and earlier releases do not: the published contract
+        # must not change with the installed msgspec.
+        if "description" in schema:
+            schema["description"] = inspect.cleandoc(schema["description"])
     paths: dict[str, dict[str, Any]] = {}
     for method, path, summary, struct, who in OPERATIONS:
         operation: dict[str, Any] = {
