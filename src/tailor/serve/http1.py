@@ -16,12 +16,23 @@ What the server does itself, because only it sees the bytes:
 - The request head (line and headers) is bounded while it arrives (431), and must arrive in
   time (``limits.header_read_timeout_s``, then 408): a client that dribbles its headers holds a
   connection for seconds, not forever. An idle kept-alive connection is closed after
-  ``server.keepalive_timeout_s``.
+  ``server.keepalive_timeout_s``. A field repeated in one head is joined into one value, each
+  join counted toward the head's bound; a second ``host`` is refused (400).
 - The body is handed over as it arrives, with back-pressure: reading from the socket pauses
   while a request's unread body or the queue of pipelined requests is full, and while the
-  client is not reading its answers. The limits stage bounds the body's size and time.
-- Answers go out in request order (pipelining); ``content-length`` and ``date`` are the
-  server's, and a header value carrying CR or LF is never written (500 instead).
+  client is not reading its answers. The limits stage bounds the body's size and time. A
+  chunked body's framing (sizes, extensions, trailers) may take as many bytes as its data
+  plus a head's worth (400 past that); trailers never reach the request's headers.
+- Answers go out in request order (pipelining). One read can hold thousands of small
+  requests: past ``MAX_QUEUED`` waiting, the next is refused (503) and the connection closed
+  after the answers before it. No answer is started while the client is not reading the ones
+  before it, and a client that leaves its answers unread for ``server.keepalive_timeout_s``
+  is disconnected, so an answer never waits in memory for a reader that does not come.
+- ``content-length`` and ``date`` are the server's; a header value carrying CR or LF, or a
+  status outside 200-999 (a 1xx would not end the exchange), is never written (500 instead).
+- A path is percent-decoded for routing, except an encoded ``/`` (``%2F``), which is refused
+  (400): a proxy in front that matches paths without decoding it would see one segment where
+  the router sees two.
 - A request answered before its body had all arrived closes its connection after the answer:
   the next request's start could not be found without reading the rest.
 - A client that goes away mid-body makes the body's reader raise :class:`ClientDisconnected`
@@ -60,6 +71,9 @@ Handle = Callable[[Request], Awaitable[Response]]
 
 #: Pipelined requests parsed ahead of the one being answered, before reading pauses.
 MAX_PIPELINED = 16
+#: Requests one connection may have waiting, the one being answered included: reading pauses
+#: only after a read, and a read of 256 KiB holds thousands of minimal requests.
+MAX_QUEUED = 4 * MAX_PIPELINED
 #: Bytes of a request's unread body buffered before reading pauses.
 BODY_BUFFER_BYTES = 256 * 1024
 #: How often idle and slow connections are looked for: deadlines are kept to about a second.
@@ -67,7 +81,8 @@ SWEEP_INTERVAL_S = 1.0
 
 _NEVER = math.inf
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
-_STATUS_LINES = {int(s): f"HTTP/1.1 {int(s)} {s.phrase}\r\n" for s in HTTPStatus}
+# 1xx are left out: only an interim answer (100 Continue, written by the server) may be one.
+_STATUS_LINES = {int(s): f"HTTP/1.1 {int(s)} {s.phrase}\r\n" for s in HTTPStatus if s >= 200}
 # Statuses that never carry a body or a content-length (RFC 9110 s8.6).
 _NO_BODY_STATUSES = frozenset({204, 304, *range(100, 200)})
 
@@ -75,6 +90,10 @@ _NO_BODY_STATUSES = frozenset({204, 304, *range(100, 200)})
 def _status_line(status: int) -> str:
     line = _STATUS_LINES.get(status)
     if line is None:
+        # A 1xx would leave the client waiting for the real answer, and take the next one for
+        # it; anything else is not a status.
+        if not 200 <= status <= 999:
+            raise ValueError(f"{status!r} cannot be a final status")
         line = _STATUS_LINES[status] = f"HTTP/1.1 {status} \r\n"
     return line
 
@@ -132,23 +151,44 @@ class _Refused(Exception):
         self.detail = detail
 
 
+def _decoded_path(raw_path: bytes) -> str:
+    """A percent-encoded path, decoded; an encoded "/" is refused (see the module doc)."""
+    if b"%2f" in raw_path.lower():
+        raise _Refused(400, "an encoded / in the path")
+    return unquote(raw_path.decode("utf-8", "surrogateescape"), errors="replace")
+
+
 class _Body:
     """One request's body as it arrives, read once by the pipeline (``read()``)."""
 
-    __slots__ = ("_chunks", "_connection", "_continue", "_waiter", "done", "failed", "size")
+    __slots__ = (
+        "_chunks",
+        "_connection",
+        "_continue",
+        "_waiter",
+        "done",
+        "failed",
+        "received",
+        "size",
+        "wire",
+    )
 
     def __init__(self, connection: _Connection, expect_continue: bool) -> None:
         self._connection = connection
         self._continue = expect_continue
         self._chunks: deque[bytes] = deque()
         self._waiter: asyncio.Future[None] | None = None
-        self.size = 0
+        self.size = 0  # buffered, not yet read
+        self.received = 0  # data bytes, all told
+        self.wire = 0  # bytes of the reads this body arrived in (see _Connection._count_framing)
         self.done = False
         self.failed = False
 
     def feed(self, chunk: bytes) -> None:
         self._chunks.append(chunk)
-        self.size += len(chunk)
+        size = len(chunk)
+        self.size += size
+        self.received += size
         self._wake()
 
     def finish(self) -> None:
@@ -273,13 +313,19 @@ class _Connection(asyncio.Protocol):
             self._head_bytes += len(data)
             if self._head_bytes > self._settings.head_limit:
                 self._refuse(_Refused(431, "request headers too large"))
+        elif self._body is not None and not self._message_ended:
+            self._count_framing(len(data))
 
     def pause_writing(self) -> None:
         self._writing_paused = True
+        # The client is not reading its answers: it has as long as an idle client to start.
+        self.deadline = min(self.deadline, self._loop.time() + self._settings.keepalive_timeout_s)
         self._update_reading()
 
     def resume_writing(self) -> None:
         self._writing_paused = False
+        if self._queue and not self._busy:
+            self._start(self._queue[0])  # held back while the client was not reading
         self._update_reading()
 
     # -- httptools callbacks ---------------------------------------------------------------
@@ -298,8 +344,21 @@ class _Connection(asyncio.Protocol):
         key = name.decode("latin-1").lower()
         text = value.decode("latin-1")
         headers = self._headers
-        # A repeated field: every value, in order (RFC 9110 s5.3).
-        headers[key] = f"{headers[key]}, {text}" if key in headers else text
+        if key in headers:
+            self._repeated(key, text)
+        else:
+            headers[key] = text
+
+    def _repeated(self, key: str, text: str) -> None:
+        """A repeated field: every value, in order (RFC 9110 s5.3), joined with commas. Each
+        join copies the value so far, and counts toward the head's bound: a field repeated
+        thousands of times in one read would otherwise cost time quadratic in its count."""
+        if key == "host":
+            raise _Refused(400, "more than one host")  # RFC 9112 s3.2
+        joined = self._headers[key] = f"{self._headers[key]}, {text}"
+        self._head_bytes += len(joined)
+        if self._head_bytes > self._settings.head_limit:
+            raise _Refused(431, "request headers too large")
 
     def on_headers_complete(self) -> None:
         self._in_head = False
@@ -316,7 +375,7 @@ class _Connection(asyncio.Protocol):
             raw_path, raw_query = parsed.path or b"/", parsed.query or b""
         path = raw_path.decode("latin-1")
         if "%" in path:
-            path = unquote(raw_path.decode("utf-8", "surrogateescape"), errors="replace")
+            path = _decoded_path(raw_path)
         raw_method = parser.get_method()
         method = _METHODS.get(raw_method) or raw_method.decode("latin-1")
         headers = self._headers
@@ -327,6 +386,9 @@ class _Connection(asyncio.Protocol):
                 and parser.get_http_version() == "1.1"
             )
             body = self._body = _Body(self, expect)
+            # A chunked body's trailers are parsed as header fields: they go here, unread, not
+            # into this request's headers (the stages before the body saw those already).
+            self._headers = {}
         request = Request(
             method,
             path,
@@ -345,10 +407,14 @@ class _Connection(asyncio.Protocol):
             # such clients are rare at an edge, so their connection closes after each answer.
             keep_alive = False
         exchange = (request, body, keep_alive, method == "HEAD")
-        self._queue.append(exchange)
+        queue = self._queue
+        queue.append(exchange)
         if not self._busy:
             self._start(exchange)
-        elif len(self._queue) > MAX_PIPELINED:
+        elif len(queue) > MAX_PIPELINED:
+            if len(queue) > MAX_QUEUED:
+                queue.pop()
+                raise _Refused(503, "too many pipelined requests")
             self._update_reading()
 
     def on_body(self, chunk: bytes) -> None:
@@ -375,6 +441,11 @@ class _Connection(asyncio.Protocol):
     async def _answer(self, exchange: _Exchange) -> None:
         try:
             response = await self._handle(exchange[0])
+        except asyncio.CancelledError:
+            # No answer will come, and the ones after it cannot go before it: the client must
+            # not wait for them.
+            self.abort()
+            raise
         except Exception:
             # The pipeline's error stage answers every failure it sees; this is a last guard
             # (a stage of the user's own raising outside it), never a stack trace to a client.
@@ -389,12 +460,17 @@ class _Connection(asyncio.Protocol):
         self._queue.popleft()
         self._busy = False
         request, incoming, keep_alive, head_only = exchange
+        refused = self._refusal
+        if refused is not None and incoming is not None and incoming.failed:
+            # The server refused this request's body mid-way: that is its answer, whatever the
+            # pipeline made of a body that broke off.
+            response = problem_response(refused.status, refused.detail)
         # A body not all arrived: the next request's start cannot be found without reading it.
         keep_alive = keep_alive and not self.closing and (incoming is None or incoming.done)
         try:
             head = self._head(response, keep_alive)
-        except (ValueError, UnicodeEncodeError):
-            log.error("refused to write %r's answer: a header is not a valid field", request)
+        except (ValueError, UnicodeEncodeError) as exc:
+            log.error("refused to write %r's answer: %s", request, exc)
             response = problem_response(500, "internal error")
             head = self._head(response, keep_alive)
         payload = response.body
@@ -406,7 +482,8 @@ class _Connection(asyncio.Protocol):
             self._close()
             return
         if self._queue:
-            self._start(self._queue[0])
+            if not self._writing_paused:  # else resume_writing starts it
+                self._start(self._queue[0])
         elif self._refusal is not None:
             self._write_refusal()
             return
@@ -431,6 +508,16 @@ class _Connection(asyncio.Protocol):
         close = "" if keep_alive else "connection: close\r\n"
         return f"{_status_line(status)}{fields}{_date.line()}{close}{length}\r\n".encode("latin-1")
 
+    def _count_framing(self, size: int) -> None:
+        """A read inside a body: what it held beyond the body's data was chunk framing (sizes,
+        extensions) or trailers, which llhttp skips or buffers. Allowed: as many bytes as the
+        data, plus a head's worth (the first read's count includes the request's head)."""
+        body = self._body
+        assert body is not None
+        body.wire += size
+        if body.wire - 2 * body.received > self._settings.head_limit:
+            self._refuse(_Refused(400, "too much chunked framing"))
+
     def write_continue(self) -> None:
         if self._transport is not None:
             self._transport.write(_CONTINUE)
@@ -446,11 +533,17 @@ class _Connection(asyncio.Protocol):
         close."""
         self._stop_reading()
         self._in_head = False
-        if self._body is not None:
-            self._body.fail()
+        body = self._body
+        if body is not None:
+            body.fail()
             self._body = None
+            queue = self._queue
+            # A request whose body broke before its answer started is not run: the refusal is
+            # its answer (run, it would answer as if its body were whole).
+            if queue and queue[-1][1] is body and not (self._busy and len(queue) == 1):
+                queue.pop()
         self._refusal = refused
-        if not self._busy:
+        if not self._busy and not self._queue:
             self._write_refusal()
 
     def _write_refusal(self) -> None:
@@ -468,7 +561,8 @@ class _Connection(asyncio.Protocol):
             self._transport.pause_reading()
 
     def _update_reading(self) -> None:
-        if self._transport is None or self._refusal is not None:
+        transport = self._transport
+        if transport is None or self._refusal is not None or transport.is_closing():
             return
         body = self._body
         pause = (
@@ -479,21 +573,31 @@ class _Connection(asyncio.Protocol):
         if pause != self._reading_paused:
             self._reading_paused = pause
             if pause:
-                self._transport.pause_reading()
+                transport.pause_reading()
             else:
-                self._transport.resume_reading()
+                transport.resume_reading()
 
     def _close(self) -> None:
-        self.deadline = _NEVER
+        self._queue.clear()  # nothing more is answered here (their clients must ask again)
         if self._transport is not None:
+            # Closing waits for what is unsent to be read: a client that does not read gets as
+            # long as an idle one (then expire aborts).
+            self.deadline = self._loop.time() + self._settings.keepalive_timeout_s
             self._transport.close()
 
     def expire(self) -> None:
-        """The deadline passed: a head that did not arrive in time gets a 408, an idle
-        connection is closed. Never while an answer is in progress (looked at again later)."""
-        if self._busy:
+        """The deadline passed: a client that left its answers unread is disconnected, a head
+        that did not arrive in time gets a 408, an idle connection is closed. While an answer
+        is in progress only the next head is timed (its 408 follows the answer)."""
+        transport = self._transport
+        if transport is None:
             return
-        if self._in_head and self._refusal is None:
+        if self._writing_paused or transport.is_closing():
+            transport.abort()  # what is left unsent can only be dropped
+        elif self._busy:
+            if not self._in_head:
+                self.deadline = _NEVER  # the pipeline's own deadlines apply
+        elif self._in_head and self._refusal is None:
             self._refuse(_Refused(408, "request headers not received in time"))
         else:
             self._close()

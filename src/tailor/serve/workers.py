@@ -10,7 +10,12 @@ Signals: SIGTERM or SIGINT stops accepting, lets answers in progress finish for 
 ``server.shutdown_grace_s``, then shuts the BFF down (background jobs, pools, admin). The parent
 passes them on to its workers and waits for them. A worker that dies on its own is replaced;
 one that keeps dying within seconds of starting (a bug at startup) stops the whole server
-rather than loop forever.
+rather than loop forever. A worker whose parent is gone (killed with SIGKILL, or by the OOM
+killer) stops as if sent SIGTERM: nobody else would stop it, and it would keep the port.
+
+The soft limit on open files is raised to the hard one before binding: each connection is a
+file, and a soft limit of 1,024 (common under systemd) would refuse connections long before
+the machine runs out of anything.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import contextlib
 import importlib
 import logging
 import os
+import resource
 import signal
 import socket
 import sys
@@ -37,6 +43,8 @@ QUICK_DEATH_S = 5.0
 #: Startup failures in a row before the server gives up.
 MAX_QUICK_DEATHS = 5
 _STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
+#: How often a worker checks that its parent is still there.
+PARENT_CHECK_S = 1.0
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -57,8 +65,17 @@ def load_factory(factory: str) -> Any:
     return getattr(importlib.import_module(module_name), attr)
 
 
+def raise_open_files_limit() -> None:
+    """The soft limit on open files, up to the hard one (which only root could raise)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        with contextlib.suppress(ValueError, OSError):  # e.g. an unlimited hard limit
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
 def serve(factory: str, config: Config, workers: int) -> int:
     """Serve until SIGTERM or SIGINT; the exit status."""
+    raise_open_files_limit()
     try:
         sock = bind(config.listen.host, config.listen.port)
     except OSError as exc:
@@ -72,18 +89,29 @@ def serve(factory: str, config: Config, workers: int) -> int:
     return _supervise(factory, config, sock, workers)
 
 
-def run_worker(factory: str, config: Config, sock: socket.socket) -> int:
-    """One worker: its own event loop, BFF and server on the shared socket."""
+def run_worker(factory: str, config: Config, sock: socket.socket, parent: int | None = None) -> int:
+    """One worker: its own event loop, BFF and server on the shared socket; it stops when
+    process ``parent`` (its supervisor, if forked) is gone."""
     if config.server.loop == "uvloop":
         import uvloop
 
-        uvloop.run(_serve(factory, config, sock))
+        uvloop.run(_serve(factory, config, sock, parent))
     else:
-        asyncio.run(_serve(factory, config, sock))
+        asyncio.run(_serve(factory, config, sock, parent))
     return 0
 
 
-async def _serve(factory: str, config: Config, sock: socket.socket) -> None:
+def _watch_parent(loop: asyncio.AbstractEventLoop, parent: int, stop: asyncio.Event) -> None:
+    if os.getppid() != parent:  # adopted: the supervisor died
+        log.warning("worker %d: the supervisor (pid %d) is gone; stopping", os.getpid(), parent)
+        stop.set()
+    else:
+        loop.call_later(PARENT_CHECK_S, _watch_parent, loop, parent, stop)
+
+
+async def _serve(
+    factory: str, config: Config, sock: socket.socket, parent: int | None = None
+) -> None:
     loop = asyncio.get_running_loop()
     bff = load_factory(factory)()
     bff.startup(loop=loop)
@@ -93,6 +121,8 @@ async def _serve(factory: str, config: Config, sock: socket.socket) -> None:
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    if parent is not None:
+        _watch_parent(loop, parent, stop)
     log.info("%s: serving on %s:%d (pid %d)", config.name, *sock.getsockname()[:2], os.getpid())
     await stop.wait()
     await server.close(config.server.shutdown_grace_s)
@@ -109,6 +139,9 @@ def _supervise(factory: str, config: Config, sock: socket.socket, workers: int) 
         # parent's handler inside the child.
         signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
         try:
+            if stopping:  # a stop came while starting: a worker started now would never hear it
+                return
+            parent = os.getpid()
             pid = os.fork()
             if pid == 0:  # the worker
                 for signum in _STOP_SIGNALS:
@@ -116,7 +149,7 @@ def _supervise(factory: str, config: Config, sock: socket.socket, workers: int) 
                 signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
                 code = 1
                 try:
-                    code = run_worker(factory, config, sock)
+                    code = run_worker(factory, config, sock, parent)
                 except BaseException:
                     log.exception("worker %d failed", os.getpid())
                 finally:

@@ -22,7 +22,7 @@ import pytest
 from tailor.errors import ClientDisconnected
 from tailor.http import Request, Response
 from tailor.serve import http1
-from tailor.serve.http1 import MAX_PIPELINED, Handle, Http1Server, ServerSettings
+from tailor.serve.http1 import MAX_PIPELINED, MAX_QUEUED, Handle, Http1Server, ServerSettings
 
 #: How long a test waits for anything the server should do at once.
 TIMEOUT_S = 2.0
@@ -160,6 +160,31 @@ async def start(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Start]:
         await server.close(grace_s=0)
 
 
+#: Kernel buffer sizes for tests that need a side to stop reading and the other to feel it.
+SMALL_BUFFER = 64 * 1024
+
+
+async def start_with_small_buffers(
+    start: Start, handle: Handle, **settings: Any
+) -> tuple[Http1Server, Client]:
+    """A server and a connected client whose kernel buffers are small and fixed (on loopback
+    they would otherwise grow to megabytes): what the kernels can hold between the two is then
+    well under 1 MB, so when one side stops reading the other soon has to wait."""
+    listener = socket.socket()
+    for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):  # accepted sockets inherit both
+        listener.setsockopt(socket.SOL_SOCKET, option, SMALL_BUFFER)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    server = await start(handle, sock=listener, **settings)
+    sender = socket.socket()
+    for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):
+        sender.setsockopt(socket.SOL_SOCKET, option, SMALL_BUFFER)
+    sender.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sender, ("127.0.0.1", server.port))
+    client = await Client.connect(server.port, sock=sender)
+    return server, client
+
+
 async def ok(request: Request) -> Response:
     return Response(200, b"ok", [("content-type", "text/plain")])
 
@@ -287,6 +312,73 @@ async def test_requests_pipelined_past_the_queue_bound_are_answered_then_reading
     assert bodies == [f"/{i}".encode() for i in range(count)] + [b"/after"]
 
 
+async def test_requests_past_max_queued_in_one_read_are_refused_503_after_the_rest(
+    start: Start,
+) -> None:
+    held = Held("/0")
+    server = await start(held)
+    client = await Client.connect(server.port)
+    # One write, one read: all of it is parsed before reading could pause.
+    client.send(b"".join(get(f"/{i}") for i in range(MAX_QUEUED + 10)))
+    await wait_for(held.started)
+    held.release.set()
+    answers = [await client.answer() for _ in range(MAX_QUEUED + 1)]
+    assert [a.body for a in answers[:-1]] == [f"/{i}".encode() for i in range(MAX_QUEUED)]
+    assert_problem(answers[-1], 503)
+    assert answers[-1].headers["connection"] == "close"
+    assert await client.closed_by_server() == b""
+    assert len(held.order) == MAX_QUEUED
+
+
+async def test_no_answer_is_started_while_the_client_leaves_the_one_before_unread(
+    start: Start,
+) -> None:
+    handled: list[str] = []
+    third = asyncio.Event()
+
+    async def large(request: Request) -> Response:
+        handled.append(request.path)
+        if len(handled) == 3:
+            third.set()
+        return Response(200, request.path.encode() * (1024 * 1024 // len(request.path)))
+
+    _, client = await start_with_small_buffers(start, large)
+    assert client.transport is not None
+    client.transport.pause_reading()  # the first answer fills the buffers and waits
+    client.send(b"".join(get(f"/{i}") for i in range(4)))
+    # Something that must not happen, so a bounded wait: without the hold, every answer would
+    # be made and buffered in the server's memory in milliseconds.
+    done, _ = await asyncio.wait({asyncio.ensure_future(third.wait())}, timeout=0.3)
+    assert not done, f"answers made for a client not reading: {handled}"
+    client.transport.resume_reading()
+    answers = [await client.answer() for _ in range(4)]
+    assert [a.body[:2] for a in answers] == [b"/0", b"/1", b"/2", b"/3"]
+    assert handled == ["/0", "/1", "/2", "/3"]
+
+
+@pytest.mark.parametrize("connection", ["keep-alive", "close"])
+async def test_a_client_leaving_its_answer_unread_is_disconnected_after_the_keepalive_timeout(
+    start: Start, monkeypatch: pytest.MonkeyPatch, connection: str
+) -> None:
+    lost = asyncio.Event()
+    connection_lost = http1._Connection.connection_lost
+
+    def note_lost(self: http1._Connection, exc: Exception | None) -> None:
+        connection_lost(self, exc)
+        lost.set()
+
+    monkeypatch.setattr(http1._Connection, "connection_lost", note_lost)
+
+    async def large(request: Request) -> Response:
+        return Response(200, b"x" * (1024 * 1024))
+
+    _, client = await start_with_small_buffers(start, large, keepalive_timeout_s=0.3)
+    assert client.transport is not None
+    client.transport.pause_reading()  # and never again: the answer cannot all be sent
+    client.send(get("/", f"connection: {connection}"))
+    await wait_for(lost)  # the server let go of the connection and its unsent answer
+
+
 # -- the request the handler sees -------------------------------------------------------------
 
 
@@ -298,6 +390,17 @@ async def test_the_handler_sees_the_method_and_the_percent_decoded_path(start: S
     await client.answer()
     [request] = seen.requests
     assert (request.method, request.path) == ("DELETE", "/a b/caf\u00e9")
+
+
+@pytest.mark.parametrize("path", ["/a%2Fb", "/a%2fb", "/v1%2F..%2Fadmin"])
+async def test_an_encoded_slash_in_the_path_is_refused_400(start: Start, path: str) -> None:
+    seen = Seen()
+    server = await start(seen)
+    client = await Client.connect(server.port)
+    client.send(get(path))
+    assert_problem(await client.answer(), 400)
+    assert await client.closed_by_server() == b""
+    assert seen.requests == []
 
 
 async def test_the_handler_sees_the_raw_query_string(start: Start) -> None:
@@ -372,6 +475,80 @@ async def test_a_chunked_body_arrives_intact(start: Start) -> None:
     assert (answer.status, answer.body) == (200, b"hello world")
 
 
+async def test_a_chunked_body_in_many_small_chunks_arrives_intact(start: Start) -> None:
+    server = await start(echo_body, head_limit=1024)
+    client = await Client.connect(server.port)
+    chunks = [b"%08d" % i for i in range(2000)]  # framing: 5 bytes per 8 of data
+    client.send(
+        b"POST / HTTP/1.1\r\nhost: test\r\ntransfer-encoding: chunked\r\n\r\n"
+        + b"".join(b"8\r\n%s\r\n" % chunk for chunk in chunks)
+        + b"0\r\n\r\n"
+    )
+    answer = await client.answer()
+    assert (answer.status, answer.body) == (200, b"".join(chunks))
+
+
+async def test_trailers_never_reach_the_request_headers(start: Start) -> None:
+    async def names_after_the_body(request: Request) -> Response:
+        body = b"".join([chunk async for chunk in request.read_body()])
+        return Response(200, json.dumps([body.decode(), sorted(request.headers)]).encode())
+
+    server = await start(names_after_the_body)
+    client = await Client.connect(server.port)
+    client.send(
+        b"POST / HTTP/1.1\r\nhost: test\r\ntransfer-encoding: chunked\r\n\r\n"
+        b"5\r\nhello\r\n0\r\nx-user-id: admin\r\nhost: elsewhere\r\n\r\n"
+    )
+    answer = await client.answer()
+    assert json.loads(answer.body) == ["hello", ["host", "transfer-encoding"]]
+    client.send(GET)  # the trailers ended the request: the connection goes on
+    assert (await client.answer()).status == 200
+
+
+async def test_a_pipelined_request_whose_body_is_malformed_is_not_run_but_refused_400(
+    start: Start,
+) -> None:
+    held = Held()
+    server = await start(held)
+    client = await Client.connect(server.port)
+    client.send(
+        get("/slow")
+        + b"POST /upload HTTP/1.1\r\nhost: test\r\ntransfer-encoding: chunked\r\n\r\n"
+        + b"zz\r\nhello\r\n0\r\n\r\n"  # not a chunk size
+    )
+    await wait_for(held.started)
+    held.release.set()
+    first = await client.answer()
+    assert (first.status, first.body) == (200, b"/slow")
+    assert_problem(await client.answer(), 400)
+    assert await client.closed_by_server() == b""
+    assert held.order == ["/slow"]
+
+
+async def test_a_chunked_body_whose_trailers_never_end_is_refused_400(start: Start) -> None:
+    reading = asyncio.Event()
+
+    async def read_upload(request: Request) -> Response:
+        try:
+            async for _ in request.read_body():
+                reading.set()
+        except ClientDisconnected:
+            return Response(200, b"what the handler made of a broken body")
+        return Response(200, b"whole")
+
+    server = await start(read_upload, head_limit=1024)
+    client = await Client.connect(server.port)
+    client.send(
+        b"POST /upload HTTP/1.1\r\nhost: test\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n"
+    )
+    await wait_for(reading)  # the handler is reading: only the server's bound can end it
+    client.send(b"0\r\nx-trailer: ")
+    for _ in range(30):  # never finished
+        client.send(b"a" * 100)
+    assert_problem(await client.answer(), 400)
+    assert await client.closed_by_server() == b""
+
+
 async def test_a_large_body_is_read_with_back_pressure_and_arrives_whole(start: Start) -> None:
     release = asyncio.Event()
 
@@ -380,19 +557,9 @@ async def test_a_large_body_is_read_with_back_pressure_and_arrives_whole(start: 
         body = b"".join([chunk async for chunk in request.read_body()])
         return Response(200, hashlib.sha256(body).hexdigest().encode())
 
-    # Small, fixed kernel buffers on both ends (they would otherwise grow to megabytes on
-    # loopback): what the client can get out past a server that stopped reading is then the
-    # server's own buffer (BODY_BUFFER_BYTES plus at most one read) and well under 1 MB.
-    listener = socket.socket()
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
-    listener.bind(("127.0.0.1", 0))
-    listener.listen()
-    server = await start(digest_after_release, sock=listener)
-    sender = socket.socket()
-    sender.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 64 * 1024)
-    sender.setblocking(False)
-    await asyncio.get_running_loop().sock_connect(sender, ("127.0.0.1", server.port))
-    client = await Client.connect(server.port, sock=sender)
+    # What the client can get out past a server that stopped reading is the kernels' small
+    # buffers and the server's own (BODY_BUFFER_BYTES plus at most one read): under 1 MB.
+    _, client = await start_with_small_buffers(start, digest_after_release)
 
     body = bytes(range(256)) * (8 * 1024)  # 2 MiB
     client.send(b"POST / HTTP/1.1\r\nhost: test\r\ncontent-length: %d\r\n\r\n" % len(body) + body)
@@ -595,6 +762,29 @@ async def test_a_pipelined_head_is_bounded_by_its_own_bytes_not_the_body_before_
     ]
 
 
+async def test_a_field_repeated_until_joining_it_outgrows_the_head_limit_is_refused_431(
+    start: Start,
+) -> None:
+    seen = Seen()
+    server = await start(seen)
+    client = await Client.connect(server.port)
+    # 16 KiB, under the 64 KiB head limit; joined one by one, the copies come to megabytes.
+    client.send(b"GET / HTTP/1.1\r\nhost: test\r\n" + b"x-a: b\r\n" * 2000 + b"\r\n")
+    assert_problem(await client.answer(), 431)
+    assert await client.closed_by_server() == b""
+    assert seen.requests == []
+
+
+async def test_a_second_host_is_refused_400(start: Start) -> None:
+    seen = Seen()
+    server = await start(seen)
+    client = await Client.connect(server.port)
+    client.send(get("/", "Host: elsewhere"))
+    assert_problem(await client.answer(), 400)
+    assert await client.closed_by_server() == b""
+    assert seen.requests == []
+
+
 async def test_a_head_not_finished_in_time_is_refused_408_and_closed(start: Start) -> None:
     server = await start(ok, header_read_timeout_s=0.3)
     client = await Client.connect(server.port)
@@ -704,6 +894,34 @@ async def test_a_head_request_whose_answer_is_refused_gets_no_body(start: Start)
     answer = await client.answer()
     assert head.status == 500
     assert (answer.status, answer.body) == (200, b"hello")
+
+
+@pytest.mark.parametrize("status", [100, 101, 99, 1000])
+async def test_a_status_that_cannot_end_an_exchange_is_answered_500(
+    start: Start, status: int
+) -> None:
+    async def interim(request: Request) -> Response:
+        return Response(200, b"next") if request.path == "/next" else Response(status, b"x")
+
+    server = await start(interim)
+    client = await Client.connect(server.port)
+    client.send(GET + get("/next"))
+    answer = await client.answer()
+    after = await client.answer()
+    assert_problem(answer, 500)
+    assert (after.status, after.body) == (200, b"next")
+
+
+async def test_a_handler_raising_cancelled_error_gets_its_connection_closed(
+    start: Start,
+) -> None:
+    async def cancelled(request: Request) -> Response:
+        raise asyncio.CancelledError  # e.g. an awaited task someone else cancelled
+
+    server = await start(cancelled)
+    client = await Client.connect(server.port)
+    client.send(GET + get("/next"))  # neither can be answered: no answer may come first
+    assert await client.closed_by_server() == b""
 
 
 async def test_a_handler_exception_is_answered_500_problem_without_a_trace(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -22,7 +23,7 @@ from typing import NamedTuple
 import pytest
 
 from tailor import build_config
-from tailor.serve.workers import MAX_QUICK_DEATHS, serve
+from tailor.serve.workers import MAX_QUICK_DEATHS, raise_open_files_limit, serve
 
 HERE = Path(__file__).parent
 SRC = HERE.parents[2] / "src"
@@ -96,6 +97,10 @@ class Connection:
             raise ConnectionError(f"closed by the server mid-answer: {self.buffer!r}")
 
 
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), str(SRC)])}
+
+
 class Served(NamedTuple):
     proc: subprocess.Popen[bytes]
     port: int
@@ -119,13 +124,12 @@ def start(tmp_path: Path) -> Iterator[Serve]:
     ) -> Served:
         port = _free_port()
         log = tmp_path / f"server-{len(started)}.log"
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), str(SRC)])}
         args = ["-m", "http1_app", "--port", str(port), "--workers", str(workers), factory]
         with log.open("wb") as out:
             proc = subprocess.Popen(
                 [sys.executable, *args],
                 cwd=HERE,
-                env=env,
+                env=_env(),
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: the workers are in it
@@ -264,3 +268,72 @@ def test_workers_that_keep_dying_at_startup_stop_the_server_with_status_1(
     log = served.log.read_text()
     assert "workers keep failing at startup; stopping" in log
     assert log.count("this BFF fails at startup") >= MAX_QUICK_DEATHS
+
+
+def test_workers_stop_when_their_supervisor_is_killed(start: Serve) -> None:
+    served = start(workers=2)
+    for connection in _pids(served, 2).values():
+        connection.close()
+    os.kill(served.proc.pid, signal.SIGKILL)
+    served.proc.wait()
+    # The workers were the last holders of the listening socket: once both have stopped, the
+    # port refuses connections.
+    deadline = time.monotonic() + PROCESS_TIMEOUT_S
+    while time.monotonic() < deadline:  # bounded poll
+        try:
+            served.connect().close()
+        except ConnectionRefusedError:
+            return
+        time.sleep(0.1)
+    raise AssertionError("orphaned workers kept serving")
+
+
+# Run as its own process: serve() with three workers, where the first fork is followed by a
+# SIGTERM to the supervisor, while it is still starting the others.
+_STOP_WHILE_STARTING = """
+import os, signal, sys
+from tailor import build_config
+from tailor.serve import workers
+
+fork = os.fork
+
+def fork_then_stop():
+    pid = fork()
+    if pid:  # the supervisor, its stop signals blocked until this worker is recorded
+        os.fork = fork
+        os.kill(os.getpid(), signal.SIGTERM)
+    return pid
+
+os.fork = fork_then_stop
+config = build_config({"name": "race", "listen": {"host": "127.0.0.1", "port": 0}})
+sys.exit(workers.serve("http1_app:create", config, 3))
+"""
+
+
+def test_a_stop_while_workers_start_starts_no_more_and_exits_0() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _STOP_WHILE_STARTING],
+        cwd=HERE,
+        env=_env(),
+        start_new_session=True,
+    )
+    try:
+        # Workers started after the stop would never be told to stop, nor the supervisor end.
+        assert proc.wait(timeout=PROCESS_TIMEOUT_S) == 0
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def test_the_soft_open_files_limit_is_raised_to_the_hard_one() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    lowered = min(soft, 512)
+    if lowered == hard:
+        pytest.skip("the hard limit is already the lowest soft limit this test would set")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (lowered, hard))
+    try:
+        raise_open_files_limit()
+        assert resource.getrlimit(resource.RLIMIT_NOFILE) == (hard, hard)
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
