@@ -256,9 +256,12 @@ def nginx_proxy(upstream: str, work: Path, cpu: str) -> Contender:
     )
 
 
-def http1_floor(work: Path, cpu: str, body: bytes, headers: list[tuple[str, str]]) -> Contender:
-    """tailor's HTTP/1.1 server answering the cache hit's bytes and headers with no pipeline."""
-    root = work / "http1-floor"
+def _floor(
+    work: Path, cpu: str, body: bytes, headers: list[tuple[str, str]], server: list[str]
+) -> tuple[int, Callable[[Processes, str], None]]:
+    """A server answering the cache hit's bytes and headers with no code in between:
+    ``server`` is its command line up to the factory, which reads them from the environment."""
+    root = work / server[0].partition(":")[0].rpartition(".")[2]  # e.g. "http1_floor"
     root.mkdir(parents=True, exist_ok=True)
     (root / "body.json").write_bytes(body)
     (port,) = free_ports(1)
@@ -266,14 +269,21 @@ def http1_floor(work: Path, cpu: str, body: bytes, headers: list[tuple[str, str]
     def start(p: Processes, name: str) -> None:
         p.start(
             name,
-            [sys.executable, "-m", "tailor.serve", "--host", "127.0.0.1", "--port", str(port),
-             "benchmarks.peers.http1_floor:create"],
+            [sys.executable, *server[1:], "--host", "127.0.0.1", "--port", str(port), server[0]],
             cpu=cpu,
             env={"FLOOR_BODY": str(root / "body.json"), "FLOOR_HEADERS": json.dumps(headers)},
             cwd=ROOT,
-        )  # fmt: skip
+        )
         p.wait_http(name, f"http://127.0.0.1:{port}{HOME_PATH}", require_ok=True)
 
+    return port, start
+
+
+def http1_floor(work: Path, cpu: str, body: bytes, headers: list[tuple[str, str]]) -> Contender:
+    """tailor's HTTP/1.1 server answering the cache hit's bytes and headers with no pipeline."""
+    port, start = _floor(
+        work, cpu, body, headers, ["benchmarks.peers.http1_floor:create", "-m", "tailor.serve"]
+    )
     return Contender(
         "floor",
         "server floor (tailor's server, no pipeline)",
@@ -286,23 +296,11 @@ def http1_floor(work: Path, cpu: str, body: bytes, headers: list[tuple[str, str]
 
 def granian_floor(work: Path, cpu: str, body: bytes, headers: list[tuple[str, str]]) -> Contender:
     """granian RSGI answering the cache hit's bytes and headers with no code in between."""
-    (port,) = free_ports(1)
-    root = work / "granian-floor"
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "body.json").write_bytes(body)
-
-    def start(p: Processes, name: str) -> None:
-        p.start(
-            name,
-            [sys.executable, "-m", "granian", "--interface", "rsgi", "--factory", "--no-ws",
-             "--loop", "uvloop", "--workers", "1", "--host", "127.0.0.1", "--port", str(port),
-             "benchmarks.peers.granian_floor:create"],
-            cpu=cpu,
-            env={"FLOOR_BODY": str(root / "body.json"), "FLOOR_HEADERS": json.dumps(headers)},
-            cwd=ROOT,
-        )  # fmt: skip
-        p.wait_http(name, f"http://127.0.0.1:{port}{HOME_PATH}", require_ok=True)
-
+    port, start = _floor(
+        work, cpu, body, headers,
+        ["benchmarks.peers.granian_floor:create", "-m", "granian", "--interface", "rsgi",
+         "--factory", "--no-ws", "--loop", "uvloop", "--workers", "1"],
+    )  # fmt: skip
     return Contender(
         "granian-floor",
         "granian floor (no pipeline)",

@@ -135,7 +135,20 @@ What the measurements behind these numbers showed (the commands are in each bull
   (`python -m benchmarks.instructions --scenarios cache,cache-served`): the pipeline's cache hit
   is about 122k instructions, the server's share about 67k more (valgrind counts a copy's
   `rep movsb` per byte, which is why the body is handed to the socket with `writelines`
-  rather than joined to the head).
+  rather than joined to the head). The mobile home gained more than its instructions say:
+  2,245 to 2,572 rps between the last run on granian and the first on tailor's server (+15%;
+  the server's count is about 64k of a home's 1.91 million), since granian's hand-offs between
+  its Rust threads and the Python loop on the one pinned core cost time that no Python
+  instruction shows.
+- **What is left on the cache hit.** The server floor answers in about 16 us, nginx in about
+  13; tailor's hit takes about 32 (31,400 rps), so the pipeline costs about 16 us on this
+  server, spread over twelve stages of 0.4-2 us each and the rate limiter's 2-5 us (the
+  per-stage table above). 0.5x nginx needs the whole hit in about 26 us: the pipeline in about
+  10. What was tried and measured on the way: removing a stage's coroutine layer (the request
+  id stage handing on the next stage's awaitable) saved about 1,100 of 122,000 instructions
+  (1%), so flattening the chain into after-response hooks would save a few percent, not the
+  40% needed; answering from a done-callback on the pipeline's own task instead of a wrapper
+  coroutine cost 5,000 more instructions per answer (one more turn of the loop).
 - **The 20 ms variant's harness: its floor was the Node generator, so the generator is now
   C.** One GET straight to the delaying upstream, no contender, landed about 0.85 ms late at
   p50 and 5-12 ms late at p99 with the Node generator (benchmarks/peers/node/openloop.js), and
@@ -158,6 +171,16 @@ What the measurements behind these numbers showed (the commands are in each bull
   60 ms critical path: tailor's full pipeline +1.6 / +6.1 ms, handler only +1.4 / +19 ms (+8.6
   and +30 in its two rounds), Node +2.8 / +27 ms, FastAPI + aiohttp +3.4 / +33 ms, the floor
   +0.29 / +0.61 ms.
+- **tailor's p99 at half load is its own queueing, not the collector.** With the C generator,
+  five interleaved 6 s runs of the full pipeline at 1,286 rps (half its peak) gave a median
+  p99 of +6.1 ms over the critical path with the default collector settings and +5.7 ms with
+  `server.gc_threshold = 1000000` (collections all but off), p99.9 about +19 ms in both. A
+  worker logging its collections during such a run did about 12 young collections a second
+  at 1.5-2.3 ms each that found almost nothing to free (a request leaves no cyclic garbage: a
+  `gc.DEBUG_SAVEALL` run over 200 homes through the server kept none but the per-connection
+  parser cycle, now broken when a connection closes). At half of peak rps the worker is about
+  72% busy, not 50%: at low concurrency each request shares fewer event-loop wake-ups and
+  system calls, so it costs more CPU, and three waves of work queue behind other homes'.
 - **granian's own knobs did not help**: `--task-impl rust`, `--runtime-mode st` and both together,
   interleaved with the default over 3 rounds of the bare home, were within the rounds' noise
   (1,830-2,130 rps against 2,120 for the default).
