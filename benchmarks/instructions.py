@@ -145,7 +145,7 @@ async def _serve_socket(bff: Any) -> None:
             if not closed.done():
                 closed.set_result(None)
 
-    server = OneClient(bff.handle, ServerSettings(keepalive_timeout_s=600))
+    server = OneClient(bff.respond, ServerSettings(keepalive_timeout_s=600))
     await server.start(host="127.0.0.1", port=0)
     print(f"port {server.port}", flush=True)
     await closed

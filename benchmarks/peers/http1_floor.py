@@ -3,7 +3,7 @@ the same headers as tailor's cache hit, and nothing else (no routing, no stage, 
 
 What it measures is what no pipeline on tailor's server can beat: the gap between it and
 tailor's cache hit is the pipeline's own cost; the gap between it and nginx is the server's
-(parsing in llhttp, a Request per request, one task per answer, the event loop).
+(parsing in llhttp, a Request per request, the event loop).
 
     FLOOR_BODY=home.json FLOOR_HEADERS='[["content-type", "application/json"]]' \\
         python -m tailor.serve benchmarks.peers.http1_floor:create
@@ -20,7 +20,7 @@ from tailor.http import Request, Response
 
 
 class Floor:
-    """What :mod:`tailor.serve.workers` asks of a BFF: startup, handle, shutdown."""
+    """What :mod:`tailor.serve.workers` asks of a BFF: startup, respond, shutdown."""
 
     def __init__(self, body: bytes, headers: list[tuple[str, str]]) -> None:
         self._body = body
@@ -29,7 +29,8 @@ class Floor:
     def startup(self, *, loop: asyncio.AbstractEventLoop | None = None) -> None:
         pass
 
-    async def handle(self, request: Request) -> Response:
+    def respond(self, request: Request) -> Response:
+        # As tailor's pipeline does with an answer it has at once: no coroutine, no task.
         return Response(200, self._body, self._headers)
 
     async def shutdown(self) -> None:

@@ -27,9 +27,9 @@ from tailor.http import Request, Response
 from tailor.observe.admin import AdminServer
 from tailor.observe.metrics import Metrics
 from tailor.params import QuerySpec
-from tailor.pipeline import BuildContext, build_chain
+from tailor.pipeline import BuildContext, awaitable, build_chain
 from tailor.resilience.transport import resilient
-from tailor.routing import Handler, Route, Router
+from tailor.routing import Chain, Handler, Outcome, Route, Router
 from tailor.serve import asgi, rsgi
 from tailor.serve.collector import tune_collector
 from tailor.upstream.build import build_transport
@@ -71,7 +71,7 @@ class BFF:
         self.registry = ServiceRegistry(config.upstreams)
         self._transport = transport
         self._uses: set[str] = set()
-        self._chain: Handler | None = None
+        self._chain: Chain | None = None
         self._client: UpstreamClient | None = None
         self._admin: AdminServer | None = None
         self._ctx: BuildContext | None = None
@@ -178,15 +178,21 @@ class BFF:
             await self._client.aclose()
 
     def handle(self, request: Request) -> Awaitable[Response]:
-        """Run one request through the pipeline: ``await bff.handle(request)``. Not a
-        coroutine function itself, it hands back the chain's awaitable (one coroutine fewer
-        per request)."""
+        """Run one request through the pipeline: ``await bff.handle(request)``."""
+        return awaitable(self.respond(request))
+
+    def respond(self, request: Request) -> Outcome:
+        """Run one request through the pipeline as far as it goes without waiting: the
+        response itself when nothing had to wait (a refusal, a cache hit), else an awaitable
+        of it, to be awaited in a task whose context is the one this was called in (see
+        :mod:`tailor.pipeline`). What a server calls; :meth:`handle` always gives an
+        awaitable."""
         chain = self._chain
         if chain is None or self._background_pending:
             chain = self._ready()
         return chain(request)
 
-    def _ready(self) -> Handler:
+    def _ready(self) -> Chain:
         """The chain, built on first use, with the background jobs started once a loop runs."""
         if self._chain is None:
             self.startup()

@@ -22,22 +22,29 @@ it is built, never checked per request.
                   coalescing, tag invalidation
     handler       parameters, then the endpoint (aggregation)  -> 400
 
-A stage with nothing to do once the request has been answered (limits, route, authenticate
-and entitle, on their usual path) is a plain function that returns the next stage's awaitable
-instead of an ``async def`` that awaits it: one coroutine fewer per request and stage. When
-it answers itself (a 404, a 401), it returns :func:`answer` of its response.
+Answering without waiting. A stage is a plain function, not a coroutine function: it returns
+the :class:`~tailor.http.Response` itself when it has it now (a refusal, a cache hit), or an
+awaitable of it when something below has to wait (the handler's upstream calls). A stage with
+work to do on the way back checks which it got: a response is finished at once; an awaitable
+is handed to the stage's own small coroutine, which awaits it and then finishes the same way.
+So a request answered without waiting (every cache hit) runs no coroutine at all, and the
+server writes its answer in the same turn of the event loop that read the request, with no
+task. Nothing here awaits before the chain has returned: code that needs a running task
+(``asyncio.timeout``) only ever runs inside the awaitable, which the caller awaits in a task.
+:meth:`BFF.respond <tailor.app.BFF.respond>` is this chain; :meth:`BFF.handle
+<tailor.app.BFF.handle>` always returns an awaitable.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tailor.config import Config
 from tailor.http import Response
 from tailor.observe.metrics import Metrics
-from tailor.routing import Handler, Router
+from tailor.routing import Chain, Outcome, Router
 from tailor.upstream.client import UpstreamClient
 
 if TYPE_CHECKING:
@@ -80,8 +87,13 @@ class BuildContext:
 
 
 async def answer(response: Response) -> Response:
-    """A response ready now, as the awaitable a pass-through stage returns."""
+    """A response ready now, as an awaitable (for callers that always await)."""
     return response
+
+
+def awaitable(outcome: Outcome) -> Awaitable[Response]:
+    """``outcome`` as something to await, whichever it is."""
+    return answer(outcome) if isinstance(outcome, Response) else outcome
 
 
 def stage_order() -> Sequence[Any]:
@@ -117,7 +129,7 @@ def stage_order() -> Sequence[Any]:
     )
 
 
-def build_chain(ctx: BuildContext) -> tuple[Handler, list[str]]:
+def build_chain(ctx: BuildContext) -> tuple[Chain, list[str]]:
     """Stack the enabled stages around the handler. Returns the chain and the stage names in
     order (for logs and docs)."""
     stages = [s for s in (factory.build(ctx) for factory in stage_order()) if s is not None]
@@ -125,7 +137,7 @@ def build_chain(ctx: BuildContext) -> tuple[Handler, list[str]]:
     async def unreachable(request: Any) -> Any:  # the handler stage never calls next
         raise RuntimeError("the handler stage must be last")
 
-    chain: Handler = unreachable
+    chain: Chain = unreachable
     for stage in reversed(stages):
         chain = stage.wrap(chain)
     return chain, [type(s).__name__ for s in stages]

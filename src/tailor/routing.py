@@ -10,6 +10,10 @@ from tailor.http import Request, Response
 from tailor.params import QuerySpec
 
 Handler = Callable[[Request], Awaitable[Response]]
+#: What a link of the pipeline's chain hands back: the response itself when it was found
+#: without waiting (a refusal, a cache hit), else an awaitable of it (see tailor.pipeline).
+Outcome = Response | Awaitable[Response]
+Chain = Callable[[Request], Outcome]
 
 
 @dataclass(frozen=True, slots=True)

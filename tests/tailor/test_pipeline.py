@@ -7,6 +7,7 @@ import pytest
 from harness import AUDIENCE, ISSUER, call
 
 from tailor import ConfigError, Part, Plan, Request, Response, json_response
+from tailor.cache.policy import CachePolicy
 
 JWT = {
     "auth": {"jwt": {"issuer": ISSUER, "audience": AUDIENCE}},
@@ -103,3 +104,55 @@ async def test_a_stage_answering_locally_skips_the_stages_below(make_bff) -> Non
     assert response.status == 413  # not 404: limits runs before route
     assert response.header("x-request-id")
     assert ran == []
+
+
+async def test_an_answer_found_without_waiting_is_the_response_itself(make_bff) -> None:
+    # A refusal (here the router's 404) needs nothing awaited: respond() gives the Response,
+    # already finished by the stages above (request id, metrics).
+    bff = make_bff()
+    bff.startup(admin=False)
+    outcome = bff.respond(Request("GET", "/nowhere", "", {}, "127.0.0.1"))
+    assert isinstance(outcome, Response)
+    assert outcome.status == 404
+    assert outcome.header("x-request-id")
+    assert bff.metrics.requests.known  # observed, as an awaited answer would be
+
+
+async def test_an_answer_from_a_handler_is_awaited_and_finished_on_the_way_back(make_bff) -> None:
+    bff = make_bff()
+
+    @bff.get("/x", auth=False)
+    async def x(request: Request) -> Response:
+        return json_response({"ok": True})
+
+    bff.startup(admin=False)
+    outcome = bff.respond(Request("GET", "/x", "", {}, "127.0.0.1"))
+    assert not isinstance(outcome, Response)
+    response = await outcome
+    assert response.status == 200
+    assert response.header("x-request-id")
+
+
+async def test_a_cache_hit_is_answered_without_waiting(make_bff) -> None:
+    bff = make_bff({"cache": {"enabled": True, "backend": "memory"}})
+    runs = []
+
+    @bff.get("/cached", auth=False, cache=CachePolicy(scope="public", ttl_s=60))
+    async def cached(request: Request) -> Response:
+        runs.append(1)
+        return json_response({"n": len(runs)})
+
+    bff.startup(admin=False)
+    first = bff.respond(Request("GET", "/cached", "", {}, "127.0.0.1"))
+    assert not isinstance(first, Response)  # a miss runs the handler
+    assert (await first).header("x-cache") == "miss"
+    hit = bff.respond(Request("GET", "/cached", "", {}, "127.0.0.1"))
+    assert isinstance(hit, Response)
+    assert (hit.status, hit.header("x-cache"), hit.body) == (200, "hit", b'{"n":1}')
+    assert hit.header("x-request-id")
+
+
+async def test_handle_always_gives_an_awaitable(make_bff) -> None:
+    bff = make_bff()
+    response = await bff.handle(Request("GET", "/nowhere", "", {}, "127.0.0.1"))
+    assert response.status == 404

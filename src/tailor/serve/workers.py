@@ -116,7 +116,7 @@ async def _serve(
     bff = load_factory(factory)()
     bff.startup(loop=loop)
     tune_collector(config.server)  # this process is a server worker: tune its GC
-    server = Http1Server(bff.handle, settings_from(config))
+    server = Http1Server(bff.respond, settings_from(config))
     await server.start(sock=sock)
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):

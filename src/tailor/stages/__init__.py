@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
-from tailor.routing import Handler
+from tailor.routing import Chain
 
 if TYPE_CHECKING:
     from tailor.pipeline import BuildContext
@@ -12,9 +12,11 @@ if TYPE_CHECKING:
 
 class Stage(Protocol):
     """A stage wraps the rest of the chain. It may answer locally (a denial is a response, not
-    an exception) or call ``next`` and adjust what comes back (encoders run in reverse)."""
+    an exception) or call ``next`` and adjust what comes back (encoders run in reverse). What
+    it returns is the response itself when nothing had to wait, else an awaitable of it
+    (:data:`tailor.routing.Outcome`; see :mod:`tailor.pipeline`)."""
 
-    def wrap(self, next_handler: Handler) -> Handler: ...
+    def wrap(self, next_handler: Chain) -> Chain: ...
 
 
 class StageFactory(Protocol):

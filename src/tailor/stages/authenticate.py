@@ -14,15 +14,15 @@ asked before anything else, so a returning caller costs no coroutine here.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from tailor.auth.authenticator import Authenticator, CredentialsUnavailable, InvalidCredential
 from tailor.auth.principal import Principal
 from tailor.auth.session import SESSIONS_STATE_KEY, CrossSiteRequest, SessionAuthenticator
 from tailor.http import Request, Response
-from tailor.pipeline import BuildContext
+from tailor.pipeline import BuildContext, awaitable
 from tailor.problem import problem_response
-from tailor.routing import Handler
+from tailor.routing import Chain, Outcome
 
 log = logging.getLogger("tailor.auth")
 
@@ -46,7 +46,7 @@ class AuthenticateStage:
             return None
         return cls(ctx.authenticators, ctx.config.name)
 
-    def wrap(self, next_handler: Handler) -> Handler:
+    def wrap(self, next_handler: Chain) -> Chain:
         authenticators = self._authenticators
         sessions = self._sessions
         # Only the first authenticator's: a later one's credential may be claimed before it.
@@ -55,7 +55,7 @@ class AuthenticateStage:
         )
 
         # Not a coroutine: a caller already known is handed on (see tailor.pipeline).
-        def authenticate(request: Request) -> Awaitable[Response]:
+        def authenticate(request: Request) -> Outcome:
             if sessions is not None:
                 request.state[SESSIONS_STATE_KEY] = sessions
             route = request.route
@@ -92,6 +92,6 @@ class AuthenticateStage:
                 return problem_response(401, "a credential is required", headers=self._challenges)
             # Outside the try: an exception from further down is not a credential problem.
             request.principal = principal
-            return await next_handler(request)
+            return await awaitable(next_handler(request))
 
         return authenticate

@@ -29,7 +29,7 @@ import ipaddress
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from prometheus_client import Counter
 
@@ -41,7 +41,7 @@ from tailor.problem import problem_response
 from tailor.ratelimit.backend import configured_backend
 from tailor.ratelimit.gcra import BackendUnavailable, Quota, RateLimiter, Verdict
 from tailor.ratelimit.memory import MemoryBackend
-from tailor.routing import Handler
+from tailor.routing import Chain, Outcome
 from tailor.stages.ratelimit import ThrottledLog
 
 log = logging.getLogger("tailor.ratelimit")
@@ -166,32 +166,56 @@ class AuthGuardStage:
         )
         return cls(cfg.auth_failures, cfg.key_prefix, backend, refused, errors)
 
-    def wrap(self, next_handler: Handler) -> Handler:
+    def wrap(self, next_handler: Chain) -> Chain:
         blocked = self._blocked
         any_blocked = blocked.until  # a dict: its truthiness costs no Python call
 
-        async def authguard(request: Request) -> Response:
+        # Not a coroutine: see tailor.pipeline.
+        def authguard(request: Request) -> Outcome:
             # The good path: one truthiness check while no IP is blocked, one lookup after.
             if any_blocked:
                 left = blocked.remaining(client_key(request.client))
                 if left:
                     return self._too_many(request, left)
             try:
-                response = await next_handler(request)
+                outcome = next_handler(request)
             except HTTPProblem as exc:  # a login handler's refusal, mapped further up
+                if is_auth_failure(exc.status, request):
+                    return self._failed_then_raise(request, exc)
+                raise
+            if isinstance(outcome, Response):
+                status = outcome.status  # inlined is_auth_failure: this runs on every request
+                if status == 401 or (status == 403 and request.principal is None):
+                    return self._failed_or(request, outcome)
+                return outcome
+            return guarded(request, outcome)
+
+        async def guarded(request: Request, pending: Awaitable[Response]) -> Response:
+            try:
+                response = await pending
+            except HTTPProblem as exc:
                 if is_auth_failure(exc.status, request):
                     refused = await self._failed(request)
                     if refused is not None:
                         return refused
                 raise
-            status = response.status  # inlined is_auth_failure: this runs on every request
+            status = response.status
             if status == 401 or (status == 403 and request.principal is None):
-                refused = await self._failed(request)
-                if refused is not None:
-                    return refused
+                return await self._failed_or(request, response)
             return response
 
         return authguard
+
+    async def _failed_or(self, request: Request, response: Response) -> Response:
+        """``response`` (a failed authentication), or a 429 when its charge does not fit."""
+        refused = await self._failed(request)
+        return response if refused is None else refused
+
+    async def _failed_then_raise(self, request: Request, exc: HTTPProblem) -> Response:
+        refused = await self._failed(request)
+        if refused is not None:
+            return refused
+        raise exc
 
     async def _failed(self, request: Request) -> Response | None:
         """Charge one failure to the request's IP; a 429 when it does not fit."""

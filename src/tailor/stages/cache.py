@@ -36,8 +36,8 @@ from tailor.cache.redis_backend import RedisBackend
 from tailor.errors import ConfigError, UpstreamError
 from tailor.http import Request, Response
 from tailor.observe.metrics import TallyChild
-from tailor.pipeline import BuildContext
-from tailor.routing import Handler, Route
+from tailor.pipeline import BuildContext, awaitable
+from tailor.routing import Chain, Outcome, Route
 
 log = logging.getLogger("tailor.cache")
 
@@ -169,20 +169,30 @@ class CacheStage:
 
     # -- the stage ------------------------------------------------------------------------
 
-    def wrap(self, next_handler: Handler) -> Handler:
+    def wrap(self, next_handler: Chain) -> Chain:
         routes = self._routes
         # A backend that never waits (memory, which cannot fail) is read without coroutines.
         peek = self.backend.peek if isinstance(self.backend, MemoryBackend) else None
 
-        async def cache(request: Request) -> Response:
+        # Not a coroutine with the memory backend: a hit is answered at once (tailor.pipeline).
+        def cache(request: Request) -> Outcome:
             cached = routes.get(id(request.route))
             if cached is None or request.method not in CACHEABLE_METHODS:
-                return await next_handler(request)
+                return next_handler(request)
             key = cached.key.of(request)
             if key is None:
                 self._count(cached, "bypass")
-                return await next_handler(request)
-            entry = peek(key) if peek is not None else await self._get(key)
+                return next_handler(request)
+            if peek is None:
+                return looked_up(request, cached, key)
+            return from_entry(request, cached, key, peek(key))
+
+        async def looked_up(request: Request, cached: CachedRoute, key: str) -> Response:
+            return await awaitable(from_entry(request, cached, key, await self._get(key)))
+
+        def from_entry(
+            request: Request, cached: CachedRoute, key: str, entry: CacheEntry | None
+        ) -> Outcome:
             if entry is not None:
                 now = time.time()
                 age = entry.age(now)
@@ -193,7 +203,12 @@ class CacheStage:
                     self._refresh(key, cached, request, next_handler, entry)
                     self._count(cached, "stale")
                     return respond_from_entry(request, cached, entry, "stale", age)
-            answer = await self._fill(key, cached, request, next_handler, entry)
+            return filled(request, cached, key, entry)
+
+        async def filled(
+            request: Request, cached: CachedRoute, key: str, stale: CacheEntry | None
+        ) -> Response:
+            answer = await self._fill(key, cached, request, next_handler, stale)
             self._count(cached, answer.label)
             return respond(request, cached, answer)
 
@@ -209,7 +224,7 @@ class CacheStage:
         key: str,
         cached: CachedRoute,
         request: Request,
-        next_handler: Handler,
+        next_handler: Chain,
         stale: CacheEntry | None,
     ) -> Answer:
         running = self._inflight.get(key)
@@ -229,7 +244,7 @@ class CacheStage:
         key: str,
         cached: CachedRoute,
         request: Request,
-        next_handler: Handler,
+        next_handler: Chain,
         stale: CacheEntry,
     ) -> None:
         if key in self._inflight:
@@ -241,7 +256,7 @@ class CacheStage:
         key: str,
         cached: CachedRoute,
         request: Request,
-        next_handler: Handler,
+        next_handler: Chain,
         stale: CacheEntry | None,
         kind: str,
     ) -> asyncio.Task[Answer]:
@@ -261,7 +276,7 @@ class CacheStage:
         self,
         cached: CachedRoute,
         request: Request,
-        next_handler: Handler,
+        next_handler: Chain,
         stale: CacheEntry | None,
         kind: str,
         *,
@@ -273,7 +288,7 @@ class CacheStage:
         started = time.monotonic()
         self._m.upstream_fetches.labels(template, kind).inc()
         try:
-            response = await next_handler(request)
+            response = await awaitable(next_handler(request))
         except UpstreamError:
             if stale is not None and stale.usable_on_error(time.time()):
                 return Answer.from_entry(stale, "stale", cached, time.time())

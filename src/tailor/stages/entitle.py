@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable
 from urllib.parse import quote
 
 from tailor.auth.apps import App, AppRegistry, RegistryUnavailable
 from tailor.http import Request, Response
-from tailor.pipeline import BuildContext, answer
+from tailor.pipeline import BuildContext, awaitable
 from tailor.problem import problem_response
-from tailor.routing import Handler
+from tailor.routing import Chain, Outcome
 
 log = logging.getLogger("tailor.entitle")
 
@@ -59,11 +58,11 @@ class EntitleStage:
         registry = AppRegistry(fetch, ttl_s=cfg.cache_ttl_s)
         return cls(registry, bff=cfg.bff or ctx.config.name, fail_open=cfg.on_unavailable == "open")
 
-    def wrap(self, next_handler: Handler) -> Handler:
+    def wrap(self, next_handler: Chain) -> Chain:
         registry, bff = self._registry, self._bff
 
         # Not a coroutine: a caller whose app is cached is handed on (see tailor.pipeline).
-        def entitle(request: Request) -> Awaitable[Response]:
+        def entitle(request: Request) -> Outcome:
             principal = request.principal
             route = request.route
             if principal is None or route is None:  # an anonymous route: nothing to check
@@ -74,7 +73,7 @@ class EntitleStage:
             if app is None:
                 return look_up(request)
             if not (app.active and app.allows(bff, request.method, route.template)):
-                return answer(_refuse(request))
+                return _refuse(request)
             request.state[APP_STATE_KEY] = app
             return next_handler(request)
 
@@ -86,11 +85,11 @@ class EntitleStage:
             if not _permitted(found, bff, request.method, request.route.template):
                 return _refuse(request)
             request.state[APP_STATE_KEY] = found
-            return await next_handler(request)
+            return await awaitable(next_handler(request))
 
         return entitle
 
-    async def _look_up(self, request: Request, next_handler: Handler) -> App | Response | None:
+    async def _look_up(self, request: Request, next_handler: Chain) -> App | Response | None:
         """The caller's app from the registry, or the answer to give instead: 403 for an id
         that cannot name an app, 503 (or, failing open, the request served without an app)
         when the registry cannot be asked."""
@@ -103,7 +102,7 @@ class EntitleStage:
         except RegistryUnavailable:
             if self._fail_open:
                 log.warning("app registry unavailable: letting %s through", client_id)
-                return await next_handler(request)
+                return await awaitable(next_handler(request))
             log.warning("app registry unavailable: refusing %s", client_id, exc_info=True)
             return problem_response(
                 503, "entitlements cannot be checked now", headers=(("retry-after", "1"),)

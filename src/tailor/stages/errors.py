@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Awaitable
 
 from tailor.errors import (
     ClientDisconnected,
@@ -21,7 +22,7 @@ from tailor.http import Request, Response
 from tailor.pipeline import BuildContext
 from tailor.problem import problem_response
 from tailor.resilience.errors import CircuitOpen
-from tailor.routing import Handler
+from tailor.routing import Chain, Outcome
 
 log = logging.getLogger("tailor.errors")
 
@@ -31,55 +32,71 @@ class ErrorStage:
     def build(cls, ctx: BuildContext) -> ErrorStage:
         return cls()
 
-    def wrap(self, next_handler: Handler) -> Handler:
-        async def map_errors(request: Request) -> Response:
+    def wrap(self, next_handler: Chain) -> Chain:
+        # Not a coroutine: the stages below raise either while the chain is built (sync) or
+        # while it is awaited; both map the same way (see tailor.pipeline).
+        def map_errors(request: Request) -> Outcome:
             try:
-                return await next_handler(request)
-            except HTTPProblem as exc:
-                parameter = getattr(exc, "parameter", None) or ""
-                return problem_response(
-                    exc.status,
-                    exc.detail,
-                    headers=exc.headers,
-                    parameter=parameter,
-                    request_id=request.request_id,
-                )
-            except UpstreamStatusError as exc:
-                if exc.status == 404:
-                    return problem_response(404, "not found", request_id=request.request_id)
-                request.state["error_cause"] = f"upstream_{exc.reason}"
-                return _bad_gateway(request, exc)
-            except CircuitOpen as exc:
-                # Failing fast on purpose: tell the client when it is worth trying again.
-                request.state["error_cause"] = "upstream_circuit_open"
-                retry = str(max(1, math.ceil(exc.retry_after_s)))
-                return problem_response(
-                    503,
-                    f"a required part ({exc.upstream}) is unavailable, try again shortly",
-                    headers=(("retry-after", retry),),
-                    request_id=request.request_id,
-                )
-            except UpstreamTimeout as exc:
-                request.state["error_cause"] = "upstream_timeout"
-                return problem_response(
-                    504,
-                    f"a required part ({exc.upstream}) did not answer in time",
-                    request_id=request.request_id,
-                )
-            except UpstreamError as exc:
-                request.state["error_cause"] = f"upstream_{exc.reason}"
-                return _bad_gateway(request, exc)
-            except ClientDisconnected:
-                # Nobody is left to read the answer; not the server's error, so not logged as
-                # one. 400, as nginx's 499 is not a status a client could ever see.
-                request.state["error_cause"] = "client_disconnected"
-                return problem_response(400, "the client closed the connection mid-request")
-            except Exception:
-                log.exception("unhandled error on %s %s", request.method, request.path)
-                request.state["error_cause"] = "internal"
-                return problem_response(500, "internal error", request_id=request.request_id)
+                outcome = next_handler(request)
+            except Exception as exc:
+                return mapped(request, exc)
+            if isinstance(outcome, Response):
+                return outcome
+            return awaited(request, outcome)
+
+        async def awaited(request: Request, pending: Awaitable[Response]) -> Response:
+            try:
+                return await pending
+            except Exception as exc:
+                return mapped(request, exc)
 
         return map_errors
+
+
+def mapped(request: Request, exc: Exception) -> Response:
+    """The answer to an exception raised below this stage."""
+    if isinstance(exc, HTTPProblem):
+        parameter = getattr(exc, "parameter", None) or ""
+        return problem_response(
+            exc.status,
+            exc.detail,
+            headers=exc.headers,
+            parameter=parameter,
+            request_id=request.request_id,
+        )
+    if isinstance(exc, UpstreamStatusError):
+        if exc.status == 404:
+            return problem_response(404, "not found", request_id=request.request_id)
+        request.state["error_cause"] = f"upstream_{exc.reason}"
+        return _bad_gateway(request, exc)
+    if isinstance(exc, CircuitOpen):
+        # Failing fast on purpose: tell the client when it is worth trying again.
+        request.state["error_cause"] = "upstream_circuit_open"
+        retry = str(max(1, math.ceil(exc.retry_after_s)))
+        return problem_response(
+            503,
+            f"a required part ({exc.upstream}) is unavailable, try again shortly",
+            headers=(("retry-after", retry),),
+            request_id=request.request_id,
+        )
+    if isinstance(exc, UpstreamTimeout):
+        request.state["error_cause"] = "upstream_timeout"
+        return problem_response(
+            504,
+            f"a required part ({exc.upstream}) did not answer in time",
+            request_id=request.request_id,
+        )
+    if isinstance(exc, UpstreamError):
+        request.state["error_cause"] = f"upstream_{exc.reason}"
+        return _bad_gateway(request, exc)
+    if isinstance(exc, ClientDisconnected):
+        # Nobody is left to read the answer; not the server's error, so not logged as one.
+        # 400, as nginx's 499 is not a status a client could ever see.
+        request.state["error_cause"] = "client_disconnected"
+        return problem_response(400, "the client closed the connection mid-request")
+    log.error("unhandled error on %s %s", request.method, request.path, exc_info=exc)
+    request.state["error_cause"] = "internal"
+    return problem_response(500, "internal error", request_id=request.request_id)
 
 
 def _bad_gateway(request: Request, exc: UpstreamError) -> Response:

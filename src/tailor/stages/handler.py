@@ -3,10 +3,10 @@ parameter), then call it."""
 
 from __future__ import annotations
 
-from tailor.http import Request, Response
+from tailor.http import Request
 from tailor.params import check_path_param, parse_query
 from tailor.pipeline import BuildContext
-from tailor.routing import Handler
+from tailor.routing import Chain, Outcome
 from tailor.upstream.client import UpstreamClient
 
 
@@ -18,10 +18,12 @@ class HandlerStage:
     def build(cls, ctx: BuildContext) -> HandlerStage:
         return cls(ctx.client)
 
-    def wrap(self, next_handler: Handler) -> Handler:
+    def wrap(self, next_handler: Chain) -> Chain:
         client = self._client
 
-        async def handle(request: Request) -> Response:
+        # Not a coroutine: a parameter refused (400) is raised here, before any coroutine;
+        # the endpoint's own coroutine is what the stages above await.
+        def handle(request: Request) -> Outcome:
             request.upstreams = client
             route = request.route
             assert route is not None, "the route stage runs first"
@@ -29,6 +31,6 @@ class HandlerStage:
                 check_path_param(name, value)
             if route.query:
                 request.state["query"] = parse_query(route.query, request.query)
-            return await route.handler(request)
+            return route.handler(request)
 
         return handle

@@ -8,13 +8,12 @@ client that dribbles its headers; see ``limits.header_read_timeout_s``.)
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
 
 from tailor.config import Limits
 from tailor.http import Request, Response
-from tailor.pipeline import BuildContext, answer
+from tailor.pipeline import BuildContext, awaitable
 from tailor.problem import problem_response
-from tailor.routing import Handler
+from tailor.routing import Chain, Outcome
 
 
 class LimitsStage:
@@ -25,26 +24,26 @@ class LimitsStage:
     def build(cls, ctx: BuildContext) -> LimitsStage:
         return cls(ctx.config.limits)
 
-    def wrap(self, next_handler: Handler) -> Handler:
+    def wrap(self, next_handler: Chain) -> Chain:
         max_headers = self._limits.max_header_bytes
         max_body = self._limits.max_body_bytes
         receive_timeout = self._limits.receive_timeout_s
 
         # Not a coroutine: a request without a body is handed on as it is (see
         # tailor.pipeline); one with a body is read by with_body first.
-        def limits(request: Request) -> Awaitable[Response]:
+        def limits(request: Request) -> Outcome:
             headers = request.headers
             # name + ": " + value + CRLF per field, summed in C
             size = sum(map(len, headers)) + sum(map(len, headers.values())) + 4 * len(headers)
             if size > max_headers:
-                return answer(problem_response(431, "request headers too large"))
+                return problem_response(431, "request headers too large")
             length = headers.get("content-length")
             chunked = "chunked" in headers.get("transfer-encoding", "")
             if length is not None:
                 if not length.isdigit():
-                    return answer(problem_response(400, "malformed content-length"))
+                    return problem_response(400, "malformed content-length")
                 if int(length) > max_body:
-                    return answer(problem_response(413, f"request body over {max_body} bytes"))
+                    return problem_response(413, f"request body over {max_body} bytes")
             if chunked or (length is not None and length != "0"):
                 return with_body(request)
             return next_handler(request)
@@ -58,7 +57,7 @@ class LimitsStage:
             if body is None:
                 return problem_response(413, f"request body over {max_body} bytes")
             request.body = body
-            return await next_handler(request)
+            return await awaitable(next_handler(request))
 
         return limits
 

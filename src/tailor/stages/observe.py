@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable
 
 from tailor.http import Request, Response
 from tailor.observe.metrics import Metrics
 from tailor.pipeline import BuildContext
-from tailor.routing import Handler
+from tailor.routing import Chain, Outcome
 
 UNMATCHED = "<unmatched>"
 #: Methods counted under their own name. A client may send any token as a method (to a path
@@ -23,13 +24,12 @@ class ObserveStage:
     def build(cls, ctx: BuildContext) -> ObserveStage | None:
         return cls(ctx.metrics) if ctx.config.metrics.enabled else None
 
-    def wrap(self, next_handler: Handler) -> Handler:
+    def wrap(self, next_handler: Chain) -> Chain:
         m = self._m
         known, series = m.requests.known, m.requests.series
         clock = time.perf_counter
 
-        async def observe(request: Request) -> Response:
-            response = await next_handler(request)
+        def record(request: Request, response: Response) -> Response:
             route = request.route.template if request.route is not None else UNMATCHED
             status = response.status
             method = request.method if request.method in METHODS else "OTHER"
@@ -42,5 +42,15 @@ class ObserveStage:
             if status >= 500:
                 m.errors.labels(route, request.state.get("error_cause", str(status))).inc()
             return response
+
+        # Not a coroutine: an answer found without waiting is recorded at once (tailor.pipeline).
+        def observe(request: Request) -> Outcome:
+            outcome = next_handler(request)
+            if isinstance(outcome, Response):
+                return record(request, outcome)
+            return observed(request, outcome)
+
+        async def observed(request: Request, pending: Awaitable[Response]) -> Response:
+            return record(request, await pending)
 
         return observe

@@ -13,17 +13,19 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Awaitable
 
 from prometheus_client import Counter
 
 from tailor.config import RateLimit
 from tailor.http import Request, Response
-from tailor.pipeline import BuildContext
+from tailor.pipeline import BuildContext, awaitable
 from tailor.problem import problem_response
 from tailor.ratelimit.backend import configured_backend
 from tailor.ratelimit.gcra import BackendUnavailable, Quota, RateLimiter, Verdict
 from tailor.ratelimit.memory import MemoryBackend
 from tailor.ratelimit.policy import (
+    DEFAULT_TIER,
     CompiledPolicy,
     caller_app,
     identity,
@@ -31,7 +33,7 @@ from tailor.ratelimit.policy import (
     policies_by_route,
     tier_of,
 )
-from tailor.routing import Handler
+from tailor.routing import Chain, Outcome
 
 log = logging.getLogger("tailor.ratelimit")
 
@@ -102,21 +104,21 @@ class RateLimitStage:
         )
         return cls(cfg, backend, policies_by_route(ctx.router.routes, cfg), denied, errors)
 
-    def wrap(self, next_handler: Handler) -> Handler:
+    def wrap(self, next_handler: Chain) -> Chain:
         by_route = self._by_route
         acquire = self._backend.acquire
-        # A backend that never waits (memory) is called without a coroutine per request.
+        # A backend that never waits (memory) is charged without a coroutine per request.
         charge = self._backend.charge if isinstance(self._backend, MemoryBackend) else None
         tiers = known_tiers([p for policies in by_route.values() for p in policies])
         # RateLimit-Policy depends only on which policies applied and the tier: built once per
         # combination. Bounded: subsets of each route's policies x the tiers policies name.
         policy_headers: dict[tuple[tuple[CompiledPolicy, ...], str | None], tuple[str, str]] = {}
 
-        async def rate_limit(request: Request) -> Response:
+        def quotas_of(request: Request) -> tuple[list[CompiledPolicy], list[Quota], str]:
             route = request.route
             policies = by_route.get(id(route)) if route is not None else None
             if not policies:
-                return await next_handler(request)
+                return [], [], DEFAULT_TIER
             app = caller_app(request)
             tier = tier_of(app)
             applied: list[CompiledPolicy] = []
@@ -126,12 +128,11 @@ class RateLimitStage:
                 if who is not None:
                     applied.append(p)
                     quotas.append(p.quota(who, tier))
-            if not quotas:
-                return await next_handler(request)
-            try:
-                verdict = charge(quotas) if charge is not None else await acquire(quotas)
-            except BackendUnavailable as exc:
-                return await self._unavailable(request, next_handler, exc)
+            return applied, quotas, tier
+
+        def judged(
+            request: Request, applied: list[CompiledPolicy], tier: str, verdict: Verdict
+        ) -> Outcome:
             # A tier no policy names gets the default items: one header for all such tiers.
             combination = (tuple(applied), tier if tier in tiers else None)
             policy_header = policy_headers.get(combination)
@@ -150,9 +151,36 @@ class RateLimitStage:
             else:
                 usage = ", ".join(map(CompiledPolicy.usage_item, applied, verdict.usages))
             headers = (policy_header, ("ratelimit", usage))
-            response = await next_handler(request)
+            outcome = next_handler(request)
+            if isinstance(outcome, Response):
+                outcome.headers += headers
+                return outcome
+            return with_headers(outcome, headers)
+
+        async def with_headers(
+            pending: Awaitable[Response], headers: tuple[tuple[str, str], ...]
+        ) -> Response:
+            response = await pending
             response.headers += headers
             return response
+
+        # Not a coroutine with the memory backend: see tailor.pipeline.
+        def rate_limit(request: Request) -> Outcome:
+            applied, quotas, tier = quotas_of(request)
+            if not quotas:
+                return next_handler(request)
+            if charge is None:
+                return charged_later(request, applied, quotas, tier)
+            return judged(request, applied, tier, charge(quotas))
+
+        async def charged_later(
+            request: Request, applied: list[CompiledPolicy], quotas: list[Quota], tier: str
+        ) -> Response:
+            try:
+                verdict = await acquire(quotas)
+            except BackendUnavailable as exc:
+                return await self._unavailable(request, next_handler, exc)
+            return await awaitable(judged(request, applied, tier, verdict))
 
         return rate_limit
 
@@ -178,12 +206,12 @@ class RateLimitStage:
         )
 
     async def _unavailable(
-        self, request: Request, next_handler: Handler, exc: BackendUnavailable
+        self, request: Request, next_handler: Chain, exc: BackendUnavailable
     ) -> Response:
         self._backend_errors.inc()
         if self._fail_open:
             self._log.warning("rate limits not checked (failing open): %s", exc)
-            return await next_handler(request)
+            return await awaitable(next_handler(request))
         self._log.warning("rate limits not checked (failing closed, 503): %s", exc)
         return problem_response(
             503,

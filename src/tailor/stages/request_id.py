@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Awaitable
 
 from tailor.http import Request, Response
 from tailor.pipeline import BuildContext
-from tailor.routing import Handler
+from tailor.routing import Chain, Outcome
 
 _SAFE = re.compile(r"[A-Za-z0-9_.-]{8,64}")
 _ID_HEX = 24  # 12 random bytes
@@ -55,14 +56,22 @@ class RequestIdStage:
     def build(cls, ctx: BuildContext) -> RequestIdStage:
         return cls()
 
-    def wrap(self, next_handler: Handler) -> Handler:
+    def wrap(self, next_handler: Chain) -> Chain:
         new_id = _IDS.next
 
-        async def request_id(request: Request) -> Response:
+        # Not a coroutine: see tailor.pipeline.
+        def request_id(request: Request) -> Outcome:
             inbound = request.headers.get("x-request-id")
             rid = inbound if inbound and _SAFE.fullmatch(inbound) else new_id()
             request.request_id = rid
-            response = await next_handler(request)
+            outcome = next_handler(request)
+            if isinstance(outcome, Response):
+                outcome.headers.append(("x-request-id", rid))
+                return outcome
+            return stamped(outcome, rid)
+
+        async def stamped(pending: Awaitable[Response], rid: str) -> Response:
+            response = await pending
             response.headers.append(("x-request-id", rid))
             return response
 

@@ -3,12 +3,10 @@ after authentication, so an anonymous caller learns nothing beyond 401."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
-
 from tailor.http import Request, Response
-from tailor.pipeline import BuildContext, answer
+from tailor.pipeline import BuildContext
 from tailor.problem import problem_response
-from tailor.routing import Handler, Router
+from tailor.routing import Chain, Outcome, Router
 
 
 class RouteStage:
@@ -19,19 +17,19 @@ class RouteStage:
     def build(cls, ctx: BuildContext) -> RouteStage:
         return cls(ctx.router)
 
-    def wrap(self, next_handler: Handler) -> Handler:
+    def wrap(self, next_handler: Chain) -> Chain:
         static = self._router.static
         match = self._router.match
 
-        # Not a coroutine: it hands on the next stage's awaitable (see tailor.pipeline).
-        def route(request: Request) -> Awaitable[Response]:
+        # Not a coroutine (see tailor.pipeline).
+        def route(request: Request) -> Outcome:
             # A path without parameters is two dict lookups; the rest goes to the router.
             by_method = static.get(request.path)
             found = by_method.get(request.method) if by_method is not None else None
             if found is None:
                 matched = match(request.method, request.path)
                 if matched.route is None:
-                    return answer(_refusal(request.method, matched.allowed))
+                    return _refusal(request.method, matched.allowed)
                 found = matched.route
                 request.path_params = matched.params
             request.route = found

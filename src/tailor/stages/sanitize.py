@@ -23,12 +23,13 @@ Outbound: no ``Server``, ``X-Powered-By``, internal or hop-by-hop header on any 
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Awaitable
 from operator import itemgetter
 
 from tailor.config import Sanitize
 from tailor.http import Request, Response
 from tailor.pipeline import BuildContext
-from tailor.routing import Handler
+from tailor.routing import Chain, Outcome
 
 HOP_BY_HOP = frozenset(
     {
@@ -132,12 +133,18 @@ class SanitizeStage:
             if scheme in ("http", "https"):
                 request.scheme = scheme
 
-    def wrap(self, next_handler: Handler) -> Handler:
+    def wrap(self, next_handler: Chain) -> Chain:
         drop_in = self._drop_inbound
         drop_out = self._drop_outbound
         trusted = self._trusted
 
-        async def sanitize(request: Request) -> Response:
+        def clean(response: Response) -> Response:
+            if not drop_out.isdisjoint(map(_name, response.headers)):
+                response.headers = [(n, v) for n, v in response.headers if n not in drop_out]
+            return response
+
+        # Not a coroutine: see tailor.pipeline.
+        def sanitize(request: Request) -> Outcome:
             if trusted:
                 self._forwarded(request)
             headers = request.headers
@@ -145,9 +152,12 @@ class SanitizeStage:
             if not drop_in.isdisjoint(headers):
                 for name in drop_in.intersection(headers):
                     del headers[name]
-            response = await next_handler(request)
-            if not drop_out.isdisjoint(map(_name, response.headers)):
-                response.headers = [(n, v) for n, v in response.headers if n not in drop_out]
-            return response
+            outcome = next_handler(request)
+            if isinstance(outcome, Response):
+                return clean(outcome)
+            return cleaned(outcome)
+
+        async def cleaned(pending: Awaitable[Response]) -> Response:
+            return clean(await pending)
 
         return sanitize

@@ -18,15 +18,17 @@ import asyncio
 import collections
 import contextlib
 import time
+from collections.abc import Awaitable
+from contextvars import Token
 
 from tailor.http import Request, Response
-from tailor.pipeline import BuildContext
+from tailor.pipeline import BuildContext, awaitable
 from tailor.problem import problem_response
 from tailor.resilience.metrics import ResilienceMetrics
 from tailor.resilience.scope import REQUEST_ALLOWANCE, CallAllowance
 from tailor.resilience.settings import ShedSettings
 from tailor.resilience.transport import ResilientTransport
-from tailor.routing import Handler
+from tailor.routing import Chain, Outcome
 
 # Weight of the newest sample in the moving average of service time.
 _EWMA_ALPHA = 0.1
@@ -131,23 +133,48 @@ class ShedStage:
         )
         return cls(settings.shed, settings.max_calls_per_request, metrics)
 
-    def wrap(self, next_handler: Handler) -> Handler:
+    def wrap(self, next_handler: Chain) -> Chain:
         max_calls = self._max_calls
         gate = self.gate
         clock = time.perf_counter
 
-        async def admit(request: Request) -> Response:
-            # The usual case, a free slot, is taken without creating a coroutine.
-            refused = None if gate.try_enter() else await gate.enter()
-            if refused is not None:
-                return self._shed(request, refused)
+        # Not a coroutine: see tailor.pipeline. The slot and the call allowance are held until
+        # the answer is final, whether it came at once or had to be awaited.
+        def admit(request: Request) -> Outcome:
+            if not gate.try_enter():  # the usual case, a free slot, takes no coroutine
+                return queued(request)
+            return admitted(request)
+
+        def admitted(request: Request) -> Outcome:
             token = REQUEST_ALLOWANCE.set(CallAllowance(max_calls))
             started = clock()
             try:
-                return await next_handler(request)
+                outcome = next_handler(request)
+            except BaseException:
+                gate.leave(clock() - started)
+                REQUEST_ALLOWANCE.reset(token)
+                raise
+            if isinstance(outcome, Response):
+                gate.leave(clock() - started)
+                REQUEST_ALLOWANCE.reset(token)
+                return outcome
+            # Awaited in this same context (the caller's task), so the token resets there.
+            return finishing(outcome, started, token)
+
+        async def finishing(
+            pending: Awaitable[Response], started: float, token: Token[CallAllowance | None]
+        ) -> Response:
+            try:
+                return await pending
             finally:
                 gate.leave(clock() - started)
                 REQUEST_ALLOWANCE.reset(token)
+
+        async def queued(request: Request) -> Response:
+            refused = await gate.enter()
+            if refused is not None:
+                return self._shed(request, refused)
+            return await awaitable(admitted(request))
 
         return admit
 

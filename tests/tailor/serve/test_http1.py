@@ -9,6 +9,7 @@ ordering and closing can be seen byte for byte. Every test runs on asyncio's loo
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import hashlib
 import json
 import socket
@@ -1017,3 +1018,60 @@ async def test_close_aborts_a_stuck_handler_connection_after_the_grace(start: St
     held.release.set()
     async with asyncio.timeout(TIMEOUT_S):
         await held.tasks[0]  # the handler finishing later, with nowhere to answer, is quiet
+
+
+async def test_an_answer_the_pipeline_has_at_once_is_written_without_a_task(start: Start) -> None:
+    tasks: list[asyncio.Task[Any] | None] = []
+
+    def at_once(request: Request) -> Response:
+        tasks.append(asyncio.current_task())
+        return Response(200, request.path.encode())
+
+    server = await start(at_once)
+    client = await Client.connect(server.port)
+    client.send(get("/a") + get("/b") + get("/c"))  # pipelined: answered in order
+    bodies = [(await client.answer()).body for _ in range(3)]
+    assert bodies == [b"/a", b"/b", b"/c"]
+    assert tasks == [None, None, None]
+
+
+_SEEN: contextvars.ContextVar[str | None] = contextvars.ContextVar("seen", default=None)
+
+
+async def test_what_the_pipeline_sets_before_waiting_it_sees_and_resets_after(
+    start: Start,
+) -> None:
+    before: list[str | None] = []
+
+    def sets_then_waits(request: Request) -> Awaitable[Response]:
+        before.append(_SEEN.get())  # each request starts from a clean context
+        token = _SEEN.set(request.path)
+
+        async def rest() -> Response:
+            await asyncio.sleep(0)  # a real wait: the rest runs in the server's task
+            seen = _SEEN.get()
+            _SEEN.reset(token)  # raises unless this is the context it was set in
+            return Response(200, (seen or "").encode())
+
+        return rest()
+
+    server = await start(sets_then_waits)
+    client = await Client.connect(server.port)
+    for path in ("/one", "/two"):
+        client.send(get(path))
+        assert (await client.answer()).body == path.encode()
+    assert before == [None, None]
+
+
+async def test_a_pipeline_raising_before_it_waits_is_answered_500(start: Start) -> None:
+    def broken(request: Request) -> Response:
+        raise RuntimeError("a stage of the user's own")
+
+    server = await start(broken)
+    client = await Client.connect(server.port)
+    client.send(GET)
+    answer = await client.answer()
+    assert_problem(answer, 500)
+    assert b"RuntimeError" not in answer.body
+    client.send(GET)  # the connection goes on
+    assert_problem(await client.answer(), 500)

@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry, Counter
 from tailor import Request, Response, build_config
 from tailor.config import AuthFailures
 from tailor.errors import ConfigError
+from tailor.pipeline import awaitable
 from tailor.ratelimit.memory import MemoryBackend
 from tailor.stages.authguard import AuthGuardStage, BlockedIPs
 
@@ -177,7 +178,7 @@ async def test_a_blocked_ip_gets_one_more_attempt_once_the_quota_refills() -> No
     guard = stage_on(clock, limit=2, window_s=10).wrap(refuse)  # one failure per 5 s
 
     async def status() -> int:
-        return (await guard(Request("GET", "/me", "", {}, "203.0.113.7"))).status
+        return (await awaitable(guard(Request("GET", "/me", "", {}, "203.0.113.7")))).status
 
     assert [await status() for _ in range(3)] == [401, 401, 429]
     assert len(reached) == 3
