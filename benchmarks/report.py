@@ -140,15 +140,20 @@ What the measurements behind these numbers showed (the commands are in each bull
   the server's count is about 64k of a home's 1.91 million), since granian's hand-offs between
   its Rust threads and the Python loop on the one pinned core cost time that no Python
   instruction shows.
-- **What is left on the cache hit.** The server floor answers in about 16 us, nginx in about
-  13; tailor's hit takes about 32 (31,400 rps), so the pipeline costs about 16 us on this
-  server, spread over twelve stages of 0.4-2 us each and the rate limiter's 2-5 us (the
-  per-stage table above). 0.5x nginx needs the whole hit in about 26 us: the pipeline in about
-  10. What was tried and measured on the way: removing a stage's coroutine layer (the request
-  id stage handing on the next stage's awaitable) saved about 1,100 of 122,000 instructions
-  (1%), so flattening the chain into after-response hooks would save a few percent, not the
-  40% needed; answering from a done-callback on the pipeline's own task instead of a wrapper
-  coroutine cost 5,000 more instructions per answer (one more turn of the loop).
+- **A cache hit runs no coroutine and no task.** Before 2026-12-05 every stage was a coroutine
+  and tailor's server answered each request from a task of its own: on the hit, the pipeline
+  cost about 14 us on top of the server floor's 16. Now a stage is a plain function that
+  returns the response itself when it has it without waiting, or an awaitable when something
+  below must wait (src/tailor/pipeline.py), and the server writes an answer it gets at once in
+  the turn of the loop that read the request. Counted (`python -m benchmarks.instructions
+  --scenarios cache-served --requests 300`): 190,046 to 176,570 instructions per served hit
+  (-7%). Timed the same day on the same machine (`python -m benchmarks.run --scenarios cache
+  --rounds 3 --duration 5 --warmup 5 --no-docs`, before and after): 43,750 to 48,045 rps, 0.50x
+  to 0.56x nginx, the floor (which now answers without a task too) 0.95x to 0.98x. Removing
+  the coroutine layers alone is worth about 0.5 us in-process (8 nested coroutines against 8
+  nested calls, 711 against 237 ns); the rest is the task and the loop turn. Earlier
+  measurements on the way: answering from a done-callback on the pipeline's own task instead
+  of a wrapper coroutine cost 5,000 more instructions per answer (one more turn of the loop).
 - **The 20 ms variant's harness: its floor was the Node generator, so the generator is now
   C.** One GET straight to the delaying upstream, no contender, landed about 0.85 ms late at
   p50 and 5-12 ms late at p99 with the Node generator (benchmarks/peers/node/openloop.js), and
@@ -181,6 +186,15 @@ What the measurements behind these numbers showed (the commands are in each bull
   parser cycle, now broken when a connection closes). At half of peak rps the worker is about
   72% busy, not 50%: at low concurrency each request shares fewer event-loop wake-ups and
   system calls, so it costs more CPU, and three waves of work queue behind other homes'.
+  In the 2026-12-05 run the peak rose (3,981 rps), so half of it (1,990 rps, about 120 homes
+  in flight, each holding up to four upstream connections 20 ms) kept the worker 77-86% busy:
+  about 430 us of CPU per home against 250 at peak, since every upstream answer now arrives
+  on its own connection at its own moment instead of in a batch. Its p99 was +7.1 ms in the
+  first round and about +42 ms in the next two, where Node's went from +28 to +79 ms and
+  FastAPI + aiohttp's from +14 to +32: the machine was busier in those rounds, and a worker
+  that is 85% busy has little slack to absorb it. A p99 under 5 ms at half of peak needs the
+  home's CPU at low concurrency brought down toward its cost at peak (fewer wake-ups per
+  upstream answer), which this session did not reach.
 - **granian's own knobs did not help**: `--task-impl rust`, `--runtime-mode st` and both together,
   interleaved with the default over 3 rounds of the bare home, were within the rounds' noise
   (1,830-2,130 rps against 2,120 for the default).

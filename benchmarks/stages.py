@@ -26,7 +26,7 @@ import json
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,7 @@ from benchmarks.ratelimit.pipeline_cost import NEVER
 from tailor import BFF, Request, Response, build_config
 from tailor.config import deep_merge
 from tailor.pipeline import BuildContext
-from tailor.routing import Handler
+from tailor.routing import Chain, Outcome
 from waveform.bffs.mobile.app import PROFILE, build
 
 RESULTS = Path(__file__).resolve().parent / "results" / "stages.json"
@@ -55,7 +55,7 @@ class StageClock:
 
         original = pipeline.build_chain
 
-        def timed_build_chain(ctx: BuildContext) -> tuple[Handler, list[str]]:
+        def timed_build_chain(ctx: BuildContext) -> tuple[Chain, list[str]]:
             stages = [s for s in (f.build(ctx) for f in pipeline.stage_order()) if s is not None]
             self.names = [type(s).__name__ for s in stages]
             self.inclusive = [0] * len(stages)
@@ -63,7 +63,7 @@ class StageClock:
             async def bottom(request: Any) -> Any:
                 raise RuntimeError("the handler stage must be last")
 
-            chain: Handler = bottom
+            chain: Chain = bottom
             for index in range(len(stages) - 1, -1, -1):
                 chain = self._timed(index, stages[index].wrap(chain))
             return chain, self.names
@@ -79,14 +79,26 @@ class StageClock:
 
         return restore
 
-    def _timed(self, index: int, handler: Handler) -> Handler:
+    def _timed(self, index: int, handler: Chain) -> Chain:
         inclusive = self.inclusive
         clock = time.perf_counter_ns
 
-        async def timed(request: Request) -> Response:
+        # As the stages are: a response had at once is timed at once, an awaitable when done.
+        def timed(request: Request) -> Outcome:
             started = clock()
             try:
-                return await handler(request)
+                outcome = handler(request)
+            except BaseException:
+                inclusive[index] += clock() - started
+                raise
+            if isinstance(outcome, Response):
+                inclusive[index] += clock() - started
+                return outcome
+            return finish(outcome, started)
+
+        async def finish(pending: Awaitable[Response], started: int) -> Response:
+            try:
+                return await pending
             finally:
                 inclusive[index] += clock() - started
 
