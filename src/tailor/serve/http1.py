@@ -568,12 +568,9 @@ class _Connection(asyncio.Protocol):
             # A request whose body broke before its answer started is not run: the refusal is
             # its answer (run, it would answer as if its body were whole).
             if queue and queue[-1][1] is body:
-                last = queue[-1]
-                if self._ready is last:  # taken, not started
-                    self._ready = None
-                    self._busy = False
-                    queue.pop()
-                elif not (self._busy and len(queue) == 1):
+                if self._ready is queue[-1]:  # taken, not started
+                    self._ready, self._busy = None, False
+                if not (self._busy and len(queue) == 1):  # else it is the one being answered
                     queue.pop()
         self._refusal = refused
         if not self._busy and not self._queue:

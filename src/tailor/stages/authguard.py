@@ -195,12 +195,9 @@ class AuthGuardStage:
                 response = await pending
             except HTTPProblem as exc:
                 if is_auth_failure(exc.status, request):
-                    refused = await self._failed(request)
-                    if refused is not None:
-                        return refused
+                    return await self._failed_then_raise(request, exc)
                 raise
-            status = response.status
-            if status == 401 or (status == 403 and request.principal is None):
+            if is_auth_failure(response.status, request):
                 return await self._failed_or(request, response)
             return response
 
@@ -212,6 +209,7 @@ class AuthGuardStage:
         return response if refused is None else refused
 
     async def _failed_then_raise(self, request: Request, exc: HTTPProblem) -> Response:
+        """A 429 when the failure ``exc`` stands for does not fit, else ``exc`` raised on."""
         refused = await self._failed(request)
         if refused is not None:
             return refused

@@ -25,7 +25,6 @@ from tailor.ratelimit.backend import configured_backend
 from tailor.ratelimit.gcra import BackendUnavailable, Quota, RateLimiter, Verdict
 from tailor.ratelimit.memory import MemoryBackend
 from tailor.ratelimit.policy import (
-    DEFAULT_TIER,
     CompiledPolicy,
     caller_app,
     identity,
@@ -114,22 +113,6 @@ class RateLimitStage:
         # combination. Bounded: subsets of each route's policies x the tiers policies name.
         policy_headers: dict[tuple[tuple[CompiledPolicy, ...], str | None], tuple[str, str]] = {}
 
-        def quotas_of(request: Request) -> tuple[list[CompiledPolicy], list[Quota], str]:
-            route = request.route
-            policies = by_route.get(id(route)) if route is not None else None
-            if not policies:
-                return [], [], DEFAULT_TIER
-            app = caller_app(request)
-            tier = tier_of(app)
-            applied: list[CompiledPolicy] = []
-            quotas: list[Quota] = []
-            for p in policies:
-                who = identity(request, p.key, app)
-                if who is not None:
-                    applied.append(p)
-                    quotas.append(p.quota(who, tier))
-            return applied, quotas, tier
-
         def judged(
             request: Request, applied: list[CompiledPolicy], tier: str, verdict: Verdict
         ) -> Outcome:
@@ -166,7 +149,19 @@ class RateLimitStage:
 
         # Not a coroutine with the memory backend: see tailor.pipeline.
         def rate_limit(request: Request) -> Outcome:
-            applied, quotas, tier = quotas_of(request)
+            route = request.route
+            policies = by_route.get(id(route)) if route is not None else None
+            if not policies:
+                return next_handler(request)
+            app = caller_app(request)
+            tier = tier_of(app)
+            applied: list[CompiledPolicy] = []
+            quotas: list[Quota] = []
+            for p in policies:
+                who = identity(request, p.key, app)
+                if who is not None:
+                    applied.append(p)
+                    quotas.append(p.quota(who, tier))
             if not quotas:
                 return next_handler(request)
             if charge is None:

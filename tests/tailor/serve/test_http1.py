@@ -244,6 +244,20 @@ def assert_problem(answer: Answer, status: int) -> None:
     assert b"Traceback" not in answer.body and b'File "' not in answer.body
 
 
+async def refused_unseen(start: Start, raw: bytes, status: int) -> Answer:
+    """``raw`` on a new connection is refused with ``status``, the connection closed, and the
+    handler never sees a request. The refusal, for what else a test checks of it."""
+    seen = Seen()
+    server = await start(seen)
+    client = await Client.connect(server.port)
+    client.send(raw)
+    answer = await client.answer()
+    assert_problem(answer, status)
+    assert await client.closed_by_server() == b""
+    assert seen.requests == []
+    return answer
+
+
 # -- keep-alive -----------------------------------------------------------------------------
 
 
@@ -395,13 +409,7 @@ async def test_the_handler_sees_the_method_and_the_percent_decoded_path(start: S
 
 @pytest.mark.parametrize("path", ["/a%2Fb", "/a%2fb", "/v1%2F..%2Fadmin"])
 async def test_an_encoded_slash_in_the_path_is_refused_400(start: Start, path: str) -> None:
-    seen = Seen()
-    server = await start(seen)
-    client = await Client.connect(server.port)
-    client.send(get(path))
-    assert_problem(await client.answer(), 400)
-    assert await client.closed_by_server() == b""
-    assert seen.requests == []
+    await refused_unseen(start, get(path), 400)
 
 
 async def test_the_handler_sees_the_raw_query_string(start: Start) -> None:
@@ -684,18 +692,13 @@ async def test_an_answer_finished_after_its_client_left_ends_quietly(start: Star
 async def test_content_length_with_transfer_encoding_is_refused_400_and_closed(
     start: Start,
 ) -> None:
-    seen = Seen()
-    server = await start(seen)
-    client = await Client.connect(server.port)
-    client.send(
+    answer = await refused_unseen(
+        start,
         b"POST / HTTP/1.1\r\nhost: test\r\ncontent-length: 3\r\ntransfer-encoding: chunked\r\n"
-        b"\r\n3\r\nabc\r\n0\r\n\r\n"
+        b"\r\n3\r\nabc\r\n0\r\n\r\n",
+        400,
     )
-    answer = await client.answer()
-    assert_problem(answer, 400)
     assert answer.headers["connection"] == "close"
-    assert await client.closed_by_server() == b""
-    assert seen.requests == []
 
 
 @pytest.mark.parametrize(
@@ -708,14 +711,7 @@ async def test_content_length_with_transfer_encoding_is_refused_400_and_closed(
     ],
 )
 async def test_a_malformed_request_is_refused_400_and_closed(start: Start, raw: bytes) -> None:
-    seen = Seen()
-    server = await start(seen)
-    client = await Client.connect(server.port)
-    client.send(raw)
-    answer = await client.answer()
-    assert_problem(answer, 400)
-    assert await client.closed_by_server() == b""
-    assert seen.requests == []
+    await refused_unseen(start, raw, 400)
 
 
 async def test_a_refusal_after_a_pipelined_request_is_answered_after_it(start: Start) -> None:
@@ -766,24 +762,14 @@ async def test_a_pipelined_head_is_bounded_by_its_own_bytes_not_the_body_before_
 async def test_a_field_repeated_until_joining_it_outgrows_the_head_limit_is_refused_431(
     start: Start,
 ) -> None:
-    seen = Seen()
-    server = await start(seen)
-    client = await Client.connect(server.port)
     # 16 KiB, under the 64 KiB head limit; joined one by one, the copies come to megabytes.
-    client.send(b"GET / HTTP/1.1\r\nhost: test\r\n" + b"x-a: b\r\n" * 2000 + b"\r\n")
-    assert_problem(await client.answer(), 431)
-    assert await client.closed_by_server() == b""
-    assert seen.requests == []
+    await refused_unseen(
+        start, b"GET / HTTP/1.1\r\nhost: test\r\n" + b"x-a: b\r\n" * 2000 + b"\r\n", 431
+    )
 
 
 async def test_a_second_host_is_refused_400(start: Start) -> None:
-    seen = Seen()
-    server = await start(seen)
-    client = await Client.connect(server.port)
-    client.send(get("/", "Host: elsewhere"))
-    assert_problem(await client.answer(), 400)
-    assert await client.closed_by_server() == b""
-    assert seen.requests == []
+    await refused_unseen(start, get("/", "Host: elsewhere"), 400)
 
 
 async def test_a_head_not_finished_in_time_is_refused_408_and_closed(start: Start) -> None:
