@@ -25,20 +25,32 @@ def run(
     seconds: float,
     token: str,
     cpu: int | str,
+    warmup: float = 0.0,
     pgids: dict[str, int] | None = None,
 ) -> dict[str, Any]:
-    """One open-loop run; ``pgids`` names process groups whose CPU share (percent of one core)
-    is recorded as ``<name>_cpu_pct``."""
+    """One open-loop run of ``seconds`` after ``warmup`` seconds at the same rate on the same
+    connections, which count nowhere; ``pgids`` names process groups whose CPU share (percent
+    of one core, over the measured seconds) is recorded as ``<name>_cpu_pct``."""
     argv = [
         "taskset", "-c", str(cpu), str(tools.openloop_binary()),
         "--url", url, "--rate", f"{rate:.1f}", "--seconds", f"{seconds:g}",
-        "--header", f"authorization: Bearer {token}",
+        "--warmup", f"{warmup:g}", "--header", f"authorization: Bearer {token}",
     ]  # fmt: skip
     groups = pgids or {}
-    before = {k: wrk.group_cpu_seconds(v) for k, v in groups.items()}
-    started = time.monotonic()
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60)
-    elapsed = time.monotonic() - started
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        # the CPU shares cover the measured part only: read once the warm-up is over
+        if groups and warmup > 0:
+            time.sleep(warmup)  # pacing the measurement window, not synchronizing anything
+        before = {k: wrk.group_cpu_seconds(v) for k, v in groups.items()}
+        started = time.monotonic()
+        out, err = process.communicate(timeout=seconds + warmup + 60)
+        elapsed = time.monotonic() - started
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise
+    done = subprocess.CompletedProcess(argv, process.returncode, out, err)
     if done.returncode != 0:
         raise RuntimeError(f"openloop failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])

@@ -10,9 +10,10 @@ Scenarios: ``home`` (the aggregated mobile home, five contenders, one worker eac
 ``--memory-seconds`` at peak); ``passthrough`` (one upstream GET relayed: tailor, Node, nginx
 proxy_pass); ``cache`` (the mobile BFF answering the home from its edge cache vs nginx serving
 the same bytes from a file); ``workers2`` (the home with two workers on both cores);
-``latency`` (upstreams answering after 20 ms, open-loop load at half of each contender's
-peak from ``home``, overhead above the 60 ms critical path; without ``home`` in the run, the
-peaks of the committed ``benchmarks/results/latest.json``).
+``latency`` (upstreams answering after 20 ms: each contender's closed-loop peak there, then
+open-loop load at half of it, overhead above the 60 ms critical path; tailor's full pipeline
+also at half of its peak from ``home``, or without ``home`` in the run from the committed
+``benchmarks/results/latest.json``).
 
 Layout on a 2-core machine: the contender has core 0 to itself (``taskset -c 0``); the
 upstream nginx (for ``latency``, a second nginx holding each answer 20 ms with the echo
@@ -165,10 +166,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     # Open-loop runs are shorter in --quick: the home JSON check has already warmed them.
     args.latency_seconds = 1.0 if args.quick else args.duration
     args.latency_warmup = 0.5 if args.quick else min(args.warmup, 3.0)
-    # Before each measured round, unmeasured, at the same rate: a contender has sat idle while
-    # the others ran (~40 s), and this scenario measures steady state, not the first requests
-    # after idling (for tailor: internal tokens and app lookups renewed through the 20 ms
-    # upstream; without this the full pipeline's p99 showed about +70 ms from it).
+    # Each round's closed-loop peak before the open-loop run at half of it.
+    args.latency_peak_seconds = 1.0 if args.quick else args.duration / 2
+    # Before each measured round, unmeasured, at the same rate and on the same connections (the
+    # generator's --warmup): a contender has sat idle while the others ran (~40 s), and this
+    # scenario measures steady state, not the first requests after idling (for tailor: internal
+    # tokens and app lookups renewed through the 20 ms upstream; without this the full
+    # pipeline's p99 showed about +70 ms from it) nor a connection opened per request until the
+    # first answers come back (+10 to +17 ms over the first 0.3 s when a separate run warmed up).
     args.latency_rewarm = 0.3 if args.quick else 2.0
     if args.memory_seconds is None:
         args.memory_seconds = 0.0 if args.quick else 60.0
@@ -361,11 +366,22 @@ def scenario_cache(b: Bench, upstream: str, work: Path) -> dict[str, Any]:
     return _table("cache", "Cache hit", cs, summary, cpu=cpu, path=HOME_PATH, body_bytes=len(body))
 
 
+#: wrk connections for each contender's closed-loop peak over the delaying upstream. A home holds
+#: a connection for its 60 ms critical path, so 256 allow about 4,200 homes a second, above
+#: every contender's peak in the home table; in a run trying 128 as well, 256 gave every stack
+#: its better rate (tailor 2,987 against 1,955, which 128 connections cap near 2,100; Node
+#: 1,460 against 1,397; FastAPI + aiohttp 841 against 748).
+LATENCY_PEAK_CONNECTIONS = 256
+
+
 def scenario_latency(
     b: Bench, fx: fixture.Fixture, work: Path, peaks: dict[str, float]
 ) -> dict[str, Any]:
-    """The home over upstreams that answer after ``--delay-ms``, at half of each contender's
-    peak rps, open loop; overhead above the critical path (3 waves x delay)."""
+    """The home over upstreams that answer after ``--delay-ms``. In each round, per contender:
+    its closed-loop peak there, then open-loop load at half of that peak; overhead above the
+    critical path (3 waves x delay). tailor's full pipeline also runs at half of its peak from
+    the home table (``peaks``, upstreams answering at once), the load this scenario used before
+    it measured its own (reported, not a target)."""
     a = b.args
     cpu = str(CONTENDER_CPU)
     # nginx holding each recorded answer with echo_sleep, a timer in its C event loop: on the
@@ -386,56 +402,89 @@ def scenario_latency(
     b.start("latency", cs, cpu)
     b.same_json("latency", cs, json.loads(fetch(cs[0].url, b.token, cs[0].name, b.procs)))
     critical = 3 * a.delay_ms
-    rates = {c.key: max(20.0, round(peaks.get(c.key, 400.0) / 2)) for c in cs}
-    # The harness floor: one direct GET on the delaying upstream at tailor's rate.
+    for c in cs:
+        say(f"latency: warm-up {c.key}, closed loop, {a.latency_warmup:g} s")
+        wrk.run(c.url, seconds=a.latency_warmup, connections=LATENCY_PEAK_CONNECTIONS,
+                token=b.token, cpu=LOAD_CPU)  # fmt: skip
+    full = cs[0]
+    full_pgid = b.procs.started[full.name].pid
+    home_half = max(20.0, round(peaks["tailor"] / 2)) if "tailor" in peaks else None
     floor_url = upstream + "/users/" + fixture.USER_ID
-    targets: list[tuple[str, str, float, int | None, float]] = [
-        (c.key, c.url, rates[c.key], b.procs.started[c.name].pid, critical) for c in cs
-    ]
-    targets.append(("floor", floor_url, rates["tailor"], None, float(a.delay_ms)))
-    for key, url, rate, _, _ in targets:
-        say(f"latency: warm-up {key} at {rate:g} rps, {a.latency_warmup:g} s")
-        openloop.run(url, rate=rate, seconds=a.latency_warmup, token=b.token, cpu=LOAD_CPU)
-    rounds: dict[str, list[dict[str, Any]]] = {t[0]: [] for t in targets}
+    keys = [c.key for c in cs] + (["tailor-home-half"] if home_half else []) + ["floor"]
+    rounds: dict[str, list[dict[str, Any]]] = {k: [] for k in keys}
+
+    def measure(key: str, url: str, rate: float, pgid: int | None, path_ms: float) -> None:
+        # Each measured run follows an unmeasured stretch at the same rate on the same
+        # connections (the generator's --warmup): steady state, not the first requests after
+        # the peak run or after idling while the others ran.
+        groups = {"upstream": up_pgid, **({"contender": pgid} if pgid else {})}
+        r = openloop.run(url, rate=rate, seconds=a.latency_seconds, warmup=a.latency_rewarm,
+                         token=b.token, cpu=LOAD_CPU, pgids=groups)  # fmt: skip
+        r["p50_over_ms"] = r["p50_ms"] - path_ms
+        r["p99_over_ms"] = r["p99_ms"] - path_ms
+        rounds[key].append(r)
+        say(
+            f"latency: round {n}/{a.rounds} {key:<16} {r['rps']:>7,.0f} of {rate:g} rps  "
+            f"p50 {r['p50_ms']:6.2f} ms (+{r['p50_over_ms']:.2f})  "
+            f"p99 {r['p99_ms']:6.2f} ms (+{r['p99_over_ms']:.2f})  "
+            f"own cpu {r.get('contender_cpu_pct', 0):.0f}%  "
+            f"upstream cpu {r['upstream_cpu_pct']:.0f}%"
+            + (f"  errors {r['errors']} {r.get('failures', {})}" if r["errors"] else "")
+        )
+
     for n in range(1, a.rounds + 1):
-        for key, url, rate, pgid, path_ms in targets:
-            openloop.run(url, rate=rate, seconds=a.latency_rewarm, token=b.token, cpu=LOAD_CPU)
-            groups = {"upstream": up_pgid, **({"contender": pgid} if pgid else {})}
-            r = openloop.run(
-                url,
-                rate=rate,
-                seconds=a.latency_seconds,
-                token=b.token,
-                cpu=LOAD_CPU,
-                pgids=groups,
-            )
-            r["p50_over_ms"] = r["p50_ms"] - path_ms
-            r["p99_over_ms"] = r["p99_ms"] - path_ms
-            rounds[key].append(r)
-            say(
-                f"latency: round {n}/{a.rounds} {key:<15} {r['rps']:>7,.0f} of {rate:g} rps  "
-                f"p50 {r['p50_ms']:6.2f} ms (+{r['p50_over_ms']:.2f})  "
-                f"p99 {r['p99_ms']:6.2f} ms (+{r['p99_over_ms']:.2f})  "
-                f"own cpu {r.get('contender_cpu_pct', 0):.0f}%  "
-                f"upstream cpu {r['upstream_cpu_pct']:.0f}%"
-                + (f"  errors {r['errors']} {r.get('failures', {})}" if r["errors"] else "")
-            )
+        tailor_rate = 0.0
+        for c in cs:
+            # The peak is measured again in every round, just before the load at half of it: on
+            # a shared machine the CPU a home costs drifts between rounds (tailor's worker at
+            # one fixed rate: 50%, 76% and 67% busy in three rounds, the upstream nginx's CPU
+            # moving with it), and a rate fixed once is half of peak only while the machine
+            # stays as fast as it was when the peak was taken.
+            pgid = b.procs.started[c.name].pid
+            w = wrk.run(c.url, seconds=a.latency_peak_seconds,
+                        connections=LATENCY_PEAK_CONNECTIONS, token=b.token, cpu=LOAD_CPU,
+                        pgid=pgid)  # fmt: skip
+            peak = w.rps * (1 - w.non_2xx / w.requests) if w.requests else 0.0  # 2xx only
+            rate = max(20.0, round(peak / 2))
+            say(f"latency: round {n}/{a.rounds} {c.key:<16} peak {peak:,.0f} rps closed loop "
+                f"({LATENCY_PEAK_CONNECTIONS} connections, own cpu {w.contender_cpu_pct:.0f}%"
+                + (f", non-2xx {w.non_2xx}" if w.non_2xx else "") + ")")  # fmt: skip
+            measure(c.key, c.url, rate, pgid, critical)
+            rounds[c.key][-1]["peak"] = {**w.as_dict(), "ok_rps": peak}
+            if c is full:
+                tailor_rate = rate
+        if home_half:
+            measure("tailor-home-half", full.url, home_half, full_pgid, critical)
+        # The harness floor: one direct GET on the delaying upstream at tailor's rate.
+        measure("floor", floor_url, tailor_rate, None, float(a.delay_ms))
     b.stop(cs)
     b.procs.stop("latency-upstream")
     labels = {c.key: (c.label, c.note) for c in cs}
+    labels["tailor-home-half"] = (
+        f"{full.label}, at half of its home-table peak",
+        "the same process at the load this scenario used before it measured each stack's peak "
+        "over the delaying upstream (reported, not a target)",
+    )
     labels["floor"] = (
         "harness floor (one direct GET, no contender)",
         f"one hop, critical path {a.delay_ms} ms, at tailor's rate",
     )
     rows = []
-    for key, _, rate, _, path_ms in targets:
+    for key in keys:
         rs = rounds[key]
 
         def med(field: str, rs: list[dict[str, Any]] = rs) -> float:
             return float(statistics.median(float(r.get(field, 0.0)) for r in rs))
 
+        path_ms = float(a.delay_ms) if key == "floor" else float(critical)
+        peak_rps = (
+            float(statistics.median(r["peak"]["ok_rps"] for r in rs))
+            if rs and "peak" in rs[0]
+            else None
+        )
         rows.append({
-            "key": key, "label": labels[key][0], "note": labels[key][1], "rate": rate,
+            "key": key, "label": labels[key][0], "note": labels[key][1], "rate": med("rate"),
+            "peak_rps": peak_rps, "home_peak_rps": peaks.get(key.removesuffix("-home-half")),
             "critical_path_ms": path_ms, "rps": med("rps"), "p50_ms": med("p50_ms"),
             "p99_ms": med("p99_ms"), "p50_over_ms": med("p50_over_ms"),
             "p99_over_ms": med("p99_over_ms"), "cpu_pct": med("contender_cpu_pct"),
@@ -456,6 +505,9 @@ def scenario_latency(
         "delay_ms": a.delay_ms,
         # which delaying upstream measured this (the report describes older results' Node one)
         "upstream": "nginx-echo",
+        # how each rate was chosen (absent: half of the home table's peak, before 2026-12-05)
+        "rate_basis": "own-peak-per-round",
+        "peak_connections": LATENCY_PEAK_CONNECTIONS,
         "critical_path_ms": critical,
         "contenders": rows,
     }
