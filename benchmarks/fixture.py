@@ -238,6 +238,11 @@ http {{
 #: where the delaying nginx keeps the undelayed answers (internal: no client can ask for them)
 _UNDELAYED = "/_undelayed"
 
+#: where the delaying nginx answers each GET after three delays, a home's whole critical path
+#: in one hop: the harness floor of the latency scenario for a request in flight as long as a
+#: home (benchmarks/run.py)
+CRITICAL = "/_critical"
+
 
 def _answer(fixture: Fixture, path: str, file: Path) -> str:
     """The directives that answer ``path`` with its recorded body."""
@@ -255,10 +260,16 @@ def _location(fixture: Fixture, path: str, file: Path, delay_ms: int) -> str:
     # echo_sleep arms a timer in nginx's event loop; when it fires, echo_exec redirects the
     # request internally to the undelayed answer, which nginx then serves like the static
     # fixture (the file with sendfile and a content-length, or the POST's ``return``).
-    return (
+    held = (
         f"        location = {path} {{ echo_sleep {delay_ms / 1000:.3f}; "
         f"echo_exec {_UNDELAYED}{path}; }}\n"
         f"        location = {_UNDELAYED}{path} {{ internal; {answer} }}"
+    )
+    if path in fixture.posts:
+        return held
+    return (
+        f"{held}\n        location = {CRITICAL}{path} {{ echo_sleep {3 * delay_ms / 1000:.3f}; "
+        f"echo_exec {_UNDELAYED}{path}; }}"
     )
 
 

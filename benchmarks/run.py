@@ -410,7 +410,9 @@ def scenario_latency(
     full_pgid = b.procs.started[full.name].pid
     home_half = max(20.0, round(peaks["tailor"] / 2)) if "tailor" in peaks else None
     floor_url = upstream + "/users/" + fixture.USER_ID
-    keys = [c.key for c in cs] + (["tailor-home-half"] if home_half else []) + ["floor"]
+    critical_url = upstream + fixture.CRITICAL + "/users/" + fixture.USER_ID
+    keys = [c.key for c in cs] + (["tailor-home-half"] if home_half else [])
+    keys += ["floor-critical", "floor"]
     rounds: dict[str, list[dict[str, Any]]] = {k: [] for k in keys}
 
     def measure(key: str, url: str, rate: float, pgid: int | None, path_ms: float) -> None:
@@ -455,7 +457,10 @@ def scenario_latency(
                 tailor_rate = rate
         if home_half:
             measure("tailor-home-half", full.url, home_half, full_pgid, critical)
-        # The harness floor: one direct GET on the delaying upstream at tailor's rate.
+        # The harness floors at tailor's rate: one direct GET on the delaying upstream held for
+        # the home's whole critical path, in flight as long as a home (what this machine's
+        # stalls do to such a request with no contender at all), and one held for one delay.
+        measure("floor-critical", critical_url, tailor_rate, None, float(critical))
         measure("floor", floor_url, tailor_rate, None, float(a.delay_ms))
     b.stop(cs)
     b.procs.stop("latency-upstream")
@@ -464,6 +469,10 @@ def scenario_latency(
         f"{full.label}, at half of its home-table peak",
         "the same process at the load this scenario used before it measured each stack's peak "
         "over the delaying upstream (reported, not a target)",
+    )
+    labels["floor-critical"] = (
+        "harness floor, the whole critical path in one GET (no contender)",
+        f"one hop held {critical} ms, at tailor's rate",
     )
     labels["floor"] = (
         "harness floor (one direct GET, no contender)",
@@ -476,7 +485,7 @@ def scenario_latency(
         def med(field: str, rs: list[dict[str, Any]] = rs) -> float:
             return float(statistics.median(float(r.get(field, 0.0)) for r in rs))
 
-        path_ms = float(a.delay_ms) if key == "floor" else float(critical)
+        path_ms = float(a.delay_ms) if key == "floor" else float(critical)  # floor-critical too
         peak_rps = (
             float(statistics.median(r["peak"]["ok_rps"] for r in rs))
             if rs and "peak" in rs[0]
@@ -494,7 +503,7 @@ def scenario_latency(
     # The delaying upstream's timer, the generator and the shared core add the floor's overhead
     # to each of the three waves; what is left at p50 is the contender's own.
     floor_p50 = rows[-1]["p50_over_ms"]
-    for row in rows[:-1]:
+    for row in rows[:-2]:
         row["p50_net_ms"] = row["p50_over_ms"] - 3 * floor_p50
     return {
         "key": "latency",
