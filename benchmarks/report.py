@@ -517,13 +517,15 @@ DELAYING = {
 CRITICAL_FLOOR = """The row before the last holds one GET for the home's whole critical path
 ({critical} ms) at tailor's rate: a request in flight as long as a home, with no contender, so
 its p99 is what the machine alone does to such a request at p99. On the 2-vCPU virtual machine
-these runs use, that is not nothing: sampling both cores with `perf record -a -k
-CLOCK_MONOTONIC` during an open-loop run of the full pipeline at 1,100 rps showed spans of 2 to
-5 ms with no sample on a core at all, not even the idle task's (the virtual CPU was not
-running), about once every 1.07 s on each core, and each cluster of slow homes in that run (10
-to 40 homes at +4 to +12 ms) began within 5 ms of one. A home in flight for 60 ms meets such a
-stall on either core: on the contender's it waits for it, on the other the upstream's answers
-and the generator do. The floor meets only the second kind.
+these runs use, that is not nothing. Sampling both cores with `perf record -a -k
+CLOCK_MONOTONIC` during open-loop runs of the full pipeline at 1,100 rps (2026-12-05) showed
+spans of 2 to 10 ms in which a core ran nothing, not even the generator, whose timer is due
+every 0.9 ms there (in one run such a span came about every 1.07 s on each core); 12 of the 14
+clusters of slow homes in two runs (3 to 70 homes each at +4 to +12 ms) began within 5 ms of
+one, and one of the other two while the kernel's memory-access monitor (`kdamond`) ran about
+5 ms on the generator's core. A home in flight for 60 ms meets such a stall on either core: on
+the contender's it waits for it, on the other the upstream's answers and the generator do. The
+floor meets only the second kind.
 """
 
 
