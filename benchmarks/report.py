@@ -176,25 +176,33 @@ What the measurements behind these numbers showed (the commands are in each bull
   60 ms critical path: tailor's full pipeline +1.6 / +6.1 ms, handler only +1.4 / +19 ms (+8.6
   and +30 in its two rounds), Node +2.8 / +27 ms, FastAPI + aiohttp +3.4 / +33 ms, the floor
   +0.29 / +0.61 ms.
-- **tailor's p99 at half load is its own queueing, not the collector.** With the C generator,
-  five interleaved 6 s runs of the full pipeline at 1,286 rps (half its peak) gave a median
-  p99 of +6.1 ms over the critical path with the default collector settings and +5.7 ms with
-  `server.gc_threshold = 1000000` (collections all but off), p99.9 about +19 ms in both. A
-  worker logging its collections during such a run did about 12 young collections a second
-  at 1.5-2.3 ms each that found almost nothing to free (a request leaves no cyclic garbage: a
+- **Half of which peak: the 20 ms variant now measures its own.** Until 2026-12-05 this
+  scenario loaded each stack at half of its peak in the home table, where upstreams answer at
+  once. Over the delaying upstream that is not half of anything: a home holds its connections
+  and its state for 60 ms and its six upstream answers arrive one by one instead of in
+  batches, so it costs more CPU (tailor: about 400 us against 250 at the home table's peak;
+  `perf stat` on the worker at a fixed open-loop rate, 0 ms against 20 ms upstreams, and
+  `perf record` put the difference in the kernel: waking the idle worker and the upstream per
+  answer). tailor's closed-loop peak over the delaying upstream was 2,060-2,990 rps when the
+  home table's was 3,981, so "half" (1,990 rps) kept its worker 77-90% busy and its p99 went
+  from +7 to +42 ms between rounds, while Node at its own "half" (1,281 rps) fell behind the
+  offered rate altogether (p50 +15 to +310 ms, `python -m benchmarks.run --scenarios latency
+  --no-docs`, 2026-12-05, before the change). Each stack's peak is now measured over the
+  delaying upstream in every round, and tailor's full pipeline still runs at half of its
+  home-table peak in a row of its own.
+- **tailor's p99 at half load: the collector is not it, the machine's stalls mostly are.**
+  With the C generator, five interleaved 6 s runs of the full pipeline at 1,286 rps gave a
+  median p99 of +6.1 ms over the critical path with the default collector settings and +5.7
+  ms with `server.gc_threshold = 1000000` (collections all but off). A worker logging its
+  collections (2026-12-05) made none at all during 10 s measured runs at 1,100 rps: with the
+  open-loop generator's warm-up on the same connections, the young collections happen while
+  connections open, not in steady state (a request leaves no cyclic garbage: a
   `gc.DEBUG_SAVEALL` run over 200 homes through the server kept none but the per-connection
-  parser cycle, now broken when a connection closes). At half of peak rps the worker is about
-  72% busy, not 50%: at low concurrency each request shares fewer event-loop wake-ups and
-  system calls, so it costs more CPU, and three waves of work queue behind other homes'.
-  In the 2026-12-05 run the peak rose (3,981 rps), so half of it (1,990 rps, about 120 homes
-  in flight, each holding up to four upstream connections 20 ms) kept the worker 77-86% busy:
-  about 430 us of CPU per home against 250 at peak, since every upstream answer now arrives
-  on its own connection at its own moment instead of in a batch. Its p99 was +7.1 ms in the
-  first round and about +42 ms in the next two, where Node's went from +28 to +79 ms and
-  FastAPI + aiohttp's from +14 to +32: the machine was busier in those rounds, and a worker
-  that is 85% busy has little slack to absorb it. A p99 under 5 ms at half of peak needs the
-  home's CPU at low concurrency brought down toward its cost at peak (fewer wake-ups per
-  upstream answer), which this session did not reach.
+  parser cycle, now broken when a connection closes). What the slow homes line up with instead
+  is the machine: see the floor held for the whole critical path, above. Standalone at 1,100
+  rps (2026-12-05, 10 s runs after 2 s of warm-up) the full pipeline's p99 was +2.8 to +5.3
+  ms over 13 runs (median +3.5), and +3.4 to +6.6 over 7 runs each right after a closed-loop
+  peak run; the slow homes came in 6 to 14 clusters per run, not spread out.
 - **granian's own knobs did not help**: `--task-impl rust`, `--runtime-mode st` and both together,
   interleaved with the default over 3 rounds of the bare home, were within the rounds' noise
   (1,830-2,130 rps against 2,120 for the default).
@@ -251,7 +259,7 @@ def _latency_table(s: dict[str, Any]) -> str:
         peak = (f"{c['peak_rps']:,.0f} | " if c.get("peak_rps") else "- | ") if peaks else ""
         rows.append(
             f"| {c['label']} | {peak}{c['rate']:,.0f} | {c['rps']:,.0f} | {c['p50_ms']:.1f} | "
-            f"{c['p99_ms']:.1f} | +{c['p50_over_ms']:.2f} | +{c['p99_over_ms']:.2f} | "
+            f"{c['p99_ms']:.1f} | {c['p50_over_ms']:+.2f} | {c['p99_over_ms']:+.2f} | "
             + (f"{c['p50_net_ms']:+.2f} | " if "p50_net_ms" in c else "- | ")
             + f"{own} | {c['upstream_cpu_pct']:.0f} |"
         )
@@ -332,22 +340,22 @@ def targets(result: dict[str, Any]) -> str:
         if c and key == "tailor-home-half":
             rows.append(
                 f"| 20 ms variant, tailor {label}: p50 / p99 overhead | "
-                f"+{c['p50_over_ms']:.2f} / +{c['p99_over_ms']:.2f} ms | - |"
+                f"{c['p50_over_ms']:+.2f} / {c['p99_over_ms']:+.2f} ms | - |"
             )
         elif c:
             rows.append(
                 f"| 20 ms variant, tailor {label}, p50 overhead < 1 ms | "
-                f"+{c['p50_over_ms']:.2f} ms | {'yes' if c['p50_over_ms'] < 1 else 'no'} |"
+                f"{c['p50_over_ms']:+.2f} ms | {'yes' if c['p50_over_ms'] < 1 else 'no'} |"
             )
             if c.get("p50_net_ms") is not None:
                 net = c["p50_net_ms"]
                 rows.append(
                     f"| 20 ms variant, tailor {label}, p50 overhead net of the harness's 3 "
-                    f"timer hops < 1 ms | +{net:.2f} ms | {'yes' if net < 1 else 'no'} |"
+                    f"timer hops < 1 ms | {net:+.2f} ms | {'yes' if net < 1 else 'no'} |"
                 )
             rows.append(
                 f"| 20 ms variant, tailor {label}, p99 overhead < 5 ms | "
-                f"+{c['p99_over_ms']:.2f} ms | {'yes' if c['p99_over_ms'] < 5 else 'no'} |"
+                f"{c['p99_over_ms']:+.2f} ms | {'yes' if c['p99_over_ms'] < 5 else 'no'} |"
             )
     c = _find(result, "home", "tailor")
     if c and c.get("memory"):
@@ -520,10 +528,10 @@ its p99 is what the machine alone does to such a request at p99. On the 2-vCPU v
 these runs use, that is not nothing. Sampling both cores with `perf record -a -k
 CLOCK_MONOTONIC` during open-loop runs of the full pipeline at 1,100 rps (2026-12-05) showed
 spans of 2 to 10 ms in which a core ran nothing, not even the generator, whose timer is due
-every 0.9 ms there (in one run such a span came about every 1.07 s on each core); 12 of the 14
-clusters of slow homes in two runs (3 to 70 homes each at +4 to +12 ms) began within 5 ms of
-one, and one of the other two while the kernel's memory-access monitor (`kdamond`) ran about
-5 ms on the generator's core. A home in flight for 60 ms meets such a stall on either core: on
+every 0.9 ms there (in one run such a span came about every 1.07 s on each core); 9 of the 14
+clusters of slow homes in two runs (3 to 42 homes each, at up to +4 to +12 ms) began within 5
+ms after one, and another while the kernel's memory-access monitor (`kdamond`) ran about 5 ms
+on the generator's core. A home in flight for 60 ms meets such a stall on either core: on
 the contender's it waits for it, on the other the upstream's answers and the generator do. The
 floor meets only the second kind.
 """
