@@ -180,17 +180,19 @@ What the measurements behind these numbers showed (the commands are in each bull
   scenario loaded each stack at half of its peak in the home table, where upstreams answer at
   once. Over the delaying upstream that is not half of anything: a home holds its connections
   and its state for 60 ms and its six upstream answers arrive one by one instead of in
-  batches, so it costs more CPU (tailor: about 400 us against 250 at the home table's peak;
-  `perf stat` on the worker at a fixed open-loop rate, 0 ms against 20 ms upstreams, and
-  `perf record` put the difference in the kernel: waking the idle worker and the upstream per
-  answer). tailor's closed-loop peak over the delaying upstream was 2,060-2,990 rps when the
-  home table's was 3,981, so "half" (1,990 rps) kept its worker 77-90% busy and its p99 went
+  batches, so it costs more CPU (tailor: 394-413 us at 500-1,500 rps against 250-320 at the
+  home table's peak; `perf stat` on the worker at a fixed open-loop rate, 0 ms against 20 ms
+  upstreams, and `perf record` put the difference in the kernel: waking the idle worker and
+  the upstream per answer). tailor's closed-loop peak over the delaying upstream was
+  2,060-2,990 rps when the home table's was 3,981, so "half" (1,990 rps) kept its worker
+  77-90% busy and its p99 went
   from +7 to +42 ms between rounds, while Node at its own "half" (1,281 rps) fell behind the
   offered rate altogether (p50 +15 to +310 ms, `python -m benchmarks.run --scenarios latency
   --no-docs`, 2026-12-05, before the change). Each stack's peak is now measured over the
   delaying upstream in every round, and tailor's full pipeline still runs at half of its
   home-table peak in a row of its own.
-- **tailor's p99 at half load: the collector is not it, the machine's stalls mostly are.**
+- **tailor's p99 at half load: not the collector; most clusters of slow homes follow a stall
+  of the machine.**
   With the C generator, five interleaved 6 s runs of the full pipeline at 1,286 rps gave a
   median p99 of +6.1 ms over the critical path with the default collector settings and +5.7
   ms with `server.gc_threshold = 1000000` (collections all but off). A worker logging its
@@ -199,7 +201,9 @@ What the measurements behind these numbers showed (the commands are in each bull
   connections open, not in steady state (a request leaves no cyclic garbage: a
   `gc.DEBUG_SAVEALL` run over 200 homes through the server kept none but the per-connection
   parser cycle, now broken when a connection closes). What the slow homes line up with instead
-  is the machine: see the floor held for the whole critical path, above. Standalone at 1,100
+  is the machine: 9 of 14 clusters in two sampled runs began just after a span in which a core
+  ran nothing (see the floor held for the whole critical path, above; that row only meets the
+  stalls of the load core, so its p99 stays well under a home's). Standalone at 1,100
   rps (2026-12-05, 10 s runs after 2 s of warm-up) the full pipeline's p99 was +2.8 to +5.3
   ms over 13 runs (median +3.5), and +3.4 to +6.6 over 7 runs each right after a closed-loop
   peak run; the slow homes came in 6 to 14 clusters per run, not spread out.
@@ -487,19 +491,14 @@ Every upstream answers after {delay_ms} ms, so the home's critical path is 3 wav
 {delay_ms} ms = {critical} ms.
 {delaying}.
 {load}
-Each request's latency counts from when it was due, so stalls are not hidden. Each measured
-round follows 2 s at the same rate on the same connections, unmeasured (the generator's
-`--warmup`, as wrk2 leaves its first seconds out): a contender has idled while the others ran,
-and this scenario measures steady state (without it, tailor's first requests after idling
-renew internal tokens and app lookups through the delaying upstream: about +70 ms on the full
-pipeline's p99 in a run without it; and with the warm-up a separate run, each measured run
-began by opening a connection per request until the first answers came back, +10 to +17 ms
-over its first 0.3 s). "over" is the
-latency above the critical path. The last row is the harness itself: one GET straight to the
+Each request's latency counts from when it was due, so stalls are not hidden. {rewarm} "over" is
+the latency above the critical path; each column is its own median over the rounds. The last
+row is the harness itself: one GET straight to the
 delaying upstream (critical path {delay_ms} ms) at tailor's rate, i.e. what the upstream's
 timer, the generator and the shared core add with no contender at all. The home pays the
 upstream's share of that once per wave and the generator's once; "net of 3 floor hops"
-subtracts the whole floor three times at p50: a lower bound on the stack's own overhead with
+subtracts the whole floor three times at p50 (since 2026-12-05 each round's own floor, run at
+that round's rate, before the median): a lower bound on the stack's own overhead with
 the Node generator, whose share was most of the floor, and an estimate good to about a
 millisecond with the C one, whose share is tens of microseconds (nginx's millisecond timer
 answers 19 to 21 ms after arrival; see "the 20 ms variant's harness" below). Percentiles above
@@ -519,6 +518,27 @@ DELAYING = {
     "the recorded bytes after `setTimeout` (later runs use nginx with the echo module's "
     "`echo_sleep`)",
 }
+
+
+#: how the latency scenario's rounds were warmed, by whether the generator reported a warm-up
+REWARM = {
+    "same-connections": "Each measured run follows 2 s at the same rate on the same "
+    "connections, unmeasured (the generator's `--warmup`; wrk2 likewise leaves its first "
+    "seconds out): steady state, not the first requests after idling while the others ran "
+    "(tailor's renew internal tokens and app lookups through the delaying upstream: about +70 "
+    "ms on the full pipeline's p99 in a run without any warm-up), nor the opening of a "
+    "connection per request until the first answers come back (+10 to +17 ms over the first "
+    "0.3 s of each run when the warm-up was a run of its own, 2026-12-05).",
+    "separate-run": "Each measured round follows 2 s at the same rate, unmeasured, in a run of "
+    "its own: a contender has idled while the others ran (without it, tailor's first requests "
+    "after idling renew internal tokens and app lookups through the delaying upstream: about "
+    "+70 ms on the full pipeline's p99).",
+}
+
+
+def _rewarm(s: dict[str, Any]) -> str:
+    rounds = [r for c in s.get("contenders", []) for r in c.get("rounds", [])]
+    return "same-connections" if rounds and "warmup_seconds" in rounds[0] else "separate-run"
 
 
 #: the latency section's words on its floor held for the whole critical path (since 2026-12-05)
@@ -541,16 +561,19 @@ floor meets only the second kind.
 #: first way)
 LOAD = {
     "own-peak-per-round": "In every round each stack's peak with the delaying upstream is "
-    "measured closed loop first (wrk, {connections} connections, half a round's length; the "
+    "measured closed loop first (wrk, {connections} connections, half a measured run's length; the "
     'median over rounds is "peak rps here"), then load is open loop at a fixed rate, half of '
     "that round's peak ({generator}). The peak is taken again in every round because on a "
     "shared machine what a home costs drifts between rounds: one tailor worker at one fixed "
     "rate was 50%, 76% and 67% busy in three rounds of one run, and the upstream nginx's CPU "
     "moved with it. Half of the one-worker home table's peak is not half of this peak: here a "
     "home holds its connections and its state for 60 ms and its upstream answers arrive one by "
-    "one instead of in batches, so it costs more CPU (tailor: about 400 us against 250), and at "
-    "half of the home table's peak tailor's worker is 80-90% busy, near its peak here. That "
-    "load is still reported, for tailor's full pipeline, in its own row.",
+    "one instead of in batches, so it costs more CPU (tailor, 2026-12-05: 394-413 us of CPU per "
+    "home at open-loop rates of 500 to 1,500 rps, against 250-320 at the home table's peak), "
+    "and in the first run of 2026-12-05, whose home table peaked at 3,981 rps, half of that "
+    "kept tailor's worker 77-90% busy, near its peak over the delaying upstream. That load is "
+    "still reported, for tailor's full pipeline, in its own row. Node's peak here is not all "
+    "CPU: its worker was 68-81% busy in these closed-loop runs, the others' 95-100%.",
     "home-peak": "Load is open loop at a fixed rate ({generator}): half of each stack's peak "
     "rps from the one-worker home table.",
 }
@@ -597,6 +620,7 @@ def _section(s: dict[str, Any], settings: dict[str, Any]) -> str:
         critical=s.get("critical_path_ms", 0),
         delaying=DELAYING[s.get("upstream", "node")].format(load_cpu=settings["load_cpu"]),
         generator=GENERATOR[_generator(s)].format(load_cpu=settings["load_cpu"]),
+        rewarm=REWARM[_rewarm(s)],
         critical_floor=CRITICAL_FLOOR.format(critical=s.get("critical_path_ms", 0))
         if any(c["key"] == "floor-critical" for c in s["contenders"])
         else "",

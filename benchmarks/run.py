@@ -370,7 +370,8 @@ def scenario_cache(b: Bench, upstream: str, work: Path) -> dict[str, Any]:
 #: a connection for its 60 ms critical path, so 256 allow about 4,200 homes a second, above
 #: every contender's peak in the home table; in a run trying 128 as well, 256 gave every stack
 #: its better rate (tailor 2,987 against 1,955, which 128 connections cap near 2,100; Node
-#: 1,460 against 1,397; FastAPI + aiohttp 841 against 748).
+#: 1,460 against 1,397; FastAPI + aiohttp 841 against 748). Node's peak there is not all CPU
+#: (its worker 68-81% busy, the others 95-100%): half of it is half of what it serves.
 LATENCY_PEAK_CONNECTIONS = 256
 
 
@@ -415,7 +416,9 @@ def scenario_latency(
     keys += ["floor-critical", "floor"]
     rounds: dict[str, list[dict[str, Any]]] = {k: [] for k in keys}
 
-    def measure(key: str, url: str, rate: float, pgid: int | None, path_ms: float) -> None:
+    def measure(
+        n: int, key: str, url: str, rate: float, pgid: int | None, path_ms: float
+    ) -> dict[str, Any]:
         # Each measured run follows an unmeasured stretch at the same rate on the same
         # connections (the generator's --warmup): steady state, not the first requests after
         # the peak run or after idling while the others ran.
@@ -427,12 +430,14 @@ def scenario_latency(
         rounds[key].append(r)
         say(
             f"latency: round {n}/{a.rounds} {key:<16} {r['rps']:>7,.0f} of {rate:g} rps  "
-            f"p50 {r['p50_ms']:6.2f} ms (+{r['p50_over_ms']:.2f})  "
-            f"p99 {r['p99_ms']:6.2f} ms (+{r['p99_over_ms']:.2f})  "
+            f"p50 {r['p50_ms']:6.2f} ms ({r['p50_over_ms']:+.2f})  "
+            f"p99 {r['p99_ms']:6.2f} ms ({r['p99_over_ms']:+.2f})  "
             f"own cpu {r.get('contender_cpu_pct', 0):.0f}%  "
             f"upstream cpu {r['upstream_cpu_pct']:.0f}%"
             + (f"  errors {r['errors']} {r.get('failures', {})}" if r["errors"] else "")
+            + (f"  warm-up errors {r['warmup_errors']}" if r.get("warmup_errors") else "")
         )
+        return r
 
     for n in range(1, a.rounds + 1):
         tailor_rate = 0.0
@@ -451,17 +456,24 @@ def scenario_latency(
             say(f"latency: round {n}/{a.rounds} {c.key:<16} peak {peak:,.0f} rps closed loop "
                 f"({LATENCY_PEAK_CONNECTIONS} connections, own cpu {w.contender_cpu_pct:.0f}%"
                 + (f", non-2xx {w.non_2xx}" if w.non_2xx else "") + ")")  # fmt: skip
-            measure(c.key, c.url, rate, pgid, critical)
-            rounds[c.key][-1]["peak"] = {**w.as_dict(), "ok_rps": peak}
+            measure(n, c.key, c.url, rate, pgid, critical)["peak"] = {**w.as_dict(), "ok_rps": peak}
             if c is full:
                 tailor_rate = rate
         if home_half:
-            measure("tailor-home-half", full.url, home_half, full_pgid, critical)
+            measure(n, "tailor-home-half", full.url, home_half, full_pgid, critical)
         # The harness floors at tailor's rate: one direct GET on the delaying upstream held for
         # the home's whole critical path, in flight as long as a home (what this machine's
         # stalls do to such a request with no contender at all), and one held for one delay.
-        measure("floor-critical", critical_url, tailor_rate, None, float(critical))
-        measure("floor", floor_url, tailor_rate, None, float(a.delay_ms))
+        measure(n, "floor-critical", critical_url, tailor_rate, None, float(critical))
+        floor = measure(n, "floor", floor_url, tailor_rate, None, float(a.delay_ms))
+        # The delaying upstream's timer, the generator and the shared core add the floor's
+        # overhead to each of the three waves; what is left at p50 is the contender's own. The
+        # floor ran at tailor's rate in this round, and nginx's millisecond clock moves its p50
+        # with the rate, so each round's stacks are netted with that round's floor.
+        for key in keys[:-2]:
+            rounds[key][-1]["p50_net_ms"] = (
+                rounds[key][-1]["p50_over_ms"] - 3 * floor["p50_over_ms"]
+            )
     b.stop(cs)
     b.procs.stop("latency-upstream")
     labels = {c.key: (c.label, c.note) for c in cs}
@@ -491,20 +503,16 @@ def scenario_latency(
             if rs and "peak" in rs[0]
             else None
         )
+        # Each column is its own median over the rounds (the rounds ran at different rates).
         rows.append({
             "key": key, "label": labels[key][0], "note": labels[key][1], "rate": med("rate"),
-            "peak_rps": peak_rps, "home_peak_rps": peaks.get(key.removesuffix("-home-half")),
-            "critical_path_ms": path_ms, "rps": med("rps"), "p50_ms": med("p50_ms"),
-            "p99_ms": med("p99_ms"), "p50_over_ms": med("p50_over_ms"),
+            "peak_rps": peak_rps, "critical_path_ms": path_ms, "rps": med("rps"),
+            "p50_ms": med("p50_ms"), "p99_ms": med("p99_ms"), "p50_over_ms": med("p50_over_ms"),
             "p99_over_ms": med("p99_over_ms"), "cpu_pct": med("contender_cpu_pct"),
             "upstream_cpu_pct": med("upstream_cpu_pct"),
+            **({"p50_net_ms": med("p50_net_ms")} if key in keys[:-2] else {}),
             "errors": sum(int(r["errors"]) for r in rs), "rounds": rs,
         })  # fmt: skip
-    # The delaying upstream's timer, the generator and the shared core add the floor's overhead
-    # to each of the three waves; what is left at p50 is the contender's own.
-    floor_p50 = rows[-1]["p50_over_ms"]
-    for row in rows[:-2]:
-        row["p50_net_ms"] = row["p50_over_ms"] - 3 * floor_p50
     return {
         "key": "latency",
         "title": f"{a.delay_ms} ms upstream latency, half of peak load",
@@ -524,7 +532,8 @@ def scenario_latency(
 
 def committed_peaks() -> dict[str, float]:
     """Each contender's peak rps in the committed run's one-worker home table: without the
-    home in this run, the latency scenario loads each at half of that."""
+    home in this run, the latency scenario loads tailor's full pipeline at half of its peak
+    there in a row of its own."""
     try:
         result = json.loads(RESULTS.read_text())
     except (OSError, ValueError):
@@ -566,7 +575,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
         peaks: dict[str, float] = {}
         if "latency" in args.scenarios and "home" not in args.scenarios:
             peaks = committed_peaks()
-            shown = ", ".join(f"{k} {v:,.0f}" for k, v in peaks.items()) or "none (400 each)"
+            shown = ", ".join(f"{k} {v:,.0f}" for k, v in peaks.items()) or "none (no such row)"
             say(f"peak rps from {RESULTS.relative_to(ROOT)} (no home in this run): {shown}")
         for key in SCENARIOS:
             if key not in args.scenarios:

@@ -714,6 +714,8 @@ static void report(int64_t end)
 {
     /* what was never answered by the deadline counts as an error too */
     long sent = g.sent > g.warm ? g.sent - g.warm : 0; /* measured requests sent */
+    /* warm-up requests never answered (or never sent) by the deadline failed too */
+    g.warm_errors += g.warm - (g.completed - g.m_completed);
     long unanswered = sent - g.m_completed, unsent = (g.total - g.warm) - sent;
     count_failures("timeout", unanswered);
     count_failures("unsent", unsent);
@@ -733,7 +735,8 @@ static void report(int64_t end)
            elapsed, elapsed > 0 ? (double)g.ok / elapsed : 0.0, pct_ms(l, g.ok, 50),
            pct_ms(l, g.ok, 90), pct_ms(l, g.ok, 99), pct_ms(l, g.ok, 99.9),
            g.ok ? (double)l[g.ok - 1] / 1e6 : 0.0);
-    /* the generator's own lateness: how long after its due time each request was sent */
+    /* the generator's own lateness: how long after its due time each request was sent; and the
+       most connections open at once, warm-up included */
     printf("\"send_lag_p50_ms\":%.4f,\"send_lag_p99_ms\":%.4f,\"send_lag_max_ms\":%.4f,"
            "\"connections\":%d}\n",
            pct_ms(g.send_lag, sent, 50), pct_ms(g.send_lag, sent, 99),
