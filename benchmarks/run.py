@@ -412,8 +412,9 @@ def scenario_latency(
     home_half = max(20.0, round(peaks["tailor"] / 2)) if "tailor" in peaks else None
     floor_url = upstream + "/users/" + fixture.USER_ID
     critical_url = upstream + fixture.CRITICAL + "/users/" + fixture.USER_ID
-    keys = [c.key for c in cs] + (["tailor-home-half"] if home_half else [])
-    keys += ["floor-critical", "floor"]
+    # the rows measured through a stack (the net p50 is theirs), then the harness floors
+    stacks = [c.key for c in cs] + (["tailor-home-half"] if home_half else [])
+    keys = [*stacks, "floor-critical", "floor"]
     rounds: dict[str, list[dict[str, Any]]] = {k: [] for k in keys}
 
     def measure(
@@ -470,7 +471,7 @@ def scenario_latency(
         # overhead to each of the three waves; what is left at p50 is the contender's own. The
         # floor ran at tailor's rate in this round, and nginx's millisecond clock moves its p50
         # with the rate, so each round's stacks are netted with that round's floor.
-        for key in keys[:-2]:
+        for key in stacks:
             rounds[key][-1]["p50_net_ms"] = (
                 rounds[key][-1]["p50_over_ms"] - 3 * floor["p50_over_ms"]
             )
@@ -510,7 +511,7 @@ def scenario_latency(
             "p50_ms": med("p50_ms"), "p99_ms": med("p99_ms"), "p50_over_ms": med("p50_over_ms"),
             "p99_over_ms": med("p99_over_ms"), "cpu_pct": med("contender_cpu_pct"),
             "upstream_cpu_pct": med("upstream_cpu_pct"),
-            **({"p50_net_ms": med("p50_net_ms")} if key in keys[:-2] else {}),
+            **({"p50_net_ms": med("p50_net_ms")} if key in stacks else {}),
             "errors": sum(int(r["errors"]) for r in rs), "rounds": rs,
         })  # fmt: skip
     return {

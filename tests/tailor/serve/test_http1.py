@@ -911,12 +911,20 @@ async def test_a_handler_raising_cancelled_error_gets_its_connection_closed(
     assert await client.closed_by_server() == b""
 
 
-async def test_a_handler_exception_is_answered_500_problem_without_a_trace(
-    start: Start, caplog: pytest.LogCaptureFixture
-) -> None:
-    async def fail(request: Request) -> Response:
-        raise RuntimeError("secret internals")
+async def _fails_while_waiting(request: Request) -> Response:
+    raise RuntimeError("secret internals")
 
+
+def _fails_before_waiting(request: Request) -> Response:
+    raise RuntimeError("secret internals")  # a stage of the user's own, before any await
+
+
+@pytest.mark.parametrize(
+    "fail", [_fails_while_waiting, _fails_before_waiting], ids=["while", "before waiting"]
+)
+async def test_a_handler_exception_is_answered_500_problem_without_a_trace(
+    start: Start, caplog: pytest.LogCaptureFixture, fail: Handle
+) -> None:
     server = await start(fail)
     client = await Client.connect(server.port)
     client.send(GET)
@@ -924,6 +932,8 @@ async def test_a_handler_exception_is_answered_500_problem_without_a_trace(
     assert_problem(answer, 500)
     assert b"secret" not in answer.body and b"RuntimeError" not in answer.body
     assert "secret internals" in caplog.text  # logged for the operator instead
+    client.send(GET)  # the connection goes on
+    assert_problem(await client.answer(), 500)
 
 
 async def test_an_upgrade_request_is_answered_as_plain_http_and_closed(start: Start) -> None:
@@ -1047,17 +1057,3 @@ async def test_what_the_pipeline_sets_before_waiting_it_sees_and_resets_after(
         client.send(get(path))
         assert (await client.answer()).body == path.encode()
     assert before == [None, None]
-
-
-async def test_a_pipeline_raising_before_it_waits_is_answered_500(start: Start) -> None:
-    def broken(request: Request) -> Response:
-        raise RuntimeError("a stage of the user's own")
-
-    server = await start(broken)
-    client = await Client.connect(server.port)
-    client.send(GET)
-    answer = await client.answer()
-    assert_problem(answer, 500)
-    assert b"RuntimeError" not in answer.body
-    client.send(GET)  # the connection goes on
-    assert_problem(await client.answer(), 500)
