@@ -12,13 +12,17 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import msgspec
 
 from tailor.errors import ConfigError
 from tailor.resilience.settings import ResilienceSettings
+from tailor.validation import Count, NonNegative, Port, Positive, convert, deep_merge
+
+#: A name made of letters, digits, '_', '-' and '.' (a client id, a policy name).
+_Token = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.-]{1,128}$")]
 
 
 class TLS(msgspec.Struct, forbid_unknown_fields=True):
@@ -28,46 +32,28 @@ class TLS(msgspec.Struct, forbid_unknown_fields=True):
     cert_file: str
     key_file: str
     client_ca_file: str | None = None
-    client_cert: str = "optional"
-
-    def __post_init__(self) -> None:
-        if self.client_cert not in {"optional", "required"}:
-            raise ValueError("client_cert must be 'optional' or 'required'")
+    client_cert: Literal["optional", "required"] = "optional"
 
 
 class Listen(msgspec.Struct, forbid_unknown_fields=True):
     host: str = "127.0.0.1"
-    port: int = 8080
+    port: Port = 8080
     tls: TLS | None = None
-
-    def __post_init__(self) -> None:
-        _check_port(self.port)
 
 
 class Admin(msgspec.Struct, forbid_unknown_fields=True):
     """The admin listener (metrics, health). Separate from the public one by design."""
 
     host: str = "127.0.0.1"
-    port: int = 8180
+    port: Port = 8180
     enabled: bool = True
-
-    def __post_init__(self) -> None:
-        _check_port(self.port)
 
 
 class Limits(msgspec.Struct, forbid_unknown_fields=True):
-    max_body_bytes: int = 64 * 1024
-    max_header_bytes: int = 8 * 1024
-    receive_timeout_s: float = 5.0
-    header_read_timeout_s: float = 5.0
-
-    def __post_init__(self) -> None:
-        for key in ("max_body_bytes", "max_header_bytes"):
-            if getattr(self, key) <= 0:
-                raise ValueError(f"{key} must be positive")
-        for key in ("receive_timeout_s", "header_read_timeout_s"):
-            if getattr(self, key) <= 0:
-                raise ValueError(f"{key} must be positive")
+    max_body_bytes: Count = 64 * 1024
+    max_header_bytes: Count = 8 * 1024
+    receive_timeout_s: Positive = 5.0
+    header_read_timeout_s: Positive = 5.0
 
 
 class Sanitize(msgspec.Struct, forbid_unknown_fields=True):
@@ -84,14 +70,12 @@ class Sanitize(msgspec.Struct, forbid_unknown_fields=True):
     # How many reverse proxies of ours stand in front of the BFF. 0: the socket peer is the
     # client and every X-Forwarded-* header is ignored. N: the client is the right-most hop
     # of X-Forwarded-For that none of our N proxies wrote.
-    trusted_proxies: int = 0
+    trusted_proxies: Annotated[int, msgspec.Meta(ge=0, le=16)] = 0
     # Hosts an X-Forwarded-Host from a trusted proxy may name; any other value is ignored, so
     # it cannot poison a cache key or a redirect.
     allowed_hosts: list[str] = msgspec.field(default_factory=list)
 
     def __post_init__(self) -> None:
-        if not 0 <= self.trusted_proxies <= 16:
-            raise ValueError("trusted_proxies must be between 0 and 16")
         self.allowed_hosts = [h.lower() for h in self.allowed_hosts]
 
 
@@ -103,20 +87,13 @@ class JWTAuth(msgspec.Struct, forbid_unknown_fields=True):
     audience: str
     jwks_upstream: str = "accounts"
     jwks_path: str = "/.well-known/jwks.json"
-    algorithm: str = "RS256"
+    #: Asymmetric algorithms only: a shared secret would let any verifier mint tokens.
+    algorithm: Literal["RS256", "RS384", "RS512", "ES256", "ES384", "EdDSA"] = "RS256"
     leeway_s: float = 30.0
     jwks_refresh_min_interval_s: float = 30.0
     #: After a failed JWKS fetch, none is tried for this long (callers get 503 at once).
-    jwks_retry_after_failure_s: float = 1.0
-    cache_size: int = 10_000
-
-    def __post_init__(self) -> None:
-        if self.algorithm not in {"RS256", "RS384", "RS512", "ES256", "ES384", "EdDSA"}:
-            raise ValueError("algorithm must be an asymmetric JWS algorithm such as RS256")
-        if self.cache_size < 1:
-            raise ValueError("cache_size must be at least 1")
-        if not self.jwks_retry_after_failure_s > 0:
-            raise ValueError("jwks_retry_after_failure_s must be greater than 0")
+    jwks_retry_after_failure_s: Positive = 1.0
+    cache_size: Count = 10_000
 
 
 class SessionAuth(msgspec.Struct, forbid_unknown_fields=True):
@@ -127,26 +104,18 @@ class SessionAuth(msgspec.Struct, forbid_unknown_fields=True):
     otherwise), so a local plain-http demo uses a plain name and ``secure = false``."""
 
     allowed_origins: list[str] = msgspec.field(default_factory=list)
-    cookie_name: str = "__Host-session"
+    cookie_name: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{1,64}$")] = "__Host-session"
     secure: bool = True
-    ttl_s: float = 8 * 3600
-    store: str = "memory"
+    ttl_s: Positive = 8 * 3600
+    store: Literal["memory", "redis"] = "memory"
     csrf_header: str = "x-csrf-token"
     client_id: str = ""
     #: The memory store's bound (the oldest session is evicted past it); unused with redis.
-    max_sessions: int = 100_000
+    max_sessions: Count = 100_000
 
     def __post_init__(self) -> None:
-        if self.store not in {"memory", "redis"}:
-            raise ValueError("store must be 'memory' or 'redis'")
-        if self.max_sessions < 1:
-            raise ValueError("max_sessions must be at least 1")
         if self.cookie_name.startswith("__Host-") and not self.secure:
             raise ValueError("cookie_name must not use the __Host- prefix without secure")
-        if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", self.cookie_name):
-            raise ValueError("cookie_name must be a plain token")
-        if self.ttl_s <= 0:
-            raise ValueError("ttl_s must be positive")
         for origin in self.allowed_origins:
             parts = urlsplit(origin)
             if parts.scheme not in {"http", "https"} or not parts.netloc or parts.path:
@@ -160,14 +129,8 @@ class APIKeyAuth(msgspec.Struct, forbid_unknown_fields=True):
     header: str = "x-api-key"
     verify_upstream: str = "accounts"
     verify_path: str = "/keys/verify"
-    cache_ttl_s: float = 10.0
-    cache_size: int = 10_000
-
-    def __post_init__(self) -> None:
-        if not 0 <= self.cache_ttl_s <= 300:
-            raise ValueError("cache_ttl_s must be between 0 and 300")
-        if self.cache_size < 1:
-            raise ValueError("cache_size must be at least 1")
+    cache_ttl_s: Annotated[float, msgspec.Meta(ge=0, le=300)] = 10.0
+    cache_size: Count = 10_000
 
 
 class MTLSAuth(msgspec.Struct, forbid_unknown_fields=True):
@@ -195,12 +158,10 @@ class Entitlements(msgspec.Struct, forbid_unknown_fields=True):
     registry_upstream: str = "accounts"
     registry_path: str = "/apps/{client_id}"
     cache_ttl_s: float = 5.0
-    on_unavailable: str = "closed"
+    on_unavailable: Literal["open", "closed"] = "closed"
     bff: str = ""
 
     def __post_init__(self) -> None:
-        if self.on_unavailable not in {"open", "closed"}:
-            raise ValueError("on_unavailable must be 'open' or 'closed'")
         if "{client_id}" not in self.registry_path:
             raise ValueError("registry_path must contain {client_id}")
 
@@ -208,23 +169,15 @@ class Entitlements(msgspec.Struct, forbid_unknown_fields=True):
 class UpstreamClientSettings(msgspec.Struct, forbid_unknown_fields=True):
     #: "http1": keep-alive HTTP/1.1 on the worker's event loop (tailor.upstream.http1_transport,
     #: the fastest measured); "pyreqwest": hyper on a Tokio thread (adds HTTP/2 and hyper's pool).
-    transport: str = "http1"
-    max_connections: int = 512  # per upstream origin
+    transport: Literal["http1", "pyreqwest"] = "http1"
+    max_connections: Count = 512  # per upstream origin
     connect_timeout_s: float = 1.0
     pool_idle_timeout_s: float = 50.0
     default_timeout_s: float = 2.0
-    max_response_bytes: int = 16 * 1024 * 1024
-
-    def __post_init__(self) -> None:
-        if self.transport not in {"http1", "pyreqwest"}:
-            raise ValueError("transport must be 'http1' or 'pyreqwest'")
-        if self.max_connections < 1:
-            raise ValueError("max_connections must be at least 1")
-        if self.max_response_bytes < 1:
-            raise ValueError("max_response_bytes must be at least 1")
+    max_response_bytes: Count = 16 * 1024 * 1024
 
 
-class Metrics(msgspec.Struct, forbid_unknown_fields=True):
+class MetricsSettings(msgspec.Struct, forbid_unknown_fields=True):
     enabled: bool = True
 
 
@@ -234,26 +187,20 @@ class TokenExchange(msgspec.Struct, forbid_unknown_fields=True):
     ``client_secret``, or with the secret in the environment variable ``client_secret_env``
     (checked at startup). Tokens are cached until ``refresh_before_s`` before expiry."""
 
-    client_id: str
+    client_id: _Token
     client_secret: str | None = None
     client_secret_env: str | None = None
     tokens_upstream: str = "tokens"
     token_path: str = "/token"
-    refresh_before_s: float = 10.0
-    timeout_s: float = 1.0
-    cache_size: int = 100_000
+    refresh_before_s: Annotated[float, msgspec.Meta(ge=0, lt=60)] = 10.0
+    timeout_s: Positive = 1.0
+    cache_size: Count = 100_000
 
     def __post_init__(self) -> None:
-        if not re.fullmatch(r"[A-Za-z0-9_.-]{1,128}", self.client_id):
-            raise ValueError("client_id must be a plain token")
         if (self.client_secret is None) == (self.client_secret_env is None):
             raise ValueError("client_secret must be set, or client_secret_env (not both)")
         if self.client_secret_env is not None and not os.environ.get(self.client_secret_env):
             raise ValueError("client_secret_env must name an environment variable that is set")
-        if not 0 <= self.refresh_before_s < 60:
-            raise ValueError("refresh_before_s must be between 0 and 60")
-        if self.timeout_s <= 0 or self.cache_size <= 0:
-            raise ValueError("timeout_s must be positive, and so must cache_size")
 
     def secret(self) -> str:
         if self.client_secret is not None:
@@ -268,17 +215,12 @@ class TokenExchange(msgspec.Struct, forbid_unknown_fields=True):
 class State(msgspec.Struct, forbid_unknown_fields=True):
     """Shared state. With ``redis_url`` unset, every backend is in-memory (one process)."""
 
-    redis_url: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.redis_url is not None and not self.redis_url.startswith(
-            ("redis://", "rediss://", "unix://")
-        ):
-            raise ValueError("redis_url must be a redis://, rediss:// or unix:// URL")
+    redis_url: Annotated[str, msgspec.Meta(pattern=r"^(redis|rediss|unix)://")] | None = None
 
 
-RATE_KEYS = ("ip", "user", "app")
 _POLICY_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+#: A rate window: a second to a month.
+_Window = Annotated[int, msgspec.Meta(ge=1, le=86_400 * 31)]
 
 
 class RatePolicy(msgspec.Struct, forbid_unknown_fields=True):
@@ -287,23 +229,12 @@ class RatePolicy(msgspec.Struct, forbid_unknown_fields=True):
     overrides the limit for an app's tier (the entitlements stage sets it; "default" when
     the caller has none)."""
 
-    key: str
-    limit: int
-    window_s: int = 60
+    key: Literal["ip", "user", "app"]
+    #: At least 1: a caller to refuse outright is refused by entitlements, not by a quota.
+    limit: Count
+    window_s: _Window = 60
     classes: list[str] = msgspec.field(default_factory=list)
-    tiers: dict[str, int] = msgspec.field(default_factory=dict)
-
-    def check(self, at: str) -> None:
-        """Checked by :class:`RateLimit`, which knows the policy's name for the error."""
-        if self.key not in RATE_KEYS:
-            raise ConfigError(f"{at}.key", f"must be one of {', '.join(RATE_KEYS)}")
-        if self.limit < 1:
-            raise ConfigError(f"{at}.limit", "must be at least 1 (refuse callers by entitlements)")
-        if not 1 <= self.window_s <= 86_400 * 31:
-            raise ConfigError(f"{at}.window_s", "must be between 1 and 2678400 seconds")
-        for tier, limit in self.tiers.items():
-            if limit < 1:
-                raise ConfigError(f"{at}.tiers.{tier}", "must be at least 1")
+    tiers: dict[str, Count] = msgspec.field(default_factory=dict)
 
 
 class AuthFailures(msgspec.Struct, forbid_unknown_fields=True):
@@ -311,18 +242,9 @@ class AuthFailures(msgspec.Struct, forbid_unknown_fields=True):
     ``authenticate``): ``limit`` failures per ``window_s`` seconds, then 429 until the quota
     refills. ``max_blocked`` bounds the local cache of IPs known to be over it."""
 
-    limit: int = 100
-    window_s: int = 600
-    max_blocked: int = 10_000
-
-    def check(self, at: str) -> None:
-        """Checked by :class:`RateLimit`, which knows where this section sits."""
-        if self.limit < 1:
-            raise ConfigError(f"{at}.limit", "must be at least 1 (omit the section to turn off)")
-        if not 1 <= self.window_s <= 86_400 * 31:
-            raise ConfigError(f"{at}.window_s", "must be between 1 and 2678400 seconds")
-        if self.max_blocked < 1:
-            raise ConfigError(f"{at}.max_blocked", "must be at least 1")
+    limit: Count = 100  # omit the section to turn it off
+    window_s: _Window = 600
+    max_blocked: Count = 10_000
 
 
 class RateLimit(msgspec.Struct, forbid_unknown_fields=True):
@@ -338,57 +260,37 @@ class RateLimit(msgspec.Struct, forbid_unknown_fields=True):
     """
 
     enabled: bool = True
-    backend: str = "memory"
-    on_backend_error: str = "fail_open"
-    backend_timeout_s: float = 0.25
-    backend_retry_s: float = 1.0
+    backend: Literal["memory", "redis"] = "memory"
+    on_backend_error: Literal["fail_open", "fail_closed"] = "fail_open"
+    backend_timeout_s: Annotated[float, msgspec.Meta(gt=0, le=5)] = 0.25
+    backend_retry_s: Annotated[float, msgspec.Meta(ge=0, le=60)] = 1.0
     key_prefix: str = "tailor:rl"
-    max_keys: int = 100_000
+    max_keys: Count = 100_000
     route_classes: dict[str, str] = msgspec.field(default_factory=dict)
     policies: dict[str, RatePolicy] = msgspec.field(default_factory=dict)
     auth_failures: AuthFailures | None = None
 
     def __post_init__(self) -> None:
-        if self.backend not in {"memory", "redis"}:
-            raise ValueError("backend must be 'memory' or 'redis'")
-        if self.on_backend_error not in {"fail_open", "fail_closed"}:
-            raise ValueError("on_backend_error must be 'fail_open' or 'fail_closed'")
-        if not 0 < self.backend_timeout_s <= 5:
-            raise ValueError("backend_timeout_s must be in (0, 5]")
-        if not 0 <= self.backend_retry_s <= 60:
-            raise ValueError("backend_retry_s must be between 0 and 60")
-        if self.max_keys < 1:
-            raise ValueError("max_keys must be positive")
-        for name, policy in self.policies.items():
+        for name in self.policies:
             if not _POLICY_NAME.fullmatch(name):
                 raise ConfigError(
                     f"rate_limit.policies.{name}", "name it with letters, digits, '_', '-', '.'"
                 )
-            policy.check(f"rate_limit.policies.{name}")
-        if self.auth_failures is not None:
-            self.auth_failures.check("rate_limit.auth_failures")
-            if "auth-failures" in self.policies:  # its RateLimit header items would be ambiguous
-                raise ConfigError(
-                    "rate_limit.policies.auth-failures",
-                    "the name is taken by rate_limit.auth_failures",
-                )
+        # With both, the RateLimit header items of the two would be ambiguous.
+        if self.auth_failures is not None and "auth-failures" in self.policies:
+            raise ConfigError(
+                "rate_limit.policies.auth-failures",
+                "the name is taken by rate_limit.auth_failures",
+            )
 
 
 class CacheRoute(msgspec.Struct, forbid_unknown_fields=True):
     """A client profile's timings for one cached route, laid over the route's own policy
     (``cache.routes."/v1/home".ttl_s = 60``)."""
 
-    ttl_s: float | None = None
-    stale_while_revalidate_s: float | None = None
-    stale_if_error_s: float | None = None
-
-    def __post_init__(self) -> None:
-        if self.ttl_s is not None and self.ttl_s <= 0:
-            raise ValueError("ttl_s must be positive")
-        for key in ("stale_while_revalidate_s", "stale_if_error_s"):
-            value = getattr(self, key)
-            if value is not None and value < 0:
-                raise ValueError(f"{key} must not be negative")
+    ttl_s: Positive | None = None
+    stale_while_revalidate_s: NonNegative | None = None
+    stale_if_error_s: NonNegative | None = None
 
 
 class Cache(msgspec.Struct, forbid_unknown_fields=True):
@@ -399,54 +301,30 @@ class Cache(msgspec.Struct, forbid_unknown_fields=True):
     the backend is skipped for ``backend_retry_s`` (requests go to the upstreams)."""
 
     enabled: bool = True
-    backend: str = "memory"
-    max_entries: int = 10_000
-    max_bytes: int = 32 * 1024 * 1024
+    backend: Literal["memory", "redis"] = "memory"
+    max_entries: Count = 10_000
+    max_bytes: Count = 32 * 1024 * 1024
     routes: dict[str, CacheRoute] = msgspec.field(default_factory=dict)
     invalidation_channel: str = "tailor:invalidate"
-    backend_retry_s: float = 1.0
-
-    def __post_init__(self) -> None:
-        if self.backend not in {"memory", "redis"}:
-            raise ValueError("backend must be 'memory' or 'redis'")
-        if self.max_entries <= 0:
-            raise ValueError("max_entries must be positive")
-        if self.max_bytes <= 0:
-            raise ValueError("max_bytes must be positive")
-        if self.backend_retry_s < 0:
-            raise ValueError("backend_retry_s must not be negative")
+    backend_retry_s: NonNegative = 1.0
 
 
 class Server(msgspec.Struct, forbid_unknown_fields=True):
-    workers: int = 1
-    #: "http1": tailor's own HTTP/1.1 server (tailor.serve.http1; about 2.8x granian's request
-    #: rate on a bare answer, docs/benchmarks.md). "rsgi" or "asgi": under granian.
-    interface: str = "http1"
-    #: The event loop of each worker. uvloop measured 35-40% more rps than asyncio on the
-    #: mobile home (docs/benchmarks.md); granian's "auto" does not pick it by itself.
-    loop: str = "uvloop"
+    workers: Annotated[int, msgspec.Meta(ge=1, le=64)] = 1
+    #: "http1": tailor's own HTTP/1.1 server (tailor.serve.http1, the fastest measured:
+    #: docs/benchmarks.md). "rsgi" or "asgi": under granian.
+    interface: Literal["http1", "rsgi", "asgi"] = "http1"
+    #: The event loop of each worker. uvloop is the faster (docs/benchmarks.md); granian's
+    #: "auto" does not pick it by itself.
+    loop: Literal["uvloop", "asyncio"] = "uvloop"
     #: Freeze what startup built out of the garbage collector's reach, and collect young objects
-    #: less often (Python's default threshold is 700): measured in tailor.serve.collector.
+    #: less often (Python's default threshold is 700): tailor.serve.collector says why.
     gc_freeze: bool = True
-    gc_threshold: int = 7000
+    gc_threshold: Annotated[int, msgspec.Meta(ge=100, le=1_000_000)] = 7000
     #: tailor's server: an idle kept-alive connection is closed after this long.
-    keepalive_timeout_s: float = 60.0
+    keepalive_timeout_s: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 60.0
     #: tailor's server, on SIGTERM: how long answers in progress may take to finish.
-    shutdown_grace_s: float = 10.0
-
-    def __post_init__(self) -> None:
-        if not 100 <= self.gc_threshold <= 1_000_000:
-            raise ValueError("gc_threshold must be between 100 and 1000000")
-        if self.interface not in {"http1", "rsgi", "asgi"}:
-            raise ValueError("interface must be 'http1', 'rsgi' or 'asgi'")
-        if not 0 < self.keepalive_timeout_s <= 3600:
-            raise ValueError("keepalive_timeout_s must be above 0 and at most 3600")
-        if not 0 <= self.shutdown_grace_s <= 600:
-            raise ValueError("shutdown_grace_s must be between 0 and 600")
-        if self.loop not in {"uvloop", "asyncio"}:
-            raise ValueError("loop must be 'uvloop' or 'asyncio'")
-        if not 1 <= self.workers <= 64:
-            raise ValueError("workers must be between 1 and 64")
+    shutdown_grace_s: Annotated[float, msgspec.Meta(ge=0, le=600)] = 10.0
 
 
 class Config(msgspec.Struct, forbid_unknown_fields=True):
@@ -459,7 +337,7 @@ class Config(msgspec.Struct, forbid_unknown_fields=True):
     entitlements: Entitlements = msgspec.field(default_factory=Entitlements)
     upstreams: dict[str, str] = msgspec.field(default_factory=dict)
     client: UpstreamClientSettings = msgspec.field(default_factory=UpstreamClientSettings)
-    metrics: Metrics = msgspec.field(default_factory=Metrics)
+    metrics: MetricsSettings = msgspec.field(default_factory=MetricsSettings)
     server: Server = msgspec.field(default_factory=Server)
     state: State = msgspec.field(default_factory=State)
     token_exchange: TokenExchange | None = None
@@ -483,35 +361,9 @@ class Config(msgspec.Struct, forbid_unknown_fields=True):
             raise ConfigError("auth.session.store", "'redis' needs state.redis_url")
 
 
-def _check_port(port: int) -> None:
-    if not 0 <= port <= 65535:
-        raise ValueError("port must be between 0 and 65535")
-
-
-_AT = re.compile(r"- at `\$\.?(?P<key>[^`]*)`")
-_CHECKED = re.compile(r"([a-z_]+) must\b")
-
-
 def build_config(data: dict[str, Any]) -> Config:
     """Validate a dict into a :class:`Config`, naming the key at fault."""
-    try:
-        return msgspec.convert(data, Config)
-    except ConfigError:
-        raise
-    except msgspec.ValidationError as exc:
-        message = str(exc)
-        match = _AT.search(message)
-        key = match.group("key") if match else "<root>"
-        key = re.sub(r"\[['\"]?([^\]'\"]+)['\"]?\]", r".\1", key).lstrip(".") or "<root>"
-        detail = _AT.sub("", message).strip()
-        if "unknown field" in detail or "missing required field" in detail:
-            field = re.search(r"`([^`]+)`", detail)
-            if field:
-                key = f"{key}.{field.group(1)}" if key != "<root>" else field.group(1)
-        elif (checked := _CHECKED.match(detail)) and key != "<root>":
-            # A section's own check ("port must be ...") names the field inside the section.
-            key = f"{key}.{checked.group(1)}"
-        raise ConfigError(key, detail) from exc
+    return convert(data, Config)
 
 
 def load_config(path: str | Path | None, defaults: dict[str, Any]) -> Config:
@@ -531,13 +383,3 @@ def load_config(path: str | Path | None, defaults: dict[str, Any]) -> Config:
             raise ConfigError("<root>", "the config file must hold a table/object")
         data = deep_merge(data, loaded)
     return build_config(data)
-
-
-def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = deep_merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged

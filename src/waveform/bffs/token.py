@@ -19,6 +19,7 @@ import msgspec
 from tailor import BadRequest, HTTPProblem, Request, Response, Unauthorized, json_response
 from tailor.errors import UpstreamStatusError
 from tailor.routing import Handler
+from tailor.validation import error_key
 
 
 class TokenRequest(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -205,9 +206,4 @@ def password_grant(audience: str) -> Handler:
 
 
 def _field(exc: msgspec.ValidationError) -> str | None:
-    text = str(exc)
-    if "`$." in text:
-        return text.split("`$.", 1)[1].split("`", 1)[0]
-    if "field `" in text:
-        return text.split("field `", 1)[1].split("`", 1)[0]
-    return None
+    return error_key(exc, None, TokenRequest)[0] or None
