@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tailor.ratelimit import Quota, RedisBackend
+from tailor.ratelimit import Quota, RedisRateLimiter
 from waveform.redis_server import RedisServer
 
 RESULTS = Path(__file__).resolve().parent / "results" / "exactness.json"
@@ -37,7 +37,7 @@ async def _hammer(url: str, key: str, mode: str, args: dict[str, Any], start: An
     from redis.asyncio import Redis
 
     client = Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
-    backend = RedisBackend(client, timeout_s=5.0, retry_s=0.0)
+    backend = RedisRateLimiter(client, timeout_s=5.0, retry_s=0.0)
     quota = Quota(key, args["limit"], args["window"])
     await client.ping()  # connected before the start signal: measure the limiter, not connects
     remaining = [args["attempts"]]

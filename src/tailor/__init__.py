@@ -5,7 +5,7 @@ tailor owns the rest: limits, header hygiene, authentication, aggregation with d
 partial degradation, error mapping to RFC 9457 problems, and metrics.
 """
 
-from tailor.aggregate import AggregateBody, Inputs, Outcome, Part, Plan, aggregate
+from tailor.aggregate import AggregateBody, Inputs, Part, Plan, PlanResult, aggregate
 from tailor.app import BFF
 from tailor.config import Config, build_config, load_config
 from tailor.errors import (
@@ -28,9 +28,9 @@ __all__ = [
     "HTTPProblem",
     "Inputs",
     "NotFound",
-    "Outcome",
     "Part",
     "Plan",
+    "PlanResult",
     "Request",
     "Response",
     "TailorError",

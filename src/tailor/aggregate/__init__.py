@@ -15,7 +15,7 @@ from collections.abc import Callable
 import msgspec
 
 from tailor.aggregate.deadline import Deadline
-from tailor.aggregate.engine import Degradation, Outcome, run_plan
+from tailor.aggregate.engine import Degradation, PlanResult, run_plan
 from tailor.aggregate.plan import NO_FALLBACK, Inputs, Part, Plan
 from tailor.http import JSON_CONTENT_TYPE, Request, Response
 
@@ -35,7 +35,7 @@ _encode = msgspec.json.Encoder().encode
 async def aggregate(
     request: Request,
     plan: Plan,
-    shape: Callable[[Outcome], AggregateBody],
+    shape: Callable[[PlanResult], AggregateBody],
     **variables: str,
 ) -> Response:
     """Run ``plan`` for this request and answer with ``shape(outcome)`` as JSON."""
@@ -68,9 +68,9 @@ __all__ = [
     "Deadline",
     "Degradation",
     "Inputs",
-    "Outcome",
     "Part",
     "Plan",
+    "PlanResult",
     "aggregate",
     "run_plan",
 ]

@@ -49,13 +49,13 @@ class Degradation(msgspec.Struct, frozen=True, omit_defaults=True):
     stale: bool = False
 
 
-class Outcome:
+class PlanResult:
     """The results of a plan: values by part name, and what degraded.
 
     Every part of the plan has a value: its result, its fallback, its last known good value,
     or ``None`` for a lost optional part without a fallback.
 
-    >>> outcome = Outcome({"me": {"id": "u1"}, "recs": None}, [Degradation("recs", "status")])
+    >>> outcome = PlanResult({"me": {"id": "u1"}, "recs": None}, [Degradation("recs", "status")])
     >>> outcome["recs"] is None, outcome.complete
     (True, False)
     """
@@ -87,7 +87,7 @@ async def run_plan(
     request_id: str = "",
     deadline: Deadline | None = None,
     principal: Principal | None = None,
-) -> Outcome:
+) -> PlanResult:
     """Execute ``plan``. Raises the :class:`UpstreamError` of the first required part lost."""
     deadline = deadline or Deadline(plan.deadline_s)
     resilience = _resilience_of(client)
@@ -177,7 +177,7 @@ async def run_plan(
         if allowance is not None:
             REQUEST_ALLOWANCE.reset(allowance)  # the tasks have copied it already
     if not tasks:
-        return Outcome(values, degraded)  # an empty plan: nothing to wait for
+        return PlanResult(values, degraded)  # an empty plan: nothing to wait for
     # The plan wakes once: when every part is done, a part fails the response, or the deadline
     # passes. (asyncio.wait would do the same in Python with a set, a weak set and a callback
     # per task, added and removed on every call: a measurable share of a six-part plan.)
@@ -213,7 +213,7 @@ async def run_plan(
         for task in tasks.values():
             if not task.done():
                 task.cancel()
-    return Outcome(values, degraded)
+    return PlanResult(values, degraded)
 
 
 def _resilience_of(client: UpstreamClient) -> Resilience | None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from tailor.cache.backend import CacheBackend, CacheBackendError, MemoryBackend
+from tailor.cache.backend import CacheBackend, CacheBackendError, MemoryCacheBackend
 from tailor.cache.entry import CacheEntry
 from tailor.cache.policy import CachePolicy
 from tailor.http import Request
@@ -44,6 +44,6 @@ __all__ = [
     "CacheBackendError",
     "CacheEntry",
     "CachePolicy",
-    "MemoryBackend",
+    "MemoryCacheBackend",
     "tag",
 ]

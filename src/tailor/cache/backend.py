@@ -37,10 +37,10 @@ class CacheBackend(Protocol):
         ...
 
 
-class MemoryBackend:
+class MemoryCacheBackend:
     """A least-recently-used map bounded by entry count and by bytes.
 
-    >>> backend = MemoryBackend(max_entries=1000, max_bytes=16 * 1024 * 1024)
+    >>> backend = MemoryCacheBackend(max_entries=1000, max_bytes=16 * 1024 * 1024)
 
     Expired entries (past ttl + the longest stale window) are dropped when they are read;
     the bounds evict the least recently used first. One process only: each instance of a

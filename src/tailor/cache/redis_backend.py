@@ -29,10 +29,10 @@ return purged
 """
 
 
-class RedisBackend:
+class RedisCacheBackend:
     """Entries shared by all instances of one BFF.
 
-    >>> backend = RedisBackend(ctx.redis(), "mobile")  # doctest: +SKIP
+    >>> backend = RedisCacheBackend(ctx.redis(), "mobile")  # doctest: +SKIP
     """
 
     name = "redis"

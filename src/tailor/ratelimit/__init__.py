@@ -1,6 +1,6 @@
 """Rate limiting: GCRA quotas per client IP, user and app, in memory or in Redis.
 
-    limiter = MemoryBackend()
+    limiter = MemoryRateLimiter()
     verdict = await limiter.acquire([Quota("rl:ip:203.0.113.7", limit=100, window_s=60)])
     verdict.allowed, verdict.usages[0].remaining   # (True, 99)
 
@@ -8,15 +8,15 @@ The stage that applies configured policies to requests is :mod:`tailor.stages.ra
 """
 
 from tailor.ratelimit.gcra import BackendUnavailable, Quota, RateLimiter, Usage, Verdict
-from tailor.ratelimit.memory import MemoryBackend
-from tailor.ratelimit.redis_backend import RedisBackend
+from tailor.ratelimit.memory import MemoryRateLimiter
+from tailor.ratelimit.redis_backend import RedisRateLimiter
 
 __all__ = [
     "BackendUnavailable",
-    "MemoryBackend",
+    "MemoryRateLimiter",
     "Quota",
     "RateLimiter",
-    "RedisBackend",
+    "RedisRateLimiter",
     "Usage",
     "Verdict",
 ]

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 
 from tailor.config import RateLimit
 from tailor.ratelimit.gcra import RateLimiter
-from tailor.ratelimit.memory import MemoryBackend
-from tailor.ratelimit.redis_backend import RedisBackend
+from tailor.ratelimit.memory import MemoryRateLimiter
+from tailor.ratelimit.redis_backend import RedisRateLimiter
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -18,8 +18,10 @@ def configured_backend(cfg: RateLimit, redis: Callable[[], Redis]) -> RateLimite
     """Redis (exact across processes, ``redis()`` called only then) or this process's memory.
 
     >>> configured_backend(RateLimit(), redis=lambda: None)  # doctest: +ELLIPSIS
-    <tailor.ratelimit.memory.MemoryBackend object at ...>
+    <tailor.ratelimit.memory.MemoryRateLimiter object at ...>
     """
     if cfg.backend == "redis":
-        return RedisBackend(redis(), timeout_s=cfg.backend_timeout_s, retry_s=cfg.backend_retry_s)
-    return MemoryBackend(cfg.max_keys)
+        return RedisRateLimiter(
+            redis(), timeout_s=cfg.backend_timeout_s, retry_s=cfg.backend_retry_s
+        )
+    return MemoryRateLimiter(cfg.max_keys)

@@ -13,11 +13,11 @@ def _now_us() -> int:
     return time.monotonic_ns() // 1000
 
 
-class MemoryBackend:
+class MemoryRateLimiter:
     """TATs in a dict, bounded by ``max_keys``.
 
     >>> import asyncio
-    >>> backend = MemoryBackend()
+    >>> backend = MemoryRateLimiter()
     >>> asyncio.run(backend.acquire([Quota("k", 1, 60)])).allowed
     True
     """

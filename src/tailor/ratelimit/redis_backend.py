@@ -49,10 +49,10 @@ return held
 """
 
 
-class RedisBackend:
+class RedisRateLimiter:
     """Exact quotas across processes.
 
-    >>> backend = RedisBackend(Redis.from_url("redis://127.0.0.1:6379/0"))  # doctest: +SKIP
+    >>> backend = RedisRateLimiter(Redis.from_url("redis://127.0.0.1:6379/0"))  # doctest: +SKIP
     >>> (await backend.acquire([Quota("rl:user:u1", 600, 60)])).allowed  # doctest: +SKIP
     True
     """

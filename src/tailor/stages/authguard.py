@@ -40,7 +40,7 @@ from tailor.pipeline import BuildContext
 from tailor.problem import problem_response
 from tailor.ratelimit.backend import configured_backend
 from tailor.ratelimit.gcra import BackendUnavailable, Quota, RateLimiter, Verdict
-from tailor.ratelimit.memory import MemoryBackend
+from tailor.ratelimit.memory import MemoryRateLimiter
 from tailor.routing import Chain, Outcome
 from tailor.stages.ratelimit import ThrottledLog
 
@@ -136,7 +136,7 @@ class AuthGuardStage:
         self._prefix = f"{key_prefix}:{POLICY_NAME}/ip:"
         self._backend = backend
         # Where failures are counted while Redis cannot answer (a memory backend is its own).
-        self._fallback = backend if isinstance(backend, MemoryBackend) else MemoryBackend()
+        self._fallback = backend if isinstance(backend, MemoryRateLimiter) else MemoryRateLimiter()
         self._blocked = BlockedIPs(cfg.max_blocked, clock)
         self._clock = clock
         self._refused = refused

@@ -25,14 +25,14 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from tailor.cache import TAGS_STATE
-from tailor.cache.backend import CacheBackend, CacheBackendError, MemoryBackend
+from tailor.cache.backend import CacheBackend, CacheBackendError, MemoryCacheBackend
 from tailor.cache.entry import CacheEntry, strong_etag
 from tailor.cache.headers import NO_STORE, X_CACHE, cache_control, etag_matches
 from tailor.cache.invalidation import InvalidationSubscriber
 from tailor.cache.key import KeyShape
 from tailor.cache.metrics import CacheMetrics
 from tailor.cache.policy import CachePolicy
-from tailor.cache.redis_backend import RedisBackend
+from tailor.cache.redis_backend import RedisCacheBackend
 from tailor.errors import ConfigError, UpstreamError
 from tailor.http import Request, Response
 from tailor.observe.metrics import TallyChild
@@ -152,9 +152,9 @@ class CacheStage:
         routes = {id(route): CachedRoute.of(route, policy, metrics) for route, policy in policies}
         backend: CacheBackend
         if settings.backend == "redis":
-            backend = RedisBackend(ctx.redis(), ctx.config.name)
+            backend = RedisCacheBackend(ctx.redis(), ctx.config.name)
         else:
-            backend = MemoryBackend(settings.max_entries, settings.max_bytes)
+            backend = MemoryCacheBackend(settings.max_entries, settings.max_bytes)
         stage = cls(routes, backend, metrics, backend_retry_s=settings.backend_retry_s)
         if ctx.config.state.redis_url and settings.invalidation_channel:
             stage.subscriber = InvalidationSubscriber(
@@ -172,7 +172,7 @@ class CacheStage:
     def wrap(self, next_handler: Chain) -> Chain:
         routes = self._routes
         # A backend that never waits (memory, which cannot fail) is read without coroutines.
-        peek = self.backend.peek if isinstance(self.backend, MemoryBackend) else None
+        peek = self.backend.peek if isinstance(self.backend, MemoryCacheBackend) else None
 
         # Not a coroutine with the memory backend: a hit is answered at once (tailor.pipeline).
         def cache(request: Request) -> Outcome:

@@ -23,7 +23,7 @@ from tailor.pipeline import BuildContext, awaitable
 from tailor.problem import problem_response
 from tailor.ratelimit.backend import configured_backend
 from tailor.ratelimit.gcra import BackendUnavailable, Quota, RateLimiter, Verdict
-from tailor.ratelimit.memory import MemoryBackend
+from tailor.ratelimit.memory import MemoryRateLimiter
 from tailor.ratelimit.policy import (
     CompiledPolicy,
     caller_app,
@@ -107,7 +107,7 @@ class RateLimitStage:
         by_route = self._by_route
         acquire = self._backend.acquire
         # A backend that never waits (memory) is charged without a coroutine per request.
-        charge = self._backend.charge if isinstance(self._backend, MemoryBackend) else None
+        charge = self._backend.charge if isinstance(self._backend, MemoryRateLimiter) else None
         tiers = known_tiers([p for policies in by_route.values() for p in policies])
         # RateLimit-Policy depends only on which policies applied and the tier: built once per
         # combination. Bounded: subsets of each route's policies x the tiers policies name.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tailor import AggregateBody, Outcome, Part, Plan, Request, Response, aggregate
+from tailor import AggregateBody, Part, Plan, PlanResult, Request, Response, aggregate
 from tailor.routing import Handler
 from waveform.bffs.consumed import EMPTY_REFS, PlaylistRecord, TrackRefs, UserRecord
 from waveform.bffs.parts import catalog_batch, me_part, users_batch
@@ -58,7 +58,7 @@ PLAYLIST = Plan(
 )
 
 
-def by_id(plan: Plan, shape: Callable[[Outcome], AggregateBody]) -> Handler:
+def by_id(plan: Plan, shape: Callable[[PlanResult], AggregateBody]) -> Handler:
     """The endpoint for one entity screen: the caller and the ``{id}`` path parameter (already
     checked by the handler stage) are the plan's variables."""
 

@@ -13,7 +13,7 @@ import pytest
 from harness import assert_problem, body_json, call
 from upstreams import closed_port
 
-from tailor import AggregateBody, Outcome, Part, Plan, Request, Response, aggregate
+from tailor import AggregateBody, Part, Plan, PlanResult, Request, Response, aggregate
 from tailor.aggregate import run_plan
 from tailor.errors import UpstreamStatusError
 from tailor.upstream import MockTransport, ServiceRegistry, UpstreamClient
@@ -29,7 +29,7 @@ class User(msgspec.Struct):
     name: str
 
 
-def _shape(outcome: Outcome) -> Echo:
+def _shape(outcome: PlanResult) -> Echo:
     return Echo(values=dict(outcome.values))
 
 
@@ -143,7 +143,7 @@ class RecsBody(AggregateBody, kw_only=True):
     recs: dict[str, Any] | None
 
 
-def _shape_reading_recs(outcome: Outcome) -> RecsBody:
+def _shape_reading_recs(outcome: PlanResult) -> RecsBody:
     return RecsBody(recs=outcome["recs"])  # indexes the part whether or not it was lost
 
 

@@ -12,7 +12,7 @@ import pytest
 from harness import AUDIENCE, ISSUER, jwks
 from upstreams import Received, Script, ScriptedUpstream
 
-from tailor import BFF, AggregateBody, Outcome, Part, Plan, Request, Response, aggregate
+from tailor import BFF, AggregateBody, Part, Plan, PlanResult, Request, Response, aggregate
 from tailor.cache import CachePolicy, tag
 from tailor.http import json_response
 from tailor.params import Int
@@ -41,7 +41,7 @@ HOME = Plan(
 )  # fmt: skip
 
 
-def shape(outcome: Outcome) -> Home:
+def shape(outcome: PlanResult) -> Home:
     return Home(feed=outcome["feed"], extra=outcome["extra"])
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tailor.ratelimit import MemoryBackend, Quota
+from tailor.ratelimit import MemoryRateLimiter, Quota
 from tailor.ratelimit.gcra import judge
 
 
@@ -23,7 +23,7 @@ class Clock:
 
 
 async def test_a_fresh_key_allows_exactly_the_limit_at_once() -> None:
-    backend = MemoryBackend(clock=Clock())
+    backend = MemoryRateLimiter(clock=Clock())
     quota = Quota("k", 1000, 86_400)
     allowed = [(await backend.acquire([quota])).allowed for _ in range(1500)]
     assert allowed.count(True) == 1000
@@ -31,7 +31,7 @@ async def test_a_fresh_key_allows_exactly_the_limit_at_once() -> None:
 
 
 async def test_a_limit_that_does_not_divide_the_window_still_allows_the_whole_burst() -> None:
-    backend = MemoryBackend(clock=Clock())
+    backend = MemoryRateLimiter(clock=Clock())
     quota = Quota("k", 7, 60)  # 60 s / 7 is not a whole number of microseconds
     allowed = [(await backend.acquire([quota])).allowed for _ in range(8)]
     assert allowed == [True] * 7 + [False]
@@ -39,7 +39,7 @@ async def test_a_limit_that_does_not_divide_the_window_still_allows_the_whole_bu
 
 async def test_one_request_is_refilled_per_interval() -> None:
     clock = Clock()
-    backend = MemoryBackend(clock=clock)
+    backend = MemoryRateLimiter(clock=clock)
     quota = Quota("k", 2, 10)  # one every 5 s
     assert (await backend.acquire([quota])).allowed
     assert (await backend.acquire([quota])).allowed
@@ -51,7 +51,7 @@ async def test_one_request_is_refilled_per_interval() -> None:
 
 
 async def test_remaining_counts_down_and_reset_is_the_time_to_a_whole_quota() -> None:
-    backend = MemoryBackend(clock=Clock())
+    backend = MemoryRateLimiter(clock=Clock())
     quota = Quota("k", 3, 30)
     usages = [(await backend.acquire([quota])).usages[0] for _ in range(3)]
     assert [u.remaining for u in usages] == [2, 1, 0]
@@ -59,7 +59,7 @@ async def test_remaining_counts_down_and_reset_is_the_time_to_a_whole_quota() ->
 
 
 async def test_a_request_refused_by_one_quota_charges_none_of_the_others() -> None:
-    backend = MemoryBackend(clock=Clock())
+    backend = MemoryRateLimiter(clock=Clock())
     tight, loose = Quota("tight", 1, 60), Quota("loose", 10, 60)
     assert (await backend.acquire([tight, loose])).allowed
     refused = await backend.acquire([tight, loose])
@@ -82,7 +82,7 @@ def test_judge_wants_one_held_value_per_quota() -> None:
 
 
 async def test_memory_stays_within_max_keys_charging_several_quotas_at_once() -> None:
-    backend = MemoryBackend(max_keys=100, clock=Clock())
+    backend = MemoryRateLimiter(max_keys=100, clock=Clock())
     for i in range(1000):
         await backend.acquire([Quota(f"ip:{i}", 5, 60), Quota(f"user:{i}", 5, 60)])
     assert len(backend) <= 100
@@ -90,7 +90,7 @@ async def test_memory_stays_within_max_keys_charging_several_quotas_at_once() ->
 
 async def test_memory_stays_within_max_keys() -> None:
     clock = Clock()
-    backend = MemoryBackend(max_keys=100, clock=clock)
+    backend = MemoryRateLimiter(max_keys=100, clock=clock)
     for i in range(1000):
         await backend.acquire([Quota(f"ip:{i}", 5, 60)])
     assert len(backend) <= 100

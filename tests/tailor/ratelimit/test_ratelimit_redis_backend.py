@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from tailor.ratelimit import BackendUnavailable, Quota, RedisBackend
+from tailor.ratelimit import BackendUnavailable, Quota, RedisRateLimiter
 from waveform.redis_server import RedisServer
 
 
@@ -28,10 +28,10 @@ def fresh_key() -> str:
 async def test_concurrent_clients_share_one_exact_count(redis_url: str) -> None:
     clients = [Redis.from_url(redis_url) for _ in range(4)]
     try:
-        backends = [RedisBackend(c) for c in clients]
+        backends = [RedisRateLimiter(c) for c in clients]
         quota = Quota(fresh_key(), 100, 86_400)
 
-        async def hammer(backend: RedisBackend) -> int:
+        async def hammer(backend: RedisRateLimiter) -> int:
             return sum([(await backend.acquire([quota])).allowed for _ in range(60)])
 
         counts = await asyncio.gather(*(hammer(b) for b in backends))
@@ -42,7 +42,7 @@ async def test_concurrent_clients_share_one_exact_count(redis_url: str) -> None:
 
 
 async def test_refusal_reports_the_wait_until_the_next_request_fits(redis: Redis) -> None:
-    backend = RedisBackend(redis)
+    backend = RedisRateLimiter(redis)
     quota = Quota(fresh_key(), 2, 60)
     assert (await backend.acquire([quota])).allowed
     assert (await backend.acquire([quota])).allowed
@@ -52,7 +52,7 @@ async def test_refusal_reports_the_wait_until_the_next_request_fits(redis: Redis
 
 
 async def test_a_refused_request_charges_no_other_quota(redis: Redis) -> None:
-    backend = RedisBackend(redis)
+    backend = RedisRateLimiter(redis)
     tight, loose = Quota(fresh_key(), 1, 60), Quota(fresh_key(), 10, 60)
     assert (await backend.acquire([tight, loose])).allowed
     assert not (await backend.acquire([tight, loose])).allowed
@@ -60,7 +60,7 @@ async def test_a_refused_request_charges_no_other_quota(redis: Redis) -> None:
 
 
 async def test_keys_expire_once_the_quota_is_whole_again(redis: Redis) -> None:
-    backend = RedisBackend(redis)
+    backend = RedisRateLimiter(redis)
     quota = Quota(fresh_key(), 10, 60)
     await backend.acquire([quota])
     ttl_ms = await redis.pttl(quota.key)
@@ -68,7 +68,7 @@ async def test_keys_expire_once_the_quota_is_whole_again(redis: Redis) -> None:
 
 
 async def test_a_flushed_script_cache_is_reloaded(redis: Redis) -> None:
-    backend = RedisBackend(redis)
+    backend = RedisRateLimiter(redis)
     quota = Quota(fresh_key(), 5, 60)
     assert (await backend.acquire([quota])).allowed
     await redis.script_flush()  # what a restarted Redis looks like: NOSCRIPT on EVALSHA
@@ -80,7 +80,7 @@ async def test_a_stopped_redis_is_reported_as_unavailable_quickly(tmp_path) -> N
     server = RedisServer(data_dir=tmp_path).start()
     client = Redis.from_url(server.url, socket_timeout=0.5, socket_connect_timeout=0.5)
     try:
-        backend = RedisBackend(client, timeout_s=0.3, retry_s=0.0)
+        backend = RedisRateLimiter(client, timeout_s=0.3, retry_s=0.0)
         quota = Quota(fresh_key(), 5, 60)
         assert (await backend.acquire([quota])).allowed
         server.stop()
@@ -98,7 +98,7 @@ async def test_after_a_failure_the_backend_is_not_retried_until_retry_s(tmp_path
     server = RedisServer(data_dir=tmp_path).start()
     client = Redis.from_url(server.url, socket_timeout=0.5, socket_connect_timeout=0.5)
     try:
-        backend = RedisBackend(client, timeout_s=0.3, retry_s=60.0)
+        backend = RedisRateLimiter(client, timeout_s=0.3, retry_s=60.0)
         server.stop()
         with pytest.raises(BackendUnavailable):
             await backend.acquire([Quota(fresh_key(), 5, 60)])

@@ -13,7 +13,7 @@ from tailor import Request, Response, build_config
 from tailor.config import AuthFailures
 from tailor.errors import ConfigError
 from tailor.pipeline import awaitable
-from tailor.ratelimit.memory import MemoryBackend
+from tailor.ratelimit.memory import MemoryRateLimiter
 from tailor.stages.authguard import AuthGuardStage, BlockedIPs
 
 
@@ -160,7 +160,7 @@ def stage_on(clock: Clock, limit: int, window_s: int) -> AuthGuardStage:
     return AuthGuardStage(
         AuthFailures(limit=limit, window_s=window_s),
         "t",
-        MemoryBackend(clock=clock.micros),
+        MemoryRateLimiter(clock=clock.micros),
         Counter("refused", "", registry=registry),
         Counter("errors", "", registry=registry),
         clock=clock.seconds,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from tailor import BFF, Inputs, Outcome, Part, Plan, Request, Response, aggregate
+from tailor import BFF, Inputs, Part, Plan, PlanResult, Request, Response, aggregate
 from tailor.cache import CachePolicy, tag
 from tailor.serve.run import config_from_env
 from waveform.bffs.cards import UserCard, index_tracks, index_user_cards, user_card
@@ -157,7 +157,7 @@ def _playlist_card(playlist: PlaylistRecord) -> PlaylistCard:
     return PlaylistCard(playlist.id, playlist.title, len(playlist.track_ids), playlist.artwork_url)
 
 
-def shape_home(outcome: Outcome) -> Home:
+def shape_home(outcome: PlanResult) -> Home:
     tracks = index_tracks(outcome["tracks"].items)
     people = index_user_cards(outcome["people"].items)
     stream: StreamPage = outcome["stream"]
@@ -188,7 +188,7 @@ def shape_home(outcome: Outcome) -> Home:
 # -- track, user, playlist screens -------------------------------------------------------
 
 
-def shape_track(outcome: Outcome) -> TrackScreen:
+def shape_track(outcome: PlanResult) -> TrackScreen:
     found: list[CatalogTrack] = outcome["track"].items
     if not found:
         from tailor import NotFound
@@ -210,7 +210,7 @@ def shape_track(outcome: Outcome) -> TrackScreen:
     )
 
 
-def shape_user(outcome: Outcome) -> UserScreen:
+def shape_user(outcome: PlanResult) -> UserScreen:
     user: UserRecord = outcome["user"]
     owner_only = {user.id: user_card(user)}
     return UserScreen(
@@ -226,7 +226,7 @@ def shape_user(outcome: Outcome) -> UserScreen:
     )
 
 
-def shape_playlist(outcome: Outcome) -> PlaylistScreen:
+def shape_playlist(outcome: PlanResult) -> PlaylistScreen:
     playlist: PlaylistRecord = outcome["playlist"]
     people = index_user_cards(outcome["people"].items)
     tracks = index_tracks(outcome["tracks"].items)

@@ -23,7 +23,7 @@ from typing import Any
 
 import msgspec
 
-from tailor import BFF, Inputs, NotFound, Outcome, Part, Plan, Request, Response, aggregate
+from tailor import BFF, Inputs, NotFound, Part, Plan, PlanResult, Request, Response, aggregate
 from tailor.params import Int, Token
 from tailor.serve.run import config_from_env
 from waveform.bffs.consumed import EMPTY_TRACKS, CatalogBatch, CatalogTrack
@@ -130,7 +130,7 @@ CATALOG = Plan(
 )  # fmt: skip
 
 
-def shape_catalog(outcome: Outcome) -> CatalogPage:
+def shape_catalog(outcome: PlanResult) -> CatalogPage:
     partner: PartnerRecord = outcome["partner"]
     tracks: list[CatalogTrack] = outcome["tracks"].items
     return CatalogPage(
@@ -142,7 +142,7 @@ def shape_catalog(outcome: Outcome) -> CatalogPage:
 
 
 def shape_partner(credential: str) -> Any:
-    def shape(outcome: Outcome) -> PartnerOut:
+    def shape(outcome: PlanResult) -> PartnerOut:
         p: PartnerRecord = outcome["partner"]
         return PartnerOut(
             partner_id=p.partner_id, name=p.name, label=p.label, authenticated_by=credential
@@ -151,7 +151,7 @@ def shape_partner(credential: str) -> Any:
     return shape
 
 
-def shape_track(outcome: Outcome) -> LabelTrackOut:
+def shape_track(outcome: PlanResult) -> LabelTrackOut:
     rights: RightsRecord = outcome["rights"]  # within the caller's label: the service checked
     track: TrackRecord = outcome["track"]
     return LabelTrackOut(

@@ -19,7 +19,7 @@ from typing import Any
 
 import msgspec
 
-from tailor import BFF, HTTPProblem, Inputs, NotFound, Outcome, Part, Plan, Request, Response
+from tailor import BFF, HTTPProblem, Inputs, NotFound, Part, Plan, PlanResult, Request, Response
 from tailor import aggregate as run_aggregate
 from tailor.http import json_response
 from tailor.serve.run import config_from_env
@@ -165,7 +165,7 @@ TRACK = Plan(
 )
 
 
-def shape_track(outcome: Outcome) -> TrackOut:
+def shape_track(outcome: PlanResult) -> TrackOut:
     found: list[CatalogTrack] = outcome["track"].items
     if not found:
         raise NotFound("no such track")
@@ -186,7 +186,7 @@ USER = Plan(
 )  # fmt: skip
 
 
-def shape_user(outcome: Outcome) -> UserOut:
+def shape_user(outcome: PlanResult) -> UserOut:
     u: UserRecord = outcome["user"]
     return UserOut(
         user=public_user(u),
@@ -205,7 +205,7 @@ PLAYLIST = Plan(
 )
 
 
-def shape_playlist(outcome: Outcome) -> PlaylistOut:
+def shape_playlist(outcome: PlanResult) -> PlaylistOut:
     p: PlaylistRecord = outcome["playlist"]
     tracks = {t.id: t for t in outcome["tracks"].items}
     return PlaylistOut(
@@ -226,7 +226,7 @@ ME = Plan(
 )  # fmt: skip
 
 
-def shape_me(outcome: Outcome) -> MeOut:
+def shape_me(outcome: PlanResult) -> MeOut:
     me: UserRecord = outcome["me"]
     mine = outcome["playlists"].items  # the service answered owner=<caller>, private ones too
     return MeOut(

@@ -6,7 +6,7 @@ from typing import Any
 
 import msgspec
 
-from tailor import BFF, NotFound, Outcome, Part, Plan, Request, Response, aggregate
+from tailor import BFF, NotFound, Part, Plan, PlanResult, Request, Response, aggregate
 from tailor.cache import CachePolicy, tag
 from tailor.params import Token
 from tailor.serve.run import config_from_env
@@ -94,7 +94,7 @@ def summary(track: CatalogTrack) -> TrackSummary:
 ME = Plan(parts=(me_part(),), deadline_s=0.5)
 
 
-def shape_me(outcome: Outcome) -> Me:
+def shape_me(outcome: PlanResult) -> Me:
     u: UserRecord = outcome["me"]
     return Me(
         id=u.id,
@@ -135,7 +135,7 @@ STREAM = Plan(
 )  # fmt: skip
 
 
-def shape_stream(outcome: Outcome) -> StreamPageOut:
+def shape_stream(outcome: PlanResult) -> StreamPageOut:
     page: StreamPage = outcome["stream"]
     tracks = index_tracks(outcome["tracks"].items)
     return StreamPageOut(
@@ -150,7 +150,7 @@ def shape_stream(outcome: Outcome) -> StreamPageOut:
     )
 
 
-def shape_track(outcome: Outcome) -> TrackOut:
+def shape_track(outcome: PlanResult) -> TrackOut:
     found: list[CatalogTrack] = outcome["track"].items
     if not found:
         raise NotFound("no such track")
@@ -170,7 +170,7 @@ def shape_track(outcome: Outcome) -> TrackOut:
     )
 
 
-def shape_user(outcome: Outcome) -> UserOut:
+def shape_user(outcome: PlanResult) -> UserOut:
     u: UserRecord = outcome["user"]
     return UserOut(
         id=u.id,
@@ -196,7 +196,7 @@ class PlaylistRecord(msgspec.Struct):
     artwork_url: str = ""
 
 
-def shape_playlist(outcome: Outcome) -> PlaylistOut:
+def shape_playlist(outcome: PlanResult) -> PlaylistOut:
     p: PlaylistRecord = outcome["playlist"]
     tracks = index_tracks(outcome["tracks"].items)
     return PlaylistOut(
