@@ -6,12 +6,22 @@ at the boundary where they occur, with the original kept as ``__cause__``::
 
     TailorError
     ├── ConfigError                 bad configuration; stops startup, names the key
+    ├── ClientDisconnected          the client left before its request body had all arrived
     ├── HTTPProblem                 a client-facing answer (RFC 9457) raised from a handler
     │   ├── BadRequest              400, names the offending parameter
     │   ├── Unauthorized            401, carries a WWW-Authenticate challenge
     │   └── NotFound                404
-    ├── InvalidCredential           a presented credential was refused (auth.authenticator)
+    ├── InvalidCredential           a presented credential was refused: 401
+    │   ├── InvalidToken            a bearer JWT failed verification
+    │   └── InvalidInternalToken    an internal token failed verification (services)
     ├── CredentialsUnavailable      credentials cannot be checked right now: 503
+    │   ├── KeysUnavailable         the issuer's JWKS cannot be fetched
+    │   ├── InternalKeysUnavailable the token service's JWKS cannot be fetched (services)
+    │   └── RegistryUnavailable     the app registry cannot answer (entitlements)
+    ├── CrossSiteRequest            an unsafe request without the session's CSRF proof: 403
+    ├── CacheBackendError           the cache backend could not answer: served uncached
+    ├── BackendUnavailable          the rate limiter's counters cannot be read or written
+    ├── MalformedEvent              a message on the invalidation channel is not an event
     └── UpstreamError               a call to an internal service failed
         ├── UpstreamTimeout         the call outlived its timeout or the endpoint deadline
         ├── UpstreamUnavailable     connection refused or reset, or any transport failure
@@ -22,9 +32,14 @@ at the boundary where they occur, with the original kept as ``__cause__``::
         ├── FanOutLimitExceeded     one request tried more inward calls than allowed
         └── TokenExchangeError      the token service refused an internal-token exchange
 
-(``CircuitOpen``, ``BulkheadFull`` and ``FanOutLimitExceeded`` live in
-``tailor.resilience.errors``; ``TokenExchangeError`` in ``tailor.auth.internal``; the two
-credential errors in ``tailor.auth.authenticator``: each beside the code that raises it.)
+Each class outside this module lives beside the code that raises it:
+``tailor.resilience.errors`` (``CircuitOpen``, ``BulkheadFull``, ``FanOutLimitExceeded``),
+``tailor.auth.authenticator`` (the two credential bases), ``tailor.auth.jwt``
+(``InvalidToken``, ``KeysUnavailable``), ``tailor.auth.internal`` (``TokenExchangeError``,
+``InvalidInternalToken``, ``InternalKeysUnavailable``), ``tailor.auth.apps``
+(``RegistryUnavailable``), ``tailor.auth.session`` (``CrossSiteRequest``),
+``tailor.cache.backend`` (``CacheBackendError``), ``tailor.cache.invalidation``
+(``MalformedEvent``) and ``tailor.ratelimit.gcra`` (``BackendUnavailable``).
 
 An expected denial inside the pipeline (401, 413, 429, ...) is a response, not an exception:
 stages answer locally. ``HTTPProblem`` exists for handlers, where raising is the natural way

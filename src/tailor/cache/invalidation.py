@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from tailor.cache.metrics import CacheMetrics
+from tailor.errors import TailorError
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -33,7 +34,7 @@ MAX_TAGS = 10_000
 MAX_TAG_LENGTH = 200
 
 
-class MalformedEvent(ValueError):
+class MalformedEvent(TailorError):
     """The message on the channel is not an invalidation event."""
 
 
