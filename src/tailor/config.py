@@ -167,8 +167,9 @@ class Entitlements(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class UpstreamClientSettings(msgspec.Struct, forbid_unknown_fields=True):
-    #: "http1": keep-alive HTTP/1.1 on the worker's event loop (tailor.upstream.http1_transport,
-    #: the fastest measured); "pyreqwest": hyper on a Tokio thread (adds HTTP/2 and hyper's pool).
+    #: "http1": keep-alive HTTP/1.1 on the worker's event loop (tailor.upstream.http1_transport;
+    #: docs/benchmarks.md compares the two); "pyreqwest": hyper on a Tokio thread (adds HTTP/2
+    #: and hyper's pool).
     transport: Literal["http1", "pyreqwest"] = "http1"
     max_connections: Count = 512  # per upstream origin
     connect_timeout_s: float = 1.0
