@@ -154,6 +154,14 @@ class _Refused(Exception):
         self.detail = detail
 
 
+def _problem(request: Request, status: int, detail: str) -> Response:
+    """The server's own answer to a request the pipeline took: it names the request's id when
+    the pipeline got as far as giving it one (a refusal before the pipeline has none)."""
+    rid = request.request_id
+    headers = (("x-request-id", rid),) if rid else ()
+    return problem_response(status, detail, headers=headers, request_id=rid)
+
+
 def _decoded_path(raw_path: bytes) -> str:
     """A percent-encoded path, decoded; an encoded "/" is refused (see the module doc)."""
     if b"%2f" in raw_path.lower():
@@ -457,7 +465,7 @@ class _Connection(asyncio.Protocol):
             outcome = context.run(self._handle, exchange[0])
         except Exception:
             log.exception("unanswered error: %r", exchange[0])  # the last guard, as below
-            outcome = problem_response(500, "internal error")
+            outcome = _problem(exchange[0], 500, "internal error")
         if isinstance(outcome, Response):
             self._send(exchange, outcome)
         else:
@@ -477,7 +485,7 @@ class _Connection(asyncio.Protocol):
             # The pipeline's error stage answers every failure it sees; this is a last guard
             # (a stage of the user's own raising outside it), never a stack trace to a client.
             log.exception("unanswered error: %r", exchange[0])
-            response = problem_response(500, "internal error")
+            response = _problem(exchange[0], 500, "internal error")
         self._send(exchange, response)
 
     def _send(self, exchange: _Exchange, response: Response) -> None:
@@ -491,14 +499,14 @@ class _Connection(asyncio.Protocol):
         if refused is not None and incoming is not None and incoming.failed:
             # The server refused this request's body mid-way: that is its answer, whatever the
             # pipeline made of a body that broke off.
-            response = problem_response(refused.status, refused.detail)
+            response = _problem(request, refused.status, refused.detail)
         # A body not all arrived: the next request's start cannot be found without reading it.
         keep_alive = keep_alive and not self.closing and (incoming is None or incoming.done)
         try:
             head = self._head(response, keep_alive)
         except (ValueError, UnicodeEncodeError) as exc:
             log.error("refused to write %r's answer: %s", request, exc)
-            response = problem_response(500, "internal error")
+            response = _problem(request, 500, "internal error")
             head = self._head(response, keep_alive)
         payload = response.body
         if head_only or not payload or response.status in _NO_BODY_STATUSES:

@@ -77,19 +77,32 @@ class AuthenticateStage:
                         break
             except InvalidCredential as exc:
                 log.info("credential refused: %s", exc)
-                return problem_response(401, "the credential is not valid", headers=self._invalid)
+                return problem_response(
+                    401,
+                    "the credential is not valid",
+                    headers=self._invalid,
+                    request_id=request.request_id,
+                )
             except CrossSiteRequest as exc:
                 log.info("cross-site request refused: %s", exc)
-                return problem_response(403, "cross-site request refused")
+                return problem_response(
+                    403, "cross-site request refused", request_id=request.request_id
+                )
             except CredentialsUnavailable:
                 log.warning("cannot check credentials now", exc_info=True)
                 return problem_response(
                     503,
                     "authentication is unavailable, try again shortly",
                     headers=(("retry-after", "1"),),
+                    request_id=request.request_id,
                 )
             if principal is None:
-                return problem_response(401, "a credential is required", headers=self._challenges)
+                return problem_response(
+                    401,
+                    "a credential is required",
+                    headers=self._challenges,
+                    request_id=request.request_id,
+                )
             # Outside the try: an exception from further down is not a credential problem.
             request.principal = principal
             return await awaitable(next_handler(request))

@@ -96,7 +96,7 @@ class EntitleStage:
         client_id = _app_id(request)
         if not _CLIENT_ID.fullmatch(client_id):
             log.info("refused: the credential names no usable app")
-            return _forbidden()
+            return _forbidden(request)
         try:
             return await self._registry.get(client_id)
         except RegistryUnavailable:
@@ -105,7 +105,10 @@ class EntitleStage:
                 return await awaitable(next_handler(request))
             log.warning("app registry unavailable: refusing %s", client_id, exc_info=True)
             return problem_response(
-                503, "entitlements cannot be checked now", headers=(("retry-after", "1"),)
+                503,
+                "entitlements cannot be checked now",
+                headers=(("retry-after", "1"),),
+                request_id=request.request_id,
             )
 
 
@@ -117,12 +120,14 @@ def _app_id(request: Request) -> str:
 def _refuse(request: Request) -> Response:
     assert request.route is not None
     log.info("refused %s for %s %s", _app_id(request), request.method, request.route.template)
-    return _forbidden()
+    return _forbidden(request)
 
 
 def _permitted(app: App | None, bff: str, method: str, template: str) -> bool:
     return app is not None and app.active and app.allows(bff, method, template)
 
 
-def _forbidden() -> Response:
-    return problem_response(403, "this app may not call this endpoint")
+def _forbidden(request: Request) -> Response:
+    return problem_response(
+        403, "this app may not call this endpoint", request_id=request.request_id
+    )

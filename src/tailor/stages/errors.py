@@ -93,7 +93,9 @@ def mapped(request: Request, exc: Exception) -> Response:
         # Nobody is left to read the answer; not the server's error, so not logged as one.
         # 400, as nginx's 499 is not a status a client could ever see.
         request.state["error_cause"] = "client_disconnected"
-        return problem_response(400, "the client closed the connection mid-request")
+        return problem_response(
+            400, "the client closed the connection mid-request", request_id=request.request_id
+        )
     log.error("unhandled error on %s %s", request.method, request.path, exc_info=exc)
     request.state["error_cause"] = "internal"
     return problem_response(500, "internal error", request_id=request.request_id)

@@ -36,14 +36,20 @@ class LimitsStage:
             # name + ": " + value + CRLF per field, summed in C
             size = sum(map(len, headers)) + sum(map(len, headers.values())) + 4 * len(headers)
             if size > max_headers:
-                return problem_response(431, "request headers too large")
+                return problem_response(
+                    431, "request headers too large", request_id=request.request_id
+                )
             length = headers.get("content-length")
             chunked = "chunked" in headers.get("transfer-encoding", "")
             if length is not None:
                 if not length.isdigit():
-                    return problem_response(400, "malformed content-length")
+                    return problem_response(
+                        400, "malformed content-length", request_id=request.request_id
+                    )
                 if int(length) > max_body:
-                    return problem_response(413, f"request body over {max_body} bytes")
+                    return problem_response(
+                        413, f"request body over {max_body} bytes", request_id=request.request_id
+                    )
             if chunked or (length is not None and length != "0"):
                 return with_body(request)
             return next_handler(request)
@@ -53,9 +59,13 @@ class LimitsStage:
                 async with asyncio.timeout(receive_timeout):
                     body = await _read_bounded(request, max_body)
             except TimeoutError:
-                return problem_response(408, "request body not received in time")
+                return problem_response(
+                    408, "request body not received in time", request_id=request.request_id
+                )
             if body is None:
-                return problem_response(413, f"request body over {max_body} bytes")
+                return problem_response(
+                    413, f"request body over {max_body} bytes", request_id=request.request_id
+                )
             request.body = body
             return await awaitable(next_handler(request))
 

@@ -29,7 +29,7 @@ class RouteStage:
             if found is None:
                 matched = match(request.method, request.path)
                 if matched.route is None:
-                    return _refusal(request.method, matched.allowed)
+                    return _refusal(request, matched.allowed)
                 found = matched.route
                 request.path_params = matched.params
             request.route = found
@@ -38,9 +38,12 @@ class RouteStage:
         return route
 
 
-def _refusal(method: str, allowed: tuple[str, ...]) -> Response:
+def _refusal(request: Request, allowed: tuple[str, ...]) -> Response:
     if allowed:
         return problem_response(
-            405, f"{method} is not allowed here", headers=(("allow", ", ".join(allowed)),)
+            405,
+            f"{request.method} is not allowed here",
+            headers=(("allow", ", ".join(allowed)),),
+            request_id=request.request_id,
         )
-    return problem_response(404, "no such endpoint")
+    return problem_response(404, "no such endpoint", request_id=request.request_id)

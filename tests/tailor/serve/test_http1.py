@@ -936,6 +936,37 @@ async def test_a_handler_exception_is_answered_500_problem_without_a_trace(
     assert_problem(await client.answer(), 500)
 
 
+def _named_then_fails_before_waiting(request: Request) -> Response:
+    request.request_id = "named-0000001"  # as the request_id stage does
+    raise RuntimeError("secret internals")
+
+
+async def _named_then_fails_while_waiting(request: Request) -> Response:
+    return _named_then_fails_before_waiting(request)
+
+
+async def _named_then_unwritable(request: Request) -> Response:
+    request.request_id = "named-0000001"
+    return Response(200, b"ok", [("x-a", "1\r\nset-cookie: injected=1")])
+
+
+@pytest.mark.parametrize(
+    "fail",
+    [_named_then_fails_before_waiting, _named_then_fails_while_waiting, _named_then_unwritable],
+    ids=["raising before waiting", "raising while waiting", "unwritable answer"],
+)
+async def test_the_servers_500_names_the_request_id_the_pipeline_gave(
+    start: Start, fail: Handle
+) -> None:
+    server = await start(fail)
+    client = await Client.connect(server.port)
+    client.send(GET)
+    answer = await client.answer()
+    assert_problem(answer, 500)
+    assert json.loads(answer.body)["request_id"] == "named-0000001"
+    assert answer.headers["x-request-id"] == "named-0000001"
+
+
 async def test_an_upgrade_request_is_answered_as_plain_http_and_closed(start: Start) -> None:
     seen = Seen()
     server = await start(seen)
