@@ -67,10 +67,11 @@ async def test_a_revoked_key_is_refused_once_the_cache_ttl_has_passed(make_bff, 
 async def test_an_unknown_key_and_a_malformed_key_get_the_same_401(make_bff, keystore):
     keystore.script("POST", "/keys/verify", status=401, json={"status": 401})
     bff = _bff(make_bff, keystore.url)
-    unknown = assert_problem(await call(bff, path="/v1/partner", headers={"x-api-key": OTHER}),
-                             401)  # fmt: skip
+    rid = {"x-request-id": "same-request-id"}  # the id a refusal names is the caller's own
+    unknown = assert_problem(await call(bff, path="/v1/partner",
+                                        headers={"x-api-key": OTHER, **rid}), 401)  # fmt: skip
     malformed = assert_problem(
-        await call(bff, path="/v1/partner", headers={"x-api-key": "short'; DROP"}), 401
+        await call(bff, path="/v1/partner", headers={"x-api-key": "short'; DROP", **rid}), 401
     )
     assert unknown == malformed
 
