@@ -80,6 +80,10 @@ def servers() -> Iterator[dict[str, str]]:
                 proc.wait()
 
 
+#: A refusal names the request id: every entry point is sent the same one.
+SAME_ID = {"x-request-id": "entry-point-0001"}
+
+
 def _answers(
     servers: dict[str, str], method: str, path: str, **kwargs
 ) -> dict[str, httpx.Response]:
@@ -109,8 +113,8 @@ def test_a_repeated_header_reaches_the_handler_joined_on_every_entry_point(serve
 
 
 def test_an_unknown_route_is_the_same_404_on_every_entry_point(servers) -> None:
-    answers = _answers(servers, "GET", "/nope")
-    # the problem carries no request id (none on a local 404) so bodies compare byte for byte
+    # the problem names the request id, the one sent, so bodies compare byte for byte
+    answers = _answers(servers, "GET", "/nope", headers=SAME_ID)
     status, body = _same(answers)
     assert status == 404
     assert body["title"] == "Not Found"
@@ -118,7 +122,7 @@ def test_an_unknown_route_is_the_same_404_on_every_entry_point(servers) -> None:
 
 
 def test_an_oversized_body_is_the_same_413_on_every_entry_point(servers) -> None:
-    status, _ = _same(_answers(servers, "POST", "/echo", content=b"x" * 100))
+    status, _ = _same(_answers(servers, "POST", "/echo", content=b"x" * 100, headers=SAME_ID))
     assert status == 413
 
 
