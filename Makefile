@@ -6,23 +6,23 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint typecheck unit bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml platform/pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev]' -e ./platform
 	touch $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python -m waveform demo $(ARGS)
 
 test: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src platform/src tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src platform/src tests benchmarks
+	$(BIN)/ruff format --check src platform/src tests benchmarks
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import msgspec
 
 from tailor.errors import ConfigError
+from tailor.extras import check_extras
 from tailor.resilience.settings import ResilienceSettings
 from tailor.validation import Count, NonNegative, Port, Positive, convert, deep_merge
 
@@ -360,6 +361,7 @@ class Config(msgspec.Struct, forbid_unknown_fields=True):
         session = self.auth.session
         if session is not None and session.store == "redis" and self.state.redis_url is None:
             raise ConfigError("auth.session.store", "'redis' needs state.redis_url")
+        check_extras(self)
 
 
 def build_config(data: dict[str, Any]) -> Config:

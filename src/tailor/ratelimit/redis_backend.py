@@ -14,8 +14,6 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from redis.exceptions import RedisError
-
 from tailor.ratelimit.gcra import BackendUnavailable, Quota, Verdict, judge
 
 if TYPE_CHECKING:
@@ -58,6 +56,9 @@ class RedisRateLimiter:
     """
 
     def __init__(self, redis: Redis, *, timeout_s: float = 0.25, retry_s: float = 1.0) -> None:
+        from redis.exceptions import RedisError  # here: redis is an extra (tailor[redis])
+
+        self._failures = (RedisError, OSError, TimeoutError)
         self._script = redis.register_script(GCRA_LUA)
         self._timeout_s = timeout_s
         self._retry_s = retry_s
@@ -72,7 +73,7 @@ class RedisRateLimiter:
         try:
             async with asyncio.timeout(self._timeout_s):
                 held = await self._script(keys=[q.key for q in quotas], args=args)
-        except (RedisError, OSError, TimeoutError) as exc:
+        except self._failures as exc:
             self._down_until = time.monotonic() + self._retry_s
             raise BackendUnavailable(f"redis: {type(exc).__name__}: {exc}") from exc
         self._down_until = 0.0
