@@ -105,6 +105,9 @@ class JWTAuth(msgspec.Struct, forbid_unknown_fields=True):
     jwks_path: str = "/.well-known/jwks.json"
     algorithm: str = "RS256"
     leeway_s: float = 30.0
+    #: Tokens living longer than this (``exp - iat``) are refused: a stolen long-lived token
+    #: is a long-lived breach. A day covers common identity providers' access tokens.
+    max_lifetime_s: float = 86_400.0
     jwks_refresh_min_interval_s: float = 30.0
     #: After a failed JWKS fetch, none is tried for this long (callers get 503 at once).
     jwks_retry_after_failure_s: float = 1.0
@@ -117,6 +120,8 @@ class JWTAuth(msgspec.Struct, forbid_unknown_fields=True):
             raise ValueError("cache_size must be at least 1")
         if not self.jwks_retry_after_failure_s > 0:
             raise ValueError("jwks_retry_after_failure_s must be greater than 0")
+        if not self.max_lifetime_s > 0:
+            raise ValueError("max_lifetime_s must be greater than 0")
 
 
 class SessionAuth(msgspec.Struct, forbid_unknown_fields=True):

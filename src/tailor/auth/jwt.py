@@ -80,6 +80,7 @@ class JWTVerifier:
             audience=s.audience,
             issuer=s.issuer,
             leeway_s=s.leeway_s,
+            max_lifetime_s=s.max_lifetime_s,
             invalid=InvalidToken,
         )
         subject = claims["sub"]
