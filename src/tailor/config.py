@@ -185,10 +185,24 @@ class MTLSAuth(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class Auth(msgspec.Struct, forbid_unknown_fields=True):
+    """How callers authenticate. A BFF with none of ``jwt``, ``session``, ``api_key`` or
+    ``mtls`` does not start while a route requires authentication (routes do unless they say
+    ``auth=False``), unless ``anonymous = true`` says on purpose that every route is served
+    to anyone."""
+
     jwt: JWTAuth | None = None
     session: SessionAuth | None = None
     api_key: APIKeyAuth | None = None
     mtls: MTLSAuth | None = None
+    anonymous: bool = False
+
+    def __post_init__(self) -> None:
+        if self.anonymous and self.configured():
+            raise ValueError("anonymous must be false when an authenticator is configured")
+
+    def configured(self) -> bool:
+        """Whether any authenticator is configured."""
+        return any(a is not None for a in (self.jwt, self.session, self.api_key, self.mtls))
 
 
 class Entitlements(msgspec.Struct, forbid_unknown_fields=True):

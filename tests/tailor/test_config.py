@@ -155,3 +155,8 @@ def test_a_jwks_retry_after_failure_that_is_not_positive_names_its_key(value: fl
     data = {"name": "t", "auth": {"jwt": {"issuer": "i", "audience": "a",
                                           "jwks_retry_after_failure_s": value}}}  # fmt: skip
     assert _key_of(data) == "auth.jwt.jwks_retry_after_failure_s"
+
+
+def test_auth_anonymous_beside_an_authenticator_is_refused_naming_it() -> None:
+    data = {"name": "t", "auth": {"anonymous": True, "api_key": {}}}
+    assert _key_of(data) == "auth.anonymous"

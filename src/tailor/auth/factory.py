@@ -7,6 +7,7 @@ and bad is refused outright; one that is absent lets the next authenticator try.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
@@ -21,10 +22,12 @@ from tailor.auth.session import (
     SessionManager,
     SessionStore,
 )
+from tailor.errors import ConfigError
 
 if TYPE_CHECKING:
     from tailor.config import Config
     from tailor.pipeline import BuildContext
+    from tailor.routing import Route
 
 
 def build_authenticators(ctx: BuildContext) -> list[Authenticator]:
@@ -79,3 +82,21 @@ def upstreams_used(config: Config) -> set[str]:
     if config.entitlements.enabled:
         used.add(config.entitlements.registry_upstream)
     return used
+
+
+def check_auth(config: Config, routes: Iterable[Route]) -> None:
+    """What startup refuses in authentication, checked without starting anything: a route
+    that requires authentication nothing provides (it would otherwise be served to anyone
+    without a word). The first such route is named; ``auth=False`` on the route or
+    ``auth.anonymous = true`` says it is meant."""
+    if config.auth.configured() or config.auth.anonymous:
+        return
+    for route in routes:
+        if route.auth:
+            raise ConfigError(
+                "auth",
+                f"route {route.method} {route.template} requires authentication but no"
+                " authenticator is configured: configure auth.jwt, auth.session,"
+                " auth.api_key or auth.mtls, declare the route with auth=False, or set"
+                " auth.anonymous = true to serve every route anonymously",
+            )
