@@ -153,6 +153,8 @@ class BFF:
         if admin and cfg.admin.enabled:
             self._admin = claim_admin_port(cfg, self.metrics)
             self._admin.start()
+            # With admin.port = 0 (the default) the port is the system's choice: say which.
+            log.info("%s: admin listener on %s:%d", cfg.name, cfg.admin.host, self._admin.port)
         log.info("%s ready: stages %s", cfg.name, " -> ".join(self.stages))
 
     def _start_background(self, loop: asyncio.AbstractEventLoop | None) -> None:

@@ -45,10 +45,13 @@ class Listen(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class Admin(msgspec.Struct, forbid_unknown_fields=True):
-    """The admin listener (metrics, health). Separate from the public one by design."""
+    """The admin listener (metrics, health). Separate from the public one by design. With
+    ``port = 0`` (the default) each worker takes a free port of the system's choosing and
+    logs it, so BFFs started with defaults on one host never collide; set a port to scrape
+    at a known address (with N workers, ``port`` .. ``port + N - 1``)."""
 
     host: str = "127.0.0.1"
-    port: int = 8180
+    port: int = 0
     enabled: bool = True
 
     def __post_init__(self) -> None:
@@ -560,3 +563,9 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
         else:
             merged[key] = value
     return merged
+
+
+def override(config: Config, changes: dict[str, Any]) -> Config:
+    """``config`` with ``changes`` merged over it and validated again (a command line's flags
+    over a config built elsewhere)."""
+    return build_config(deep_merge(msgspec.to_builtins(config), changes))

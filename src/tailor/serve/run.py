@@ -15,7 +15,9 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from tailor.config import Config, load_config
+from msgspec.structs import replace
+
+from tailor.config import Config, load_config, override
 from tailor.errors import ConfigError
 
 CONFIG_ENV = "TAILOR_CONFIG_FILE"
@@ -24,6 +26,11 @@ CONFIG_ENV = "TAILOR_CONFIG_FILE"
 def config_from_env(profile: dict[str, Any]) -> Config:
     """What a worker's factory calls: the file the parent validated, over the profile."""
     return load_config(os.environ.get(CONFIG_ENV) or None, profile)
+
+
+def _serving(config: Config) -> dict[str, Any]:
+    """The sections that say where and how a BFF is served."""
+    return {"listen": config.listen, "server": config.server}
 
 
 def main(factory: str, profile: dict[str, Any], argv: Sequence[str] | None = None) -> int:
@@ -45,9 +52,18 @@ def main(factory: str, profile: dict[str, Any], argv: Sequence[str] | None = Non
     interface = args.interface or config.server.interface
     workers = args.workers or config.server.workers
     if interface == "http1":  # tailor's server, over TLS too (listen.tls)
-        from tailor.serve.workers import serve
+        from tailor.serve.workers import load_bff, serve
 
-        return serve(factory, config, workers)
+        try:
+            served = override(config, {"server": {"workers": workers, "interface": interface}})
+            # Where and how the factory's BFF is served (listen, server) is what was validated
+            # here with the command line's overrides; the workers inherit it, never reading
+            # the environment again.
+            bff = load_bff(factory, lambda own: replace(own, **_serving(served)))
+        except ConfigError as exc:
+            print(f"{profile.get('name')}: {exc}", file=sys.stderr)
+            return 2
+        return serve(bff)
 
     if config.listen.tls is not None:
         # granian does not hand the client certificate to the app: see tailor.serve.tls.
