@@ -98,14 +98,29 @@ class Sanitize(msgspec.Struct, forbid_unknown_fields=True):
         self.allowed_hosts = [h.lower() for h in self.allowed_hosts]
 
 
+#: Where a JWT verifier's keys can come from: exactly one is set.
+JWT_KEY_SOURCES = ("jwks_upstream", "jwks_url", "jwks_file", "public_key_file")
+
+
 class JWTAuth(msgspec.Struct, forbid_unknown_fields=True):
-    """Bearer JWTs verified against the issuer's JWKS. The algorithm is pinned here, never
-    read from the token."""
+    """Bearer JWTs verified against the issuer's keys. The algorithm is pinned here, never
+    read from the token. The keys come from exactly one source: ``jwks_upstream`` (a service
+    of the config's ``upstreams``, at ``jwks_path``), ``jwks_url`` (your identity provider's
+    JWKS, fetched within ``jwks_timeout_s`` and at most ``jwks_max_bytes``), ``jwks_file`` (a
+    JWKS document on disk) or ``public_key_file`` (one PEM public key, which tokens name by
+    ``public_key_kid``). Every source is read again when a token names a kid not seen yet,
+    at most once per ``jwks_refresh_min_interval_s``, so keys rotate without a restart."""
 
     issuer: str
     audience: str
-    jwks_upstream: str = "accounts"
+    jwks_upstream: str | None = None
     jwks_path: str = "/.well-known/jwks.json"
+    jwks_url: str | None = None
+    jwks_file: str | None = None
+    public_key_file: str | None = None
+    public_key_kid: str | None = None
+    jwks_timeout_s: float = 2.0
+    jwks_max_bytes: int = 256 * 1024
     algorithm: str = "RS256"
     leeway_s: float = 30.0
     #: Tokens living longer than this (``exp - iat``) are refused: a stolen long-lived token
@@ -125,6 +140,21 @@ class JWTAuth(msgspec.Struct, forbid_unknown_fields=True):
             raise ValueError("jwks_retry_after_failure_s must be greater than 0")
         if not self.max_lifetime_s > 0:
             raise ValueError("max_lifetime_s must be greater than 0")
+        sources = [key for key in JWT_KEY_SOURCES if getattr(self, key) is not None]
+        if not sources:
+            raise ConfigError("auth.jwt", f"set one key source: {', '.join(JWT_KEY_SOURCES)}")
+        if len(sources) > 1:
+            raise ConfigError(f"auth.jwt.{sources[1]}", f"set one key source, not {sources[0]} too")
+        if self.jwks_url is not None:
+            parts = urlsplit(self.jwks_url)
+            if parts.scheme not in {"http", "https"} or not parts.hostname:
+                raise ConfigError("auth.jwt.jwks_url", "must be an http(s) URL")
+        if (self.public_key_file is None) != (self.public_key_kid is None):
+            raise ConfigError("auth.jwt.public_key_kid", "goes with public_key_file, and only")
+        if not self.jwks_timeout_s > 0:
+            raise ValueError("jwks_timeout_s must be greater than 0")
+        if self.jwks_max_bytes < 1:
+            raise ValueError("jwks_max_bytes must be at least 1")
 
 
 class SessionAuth(msgspec.Struct, forbid_unknown_fields=True):

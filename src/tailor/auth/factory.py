@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
+from tailor.auth import keysource
 from tailor.auth.apikey import APIKeyAuthenticator
 from tailor.auth.authenticator import Authenticator
 from tailor.auth.jwt import BearerJWTAuthenticator, JWTVerifier
@@ -62,8 +63,7 @@ def build_authenticators(ctx: BuildContext) -> list[Authenticator]:
 
         authenticators.append(APIKeyAuthenticator(keys, verify))
     if cfg.auth.jwt is not None:
-        fetch = client.fetcher(cfg.auth.jwt.jwks_upstream, cfg.auth.jwt.jwks_path)
-        verifier = JWTVerifier(cfg.auth.jwt, fetch)
+        verifier = JWTVerifier(cfg.auth.jwt, keysource.fetcher(cfg.auth.jwt, client))
         authenticators.append(BearerJWTAuthenticator(verifier, cfg.name))
     return authenticators
 
@@ -73,7 +73,7 @@ def upstreams_used(config: Config) -> set[str]:
     against the registry at startup)."""
     auth = config.auth
     used: set[str] = set()
-    if auth.jwt is not None:
+    if auth.jwt is not None and auth.jwt.jwks_upstream is not None:
         used.add(auth.jwt.jwks_upstream)
     if auth.api_key is not None:
         used.add(auth.api_key.verify_upstream)
@@ -85,10 +85,12 @@ def upstreams_used(config: Config) -> set[str]:
 
 
 def check_auth(config: Config, routes: Iterable[Route]) -> None:
-    """What startup refuses in authentication, checked without starting anything: a route
-    that requires authentication nothing provides (it would otherwise be served to anyone
-    without a word). The first such route is named; ``auth=False`` on the route or
-    ``auth.anonymous = true`` says it is meant."""
+    """What startup refuses in authentication, checked without starting anything: a JWT key
+    file that cannot be read or parsed, and a route that requires authentication nothing
+    provides (it would otherwise be served to anyone without a word). The first such route
+    is named; ``auth=False`` on the route or ``auth.anonymous = true`` says it is meant."""
+    if config.auth.jwt is not None:
+        keysource.check_key_source(config.auth.jwt)
     if config.auth.configured() or config.auth.anonymous:
         return
     for route in routes:

@@ -31,7 +31,8 @@ class Issuer:
 
 
 def _verifier(issuer: Issuer, **options) -> JWTVerifier:
-    return JWTVerifier(JWTAuth(issuer=ISSUER, audience=AUDIENCE, **options), issuer.fetch)
+    settings = JWTAuth(issuer=ISSUER, audience=AUDIENCE, jwks_upstream="accounts", **options)
+    return JWTVerifier(settings, issuer.fetch)
 
 
 async def test_valid_token_yields_subject_scopes_and_expiry() -> None:
