@@ -19,6 +19,7 @@ from msgspec.structs import replace
 
 from tailor.config import Config, load_config, override
 from tailor.errors import ConfigError
+from tailor.serve.workers import load_bff, serve
 
 CONFIG_ENV = "TAILOR_CONFIG_FILE"
 
@@ -51,18 +52,17 @@ def main(factory: str, profile: dict[str, Any], argv: Sequence[str] | None = Non
 
     interface = args.interface or config.server.interface
     workers = args.workers or config.server.workers
+    try:
+        served = override(config, {"server": {"workers": workers, "interface": interface}})
+        # Where and how the factory's BFF is served (listen, server) is what was validated
+        # here with the command line's overrides; tailor's workers inherit it, never reading
+        # the environment again. Checked here for every interface, so a route no
+        # authenticator covers stops startup once, not in each granian worker.
+        bff = load_bff(factory, lambda own: replace(own, **_serving(served)))
+    except ConfigError as exc:
+        print(f"{profile.get('name')}: {exc}", file=sys.stderr)
+        return 2
     if interface == "http1":  # tailor's server, over TLS too (listen.tls)
-        from tailor.serve.workers import load_bff, serve
-
-        try:
-            served = override(config, {"server": {"workers": workers, "interface": interface}})
-            # Where and how the factory's BFF is served (listen, server) is what was validated
-            # here with the command line's overrides; the workers inherit it, never reading
-            # the environment again.
-            bff = load_bff(factory, lambda own: replace(own, **_serving(served)))
-        except ConfigError as exc:
-            print(f"{profile.get('name')}: {exc}", file=sys.stderr)
-            return 2
         return serve(bff)
 
     if config.listen.tls is not None:
