@@ -16,15 +16,21 @@ import json
 import os
 from pathlib import Path
 
+from tailor.config import build_config
 from tailor.http import Request, Response
 
 
 class Floor:
-    """What :mod:`tailor.serve.workers` asks of a BFF: startup, respond, shutdown."""
+    """What :mod:`tailor.serve.workers` asks of a BFF: config, check, startup, respond,
+    shutdown."""
 
     def __init__(self, body: bytes, headers: list[tuple[str, str]]) -> None:
         self._body = body
         self._headers = headers
+        self.config = build_config({"name": "floor", "admin": {"enabled": False}})
+
+    def check(self) -> None:
+        pass
 
     def startup(self, *, loop: asyncio.AbstractEventLoop | None = None) -> None:
         pass

@@ -62,7 +62,7 @@ def make(fx: fixture.Fixture, full: bool) -> BFF:
             "policies": {k: {"key": k, "limit": NEVER} for k in ("ip", "user", "app")}
         }
     else:
-        over |= {"auth": {"jwt": None}, "metrics": {"enabled": False}}
+        over |= {"auth": {"jwt": None, "anonymous": True}, "metrics": {"enabled": False}}
         over["rate_limit"] = {"enabled": False}
     bff = build(build_config(deep_merge(PROFILE, over)))
     bff._transport = transport_for(fx)

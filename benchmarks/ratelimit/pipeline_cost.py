@@ -94,7 +94,7 @@ def configs(upstream: str, ports: list[int], entitlements: bool) -> dict[str, di
         **common,
         "listen": {"port": ports[2]},
         "admin": {"port": ports[3]},
-        "auth": {"jwt": None},
+        "auth": {"jwt": None, "anonymous": True},
         "metrics": {"enabled": False},
         "rate_limit": {"enabled": False},
     }

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from tailor.aggregate.plan import Plan
-from tailor.auth.factory import build_authenticators, upstreams_used
+from tailor.auth.factory import build_authenticators, check_auth, upstreams_used
 from tailor.auth.internal import build_inward_credentials
 from tailor.cache.policy import CachePolicy
 from tailor.config import Config
@@ -115,13 +115,21 @@ class BFF:
 
     # -- lifecycle ------------------------------------------------------------------------
 
+    def check(self) -> None:
+        """What startup refuses, checked without starting anything (a server's parent process
+        calls it before forking workers): an upstream a route or authenticator uses but the
+        config lacks, a route requiring authentication that no authenticator provides.
+        Raises :class:`~tailor.errors.ConfigError` naming the key or the route."""
+        self.registry.require(self._uses | upstreams_used(self.config))
+        check_auth(self.config, self.router.routes)
+
     def startup(self, *, admin: bool = True, loop: asyncio.AbstractEventLoop | None = None) -> None:
         """Build the chain and the upstream client; start background tasks and the admin
         listener. Idempotent."""
         if self._chain is not None:
             return
         cfg = self.config
-        self.registry.require(self._uses | upstreams_used(cfg))
+        self.check()
         transport = self._transport or build_transport(cfg.client)
         transport = resilient(transport, cfg.resilience, cfg.upstreams, self.metrics.registry)
         # Inward calls carry an exchanged internal token, never the client's credential.
@@ -145,6 +153,8 @@ class BFF:
         if admin and cfg.admin.enabled:
             self._admin = claim_admin_port(cfg, self.metrics)
             self._admin.start()
+            # With admin.port = 0 (the default) the port is the system's choice: say which.
+            log.info("%s: admin listener on %s:%d", cfg.name, cfg.admin.host, self._admin.port)
         log.info("%s ready: stages %s", cfg.name, " -> ".join(self.stages))
 
     def _start_background(self, loop: asyncio.AbstractEventLoop | None) -> None:

@@ -43,10 +43,13 @@ class Listen(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class Admin(msgspec.Struct, forbid_unknown_fields=True):
-    """The admin listener (metrics, health). Separate from the public one by design."""
+    """The admin listener (metrics, health). Separate from the public one by design. With
+    ``port = 0`` (the default) each worker takes a free port of the system's choosing and
+    logs it, so BFFs started with defaults on one host never collide; set a port to scrape
+    at a known address (with N workers, ``port`` .. ``port + N - 1``)."""
 
     host: str = "127.0.0.1"
-    port: Port = 8180
+    port: Port = 0
     enabled: bool = True
 
 
@@ -80,21 +83,52 @@ class Sanitize(msgspec.Struct, forbid_unknown_fields=True):
         self.allowed_hosts = [h.lower() for h in self.allowed_hosts]
 
 
+#: Where a JWT verifier's keys can come from: exactly one is set.
+JWT_KEY_SOURCES = ("jwks_upstream", "jwks_url", "jwks_file", "public_key_file")
+
+
 class JWTAuth(msgspec.Struct, forbid_unknown_fields=True):
-    """Bearer JWTs verified against the issuer's JWKS. The algorithm is pinned here, never
-    read from the token."""
+    """Bearer JWTs verified against the issuer's keys. The algorithm is pinned here, never
+    read from the token. The keys come from exactly one source: ``jwks_upstream`` (a service
+    of the config's ``upstreams``, at ``jwks_path``), ``jwks_url`` (your identity provider's
+    JWKS, fetched within ``jwks_timeout_s`` and at most ``jwks_max_bytes``), ``jwks_file`` (a
+    JWKS document on disk) or ``public_key_file`` (one PEM public key, which tokens name by
+    ``public_key_kid``). Every source is read again when a token names a kid not seen yet,
+    at most once per ``jwks_refresh_min_interval_s``, so keys rotate without a restart."""
 
     issuer: str
     audience: str
-    jwks_upstream: str = "accounts"
+    jwks_upstream: str | None = None
     jwks_path: str = "/.well-known/jwks.json"
+    jwks_url: str | None = None
+    jwks_file: str | None = None
+    public_key_file: str | None = None
+    public_key_kid: str | None = None
+    jwks_timeout_s: Positive = 2.0
+    jwks_max_bytes: Count = 256 * 1024
     #: Asymmetric algorithms only: a shared secret would let any verifier mint tokens.
     algorithm: Literal["RS256", "RS384", "RS512", "ES256", "ES384", "EdDSA"] = "RS256"
     leeway_s: float = 30.0
+    #: Tokens living longer than this (``exp - iat``) are refused: a stolen long-lived token
+    #: is a long-lived breach. A day covers common identity providers' access tokens.
+    max_lifetime_s: Positive = 86_400.0
     jwks_refresh_min_interval_s: float = 30.0
     #: After a failed JWKS fetch, none is tried for this long (callers get 503 at once).
     jwks_retry_after_failure_s: Positive = 1.0
     cache_size: Count = 10_000
+
+    def __post_init__(self) -> None:
+        sources = [key for key in JWT_KEY_SOURCES if getattr(self, key) is not None]
+        if not sources:
+            raise ConfigError("auth.jwt", f"set one key source: {', '.join(JWT_KEY_SOURCES)}")
+        if len(sources) > 1:
+            raise ConfigError(f"auth.jwt.{sources[1]}", f"set one key source, not {sources[0]} too")
+        if self.jwks_url is not None:
+            parts = urlsplit(self.jwks_url)
+            if parts.scheme not in {"http", "https"} or not parts.hostname:
+                raise ConfigError("auth.jwt.jwks_url", "must be an http(s) URL")
+        if (self.public_key_file is None) != (self.public_key_kid is None):
+            raise ConfigError("auth.jwt.public_key_kid", "goes with public_key_file, and only")
 
 
 class SessionAuth(msgspec.Struct, forbid_unknown_fields=True):
@@ -144,10 +178,24 @@ class MTLSAuth(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class Auth(msgspec.Struct, forbid_unknown_fields=True):
+    """How callers authenticate. A BFF with none of ``jwt``, ``session``, ``api_key`` or
+    ``mtls`` does not start while a route requires authentication (routes do unless they say
+    ``auth=False``), unless ``anonymous = true`` says on purpose that every route is served
+    to anyone."""
+
     jwt: JWTAuth | None = None
     session: SessionAuth | None = None
     api_key: APIKeyAuth | None = None
     mtls: MTLSAuth | None = None
+    anonymous: bool = False
+
+    def __post_init__(self) -> None:
+        if self.anonymous and self.configured():
+            raise ValueError("anonymous must be false when an authenticator is configured")
+
+    def configured(self) -> bool:
+        """Whether any authenticator is configured."""
+        return any(a is not None for a in (self.jwt, self.session, self.api_key, self.mtls))
 
 
 class Entitlements(msgspec.Struct, forbid_unknown_fields=True):
@@ -386,3 +434,9 @@ def load_config(path: str | Path | None, defaults: dict[str, Any]) -> Config:
             raise ConfigError("<root>", "the config file must hold a table/object")
         data = deep_merge(data, loaded)
     return build_config(data)
+
+
+def override(config: Config, changes: dict[str, Any]) -> Config:
+    """``config`` with ``changes`` merged over it and validated again (a command line's flags
+    over a config built elsewhere)."""
+    return build_config(deep_merge(msgspec.to_builtins(config), changes))

@@ -100,6 +100,8 @@ def test_a_token_with_a_tampered_payload_is_refused(
         ("missing exp", {"exp": None}),
         ("wrong issuer", {"iss": "evil-accounts"}),
         ("string exp", {"exp": "tomorrow"}),
+        ("numeric string exp", {"exp": str(int(time.time()) + 600)}),
+        ("lives longer than a day", {"exp": int(time.time()) + 2 * 86_400}),
     ],
 )
 def test_a_correctly_signed_token_with_one_bad_claim_is_refused(

@@ -7,7 +7,8 @@ import asyncio
 import pytest
 
 import tailor.app
-from tailor import BFF, Request, build_config
+from tailor import BFF, Request, Response, build_config
+from tailor.errors import ConfigError
 from tailor.pipeline import BuildContext
 
 
@@ -36,3 +37,40 @@ def test_background_jobs_wait_for_a_loop_and_start_with_the_first_request(
             await bff.shutdown()
 
     assert asyncio.run(first_request()) == 1
+
+
+def _bff_with_a_route(requires_auth: bool, **config: object) -> BFF:
+    bff = BFF(build_config({"name": "test", "admin": {"enabled": False}, **config}))
+
+    @bff.get("/v1/me", auth=requires_auth)
+    async def me(request: Request) -> Response:
+        return Response(200, b"me")
+
+    return bff
+
+
+def test_a_route_requiring_authentication_without_an_authenticator_fails_startup_naming_it() -> (
+    None
+):
+    with pytest.raises(ConfigError, match="route GET /v1/me requires authentication") as caught:
+        _bff_with_a_route(True).startup(admin=False)
+    assert caught.value.key == "auth"
+
+
+def test_a_route_with_auth_false_starts_without_an_authenticator() -> None:
+    bff = _bff_with_a_route(False)
+    bff.startup(admin=False)
+    assert "authenticate" not in bff.stages
+
+
+def test_a_bff_that_says_auth_anonymous_serves_a_route_requiring_authentication_to_anyone() -> None:
+    bff = _bff_with_a_route(True, auth={"anonymous": True})
+
+    async def call() -> int:
+        try:
+            response = await bff.handle(Request("GET", "/v1/me", "", {"host": "t"}, "127.0.0.1"))
+            return response.status
+        finally:
+            await bff.shutdown()
+
+    assert asyncio.run(call()) == 200

@@ -155,3 +155,18 @@ def test_a_jwks_retry_after_failure_that_is_not_positive_names_its_key(value: fl
     data = {"name": "t", "auth": {"jwt": {"issuer": "i", "audience": "a",
                                           "jwks_retry_after_failure_s": value}}}  # fmt: skip
     assert _key_of(data) == "auth.jwt.jwks_retry_after_failure_s"
+
+
+def test_the_admin_listener_takes_a_port_of_the_systems_choosing_by_default() -> None:
+    assert build_config({"name": "t"}).admin.port == 0
+
+
+def test_auth_anonymous_beside_an_authenticator_is_refused_naming_it() -> None:
+    data = {"name": "t", "auth": {"anonymous": True, "api_key": {}}}
+    assert _key_of(data) == "auth.anonymous"
+
+
+@pytest.mark.parametrize("value", [0, -1])
+def test_a_jwt_max_lifetime_that_is_not_positive_names_its_key(value: float) -> None:
+    jwt = {"issuer": "i", "audience": "a", "jwks_upstream": "accounts", "max_lifetime_s": value}
+    assert _key_of({"name": "t", "auth": {"jwt": jwt}}) == "auth.jwt.max_lifetime_s"

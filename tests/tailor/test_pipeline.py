@@ -10,7 +10,7 @@ from tailor import ConfigError, Part, Plan, Request, Response, json_response
 from tailor.cache.policy import CachePolicy
 
 JWT = {
-    "auth": {"jwt": {"issuer": ISSUER, "audience": AUDIENCE}},
+    "auth": {"jwt": {"issuer": ISSUER, "audience": AUDIENCE, "jwks_upstream": "accounts"}},
     "upstreams": {"accounts": "http://127.0.0.1:9"},
 }
 
@@ -83,7 +83,9 @@ def test_upstream_named_in_uses_but_not_configured_fails_startup(make_bff) -> No
 
 
 def test_jwks_upstream_not_configured_fails_startup(make_bff) -> None:
-    bff = make_bff({"auth": {"jwt": {"issuer": ISSUER, "audience": AUDIENCE}}})
+    bff = make_bff(
+        {"auth": {"jwt": {"issuer": ISSUER, "audience": AUDIENCE, "jwks_upstream": "accounts"}}}
+    )
     with pytest.raises(ConfigError) as info:
         bff.startup(admin=False)
     assert info.value.key == "upstreams.accounts"

@@ -7,9 +7,11 @@ and bad is refused outright; one that is absent lets the next authenticator try.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
+from tailor.auth import keysource
 from tailor.auth.apikey import APIKeyAuthenticator
 from tailor.auth.authenticator import Authenticator
 from tailor.auth.jwt import BearerJWTAuthenticator, JWTVerifier
@@ -21,10 +23,12 @@ from tailor.auth.session import (
     SessionManager,
     SessionStore,
 )
+from tailor.errors import ConfigError
 
 if TYPE_CHECKING:
     from tailor.config import Config
     from tailor.pipeline import BuildContext
+    from tailor.routing import Route
 
 
 def build_authenticators(ctx: BuildContext) -> list[Authenticator]:
@@ -59,8 +63,7 @@ def build_authenticators(ctx: BuildContext) -> list[Authenticator]:
 
         authenticators.append(APIKeyAuthenticator(keys, verify))
     if cfg.auth.jwt is not None:
-        fetch = client.fetcher(cfg.auth.jwt.jwks_upstream, cfg.auth.jwt.jwks_path)
-        verifier = JWTVerifier(cfg.auth.jwt, fetch)
+        verifier = JWTVerifier(cfg.auth.jwt, keysource.fetcher(cfg.auth.jwt, client))
         authenticators.append(BearerJWTAuthenticator(verifier, cfg.name))
     return authenticators
 
@@ -70,7 +73,7 @@ def upstreams_used(config: Config) -> set[str]:
     against the registry at startup)."""
     auth = config.auth
     used: set[str] = set()
-    if auth.jwt is not None:
+    if auth.jwt is not None and auth.jwt.jwks_upstream is not None:
         used.add(auth.jwt.jwks_upstream)
     if auth.api_key is not None:
         used.add(auth.api_key.verify_upstream)
@@ -79,3 +82,23 @@ def upstreams_used(config: Config) -> set[str]:
     if config.entitlements.enabled:
         used.add(config.entitlements.registry_upstream)
     return used
+
+
+def check_auth(config: Config, routes: Iterable[Route]) -> None:
+    """What startup refuses in authentication, checked without starting anything: a JWT key
+    file that cannot be read or parsed, and a route that requires authentication nothing
+    provides (it would otherwise be served to anyone without a word). The first such route
+    is named; ``auth=False`` on the route or ``auth.anonymous = true`` says it is meant."""
+    if config.auth.jwt is not None:
+        keysource.check_key_source(config.auth.jwt)
+    if config.auth.configured() or config.auth.anonymous:
+        return
+    for route in routes:
+        if route.auth:
+            raise ConfigError(
+                "auth",
+                f"route {route.method} {route.template} requires authentication but no"
+                " authenticator is configured: configure auth.jwt, auth.session,"
+                " auth.api_key or auth.mtls, declare the route with auth=False, or set"
+                " auth.anonymous = true to serve every route anonymously",
+            )

@@ -2,7 +2,8 @@
 
 The algorithm is pinned by config and the token's own ``alg`` must equal it, so ``none`` and
 RS/HS confusion are refused before any key is touched. Keys come only from the configured
-JWKS upstream: ``jku``, ``x5u`` and inline ``jwk`` headers are refused, never followed. An
+key source (:mod:`tailor.auth.keysource`): ``jku``, ``x5u`` and inline ``jwk`` headers are
+refused, never followed. An
 unknown ``kid`` triggers at most one JWKS refresh per ``jwks_refresh_min_interval_s`` (key
 rotation without letting garbage tokens hammer the issuer). Verified tokens are cached until
 they expire, so a token's signature is checked once, not on every request.
@@ -80,6 +81,7 @@ class JWTVerifier:
             audience=s.audience,
             issuer=s.issuer,
             leeway_s=s.leeway_s,
+            max_lifetime_s=s.max_lifetime_s,
             invalid=InvalidToken,
         )
         subject = claims["sub"]

@@ -15,8 +15,11 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from tailor.config import Config, load_config
+from msgspec.structs import replace
+
+from tailor.config import Config, load_config, override
 from tailor.errors import ConfigError
+from tailor.serve.workers import load_bff, serve
 
 CONFIG_ENV = "TAILOR_CONFIG_FILE"
 
@@ -24,6 +27,11 @@ CONFIG_ENV = "TAILOR_CONFIG_FILE"
 def config_from_env(profile: dict[str, Any]) -> Config:
     """What a worker's factory calls: the file the parent validated, over the profile."""
     return load_config(os.environ.get(CONFIG_ENV) or None, profile)
+
+
+def _serving(config: Config) -> dict[str, Any]:
+    """The sections that say where and how a BFF is served."""
+    return {"listen": config.listen, "server": config.server}
 
 
 def main(factory: str, profile: dict[str, Any], argv: Sequence[str] | None = None) -> int:
@@ -44,10 +52,18 @@ def main(factory: str, profile: dict[str, Any], argv: Sequence[str] | None = Non
 
     interface = args.interface or config.server.interface
     workers = args.workers or config.server.workers
+    try:
+        served = override(config, {"server": {"workers": workers, "interface": interface}})
+        # Where and how the factory's BFF is served (listen, server) is what was validated
+        # here with the command line's overrides; tailor's workers inherit it, never reading
+        # the environment again. Checked here for every interface, so a route no
+        # authenticator covers stops startup once, not in each granian worker.
+        bff = load_bff(factory, lambda own: replace(own, **_serving(served)))
+    except ConfigError as exc:
+        print(f"{profile.get('name')}: {exc}", file=sys.stderr)
+        return 2
     if interface == "http1":  # tailor's server, over TLS too (listen.tls)
-        from tailor.serve.workers import serve
-
-        return serve(factory, config, workers)
+        return serve(bff)
 
     if config.listen.tls is not None:
         # granian does not hand the client certificate to the app: see tailor.serve.tls.

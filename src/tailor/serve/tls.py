@@ -26,6 +26,7 @@ from typing import Any
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from tailor.config import Config
+from tailor.serve.http1 import AEAD_CIPHERS
 
 
 class PeerCertificateH11Protocol(H11Protocol):
@@ -67,6 +68,7 @@ def serve_tls(factory: str, config: Config) -> None:
             ssl_keyfile=tls.key_file,
             ssl_ca_certs=tls.client_ca_file,
             ssl_cert_reqs=cert_reqs,
+            ssl_ciphers=AEAD_CIPHERS,
             http=PeerCertificateH11Protocol,
             lifespan="on",
             server_header=False,

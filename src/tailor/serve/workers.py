@@ -1,10 +1,13 @@
 """Run a BFF on tailor's own HTTP/1.1 server (:mod:`tailor.serve.http1`) in one or more worker
 processes.
 
-The parent binds the listening socket, then forks the workers, which all accept on it (the
-kernel spreads connections between them). Each worker builds its own BFF from the factory
-after the fork, so no event loop, connection pool or thread crosses a fork. With one worker the
-parent serves itself: one process, as under granian.
+The parent builds the BFF from its factory and checks it (:meth:`tailor.app.BFF.check`), so a
+bad config or a route no authenticator covers stops startup once, with one message, before any
+worker exists. It then binds the listening socket and forks the workers, which all accept on it
+(the kernel spreads connections between them). Each worker inherits the parent's BFF, with the
+config the parent validated, and starts it (:meth:`~tailor.app.BFF.startup`) after the fork,
+so no event loop, connection pool or thread crosses a fork. With one worker the parent serves
+itself: one process, as under granian.
 
 Signals: SIGTERM or SIGINT stops accepting, lets answers in progress finish for up to
 ``server.shutdown_grace_s``, then shuts the BFF down (background jobs, pools, admin). The parent
@@ -30,11 +33,15 @@ import signal
 import socket
 import sys
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from tailor.config import Config
 from tailor.serve.collector import tune_collector
 from tailor.serve.http1 import Http1Server, settings_from
+
+if TYPE_CHECKING:
+    from tailor.app import BFF
 
 log = logging.getLogger("tailor.serve")
 
@@ -65,6 +72,15 @@ def load_factory(factory: str) -> Any:
     return getattr(importlib.import_module(module_name), attr)
 
 
+def load_bff(factory: str, configure: Callable[[Config], Config]) -> BFF:
+    """The factory's BFF, serving with ``configure(its config)``, checked as its startup would
+    check it: :class:`~tailor.errors.ConfigError` naming the key or route otherwise."""
+    bff: BFF = load_factory(factory)()
+    bff.config = configure(bff.config)
+    bff.check()
+    return bff
+
+
 def raise_open_files_limit() -> None:
     """The soft limit on open files, up to the hard one (which only root could raise)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -73,8 +89,10 @@ def raise_open_files_limit() -> None:
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-def serve(factory: str, config: Config, workers: int) -> int:
-    """Serve until SIGTERM or SIGINT; the exit status."""
+def serve(bff: BFF) -> int:
+    """Serve ``bff`` as its config says (``listen``, ``server``) until SIGTERM or SIGINT; the
+    exit status."""
+    config = bff.config
     raise_open_files_limit()
     try:
         sock = bind(config.listen.host, config.listen.port)
@@ -84,20 +102,20 @@ def serve(factory: str, config: Config, workers: int) -> int:
             file=sys.stderr,
         )
         return 1
-    if workers == 1:
-        return run_worker(factory, config, sock)
-    return _supervise(factory, config, sock, workers)
+    if config.server.workers == 1:
+        return run_worker(bff, sock)
+    return _supervise(bff, sock)
 
 
-def run_worker(factory: str, config: Config, sock: socket.socket, parent: int | None = None) -> int:
-    """One worker: its own event loop, BFF and server on the shared socket; it stops when
-    process ``parent`` (its supervisor, if forked) is gone."""
-    if config.server.loop == "uvloop":
+def run_worker(bff: BFF, sock: socket.socket, parent: int | None = None) -> int:
+    """One worker: its own event loop, started BFF and server on the shared socket; it stops
+    when process ``parent`` (its supervisor, if forked) is gone."""
+    if bff.config.server.loop == "uvloop":
         import uvloop
 
-        uvloop.run(_serve(factory, config, sock, parent))
+        uvloop.run(_serve(bff, sock, parent))
     else:
-        asyncio.run(_serve(factory, config, sock, parent))
+        asyncio.run(_serve(bff, sock, parent))
     return 0
 
 
@@ -109,11 +127,9 @@ def _watch_parent(loop: asyncio.AbstractEventLoop, parent: int, stop: asyncio.Ev
         loop.call_later(PARENT_CHECK_S, _watch_parent, loop, parent, stop)
 
 
-async def _serve(
-    factory: str, config: Config, sock: socket.socket, parent: int | None = None
-) -> None:
+async def _serve(bff: BFF, sock: socket.socket, parent: int | None = None) -> None:
     loop = asyncio.get_running_loop()
-    bff = load_factory(factory)()
+    config = bff.config
     bff.startup(loop=loop)
     tune_collector(config.server)  # this process is a server worker: tune its GC
     server = Http1Server(bff.respond, settings_from(config))
@@ -129,7 +145,8 @@ async def _serve(
     await bff.shutdown()
 
 
-def _supervise(factory: str, config: Config, sock: socket.socket, workers: int) -> int:
+def _supervise(bff: BFF, sock: socket.socket) -> int:
+    config = bff.config
     children: dict[int, float] = {}  # pid -> when it started
     stopping = False
 
@@ -149,7 +166,7 @@ def _supervise(factory: str, config: Config, sock: socket.socket, workers: int) 
                 signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
                 code = 1
                 try:
-                    code = run_worker(factory, config, sock, parent)
+                    code = run_worker(bff, sock, parent)
                 except BaseException:
                     log.exception("worker %d failed", os.getpid())
                 finally:
@@ -167,7 +184,7 @@ def _supervise(factory: str, config: Config, sock: socket.socket, workers: int) 
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    for _ in range(workers):
+    for _ in range(config.server.workers):
         spawn()
     quick_deaths = 0
     status = 0

@@ -38,7 +38,7 @@ def _bff(make_bff, accounts_url: str, registry_url: str | None = None, **entitle
     bff = make_bff(
         {
             "name": "mobile",
-            "auth": {"jwt": {"issuer": ISSUER, "audience": AUDIENCE}},
+            "auth": {"jwt": {"issuer": ISSUER, "audience": AUDIENCE, "jwks_upstream": "accounts"}},
             "entitlements": {"enabled": True, "registry_upstream": "registry", **entitlements},
             "upstreams": {"accounts": accounts_url, "registry": registry_url or accounts_url},
         }

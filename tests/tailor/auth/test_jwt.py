@@ -31,7 +31,8 @@ class Issuer:
 
 
 def _verifier(issuer: Issuer, **options) -> JWTVerifier:
-    return JWTVerifier(JWTAuth(issuer=ISSUER, audience=AUDIENCE, **options), issuer.fetch)
+    settings = JWTAuth(issuer=ISSUER, audience=AUDIENCE, jwks_upstream="accounts", **options)
+    return JWTVerifier(settings, issuer.fetch)
 
 
 async def test_valid_token_yields_subject_scopes_and_expiry() -> None:
@@ -78,6 +79,35 @@ async def test_missing_or_malformed_kid_is_refused_without_a_fetch(kid) -> None:
     with pytest.raises(InvalidToken):
         await _verifier(issuer).verify(token)
     assert issuer.fetches == 0
+
+
+@pytest.mark.parametrize("claim", ["exp", "nbf", "iat"])
+async def test_a_date_claim_written_as_a_numeric_string_is_refused(claim: str) -> None:
+    now = int(time.time())
+    dates = {"iat": now - 10, "nbf": now - 10, "exp": now + 300}
+    dates[claim] = str(dates[claim])  # type: ignore[assignment]
+    with pytest.raises(InvalidToken, match=f"{claim} is not a NumericDate"):
+        await _verifier(Issuer(jwks("k1"))).verify(sign("k1", **dates))
+
+
+async def test_a_token_living_longer_than_max_lifetime_is_refused() -> None:
+    now = int(time.time())
+    token = sign("k1", iat=now, exp=now + 3601)
+    with pytest.raises(InvalidToken, match="lives too long"):
+        await _verifier(Issuer(jwks("k1")), max_lifetime_s=3600).verify(token)
+
+
+async def test_a_token_living_exactly_max_lifetime_is_accepted() -> None:
+    now = int(time.time())
+    token = sign("k1", iat=now, exp=now + 3600)
+    principal = await _verifier(Issuer(jwks("k1")), max_lifetime_s=3600).verify(token)
+    assert principal.expires_at == now + 3600
+
+
+async def test_a_token_living_longer_than_a_day_is_refused_by_default() -> None:
+    now = int(time.time())
+    with pytest.raises(InvalidToken, match="lives too long"):
+        await _verifier(Issuer(jwks("k1"))).verify(sign("k1", iat=now, exp=now + 86_401))
 
 
 async def test_unreachable_jwks_raises_keys_unavailable() -> None:

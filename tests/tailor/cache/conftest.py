@@ -77,7 +77,7 @@ def build_cached_bff(
     config: dict[str, Any] | None = None,
 ) -> BFF:
     base: dict[str, Any] = {
-        "auth": {"jwt": {"issuer": ISSUER, "audience": AUDIENCE}},
+        "auth": {"jwt": {"issuer": ISSUER, "audience": AUDIENCE, "jwks_upstream": "accounts"}},
         "upstreams": {"accounts": upstream_url, "feed": upstream_url},
     }
     for key, value in (config or {}).items():

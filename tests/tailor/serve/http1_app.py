@@ -4,13 +4,14 @@ entry-point tests:
 
     python -m http1_app --host 127.0.0.1 --port 8090 --workers 2 http1_app:create
 
-``create`` answers with its worker's pid; ``broken`` fails at startup, as a worker whose BFF
-has a bug would.
+``create`` answers with its worker's pid; ``broken`` builds, then fails in each worker's
+startup, as a worker whose BFF has a bug would.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import sys
 from collections.abc import Sequence
@@ -33,8 +34,13 @@ def create() -> BFF:
     return bff
 
 
+class _Broken(BFF):
+    def startup(self, *, admin: bool = True, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        raise RuntimeError("this BFF fails at startup")
+
+
 def broken() -> BFF:
-    raise RuntimeError("this BFF fails at startup")
+    return _Broken(build_config({"name": "http1-test", "admin": {"enabled": False}}))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -94,3 +94,33 @@ async def test_a_client_that_never_finishes_the_handshake_is_closed(
     async with asyncio.timeout(5):  # header_read_timeout_s is 0.5 s
         assert await reader.read() == b""
     writer.close()
+
+
+def _tls12_offering(certs: DemoCerts, cipher: str) -> ssl.SSLContext:
+    """A client context that speaks TLS 1.2 only and offers exactly one suite."""
+    context = ssl.create_default_context(cafile=str(certs.ca.cert))
+    context.maximum_version = ssl.TLSVersion.TLSv1_2
+    context.set_ciphers(cipher)
+    return context
+
+
+async def test_a_tls12_client_offering_only_a_cbc_suite_is_refused_at_the_handshake(
+    certs: DemoCerts, served: tuple[str, Seen]
+) -> None:
+    url, seen = served
+    port = int(url.rsplit(":", 1)[1])
+    context = _tls12_offering(certs, "ECDHE-ECDSA-AES128-SHA256")
+    # The server's OpenSSL finds no shared cipher and asyncio drops the connection.
+    with pytest.raises((ssl.SSLError, ConnectionResetError)):
+        await asyncio.open_connection("127.0.0.1", port, ssl=context, server_hostname="127.0.0.1")
+    assert seen == []
+
+
+async def test_a_tls12_client_offering_an_aead_suite_is_served(
+    certs: DemoCerts, served: tuple[str, Seen]
+) -> None:
+    url, seen = served
+    context = _tls12_offering(certs, "ECDHE-ECDSA-AES128-GCM-SHA256")
+    async with httpx.AsyncClient(verify=context, timeout=5) as client:
+        answer = await client.get(url + "/who")
+    assert (answer.status_code, seen) == (200, [("https", None)])

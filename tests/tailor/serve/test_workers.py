@@ -23,7 +23,7 @@ from typing import NamedTuple
 import pytest
 
 from tailor import build_config
-from tailor.serve.workers import MAX_QUICK_DEATHS, raise_open_files_limit, serve
+from tailor.serve.workers import MAX_QUICK_DEATHS, load_bff, raise_open_files_limit, serve
 
 HERE = Path(__file__).parent
 SRC = HERE.parents[2] / "src"
@@ -212,8 +212,14 @@ def test_a_port_in_use_stops_serve_with_status_1_naming_host_and_port(
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         port = holder.getsockname()[1]
-        config = build_config({"name": "busy", "listen": {"host": "127.0.0.1", "port": port}})
-        status = serve("http1_app:create", config, workers=2)
+        config = build_config(
+            {
+                "name": "busy",
+                "listen": {"host": "127.0.0.1", "port": port},
+                "server": {"workers": 2},
+            }
+        )
+        status = serve(load_bff("http1_app:create", lambda _: config))
     assert status == 1
     assert f"busy: cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
 
@@ -305,8 +311,10 @@ def fork_then_stop():
     return pid
 
 os.fork = fork_then_stop
-config = build_config({"name": "race", "listen": {"host": "127.0.0.1", "port": 0}})
-sys.exit(workers.serve("http1_app:create", config, 3))
+config = build_config(
+    {"name": "race", "listen": {"host": "127.0.0.1", "port": 0}, "server": {"workers": 3}}
+)
+sys.exit(workers.serve(workers.load_bff("http1_app:create", lambda _: config)))
 """
 
 

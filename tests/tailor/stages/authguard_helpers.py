@@ -33,7 +33,7 @@ def guarded(
 ) -> BFF:
     bff: BFF = make_bff(
         {
-            "auth": {"jwt": {"issuer": ISSUER, "audience": AUDIENCE}},
+            "auth": {"jwt": {"issuer": ISSUER, "audience": AUDIENCE, "jwks_upstream": "accounts"}},
             "upstreams": {"accounts": accounts_url},
             "state": {"redis_url": redis_url},
             "rate_limit": {"auth_failures": {"limit": limit, "window_s": 60}, **rate_limit},

@@ -32,7 +32,14 @@ JWKS_PATH = "/.well-known/jwks.json"
 def _bff(make_bff, accounts_url: str, **jwt_options):
     bff = make_bff(
         {
-            "auth": {"jwt": {"issuer": ISSUER, "audience": AUDIENCE, **jwt_options}},
+            "auth": {
+                "jwt": {
+                    "issuer": ISSUER,
+                    "audience": AUDIENCE,
+                    "jwks_upstream": "accounts",
+                    **jwt_options,
+                }
+            },
             "upstreams": {"accounts": accounts_url},
         }
     )

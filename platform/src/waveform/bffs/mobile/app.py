@@ -67,7 +67,13 @@ PROFILE: dict[str, Any] = {
         },
     },
     # Pinned to the mobile audience: a web or public token is refused here (401).
-    "auth": {"jwt": {"issuer": "waveform-accounts", "audience": "waveform-mobile"}},
+    "auth": {
+        "jwt": {
+            "issuer": "waveform-accounts",
+            "audience": "waveform-mobile",
+            "jwks_upstream": "accounts",
+        }
+    },
     # The app registry decides which app may call which route (narrow-widget: one route).
     "entitlements": {"enabled": True},
     "upstreams": {**DEFAULT_UPSTREAMS, "tokens": "http://127.0.0.1:9011"},

@@ -64,7 +64,9 @@ PROFILE: dict[str, Any] = {
             "user-write": {"key": "user", "limit": 120, "window_s": 60, "classes": ["write"]},
         },
     },
-    "auth": {"jwt": {"issuer": "waveform-accounts", "audience": AUDIENCE}},
+    "auth": {
+        "jwt": {"issuer": "waveform-accounts", "audience": AUDIENCE, "jwks_upstream": "accounts"}
+    },
     "entitlements": {"enabled": True},
     "upstreams": {**DEFAULT_UPSTREAMS, "tokens": "http://127.0.0.1:9011"},
     # Inward calls carry internal tokens exchanged as this BFF (the secret from the

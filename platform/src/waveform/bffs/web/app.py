@@ -60,7 +60,11 @@ PROFILE: dict[str, Any] = {
     # CSRF protection). The cookie is __Host- and Secure: a plain-http deployment (the
     # local demo) must configure a plain name and secure = false.
     "auth": {
-        "jwt": {"issuer": "waveform-accounts", "audience": "waveform-web"},
+        "jwt": {
+            "issuer": "waveform-accounts",
+            "audience": "waveform-web",
+            "jwks_upstream": "accounts",
+        },
         "session": {
             "cookie_name": "__Host-waveform-session",
             "allowed_origins": ["https://127.0.0.1:8082", "https://localhost:8082"],
