@@ -5,7 +5,10 @@ One call (``send``) may become several attempts, all inside the call's own timeo
 client has already cut to the endpoint deadline): an attempt is never started when the backoff
 would outlive what is left, and each attempt tells the service its own remaining budget in
 ``x-deadline-ms``. Only idempotent calls are retried or hedged: GET and HEAD by default, a call
-carrying an ``Idempotency-Key``, or a part that declares it (``Part(idempotent=True)``).
+carrying an ``Idempotency-Key``, or a part that declares it (``Part(idempotent=True)``, which
+arrives as ``UpstreamRequest.idempotent``). Each call draws once on the request's
+:class:`~tailor.resilience.allowance.CallAllowance` when it carries one
+(``UpstreamRequest.allowance``); retries and hedges do not.
 
 A failure, for the breaker and for retries, is a transport error (timeout, refused, reset) or
 a status in ``failure_statuses`` (502, 503, 504: the gateway statuses that say "not now").
@@ -17,16 +20,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Collection
 
-from tailor.aggregate.deadline import DEADLINE_HEADER
+import msgspec
+
 from tailor.errors import UpstreamError, UpstreamTimeout
 from tailor.resilience.backoff import full_jitter
 from tailor.resilience.errors import BulkheadFull, CircuitOpen
 from tailor.resilience.runtime import Resilience, UpstreamGuards
-from tailor.resilience.scope import CALL_IDEMPOTENT, REQUEST_ALLOWANCE
-from tailor.resilience.settings import ResilienceSettings
+from tailor.upstream.deadline import DEADLINE_HEADER, deadline_header
 from tailor.upstream.transport import Transport, UpstreamRequest, UpstreamResponse
 
 #: No attempt is started with less than this left: it could not finish anyway.
@@ -49,7 +51,7 @@ class ResilientTransport:
         self._metrics = resilience.metrics
 
     async def send(self, request: UpstreamRequest) -> UpstreamResponse:
-        allowance = REQUEST_ALLOWANCE.get()
+        allowance = request.allowance
         if allowance is not None:
             try:
                 allowance.take(request.upstream)
@@ -70,11 +72,7 @@ class ResilientTransport:
                 result = await self._attempt(guards, request, ends)
             else:
                 result = await self._round(guards, request, ends, hedge_after)
-            # _failed(), written out: this runs on every inward call, and the call to the
-            # method measured 10k instructions per home screen (benchmarks.instructions).
-            if attempt >= attempts or not (
-                isinstance(result, UpstreamError) or result.status in policy.failure_statuses
-            ):
+            if attempt >= attempts or not _failed(result, policy.failure_statuses):
                 break
             if isinstance(result, CircuitOpen | BulkheadFull):
                 break  # refused without a call: retrying would only hammer the guard
@@ -101,9 +99,10 @@ class ResilientTransport:
         guards: UpstreamGuards,
         request: UpstreamRequest,
         ends: float,
-        hedge_after: float | None,
+        hedge_after: float,
     ) -> Result:
-        if hedge_after is None or time.monotonic() + hedge_after >= ends:
+        """An attempt, and a second one if the first has not answered after ``hedge_after``."""
+        if time.monotonic() + hedge_after >= ends:
             return await self._attempt(guards, request, ends)
         first = asyncio.ensure_future(self._attempt(guards, request, ends))
         tasks = {first}
@@ -122,7 +121,7 @@ class ResilientTransport:
                 done, tasks = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
                 for task in done:
                     result = task.result()
-                    if not self._failed(guards, result):
+                    if not _failed(result, guards.policy.failure_statuses):
                         return result  # first good answer wins; the finally cancels the loser
             assert result is not None
             return result
@@ -172,20 +171,19 @@ class ResilientTransport:
                 with contextlib.suppress(Exception):
                     guards.breaker.release(probe)
                 raise
-            guards.breaker.record(probe, ok=response.status not in guards.policy.failure_statuses)
+            guards.breaker.record(probe, ok=not _failed(response, guards.policy.failure_statuses))
             return response
         finally:
             bulkhead.release()
 
-    @staticmethod
-    def _failed(guards: UpstreamGuards, result: Result) -> bool:
-        return isinstance(result, UpstreamError) or (
-            result.status in guards.policy.failure_statuses
-        )
+
+def _failed(result: Result, failure_statuses: Collection[int]) -> bool:
+    """A transport error, or a status that says "not now": what the breaker and retries count."""
+    return isinstance(result, UpstreamError) or result.status in failure_statuses
 
 
 def _idempotent(request: UpstreamRequest, methods: list[str]) -> bool:
-    declared = CALL_IDEMPOTENT.get()
+    declared = request.idempotent
     if declared is not None:
         return declared
     if request.method in methods:
@@ -198,17 +196,8 @@ def _with_budget(request: UpstreamRequest, left: float) -> UpstreamRequest:
     (A first attempt has lost only microseconds since the client set both and is sent as is:
     rebuilding the headers of every call to shave a millisecond would cost more than it tells
     the service.)"""
+    told = deadline_header(left)
     headers = [
-        (name, str(int(left * 1000))) if name == DEADLINE_HEADER else (name, value)
-        for name, value in request.headers
+        told if name == DEADLINE_HEADER else (name, value) for name, value in request.headers
     ]
-    return UpstreamRequest(
-        request.upstream, request.method, request.url, headers, left, request.body
-    )
-
-
-def resilient(
-    inner: Transport, settings: ResilienceSettings, upstreams: Iterable[str], registry: Any
-) -> ResilientTransport:
-    """Wrap ``inner`` with the resilience of one BFF (its metrics go to ``registry``)."""
-    return ResilientTransport(inner, Resilience(settings, upstreams, registry))
+    return msgspec.structs.replace(request, headers=headers, timeout_s=left)
