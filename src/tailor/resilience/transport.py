@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Collection
 
 import msgspec
 
@@ -37,6 +36,9 @@ MIN_ATTEMPT_S = 0.005
 _REBUILD_BELOW_S = 0.002
 
 Result = UpstreamResponse | UpstreamError
+#: An attempt's result and whether it succeeded, decided once, where the breaker records it: a
+#: failure is a transport error or a status in ``failure_statuses``.
+Attempt = tuple[Result, bool]
 
 
 class ResilientTransport:
@@ -65,14 +67,13 @@ class ResilientTransport:
         retryable = _idempotent(request, policy.idempotent_methods)
         attempts = policy.retry.max_attempts if retryable else 1
         hedge_after = policy.hedge_after_s if retryable else None
-        result: Result
         attempt = 1
         while True:
             if hedge_after is None:  # the common case: no hedging machinery at all
-                result = await self._attempt(guards, request, ends)
+                result, ok = await self._attempt(guards, request, ends)
             else:
-                result = await self._round(guards, request, ends, hedge_after)
-            if attempt >= attempts or not _failed(result, policy.failure_statuses):
+                result, ok = await self._round(guards, request, ends, hedge_after)
+            if ok or attempt >= attempts:
                 break
             if isinstance(result, CircuitOpen | BulkheadFull):
                 break  # refused without a call: retrying would only hammer the guard
@@ -100,7 +101,7 @@ class ResilientTransport:
         request: UpstreamRequest,
         ends: float,
         hedge_after: float,
-    ) -> Result:
+    ) -> Attempt:
         """An attempt, and a second one if the first has not answered after ``hedge_after``."""
         if time.monotonic() + hedge_after >= ends:
             return await self._attempt(guards, request, ends)
@@ -116,22 +117,22 @@ class ResilientTransport:
                 return await first
             self._metrics.hedges.labels(request.upstream).inc()
             tasks.add(asyncio.ensure_future(self._attempt(guards, request, ends)))
-            result: Result | None = None
+            outcome: Attempt | None = None
             while tasks:
                 done, tasks = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
                 for task in done:
-                    result = task.result()
-                    if not _failed(result, guards.policy.failure_statuses):
-                        return result  # first good answer wins; the finally cancels the loser
-            assert result is not None
-            return result
+                    outcome = task.result()
+                    if outcome[1]:
+                        return outcome  # first good answer wins; the finally cancels the loser
+            assert outcome is not None
+            return outcome
         finally:
             for task in tasks:
                 task.cancel()
 
     async def _attempt(
         self, guards: UpstreamGuards, request: UpstreamRequest, ends: float
-    ) -> Result:
+    ) -> Attempt:
         """One attempt through the breaker and the bulkhead. Failures are returned, not
         raised, so a round can compare its attempts."""
         upstream = request.upstream
@@ -139,7 +140,7 @@ class ResilientTransport:
             probe = guards.breaker.admit()
         except CircuitOpen as exc:
             self._metrics.breaker_rejections.labels(upstream).inc()
-            return exc
+            return exc, False
         bulkhead = guards.bulkhead
         try:
             if not bulkhead.try_acquire():  # the fast path takes a slot without awaiting
@@ -147,7 +148,7 @@ class ResilientTransport:
         except BulkheadFull as exc:
             guards.breaker.release(probe)
             self._metrics.bulkhead_rejections.labels(upstream).inc()
-            return exc
+            return exc, False
         except BaseException:
             # Cancelled while queued for a slot: a half-open probe must be handed back, or
             # the breaker would refuse every later call until the process restarts.
@@ -157,29 +158,25 @@ class ResilientTransport:
             left = ends - time.monotonic()
             if left < MIN_ATTEMPT_S:
                 guards.breaker.release(probe)
-                return UpstreamTimeout(upstream, "no time left for another attempt")
+                return UpstreamTimeout(upstream, "no time left for another attempt"), False
             if left < request.timeout_s - _REBUILD_BELOW_S:
                 request = _with_budget(request, left)
             try:
                 response = await self.inner.send(request)
             except UpstreamError as exc:
                 guards.breaker.record(probe, ok=False)
-                return exc
+                return exc, False
             except BaseException:
                 # Cancelled (or a bug below): no outcome to record, but a half-open probe must
                 # be handed back, or the breaker would refuse every later call.
                 with contextlib.suppress(Exception):
                     guards.breaker.release(probe)
                 raise
-            guards.breaker.record(probe, ok=not _failed(response, guards.policy.failure_statuses))
-            return response
+            ok = response.status not in guards.policy.failure_statuses
+            guards.breaker.record(probe, ok=ok)
+            return response, ok
         finally:
             bulkhead.release()
-
-
-def _failed(result: Result, failure_statuses: Collection[int]) -> bool:
-    """A transport error, or a status that says "not now": what the breaker and retries count."""
-    return isinstance(result, UpstreamError) or result.status in failure_statuses
 
 
 def _idempotent(request: UpstreamRequest, methods: list[str]) -> bool:
