@@ -16,7 +16,6 @@ import os
 import msgspec
 
 from tailor import BFF, Request, Response, build_config
-from tailor.aggregate.engine import run_plan
 from tailor.aggregate.plan import Part, Plan
 from tailor.http import JSON_CONTENT_TYPE
 
@@ -36,10 +35,9 @@ def create() -> BFF:
 
     @bff.get("/v1/users/{id}", plans=(USER,), auth=False)
     async def user(request: Request) -> Response:
-        assert request.upstreams is not None
-        outcome = await run_plan(
+        assert request.engine is not None
+        outcome = await request.engine.run(
             USER,
-            request.upstreams,
             {"id": request.path_params["id"]},
             request_id=request.request_id,
         )

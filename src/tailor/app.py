@@ -28,7 +28,8 @@ from tailor.observe.admin import AdminServer
 from tailor.observe.metrics import Metrics
 from tailor.params import QuerySpec
 from tailor.pipeline import BuildContext, awaitable, build_chain
-from tailor.resilience.transport import resilient
+from tailor.resilience.runtime import Resilience
+from tailor.resilience.transport import ResilientTransport
 from tailor.routing import Chain, Handler, Outcome, Route, Router
 from tailor.serve import asgi, rsgi
 from tailor.serve.collector import tune_collector
@@ -130,8 +131,10 @@ class BFF:
             return
         cfg = self.config
         self.check()
-        transport = self._transport or build_transport(cfg.client)
-        transport = resilient(transport, cfg.resilience, cfg.upstreams, self.metrics.registry)
+        resilience = Resilience(cfg.resilience, cfg.upstreams, self.metrics.registry)
+        transport: Transport = ResilientTransport(
+            self._transport or build_transport(cfg.client), resilience
+        )
         # Inward calls carry an exchanged internal token, never the client's credential.
         credentials = None
         if cfg.token_exchange is not None:
@@ -145,7 +148,7 @@ class BFF:
             default_timeout_s=cfg.client.default_timeout_s,
             credentials=credentials,
         )
-        ctx = BuildContext(cfg, self.router, self._client, self.metrics)
+        ctx = BuildContext(cfg, self.router, self._client, self.metrics, resilience)
         ctx.authenticators = build_authenticators(ctx)
         self._chain, self.stages = build_chain(ctx)
         self._ctx = ctx

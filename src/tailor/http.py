@@ -7,14 +7,18 @@ handler is written once. Header names are lower-case.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 import msgspec
 
 if TYPE_CHECKING:
+    from tailor.aggregate.engine import Degradation, Engine
+    from tailor.auth.apps import App
     from tailor.auth.principal import Principal
+    from tailor.auth.session import SessionManager
+    from tailor.resilience.allowance import CallAllowance
     from tailor.routing import Route
     from tailor.upstream.client import UpstreamClient
 
@@ -41,6 +45,14 @@ class _RequestLine(msgspec.Struct, eq=False):
 class Request(_RequestLine, kw_only=True, eq=False):
     """One inbound request as every stage sees it.
 
+    What stages leave for the stages and handlers after them is a typed attribute, each with
+    its one writer: ``client_cert`` (the server: the TLS client certificate, DER),
+    ``allowance`` (shed), ``sessions`` (authenticate), ``app`` (entitle), ``engine``,
+    ``upstreams`` and ``parsed_query`` (handler), ``cache_tags`` (:func:`tailor.cache.tag`),
+    ``degraded`` (:func:`tailor.aggregate.aggregate`) and ``error_cause`` (errors, shed: the
+    label the error metrics count a 5xx under). ``state`` is the BFF's own: tailor never reads
+    or writes it.
+
     >>> r = Request("GET", "/v1/home", "a=1", {"host": "example"}, "127.0.0.1")
     >>> r.query["a"]
     '1'
@@ -55,6 +67,15 @@ class Request(_RequestLine, kw_only=True, eq=False):
     path_params: dict[str, str] = msgspec.field(default_factory=dict)
     principal: Principal | None = None
     upstreams: UpstreamClient | None = None
+    engine: Engine | None = None
+    allowance: CallAllowance | None = None
+    client_cert: bytes | None = None
+    sessions: SessionManager | None = None
+    app: App | None = None
+    parsed_query: dict[str, Any] = {}
+    cache_tags: list[str] | None = None
+    degraded: Sequence[Degradation] = ()
+    error_cause: str | None = None
     state: dict[str, Any] = msgspec.field(default_factory=dict)
     _query: dict[str, str] | None = None
 

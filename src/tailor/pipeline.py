@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 from tailor.config import Config
 from tailor.http import Response
 from tailor.observe.metrics import Metrics
+from tailor.resilience.runtime import Resilience
 from tailor.routing import Chain, Outcome, Router
 from tailor.upstream.client import UpstreamClient
 
@@ -62,13 +63,15 @@ class BuildContext:
     ``redis()`` hands out the BFF's one shared Redis client (created on first use, from
     ``state.redis_url``). A stage that needs a long-running task (a subscriber, a refresher)
     appends a coroutine function to ``background``; the BFF runs it on its event loop and
-    cancels it at shutdown.
+    cancels it at shutdown. ``resilience`` is the BFF's resilience runtime (breakers, budgets,
+    last-known-good store, metrics), handed to the stages and the engine that use it.
     """
 
     config: Config
     router: Router
     client: UpstreamClient
     metrics: Metrics
+    resilience: Resilience | None = None
     authenticators: list[Authenticator] = field(default_factory=list)
     background: list[Background] = field(default_factory=list)
     _redis: Redis | None = None

@@ -14,7 +14,7 @@ async def _echo(request: Request) -> Response:
         {
             "template": request.route.template if request.route else None,
             "params": request.path_params,
-            "query": request.state.get("query", {}),
+            "query": request.parsed_query,
         }
     )
 

@@ -14,10 +14,10 @@ from collections.abc import Callable
 
 import msgspec
 
-from tailor.aggregate.deadline import Deadline
-from tailor.aggregate.engine import Degradation, PlanResult, run_plan
+from tailor.aggregate.engine import Degradation, Engine, PlanResult, run_plan
 from tailor.aggregate.plan import NO_FALLBACK, Inputs, Part, Plan
 from tailor.http import JSON_CONTENT_TYPE, Request, Response
+from tailor.upstream.deadline import Deadline
 
 DEGRADED_HEADER = "tailor-degraded"
 
@@ -39,19 +39,19 @@ async def aggregate(
     **variables: str,
 ) -> Response:
     """Run ``plan`` for this request and answer with ``shape(outcome)`` as JSON."""
-    assert request.upstreams is not None, "the handler stage sets the upstream client"
-    outcome = await run_plan(
+    assert request.engine is not None, "the handler stage sets the engine"
+    outcome = await request.engine.run(
         plan,
-        request.upstreams,
         variables,
         request_id=request.request_id,
         principal=request.principal,
+        allowance=request.allowance,
     )
     body = shape(outcome)
     headers = [JSON_CONTENT_TYPE]
     if outcome.degraded:
         body.degraded = outcome.degraded
-        request.state["degraded"] = outcome.degraded
+        request.degraded = outcome.degraded
         headers.append((DEGRADED_HEADER, ", ".join(_degraded_item(d) for d in outcome.degraded)))
     return Response(200, _encode(body), headers)
 
@@ -67,6 +67,7 @@ __all__ = [
     "AggregateBody",
     "Deadline",
     "Degradation",
+    "Engine",
     "Inputs",
     "Part",
     "Plan",

@@ -7,31 +7,32 @@ marked incomplete. An optional part without a fallback yields ``None`` (so a sha
 read ``outcome[name]`` of every part of its plan), and the parts that need it are lost too
 (reason ``dependency``): they have nothing to build their call from.
 
-Resilience (when the client's transport is a
-:class:`~tailor.resilience.transport.ResilientTransport`): an optional part with ``last_good``
-falls back to its last known good value, marked ``stale`` in its degradation entry; a ``limit``
-parameter is clamped to ``resilience.max_page_size``; the plan gets a call allowance of
-``resilience.max_calls_per_request`` unless the shed stage already gave the request one, and
-running out of it (:class:`FanOutLimitExceeded`) fails the response even from an optional part.
+Resilience (when the engine is handed the BFF's :class:`~tailor.resilience.runtime.Resilience`
+runtime): an optional part with ``last_good`` falls back to its last known good value, marked
+``stale`` in its degradation entry; a ``limit`` parameter is clamped to
+``resilience.max_page_size``; the plan gets a call allowance of
+``resilience.max_calls_per_request`` unless the shed stage already gave the request one
+(``allowance``), and running out of it (:class:`FanOutLimitExceeded`) fails the response even
+from an optional part. Each call carries the allowance and its part's declared idempotency on
+its :class:`~tailor.upstream.transport.UpstreamRequest`.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from typing import Any
 
 import msgspec
 
-from tailor.aggregate.deadline import Deadline
 from tailor.aggregate.plan import NO_FALLBACK, Inputs, Part, Plan
 from tailor.auth.principal import Principal
 from tailor.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from tailor.resilience.allowance import CallAllowance
 from tailor.resilience.errors import FanOutLimitExceeded
 from tailor.resilience.runtime import Resilience
-from tailor.resilience.scope import CALL_IDEMPOTENT, REQUEST_ALLOWANCE, CallAllowance
-from tailor.resilience.transport import ResilientTransport
 from tailor.upstream.client import UpstreamClient
+from tailor.upstream.deadline import Deadline
 
 
 class Degradation(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -87,10 +88,16 @@ async def run_plan(
     request_id: str = "",
     deadline: Deadline | None = None,
     principal: Principal | None = None,
+    resilience: Resilience | None = None,
+    allowance: CallAllowance | None = None,
 ) -> PlanResult:
-    """Execute ``plan``. Raises the :class:`UpstreamError` of the first required part lost."""
+    """Execute ``plan``. Raises the :class:`UpstreamError` of the first required part lost.
+    Without ``resilience`` no part falls back to a last known good value and no call is
+    counted against an allowance."""
     deadline = deadline or Deadline(plan.deadline_s)
-    resilience = _resilience_of(client)
+    if allowance is None and resilience is not None:
+        # No shed stage gave this request an allowance: the plan gets its own.
+        allowance = CallAllowance(resilience.settings.max_calls_per_request)
     values: dict[str, Any] = {}
     degraded: list[Degradation] = []
     tasks: dict[str, asyncio.Task[Any]] = {}
@@ -117,8 +124,6 @@ async def run_plan(
                         key = _last_good_key(part, path, params, headers, variables, principal)
                         if key is not None:
                             keys[part.name] = key
-                if part.idempotent is not None:
-                    CALL_IDEMPOTENT.set(part.idempotent)  # this part's task only
                 value = await client.get_json(
                     part.upstream,
                     path,
@@ -129,6 +134,8 @@ async def run_plan(
                     deadline=deadline,
                     request_id=request_id,
                     principal=principal,
+                    idempotent=part.idempotent,
+                    allowance=allowance,
                 )
                 if part.name in keys and resilience is not None:
                     resilience.last_good.put(keys[part.name], value)
@@ -163,19 +170,11 @@ async def run_plan(
             resilience.metrics.stale_served.labels(name).inc()
         return value
 
-    allowance = None
-    if resilience is not None and REQUEST_ALLOWANCE.get() is None:
-        # No shed stage gave this request an allowance: the plan gets its own.
-        allowance = REQUEST_ALLOWANCE.set(CallAllowance(resilience.settings.max_calls_per_request))
     # One loop lookup per plan, not per part: on Python 3.11 each lookup is a getpid() system
     # call (fork detection), measurable at six parts per request.
     loop = asyncio.get_running_loop()
-    try:
-        for part in plan.order:
-            tasks[part.name] = loop.create_task(run_part(part))
-    finally:
-        if allowance is not None:
-            REQUEST_ALLOWANCE.reset(allowance)  # the tasks have copied it already
+    for part in plan.order:
+        tasks[part.name] = loop.create_task(run_part(part))
     if not tasks:
         return PlanResult(values, degraded)  # an empty plan: nothing to wait for
     # The plan wakes once: when every part is done, a part fails the response, or the deadline
@@ -216,9 +215,41 @@ async def run_plan(
     return PlanResult(values, degraded)
 
 
-def _resilience_of(client: UpstreamClient) -> Resilience | None:
-    transport = client.transport
-    return transport.resilience if isinstance(transport, ResilientTransport) else None
+class Engine:
+    """One BFF's plan runner: its upstream client and resilience runtime, handed over once at
+    startup (the handler stage puts it on every request as ``request.engine``).
+
+    >>> engine = Engine(client, resilience)  # doctest: +SKIP
+    >>> result = await engine.run(HOME, {"user_id": "u1"})  # doctest: +SKIP
+    """
+
+    __slots__ = ("client", "resilience")
+
+    def __init__(self, client: UpstreamClient, resilience: Resilience | None = None) -> None:
+        self.client = client
+        self.resilience = resilience
+
+    def run(
+        self,
+        plan: Plan,
+        variables: dict[str, str],
+        *,
+        request_id: str = "",
+        deadline: Deadline | None = None,
+        principal: Principal | None = None,
+        allowance: CallAllowance | None = None,
+    ) -> Awaitable[PlanResult]:
+        """:func:`run_plan` with this engine's client and resilience."""
+        return run_plan(
+            plan,
+            self.client,
+            variables,
+            request_id=request_id,
+            deadline=deadline,
+            principal=principal,
+            resilience=self.resilience,
+            allowance=allowance,
+        )
 
 
 def _clamp_page(params: Mapping[str, str | int], max_page: int) -> Mapping[str, str | int]:

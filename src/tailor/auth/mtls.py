@@ -3,7 +3,7 @@
 The chain is verified by the TLS layer against the partner CA (``listen.tls.client_ca_file``):
 a certificate from anywhere else never completes a handshake, so no HTTP request exists to
 authenticate. What reaches this authenticator is the verified leaf (DER), put in
-``request.state["tls_client_cert"]`` by the TLS server adapter (never read from a header).
+``request.client_cert`` by the TLS server adapter (never read from a header).
 Its subject common name is mapped to a partner id by the identity service
 (``GET /partners/by-certificate?subject=<CN>``), cached per subject.
 """
@@ -22,9 +22,6 @@ from tailor.auth.principal import Principal
 from tailor.config import MTLSAuth
 from tailor.errors import TailorError
 from tailor.http import Request
-
-#: Where the TLS adapter leaves the verified peer certificate (DER bytes).
-CLIENT_CERT_STATE_KEY = "tls_client_cert"
 
 #: GET the partner for a subject CN: returns (status, body).
 SubjectLookup = Callable[[str], Awaitable[tuple[int, bytes]]]
@@ -62,7 +59,7 @@ class MTLSAuthenticator:
         self._cache: dict[str, tuple[float, str | None]] = {}
 
     async def authenticate(self, request: Request) -> Principal | None:
-        der = request.state.get(CLIENT_CERT_STATE_KEY)
+        der = request.client_cert
         if not der:
             return None
         if not isinstance(der, bytes):

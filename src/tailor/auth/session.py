@@ -34,8 +34,6 @@ from tailor.http import Request
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _SESSION_ID = re.compile(r"[A-Za-z0-9_-]{43}")
-#: Where the authenticate stage leaves the :class:`SessionManager` for login/logout handlers.
-SESSIONS_STATE_KEY = "sessions"
 #: The memory store's bound when the config does not set ``auth.session.max_sessions``.
 DEFAULT_MAX_SESSIONS = SessionAuth().max_sessions
 

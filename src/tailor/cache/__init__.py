@@ -20,17 +20,17 @@ from tailor.cache.entry import CacheEntry
 from tailor.cache.policy import CachePolicy
 from tailor.http import Request
 
-TAGS_STATE = "cache_tags"
-
 
 def tag(request: Request, *tags: str | Iterable[str]) -> None:
     """Attach invalidation tags to this request's response (what its content depends on).
 
     >>> r = Request("GET", "/v1/home", "", {}, "127.0.0.1")
-    >>> tag(r, "feed:u1", ["user:u1"]); r.state["cache_tags"]
+    >>> tag(r, "feed:u1", ["user:u1"]); r.cache_tags
     ['feed:u1', 'user:u1']
     """
-    found: list[str] = request.state.setdefault(TAGS_STATE, [])
+    found = request.cache_tags
+    if found is None:
+        found = request.cache_tags = []
     for item in tags:
         if isinstance(item, str):
             found.append(item)
@@ -39,7 +39,6 @@ def tag(request: Request, *tags: str | Iterable[str]) -> None:
 
 
 __all__ = [
-    "TAGS_STATE",
     "CacheBackend",
     "CacheBackendError",
     "CacheEntry",

@@ -132,7 +132,7 @@ def known_tiers(policies: Sequence[CompiledPolicy]) -> frozenset[str]:
 
 def caller_app(request: Request) -> Any:
     """The caller's app as the entitlements stage left it (``client_id``, ``tier``), if any."""
-    return request.state.get("app")
+    return request.app
 
 
 def identity(request: Request, key: str, app: Any) -> str | None:

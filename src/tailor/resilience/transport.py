@@ -5,7 +5,10 @@ One call (``send``) may become several attempts, all inside the call's own timeo
 client has already cut to the endpoint deadline): an attempt is never started when the backoff
 would outlive what is left, and each attempt tells the service its own remaining budget in
 ``x-deadline-ms``. Only idempotent calls are retried or hedged: GET and HEAD by default, a call
-carrying an ``Idempotency-Key``, or a part that declares it (``Part(idempotent=True)``).
+carrying an ``Idempotency-Key``, or a part that declares it (``Part(idempotent=True)``, which
+arrives as ``UpstreamRequest.idempotent``). Each call draws once on the request's
+:class:`~tailor.resilience.allowance.CallAllowance` when it carries one
+(``UpstreamRequest.allowance``); retries and hedges do not.
 
 A failure, for the breaker and for retries, is a transport error (timeout, refused, reset) or
 a status in ``failure_statuses`` (502, 503, 504: the gateway statuses that say "not now").
@@ -17,16 +20,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Iterable
-from typing import Any
 
-from tailor.aggregate.deadline import DEADLINE_HEADER
+import msgspec
+
 from tailor.errors import UpstreamError, UpstreamTimeout
 from tailor.resilience.backoff import full_jitter
 from tailor.resilience.errors import BulkheadFull, CircuitOpen
 from tailor.resilience.runtime import Resilience, UpstreamGuards
-from tailor.resilience.scope import CALL_IDEMPOTENT, REQUEST_ALLOWANCE
-from tailor.resilience.settings import ResilienceSettings
+from tailor.upstream.deadline import DEADLINE_HEADER, deadline_header
 from tailor.upstream.transport import Transport, UpstreamRequest, UpstreamResponse
 
 #: No attempt is started with less than this left: it could not finish anyway.
@@ -35,6 +36,9 @@ MIN_ATTEMPT_S = 0.005
 _REBUILD_BELOW_S = 0.002
 
 Result = UpstreamResponse | UpstreamError
+#: An attempt's result and whether it succeeded, decided once, where the breaker records it: a
+#: failure is a transport error or a status in ``failure_statuses``.
+Attempt = tuple[Result, bool]
 
 
 class ResilientTransport:
@@ -49,7 +53,7 @@ class ResilientTransport:
         self._metrics = resilience.metrics
 
     async def send(self, request: UpstreamRequest) -> UpstreamResponse:
-        allowance = REQUEST_ALLOWANCE.get()
+        allowance = request.allowance
         if allowance is not None:
             try:
                 allowance.take(request.upstream)
@@ -63,18 +67,13 @@ class ResilientTransport:
         retryable = _idempotent(request, policy.idempotent_methods)
         attempts = policy.retry.max_attempts if retryable else 1
         hedge_after = policy.hedge_after_s if retryable else None
-        result: Result
         attempt = 1
         while True:
             if hedge_after is None:  # the common case: no hedging machinery at all
-                result = await self._attempt(guards, request, ends)
+                result, ok = await self._attempt(guards, request, ends)
             else:
-                result = await self._round(guards, request, ends, hedge_after)
-            # _failed(), written out: this runs on every inward call, and the call to the
-            # method measured 10k instructions per home screen (benchmarks.instructions).
-            if attempt >= attempts or not (
-                isinstance(result, UpstreamError) or result.status in policy.failure_statuses
-            ):
+                result, ok = await self._round(guards, request, ends, hedge_after)
+            if ok or attempt >= attempts:
                 break
             if isinstance(result, CircuitOpen | BulkheadFull):
                 break  # refused without a call: retrying would only hammer the guard
@@ -101,9 +100,10 @@ class ResilientTransport:
         guards: UpstreamGuards,
         request: UpstreamRequest,
         ends: float,
-        hedge_after: float | None,
-    ) -> Result:
-        if hedge_after is None or time.monotonic() + hedge_after >= ends:
+        hedge_after: float,
+    ) -> Attempt:
+        """An attempt, and a second one if the first has not answered after ``hedge_after``."""
+        if time.monotonic() + hedge_after >= ends:
             return await self._attempt(guards, request, ends)
         first = asyncio.ensure_future(self._attempt(guards, request, ends))
         tasks = {first}
@@ -117,22 +117,22 @@ class ResilientTransport:
                 return await first
             self._metrics.hedges.labels(request.upstream).inc()
             tasks.add(asyncio.ensure_future(self._attempt(guards, request, ends)))
-            result: Result | None = None
+            outcome: Attempt | None = None
             while tasks:
                 done, tasks = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
                 for task in done:
-                    result = task.result()
-                    if not self._failed(guards, result):
-                        return result  # first good answer wins; the finally cancels the loser
-            assert result is not None
-            return result
+                    outcome = task.result()
+                    if outcome[1]:
+                        return outcome  # first good answer wins; the finally cancels the loser
+            assert outcome is not None
+            return outcome
         finally:
             for task in tasks:
                 task.cancel()
 
     async def _attempt(
         self, guards: UpstreamGuards, request: UpstreamRequest, ends: float
-    ) -> Result:
+    ) -> Attempt:
         """One attempt through the breaker and the bulkhead. Failures are returned, not
         raised, so a round can compare its attempts."""
         upstream = request.upstream
@@ -140,7 +140,7 @@ class ResilientTransport:
             probe = guards.breaker.admit()
         except CircuitOpen as exc:
             self._metrics.breaker_rejections.labels(upstream).inc()
-            return exc
+            return exc, False
         bulkhead = guards.bulkhead
         try:
             if not bulkhead.try_acquire():  # the fast path takes a slot without awaiting
@@ -148,7 +148,7 @@ class ResilientTransport:
         except BulkheadFull as exc:
             guards.breaker.release(probe)
             self._metrics.bulkhead_rejections.labels(upstream).inc()
-            return exc
+            return exc, False
         except BaseException:
             # Cancelled while queued for a slot: a half-open probe must be handed back, or
             # the breaker would refuse every later call until the process restarts.
@@ -158,34 +158,29 @@ class ResilientTransport:
             left = ends - time.monotonic()
             if left < MIN_ATTEMPT_S:
                 guards.breaker.release(probe)
-                return UpstreamTimeout(upstream, "no time left for another attempt")
+                return UpstreamTimeout(upstream, "no time left for another attempt"), False
             if left < request.timeout_s - _REBUILD_BELOW_S:
                 request = _with_budget(request, left)
             try:
                 response = await self.inner.send(request)
             except UpstreamError as exc:
                 guards.breaker.record(probe, ok=False)
-                return exc
+                return exc, False
             except BaseException:
                 # Cancelled (or a bug below): no outcome to record, but a half-open probe must
                 # be handed back, or the breaker would refuse every later call.
                 with contextlib.suppress(Exception):
                     guards.breaker.release(probe)
                 raise
-            guards.breaker.record(probe, ok=response.status not in guards.policy.failure_statuses)
-            return response
+            ok = response.status not in guards.policy.failure_statuses
+            guards.breaker.record(probe, ok=ok)
+            return response, ok
         finally:
             bulkhead.release()
 
-    @staticmethod
-    def _failed(guards: UpstreamGuards, result: Result) -> bool:
-        return isinstance(result, UpstreamError) or (
-            result.status in guards.policy.failure_statuses
-        )
-
 
 def _idempotent(request: UpstreamRequest, methods: list[str]) -> bool:
-    declared = CALL_IDEMPOTENT.get()
+    declared = request.idempotent
     if declared is not None:
         return declared
     if request.method in methods:
@@ -198,17 +193,8 @@ def _with_budget(request: UpstreamRequest, left: float) -> UpstreamRequest:
     (A first attempt has lost only microseconds since the client set both and is sent as is:
     rebuilding the headers of every call to shave a millisecond would cost more than it tells
     the service.)"""
+    told = deadline_header(left)
     headers = [
-        (name, str(int(left * 1000))) if name == DEADLINE_HEADER else (name, value)
-        for name, value in request.headers
+        told if name == DEADLINE_HEADER else (name, value) for name, value in request.headers
     ]
-    return UpstreamRequest(
-        request.upstream, request.method, request.url, headers, left, request.body
-    )
-
-
-def resilient(
-    inner: Transport, settings: ResilienceSettings, upstreams: Iterable[str], registry: Any
-) -> ResilientTransport:
-    """Wrap ``inner`` with the resilience of one BFF (its metrics go to ``registry``)."""
-    return ResilientTransport(inner, Resilience(settings, upstreams, registry))
+    return msgspec.structs.replace(request, headers=headers, timeout_s=left)

@@ -6,7 +6,6 @@ import ssl
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-from tailor.auth.mtls import CLIENT_CERT_STATE_KEY
 from tailor.http import Request
 
 if TYPE_CHECKING:
@@ -85,6 +84,6 @@ def _take_client_certificate(request: Request, tls: dict[str, Any]) -> None:
     if not chain:
         return
     try:
-        request.state[CLIENT_CERT_STATE_KEY] = ssl.PEM_cert_to_DER_cert(chain[0])
+        request.client_cert = ssl.PEM_cert_to_DER_cert(chain[0])
     except (ValueError, TypeError):
-        request.state[CLIENT_CERT_STATE_KEY] = b"unparsable"  # refused as 401, not a 500
+        request.client_cert = b"unparsable"  # refused as 401, not a 500

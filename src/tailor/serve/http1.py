@@ -60,7 +60,6 @@ from urllib.parse import unquote
 
 import httptools
 
-from tailor.auth.mtls import CLIENT_CERT_STATE_KEY
 from tailor.config import TLS
 from tailor.errors import ClientDisconnected
 from tailor.http import Request, Response
@@ -137,7 +136,7 @@ class ServerSettings:
     ) -> None:
         #: Serve over TLS with this context; each request of a connection whose client showed a
         #: certificate (verified in the handshake) carries it, as DER, for the mTLS
-        #: authenticator (``request.state[CLIENT_CERT_STATE_KEY]``).
+        #: authenticator (``request.client_cert``).
         self.tls = tls
         self.head_limit = head_limit
         self.header_read_timeout_s = header_read_timeout_s
@@ -421,7 +420,7 @@ class _Connection(asyncio.Protocol):
         if body is not None:
             request.read_body = body.read
         if self._client_cert is not None:
-            request.state[CLIENT_CERT_STATE_KEY] = self._client_cert
+            request.client_cert = self._client_cert
         keep_alive = parser.should_keep_alive() and not self.closing
         if keep_alive and "connection" in headers and parser.get_http_version() != "1.1":
             # An HTTP/1.0 keep-alive would need "connection: keep-alive" on every answer;
@@ -458,8 +457,10 @@ class _Connection(asyncio.Protocol):
         self._busy = True
         # The pipeline runs now, as far as it can without waiting, in a context of its own: an
         # answer it has at once (a refusal, a cache hit) is written in this same turn of the
-        # loop with no task; otherwise one task awaits the rest, in that same context (a stage
-        # may have set a context variable it resets when the answer is final).
+        # loop with no task; otherwise one task awaits the rest, in that same context. tailor
+        # passes nothing this way, but a BFF's own stage or a library it uses may (a tracing
+        # span, a logging context): what it sets must reach the rest of its request and never
+        # leak into the connection's next request.
         context = contextvars.copy_context()
         try:
             outcome = context.run(self._handle, exchange[0])
@@ -470,7 +471,7 @@ class _Connection(asyncio.Protocol):
             self._send(exchange, outcome)
         else:
             # A wrapper coroutine, not a done-callback on the pipeline's own task: a callback
-            # is one more turn of the loop (measured: about 5,000 more instructions per answer).
+            # is one more turn of the loop per answer (docs/benchmarks.md).
             self._loop.create_task(self._answer(exchange, outcome), context=context)
 
     async def _answer(self, exchange: _Exchange, pending: Awaitable[Response]) -> None:

@@ -9,7 +9,7 @@ under uvicorn (the BFF is also an ASGI app) with a small h11 protocol subclass t
 the handshake is done, reads the peer certificate from the connection's ``ssl_object`` and
 adds it to each request's scope the way the ASGI TLS extension describes
 (``scope["extensions"]["tls"]["client_cert_chain"]``, PEM, leaf first). The ASGI adapter
-moves the leaf (as DER) into ``request.state``, where the mTLS authenticator reads it.
+moves the leaf (as DER) into ``request.client_cert``, where the mTLS authenticator reads it.
 
 The chain is verified by OpenSSL in the handshake against ``listen.tls.client_ca_file``; a
 certificate from another CA, expired or malformed never completes a handshake.

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 
 from tailor.auth.authenticator import Authenticator, CredentialsUnavailable, InvalidCredential
 from tailor.auth.principal import Principal
-from tailor.auth.session import SESSIONS_STATE_KEY, CrossSiteRequest, SessionAuthenticator
+from tailor.auth.session import CrossSiteRequest, SessionAuthenticator
 from tailor.http import Request, Response
 from tailor.pipeline import BuildContext, awaitable
 from tailor.problem import problem_response
@@ -57,7 +57,7 @@ class AuthenticateStage:
         # Not a coroutine: a caller already known is handed on (see tailor.pipeline).
         def authenticate(request: Request) -> Outcome:
             if sessions is not None:
-                request.state[SESSIONS_STATE_KEY] = sessions
+                request.sessions = sessions
             route = request.route
             if route is not None and not route.auth:
                 return next_handler(request)

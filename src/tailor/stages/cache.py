@@ -22,9 +22,8 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING
 
-from tailor.cache import TAGS_STATE
 from tailor.cache.backend import CacheBackend, CacheBackendError, MemoryCacheBackend
 from tailor.cache.entry import CacheEntry, strong_etag
 from tailor.cache.headers import NO_STORE, X_CACHE, cache_control, etag_matches
@@ -39,13 +38,14 @@ from tailor.observe.metrics import TallyChild
 from tailor.pipeline import BuildContext, awaitable
 from tailor.routing import Chain, Outcome, Route
 
+if TYPE_CHECKING:
+    from tailor.aggregate.engine import Degradation
+
 log = logging.getLogger("tailor.cache")
 
 CACHEABLE_METHODS = frozenset({"GET", "HEAD"})
 DEGRADED_HEADER = "tailor-degraded"  # set by tailor.aggregate on a partial response
 MAX_TAGS = 256
-#: Request state a coalesced waiter copies from the run it waited for (metrics read them).
-SHARED_STATE = ("degraded", "error_cause")
 _NOT_MODIFIED_HEADERS = frozenset({"cache-control", "etag", "vary", "age", X_CACHE})
 
 
@@ -92,7 +92,10 @@ class Answer:
     cache_control: str | None = None
     age: float | None = None
     shareable: bool = True  # False: a waiting caller must not get it (it sets a cookie)
-    state: tuple[tuple[str, Any], ...] = ()
+    #: What a coalesced waiter copies onto its own request from the run it waited for (the
+    #: metrics read them).
+    degraded: Sequence[Degradation] = ()
+    error_cause: str | None = None
 
     @classmethod
     def from_entry(cls, entry: CacheEntry, label: str, cached: CachedRoute, now: float) -> Answer:
@@ -231,7 +234,7 @@ class CacheStage:
         if running is not None:
             answer = await asyncio.shield(running)
             if answer.shareable:
-                request.state.update(answer.state)
+                request.degraded, request.error_cause = answer.degraded, answer.error_cause
                 return replace(answer, label="coalesced")
             # A response that sets a cookie belongs to its own caller only.
             return await self._run(cached, request, next_handler, stale, "miss")
@@ -295,9 +298,15 @@ class CacheStage:
             raise
         if response.status >= 500 and stale is not None and stale.usable_on_error(time.time()):
             return Answer.from_entry(stale, "stale", cached, time.time())
-        state = tuple((k, request.state[k]) for k in SHARED_STATE if k in request.state)
         headers = tuple(response.headers)
-        plain = Answer(response.status, response.body, headers, "miss", state=state)
+        plain = Answer(
+            response.status,
+            response.body,
+            headers,
+            "miss",
+            degraded=request.degraded,
+            error_cause=request.error_cause,
+        )
         # Before the status check: a cookie is its caller's alone whatever the status (a 403
         # that sets one must not be handed to the callers coalesced onto this run either).
         if any(name.lower() == "set-cookie" for name, _ in headers):
@@ -305,7 +314,7 @@ class CacheStage:
             return replace(plain, cache_control=NO_STORE, shareable=False)
         if response.status != 200:
             return plain
-        if request.state.get("degraded") or response.header(DEGRADED_HEADER) is not None:
+        if request.degraded or response.header(DEGRADED_HEADER) is not None:
             # A partial answer is not the answer: neither we nor the client keep it.
             self._m.stores.labels(template, "degraded").inc()
             return replace(plain, cache_control=NO_STORE)
@@ -392,7 +401,7 @@ class CacheStage:
 
 
 def _tags(request: Request) -> list[str]:
-    raw = request.state.get(TAGS_STATE) or ()
+    raw = request.cache_tags or ()
     return list(dict.fromkeys(t for t in raw if isinstance(t, str) and t))[:MAX_TAGS]
 
 

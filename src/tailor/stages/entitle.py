@@ -1,7 +1,7 @@
 """Entitlements: the caller's app must be active, allowed on this BFF and entitled to the route.
 
 Runs right after authentication. The app comes from the registry by ``principal.client_id``
-(cached a few seconds) and is left in ``request.state["app"]`` for the stages after it (the
+(cached a few seconds) and is left in ``request.app`` for the stages after it (the
 rate limiter reads its ``tier``). This is what lets a narrow integration reach a few routes of
 an existing BFF instead of getting a BFF of its own.
 
@@ -29,7 +29,6 @@ from tailor.routing import Chain, Outcome
 log = logging.getLogger("tailor.entitle")
 
 _CLIENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-APP_STATE_KEY = "app"
 
 
 class EntitleStage:
@@ -74,7 +73,7 @@ class EntitleStage:
                 return look_up(request)
             if not (app.active and app.allows(bff, request.method, route.template)):
                 return _refuse(request)
-            request.state[APP_STATE_KEY] = app
+            request.app = app
             return next_handler(request)
 
         async def look_up(request: Request) -> Response:
@@ -84,7 +83,7 @@ class EntitleStage:
                 return found
             if not _permitted(found, bff, request.method, request.route.template):
                 return _refuse(request)
-            request.state[APP_STATE_KEY] = found
+            request.app = found
             return await awaitable(next_handler(request))
 
         return entitle

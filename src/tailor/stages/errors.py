@@ -67,11 +67,11 @@ def mapped(request: Request, exc: Exception) -> Response:
     if isinstance(exc, UpstreamStatusError):
         if exc.status == 404:
             return problem_response(404, "not found", request_id=request.request_id)
-        request.state["error_cause"] = f"upstream_{exc.reason}"
+        request.error_cause = f"upstream_{exc.reason}"
         return _bad_gateway(request, exc)
     if isinstance(exc, CircuitOpen):
         # Failing fast on purpose: tell the client when it is worth trying again.
-        request.state["error_cause"] = "upstream_circuit_open"
+        request.error_cause = "upstream_circuit_open"
         retry = str(max(1, math.ceil(exc.retry_after_s)))
         return problem_response(
             503,
@@ -80,24 +80,24 @@ def mapped(request: Request, exc: Exception) -> Response:
             request_id=request.request_id,
         )
     if isinstance(exc, UpstreamTimeout):
-        request.state["error_cause"] = "upstream_timeout"
+        request.error_cause = "upstream_timeout"
         return problem_response(
             504,
             f"a required part ({exc.upstream}) did not answer in time",
             request_id=request.request_id,
         )
     if isinstance(exc, UpstreamError):
-        request.state["error_cause"] = f"upstream_{exc.reason}"
+        request.error_cause = f"upstream_{exc.reason}"
         return _bad_gateway(request, exc)
     if isinstance(exc, ClientDisconnected):
         # Nobody is left to read the answer; not the server's error, so not logged as one.
         # 400, as nginx's 499 is not a status a client could ever see.
-        request.state["error_cause"] = "client_disconnected"
+        request.error_cause = "client_disconnected"
         return problem_response(
             400, "the client closed the connection mid-request", request_id=request.request_id
         )
     log.error("unhandled error on %s %s", request.method, request.path, exc_info=exc)
-    request.state["error_cause"] = "internal"
+    request.error_cause = "internal"
     return problem_response(500, "internal error", request_id=request.request_id)
 
 

@@ -3,6 +3,7 @@ parameter), then call it."""
 
 from __future__ import annotations
 
+from tailor.aggregate.engine import Engine
 from tailor.http import Request
 from tailor.params import check_path_param, parse_query
 from tailor.pipeline import BuildContext
@@ -11,26 +12,29 @@ from tailor.upstream.client import UpstreamClient
 
 
 class HandlerStage:
-    def __init__(self, client: UpstreamClient) -> None:
+    def __init__(self, client: UpstreamClient, engine: Engine) -> None:
         self._client = client
+        self._engine = engine
 
     @classmethod
     def build(cls, ctx: BuildContext) -> HandlerStage:
-        return cls(ctx.client)
+        return cls(ctx.client, Engine(ctx.client, ctx.resilience))
 
     def wrap(self, next_handler: Chain) -> Chain:
         client = self._client
+        engine = self._engine
 
         # Not a coroutine: a parameter refused (400) is raised here, before any coroutine;
         # the endpoint's own coroutine is what the stages above await.
         def handle(request: Request) -> Outcome:
             request.upstreams = client
+            request.engine = engine
             route = request.route
             assert route is not None, "the route stage runs first"
             for name, value in request.path_params.items():
                 check_path_param(name, value)
             if route.query:
-                request.state["query"] = parse_query(route.query, request.query)
+                request.parsed_query = parse_query(route.query, request.query)
             return route.handler(request)
 
         return handle

@@ -35,12 +35,11 @@ class ObserveStage:
             method = request.method if request.method in METHODS else "OTHER"
             found = known.get((route, method, status)) or series(route, method, status)
             found.record(clock() - request.received_at)
-            degraded = request.state.get("degraded")
-            if degraded:
-                for d in degraded:
+            if request.degraded:
+                for d in request.degraded:
                     m.degraded_parts.labels(route, d.part, d.reason).inc()
             if status >= 500:
-                m.errors.labels(route, request.state.get("error_cause", str(status))).inc()
+                m.errors.labels(route, request.error_cause or str(status)).inc()
             return response
 
         # Not a coroutine: an answer found without waiting is recorded at once (tailor.pipeline).

@@ -6,9 +6,10 @@ time / slots <= ``max_queue_wait_s``) and then waits at most that long; otherwis
 503 problem+json with ``Retry-After`` at once. A fast 503 lets the client (or its load balancer)
 go elsewhere; a slow timeout holds its connection and ours for nothing.
 
-Allowance: every request gets a fresh :class:`~tailor.resilience.scope.CallAllowance`
-(``resilience.max_calls_per_request``), which the resilient transport draws on: a runaway
-fan-out fails the request instead of flooding the services. Without this stage (shedding off),
+Allowance: every request gets a fresh :class:`~tailor.resilience.allowance.CallAllowance`
+(``resilience.max_calls_per_request``) as ``request.allowance``; the engine hands it to each of
+the request's calls, and the resilient transport draws on it: a runaway fan-out fails the
+request instead of flooding the services. Without this stage (shedding off),
 :func:`~tailor.aggregate.engine.run_plan` gives each plan its own allowance instead.
 """
 
@@ -19,15 +20,13 @@ import collections
 import contextlib
 import time
 from collections.abc import Awaitable
-from contextvars import Token
 
 from tailor.http import Request, Response
 from tailor.pipeline import BuildContext, awaitable
 from tailor.problem import problem_response
+from tailor.resilience.allowance import CallAllowance
 from tailor.resilience.metrics import ResilienceMetrics
-from tailor.resilience.scope import REQUEST_ALLOWANCE, CallAllowance
 from tailor.resilience.settings import ShedSettings
-from tailor.resilience.transport import ResilientTransport
 from tailor.routing import Chain, Outcome
 
 # Weight of the newest sample in the moving average of service time.
@@ -127,10 +126,7 @@ class ShedStage:
         settings = ctx.config.resilience
         if not settings.shed.enabled:
             return None  # the engine still gives each plan its call allowance
-        transport = ctx.client.transport
-        metrics = (
-            transport.resilience.metrics if isinstance(transport, ResilientTransport) else None
-        )
+        metrics = ctx.resilience.metrics if ctx.resilience is not None else None
         return cls(settings.shed, settings.max_calls_per_request, metrics)
 
     def wrap(self, next_handler: Chain) -> Chain:
@@ -138,37 +134,31 @@ class ShedStage:
         gate = self.gate
         clock = time.perf_counter
 
-        # Not a coroutine: see tailor.pipeline. The slot and the call allowance are held until
-        # the answer is final, whether it came at once or had to be awaited.
+        # Not a coroutine: see tailor.pipeline. The slot is held until the answer is final,
+        # whether it came at once or had to be awaited.
         def admit(request: Request) -> Outcome:
             if not gate.try_enter():  # the usual case, a free slot, takes no coroutine
                 return queued(request)
             return admitted(request)
 
         def admitted(request: Request) -> Outcome:
-            token = REQUEST_ALLOWANCE.set(CallAllowance(max_calls))
+            request.allowance = CallAllowance(max_calls)
             started = clock()
             try:
                 outcome = next_handler(request)
             except BaseException:
                 gate.leave(clock() - started)
-                REQUEST_ALLOWANCE.reset(token)
                 raise
             if isinstance(outcome, Response):
                 gate.leave(clock() - started)
-                REQUEST_ALLOWANCE.reset(token)
                 return outcome
-            # Awaited in this same context (the caller's task), so the token resets there.
-            return finishing(outcome, started, token)
+            return finishing(outcome, started)
 
-        async def finishing(
-            pending: Awaitable[Response], started: float, token: Token[CallAllowance | None]
-        ) -> Response:
+        async def finishing(pending: Awaitable[Response], started: float) -> Response:
             try:
                 return await pending
             finally:
                 gate.leave(clock() - started)
-                REQUEST_ALLOWANCE.reset(token)
 
         async def queued(request: Request) -> Response:
             refused = await gate.enter()
@@ -181,7 +171,7 @@ class ShedStage:
     def _shed(self, request: Request, reason: str) -> Response:
         if self._metrics is not None:
             self._metrics.shed.labels(reason).inc()
-        request.state["error_cause"] = "shed"
+        request.error_cause = "shed"
         return problem_response(
             503,
             "the service is over capacity; retry later",

@@ -4,14 +4,22 @@ A transport turns an :class:`UpstreamRequest` into an :class:`UpstreamResponse` 
 :class:`~tailor.errors.UpstreamTimeout` / :class:`~tailor.errors.UpstreamUnavailable`. It does
 not interpret statuses or bodies; the client above it does. Swapping the HTTP library (or adding
 gRPC) means writing one more class with this shape.
+
+Per-call options travel on the request itself: ``idempotent`` (a part's declared idempotency;
+None: decided by method and headers) and ``allowance`` (the calling request's
+:class:`~tailor.resilience.allowance.CallAllowance`). A plain transport ignores both; the
+resilient transport acts on them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import msgspec
+
+if TYPE_CHECKING:
+    from tailor.resilience.allowance import CallAllowance
 
 
 class UpstreamRequest(msgspec.Struct):
@@ -21,6 +29,8 @@ class UpstreamRequest(msgspec.Struct):
     headers: list[tuple[str, str]]
     timeout_s: float
     body: bytes | None = None
+    idempotent: bool | None = None
+    allowance: CallAllowance | None = None
 
 
 class UpstreamResponse(msgspec.Struct):

@@ -11,11 +11,15 @@ from typing import Any
 import msgspec
 import pytest
 from harness import assert_problem, body_json, call
+from prometheus_client import CollectorRegistry
 from upstreams import closed_port
 
 from tailor import AggregateBody, Part, Plan, PlanResult, Request, Response, aggregate
-from tailor.aggregate import run_plan
+from tailor.aggregate import Engine, run_plan
 from tailor.errors import UpstreamStatusError
+from tailor.resilience.allowance import CallAllowance
+from tailor.resilience.runtime import Resilience
+from tailor.resilience.settings import ResilienceSettings
 from tailor.upstream import MockTransport, ServiceRegistry, UpstreamClient
 from tailor.upstream.transport import UpstreamRequest, UpstreamResponse
 
@@ -544,3 +548,40 @@ async def test_an_optional_part_behind_an_open_breaker_degrades_as_circuit_open(
     body = body_json(await call(bff, "GET", "/screen"))
     assert body["degraded"] == [{"part": "recs", "reason": "circuit_open"}]
     assert len(upstream.received()) == 2
+
+
+async def _ok(request: UpstreamRequest) -> UpstreamResponse:
+    return UpstreamResponse(200, {}, b"{}")
+
+
+def _engine(resilience: Resilience | None = None) -> tuple[Engine, MockTransport]:
+    mock = MockTransport(_ok)
+    client = UpstreamClient(ServiceRegistry({"svc": "http://svc.invalid"}), mock)
+    return Engine(client, resilience), mock
+
+
+TWO_PARTS = Plan(
+    (Part("a", "svc", "/a", into=dict, idempotent=False), Part("b", "svc", "/b", into=dict))
+)
+
+
+async def test_a_parts_declared_idempotency_travels_on_its_upstream_request() -> None:
+    engine, mock = _engine()
+    await engine.run(TWO_PARTS, {})
+    declared = {r.url.rsplit("/", 1)[1]: r.idempotent for r in mock.requests}
+    assert declared == {"a": False, "b": None}
+
+
+async def test_the_allowance_a_request_brings_travels_on_each_of_its_calls() -> None:
+    engine, mock = _engine(Resilience(ResilienceSettings(), ["svc"], CollectorRegistry()))
+    allowance = CallAllowance(10)
+    await engine.run(TWO_PARTS, {}, allowance=allowance)
+    assert [r.allowance for r in mock.requests] == [allowance, allowance]
+
+
+async def test_a_plan_run_without_an_allowance_gets_one_from_the_resilience_runtime() -> None:
+    settings = ResilienceSettings(max_calls_per_request=7)
+    engine, mock = _engine(Resilience(settings, ["svc"], CollectorRegistry()))
+    await engine.run(TWO_PARTS, {})
+    first, second = (r.allowance for r in mock.requests)
+    assert first is second and first is not None and first.limit == 7

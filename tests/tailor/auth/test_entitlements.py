@@ -46,7 +46,7 @@ def _bff(make_bff, accounts_url: str, registry_url: str | None = None, **entitle
 
     @bff.get("/home")
     async def home(request: Request) -> Response:
-        app = request.state.get("app")
+        app = request.app
         assert isinstance(app, App)
         return json_response({"client_id": app.client_id, "tier": app.tier})
 

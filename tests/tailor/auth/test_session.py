@@ -7,7 +7,6 @@ from harness import assert_problem, body_json, call
 
 from tailor import Request, Response, json_response
 from tailor.auth.session import (
-    SESSIONS_STATE_KEY,
     MemorySessionStore,
     SessionManager,
     read_cookie,
@@ -37,7 +36,7 @@ def _bff(make_bff, store: str = "memory", redis_url: str | None = None, **sessio
 
     @bff.post("/login", auth=False)
     async def login(request: Request) -> Response:
-        manager = request.state[SESSIONS_STATE_KEY]
+        manager = request.sessions
         assert isinstance(manager, SessionManager)
         await manager.discard_presented(request)
         session_id, session = await manager.create("u1")
@@ -48,7 +47,8 @@ def _bff(make_bff, store: str = "memory", redis_url: str | None = None, **sessio
     @bff.route("DELETE", "/login")
     async def logout(request: Request) -> Response:
         assert request.principal is not None
-        await request.state[SESSIONS_STATE_KEY].end(request.principal.session_id)
+        assert request.sessions is not None
+        await request.sessions.end(request.principal.session_id)
         return Response(204)
 
     @bff.get("/me")
@@ -63,7 +63,8 @@ def _bff(make_bff, store: str = "memory", redis_url: str | None = None, **sessio
 
     @bff.get("/sessions-held", auth=False)
     async def sessions_held(request: Request) -> Response:
-        store = request.state[SESSIONS_STATE_KEY].store
+        assert request.sessions is not None
+        store = request.sessions.store
         assert isinstance(store, MemorySessionStore)
         return json_response({"held": len(store)})
 

@@ -4,10 +4,10 @@ draft -11 header lists strictly, build a BFF with policies."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from tailor import BFF, Request, Response, json_response
+from tailor.auth.apps import App
 from tailor.auth.principal import Principal
 
 # One item of a Structured Field List as draft -11 writes it: "name";key=int;key=int
@@ -23,14 +23,6 @@ def parse_list(value: str) -> dict[str, dict[str, int]]:
         params = dict(p.split("=") for p in m.group("params").lstrip(";").split(";"))
         items[m.group("name")] = {k: int(v) for k, v in params.items()}
     return items
-
-
-@dataclass(frozen=True)
-class App:
-    """What the entitlements stage leaves in ``request.state["app"]``."""
-
-    client_id: str
-    tier: str
 
 
 async def send(
@@ -50,7 +42,7 @@ async def send(
     if user is not None or client_id:
         request.principal = Principal(user or client_id, client_id=client_id)
     if tier is not None:
-        request.state["app"] = App(client_id, tier)
+        request.app = App(client_id, tier=tier)
     return await bff.handle(request)
 
 

@@ -8,7 +8,16 @@ import time
 
 from harness import assert_problem, call
 
-from tailor import Request, Response, json_response
+from tailor import (
+    AggregateBody,
+    Part,
+    Plan,
+    PlanResult,
+    Request,
+    Response,
+    aggregate,
+    json_response,
+)
 
 
 def _gated_bff(make_bff, gate: asyncio.Event, reached: list[None] | None = None, **shed: object):
@@ -98,3 +107,27 @@ async def test_shedding_is_off_unless_enabled(make_bff) -> None:
     bff = make_bff()
     bff.startup(admin=False)
     assert "ShedStage" not in bff.stages
+
+
+def _empty(outcome: PlanResult) -> AggregateBody:
+    return AggregateBody()
+
+
+async def test_with_shedding_on_every_plan_of_a_request_draws_on_one_call_allowance(
+    make_bff, upstream
+) -> None:
+    for name in "abc":
+        upstream.script("GET", f"/{name}", json={})
+    first = Plan(tuple(Part(name, "svc", f"/{name}", into=dict) for name in "abc"))
+    second = Plan((Part("a", "svc", "/a", into=dict),))
+    config = {"shed": {"enabled": True}, "max_calls_per_request": 3}
+    bff = make_bff({"upstreams": {"svc": upstream.url}, "resilience": config})
+
+    @bff.get("/two-plans", auth=False, plans=(first, second))
+    async def two_plans(request: Request) -> Response:
+        await aggregate(request, first, _empty)  # all 3 of the request's calls
+        return await aggregate(request, second, _empty)  # each plan alone would fit
+
+    problem = assert_problem(await call(bff, "GET", "/two-plans"), 502)
+    assert "fanout_limit" in problem["detail"]
+    assert len(upstream.received()) == 3

@@ -12,9 +12,9 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from tailor.errors import UpstreamUnavailable
+from tailor.resilience.allowance import CallAllowance
 from tailor.resilience.errors import BulkheadFull, CircuitOpen, FanOutLimitExceeded
 from tailor.resilience.runtime import Resilience
-from tailor.resilience.scope import CALL_IDEMPOTENT, REQUEST_ALLOWANCE, CallAllowance
 from tailor.resilience.settings import ResilienceSettings
 from tailor.resilience.transport import ResilientTransport
 from tailor.upstream.mock import MockTransport
@@ -34,7 +34,15 @@ def _transport(answer: Answer, **policy: Any) -> tuple[ResilientTransport, MockT
 
 def _request(method: str = "GET", timeout_s: float = 2.0, **kw: Any) -> UpstreamRequest:
     headers = [("x-deadline-ms", str(int(timeout_s * 1000))), *kw.get("headers", [])]
-    return UpstreamRequest("svc", method, "http://svc.invalid/x", headers, timeout_s)
+    return UpstreamRequest(
+        "svc",
+        method,
+        "http://svc.invalid/x",
+        headers,
+        timeout_s,
+        idempotent=kw.get("idempotent"),
+        allowance=kw.get("allowance"),
+    )
 
 
 def _status(status: int) -> Answer:
@@ -70,11 +78,7 @@ async def test_a_post_with_an_idempotency_key_is_retried() -> None:
 
 async def test_a_get_declared_not_idempotent_is_not_retried() -> None:
     transport, mock = _transport(_status(503))
-    token = CALL_IDEMPOTENT.set(False)
-    try:
-        await transport.send(_request())
-    finally:
-        CALL_IDEMPOTENT.reset(token)
+    await transport.send(_request(idempotent=False))
     assert len(mock.requests) == 1
 
 
@@ -205,24 +209,17 @@ async def test_no_hedge_when_the_first_attempt_answers_in_time() -> None:
 
 async def test_a_request_cannot_make_more_calls_than_its_allowance() -> None:
     transport, mock = _transport(_status(200))
-    token = REQUEST_ALLOWANCE.set(CallAllowance(2))
-    try:
-        await transport.send(_request())
-        await transport.send(_request())
-        with pytest.raises(FanOutLimitExceeded):
-            await transport.send(_request())
-    finally:
-        REQUEST_ALLOWANCE.reset(token)
+    allowance = CallAllowance(2)
+    await transport.send(_request(allowance=allowance))
+    await transport.send(_request(allowance=allowance))
+    with pytest.raises(FanOutLimitExceeded):
+        await transport.send(_request(allowance=allowance))
     assert len(mock.requests) == 2
 
 
 async def test_retries_do_not_draw_on_the_request_allowance() -> None:
     transport, mock = _transport(_status(503))
-    token = REQUEST_ALLOWANCE.set(CallAllowance(1))
-    try:
-        await transport.send(_request())
-    finally:
-        REQUEST_ALLOWANCE.reset(token)
+    await transport.send(_request(allowance=CallAllowance(1)))
     assert len(mock.requests) == 3
 
 

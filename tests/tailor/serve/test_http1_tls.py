@@ -11,7 +11,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tailor.auth.mtls import CLIENT_CERT_STATE_KEY
 from tailor.config import TLS
 from tailor.http import Request, Response
 from tailor.serve.http1 import Http1Server, ServerSettings, tls_context
@@ -31,7 +30,7 @@ async def served(certs: DemoCerts) -> AsyncIterator[tuple[str, Seen]]:
     seen: Seen = []
 
     async def handle(request: Request) -> Response:
-        seen.append((request.scheme, request.state.get(CLIENT_CERT_STATE_KEY)))
+        seen.append((request.scheme, request.client_cert))
         return Response(200, b"ok")
 
     tls = TLS(

@@ -15,12 +15,16 @@ from tailor import BFF, Request, Response, json_response
 from tailor.errors import ClientDisconnected
 
 RID = "refusal-trace-0001"
-JWT = {"auth": {"jwt": {"issuer": ISSUER, "audience": AUDIENCE}}}
+JWT = {"auth": {"jwt": {"issuer": ISSUER, "audience": AUDIENCE, "jwks_upstream": "accounts"}}}
+#: The refusals below the authenticator need a BFF that may serve /me with no authenticator.
+ANONYMOUS = {"auth": {"anonymous": True}}
 Refuse = Callable[[Any, Any], Awaitable[Response]]
 
 
 def _bff(make_bff: Any, config: dict[str, Any] | None = None) -> BFF:
-    bff: BFF = make_bff(config)
+    bff: BFF = make_bff(
+        config if config is not None and "auth" in config else {**ANONYMOUS, **(config or {})}
+    )
 
     @bff.get("/open", auth=False)
     async def open_route(request: Request) -> Response:

@@ -199,7 +199,7 @@ def build(config: Any) -> BFF:
 
     @bff.get("/v1/catalog", plans=(CATALOG,), query={"limit": CATALOG_PAGE, "cursor": Token()})
     async def catalog(request: Request) -> Response:
-        query = request.state["query"]
+        query = request.parsed_query
         return await aggregate(
             request, CATALOG, shape_catalog, partner_id=_partner_id(request),
             limit=str(query["limit"]), cursor=query["cursor"] or "",

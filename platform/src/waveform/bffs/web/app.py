@@ -238,7 +238,7 @@ def build(config: Any) -> BFF:
 
     @bff.get("/api/stream", plans=(STREAM,), query={"cursor": Token()}, cache=STREAM_CACHE)
     async def stream(request: Request) -> Response:
-        cursor = request.state["query"]["cursor"] or ""
+        cursor = request.parsed_query["cursor"] or ""
         tag(request, f"feed:{caller(request)}")
         return await aggregate(
             request, STREAM, shape_stream, user_id=caller(request), cursor=cursor

@@ -16,7 +16,7 @@ import time
 import msgspec
 
 from tailor import BFF, BadRequest, HTTPProblem, Request, Response, Unauthorized, json_response
-from tailor.auth.session import SESSIONS_STATE_KEY, SessionManager
+from tailor.auth.session import SessionManager
 from waveform.bffs.consumed import LoginResult
 from waveform.bffs.token import UnsupportedMediaType
 
@@ -51,8 +51,8 @@ _encode = msgspec.json.Encoder().encode
 
 
 def _manager(request: Request) -> SessionManager:
-    manager = request.state.get(SESSIONS_STATE_KEY)
-    assert isinstance(manager, SessionManager), "auth.session is not configured"
+    manager = request.sessions
+    assert manager is not None, "auth.session is not configured"
     return manager
 
 
@@ -88,6 +88,7 @@ def add_session_routes(bff: BFF) -> None:
             ),
             timeout_s=2.0,
             request_id=request.request_id,
+            allowance=request.allowance,
         )
         if response.status in (400, 401, 403):
             raise _refused()  # the same answer whether the user exists or not

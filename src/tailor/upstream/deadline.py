@@ -1,7 +1,9 @@
 """Endpoint deadlines: one budget per request, shrinking as it is spent.
 
 Each inward call gets ``min(its own timeout, what is left)``, and the service is told that budget
-in the ``X-Deadline-Ms`` header so it can stop work nobody will wait for.
+in the ``X-Deadline-Ms`` header (:func:`deadline_header`) so it can stop work nobody will wait
+for. The header belongs to the upstream seam: the client sets it, and the resilient transport
+re-tells it on a later attempt.
 """
 
 from __future__ import annotations
@@ -9,6 +11,15 @@ from __future__ import annotations
 import time
 
 DEADLINE_HEADER = "x-deadline-ms"
+
+
+def deadline_header(budget_s: float) -> tuple[str, str]:
+    """The header telling a service how long its caller will wait.
+
+    >>> deadline_header(0.25)
+    ('x-deadline-ms', '250')
+    """
+    return (DEADLINE_HEADER, str(int(budget_s * 1000)))
 
 
 class Deadline:
