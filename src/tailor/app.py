@@ -60,8 +60,13 @@ def claim_admin_port(cfg: Config, metrics: Metrics) -> AdminServer:
 class BFF:
     """One Backend-for-Frontend.
 
+    >>> from tailor import build_config
     >>> bff = BFF(build_config({"name": "mobile", "upstreams": {"users": "http://127.0.0.1:9002"}}))
-    ... # doctest: +SKIP
+    >>> @bff.get("/v1/ping", auth=False)
+    ... async def ping(request: Request) -> Response:
+    ...     return Response(204)
+    >>> [(route.method, route.template) for route in bff.router.routes]
+    [('GET', '/v1/ping')]
     """
 
     def __init__(self, config: Config, *, transport: Transport | None = None) -> None:
