@@ -1,7 +1,4 @@
-"""The smallest BFF: one route, served by tailor's own HTTP/1.1 server.
-
-python hello_bff.py                      # then: curl -s http://127.0.0.1:8090/hello/ada
-"""
+"""The smallest BFF. Run: python hello_bff.py, then: curl -s 127.0.0.1:8090/hello/ada"""
 
 from __future__ import annotations
 
@@ -13,11 +10,11 @@ PROFILE = {"name": "hello", "listen": {"port": 8090}}
 
 
 class Greeting(Query):
-    greeting = Token(max_length=32)  # ?greeting=hi; absent: None
+    greeting = Token(max_length=32)  # ?greeting=hi (absent: None)
 
 
 def create() -> BFF:
-    """What each server worker calls: the profile with the --config file merged over it."""
+    """What each server worker calls: the profile, with a --config file merged over it."""
     bff = BFF(config_from_env(PROFILE))
 
     @bff.get("/hello/{name}", auth=False, query=Greeting)  # auth=False: public
