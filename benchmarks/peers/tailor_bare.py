@@ -32,9 +32,9 @@ def create() -> BFF:
     )
     bff = BFF(config)
 
-    @bff.get("/v1/home", plans=(HOME,), auth=False)
+    @bff.get("/v1/home", plan=HOME, auth=False)
     async def home(request: Request) -> Response:
         request.principal = caller
-        return await aggregate(request, HOME, shape_home, user_id=caller.subject)
+        return await aggregate(request, shape_home, user_id=caller.subject)
 
     return bff

@@ -33,7 +33,7 @@ def create() -> BFF:
     )
     bff = BFF(config)
 
-    @bff.get("/v1/users/{id}", plans=(USER,), auth=False)
+    @bff.get("/v1/users/{id}", plan=USER, auth=False)
     async def user(request: Request) -> Response:
         assert request.engine is not None
         outcome = await request.engine.run(

@@ -2,9 +2,9 @@
 
     bff = BFF(load_config(path, PROFILE))
 
-    @bff.get("/v1/home")
+    @bff.get("/v1/home", plan=HOME)
     async def home(request: Request) -> Response:
-        return await aggregate(request, HOME, shape_home, user_id=request.principal.subject)
+        return await aggregate(request, shape_home, user_id=request.principal.subject)
 
 ``bff`` is then both an RSGI application (granian, the default) and an ASGI one (uvicorn,
 hypercorn, granian --interface asgi). Both entry points only translate their server's shapes
@@ -26,7 +26,7 @@ from tailor.config import Config
 from tailor.http import Request, Response
 from tailor.observe.admin import AdminServer
 from tailor.observe.metrics import Metrics
-from tailor.params import QuerySpec
+from tailor.params import QueryDeclaration, query_spec
 from tailor.pipeline import BuildContext, awaitable, build_chain
 from tailor.resilience.runtime import Resilience
 from tailor.resilience.transport import ResilientTransport
@@ -61,8 +61,13 @@ def claim_admin_port(cfg: Config, metrics: Metrics) -> AdminServer:
 class BFF:
     """One Backend-for-Frontend.
 
+    >>> from tailor import build_config
     >>> bff = BFF(build_config({"name": "mobile", "upstreams": {"users": "http://127.0.0.1:9002"}}))
-    ... # doctest: +SKIP
+    >>> @bff.get("/v1/ping", auth=False)
+    ... async def ping(request: Request) -> Response:
+    ...     return Response(204)
+    >>> [(route.method, route.template) for route in bff.router.routes]
+    [('GET', '/v1/ping')]
     """
 
     def __init__(self, config: Config, *, transport: Transport | None = None) -> None:
@@ -89,20 +94,24 @@ class BFF:
         template: str,
         *,
         auth: bool = True,
-        query: QuerySpec | None = None,
-        plans: tuple[Plan, ...] = (),
+        query: QueryDeclaration | None = None,
+        plan: Plan | None = None,
         uses: tuple[str, ...] = (),
         cache: CachePolicy | None = None,
     ) -> Callable[[Handler], Handler]:
-        """Register an endpoint. ``plans`` and ``uses`` name the upstreams it calls, so a
-        config that lacks one fails at startup rather than on the first request. ``cache``
-        opts the route into the edge cache (see :mod:`tailor.cache`)."""
+        """Register an endpoint. ``plan`` is the aggregation its handler runs (with
+        :func:`~tailor.aggregate.aggregate`: the plan is named here only); its upstreams and
+        ``uses`` are what the route calls, so a config that lacks one fails at startup rather
+        than on the first request. ``query`` declares its query parameters (a
+        :class:`~tailor.params.Query` class, or a dict of parameter kinds). ``cache`` opts the
+        route into the edge cache (see :mod:`tailor.cache`)."""
+        spec = query_spec(query)
 
         def register(handler: Handler) -> Handler:
-            route = Route(method, template, handler, auth, dict(query or {}), cache=cache)
+            route = Route(method, template, handler, auth, spec, cache=cache, plan=plan)
             self.router.add(route)
             self._uses.update(uses)
-            for plan in plans:
+            if plan is not None:
                 self._uses.update(plan.upstreams)
             return handler
 

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from tailor.cache.policy import CachePolicy
 from tailor.http import Request, Response
 from tailor.params import QuerySpec
+
+if TYPE_CHECKING:
+    from tailor.aggregate.plan import Plan
 
 Handler = Callable[[Request], Awaitable[Response]]
 #: What a link of the pipeline's chain hands back: the response itself when it was found
@@ -26,6 +30,7 @@ class Route:
     auth: bool = True
     query: QuerySpec = field(default_factory=dict)
     cache: CachePolicy | None = None  # None: never cached at the edge
+    plan: Plan | None = None  # what aggregate() runs for this route
     #: The template split once, here: the router compares it on every templated request.
     segments: tuple[str, ...] = field(init=False, repr=False, compare=False)
 

@@ -235,9 +235,9 @@ async def start_world(resilience: dict[str, Any] | None = None) -> World:
     )
     bff = BFF(config)  # the real default transport, wrapped by the resilient one
 
-    @bff.get("/home/{user}", auth=False, plans=(HOME,))
+    @bff.get("/home/{user}", auth=False, plan=HOME)
     async def home(request: Request) -> Response:
-        return await aggregate(request, HOME, shape_home, user_id=request.path_params["user"])
+        return await aggregate(request, shape_home, user_id=request.path_params["user"])
 
     bff.startup(admin=False)
     return World(bff, side)

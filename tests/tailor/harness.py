@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator, Sequence
 from functools import cache
 from typing import Any
 
@@ -12,49 +11,11 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-from tailor import BFF, Request, Response
+from tailor import Response
+from tailor.testing import call as call  # re-exported: the tests' in-process call
 
 ISSUER = "test-issuer"
 AUDIENCE = "test-audience"
-
-
-def chunks_reader(chunks: Sequence[bytes]) -> Any:
-    async def read_body() -> AsyncIterator[bytes]:
-        for chunk in chunks:
-            yield chunk
-
-    return read_body
-
-
-async def call(
-    bff: BFF,
-    method: str = "GET",
-    path: str = "/",
-    *,
-    query: str = "",
-    headers: dict[str, str] | None = None,
-    body: bytes | None = None,
-    chunks: Sequence[bytes] | None = None,
-    read_body: Any = None,
-) -> Response:
-    """Send one request through the whole pipeline. ``body`` sets content-length;
-    ``chunks`` sends a chunked body."""
-    bff.startup(admin=False)  # idempotent: a test that wants the admin listener starts it first
-    hdrs = {k.lower(): v for k, v in (headers or {}).items()}
-    hdrs.setdefault("host", "bff.test")
-    reader = read_body
-    if body is not None:
-        hdrs["content-length"] = str(len(body))
-        reader = reader or chunks_reader([body])
-    elif chunks is not None:
-        hdrs["transfer-encoding"] = "chunked"
-        reader = reader or chunks_reader(chunks)
-    request = (
-        Request(method, path, query, hdrs, "203.0.113.7", read_body=reader)
-        if reader is not None
-        else Request(method, path, query, hdrs, "203.0.113.7")
-    )
-    return await bff.handle(request)
 
 
 def body_json(response: Response) -> Any:

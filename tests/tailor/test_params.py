@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tailor.errors import BadRequest
-from tailor.params import Int, Token, check_path_param, parse_query
+from tailor.params import Bool, Int, Query, Token, check_path_param, parse_query
 
 
 def test_int_accepts_a_value_within_its_range() -> None:
@@ -60,3 +60,47 @@ def test_path_parameter_refuses_anything_but_an_opaque_id(value: str) -> None:
     with pytest.raises(BadRequest) as info:
         check_path_param("id", value)
     assert info.value.parameter == "id"
+
+
+@pytest.mark.parametrize(
+    ("raw", "value"), [("true", True), ("1", True), ("false", False), ("0", False)]
+)
+def test_bool_reads_true_false_one_and_zero(raw: str, value: bool) -> None:
+    assert Bool().parse("exact", raw) is value
+
+
+def test_bool_uses_its_default_when_absent_or_blank() -> None:
+    assert Bool(default=True).parse("exact", None) is True
+    assert Bool(default=True).parse("exact", "") is True
+
+
+@pytest.mark.parametrize("raw", ["yes", "TRUE", "2", " 1"])
+def test_bool_refuses_anything_else(raw: str) -> None:
+    with pytest.raises(BadRequest) as info:
+        Bool().parse("exact", raw)
+    assert info.value.parameter == "exact"
+
+
+class _Search(Query):
+    q = Token(max_length=8)
+    limit = Int(20, 1, 50)
+
+
+class _PagedSearch(_Search):
+    exact = Bool()
+
+
+def test_a_query_class_parses_each_declared_parameter_into_an_attribute() -> None:
+    params = _Search.parse({"q": "drum", "limit": "5", "debug": "1"})
+    assert (params.q, params.limit) == ("drum", 5)
+    assert not hasattr(params, "debug")
+
+
+def test_a_query_subclass_declares_its_parents_parameters_too() -> None:
+    assert list(_PagedSearch.spec) == ["q", "limit", "exact"]
+
+
+def test_a_query_class_refuses_a_malformed_value_naming_it() -> None:
+    with pytest.raises(BadRequest) as info:
+        _Search.parse({"limit": "500"})
+    assert info.value.parameter == "limit"

@@ -65,7 +65,7 @@ def test_upstream_used_by_a_plan_but_not_configured_fails_startup(make_bff) -> N
     plan = Plan((Part("me", "users", "/users/{id}", into=dict),))
     bff = make_bff()
 
-    @bff.get("/me", plans=(plan,))
+    @bff.get("/me", plan=plan)
     async def me(request: Request) -> Response:
         return json_response({})
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from harness import assert_problem, body_json, call
 
 from tailor import BFF, Request, Response, json_response
-from tailor.params import Int, Token
+from tailor.params import Int, Query, Token
 from tailor.routing import Route, Router
 
 
@@ -131,3 +131,34 @@ def test_router_does_not_bind_an_empty_segment() -> None:
     router = Router()
     router.add(Route("GET", "/v1/tracks/{id}", h))
     assert router.match("GET", "/v1/tracks/").route is None
+
+
+class _Feed(Query):
+    limit = Int(20, 1, 50)
+    cursor = Token()
+
+
+async def test_a_query_class_hands_the_handler_its_typed_values(make_bff) -> None:
+    bff = make_bff()
+
+    @bff.get("/v1/feed", auth=False, query=_Feed)
+    async def feed(request: Request) -> Response:
+        params = _Feed.of(request)
+        return json_response({"limit": params.limit, "cursor": params.cursor})
+
+    response = await call(bff, "GET", "/v1/feed", query="limit=7")
+    assert body_json(response) == {"limit": 7, "cursor": None}
+
+
+async def test_a_query_class_refuses_a_malformed_value_before_the_handler(make_bff) -> None:
+    ran = []
+    bff = make_bff()
+
+    @bff.get("/v1/feed", auth=False, query=_Feed)
+    async def feed(request: Request) -> Response:
+        ran.append(request)
+        return json_response({})
+
+    problem = assert_problem(await call(bff, "GET", "/v1/feed", query="limit=ten"), 400)
+    assert problem["parameter"] == "limit"
+    assert ran == []

@@ -4,8 +4,11 @@ result, mark what degraded.
     HOME = Plan(parts=(Part("me", "users", "/users/{user_id}", into=UserRecord), ...),
                 deadline_s=0.8)
 
+    @bff.get("/v1/home", plan=HOME)
     async def home(request: Request) -> Response:
-        return await aggregate(request, HOME, shape_home, user_id=request.principal.subject)
+        return await aggregate(request, shape_home, user_id=request.principal.subject)
+
+The route names its plan once; :func:`aggregate` runs the plan of the request's route.
 """
 
 from __future__ import annotations
@@ -34,14 +37,18 @@ _encode = msgspec.json.Encoder().encode
 
 async def aggregate(
     request: Request,
-    plan: Plan,
     shape: Callable[[PlanResult], AggregateBody],
+    /,
     **variables: str,
 ) -> Response:
-    """Run ``plan`` for this request and answer with ``shape(outcome)`` as JSON."""
+    """Run the plan of the request's route (``bff.get(..., plan=PLAN)``) with ``variables``
+    and answer with ``shape(result)`` as JSON."""
     assert request.engine is not None, "the handler stage sets the engine"
+    route = request.route
+    if route is None or route.plan is None:
+        raise TypeError("aggregate() runs the route's plan: declare it with plan= on the route")
     outcome = await request.engine.run(
-        plan,
+        route.plan,
         variables,
         request_id=request.request_id,
         principal=request.principal,

@@ -60,7 +60,9 @@ HeaderSpec = Callable[[Inputs], Sequence[tuple[str, str]]]
 class Part:
     """One inward call.
 
-    >>> Part("me", "users", "/users/{user_id}", into=UserRecord)  # doctest: +SKIP
+    >>> me = Part("me", "users", "/users/{user_id}", into=dict, timeout_s=0.3)
+    >>> me.build_path(Inputs({"user_id": "u 1"}, {}))
+    '/users/u%201'
 
     ``path`` is a template filled from ``Inputs.vars`` (each value percent-encoded as one path
     segment) or a function of the inputs. ``params`` returning ``None`` skips the call and

@@ -52,11 +52,13 @@ def _remember(cache: dict[bytes, Any], digest: bytes, value: Any, size: int) -> 
 
 
 class APIKeyAuthenticator:
-    """
-    >>> auth = APIKeyAuthenticator(settings, verify)  # doctest: +SKIP
-    >>> principal = await auth.authenticate(request)  # doctest: +SKIP
-    >>> principal.partner_id  # doctest: +SKIP
-    'p-acme'
+    """API keys checked by the key store, each verdict cached.
+
+    An illustration (it needs the key store's ``verify`` call, so it is not a doctest)::
+
+        auth = APIKeyAuthenticator(settings, verify)
+        principal = await auth.authenticate(request)
+        principal.partner_id  # 'p-acme'
     """
 
     def __init__(self, settings: APIKeyAuth, verify: KeyVerifier) -> None:

@@ -65,8 +65,11 @@ REFRESH_AHEAD = 0.2
 class AppRegistry:
     """Cached lookups of apps by client id. ``None`` means the registry does not know it.
 
-    >>> registry = AppRegistry(fetch, ttl_s=5.0)  # doctest: +SKIP
-    >>> app = await registry.get("acme-player")  # doctest: +SKIP
+    An illustration (it needs the registry service to ``fetch`` from, so it is not a
+    doctest)::
+
+        registry = AppRegistry(fetch, ttl_s=5.0)
+        app = await registry.get("acme-player")
     """
 
     def __init__(

@@ -33,10 +33,13 @@ RETRY_AFTER_FAILURE_S = 1.0
 
 
 class KeySet:
-    """
-    >>> keys = KeySet(fetch, algorithm="RS256", refresh_interval_s=30,
-    ...               invalid=InvalidToken, unavailable=KeysUnavailable)  # doctest: +SKIP
-    >>> key = await keys.key("k1")  # doctest: +SKIP
+    """Signing keys by ``kid``, fetched and refreshed from a JWKS.
+
+    An illustration (it needs a JWKS to ``fetch``, so it is not a doctest)::
+
+        keys = KeySet(fetch, algorithm="RS256", refresh_interval_s=30,
+                      invalid=InvalidToken, unavailable=KeysUnavailable)
+        key = await keys.key("k1")
     """
 
     def __init__(

@@ -25,7 +25,11 @@ class _QuietHandler(WSGIRequestHandler):
 class AdminServer:
     """Serves metrics and health until :meth:`stop`.
 
-    >>> server = AdminServer("127.0.0.1", 0, CollectorRegistry())  # doctest: +SKIP
+    >>> server = AdminServer("127.0.0.1", 0, CollectorRegistry())
+    >>> server.start()
+    >>> server.port > 0
+    True
+    >>> server.stop()
     """
 
     def __init__(self, host: str, port: int, registry: CollectorRegistry) -> None:

@@ -15,11 +15,10 @@ from tailor.resilience.errors import BulkheadFull
 
 class Bulkhead:
     """
-    >>> bulkhead = Bulkhead("users", max_concurrent=64, max_wait_s=0.01)
-    >>> if not bulkhead.try_acquire():  # doctest: +SKIP
-    ...     await bulkhead.acquire()
-    ... try: ...
-    ... finally: bulkhead.release()
+    >>> bulkhead = Bulkhead("users", max_concurrent=1, max_wait_s=0.01)
+    >>> bulkhead.try_acquire(), bulkhead.try_acquire()  # the second would wait: acquire()
+    (True, False)
+    >>> bulkhead.release()
 
     A slot is a counter, not a lock: taking a free one is a synchronous decrement (this runs
     on every inward call); only a full bulkhead queues, bounded by ``max_wait_s``.

@@ -24,7 +24,7 @@ from tailor.upstream.transport import UpstreamRequest, UpstreamResponse
 class PyreqwestTransport:
     """Pooled HTTP/1.1 transport.
 
-    >>> transport = PyreqwestTransport(max_connections=256)  # doctest: +SKIP
+    >>> transport = PyreqwestTransport(max_connections=256)
     """
 
     def __init__(

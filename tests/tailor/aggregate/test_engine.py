@@ -16,7 +16,7 @@ from upstreams import closed_port
 
 from tailor import AggregateBody, Part, Plan, PlanResult, Request, Response, aggregate
 from tailor.aggregate import Engine, run_plan
-from tailor.errors import UpstreamStatusError
+from tailor.errors import ConfigError, UpstreamStatusError
 from tailor.resilience.allowance import CallAllowance
 from tailor.resilience.runtime import Resilience
 from tailor.resilience.settings import ResilienceSettings
@@ -40,9 +40,9 @@ def _shape(outcome: PlanResult) -> Echo:
 def _bff(make_bff, plan: Plan, upstreams: dict[str, str], **variables: str):
     bff = make_bff({"upstreams": upstreams})
 
-    @bff.get("/screen", auth=False, plans=(plan,))
+    @bff.get("/screen", auth=False, plan=plan)
     async def screen(request: Request) -> Response:
-        return await aggregate(request, plan, _shape, **variables)
+        return await aggregate(request, _shape, **variables)
 
     return bff
 
@@ -154,9 +154,9 @@ def _shape_reading_recs(outcome: PlanResult) -> RecsBody:
 def _bff_reading_recs(make_bff, plan: Plan, upstream_url: str):
     bff = make_bff({"upstreams": {"svc": upstream_url}})
 
-    @bff.get("/screen", auth=False, plans=(plan,))
+    @bff.get("/screen", auth=False, plan=plan)
     async def screen(request: Request) -> Response:
-        return await aggregate(request, plan, _shape_reading_recs)
+        return await aggregate(request, _shape_reading_recs)
 
     return bff
 
@@ -417,9 +417,9 @@ def _recs_bff(make_bff, upstream, **part_options: Any):
     )
     bff = make_bff({"upstreams": {"svc": upstream.url}})
 
-    @bff.get("/screen/{user_id}", auth=False, plans=(plan,))
+    @bff.get("/screen/{user_id}", auth=False, plan=plan)
     async def screen(request: Request) -> Response:
-        return await aggregate(request, plan, _shape, user_id=request.path_params["user_id"])
+        return await aggregate(request, _shape, user_id=request.path_params["user_id"])
 
     return bff
 
@@ -505,9 +505,9 @@ async def test_a_fan_out_over_the_per_request_cap_is_a_502_even_from_optional_pa
     )
     bff = make_bff({"upstreams": {"svc": upstream.url}, "resilience": {"max_calls_per_request": 3}})
 
-    @bff.get("/screen", auth=False, plans=(plan,))
+    @bff.get("/screen", auth=False, plan=plan)
     async def screen(request: Request) -> Response:
-        return await aggregate(request, plan, _shape)
+        return await aggregate(request, _shape)
 
     problem = assert_problem(await call(bff, "GET", "/screen"), 502)
     assert "fanout_limit" in problem["detail"]
@@ -519,9 +519,9 @@ async def test_a_limit_over_the_maximum_page_size_is_clamped(make_bff, upstream)
     plan = Plan((Part("items", "svc", "/items", into=dict, params={"limit": 500}),))
     bff = make_bff({"upstreams": {"svc": upstream.url}, "resilience": {"max_page_size": 50}})
 
-    @bff.get("/screen", auth=False, plans=(plan,))
+    @bff.get("/screen", auth=False, plan=plan)
     async def screen(request: Request) -> Response:
-        return await aggregate(request, plan, _shape)
+        return await aggregate(request, _shape)
 
     assert (await call(bff, "GET", "/screen")).status == 200
     assert upstream.received()[0].query == {"limit": "50"}
@@ -539,9 +539,9 @@ async def test_an_optional_part_behind_an_open_breaker_degrades_as_circuit_open(
         }
     )
 
-    @bff.get("/screen", auth=False, plans=(plan,))
+    @bff.get("/screen", auth=False, plan=plan)
     async def screen(request: Request) -> Response:
-        return await aggregate(request, plan, _shape)
+        return await aggregate(request, _shape)
 
     for _ in range(2):
         await call(bff, "GET", "/screen")
@@ -585,3 +585,21 @@ async def test_a_plan_run_without_an_allowance_gets_one_from_the_resilience_runt
     await engine.run(TWO_PARTS, {})
     first, second = (r.allowance for r in mock.requests)
     assert first is second and first is not None and first.limit == 7
+
+
+def test_a_route_whose_plan_calls_an_unconfigured_upstream_fails_startup(make_bff) -> None:
+    plan = Plan((Part("me", "users", "/users/u1", into=User),))
+    bff = _bff(make_bff, plan, {})
+    with pytest.raises(ConfigError) as info:
+        bff.startup(admin=False)
+    assert info.value.key == "upstreams.users"
+
+
+async def test_aggregate_on_a_route_without_a_plan_is_a_500_problem(make_bff) -> None:
+    bff = make_bff()
+
+    @bff.get("/screen", auth=False)
+    async def screen(request: Request) -> Response:
+        return await aggregate(request, _shape)
+
+    assert_problem(await call(bff, "GET", "/screen"), 500)

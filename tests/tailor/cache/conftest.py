@@ -84,12 +84,12 @@ def build_cached_bff(
         base[key] = value
     bff = make_bff(base)
 
-    @bff.get("/home", plans=(HOME,), cache=policy, query={"limit": Int(20, 1, 50)})
+    @bff.get("/home", plan=HOME, cache=policy, query={"limit": Int(20, 1, 50)})
     async def home(request: Request) -> Response:
         assert request.principal is not None
         user = request.principal.subject
         tag(request, f"feed:{user}")
-        return await aggregate(request, HOME, shape, user_id=user)
+        return await aggregate(request, shape, user_id=user)
 
     @bff.get("/cookie", cache=policy)
     async def cookie(request: Request) -> Response:

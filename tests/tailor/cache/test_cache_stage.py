@@ -206,9 +206,9 @@ async def test_user_scope_parts_cannot_collide_through_a_separator(make_bff, fee
 async def test_a_per_user_route_without_a_caller_bypasses_the_cache(make_bff, feed):
     bff = build_cached_bff(make_bff, feed.upstream.url, USER)
 
-    @bff.get("/open-feed", auth=False, plans=(HOME,), cache=USER)
+    @bff.get("/open-feed", auth=False, plan=HOME, cache=USER)
     async def open_feed(request: Request) -> Response:
-        return await aggregate(request, HOME, shape, user_id="u1")
+        return await aggregate(request, shape, user_id="u1")
 
     first = await call(bff, path="/open-feed")
     second = await call(bff, path="/open-feed")

@@ -21,11 +21,9 @@ def _bff(make_bff, upstream):
     )
     bff = make_bff({"upstreams": {"users": upstream.url, "recs": upstream.url}})
 
-    @bff.get("/v1/users/{id}", auth=False, plans=(plan,))
+    @bff.get("/v1/users/{id}", auth=False, plan=plan)
     async def user(request: Request) -> Response:
-        return await aggregate(
-            request, plan, lambda o: AggregateBody(), id=request.path_params["id"]
-        )
+        return await aggregate(request, lambda o: AggregateBody(), id=request.path_params["id"])
 
     bff.startup(admin=True)
     return bff

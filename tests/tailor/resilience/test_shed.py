@@ -123,10 +123,12 @@ async def test_with_shedding_on_every_plan_of_a_request_draws_on_one_call_allowa
     config = {"shed": {"enabled": True}, "max_calls_per_request": 3}
     bff = make_bff({"upstreams": {"svc": upstream.url}, "resilience": config})
 
-    @bff.get("/two-plans", auth=False, plans=(first, second))
+    @bff.get("/two-plans", auth=False, plan=first)
     async def two_plans(request: Request) -> Response:
-        await aggregate(request, first, _empty)  # all 3 of the request's calls
-        return await aggregate(request, second, _empty)  # each plan alone would fit
+        await aggregate(request, _empty)  # all 3 of the request's calls
+        assert request.engine is not None
+        await request.engine.run(second, {}, allowance=request.allowance)  # alone, it fits
+        return json_response({})
 
     problem = assert_problem(await call(bff, "GET", "/two-plans"), 502)
     assert "fanout_limit" in problem["detail"]

@@ -69,9 +69,9 @@ def _required(make_bff, url: str):
     plan = Plan((Part("me", "users", "/users/u1", into=dict),))
     bff = make_bff({"upstreams": {"users": url}})
 
-    @bff.get("/x", auth=False, plans=(plan,))
+    @bff.get("/x", auth=False, plan=plan)
     async def x(request: Request) -> Response:
-        return await aggregate(request, plan, lambda o: AggregateBody())
+        return await aggregate(request, lambda o: AggregateBody())
 
     return bff
 

@@ -49,10 +49,10 @@ async def test_oversized_content_length_is_refused_with_413_before_the_handler_r
     bff = make_bff({**LIMITS, "upstreams": {"users": upstream.url}})
     plan = Plan((Part("me", "users", "/users/u1", into=dict),))
 
-    @bff.post("/echo", auth=False, plans=(plan,))
+    @bff.post("/echo", auth=False, plan=plan)
     async def echo(request: Request) -> Response:
         ran.append(request.body)
-        return await aggregate(request, plan, lambda o: AggregateBody())
+        return await aggregate(request, lambda o: AggregateBody())
 
     response = await call(bff, "POST", "/echo", body=b"x" * 101)
     assert_problem(response, 413)

@@ -68,9 +68,9 @@ async def test_request_id_is_sent_inward(make_bff, upstream) -> None:
     plan = Plan((Part("a", "svc", "/a", into=dict),))
     bff = make_bff({"upstreams": {"svc": upstream.url}})
 
-    @bff.get("/x", auth=False, plans=(plan,))
+    @bff.get("/x", auth=False, plan=plan)
     async def x(request: Request) -> Response:
-        return await aggregate(request, plan, lambda o: AggregateBody())
+        return await aggregate(request, lambda o: AggregateBody())
 
     response = await call(bff, "GET", "/x", headers={"x-request-id": "trace-0002"})
     assert response.status == 200
@@ -82,9 +82,9 @@ async def test_generated_request_id_is_the_one_sent_inward(make_bff, upstream) -
     plan = Plan((Part("a", "svc", "/a", into=dict),))
     bff = make_bff({"upstreams": {"svc": upstream.url}})
 
-    @bff.get("/x", auth=False, plans=(plan,))
+    @bff.get("/x", auth=False, plan=plan)
     async def x(request: Request) -> Response:
-        return await aggregate(request, plan, lambda o: AggregateBody())
+        return await aggregate(request, lambda o: AggregateBody())
 
     response = await call(bff, "GET", "/x", headers={"x-request-id": "bad id"})
     rid = response.header("x-request-id")

@@ -70,9 +70,9 @@ async def test_inward_requests_carry_no_client_header(make_bff, upstream) -> Non
     plan = Plan((Part("me", "users", "/users/u1", into=dict),))
     bff = make_bff({"upstreams": {"users": upstream.url}})
 
-    @bff.get("/x", auth=False, plans=(plan,))
+    @bff.get("/x", auth=False, plan=plan)
     async def x(request: Request) -> Response:
-        return await aggregate(request, plan, lambda o: AggregateBody())
+        return await aggregate(request, lambda o: AggregateBody())
 
     response = await call(
         bff,
@@ -110,9 +110,9 @@ async def test_part_headers_set_by_the_bff_do_travel_inward(make_bff, upstream) 
     )
     bff = make_bff({"upstreams": {"users": upstream.url}})
 
-    @bff.get("/x", auth=False, plans=(plan,))
+    @bff.get("/x", auth=False, plan=plan)
     async def x(request: Request) -> Response:
-        return await aggregate(request, plan, lambda o: AggregateBody(), user_id="u1")
+        return await aggregate(request, lambda o: AggregateBody(), user_id="u1")
 
     await call(bff, "GET", "/x", headers={"x-user-id": "attacker"})
     assert upstream.received("/users/u1")[0].headers["x-user-id"] == "u1"
@@ -355,9 +355,9 @@ async def test_internal_headers_of_an_upstream_response_never_reach_the_client(
     plan = Plan((Part("me", "users", "/users/u1", into=dict),))
     bff = make_bff({"upstreams": {"users": upstream.url}})
 
-    @bff.get("/x", auth=False, plans=(plan,))
+    @bff.get("/x", auth=False, plan=plan)
     async def x(request: Request) -> Response:
-        return await aggregate(request, plan, lambda o: AggregateBody())
+        return await aggregate(request, lambda o: AggregateBody())
 
     response = await call(bff, "GET", "/x")
     assert response.status == 200

@@ -1,7 +1,7 @@
 """Screens both the mobile and the web BFF fetch the same way: one track, one user, one
 playlist. What differs between the two BFFs is the shape of the answer, not these calls.
 
-    bff.get("/v1/tracks/{id}", plans=(TRACK,))(by_id(TRACK, shape_track))
+    bff.get("/v1/tracks/{id}", plan=TRACK)(by_id(shape_track))
 """
 
 from __future__ import annotations
@@ -58,14 +58,14 @@ PLAYLIST = Plan(
 )
 
 
-def by_id(plan: Plan, shape: Callable[[PlanResult], AggregateBody]) -> Handler:
+def by_id(shape: Callable[[PlanResult], AggregateBody]) -> Handler:
     """The endpoint for one entity screen: the caller and the ``{id}`` path parameter (already
-    checked by the handler stage) are the plan's variables."""
+    checked by the handler stage) are the variables of the route's plan."""
 
     async def screen(request: Request) -> Response:
         assert request.principal is not None, "screens are authenticated routes"
         return await aggregate(
-            request, plan, shape, user_id=request.principal.subject, id=request.path_params["id"]
+            request, shape, user_id=request.principal.subject, id=request.path_params["id"]
         )
 
     return screen

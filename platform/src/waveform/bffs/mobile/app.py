@@ -262,15 +262,15 @@ def build(config: Any) -> BFF:
     bff = BFF(config)
     bff.post("/v1/auth/token", auth=False, uses=("accounts",))(password_grant("waveform-mobile"))
 
-    @bff.get("/v1/home", plans=(HOME,), cache=HOME_CACHE)
+    @bff.get("/v1/home", plan=HOME, cache=HOME_CACHE)
     async def home(request: Request) -> Response:
         assert request.principal is not None
         user = request.principal.subject
         # What the screen depends on, for event-driven invalidation.
         tag(request, f"feed:{user}", f"user:{user}", f"playlists:{user}")
-        return await aggregate(request, HOME, shape_home, user_id=user)
+        return await aggregate(request, shape_home, user_id=user)
 
-    bff.get("/v1/tracks/{id}", plans=(TRACK,))(by_id(TRACK, shape_track))
-    bff.get("/v1/users/{id}", plans=(USER,))(by_id(USER, shape_user))
-    bff.get("/v1/playlists/{id}", plans=(PLAYLIST,))(by_id(PLAYLIST, shape_playlist))
+    bff.get("/v1/tracks/{id}", plan=TRACK)(by_id(shape_track))
+    bff.get("/v1/users/{id}", plan=USER)(by_id(shape_user))
+    bff.get("/v1/playlists/{id}", plan=PLAYLIST)(by_id(shape_playlist))
     return bff

@@ -24,7 +24,7 @@ from typing import Any
 import msgspec
 
 from tailor import BFF, Inputs, NotFound, Part, Plan, PlanResult, Request, Response, aggregate
-from tailor.params import Int, Token
+from tailor.params import Int, Query, Token
 from tailor.serve.run import config_from_env
 from waveform.bffs.consumed import EMPTY_TRACKS, CatalogBatch, CatalogTrack
 from waveform.bffs.partner.shapes import CatalogEntry, CatalogPage, LabelTrackOut, PartnerOut
@@ -76,8 +76,10 @@ class LabelRights(msgspec.Struct):
     next_cursor: str | None = None
 
 
-#: The catalog answers at most 100 ids per batch: one page is one batch.
-CATALOG_PAGE = Int(default=50, low=1, high=100)
+class CatalogQuery(Query):
+    #: The catalog answers at most 100 ids per batch: one page is one batch.
+    limit = Int(default=50, low=1, high=100)
+    cursor = Token()
 
 
 def _label_params(inputs: Inputs) -> dict[str, str | int]:
@@ -182,33 +184,33 @@ def create() -> BFF:
 def build(config: Any) -> BFF:
     bff = BFF(config)
 
-    @bff.get("/v1/partner", plans=(PARTNER,))
+    @bff.get("/v1/partner", plan=PARTNER)
     async def me(request: Request) -> Response:
         assert request.principal is not None
         shape = shape_partner(request.principal.credential)
-        return await aggregate(request, PARTNER, shape, partner_id=_partner_id(request))
+        return await aggregate(request, shape, partner_id=_partner_id(request))
 
-    @bff.get("/v1/partners/{id}", plans=(PARTNER,))
+    @bff.get("/v1/partners/{id}", plan=PARTNER)
     async def partner(request: Request) -> Response:
         own = _partner_id(request)
         if request.path_params["id"] != own:
             raise NotFound("no such partner")  # the same answer as for an unknown id
         assert request.principal is not None
         shape = shape_partner(request.principal.credential)
-        return await aggregate(request, PARTNER, shape, partner_id=own)
+        return await aggregate(request, shape, partner_id=own)
 
-    @bff.get("/v1/catalog", plans=(CATALOG,), query={"limit": CATALOG_PAGE, "cursor": Token()})
+    @bff.get("/v1/catalog", plan=CATALOG, query=CatalogQuery)
     async def catalog(request: Request) -> Response:
-        query = request.parsed_query
+        query = CatalogQuery.of(request)
         return await aggregate(
-            request, CATALOG, shape_catalog, partner_id=_partner_id(request),
-            limit=str(query["limit"]), cursor=query["cursor"] or "",
+            request, shape_catalog, partner_id=_partner_id(request),
+            limit=str(query.limit), cursor=query.cursor or "",
         )  # fmt: skip
 
-    @bff.get("/v1/tracks/{id}", plans=(TRACK,))
+    @bff.get("/v1/tracks/{id}", plan=TRACK)
     async def track(request: Request) -> Response:
         return await aggregate(
-            request, TRACK, shape_track,
+            request, shape_track,
             partner_id=_partner_id(request), id=request.path_params["id"],
         )  # fmt: skip
 

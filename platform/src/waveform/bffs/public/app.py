@@ -269,27 +269,27 @@ def build(config: Any) -> BFF:
     async def openapi(request: Request) -> Response:
         return Response(200, document, [("content-type", "application/json")])
 
-    @bff.get("/v1/tracks/{id}", plans=(TRACK,))
+    @bff.get("/v1/tracks/{id}", plan=TRACK)
     async def track(request: Request) -> Response:
         return await run_aggregate(
-            request, TRACK, shape_track, id=request.path_params["id"], **_caller(request)
+            request, shape_track, id=request.path_params["id"], **_caller(request)
         )
 
-    @bff.get("/v1/users/{id}", plans=(USER,))
+    @bff.get("/v1/users/{id}", plan=USER)
     async def user(request: Request) -> Response:
         return await run_aggregate(
-            request, USER, shape_user, id=request.path_params["id"], **_caller(request)
+            request, shape_user, id=request.path_params["id"], **_caller(request)
         )
 
-    @bff.get("/v1/playlists/{id}", plans=(PLAYLIST,))
+    @bff.get("/v1/playlists/{id}", plan=PLAYLIST)
     async def playlist(request: Request) -> Response:
         return await run_aggregate(
-            request, PLAYLIST, shape_playlist, id=request.path_params["id"], **_caller(request)
+            request, shape_playlist, id=request.path_params["id"], **_caller(request)
         )
 
-    @bff.get("/v1/me", plans=(ME,))
+    @bff.get("/v1/me", plan=ME)
     async def me(request: Request) -> Response:
-        return await run_aggregate(request, ME, shape_me, **_user_only(request))
+        return await run_aggregate(request, shape_me, **_user_only(request))
 
     return bff
 

@@ -8,7 +8,7 @@ import msgspec
 
 from tailor import BFF, NotFound, Part, Plan, PlanResult, Request, Response, aggregate
 from tailor.cache import CachePolicy, tag
-from tailor.params import Token
+from tailor.params import Query, Token
 from tailor.serve.run import config_from_env
 from waveform.bffs.cards import index_tracks, user_card
 from waveform.bffs.consumed import (
@@ -214,6 +214,10 @@ def shape_playlist(outcome: PlanResult) -> PlaylistOut:
     )
 
 
+class StreamQuery(Query):
+    cursor = Token()
+
+
 #: Per user (and app) and cursor; the profile sets the TTL.
 STREAM_CACHE = CachePolicy(scope="user", stale_while_revalidate_s=5, stale_if_error_s=60)
 
@@ -232,20 +236,18 @@ def build(config: Any) -> BFF:
         assert request.principal is not None
         return request.principal.subject
 
-    @bff.get("/api/me", plans=(ME,))
+    @bff.get("/api/me", plan=ME)
     async def me(request: Request) -> Response:
-        return await aggregate(request, ME, shape_me, user_id=caller(request))
+        return await aggregate(request, shape_me, user_id=caller(request))
 
-    @bff.get("/api/stream", plans=(STREAM,), query={"cursor": Token()}, cache=STREAM_CACHE)
+    @bff.get("/api/stream", plan=STREAM, query=StreamQuery, cache=STREAM_CACHE)
     async def stream(request: Request) -> Response:
-        cursor = request.parsed_query["cursor"] or ""
+        cursor = StreamQuery.of(request).cursor or ""
         tag(request, f"feed:{caller(request)}")
-        return await aggregate(
-            request, STREAM, shape_stream, user_id=caller(request), cursor=cursor
-        )
+        return await aggregate(request, shape_stream, user_id=caller(request), cursor=cursor)
 
-    bff.get("/api/tracks/{id}", plans=(TRACK,))(by_id(TRACK, shape_track))
-    bff.get("/api/users/{id}", plans=(USER,))(by_id(USER, shape_user))
-    bff.get("/api/playlists/{id}", plans=(PLAYLIST,))(by_id(PLAYLIST, shape_playlist))
+    bff.get("/api/tracks/{id}", plan=TRACK)(by_id(shape_track))
+    bff.get("/api/users/{id}", plan=USER)(by_id(shape_user))
+    bff.get("/api/playlists/{id}", plan=PLAYLIST)(by_id(shape_playlist))
 
     return bff
