@@ -22,14 +22,15 @@ from tailor.aggregate.plan import Plan
 from tailor.auth.factory import build_authenticators, upstreams_used
 from tailor.auth.internal import build_inward_credentials
 from tailor.cache.policy import CachePolicy
+from tailor.chain import Chain, Handler, Outcome, StageFactory, awaitable
 from tailor.config import Config
 from tailor.http import Request, Response
 from tailor.observe.admin import AdminServer
 from tailor.observe.metrics import Metrics
 from tailor.params import QuerySpec
-from tailor.pipeline import BuildContext, awaitable, build_chain
+from tailor.pipeline import BuildContext, Placement, build_chain
 from tailor.resilience.transport import resilient
-from tailor.routing import Chain, Handler, Outcome, Route, Router
+from tailor.routing import Route, Router
 from tailor.serve import asgi, rsgi
 from tailor.serve.collector import tune_collector
 from tailor.upstream.build import build_transport
@@ -79,6 +80,7 @@ class BFF:
         #: Background jobs that wait for a running loop (none at startup): started by handle().
         self._background_pending = False
         self.stages: list[str] = []
+        self._added: list[Placement] = []
 
     # -- routes -------------------------------------------------------------------------
 
@@ -113,6 +115,20 @@ class BFF:
     def post(self, template: str, **options: Any) -> Callable[[Handler], Handler]:
         return self.route("POST", template, **options)
 
+    # -- extension points ---------------------------------------------------------------
+
+    def add_stage(
+        self, stage: StageFactory, *, before: str | None = None, after: str | None = None
+    ) -> None:
+        """Add a stage of this BFF's own (or of a package shared by BFFs) just ``before`` or
+        just ``after`` the stage of that name (see :mod:`tailor.pipeline` for the order).
+        ``stage`` has the built-in stages' shape: a ``name``, ``build(ctx)`` and ``wrap``;
+        its settings, if any, come from the config's ``stages.<name>``. Checked at startup:
+        an unknown position or a bad setting stops it naming the key (docs/extending.md)."""
+        if self._chain is not None:
+            raise RuntimeError("add_stage() after startup: the chain is already built")
+        self._added.append(Placement(stage, before, after))
+
     # -- lifecycle ------------------------------------------------------------------------
 
     def startup(self, *, admin: bool = True, loop: asyncio.AbstractEventLoop | None = None) -> None:
@@ -139,7 +155,7 @@ class BFF:
         )
         ctx = BuildContext(cfg, self.router, self._client, self.metrics)
         ctx.authenticators = build_authenticators(ctx)
-        self._chain, self.stages = build_chain(ctx)
+        self._chain, self.stages = build_chain(ctx, self._added)
         self._ctx = ctx
         self._start_background(loop)
         if admin and cfg.admin.enabled:

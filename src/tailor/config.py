@@ -12,7 +12,7 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import msgspec
@@ -466,6 +466,9 @@ class Config(msgspec.Struct, forbid_unknown_fields=True):
     cache: Cache = msgspec.field(default_factory=Cache)
     rate_limit: RateLimit = msgspec.field(default_factory=RateLimit)
     resilience: ResilienceSettings = msgspec.field(default_factory=ResilienceSettings)
+    #: Settings of the stages a BFF adds (``BFF.add_stage``), one table per stage name: each
+    #: is validated against that stage's own Struct when the chain is built.
+    stages: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name, url in self.upstreams.items():
@@ -494,8 +497,17 @@ _CHECKED = re.compile(r"([a-z_]+) must\b")
 
 def build_config(data: dict[str, Any]) -> Config:
     """Validate a dict into a :class:`Config`, naming the key at fault."""
+    return convert(data, Config)
+
+
+T = TypeVar("T")
+
+
+def convert(data: Any, into: type[T], at: str = "") -> T:
+    """Validate ``data`` into ``into`` (a config section found at key ``at``), naming the key
+    at fault."""
     try:
-        return msgspec.convert(data, Config)
+        return msgspec.convert(data, into)
     except ConfigError:
         raise
     except msgspec.ValidationError as exc:
@@ -503,6 +515,8 @@ def build_config(data: dict[str, Any]) -> Config:
         match = _AT.search(message)
         key = match.group("key") if match else "<root>"
         key = re.sub(r"\[['\"]?([^\]'\"]+)['\"]?\]", r".\1", key).lstrip(".") or "<root>"
+        if at:
+            key = at if key == "<root>" else f"{at}.{key}"
         detail = _AT.sub("", message).strip()
         if "unknown field" in detail or "missing required field" in detail:
             field = re.search(r"`([^`]+)`", detail)

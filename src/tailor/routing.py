@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from tailor.cache.policy import CachePolicy
-from tailor.http import Request, Response
+from tailor.chain import Handler
 from tailor.params import QuerySpec
-
-Handler = Callable[[Request], Awaitable[Response]]
-#: What a link of the pipeline's chain hands back: the response itself when it was found
-#: without waiting (a refusal, a cache hit), else an awaitable of it (see tailor.pipeline).
-Outcome = Response | Awaitable[Response]
-Chain = Callable[[Request], Outcome]
 
 
 @dataclass(frozen=True, slots=True)

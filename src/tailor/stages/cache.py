@@ -22,7 +22,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tailor.cache import TAGS_STATE
 from tailor.cache.backend import CacheBackend, CacheBackendError, MemoryBackend
@@ -33,11 +33,14 @@ from tailor.cache.key import KeyShape
 from tailor.cache.metrics import CacheMetrics
 from tailor.cache.policy import CachePolicy
 from tailor.cache.redis_backend import RedisBackend
+from tailor.chain import Chain, Outcome, awaitable
 from tailor.errors import ConfigError, UpstreamError
 from tailor.http import Request, Response
 from tailor.observe.metrics import TallyChild
-from tailor.pipeline import BuildContext, awaitable
-from tailor.routing import Chain, Outcome, Route
+from tailor.routing import Route
+
+if TYPE_CHECKING:
+    from tailor.pipeline import BuildContext
 
 log = logging.getLogger("tailor.cache")
 
@@ -109,6 +112,8 @@ class Answer:
 
 
 class CacheStage:
+    name = "cache"
+
     def __init__(
         self,
         routes: dict[int, CachedRoute],

@@ -3,13 +3,20 @@ after authentication, so an anonymous caller learns nothing beyond 401."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from tailor.chain import Chain, Outcome
 from tailor.http import Request, Response
-from tailor.pipeline import BuildContext
 from tailor.problem import problem_response
-from tailor.routing import Chain, Outcome, Router
+from tailor.routing import Router
+
+if TYPE_CHECKING:
+    from tailor.pipeline import BuildContext
 
 
 class RouteStage:
+    name = "route"
+
     def __init__(self, router: Router) -> None:
         self._router = router
 

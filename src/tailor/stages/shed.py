@@ -18,17 +18,19 @@ import asyncio
 import collections
 import contextlib
 import time
-from collections.abc import Awaitable
 from contextvars import Token
+from typing import TYPE_CHECKING
 
+from tailor.chain import Chain, Outcome, awaitable, ensure
 from tailor.http import Request, Response
-from tailor.pipeline import BuildContext, awaitable
 from tailor.problem import problem_response
 from tailor.resilience.metrics import ResilienceMetrics
 from tailor.resilience.scope import REQUEST_ALLOWANCE, CallAllowance
 from tailor.resilience.settings import ShedSettings
 from tailor.resilience.transport import ResilientTransport
-from tailor.routing import Chain, Outcome
+
+if TYPE_CHECKING:
+    from tailor.pipeline import BuildContext
 
 # Weight of the newest sample in the moving average of service time.
 _EWMA_ALPHA = 0.1
@@ -109,6 +111,8 @@ def _handed_over(waiter: asyncio.Future[None]) -> bool:
 
 
 class ShedStage:
+    name = "shed"
+
     def __init__(
         self,
         settings: ShedSettings,
@@ -138,8 +142,8 @@ class ShedStage:
         gate = self.gate
         clock = time.perf_counter
 
-        # Not a coroutine: see tailor.pipeline. The slot and the call allowance are held until
-        # the answer is final, whether it came at once or had to be awaited.
+        # The slot and the call allowance are held until the answer is final, whether it came
+        # at once or had to be awaited (in the caller's task: the token resets in its context).
         def admit(request: Request) -> Outcome:
             if not gate.try_enter():  # the usual case, a free slot, takes no coroutine
                 return queued(request)
@@ -147,28 +151,11 @@ class ShedStage:
 
         def admitted(request: Request) -> Outcome:
             token = REQUEST_ALLOWANCE.set(CallAllowance(max_calls))
-            started = clock()
-            try:
-                outcome = next_handler(request)
-            except BaseException:
-                gate.leave(clock() - started)
-                REQUEST_ALLOWANCE.reset(token)
-                raise
-            if isinstance(outcome, Response):
-                gate.leave(clock() - started)
-                REQUEST_ALLOWANCE.reset(token)
-                return outcome
-            # Awaited in this same context (the caller's task), so the token resets there.
-            return finishing(outcome, started, token)
+            return ensure(next_handler, request, release, (clock(), token))
 
-        async def finishing(
-            pending: Awaitable[Response], started: float, token: Token[CallAllowance | None]
-        ) -> Response:
-            try:
-                return await pending
-            finally:
-                gate.leave(clock() - started)
-                REQUEST_ALLOWANCE.reset(token)
+        def release(held: tuple[float, Token[CallAllowance | None]]) -> None:
+            gate.leave(clock() - held[0])
+            REQUEST_ALLOWANCE.reset(held[1])
 
         async def queued(request: Request) -> Response:
             refused = await gate.enter()
