@@ -77,7 +77,7 @@ class EntitleStage:
             app = registry.known(principal.client_id)
             if app is None:
                 return look_up(request)
-            if not (app.active and app.allows(bff, request.method, route.template)):
+            if not _permitted(app, bff, request.method, route.template):
                 return _refuse(request)
             request.state[APP_STATE_KEY] = app
             return next_handler(request)

@@ -25,21 +25,16 @@ class RouteStage:
         return cls(ctx.router)
 
     def wrap(self, next_handler: Chain) -> Chain:
-        static = self._router.static
         match = self._router.match
 
-        # Not a coroutine (see tailor.pipeline).
         def route(request: Request) -> Outcome:
-            # A path without parameters is two dict lookups; the rest goes to the router.
-            by_method = static.get(request.path)
-            found = by_method.get(request.method) if by_method is not None else None
+            matched = match(request.method, request.path)
+            found = matched.route
             if found is None:
-                matched = match(request.method, request.path)
-                if matched.route is None:
-                    return _refusal(request.method, matched.allowed)
-                found = matched.route
-                request.path_params = matched.params
+                return _refusal(request.method, matched.allowed)
             request.route = found
+            if matched.params:
+                request.path_params = matched.params
             return next_handler(request)
 
         return route
