@@ -17,7 +17,7 @@ it is built, never checked per request.
     authenticate  the profile's authenticators: JWT, session,   -> 401 / 403 (CSRF) / 503
                   API key, client certificate
     entitle       the caller's app: active, on this BFF, route  -> 403
-    rate limit    per IP / user / app and route class, GCRA     -> 429 + RateLimit headers
+    ratelimit     per IP / user / app and route class, GCRA     -> 429 + RateLimit headers
     cache         per-caller key, ETag, SWR / stale-if-error,   -> 304 / hit / stale
                   coalescing, tag invalidation
     handler       parameters, then the endpoint (aggregation)  -> 400

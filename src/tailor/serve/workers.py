@@ -33,6 +33,7 @@ import time
 from typing import Any
 
 from tailor.config import Config
+from tailor.errors import ConfigError
 from tailor.serve.collector import tune_collector
 from tailor.serve.http1 import Http1Server, settings_from
 
@@ -92,12 +93,18 @@ def serve(factory: str, config: Config, workers: int) -> int:
 def run_worker(factory: str, config: Config, sock: socket.socket, parent: int | None = None) -> int:
     """One worker: its own event loop, BFF and server on the shared socket; it stops when
     process ``parent`` (its supervisor, if forked) is gone."""
-    if config.server.loop == "uvloop":
-        import uvloop
+    try:
+        if config.server.loop == "uvloop":
+            import uvloop
 
-        uvloop.run(_serve(factory, config, sock, parent))
-    else:
-        asyncio.run(_serve(factory, config, sock, parent))
+            uvloop.run(_serve(factory, config, sock, parent))
+        else:
+            asyncio.run(_serve(factory, config, sock, parent))
+    except ConfigError as exc:
+        # The BFF's own startup checks (its routes' upstreams, the settings of stages it
+        # added) run here, in the worker: a bad value stops it as a bad file would.
+        print(f"{config.name}: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
