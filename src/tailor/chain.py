@@ -8,7 +8,7 @@ whichever came back: at once to a ready response, or after awaiting in a small c
 the combinator's. So a request answered without waiting runs no coroutine at all.
 
     then(outcome, finish, arg)           finish(response, arg) on the way back
-    rescue(next, request, on_error)      on_error(exc, request) for an exception raised
+    rescue(on_error, next, request)      on_error(exc, request) for an exception raised
                                          below, while the chain is built or while awaited
     ensure(next, request, cleanup, arg)  cleanup(arg) once the answer is final, however it
                                          ended (an exception, a cancellation)
@@ -88,11 +88,12 @@ async def _then(
 
 
 def rescue(
-    next_handler: Chain, request: Request, on_error: Callable[[Exception, Request], Outcome]
+    on_error: Callable[[Exception, Request], Outcome], next_handler: Chain, request: Request
 ) -> Outcome:
     """``next_handler(request)``, with ``on_error(exc, request)`` answering for an exception
     raised below, whether it was raised at once or while awaiting. ``on_error`` may raise (an
-    exception it does not handle goes on up)."""
+    exception it does not handle goes on up). The request comes last, so that
+    ``partial(rescue, on_error, next_handler)`` is a link of its own."""
     try:
         outcome = next_handler(request)
     except Exception as exc:

@@ -52,7 +52,7 @@ def test_rescue_maps_an_exception_raised_at_once() -> None:
     def raising(req: Request) -> Outcome:
         raise ValueError("at once")
 
-    answered = rescue(raising, request(), mapped)
+    answered = rescue(mapped, raising, request())
     assert isinstance(answered, Response)
     assert (answered.status, answered.body) == (599, b"at once")
 
@@ -62,7 +62,7 @@ async def test_rescue_maps_an_exception_raised_while_awaited() -> None:
         await asyncio.sleep(0)
         raise ValueError("awaited")
 
-    answered = await rescue(raising, request(), mapped)  # type: ignore[misc]
+    answered = await rescue(mapped, raising, request())  # type: ignore[misc]
     assert (answered.status, answered.body) == (599, b"awaited")
 
 
@@ -74,7 +74,7 @@ async def test_rescue_lets_an_exception_its_handler_reraises_go_on_up() -> None:
         raise KeyError("not mapped")
 
     with pytest.raises(KeyError):
-        await rescue(raising, request(), not_mine)  # type: ignore[misc]
+        await rescue(not_mine, raising, request())  # type: ignore[misc]
 
 
 def test_ensure_cleans_up_at_once_after_a_ready_response() -> None:

@@ -174,6 +174,7 @@ class AuthGuardStage:
     def wrap(self, next_handler: Chain) -> Chain:
         blocked = self._blocked
         any_blocked = blocked.until  # a dict: its truthiness costs no Python call
+        raised, answered = self._raised, self._answered  # bound once, not per request
 
         def authguard(request: Request) -> Outcome:
             # The good path: one truthiness check while no IP is blocked, one lookup after.
@@ -181,7 +182,7 @@ class AuthGuardStage:
                 left = blocked.remaining(client_key(request.client))
                 if left:
                     return self._too_many(request, left)
-            return then(rescue(next_handler, request, self._raised), self._answered, request)
+            return then(rescue(raised, next_handler, request), answered, request)
 
         return authguard
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import logging
 import math
+from functools import partial
 from typing import TYPE_CHECKING
 
-from tailor.chain import Chain, Outcome, rescue
+from tailor.chain import Chain, rescue
 from tailor.errors import (
     ClientDisconnected,
     HTTPProblem,
@@ -38,11 +39,8 @@ class ErrorStage:
 
     def wrap(self, next_handler: Chain) -> Chain:
         # The stages below raise either while the chain is built or while it is awaited:
-        # rescue maps both the same way.
-        def map_errors(request: Request) -> Outcome:
-            return rescue(next_handler, request, mapped)
-
-        return map_errors
+        # rescue maps both the same way. The partial is the link itself (no frame of ours).
+        return partial(rescue, mapped, next_handler)
 
 
 def mapped(exc: Exception, request: Request) -> Response:
