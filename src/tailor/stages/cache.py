@@ -243,9 +243,15 @@ class CacheStage:
         ) -> Response:
             answer = await self._fill(key, cached, request, next_handler, stale)
             self._count(cached, answer.label)
-            a = answer
             return respond(
-                request, a.status, a.body, a.headers, a.cache_headers, a.etag, a.age, a.label
+                request,
+                answer.status,
+                answer.body,
+                answer.headers,
+                answer.cache_headers,
+                answer.etag,
+                answer.age,
+                answer.label,
             )
 
         return cache
