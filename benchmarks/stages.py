@@ -26,7 +26,7 @@ import json
 import statistics
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +34,9 @@ from benchmarks import fixture
 from benchmarks.ratelimit.edge_cpu import transport_for
 from benchmarks.ratelimit.pipeline_cost import NEVER
 from tailor import BFF, Request, Response, build_config
+from tailor.chain import Chain, Outcome
 from tailor.config import deep_merge
-from tailor.pipeline import BuildContext
-from tailor.routing import Chain, Outcome
+from tailor.pipeline import BuildContext, Placement
 from waveform.bffs.mobile.app import PROFILE, build
 
 RESULTS = Path(__file__).resolve().parent / "results" / "stages.json"
@@ -55,8 +55,11 @@ class StageClock:
 
         original = pipeline.build_chain
 
-        def timed_build_chain(ctx: BuildContext) -> tuple[Chain, list[str]]:
-            stages = [s for s in (f.build(ctx) for f in pipeline.stage_order()) if s is not None]
+        def timed_build_chain(
+            ctx: BuildContext, added: Sequence[Placement] = ()
+        ) -> tuple[Chain, list[str]]:
+            order = pipeline.stage_order(added)
+            stages = [s for s in (f.build(ctx) for f in order) if s is not None]
             self.names = [type(s).__name__ for s in stages]
             self.inclusive = [0] * len(stages)
 

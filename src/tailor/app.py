@@ -22,15 +22,16 @@ from tailor.aggregate.plan import Plan
 from tailor.auth.factory import build_authenticators, check_auth, upstreams_used
 from tailor.auth.internal import build_inward_credentials
 from tailor.cache.policy import CachePolicy
+from tailor.chain import Chain, Handler, Outcome, StageFactory, awaitable
 from tailor.config import Config
 from tailor.http import Request, Response
 from tailor.observe.admin import AdminServer
 from tailor.observe.metrics import Metrics
 from tailor.params import QueryDeclaration, query_spec
-from tailor.pipeline import BuildContext, awaitable, build_chain
+from tailor.pipeline import BuildContext, Placement, build_chain
 from tailor.resilience.runtime import Resilience
 from tailor.resilience.transport import ResilientTransport
-from tailor.routing import Chain, Handler, Outcome, Route, Router
+from tailor.routing import Route, Router
 from tailor.serve import asgi, rsgi
 from tailor.serve.collector import tune_collector
 from tailor.upstream.build import build_transport
@@ -85,6 +86,7 @@ class BFF:
         #: Background jobs that wait for a running loop (none at startup): started by handle().
         self._background_pending = False
         self.stages: list[str] = []
+        self._added: list[Placement] = []
 
     # -- routes -------------------------------------------------------------------------
 
@@ -123,6 +125,20 @@ class BFF:
     def post(self, template: str, **options: Any) -> Callable[[Handler], Handler]:
         return self.route("POST", template, **options)
 
+    # -- extension points ---------------------------------------------------------------
+
+    def add_stage(
+        self, stage: StageFactory, *, before: str | None = None, after: str | None = None
+    ) -> None:
+        """Add a stage of this BFF's own (or of a package shared by BFFs) just ``before`` or
+        just ``after`` the stage of that name (see :mod:`tailor.pipeline` for the order).
+        ``stage`` has the built-in stages' shape: a ``name``, ``build(ctx)`` and ``wrap``;
+        its settings, if any, come from the config's ``stages.<name>``. Checked at startup:
+        an unknown position or a bad setting stops it naming the key (docs/extending.md)."""
+        if self._chain is not None:
+            raise RuntimeError("add_stage() after startup: the chain is already built")
+        self._added.append(Placement(stage, before, after))
+
     # -- lifecycle ------------------------------------------------------------------------
 
     def check(self) -> None:
@@ -159,7 +175,7 @@ class BFF:
         )
         ctx = BuildContext(cfg, self.router, self._client, self.metrics, resilience)
         ctx.authenticators = build_authenticators(ctx)
-        self._chain, self.stages = build_chain(ctx)
+        self._chain, self.stages = build_chain(ctx, self._added)
         self._ctx = ctx
         self._start_background(loop)
         if admin and cfg.admin.enabled:

@@ -394,6 +394,9 @@ class Config(msgspec.Struct, forbid_unknown_fields=True):
     cache: Cache = msgspec.field(default_factory=Cache)
     rate_limit: RateLimit = msgspec.field(default_factory=RateLimit)
     resilience: ResilienceSettings = msgspec.field(default_factory=ResilienceSettings)
+    #: Settings of the stages a BFF adds (``BFF.add_stage``), one table per stage name: each
+    #: is validated against that stage's own Struct when the chain is built.
+    stages: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name, url in self.upstreams.items():

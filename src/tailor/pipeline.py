@@ -17,36 +17,55 @@ it is built, never checked per request.
     authenticate  the profile's authenticators: JWT, session,   -> 401 / 403 (CSRF) / 503
                   API key, client certificate
     entitle       the caller's app: active, on this BFF, route  -> 403
-    rate limit    per IP / user / app and route class, GCRA     -> 429 + RateLimit headers
+    ratelimit     per IP / user / app and route class, GCRA     -> 429 + RateLimit headers
     cache         per-caller key, ETag, SWR / stale-if-error,   -> 304 / hit / stale
                   coalescing, tag invalidation
     handler       parameters, then the endpoint (aggregation)  -> 400
 
-Answering without waiting. A stage is a plain function, not a coroutine function: it returns
-the :class:`~tailor.http.Response` itself when it has it now (a refusal, a cache hit), or an
-awaitable of it when something below has to wait (the handler's upstream calls). A stage with
-work to do on the way back checks which it got: a response is finished at once; an awaitable
-is handed to the stage's own small coroutine, which awaits it and then finishes the same way.
-So a request answered without waiting (every cache hit) runs no coroutine at all, and the
-server writes its answer in the same turn of the event loop that read the request, with no
-task. Nothing here awaits before the chain has returned: code that needs a running task
-(``asyncio.timeout``) only ever runs inside the awaitable, which the caller awaits in a task.
-:meth:`BFF.respond <tailor.app.BFF.respond>` is this chain; :meth:`BFF.handle
-<tailor.app.BFF.handle>` always returns an awaitable.
+Answering without waiting: a stage is a plain function that returns the response itself when
+it has it now, else an awaitable of it, and finishes its work on the way back with one of the
+combinators of :mod:`tailor.chain`. So a request answered without waiting (every cache hit)
+runs no coroutine at all, and the server writes its answer in the same turn of the event loop
+that read the request, with no task. Nothing here awaits before the chain has returned: code
+that needs a running task (``asyncio.timeout``) only ever runs inside the awaitable, which the
+caller awaits in a task. :meth:`BFF.respond <tailor.app.BFF.respond>` is this chain;
+:meth:`BFF.handle <tailor.app.BFF.handle>` always returns an awaitable.
+
+Extension points: a BFF adds a stage of its own next to a named stage of this list with
+:meth:`BFF.add_stage <tailor.app.BFF.add_stage>` (a :class:`Placement`); its settings come
+from the config's ``stages.<name>`` table, validated by :meth:`BuildContext.stage_settings`
+when the chain is built. See docs/extending.md.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
+import msgspec
+
+from tailor.chain import Chain, StageFactory
 from tailor.config import Config
-from tailor.http import Response
+from tailor.errors import ConfigError
 from tailor.observe.metrics import Metrics
 from tailor.resilience.runtime import Resilience
-from tailor.routing import Chain, Outcome, Router
+from tailor.routing import Router
+from tailor.stages.authenticate import AuthenticateStage
+from tailor.stages.authguard import AuthGuardStage
+from tailor.stages.cache import CacheStage
+from tailor.stages.entitle import EntitleStage
+from tailor.stages.errors import ErrorStage
+from tailor.stages.handler import HandlerStage
+from tailor.stages.limits import LimitsStage
+from tailor.stages.observe import ObserveStage
+from tailor.stages.ratelimit import RateLimitStage
+from tailor.stages.request_id import RequestIdStage
+from tailor.stages.route import RouteStage
+from tailor.stages.sanitize import SanitizeStage
+from tailor.stages.shed import ShedStage
 from tailor.upstream.client import UpstreamClient
+from tailor.validation import convert
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -54,6 +73,25 @@ if TYPE_CHECKING:
     from tailor.auth.authenticator import Authenticator
 
 Background = Callable[[], Coroutine[Any, Any, None]]
+S = TypeVar("S", bound=msgspec.Struct)
+
+#: The built-in stages, outermost first: the one stage order (the module docstring says what
+#: each answers). A stage's ``name`` is what a :class:`Placement` names it by.
+BUILT_IN: tuple[StageFactory, ...] = (
+    ObserveStage,
+    RequestIdStage,
+    ErrorStage,
+    LimitsStage,
+    SanitizeStage,
+    ShedStage,
+    RouteStage,
+    AuthGuardStage,
+    AuthenticateStage,
+    EntitleStage,
+    RateLimitStage,
+    CacheStage,
+    HandlerStage,
+)
 
 
 @dataclass
@@ -82,60 +120,62 @@ class BuildContext:
 
             url = self.config.state.redis_url
             if url is None:
-                from tailor.errors import ConfigError
-
                 raise ConfigError("state.redis_url", "a Redis backend is configured without it")
             self._redis = Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
         return self._redis
 
-
-async def answer(response: Response) -> Response:
-    """A response ready now, as an awaitable (for callers that always await)."""
-    return response
-
-
-def awaitable(outcome: Outcome) -> Awaitable[Response]:
-    """``outcome`` as something to await, whichever it is."""
-    return answer(outcome) if isinstance(outcome, Response) else outcome
+    def stage_settings(self, name: str, settings: type[S]) -> S:
+        """The config's ``stages.<name>`` table validated as ``settings`` (an added stage's
+        own msgspec Struct); a bad value stops startup naming its key."""
+        return convert(self.config.stages.get(name, {}), settings, at=f"stages.{name}")
 
 
-def stage_order() -> Sequence[Any]:
-    # Imported here: each stage module imports BuildContext from this one.
-    from tailor.stages.authenticate import AuthenticateStage
-    from tailor.stages.authguard import AuthGuardStage
-    from tailor.stages.cache import CacheStage
-    from tailor.stages.entitle import EntitleStage
-    from tailor.stages.errors import ErrorStage
-    from tailor.stages.handler import HandlerStage
-    from tailor.stages.limits import LimitsStage
-    from tailor.stages.observe import ObserveStage
-    from tailor.stages.ratelimit import RateLimitStage
-    from tailor.stages.request_id import RequestIdStage
-    from tailor.stages.route import RouteStage
-    from tailor.stages.sanitize import SanitizeStage
-    from tailor.stages.shed import ShedStage
+class Placement(NamedTuple):
+    """A stage a BFF adds, and where: just ``before`` or just ``after`` the stage of that name.
 
-    return (
-        ObserveStage,
-        RequestIdStage,
-        ErrorStage,
-        LimitsStage,
-        SanitizeStage,
-        ShedStage,
-        RouteStage,
-        AuthGuardStage,
-        AuthenticateStage,
-        EntitleStage,
-        RateLimitStage,
-        CacheStage,
-        HandlerStage,
-    )
+    >>> Placement(ObserveStage, after="authenticate").after
+    'authenticate'
+    """
+
+    stage: StageFactory
+    before: str | None = None
+    after: str | None = None
 
 
-def build_chain(ctx: BuildContext) -> tuple[Chain, list[str]]:
-    """Stack the enabled stages around the handler. Returns the chain and the stage names in
-    order (for logs and docs)."""
-    stages = [s for s in (factory.build(ctx) for factory in stage_order()) if s is not None]
+def stage_order(added: Sequence[Placement] = ()) -> tuple[StageFactory, ...]:
+    """The built-in stages with ``added`` placed among them, in the order given (a stage may
+    be placed next to one added before it). A position naming no stage, a name taken twice,
+    or a place below the handler (which never calls on) stops startup naming it."""
+    order = list(BUILT_IN)
+    for placed in added:
+        name = placed.stage.name
+        where = f"add_stage({name})"
+        if (placed.before is None) == (placed.after is None):
+            raise ConfigError(where, "give exactly one of before= or after=")
+        names = [s.name for s in order]
+        if name in names:
+            raise ConfigError(where, f"a stage named '{name}' is already in the chain")
+        anchor = placed.after if placed.after is not None else placed.before
+        side = "after" if placed.after is not None else "before"
+        if anchor not in names:
+            raise ConfigError(
+                f"{where}.{side}", f"no stage is named '{anchor}'; stages: {', '.join(names)}"
+            )
+        if anchor == HandlerStage.name and side == "after":
+            raise ConfigError(f"{where}.after", "the handler is innermost: nothing runs below it")
+        order.insert(names.index(anchor) + (side == "after"), placed.stage)
+    return tuple(order)
+
+
+def build_chain(ctx: BuildContext, added: Sequence[Placement] = ()) -> tuple[Chain, list[str]]:
+    """Stack the enabled stages (``added`` placed among the built-in ones) around the handler.
+    Returns the chain and the stage names in order (for logs and docs)."""
+    order = stage_order(added)
+    names = {placed.stage.name for placed in added}
+    for key in ctx.config.stages:
+        if key not in names:
+            raise ConfigError(f"stages.{key}", "no stage added to this BFF has this name")
+    stages = [s for s in (factory.build(ctx) for factory in order) if s is not None]
 
     async def unreachable(request: Any) -> Any:  # the handler stage never calls next
         raise RuntimeError("the handler stage must be last")

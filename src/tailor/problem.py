@@ -21,6 +21,7 @@ _TITLES = {
     408: "Request Timeout",
     413: "Content Too Large",
     415: "Unsupported Media Type",
+    426: "Upgrade Required",
     429: "Too Many Requests",
     431: "Request Header Fields Too Large",
     500: "Internal Server Error",

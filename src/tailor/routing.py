@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import msgspec
+
 from tailor.cache.policy import CachePolicy
-from tailor.http import Request, Response
+from tailor.chain import Handler
 from tailor.params import QuerySpec
 
 if TYPE_CHECKING:
     from tailor.aggregate.plan import Plan
-
-Handler = Callable[[Request], Awaitable[Response]]
-#: What a link of the pipeline's chain hands back: the response itself when it was found
-#: without waiting (a refusal, a cache hit), else an awaitable of it (see tailor.pipeline).
-Outcome = Response | Awaitable[Response]
-Chain = Callable[[Request], Outcome]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,15 +33,13 @@ class Route:
         object.__setattr__(self, "segments", tuple(self.template.strip("/").split("/")))
 
 
-class Match:
-    __slots__ = ("allowed", "params", "route")
+class Match(msgspec.Struct, gc=False):
+    """What :meth:`Router.match` found: the route and its path parameters, or (no route) the
+    methods the path allows, empty when no route has the path. Built in C: one per request."""
 
-    def __init__(
-        self, route: Route | None, params: dict[str, str], allowed: tuple[str, ...] = ()
-    ) -> None:
-        self.route = route
-        self.params = params
-        self.allowed = allowed
+    route: Route | None
+    params: dict[str, str]
+    allowed: tuple[str, ...] = ()
 
 
 _NO_MATCH = Match(None, {})
@@ -66,18 +59,14 @@ class Router:
             self._static.setdefault(route.template, {})[route.method] = route
 
     @property
-    def static(self) -> dict[str, dict[str, Route]]:
-        """Routes without path parameters, by path then method (the route stage reads them
-        directly: the usual request needs no :class:`Match`). Not to be changed."""
-        return self._static
-
-    @property
     def routes(self) -> list[Route]:
         return [r for by_method in self._static.values() for r in by_method.values()] + list(
             self._dynamic
         )
 
     def match(self, method: str, path: str) -> Match:
+        """The route for ``method`` and ``path``: a path without parameters is two dict
+        lookups; a templated one is compared segment by segment."""
         by_method = self._static.get(path)
         if by_method is not None:
             route = by_method.get(method)

@@ -20,9 +20,9 @@ def test_background_jobs_wait_for_a_loop_and_start_with_the_first_request(
 
     real_build_chain = tailor.app.build_chain
 
-    def build_chain_with_a_job(ctx: BuildContext):  # type: ignore[no-untyped-def]
+    def build_chain_with_a_job(ctx: BuildContext, *added):  # type: ignore[no-untyped-def]
         ctx.background.append(job)
-        return real_build_chain(ctx)
+        return real_build_chain(ctx, *added)
 
     monkeypatch.setattr(tailor.app, "build_chain", build_chain_with_a_job)
     bff = BFF(build_config({"name": "test", "admin": {"enabled": False}}))

@@ -37,6 +37,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from tailor.config import Config
+from tailor.errors import ConfigError
 from tailor.serve.collector import tune_collector
 from tailor.serve.http1 import Http1Server, settings_from
 
@@ -110,12 +111,18 @@ def serve(bff: BFF) -> int:
 def run_worker(bff: BFF, sock: socket.socket, parent: int | None = None) -> int:
     """One worker: its own event loop, started BFF and server on the shared socket; it stops
     when process ``parent`` (its supervisor, if forked) is gone."""
-    if bff.config.server.loop == "uvloop":
-        import uvloop
+    try:
+        if bff.config.server.loop == "uvloop":
+            import uvloop
 
-        uvloop.run(_serve(bff, sock, parent))
-    else:
-        asyncio.run(_serve(bff, sock, parent))
+            uvloop.run(_serve(bff, sock, parent))
+        else:
+            asyncio.run(_serve(bff, sock, parent))
+    except ConfigError as exc:
+        # What only building the chain checks (the settings of stages the BFF added) stops
+        # the worker as a bad file would.
+        print(f"{bff.config.name}: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

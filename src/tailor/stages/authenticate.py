@@ -15,19 +15,24 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from tailor.auth.authenticator import Authenticator, CredentialsUnavailable, InvalidCredential
 from tailor.auth.principal import Principal
 from tailor.auth.session import CrossSiteRequest, SessionAuthenticator
+from tailor.chain import Chain, Outcome, awaitable
 from tailor.http import Request, Response
-from tailor.pipeline import BuildContext, awaitable
 from tailor.problem import problem_response
-from tailor.routing import Chain, Outcome
+
+if TYPE_CHECKING:
+    from tailor.pipeline import BuildContext
 
 log = logging.getLogger("tailor.auth")
 
 
 class AuthenticateStage:
+    name = "authenticate"
+
     def __init__(self, authenticators: Sequence[Authenticator], realm: str) -> None:
         self._authenticators = tuple(authenticators)
         # A cookie session is no HTTP authentication scheme: its challenge is empty.

@@ -29,20 +29,23 @@ import ipaddress
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from prometheus_client import Counter
 
+from tailor.chain import Chain, Outcome, rescue, then
 from tailor.config import AuthFailures
 from tailor.errors import HTTPProblem
 from tailor.http import Request, Response
-from tailor.pipeline import BuildContext
 from tailor.problem import problem_response
 from tailor.ratelimit.backend import configured_backend
 from tailor.ratelimit.gcra import BackendUnavailable, Quota, RateLimiter, Verdict
 from tailor.ratelimit.memory import MemoryRateLimiter
-from tailor.routing import Chain, Outcome
 from tailor.stages.ratelimit import ThrottledLog
+
+if TYPE_CHECKING:
+    from tailor.pipeline import BuildContext
 
 log = logging.getLogger("tailor.ratelimit")
 
@@ -120,6 +123,8 @@ class AuthGuardStage:
     >>> bff = BFF(build_config({"name": "edge", **cfg}))  # doctest: +SKIP
     """
 
+    name = "authguard"
+
     def __init__(
         self,
         cfg: AuthFailures,
@@ -169,39 +174,29 @@ class AuthGuardStage:
     def wrap(self, next_handler: Chain) -> Chain:
         blocked = self._blocked
         any_blocked = blocked.until  # a dict: its truthiness costs no Python call
+        raised, answered = self._raised, self._answered  # bound once, not per request
 
-        # Not a coroutine: see tailor.pipeline.
         def authguard(request: Request) -> Outcome:
             # The good path: one truthiness check while no IP is blocked, one lookup after.
             if any_blocked:
                 left = blocked.remaining(client_key(request.client))
                 if left:
                     return self._too_many(request, left)
-            try:
-                outcome = next_handler(request)
-            except HTTPProblem as exc:  # a login handler's refusal, mapped further up
-                if is_auth_failure(exc.status, request):
-                    return self._failed_then_raise(request, exc)
-                raise
-            if isinstance(outcome, Response):
-                status = outcome.status  # inlined is_auth_failure: this runs on every request
-                if status == 401 or (status == 403 and request.principal is None):
-                    return self._failed_or(request, outcome)
-                return outcome
-            return guarded(request, outcome)
-
-        async def guarded(request: Request, pending: Awaitable[Response]) -> Response:
-            try:
-                response = await pending
-            except HTTPProblem as exc:
-                if is_auth_failure(exc.status, request):
-                    return await self._failed_then_raise(request, exc)
-                raise
-            if is_auth_failure(response.status, request):
-                return await self._failed_or(request, response)
-            return response
+            return then(rescue(raised, next_handler, request), answered, request)
 
         return authguard
+
+    def _answered(self, response: Response, request: Request) -> Outcome:
+        """``response``, or (a failed authentication) it or a 429 once its failure is charged."""
+        if is_auth_failure(response.status, request):
+            return self._failed_or(request, response)
+        return response
+
+    def _raised(self, exc: Exception, request: Request) -> Outcome:
+        """A login handler's refusal (mapped further up) is charged like a returned one."""
+        if isinstance(exc, HTTPProblem) and is_auth_failure(exc.status, request):
+            return self._failed_then_raise(request, exc)
+        raise exc
 
     async def _failed_or(self, request: Request, response: Response) -> Response:
         """``response`` (a failed authentication), or a 429 when its charge does not fit."""

@@ -32,14 +32,15 @@ from tailor.cache.key import KeyShape
 from tailor.cache.metrics import CacheMetrics
 from tailor.cache.policy import CachePolicy
 from tailor.cache.redis_backend import RedisCacheBackend
+from tailor.chain import Chain, Outcome, awaitable
 from tailor.errors import ConfigError, UpstreamError
 from tailor.http import Request, Response
 from tailor.observe.metrics import TallyChild
-from tailor.pipeline import BuildContext, awaitable
-from tailor.routing import Chain, Outcome, Route
+from tailor.routing import Route
 
 if TYPE_CHECKING:
     from tailor.aggregate.engine import Degradation
+    from tailor.pipeline import BuildContext
 
 log = logging.getLogger("tailor.cache")
 
@@ -74,12 +75,27 @@ class CachedRoute:
             control,
             vary,
             metrics.lookups.labels(route.template, "hit"),
-            (("cache-control", control),) + ((vary,) if vary is not None else ()),
+            _cache_headers(control, vary),
         )
+
+    def headers_with(self, control: str | None) -> tuple[tuple[str, str], ...]:
+        """The cache headers of an answer of this route stored with ``control`` (None: not
+        stored, and no Cache-Control of the edge's)."""
+        if control == self.cache_control:
+            return self.entry_headers
+        return _cache_headers(control, self.vary)
+
+
+def _cache_headers(
+    control: str | None, vary: tuple[str, str] | None
+) -> tuple[tuple[str, str], ...]:
+    return ((("cache-control", control),) if control is not None else ()) + (
+        (vary,) if vary is not None else ()
+    )
 
 
 # Not frozen: a frozen dataclass sets each of its fields through object.__setattr__. Treat
-# it as a value all the same (replace() makes a new one). Hits build none: respond_from_entry.
+# it as a value all the same (replace() makes a new one). Hits build none: see respond().
 @dataclass(slots=True)
 class Answer:
     """What a fill or an entry answers with, before it becomes one caller's Response."""
@@ -89,7 +105,8 @@ class Answer:
     headers: Sequence[tuple[str, str]]
     label: str
     etag: str | None = None
-    cache_control: str | None = None
+    #: Cache-Control (when the edge says how to keep it) and Vary, from CachedRoute.headers_with
+    cache_headers: tuple[tuple[str, str], ...] = ()
     age: float | None = None
     shareable: bool = True  # False: a waiting caller must not get it (it sets a cookie)
     #: What a coalesced waiter copies onto its own request from the run it waited for (the
@@ -106,12 +123,14 @@ class Answer:
             entry.headers,
             label,
             entry.etag,
-            cached.cache_control,
+            cached.entry_headers,
             entry.age(now),
         )
 
 
 class CacheStage:
+    name = "cache"
+
     def __init__(
         self,
         routes: dict[int, CachedRoute],
@@ -198,14 +217,26 @@ class CacheStage:
         ) -> Outcome:
             if entry is not None:
                 now = time.time()
-                age = entry.age(now)
-                if age < entry.ttl_s:  # fresh (entry.fresh, with the age worked out once)
+                age = entry.age(now)  # worked out once: the Age header needs it too
+                if age < entry.ttl_s:
                     cached.hits.value += 1  # TallyChild.inc, without the call
-                    return respond_from_entry(request, cached, entry, "hit", age)
-                if entry.revalidatable(now):
+                    label = "hit"
+                elif entry.revalidatable(now):
                     self._refresh(key, cached, request, next_handler, entry)
                     self._count(cached, "stale")
-                    return respond_from_entry(request, cached, entry, "stale", age)
+                    label = "stale"
+                else:
+                    return filled(request, cached, key, entry)
+                return respond(
+                    request,
+                    entry.status,
+                    entry.body,
+                    entry.headers,
+                    cached.entry_headers,
+                    entry.etag,
+                    age,
+                    label,
+                )
             return filled(request, cached, key, entry)
 
         async def filled(
@@ -213,7 +244,16 @@ class CacheStage:
         ) -> Response:
             answer = await self._fill(key, cached, request, next_handler, stale)
             self._count(cached, answer.label)
-            return respond(request, cached, answer)
+            return respond(
+                request,
+                answer.status,
+                answer.body,
+                answer.headers,
+                answer.cache_headers,
+                answer.etag,
+                answer.age,
+                answer.label,
+            )
 
         return cache
 
@@ -304,6 +344,7 @@ class CacheStage:
             response.body,
             headers,
             "miss",
+            cache_headers=cached.headers_with(None),
             degraded=request.degraded,
             error_cause=request.error_cause,
         )
@@ -311,15 +352,15 @@ class CacheStage:
         # that sets one must not be handed to the callers coalesced onto this run either).
         if any(name.lower() == "set-cookie" for name, _ in headers):
             self._m.stores.labels(template, "uncacheable").inc()
-            return replace(plain, cache_control=NO_STORE, shareable=False)
+            return replace(plain, cache_headers=cached.headers_with(NO_STORE), shareable=False)
         if response.status != 200:
             return plain
         if request.degraded or response.header(DEGRADED_HEADER) is not None:
             # A partial answer is not the answer: neither we nor the client keep it.
             self._m.stores.labels(template, "degraded").inc()
-            return replace(plain, cache_control=NO_STORE)
+            return replace(plain, cache_headers=cached.headers_with(NO_STORE))
         etag = strong_etag(response.body)
-        answer = replace(plain, etag=etag, cache_control=cached.cache_control)
+        answer = replace(plain, etag=etag, cache_headers=cached.entry_headers)
         tags = _tags(request)
         if key is None:
             return answer
@@ -405,46 +446,33 @@ def _tags(request: Request) -> list[str]:
     return list(dict.fromkeys(t for t in raw if isinstance(t, str) and t))[:MAX_TAGS]
 
 
-def respond(request: Request, cached: CachedRoute, answer: Answer) -> Response:
-    """One caller's response: the stored or fetched answer plus cache headers; 304 when the
-    caller already holds this version."""
-    headers = list(answer.headers)
-    if answer.cache_control is not None:
-        headers.append(("cache-control", answer.cache_control))
-    if cached.vary is not None:
-        headers.append(cached.vary)
-    if answer.etag is not None:
-        headers.append(("etag", answer.etag))
-    if answer.age is not None:
-        headers.append(("age", str(int(answer.age))))
-    headers.append((X_CACHE, answer.label))
-    return _conditional(request, answer.status, answer.body, headers, answer.etag)
-
-
-def respond_from_entry(
-    request: Request, cached: CachedRoute, entry: CacheEntry, label: str, age: float
+def respond(
+    request: Request,
+    status: int,
+    body: bytes,
+    headers: Sequence[tuple[str, str]],
+    cache_headers: tuple[tuple[str, str], ...],
+    etag: str | None,
+    age: float | None,
+    label: str,
 ) -> Response:
-    """:func:`respond` for an :meth:`Answer.from_entry`, without building the Answer: the
-    same headers in the same order. Every hit comes this way."""
-    headers = [
-        *entry.headers,
-        *cached.entry_headers,
-        ("etag", entry.etag),
-        ("age", str(int(age))),
-        (X_CACHE, label),
-    ]
-    return _conditional(request, entry.status, entry.body, headers, entry.etag)
-
-
-def _conditional(
-    request: Request, status: int, body: bytes, headers: list[tuple[str, str]], etag: str | None
-) -> Response:
-    """The response, or a 304 when the caller already holds this version."""
+    """One caller's response, from an entry (every hit, without building an :class:`Answer`)
+    or from an Answer's fields: its headers, then the cache headers, ETag, Age and X-Cache;
+    304 when the caller already holds this version."""
+    if etag is not None and age is not None:  # every answer from an entry: one list display
+        out = [*headers, *cache_headers, ("etag", etag), ("age", str(int(age))), (X_CACHE, label)]
+    else:
+        out = [*headers, *cache_headers]
+        if etag is not None:
+            out.append(("etag", etag))
+        if age is not None:
+            out.append(("age", str(int(age))))
+        out.append((X_CACHE, label))
     if etag is not None:
         if_none_match = request.headers.get("if-none-match")
         if if_none_match and etag_matches(if_none_match, etag):
-            return Response(304, b"", [(k, v) for k, v in headers if k in _NOT_MODIFIED_HEADERS])
-    return Response(status, b"" if request.method == "HEAD" else body, headers)
+            return Response(304, b"", [(k, v) for k, v in out if k in _NOT_MODIFIED_HEADERS])
+    return Response(status, b"" if request.method == "HEAD" else body, out)
 
 
 def detached(request: Request) -> Request:

@@ -18,13 +18,16 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from tailor.auth.apps import App, AppRegistry, RegistryUnavailable
+from tailor.chain import Chain, Outcome, awaitable
 from tailor.http import Request, Response
-from tailor.pipeline import BuildContext, awaitable
 from tailor.problem import problem_response
-from tailor.routing import Chain, Outcome
+
+if TYPE_CHECKING:
+    from tailor.pipeline import BuildContext
 
 log = logging.getLogger("tailor.entitle")
 
@@ -35,6 +38,8 @@ class EntitleStage:
     """
     >>> stage = EntitleStage(registry, bff="mobile", fail_open=False)  # doctest: +SKIP
     """
+
+    name = "entitle"
 
     def __init__(self, registry: AppRegistry, *, bff: str, fail_open: bool) -> None:
         self._registry = registry
@@ -71,7 +76,7 @@ class EntitleStage:
             app = registry.known(principal.client_id)
             if app is None:
                 return look_up(request)
-            if not (app.active and app.allows(bff, request.method, route.template)):
+            if not _permitted(app, bff, request.method, route.template):
                 return _refuse(request)
             request.app = app
             return next_handler(request)

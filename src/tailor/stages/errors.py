@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Awaitable
+from functools import partial
+from typing import TYPE_CHECKING
 
+from tailor.chain import Chain, rescue
 from tailor.errors import (
     ClientDisconnected,
     HTTPProblem,
@@ -19,41 +21,29 @@ from tailor.errors import (
     UpstreamTimeout,
 )
 from tailor.http import Request, Response
-from tailor.pipeline import BuildContext
 from tailor.problem import problem_response
 from tailor.resilience.errors import CircuitOpen
-from tailor.routing import Chain, Outcome
+
+if TYPE_CHECKING:
+    from tailor.pipeline import BuildContext
 
 log = logging.getLogger("tailor.errors")
 
 
 class ErrorStage:
+    name = "errors"
+
     @classmethod
     def build(cls, ctx: BuildContext) -> ErrorStage:
         return cls()
 
     def wrap(self, next_handler: Chain) -> Chain:
-        # Not a coroutine: the stages below raise either while the chain is built (sync) or
-        # while it is awaited; both map the same way (see tailor.pipeline).
-        def map_errors(request: Request) -> Outcome:
-            try:
-                outcome = next_handler(request)
-            except Exception as exc:
-                return mapped(request, exc)
-            if isinstance(outcome, Response):
-                return outcome
-            return awaited(request, outcome)
-
-        async def awaited(request: Request, pending: Awaitable[Response]) -> Response:
-            try:
-                return await pending
-            except Exception as exc:
-                return mapped(request, exc)
-
-        return map_errors
+        # The stages below raise either while the chain is built or while it is awaited:
+        # rescue maps both the same way. The partial is the link itself (no frame of ours).
+        return partial(rescue, mapped, next_handler)
 
 
-def mapped(request: Request, exc: Exception) -> Response:
+def mapped(exc: Exception, request: Request) -> Response:
     """The answer to an exception raised below this stage."""
     if isinstance(exc, HTTPProblem):
         parameter = getattr(exc, "parameter", None) or ""

@@ -3,15 +3,21 @@ parameter), then call it."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from tailor.aggregate.engine import Engine
+from tailor.chain import Chain, Outcome
 from tailor.http import Request
 from tailor.params import check_path_param, parse_query
-from tailor.pipeline import BuildContext
-from tailor.routing import Chain, Outcome
 from tailor.upstream.client import UpstreamClient
+
+if TYPE_CHECKING:
+    from tailor.pipeline import BuildContext
 
 
 class HandlerStage:
+    name = "handler"
+
     def __init__(self, client: UpstreamClient, engine: Engine) -> None:
         self._client = client
         self._engine = engine

@@ -8,15 +8,20 @@ client that dribbles its headers; see ``limits.header_read_timeout_s``.)
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
+from tailor.chain import Chain, Outcome, awaitable
 from tailor.config import Limits
 from tailor.http import Request, Response
-from tailor.pipeline import BuildContext, awaitable
 from tailor.problem import problem_response
-from tailor.routing import Chain, Outcome
+
+if TYPE_CHECKING:
+    from tailor.pipeline import BuildContext
 
 
 class LimitsStage:
+    name = "limits"
+
     def __init__(self, limits: Limits) -> None:
         self._limits = limits
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable
+from typing import TYPE_CHECKING
 
+from tailor.chain import Chain, Outcome, then
 from tailor.http import Request, Response
 from tailor.observe.metrics import Metrics
-from tailor.pipeline import BuildContext
-from tailor.routing import Chain, Outcome
+
+if TYPE_CHECKING:
+    from tailor.pipeline import BuildContext
 
 UNMATCHED = "<unmatched>"
 #: Methods counted under their own name. A client may send any token as a method (to a path
@@ -17,6 +19,8 @@ METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 
 
 class ObserveStage:
+    name = "observe"
+
     def __init__(self, metrics: Metrics) -> None:
         self._m = metrics
 
@@ -29,7 +33,7 @@ class ObserveStage:
         known, series = m.requests.known, m.requests.series
         clock = time.perf_counter
 
-        def record(request: Request, response: Response) -> Response:
+        def record(response: Response, request: Request) -> Response:
             route = request.route.template if request.route is not None else UNMATCHED
             status = response.status
             method = request.method if request.method in METHODS else "OTHER"
@@ -42,14 +46,7 @@ class ObserveStage:
                 m.errors.labels(route, request.error_cause or str(status)).inc()
             return response
 
-        # Not a coroutine: an answer found without waiting is recorded at once (tailor.pipeline).
         def observe(request: Request) -> Outcome:
-            outcome = next_handler(request)
-            if isinstance(outcome, Response):
-                return record(request, outcome)
-            return observed(request, outcome)
-
-        async def observed(request: Request, pending: Awaitable[Response]) -> Response:
-            return record(request, await pending)
+            return then(next_handler(request), record, request)
 
         return observe

@@ -13,13 +13,13 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Awaitable
+from typing import TYPE_CHECKING
 
 from prometheus_client import Counter
 
+from tailor.chain import Chain, Outcome, awaitable, then
 from tailor.config import RateLimit
 from tailor.http import Request, Response
-from tailor.pipeline import BuildContext, awaitable
 from tailor.problem import problem_response
 from tailor.ratelimit.backend import configured_backend
 from tailor.ratelimit.gcra import BackendUnavailable, Quota, RateLimiter, Verdict
@@ -32,7 +32,9 @@ from tailor.ratelimit.policy import (
     policies_by_route,
     tier_of,
 )
-from tailor.routing import Chain, Outcome
+
+if TYPE_CHECKING:
+    from tailor.pipeline import BuildContext
 
 log = logging.getLogger("tailor.ratelimit")
 
@@ -66,6 +68,8 @@ class RateLimitStage:
     >>> cfg = {"rate_limit": {"policies": {"ip": {"key": "ip", "limit": 600}}}}
     >>> bff = BFF(build_config({"name": "edge", **cfg}))  # doctest: +SKIP
     """
+
+    name = "ratelimit"
 
     def __init__(
         self,
@@ -134,20 +138,9 @@ class RateLimitStage:
             else:
                 usage = ", ".join(map(CompiledPolicy.usage_item, applied, verdict.usages))
             headers = (policy_header, ("ratelimit", usage))
-            outcome = next_handler(request)
-            if isinstance(outcome, Response):
-                outcome.headers += headers
-                return outcome
-            return with_headers(outcome, headers)
+            return then(next_handler(request), _with_headers, headers)
 
-        async def with_headers(
-            pending: Awaitable[Response], headers: tuple[tuple[str, str], ...]
-        ) -> Response:
-            response = await pending
-            response.headers += headers
-            return response
-
-        # Not a coroutine with the memory backend: see tailor.pipeline.
+        # Not a coroutine with the memory backend: a request is charged without waiting.
         def rate_limit(request: Request) -> Outcome:
             route = request.route
             policies = by_route.get(id(route)) if route is not None else None
@@ -214,3 +207,8 @@ class RateLimitStage:
             headers=(("retry-after", "1"),),
             request_id=request.request_id,
         )
+
+
+def _with_headers(response: Response, headers: tuple[tuple[str, str], ...]) -> Response:
+    response.headers += headers
+    return response

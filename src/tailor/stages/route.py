@@ -3,13 +3,20 @@ after authentication, so an anonymous caller learns nothing beyond 401."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from tailor.chain import Chain, Outcome
 from tailor.http import Request, Response
-from tailor.pipeline import BuildContext
 from tailor.problem import problem_response
-from tailor.routing import Chain, Outcome, Router
+from tailor.routing import Router
+
+if TYPE_CHECKING:
+    from tailor.pipeline import BuildContext
 
 
 class RouteStage:
+    name = "route"
+
     def __init__(self, router: Router) -> None:
         self._router = router
 
@@ -18,21 +25,16 @@ class RouteStage:
         return cls(ctx.router)
 
     def wrap(self, next_handler: Chain) -> Chain:
-        static = self._router.static
         match = self._router.match
 
-        # Not a coroutine (see tailor.pipeline).
         def route(request: Request) -> Outcome:
-            # A path without parameters is two dict lookups; the rest goes to the router.
-            by_method = static.get(request.path)
-            found = by_method.get(request.method) if by_method is not None else None
+            matched = match(request.method, request.path)
+            found = matched.route
             if found is None:
-                matched = match(request.method, request.path)
-                if matched.route is None:
-                    return _refusal(request, matched.allowed)
-                found = matched.route
-                request.path_params = matched.params
+                return _refusal(request, matched.allowed)
             request.route = found
+            if matched.params:
+                request.path_params = matched.params
             return next_handler(request)
 
         return route

@@ -23,13 +23,15 @@ Outbound: no ``Server``, ``X-Powered-By``, internal or hop-by-hop header on any 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Awaitable
 from operator import itemgetter
+from typing import TYPE_CHECKING
 
+from tailor.chain import Chain, Outcome, then
 from tailor.config import Sanitize
 from tailor.http import Request, Response
-from tailor.pipeline import BuildContext
-from tailor.routing import Chain, Outcome
+
+if TYPE_CHECKING:
+    from tailor.pipeline import BuildContext
 
 HOP_BY_HOP = frozenset(
     {
@@ -103,6 +105,8 @@ def client_address(xff: str | None, peer: str, trusted_proxies: int) -> str:
 
 
 class SanitizeStage:
+    name = "sanitize"
+
     def __init__(self, internal: frozenset[str], cfg: Sanitize) -> None:
         self._drop_inbound = internal | HOP_BY_HOP | FORWARDED
         self._drop_outbound = internal | HOP_BY_HOP | RESPONSE_FORBIDDEN
@@ -138,12 +142,6 @@ class SanitizeStage:
         drop_out = self._drop_outbound
         trusted = self._trusted
 
-        def clean(response: Response) -> Response:
-            if not drop_out.isdisjoint(map(_name, response.headers)):
-                response.headers = [(n, v) for n, v in response.headers if n not in drop_out]
-            return response
-
-        # Not a coroutine: see tailor.pipeline.
         def sanitize(request: Request) -> Outcome:
             if trusted:
                 self._forwarded(request)
@@ -152,12 +150,13 @@ class SanitizeStage:
             if not drop_in.isdisjoint(headers):
                 for name in drop_in.intersection(headers):
                     del headers[name]
-            outcome = next_handler(request)
-            if isinstance(outcome, Response):
-                return clean(outcome)
-            return cleaned(outcome)
-
-        async def cleaned(pending: Awaitable[Response]) -> Response:
-            return clean(await pending)
+            return then(next_handler(request), _clean, drop_out)
 
         return sanitize
+
+
+def _clean(response: Response, drop_out: frozenset[str]) -> Response:
+    """``response`` without the headers that must never leave (see the module docstring)."""
+    if not drop_out.isdisjoint(map(_name, response.headers)):
+        response.headers = [(n, v) for n, v in response.headers if n not in drop_out]
+    return response

@@ -19,15 +19,17 @@ import asyncio
 import collections
 import contextlib
 import time
-from collections.abc import Awaitable
+from typing import TYPE_CHECKING
 
+from tailor.chain import Chain, Outcome, awaitable, ensure
 from tailor.http import Request, Response
-from tailor.pipeline import BuildContext, awaitable
 from tailor.problem import problem_response
 from tailor.resilience.allowance import CallAllowance
 from tailor.resilience.metrics import ResilienceMetrics
 from tailor.resilience.settings import ShedSettings
-from tailor.routing import Chain, Outcome
+
+if TYPE_CHECKING:
+    from tailor.pipeline import BuildContext
 
 # Weight of the newest sample in the moving average of service time.
 _EWMA_ALPHA = 0.1
@@ -108,6 +110,8 @@ def _handed_over(waiter: asyncio.Future[None]) -> bool:
 
 
 class ShedStage:
+    name = "shed"
+
     def __init__(
         self,
         settings: ShedSettings,
@@ -134,8 +138,8 @@ class ShedStage:
         gate = self.gate
         clock = time.perf_counter
 
-        # Not a coroutine: see tailor.pipeline. The slot is held until the answer is final,
-        # whether it came at once or had to be awaited.
+        # The slot is held until the answer is final, whether it came at once or had to be
+        # awaited.
         def admit(request: Request) -> Outcome:
             if not gate.try_enter():  # the usual case, a free slot, takes no coroutine
                 return queued(request)
@@ -143,22 +147,10 @@ class ShedStage:
 
         def admitted(request: Request) -> Outcome:
             request.allowance = CallAllowance(max_calls)
-            started = clock()
-            try:
-                outcome = next_handler(request)
-            except BaseException:
-                gate.leave(clock() - started)
-                raise
-            if isinstance(outcome, Response):
-                gate.leave(clock() - started)
-                return outcome
-            return finishing(outcome, started)
+            return ensure(next_handler, request, release, clock())
 
-        async def finishing(pending: Awaitable[Response], started: float) -> Response:
-            try:
-                return await pending
-            finally:
-                gate.leave(clock() - started)
+        def release(started: float) -> None:
+            gate.leave(clock() - started)
 
         async def queued(request: Request) -> Response:
             refused = await gate.enter()

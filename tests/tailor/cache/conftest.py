@@ -5,6 +5,7 @@ answer from a fresh one), and a public route."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import msgspec
@@ -106,7 +107,8 @@ def feed(upstream: ScriptedUpstream) -> FeedService:
 
 
 def cache_stage_of(bff: BFF) -> CacheStage:
-    """The BFF's built cache stage, found in the chain's closures (stages are closures)."""
+    """The BFF's built cache stage, found in the chain's closures (stages are closures, or
+    partials of a combinator)."""
     seen: set[int] = set()
     todo: list[object] = [bff._chain]
     while todo:
@@ -118,4 +120,6 @@ def cache_stage_of(bff: BFF) -> CacheStage:
         seen.add(id(obj))
         for cell in getattr(obj, "__closure__", None) or ():
             todo.append(cell.cell_contents)
+        if isinstance(obj, partial):
+            todo.extend(obj.args)
     raise AssertionError("the chain has no cache stage")

@@ -10,9 +10,9 @@ from harness import assert_problem, jwks
 from prometheus_client import CollectorRegistry, Counter
 
 from tailor import Request, Response, build_config
+from tailor.chain import awaitable
 from tailor.config import AuthFailures
 from tailor.errors import ConfigError
-from tailor.pipeline import awaitable
 from tailor.ratelimit.memory import MemoryRateLimiter
 from tailor.stages.authguard import AuthGuardStage, BlockedIPs
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from tailor import AggregateBody, Part, Plan, PlanResult, Request, Response, aggregate
-from tailor.routing import Handler
+from tailor.chain import Handler
 from waveform.bffs.consumed import EMPTY_REFS, PlaylistRecord, TrackRefs, UserRecord
 from waveform.bffs.parts import catalog_batch, me_part, users_batch
 

@@ -17,8 +17,8 @@ from urllib.parse import parse_qsl, unquote
 import msgspec
 
 from tailor import BadRequest, HTTPProblem, Request, Response, Unauthorized, json_response
+from tailor.chain import Handler
 from tailor.errors import UpstreamStatusError
-from tailor.routing import Handler
 from tailor.validation import error_key
 
 

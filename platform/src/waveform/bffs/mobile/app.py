@@ -13,6 +13,7 @@ from tailor import BFF, Inputs, Part, Plan, PlanResult, Request, Response, aggre
 from tailor.cache import CachePolicy, tag
 from tailor.serve.run import config_from_env
 from waveform.bffs.cards import UserCard, index_tracks, index_user_cards, user_card
+from waveform.bffs.client_version import ClientVersionStage
 from waveform.bffs.consumed import (
     EMPTY_PLAYLISTS,
     EMPTY_RECOMMENDATIONS,
@@ -66,6 +67,9 @@ PROFILE: dict[str, Any] = {
             "user-write": {"key": "user", "limit": 120, "window_s": 60, "classes": ["write"]},
         },
     },
+    # App builds older than this are told to update (426) before anything else is asked of
+    # them: see waveform/bffs/client_version.py and docs/extending.md.
+    "stages": {"client_version": {"minimum": "3.0.0"}},
     # Pinned to the mobile audience: a web or public token is refused here (401).
     "auth": {
         "jwt": {
@@ -260,6 +264,7 @@ def create() -> BFF:
 
 def build(config: Any) -> BFF:
     bff = BFF(config)
+    bff.add_stage(ClientVersionStage, after="route")
     bff.post("/v1/auth/token", auth=False, uses=("accounts",))(password_grant("waveform-mobile"))
 
     @bff.get("/v1/home", plan=HOME, cache=HOME_CACHE)
