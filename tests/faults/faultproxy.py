@@ -11,8 +11,9 @@ behaviour a test switches at runtime.
     proxy.set(Fault())                            # healthy again
 
 ``ratio`` applies a fault to that fraction of requests only (seeded, so runs repeat). Every
-request that reaches the proxy is counted (``attempts``): that is what the upstream would see,
-which is how retry amplification is measured.
+request that reaches the proxy is counted (``attempts``) and timed (``arrivals``, on
+``time.perf_counter``): that is what the upstream would see, which is how retry amplification is
+measured, per second.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import asyncio
 import random
 import socket
 import struct
+import time
 from dataclasses import dataclass
 
 import aiohttp
@@ -60,6 +62,7 @@ class FaultProxy:
         self.target = target.rstrip("/")
         self.fault = Fault()
         self.attempts = 0
+        self.arrivals: list[float] = []
         self.faulted = 0
         self.port = 0
         self._rng = random.Random(7)
@@ -91,6 +94,7 @@ class FaultProxy:
 
     def reset_counts(self) -> None:
         self.attempts = 0
+        self.arrivals = []
         self.faulted = 0
 
     async def refuse(self) -> None:
@@ -117,6 +121,7 @@ class FaultProxy:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         self.attempts += 1
+        self.arrivals.append(time.perf_counter())
         fault = self.fault
         if fault.ratio < 1.0 and self._rng.random() >= fault.ratio:
             fault = Fault()

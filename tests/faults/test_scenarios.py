@@ -14,6 +14,7 @@ import os
 import time
 from typing import Any
 
+import pytest
 from faultproxy import Fault
 from faultworld import DEADLINE_S, World
 
@@ -40,6 +41,22 @@ async def _load(world: World, requests: int, concurrency: int) -> None:
             await world.home(("u1", "u2", "u3")[n % 3])
 
     await asyncio.gather(*(client() for _ in range(concurrency)))
+
+
+async def _load_for(world: World, seconds: float, concurrency: int) -> list[float]:
+    """Home requests back to back over ``concurrency`` client loops for ``seconds``; when each
+    began (``time.perf_counter``)."""
+    began: list[float] = []
+    stop_at = time.perf_counter() + seconds
+
+    async def client(n: int) -> None:
+        while (now := time.perf_counter()) < stop_at:
+            began.append(now)
+            await world.home(("u1", "u2", "u3")[n % 3])
+            n += 1
+
+    await asyncio.gather(*(client(n) for n in range(concurrency)))
+    return began
 
 
 async def _until(predicate: Any, world: World, within_s: float, user: str = "u1") -> float:
@@ -130,6 +147,7 @@ async def test_a_5xx_burst_opens_the_breaker_and_it_recovers_after_the_cool_down
     proxy = world.proxies["stream"]
     cool_down = 2.0  # the mobile profile's
     opens = lambda: world.metric("tailor_circuit_state", upstream="stream") == 2  # noqa: E731
+    proxy.reset_counts()  # the baseline's calls are not the breaker's doing
     proxy.set(Fault("status", status=503))
     time_to_open = await _until(opens, world, within_s=5)
     attempts_to_open = proxy.attempts
@@ -156,6 +174,31 @@ async def test_a_5xx_burst_opens_the_breaker_and_it_recovers_after_the_cool_down
         attempts_to_open=attempts_to_open,
         time_to_recover_ms=round(time_to_recover * 1000),
         cool_down_s=cool_down,
+        verdicts=world.verdicts(),
+    )
+
+
+HEALTHY_S = 2.0  # of healthy traffic first: the breaker's window fills with successes
+
+
+async def test_a_service_answering_500_after_healthy_traffic_opens_the_breaker_within_a_second(
+    make_world,
+) -> None:
+    world = await make_world()
+    proxy = world.proxies["stream"]
+    healthy = len(await _load_for(world, HEALTHY_S, concurrency=4))
+    assert world.metric("tailor_circuit_state", upstream="stream") == 0
+    proxy.reset_counts()
+    proxy.set(Fault("status", status=500))
+    opens = lambda: world.metric("tailor_circuit_state", upstream="stream") == 2  # noqa: E731
+    time_to_open = await _until(opens, world, within_s=1.0)
+    world.assert_all_acceptable()
+    report(
+        "breaker_after_healthy",
+        healthy_s=HEALTHY_S,
+        healthy_requests=healthy,
+        time_to_open_ms=round(time_to_open * 1000),
+        attempts_to_open=proxy.attempts,
         verdicts=world.verdicts(),
     )
 
@@ -201,6 +244,43 @@ async def test_with_the_breaker_off_the_retry_budget_alone_keeps_amplification_a
         client_requests=CLIENT_REQUESTS,
         upstream_attempts=world.attempts("recommendations"),
         amplification=round(amplification, 3),
+        verdicts=world.verdicts(),
+    )
+
+
+OUTAGE_S = 3
+#: A second's edges: the one retry the budget holds in reserve (``budget_burst``), and one
+#: retry spent in the second before that reaches the service after its backoff.
+EDGE_ATTEMPTS = 2
+
+
+@pytest.mark.parametrize("breaker", [True, False], ids=["breaker_on", "breaker_off"])
+async def test_every_second_of_a_total_failure_after_healthy_traffic_costs_at_most_1_2_attempts(
+    make_world, breaker: bool
+) -> None:
+    world = await make_world({"default": {"breaker": {"enabled": breaker}}})
+    proxy = world.proxies["recommendations"]
+    await _load_for(world, HEALTHY_S, concurrency=4)
+    proxy.reset_counts()
+    proxy.set(Fault("status", status=503))
+    outage_began = time.perf_counter()
+    began = await _load_for(world, OUTAGE_S, concurrency=4)
+    world.assert_all_acceptable()
+    seconds = [
+        (
+            sum(outage_began + n <= t < outage_began + n + 1 for t in began),
+            sum(outage_began + n <= t < outage_began + n + 1 for t in proxy.arrivals),
+        )
+        for n in range(OUTAGE_S)
+    ]
+    for calls, attempts in seconds:
+        assert attempts <= 1.2 * calls + EDGE_ATTEMPTS, seconds
+    report(
+        "total_failure_per_second",
+        breaker=breaker,
+        requests_per_second=[calls for calls, _ in seconds],
+        attempts_per_second=[attempts for _, attempts in seconds],
+        amplification_per_second=[round(attempts / calls, 3) for calls, attempts in seconds],
         verdicts=world.verdicts(),
     )
 

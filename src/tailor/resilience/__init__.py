@@ -3,9 +3,11 @@
 Per upstream (policies in ``resilience.default``, overridden by ``resilience.upstreams.<name>``):
 
     retry       idempotent calls only, full-jitter backoff, at most 3 attempts, never past the
-                call's budget, and a retry budget (retries <= 20% of calls in a rolling window)
-    breaker     fails fast while an upstream's failure rate is over a threshold; half-open
-                probes after a cool-down; one breaker per upstream, shared by every endpoint
+                call's budget, and a retry budget (retries <= 20% of calls, plus one, over any
+                stretch of time: a token bucket that healthy traffic cannot fill past one retry)
+    breaker     fails fast once an upstream's failure rate is over a threshold or after 5
+                failures in a row (any 5xx or transport error); half-open probes after a
+                cool-down; one breaker per upstream, shared by every endpoint
     bulkhead    a concurrency limit; a call over it waits briefly, then fails fast
     hedge       optional second attempt of an idempotent call after a latency threshold
 

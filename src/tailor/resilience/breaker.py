@@ -1,8 +1,13 @@
 """A circuit breaker per upstream, shared by every endpoint of a BFF.
 
     CLOSED ──(>= min_calls in the window and failure rate >= threshold)──► OPEN
+    CLOSED ──(consecutive_failures failures in a row)──► OPEN
     OPEN ──(cool-down over; the next call is a probe)──► HALF_OPEN
     HALF_OPEN ──(probe succeeds)──► CLOSED    HALF_OPEN ──(probe fails)──► OPEN
+
+The two triggers cover each other: the failure rate sees an upstream that fails often but not
+always, and the run of failures sees an outage at once, even when the window is still full of
+the successes before it (which would keep the rate under its threshold for seconds).
 
 While open, calls fail fast with :class:`CircuitOpen` and no request leaves the BFF, which
 gives a struggling service room to recover and answers the caller at once instead of after a
@@ -12,6 +17,7 @@ timeout. Half-open lets ``half_open_probes`` calls through at a time.
 from __future__ import annotations
 
 import enum
+import math
 import time
 from collections.abc import Callable
 
@@ -60,6 +66,8 @@ class CircuitBreaker:
         self._counts = RollingCounts(settings.window_s, fields=2, clock=clock)
         self._opened_at = 0.0
         self._probes = 0
+        self._streak = 0  # failures in a row since the last success
+        self._streak_limit = settings.consecutive_failures or math.inf
 
     def admit(self) -> bool:
         """Let a call through or raise :class:`CircuitOpen`. Returns True when the call is a
@@ -94,14 +102,17 @@ class CircuitBreaker:
         if self.state is not BreakerState.CLOSED:
             return  # a straggler from before the breaker opened: the probe decides now
         self._counts.add(_CALLS)
-        if not ok:
-            self._counts.add(_FAILURES)
-            calls = self._counts.total(_CALLS)
-            if (
-                calls >= self.settings.min_calls
-                and self._counts.total(_FAILURES) >= self.settings.failure_rate * calls
-            ):
-                self._open()
+        if ok:
+            self._streak = 0
+            return
+        self._counts.add(_FAILURES)
+        self._streak += 1
+        calls = self._counts.total(_CALLS)
+        if self._streak >= self._streak_limit or (
+            calls >= self.settings.min_calls
+            and self._counts.total(_FAILURES) >= self.settings.failure_rate * calls
+        ):
+            self._open()
 
     def release(self, probe: bool) -> None:
         """A call admitted by :meth:`admit` ended without an outcome (cancelled)."""
@@ -116,6 +127,7 @@ class CircuitBreaker:
     def _open(self) -> None:
         self._opened_at = self._clock()
         self._counts.clear()
+        self._streak = 0
         self._set(BreakerState.OPEN)
 
     def _set(self, state: BreakerState) -> None:

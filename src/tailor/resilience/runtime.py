@@ -15,7 +15,7 @@ from tailor.resilience.budget import RetryBudget
 from tailor.resilience.bulkhead import Bulkhead
 from tailor.resilience.lastgood import LastKnownGood
 from tailor.resilience.metrics import ResilienceMetrics
-from tailor.resilience.settings import ResilienceSettings, UpstreamPolicy
+from tailor.resilience.settings import ResilienceSettings, UpstreamPolicy, status_set
 from tailor.resilience.window import Clock
 
 
@@ -27,6 +27,9 @@ class UpstreamGuards:
     breaker: CircuitBreaker
     budget: RetryBudget
     bulkhead: Bulkhead
+    #: ``policy.failure_statuses`` and ``policy.retry.statuses`` as sets of codes
+    failing: frozenset[int]
+    retrying: frozenset[int]
 
 
 class Resilience:
@@ -69,17 +72,14 @@ class Resilience:
                 CircuitBreaker(
                     upstream, policy.breaker, clock=self._clock, on_change=self._breaker_changed
                 ),
-                RetryBudget(
-                    ratio=policy.retry.budget_ratio,
-                    min_retries=policy.retry.budget_min_retries,
-                    window_s=policy.retry.budget_window_s,
-                    clock=self._clock,
-                ),
+                RetryBudget(ratio=policy.retry.budget_ratio, burst=policy.retry.budget_burst),
                 Bulkhead(
                     upstream,
                     max_concurrent=policy.bulkhead.max_concurrent,
                     max_wait_s=policy.bulkhead.max_wait_s,
                 ),
+                status_set(policy.failure_statuses),
+                status_set(policy.retry.statuses),
             )
             self.metrics.breaker_state.labels(upstream).set(BreakerState.CLOSED)
         return found

@@ -25,16 +25,49 @@ from tailor.validation import Count, NonNegative, Positive, convert, deep_merge
 
 MAX_ATTEMPTS = 3  # the issue's ceiling: more attempts multiply load for little gain
 
+#: One entry of a list of upstream statuses: a 5xx code, or an inclusive range ("500-599").
+StatusEntry = (
+    Annotated[int, msgspec.Meta(ge=500, le=599)]
+    | Annotated[str, msgspec.Meta(pattern=r"^5\d\d-5\d\d$")]
+)
+
+
+def status_set(entries: list[int | str]) -> frozenset[int]:
+    """The codes a list of :data:`StatusEntry` names.
+
+    >>> sorted(status_set([500, "502-504"]))
+    [500, 502, 503, 504]
+    """
+    codes: set[int] = set()
+    for entry in entries:
+        if isinstance(entry, int):
+            codes.add(entry)
+        else:
+            low, high = (int(code) for code in entry.split("-"))
+            codes.update(range(low, high + 1))
+    return frozenset(codes)
+
+
+def _check_ranges(field: str, entries: list[int | str]) -> None:
+    for entry in entries:
+        if isinstance(entry, str) and entry[:3] > entry[4:]:
+            raise ValueError(f"{field} holds a range that runs backwards: {entry!r}")
+
 
 class RetrySettings(msgspec.Struct, forbid_unknown_fields=True):
     max_attempts: Annotated[int, msgspec.Meta(ge=1, le=MAX_ATTEMPTS)] = 3
     backoff_base_s: Positive = 0.025
     backoff_max_s: Positive = 0.25
+    # The gateway statuses that say "not now"; a 500 is an answer that a retry would repeat.
+    statuses: list[StatusEntry] = msgspec.field(default_factory=lambda: [502, 503, 504])
     # Envoy's retry budget default: retries <= 20% of calls
     budget_ratio: Annotated[float, msgspec.Meta(ge=0, le=1)] = 0.2
-    # so a quiet upstream can still retry a rare failure
-    budget_min_retries: Annotated[int, msgspec.Meta(ge=0)] = 3
-    budget_window_s: Positive = 10.0
+    # Retries the budget holds in reserve beyond the ratio: what a quiet upstream can retry,
+    # and all that healthy traffic can save up for the first second of an outage.
+    budget_burst: Count = 1
+
+    def __post_init__(self) -> None:
+        _check_ranges("statuses", self.statuses)
 
 
 class BreakerSettings(msgspec.Struct, forbid_unknown_fields=True):
@@ -42,6 +75,9 @@ class BreakerSettings(msgspec.Struct, forbid_unknown_fields=True):
     failure_rate: Annotated[float, msgspec.Meta(gt=0, le=1)] = 0.5
     min_calls: Count = 20
     window_s: Positive = 10.0
+    # Opens after this many failures in a row whatever the window holds, so an outage after
+    # healthy traffic opens it within a few calls (Envoy's outlier detection: 5); 0 turns it off.
+    consecutive_failures: Annotated[int, msgspec.Meta(ge=0)] = 5
     cool_down_s: Positive = 5.0
     half_open_probes: Count = 1
 
@@ -59,12 +95,15 @@ class UpstreamPolicy(msgspec.Struct, forbid_unknown_fields=True):
     bulkhead: BulkheadSettings = msgspec.field(default_factory=BulkheadSettings)
     hedge_after_s: Positive | None = None  # None: no hedging
     idempotent_methods: list[str] = msgspec.field(default_factory=lambda: ["GET", "HEAD"])
-    failure_statuses: list[Annotated[int, msgspec.Meta(ge=500, le=599)]] = msgspec.field(
-        default_factory=lambda: [502, 503, 504]
-    )
+    # What the breaker counts as a failure, besides transport errors: any 5xx by default.
+    failure_statuses: list[StatusEntry] = msgspec.field(default_factory=lambda: ["500-599"])
 
     def __post_init__(self) -> None:
         self.idempotent_methods = [m.upper() for m in self.idempotent_methods]
+        _check_ranges("failure_statuses", self.failure_statuses)
+        if not status_set(self.retry.statuses) <= status_set(self.failure_statuses):
+            # A retried status the breaker did not count would hide an outage from it.
+            raise ValueError("failure_statuses must hold every status in retry.statuses")
 
 
 class ShedSettings(msgspec.Struct, forbid_unknown_fields=True):

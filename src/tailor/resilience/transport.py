@@ -10,9 +10,11 @@ arrives as ``UpstreamRequest.idempotent``). Each call draws once on the request'
 :class:`~tailor.resilience.allowance.CallAllowance` when it carries one
 (``UpstreamRequest.allowance``); retries and hedges do not.
 
-A failure, for the breaker and for retries, is a transport error (timeout, refused, reset) or
-a status in ``failure_statuses`` (502, 503, 504: the gateway statuses that say "not now").
-Fail-fast refusals (:class:`CircuitOpen`, :class:`BulkheadFull`) are never retried.
+A failure, for the breaker, is a transport error (timeout, refused, reset) or a status in
+``failure_statuses`` (any 5xx by default). A retry follows a transport error or a status in
+``retry.statuses`` (502, 503, 504: the gateway statuses that say "not now"; a 500 is counted
+but not retried). Fail-fast refusals (:class:`CircuitOpen`, :class:`BulkheadFull`) are never
+retried.
 """
 
 from __future__ import annotations
@@ -75,7 +77,10 @@ class ResilientTransport:
                 result, ok = await self._round(guards, request, ends, hedge_after)
             if ok or attempt >= attempts:
                 break
-            if isinstance(result, CircuitOpen | BulkheadFull):
+            if isinstance(result, UpstreamResponse):
+                if result.status not in guards.retrying:
+                    break  # a failure, but one a retry would repeat (a 500)
+            elif isinstance(result, CircuitOpen | BulkheadFull):
                 break  # refused without a call: retrying would only hammer the guard
             delay = full_jitter(attempt, policy.retry.backoff_base_s, policy.retry.backoff_max_s)
             if time.monotonic() + delay + MIN_ATTEMPT_S >= ends:
@@ -172,7 +177,7 @@ class ResilientTransport:
                 with contextlib.suppress(Exception):
                     guards.breaker.release(probe)
                 raise
-            ok = response.status not in guards.policy.failure_statuses
+            ok = response.status not in guards.failing
             guards.breaker.record(probe, ok=ok)
             return response, ok
         finally:

@@ -1,4 +1,4 @@
-"""The retry budget and the circuit breaker, on a controlled clock."""
+"""The retry budget, driven by counts, and the circuit breaker, on a controlled clock."""
 
 from __future__ import annotations
 
@@ -18,32 +18,56 @@ class Clock:
         return self.now
 
 
-def test_retry_budget_allows_at_most_the_ratio_of_calls_once_calls_are_many() -> None:
-    budget = RetryBudget(ratio=0.2, min_retries=3, window_s=10, clock=Clock())
+def _outage_second(budget: RetryBudget, calls: int, max_attempts: int = 3) -> int:
+    """``calls`` calls that all fail, each retried while the budget allows; the attempts."""
+    attempts = 0
+    for _ in range(calls):
+        budget.record_call()
+        tries = 1
+        while tries < max_attempts and budget.try_spend():
+            tries += 1
+        attempts += tries
+    return attempts
+
+
+def test_retry_budget_allows_retries_of_at_most_the_ratio_of_calls_made_alongside() -> None:
+    budget = RetryBudget(ratio=0.2, burst=1)
+    retried = 0
     for _ in range(100):
         budget.record_call()
-    spent = sum(budget.try_spend() for _ in range(100))
-    assert spent == 20
+        retried += budget.try_spend()
+    assert retried == 20
 
 
-def test_retry_budget_minimum_lets_a_quiet_upstream_retry() -> None:
-    budget = RetryBudget(ratio=0.2, min_retries=3, window_s=10, clock=Clock())
+def test_retry_budget_saves_up_no_more_than_its_burst_from_healthy_calls() -> None:
+    budget = RetryBudget(ratio=0.2, burst=2)
+    for _ in range(10_000):  # healthy traffic: calls and no retries
+        budget.record_call()
+    assert [budget.try_spend() for _ in range(3)] == [True, True, False]
+
+
+def test_every_second_of_an_outage_after_healthy_traffic_costs_at_most_1_2_attempts_per_call() -> (
+    None
+):
+    budget = RetryBudget(ratio=0.2, burst=1)
+    for _ in range(10 * 100):  # 10 s of healthy traffic at 100 calls a second
+        budget.record_call()
+    per_second = [_outage_second(budget, 100) for _ in range(5)]
+    assert per_second[0] <= 1.2 * 100  # the reserve stands in for the first call's share
+    assert all(attempts <= 1.2 * 100 + 1 for attempts in per_second)
+
+
+def test_retry_budget_lets_a_quiet_upstream_retry_its_first_failure() -> None:
+    budget = RetryBudget(ratio=0.2, burst=1)
     budget.record_call()
-    assert [budget.try_spend() for _ in range(4)] == [True, True, True, False]
+    assert [budget.try_spend() for _ in range(2)] == [True, False]
 
 
-def test_retry_budget_forgets_calls_and_retries_older_than_its_window() -> None:
-    clock = Clock()
-    budget = RetryBudget(ratio=0.5, min_retries=0, window_s=10, clock=clock)
-    budget.record_call()
-    budget.record_call()
-    assert budget.try_spend()
+def test_retry_budget_with_a_zero_ratio_allows_no_retry() -> None:
+    budget = RetryBudget(ratio=0.0, burst=3)
+    for _ in range(100):
+        budget.record_call()
     assert not budget.try_spend()
-    clock.now += 11
-    assert not budget.try_spend()  # no calls in the window: nothing to retry against
-    budget.record_call()
-    budget.record_call()
-    assert budget.try_spend()
 
 
 def _breaker(clock: Clock, **settings: object) -> CircuitBreaker:
@@ -124,6 +148,38 @@ def test_a_cancelled_probe_frees_its_place() -> None:
     clock.now += 5
     breaker.release(breaker.admit())
     assert breaker.admit() is True
+
+
+def test_breaker_opens_at_a_run_of_failures_while_the_window_holds_mostly_successes() -> None:
+    clock = Clock()
+    breaker = CircuitBreaker("svc", BreakerSettings(), clock=clock)  # the defaults: 10 s, 5
+    for _ in range(10 * 100):  # 10 s of healthy traffic at 100 calls a second
+        _call(breaker, ok=True)
+        clock.now += 0.01
+    outage_began = clock.now
+    while breaker.state is BreakerState.CLOSED:
+        assert clock.now - outage_began < 1.0, "not open within a second of the outage"
+        _call(breaker, ok=False)
+        clock.now += 0.01
+    assert round((clock.now - outage_began) / 0.01) == 5  # five failures in a row
+
+
+def test_a_success_ends_the_run_of_failures() -> None:
+    breaker = _breaker(Clock(), min_calls=100, consecutive_failures=3)
+    for ok in (False, False, True, False, False):
+        _call(breaker, ok=ok)
+    assert breaker.state is BreakerState.CLOSED
+    _call(breaker, ok=False)
+    assert breaker.state is BreakerState.OPEN
+
+
+def test_a_zero_consecutive_failures_leaves_only_the_failure_rate_to_open_it() -> None:
+    breaker = _breaker(Clock(), min_calls=100, consecutive_failures=0)
+    for _ in range(99):
+        _call(breaker, ok=False)
+    assert breaker.state is BreakerState.CLOSED
+    _call(breaker, ok=False)
+    assert breaker.state is BreakerState.OPEN
 
 
 def test_disabled_breaker_never_opens() -> None:

@@ -56,3 +56,21 @@ def test_an_override_for_an_unconfigured_upstream_stops_startup() -> None:
     with pytest.raises(ConfigError) as info:
         Resilience(config.resilience, ["users"])  # type: ignore[attr-defined]
     assert info.value.key == "resilience.upstreams.nope"
+
+
+def test_failure_statuses_take_codes_and_ranges() -> None:
+    config = _config({"default": {"failure_statuses": [500, "502-504"]}})
+    resilience = Resilience(config.resilience, ["users"])  # type: ignore[attr-defined]
+    assert resilience.guards("users").failing == {500, 502, 503, 504}
+
+
+def test_a_backwards_status_range_is_refused_naming_the_key() -> None:
+    with pytest.raises(ConfigError) as info:
+        _config({"default": {"failure_statuses": ["599-500"]}})
+    assert info.value.key == "resilience.default.failure_statuses"
+
+
+def test_a_retried_status_the_breaker_would_not_count_is_refused_naming_the_key() -> None:
+    with pytest.raises(ConfigError) as info:
+        _config({"upstreams": {"users": {"failure_statuses": [503]}}})
+    assert info.value.key == "resilience.upstreams.users.failure_statuses"

@@ -22,7 +22,8 @@ from tailor.upstream.transport import UpstreamRequest, UpstreamResponse
 
 Answer = Callable[[UpstreamRequest], Awaitable[UpstreamResponse]]
 
-FAST_RETRY = {"backoff_base_s": 0.001, "backoff_max_s": 0.002}
+# A budget holding two retries, so that a first call may use all three attempts.
+FAST_RETRY = {"backoff_base_s": 0.001, "backoff_max_s": 0.002, "budget_burst": 2}
 
 
 def _transport(answer: Answer, **policy: Any) -> tuple[ResilientTransport, MockTransport]:
@@ -113,7 +114,7 @@ async def test_a_retry_succeeding_returns_its_answer() -> None:
 async def test_retries_stop_when_the_budget_is_spent() -> None:
     transport, mock = _transport(
         _status(503),
-        retry={**FAST_RETRY, "budget_ratio": 0.2, "budget_min_retries": 0},
+        retry={**FAST_RETRY, "budget_ratio": 0.2, "budget_burst": 1},
         breaker={"enabled": False},
     )
     for _ in range(50):
@@ -159,6 +160,37 @@ async def test_the_breaker_opens_and_then_fails_fast_without_calling() -> None:
     assert _sample(transport, "tailor_circuit_state", upstream="svc") == 2
     assert _sample(transport, "tailor_circuit_opens_total", upstream="svc") == 1
     assert _sample(transport, "tailor_circuit_rejections_total", upstream="svc") == 1
+
+
+async def test_a_service_answering_only_500s_opens_the_breaker_after_five_calls() -> None:
+    transport, mock = _transport(_status(500))  # the default policy
+    for _ in range(5):
+        assert (await transport.send(_request())).status == 500
+    with pytest.raises(CircuitOpen):
+        await transport.send(_request())
+    assert len(mock.requests) == 5
+
+
+async def test_transport_errors_open_the_breaker() -> None:
+    async def refuse(request: UpstreamRequest) -> UpstreamResponse:
+        raise UpstreamUnavailable("svc", "connection failed")
+
+    transport, mock = _transport(refuse, retry={"max_attempts": 1})
+    for _ in range(5):
+        with pytest.raises(UpstreamUnavailable) as info:
+            await transport.send(_request())
+        assert not isinstance(info.value, CircuitOpen)
+    with pytest.raises(CircuitOpen):
+        await transport.send(_request())
+    assert len(mock.requests) == 5
+
+
+async def test_a_status_outside_failure_statuses_leaves_the_breaker_closed() -> None:
+    transport, mock = _transport(_status(500), failure_statuses=["502-504"])
+    for _ in range(10):
+        await transport.send(_request())
+    assert len(mock.requests) == 10
+    assert _sample(transport, "tailor_circuit_state", upstream="svc") == 0
 
 
 async def test_the_bulkhead_fails_fast_over_its_limit() -> None:
