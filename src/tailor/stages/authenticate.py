@@ -3,6 +3,8 @@ recognises a credential. The client's credential ends here: nothing of it travel
 
     no credential                          -> 401 with every authenticator's challenge
     a credential presented and refused     -> 401 (same body whatever the reason)
+    a session cookie the store does not know -> 401 clearing the cookie, marked
+                                             ``request.stale_session`` (no guess: authguard)
     a session used cross-site (CSRF)       -> 403
     keys / key store / session store down  -> 503
 
@@ -18,7 +20,7 @@ from collections.abc import Callable, Sequence
 
 from tailor.auth.authenticator import Authenticator, CredentialsUnavailable, InvalidCredential
 from tailor.auth.principal import Principal
-from tailor.auth.session import CrossSiteRequest, SessionAuthenticator
+from tailor.auth.session import CrossSiteRequest, SessionAuthenticator, StaleSession
 from tailor.http import Request, Response
 from tailor.pipeline import BuildContext, awaitable
 from tailor.problem import problem_response
@@ -39,6 +41,8 @@ class AuthenticateStage:
         self._sessions = next(
             (a.manager for a in authenticators if isinstance(a, SessionAuthenticator)), None
         )
+        sessions = self._sessions
+        self._clear_cookie = (("set-cookie", sessions.expired_cookie()),) if sessions else ()
 
     @classmethod
     def build(cls, ctx: BuildContext) -> AuthenticateStage | None:
@@ -75,6 +79,15 @@ class AuthenticateStage:
                     principal = await authenticator.authenticate(request)
                     if principal is not None:
                         break
+            except StaleSession as exc:
+                log.info("session refused: %s", exc)
+                request.stale_session = True
+                return problem_response(
+                    401,
+                    "the session has ended; log in again",
+                    headers=self._clear_cookie,
+                    request_id=request.request_id,
+                )
             except InvalidCredential as exc:
                 log.info("credential refused: %s", exc)
                 return problem_response(
