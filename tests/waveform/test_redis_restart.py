@@ -38,7 +38,6 @@ class Outage:
 
     browsers: list[Browser]
     login_after: httpx.Response
-    log: str
     platform: Platform
 
 
@@ -108,8 +107,7 @@ def outage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Outage]:
         back.set()
         for thread in threads:
             thread.join(timeout=60)
-        log = "\n".join(p.stderr_tail("web", 200))
-        yield Outage(browsers, login(base, "erin"), log, p)
+        yield Outage(browsers, login(base, "erin"), p)
 
 
 def test_the_load_spanned_the_outage(outage: Outage) -> None:
@@ -128,7 +126,11 @@ def test_no_address_is_locked_out_by_a_redis_restart(outage: Outage) -> None:
 
 
 def test_the_web_bff_logs_that_redis_went_away_and_came_back(outage: Outage) -> None:
-    assert "is unreachable" in outage.log and "answers again" in outage.log, outage.log[-2000:]
+    def log() -> str:
+        return "\n".join(outage.platform.stderr_tail("web", 200))
+
+    until(lambda: "answers again" in log(), 5, "the web BFF logging Redis back")
+    assert "is unreachable" in log(), log()[-3000:]
 
 
 def test_the_web_bff_counts_the_outage_on_its_admin_port(outage: Outage) -> None:

@@ -25,6 +25,7 @@ from tailor.http import Request, Response
 from tailor.pipeline import BuildContext, awaitable
 from tailor.problem import problem_response
 from tailor.routing import Chain, Outcome
+from tailor.stages.ratelimit import ThrottledLog
 
 log = logging.getLogger("tailor.auth")
 
@@ -43,6 +44,8 @@ class AuthenticateStage:
         )
         sessions = self._sessions
         self._clear_cookie = (("set-cookie", sessions.expired_cookie()),) if sessions else ()
+        # A dead key or session store fails every request: one line per interval, not each.
+        self._unavailable_log = ThrottledLog(log, 10.0)
 
     @classmethod
     def build(cls, ctx: BuildContext) -> AuthenticateStage | None:
@@ -101,8 +104,10 @@ class AuthenticateStage:
                 return problem_response(
                     403, "cross-site request refused", request_id=request.request_id
                 )
-            except CredentialsUnavailable:
-                log.warning("cannot check credentials now", exc_info=True)
+            except CredentialsUnavailable as exc:
+                self._unavailable_log.warning(
+                    "cannot check credentials now: %s (%r)", exc, exc.__cause__
+                )
                 return problem_response(
                     503,
                     "authentication is unavailable, try again shortly",
