@@ -30,6 +30,17 @@ from tailor.stages.ratelimit import ThrottledLog
 log = logging.getLogger("tailor.auth")
 
 
+def credentials_unavailable(request: Request) -> Response:
+    """The 503 for credentials that cannot be checked now (a key or session store down),
+    here and for a handler that needs the session store (a login, a logout)."""
+    return problem_response(
+        503,
+        "authentication is unavailable, try again shortly",
+        headers=(("retry-after", "1"),),
+        request_id=request.request_id,
+    )
+
+
 class AuthenticateStage:
     def __init__(self, authenticators: Sequence[Authenticator], realm: str) -> None:
         self._authenticators = tuple(authenticators)
@@ -108,12 +119,7 @@ class AuthenticateStage:
                 self._unavailable_log.warning(
                     "cannot check credentials now: %s (%r)", exc, exc.__cause__
                 )
-                return problem_response(
-                    503,
-                    "authentication is unavailable, try again shortly",
-                    headers=(("retry-after", "1"),),
-                    request_id=request.request_id,
-                )
+                return credentials_unavailable(request)
             if principal is None:
                 return problem_response(
                     401,

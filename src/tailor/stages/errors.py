@@ -11,6 +11,7 @@ import logging
 import math
 from collections.abc import Awaitable
 
+from tailor.auth.authenticator import CredentialsUnavailable
 from tailor.errors import (
     ClientDisconnected,
     HTTPProblem,
@@ -23,6 +24,7 @@ from tailor.pipeline import BuildContext
 from tailor.problem import problem_response
 from tailor.resilience.errors import CircuitOpen
 from tailor.routing import Chain, Outcome
+from tailor.stages.authenticate import credentials_unavailable
 
 log = logging.getLogger("tailor.errors")
 
@@ -89,6 +91,10 @@ def mapped(request: Request, exc: Exception) -> Response:
     if isinstance(exc, UpstreamError):
         request.error_cause = f"upstream_{exc.reason}"
         return _bad_gateway(request, exc)
+    if isinstance(exc, CredentialsUnavailable):
+        # A login or logout while the session store is down: as authenticate answers it.
+        request.error_cause = "credentials_unavailable"
+        return credentials_unavailable(request)
     if isinstance(exc, ClientDisconnected):
         # Nobody is left to read the answer; not the server's error, so not logged as one.
         # 400, as nginx's 499 is not a status a client could ever see.

@@ -240,3 +240,12 @@ async def test_an_unreachable_session_store_is_a_503(make_bff, redis_server):
     bff = _bff(make_bff, "redis", f"redis://127.0.0.1:{closed_port()}/0")
     response = await call(bff, path="/me", headers=_cookie("A" * 43))
     assert_problem(response, 503)
+
+
+async def test_a_login_while_the_session_store_is_unreachable_is_a_503_not_a_500(make_bff):
+    from upstreams import closed_port
+
+    bff = _bff(make_bff, "redis", f"redis://127.0.0.1:{closed_port()}/0")
+    response = await call(bff, "POST", "/login")
+    assert_problem(response, 503)
+    assert response.header("retry-after") == "1"
