@@ -27,6 +27,7 @@ from tailor.config import Config
 from tailor.http import Request, Response
 from tailor.observe.admin import AdminServer
 from tailor.observe.metrics import Metrics
+from tailor.observe.redis_health import RedisHealth
 from tailor.params import QueryDeclaration, query_spec
 from tailor.pipeline import BuildContext, Placement, build_chain
 from tailor.resilience.runtime import Resilience
@@ -176,6 +177,9 @@ class BFF:
         ctx = BuildContext(cfg, self.router, self._client, self.metrics, resilience)
         ctx.authenticators = build_authenticators(ctx)
         self._chain, self.stages = build_chain(ctx, self._added)
+        if ctx._redis is not None:  # some stage keeps its state there: watch it
+            health = RedisHealth(ctx._redis, self.metrics.registry, cfg.state.redis_url or "")
+            ctx.background.append(health.run)
         self._ctx = ctx
         self._start_background(loop)
         if admin and cfg.admin.enabled:

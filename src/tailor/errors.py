@@ -13,7 +13,8 @@ at the boundary where they occur, with the original kept as ``__cause__``::
     │   └── NotFound                404
     ├── InvalidCredential           a presented credential was refused: 401
     │   ├── InvalidToken            a bearer JWT failed verification
-    │   └── InvalidInternalToken    an internal token failed verification (services)
+    │   ├── InvalidInternalToken    an internal token failed verification (services)
+    │   └── StaleSession            a session id the store does not know: 401, cookie cleared
     ├── CredentialsUnavailable      credentials cannot be checked right now: 503
     │   ├── KeysUnavailable         the issuer's JWKS cannot be fetched
     │   ├── InternalKeysUnavailable the token service's JWKS cannot be fetched (services)
@@ -37,7 +38,7 @@ Each class outside this module lives beside the code that raises it:
 ``tailor.auth.authenticator`` (the two credential bases), ``tailor.auth.jwt``
 (``InvalidToken``, ``KeysUnavailable``), ``tailor.auth.internal`` (``TokenExchangeError``,
 ``InvalidInternalToken``, ``InternalKeysUnavailable``), ``tailor.auth.apps``
-(``RegistryUnavailable``), ``tailor.auth.session`` (``CrossSiteRequest``),
+(``RegistryUnavailable``), ``tailor.auth.session`` (``CrossSiteRequest``, ``StaleSession``),
 ``tailor.cache.backend`` (``CacheBackendError``), ``tailor.cache.invalidation``
 (``MalformedEvent``) and ``tailor.ratelimit.gcra`` (``BackendUnavailable``).
 

@@ -49,9 +49,10 @@ class Request(_RequestLine, kw_only=True, eq=False):
     its one writer: ``client_cert`` (the server: the TLS client certificate, DER),
     ``allowance`` (shed), ``sessions`` (authenticate), ``app`` (entitle), ``engine``,
     ``upstreams`` and ``parsed_query`` (handler), ``cache_tags`` (:func:`tailor.cache.tag`),
-    ``degraded`` (:func:`tailor.aggregate.aggregate`) and ``error_cause`` (errors, shed: the
-    label the error metrics count a 5xx under). ``state`` is the BFF's own: tailor never reads
-    or writes it.
+    ``degraded`` (:func:`tailor.aggregate.aggregate`), ``error_cause`` (errors, shed: the
+    label the error metrics count a 5xx under) and ``stale_session`` (authenticate: the 401 is
+    for a session the store forgot, which authguard does not count as a guess). ``state`` is
+    the BFF's own: tailor never reads or writes it.
 
     >>> r = Request("GET", "/v1/home", "a=1", {"host": "example"}, "127.0.0.1")
     >>> r.query["a"]
@@ -76,6 +77,7 @@ class Request(_RequestLine, kw_only=True, eq=False):
     cache_tags: list[str] | None = None
     degraded: Sequence[Degradation] = ()
     error_cause: str | None = None
+    stale_session: bool = False
     state: dict[str, Any] = msgspec.field(default_factory=dict)
     _query: dict[str, str] | None = None
 

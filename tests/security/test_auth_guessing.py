@@ -85,3 +85,26 @@ def test_a_session_cookie_guesser_is_refused_with_429_after_the_quota(
             for i in range(LIMIT + 1)
         ]
     assert codes == [401] * LIMIT + [429]
+
+
+def test_stale_session_cookies_never_lock_an_address_out_of_logging_in(
+    platform: Platform,
+) -> None:
+    """Browsers behind one address retrying cookies of sessions the store no longer knows
+    (say, after it lost them): each gets a 401 clearing the cookie, none counts as a guess."""
+    base = platform.url("web")
+    with client_from("127.0.0.5") as browsers:
+        stale = [
+            browsers.get(
+                f"{base}/api/me", headers={"cookie": f"waveform-session={'S' * 42}{i % 10}"}
+            )
+            for i in range(LIMIT + 1)
+        ]
+        login = browsers.post(
+            f"{base}/api/session",
+            json={"username": "alice", "password": "wave-alice"},
+            headers={"origin": base},
+        )
+    assert [r.status_code for r in stale] == [401] * (LIMIT + 1)
+    assert all("Max-Age=0" in r.headers["set-cookie"] for r in stale)
+    assert login.status_code == 200, login.text

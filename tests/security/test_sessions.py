@@ -126,3 +126,16 @@ def test_a_wrong_password_and_an_unknown_user_get_the_same_denial(
         for name in ("alice", "nobody-at-all")
     ]
     assert assert_denied(answers[0], 401) == assert_denied(answers[1], 401)
+
+
+def test_a_cookie_of_an_ended_session_is_a_401_that_clears_it(
+    platform: Platform, http: httpx.Client
+) -> None:
+    base = platform.url("web")
+    session_id, csrf = _session(_login(http, base))
+    out = http.delete(f"{base}/api/session",
+                      headers=_as(session_id, origin=base, **{"x-csrf-token": csrf}))  # fmt: skip
+    assert out.status_code == 204
+    stale = http.get(f"{base}/api/me", headers=_as(session_id))
+    assert_denied(stale, 401)
+    assert stale.headers["set-cookie"] == f"{COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"

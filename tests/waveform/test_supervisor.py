@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import io
 import signal
 import socket
 from pathlib import Path
 
 import httpx
+import redis
 
 from waveform.supervisor import Platform, demo_banner, free_ports
 
 
 def test_crashed_service_is_reported_and_the_rest_keep_serving(tmp_path: Path) -> None:
     with Platform(
-        tmp_path, ephemeral=True, scale=200, components=["tokens", "users", "tracks", "media"]
+        tmp_path,
+        ephemeral=True,
+        scale=200,
+        components=["tokens", "users", "tracks", "media"],
+        heal=False,
     ) as p:
         assert not p.failures
         p.kill("tracks", signal.SIGKILL)
@@ -86,3 +92,50 @@ def test_port_already_in_use_is_reported_not_mistaken_for_health(tmp_path: Path)
             assert "already in use" in p.failures["media"].describe()
             assert p.process("media") is None
             assert p.running() == ["users"]
+
+
+def test_a_killed_service_is_restarted_healthy_and_the_restart_reported(tmp_path: Path) -> None:
+    log = io.StringIO()
+    with Platform(
+        tmp_path, ephemeral=True, scale=200, components=["tokens", "users"], log=log
+    ) as p:
+        p.kill("users", signal.SIGKILL)
+        p.wait_for_restart("users")
+        token = {"authorization": f"Bearer {p.internal_token('users')}"}
+        assert httpx.get(f"{p.url('users')}/users/u1", headers=token).status_code == 200
+        assert p.restarts("users") == 1 and "users" not in p.failures
+        assert "restarting users in 0.5 s" in log.getvalue()
+        assert "supervisor: users is back (restart 1)" in log.getvalue()
+        assert "(1 restarts)" in p.table()
+
+
+def test_a_component_that_crashes_at_once_every_time_is_given_up_on(tmp_path: Path) -> None:
+    log = io.StringIO()
+    with Platform(
+        tmp_path,
+        ephemeral=True,
+        scale=200,
+        components=["users"],
+        log=log,
+        restart_backoff=(0.1, 0.4),
+        give_up_after=3,
+    ) as p:
+        # From now on every start of users dies at once (its fault config does not parse).
+        p.components["users"].env["WAVEFORM_FAULT_DELAY_MS"] = "not-a-number"
+        p.kill("users", signal.SIGKILL)
+        failure = p.wait_for_give_up("users")
+        assert failure.phase == "gave up" and failure.exit_code not in (None, 0)
+        assert "giving up on users: it crashed 3 times within 60 s" in log.getvalue()
+        assert p.restarts("users") == 0 and not p.is_running("users")
+        assert "GAVE UP" in p.table()
+
+
+def test_a_killed_redis_is_restarted_with_what_was_written_to_it(tmp_path: Path) -> None:
+    with Platform(tmp_path, ephemeral=True, scale=200, components=["tokens"], redis=True) as p:
+        assert p.redis is not None
+        with redis.Redis.from_url(p.redis.url) as r:
+            r.set("waveform:test", "kept")
+        p.kill("redis", signal.SIGKILL)
+        p.wait_for_restart("redis")
+        with redis.Redis.from_url(p.redis.url) as r:
+            assert r.get("waveform:test") == b"kept"

@@ -38,37 +38,59 @@ def free_port() -> int:
 
 
 class RedisServer:
-    """One redis-server process on loopback, in-memory only. ``stop()`` and ``start()`` again
-    on the same port let tests take Redis away and bring it back.
+    """One redis-server process on loopback. ``stop()`` and ``start()`` again on the same port
+    let tests take Redis away and bring it back.
+
+    In memory only, unless ``persist``: then every write goes to an append-only file in
+    ``data_dir`` (fsync once a second), which a restarted server replays, so the sessions and
+    counters in it outlive a crash of the process (``kill -9`` loses nothing already written
+    to the file; only a crash of the machine can lose the last second).
 
     >>> with RedisServer() as redis:  # doctest: +SKIP
     ...     redis.url
     'redis://127.0.0.1:54321/0'
     """
 
-    def __init__(self, port: int | None = None, data_dir: str | os.PathLike[str] | None = None):
+    def __init__(
+        self,
+        port: int | None = None,
+        data_dir: str | os.PathLike[str] | None = None,
+        *,
+        persist: bool = False,
+    ):
         self.port = port or free_port()
         self.data_dir = str(data_dir or "/tmp")
+        self.persist = persist
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         return f"redis://{HOST}:{self.port}/0"
 
-    def start(self, timeout: float = 10.0) -> RedisServer:
-        argv = [
+    def argv(self) -> list[str]:
+        """The command line of this server (the supervisor runs it as one of its components)."""
+        aof = ["--appendonly", "yes", "--appendfsync", "everysec"] if self.persist else [
+            "--appendonly", "no"]  # fmt: skip
+        return [
             redis_binary(), "--bind", HOST, "--port", str(self.port), "--save", "",
-            "--appendonly", "no", "--dir", self.data_dir, "--protected-mode", "yes",
+            *aof, "--dir", self.data_dir, "--protected-mode", "yes",
         ]  # fmt: skip
+
+    def answers(self) -> bool:
+        """The server answers PING (it is up and has loaded its data)."""
+        return _answers_ping(self.port)
+
+    def start(self, timeout: float = 10.0) -> RedisServer:
+        Path(self.data_dir).mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen(
-            argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+            self.argv(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 err = self.process.stderr.read().decode() if self.process.stderr else ""
                 raise RuntimeError(f"redis-server exited: {err}")
-            if _answers_ping(self.port):
+            if self.answers():
                 return self
             time.sleep(0.02)
         self.stop()

@@ -1,13 +1,22 @@
 """Start, watch and stop the whole reference platform as separate processes.
 
-Every component (ten services, then the BFFs) is its own subprocess in its own process
-group. The supervisor waits for each ``/healthz``, reports a component that fails to start
-or dies later (name, exit code, last stderr lines) without stopping the others, and on
-stop (or SIGINT/SIGTERM in ``demo``) terminates every process group it started.
+Every component (Redis when asked for, ten services, then the BFFs) is its own subprocess in
+its own process group. The supervisor waits for each ``/healthz`` (Redis: PING), reports a
+component that fails to start or dies later (name, exit code, last stderr lines) without
+stopping the others, and on stop (or SIGINT/SIGTERM in ``demo``) terminates every process
+group it started.
+
+It heals: a component that was healthy once and then dies is started again after a backoff
+(``restart_backoff``: 0.5 s doubling to 8 s, counted over the crashes in the window), each
+restart logged and counted (:meth:`Platform.restarts`, :meth:`Platform.table`). One that
+crashes ``give_up_after`` times within ``crash_window_s`` is given up on, with a message that
+says so. A component that never became healthy at startup (a bad config) is not retried: it
+would fail the same way again.
 
 >>> with Platform(data_dir=tmp, ephemeral=True, components="services") as p:  # doctest: +SKIP
 ...     users = p.url("users")          # "http://127.0.0.1:<port>"
 ...     p.kill("media")                 # SIGKILL one child; p.failures then names it
+...     p.wait_for_restart("media")     # ... and it is back, healthy, after 0.5 s
 """
 
 from __future__ import annotations
@@ -26,7 +35,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -61,7 +70,9 @@ class Failure:
     name: str
     exit_code: int | None
     stderr_tail: list[str]
-    phase: str  # "start" (never became healthy) or "runtime" (died after)
+    # "start" (never became healthy), "runtime" (died after; restarted when healing) or
+    # "gave up" (kept crashing: no more restarts)
+    phase: str
 
     def describe(self) -> str:
         tail = "\n".join(f"    | {line}" for line in self.stderr_tail[-10:])
@@ -74,7 +85,7 @@ class Component:
     """One process: what to run, where it listens, and its running state."""
 
     name: str
-    kind: str  # "service" or "bff"
+    kind: str  # "redis", "service" or "bff"
     port: int
     admin_port: int | None = None
     argv: list[str] = field(default_factory=list)
@@ -82,6 +93,14 @@ class Component:
     process: subprocess.Popen[bytes] | None = None
     stderr: collections.deque[str] = field(default_factory=lambda: collections.deque(maxlen=200))
     healthy: bool = False
+    # Healing: set once healthy (only such a component is restarted), the restarts done, the
+    # recent crashes (monotonic times), when the next start is due, and whether it was given up.
+    supervised: bool = False
+    restarts: int = 0
+    crashes: collections.deque[float] = field(default_factory=collections.deque)
+    started_at: float = 0.0
+    restart_at: float | None = None
+    gave_up: bool = False
 
     @property
     def url(self) -> str:
@@ -139,6 +158,12 @@ class Platform:
     ``die_with_parent`` (Linux) makes each child receive SIGTERM when the *thread* that
     started it exits, so a killed supervisor leaves no orphans: call :meth:`start` from a
     long-lived thread (the main thread), or pass ``False``.
+
+    ``redis=True`` runs a real redis-server as the first component (persistent: its
+    append-only file is under ``data_dir/redis``), supervised like the others.
+    ``heal=False`` only reports a crash; otherwise a crashed component is restarted after
+    ``restart_backoff`` (first delay, cap) and given up on after ``give_up_after`` crashes
+    within ``crash_window_s``.
     """
 
     def __init__(
@@ -157,6 +182,10 @@ class Platform:
         python: str = sys.executable,
         die_with_parent: bool = True,
         redis: bool = False,
+        heal: bool = True,
+        restart_backoff: tuple[float, float] = (0.5, 8.0),
+        give_up_after: int = 5,
+        crash_window_s: float = 60.0,
     ) -> None:
         self.data_dir = Path(data_dir).resolve()
         self.scale = scale
@@ -165,6 +194,10 @@ class Platform:
         self.echo_stderr = echo_stderr
         self.python = python
         self.die_with_parent = die_with_parent
+        self.heal = heal
+        self.restart_backoff = restart_backoff
+        self.give_up_after = give_up_after
+        self.crash_window_s = crash_window_s
         self._log = log
         self._env = {k: dict(v) for k, v in (env or {}).items()}
         self._stopping = threading.Event()
@@ -172,8 +205,11 @@ class Platform:
         self.failures: dict[str, Failure] = {}
         self.components: dict[str, Component] = {}
         # redis: a real redis-server for change events (services) and shared state (BFFs:
-        # state.redis_url); started first, stopped last.
-        self.redis = RedisServer(data_dir=self.data_dir) if redis else None
+        # state.redis_url, sessions among it: hence persistent); started first, stopped last.
+        self.redis = RedisServer(data_dir=self.data_dir / "redis", persist=True) if redis else None
+        if self.redis is not None:
+            argv = self.redis.argv()
+            self.components["redis"] = Component("redis", "redis", self.redis.port, argv=argv)
         names = self._select(components)
         self._plan(names, ephemeral, base_port)
         self._watcher: threading.Thread | None = None
@@ -346,23 +382,49 @@ class Platform:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, sig)
 
+    def restarts(self, name: str) -> int:
+        """How many times the supervisor has brought ``name`` back after a crash."""
+        return self.components[name].restarts
+
     def wait_for_failure(self, name: str, timeout: float = 5.0) -> Failure:
         """Block until the watcher has recorded ``name`` as failed."""
+        self._wait(lambda: name in self.failures, timeout, f"{name} was not reported as failed")
+        return self.failures[name]
+
+    def wait_for_restart(self, name: str, count: int = 1, timeout: float = 20.0) -> None:
+        """Block until ``name`` has been restarted ``count`` times in all and is healthy."""
+        comp = self.components[name]
+        self._wait(
+            lambda: comp.restarts >= count and comp.healthy,
+            timeout,
+            f"{name} was not restarted {count} time(s)",
+        )
+
+    def wait_for_give_up(self, name: str, timeout: float = 30.0) -> Failure:
+        """Block until the supervisor has given up on ``name``; the failure it recorded."""
+        comp = self.components[name]
+        self._wait(lambda: comp.gave_up, timeout, f"{name} was not given up on")
+        return self.failures[name]
+
+    def _wait(self, done: Callable[[], bool], timeout: float, what: str) -> None:
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             with self._lock:
-                if name in self.failures:
-                    return self.failures[name]
+                if done():
+                    return
             time.sleep(0.02)
-        raise TimeoutError(f"{name} was not reported as failed within {timeout} s")
+        raise TimeoutError(f"{what} within {timeout} s")
 
     def start(self) -> Platform:
         """Start services concurrently, wait for health, then BFFs; returns self."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         began = time.monotonic()
-        if self.redis is not None:
-            self.redis.start()
         deadline = began + self.startup_timeout
+        if self.redis is not None:
+            (self.data_dir / "redis").mkdir(exist_ok=True)
+            redis = self.components["redis"]
+            self._spawn(redis)
+            self._await_health([redis], deadline)
         services = [c for c in self.components.values() if c.kind == "service"]
         bffs = [c for c in self.components.values() if c.kind == "bff"]
         for comp in services:
@@ -383,9 +445,18 @@ class Platform:
         return self
 
     def stop(self, grace: float = 5.0) -> None:
-        """SIGTERM every process group, then SIGKILL what is left after ``grace`` s."""
+        """SIGTERM every process group, then SIGKILL what is left after ``grace`` s; Redis
+        last (the others may still write to it while they stop)."""
         self._stopping.set()
-        procs = [c.process for c in self.components.values() if c.process is not None]
+        if self._watcher is not None:
+            self._watcher.join()  # no restart may start behind our back
+        comps = self.components.values()
+        self._terminate([c for c in comps if c.kind != "redis"], grace)
+        self._terminate([c for c in comps if c.kind == "redis"], grace)
+
+    @staticmethod
+    def _terminate(comps: Sequence[Component], grace: float) -> None:
+        procs = [c.process for c in comps if c.process is not None]
         for proc in procs:
             if proc.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
@@ -402,8 +473,6 @@ class Platform:
             # Any grandchild left in the group goes too.
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)
-        if self.redis is not None:
-            self.redis.stop()
 
     def __enter__(self) -> Platform:
         try:
@@ -425,8 +494,14 @@ class Platform:
         rows = []
         for comp in self.components.values():
             state = "up" if comp.healthy and self.is_running(comp.name) else "FAILED"
+            if comp.gave_up:
+                state = "GAVE UP"
+            elif comp.restart_at is not None or (comp.supervised and not comp.healthy):
+                state = "restarting"
             admin = f"  admin {self.admin_url(comp.name)}" if comp.admin_port else ""
-            rows.append(f"  {comp.name:<16} {state:<7} {comp.url}{admin}")
+            restarts = f"  ({comp.restarts} restarts)" if comp.restarts else ""
+            url = self.redis.url if comp.kind == "redis" and self.redis else comp.url
+            rows.append(f"  {comp.name:<16} {state:<10} {url}{admin}{restarts}")
         return "\n".join(rows)
 
     # -- internals -------------------------------------------------------------------------
@@ -435,13 +510,15 @@ class Platform:
         if self._log is not None:
             print(text, file=self._log, flush=True)
 
-    def _spawn(self, comp: Component) -> None:
+    def _spawn(self, comp: Component) -> bool:
+        """Start ``comp``'s process; False (and recorded) when its port is taken."""
         # A port held by someone else would answer our health check for us: refuse early.
         taken = [p for p in (comp.port, comp.admin_port) if p is not None and port_in_use(p)]
         if taken:
             comp.stderr.append(f"port {taken[0]} is already in use (another demo running?)")
             self._record(comp, "start", None)
-            return
+            return False
+        comp.started_at = time.monotonic()
         env = {**os.environ, **comp.env, "PYTHONUNBUFFERED": "1"}
         comp.process = subprocess.Popen(
             comp.argv,
@@ -460,6 +537,7 @@ class Platform:
             name=f"stderr-{comp.name}",
             daemon=True,
         ).start()
+        return True
 
     def _drain(self, comp: Component, pipe: IO[bytes]) -> None:
         for raw in iter(pipe.readline, b""):
@@ -478,8 +556,8 @@ class Platform:
                 if code is not None:
                     pending.remove(comp)
                     self._record(comp, "start", code)
-                elif _healthy(comp.health_url):
-                    comp.healthy = True
+                elif self._is_healthy(comp):
+                    comp.healthy = comp.supervised = True
                     pending.remove(comp)
             if pending:
                 time.sleep(0.05)
@@ -496,14 +574,71 @@ class Platform:
             self.failures[comp.name] = failure
         self._say(failure.describe())
 
+    def _is_healthy(self, comp: Component) -> bool:
+        if comp.kind == "redis":
+            return self.redis is not None and self.redis.answers()
+        return _healthy(comp.health_url)
+
     def _watch(self) -> None:
         while not self._stopping.wait(0.1):
             for comp in self.components.values():
-                if comp.process is None or comp.name in self.failures:
-                    continue
-                code = comp.process.poll()
-                if code is not None and not self._stopping.is_set():
-                    self._record(comp, "runtime", code)
+                if self._stopping.is_set():
+                    return
+                if comp.supervised and not comp.gave_up and comp.process is not None:
+                    self._tend(comp, time.monotonic())
+
+    def _tend(self, comp: Component, now: float) -> None:
+        """One look at a supervised component: start it when due, notice it came back
+        healthy, or handle its crash."""
+        assert comp.process is not None
+        if comp.restart_at is not None:
+            if now >= comp.restart_at:
+                comp.restart_at = None
+                if not self._spawn(comp):
+                    self._crashed(comp, None, now)
+            return
+        code = comp.process.poll()
+        if code is not None:
+            self._crashed(comp, code, now)
+        elif not comp.healthy:
+            if self._is_healthy(comp):
+                with self._lock:
+                    comp.healthy = True
+                    comp.restarts += 1
+                    self.failures.pop(comp.name, None)
+                self._say(f"supervisor: {comp.name} is back (restart {comp.restarts})")
+            elif now - comp.started_at > self.startup_timeout:
+                self.kill(comp.name)  # hung on its way up: a crash, seen on the next look
+
+    def _crashed(self, comp: Component, code: int | None, now: float) -> None:
+        """Report a crash, then schedule the restart or give up."""
+        comp.healthy = False
+        self._record(comp, "runtime", code)
+        crashes = comp.crashes
+        crashes.append(now)
+        while crashes and crashes[0] <= now - self.crash_window_s:
+            crashes.popleft()
+        if not self.heal:
+            comp.supervised = False  # reported, and left down
+            return
+        if len(crashes) >= self.give_up_after:
+            failure = Failure(comp.name, code, list(comp.stderr)[-STDERR_TAIL:], "gave up")
+            with self._lock:
+                self.failures[comp.name] = failure
+                comp.gave_up = True
+            self._say(
+                f"supervisor: giving up on {comp.name}: it crashed {len(crashes)} times "
+                f"within {self.crash_window_s:g} s; it stays down until the platform restarts"
+            )
+            return
+        first, cap = self.restart_backoff
+        delay = min(first * 2 ** (len(crashes) - 1), cap)
+        comp.restart_at = now + delay
+        self._say(
+            f"supervisor: restarting {comp.name} in {delay:g} s "
+            f"(crash {len(crashes)} of {self.give_up_after} allowed within "
+            f"{self.crash_window_s:g} s)"
+        )
 
 
 def edge_security_config(name: str, config: dict[str, object], p: Platform) -> dict[str, object]:

@@ -12,6 +12,11 @@ SHA-256 of the id, so a dump of the store does not hand out live cookies.
 - An unsafe method (anything but GET, HEAD, OPTIONS) needs both an ``Origin`` (or, failing
   that, a ``Referer``) among ``allowed_origins`` and the session's CSRF token in the
   configured header (a synchronizer token bound to the session). Either missing is a 403.
+- A well-formed id the store does not know (expired, logged out, or lost with the store) is
+  :class:`StaleSession`: a 401 that clears the cookie, and no credential guess (an id is 256
+  random bits: nobody finds a live one by trying, so throttling these protects nothing and
+  would lock out every browser behind an address after the store forgot its sessions). A
+  malformed id is an ordinary invalid credential, counted as a guess.
 """
 
 from __future__ import annotations
@@ -41,6 +46,11 @@ DEFAULT_MAX_SESSIONS = SessionAuth().max_sessions
 class CrossSiteRequest(TailorError):
     """An unsafe request on a session without a same-origin ``Origin`` or the CSRF token:
     refused with 403 (the session itself may be fine)."""
+
+
+class StaleSession(InvalidCredential):
+    """A well-formed session id the store does not know: answered 401 with the cookie
+    cleared, and not counted as a failed authentication against the client's address."""
 
 
 class Session(msgspec.Struct):
@@ -196,13 +206,18 @@ class SessionManager:
         await self.store.put(_store_key(session_id), session, self.settings.ttl_s)
         return session_id, session
 
+    @staticmethod
+    def well_formed(session_id: str) -> bool:
+        """``session_id`` has the shape of an id :meth:`create` hands out."""
+        return _SESSION_ID.fullmatch(session_id) is not None
+
     async def load(self, session_id: str) -> Session | None:
-        if not _SESSION_ID.fullmatch(session_id):
+        if not self.well_formed(session_id):
             return None
         return await self.store.get(_store_key(session_id))
 
     async def end(self, session_id: str) -> None:
-        if _SESSION_ID.fullmatch(session_id):
+        if self.well_formed(session_id):
             await self.store.delete(_store_key(session_id))
 
     async def discard_presented(self, request: Request) -> None:
@@ -248,9 +263,11 @@ class SessionAuthenticator:
         session_id = manager.presented_id(request)
         if session_id is None:
             return None
+        if not manager.well_formed(session_id):
+            raise InvalidCredential("malformed session id")
         session = await manager.load(session_id)
         if session is None:
-            raise InvalidCredential("unknown, expired or malformed session")
+            raise StaleSession("unknown or expired session")
         if request.method not in SAFE_METHODS:
             if not manager.same_origin(request):
                 raise CrossSiteRequest("unsafe method without a same-origin Origin")

@@ -3,6 +3,8 @@ recognises a credential. The client's credential ends here: nothing of it travel
 
     no credential                          -> 401 with every authenticator's challenge
     a credential presented and refused     -> 401 (same body whatever the reason)
+    a session cookie the store does not know -> 401 clearing the cookie, marked
+                                             ``request.stale_session`` (no guess: authguard)
     a session used cross-site (CSRF)       -> 403
     keys / key store / session store down  -> 503
 
@@ -19,15 +21,27 @@ from typing import TYPE_CHECKING
 
 from tailor.auth.authenticator import Authenticator, CredentialsUnavailable, InvalidCredential
 from tailor.auth.principal import Principal
-from tailor.auth.session import CrossSiteRequest, SessionAuthenticator
+from tailor.auth.session import CrossSiteRequest, SessionAuthenticator, StaleSession
 from tailor.chain import Chain, Outcome, awaitable
 from tailor.http import Request, Response
 from tailor.problem import problem_response
+from tailor.stages.ratelimit import ThrottledLog
 
 if TYPE_CHECKING:
     from tailor.pipeline import BuildContext
 
 log = logging.getLogger("tailor.auth")
+
+
+def credentials_unavailable(request: Request) -> Response:
+    """The 503 for credentials that cannot be checked now (a key or session store down),
+    here and for a handler that needs the session store (a login, a logout)."""
+    return problem_response(
+        503,
+        "authentication is unavailable, try again shortly",
+        headers=(("retry-after", "1"),),
+        request_id=request.request_id,
+    )
 
 
 class AuthenticateStage:
@@ -44,6 +58,10 @@ class AuthenticateStage:
         self._sessions = next(
             (a.manager for a in authenticators if isinstance(a, SessionAuthenticator)), None
         )
+        sessions = self._sessions
+        self._clear_cookie = (("set-cookie", sessions.expired_cookie()),) if sessions else ()
+        # A dead key or session store fails every request: one line per interval, not each.
+        self._unavailable_log = ThrottledLog(log, 10.0)
 
     @classmethod
     def build(cls, ctx: BuildContext) -> AuthenticateStage | None:
@@ -80,6 +98,15 @@ class AuthenticateStage:
                     principal = await authenticator.authenticate(request)
                     if principal is not None:
                         break
+            except StaleSession as exc:
+                log.info("session refused: %s", exc)
+                request.stale_session = True
+                return problem_response(
+                    401,
+                    "the session has ended; log in again",
+                    headers=self._clear_cookie,
+                    request_id=request.request_id,
+                )
             except InvalidCredential as exc:
                 log.info("credential refused: %s", exc)
                 return problem_response(
@@ -93,14 +120,11 @@ class AuthenticateStage:
                 return problem_response(
                     403, "cross-site request refused", request_id=request.request_id
                 )
-            except CredentialsUnavailable:
-                log.warning("cannot check credentials now", exc_info=True)
-                return problem_response(
-                    503,
-                    "authentication is unavailable, try again shortly",
-                    headers=(("retry-after", "1"),),
-                    request_id=request.request_id,
+            except CredentialsUnavailable as exc:
+                self._unavailable_log.warning(
+                    "cannot check credentials now: %s (%r)", exc, exc.__cause__
                 )
+                return credentials_unavailable(request)
             if principal is None:
                 return problem_response(
                     401,

@@ -9,7 +9,9 @@ whose credential is good pays one dict check.
 A failure is a 401 (from ``authenticate``, or from a login or token endpoint's handler,
 raised or returned), or a 403 with no caller established (``authenticate``'s cross-site
 refusal, a login refused as cross-site). A 403 for an authenticated caller (entitlements,
-object access) is authorization, not a guess, and costs nothing.
+object access) is authorization, not a guess, and costs nothing; nor does the 401 for a
+stale session cookie (``request.stale_session``: see :mod:`tailor.auth.session`), so browsers
+retrying a session their store forgot never lock their address (and its logins) out.
 
 A request that authenticates fine never reaches the backend: the stage only keeps, per
 process, the IPs the backend refused and until when (the refusal's retry-after), bounded by
@@ -71,8 +73,11 @@ def client_key(ip: str) -> str:
 
 
 def is_auth_failure(status: int, request: Request) -> bool:
-    """A 401, or a 403 before any caller was established (see the module docstring)."""
-    return status == 401 or (status == 403 and request.principal is None)
+    """A 401 (but a stale session's), or a 403 before any caller was established (see the
+    module docstring)."""
+    return (status == 401 and not request.stale_session) or (
+        status == 403 and request.principal is None
+    )
 
 
 class BlockedIPs:

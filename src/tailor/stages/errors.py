@@ -12,6 +12,7 @@ import math
 from functools import partial
 from typing import TYPE_CHECKING
 
+from tailor.auth.authenticator import CredentialsUnavailable
 from tailor.chain import Chain, rescue
 from tailor.errors import (
     ClientDisconnected,
@@ -23,6 +24,7 @@ from tailor.errors import (
 from tailor.http import Request, Response
 from tailor.problem import problem_response
 from tailor.resilience.errors import CircuitOpen
+from tailor.stages.authenticate import credentials_unavailable
 
 if TYPE_CHECKING:
     from tailor.pipeline import BuildContext
@@ -79,6 +81,10 @@ def mapped(exc: Exception, request: Request) -> Response:
     if isinstance(exc, UpstreamError):
         request.error_cause = f"upstream_{exc.reason}"
         return _bad_gateway(request, exc)
+    if isinstance(exc, CredentialsUnavailable):
+        # A login or logout while the session store is down: as authenticate answers it.
+        request.error_cause = "credentials_unavailable"
+        return credentials_unavailable(request)
     if isinstance(exc, ClientDisconnected):
         # Nobody is left to read the answer; not the server's error, so not logged as one.
         # 400, as nginx's 499 is not a status a client could ever see.

@@ -151,6 +151,25 @@ async def test_a_malformed_or_unknown_session_cookie_is_a_401_not_a_500(make_bff
     assert_problem(await call(bff, path="/me", headers={"cookie": f"{COOKIE}={value}"}), 401)
 
 
+async def test_a_session_the_store_does_not_know_is_a_401_that_clears_the_cookie(make_bff):
+    bff = _bff(make_bff)
+    session_id, csrf, _ = await _login(bff)
+    headers = {**_cookie(session_id), "origin": ORIGIN, "x-csrf-token": csrf}
+    assert (await call(bff, "DELETE", "/login", headers=headers)).status == 204
+    response = await call(bff, path="/me", headers=_cookie(session_id))
+    assert_problem(response, 401)
+    assert response.header("set-cookie") == (
+        f"{COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Secure; Max-Age=0"
+    )
+
+
+async def test_a_malformed_session_cookie_is_refused_without_clearing_anything(make_bff):
+    bff = _bff(make_bff)
+    response = await call(bff, path="/me", headers={"cookie": f"{COOKIE}=forged"})
+    assert_problem(response, 401)
+    assert response.header("set-cookie") is None
+
+
 async def _sessions_held(bff) -> int:
     return int(body_json(await call(bff, path="/sessions-held"))["held"])
 
@@ -221,3 +240,12 @@ async def test_an_unreachable_session_store_is_a_503(make_bff, redis_server):
     bff = _bff(make_bff, "redis", f"redis://127.0.0.1:{closed_port()}/0")
     response = await call(bff, path="/me", headers=_cookie("A" * 43))
     assert_problem(response, 503)
+
+
+async def test_a_login_while_the_session_store_is_unreachable_is_a_503_not_a_500(make_bff):
+    from upstreams import closed_port
+
+    bff = _bff(make_bff, "redis", f"redis://127.0.0.1:{closed_port()}/0")
+    response = await call(bff, "POST", "/login")
+    assert_problem(response, 503)
+    assert response.header("retry-after") == "1"

@@ -9,7 +9,7 @@ from authguard_helpers import BAD, GOOD, JWKS_PATH, PASSWORD, guarded, send, sta
 from harness import assert_problem, jwks
 from prometheus_client import CollectorRegistry, Counter
 
-from tailor import Request, Response, build_config
+from tailor import BFF, Request, Response, Unauthorized, build_config, json_response
 from tailor.chain import awaitable
 from tailor.config import AuthFailures
 from tailor.errors import ConfigError
@@ -106,6 +106,52 @@ async def test_a_403_for_an_authenticated_caller_is_not_charged(make_bff, accoun
     codes = await statuses(bff, 5, "/owned-by-someone-else", headers=GOOD)
     assert codes == [403] * 5
     assert await statuses(bff, 3, headers=BAD) == [401, 401, 429]  # the quota is whole
+
+
+def _session_guarded(make_bff, accounts_url: str) -> BFF:
+    """Cookie sessions (memory store) and the guard at 3 failures; /login always succeeds."""
+    bff: BFF = make_bff(
+        {
+            "auth": {"session": {"cookie_name": "sid", "allowed_origins": ["https://app"]}},
+            "upstreams": {"accounts": accounts_url},
+            "rate_limit": {"auth_failures": {"limit": 3, "window_s": 60}},
+        }
+    )
+
+    @bff.get("/me")
+    async def me(request: Request) -> Response:
+        return json_response({"ok": True})
+
+    @bff.post("/login", auth=False)
+    async def login(request: Request) -> Response:
+        if request.headers.get("x-password") != PASSWORD:
+            raise Unauthorized("invalid username or password")
+        return json_response({"ok": True})
+
+    return bff
+
+
+STALE = {"cookie": "sid=" + "A" * 43}  # well-formed, and no store knows it
+
+
+async def test_stale_session_cookies_are_not_charged(make_bff, accounts) -> None:
+    bff = _session_guarded(make_bff, accounts.url)
+    assert await statuses(bff, 10, headers=STALE) == [401] * 10
+    # The whole quota is still there: three failures fit before a refusal.
+    assert await statuses(bff, 4, headers=BAD) == [401, 401, 401, 429]
+
+
+async def test_a_login_after_many_stale_cookies_is_served(make_bff, accounts) -> None:
+    bff = _session_guarded(make_bff, accounts.url)
+    await statuses(bff, 10, headers=STALE)
+    login = await send(bff, "/login", method="POST", headers={**STALE, "x-password": PASSWORD})
+    assert login.status == 200
+
+
+async def test_malformed_session_cookies_are_charged(make_bff, accounts) -> None:
+    bff = _session_guarded(make_bff, accounts.url)
+    forged = {"cookie": "sid=forged"}
+    assert await statuses(bff, 4, headers=forged) == [401, 401, 401, 429]
 
 
 async def test_refusals_are_counted(make_bff, accounts) -> None:
