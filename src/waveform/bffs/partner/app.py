@@ -27,6 +27,7 @@ from tailor import BFF, Inputs, NotFound, Outcome, Part, Plan, Request, Response
 from tailor.params import Int, Token
 from tailor.serve.run import config_from_env
 from waveform.bffs.consumed import EMPTY_TRACKS, CatalogBatch, CatalogTrack
+from waveform.bffs.cursors import with_cursor_from
 from waveform.bffs.partner.shapes import CatalogEntry, CatalogPage, LabelTrackOut, PartnerOut
 from waveform.bffs.upstreams import DEFAULT_UPSTREAMS
 
@@ -200,10 +201,10 @@ def build(config: Any) -> BFF:
     @bff.get("/v1/catalog", plans=(CATALOG,), query={"limit": CATALOG_PAGE, "cursor": Token()})
     async def catalog(request: Request) -> Response:
         query = request.state["query"]
-        return await aggregate(
+        return await with_cursor_from("rights", aggregate(
             request, CATALOG, shape_catalog, partner_id=_partner_id(request),
             limit=str(query["limit"]), cursor=query["cursor"] or "",
-        )  # fmt: skip
+        ))  # fmt: skip
 
     @bff.get("/v1/tracks/{id}", plans=(TRACK,))
     async def track(request: Request) -> Response:

@@ -16,6 +16,7 @@ from waveform.bffs.consumed import (
     StreamPage,
     UserRecord,
 )
+from waveform.bffs.cursors import with_cursor_from
 from waveform.bffs.parts import catalog_batch, me_part, users_batch
 from waveform.bffs.plans import PLAYLIST, TRACK, USER, by_id
 from waveform.bffs.token import token_endpoint
@@ -236,8 +237,9 @@ def build(config: Any) -> BFF:
     async def stream(request: Request) -> Response:
         cursor = request.state["query"]["cursor"] or ""
         tag(request, f"feed:{caller(request)}")
-        return await aggregate(
-            request, STREAM, shape_stream, user_id=caller(request), cursor=cursor
+        return await with_cursor_from(
+            "stream",
+            aggregate(request, STREAM, shape_stream, user_id=caller(request), cursor=cursor),
         )
 
     bff.get("/api/tracks/{id}", plans=(TRACK,))(by_id(TRACK, shape_track))
