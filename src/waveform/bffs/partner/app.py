@@ -29,6 +29,7 @@ from tailor.serve.run import config_from_env
 from waveform.bffs.consumed import EMPTY_TRACKS, CatalogBatch, CatalogTrack
 from waveform.bffs.cursors import with_cursor_from
 from waveform.bffs.partner.shapes import CatalogEntry, CatalogPage, LabelTrackOut, PartnerOut
+from waveform.bffs.quotas import READ_QUOTAS
 from waveform.bffs.upstreams import DEFAULT_UPSTREAMS
 
 PROFILE: dict[str, Any] = {
@@ -37,8 +38,9 @@ PROFILE: dict[str, Any] = {
     "admin": {"port": 8184},
     "auth": {"api_key": {}},
     # Failed authentication (a guessed API key) per client IP, refused before authenticate
-    # once over (see docs/rate-limiting.md).
-    "rate_limit": {"auth_failures": {"limit": 100, "window_s": 600}},
+    # once over (see docs/rate-limiting.md); reads per partner (the "app" key; a partner
+    # credential has no user, so the per-user quota passes it by).
+    "rate_limit": {"auth_failures": {"limit": 100, "window_s": 600}, "policies": READ_QUOTAS},
     "upstreams": {**DEFAULT_UPSTREAMS, "tokens": "http://127.0.0.1:9011"},
     # Inward calls carry internal tokens exchanged as this BFF (the secret from the
     # environment, set by the supervisor); the client's credential never goes inward.
