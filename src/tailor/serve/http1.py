@@ -435,10 +435,7 @@ class _Connection(asyncio.Protocol):
             coding = headers.get("transfer-encoding")
             if coding is not None:
                 _check_transfer_coding(coding, version)
-            expect = (
-                headers.get("expect", "").lower() == "100-continue"
-                and parser.get_http_version() == "1.1"
-            )
+            expect = headers.get("expect", "").lower() == "100-continue" and version == "1.1"
             body = self._body = _Body(self, expect)
             # A chunked body's trailers are parsed as header fields: they go here, unread, not
             # into this request's headers (the stages before the body saw those already).
@@ -456,7 +453,7 @@ class _Connection(asyncio.Protocol):
         if self._client_cert is not None:
             request.state[CLIENT_CERT_STATE_KEY] = self._client_cert
         keep_alive = parser.should_keep_alive() and not self.closing
-        if keep_alive and "connection" in headers and parser.get_http_version() != "1.1":
+        if keep_alive and "connection" in headers and version != "1.1":
             # An HTTP/1.0 keep-alive would need "connection: keep-alive" on every answer;
             # such clients are rare at an edge, so their connection closes after each answer.
             keep_alive = False
