@@ -403,10 +403,16 @@ class _Connection(asyncio.Protocol):
         self.deadline = _NEVER  # in the pipeline's hands now: its own deadlines apply
         parser = self._parser
         url = self._url
-        version = parser.get_http_version()
-        if version != "1.1" and version != "1.0":
-            raise _Refused(505, f"HTTP/{version} is not supported")
         headers = self._headers
+        # llhttp takes 0.9, 1.0, 1.1 and 2.0, and only 1.1 is kept alive without a connection
+        # field: the usual request's version is known without asking (a string built per call).
+        persistent = parser.should_keep_alive()
+        if persistent and "connection" not in headers:
+            version = "1.1"
+        else:
+            version = parser.get_http_version()
+            if version != "1.1" and version != "1.0":
+                raise _Refused(505, f"HTTP/{version} is not supported")
         host = headers.get("host")
         if host is None or host != self._host:  # a kept-alive client repeats its Host
             self._check_host(host, version)
@@ -452,7 +458,7 @@ class _Connection(asyncio.Protocol):
             request.read_body = body.read
         if self._client_cert is not None:
             request.state[CLIENT_CERT_STATE_KEY] = self._client_cert
-        keep_alive = parser.should_keep_alive() and not self.closing
+        keep_alive = persistent and not self.closing
         if keep_alive and "connection" in headers and version != "1.1":
             # An HTTP/1.0 keep-alive would need "connection: keep-alive" on every answer;
             # such clients are rare at an edge, so their connection closes after each answer.

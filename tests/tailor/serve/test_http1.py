@@ -869,8 +869,20 @@ async def test_an_http10_request_without_host_is_served(start: Start) -> None:
     assert (await client.answer()).status == 200
 
 
-async def test_an_http2_request_line_is_refused_505(start: Start) -> None:
-    await refused_unseen(start, b"GET / HTTP/2.0\r\nhost: test\r\n\r\n", 505)
+@pytest.mark.parametrize(
+    "raw",
+    [
+        pytest.param(b"GET / HTTP/2.0\r\nhost: test\r\n\r\n", id="http2"),
+        pytest.param(
+            b"GET / HTTP/2.0\r\nhost: test\r\nconnection: keep-alive\r\n\r\n", id="http2-kept"
+        ),
+        pytest.param(b"GET / HTTP/0.9\r\nhost: test\r\n\r\n", id="http09"),
+    ],
+)
+async def test_a_version_other_than_http10_and_http11_is_refused_505(
+    start: Start, raw: bytes
+) -> None:
+    await refused_unseen(start, raw, 505)
 
 
 async def test_the_asterisk_form_target_is_refused_400(start: Start) -> None:
