@@ -15,7 +15,8 @@ from pathlib import Path
 
 from benchmarks import fixture, tools
 from benchmarks.procs import Processes
-from benchmarks.ratelimit.pipeline_cost import NEVER
+from benchmarks.ratelimit.pipeline_cost import NEVER_REFUSING
+from waveform.bffs.quotas import READ_QUOTAS
 from waveform.services import SERVICES
 from waveform.supervisor import TOKEN_SECRET_ENV, free_ports
 
@@ -64,12 +65,9 @@ def tailor_full(
                 # Aggregation scenarios turn the edge cache off: it would answer from memory
                 # after the first request. The cache-hit scenario turns it on.
                 "cache": {"enabled": cache},
-                # The profile limits only logins and writes; a production edge also meters
-                # reads, so every benchmarked request pays the limiter: a per-user read quota
-                # no run reaches (charged on every request, never refusing).
-                "rate_limit": {
-                    "policies": {"user-read": {"key": "user", "limit": NEVER, "classes": ["read"]}}
-                },
+                # The profile's per-user and per-app read quotas, charged on every request
+                # with limits no run reaches: the limiter is paid for, never refuses.
+                "rate_limit": {"policies": {name: NEVER_REFUSING[name] for name in READ_QUOTAS}},
             },
             indent=2,
         )
@@ -90,7 +88,8 @@ def tailor_full(
             "tailor-cache",
             "tailor, edge cache hit (mobile BFF)",
             "the full mobile pipeline with its edge cache on (memory backend): JWT, "
-            "entitlements, rate limit (the per-user read quota) and the rest run, the home comes "
+            "entitlements, rate limit (the per-user and per-app read quotas) and the rest run, "
+            "the home comes "
             "from the cache",
             port,
             start,
@@ -101,7 +100,7 @@ def tailor_full(
         "tailor, full pipeline (mobile BFF)",
         "tailor's HTTP/1.1 server and in-loop HTTP/1.1 client; RS256 JWT, entitlements, "
         "rate limit "
-        "(a per-user read quota charged on every request, memory), "
+        "(per-user and per-app read quotas charged on every request, memory), "
         "shedding, "
         "internal-token exchange (cached), resilience, metrics; edge cache off"
         + ("; admin listener off" if workers > 1 else ""),

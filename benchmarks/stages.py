@@ -32,7 +32,7 @@ from typing import Any
 
 from benchmarks import fixture
 from benchmarks.ratelimit.edge_cpu import transport_for
-from benchmarks.ratelimit.pipeline_cost import NEVER
+from benchmarks.ratelimit.pipeline_cost import NEVER_REFUSING
 from tailor import BFF, Request, Response, build_config
 from tailor.chain import Chain, Outcome
 from tailor.config import deep_merge
@@ -125,7 +125,7 @@ def make(fx: fixture.Fixture, *, cache: bool = False) -> BFF:
         "admin": {"enabled": False},
         "cache": {"enabled": cache, "backend": "memory"},
         # Every request charges the IP, user and app quotas; none ever refuses.
-        "rate_limit": {"policies": {k: {"key": k, "limit": NEVER} for k in ("ip", "user", "app")}},
+        "rate_limit": {"policies": NEVER_REFUSING},
         "token_exchange": {
             "client_id": "bff-mobile", "client_secret": "bench", "client_secret_env": None
         },

@@ -27,7 +27,7 @@ import uvloop
 
 from benchmarks import fixture
 from benchmarks.procs import Processes
-from benchmarks.ratelimit.pipeline_cost import NEVER
+from benchmarks.ratelimit.pipeline_cost import NEVER_REFUSING
 from tailor import BFF, Request, build_config
 from tailor.config import deep_merge
 from tailor.serve.collector import tune_collector
@@ -45,7 +45,7 @@ def make(upstream: str, transport: str, *, cache: bool = False) -> BFF:
         "cache": {"enabled": cache, "backend": "memory"},
         "client": {"transport": transport},
         # Every request charges the IP, user and app quotas; none ever refuses.
-        "rate_limit": {"policies": {k: {"key": k, "limit": NEVER} for k in ("ip", "user", "app")}},
+        "rate_limit": {"policies": NEVER_REFUSING},
         "token_exchange": {
             "client_id": "bff-mobile", "client_secret": "bench", "client_secret_env": None
         },

@@ -26,7 +26,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from benchmarks import fixture
-from benchmarks.ratelimit.pipeline_cost import NEVER
+from benchmarks.ratelimit.pipeline_cost import NEVER_REFUSING
 from tailor import BFF, Request, Response, build_config
 from tailor.auth.principal import Principal
 from tailor.config import deep_merge
@@ -58,9 +58,7 @@ def make(fx: fixture.Fixture, full: bool) -> BFF:
     if "entitlements" in PROFILE:
         over["entitlements"] = {"enabled": False}
     if full:
-        over["rate_limit"] = {
-            "policies": {k: {"key": k, "limit": NEVER} for k in ("ip", "user", "app")}
-        }
+        over["rate_limit"] = {"policies": NEVER_REFUSING}
     else:
         over |= {"auth": {"jwt": None, "anonymous": True}, "metrics": {"enabled": False}}
         over["rate_limit"] = {"enabled": False}

@@ -35,12 +35,24 @@ from typing import Any
 from benchmarks import fixture, wrk
 from benchmarks.procs import Processes
 from waveform.bffs.mobile.app import PROFILE
+from waveform.bffs.quotas import READ_QUOTAS
 from waveform.supervisor import free_ports
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = Path(__file__).resolve().parent / "results" / "pipeline_cost.json"
 BFF_CPU, LOAD_CPU = 0, 1
 NEVER = 1_000_000_000  # a limit no run reaches: the limiter is paid for, never refuses
+#: The rate-limit policies a benchmarked BFF runs: a per-IP quota and the reference profiles'
+#: read quotas (waveform.bffs.quotas, replaced by name, every tier too), each with a limit no
+#: run reaches. Every benchmarked request (a read) pays the limiter for three quotas and none
+#: is ever refused.
+NEVER_REFUSING: dict[str, dict[str, Any]] = {
+    "ip": {"key": "ip", "limit": NEVER},
+    **{
+        name: {**quota, "limit": NEVER, "tiers": dict.fromkeys(quota.get("tiers", {}), NEVER)}
+        for name, quota in READ_QUOTAS.items()
+    },
+}
 
 
 def say(text: str) -> None:
@@ -83,11 +95,7 @@ def configs(upstream: str, ports: list[int], entitlements: bool) -> dict[str, di
         "metrics": {"enabled": True},
         "rate_limit": {
             "enabled": True,
-            "policies": {
-                "ip": {"key": "ip", "limit": NEVER},
-                "user": {"key": "user", "limit": NEVER},
-                "app": {"key": "app", "limit": NEVER},
-            },
+            "policies": NEVER_REFUSING,
         },
     }
     bare: dict[str, Any] = {

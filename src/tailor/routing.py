@@ -56,13 +56,16 @@ class Router:
         if "{" in route.template:
             self._dynamic.append(route)
         else:
-            self._static.setdefault(route.template, {})[route.method] = route
+            by_method = self._static.setdefault(route.template, {})
+            by_method[route.method] = route
+            if route.method == "GET":  # RFC 9110 s9.3.2: a GET route answers HEAD too
+                by_method.setdefault("HEAD", route)
 
     @property
     def routes(self) -> list[Route]:
-        return [r for by_method in self._static.values() for r in by_method.values()] + list(
-            self._dynamic
-        )
+        # A GET route is listed once, not again under the HEAD it also answers.
+        static = [r for by in self._static.values() for m, r in by.items() if r.method == m]
+        return static + list(self._dynamic)
 
     def match(self, method: str, path: str) -> Match:
         """The route for ``method`` and ``path``: a path without parameters is two dict
@@ -79,9 +82,11 @@ class Router:
             params = _match_segments(route.segments, parts)
             if params is None:
                 continue
-            if route.method == method:
+            if route.method == method or (method == "HEAD" and route.method == "GET"):
                 return Match(route, params)
             allowed.append(route.method)
+            if route.method == "GET":
+                allowed.append("HEAD")
         if allowed:
             return Match(None, {}, tuple(sorted(allowed)))
         return _NO_MATCH

@@ -27,6 +27,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from tailor.config import deep_merge
 from waveform.seed import partner_demo_key
 from waveform.supervisor import Platform, _die_with_parent, free_ports
 
@@ -241,11 +242,18 @@ def silent() -> Iterator[SilentListener]:
 
 class ExtraBFF:
     """One more instance of a platform BFF as its own process, with config overrides (another
-    web instance sharing Redis, or a mobile BFF whose services are an echo)."""
+    web instance sharing Redis, a mobile BFF whose services are an echo, or one with a small
+    quota)."""
 
-    def __init__(self, platform: Platform, name: str, upstreams: dict[str, str] | None = None):
+    def __init__(
+        self,
+        platform: Platform,
+        name: str,
+        upstreams: dict[str, str] | None = None,
+        overrides: dict[str, Any] | None = None,
+    ):
         port, admin = free_ports(2)
-        config = platform.bff_config(name)
+        config = deep_merge(platform.bff_config(name), overrides or {})
         config["listen"] = {"host": "127.0.0.1", "port": port}
         config["admin"] = {"host": "127.0.0.1", "port": admin}
         if upstreams:

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import httpx
 
 from waveform.supervisor import Platform
@@ -68,6 +70,21 @@ def test_csrf_an_unsafe_request_from_a_foreign_origin_is_refused(
     forged = _as(session_id, origin="https://evil.example", **{"x-csrf-token": csrf})
     assert_denied(http.delete(f"{base}/api/session", headers=forged), 403)
     assert http.get(f"{base}/api/me", headers=_as(session_id)).status_code == 200
+
+
+def test_csrf_an_allowed_origin_with_whitespace_after_it_is_accepted(platform: Platform) -> None:
+    # Raw bytes: an HTTP client library would not send the trailing whitespace.
+    host, _, port = platform.url("web").removeprefix("http://").partition(":")
+    body = b'{"username": "alice", "password": "wave-alice"}'
+    head = (
+        f"POST /api/session HTTP/1.1\r\nhost: {host}:{port}\r\n"
+        f"origin: {platform.url('web')} \t\r\ncontent-type: application/json\r\n"
+        f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
+    )
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(head.encode() + body)
+        answer = b"".join(iter(lambda: sock.recv(65536), b""))
+    assert answer.startswith(b"HTTP/1.1 200 "), answer[:200]
 
 
 def test_csrf_an_unsafe_request_without_the_token_is_refused(

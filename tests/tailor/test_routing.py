@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import pytest
 from harness import assert_problem, body_json, call
 
 from tailor import BFF, Request, Response, json_response
 from tailor.params import Int, Query, Token
 from tailor.routing import Route, Router
+from tailor.serve.http1 import Http1Server, ServerSettings
 
 
 async def _echo(request: Request) -> Response:
@@ -55,13 +59,73 @@ async def test_wrong_segment_count_does_not_match_a_template(make_bff) -> None:
 async def test_known_static_path_with_wrong_method_is_405_with_allow(make_bff) -> None:
     response = await call(_bff(make_bff), "DELETE", "/v1/home")
     assert_problem(response, 405)
-    assert response.header("allow") == "GET"
+    assert response.header("allow") == "GET, HEAD"
 
 
 async def test_known_templated_path_with_wrong_method_is_405_with_allow(make_bff) -> None:
     response = await call(_bff(make_bff), "GET", "/v1/tracks/t1/likes")
     assert_problem(response, 405)
     assert response.header("allow") == "POST"
+
+
+async def _over_a_socket(bff: BFF, *heads: bytes) -> list[bytes]:
+    """The raw answers to ``heads``, each sent on its own connection to the BFF served by
+    tailor's HTTP/1.1 server on 127.0.0.1."""
+    bff.startup(admin=False)
+    server = Http1Server(bff.respond, ServerSettings())
+    await server.start(host="127.0.0.1", port=0)
+    answers = []
+    try:
+        for head in heads:
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            writer.write(head)
+            async with asyncio.timeout(5):
+                answers.append(await reader.read())  # until the server closes
+            writer.close()
+    finally:
+        await server.close(grace_s=1)
+    return answers
+
+
+def _answer(raw: bytes) -> tuple[str, dict[str, str], bytes]:
+    head, _, body = raw.partition(b"\r\n\r\n")
+    status, *lines = head.decode("latin-1").split("\r\n")
+    fields = dict(line.lower().split(": ", 1) for line in lines)
+    return status, fields, body
+
+
+@pytest.mark.parametrize("path", ["/v1/home", "/v1/tracks/t1"])
+async def test_a_head_on_a_get_route_is_answered_as_the_get_without_its_body(
+    make_bff, path: str
+) -> None:
+    get, head = (
+        _answer(raw)
+        for raw in await _over_a_socket(
+            _bff(make_bff),
+            f"GET {path} HTTP/1.1\r\nhost: t\r\nconnection: close\r\n\r\n".encode(),
+            f"HEAD {path} HTTP/1.1\r\nhost: t\r\nconnection: close\r\n\r\n".encode(),
+        )
+    )
+    assert (head[0], head[2]) == ("HTTP/1.1 200 OK", b"")
+    assert head[1]["content-length"] == get[1]["content-length"] == str(len(get[2]))
+    assert head[1]["content-type"] == get[1]["content-type"]
+
+
+async def test_a_templated_path_with_wrong_method_lists_head_beside_get_in_allow(
+    make_bff,
+) -> None:
+    response = await call(_bff(make_bff), "DELETE", "/v1/tracks/t1")
+    assert_problem(response, 405)
+    assert response.header("allow") == "GET, HEAD"
+
+
+def test_the_route_list_names_a_get_route_once() -> None:
+    async def h(request: Request) -> Response:
+        return Response()
+
+    router = Router()
+    router.add(Route("GET", "/v1/home", h))
+    assert [(r.method, r.template) for r in router.routes] == [("GET", "/v1/home")]
 
 
 async def test_malformed_path_parameter_is_a_400_naming_it(make_bff) -> None:

@@ -17,7 +17,13 @@ What the server does itself, because only it sees the bytes:
   time (``limits.header_read_timeout_s``, then 408): a client that dribbles its headers holds a
   connection for seconds, not forever. An idle kept-alive connection is closed after
   ``server.keepalive_timeout_s``. A field repeated in one head is joined into one value, each
-  join counted toward the head's bound; a second ``host`` is refused (400).
+  join counted toward the head's bound; a second ``host`` is refused (400). A head that
+  arrives whole in one read is held to the same bound when it is complete.
+- The request line and framing fields are held to RFC 9112, as nginx holds them: an HTTP/1.1
+  request needs one valid ``host`` (400); a version other than 1.0 and 1.1 is 505; the
+  asterisk-form target and userinfo in an absolute-form target are 400; a body is framed by
+  ``content-length`` or by ``transfer-encoding: chunked`` alone (another coding: 501; the
+  field in an HTTP/1.0 request: 400). Whitespace after a field value is not part of it.
 - The body is handed over as it arrives, with back-pressure: reading from the socket pauses
   while a request's unread body or the queue of pipelined requests is full, and while the
   client is not reading its answers. The limits stage bounds the body's size and time. A
@@ -48,6 +54,7 @@ import asyncio
 import contextvars
 import logging
 import math
+import re
 import socket
 import ssl
 import time
@@ -168,6 +175,16 @@ def _decoded_path(raw_path: bytes) -> str:
     return unquote(raw_path.decode("utf-8", "surrogateescape"), errors="replace")
 
 
+def _check_transfer_coding(coding: str, version: str) -> None:
+    """Only ``chunked``, alone, frames a request body here. Another coding before it would
+    be one the server does not undo (RFC 9112 s6.1: 501, as nginx answers); an HTTP/1.0
+    request with the field cannot be framed safely (RFC 9112 s6.1: 400, then close)."""
+    if version != "1.1":
+        raise _Refused(400, "transfer-encoding in an HTTP/1.0 request")
+    if coding.lower() != "chunked":
+        raise _Refused(501, "a transfer coding other than chunked")
+
+
 class _Body:
     """One request's body as it arrives, read once by the pipeline (``read()``)."""
 
@@ -241,6 +258,9 @@ class _Body:
 _Exchange = tuple[Request, "_Body | None", bool, bool]
 
 _METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")}
+#: A Host field: an RFC 3986 authority without userinfo (an IP literal or a registered name, and
+#: an optional port). Anything else would reach routing, caching and logs as a host.
+_HOST = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]+)(?::[0-9]*)?")
 
 
 class _Connection(asyncio.Protocol):
@@ -261,6 +281,8 @@ class _Connection(asyncio.Protocol):
         self._head_bytes = 0
         self._in_head = False
         self._message_ended = False  # a request ended in the read being parsed
+        self._read_size = 0  # bytes in the read being parsed
+        self._host: str | None = None  # the last Host found valid on this connection
         self._body: _Body | None = None
         # Requests parsed, in order; the first is the one being answered when _busy.
         self._queue: deque[_Exchange] = deque()
@@ -311,6 +333,7 @@ class _Connection(asyncio.Protocol):
 
     def _parse(self, data: bytes) -> None:
         self._message_ended = False
+        self._read_size = len(data)
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -362,7 +385,9 @@ class _Connection(asyncio.Protocol):
 
     def on_header(self, name: bytes, value: bytes) -> None:
         key = name.decode("latin-1").lower()
-        text = value.decode("latin-1")
+        # llhttp drops the whitespace before a value, not after it (RFC 9110 s5.5: neither
+        # is part of the value).
+        text = value.decode("latin-1").rstrip(" \t")
         headers = self._headers
         if key in headers:
             self._repeated(key, text)
@@ -385,26 +410,45 @@ class _Connection(asyncio.Protocol):
         self.deadline = _NEVER  # in the pipeline's hands now: its own deadlines apply
         parser = self._parser
         url = self._url
+        headers = self._headers
+        # llhttp takes 0.9, 1.0, 1.1 and 2.0, and only 1.1 is kept alive without a connection
+        # field: the usual request's version is known without asking (a string built per call).
+        persistent = parser.should_keep_alive()
+        if persistent and "connection" not in headers:
+            version = "1.1"
+        else:
+            version = parser.get_http_version()
+            if version != "1.1" and version != "1.0":
+                raise _Refused(505, f"HTTP/{version} is not supported")
+        host = headers.get("host")
+        if host is None or host != self._host:  # a kept-alive client repeats its Host
+            self._check_host(host, version)
+        if self._read_size > self._settings.head_limit:
+            # A head that arrived whole in one read was not counted while it arrived.
+            self._check_head_size(url, headers)
         if url[:1] == b"/":
             raw_path, _, raw_query = url.partition(b"?")
         else:  # absolute-form (a proxy's request) or "*"
+            if url == b"*":
+                raise _Refused(400, "the asterisk-form target is not served")
             try:
                 parsed = httptools.parse_url(url)
             except httptools.HttpParserInvalidURLError:
                 raise _Refused(400, "malformed request target") from None
+            if parsed.userinfo:
+                raise _Refused(400, "userinfo in the request target")  # RFC 9110 s4.2.4
             raw_path, raw_query = parsed.path or b"/", parsed.query or b""
         path = raw_path.decode("latin-1")
         if "%" in path:
             path = _decoded_path(raw_path)
         raw_method = parser.get_method()
         method = _METHODS.get(raw_method) or raw_method.decode("latin-1")
-        headers = self._headers
         body = None
         if "content-length" in headers or "transfer-encoding" in headers:
-            expect = (
-                headers.get("expect", "").lower() == "100-continue"
-                and parser.get_http_version() == "1.1"
-            )
+            coding = headers.get("transfer-encoding")
+            if coding is not None:
+                _check_transfer_coding(coding, version)
+            expect = headers.get("expect", "").lower() == "100-continue" and version == "1.1"
             body = self._body = _Body(self, expect)
             # A chunked body's trailers are parsed as header fields: they go here, unread, not
             # into this request's headers (the stages before the body saw those already).
@@ -421,8 +465,8 @@ class _Connection(asyncio.Protocol):
             request.read_body = body.read
         if self._client_cert is not None:
             request.client_cert = self._client_cert
-        keep_alive = parser.should_keep_alive() and not self.closing
-        if keep_alive and "connection" in headers and parser.get_http_version() != "1.1":
+        keep_alive = persistent and not self.closing
+        if keep_alive and "connection" in headers and version != "1.1":
             # An HTTP/1.0 keep-alive would need "connection: keep-alive" on every answer;
             # such clients are rare at an edge, so their connection closes after each answer.
             keep_alive = False
@@ -437,6 +481,22 @@ class _Connection(asyncio.Protocol):
                 queue.pop()
                 raise _Refused(503, "too many pipelined requests")
             self._update_reading()
+
+    def _check_host(self, host: str | None, version: str) -> None:
+        """RFC 9112 s3.2: an HTTP/1.1 request has exactly one Host, and it is an authority
+        (a second one is refused as it is parsed)."""
+        if host is None:
+            if version == "1.1":
+                raise _Refused(400, "no host")
+            return
+        if _HOST.fullmatch(host) is None:
+            raise _Refused(400, "an invalid host")
+        self._host = host
+
+    def _check_head_size(self, url: bytes, headers: dict[str, str]) -> None:
+        size = len(url) + sum(len(name) + len(value) + 4 for name, value in headers.items())
+        if size > self._settings.head_limit:
+            raise _Refused(431, "request headers too large")
 
     def on_body(self, chunk: bytes) -> None:
         body = self._body

@@ -472,7 +472,7 @@ def respond(
         if_none_match = request.headers.get("if-none-match")
         if if_none_match and etag_matches(if_none_match, etag):
             return Response(304, b"", [(k, v) for k, v in out if k in _NOT_MODIFIED_HEADERS])
-    return Response(status, b"" if request.method == "HEAD" else body, out)
+    return Response(status, body, out)  # a HEAD's body is left out by the server
 
 
 def detached(request: Request) -> Request:

@@ -76,7 +76,7 @@ class EntitleStage:
             app = registry.known(principal.client_id)
             if app is None:
                 return look_up(request)
-            if not _permitted(app, bff, request.method, route.template):
+            if not _permitted(app, bff, route.method, route.template):
                 return _refuse(request)
             request.app = app
             return next_handler(request)
@@ -86,7 +86,7 @@ class EntitleStage:
             found = await self._look_up(request, next_handler)
             if isinstance(found, Response):
                 return found
-            if not _permitted(found, bff, request.method, request.route.template):
+            if not _permitted(found, bff, request.route.method, request.route.template):
                 return _refuse(request)
             request.app = found
             return await awaitable(next_handler(request))

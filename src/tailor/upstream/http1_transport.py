@@ -25,6 +25,9 @@ What it does, because a production edge needs it:
 - the request line and headers are checked before they are written: CR, LF or NUL anywhere
   would let a value smuggle a second request inward, so such a request is refused; a target
   with spaces or non-ASCII characters is percent-encoded;
+- a connection that receives bytes past a complete answer (a body longer than its
+  Content-Length, a stray second response) is closed, never pooled: those bytes would
+  otherwise be read as the next caller's answer;
 - responses larger than ``max_response_bytes`` and malformed responses end the connection with
   :class:`~tailor.errors.UpstreamUnavailable`; TLS (``https://`` upstreams) verifies the
   service's certificate with the system's trust store or a given context.
@@ -148,6 +151,9 @@ class _Connection(asyncio.Protocol):
         self._head = b""
         self._body: list[bytes] = []
         self._size = 0
+        # Set when an answer completes keeping the connection: it goes back to the pool only
+        # once the read that completed it is parsed to its end (see data_received).
+        self._reusable = False
 
     # -- asyncio.Protocol ------------------------------------------------------------------
 
@@ -167,6 +173,13 @@ class _Connection(asyncio.Protocol):
             self._parser.feed_data(data)
         except httptools.HttpParserError:
             self._fail(UpstreamUnavailable(self._upstream, "malformed response"))
+        if self._reusable:
+            # Pooled only now: bytes after a complete answer in the same read (a body longer
+            # than its Content-Length, a stray second response) end it in on_message_begin or
+            # as a parse error, instead of becoming the next caller's answer.
+            self._reusable = False
+            if not self._dead:
+                self._owner._release(self)
 
     def eof_received(self) -> bool | None:
         return False  # close our side too; connection_lost follows
@@ -191,6 +204,12 @@ class _Connection(asyncio.Protocol):
         self._waiter = None
 
     # -- httptools callbacks ----------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        if self._waiter is None:
+            # An answer starts with no call in flight: the service sent more than it was
+            # asked for. Raising stops the parser; data_received then ends the connection.
+            raise httptools.HttpParserError("bytes past a complete response")
 
     # No on_header callback on purpose: a Python call per header line is a measurable part of
     # each call, and most callers never read the headers. The raw head is kept instead and
@@ -296,7 +315,7 @@ class _Connection(asyncio.Protocol):
         if waiter is not None and not waiter.done():
             waiter.set_result(response)
         if keep:
-            self._owner._release(self)
+            self._reusable = True
         else:
             self.close()
 

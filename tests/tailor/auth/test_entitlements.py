@@ -77,6 +77,13 @@ async def test_a_narrow_app_reaches_its_listed_route(make_bff, accounts):
     assert response.status == 200
 
 
+async def test_a_head_is_entitled_as_the_get_route_it_is_answered_by(make_bff, accounts):
+    bff = _bff(make_bff, accounts.url)
+    for _ in range(2):  # the first looks the app up, the second finds it known
+        response = await call(bff, "HEAD", "/tracks/t1", headers=_token("narrow"))
+        assert response.status == 200
+
+
 async def test_a_route_outside_the_apps_entitlements_is_a_403(make_bff, accounts):
     bff = _bff(make_bff, accounts.url)
     assert_problem(await call(bff, path="/home", headers=_token("narrow")), 403)

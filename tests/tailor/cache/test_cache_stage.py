@@ -34,6 +34,17 @@ async def test_a_second_read_is_a_hit_without_an_upstream_call(make_bff, feed: F
     assert feed.calls() == 1
 
 
+async def test_a_head_hit_hands_the_server_the_get_body_so_its_length_is_the_gets(
+    make_bff, feed: FeedService
+):
+    bff = build_cached_bff(make_bff, feed.upstream.url, USER)
+    first = await call(bff, path="/home", headers=alice())
+    head = await call(bff, "HEAD", "/home", headers=alice())
+    assert (head.status, head.header("x-cache")) == (200, "hit")
+    assert head.body == first.body  # the server writes its length, never the body itself
+    assert feed.calls() == 1
+
+
 async def test_a_private_response_is_never_served_to_another_user_or_app(
     make_bff, feed: FeedService
 ):

@@ -20,6 +20,7 @@ from typing import Any, NamedTuple, cast
 
 import pytest
 
+from tailor import BFF, build_config
 from tailor.errors import ClientDisconnected
 from tailor.http import Request, Response
 from tailor.serve import http1
@@ -244,11 +245,11 @@ def assert_problem(answer: Answer, status: int) -> None:
     assert b"Traceback" not in answer.body and b'File "' not in answer.body
 
 
-async def refused_unseen(start: Start, raw: bytes, status: int) -> Answer:
+async def refused_unseen(start: Start, raw: bytes, status: int, **settings: Any) -> Answer:
     """``raw`` on a new connection is refused with ``status``, the connection closed, and the
     handler never sees a request. The refusal, for what else a test checks of it."""
     seen = Seen()
-    server = await start(seen)
+    server = await start(seen, **settings)
     client = await Client.connect(server.port)
     client.send(raw)
     answer = await client.answer()
@@ -770,6 +771,126 @@ async def test_a_field_repeated_until_joining_it_outgrows_the_head_limit_is_refu
 
 async def test_a_second_host_is_refused_400(start: Start) -> None:
     await refused_unseen(start, get("/", "Host: elsewhere"), 400)
+
+
+async def test_an_over_long_head_arriving_whole_in_one_read_is_refused_431(start: Start) -> None:
+    head = b"GET / HTTP/1.1\r\nhost: test\r\n" + b"x-pad: " + b"a" * 2000 + b"\r\n\r\n"
+    await refused_unseen(start, head, 431, head_limit=1024)
+
+
+async def test_the_head_bound_does_not_refuse_a_small_head_in_a_long_read(start: Start) -> None:
+    server = await start(echo_body, head_limit=1024)
+    client = await Client.connect(server.port)
+    client.send(b"POST / HTTP/1.1\r\nhost: test\r\ncontent-length: 3000\r\n\r\n" + b"b" * 3000)
+    answer = await client.answer()
+    assert (answer.status, len(answer.body)) == (200, 3000)
+
+
+async def test_whitespace_after_a_header_value_is_not_part_of_it(start: Start) -> None:
+    seen = Seen()
+    server = await start(seen)
+    client = await Client.connect(server.port)
+    client.send(get("/", "Origin: https://example.test \t", "x-a:  b c  "))
+    await client.answer()
+    [request] = seen.requests
+    assert (request.headers["origin"], request.headers["x-a"]) == ("https://example.test", "b c")
+
+
+async def test_a_content_length_with_trailing_whitespace_is_read_by_the_pipeline(
+    start: Start,
+) -> None:
+    bff = BFF(build_config({"name": "ows", "admin": {"enabled": False}}))
+
+    @bff.post("/echo", auth=False)
+    async def echo(request: Request) -> Response:
+        return Response(200, request.body)
+
+    bff.startup(admin=False)
+    server = await start(bff.respond)
+    client = await Client.connect(server.port)
+    client.send(b"POST /echo HTTP/1.1\r\nhost: test\r\ncontent-length: 5 \r\n\r\nhello")
+    answer = await client.answer()
+    assert (answer.status, answer.body) == (200, b"hello")
+
+
+@pytest.mark.parametrize("coding", ["gzip, chunked", "foo, chunked", "Identity, Chunked"])
+async def test_a_transfer_coding_other_than_chunked_alone_is_refused_501(
+    start: Start, coding: str
+) -> None:
+    raw = f"POST / HTTP/1.1\r\nhost: test\r\ntransfer-encoding: {coding}\r\n\r\n0\r\n\r\n"
+    await refused_unseen(start, raw.encode(), 501)
+
+
+async def test_an_http10_request_with_transfer_encoding_is_refused_400(start: Start) -> None:
+    await refused_unseen(
+        start,
+        b"POST / HTTP/1.0\r\nhost: test\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n",
+        400,
+    )
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        pytest.param(b"GET / HTTP/1.1\r\n\r\n", id="no-host"),
+        pytest.param(b"GET / HTTP/1.1\r\nhost:\r\n\r\n", id="empty-host"),
+        pytest.param(b"GET / HTTP/1.1\r\nhost: a/b\r\n\r\n", id="slash-in-host"),
+        pytest.param(b"GET / HTTP/1.1\r\nhost: u@h\r\n\r\n", id="userinfo-in-host"),
+        pytest.param(b"GET / HTTP/1.1\r\nhost: h:8x\r\n\r\n", id="bad-port"),
+        pytest.param(b"GET / HTTP/1.0\r\nhost: a b\r\n\r\n", id="invalid-host-http10"),
+    ],
+)
+async def test_a_request_without_one_valid_host_is_refused_400(start: Start, raw: bytes) -> None:
+    await refused_unseen(start, raw, 400)
+
+
+async def test_an_invalid_host_after_a_valid_one_on_the_same_connection_is_refused_400(
+    start: Start,
+) -> None:
+    server = await start(ok)
+    client = await Client.connect(server.port)
+    client.send(GET + b"GET / HTTP/1.1\r\nhost: a/b\r\n\r\n")
+    assert (await client.answer()).status == 200
+    assert_problem(await client.answer(), 400)
+
+
+@pytest.mark.parametrize("host", ["example.test:8080", "[::1]:443", "127.0.0.1", "xn--bcher-kva"])
+async def test_a_valid_host_is_served(start: Start, host: str) -> None:
+    server = await start(ok)
+    client = await Client.connect(server.port)
+    client.send(f"GET / HTTP/1.1\r\nhost: {host}\r\n\r\n".encode())
+    assert (await client.answer()).status == 200
+
+
+async def test_an_http10_request_without_host_is_served(start: Start) -> None:
+    server = await start(ok)
+    client = await Client.connect(server.port)
+    client.send(b"GET / HTTP/1.0\r\n\r\n")
+    assert (await client.answer()).status == 200
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        pytest.param(b"GET / HTTP/2.0\r\nhost: test\r\n\r\n", id="http2"),
+        pytest.param(
+            b"GET / HTTP/2.0\r\nhost: test\r\nconnection: keep-alive\r\n\r\n", id="http2-kept"
+        ),
+        pytest.param(b"GET / HTTP/0.9\r\nhost: test\r\n\r\n", id="http09"),
+    ],
+)
+async def test_a_version_other_than_http10_and_http11_is_refused_505(
+    start: Start, raw: bytes
+) -> None:
+    await refused_unseen(start, raw, 505)
+
+
+async def test_the_asterisk_form_target_is_refused_400(start: Start) -> None:
+    await refused_unseen(start, b"GET * HTTP/1.1\r\nhost: test\r\n\r\n", 400)
+
+
+async def test_userinfo_in_an_absolute_form_target_is_refused_400(start: Start) -> None:
+    await refused_unseen(start, b"GET http://u:p@test/x HTTP/1.1\r\nhost: test\r\n\r\n", 400)
 
 
 async def test_a_head_not_finished_in_time_is_refused_408_and_closed(start: Start) -> None:

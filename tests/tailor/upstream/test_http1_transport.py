@@ -379,6 +379,51 @@ async def test_an_answer_over_the_size_limit_raises_upstream_unavailable(
         await transport.aclose()
 
 
+def _bytes_past_the_answer(extra: bytes) -> Handler:
+    """The first connection answers ``ok`` followed by ``extra`` in the same write, and
+    answers a second request on it with ``EVIL!`` (the body the extra head announces). Later
+    connections answer ``good``."""
+
+    async def handler(
+        server: RawServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int
+    ) -> None:
+        await server.read_request(reader)
+        if n > 1:
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ngood")
+            await reader.read()
+            return
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok" + extra)
+        await writer.drain()
+        await server.read_request(reader)
+        writer.write(b"EVIL!")
+        await reader.read()
+
+    return handler
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", b"HTTP/1.1 2", b"EVIL"],
+    ids=["a stray response head", "the start of a status line", "a body past its length"],
+)
+async def test_a_connection_with_bytes_past_a_complete_answer_is_never_pooled(
+    raw: Callable[[Handler], Awaitable[RawServer]], extra: bytes
+) -> None:
+    transport = Http1Transport(max_connections=1)
+    server = await raw(_bytes_past_the_answer(extra))
+    try:
+        first = await transport.send(get(server.url()))
+        # A POST is never sent twice, so a stale-connection resend cannot hide a reuse.
+        second = await transport.send(get(server.url(), method="POST", body=b"{}"))
+    finally:
+        await transport.aclose()
+    assert ((first.status, first.body), (second.status, second.body)) == (
+        (200, b"ok"),
+        (200, b"good"),
+    )
+    assert (server.connections, len(server.requests)) == (2, 2)  # sent once, on a new one
+
+
 def _closes_the_reused_connection_unanswered() -> Handler:
     """The first connection answers once, then reads the next request and closes without a
     byte: the keep-alive race. Later connections answer normally."""

@@ -41,6 +41,18 @@ def test_a_malformed_cursor_is_a_400_naming_it(web_alice: Caller) -> None:
     assert body["parameter"] == "cursor"
 
 
+#: Well-formed tokens, so the BFF's own check passes them on; no service issued them.
+NOT_ISSUED = ["a", "W10", "bm90LWpzb24"]
+
+
+@pytest.mark.parametrize("cursor", NOT_ISSUED)
+def test_a_stream_cursor_the_service_did_not_issue_is_a_400_naming_it(
+    web_alice: Caller, cursor: str
+) -> None:
+    body = _is_problem(web_alice.get(f"/api/stream?cursor={cursor}"), 400)
+    assert body["parameter"] == "cursor"
+
+
 @pytest.mark.parametrize("bff, path", [("mobile", "/v1/home"), ("web", "/api/me")])
 def test_a_missing_token_is_a_401_with_a_bearer_challenge(
     platform: Platform, http: httpx.Client, bff: str, path: str

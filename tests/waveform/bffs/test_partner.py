@@ -5,9 +5,12 @@ from __future__ import annotations
 import ssl
 
 import httpx
+import pytest
 
 from waveform.seed import partner_demo_key
 from waveform.supervisor import Platform
+
+from .test_bad_input import NOT_ISSUED, _is_problem
 
 
 def _client(platform: Platform, partner: str | None = None) -> httpx.Client:
@@ -58,3 +61,12 @@ def test_the_server_certificate_verifies_against_the_demo_ca_for_127_0_0_1(
     # A default context checks the hostname: the demo server certificate names 127.0.0.1.
     with _client(platform) as client:
         assert client.get(f"{platform.url('partner')}/v1/partner").status_code == 401
+
+
+@pytest.mark.parametrize("cursor", NOT_ISSUED)
+def test_a_catalog_cursor_the_rights_service_did_not_issue_is_a_400_naming_it(
+    platform: Platform, cursor: str
+) -> None:
+    with _client(platform, "p-globex") as client:
+        response = client.get(f"{platform.url('partner')}/v1/catalog?cursor={cursor}")
+    assert _is_problem(response, 400)["parameter"] == "cursor"

@@ -53,6 +53,15 @@ def test_default_limit_is_20(platform: Platform, http: httpx.Client) -> None:
     assert len(body["items"]) == 20 and body["next_cursor"]
 
 
+@pytest.mark.parametrize("cursor", ["a", "W10", "bm90LWpzb24"])
+def test_a_cursor_the_service_did_not_issue_is_a_400_problem(
+    platform: Platform, http: httpx.Client, cursor: str
+) -> None:
+    response = http.get(f"{platform.url('stream')}/stream/u1", params={"cursor": cursor})
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
+
+
 @pytest.mark.parametrize("order", list(itertools.permutations(READY_FLAG)))
 def test_a_post_is_announced_once_when_the_last_of_post_rights_and_media_arrives(
     order: tuple[str, ...],

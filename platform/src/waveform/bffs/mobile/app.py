@@ -37,6 +37,7 @@ from waveform.bffs.mobile.shapes import (
 )
 from waveform.bffs.parts import catalog_batch, me_part, users_batch
 from waveform.bffs.plans import PLAYLIST, TRACK, USER, by_id
+from waveform.bffs.quotas import READ_QUOTAS
 from waveform.bffs.token import password_grant
 from waveform.bffs.upstreams import DEFAULT_UPSTREAMS
 
@@ -56,7 +57,7 @@ PROFILE: dict[str, Any] = {
     # The home screen is cached 60 s per user; change events purge it sooner (docs/caching.md).
     "cache": {"routes": {"/v1/home": {"ttl_s": 60}}},
     # A tight per-IP quota on the token endpoint (password guessing), writes per user.
-    # Reads are left to deployments (per-app tiers, per-user): see docs/rate-limiting.md.
+    # Reads: per user and per app by tier (waveform.bffs.quotas, docs/rate-limiting.md).
     "rate_limit": {
         "route_classes": {"POST /v1/auth/token": "auth"},
         # Failed authentication per client IP, refused before authenticate once over:
@@ -65,6 +66,7 @@ PROFILE: dict[str, Any] = {
         "policies": {
             "auth-ip": {"key": "ip", "limit": 60, "window_s": 60, "classes": ["auth"]},
             "user-write": {"key": "user", "limit": 120, "window_s": 60, "classes": ["write"]},
+            **READ_QUOTAS,
         },
     },
     # App builds older than this are told to update (426) before anything else is asked of

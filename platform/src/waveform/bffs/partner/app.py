@@ -27,7 +27,9 @@ from tailor import BFF, Inputs, NotFound, Part, Plan, PlanResult, Request, Respo
 from tailor.params import Int, Query, Token
 from tailor.serve.run import config_from_env
 from waveform.bffs.consumed import EMPTY_TRACKS, CatalogBatch, CatalogTrack
+from waveform.bffs.cursors import with_cursor_from
 from waveform.bffs.partner.shapes import CatalogEntry, CatalogPage, LabelTrackOut, PartnerOut
+from waveform.bffs.quotas import READ_QUOTAS
 from waveform.bffs.upstreams import DEFAULT_UPSTREAMS
 
 PROFILE: dict[str, Any] = {
@@ -36,8 +38,9 @@ PROFILE: dict[str, Any] = {
     "admin": {"port": 8184},
     "auth": {"api_key": {}},
     # Failed authentication (a guessed API key) per client IP, refused before authenticate
-    # once over (see docs/rate-limiting.md).
-    "rate_limit": {"auth_failures": {"limit": 100, "window_s": 600}},
+    # once over (see docs/rate-limiting.md); reads per partner (the "app" key; a partner
+    # credential has no user, so the per-user quota passes it by).
+    "rate_limit": {"auth_failures": {"limit": 100, "window_s": 600}, "policies": READ_QUOTAS},
     "upstreams": {**DEFAULT_UPSTREAMS, "tokens": "http://127.0.0.1:9011"},
     # Inward calls carry internal tokens exchanged as this BFF (the secret from the
     # environment, set by the supervisor); the client's credential never goes inward.
@@ -202,10 +205,10 @@ def build(config: Any) -> BFF:
     @bff.get("/v1/catalog", plan=CATALOG, query=CatalogQuery)
     async def catalog(request: Request) -> Response:
         query = CatalogQuery.of(request)
-        return await aggregate(
+        return await with_cursor_from("rights", aggregate(
             request, shape_catalog, partner_id=_partner_id(request),
             limit=str(query.limit), cursor=query.cursor or "",
-        )  # fmt: skip
+        ))  # fmt: skip
 
     @bff.get("/v1/tracks/{id}", plan=TRACK)
     async def track(request: Request) -> Response:

@@ -44,6 +44,7 @@ from waveform.bffs.public.shapes import (
     TrackOut,
     UserOut,
 )
+from waveform.bffs.quotas import READ_QUOTAS
 from waveform.bffs.token import token_endpoint
 from waveform.bffs.upstreams import DEFAULT_UPSTREAMS
 
@@ -53,7 +54,7 @@ PROFILE: dict[str, Any] = {
     "listen": {"port": 8083},
     "admin": {"port": 8183},
     # A tight per-IP quota on the token endpoint (password guessing), writes per user.
-    # Reads are left to deployments (per-app tiers, per-user): see docs/rate-limiting.md.
+    # Reads: per user and per app by tier (waveform.bffs.quotas, docs/rate-limiting.md).
     "rate_limit": {
         "route_classes": {"POST /v1/oauth/token": "auth"},
         # Failed authentication per client IP, refused before authenticate once over:
@@ -62,6 +63,7 @@ PROFILE: dict[str, Any] = {
         "policies": {
             "auth-ip": {"key": "ip", "limit": 60, "window_s": 60, "classes": ["auth"]},
             "user-write": {"key": "user", "limit": 120, "window_s": 60, "classes": ["write"]},
+            **READ_QUOTAS,
         },
     },
     "auth": {

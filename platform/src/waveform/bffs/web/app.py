@@ -16,8 +16,10 @@ from waveform.bffs.consumed import (
     StreamPage,
     UserRecord,
 )
+from waveform.bffs.cursors import with_cursor_from
 from waveform.bffs.parts import catalog_batch, me_part, users_batch
 from waveform.bffs.plans import PLAYLIST, TRACK, USER, by_id
+from waveform.bffs.quotas import READ_QUOTAS
 from waveform.bffs.token import token_endpoint
 from waveform.bffs.upstreams import DEFAULT_UPSTREAMS
 from waveform.bffs.web.session import add_session_routes
@@ -44,7 +46,7 @@ PROFILE: dict[str, Any] = {
     # The stream page is cached 5 s per user (and cursor); change events purge it sooner.
     "cache": {"routes": {"/api/stream": {"ttl_s": 5}}},
     # A tight per-IP quota on the token endpoint (password guessing), writes per user.
-    # Reads are left to deployments (per-app tiers, per-user): see docs/rate-limiting.md.
+    # Reads: per user and per app by tier (waveform.bffs.quotas, docs/rate-limiting.md).
     "rate_limit": {
         "route_classes": {"POST /api/auth/token": "auth"},
         # Failed authentication per client IP, refused before authenticate once over:
@@ -53,6 +55,7 @@ PROFILE: dict[str, Any] = {
         "policies": {
             "auth-ip": {"key": "ip", "limit": 60, "window_s": 60, "classes": ["auth"]},
             "user-write": {"key": "user", "limit": 120, "window_s": 60, "classes": ["write"]},
+            **READ_QUOTAS,
         },
     },
     # A session cookie for the browser app; bearer JWTs stay accepted for scripts and the
@@ -244,7 +247,10 @@ def build(config: Any) -> BFF:
     async def stream(request: Request) -> Response:
         cursor = StreamQuery.of(request).cursor or ""
         tag(request, f"feed:{caller(request)}")
-        return await aggregate(request, shape_stream, user_id=caller(request), cursor=cursor)
+        return await with_cursor_from(
+            "stream",
+            aggregate(request, shape_stream, user_id=caller(request), cursor=cursor),
+        )
 
     bff.get("/api/tracks/{id}", plan=TRACK)(by_id(shape_track))
     bff.get("/api/users/{id}", plan=USER)(by_id(shape_user))
