@@ -18,7 +18,7 @@ from collections.abc import Callable
 import msgspec
 
 from tailor.aggregate.engine import Degradation, Engine, PlanResult, run_plan
-from tailor.aggregate.plan import NO_FALLBACK, Inputs, Part, Plan
+from tailor.aggregate.plan import NO_FALLBACK, Inputs, Part, Plan, UnknownPart
 from tailor.http import JSON_CONTENT_TYPE, Request, Response
 from tailor.upstream.deadline import Deadline
 
@@ -79,6 +79,7 @@ __all__ = [
     "Part",
     "Plan",
     "PlanResult",
+    "UnknownPart",
     "aggregate",
     "run_plan",
 ]

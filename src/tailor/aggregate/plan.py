@@ -14,8 +14,14 @@ from typing import Any
 
 import msgspec
 
-from tailor.errors import ConfigError
+from tailor.errors import ConfigError, TailorError
 from tailor.upstream.urls import quote_segment
+
+
+class UnknownPart(TailorError, LookupError):
+    """A part's name read where it has no value: a programming error in the BFF, never a
+    failure of a service. A shape read a name that is not in its plan, or a part read the
+    result of a part it does not list in ``needs`` (which it must, to be started after it)."""
 
 
 class Inputs:
@@ -30,7 +36,12 @@ class Inputs:
         self._quoted: dict[str, str] | None = None
 
     def __getitem__(self, part: str) -> Any:
-        return self._results[part]
+        try:
+            return self._results[part]
+        except KeyError:
+            raise UnknownPart(
+                f"no result for '{part}' yet: a part reads only the parts it lists in needs"
+            ) from None
 
     @property
     def quoted_vars(self) -> dict[str, str]:
