@@ -8,6 +8,7 @@ endpoint can be listed (for config checks, contracts and PII governance) without
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,6 +60,12 @@ class _Missing:
 
 NO_FALLBACK: Any = _Missing()
 
+#: A part's ``timeout_s`` that is whatever the endpoint has left when the part starts (every
+#: call's timeout is cut to the remaining deadline, and nothing is below this): for a required
+#: part, whose loss fails the response anyway, a fixed short timeout only throws away time the
+#: endpoint still has. The resilient transport fits its retries and hedges inside it.
+BUDGET: float = math.inf
+
 #: Who may be served a part's last known good value: one caller, one client app, anyone.
 LAST_GOOD_SCOPES = ("user", "app", "public")
 
@@ -86,6 +93,10 @@ class Part:
     optional part only) keeps the part's last good value per cache scope (``"user"``: per
     caller, ``"app"``: per client app, ``"public"``: shared) and answers with it, marked stale,
     when the call fails; ``fallback`` is used only when there is none.
+
+    ``timeout_s`` is the call's own limit, always cut to what is left of the endpoint's
+    deadline; ``timeout_s=BUDGET`` is the remaining deadline itself (retries and a hedge fit
+    inside it), so a slow but answering service still makes it.
     """
 
     name: str
@@ -102,6 +113,8 @@ class Part:
     last_good: str | None = None
 
     def __post_init__(self) -> None:
+        if not self.timeout_s > 0:
+            raise ConfigError(f"plan.{self.name}.timeout_s", "must be positive, or BUDGET")
         if self.last_good is None:
             return
         if self.last_good not in LAST_GOOD_SCOPES:

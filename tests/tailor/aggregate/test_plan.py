@@ -69,3 +69,10 @@ def test_reading_the_result_of_a_part_not_needed_names_it_and_the_fix() -> None:
     with pytest.raises(UnknownPart) as info:
         part.build_params(Inputs({}, {}))
     assert "'me'" in str(info.value) and "needs" in str(info.value)
+
+
+@pytest.mark.parametrize("timeout_s", [0.0, -1.0, float("nan")])
+def test_a_part_without_a_positive_timeout_is_refused(timeout_s: float) -> None:
+    with pytest.raises(ConfigError) as info:
+        Part("me", "users", "/me", into=dict, timeout_s=timeout_s)
+    assert info.value.key == "plan.me.timeout_s"
