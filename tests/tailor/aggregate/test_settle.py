@@ -61,9 +61,16 @@ def _stalling_upstream(me: Responder) -> MockTransport:
     return MockTransport(answer)
 
 
-def _bff(make_bff, transport: MockTransport, *parts: Part):
-    plan = Plan((Part("me", "svc", "/me", into=dict, timeout_s=5.0), *parts), DEADLINE_S)
-    bff = make_bff({"upstreams": {"svc": "http://svc.invalid"}}, transport=transport)
+def _bff(make_bff, me: Responder):
+    """A screen reading ``me`` (required) beside an optional part that freezes the loop."""
+    plan = Plan(
+        (
+            Part("me", "svc", "/me", into=dict, timeout_s=5.0),
+            Part("stall", "svc", "/stall", into=dict, required=False, fallback={}, timeout_s=5.0),
+        ),
+        DEADLINE_S,
+    )
+    bff = make_bff({"upstreams": {"svc": "http://svc.invalid"}}, transport=_stalling_upstream(me))
 
     @bff.get("/screen", auth=False, plan=plan)
     async def screen(request: Request) -> Response:
@@ -72,22 +79,17 @@ def _bff(make_bff, transport: MockTransport, *parts: Part):
     return bff
 
 
-STALL = Part("stall", "svc", "/stall", into=dict, required=False, fallback={}, timeout_s=5.0)
-
-
 async def test_a_required_part_failing_in_the_turn_a_stalled_loop_passes_the_deadline_is_a_502(
     make_bff,
 ) -> None:
-    bff = _bff(make_bff, _stalling_upstream(_me_failing_soon), STALL)
-    problem = assert_problem(await call(bff, "GET", "/screen"), 502)
+    problem = assert_problem(await call(_bff(make_bff, _me_failing_soon), "GET", "/screen"), 502)
     assert "malformed" in problem["detail"]  # me's own failure, not a missing key
 
 
 async def test_a_required_part_in_flight_when_a_stalled_loop_passes_the_deadline_is_a_504(
     make_bff,
 ) -> None:
-    bff = _bff(make_bff, _stalling_upstream(_me_never_answering), STALL)
-    assert_problem(await call(bff, "GET", "/screen"), 504)
+    assert_problem(await call(_bff(make_bff, _me_never_answering), "GET", "/screen"), 504)
 
 
 def test_reading_a_name_that_is_not_in_the_plan_is_an_unknown_part_naming_the_parts() -> None:
