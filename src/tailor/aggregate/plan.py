@@ -60,10 +60,10 @@ class _Missing:
 
 NO_FALLBACK: Any = _Missing()
 
-#: A part's ``timeout_s`` that is whatever the endpoint has left when the part starts (every
-#: call's timeout is cut to the remaining deadline, and nothing is below this): for a required
-#: part, whose loss fails the response anyway, a fixed short timeout only throws away time the
-#: endpoint still has. The resilient transport fits its retries and hedges inside it.
+#: A part's ``timeout_s`` with no limit of its own: every call's timeout is cut to what the
+#: endpoint has left, so the call gets exactly that. For a required part, whose loss fails the
+#: response anyway, a fixed short timeout only throws away time the endpoint still has. The
+#: resilient transport fits the call's retries and hedge inside it.
 BUDGET: float = math.inf
 
 #: Who may be served a part's last known good value: one caller, one client app, anyone.
