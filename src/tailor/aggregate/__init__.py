@@ -18,7 +18,7 @@ from collections.abc import Callable
 import msgspec
 
 from tailor.aggregate.engine import Degradation, Engine, PlanResult, run_plan
-from tailor.aggregate.plan import NO_FALLBACK, Inputs, Part, Plan
+from tailor.aggregate.plan import BUDGET, NO_FALLBACK, Inputs, Part, Plan, UnknownPart
 from tailor.http import JSON_CONTENT_TYPE, Request, Response
 from tailor.upstream.deadline import Deadline
 
@@ -69,6 +69,7 @@ def _degraded_item(d: Degradation) -> str:
 
 
 __all__ = [
+    "BUDGET",
     "DEGRADED_HEADER",
     "NO_FALLBACK",
     "AggregateBody",
@@ -79,6 +80,7 @@ __all__ = [
     "Part",
     "Plan",
     "PlanResult",
+    "UnknownPart",
     "aggregate",
     "run_plan",
 ]

@@ -7,6 +7,10 @@ marked incomplete. An optional part without a fallback yields ``None`` (so a sha
 read ``outcome[name]`` of every part of its plan), and the parts that need it are lost too
 (reason ``dependency``): they have nothing to build their call from.
 
+Settling is one decision, made when the plan resumes: from a required part lost (its
+502/504), every part done, or the deadline (a required part still running is a 504). However
+a stalled loop orders those events, an outcome never lacks a part of its plan.
+
 Resilience (when the engine is handed the BFF's :class:`~tailor.resilience.runtime.Resilience`
 runtime): an optional part with ``last_good`` falls back to its last known good value, marked
 ``stale`` in its degradation entry; a ``limit`` parameter is clamped to
@@ -25,7 +29,7 @@ from typing import Any
 
 import msgspec
 
-from tailor.aggregate.plan import NO_FALLBACK, Inputs, Part, Plan
+from tailor.aggregate.plan import NO_FALLBACK, Inputs, Part, Plan, UnknownPart
 from tailor.auth.principal import Principal
 from tailor.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from tailor.resilience.allowance import CallAllowance
@@ -53,8 +57,10 @@ class Degradation(msgspec.Struct, frozen=True, omit_defaults=True):
 class PlanResult:
     """The results of a plan: values by part name, and what degraded.
 
-    Every part of the plan has a value: its result, its fallback, its last known good value,
-    or ``None`` for a lost optional part without a fallback.
+    Every part of the plan has a value, however the plan settled: its result, its fallback,
+    its last known good value, or ``None`` (the "missing" marker a shape must handle) for a
+    lost optional part without a fallback. A name that is not in the plan raises
+    :class:`~tailor.aggregate.plan.UnknownPart`: a mistake in the shape, not in a service.
 
     >>> outcome = PlanResult({"me": {"id": "u1"}, "recs": None}, [Degradation("recs", "status")])
     >>> outcome["recs"] is None, outcome.complete
@@ -68,7 +74,11 @@ class PlanResult:
         self.degraded = degraded
 
     def __getitem__(self, part: str) -> Any:
-        return self.values[part]
+        try:
+            return self.values[part]
+        except KeyError:
+            parts = ", ".join(self.values)
+            raise UnknownPart(f"no part named '{part}' in this plan (its parts: {parts})") from None
 
     @property
     def complete(self) -> bool:
@@ -297,12 +307,27 @@ def _give_up(
     degraded: list[Degradation],
     stale: Callable[[str], Any | None],
 ) -> None:
-    """The deadline passed with parts still running: a required one fails the response, an
-    optional one degrades to its last known good value or its fallback."""
-    for name, task in tasks.items():
-        if task.done():
+    """The deadline passed before the plan settled: decide its outcome from each part's state
+    now, not from what the done callbacks have seen. After a stalled loop (a frozen process, a
+    blocking call) parts end in the same turn as the deadline timer, before their callbacks
+    run; a part with no value must not simply be left out.
+
+    In plan order, each part without a value: one that ended with an error (a required part
+    lost, a part needing it, a runaway fan-out) fails the response with that error; a required
+    one still running fails it as a timeout (504); an optional one still running degrades to
+    its last known good value, its fallback, or ``None``.
+    """
+    for part in plan.order:
+        name = part.name
+        if name in values:
             continue
-        part = plan.by_name[name]
+        task = tasks[name]
+        if task.done() and not task.cancelled():
+            # Done without a value is done with an error: a lost optional part without a
+            # fallback has its None in ``values`` before it raises _Lost.
+            error = task.exception()
+            assert error is not None and not isinstance(error, _Lost)
+            raise error
         if part.required:
             raise UpstreamTimeout(part.upstream, "endpoint deadline passed")
         value = stale(name)

@@ -8,14 +8,21 @@ endpoint can be listed (for config checks, contracts and PII governance) without
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
 
-from tailor.errors import ConfigError
+from tailor.errors import ConfigError, TailorError
 from tailor.upstream.urls import quote_segment
+
+
+class UnknownPart(TailorError, LookupError):
+    """A part's name read where it has no value: a programming error in the BFF, never a
+    failure of a service. A shape read a name that is not in its plan, or a part read the
+    result of a part it does not list in ``needs`` (which it must, to be started after it)."""
 
 
 class Inputs:
@@ -30,7 +37,12 @@ class Inputs:
         self._quoted: dict[str, str] | None = None
 
     def __getitem__(self, part: str) -> Any:
-        return self._results[part]
+        try:
+            return self._results[part]
+        except KeyError:
+            raise UnknownPart(
+                f"no result for '{part}' yet: a part reads only the parts it lists in needs"
+            ) from None
 
     @property
     def quoted_vars(self) -> dict[str, str]:
@@ -47,6 +59,12 @@ class _Missing:
 
 
 NO_FALLBACK: Any = _Missing()
+
+#: A part's ``timeout_s`` with no limit of its own: every call's timeout is cut to what the
+#: endpoint has left, so the call gets exactly that. For a required part, whose loss fails the
+#: response anyway, a fixed short timeout only throws away time the endpoint still has. The
+#: resilient transport fits the call's retries and hedge inside it.
+BUDGET: float = math.inf
 
 #: Who may be served a part's last known good value: one caller, one client app, anyone.
 LAST_GOOD_SCOPES = ("user", "app", "public")
@@ -75,6 +93,10 @@ class Part:
     optional part only) keeps the part's last good value per cache scope (``"user"``: per
     caller, ``"app"``: per client app, ``"public"``: shared) and answers with it, marked stale,
     when the call fails; ``fallback`` is used only when there is none.
+
+    ``timeout_s`` is the call's own limit, always cut to what is left of the endpoint's
+    deadline; ``timeout_s=BUDGET`` is the remaining deadline itself (retries and a hedge fit
+    inside it), so a slow but answering service still makes it.
     """
 
     name: str
@@ -91,6 +113,8 @@ class Part:
     last_good: str | None = None
 
     def __post_init__(self) -> None:
+        if not self.timeout_s > 0:
+            raise ConfigError(f"plan.{self.name}.timeout_s", "must be positive, or BUDGET")
         if self.last_good is None:
             return
         if self.last_good not in LAST_GOOD_SCOPES:

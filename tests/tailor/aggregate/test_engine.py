@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry
 from upstreams import closed_port
 
 from tailor import AggregateBody, Part, Plan, PlanResult, Request, Response, aggregate
-from tailor.aggregate import Engine, run_plan
+from tailor.aggregate import BUDGET, Engine, run_plan
 from tailor.errors import ConfigError, UpstreamStatusError
 from tailor.resilience.allowance import CallAllowance
 from tailor.resilience.runtime import Resilience
@@ -603,3 +603,43 @@ async def test_aggregate_on_a_route_without_a_plan_is_a_500_problem(make_bff) ->
         return await aggregate(request, _shape)
 
     assert_problem(await call(bff, "GET", "/screen"), 500)
+
+
+# -- budget-aware parts ----------------------------------------------------------------------
+
+
+async def test_a_part_timed_by_the_budget_waits_for_a_slow_answer_inside_the_deadline(
+    make_bff, upstream
+) -> None:
+    upstream.script("GET", "/me", json={"id": "u1"}, delay=1.1)  # past a Part's default 1 s
+    plan = Plan((Part("me", "svc", "/me", into=dict, timeout_s=BUDGET),), deadline_s=1.5)
+    response, elapsed = await _timed(_bff(make_bff, plan, {"svc": upstream.url}))
+    assert response.status == 200
+    assert body_json(response)["values"] == {"me": {"id": "u1"}}
+    assert elapsed < 1.5
+
+
+async def test_a_part_timed_by_the_budget_tells_the_service_what_the_endpoint_has_left(
+    make_bff, upstream
+) -> None:
+    upstream.script("GET", "/a", json={}, delay=0.2)
+    upstream.script("GET", "/b", json={})
+    plan = Plan(
+        (
+            Part("a", "svc", "/a", into=dict, timeout_s=BUDGET),
+            Part("b", "svc", "/b", into=dict, timeout_s=BUDGET, needs=("a",)),
+        ),
+        deadline_s=1.5,  # over a Part's default 1 s timeout
+    )
+    assert (await call(_bff(make_bff, plan, {"svc": upstream.url}), "GET", "/screen")).status == 200
+    ms = {r.path: int(r.headers["x-deadline-ms"]) for r in upstream.received()}
+    assert 1000 < ms["/a"] <= 1500  # the deadline, not a fixed 1 s, less what the start took
+    assert 0 < ms["/b"] <= 1500 - 200  # what is left after waiting for /a
+
+
+async def test_a_part_timed_by_the_budget_still_ends_at_the_deadline(make_bff, upstream) -> None:
+    upstream.script("GET", "/me", json={}, delay=2.0)
+    plan = Plan((Part("me", "svc", "/me", into=dict, timeout_s=BUDGET),), deadline_s=0.3)
+    response, elapsed = await _timed(_bff(make_bff, plan, {"svc": upstream.url}))
+    assert_problem(response, 504)
+    assert elapsed < 0.3 + 0.2

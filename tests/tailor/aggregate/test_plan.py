@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tailor import ConfigError, Inputs, Part, Plan
+from tailor.aggregate import UnknownPart
 
 
 def test_duplicate_part_names_are_refused() -> None:
@@ -61,3 +62,17 @@ def test_path_template_encodes_each_variable_as_one_segment() -> None:
 def test_callable_params_read_the_results_of_needed_parts() -> None:
     part = Part("t", "s", "/t", into=dict, params=lambda i: {"owner": i["me"]["id"]})
     assert part.build_params(Inputs({}, {"me": {"id": "u1"}})) == {"owner": "u1"}
+
+
+def test_reading_the_result_of_a_part_not_needed_names_it_and_the_fix() -> None:
+    part = Part("t", "s", "/t", into=dict, params=lambda i: {"owner": i["me"]["id"]})
+    with pytest.raises(UnknownPart) as info:
+        part.build_params(Inputs({}, {}))
+    assert "'me'" in str(info.value) and "needs" in str(info.value)
+
+
+@pytest.mark.parametrize("timeout_s", [0.0, -1.0, float("nan")])
+def test_a_part_without_a_positive_timeout_is_refused(timeout_s: float) -> None:
+    with pytest.raises(ConfigError) as info:
+        Part("me", "users", "/me", into=dict, timeout_s=timeout_s)
+    assert info.value.key == "plan.me.timeout_s"

@@ -10,6 +10,7 @@ from dataclasses import replace
 from typing import Any
 
 from tailor import BFF, Inputs, Part, Plan, PlanResult, Request, Response, aggregate
+from tailor.aggregate import BUDGET
 from tailor.cache import CachePolicy, tag
 from tailor.serve.run import config_from_env
 from waveform.bffs.cards import UserCard, index_tracks, index_user_cards, user_card
@@ -109,9 +110,13 @@ def _home_people(inputs: Inputs) -> list[str]:
     return [i.actor_id for i in stream.items] + [t.owner_id for t in tracks]
 
 
+# The caller's record is required (no home without it) and the people on the screen come
+# from the same users service after two hops: both take what the deadline has left rather
+# than a fixed 0.3 s, so a slow but answering users service gives a late but complete home
+# instead of a 504 with most of the second unspent (docs/resilience.md).
 HOME = Plan(
     parts=(
-        me_part(),
+        me_part(timeout_s=BUDGET),
         Part(
             "stream",
             "stream",
@@ -148,7 +153,11 @@ HOME = Plan(
         replace(
             catalog_batch("tracks", _home_track_ids, needs=("stream", "recs")), last_good="user"
         ),
-        replace(users_batch("people", _home_people, needs=("stream", "tracks")), last_good="user"),
+        replace(
+            users_batch("people", _home_people, needs=("stream", "tracks")),
+            last_good="user",
+            timeout_s=BUDGET,
+        ),
     ),
     deadline_s=1.0,
 )
