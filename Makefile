@@ -16,13 +16,13 @@ demo: $(STAMP)
 	$(BIN)/python -m waveform demo $(ARGS)
 
 test: $(STAMP)
-	$(BIN)/ruff check src platform/src tests benchmarks
+	$(BIN)/ruff check src platform/src tests benchmarks examples
 	$(BIN)/mypy
 	$(BIN)/pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check src platform/src tests benchmarks
-	$(BIN)/ruff format --check src platform/src tests benchmarks
+	$(BIN)/ruff check src platform/src tests benchmarks examples
+	$(BIN)/ruff format --check src platform/src tests benchmarks examples
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
