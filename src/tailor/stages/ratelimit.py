@@ -50,8 +50,8 @@ class Caller(NamedTuple):
     """What one caller is charged on a route: the policies that apply, their quotas and the
     ``RateLimit-Policy`` header they make. Worked out from the caller's address, principal
     and app, all immutable, on its first request, then found by its :data:`CallerKey`
-    (identity, identity(), quota() and the tier per policy cost as much as the charge). It
-    holds the principal and the app: while it is kept, no other object can take their ids."""
+    (identity() and quota() per policy, and the tier, cost as much as the charge itself).
+    It holds the principal and the app: while it is kept, no other object takes their ids."""
 
     principal: object
     app: object
