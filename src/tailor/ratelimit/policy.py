@@ -130,11 +130,6 @@ def known_tiers(policies: Sequence[CompiledPolicy]) -> frozenset[str]:
     return frozenset().union(*(p.tiers for p in policies))
 
 
-def caller_app(request: Request) -> Any:
-    """The caller's app as the entitlements stage left it (``client_id``, ``tier``), if any."""
-    return request.app
-
-
 def identity(request: Request, key: str, app: Any) -> str | None:
     """The value a policy's key takes for this request, or None when the request has none
     (an anonymous caller has no user; a user token may have no app): the policy is skipped."""

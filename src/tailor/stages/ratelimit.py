@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from prometheus_client import Counter
 
@@ -25,8 +25,8 @@ from tailor.ratelimit.backend import configured_backend
 from tailor.ratelimit.gcra import BackendUnavailable, Quota, RateLimiter, Verdict
 from tailor.ratelimit.memory import MemoryRateLimiter
 from tailor.ratelimit.policy import (
+    QUOTA_CACHE_SIZE,
     CompiledPolicy,
-    caller_app,
     identity,
     known_tiers,
     policies_by_route,
@@ -37,6 +37,27 @@ if TYPE_CHECKING:
     from tailor.pipeline import BuildContext
 
 log = logging.getLogger("tailor.ratelimit")
+
+#: A caller on a route: the ids of the route's policies, its client address, and the ids of
+#: its principal and its app (``None``'s when it has none).
+CallerKey = tuple[int, str, int, int]
+#: Callers whose charges are kept, as many as each policy keeps quotas for (and emptied when
+#: full, for the same reason: see tailor.ratelimit.policy).
+CALLERS = QUOTA_CACHE_SIZE
+
+
+class Caller(NamedTuple):
+    """What one caller is charged on a route: the policies that apply, their quotas and the
+    ``RateLimit-Policy`` header they make. Worked out from the caller's address, principal
+    and app, all immutable, on its first request, then found by its :data:`CallerKey`
+    (identity() and quota() per policy, and the tier, cost as much as the charge itself).
+    It holds the principal and the app: while it is kept, no other object takes their ids."""
+
+    principal: object
+    app: object
+    applied: tuple[CompiledPolicy, ...]
+    quotas: tuple[Quota, ...]
+    policy_header: tuple[str, str]
 
 
 class ThrottledLog:
@@ -85,6 +106,8 @@ class RateLimitStage:
         self._denied = denied
         self._backend_errors = backend_errors.labels(cfg.backend, cfg.on_backend_error)
         self._log = ThrottledLog(log, 10.0)
+        #: What each recent caller is charged, by :data:`CallerKey` (see :class:`Caller`).
+        self._callers: dict[CallerKey, Caller] = {}
 
     @classmethod
     def build(cls, ctx: BuildContext) -> RateLimitStage | None:
@@ -117,17 +140,14 @@ class RateLimitStage:
         # combination. Bounded: subsets of each route's policies x the tiers policies name.
         policy_headers: dict[tuple[tuple[CompiledPolicy, ...], str | None], tuple[str, str]] = {}
 
+        callers = self._callers
+
         def judged(
-            request: Request, applied: list[CompiledPolicy], tier: str, verdict: Verdict
+            request: Request,
+            applied: tuple[CompiledPolicy, ...],
+            policy_header: tuple[str, str],
+            verdict: Verdict,
         ) -> Outcome:
-            # A tier no policy names gets the default items: one header for all such tiers.
-            combination = (tuple(applied), tier if tier in tiers else None)
-            policy_header = policy_headers.get(combination)
-            if policy_header is None:
-                policy_header = policy_headers[combination] = (
-                    "ratelimit-policy",
-                    ", ".join(p.policy_item(tier) for p in applied),
-                )
             if not verdict.allowed:
                 return self._refused(request, policy_header, applied, verdict)
             # Built before the handler runs: they depend on the verdict only, and this code is
@@ -146,7 +166,20 @@ class RateLimitStage:
             policies = by_route.get(id(route)) if route is not None else None
             if not policies:
                 return next_handler(request)
-            app = caller_app(request)
+            key = (id(policies), request.client, id(request.principal), id(request.app))
+            found = callers.get(key) or charged_as(request, policies, key)
+            _, _, applied, quotas, policy_header = found
+            if not quotas:
+                return next_handler(request)
+            if charge is None:
+                return charged_later(request, applied, quotas, policy_header)
+            return judged(request, applied, policy_header, charge(quotas))
+
+        def charged_as(
+            request: Request, policies: tuple[CompiledPolicy, ...], key: CallerKey
+        ) -> Caller:
+            """What a caller is charged on a route, worked out on its first request there."""
+            app = request.app
             tier = tier_of(app)
             applied: list[CompiledPolicy] = []
             quotas: list[Quota] = []
@@ -155,20 +188,32 @@ class RateLimitStage:
                 if who is not None:
                     applied.append(p)
                     quotas.append(p.quota(who, tier))
-            if not quotas:
-                return next_handler(request)
-            if charge is None:
-                return charged_later(request, applied, quotas, tier)
-            return judged(request, applied, tier, charge(quotas))
+            # A tier no policy names gets the default items: one header for all such tiers.
+            combination = (tuple(applied), tier if tier in tiers else None)
+            policy_header = policy_headers.get(combination)
+            if policy_header is None:
+                policy_header = policy_headers[combination] = (
+                    "ratelimit-policy",
+                    ", ".join(p.policy_item(tier) for p in applied),
+                )
+            if len(callers) >= CALLERS:
+                callers.clear()
+            found = callers[key] = Caller(
+                request.principal, app, combination[0], tuple(quotas), policy_header
+            )
+            return found
 
         async def charged_later(
-            request: Request, applied: list[CompiledPolicy], quotas: list[Quota], tier: str
+            request: Request,
+            applied: tuple[CompiledPolicy, ...],
+            quotas: tuple[Quota, ...],
+            policy_header: tuple[str, str],
         ) -> Response:
             try:
                 verdict = await acquire(quotas)
             except BackendUnavailable as exc:
                 return await self._unavailable(request, next_handler, exc)
-            return await awaitable(judged(request, applied, tier, verdict))
+            return await awaitable(judged(request, applied, policy_header, verdict))
 
         return rate_limit
 
@@ -176,7 +221,7 @@ class RateLimitStage:
         self,
         request: Request,
         policy_header: tuple[str, str],
-        applied: list[CompiledPolicy],
+        applied: tuple[CompiledPolicy, ...],
         verdict: Verdict,
     ) -> Response:
         refused = [(p, u) for p, u in zip(applied, verdict.usages, strict=True) if u.refused]

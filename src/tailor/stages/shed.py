@@ -19,6 +19,7 @@ import asyncio
 import collections
 import contextlib
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from tailor.chain import Chain, Outcome, awaitable, ensure
@@ -43,12 +44,19 @@ class AdmissionQueue:
     0
     """
 
-    def __init__(self, *, max_in_flight: int, max_queue_wait_s: float) -> None:
+    def __init__(
+        self,
+        *,
+        max_in_flight: int,
+        max_queue_wait_s: float,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
         self.max_in_flight = max_in_flight
         self.max_queue_wait_s = max_queue_wait_s
         self.in_flight = 0
         self.service_time_s = 0.0  # moving average of how long an admitted request runs
         self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+        self.clock = clock  # what an admitted request's start is read from (see leave)
 
     def estimated_wait(self) -> float:
         """How long a newcomer would queue: everyone ahead, served ``max_in_flight`` at a time."""
@@ -84,8 +92,9 @@ class AdmissionQueue:
         # A slot handed over by leave() is already counted in in_flight.
         return None if _handed_over(waiter) else "queue_wait"
 
-    def leave(self, elapsed_s: float) -> None:
-        self.service_time_s += _EWMA_ALPHA * (elapsed_s - self.service_time_s)
+    def leave(self, started: float) -> None:
+        """Give back the slot of a request admitted at ``started`` (read from ``clock``)."""
+        self.service_time_s += _EWMA_ALPHA * (self.clock() - started - self.service_time_s)
         if self._waiters:
             self._release()
         else:
@@ -136,7 +145,7 @@ class ShedStage:
     def wrap(self, next_handler: Chain) -> Chain:
         max_calls = self._max_calls
         gate = self.gate
-        clock = time.perf_counter
+        clock, release = gate.clock, gate.leave
 
         # The slot is held until the answer is final, whether it came at once or had to be
         # awaited.
@@ -148,9 +157,6 @@ class ShedStage:
         def admitted(request: Request) -> Outcome:
             request.allowance = CallAllowance(max_calls)
             return ensure(next_handler, request, release, clock())
-
-        def release(started: float) -> None:
-            gate.leave(clock() - started)
 
         async def queued(request: Request) -> Response:
             refused = await gate.enter()

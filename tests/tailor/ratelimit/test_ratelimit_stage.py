@@ -7,9 +7,17 @@ from typing import Any
 
 import pytest
 from harness import assert_problem
+from prometheus_client import Counter
 from ratelimit_helpers import limited, parse_list, send
 
-from tailor import BFF, ConfigError
+from tailor import BFF, ConfigError, Request, Response, json_response
+from tailor.auth.apps import App
+from tailor.auth.principal import Principal
+from tailor.config import RateLimit, RatePolicy
+from tailor.ratelimit.memory import MemoryRateLimiter
+from tailor.ratelimit.policy import policies_by_route
+from tailor.routing import Route
+from tailor.stages.ratelimit import CALLERS, RateLimitStage
 
 
 async def statuses(bff: BFF, n: int, **kwargs: Any) -> list[int]:
@@ -155,3 +163,43 @@ async def test_an_unknown_backend_is_a_config_error(make_bff) -> None:
     with pytest.raises(ConfigError) as caught:
         make_bff({"rate_limit": {"backend": "memcached"}})
     assert caught.value.key == "rate_limit.backend"
+
+
+async def test_a_kept_caller_whose_app_changes_is_charged_by_its_new_app(make_bff) -> None:
+    bff = limited(make_bff, {"app": {"key": "app", "limit": 1, "tiers": {"gold": 3}}})
+    bff.startup(admin=False)
+    principal = Principal("u1", client_id="big")  # one object, as the JWT cache hands it out
+
+    async def as_caller(app: App) -> Response:
+        request = Request("GET", "/read", "", {"host": "bff.test"}, "203.0.113.7")
+        request.principal, request.app = principal, app
+        return await bff.handle(request)
+
+    gold = App("big", tier="gold")
+    assert (await as_caller(gold)).status == 200
+    assert (await as_caller(gold)).status == 200  # the kept caller, charged again
+    downgraded = await as_caller(App("big", tier="free"))  # the registry's renewed entry
+    assert parse_list(downgraded.header("ratelimit-policy") or "") == {"app": {"q": 1, "w": 60}}
+    assert downgraded.status == 429
+
+
+def test_the_callers_a_stage_keeps_stay_bounded_however_many_come() -> None:
+    cfg = RateLimit(policies={"ip": RatePolicy("ip", 1_000_000)})
+    route = Route("GET", "/read", _ok)
+    stage = RateLimitStage(
+        cfg,
+        MemoryRateLimiter(),
+        policies_by_route([route], cfg),
+        Counter("denied", "", ["policy"], registry=None),
+        Counter("errors", "", ["backend", "action"], registry=None),
+    )
+    chain = stage.wrap(lambda request: Response(204))  # answers at once: nothing to await
+    for i in range(2 * CALLERS + 1):
+        request = Request("GET", "/read", "", {}, f"10.{i >> 16}.{i >> 8 & 255}.{i & 255}")
+        request.route = route
+        chain(request)
+        assert len(stage._callers) <= CALLERS
+
+
+async def _ok(request: Request) -> Response:
+    return json_response({"ok": True})
