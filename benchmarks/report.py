@@ -123,6 +123,31 @@ What the measurements behind these numbers showed (the commands are in each bull
 - **System calls are dear on this machine**: on Python 3.11 every `asyncio.get_running_loop()`
   is a `getpid()` call (fork detection), about 3% of a home when made per inward call; tailor
   makes one per plan.
+- **The figures behind small choices on the hot path**, each measured when the choice was made
+  (2026-11-21; the code says why and points here):
+  - The in-loop transport arms one timer for all inward calls in flight: arming and cancelling
+    one per call cost about 7,000 instructions a call, some 2% of a home. Its CR/LF/NUL check
+    makes three `memchr` scans over the head's lines run together, where counting the line
+    breaks of the finished head cost about four times as much. With the rest of that change
+    (commit 49d2369), `python -m benchmarks.instructions --scenarios home` went from 1,980,338
+    to 1,860,100 instructions per home (-6.1%).
+  - aiohttp cost about twice as much per inward call as the in-loop transport. pyreqwest, the
+    first default, had been chosen over the library clients at about 26 us per request in a
+    fan-out, against 51 us for aiohttp and over a millisecond for httpx.
+  - The memory rate limiter's one-quota path, without the lists and loops of several quotas,
+    is about 30% cheaper; finding a caller's quota again costs a third of building it; and the
+    `Usage` and `Verdict` built for every quota are msgspec Structs, whose C constructor costs
+    a third of a slotted dataclass's.
+    With the rest of that change (commit 1a22395), the stage cost 4.3 to 2.2 us for one quota
+    and 6.9 to 4.2 us for three (best of 5 x 20,000, thread CPU time), and `python -m
+    benchmarks.stages --rounds 3 --no-write` put RateLimitStage at 13.1-13.7 to 9.2-10.1 us
+    per request, 7.7 to 4.8-4.9 us per cache hit.
+  - prometheus_client's own series for the request count and latency take a lock per increment
+    and walk the buckets in Python: about a microsecond per request together, which tailor's
+    `RequestMetrics` (plain numbers, the event loop the only writer) saves.
+  - With Python's default young-generation threshold (700) a collection ran every ~15 homes
+    (the mobile home in-process over real sockets, 16 in flight); at `server.gc_threshold =
+    7000` collections became rare and the CPU per home dropped by about 5%.
 - **The cache hit was bounded by the server, so tailor has its own.** granian answering the
   same bytes and headers with no code at all reached about 0.6x nginx (the "granian floor"
   row), about 21 us per answer, while tailor's whole pipeline (JWT, entitlements, the per-user
