@@ -116,6 +116,16 @@ What the measurements behind these numbers showed (the commands are in each bull
   tailor's and the BFF's Python about half, spread over the engine, resilience, the transport
   and shaping in pieces of a few percent. Restructuring the engine so a part waiting for others
   gets no task until they arrive counted the same as before and was left out.
+- **Per-call options on the request cost no more than context variables did.** Idempotency and
+  the call allowance now ride on each `UpstreamRequest` instead of two context variables, and
+  an attempt returns whether it failed, decided once where the breaker records it. Counted
+  (`python -m benchmarks.instructions --requests 300 --no-write --scenarios home`,
+  2026-12-07): 1,853,560 instructions per home on main at 84299e5, 1,847,483 after (-0.3%);
+  a cache hit (`--scenarios cache`, the same day) 122,258 and 119,906 (-1.9%), with the stage
+  state typed `Request` attributes instead of `request.state` keys. A
+  first version that tested each result again through a `_failed()` helper (twice per inward
+  call) counted 1,881,053 (+1.5%): a Python call is a measurable share at six inward calls per
+  home, which is why the retry loop reads the attempt's flag instead.
 - **Garbage collection was the tail.** A full collection of the worker took about 30 ms, a
   stall every few thousand requests; young collections cost about 20 us per home. Workers now
   freeze what startup built and collect young objects less often (`server.gc_freeze`,
@@ -179,6 +189,23 @@ What the measurements behind these numbers showed (the commands are in each bull
   nested calls, 711 against 237 ns); the rest is the task and the loop turn. Earlier
   measurements on the way: answering from a done-callback on the pipeline's own task instead
   of a wrapper coroutine cost 5,000 more instructions per answer (one more turn of the loop).
+- **One stage shape: way-back work written once, at a cost on the hit.** Since 2026-12-07 a
+  stage's work on the way back is one plain function applied by a combinator of
+  `tailor.chain` (`then`, `rescue`, `ensure`) instead of a sync closure plus an async twin,
+  and the route, entitle and authguard stages call their helpers (`Router.match`,
+  `_permitted`, `is_auth_failure`) instead of inline copies. Counted (`python -m
+  benchmarks.instructions --requests 300 --no-write`, main at 84299e5 against the branch at
+  85adda2): home 1,853,560 to 1,864,486 (+0.6%), cache hit 121,758 to 131,137 (+7.7%),
+  home-served 1,929,824 to 1,952,611 (+1.2%), cache-served 176,568 to 184,426 (+4.5%). Of
+  the hit's 9,400, the mobile BFF's client-version gate (an added stage) is about 1,000
+  (130,126 without it). A Python frame is the unit (`python -m benchmarks.chain_cost`: ten
+  links over a handler that answers at once, under callgrind): a link that only hands on costs
+  542 instructions; one that checks for a ready response and calls its finishing function
+  itself 1,156, through `then` 1,533; a `try` around the next link 635, through `rescue` in a
+  link 1,244, as `partial(rescue, ...)` (the errors stage) 1,087. The hit passes eight
+  combinator calls and seven more small functions (the finishing functions and the helpers),
+  which is where the rest goes; the home, at 1.86 million, does not notice. Inlining the
+  ready-response check in the five `then` stages would take back about 1,900 of it.
 - **The 20 ms variant's harness: its floor was the Node generator, so the generator is now
   C.** One GET straight to the delaying upstream, no contender, landed about 0.85 ms late at
   p50 and 5-12 ms late at p99 with the Node generator (benchmarks/peers/node/openloop.js), and
