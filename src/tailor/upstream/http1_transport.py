@@ -329,8 +329,20 @@ class Http1Transport:
     One transport serves one running event loop at a time (a worker has one); when a call
     comes from a new loop after the previous one stopped, the pool starts over on it.
 
-    >>> transport = Http1Transport(max_connections=256)
-    >>> # response = await transport.send(UpstreamRequest("users", "GET", url, [], 2.0))
+    >>> async def service(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    ...     await reader.readuntil(b"\\r\\n\\r\\n")  # a service on loopback: one answer
+    ...     writer.write(b"HTTP/1.1 200 OK\\r\\ncontent-length: 2\\r\\n\\r\\nok")
+    ...     writer.close()
+    >>> async def main() -> tuple[int, bytes]:
+    ...     server = await asyncio.start_server(service, "127.0.0.1", 0)
+    ...     url = "http://127.0.0.1:%d/users/u1" % server.sockets[0].getsockname()[1]
+    ...     transport = Http1Transport(max_connections=256)
+    ...     async with server:
+    ...         response = await transport.send(UpstreamRequest("users", "GET", url, [], 2.0))
+    ...         await transport.aclose()
+    ...     return response.status, response.body
+    >>> asyncio.run(main())
+    (200, b'ok')
     """
 
     def __init__(
