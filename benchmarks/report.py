@@ -116,6 +116,16 @@ What the measurements behind these numbers showed (the commands are in each bull
   tailor's and the BFF's Python about half, spread over the engine, resilience, the transport
   and shaping in pieces of a few percent. Restructuring the engine so a part waiting for others
   gets no task until they arrive counted the same as before and was left out.
+- **Per-call options on the request cost no more than context variables did.** Idempotency and
+  the call allowance now ride on each `UpstreamRequest` instead of two context variables, and
+  an attempt returns whether it failed, decided once where the breaker records it. Counted
+  (`python -m benchmarks.instructions --requests 300 --no-write --scenarios home`,
+  2026-12-07): 1,853,560 instructions per home on main at 84299e5, 1,847,483 after (-0.3%);
+  a cache hit (`--scenarios cache`, the same day) 122,258 and 119,906 (-1.9%), with the stage
+  state typed `Request` attributes instead of `request.state` keys. A
+  first version that tested each result again through a `_failed()` helper (twice per inward
+  call) counted 1,881,053 (+1.5%): a Python call is a measurable share at six inward calls per
+  home, which is why the retry loop reads the attempt's flag instead.
 - **Garbage collection was the tail.** A full collection of the worker took about 30 ms, a
   stall every few thousand requests; young collections cost about 20 us per home. Workers now
   freeze what startup built and collect young objects less often (`server.gc_freeze`,
@@ -123,6 +133,31 @@ What the measurements behind these numbers showed (the commands are in each bull
 - **System calls are dear on this machine**: on Python 3.11 every `asyncio.get_running_loop()`
   is a `getpid()` call (fork detection), about 3% of a home when made per inward call; tailor
   makes one per plan.
+- **The figures behind small choices on the hot path**, each measured when the choice was made
+  (2026-11-21; the code says why and points here):
+  - The in-loop transport arms one timer for all inward calls in flight: arming and cancelling
+    one per call cost about 7,000 instructions a call, some 2% of a home. Its CR/LF/NUL check
+    makes three `memchr` scans over the head's lines run together, where counting the line
+    breaks of the finished head cost about four times as much. With the rest of that change
+    (commit 49d2369), `python -m benchmarks.instructions --scenarios home` went from 1,980,338
+    to 1,860,100 instructions per home (-6.1%).
+  - aiohttp cost about twice as much per inward call as the in-loop transport. pyreqwest, the
+    first default, had been chosen over the library clients at about 26 us per request in a
+    fan-out, against 51 us for aiohttp and over a millisecond for httpx.
+  - The memory rate limiter's one-quota path, without the lists and loops of several quotas,
+    is about 30% cheaper; finding a caller's quota again costs a third of building it; and the
+    `Usage` and `Verdict` built for every quota are msgspec Structs, whose C constructor costs
+    a third of a slotted dataclass's.
+    With the rest of that change (commit 1a22395), the stage cost 4.3 to 2.2 us for one quota
+    and 6.9 to 4.2 us for three (best of 5 x 20,000, thread CPU time), and `python -m
+    benchmarks.stages --rounds 3 --no-write` put RateLimitStage at 13.1-13.7 to 9.2-10.1 us
+    per request, 7.7 to 4.8-4.9 us per cache hit.
+  - prometheus_client's own series for the request count and latency take a lock per increment
+    and walk the buckets in Python: about a microsecond per request together, which tailor's
+    `RequestMetrics` (plain numbers, the event loop the only writer) saves.
+  - With Python's default young-generation threshold (700) a collection ran every ~15 homes
+    (the mobile home in-process over real sockets, 16 in flight); at `server.gc_threshold =
+    7000` collections became rare and the CPU per home dropped by about 5%.
 - **The cache hit was bounded by the server, so tailor has its own.** granian answering the
   same bytes and headers with no code at all reached about 0.6x nginx (the "granian floor"
   row), about 21 us per answer, while tailor's whole pipeline (JWT, entitlements, the per-user
@@ -154,6 +189,23 @@ What the measurements behind these numbers showed (the commands are in each bull
   nested calls, 711 against 237 ns); the rest is the task and the loop turn. Earlier
   measurements on the way: answering from a done-callback on the pipeline's own task instead
   of a wrapper coroutine cost 5,000 more instructions per answer (one more turn of the loop).
+- **One stage shape: way-back work written once, at a cost on the hit.** Since 2026-12-07 a
+  stage's work on the way back is one plain function applied by a combinator of
+  `tailor.chain` (`then`, `rescue`, `ensure`) instead of a sync closure plus an async twin,
+  and the route, entitle and authguard stages call their helpers (`Router.match`,
+  `_permitted`, `is_auth_failure`) instead of inline copies. Counted (`python -m
+  benchmarks.instructions --requests 300 --no-write`, main at 84299e5 against the branch at
+  85adda2): home 1,853,560 to 1,864,486 (+0.6%), cache hit 121,758 to 131,137 (+7.7%),
+  home-served 1,929,824 to 1,952,611 (+1.2%), cache-served 176,568 to 184,426 (+4.5%). Of
+  the hit's 9,400, the mobile BFF's client-version gate (an added stage) is about 1,000
+  (130,126 without it). A Python frame is the unit (`python -m benchmarks.chain_cost`: ten
+  links over a handler that answers at once, under callgrind): a link that only hands on costs
+  542 instructions; one that checks for a ready response and calls its finishing function
+  itself 1,156, through `then` 1,533; a `try` around the next link 635, through `rescue` in a
+  link 1,244, as `partial(rescue, ...)` (the errors stage) 1,087. The hit passes eight
+  combinator calls and seven more small functions (the finishing functions and the helpers),
+  which is where the rest goes; the home, at 1.86 million, does not notice. Inlining the
+  ready-response check in the five `then` stages would take back about 1,900 of it.
 - **The 20 ms variant's harness: its floor was the Node generator, so the generator is now
   C.** One GET straight to the delaying upstream, no contender, landed about 0.85 ms late at
   p50 and 5-12 ms late at p99 with the Node generator (benchmarks/peers/node/openloop.js), and

@@ -229,8 +229,22 @@ class Engine:
     """One BFF's plan runner: its upstream client and resilience runtime, handed over once at
     startup (the handler stage puts it on every request as ``request.engine``).
 
-    >>> engine = Engine(client, resilience)  # doctest: +SKIP
-    >>> result = await engine.run(HOME, {"user_id": "u1"})  # doctest: +SKIP
+    >>> from tailor.upstream.mock import MockTransport
+    >>> from tailor.upstream.registry import ServiceRegistry
+    >>> from tailor.upstream.transport import UpstreamRequest, UpstreamResponse
+    >>> async def services(request: UpstreamRequest) -> UpstreamResponse:
+    ...     if request.upstream == "users":
+    ...         return UpstreamResponse(200, {}, b'{"id": "u1"}')
+    ...     return UpstreamResponse(503, {}, b"")  # recs is down
+    >>> registry = ServiceRegistry({"users": "http://10.0.0.1", "recs": "http://10.0.0.2"})
+    >>> engine = Engine(UpstreamClient(registry, MockTransport(services)))
+    >>> HOME = Plan((
+    ...     Part("me", "users", "/users/{user_id}", into=dict),
+    ...     Part("recs", "recs", "/recs/{user_id}", into=list, required=False),
+    ... ))
+    >>> result = asyncio.run(engine.run(HOME, {"user_id": "u1"}))
+    >>> result["me"], result.degraded
+    ({'id': 'u1'}, [Degradation(part='recs', reason='status', stale=False)])
     """
 
     __slots__ = ("client", "resilience")

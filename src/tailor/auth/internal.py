@@ -86,8 +86,11 @@ class TokenExchanger:
     """One RFC 8693 exchange per call: this client asks for a token about ``subject`` for
     ``audience``.
 
-    >>> exchanger = TokenExchanger("bff-mobile", secret, post)  # doctest: +SKIP
-    >>> issued = await exchanger.exchange("u1", "users")  # doctest: +SKIP
+    >>> async def post(body: bytes, headers: Sequence[tuple[str, str]]) -> tuple[int, bytes]:
+    ...     return 200, b'{"access_token": "t-u1", "expires_in": 60}'  # the token service
+    >>> exchanger = TokenExchanger("bff-mobile", "s3cret", post)
+    >>> asyncio.run(exchanger.exchange("u1", "users"))
+    IssuedToken(token='t-u1', expires_in=60.0)
     """
 
     def __init__(self, client_id: str, client_secret: str, post: Poster) -> None:
@@ -147,8 +150,15 @@ class TokenCache:
     one key share one exchange; if a refresh fails while the old token is still valid, the old
     token is used.
 
-    >>> cache = TokenCache(exchanger, refresh_before_s=10)  # doctest: +SKIP
-    >>> token = await cache.token("u1", "users")  # doctest: +SKIP
+    >>> exchanges = []
+    >>> async def post(body: bytes, headers: Sequence[tuple[str, str]]) -> tuple[int, bytes]:
+    ...     exchanges.append(body)
+    ...     return 200, b'{"access_token": "t-u1", "expires_in": 60}'
+    >>> cache = TokenCache(TokenExchanger("bff-mobile", "s3cret", post), refresh_before_s=10)
+    >>> async def twice() -> tuple[str, str]:
+    ...     return await cache.token("u1", "users"), await cache.token("u1", "users")
+    >>> asyncio.run(twice()), len(exchanges)  # the second comes from the cache
+    (('t-u1', 't-u1'), 1)
     """
 
     def __init__(
@@ -249,9 +259,12 @@ class TokenExchangeCredentials:
     the caller (or, with no caller, about the BFF itself). Calls to the token service carry
     nothing: the exchange authenticates with the BFF's own client credentials.
 
-    >>> creds = TokenExchangeCredentials(cache, own_subject="bff-mobile")  # doctest: +SKIP
-    >>> await creds.headers("users", principal)  # doctest: +SKIP
-    [('authorization', 'Bearer eyJ...')]
+    >>> async def post(body: bytes, headers: Sequence[tuple[str, str]]) -> tuple[int, bytes]:
+    ...     return 200, b'{"access_token": "t-u1", "expires_in": 60}'
+    >>> cache = TokenCache(TokenExchanger("bff-mobile", "s3cret", post))
+    >>> creds = TokenExchangeCredentials(cache, own_subject="bff-mobile")
+    >>> asyncio.run(creds.headers("users", Principal("u1")))
+    (('authorization', 'Bearer t-u1'),)
     """
 
     def __init__(self, cache: TokenCache, *, own_subject: str, tokens_upstream: str = "tokens"):
@@ -398,8 +411,16 @@ class InternalTokenVerifier:
     ``max_lifetime_s`` is refused even if signed. A ``label`` claim, when present, must be
     a non-empty string. Verified tokens are cached until they expire.
 
-    >>> verifier = InternalTokenVerifier("users", "waveform-tokens", fetch)  # doctest: +SKIP
-    >>> claims = await verifier.verify(token)  # doctest: +SKIP
+    >>> import json
+    >>> from tailor.testing import TokenIssuer
+    >>> tokens = TokenIssuer("waveform-tokens", "users")  # an RSA key made here
+    >>> async def fetch() -> bytes:
+    ...     return json.dumps(tokens.jwks).encode()
+    >>> verifier = InternalTokenVerifier("users", "waveform-tokens", fetch, algorithm="RS256")
+    >>> token = tokens.token("u1", ttl_s=30, act={"sub": "bff-mobile"})
+    >>> claims = asyncio.run(verifier.verify(token))
+    >>> claims.subject, claims.actor
+    ('u1', 'bff-mobile')
     """
 
     def __init__(

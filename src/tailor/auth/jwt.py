@@ -35,8 +35,15 @@ JWKSFetcher = Callable[[], Awaitable[bytes]]
 
 class JWTVerifier:
     """
-    >>> verifier = JWTVerifier(settings, fetch_jwks)  # doctest: +SKIP
-    >>> principal = await verifier.verify(token)  # doctest: +SKIP
+    >>> import asyncio, json
+    >>> from tailor.testing import TokenIssuer
+    >>> issuer = TokenIssuer("https://id.example", "my-bff")  # an RSA key made here
+    >>> async def fetch_jwks() -> bytes:
+    ...     return json.dumps(issuer.jwks).encode()
+    >>> settings = JWTAuth("https://id.example", "my-bff", jwks_url="https://id.example/jwks")
+    >>> verifier = JWTVerifier(settings, fetch_jwks)
+    >>> asyncio.run(verifier.verify(issuer.token("u1"))).subject
+    'u1'
     """
 
     def __init__(self, settings: JWTAuth, fetch_jwks: JWKSFetcher) -> None:

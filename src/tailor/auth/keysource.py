@@ -8,8 +8,22 @@ time (``jwks_timeout_s``) and size (``jwks_max_bytes``); over https the provider
 is verified with the system's trust store. Files are read again on each refresh, so replacing
 one rotates the keys. A file that cannot be read or parsed stops startup naming its key.
 
->>> fetch = fetcher(settings, client)  # doctest: +SKIP
->>> jwks = await fetch()  # doctest: +SKIP
+:func:`fetcher` picks the fetcher of the source the settings name; one PEM key, for example,
+is served as a one-key JWKS under its configured kid:
+
+>>> import asyncio, tempfile
+>>> from cryptography.hazmat.primitives import serialization
+>>> from cryptography.hazmat.primitives.asymmetric import ec
+>>> pem = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
+...     serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+>>> with tempfile.TemporaryDirectory() as tmp:
+...     key_file = Path(tmp, "idp.pem")
+...     _ = key_file.write_bytes(pem)
+...     settings = JWTAuth("https://id.example", "my-bff", algorithm="ES256",
+...                        public_key_file=str(key_file), public_key_kid="idp-1")
+...     jwks = json.loads(asyncio.run(file_fetcher(settings)()))
+>>> [(key["kid"], key["kty"], key["alg"]) for key in jwks["keys"]]
+[('idp-1', 'EC', 'ES256')]
 """
 
 from __future__ import annotations

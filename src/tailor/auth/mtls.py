@@ -47,8 +47,24 @@ def subject_common_name(der: bytes) -> str:
 
 
 class MTLSAuthenticator:
-    """
-    >>> auth = MTLSAuthenticator(settings, lookup)  # doctest: +SKIP
+    """A partner's verified client certificate, mapped to its partner id.
+
+    >>> import asyncio, datetime
+    >>> from cryptography.hazmat.primitives import hashes, serialization
+    >>> from cryptography.hazmat.primitives.asymmetric import ec
+    >>> key = ec.generate_private_key(ec.SECP256R1())
+    >>> name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "acme-player")])
+    >>> now = datetime.datetime.now(datetime.timezone.utc)
+    >>> cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+    ...         .public_key(key.public_key()).serial_number(1).not_valid_before(now)
+    ...         .not_valid_after(now + datetime.timedelta(days=1)).sign(key, hashes.SHA256()))
+    >>> async def lookup(subject: str) -> tuple[int, bytes]:  # the identity service
+    ...     return 200, b'{"partner_id": "p-acme"}'
+    >>> auth = MTLSAuthenticator(MTLSAuth(), lookup)
+    >>> der = cert.public_bytes(serialization.Encoding.DER)
+    >>> request = Request("GET", "/v1/catalog", "", {}, "127.0.0.1", client_cert=der)
+    >>> asyncio.run(auth.authenticate(request)).partner_id
+    'p-acme'
     """
 
     challenge = 'Mutual-TLS realm="partner"'

@@ -180,10 +180,13 @@ def read_cookie(header: str, name: str) -> str | None:
 class SessionManager:
     """Creates, reads and ends sessions; builds the cookie.
 
-    >>> manager = SessionManager(settings, MemorySessionStore())  # doctest: +SKIP
-    >>> session_id, session = await manager.create("u1")  # doctest: +SKIP
-    >>> manager.cookie(session_id)  # doctest: +SKIP
+    >>> import asyncio
+    >>> manager = SessionManager(SessionAuth(), MemorySessionStore())
+    >>> session_id, session = asyncio.run(manager.create("u1"))
+    >>> manager.cookie(session_id)
     '__Host-session=...; Path=/; HttpOnly; SameSite=Lax; Secure; Max-Age=28800'
+    >>> asyncio.run(manager.load(session_id)).user_id
+    'u1'
     """
 
     def __init__(self, settings: SessionAuth, store: SessionStore) -> None:

@@ -69,9 +69,20 @@ Connected = Callable[[bool], Awaitable[None]]
 class InvalidationSubscriber:
     """The long-running task that applies change events to this instance's cache.
 
-    >>> sub = InvalidationSubscriber(ctx.redis, "tailor:invalidate", purge, metrics)
-    ... # doctest: +SKIP
-    >>> ctx.background.append(sub.run)  # doctest: +SKIP
+    :meth:`run` (a background job of the BFF) needs Redis; :meth:`apply`, what it does with
+    each message on the channel, does not:
+
+    >>> import asyncio
+    >>> from prometheus_client import CollectorRegistry
+    >>> from redis.asyncio import Redis
+    >>> purged = []
+    >>> async def purge(tags: list[str]) -> None:
+    ...     purged.extend(tags)
+    >>> sub = InvalidationSubscriber(lambda: Redis.from_url("redis://127.0.0.1:6379/0"),
+    ...                              "tailor:invalidate", purge, CacheMetrics(CollectorRegistry()))
+    >>> asyncio.run(sub.apply(b'{"type": "track.posted", "tags": ["feed:u1"]}'))
+    >>> purged
+    ['feed:u1']
     """
 
     def __init__(

@@ -32,7 +32,10 @@ return purged
 class RedisCacheBackend:
     """Entries shared by all instances of one BFF.
 
-    >>> backend = RedisCacheBackend(ctx.redis(), "mobile")  # doctest: +SKIP
+    An illustration (it needs a live Redis, so it is not a doctest)::
+
+        backend = RedisCacheBackend(Redis.from_url("redis://127.0.0.1:6379/0"), "mobile")
+        await backend.purge_tags(["feed:u1"])  # how many entries were dropped
     """
 
     name = "redis"

@@ -156,7 +156,7 @@ class RequestMetrics(Collector):
     """``tailor_requests_total`` and ``tailor_request_duration_seconds``, kept in plain numbers.
 
     These two move on every request. prometheus_client's own series take a lock per
-    increment and walk the buckets in Python (about a microsecond per request together);
+    increment and walk the buckets in Python (see docs/benchmarks.md for what that cost);
     here the event loop, the only writer in a worker, adds to ints and floats, and a scrape
     (the admin thread) reads them as they are. As with the library's series, a scrape may
     see a request in the count before it is in the histogram.

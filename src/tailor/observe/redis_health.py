@@ -25,9 +25,13 @@ log = logging.getLogger("tailor.redis")
 class RedisHealth:
     """The health of one Redis client, checked by :meth:`check` (``run`` checks forever).
 
-    >>> health = RedisHealth(redis, CollectorRegistry(), "redis://127.0.0.1")  # doctest: +SKIP
-    >>> await health.check()  # doctest: +SKIP
-    True
+    >>> import asyncio
+    >>> from redis.asyncio import Redis
+    >>> url = "redis://127.0.0.1:1"  # nothing listens there: a Redis that is down
+    >>> registry = CollectorRegistry()
+    >>> health = RedisHealth(Redis.from_url(url), registry, url)
+    >>> asyncio.run(health.check()), registry.get_sample_value("tailor_redis_up")
+    (False, 0.0)
     """
 
     def __init__(

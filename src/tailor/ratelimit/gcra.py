@@ -52,8 +52,8 @@ class Quota:
 
 
 # Usage and Verdict are built for every quota of every request: msgspec Structs, whose
-# constructor is C (a third of a slotted dataclass's). gc=False: they hold only numbers and
-# Usages, so they can never be part of a reference cycle.
+# constructor is C (cheaper than a slotted dataclass's: docs/benchmarks.md). gc=False: they
+# hold only numbers and Usages, so they can never be part of a reference cycle.
 class Usage(msgspec.Struct, frozen=True, gc=False):
     """One quota after a decision: ``remaining`` requests now, and ``reset_s``: seconds until
     the quota is whole again (allowed) or until the next request fits (refused)."""

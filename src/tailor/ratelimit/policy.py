@@ -69,8 +69,8 @@ class CompiledPolicy:
 
     def quota(self, who: str, tier: str) -> Quota:
         """This policy's quota for one caller (``who``: the IP, user or app id). Finding a
-        caller's quota again costs a third of building it (the key's concatenation, the GCRA
-        constants); a quota is immutable, so the cached one is shared."""
+        caller's quota again costs less than building it (the key's concatenation, the GCRA
+        constants; see docs/benchmarks.md); a quota is immutable, so the cached one is shared."""
         limit = self.tiers.get(tier, self.limit)
         cached = self._quotas.get(who)
         if cached is not None and cached.limit == limit:

@@ -50,9 +50,10 @@ return held
 class RedisRateLimiter:
     """Exact quotas across processes.
 
-    >>> backend = RedisRateLimiter(Redis.from_url("redis://127.0.0.1:6379/0"))  # doctest: +SKIP
-    >>> (await backend.acquire([Quota("rl:user:u1", 600, 60)])).allowed  # doctest: +SKIP
-    True
+    An illustration (it needs a live Redis, so it is not a doctest)::
+
+        backend = RedisRateLimiter(Redis.from_url("redis://127.0.0.1:6379/0"))
+        (await backend.acquire([Quota("rl:user:u1", 600, 60)])).allowed  # True
     """
 
     def __init__(self, redis: Redis, *, timeout_s: float = 0.25, retry_s: float = 1.0) -> None:

@@ -44,9 +44,19 @@ Attempt = tuple[Result, bool]
 
 
 class ResilientTransport:
-    """
-    >>> transport = ResilientTransport(PyreqwestTransport(), Resilience(settings, ["users"]))
-    ... # doctest: +SKIP
+    """Any transport, with the BFF's resilience around each call: a GET answered 503 is
+    tried again.
+
+    >>> from tailor.config import ResilienceSettings
+    >>> from tailor.upstream.mock import MockTransport
+    >>> statuses = iter([503, 200])
+    >>> async def users(request: UpstreamRequest) -> UpstreamResponse:
+    ...     return UpstreamResponse(next(statuses), {}, b"{}")
+    >>> inner = MockTransport(users)
+    >>> transport = ResilientTransport(inner, Resilience(ResilienceSettings(), ["users"]))
+    >>> call = UpstreamRequest("users", "GET", "http://10.0.0.1/users/u1", [], 2.0)
+    >>> asyncio.run(transport.send(call)).status, len(inner.requests)
+    (200, 2)
     """
 
     def __init__(self, inner: Transport, resilience: Resilience) -> None:

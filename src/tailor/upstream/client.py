@@ -34,9 +34,16 @@ _CONTENT_JSON = ("content-type", "application/json")
 
 class UpstreamClient:
     """
-    >>> client = UpstreamClient(ServiceRegistry({"users": "http://127.0.0.1:9002"}), transport)
-    ... # doctest: +SKIP
-    >>> user = await client.get_json("users", "/users/u1", into=UserCard)  # doctest: +SKIP
+    >>> import asyncio
+    >>> from tailor.upstream.mock import MockTransport
+    >>> class UserCard(msgspec.Struct):
+    ...     name: str
+    >>> async def users(request: UpstreamRequest) -> UpstreamResponse:
+    ...     return UpstreamResponse(200, {}, b'{"id": "u1", "name": "Ada"}')
+    >>> registry = ServiceRegistry({"users": "http://127.0.0.1:9002"})
+    >>> client = UpstreamClient(registry, MockTransport(users))
+    >>> asyncio.run(client.get_json("users", "/users/u1", into=UserCard))
+    UserCard(name='Ada')
     """
 
     def __init__(

@@ -3,7 +3,7 @@
 Why not a library client: in a BFF fan-out the upstream client is most of the CPU
 (docs/benchmarks.md, "Where the time goes"). pyreqwest runs hyper on a Tokio thread, so every
 call crosses threads twice and that thread competes with the event loop for the worker's core;
-aiohttp costs about twice as much per call. Here the socket, the parser (httptools, llhttp: the
+aiohttp costs more per call. Here the socket, the parser (httptools, llhttp: the
 parser uvicorn uses) and the pool all live on the loop that awaits the answer: one write, one
 read callback, one future. Measured per call in the home fan-out and end to end in
 ``python -m benchmarks.run`` (docs/benchmarks.md); pyreqwest stays available
@@ -329,8 +329,20 @@ class Http1Transport:
     One transport serves one running event loop at a time (a worker has one); when a call
     comes from a new loop after the previous one stopped, the pool starts over on it.
 
-    >>> transport = Http1Transport(max_connections=256)
-    >>> # response = await transport.send(UpstreamRequest("users", "GET", url, [], 2.0))
+    >>> async def service(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    ...     await reader.readuntil(b"\\r\\n\\r\\n")  # a service on loopback: one answer
+    ...     writer.write(b"HTTP/1.1 200 OK\\r\\ncontent-length: 2\\r\\n\\r\\nok")
+    ...     writer.close()
+    >>> async def main() -> tuple[int, bytes]:
+    ...     server = await asyncio.start_server(service, "127.0.0.1", 0)
+    ...     url = "http://127.0.0.1:%d/users/u1" % server.sockets[0].getsockname()[1]
+    ...     transport = Http1Transport(max_connections=256)
+    ...     async with server:
+    ...         response = await transport.send(UpstreamRequest("users", "GET", url, [], 2.0))
+    ...         await transport.aclose()
+    ...     return response.status, response.body
+    >>> asyncio.run(main())
+    (200, b'ok')
     """
 
     def __init__(
@@ -361,7 +373,7 @@ class Http1Transport:
         if loop is None or not loop.is_running():
             # Looked up only when the loop may have changed (a test, a restarted worker): on
             # Python 3.11 asyncio.get_running_loop() makes a getpid() system call each time,
-            # about 2% of a home's CPU at six calls per home.
+            # a measurable share of a home at six calls per home (see docs/benchmarks.md).
             loop = asyncio.get_running_loop()
             if loop is not self._loop:
                 self._adopt(loop)
@@ -404,10 +416,10 @@ class Http1Transport:
     # -- timeouts ---------------------------------------------------------------------------
 
     # One timer for all calls in flight, armed at the earliest deadline, instead of one per
-    # call: arming and cancelling a timer per call cost about 7,000 instructions, some 2% of a
-    # home. A call whose deadline is later than the armed one adds nothing; when the timer
-    # fires it ends every call that is due (aborting its connection, as before) and re-arms
-    # for the next deadline, so each call still ends at its own deadline.
+    # call: arming and cancelling a timer per call is a measurable share of a home (see
+    # docs/benchmarks.md). A call whose deadline is later than the armed one adds nothing; when
+    # the timer fires it ends every call that is due (aborting its connection, as before) and
+    # re-arms for the next deadline, so each call still ends at its own deadline.
 
     def _arm_timer(self, at: float) -> None:
         if self._timer is not None:
@@ -560,7 +572,7 @@ class Http1Transport:
         # No CR, LF or NUL anywhere in a line: one inside a name or a value would end the
         # header early and let the rest be read as a header or a request. Checked on the lines
         # run together, before the line breaks go in (three memchr scans; counting the breaks
-        # of the finished head cost about four times as much).
+        # of the finished head costs more: see docs/benchmarks.md).
         text = "".join(lines)
         if "\r" in text or "\n" in text or "\0" in text:
             raise UpstreamUnavailable(request.upstream, "refused: control character in request")

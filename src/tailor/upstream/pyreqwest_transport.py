@@ -1,9 +1,10 @@
-"""The default transport: pyreqwest (Rust reqwest/hyper), pooled and keep-alive.
+"""The optional transport (``client.transport = "pyreqwest"``, ``tailor[pyreqwest]``):
+pyreqwest (Rust reqwest/hyper), pooled and keep-alive.
 
-Chosen by measurement (DESIGN.md): about 26 us per request in a fan-out, against 51 us for
-aiohttp and over a millisecond for httpx. hyper retries a request that was never sent on a pooled
-connection the peer had already closed, which covers the keep-alive limit of nginx-fronted
-services.
+It was the first default, chosen by measurement over aiohttp and httpx, until the in-loop
+transport (:mod:`tailor.upstream.http1_transport`) cost less per call; docs/benchmarks.md has
+both measurements. hyper retries a request that was never sent on a pooled connection the peer
+had already closed, which covers the keep-alive limit of nginx-fronted services.
 """
 
 from __future__ import annotations
