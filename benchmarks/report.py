@@ -206,6 +206,12 @@ What the measurements behind these numbers showed (the commands are in each bull
   combinator calls and seven more small functions (the finishing functions and the helpers),
   which is where the rest goes; the home, at 1.86 million, does not notice. Inlining the
   ready-response check in the five `then` stages would take back about 1,900 of it.
+- **The hit back within budget (2026-12-07):** the rate-limit stage keeps what each caller is
+  charged (policies, quotas, RateLimit-Policy) instead of working it out per request, and the
+  shed gate reads its own clock. `python -m benchmarks.instructions --requests 300 --no-write`,
+  main at 82183a9 against the branch at 469291f: home 1,854,510 to 1,845,377, cache 128,245 to
+  117,845, home-served 1,920,499 to 1,908,350, cache-served 182,154 to 171,684 (against
+  84299e5: -0.4%, -3.2%, -1.1%, -2.8%).
 - **The 20 ms variant's harness: its floor was the Node generator, so the generator is now
   C.** One GET straight to the delaying upstream, no contender, landed about 0.85 ms late at
   p50 and 5-12 ms late at p99 with the Node generator (benchmarks/peers/node/openloop.js), and
