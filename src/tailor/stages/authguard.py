@@ -124,8 +124,20 @@ class BlockedIPs:
 class AuthGuardStage:
     """Refuses an IP over ``rate_limit.auth_failures`` and charges every failed authentication.
 
-    >>> cfg = {"rate_limit": {"auth_failures": {"limit": 20, "window_s": 300}}}
-    >>> bff = BFF(build_config({"name": "edge", **cfg}))  # doctest: +SKIP
+    >>> import asyncio
+    >>> from tailor import BFF, build_config, json_response
+    >>> from tailor.testing import call
+    >>> jwt = {"issuer": "https://id.example", "audience": "edge", "jwks_upstream": "idp"}
+    >>> cfg = {"rate_limit": {"auth_failures": {"limit": 2, "window_s": 300}},
+    ...        "auth": {"jwt": jwt}, "upstreams": {"idp": "http://127.0.0.1:1"}}
+    >>> bff = BFF(build_config({"name": "edge", **cfg}))
+    >>> @bff.get("/me")
+    ... async def me(request):
+    ...     return json_response({})
+    >>> async def guesses():
+    ...     return [(await call(bff, "GET", "/me")).status for _ in range(3)]
+    >>> asyncio.run(guesses())
+    [401, 401, 429]
     """
 
     name = "authguard"

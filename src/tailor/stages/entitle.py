@@ -35,8 +35,11 @@ _CLIENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 class EntitleStage:
-    """
-    >>> stage = EntitleStage(registry, bff="mobile", fail_open=False)  # doctest: +SKIP
+    """The caller's app against this BFF's route (see the module docstring). An illustration
+    (its registry fetches from the app registry service, so it is not a doctest)::
+
+        stage = EntitleStage(AppRegistry(fetch), bff="mobile", fail_open=False)
+        link = stage.wrap(next_handler)  # 403, 503, or next_handler with request.app set
     """
 
     name = "entitle"

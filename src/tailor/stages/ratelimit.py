@@ -64,7 +64,13 @@ class ThrottledLog:
     """Log a recurring failure at most once per ``every_s``, with how many were folded in, so a
     dead Redis under load does not flood the log.
 
-    >>> ThrottledLog(log, 10.0).warning("redis down: %s", "refused")  # doctest: +SKIP
+    >>> import logging, sys
+    >>> demo = logging.getLogger("tailor.demo")
+    >>> demo.addHandler(logging.StreamHandler(sys.stdout)); demo.propagate = False
+    >>> throttled = ThrottledLog(demo, 10.0)
+    >>> for _ in range(3):
+    ...     throttled.warning("redis down: %s", "refused")
+    redis down: refused
     """
 
     def __init__(self, logger: logging.Logger, every_s: float) -> None:
@@ -86,8 +92,19 @@ class ThrottledLog:
 class RateLimitStage:
     """Charges the policies of ``rate_limit.policies``.
 
-    >>> cfg = {"rate_limit": {"policies": {"ip": {"key": "ip", "limit": 600}}}}
-    >>> bff = BFF(build_config({"name": "edge", **cfg}))  # doctest: +SKIP
+    >>> import asyncio
+    >>> from tailor import BFF, build_config, json_response
+    >>> from tailor.testing import call
+    >>> ip = {"key": "ip", "limit": 2, "window_s": 60}
+    >>> cfg = {"auth": {"anonymous": True}, "rate_limit": {"policies": {"ip": ip}}}
+    >>> bff = BFF(build_config({"name": "edge", **cfg}))
+    >>> @bff.get("/ping")
+    ... async def ping(request):
+    ...     return json_response({})
+    >>> async def three():
+    ...     return [(await call(bff, "GET", "/ping")).status for _ in range(3)]
+    >>> asyncio.run(three())
+    [200, 200, 429]
     """
 
     name = "ratelimit"
