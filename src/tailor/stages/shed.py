@@ -4,7 +4,10 @@ Shedding: at most ``resilience.shed.max_in_flight`` requests run at once in this
 request over the cap joins a queue only if the wait looks short (queue length x recent service
 time / slots <= ``max_queue_wait_s``) and then waits at most that long; otherwise it is answered
 503 problem+json with ``Retry-After`` at once. A fast 503 lets the client (or its load balancer)
-go elsewhere; a slow timeout holds its connection and ours for nothing.
+go elsewhere; a slow timeout holds its connection and ours for nothing. A request that
+reaches the stage more than ``max_wait_s`` after the server read it (``request.received_at``:
+it waited behind others on its connection, or for a busy event loop) is answered 503 at once as
+well: served that late, its answer would mostly arrive after its client gave up.
 
 Allowance: every request gets a fresh :class:`~tailor.resilience.allowance.CallAllowance`
 (``resilience.max_calls_per_request``) as ``request.allowance``; the engine hands it to each of
@@ -137,17 +140,21 @@ class ShedStage:
         max_calls = self._max_calls
         gate = self.gate
         clock = time.perf_counter
+        max_wait = self._settings.max_wait_s
 
         # The slot is held until the answer is final, whether it came at once or had to be
         # awaited.
         def admit(request: Request) -> Outcome:
+            now = clock()
+            if now - request.received_at > max_wait:  # its answer would come too late
+                return self._shed(request, "waited")
             if not gate.try_enter():  # the usual case, a free slot, takes no coroutine
                 return queued(request)
-            return admitted(request)
+            return admitted(request, now)
 
-        def admitted(request: Request) -> Outcome:
+        def admitted(request: Request, started: float) -> Outcome:
             request.allowance = CallAllowance(max_calls)
-            return ensure(next_handler, request, release, clock())
+            return ensure(next_handler, request, release, started)
 
         def release(started: float) -> None:
             gate.leave(clock() - started)
@@ -156,7 +163,7 @@ class ShedStage:
             refused = await gate.enter()
             if refused is not None:
                 return self._shed(request, refused)
-            return await awaitable(admitted(request))
+            return await awaitable(admitted(request, clock()))
 
         return admit
 
