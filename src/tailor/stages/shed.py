@@ -64,12 +64,19 @@ class AdmissionQueue:
             return True
         return False
 
+    def refusal(self) -> str | None:
+        """Why a newcomer finding no free slot is refused without queueing, or None."""
+        if self.max_queue_wait_s <= 0 or self.estimated_wait() > self.max_queue_wait_s:
+            return "queue_estimate"
+        return None
+
     async def enter(self) -> str | None:
         """Take a slot. Returns None when admitted, else why it was refused."""
         if self.try_enter():
             return None
-        if self.max_queue_wait_s <= 0 or self.estimated_wait() > self.max_queue_wait_s:
-            return "queue_estimate"
+        refused = self.refusal()
+        if refused is not None:
+            return refused
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
         try:
@@ -149,7 +156,10 @@ class ShedStage:
             if now - request.received_at > max_wait:  # its answer would come too late
                 return self._shed(request, "waited")
             if not gate.try_enter():  # the usual case, a free slot, takes no coroutine
-                return queued(request)
+                # Nor does a refusal: under overload most requests are refused, and a coroutine
+                # each (with the stages' above awaiting it) would double what one costs.
+                refused = gate.refusal()
+                return queued(request) if refused is None else self._shed(request, refused)
             return admitted(request, now)
 
         def admitted(request: Request, started: float) -> Outcome:

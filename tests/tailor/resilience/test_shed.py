@@ -161,3 +161,14 @@ async def test_a_request_read_within_max_wait_is_served(make_bff) -> None:
     recent.received_at -= 0.1
     assert (await bff.handle(recent)).status == 200
     assert len(reached) == 1
+
+
+async def test_a_request_refused_over_the_cap_is_answered_without_awaiting(make_bff) -> None:
+    gate = asyncio.Event()
+    bff = _gated_bff(make_bff, gate, max_in_flight=1, max_queue_wait_s=0)
+    running = await _start(bff, 1)
+    outcome = bff.respond(Request("GET", "/work", "", {"host": "bff.test"}, "127.0.0.1"))
+    assert isinstance(outcome, Response)  # no coroutine: the server writes it in the same turn
+    assert_problem(outcome, 503)
+    gate.set()
+    await asyncio.gather(*running)
