@@ -99,7 +99,7 @@ BODY_BUFFER_BYTES = 256 * 1024
 SWEEP_INTERVAL_S = 1.0
 #: Connections accepted in one wake-up of the listening socket at most: enough to empty the
 #: accept queue under overload, few enough that one wake-up cannot hold the loop for long.
-ACCEPT_BATCH = 256
+ACCEPT_BATCH = 1024
 #: After the process ran out of file descriptors, how long before accepting again: the
 #: listening socket stays readable, and retrying at once would spin.
 ACCEPT_RETRY_S = 0.1
@@ -165,7 +165,7 @@ class ServerSettings:
         header_read_timeout_s: float = 5.0,
         keepalive_timeout_s: float = 60.0,
         tls: ssl.SSLContext | None = None,
-        backlog: int = 1024,
+        backlog: int = 4096,
         max_connections: int = 4096,
         retry_after_s: int = 1,
     ) -> None:

@@ -9,6 +9,10 @@ reaches the stage more than ``max_wait_s`` after the server read it (``request.r
 it waited behind others on its connection, or for a busy event loop) is answered 503 at once as
 well: served that late, its answer would mostly arrive after its client gave up.
 
+The cap itself follows the event loop: when the worker's core is saturated, every request in
+flight slows every other (and the refusals too), so the cap shrinks while the loop runs later
+than ``target_lag_s`` and grows back when it catches up (:mod:`tailor.resilience.looplag`).
+
 Allowance: every request gets a fresh :class:`~tailor.resilience.allowance.CallAllowance`
 (``resilience.max_calls_per_request``) as ``request.allowance``; the engine hands it to each of
 the request's calls, and the resilient transport draws on it: a runaway fan-out fails the
@@ -28,6 +32,7 @@ from tailor.chain import Chain, Outcome, awaitable, ensure
 from tailor.http import Request, Response
 from tailor.problem import problem_response
 from tailor.resilience.allowance import CallAllowance
+from tailor.resilience.looplag import LagLimit
 from tailor.resilience.metrics import ResilienceMetrics
 from tailor.resilience.settings import ShedSettings
 
@@ -96,7 +101,7 @@ class AdmissionQueue:
 
     def leave(self, elapsed_s: float) -> None:
         self.service_time_s += _EWMA_ALPHA * (elapsed_s - self.service_time_s)
-        if self._waiters:
+        if self._waiters and self.in_flight <= self.max_in_flight:  # the cap may have shrunk
             self._release()
         else:
             self.in_flight -= 1  # nobody to hand the slot to (what _release does then)
@@ -134,6 +139,17 @@ class ShedStage:
         self.gate = AdmissionQueue(
             max_in_flight=settings.max_in_flight, max_queue_wait_s=settings.max_queue_wait_s
         )
+        #: The cap that follows the loop's lag (tailor.resilience.looplag); None: fixed.
+        self.limit = (
+            LagLimit(ceiling=settings.max_in_flight, target_lag_s=settings.target_lag_s)
+            if settings.target_lag_s > 0
+            else None
+        )
+
+    async def adapt(self) -> None:
+        """The background job that keeps the cap in step with the loop's lag."""
+        assert self.limit is not None
+        await self.limit.run(self.gate)
 
     @classmethod
     def build(cls, ctx: BuildContext) -> ShedStage | None:
@@ -141,7 +157,10 @@ class ShedStage:
         if not settings.shed.enabled:
             return None  # the engine still gives each plan its call allowance
         metrics = ctx.resilience.metrics if ctx.resilience is not None else None
-        return cls(settings.shed, settings.max_calls_per_request, metrics)
+        stage = cls(settings.shed, settings.max_calls_per_request, metrics)
+        if stage.limit is not None:
+            ctx.background.append(stage.adapt)
+        return stage
 
     def wrap(self, next_handler: Chain) -> Chain:
         max_calls = self._max_calls
