@@ -597,8 +597,8 @@ reference for what an edge without it does at the same overload.
 ## Soak: 70% of peak for minutes
 
 tailor's full pipeline at 70% of its closed-loop peak on the home (upstreams answering at once),
-open loop, kept-alive connections, in segments of one generator run each (60 s, the last
-shorter if needed), its worker's resident set read from `/proc` after each. The first segment
+open loop, kept-alive connections, in segments of one generator run each (60 s), its worker's
+resident set read from `/proc` after each. The first segment
 is the warm-up: growth is the last segment's RSS over the warm-up's. The targets (issue 19): RSS
 growth after warm-up < 5%, no 5xx.
 
