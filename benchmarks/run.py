@@ -1,7 +1,8 @@
 """The edge benchmark (issue 5): tailor against the same endpoints written without it, same
 upstream bytes, every scenario in one run with interleaved rounds (A B C A B C).
 
-    python -m benchmarks.run            # 3 rounds x 10 s per contender (make bench), ~19 min
+    python -m benchmarks.run            # 3 rounds x 10 s per contender (make bench), ~19 min,
+                                        # + overload ~5 min + soak ~12 min
     python -m benchmarks.run --quick    # 1 round x 1 s, a fast check (about a minute; leaves
                                         # docs/ and results/latest.json as they are)
     python -m benchmarks.run --scenarios home,cache
