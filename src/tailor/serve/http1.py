@@ -52,7 +52,8 @@ Admission, before the pipeline sees anything (docs/resilience.md, "Admission bef
   each turn instead of growing to the backlog while clients wait in it unseen.
 - A worker holds at most ``server.max_connections`` connections. One over the cap is answered
   ``503`` problem+json with ``Retry-After``, written straight to the new socket, and closed:
-  no transport, no parser, no pipeline.
+  no transport, no parser, no pipeline (over TLS, where an answer would need a handshake first,
+  it is only closed).
 
 What it leaves to the pipeline: every size, time and content rule a BFF configures (limits,
 sanitize, authentication and the rest), so each is written once for every server.
@@ -838,7 +839,8 @@ class Http1Server:
         busy = self._busy
         try:
             conn.setblocking(False)
-            conn.send(_Connection._head(busy, False) + busy.body)
+            if self.settings.tls is None:  # over TLS an answer needs a handshake: closed only
+                conn.send(_Connection._head(busy, False) + busy.body)
             # What the client already sent is read first: closing with unread bytes would
             # reset the connection, and a reset may reach the client before the 503 does.
             conn.recv(self.settings.head_limit)
