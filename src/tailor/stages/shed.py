@@ -145,6 +145,11 @@ class ShedStage:
             if settings.target_lag_s > 0
             else None
         )
+        if metrics is not None:
+            gate, limit = self.gate, self.limit
+            metrics.shed_limit.set_function(lambda: gate.max_in_flight)
+            if limit is not None:
+                metrics.loop_lag.set_function(lambda: limit.lag_s)
 
     async def adapt(self) -> None:
         """The background job that keeps the cap in step with the loop's lag."""

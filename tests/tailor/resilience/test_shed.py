@@ -172,3 +172,11 @@ async def test_a_request_refused_over_the_cap_is_answered_without_awaiting(make_
     assert_problem(outcome, 503)
     gate.set()
     await asyncio.gather(*running)
+
+
+async def test_the_in_flight_cap_in_force_is_exposed_as_a_gauge(make_bff) -> None:
+    gate = asyncio.Event()
+    gate.set()
+    bff = _gated_bff(make_bff, gate, max_in_flight=7)
+    assert (await call(bff, "GET", "/work")).status == 200
+    assert bff.metrics.registry.get_sample_value("tailor_shed_limit") == 7
