@@ -27,15 +27,26 @@ def run(
     cpu: int | str,
     warmup: float = 0.0,
     pgids: dict[str, int] | None = None,
+    connections: int | None = None,
+    connection_per_request: bool = False,
+    deadline_ms: float | None = None,
 ) -> dict[str, Any]:
     """One open-loop run of ``seconds`` after ``warmup`` seconds at the same rate on the same
     connections, which count nowhere; ``pgids`` names process groups whose CPU share (percent
-    of one core, over the measured seconds) is recorded as ``<name>_cpu_pct``."""
+    of one core, over the measured seconds) is recorded as ``<name>_cpu_pct``. The generator
+    opens up to ``connections`` (its default: 512), or one per request with
+    ``connection_per_request``; ``deadline_ms`` is what its overload counts measure against."""
     argv = [
         "taskset", "-c", str(cpu), str(tools.openloop_binary()),
         "--url", url, "--rate", f"{rate:.1f}", "--seconds", f"{seconds:g}",
         "--warmup", f"{warmup:g}", "--header", f"authorization: Bearer {token}",
     ]  # fmt: skip
+    if connections is not None:
+        argv += ["--connections", str(connections)]
+    if connection_per_request:
+        argv.append("--connection-per-request")
+    if deadline_ms is not None:
+        argv += ["--deadline-ms", f"{deadline_ms:g}"]
     groups = pgids or {}
     process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

@@ -289,6 +289,10 @@ RATIO_NAMES = {
 def scenario_table(s: dict[str, Any]) -> str:
     if s.get("kind") == "openloop":
         return _latency_table(s)
+    if s.get("kind") == "overload":
+        return _overload_table(s)
+    if s.get("kind") == "soak":
+        return _soak_table(s)
     bases = list(s["contenders"][0].get("ratios", {}))
     rows = [
         "| stack | rps | p50 ms | p99 ms | "
@@ -324,6 +328,40 @@ def _latency_table(s: dict[str, Any]) -> str:
             f"{c['p99_ms']:.1f} | {c['p50_over_ms']:+.2f} | {c['p99_over_ms']:+.2f} | "
             + (f"{c['p50_net_ms']:+.2f} | " if "p50_net_ms" in c else "- | ")
             + f"{own} | {c['upstream_cpu_pct']:.0f} |"
+        )
+    return "\n".join(rows)
+
+
+def _overload_table(s: dict[str, Any]) -> str:
+    rows = [
+        "| stack | peak rps | offered rps | 200s within the deadline, rps | of peak | "
+        "200s p99 ms | shed (503) a run | shed p99 ms | unanswered past 2x deadline | "
+        "own CPU % |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for c in s["contenders"]:
+        shed_p99 = _fmt_ms(c["shed_p99_ms"]) if c["shed"] else "-"
+        rows.append(
+            f"| {c['label']} | {c['peak_rps']:,.0f} | {c['rate']:,.0f} | "
+            f"{c['ok_within_deadline_rps']:,.0f} | {c['of_peak']:.0%} | "
+            f"{_fmt_ms(c['ok_p99_ms'])} | {c['shed']:,.0f} | {shed_p99} | {c['late_2x']:,} | "
+            f"{c['cpu_pct']:.0f} |"
+        )
+    return "\n".join(rows)
+
+
+def _soak_table(s: dict[str, Any]) -> str:
+    rows = [
+        "| stack | peak rps | offered rps | seconds | RSS after warm-up MB | RSS at the end MB | "
+        "largest MB | growth | 5xx | failed | worst segment p99 ms |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for c in s["contenders"]:
+        rows.append(
+            f"| {c['label']} | {c['peak_rps']:,.0f} | {c['rate']:,.0f} | {c['seconds']:g} | "
+            f"{c['rss_after_warmup_mb']:g} | {c['rss_end_mb']:g} | {c['rss_max_mb']:g} | "
+            f"{c['rss_growth_pct']:+.1f}% | {c['five_xx']} | {c['failed']} | "
+            f"{_fmt_ms(c['p99_ms'])} |"
         )
     return "\n".join(rows)
 
@@ -366,9 +404,20 @@ def _find(result: dict[str, Any], scenario: str, key: str) -> dict[str, Any] | N
     return None
 
 
+def _find_variant(
+    result: dict[str, Any], scenario: str, key: str, variant: str
+) -> dict[str, Any] | None:
+    for s in result["scenarios"]:
+        if s["key"] == scenario:
+            for c in s["contenders"]:
+                if c["key"] == key and c.get("variant") == variant:
+                    return dict(c)
+    return None
+
+
 def targets(result: dict[str, Any]) -> str:
-    """Issue 5's targets against this run's figures."""
-    rows = ["| target (issue 5) | measured | met |", "|---|---:|:---:|"]
+    """Issues 5 and 19's targets against this run's figures."""
+    rows = ["| target (issues 5 and 19) | measured | met |", "|---|---:|:---:|"]
 
     def ratio(label: str, scenario: str, key: str, base: str, goal: float) -> None:
         c = _find(result, scenario, key)
@@ -419,6 +468,23 @@ def targets(result: dict[str, Any]) -> str:
                 f"| 20 ms variant, tailor {label}, p99 overhead < 5 ms | "
                 f"{c['p99_over_ms']:+.2f} ms | {'yes' if c['p99_over_ms'] < 5 else 'no'} |"
             )
+    for variant, label in (("keepalive", "kept alive"), ("per-request", "a connection each")):
+        c = _find_variant(result, "overload", "tailor", variant)
+        if c:
+            ok = c["of_peak"] >= 0.8 and c["shed_p99_ms"] < 50 and c["late_2x"] == 0
+            rows.append(
+                f"| overload at {c['rate'] / c['peak_rps']:.0f}x peak, {label}: within the "
+                f"deadline >= 80% of peak, shed p99 < 50 ms, 0 unanswered past 2x | "
+                f"{c['of_peak']:.0%}, {_fmt_ms(c['shed_p99_ms'])} ms, {c['late_2x']} | "
+                f"{'yes' if ok else 'no'} |"
+            )
+    c = _find(result, "soak", "tailor")
+    if c:
+        ok = c["rss_growth_pct"] < 5 and c["five_xx"] == 0
+        rows.append(
+            f"| soak, {c['seconds']:g} s at 70% of peak: RSS growth after warm-up < 5%, 0 5xx | "
+            f"{c['rss_growth_pct']:+.1f}%, {c['five_xx']} | {'yes' if ok else 'no'} |"
+        )
     c = _find(result, "home", "tailor")
     if c and c.get("memory"):
         m = c["memory"]
@@ -565,6 +631,37 @@ the median do not add up, so p99 is left raw.
 
 {table}
 """,
+    "overload": """\
+## Overload: the home at twice its peak, open loop
+
+What a BFF on one core does with more than it can serve (benchmarks/overload.py). In each
+round, each stack's closed-loop peak on the home (wrk, as in the home table, upstreams answering
+at once), then {seconds:g} s of open-loop load at {factor:g}x that peak from
+benchmarks/peers/openloop.c, after an unmeasured warm-up at the same rate: once on kept-alive
+connections (at most 2,048 open), once with a new connection per request that the server closes
+after its answer (as h2load's connection-rate mode loads a server, so the accept path is loaded
+too). A request's latency counts from when it was due. "Within the deadline" is a 200 answered
+within the home's {deadline_ms:g} ms deadline; a shed answer is a 503; "unanswered past 2x" counts
+requests with no answer within {deadline2:g} ms: a later answer, a broken connection or none.
+The targets (issue 19): 200s within the deadline at >= 80% of the peak rate, shed p99 < 50 ms,
+none unanswered past 2x. Node (fastify + undici) has no admission control: it is the
+reference for what an edge without it does at the same overload.
+
+{notes}
+
+{table}
+""",
+    "soak": """\
+## Soak: 70% of peak for minutes
+
+tailor's full pipeline at 70% of its closed-loop peak on the home (upstreams answering at once),
+open loop, kept-alive connections, in segments of one generator run each (60 s), its worker's
+resident set read from `/proc` after each. The first segment
+is the warm-up: growth is the last segment's RSS over the warm-up's. The targets (issue 19): RSS
+growth after warm-up < 5%, no 5xx.
+
+{table}
+""",
 }
 
 
@@ -674,6 +771,10 @@ def _section(s: dict[str, Any], settings: dict[str, Any]) -> str:
         ),
         cpu=s.get("cpu", ""),
         path=s.get("path", ""),
+        factor=s.get("factor", 0),
+        seconds=s.get("seconds", 0),
+        deadline_ms=s.get("deadline_ms", 0),
+        deadline2=2 * s.get("deadline_ms", 0),
         delay_ms=s.get("delay_ms", 0),
         critical=s.get("critical_path_ms", 0),
         delaying=DELAYING[s.get("upstream", "node")].format(load_cpu=settings["load_cpu"]),

@@ -1,7 +1,8 @@
 """The edge benchmark (issue 5): tailor against the same endpoints written without it, same
 upstream bytes, every scenario in one run with interleaved rounds (A B C A B C).
 
-    python -m benchmarks.run            # 3 rounds x 10 s per contender (make bench), ~19 min
+    python -m benchmarks.run            # 3 rounds x 10 s per contender (make bench), ~19 min,
+                                        # + overload ~5 min + soak ~12 min
     python -m benchmarks.run --quick    # 1 round x 1 s, a fast check (about a minute; leaves
                                         # docs/ and results/latest.json as they are)
     python -m benchmarks.run --scenarios home,cache
@@ -13,7 +14,10 @@ the same bytes from a file); ``workers2`` (the home with two workers on both cor
 ``latency`` (upstreams answering after 20 ms: each contender's closed-loop peak there, then
 open-loop load at half of it, overhead above the 60 ms critical path; tailor's full pipeline
 also at half of its peak from ``home``, or without ``home`` in the run from the committed
-``benchmarks/results/latest.json``).
+``benchmarks/results/latest.json``); ``overload`` (tailor and Node at twice their peak, open
+loop, kept-alive and with a new connection per request: answers within the deadline, shed
+answers' p99, requests unanswered past twice the deadline); ``soak`` (tailor at 70% of its peak
+for ``--soak-seconds``: RSS growth after warm-up, 5xx). Both in benchmarks/overload.py.
 
 Layout on a 2-core machine: the contender has core 0 to itself (``taskset -c 0``); the
 upstream nginx (for ``latency``, a second nginx holding each answer 20 ms with the echo
@@ -40,7 +44,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks import contenders, fixture, openloop, report, svg, tools, wrk
+from benchmarks import contenders, fixture, openloop, overload, report, svg, tools, wrk
 from benchmarks.contenders import HOME_PATH, PASS_PATH, Contender
 from benchmarks.procs import Processes
 
@@ -50,7 +54,7 @@ DOCS = ROOT / "docs" / "benchmarks.md"
 PLOT = ROOT / "docs" / "benchmarks.svg"
 CONTENDER_CPU = 0
 LOAD_CPU = 1  # the upstream nginx (static and delaying) and the load generator
-SCENARIOS = ("home", "passthrough", "cache", "workers2", "latency")
+SCENARIOS = ("home", "passthrough", "cache", "workers2", "latency", "overload", "soak")
 
 
 _began = time.monotonic()
@@ -151,6 +155,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--delay-ms", type=int, default=20, help="latency variant delay (20)")
     parser.add_argument(
+        "--soak-seconds", type=float, help="soak length after its warm-up (600; --quick 3)"
+    )
+    parser.add_argument(
         "--no-docs",
         action="store_true",
         help="leave docs/ and benchmarks/results/latest.json alone (result JSON to $TMPDIR)",
@@ -175,6 +182,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     # pipeline's p99 showed about +70 ms from it) nor a connection opened per request until the
     # first answers come back (+10 to +17 ms over the first 0.3 s when a separate run warmed up).
     args.latency_rewarm = 0.3 if args.quick else 2.0
+    # Overload: each variant's open-loop run, after a warm-up at the same rate that counts nowhere.
+    args.overload_seconds = 1.0 if args.quick else args.duration
+    args.overload_warmup = 0.3 if args.quick else 2.0
+    args.soak_seconds = args.soak_seconds or (3.0 if args.quick else 600.0)
     if args.memory_seconds is None:
         args.memory_seconds = 0.0 if args.quick else 60.0
     args.scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
@@ -186,6 +197,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 class Bench:
     """One run: the processes, the settings, the recorded fixture and the caller's token."""
+
+    # For the scenarios in modules of their own (benchmarks/overload.py): what this one uses.
+    say = staticmethod(say)
+    contender_cpu = CONTENDER_CPU
+    load_cpu = LOAD_CPU
 
     def __init__(self, args: argparse.Namespace, procs: Processes, fx: fixture.Fixture) -> None:
         self.args = args
@@ -618,6 +634,8 @@ STEPS: dict[str, Callable[[Bench, str, Path], dict[str, Any]]] = {
     "passthrough": scenario_passthrough,
     "cache": scenario_cache,
     "workers2": scenario_workers2,
+    "overload": overload.scenario_overload,
+    "soak": overload.scenario_soak,
 }
 
 

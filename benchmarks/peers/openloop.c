@@ -7,6 +7,7 @@
  *
  *   openloop --url http://127.0.0.1:8090/v1/home --rate 500 --seconds 10 \
  *       --header "authorization: Bearer ..." [--header ...] [--connections 512] [--warmup 2]
+ *       [--connection-per-request] [--deadline-ms 1000]
  *
  * --warmup W runs W seconds at the same rate first, on the same connections, and counts none of
  * it (wrk2 likewise leaves its first seconds out of its histogram). Without it every run began
@@ -22,7 +23,15 @@
  *
  * Linux only (epoll, timerfd), libc only. GET on kept-alive connections, one request in
  * flight per connection (no pipelining); a new connection is opened, up to --connections,
- * when none is idle, and a request waits (its latency growing) when all are busy.
+ * when none is idle, and a request waits (its latency growing) when all are busy. With
+ * --connection-per-request every request opens a connection of its own and asks for it to be
+ * closed after the answer (h2load's connection-rate mode does the same), so the server's
+ * accept path is under the load too.
+ *
+ * Overload accounting (--deadline-ms D, default 1000): besides the 200s' latencies, the 503s'
+ * (a server shedding load) are timed on their own; "ok_within_deadline" counts 200s answered
+ * within D, and "late_2x" counts measured requests with no answer within 2 x D (an answer that
+ * came later, a broken connection, or none at all).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -293,6 +302,8 @@ static struct {
     double seconds;
     double warmup;
     int max_conns;
+    bool new_conn;   /* a connection per request */
+    int64_t deadline_ns;
     /* the schedule: request i is due at t0 + i / rate */
     int64_t t0;
     long total;     /* warm-up requests first, then the measured ones */
@@ -318,6 +329,10 @@ static struct {
     /* results */
     int64_t *latencies; /* ns from due time to the last byte of the answer, 200s only */
     int64_t *send_lag;  /* ns from due time to the first send() of the request */
+    int64_t *shed_lat;  /* ns from due time to the last byte of a 503 answer */
+    long shed;
+    long ok_in_deadline;
+    long late_2x;       /* answered after 2 x deadline, or failed (unanswered ones: in report) */
     struct failure failures[MAX_FAILURE_KINDS];
     int n_failures;
 } g;
@@ -393,16 +408,23 @@ static void finish_request(struct conn *c, const char *failure)
         return;
     }
     g.m_completed++;
+    int64_t latency = now_ns() - due_ns(c->req);
+    if (failure || latency > 2 * g.deadline_ns)
+        g.late_2x++;
     if (failure) {
         g.errors++;
         count_failure(failure);
     } else if (c->r.status == 200) {
-        g.latencies[g.ok++] = now_ns() - due_ns(c->req);
+        g.latencies[g.ok++] = latency;
+        if (latency <= g.deadline_ns)
+            g.ok_in_deadline++;
     } else {
         char status[8];
         snprintf(status, sizeof status, "%d", c->r.status);
         g.errors++;
         count_failure(status);
+        if (c->r.status == 503)
+            g.shed_lat[g.shed++] = latency;
     }
     c->req = -1;
 }
@@ -524,7 +546,7 @@ static void dispatch(void)
 {
     while (g.sent < g.issued) {
         struct conn *c = NULL;
-        if (g.n_idle > 0) {
+        if (g.n_idle > 0 && !g.new_conn) {
             c = &g.conns[g.idle[g.n_idle - 1]];
         } else if (g.open < g.max_conns) {
             c = open_conn();
@@ -556,7 +578,7 @@ static void on_answer(struct conn *c, size_t leftover)
     if (leftover > 0) { /* bytes nobody asked for: the connection's framing is lost */
         count_failure("unsolicited_bytes");
         close_conn(c);
-    } else if (!keep) {
+    } else if (!keep || g.new_conn) {
         close_conn(c); /* connection: close; the next request opens a new one */
     } else {
         push_idle(c);
@@ -720,10 +742,12 @@ static void report(int64_t end)
     count_failures("timeout", unanswered);
     count_failures("unsent", unsent);
     g.errors += unanswered + unsent;
+    g.late_2x += unanswered + unsent;
 
     double elapsed = (double)(end - due_ns(g.warm)) / 1e9; /* from the first measured due time */
     qsort(g.latencies, (size_t)g.ok, sizeof *g.latencies, cmp_i64);
     qsort(g.send_lag, (size_t)sent, sizeof *g.send_lag, cmp_i64);
+    qsort(g.shed_lat, (size_t)g.shed, sizeof *g.shed_lat, cmp_i64);
     const int64_t *l = g.latencies;
     printf("{\"rate\":%g,\"warmup_seconds\":%g,\"warmup_errors\":%ld,\"sent\":%ld,\"ok\":%ld,"
            "\"errors\":%ld,\"failures\":{",
@@ -737,10 +761,18 @@ static void report(int64_t end)
            g.ok ? (double)l[g.ok - 1] / 1e6 : 0.0);
     /* the generator's own lateness: how long after its due time each request was sent; and the
        most connections open at once, warm-up included */
-    printf("\"send_lag_p50_ms\":%.4f,\"send_lag_p99_ms\":%.4f,\"send_lag_max_ms\":%.4f,"
-           "\"connections\":%d}\n",
+    printf("\"send_lag_p50_ms\":%.4f,\"send_lag_p99_ms\":%.4f,\"send_lag_max_ms\":%.4f,",
            pct_ms(g.send_lag, sent, 50), pct_ms(g.send_lag, sent, 99),
-           sent ? (double)g.send_lag[sent - 1] / 1e6 : 0.0, g.most_open);
+           sent ? (double)g.send_lag[sent - 1] / 1e6 : 0.0);
+    /* overload: the 503s' latencies, the 200s within the deadline, what had no answer in 2x */
+    printf("\"connection_per_request\":%s,\"deadline_ms\":%.1f,\"ok_within_deadline\":%ld,"
+           "\"ok_within_deadline_rps\":%.3f,\"late_2x\":%ld,\"shed\":%ld,"
+           "\"shed_p50_ms\":%.4f,\"shed_p99_ms\":%.4f,\"shed_max_ms\":%.4f,"
+           "\"connections\":%d}\n",
+           g.new_conn ? "true" : "false", (double)g.deadline_ns / 1e6, g.ok_in_deadline,
+           elapsed > 0 ? (double)g.ok_in_deadline / elapsed : 0.0, g.late_2x, g.shed,
+           pct_ms(g.shed_lat, g.shed, 50), pct_ms(g.shed_lat, g.shed, 99),
+           g.shed ? (double)g.shed_lat[g.shed - 1] / 1e6 : 0.0, g.most_open);
 }
 
 /* ------------------------------------------------------------------------------ setup */
@@ -749,7 +781,8 @@ static void usage(const char *why)
 {
     fprintf(stderr,
             "openloop: %s\nusage: openloop --url http://HOST:PORT/path?query --rate R "
-            "--seconds S [--warmup W] [--connections C] [--header 'name: value']...\n",
+            "--seconds S [--warmup W] [--connections C] [--header 'name: value']... "
+            "[--connection-per-request] [--deadline-ms D]\n",
             why);
     exit(2);
 }
@@ -813,8 +846,14 @@ static void parse_args(int argc, char **argv)
     g.rate = 100;
     g.seconds = 10;
     g.max_conns = 512;
+    g.deadline_ns = NS_PER_S;
     for (int i = 1; i < argc; i++) {
         const char *name = argv[i];
+        if (strcmp(name, "--connection-per-request") == 0) {
+            g.new_conn = true;
+            headers[n_headers++] = "connection: close";
+            continue;
+        }
         if (i + 1 >= argc)
             usage("an option lacks its value");
         const char *value = argv[++i];
@@ -828,6 +867,8 @@ static void parse_args(int argc, char **argv)
             g.warmup = atof(value);
         else if (strcmp(name, "--connections") == 0)
             g.max_conns = atoi(value);
+        else if (strcmp(name, "--deadline-ms") == 0)
+            g.deadline_ns = (int64_t)(atof(value) * 1e6);
         else if (strcmp(name, "--header") == 0) {
             if (!strchr(value, ':') || strpbrk(value, "\r\n"))
                 usage("--header takes 'name: value'");
@@ -837,8 +878,9 @@ static void parse_args(int argc, char **argv)
     }
     if (!url)
         usage("--url is required");
-    if (g.rate <= 0 || g.seconds <= 0 || g.max_conns <= 0 || g.warmup < 0)
-        usage("--rate, --seconds and --connections must be positive, --warmup not negative");
+    if (g.rate <= 0 || g.seconds <= 0 || g.max_conns <= 0 || g.warmup < 0 || g.deadline_ns <= 0)
+        usage("--rate, --seconds, --connections and --deadline-ms must be positive, --warmup "
+              "not negative");
     build_request(url, headers, n_headers);
     free(headers);
 }
@@ -854,10 +896,11 @@ static void setup(void)
     g.total = g.warm + measured;
     g.latencies = calloc((size_t)measured, sizeof *g.latencies);
     g.send_lag = calloc((size_t)measured, sizeof *g.send_lag);
+    g.shed_lat = calloc((size_t)measured, sizeof *g.shed_lat);
     g.conns = calloc((size_t)g.max_conns, sizeof *g.conns);
     g.free_slots = calloc((size_t)g.max_conns, sizeof *g.free_slots);
     g.idle = calloc((size_t)g.max_conns, sizeof *g.idle);
-    if (!g.latencies || !g.send_lag || !g.conns || !g.free_slots || !g.idle) {
+    if (!g.latencies || !g.send_lag || !g.shed_lat || !g.conns || !g.free_slots || !g.idle) {
         fprintf(stderr, "openloop: out of memory\n");
         exit(1);
     }

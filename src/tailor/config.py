@@ -375,6 +375,14 @@ class Server(msgspec.Struct, forbid_unknown_fields=True):
     keepalive_timeout_s: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 60.0
     #: tailor's server, on SIGTERM: how long answers in progress may take to finish.
     shutdown_grace_s: Annotated[float, msgspec.Meta(ge=0, le=600)] = 10.0
+    #: tailor's server: the kernel's queue of connections not yet accepted (the kernel caps it
+    #: at net.core.somaxconn). The server empties it on every wake-up, so it holds what arrives
+    #: during one turn of the event loop; a full queue drops connections, which clients retry
+    #: a second or more later, far later than a turn (docs/resilience.md).
+    backlog: Annotated[int, msgspec.Meta(ge=16, le=65535)] = 4096
+    #: tailor's server: connections one worker holds at most; one more is answered 503 with
+    #: Retry-After and closed, before any parsing.
+    max_connections: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)] = 4096
 
 
 class Config(msgspec.Struct, forbid_unknown_fields=True):

@@ -128,6 +128,18 @@ def test_server_workers_out_of_range_is_named() -> None:
     assert _key_of({"name": "t", "server": {"workers": 0}}) == "server.workers"
 
 
+@pytest.mark.parametrize(
+    ("key", "value"), [("backlog", 0), ("max_connections", 0), ("backlog", 1_000_000)]
+)
+def test_a_server_admission_setting_out_of_range_is_named(key: str, value: int) -> None:
+    assert _key_of({"name": "t", "server": {key: value}}) == f"server.{key}"
+
+
+def test_a_shed_target_lag_below_zero_is_named() -> None:
+    config = {"name": "t", "resilience": {"shed": {"target_lag_s": -1}}}
+    assert _key_of(config) == "resilience.shed.target_lag_s"
+
+
 def test_an_unknown_event_loop_is_refused_naming_server_loop() -> None:
     from tailor.config import build_config
     from tailor.errors import ConfigError

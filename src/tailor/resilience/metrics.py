@@ -57,8 +57,20 @@ class ResilienceMetrics:
         )
         self.shed = counter(
             "tailor_shed_requests",
-            "Requests answered 503 by load shedding, by reason (queue_estimate, queue_wait).",
+            "Requests answered 503 by load shedding, by reason (queue_estimate, queue_wait, "
+            "waited).",
             ["reason"],
+        )
+        # Read when scraped (set_function), never written per request.
+        self.shed_limit = Gauge(
+            "tailor_shed_limit",
+            "Requests load shedding lets run at once now (it follows the event loop's lag).",
+            registry=registry,
+        )
+        self.loop_lag = Gauge(
+            "tailor_event_loop_lag_seconds",
+            "The event loop's standing lag, as the shed stage last measured it.",
+            registry=registry,
         )
         self.stale_served = counter(
             "tailor_stale_parts",

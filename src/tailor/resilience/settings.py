@@ -109,11 +109,19 @@ class UpstreamPolicy(msgspec.Struct, forbid_unknown_fields=True):
 class ShedSettings(msgspec.Struct, forbid_unknown_fields=True):
     """Edge load shedding (off unless enabled): at most ``max_in_flight`` requests in this
     process; one over it waits for a slot only if the wait looks shorter than
-    ``max_queue_wait_s``, else it is answered 503 with ``Retry-After`` at once."""
+    ``max_queue_wait_s``, else it is answered 503 with ``Retry-After`` at once; so is one that
+    reaches the stage more than ``max_wait_s`` after the server read it. The cap shrinks
+    while the event loop lags more than ``target_lag_s``."""
 
     enabled: bool = False  # a BFF's profile switches it on (both waveform BFFs do)
     max_in_flight: Count = 512
     max_queue_wait_s: NonNegative = 0.05
+    # Half of a typical 1 s endpoint deadline: a request that already waited this long would
+    # mostly be answered after its client gave up.
+    max_wait_s: Positive = 0.5
+    # The cap shrinks while the event loop runs later than this (tailor.resilience.looplag);
+    # 0 keeps it fixed at max_in_flight.
+    target_lag_s: NonNegative = 0.01
     retry_after_s: Annotated[int, msgspec.Meta(ge=0)] = 1
 
 

@@ -44,6 +44,17 @@ What the server does itself, because only it sees the bytes:
 - A client that goes away mid-body makes the body's reader raise :class:`ClientDisconnected`
   instead of handing a truncated body to a handler.
 
+Admission, before the pipeline sees anything (docs/resilience.md, "Admission before accept"):
+
+- The server runs its own accept loop: each time the listening socket is readable it accepts
+  every connection waiting, up to ``ACCEPT_BATCH``, rather than one per turn of the event loop
+  (uvloop's, through libuv, takes one): under overload the kernel's accept queue is emptied
+  each turn instead of growing to the backlog while clients wait in it unseen.
+- A worker holds at most ``server.max_connections`` connections. One over the cap is answered
+  ``503`` problem+json with ``Retry-After``, written straight to the new socket, and closed:
+  no transport, no parser, no pipeline (over TLS, where an answer would need a handshake first,
+  it is only closed).
+
 What it leaves to the pipeline: every size, time and content rule a BFF configures (limits,
 sanitize, authentication and the rest), so each is written once for every server.
 """
@@ -87,6 +98,12 @@ MAX_QUEUED = 4 * MAX_PIPELINED
 BODY_BUFFER_BYTES = 256 * 1024
 #: How often idle and slow connections are looked for: deadlines are kept to about a second.
 SWEEP_INTERVAL_S = 1.0
+#: Connections accepted in one wake-up of the listening socket at most: enough to empty the
+#: accept queue under overload, few enough that one wake-up cannot hold the loop for long.
+ACCEPT_BATCH = 1024
+#: After the process ran out of file descriptors, how long before accepting again: the
+#: listening socket stays readable, and retrying at once would spin.
+ACCEPT_RETRY_S = 0.1
 
 _NEVER = math.inf
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
@@ -131,7 +148,16 @@ _date = _Date()
 class ServerSettings:
     """What the server enforces itself; the rest is the pipeline's (see the module doc)."""
 
-    __slots__ = ("head_limit", "header_read_timeout_s", "keepalive_timeout_s", "scheme", "tls")
+    __slots__ = (
+        "backlog",
+        "head_limit",
+        "header_read_timeout_s",
+        "keepalive_timeout_s",
+        "max_connections",
+        "retry_after_s",
+        "scheme",
+        "tls",
+    )
 
     def __init__(
         self,
@@ -140,6 +166,9 @@ class ServerSettings:
         header_read_timeout_s: float = 5.0,
         keepalive_timeout_s: float = 60.0,
         tls: ssl.SSLContext | None = None,
+        backlog: int = 4096,
+        max_connections: int = 4096,
+        retry_after_s: int = 1,
     ) -> None:
         #: Serve over TLS with this context; each request of a connection whose client showed a
         #: certificate (verified in the handshake) carries it, as DER, for the mTLS
@@ -149,6 +178,13 @@ class ServerSettings:
         self.header_read_timeout_s = header_read_timeout_s
         self.keepalive_timeout_s = keepalive_timeout_s
         self.scheme = "https" if tls is not None else "http"
+        #: The kernel's accept queue for a socket this server binds itself (``start`` with a
+        #: host and port); a socket handed in keeps the backlog it was bound with.
+        self.backlog = backlog
+        #: Connections this server holds at most; one more is turned away (see the module doc).
+        self.max_connections = max_connections
+        #: The ``Retry-After`` of that refusal, in seconds.
+        self.retry_after_s = retry_after_s
 
 
 class _Refused(Exception):
@@ -729,14 +765,26 @@ class Http1Server:
         self.settings = settings
         self.connections: set[_Connection] = set()
         self.loop: asyncio.AbstractEventLoop  # the running loop, set by start()
-        self._server: asyncio.Server | None = None
+        #: Wake-ups of the listening socket that accepted at least one connection, and the
+        #: connections accepted and turned away in all: how batched accepting is (and seen).
+        self.accept_wakeups = 0
+        self.accepted = 0
+        self.turned_away = 0
+        self._listener: socket.socket | None = None
+        self._opening = 0  # accepted, transport not made yet (a TLS handshake in progress)
+        self._busy = problem_response(
+            503,
+            "the server is at its connection limit; retry later",
+            headers=(("retry-after", str(settings.retry_after_s)),),
+        )
         self._sweeper: asyncio.TimerHandle | None = None
+        self._retry: asyncio.TimerHandle | None = None
         self._drained: asyncio.Event | None = None
 
     @property
     def port(self) -> int:
-        assert self._server is not None and self._server.sockets
-        return int(self._server.sockets[0].getsockname()[1])
+        assert self._listener is not None
+        return int(self._listener.getsockname()[1])
 
     async def start(
         self,
@@ -744,32 +792,78 @@ class Http1Server:
         host: str = "127.0.0.1",
         port: int = 0,
         sock: socket.socket | None = None,
-        backlog: int = 2048,
     ) -> None:
         """Listen on ``sock`` (a bound socket, e.g. shared by forked workers) or on
-        ``host:port``."""
+        ``host:port`` (with ``settings.backlog``)."""
         self.loop = asyncio.get_running_loop()
-        tls = self.settings.tls
-        # A handshake must end in time as a request head must: no connection held for free.
-        handshake = self.settings.header_read_timeout_s if tls is not None else None
-        if sock is not None:
-            self._server = await self.loop.create_server(
-                lambda: _Connection(self),
-                sock=sock,
-                backlog=backlog,
-                ssl=tls,
-                ssl_handshake_timeout=handshake,
-            )
-        else:
-            self._server = await self.loop.create_server(
-                lambda: _Connection(self),
-                host,
-                port,
-                backlog=backlog,
-                ssl=tls,
-                ssl_handshake_timeout=handshake,
-            )
+        if sock is None:
+            sock = socket.create_server((host, port), backlog=self.settings.backlog)
+        sock.setblocking(False)
+        self._listener = sock
+        self.loop.add_reader(sock.fileno(), self._accept)
         self._sweeper = self.loop.call_later(SWEEP_INTERVAL_S, self._sweep)
+
+    def _accept(self) -> None:
+        """The listening socket is readable: take every connection waiting (up to a batch)."""
+        listener = self._listener
+        assert listener is not None
+        taken = 0
+        for _ in range(ACCEPT_BATCH):
+            try:
+                conn, _ = listener.accept()
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError as exc:  # out of descriptors or buffers: retry shortly, not at once
+                log.warning("accept failed (%s); accepting again in %gs", exc, ACCEPT_RETRY_S)
+                self.loop.remove_reader(listener.fileno())
+                self._retry = self.loop.call_later(ACCEPT_RETRY_S, self._resume_accepting)
+                break
+            taken += 1
+            if len(self.connections) + self._opening >= self.settings.max_connections:
+                self._turn_away(conn)
+            else:
+                self._opening += 1
+                self.loop.create_task(self._adopt(conn))
+        if taken:
+            self.accept_wakeups += 1
+            self.accepted += taken
+
+    def _resume_accepting(self) -> None:
+        self._retry = None
+        if self._listener is not None:
+            self.loop.add_reader(self._listener.fileno(), self._accept)
+
+    def _turn_away(self, conn: socket.socket) -> None:
+        """Over the connection cap: a 503 written straight to the socket, then closed."""
+        self.turned_away += 1
+        busy = self._busy
+        try:
+            conn.setblocking(False)
+            if self.settings.tls is None:  # over TLS an answer needs a handshake: closed only
+                conn.send(_Connection._head(busy, False) + busy.body)
+            # What the client already sent is read first: closing with unread bytes would
+            # reset the connection, and a reset may reach the client before the 503 does.
+            conn.recv(self.settings.head_limit)
+        except OSError:
+            pass  # the client went away, or its request has not arrived: nothing to read
+        conn.close()
+
+    async def _adopt(self, conn: socket.socket) -> None:
+        tls = self.settings.tls
+        try:
+            await self.loop.connect_accepted_socket(
+                lambda: _Connection(self),
+                conn,
+                ssl=tls,
+                # A handshake must end in time as a request head must: no connection held
+                # for free.
+                ssl_handshake_timeout=self.settings.header_read_timeout_s if tls else None,
+            )
+        except (OSError, ssl.SSLError, TimeoutError) as exc:
+            log.debug("connection dropped before it was served: %r", exc)
+            conn.close()
+        finally:
+            self._opening -= 1
 
     def _sweep(self) -> None:
         now = self.loop.time()
@@ -785,10 +879,13 @@ class Http1Server:
     async def close(self, grace_s: float) -> None:
         """Stop accepting; let answers in progress finish for up to ``grace_s``; then close
         every connection."""
-        if self._server is not None:
-            self._server.close()
-        if self._sweeper is not None:
-            self._sweeper.cancel()
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            self.loop.remove_reader(listener.fileno())
+            listener.close()
+        for handle in (self._sweeper, self._retry):
+            if handle is not None:
+                handle.cancel()
         self._drained = asyncio.Event()
         for connection in list(self.connections):
             connection.shut()
@@ -802,8 +899,6 @@ class Http1Server:
                 )
                 for connection in list(self.connections):
                     connection.abort()
-        if self._server is not None:
-            await self._server.wait_closed()
 
 
 def settings_from(config: Any) -> ServerSettings:
@@ -813,6 +908,9 @@ def settings_from(config: Any) -> ServerSettings:
         header_read_timeout_s=config.limits.header_read_timeout_s,
         keepalive_timeout_s=config.server.keepalive_timeout_s,
         tls=tls_context(config.listen.tls) if config.listen.tls is not None else None,
+        backlog=config.server.backlog,
+        max_connections=config.server.max_connections,
+        retry_after_s=config.resilience.shed.retry_after_s,
     )
 
 

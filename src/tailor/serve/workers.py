@@ -55,14 +55,14 @@ _STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 PARENT_CHECK_S = 1.0
 
 
-def bind(host: str, port: int) -> socket.socket:
+def bind(host: str, port: int, backlog: int) -> socket.socket:
     """The listening socket, bound before any worker starts (so a port in use stops
-    startup with a clear error, once)."""
+    startup with a clear error, once), with an accept queue of ``backlog``."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
-    sock.listen(2048)
+    sock.listen(backlog)
     sock.setblocking(False)
     return sock
 
@@ -96,7 +96,7 @@ def serve(bff: BFF) -> int:
     config = bff.config
     raise_open_files_limit()
     try:
-        sock = bind(config.listen.host, config.listen.port)
+        sock = bind(config.listen.host, config.listen.port, config.server.backlog)
     except OSError as exc:
         print(
             f"{config.name}: cannot listen on {config.listen.host}:{config.listen.port}: {exc}",

@@ -4,7 +4,14 @@ Shedding: at most ``resilience.shed.max_in_flight`` requests run at once in this
 request over the cap joins a queue only if the wait looks short (queue length x recent service
 time / slots <= ``max_queue_wait_s``) and then waits at most that long; otherwise it is answered
 503 problem+json with ``Retry-After`` at once. A fast 503 lets the client (or its load balancer)
-go elsewhere; a slow timeout holds its connection and ours for nothing.
+go elsewhere; a slow timeout holds its connection and ours for nothing. A request that
+reaches the stage more than ``max_wait_s`` after the server read it (``request.received_at``:
+it waited behind others on its connection, or for a busy event loop) is answered 503 at once as
+well: served that late, its answer would mostly arrive after its client gave up.
+
+The cap itself follows the event loop: when the worker's core is saturated, every request in
+flight slows every other (and the refusals too), so the cap shrinks while the loop runs later
+than ``target_lag_s`` and grows back when it catches up (:mod:`tailor.resilience.looplag`).
 
 Allowance: every request gets a fresh :class:`~tailor.resilience.allowance.CallAllowance`
 (``resilience.max_calls_per_request``) as ``request.allowance``; the engine hands it to each of
@@ -26,6 +33,7 @@ from tailor.chain import Chain, Outcome, awaitable, ensure
 from tailor.http import Request, Response
 from tailor.problem import problem_response
 from tailor.resilience.allowance import CallAllowance
+from tailor.resilience.looplag import LagLimit
 from tailor.resilience.metrics import ResilienceMetrics
 from tailor.resilience.settings import ShedSettings
 
@@ -69,12 +77,19 @@ class AdmissionQueue:
             return True
         return False
 
+    def refusal(self) -> str | None:
+        """Why a newcomer finding no free slot is refused without queueing, or None."""
+        if self.max_queue_wait_s <= 0 or self.estimated_wait() > self.max_queue_wait_s:
+            return "queue_estimate"
+        return None
+
     async def enter(self) -> str | None:
         """Take a slot. Returns None when admitted, else why it was refused."""
         if self.try_enter():
             return None
-        if self.max_queue_wait_s <= 0 or self.estimated_wait() > self.max_queue_wait_s:
-            return "queue_estimate"
+        refused = self.refusal()
+        if refused is not None:
+            return refused
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
         try:
@@ -95,7 +110,7 @@ class AdmissionQueue:
     def leave(self, started: float) -> None:
         """Give back the slot of a request admitted at ``started`` (read from ``clock``)."""
         self.service_time_s += _EWMA_ALPHA * (self.clock() - started - self.service_time_s)
-        if self._waiters:
+        if self._waiters and self.in_flight <= self.max_in_flight:  # the cap may have shrunk
             self._release()
         else:
             self.in_flight -= 1  # nobody to hand the slot to (what _release does then)
@@ -133,6 +148,22 @@ class ShedStage:
         self.gate = AdmissionQueue(
             max_in_flight=settings.max_in_flight, max_queue_wait_s=settings.max_queue_wait_s
         )
+        #: The cap that follows the loop's lag (tailor.resilience.looplag); None: fixed.
+        self.limit = (
+            LagLimit(ceiling=settings.max_in_flight, target_lag_s=settings.target_lag_s)
+            if settings.target_lag_s > 0
+            else None
+        )
+        if metrics is not None:
+            gate, limit = self.gate, self.limit
+            metrics.shed_limit.set_function(lambda: gate.max_in_flight)
+            if limit is not None:
+                metrics.loop_lag.set_function(lambda: limit.lag_s)
+
+    async def adapt(self) -> None:
+        """The background job that keeps the cap in step with the loop's lag."""
+        assert self.limit is not None
+        await self.limit.run(self.gate)
 
     @classmethod
     def build(cls, ctx: BuildContext) -> ShedStage | None:
@@ -140,29 +171,39 @@ class ShedStage:
         if not settings.shed.enabled:
             return None  # the engine still gives each plan its call allowance
         metrics = ctx.resilience.metrics if ctx.resilience is not None else None
-        return cls(settings.shed, settings.max_calls_per_request, metrics)
+        stage = cls(settings.shed, settings.max_calls_per_request, metrics)
+        if stage.limit is not None:
+            ctx.background.append(stage.adapt)
+        return stage
 
     def wrap(self, next_handler: Chain) -> Chain:
         max_calls = self._max_calls
         gate = self.gate
         clock, release = gate.clock, gate.leave
+        max_wait = self._settings.max_wait_s
 
         # The slot is held until the answer is final, whether it came at once or had to be
         # awaited.
         def admit(request: Request) -> Outcome:
+            now = clock()
+            if now - request.received_at > max_wait:  # its answer would come too late
+                return self._shed(request, "waited")
             if not gate.try_enter():  # the usual case, a free slot, takes no coroutine
-                return queued(request)
-            return admitted(request)
+                # Nor does a refusal: under overload most requests are refused, and a coroutine
+                # each (with the stages' above awaiting it) would double what one costs.
+                refused = gate.refusal()
+                return queued(request) if refused is None else self._shed(request, refused)
+            return admitted(request, now)
 
-        def admitted(request: Request) -> Outcome:
+        def admitted(request: Request, started: float) -> Outcome:
             request.allowance = CallAllowance(max_calls)
-            return ensure(next_handler, request, release, clock())
+            return ensure(next_handler, request, release, started)
 
         async def queued(request: Request) -> Response:
             refused = await gate.enter()
             if refused is not None:
                 return self._shed(request, refused)
-            return await awaitable(admitted(request))
+            return await awaitable(admitted(request, clock()))
 
         return admit
 

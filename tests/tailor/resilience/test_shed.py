@@ -133,3 +133,50 @@ async def test_with_shedding_on_every_plan_of_a_request_draws_on_one_call_allowa
     problem = assert_problem(await call(bff, "GET", "/two-plans"), 502)
     assert "fanout_limit" in problem["detail"]
     assert len(upstream.received()) == 3
+
+
+async def test_a_request_read_longer_ago_than_max_wait_is_a_503_without_running(make_bff) -> None:
+    gate, reached = asyncio.Event(), []
+    gate.set()
+    bff = _gated_bff(make_bff, gate, reached, max_wait_s=0.2, retry_after_s=3)
+    bff.startup(admin=False)
+    late = Request("GET", "/work", "", {"host": "bff.test"}, "127.0.0.1")
+    late.received_at -= 0.3  # read by the server 0.3 s before it reached the stage
+    response = await bff.handle(late)
+    assert_problem(response, 503)
+    assert response.header("retry-after") == "3"
+    assert reached == []
+    value = bff.metrics.registry.get_sample_value(
+        "tailor_shed_requests_total", {"reason": "waited"}
+    )
+    assert value == 1
+
+
+async def test_a_request_read_within_max_wait_is_served(make_bff) -> None:
+    gate, reached = asyncio.Event(), []
+    gate.set()
+    bff = _gated_bff(make_bff, gate, reached, max_wait_s=0.2)
+    bff.startup(admin=False)
+    recent = Request("GET", "/work", "", {"host": "bff.test"}, "127.0.0.1")
+    recent.received_at -= 0.1
+    assert (await bff.handle(recent)).status == 200
+    assert len(reached) == 1
+
+
+async def test_a_request_refused_over_the_cap_is_answered_without_awaiting(make_bff) -> None:
+    gate = asyncio.Event()
+    bff = _gated_bff(make_bff, gate, max_in_flight=1, max_queue_wait_s=0)
+    running = await _start(bff, 1)
+    outcome = bff.respond(Request("GET", "/work", "", {"host": "bff.test"}, "127.0.0.1"))
+    assert isinstance(outcome, Response)  # no coroutine: the server writes it in the same turn
+    assert_problem(outcome, 503)
+    gate.set()
+    await asyncio.gather(*running)
+
+
+async def test_the_in_flight_cap_in_force_is_exposed_as_a_gauge(make_bff) -> None:
+    gate = asyncio.Event()
+    gate.set()
+    bff = _gated_bff(make_bff, gate, max_in_flight=7)
+    assert (await call(bff, "GET", "/work")).status == 200
+    assert bff.metrics.registry.get_sample_value("tailor_shed_limit") == 7

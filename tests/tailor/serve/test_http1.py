@@ -1108,6 +1108,59 @@ async def test_an_upgrade_request_is_answered_as_plain_http_and_closed(start: St
     assert [r.path for r in seen.requests] == ["/ws"]
 
 
+# -- admission ------------------------------------------------------------------------------
+
+
+async def test_connections_waiting_to_be_accepted_are_all_taken_in_one_wake_up(
+    start: Start,
+) -> None:
+    loop = asyncio.get_running_loop()
+    listener = socket.create_server(("127.0.0.1", 0), backlog=16)
+    clients = []
+    for _ in range(5):  # connected by the kernel, queued for accept before the server runs
+        sock = socket.socket()
+        sock.setblocking(False)
+        await loop.sock_connect(sock, listener.getsockname())
+        await loop.sock_sendall(sock, get("/", "connection: close"))
+        clients.append(sock)
+    server = await start(ok, sock=listener)
+    for sock in clients:
+        async with asyncio.timeout(TIMEOUT_S):
+            assert (await loop.sock_recv(sock, 4096)).startswith(b"HTTP/1.1 200 ")
+        sock.close()
+    assert (server.accept_wakeups, server.accepted) == (1, 5)
+
+
+async def test_a_connection_over_the_cap_is_answered_503_with_retry_after_and_closed(
+    start: Start,
+) -> None:
+    seen = Seen()
+    server = await start(seen, max_connections=1, retry_after_s=2)
+    first = await Client.connect(server.port)
+    first.send(get("/first"))
+    assert (await first.answer()).status == 200  # kept alive: the worker is at its cap
+    second = await Client.connect(server.port)
+    second.send(get("/second"))
+    answer = await second.answer()
+    assert_problem(answer, 503)
+    assert answer.headers["retry-after"] == "2"
+    assert answer.headers["connection"] == "close"
+    assert await second.closed_by_server() == b""
+    assert [r.path for r in seen.requests] == ["/first"]
+    assert server.turned_away == 1
+
+
+async def test_a_connection_is_served_again_once_one_below_the_cap_closed(start: Start) -> None:
+    server = await start(ok, max_connections=1)
+    first = await Client.connect(server.port)
+    first.send(get("/", "connection: close"))
+    assert (await first.answer()).status == 200
+    await first.closed_by_server()
+    second = await Client.connect(server.port)
+    second.send(get("/"))
+    assert (await second.answer()).status == 200
+
+
 # -- close(grace_s) -------------------------------------------------------------------------
 
 

@@ -123,3 +123,28 @@ async def test_a_tls12_client_offering_an_aead_suite_is_served(
     async with httpx.AsyncClient(verify=context, timeout=5) as client:
         answer = await client.get(url + "/who")
     assert (answer.status_code, seen) == (200, [("https", None)])
+
+
+async def test_a_connection_over_the_cap_is_closed_without_a_plaintext_answer(
+    certs: DemoCerts,
+) -> None:
+    async def handle(request: Request) -> Response:
+        return Response(200, b"ok")
+
+    tls = TLS(cert_file=str(certs.server.cert), key_file=str(certs.server.key))
+    server = Http1Server(handle, ServerSettings(tls=tls_context(tls), max_connections=1))
+    await server.start(host="127.0.0.1", port=0)
+    context = ssl.create_default_context(cafile=str(certs.ca.cert))
+    try:
+        _, first = await asyncio.open_connection(
+            "127.0.0.1", server.port, ssl=context, server_hostname="127.0.0.1"
+        )
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(b"\x16\x03\x01")  # a ClientHello begins: no HTTP answer can come in clear
+        async with asyncio.timeout(5):
+            assert await reader.read() == b""
+        assert server.turned_away == 1
+        first.close()
+        writer.close()
+    finally:
+        await server.close(grace_s=1)

@@ -1,0 +1,175 @@
+"""The overload and soak scenarios (issue 19): what a BFF on one core does with more than it can
+serve, and whether it holds steady for minutes at a sustainable rate.
+
+``overload``: each stack's closed-loop peak on the home (wrk), then open-loop load at
+``OVERLOAD_FACTOR`` times that peak (benchmarks/peers/openloop.c), once on kept-alive
+connections and once with a new connection per request. What counts: the 200s answered within
+the home's deadline, as a fraction of the peak (target >= 0.8); the 503s' p99 (a shed answer
+must be fast, target < 50 ms); and the requests left without an answer past twice the
+deadline (target 0).
+
+``soak``: tailor's full pipeline at ``SOAK_FACTOR`` of its peak for ``--soak-seconds``, in
+segments of one generator run each, its resident set read after each: growth after the warm-up
+segment (target < 5%) and 5xx answers (target 0).
+"""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from benchmarks import contenders, openloop
+from benchmarks.contenders import HOME_PATH, Contender
+
+if TYPE_CHECKING:
+    from benchmarks.run import Bench
+
+#: The offered load, as a multiple of the stack's measured peak.
+OVERLOAD_FACTOR = 2.0
+#: The mobile home's deadline (waveform.bffs.mobile: ``deadline_s=1.0``).
+DEADLINE_MS = 1000.0
+#: Connections the generator may hold open at once: enough that it is not the one refusing
+#: (a request waits in the generator, its latency growing, only when all are busy).
+OVERLOAD_CONNECTIONS = 2048
+#: (variant key, label, a new connection per request)
+VARIANTS = (
+    ("keepalive", "kept-alive connections", False),
+    ("per-request", "a new connection per request", True),
+)
+#: The soak's rate, as a fraction of the peak.
+SOAK_FACTOR = 0.7
+#: The soak runs in segments of this many seconds, the resident set read after each.
+SOAK_SEGMENT_S = 60.0
+
+
+def _peak(b: Bench, scenario: str, c: Contender, seconds: float) -> float:
+    """``c``'s closed-loop peak on the home, 2xx answers a second."""
+    w = b.wrk(c, seconds, b.load_cpu, measure=True)
+    peak = w.rps * (1 - w.non_2xx / w.requests) if w.requests else 0.0
+    b.say(f"{scenario}: {c.key} peak {peak:,.0f} rps closed loop "
+        f"(own cpu {w.contender_cpu_pct:.0f}%)")  # fmt: skip
+    return peak
+
+
+def scenario_overload(b: Bench, upstream: str, work: Path) -> dict[str, Any]:
+    a = b.args
+    cpu = str(b.contender_cpu)
+    cs = [contenders.tailor_full(upstream, work, cpu), contenders.node(upstream, cpu)]
+    b.start("overload", cs, cpu)
+    for c in cs:
+        b.say(f"overload: warm-up {c.key} {a.warmup:g} s")
+        b.wrk(c, a.warmup, b.load_cpu, measure=False)
+    rounds: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for n in range(1, a.rounds + 1):
+        for c in cs:
+            peak = _peak(b, "overload", c, a.duration)
+            rate = max(20.0, round(OVERLOAD_FACTOR * peak))
+            for variant, _, per_request in VARIANTS:
+                r = openloop.run(c.url, rate=rate, seconds=a.overload_seconds,
+                                 warmup=a.overload_warmup, token=b.token, cpu=b.load_cpu,
+                                 pgids={"contender": b.procs.started[c.name].pid},
+                                 connections=OVERLOAD_CONNECTIONS,
+                                 connection_per_request=per_request,
+                                 deadline_ms=DEADLINE_MS)  # fmt: skip
+                r["peak_rps"] = peak
+                r["of_peak"] = r["ok_within_deadline_rps"] / peak if peak else 0.0
+                rounds.setdefault((c.key, variant), []).append(r)
+                b.say(
+                    f"overload: round {n}/{a.rounds} {c.key:<6} {variant:<11} "
+                    f"{r['ok_within_deadline_rps']:>7,.0f} ok within {DEADLINE_MS:g} ms of "
+                    f"{rate:,.0f} offered ({r['of_peak']:.0%} of peak)  "
+                    f"shed {r['shed']} p99 {r['shed_p99_ms']:.1f} ms  "
+                    f"late past 2x {r['late_2x']}  own cpu {r.get('contender_cpu_pct', 0):.0f}%"
+                    + (f"  failures {r['failures']}" if r["failures"] else "")
+                )
+    b.stop(cs)
+    rows = []
+    for c in cs:
+        for variant, label, _ in VARIANTS:
+            rs = rounds[(c.key, variant)]
+
+            def med(field: str, rs: list[dict[str, Any]] = rs) -> float:
+                return float(statistics.median(float(r[field]) for r in rs))
+
+            rows.append({
+                "key": c.key, "label": f"{c.label}, {label}", "note": c.note,
+                "variant": variant, "peak_rps": med("peak_rps"), "rate": med("rate"),
+                "ok_within_deadline_rps": med("ok_within_deadline_rps"), "of_peak": med("of_peak"),
+                "ok_p99_ms": med("p99_ms"), "shed": med("shed"), "shed_p99_ms": med("shed_p99_ms"),
+                "late_2x": sum(int(r["late_2x"]) for r in rs), "cpu_pct": med("contender_cpu_pct"),
+                "rounds": rs,
+            })  # fmt: skip
+    return {
+        "key": "overload",
+        "title": f"Overload: {OVERLOAD_FACTOR:g}x peak, open loop",
+        "kind": "overload",
+        "cpu": cpu,
+        "path": HOME_PATH,
+        "factor": OVERLOAD_FACTOR,
+        "deadline_ms": DEADLINE_MS,
+        "seconds": a.overload_seconds,
+        "contenders": rows,
+    }
+
+
+def _five_xx(r: dict[str, Any]) -> int:
+    return sum(int(n) for kind, n in r["failures"].items() if kind.startswith("5"))
+
+
+def scenario_soak(b: Bench, upstream: str, work: Path) -> dict[str, Any]:
+    a = b.args
+    cpu = str(b.contender_cpu)
+    c = contenders.tailor_full(upstream, work, cpu)
+    b.start("soak", [c], cpu)
+    b.say(f"soak: warm-up {c.key} {a.warmup:g} s")
+    b.wrk(c, a.warmup, b.load_cpu, measure=False)
+    peak = _peak(b, "soak", c, a.duration)
+    rate = max(20.0, round(SOAK_FACTOR * peak))
+    segment = min(SOAK_SEGMENT_S, a.soak_seconds)
+    count = max(1, round(a.soak_seconds / segment))
+    pgid = b.procs.started[c.name].pid
+
+    def rss_mb() -> float:
+        return round(sum(b.procs.rss_kb(c.name).values()) / 1024, 1)
+
+    # The first segment is the warm-up: caches, pools and the allocator's arenas fill in it.
+    segments: list[dict[str, Any]] = []
+    for n in range(count + 1):
+        r = openloop.run(c.url, rate=rate, seconds=segment, token=b.token, cpu=b.load_cpu,
+                         pgids={"contender": pgid}, deadline_ms=DEADLINE_MS)  # fmt: skip
+        r["rss_mb"] = rss_mb()
+        r["five_xx"] = _five_xx(r)
+        segments.append(r)
+        b.say(f"soak: {'warm-up' if n == 0 else f'segment {n}/{count}'} {r['rps']:,.0f} of "
+            f"{rate:,.0f} rps  p99 {r['p99_ms']:.1f} ms  RSS {r['rss_mb']:g} MB  "
+            f"5xx {r['five_xx']}  errors {r['errors']}")  # fmt: skip
+    b.stop([c])
+    measured = segments[1:]
+    base, end = segments[0]["rss_mb"], measured[-1]["rss_mb"]
+    return {
+        "key": "soak",
+        "title": f"Soak: {SOAK_FACTOR:.0%} of peak for {count * segment:g} s",
+        "kind": "soak",
+        "cpu": cpu,
+        "path": HOME_PATH,
+        "contenders": [
+            {
+                "key": c.key,
+                "label": c.label,
+                "note": c.note,
+                "peak_rps": peak,
+                "rate": rate,
+                "seconds": count * segment,
+                "rss_after_warmup_mb": base,
+                "rss_end_mb": end,
+                "rss_max_mb": max(r["rss_mb"] for r in measured),
+                "rss_growth_pct": 100.0 * (end - base) / base if base else 0.0,
+                "five_xx": sum(r["five_xx"] for r in measured),
+                "failed": sum(int(r["errors"]) for r in measured),
+                "p99_ms": max(r["p99_ms"] for r in measured),
+                "cpu_pct": statistics.median(r["contender_cpu_pct"] for r in measured),
+                "segments": segments,
+            }
+        ],
+    }
