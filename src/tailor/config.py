@@ -383,6 +383,9 @@ class Server(msgspec.Struct, forbid_unknown_fields=True):
     #: tailor's server: connections one worker holds at most; one more is answered 503 with
     #: Retry-After and closed, before any parsing.
     max_connections: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)] = 4096
+    #: tailor's server: offer HTTP/2 on the same port (ALPN over TLS, prior knowledge in clear
+    #: text), each stream through the same pipeline (tailor.serve.http2; needs tailor[http2]).
+    http2: bool = False
 
 
 class Config(msgspec.Struct, forbid_unknown_fields=True):

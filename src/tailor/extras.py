@@ -44,6 +44,8 @@ def wanted_extras(config: Config) -> list[Extra]:
         wanted.append(Extra("state.redis_url", "Redis", "redis", "redis"))
     if config.client.transport == "pyreqwest":
         wanted.append(Extra("client.transport", "'pyreqwest'", "pyreqwest", "pyreqwest"))
+    if config.server.http2:
+        wanted.append(Extra("server.http2", "HTTP/2", "ngh2", "http2"))
     interface = config.server.interface
     if interface != "http1" and config.listen.tls is not None:
         # granian does not hand the client certificate to the app: see tailor.serve.tls.

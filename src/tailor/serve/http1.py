@@ -5,8 +5,8 @@ Why not granian here: answering the same fixed bytes on one core with nothing el
 granian's RSGI interface managed about 37,700 requests a second on this project's benchmark
 machine and this protocol about 105,000 (wrk -c32, docs/benchmarks.md). On a cache hit the
 server was two thirds of tailor's cost, and there is little to it that a gateway needs: no
-HTTP/2 toward clients at the edge (a load balancer in front terminates it), no websockets, no
-static files. Granian stays available (``server.interface = "rsgi"`` or ``"asgi"``).
+websockets, no static files. HTTP/2 is :mod:`tailor.serve.http2`, on the same port
+(``server.http2``). Granian stays available (``server.interface = "rsgi"`` or ``"asgi"``).
 
 What the server does itself, because only it sees the bytes:
 
@@ -73,7 +73,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from email.utils import formatdate
 from http import HTTPStatus
-from typing import Any, cast
+from typing import Any, Protocol, cast
 from urllib.parse import unquote
 
 import httptools
@@ -141,6 +141,10 @@ class _Date:
             self._line = f"date: {formatdate(now, usegmt=True)}\r\n"
         return self._line
 
+    def value(self) -> bytes:
+        """The field's value alone (HTTP/2's header block)."""
+        return self.line()[6:-2].encode("latin-1")
+
 
 _date = _Date()
 
@@ -152,6 +156,7 @@ class ServerSettings:
         "backlog",
         "head_limit",
         "header_read_timeout_s",
+        "http2",
         "keepalive_timeout_s",
         "max_connections",
         "retry_after_s",
@@ -169,6 +174,7 @@ class ServerSettings:
         backlog: int = 4096,
         max_connections: int = 4096,
         retry_after_s: int = 1,
+        http2: bool = False,
     ) -> None:
         #: Serve over TLS with this context; each request of a connection whose client showed a
         #: certificate (verified in the handshake) carries it, as DER, for the mTLS
@@ -185,6 +191,8 @@ class ServerSettings:
         self.max_connections = max_connections
         #: The ``Retry-After`` of that refusal, in seconds.
         self.retry_after_s = retry_after_s
+        #: Offer HTTP/2 too (:mod:`tailor.serve.http2`): ALPN over TLS, prior knowledge else.
+        self.http2 = http2
 
 
 class _Refused(Exception):
@@ -221,6 +229,14 @@ def _check_transfer_coding(coding: str, version: str) -> None:
         raise _Refused(501, "a transfer coding other than chunked")
 
 
+class _BodyOwner(Protocol):
+    """What a body asks of the connection it arrives on (an HTTP/1.1 one, an HTTP/2 stream)."""
+
+    def write_continue(self) -> None: ...
+
+    def body_drained(self) -> None: ...
+
+
 class _Body:
     """One request's body as it arrives, read once by the pipeline (``read()``)."""
 
@@ -236,7 +252,7 @@ class _Body:
         "wire",
     )
 
-    def __init__(self, connection: _Connection, expect_continue: bool) -> None:
+    def __init__(self, connection: _BodyOwner, expect_continue: bool) -> None:
         self._connection = connection
         self._continue = expect_continue
         self._chunks: deque[bytes] = deque()
@@ -748,6 +764,18 @@ class _Connection(asyncio.Protocol):
             self._transport.abort()
 
 
+class Served(Protocol):
+    """A connection as the server tends it (an HTTP/1.1 one, or an HTTP/2 one)."""
+
+    deadline: float
+
+    def expire(self) -> None: ...
+
+    def shut(self) -> None: ...
+
+    def abort(self) -> None: ...
+
+
 class Http1Server:
     """Serve ``handle`` on a listening socket until :meth:`close`.
 
@@ -763,7 +791,7 @@ class Http1Server:
     def __init__(self, handle: Handle, settings: ServerSettings) -> None:
         self.handle = handle
         self.settings = settings
-        self.connections: set[_Connection] = set()
+        self.connections: set[Served] = set()
         self.loop: asyncio.AbstractEventLoop  # the running loop, set by start()
         #: Wake-ups of the listening socket that accepted at least one connection, and the
         #: connections accepted and turned away in all: how batched accepting is (and seen).
@@ -780,6 +808,12 @@ class Http1Server:
         self._sweeper: asyncio.TimerHandle | None = None
         self._retry: asyncio.TimerHandle | None = None
         self._drained: asyncio.Event | None = None
+        #: What serves an accepted connection: HTTP/1.1, or either protocol.
+        self._protocol: Callable[[], asyncio.Protocol] = lambda: _Connection(self)
+        if settings.http2:
+            from tailor.serve.http2 import negotiating
+
+            self._protocol = lambda: negotiating(self)
 
     @property
     def port(self) -> int:
@@ -852,7 +886,7 @@ class Http1Server:
         tls = self.settings.tls
         try:
             await self.loop.connect_accepted_socket(
-                lambda: _Connection(self),
+                self._protocol,
                 conn,
                 ssl=tls,
                 # A handshake must end in time as a request head must: no connection held
@@ -871,7 +905,7 @@ class Http1Server:
             connection.expire()
         self._sweeper = self.loop.call_later(SWEEP_INTERVAL_S, self._sweep)
 
-    def forget(self, connection: _Connection) -> None:
+    def forget(self, connection: Served) -> None:
         self.connections.discard(connection)
         if not self.connections and self._drained is not None:
             self._drained.set()
@@ -907,10 +941,15 @@ def settings_from(config: Any) -> ServerSettings:
         head_limit=max(4 * config.limits.max_header_bytes, 64 * 1024),
         header_read_timeout_s=config.limits.header_read_timeout_s,
         keepalive_timeout_s=config.server.keepalive_timeout_s,
-        tls=tls_context(config.listen.tls) if config.listen.tls is not None else None,
+        tls=(
+            tls_context(config.listen.tls, http2=config.server.http2)
+            if config.listen.tls is not None
+            else None
+        ),
         backlog=config.server.backlog,
         max_connections=config.server.max_connections,
         retry_after_s=config.resilience.shed.retry_after_s,
+        http2=config.server.http2,
     )
 
 
@@ -920,12 +959,15 @@ def settings_from(config: Any) -> ServerSettings:
 AEAD_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20:!aNULL:!eNULL:!aDSS"
 
 
-def tls_context(tls: TLS) -> ssl.SSLContext:
+def tls_context(tls: TLS, *, http2: bool = False) -> ssl.SSLContext:
     """The server side of ``listen.tls``: with ``client_ca_file``, the handshake asks for a
-    client certificate and OpenSSL verifies it against that CA (required or optional)."""
+    client certificate and OpenSSL verifies it against that CA (required or optional). ALPN
+    offers ``h2`` first when ``http2``. (The ciphers are all ones HTTP/2 allows: RFC 9113
+    s9.2.2.)"""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.set_ciphers(AEAD_CIPHERS)
+    context.set_alpn_protocols(["h2", "http/1.1"] if http2 else ["http/1.1"])
     context.load_cert_chain(tls.cert_file, tls.key_file)
     if tls.client_ca_file is not None:
         context.load_verify_locations(tls.client_ca_file)
