@@ -33,8 +33,13 @@ def client_reads(requests: int) -> list[bytes]:
     client.update_settings({h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 2**31 - 1})
     client.increment_flow_control_window(2**30)
     reads = [client.data_to_send()]
-    headers = [(":method", "GET"), (":path", "/v1/home"), (":scheme", "http"),
-               (":authority", "bench"), ("authorization", "Bearer abc.def.ghi")]
+    headers = [
+        (":method", "GET"),
+        (":path", "/v1/home"),
+        (":scheme", "http"),
+        (":authority", "bench"),
+        ("authorization", "Bearer abc.def.ghi"),
+    ]
     # A fresh client per batch id space: stream ids must grow, and h2 refuses more than
     # its own concurrency, so each batch's streams are closed by faking their answers.
     for _ in range(requests // BATCH):
@@ -50,8 +55,11 @@ def serve_ngh2(reads: list[bytes]) -> int:
     conn = ngh2.Connection(ngh2.Role.SERVER)
     conn.initiate_connection({ngh2.Setting.MAX_CONCURRENT_STREAMS: 100})
     sent = len(conn.data_to_send())
-    headers = [(b":status", b"200"), (b"content-type", b"application/json"),
-               (b"content-length", str(len(BODY)).encode())]
+    headers = [
+        (b":status", b"200"),
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(BODY)).encode()),
+    ]
     for data in reads:
         conn.receive_data(data)
         for event in conn.events():
@@ -68,8 +76,11 @@ def serve_h2(reads: list[bytes]) -> int:
     )
     conn.initiate_connection()
     sent = len(conn.data_to_send())
-    headers = [(b":status", b"200"), (b"content-type", b"application/json"),
-               (b"content-length", str(len(BODY)).encode())]
+    headers = [
+        (b":status", b"200"),
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(BODY)).encode()),
+    ]
     for data in reads:
         for event in conn.receive_data(data):
             if type(event) is h2.events.RequestReceived:

@@ -40,6 +40,9 @@ class Listen(msgspec.Struct, forbid_unknown_fields=True):
     host: str = "127.0.0.1"
     port: Port = 8080
     tls: TLS | None = None
+    #: With ``tls``: serve TLS on this port, and clear text (HTTP/1.1, h2c) on ``port``.
+    #: Without it, ``tls`` applies to ``port``. tailor's server only.
+    tls_port: Port | None = None
 
 
 class Admin(msgspec.Struct, forbid_unknown_fields=True):
@@ -420,6 +423,13 @@ class Config(msgspec.Struct, forbid_unknown_fields=True):
             self.listen.tls is None or self.listen.tls.client_ca_file is None
         ):
             raise ConfigError("auth.mtls", "needs listen.tls.client_ca_file (the partner CA)")
+        if self.listen.tls_port is not None:
+            if self.listen.tls is None:
+                raise ConfigError("listen.tls_port", "needs listen.tls (the certificate)")
+            if self.listen.tls_port == self.listen.port:
+                raise ConfigError("listen.tls_port", "must differ from listen.port")
+            if self.server.interface != "http1":
+                raise ConfigError("listen.tls_port", "is served by tailor's server only")
         session = self.auth.session
         if session is not None and session.store == "redis" and self.state.redis_url is None:
             raise ConfigError("auth.session.store", "'redis' needs state.redis_url")

@@ -56,6 +56,9 @@ BFFS: dict[str, tuple[int, int]] = {
 }
 #: BFFs served over TLS (the partner API: mutual TLS with the demo partner CA).
 TLS_BFFS = frozenset({"partner"})
+#: BFFs that also listen with TLS on a port of their own (listen.tls_port): the mobile BFF,
+#: h2 over TLS beside HTTP/1.1 and h2c on its port.
+TLS_PORTS: dict[str, int] = {"mobile": 8441}
 STDERR_TAIL = 20
 #: The environment variable a BFF reads its token-exchange client secret from.
 TOKEN_SECRET_ENV = "WAVEFORM_TOKEN_EXCHANGE_SECRET"
@@ -237,17 +240,19 @@ class Platform:
         # Every service gets a port even when not started, so BFF configs and catalog's
         # upstream URLs are complete (an unstarted upstream simply refuses connections).
         if ephemeral:
-            pool = free_ports(len(SERVICES) + 2 * len(BFFS))
+            pool = free_ports(len(SERVICES) + 2 * len(BFFS) + len(TLS_PORTS))
             for name in SERVICES:
                 ports[name] = pool.pop()
             for name in BFFS:
                 ports[name], admin[name] = pool.pop(), pool.pop()
+            self.tls_ports = {name: pool.pop() for name in TLS_PORTS}
         else:
             shift = 0 if base_port is None else base_port - SERVICES["accounts"]
             for name, port in SERVICES.items():
                 ports[name] = port + shift
             for name, (port, admin_port) in BFFS.items():
                 ports[name], admin[name] = port + shift, admin_port + shift
+            self.tls_ports = {name: port + shift for name, port in TLS_PORTS.items()}
         self.ports = ports
         common = [
             "--host",
@@ -645,7 +650,8 @@ def edge_security_config(name: str, config: dict[str, object], p: Platform) -> d
     """Per-BFF edge security for a plain-http loopback deployment: the web session cookie
     without the ``__Host-`` prefix (browsers refuse it without Secure, and Secure cookies
     are not sent over http), origins on this host and port, and for the partner BFF TLS with
-    the demo certificates and mutual TLS against the demo partner CA."""
+    the demo certificates and mutual TLS against the demo partner CA; for the mobile BFF, TLS
+    (h2 and HTTP/1.1) on a port of its own beside the clear-text one."""
     port = p.ports[name]
     if name == "web":
         state = config.get("state")
@@ -670,6 +676,13 @@ def edge_security_config(name: str, config: dict[str, object], p: Platform) -> d
         }
         config["listen"] = listen
         config["auth"] = {"mtls": {}}
+    if name in p.tls_ports:
+        certs = p.certs
+        base = config.get("listen")
+        tls_listen: dict[str, object] = dict(base) if isinstance(base, dict) else {}
+        tls_listen["tls"] = {"cert_file": str(certs.server.cert), "key_file": str(certs.server.key)}
+        tls_listen["tls_port"] = p.tls_ports[name]
+        config["listen"] = tls_listen
     return config
 
 
@@ -707,11 +720,26 @@ def demo_banner(p: Platform) -> str:
             "Capture the token and call the home endpoint:",
             f"  {grab}",
             f'  curl -s {mobile}/v1/home -H "authorization: Bearer $TOKEN"',
+            *http2_banner(p),
             "",
             *edge_banner(p),
             "Ctrl-C stops everything.",
         ]
     )
+
+
+def http2_banner(p: Platform) -> list[str]:
+    """The same home over HTTP/2: h2 over TLS (the demo CA) and h2c on the mobile port."""
+    if "mobile" not in p.components:
+        return []
+    tls = f"https://localhost:{p.tls_ports['mobile']}"
+    return [
+        "The same home over HTTP/2, with TLS (demo CA) and in clear text (h2c):",
+        f"  curl -s --http2 --cacert {p.certs.ca.cert} {tls}/v1/home "
+        '-H "authorization: Bearer $TOKEN"',
+        f"  curl -s --http2-prior-knowledge {p.url('mobile')}/v1/home "
+        '-H "authorization: Bearer $TOKEN"',
+    ]
 
 
 def edge_banner(p: Platform) -> list[str]:

@@ -935,17 +935,15 @@ class Http1Server:
                     connection.abort()
 
 
-def settings_from(config: Any) -> ServerSettings:
-    """The server's settings from a BFF's :class:`tailor.config.Config`."""
+def settings_from(config: Any, *, tls_port: bool = False) -> ServerSettings:
+    """The server's settings from a BFF's :class:`tailor.config.Config`: for ``listen.port``,
+    or for ``listen.tls_port`` when ``tls_port`` (``listen.port`` is then clear text)."""
+    tls = config.listen.tls if tls_port or config.listen.tls_port is None else None
     return ServerSettings(
         head_limit=max(4 * config.limits.max_header_bytes, 64 * 1024),
         header_read_timeout_s=config.limits.header_read_timeout_s,
         keepalive_timeout_s=config.server.keepalive_timeout_s,
-        tls=(
-            tls_context(config.listen.tls, http2=config.server.http2)
-            if config.listen.tls is not None
-            else None
-        ),
+        tls=tls_context(tls, http2=config.server.http2) if tls is not None else None,
         backlog=config.server.backlog,
         max_connections=config.server.max_connections,
         retry_after_s=config.resilience.shed.retry_after_s,

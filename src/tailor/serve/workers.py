@@ -95,29 +95,37 @@ def serve(bff: BFF) -> int:
     exit status."""
     config = bff.config
     raise_open_files_limit()
-    try:
-        sock = bind(config.listen.host, config.listen.port, config.server.backlog)
-    except OSError as exc:
-        print(
-            f"{config.name}: cannot listen on {config.listen.host}:{config.listen.port}: {exc}",
-            file=sys.stderr,
-        )
-        return 1
+    listen = config.listen
+    ports = [listen.port] if listen.tls_port is None else [listen.port, listen.tls_port]
+    socks: list[socket.socket] = []
+    for port in ports:
+        try:
+            socks.append(bind(listen.host, port, config.server.backlog))
+        except OSError as exc:
+            print(f"{config.name}: cannot listen on {listen.host}:{port}: {exc}", file=sys.stderr)
+            return 1
+    sock, *tls_sock = socks  # listen.tls_port's, when there is one
     if config.server.workers == 1:
-        return run_worker(bff, sock)
-    return _supervise(bff, sock)
+        return run_worker(bff, sock, tls_sock=tls_sock)
+    return _supervise(bff, sock, tls_sock)
 
 
-def run_worker(bff: BFF, sock: socket.socket, parent: int | None = None) -> int:
-    """One worker: its own event loop, started BFF and server on the shared socket; it stops
-    when process ``parent`` (its supervisor, if forked) is gone."""
+def run_worker(
+    bff: BFF,
+    sock: socket.socket,
+    parent: int | None = None,
+    tls_sock: list[socket.socket] | None = None,
+) -> int:
+    """One worker: its own event loop, started BFF and server on the shared socket (and on
+    ``listen.tls_port``'s, ``tls_sock``); it stops when process ``parent`` (its supervisor, if
+    forked) is gone."""
     try:
         if bff.config.server.loop == "uvloop":
             import uvloop
 
-            uvloop.run(_serve(bff, sock, parent))
+            uvloop.run(_serve(bff, sock, parent, tls_sock))
         else:
-            asyncio.run(_serve(bff, sock, parent))
+            asyncio.run(_serve(bff, sock, parent, tls_sock))
     except ConfigError as exc:
         # What only building the chain checks (the settings of stages the BFF added) stops
         # the worker as a bad file would.
@@ -134,13 +142,23 @@ def _watch_parent(loop: asyncio.AbstractEventLoop, parent: int, stop: asyncio.Ev
         loop.call_later(PARENT_CHECK_S, _watch_parent, loop, parent, stop)
 
 
-async def _serve(bff: BFF, sock: socket.socket, parent: int | None = None) -> None:
+async def _serve(
+    bff: BFF,
+    sock: socket.socket,
+    parent: int | None = None,
+    tls_sock: list[socket.socket] | None = None,
+) -> None:
     loop = asyncio.get_running_loop()
     config = bff.config
     bff.startup(loop=loop)
     tune_collector(config.server)  # this process is a server worker: tune its GC
     server = Http1Server(bff.respond, settings_from(config))
     await server.start(sock=sock)
+    servers = [server]
+    if tls_sock:
+        tls_server = Http1Server(bff.respond, settings_from(config, tls_port=True))
+        await tls_server.start(sock=tls_sock[0])
+        servers.append(tls_server)
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
@@ -148,11 +166,12 @@ async def _serve(bff: BFF, sock: socket.socket, parent: int | None = None) -> No
         _watch_parent(loop, parent, stop)
     log.info("%s: serving on %s:%d (pid %d)", config.name, *sock.getsockname()[:2], os.getpid())
     await stop.wait()
-    await server.close(config.server.shutdown_grace_s)
+    grace = config.server.shutdown_grace_s
+    await asyncio.gather(*(s.close(grace) for s in servers))
     await bff.shutdown()
 
 
-def _supervise(bff: BFF, sock: socket.socket) -> int:
+def _supervise(bff: BFF, sock: socket.socket, tls_sock: list[socket.socket]) -> int:
     config = bff.config
     children: dict[int, float] = {}  # pid -> when it started
     stopping = False
@@ -173,7 +192,7 @@ def _supervise(bff: BFF, sock: socket.socket) -> int:
                 signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
                 code = 1
                 try:
-                    code = run_worker(bff, sock, parent)
+                    code = run_worker(bff, sock, parent, tls_sock)
                 except BaseException:
                     log.exception("worker %d failed", os.getpid())
                 finally:
@@ -212,4 +231,6 @@ def _supervise(bff: BFF, sock: socket.socket) -> int:
         log.warning("%s: worker %d died; starting another", config.name, pid)
         spawn()
     sock.close()
+    for extra in tls_sock:
+        extra.close()
     return status

@@ -46,6 +46,9 @@ PROFILE: dict[str, Any] = {
     "name": "mobile",
     "listen": {"port": 8081},
     "admin": {"port": 8181},
+    # Phones prefer JSON over HTTP/2: h2c on listen.port, h2 over TLS where the deployment
+    # gives listen.tls (the demo does: docs/http2.md).
+    "server": {"http2": True},
     # Resilience (docs/resilience.md): a short breaker cool-down with one probe, shedding over
     # 256 requests in flight, and up to 10 min of last-known-good content for the home screen.
     "resilience": {

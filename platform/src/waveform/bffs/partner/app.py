@@ -36,6 +36,7 @@ PROFILE: dict[str, Any] = {
     "name": "partner",
     "listen": {"port": 8084},
     "admin": {"port": 8184},
+    "server": {"http2": True},  # ALPN offers h2 on the mutual-TLS listener
     "auth": {"api_key": {}},
     # Failed authentication (a guessed API key) per client IP, refused before authenticate
     # once over (see docs/rate-limiting.md); reads per partner (the "app" key; a partner
