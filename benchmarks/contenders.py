@@ -7,8 +7,11 @@ stack has them, a worker count; ports are picked free at build time.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -302,6 +305,37 @@ def granian_floor(work: Path, cpu: str, body: bytes, headers: list[tuple[str, st
         "granian floor (no pipeline)",
         "granian RSGI answering the same bytes with the same headers as tailor's hit and "
         "nothing else: the server tailor ran on before it had its own (src/tailor/serve/http1.py)",
+        port,
+        start,
+    )
+
+
+def granian_h2_floor(
+    work: Path, cpu: str, body: bytes, headers: list[tuple[str, str]]
+) -> Contender:
+    """granian RSGI over HTTP/2 (h2c) answering the cache hit's bytes and headers, nothing else.
+    Serving HTTP/2 only, it answers no HTTP/1.1 probe: it is waited for by its port."""
+    port, _ = _floor(work, cpu, body, headers, ["benchmarks.peers.granian_floor:create"])
+    root = work / "granian_floor"
+    argv = [sys.executable, "-m", "granian", "--interface", "rsgi", "--factory", "--no-ws",
+            "--loop", "uvloop", "--workers", "1", "--http", "2", "--host", "127.0.0.1",
+            "--port", str(port), "benchmarks.peers.granian_floor:create"]  # fmt: skip
+
+    def start(p: Processes, name: str) -> None:
+        env = {"FLOOR_BODY": str(root / "body.json"), "FLOOR_HEADERS": json.dumps(headers)}
+        p.start(name, argv, cpu=cpu, env=env, cwd=ROOT)
+        end = time.monotonic() + 30
+        while time.monotonic() < end:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"{name} did not listen on {port}:\n{p.log_tail(name)}")
+
+    return Contender(
+        "granian-h2",
+        "granian floor over HTTP/2 (no pipeline)",
+        "granian RSGI with --http 2 answering the same bytes with the same headers as tailor's "
+        "hit and nothing else",
         port,
         start,
     )

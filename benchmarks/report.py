@@ -293,6 +293,8 @@ def scenario_table(s: dict[str, Any]) -> str:
         return _overload_table(s)
     if s.get("kind") == "soak":
         return _soak_table(s)
+    if s.get("kind") == "h2load":
+        return _h2load_table(s)
     bases = list(s["contenders"][0].get("ratios", {}))
     rows = [
         "| stack | rps | p50 ms | p99 ms | "
@@ -363,6 +365,16 @@ def _soak_table(s: dict[str, Any]) -> str:
             f"{c['rss_growth_pct']:+.1f}% | {c['five_xx']} | {c['failed']} | "
             f"{_fmt_ms(c['p99_ms'])} |"
         )
+    return "\n".join(rows)
+
+
+def _h2load_table(s: dict[str, Any]) -> str:
+    rows = ["| stack | rps | CPU per answer, us | failed |", "|---|---:|---:|---:|"]
+    for c in s["contenders"]:
+        rows.append(f"| {c['label']} | {c['rps']:,.0f} | {c['cpu_us']:.1f} | {c['failed']:,} |")
+    rows += ["", "| ratio | rps | CPU per answer (inverse) |", "|---|---:|---:|"]
+    for name, r in s["ratios"].items():
+        rows.append(f"| {name} | {r['rps']:.2f}x | {r['cpu']:.2f}x |")
     return "\n".join(rows)
 
 
@@ -478,6 +490,20 @@ def targets(result: dict[str, Any]) -> str:
                 f"{c['of_peak']:.0%}, {_fmt_ms(c['shed_p99_ms'])} ms, {c['late_2x']} | "
                 f"{'yes' if ok else 'no'} |"
             )
+    for s in result["scenarios"]:
+        if s.get("kind") != "h2load":
+            continue
+        for name, goal in (
+            ("cache hit, h2c vs HTTP/1.1", 1.0),
+            ("cache hit, h2c vs granian HTTP/2", 2.0),
+        ):
+            v = s["ratios"][name]["rps"]
+            rows.append(f"| {name} (issue 14) >= {goal:g}x | {v:.2f}x | "
+                        f"{'yes' if v >= goal else 'no'} |")  # fmt: skip
+        rows.append(
+            f"| home, h2c vs HTTP/1.1 (issue 14, reported) | "
+            f"{s['ratios']['home, h2c vs HTTP/1.1']['rps']:.2f}x | - |"
+        )
     c = _find(result, "soak", "tailor")
     if c:
         ok = c["rss_growth_pct"] < 5 and c["five_xx"] == 0
@@ -605,6 +631,20 @@ floor**, the same on granian RSGI (benchmarks/peers/granian_floor.py), the serve
 before.
 
 {notes}
+
+{table}
+""",
+    "http2": """\
+## HTTP/2 and HTTP/1.1 on tailor's server (h2load)
+
+The real mobile BFF serves HTTP/1.1 and h2c on one port (`server.http2`, docs/http2.md); one
+load generator drives both, h2load on core {load_cpu}: {connections} connections with
+{streams} requests in flight on each (HTTP/2 streams, or pipelined HTTP/1.1 requests with
+`--h1`). The cache hit is the {body_kb:.1f} KB home from the edge cache; the **granian floor over
+HTTP/2** answers the same bytes with the same headers and nothing else (`--http 2`); the home
+runs with the edge cache off. "CPU per answer" is the contender's own CPU (user + system) over
+the answers h2load counted, which other load on the machine moves far less than the rate; the
+CPU ratio is the base's CPU over the row's (above 1: the row is cheaper).
 
 {table}
 """,
@@ -765,7 +805,8 @@ def _section(s: dict[str, Any], settings: dict[str, Any]) -> str:
         body_bytes=s.get("body_bytes", 0),
         contender_cpu=settings["contender_cpu"],
         load_cpu=settings["load_cpu"],
-        connections=settings["connections"],
+        connections=s.get("connections", settings["connections"]),
+        streams=s.get("streams", 0),
         memory_s=max(
             (c.get("memory", {}).get("seconds_at_peak", 0) for c in s["contenders"]), default=0
         ),

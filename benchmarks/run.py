@@ -18,6 +18,8 @@ also at half of its peak from ``home``, or without ``home`` in the run from the 
 loop, kept-alive and with a new connection per request: answers within the deadline, shed
 answers' p99, requests unanswered past twice the deadline); ``soak`` (tailor at 70% of its peak
 for ``--soak-seconds``: RSS growth after warm-up, 5xx). Both in benchmarks/overload.py.
+``http2`` (h2load for both protocols: the cache hit over h2c and over HTTP/1.1, granian's
+HTTP/2 answering the same bytes, and the home over h2c and HTTP/1.1; rate and CPU per answer).
 
 Layout on a 2-core machine: the contender has core 0 to itself (``taskset -c 0``); the
 upstream nginx (for ``latency``, a second nginx holding each answer 20 ms with the echo
@@ -44,7 +46,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks import contenders, fixture, openloop, overload, report, svg, tools, wrk
+from benchmarks import contenders, fixture, h2load, openloop, overload, report, svg, tools, wrk
 from benchmarks.contenders import HOME_PATH, PASS_PATH, Contender
 from benchmarks.procs import Processes
 
@@ -54,7 +56,7 @@ DOCS = ROOT / "docs" / "benchmarks.md"
 PLOT = ROOT / "docs" / "benchmarks.svg"
 CONTENDER_CPU = 0
 LOAD_CPU = 1  # the upstream nginx (static and delaying) and the load generator
-SCENARIOS = ("home", "passthrough", "cache", "workers2", "latency", "overload", "soak")
+SCENARIOS = ("home", "passthrough", "cache", "workers2", "latency", "http2", "overload", "soak")
 
 
 _began = time.monotonic()
@@ -382,6 +384,83 @@ def scenario_cache(b: Bench, upstream: str, work: Path) -> dict[str, Any]:
     return _table("cache", "Cache hit", cs, summary, cpu=cpu, path=HOME_PATH, body_bytes=len(body))
 
 
+#: h2load's load in the http2 scenario: connections, and requests in flight on each (HTTP/2
+#: streams, or HTTP/1.1 pipelined requests with --h1), as the issue's ``h2load -m10``.
+H2LOAD_CONNECTIONS, H2LOAD_STREAMS = 16, 10
+
+
+def scenario_http2(b: Bench, upstream: str, work: Path) -> dict[str, Any]:
+    """HTTP/2 against HTTP/1.1 on tailor's server, h2load driving both: the cache hit over
+    h2c and over HTTP/1.1, granian's HTTP/2 answering the same bytes, the home (edge cache off)
+    over h2c and over HTTP/1.1. Interleaved rounds; rate and the contender's CPU per answer."""
+    cpu = str(CONTENDER_CPU)
+    hit = contenders.tailor_full(upstream, work, cpu, cache=True)
+    home = contenders.tailor_full(upstream, work, cpu)
+    b.start("http2", [hit, home], cpu)
+    fetch(hit.url, b.token, hit.name, b.procs)  # fills the cache
+    body, headers = fetch_with_headers(hit.url, b.token)
+    granian = contenders.granian_h2_floor(work, cpu, body, headers)
+    granian.name = "http2-granian-h2"
+    say(f"http2: starting granian-h2 on 127.0.0.1:{granian.port} (core {cpu})")
+    granian.start(b.procs, granian.name)
+    runs = [
+        ("tailor-cache-h2c", "tailor cache hit, h2c", hit, False),
+        ("tailor-cache-h1", "tailor cache hit, HTTP/1.1", hit, True),
+        ("granian-h2", granian.label, granian, False),
+        ("tailor-home-h2c", "tailor home, h2c", home, False),
+        ("tailor-home-h1", "tailor home, HTTP/1.1", home, True),
+    ]
+    a = b.args
+
+    def load(c: contenders.Contender, http1: bool, seconds: float) -> h2load.H2loadResult:
+        return h2load.run(
+            c.url, seconds=seconds, token=b.token, cpu=LOAD_CPU, http1=http1,
+            connections=H2LOAD_CONNECTIONS, streams=H2LOAD_STREAMS,
+            pgid=b.procs.started[c.name].pid,
+        )  # fmt: skip
+
+    for key, _, c, http1 in runs:
+        say(f"http2: warm-up {key} {a.warmup:g} s")
+        load(c, http1, a.warmup)
+    rounds: dict[str, list[h2load.H2loadResult]] = {key: [] for key, *_ in runs}
+    for n in range(1, a.rounds + 1):
+        for key, _, c, http1 in runs:
+            r = load(c, http1, a.duration)
+            rounds[key].append(r)
+            say(f"http2: round {n}/{a.rounds} {key:<17} {r.rps:>9,.0f} rps  "
+                f"{r.cpu_us_per_request:6.1f} us CPU/answer  failed {r.failed}")  # fmt: skip
+    b.stop([hit, home, granian])
+    rows = []
+    for key, label, _, _ in runs:
+        rs = rounds[key]
+        rows.append({
+            "key": key, "label": label, "note": "",
+            "rps": statistics.median(r.rps for r in rs),
+            "cpu_us": statistics.median(r.cpu_us_per_request for r in rs),
+            "failed": sum(r.failed for r in rs),
+            "errors": sum(r.failed for r in rs),
+            "rounds": [r.as_dict() for r in rs],
+        })  # fmt: skip
+    by = {r["key"]: r for r in rows}
+
+    def ratio(key: str, base: str) -> dict[str, float]:
+        k, o = by[key], by[base]
+        return {"rps": k["rps"] / o["rps"] if o["rps"] else 0.0,
+                "cpu": o["cpu_us"] / k["cpu_us"] if k["cpu_us"] else 0.0}  # fmt: skip
+
+    return {
+        "key": "http2", "kind": "h2load", "title": "HTTP/2 and HTTP/1.1, h2load",
+        "cpu": cpu, "path": HOME_PATH, "body_bytes": len(body),
+        "connections": H2LOAD_CONNECTIONS, "streams": H2LOAD_STREAMS,
+        "contenders": rows,
+        "ratios": {
+            "cache hit, h2c vs HTTP/1.1": ratio("tailor-cache-h2c", "tailor-cache-h1"),
+            "cache hit, h2c vs granian HTTP/2": ratio("tailor-cache-h2c", "granian-h2"),
+            "home, h2c vs HTTP/1.1": ratio("tailor-home-h2c", "tailor-home-h1"),
+        },
+    }  # fmt: skip
+
+
 #: wrk connections for each contender's closed-loop peak over the delaying upstream. A home holds
 #: a connection for its 60 ms critical path, so 256 allow about 4,200 homes a second, above
 #: every contender's peak in the home table; in a run trying 128 as well, 256 gave every stack
@@ -634,6 +713,7 @@ STEPS: dict[str, Callable[[Bench, str, Path], dict[str, Any]]] = {
     "passthrough": scenario_passthrough,
     "cache": scenario_cache,
     "workers2": scenario_workers2,
+    "http2": scenario_http2,
     "overload": overload.scenario_overload,
     "soak": overload.scenario_soak,
 }

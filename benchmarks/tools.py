@@ -16,7 +16,14 @@ from pathlib import Path
 NODE_DIR = Path(__file__).parent / "peers" / "node"
 #: the module's ``echo_sleep`` holds each answer of the latency scenario's upstream
 ECHO_MODULE = Path("/usr/lib/nginx/modules/ngx_http_echo_module.so")
-APT_PACKAGES = ["nginx-light", "libnginx-mod-http-echo", "wrk", "gcc", "libc6-dev"]
+APT_PACKAGES = [
+    "nginx-light",
+    "libnginx-mod-http-echo",
+    "wrk",
+    "gcc",
+    "libc6-dev",
+    "nghttp2-client",
+]
 #: the latency scenario's open-loop generator, compiled on first use into BUILD_DIR
 OPENLOOP_SOURCE = Path(__file__).parent / "peers" / "openloop.c"
 BUILD_DIR = Path(__file__).parent / ".build"
@@ -32,12 +39,12 @@ def _say(text: str) -> None:
 
 
 def _missing_apt() -> list[str]:
-    missing = [tool for tool in ("nginx", "wrk", "cc") if shutil.which(tool) is None]
+    missing = [tool for tool in ("nginx", "wrk", "cc", "h2load") if shutil.which(tool) is None]
     return missing + ([] if ECHO_MODULE.is_file() else [f"the nginx echo module ({ECHO_MODULE})"])
 
 
 def ensure_tools() -> None:
-    """nginx, its echo module, wrk and a C compiler from apt (installed when root), node and
+    """nginx, its echo module, wrk, h2load and a C compiler from apt (installed when root), node and
     npm, the peer's packages, and the open-loop generator compiled."""
     missing = _missing_apt()
     if missing:

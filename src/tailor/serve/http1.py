@@ -127,11 +127,12 @@ def _status_line(status: int) -> str:
 class _Date:
     """The ``date`` header line, formatted once a second rather than once per answer."""
 
-    __slots__ = ("_line", "_second")
+    __slots__ = ("_line", "_second", "_value")
 
     def __init__(self) -> None:
         self._second = -1
         self._line = ""
+        self._value = ("", b"")  # (the line, its value as bytes)
 
     def line(self) -> str:
         now = time.time()
@@ -142,8 +143,11 @@ class _Date:
         return self._line
 
     def value(self) -> bytes:
-        """The field's value alone (HTTP/2's header block)."""
-        return self.line()[6:-2].encode("latin-1")
+        """The field's value alone, as bytes (HTTP/2's header block)."""
+        line = self.line()
+        if self._value[0] is not line:
+            self._value = (line, line[6:-2].encode("latin-1"))
+        return self._value[1]
 
 
 _date = _Date()

@@ -45,6 +45,7 @@ import contextlib
 import contextvars
 import inspect
 import logging
+import operator
 import struct
 from collections.abc import Awaitable
 from typing import cast
@@ -80,10 +81,14 @@ MAX_OUTBOUND_ACK = 1000
 #: Token buckets (burst, per second): stream resets received, and frames that do nothing.
 RESET_RATE = (1000, 33)
 GLITCH_RATE = (10_000, 330)
-#: Fields a response may not carry over HTTP/2 (RFC 9113 s8.2.2): dropped, not refused.
-_CONNECTION_FIELDS = frozenset(
+#: Fields a response may not carry over HTTP/2 (RFC 9113 s8.2.2), and the server's own
+#: content-length: dropped, not refused.
+_FORBIDDEN = frozenset(
     {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"}
+    | {"content-length"}
 )
+_STATUS: dict[int, tuple[bytes, bytes]] = {}
+_name = operator.itemgetter(0)
 _ENHANCE_YOUR_CALM = int(ngh2.ErrorCode.ENHANCE_YOUR_CALM)
 _INTERNAL_ERROR = int(ngh2.ErrorCode.INTERNAL_ERROR)
 #: A GOAWAY frame's 9-byte header (8 bytes of payload, type 7, stream 0), for a connection
@@ -199,6 +204,7 @@ class Http2Connection(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._client = ""
         self._client_cert: bytes | None = None
+        self._scheme = server.settings.scheme
         self._writing_paused = False
         self._blocked = False  # answers wait for the client (see _flush)
         self.closing = False
@@ -272,40 +278,34 @@ class Http2Connection(asyncio.Protocol):
 
     def _request(self, event: ngh2.RequestReceived) -> None:
         stream_id = event.stream_id
-        method = authority = ""
-        target = b""
-        headers: dict[str, str] = {}
-        for raw_name, raw_value in event.headers:
-            name = raw_name.decode("latin-1")
-            value = raw_value.decode("latin-1")
-            if name[0] == ":":
-                if name == ":method":
-                    method = value
-                elif name == ":path":
-                    target = raw_value
-                elif name == ":authority":
-                    authority = value
-            elif name in headers:
-                # RFC 9113 s8.2.3: cookie crumbs are joined with "; ", other fields with ", ".
-                separator = "; " if name == "cookie" else ", "
-                headers[name] = f"{headers[name]}{separator}{value}"
-            else:
-                headers[name] = value
+        # Every name and value decoded in one call: nghttp2 refuses NUL in a field, so it
+        # separates them. Pseudo-header fields come first (nghttp2 refuses them later).
+        flat = b"\0".join(map(b"\0".join, event.headers)).decode("latin-1").split("\0")
+        names, values = flat[::2], flat[1::2]
+        method = authority = target = ""
+        first = 0
+        for name in names:
+            if name[0] != ":":
+                break
+            if name == ":method":
+                method = values[first]
+            elif name == ":path":
+                target = values[first]
+            elif name == ":authority":
+                authority = values[first]
+            first += 1
+        headers = dict(zip(names[first:], values[first:], strict=True))
+        if len(headers) != len(names) - first:
+            headers = _joined(names[first:], values[first:])
         if authority and "host" not in headers:
             headers["host"] = authority
-        stream = self._streams[stream_id] = _Stream(self, stream_id, method == "HEAD")
-        raw_path, _, raw_query = target.partition(b"?")
-        request = Request(
-            method,
-            raw_path.decode("latin-1"),
-            raw_query.decode("latin-1"),
-            headers,
-            self._client,
-            scheme=self._settings.scheme,
-        )
+        path, _, query = target.partition("?")
+        request = Request(method, path, query, headers, self._client, scheme=self._scheme)
         if self._client_cert is not None:
             request.client_cert = self._client_cert
+        stream = None
         if not event.end_stream:
+            stream = self._streams[stream_id] = _Stream(self, stream_id, method == "HEAD")
             body = stream.body = _Body(stream, False)
             request.read_body = body.read
             if "content-length" not in headers:
@@ -313,13 +313,29 @@ class Http2Connection(asyncio.Protocol):
                 # such a body while reading it. (nghttp2 refuses the field from a client, so
                 # this is never the client's; sanitize keeps it from going inward.)
                 headers["transfer-encoding"] = "chunked"
-        if "%" in request.path:
+        if "%" in path:
             try:
-                request.path = _decoded_path(raw_path)
+                request.path = _decoded_path(path.encode("latin-1"))
             except _Refused as refused:
-                self._send(stream, _problem(request, refused.status, refused.detail))
+                self._answered(stream_id, stream, _problem(request, refused.status, refused.detail))
                 return
-        self._start(stream, request)
+        # As tailor.serve.http1 does: the pipeline runs in a context of its own, and an answer
+        # it has at once is sent in this turn of the loop, with no task.
+        context = contextvars.copy_context()
+        try:
+            outcome = context.run(self._handle, request)
+        except Exception:
+            log.exception("unanswered error: %r", request)
+            outcome = _problem(request, 500, "internal error")
+        if isinstance(outcome, Response):
+            self._answered(stream_id, stream, outcome, method == "HEAD")
+            return
+        if stream is None:
+            stream = self._streams[stream_id] = _Stream(self, stream_id, method == "HEAD")
+        stream.pending = outcome
+        stream.task = self._loop.create_task(
+            self._answer(stream, request, outcome), context=context
+        )
 
     def _data(self, event: ngh2.DataReceived) -> None:
         stream = self._streams.get(event.stream_id)
@@ -345,23 +361,6 @@ class Http2Connection(asyncio.Protocol):
         with contextlib.suppress(ngh2.NGH2Error):  # the stream or connection closed meanwhile
             self._h2.acknowledge_received_data(amount, stream_id)
 
-    def _start(self, stream: _Stream, request: Request) -> None:
-        # As tailor.serve.http1 does: the pipeline runs in a context of its own, and an answer
-        # it has at once is sent in this turn of the loop, with no task.
-        context = contextvars.copy_context()
-        try:
-            outcome = context.run(self._handle, request)
-        except Exception:
-            log.exception("unanswered error: %r", request)
-            outcome = _problem(request, 500, "internal error")
-        if isinstance(outcome, Response):
-            self._send(stream, outcome)
-        else:
-            stream.pending = outcome
-            stream.task = self._loop.create_task(
-                self._answer(stream, request, outcome), context=context
-            )
-
     async def _answer(
         self, stream: _Stream, request: Request, pending: Awaitable[Response]
     ) -> None:
@@ -377,34 +376,39 @@ class Http2Connection(asyncio.Protocol):
         self._flush()
 
     def _send(self, stream: _Stream, response: Response) -> None:
-        streams = self._streams
-        if streams.get(stream.id) is not stream:
-            return  # reset by the client meanwhile
-        del streams[stream.id]  # answered: what nghttp2 still sends of it is flow control's
+        if self._streams.get(stream.id) is stream:  # else reset by the client meanwhile
+            self._answered(stream.id, stream, response, stream.head_only)
+
+    def _answered(
+        self, stream_id: int, stream: _Stream | None, response: Response, head_only: bool = False
+    ) -> None:
+        """Send ``response`` on ``stream_id`` (``stream``: its state, when it has some)."""
+        if stream is not None:
+            del self._streams[stream_id]  # answered: what nghttp2 still sends is flow control's
         status = response.status
         try:
             fields = _fields(response)
         except ValueError as exc:
-            log.error("refused to write an answer on stream %d: %s", stream.id, exc)
+            log.error("refused to write an answer on stream %d: %s", stream_id, exc)
             response = problem_response(500, "internal error")
             status, fields = 500, _fields(response)
         payload = response.body
-        empty = stream.head_only or not payload or status in _NO_BODY_STATUSES
+        empty = head_only or not payload or status in _NO_BODY_STATUSES
         h2 = self._h2
         try:
-            h2.send_response(stream.id, fields, end_stream=empty)
+            h2.send_response(stream_id, fields, end_stream=empty)
             if not empty:
-                h2.send_data(stream.id, payload, end_stream=True)
-            body = stream.body
+                h2.send_data(stream_id, payload, end_stream=True)
+            body = stream.body if stream is not None else None
             if body is not None and not body.done:
                 # Answered before its body had all arrived: what arrived unread, and what
                 # still comes, goes back to the windows unread (see _data). Not a RST_STREAM:
                 # nghttp2 would send it ahead of the answer and drop the answer.
                 if body.size:
-                    h2.acknowledge_received_data(body.size, stream.id)
+                    h2.acknowledge_received_data(body.size, stream_id)
                 body.fail()
         except ngh2.NGH2Error as exc:  # the stream closed under it (a reset not yet read)
-            log.debug("stream %d not answered: %r", stream.id, exc)
+            log.debug("stream %d not answered: %r", stream_id, exc)
 
     def _drop(self, stream: _Stream) -> None:
         """A stream gone before its answer (reset, or the connection lost): the work for it
@@ -510,20 +514,43 @@ class Http2Connection(asyncio.Protocol):
             self._transport.abort()
 
 
+def _joined(names: list[str], values: list[str]) -> dict[str, str]:
+    """Fields with a name given more than once, joined: cookie crumbs with "; " (RFC 9113
+    s8.2.3), others with ", " (RFC 9110 s5.3)."""
+    headers: dict[str, str] = {}
+    for name, value in zip(names, values, strict=True):
+        if name in headers:
+            separator = "; " if name == "cookie" else ", "
+            headers[name] = f"{headers[name]}{separator}{value}"
+        else:
+            headers[name] = value
+    return headers
+
+
 def _fields(response: Response) -> list[tuple[bytes, bytes]]:
-    """The HTTP/2 header block of ``response``: its status, its fields in lower case (without
-    those HTTP/2 forbids), the server's ``content-length`` and ``date``."""
+    """The HTTP/2 header block of ``response``: its status, its fields (in lower case, without
+    those HTTP/2 forbids), the server's ``content-length`` and ``date``. Names and values are
+    joined, checked and encoded in one go, as tailor.serve.http1 writes a head."""
     status = response.status
-    if not 200 <= status <= 999:
-        raise ValueError(f"{status!r} cannot be a final status")
-    fields = [(b":status", str(status).encode())]
-    for name, value in response.headers:
-        key = name.lower()
-        if key in _CONNECTION_FIELDS or key == "content-length":
-            continue
-        if "\r" in value or "\n" in value or "\0" in value:
+    head = _STATUS.get(status)
+    if head is None:
+        if not 200 <= status <= 999:
+            raise ValueError(f"{status!r} cannot be a final status")
+        head = _STATUS[status] = (b":status", str(status).encode())
+    headers = response.headers
+    if not _FORBIDDEN.isdisjoint(map(_name, headers)):
+        headers = [field for field in headers if field[0] not in _FORBIDDEN]
+    fields = [head]
+    if headers:
+        text = "\0".join(map("\0".join, headers))
+        if "\r" in text or "\n" in text or text.count("\0") != 2 * len(headers) - 1:
             raise ValueError("CR, LF or NUL in a response header")
-        fields.append((key.encode("latin-1"), value.encode("latin-1")))
+        flat = text.encode("latin-1").split(b"\0")
+        names = flat[::2]
+        if b"".join(names).lower() != b"".join(names):
+            lowered = [(name.lower(), value) for name, value in headers]
+            return _fields(Response(status, response.body, lowered))
+        fields += zip(names, flat[1::2], strict=True)
     if status not in _NO_BODY_STATUSES:
         fields.append((b"content-length", str(len(response.body)).encode()))
     fields.append((b"date", _date.value()))

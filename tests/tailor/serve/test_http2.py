@@ -377,3 +377,27 @@ def test_h2load_ten_thousand_streams_without_an_error(served: Served) -> None:
     assert done.returncode == 0, done.stderr
     assert "10000 succeeded, 0 failed, 0 errored, 0 timeout" in done.stdout, done.stdout
     assert "status codes: 10000 2xx" in done.stdout
+
+
+def _answer_with(headers: list[tuple[str, str]]) -> dict[str, str]:
+    with (
+        serving(lambda request: Response(200, b"ok", list(headers))) as served,
+        Wire(served.port) as wire,
+    ):
+        wire.send(wire.headers(1))
+        fields, _ = wire.response(1)
+    return fields
+
+
+def test_fields_http2_forbids_are_dropped_and_names_lowered() -> None:
+    fields = _answer_with(
+        [("Connection", "close"), ("transfer-encoding", "chunked"), ("X-Kind", "A")]
+    )
+    assert fields[":status"] == "200" and fields["x-kind"] == "A"
+    assert not {"connection", "transfer-encoding", "Connection"} & fields.keys()
+    assert fields["content-length"] == "2"
+
+
+def test_a_header_value_with_a_line_feed_is_never_written() -> None:
+    fields = _answer_with([("x-bad", "a\nb")])
+    assert fields[":status"] == "500" and "x-bad" not in fields
