@@ -167,6 +167,8 @@ class Platform:
     ``heal=False`` only reports a crash; otherwise a crashed component is restarted after
     ``restart_backoff`` (first delay, cap) and given up on after ``give_up_after`` crashes
     within ``crash_window_s``.
+    ``tls_listeners=True`` gives the mobile BFF its TLS listener (h2 and HTTP/1.1, the demo
+    certificate) on a port of its own, ``tls_ports``, beside its clear-text one.
     """
 
     def __init__(
@@ -185,6 +187,7 @@ class Platform:
         python: str = sys.executable,
         die_with_parent: bool = True,
         redis: bool = False,
+        tls_listeners: bool = False,
         heal: bool = True,
         restart_backoff: tuple[float, float] = (0.5, 8.0),
         give_up_after: int = 5,
@@ -198,6 +201,8 @@ class Platform:
         self.python = python
         self.die_with_parent = die_with_parent
         self.heal = heal
+        #: Start the BFFs of TLS_PORTS with their TLS listener too (the demo does).
+        self.tls_listeners = tls_listeners
         self.restart_backoff = restart_backoff
         self.give_up_after = give_up_after
         self.crash_window_s = crash_window_s
@@ -676,7 +681,7 @@ def edge_security_config(name: str, config: dict[str, object], p: Platform) -> d
         }
         config["listen"] = listen
         config["auth"] = {"mtls": {}}
-    if name in p.tls_ports:
+    if p.tls_listeners and name in p.tls_ports:
         certs = p.certs
         base = config.get("listen")
         tls_listen: dict[str, object] = dict(base) if isinstance(base, dict) else {}
@@ -730,7 +735,7 @@ def demo_banner(p: Platform) -> str:
 
 def http2_banner(p: Platform) -> list[str]:
     """The same home over HTTP/2: h2 over TLS (the demo CA) and h2c on the mobile port."""
-    if "mobile" not in p.components:
+    if "mobile" not in p.components or not p.tls_listeners:
         return []
     tls = f"https://localhost:{p.tls_ports['mobile']}"
     return [
@@ -806,6 +811,7 @@ def demo(argv: Sequence[str] | None = None) -> int:
         echo_stderr=args.verbose,
         log=sys.stdout,
         redis=True,
+        tls_listeners=True,
     )
     try:
         platform.start()

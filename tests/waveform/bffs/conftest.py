@@ -21,7 +21,7 @@ SCALE = 2000
 @pytest.fixture(scope="session")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     data_dir: Path = tmp_path_factory.mktemp("waveform-platform")
-    with Platform(data_dir, ephemeral=True, scale=SCALE) as p:
+    with Platform(data_dir, ephemeral=True, scale=SCALE, tls_listeners=True) as p:
         assert not p.failures, [f.describe() for f in p.failures.values()]
         yield p
 
