@@ -4,7 +4,8 @@ Each stage of the one stage order (:mod:`tailor.pipeline`) answers some statuses
 when its config puts it in the chain; this module says which apply to a route, so the
 document lists every status a client can meet on it and no other:
 
-    400  a path or query parameter, or the body, is malformed    (handler; added stages)
+    400  a malformed request (any route: tailor's server refuses  (server; handler;
+         ambiguous framing), a parameter or the body              added stages)
     401  the route needs a credential                             (authenticate)
     403  the caller's app is not allowed here; CSRF or Origin     (entitle; authenticate)
     404  no such resource: a path parameter, or a plan's 404      (handler)
@@ -14,6 +15,8 @@ document lists every status a client can meet on it and no other:
 
 A stage a BFF adds declares what it answers as a class attribute ``problems`` (a tuple of
 statuses, such as ``(400, 426)``); a handler's own refusals are the route's ``problems=``.
+What the server answers before a request is routed (431 for oversized headers, 408 for headers
+that never finish) concerns the connection, not an operation, and is left out.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from tailor.problem import _TITLES
 from tailor.routing import Route
 
 DESCRIPTIONS = {
-    400: "a parameter or the body is malformed (the problem names it)",
+    400: "the request is malformed (the problem names the parameter, when one is at fault)",
     401: "no credential, or one that is not valid",
     403: "the caller may not call this route (its app is not allowed, or a cross-site request)",
     404: "no such resource, or one the caller may not see",
@@ -48,11 +51,8 @@ def describe(status: int) -> str:
 def route_problems(route: Route, config: Config, stage_problems: Iterable[int] = ()) -> list[int]:
     """The problem statuses ``route`` can answer under ``config``, sorted; ``stage_problems``
     are those of the stages the BFF added."""
-    statuses: set[int] = set(route.problems) | set(stage_problems)
-    has_params = "{" in route.template or bool(route.query)
+    statuses: set[int] = {400, *route.problems, *stage_problems}
     calls_upstream = route.plan is not None or bool(route.uses)
-    if has_params or route.body is not None:
-        statuses.add(400)
     if route.auth and config.auth.configured():
         statuses.add(401)
         if config.entitlements.enabled or config.auth.session is not None:
