@@ -22,10 +22,10 @@ that never finish) concerns the connection, not an operation, and is left out.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from http import HTTPStatus
 
 from tailor.auth.factory import upstreams_used
 from tailor.config import Config
-from tailor.problem import _TITLES
 from tailor.routing import Route
 
 DESCRIPTIONS = {
@@ -45,7 +45,7 @@ DESCRIPTIONS = {
 
 
 def describe(status: int) -> str:
-    return DESCRIPTIONS.get(status) or _TITLES.get(status, "Error")
+    return DESCRIPTIONS.get(status) or HTTPStatus(status).phrase
 
 
 def route_problems(route: Route, config: Config, stage_problems: Iterable[int] = ()) -> list[int]:
