@@ -160,7 +160,8 @@ class BFF:
     def check(self) -> None:
         """What startup refuses, checked without starting anything (a server's parent process
         calls it before forking workers): an upstream a route or authenticator uses but the
-        config lacks, a route requiring authentication that no authenticator provides.
+        config lacks, a route requiring authentication that no authenticator provides, and
+        (when ``openapi.path`` serves it) a route the OpenAPI document cannot describe.
         Raises :class:`~tailor.errors.ConfigError` naming the key or the route."""
         self.registry.require(self._uses | upstreams_used(self.config))
         check_auth(self.config, self.router.routes)
