@@ -119,10 +119,14 @@ def response_type(route: Route) -> Any:
     naming the route: a document with a hole in it is not a contract."""
     if route.response is not INFER:
         return route.response
+    where = f"route {route.method} {route.template}"
     try:
         hints = typing.get_type_hints(route.handler)
-    except (NameError, TypeError):
-        hints = {}
+    except (NameError, TypeError) as exc:  # a name the handler's module does not define
+        raise ConfigError(
+            "openapi", f"{where}: its handler's annotations do not resolve ({exc}): "
+            "register it with response=Body"
+        ) from exc  # fmt: skip
     returned = hints.get("return")
     if typing.get_origin(returned) is Json:
         (body,) = typing.get_args(returned)
@@ -130,7 +134,7 @@ def response_type(route: Route) -> Any:
             return body
     raise ConfigError(
         "openapi",
-        f"route {route.method} {route.template} does not declare its response type:"
+        f"{where} does not declare its response type:"
         " annotate its handler '-> Json[Body]' or register it with response=Body",
     )
 

@@ -213,3 +213,16 @@ def test_every_generated_document_is_valid_openapi_3_1() -> None:
         return json_response(Track("t1", "t"))
 
     validate(openapi_document(bff))
+
+
+def test_a_handler_whose_annotation_does_not_resolve_is_refused_saying_why() -> None:
+    bff = _bff()
+
+    async def track(request: Request) -> Json[Unknown]:  # type: ignore[name-defined]  # noqa: F821
+        return json_response(Track("t1", "t"))
+
+    bff.get("/v1/track", auth=False)(track)
+    with pytest.raises(
+        ConfigError, match="GET /v1/track: its handler's annotations do not resolve"
+    ):
+        openapi_document(bff)
