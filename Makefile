@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test lint typecheck unit bench clean openapi
 
 $(STAMP): pyproject.toml platform/pyproject.toml deps/debian.txt
 	scripts/bootstrap-debian
@@ -24,6 +24,12 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src platform/src tests benchmarks examples
 	$(BIN)/ruff format --check src platform/src tests benchmarks examples
+
+# Refresh the committed OpenAPI documents after a route or response changes (docs/openapi.md).
+openapi: $(STAMP)
+	for bff in mobile web public partner; do \
+	  $(BIN)/python -m tailor.govern openapi waveform.bffs.$$bff.app --write docs/openapi/$$bff.json; \
+	done
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run

@@ -25,12 +25,12 @@ from tailor import (
     Config,
     Inputs,
     Int,
+    Json,
     Part,
     Plan,
     PlanResult,
     Query,
     Request,
-    Response,
     aggregate,
     config_from_env,
     main,
@@ -55,6 +55,7 @@ PROFILE: dict[str, Any] = {
             "jwks_path": "/.well-known/jwks.json",
         }
     },
+    "openapi": {"path": "/openapi.json"},  # serve the API document (docs/openapi.md)
 }
 
 # -- consumed structs: only the fields this BFF reads ---------------------------------------
@@ -131,7 +132,7 @@ def build(config: Config) -> BFF:
     bff = BFF(config)
 
     @bff.get("/v1/profile", plan=PROFILE_SCREEN, query=ProfileQuery, cache=PROFILE_CACHE)
-    async def profile(request: Request) -> Response:
+    async def profile(request: Request) -> Json[ProfileScreen]:
         assert request.principal is not None  # routes require authentication by default
         user = request.principal.subject
         tag(request, f"user:{user}")  # a change event naming this tag purges the entry

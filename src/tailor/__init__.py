@@ -25,7 +25,7 @@ from tailor.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from tailor.http import Request, Response, json_response
+from tailor.http import Json, Request, Response, json_response
 from tailor.params import Bool, Int, Query, Token
 from tailor.serve.run import config_from_env, main
 
@@ -41,6 +41,7 @@ __all__ = [
     "HTTPProblem",
     "Inputs",
     "Int",
+    "Json",
     "NotFound",
     "Part",
     "Plan",

@@ -18,21 +18,24 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import msgspec
+
 from tailor.aggregate.plan import Plan
 from tailor.auth.factory import build_authenticators, check_auth, upstreams_used
 from tailor.auth.internal import build_inward_credentials
 from tailor.cache.policy import CachePolicy
 from tailor.chain import Chain, Handler, Outcome, StageFactory, awaitable
 from tailor.config import Config
-from tailor.http import Request, Response
+from tailor.http import JSON_CONTENT_TYPE, Request, Response
 from tailor.observe.admin import AdminServer
 from tailor.observe.metrics import Metrics
 from tailor.observe.redis_health import RedisHealth
+from tailor.openapi import openapi_document
 from tailor.params import QueryDeclaration, query_spec
 from tailor.pipeline import BuildContext, Placement, build_chain
 from tailor.resilience.runtime import Resilience
 from tailor.resilience.transport import ResilientTransport
-from tailor.routing import Route, Router
+from tailor.routing import INFER, Route, Router
 from tailor.serve import asgi, rsgi
 from tailor.serve.collector import tune_collector
 from tailor.upstream.build import build_transport
@@ -88,6 +91,9 @@ class BFF:
         self._background_pending = False
         self.stages: list[str] = []
         self._added: list[Placement] = []
+        self._openapi: bytes | None = None
+        if config.openapi.path:  # the document, built by check() once every route is in
+            self.get(config.openapi.path, auth=False, response=dict)(self._serve_openapi)
 
     # -- routes -------------------------------------------------------------------------
 
@@ -101,17 +107,26 @@ class BFF:
         plan: Plan | None = None,
         uses: tuple[str, ...] = (),
         cache: CachePolicy | None = None,
+        response: Any = INFER,
+        body: Any = None,
+        problems: tuple[int, ...] = (),
     ) -> Callable[[Handler], Handler]:
         """Register an endpoint. ``plan`` is the aggregation its handler runs (with
         :func:`~tailor.aggregate.aggregate`: the plan is named here only); its upstreams and
         ``uses`` are what the route calls, so a config that lacks one fails at startup rather
         than on the first request. ``query`` declares its query parameters (a
         :class:`~tailor.params.Query` class, or a dict of parameter kinds). ``cache`` opts the
-        route into the edge cache (see :mod:`tailor.cache`)."""
+        route into the edge cache (see :mod:`tailor.cache`). ``response`` (the body type, when
+        the handler's ``-> Json[Body]`` does not say it; ``None`` for a 204), ``body`` (the
+        JSON body it reads) and ``problems`` (statuses its handler answers itself, such as
+        415) are what its OpenAPI operation documents (docs/openapi.md)."""
         spec = query_spec(query)
 
         def register(handler: Handler) -> Handler:
-            route = Route(method, template, handler, auth, spec, cache=cache, plan=plan)
+            route = Route(
+                method, template, handler, auth, spec, cache=cache, plan=plan,
+                response=response, body=body, uses=uses, problems=problems,
+            )  # fmt: skip
             self.router.add(route)
             self._uses.update(uses)
             if plan is not None:
@@ -145,10 +160,19 @@ class BFF:
     def check(self) -> None:
         """What startup refuses, checked without starting anything (a server's parent process
         calls it before forking workers): an upstream a route or authenticator uses but the
-        config lacks, a route requiring authentication that no authenticator provides.
+        config lacks, a route requiring authentication that no authenticator provides, and
+        (when ``openapi.path`` serves it) a route the OpenAPI document cannot describe.
         Raises :class:`~tailor.errors.ConfigError` naming the key or the route."""
         self.registry.require(self._uses | upstreams_used(self.config))
         check_auth(self.config, self.router.routes)
+        if self.config.openapi.path:
+            self._openapi = msgspec.json.encode(openapi_document(self))
+
+    async def _serve_openapi(self, request: Request) -> Response:
+        if self._openapi is None:
+            self.check()
+        assert self._openapi is not None
+        return Response(200, self._openapi, [JSON_CONTENT_TYPE])
 
     def startup(self, *, admin: bool = True, loop: asyncio.AbstractEventLoop | None = None) -> None:
         """Build the chain and the upstream client; start background tasks and the admin

@@ -391,6 +391,16 @@ class Server(msgspec.Struct, forbid_unknown_fields=True):
     http2: bool = False
 
 
+class OpenAPI(msgspec.Struct, forbid_unknown_fields=True):
+    """The BFF's OpenAPI 3.1 document (:mod:`tailor.openapi`, docs/openapi.md), generated from
+    its routes and served without credentials at ``path`` ("": not served, the default)."""
+
+    path: Annotated[str, msgspec.Meta(pattern=r"^(/[A-Za-z0-9_.-]+)*$")] = ""
+    title: str = ""  # default: "<name> API"
+    version: str = "1.0.0"
+    description: str = ""
+
+
 class Config(msgspec.Struct, forbid_unknown_fields=True):
     name: str
     listen: Listen = msgspec.field(default_factory=Listen)
@@ -411,6 +421,7 @@ class Config(msgspec.Struct, forbid_unknown_fields=True):
     #: Settings of the stages a BFF adds (``BFF.add_stage``), one table per stage name: each
     #: is validated against that stage's own Struct when the chain is built.
     stages: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
+    openapi: OpenAPI = msgspec.field(default_factory=OpenAPI)
 
     def __post_init__(self) -> None:
         for name, url in self.upstreams.items():

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from urllib.parse import parse_qs
 
 import msgspec
@@ -119,10 +119,22 @@ class Response:
         return None
 
 
+B = TypeVar("B")
+
+
+class Json(Response, Generic[B]):
+    """A response whose body is a ``B`` encoded as JSON. A handler annotated ``-> Json[Home]``
+    declares its response type: mypy checks it against what the handler returns
+    (:func:`json_response`, :func:`tailor.aggregate.aggregate`), and the BFF's OpenAPI
+    document (:mod:`tailor.openapi`) reads it from the annotation."""
+
+    __slots__ = ()
+
+
 _json_encode = msgspec.json.Encoder().encode
 JSON_CONTENT_TYPE = ("content-type", "application/json")
 
 
-def json_response(data: object, status: int = 200) -> Response:
+def json_response(data: B, status: int = 200) -> Json[B]:
     """Encode a msgspec struct (or plain data) as a JSON response."""
-    return Response(status, _json_encode(data), [JSON_CONTENT_TYPE])
+    return Json(status, _json_encode(data), [JSON_CONTENT_TYPE])

@@ -48,6 +48,10 @@ class Param(Generic[T]):
     def parse(self, name: str, raw: str | None) -> T:
         raise NotImplementedError
 
+    def schema(self) -> dict[str, Any]:
+        """What ``parse`` accepts, as a JSON Schema (the route's OpenAPI parameter)."""
+        return {"type": "string"}
+
     @overload
     def __get__(self, obj: None, owner: type[Any]) -> Self: ...
     @overload
@@ -81,6 +85,10 @@ class Int(Param[int]):
             )
         return value
 
+    def schema(self) -> dict[str, Any]:
+        return {"type": "integer", "minimum": self.low, "maximum": self.high,
+                "default": self.default}  # fmt: skip
+
 
 @dataclass(frozen=True, slots=True)
 class Token(Param[str | None]):
@@ -95,6 +103,10 @@ class Token(Param[str | None]):
         if len(raw) > self.max_length or not self.pattern.fullmatch(raw):
             raise BadRequest(f"query parameter '{name}' is malformed", parameter=name)
         return raw
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": "string", "maxLength": self.max_length,
+                "pattern": f"^{self.pattern.pattern}$"}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +123,9 @@ class Bool(Param[bool]):
         if raw in ("false", "0"):
             return False
         raise BadRequest(f"query parameter '{name}' must be true or false", parameter=name)
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": "boolean", "default": self.default}
 
 
 QuerySpec = dict[str, Param[Any]]
@@ -170,6 +185,10 @@ def query_spec(declared: QueryDeclaration | None) -> QuerySpec:
 def parse_query(spec: QuerySpec, query: Mapping[str, str]) -> dict[str, object]:
     """Parse every declared parameter; undeclared ones are ignored."""
     return {name: kind.parse(name, query.get(name)) for name, kind in spec.items()}
+
+
+#: What :func:`check_path_param` accepts, as a JSON Schema.
+PATH_PARAM_SCHEMA: dict[str, Any] = {"type": "string", "pattern": f"^{ID_PATTERN.pattern}$"}
 
 
 def check_path_param(name: str, value: str) -> None:

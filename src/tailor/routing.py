@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from enum import Enum
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -13,6 +14,15 @@ from tailor.params import QuerySpec
 
 if TYPE_CHECKING:
     from tailor.aggregate.plan import Plan
+
+
+class Infer(Enum):
+    """A route whose response type is read from its handler's return annotation."""
+
+    INFER = "infer"
+
+
+INFER = Infer.INFER
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +36,13 @@ class Route:
     query: QuerySpec = field(default_factory=dict)
     cache: CachePolicy | None = None  # None: never cached at the edge
     plan: Plan | None = None  # what aggregate() runs for this route
+    #: What the route documents (tailor.openapi): the body type it answers (INFER: read it
+    #: from the handler's ``-> Json[Body]``; None: 204, no body), the body type it reads,
+    #: the upstreams it calls beyond its plan, and problem statuses its handler raises itself.
+    response: Any = INFER
+    body: Any = None
+    uses: tuple[str, ...] = ()
+    problems: tuple[int, ...] = ()
     #: The template split once, here: the router compares it on every templated request.
     segments: tuple[str, ...] = field(init=False, repr=False, compare=False)
 

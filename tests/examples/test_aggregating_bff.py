@@ -7,6 +7,7 @@ import json
 
 import pytest
 from aggregating_bff import PROFILE, build
+from openapi_spec_validator import validate
 
 from tailor import build_config
 from tailor.testing import CannedUpstreams, TestClient, TokenIssuer
@@ -90,3 +91,15 @@ async def test_a_callers_second_request_is_a_cache_hit_without_upstream_calls(
     assert second.status == 200 and second.body == first.body
     assert second.header("x-cache") == "hit"
     assert len([r for r in upstreams.requests if r.upstream == "users"]) == 1
+
+
+async def test_the_example_serves_its_openapi_document_with_the_profile_screen(upstreams) -> None:
+    async with _client(upstreams) as client:
+        response = await client.get("/openapi.json")
+    assert response.status == 200
+    document = json.loads(response.body)
+    validate(document)
+    ok = document["paths"]["/v1/profile"]["get"]["responses"]["200"]
+    assert ok["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ProfileScreen"
+    }

@@ -14,12 +14,13 @@ The route names its plan once; :func:`aggregate` runs the plan of the request's 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeVar
 
 import msgspec
 
 from tailor.aggregate.engine import Degradation, Engine, PlanResult, run_plan
 from tailor.aggregate.plan import BUDGET, NO_FALLBACK, Inputs, Part, Plan, UnknownPart
-from tailor.http import JSON_CONTENT_TYPE, Request, Response
+from tailor.http import JSON_CONTENT_TYPE, Json, Request
 from tailor.upstream.deadline import Deadline
 
 DEGRADED_HEADER = "tailor-degraded"
@@ -35,12 +36,15 @@ class AggregateBody(msgspec.Struct, kw_only=True, omit_defaults=True):
 _encode = msgspec.json.Encoder().encode
 
 
+B = TypeVar("B", bound=AggregateBody)
+
+
 async def aggregate(
     request: Request,
-    shape: Callable[[PlanResult], AggregateBody],
+    shape: Callable[[PlanResult], B],
     /,
     **variables: str,
-) -> Response:
+) -> Json[B]:
     """Run the plan of the request's route (``bff.get(..., plan=PLAN)``) with ``variables``
     and answer with ``shape(result)`` as JSON."""
     assert request.engine is not None, "the handler stage sets the engine"
@@ -60,7 +64,7 @@ async def aggregate(
         body.degraded = outcome.degraded
         request.degraded = outcome.degraded
         headers.append((DEGRADED_HEADER, ", ".join(_degraded_item(d) for d in outcome.degraded)))
-    return Response(200, _encode(body), headers)
+    return Json(200, _encode(body), headers)
 
 
 def _degraded_item(d: Degradation) -> str:

@@ -6,7 +6,6 @@ import httpx
 import msgspec
 import pytest
 
-from waveform.bffs.public.openapi import openapi_document
 from waveform.bffs.public.shapes import MeOut, TrackOut, UserOut
 from waveform.seed import GEO_BLOCKED_TRACK, PRIVATE_TRACK
 from waveform.supervisor import Platform
@@ -76,33 +75,6 @@ def test_me_needs_a_user_token(platform: Platform, http: httpx.Client) -> None:
         _get(platform, http, "/v1/me", _user_token(platform, http)).content, type=MeOut
     )
     assert me.user.id == "u1"
-
-
-def test_the_openapi_document_is_served_without_credentials_and_is_the_generated_one(
-    platform: Platform, http: httpx.Client
-) -> None:
-    response = http.get(f"{platform.url('public')}/v1/openapi.json")
-    assert response.status_code == 200
-    assert response.json() == openapi_document()
-
-
-def test_the_openapi_document_covers_every_v1_route() -> None:
-    from tailor import build_config
-    from waveform.bffs.public.app import PROFILE, build
-
-    offline = {k: v for k, v in PROFILE.items() if k != "token_exchange"}  # no secret here
-    bff = build(build_config(offline))
-    routes = {(r.method.lower(), r.template) for r in bff.router.routes}
-    documented = {(m, path) for path, ops in openapi_document()["paths"].items() for m in ops}
-    assert routes - {("get", "/v1/openapi.json")} == documented
-
-
-def test_the_published_contract_in_docs_matches_the_code() -> None:
-    import json
-    from pathlib import Path
-
-    published = Path(__file__).parents[3] / "docs" / "public-api.openapi.json"
-    assert json.loads(published.read_text()) == openapi_document()
 
 
 def test_a_bad_client_secret_is_a_401_problem(platform: Platform, http: httpx.Client) -> None:

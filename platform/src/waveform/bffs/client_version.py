@@ -75,6 +75,8 @@ class ClientVersionStage:
     """
 
     name = "client_version"
+    #: What it answers on every route (documented there: tailor.openapi.problems).
+    problems = (400, 426)
 
     def __init__(self, settings: ClientVersionSettings) -> None:
         minimum = parse_version(settings.minimum)

@@ -7,12 +7,15 @@ and answers 400 for one it did not issue. That 400 on the paged call is the clie
 from __future__ import annotations
 
 from collections.abc import Awaitable
+from typing import TypeVar
 
 from tailor import BadRequest, Response
 from tailor.errors import UpstreamStatusError
 
+R = TypeVar("R", bound=Response)
 
-async def with_cursor_from(upstream: str, answer: Awaitable[Response]) -> Response:
+
+async def with_cursor_from(upstream: str, answer: Awaitable[R]) -> R:
     """``answer``, or a 400 naming ``cursor`` when ``upstream`` (the paged call, whose only
     client input is the cursor) refused the request as bad."""
     try:

@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl, unquote
 
 import msgspec
 
-from tailor import BadRequest, HTTPProblem, Request, Response, Unauthorized, json_response
+from tailor import BadRequest, HTTPProblem, Json, Request, Unauthorized, json_response
 from tailor.chain import Handler
 from tailor.errors import UpstreamStatusError
 from tailor.validation import error_key
@@ -141,7 +141,7 @@ def token_endpoint(
 ) -> Handler:
     """The handler of a BFF's token endpoint for ``audience``."""
 
-    async def token(request: Request) -> Response:
+    async def token(request: Request) -> Json[TokenResponse]:
         body = parse_token_request(request)
         if body.grant_type == "password":
             for name in ("username", "password"):
@@ -199,6 +199,11 @@ def token_endpoint(
         return answer
 
     return token
+
+
+#: What a token endpoint's route declares for its OpenAPI operation: the body it reads, and
+#: the refusals its handler answers itself.
+TOKEN_ROUTE: dict[str, object] = {"body": TokenRequest, "problems": (401, 415)}
 
 
 def password_grant(audience: str) -> Handler:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from tailor import BFF, Inputs, Part, Plan, PlanResult, Request, Response, aggregate
+from tailor import BFF, Inputs, Json, Part, Plan, PlanResult, Request, aggregate
 from tailor.aggregate import BUDGET
 from tailor.cache import CachePolicy, tag
 from tailor.serve.run import config_from_env
@@ -39,7 +39,7 @@ from waveform.bffs.mobile.shapes import (
 from waveform.bffs.parts import catalog_batch, me_part, users_batch
 from waveform.bffs.plans import PLAYLIST, TRACK, USER, by_id
 from waveform.bffs.quotas import READ_QUOTAS
-from waveform.bffs.token import password_grant
+from waveform.bffs.token import TOKEN_ROUTE, password_grant
 from waveform.bffs.upstreams import DEFAULT_UPSTREAMS
 
 PROFILE: dict[str, Any] = {
@@ -86,6 +86,8 @@ PROFILE: dict[str, Any] = {
     },
     # The app registry decides which app may call which route (narrow-widget: one route).
     "entitlements": {"enabled": True},
+    # The API document, generated from the routes (docs/openapi.md).
+    "openapi": {"path": "/openapi.json", "title": "waveform mobile BFF"},
     "upstreams": {**DEFAULT_UPSTREAMS, "tokens": "http://127.0.0.1:9011"},
     # Inward calls carry internal tokens exchanged as this BFF; the secret comes from the
     # environment (the supervisor sets it), so a BFF without one does not start.
@@ -279,17 +281,19 @@ def create() -> BFF:
 def build(config: Any) -> BFF:
     bff = BFF(config)
     bff.add_stage(ClientVersionStage, after="route")
-    bff.post("/v1/auth/token", auth=False, uses=("accounts",))(password_grant("waveform-mobile"))
+    bff.post("/v1/auth/token", auth=False, uses=("accounts",), **TOKEN_ROUTE)(
+        password_grant("waveform-mobile")
+    )
 
     @bff.get("/v1/home", plan=HOME, cache=HOME_CACHE)
-    async def home(request: Request) -> Response:
+    async def home(request: Request) -> Json[Home]:
         assert request.principal is not None
         user = request.principal.subject
         # What the screen depends on, for event-driven invalidation.
         tag(request, f"feed:{user}", f"user:{user}", f"playlists:{user}")
         return await aggregate(request, shape_home, user_id=user)
 
-    bff.get("/v1/tracks/{id}", plan=TRACK)(by_id(shape_track))
-    bff.get("/v1/users/{id}", plan=USER)(by_id(shape_user))
-    bff.get("/v1/playlists/{id}", plan=PLAYLIST)(by_id(shape_playlist))
+    bff.get("/v1/tracks/{id}", plan=TRACK, response=TrackScreen)(by_id(shape_track))
+    bff.get("/v1/users/{id}", plan=USER, response=UserScreen)(by_id(shape_user))
+    bff.get("/v1/playlists/{id}", plan=PLAYLIST, response=PlaylistScreen)(by_id(shape_playlist))
     return bff

@@ -19,11 +19,12 @@ subject is the partner, which owns no track: what the public may see of the labe
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
 
-from tailor import BFF, Inputs, NotFound, Part, Plan, PlanResult, Request, Response, aggregate
+from tailor import BFF, Inputs, Json, NotFound, Part, Plan, PlanResult, Request, aggregate
 from tailor.params import Int, Query, Token
 from tailor.serve.run import config_from_env
 from waveform.bffs.consumed import EMPTY_TRACKS, CatalogBatch, CatalogTrack
@@ -41,6 +42,8 @@ PROFILE: dict[str, Any] = {
     # Failed authentication (a guessed API key) per client IP, refused before authenticate
     # once over (see docs/rate-limiting.md); reads per partner (the "app" key; a partner
     # credential has no user, so the per-user quota passes it by).
+    # The contract, generated from the routes (docs/openapi.md).
+    "openapi": {"path": "/v1/openapi.json", "title": "waveform partner API"},
     "rate_limit": {"auth_failures": {"limit": 100, "window_s": 600}, "policies": READ_QUOTAS},
     "upstreams": {**DEFAULT_UPSTREAMS, "tokens": "http://127.0.0.1:9011"},
     # Inward calls carry internal tokens exchanged as this BFF (the secret from the
@@ -147,7 +150,7 @@ def shape_catalog(outcome: PlanResult) -> CatalogPage:
     )  # fmt: skip
 
 
-def shape_partner(credential: str) -> Any:
+def shape_partner(credential: str) -> Callable[[PlanResult], PartnerOut]:
     def shape(outcome: PlanResult) -> PartnerOut:
         p: PartnerRecord = outcome["partner"]
         return PartnerOut(
@@ -189,13 +192,13 @@ def build(config: Any) -> BFF:
     bff = BFF(config)
 
     @bff.get("/v1/partner", plan=PARTNER)
-    async def me(request: Request) -> Response:
+    async def me(request: Request) -> Json[PartnerOut]:
         assert request.principal is not None
         shape = shape_partner(request.principal.credential)
         return await aggregate(request, shape, partner_id=_partner_id(request))
 
     @bff.get("/v1/partners/{id}", plan=PARTNER)
-    async def partner(request: Request) -> Response:
+    async def partner(request: Request) -> Json[PartnerOut]:
         own = _partner_id(request)
         if request.path_params["id"] != own:
             raise NotFound("no such partner")  # the same answer as for an unknown id
@@ -204,7 +207,7 @@ def build(config: Any) -> BFF:
         return await aggregate(request, shape, partner_id=own)
 
     @bff.get("/v1/catalog", plan=CATALOG, query=CatalogQuery)
-    async def catalog(request: Request) -> Response:
+    async def catalog(request: Request) -> Json[CatalogPage]:
         query = CatalogQuery.of(request)
         return await with_cursor_from("rights", aggregate(
             request, shape_catalog, partner_id=_partner_id(request),
@@ -212,7 +215,7 @@ def build(config: Any) -> BFF:
         ))  # fmt: skip
 
     @bff.get("/v1/tracks/{id}", plan=TRACK)
-    async def track(request: Request) -> Response:
+    async def track(request: Request) -> Json[LabelTrackOut]:
         return await aggregate(
             request, shape_track,
             partner_id=_partner_id(request), id=request.path_params["id"],

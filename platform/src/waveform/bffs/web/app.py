@@ -6,7 +6,7 @@ from typing import Any
 
 import msgspec
 
-from tailor import BFF, NotFound, Part, Plan, PlanResult, Request, Response, aggregate
+from tailor import BFF, Json, NotFound, Part, Plan, PlanResult, Request, aggregate
 from tailor.cache import CachePolicy, tag
 from tailor.params import Query, Token
 from tailor.serve.run import config_from_env
@@ -20,7 +20,7 @@ from waveform.bffs.cursors import with_cursor_from
 from waveform.bffs.parts import catalog_batch, me_part, users_batch
 from waveform.bffs.plans import PLAYLIST, TRACK, USER, by_id
 from waveform.bffs.quotas import READ_QUOTAS
-from waveform.bffs.token import token_endpoint
+from waveform.bffs.token import TOKEN_ROUTE, token_endpoint
 from waveform.bffs.upstreams import DEFAULT_UPSTREAMS
 from waveform.bffs.web.session import add_session_routes
 from waveform.bffs.web.shapes import (
@@ -75,6 +75,8 @@ PROFILE: dict[str, Any] = {
         },
     },
     "entitlements": {"enabled": True},
+    # The API document, generated from the routes (docs/openapi.md).
+    "openapi": {"path": "/api/openapi.json", "title": "waveform web BFF"},
     "upstreams": {**DEFAULT_UPSTREAMS, "tokens": "http://127.0.0.1:9011"},
     # Inward calls carry internal tokens exchanged as this BFF; the secret comes from the
     # environment (the supervisor sets it), so a BFF without one does not start.
@@ -232,7 +234,9 @@ def create() -> BFF:
 
 def build(config: Any) -> BFF:
     bff = BFF(config)
-    bff.post("/api/auth/token", auth=False, uses=("accounts",))(token_endpoint("waveform-web"))
+    bff.post("/api/auth/token", auth=False, uses=("accounts",), **TOKEN_ROUTE)(
+        token_endpoint("waveform-web")
+    )
     add_session_routes(bff)
 
     def caller(request: Request) -> str:
@@ -240,11 +244,11 @@ def build(config: Any) -> BFF:
         return request.principal.subject
 
     @bff.get("/api/me", plan=ME)
-    async def me(request: Request) -> Response:
+    async def me(request: Request) -> Json[Me]:
         return await aggregate(request, shape_me, user_id=caller(request))
 
     @bff.get("/api/stream", plan=STREAM, query=StreamQuery, cache=STREAM_CACHE)
-    async def stream(request: Request) -> Response:
+    async def stream(request: Request) -> Json[StreamPageOut]:
         cursor = StreamQuery.of(request).cursor or ""
         tag(request, f"feed:{caller(request)}")
         return await with_cursor_from(
@@ -252,8 +256,8 @@ def build(config: Any) -> BFF:
             aggregate(request, shape_stream, user_id=caller(request), cursor=cursor),
         )
 
-    bff.get("/api/tracks/{id}", plan=TRACK)(by_id(shape_track))
-    bff.get("/api/users/{id}", plan=USER)(by_id(shape_user))
-    bff.get("/api/playlists/{id}", plan=PLAYLIST)(by_id(shape_playlist))
+    bff.get("/api/tracks/{id}", plan=TRACK, response=TrackOut)(by_id(shape_track))
+    bff.get("/api/users/{id}", plan=USER, response=UserOut)(by_id(shape_user))
+    bff.get("/api/playlists/{id}", plan=PLAYLIST, response=PlaylistOut)(by_id(shape_playlist))
 
     return bff

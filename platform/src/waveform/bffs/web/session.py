@@ -15,7 +15,16 @@ import time
 
 import msgspec
 
-from tailor import BFF, BadRequest, HTTPProblem, Request, Response, Unauthorized, json_response
+from tailor import (
+    BFF,
+    BadRequest,
+    HTTPProblem,
+    Json,
+    Request,
+    Response,
+    Unauthorized,
+    json_response,
+)
 from tailor.auth.session import SessionManager
 from waveform.bffs.consumed import LoginResult
 from waveform.bffs.token import UnsupportedMediaType
@@ -61,8 +70,10 @@ def _refused() -> Unauthorized:
 
 
 def add_session_routes(bff: BFF) -> None:
-    @bff.post("/api/session", auth=False, uses=("accounts",))
-    async def login(request: Request) -> Response:
+    @bff.post(
+        "/api/session", auth=False, uses=("accounts",), body=LoginRequest, problems=(401, 403, 415)
+    )
+    async def login(request: Request) -> Json[SessionOut]:
         manager = _manager(request)
         if not manager.same_origin(request):
             raise Forbidden("cross-site request refused")
@@ -101,8 +112,8 @@ def add_session_routes(bff: BFF) -> None:
         answer.headers.append(("cache-control", "no-store"))
         return answer
 
-    @bff.get("/api/session")
-    async def current(request: Request) -> Response:
+    @bff.get("/api/session", problems=(400,))
+    async def current(request: Request) -> Json[SessionOut]:
         principal = request.principal
         assert principal is not None
         if not principal.session_id:
@@ -120,7 +131,7 @@ def add_session_routes(bff: BFF) -> None:
         answer.headers.append(("cache-control", "no-store"))
         return answer
 
-    @bff.route("DELETE", "/api/session")
+    @bff.route("DELETE", "/api/session", response=None)
     async def logout(request: Request) -> Response:
         principal = request.principal
         assert principal is not None

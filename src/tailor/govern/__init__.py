@@ -1,0 +1,10 @@
+"""Governance of a platform's BFFs: the contracts they publish, checked in ``make test``.
+
+``python -m tailor.govern <command>``; each command is a module of this package that defines
+``COMMAND`` (a :class:`~tailor.govern.command.Command`), found at startup, so a new command
+is a new module and nothing else changes:
+
+    openapi   print (or --check, --write) a BFF's OpenAPI document        (openapi.py)
+    diff      classify the changes between two documents; breaking ones   (diff.py)
+              fail unless the operation was deprecated in the old one
+"""
