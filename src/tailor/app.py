@@ -18,12 +18,15 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import msgspec
+
 from tailor.aggregate.plan import Plan
 from tailor.auth.factory import build_authenticators, check_auth, upstreams_used
 from tailor.auth.internal import build_inward_credentials
 from tailor.cache.policy import CachePolicy
 from tailor.chain import Chain, Handler, Outcome, StageFactory, awaitable
 from tailor.config import Config
+from tailor.govern.exposure import check_exposure
 from tailor.http import Request, Response
 from tailor.observe.admin import AdminServer
 from tailor.observe.metrics import Metrics
@@ -101,17 +104,21 @@ class BFF:
         plan: Plan | None = None,
         uses: tuple[str, ...] = (),
         cache: CachePolicy | None = None,
+        response: type[msgspec.Struct] | None = None,
     ) -> Callable[[Handler], Handler]:
         """Register an endpoint. ``plan`` is the aggregation its handler runs (with
         :func:`~tailor.aggregate.aggregate`: the plan is named here only); its upstreams and
         ``uses`` are what the route calls, so a config that lacks one fails at startup rather
         than on the first request. ``query`` declares its query parameters (a
         :class:`~tailor.params.Query` class, or a dict of parameter kinds). ``cache`` opts the
-        route into the edge cache (see :mod:`tailor.cache`)."""
+        route into the edge cache (see :mod:`tailor.cache`). ``response`` is the struct its
+        body is, whose fields' data classes the governance gate checks (docs/governance.md)."""
         spec = query_spec(query)
 
         def register(handler: Handler) -> Handler:
-            route = Route(method, template, handler, auth, spec, cache=cache, plan=plan)
+            route = Route(
+                method, template, handler, auth, spec, cache=cache, plan=plan, response=response
+            )
             self.router.add(route)
             self._uses.update(uses)
             if plan is not None:
@@ -145,10 +152,12 @@ class BFF:
     def check(self) -> None:
         """What startup refuses, checked without starting anything (a server's parent process
         calls it before forking workers): an upstream a route or authenticator uses but the
-        config lacks, a route requiring authentication that no authenticator provides.
+        config lacks, a route requiring authentication that no authenticator provides, a
+        personal or sensitive response field without a ``governance.expose`` entry.
         Raises :class:`~tailor.errors.ConfigError` naming the key or the route."""
         self.registry.require(self._uses | upstreams_used(self.config))
         check_auth(self.config, self.router.routes)
+        check_exposure(self.config.governance, self.router.routes)
 
     def startup(self, *, admin: bool = True, loop: asyncio.AbstractEventLoop | None = None) -> None:
         """Build the chain and the upstream client; start background tasks and the admin

@@ -26,6 +26,7 @@ class Route:
     query: QuerySpec = field(default_factory=dict)
     cache: CachePolicy | None = None  # None: never cached at the edge
     plan: Plan | None = None  # what aggregate() runs for this route
+    response: type[msgspec.Struct] | None = None  # the body it answers (governance, docs)
     #: The template split once, here: the router compares it on every templated request.
     segments: tuple[str, ...] = field(init=False, repr=False, compare=False)
 

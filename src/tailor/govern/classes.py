@@ -1,0 +1,112 @@
+"""``python -m tailor.govern classes TARGET``: what each BFF exposes and reads, by data class.
+
+``TARGET`` is ``module:callable`` returning the BFFs (built, not started), for example
+``waveform.governance:bffs``. The page is Markdown on stdout; ``--write FILE`` writes it and
+``--check FILE`` exits 1 when FILE is not what it would write (``make test`` keeps the
+committed page current this way). Unlabelled fields are listed and exit 1 as well.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import msgspec
+
+from tailor.app import BFF
+from tailor.govern.exposure import Exposed, by_class, consumed_structs, exposed_fields, unlabelled
+from tailor.govern.labels import DataClass, FieldClass, struct_fields
+
+HEADER = """# Data classes: what each BFF exposes
+
+Generated from the data classes of the response and consumed structs by
+`python -m tailor.govern classes {target} --write {path}`;
+`make test` fails when it is out of date. How to label a field and allow a personal one:
+[governance](governance.md).
+"""
+
+
+def load_bffs(target: str) -> list[BFF]:
+    """The BFFs ``module:callable`` returns (one BFF or an iterable of them)."""
+    module, _, name = target.partition(":")
+    made = getattr(importlib.import_module(module), name or "bffs")()
+    return [made] if isinstance(made, BFF) else list(made)
+
+
+def render(bffs: Iterable[BFF], target: str, path: str) -> str:
+    out = [HEADER.format(target=target, path=path)]
+    for bff in bffs:
+        routes = bff.router.routes
+        out.append(f"## {bff.config.name}\n")
+        answered = [
+            f"`{r.method} {r.template}` → `{r.response.__name__}`" for r in routes if r.response
+        ]
+        out.append("Responses: " + ", ".join(answered) + ".\n")
+        out.append("| class | exposed in responses |\n|---|---|")
+        for data_class, fields in by_class(exposed_fields(bff.config.governance, routes)).items():
+            out.append(f"| {_name(data_class)} | {_cell(data_class, fields)} |")
+        out.append("\n| service | class | read from it |\n|---|---|---|")
+        for upstream, structs in _by_upstream(consumed_structs(routes)).items():
+            read = [f for s in structs for f in struct_fields(s) if f.leaf]
+            for data_class in [*reversed(DataClass), None]:
+                keys = [f.key for f in read if f.data_class is data_class]
+                if keys:
+                    out.append(f"| {upstream} | {_name(data_class)} | {_keys(keys)} |")
+        out.append("")
+    return "\n".join(out)
+
+
+def _by_upstream(
+    found: dict[type[msgspec.Struct], list[str]],
+) -> dict[str, list[type[msgspec.Struct]]]:
+    grouped: dict[str, list[type[msgspec.Struct]]] = {}
+    for struct, upstreams in found.items():
+        for upstream in upstreams:
+            grouped.setdefault(upstream, []).append(struct)
+    return dict(sorted(grouped.items()))
+
+
+def _name(data_class: DataClass | None) -> str:
+    return data_class.value if data_class is not None else "**unlabelled**"
+
+
+def _cell(data_class: DataClass | None, fields: list[Exposed]) -> str:
+    if data_class is not None and data_class.guarded:
+        return "<br>".join(f"`{e.field.key}` ({', '.join(e.routes)}): {e.reason}" for e in fields)
+    return _keys([e.field.key for e in fields])
+
+
+def _keys(keys: list[str]) -> str:
+    """``A.x, A.y, B.z`` as ``A: x, y; B: z``: a struct's fields on one line."""
+    structs: dict[str, list[str]] = {}
+    for key in keys:
+        struct, _, field = key.partition(".")
+        structs.setdefault(struct, []).append(field)
+    return "; ".join(f"`{s}`: {', '.join(f)}" for s, f in structs.items())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tailor.govern classes", description=__doc__)
+    parser.add_argument("target", help="module:callable returning the BFFs")
+    what = parser.add_mutually_exclusive_group()
+    what.add_argument("--write", metavar="FILE", help="write the page to FILE")
+    what.add_argument("--check", metavar="FILE", help="exit 1 unless FILE is current")
+    args = parser.parse_args(argv)
+    bffs = load_bffs(args.target)
+    missing: list[FieldClass] = [f for bff in bffs for f in unlabelled(bff.router.routes)]
+    for f in missing:
+        print(f"unlabelled: {f.key} ({f.struct.__module__})", file=sys.stderr)
+    page = render(bffs, args.target, args.write or args.check or "FILE")
+    if args.write:
+        Path(args.write).write_text(page)
+    elif args.check:
+        current = Path(args.check).read_text() if Path(args.check).exists() else ""
+        if current != page:
+            print(f"{args.check} is out of date: run with --write {args.check}", file=sys.stderr)
+            return 1
+    else:
+        sys.stdout.write(page)
+    return 1 if missing else 0
