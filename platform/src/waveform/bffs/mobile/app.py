@@ -39,7 +39,7 @@ from waveform.bffs.mobile.shapes import (
 from waveform.bffs.parts import catalog_batch, me_part, users_batch
 from waveform.bffs.plans import PLAYLIST, TRACK, USER, by_id
 from waveform.bffs.quotas import READ_QUOTAS
-from waveform.bffs.token import password_grant
+from waveform.bffs.token import TokenResponse, password_grant
 from waveform.bffs.upstreams import DEFAULT_UPSTREAMS
 
 PROFILE: dict[str, Any] = {
@@ -83,6 +83,23 @@ PROFILE: dict[str, Any] = {
     },
     # The app registry decides which app may call which route (narrow-widget: one route).
     "entitlements": {"enabled": True},
+    # Personal and sensitive fields its responses may carry, and why (docs/governance.md).
+    "governance": {
+        "expose": [
+            {
+                "field": "TokenResponse.access_token",
+                "reason": "the token endpoint answers the caller's own credential (RFC 6749 5.1)",
+            },
+            {
+                "field": "TokenResponse.refresh_token",
+                "reason": "the token endpoint answers the caller's own credential (RFC 6749 5.1)",
+            },
+            {
+                "field": "UserScreen.city",
+                "reason": "a profile shows the city its user chose to publish there",
+            },
+        ]
+    },
     "upstreams": {**DEFAULT_UPSTREAMS, "tokens": "http://127.0.0.1:9011"},
     # Inward calls carry internal tokens exchanged as this BFF; the secret comes from the
     # environment (the supervisor sets it), so a BFF without one does not start.
@@ -276,9 +293,11 @@ def create() -> BFF:
 def build(config: Any) -> BFF:
     bff = BFF(config)
     bff.add_stage(ClientVersionStage, after="route")
-    bff.post("/v1/auth/token", auth=False, uses=("accounts",))(password_grant("waveform-mobile"))
+    bff.post("/v1/auth/token", auth=False, uses=("accounts",), response=TokenResponse)(
+        password_grant("waveform-mobile")
+    )
 
-    @bff.get("/v1/home", plan=HOME, cache=HOME_CACHE)
+    @bff.get("/v1/home", plan=HOME, cache=HOME_CACHE, response=Home)
     async def home(request: Request) -> Response:
         assert request.principal is not None
         user = request.principal.subject
@@ -286,7 +305,7 @@ def build(config: Any) -> BFF:
         tag(request, f"feed:{user}", f"user:{user}", f"playlists:{user}")
         return await aggregate(request, shape_home, user_id=user)
 
-    bff.get("/v1/tracks/{id}", plan=TRACK)(by_id(shape_track))
-    bff.get("/v1/users/{id}", plan=USER)(by_id(shape_user))
-    bff.get("/v1/playlists/{id}", plan=PLAYLIST)(by_id(shape_playlist))
+    bff.get("/v1/tracks/{id}", plan=TRACK, response=TrackScreen)(by_id(shape_track))
+    bff.get("/v1/users/{id}", plan=USER, response=UserScreen)(by_id(shape_user))
+    bff.get("/v1/playlists/{id}", plan=PLAYLIST, response=PlaylistScreen)(by_id(shape_playlist))
     return bff

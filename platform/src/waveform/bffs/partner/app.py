@@ -19,11 +19,12 @@ subject is the partner, which owns no track: what the public may see of the labe
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, ClassVar
 
 import msgspec
 
 from tailor import BFF, Inputs, NotFound, Part, Plan, PlanResult, Request, Response, aggregate
+from tailor.govern.labels import DataClass, Internal, Public
 from tailor.params import Int, Query, Token
 from tailor.serve.run import config_from_env
 from waveform.bffs.consumed import EMPTY_TRACKS, CatalogBatch, CatalogTrack
@@ -52,20 +53,23 @@ PROFILE: dict[str, Any] = {
 
 
 class PartnerRecord(msgspec.Struct):
-    partner_id: str
+    __data_class__: ClassVar[DataClass] = DataClass.PUBLIC
+    partner_id: Annotated[str, Internal]
     name: str
     label: str
 
 
 class TrackRecord(msgspec.Struct):
+    __data_class__: ClassVar[DataClass] = DataClass.PUBLIC
     id: str
     title: str
     duration_ms: int
 
 
 class RightsRecord(msgspec.Struct):
-    track_id: str
-    label: str
+    __data_class__: ClassVar[DataClass] = DataClass.INTERNAL
+    track_id: Annotated[str, Public]
+    label: Annotated[str, Public]
     geo_restricted: bool
     allowed_countries: list[str]
     royalty_rate: float = 0.0
@@ -76,7 +80,7 @@ class LabelRights(msgspec.Struct):
     """One page of the rights service's ``/rights?label=``: the ids and the next cursor."""
 
     items: list[RightsRecord]
-    next_cursor: str | None = None
+    next_cursor: Annotated[str | None, Internal] = None
 
 
 class CatalogQuery(Query):
@@ -187,13 +191,13 @@ def create() -> BFF:
 def build(config: Any) -> BFF:
     bff = BFF(config)
 
-    @bff.get("/v1/partner", plan=PARTNER)
+    @bff.get("/v1/partner", plan=PARTNER, response=PartnerOut)
     async def me(request: Request) -> Response:
         assert request.principal is not None
         shape = shape_partner(request.principal.credential)
         return await aggregate(request, shape, partner_id=_partner_id(request))
 
-    @bff.get("/v1/partners/{id}", plan=PARTNER)
+    @bff.get("/v1/partners/{id}", plan=PARTNER, response=PartnerOut)
     async def partner(request: Request) -> Response:
         own = _partner_id(request)
         if request.path_params["id"] != own:
@@ -202,7 +206,7 @@ def build(config: Any) -> BFF:
         shape = shape_partner(request.principal.credential)
         return await aggregate(request, shape, partner_id=own)
 
-    @bff.get("/v1/catalog", plan=CATALOG, query=CatalogQuery)
+    @bff.get("/v1/catalog", plan=CATALOG, query=CatalogQuery, response=CatalogPage)
     async def catalog(request: Request) -> Response:
         query = CatalogQuery.of(request)
         return await with_cursor_from("rights", aggregate(
@@ -210,7 +214,7 @@ def build(config: Any) -> BFF:
             limit=str(query.limit), cursor=query.cursor or "",
         ))  # fmt: skip
 
-    @bff.get("/v1/tracks/{id}", plan=TRACK)
+    @bff.get("/v1/tracks/{id}", plan=TRACK, response=LabelTrackOut)
     async def track(request: Request) -> Response:
         return await aggregate(
             request, shape_track,

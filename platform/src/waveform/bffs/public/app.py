@@ -15,12 +15,13 @@ The contract is the structs in :mod:`waveform.bffs.public.shapes`, published as 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import msgspec
 
 from tailor import BFF, HTTPProblem, Inputs, NotFound, Part, Plan, PlanResult, Request, Response
 from tailor import aggregate as run_aggregate
+from tailor.govern.labels import DataClass
 from tailor.http import json_response
 from tailor.serve.run import config_from_env
 from waveform.bffs.consumed import (
@@ -45,7 +46,7 @@ from waveform.bffs.public.shapes import (
     UserOut,
 )
 from waveform.bffs.quotas import READ_QUOTAS
-from waveform.bffs.token import token_endpoint
+from waveform.bffs.token import TokenResponse, token_endpoint
 from waveform.bffs.upstreams import DEFAULT_UPSTREAMS
 
 AUDIENCE = "waveform-public"
@@ -70,6 +71,19 @@ PROFILE: dict[str, Any] = {
         "jwt": {"issuer": "waveform-accounts", "audience": AUDIENCE, "jwks_upstream": "accounts"}
     },
     "entitlements": {"enabled": True},
+    # Personal and sensitive fields its responses may carry, and why (docs/governance.md).
+    "governance": {
+        "expose": [
+            {
+                "field": "TokenResponse.access_token",
+                "reason": "the token endpoint answers the caller's own credential (RFC 6749 5.1)",
+            },
+            {
+                "field": "TokenResponse.refresh_token",
+                "reason": "the token endpoint answers the caller's own credential (RFC 6749 5.1)",
+            },
+        ]
+    },
     "upstreams": {**DEFAULT_UPSTREAMS, "tokens": "http://127.0.0.1:9011"},
     # Inward calls carry internal tokens exchanged as this BFF (the secret from the
     # environment, set by the supervisor); the client's credential never goes inward.
@@ -89,6 +103,7 @@ class PlaylistRecord(msgspec.Struct):
     """A playlist the caller may see: the playlists service answers a private one only to
     its owner (the same 404 as a missing one otherwise), so the BFF only shapes it."""
 
+    __data_class__: ClassVar[DataClass] = DataClass.PUBLIC
     id: str
     title: str
     owner_id: str
@@ -262,7 +277,7 @@ def create() -> BFF:
 
 def build(config: Any) -> BFF:
     bff = BFF(config)
-    bff.post("/v1/oauth/token", auth=False, uses=("accounts",))(
+    bff.post("/v1/oauth/token", auth=False, uses=("accounts",), response=TokenResponse)(
         token_endpoint(AUDIENCE, client_credentials=True)
     )
     document = msgspec.json.encode(openapi_document())
@@ -271,25 +286,25 @@ def build(config: Any) -> BFF:
     async def openapi(request: Request) -> Response:
         return Response(200, document, [("content-type", "application/json")])
 
-    @bff.get("/v1/tracks/{id}", plan=TRACK)
+    @bff.get("/v1/tracks/{id}", plan=TRACK, response=TrackOut)
     async def track(request: Request) -> Response:
         return await run_aggregate(
             request, shape_track, id=request.path_params["id"], **_caller(request)
         )
 
-    @bff.get("/v1/users/{id}", plan=USER)
+    @bff.get("/v1/users/{id}", plan=USER, response=UserOut)
     async def user(request: Request) -> Response:
         return await run_aggregate(
             request, shape_user, id=request.path_params["id"], **_caller(request)
         )
 
-    @bff.get("/v1/playlists/{id}", plan=PLAYLIST)
+    @bff.get("/v1/playlists/{id}", plan=PLAYLIST, response=PlaylistOut)
     async def playlist(request: Request) -> Response:
         return await run_aggregate(
             request, shape_playlist, id=request.path_params["id"], **_caller(request)
         )
 
-    @bff.get("/v1/me", plan=ME)
+    @bff.get("/v1/me", plan=ME, response=MeOut)
     async def me(request: Request) -> Response:
         return await run_aggregate(request, shape_me, **_user_only(request))
 

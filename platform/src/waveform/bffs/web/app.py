@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import msgspec
 
 from tailor import BFF, NotFound, Part, Plan, PlanResult, Request, Response, aggregate
 from tailor.cache import CachePolicy, tag
+from tailor.govern.labels import DataClass
 from tailor.params import Query, Token
 from tailor.serve.run import config_from_env
 from waveform.bffs.cards import index_tracks, user_card
@@ -20,7 +21,7 @@ from waveform.bffs.cursors import with_cursor_from
 from waveform.bffs.parts import catalog_batch, me_part, users_batch
 from waveform.bffs.plans import PLAYLIST, TRACK, USER, by_id
 from waveform.bffs.quotas import READ_QUOTAS
-from waveform.bffs.token import token_endpoint
+from waveform.bffs.token import TokenResponse, token_endpoint
 from waveform.bffs.upstreams import DEFAULT_UPSTREAMS
 from waveform.bffs.web.session import add_session_routes
 from waveform.bffs.web.shapes import (
@@ -75,6 +76,31 @@ PROFILE: dict[str, Any] = {
         },
     },
     "entitlements": {"enabled": True},
+    # Personal and sensitive fields its responses may carry, and why (docs/governance.md).
+    "governance": {
+        "expose": [
+            {
+                "field": "TokenResponse.access_token",
+                "reason": "the token endpoint answers the caller's own credential (RFC 6749 5.1)",
+            },
+            {
+                "field": "TokenResponse.refresh_token",
+                "reason": "the token endpoint answers the caller's own credential (RFC 6749 5.1)",
+            },
+            {
+                "field": "UserOut.city",
+                "reason": "a profile shows the city its user chose to publish there",
+            },
+            {
+                "field": "Me.city",
+                "reason": "the signed-in user's own profile, shown to that user",
+            },
+            {
+                "field": "SessionOut.csrf_token",
+                "reason": "the page sends it back on writes (double submit): the session's own",
+            },
+        ]
+    },
     "upstreams": {**DEFAULT_UPSTREAMS, "tokens": "http://127.0.0.1:9011"},
     # Inward calls carry internal tokens exchanged as this BFF; the secret comes from the
     # environment (the supervisor sets it), so a BFF without one does not start.
@@ -196,6 +222,7 @@ class PlaylistRecord(msgspec.Struct):
     """A playlist the caller may see: the playlists service answers a private one only to
     its owner (the same 404 as a missing one otherwise), so the BFF only shapes it."""
 
+    __data_class__: ClassVar[DataClass] = DataClass.PUBLIC
     id: str
     title: str
     owner_id: str
@@ -232,18 +259,22 @@ def create() -> BFF:
 
 def build(config: Any) -> BFF:
     bff = BFF(config)
-    bff.post("/api/auth/token", auth=False, uses=("accounts",))(token_endpoint("waveform-web"))
+    bff.post("/api/auth/token", auth=False, uses=("accounts",), response=TokenResponse)(
+        token_endpoint("waveform-web")
+    )
     add_session_routes(bff)
 
     def caller(request: Request) -> str:
         assert request.principal is not None
         return request.principal.subject
 
-    @bff.get("/api/me", plan=ME)
+    @bff.get("/api/me", plan=ME, response=Me)
     async def me(request: Request) -> Response:
         return await aggregate(request, shape_me, user_id=caller(request))
 
-    @bff.get("/api/stream", plan=STREAM, query=StreamQuery, cache=STREAM_CACHE)
+    @bff.get(
+        "/api/stream", plan=STREAM, query=StreamQuery, cache=STREAM_CACHE, response=StreamPageOut
+    )
     async def stream(request: Request) -> Response:
         cursor = StreamQuery.of(request).cursor or ""
         tag(request, f"feed:{caller(request)}")
@@ -252,8 +283,8 @@ def build(config: Any) -> BFF:
             aggregate(request, shape_stream, user_id=caller(request), cursor=cursor),
         )
 
-    bff.get("/api/tracks/{id}", plan=TRACK)(by_id(shape_track))
-    bff.get("/api/users/{id}", plan=USER)(by_id(shape_user))
-    bff.get("/api/playlists/{id}", plan=PLAYLIST)(by_id(shape_playlist))
+    bff.get("/api/tracks/{id}", plan=TRACK, response=TrackOut)(by_id(shape_track))
+    bff.get("/api/users/{id}", plan=USER, response=UserOut)(by_id(shape_user))
+    bff.get("/api/playlists/{id}", plan=PLAYLIST, response=PlaylistOut)(by_id(shape_playlist))
 
     return bff

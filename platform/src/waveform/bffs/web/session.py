@@ -12,11 +12,13 @@ ends it on every web BFF instance at once.
 from __future__ import annotations
 
 import time
+from typing import Annotated, ClassVar
 
 import msgspec
 
 from tailor import BFF, BadRequest, HTTPProblem, Request, Response, Unauthorized, json_response
 from tailor.auth.session import SessionManager
+from tailor.govern.labels import DataClass, Public, Sensitive
 from waveform.bffs.consumed import LoginResult
 from waveform.bffs.token import UnsupportedMediaType
 
@@ -34,8 +36,9 @@ class LoginRequest(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class SessionOut(msgspec.Struct):
-    user_id: str
-    csrf_token: str
+    __data_class__: ClassVar[DataClass] = DataClass.INTERNAL
+    user_id: Annotated[str, Public]
+    csrf_token: Annotated[str, Sensitive]
     expires_in: int
 
 
@@ -61,7 +64,7 @@ def _refused() -> Unauthorized:
 
 
 def add_session_routes(bff: BFF) -> None:
-    @bff.post("/api/session", auth=False, uses=("accounts",))
+    @bff.post("/api/session", auth=False, uses=("accounts",), response=SessionOut)
     async def login(request: Request) -> Response:
         manager = _manager(request)
         if not manager.same_origin(request):
@@ -101,7 +104,7 @@ def add_session_routes(bff: BFF) -> None:
         answer.headers.append(("cache-control", "no-store"))
         return answer
 
-    @bff.get("/api/session")
+    @bff.get("/api/session", response=SessionOut)
     async def current(request: Request) -> Response:
         principal = request.principal
         assert principal is not None

@@ -1,0 +1,55 @@
+"""Every field the reference BFFs answer or read has a data class, every personal one they
+answer is allowed by name, and docs/data-classes.md is what they expose today."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tailor.app import BFF
+from tailor.govern import classes
+from tailor.govern.exposure import unlabelled
+from waveform.governance import bffs
+
+ROOT = Path(__file__).parents[2]
+PAGE = "docs/data-classes.md"
+
+
+@pytest.fixture(scope="module")
+def built() -> list[BFF]:
+    return bffs()
+
+
+def test_every_field_the_bffs_answer_or_read_has_a_data_class(built: list[BFF]) -> None:
+    missing = [f"{b.config.name}: {f.key}" for b in built for f in unlabelled(b.router.routes)]
+    assert missing == []
+
+
+def test_every_route_that_runs_a_plan_declares_the_struct_it_answers(built: list[BFF]) -> None:
+    undeclared = [
+        f"{b.config.name}: {r.method} {r.template}"
+        for b in built
+        for r in b.router.routes
+        if r.plan is not None and r.response is None
+    ]
+    assert undeclared == []
+
+
+def test_every_bff_starts_with_its_exposure_allowed(built: list[BFF]) -> None:
+    for bff in built:
+        bff.check()  # raises ConfigError for a personal field without an entry
+
+
+def test_the_data_classes_page_is_current(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    code = classes.main(["waveform.governance:bffs", "--check", PAGE])
+    assert code == 0, (
+        f"refresh it: python -m tailor.govern classes waveform.governance:bffs --write {PAGE}"
+    )
+
+
+def test_a_stale_data_classes_page_fails_the_check(tmp_path: Path) -> None:
+    stale = tmp_path / "data-classes.md"
+    stale.write_text("# Data classes\n\nmobile exposes nothing personal.\n")
+    assert classes.main(["waveform.governance:bffs", "--check", str(stale)]) == 1
