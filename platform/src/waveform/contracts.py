@@ -24,12 +24,14 @@ from typing import Any
 from urllib.parse import urlencode
 
 from tailor.app import BFF
+from tailor.govern.command import load_bff
 from tailor.govern.contracts import Fetch, Interaction, plan_interactions, write_pacts
-from waveform.governance import bffs
-from waveform.supervisor import Platform
+from waveform.supervisor import BFFS, Platform
 
 STATE = "the seeded world"
 PACTS = Path("contracts/pacts")
+#: Each BFF as ``python -m tailor.govern`` loads it: built from its profile, not started.
+MODULES = tuple(f"waveform.bffs.{name}.app" for name in BFFS)
 
 #: Per BFF: the example caller's variables, and each route's own (its path parameters).
 EXAMPLES: dict[str, tuple[dict[str, str], dict[str, dict[str, str]]]] = {
@@ -105,7 +107,7 @@ class SeededServices:
 def interactions(services: SeededServices, built: Sequence[BFF] | None = None) -> list[Interaction]:
     """Every part of every route's plan of every BFF, for its example caller."""
     found: list[Interaction] = []
-    for bff in built if built is not None else bffs():
+    for bff in built if built is not None else [load_bff(m) for m in MODULES]:
         name = bff.config.name
         caller, per_route = EXAMPLES[name]
         subject = caller.get("user_id") or caller["partner_id"]

@@ -1,15 +1,16 @@
-"""``python -m tailor.govern classes TARGET``: what each BFF exposes and reads, by data class.
+"""``python -m tailor.govern classes MODULE... [--write FILE | --check FILE]``: what each BFF
+exposes and reads, by data class.
 
-``TARGET`` is ``module:callable`` returning the BFFs (built, not started), for example
-``waveform.governance:bffs``. The page is Markdown on stdout; ``--write FILE`` writes it and
-``--check FILE`` exits 1 when FILE is not what it would write (``make test`` keeps the
-committed page current this way). Unlabelled fields are listed and exit 1 as well.
+Each ``MODULE`` is a BFF as ``python -m tailor.govern openapi`` takes it (``package.module``
+with ``PROFILE`` and ``build``, or ``module:factory``). The page is Markdown on stdout;
+``--write FILE`` writes it and ``--check FILE`` exits 1 when FILE is not what it would write
+(``make test`` keeps the committed page current this way). Unlabelled fields are listed on
+stderr and exit 1 as well.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -17,27 +18,25 @@ from pathlib import Path
 import msgspec
 
 from tailor.app import BFF
+from tailor.govern.command import Command, load_bff
 from tailor.govern.exposure import Exposed, by_class, consumed_structs, exposed_fields, unlabelled
 from tailor.govern.labels import DataClass, FieldClass, struct_fields
 
 HEADER = """# Data classes: what each BFF exposes
 
-Generated from the data classes of the response and consumed structs by
-`python -m tailor.govern classes {target} --write {path}`;
-`make test` fails when it is out of date. How to label a field and allow a personal one:
-[governance](governance.md).
+Generated from the data classes of the response and consumed structs; `make test` fails when
+it is out of date. How to label a field and allow a personal one: [governance](governance.md).
+Refresh it with:
+
+    python -m tailor.govern classes \\
+      {modules} \\
+      --write {path}
 """
 
 
-def load_bffs(target: str) -> list[BFF]:
-    """The BFFs ``module:callable`` returns (one BFF or an iterable of them)."""
-    module, _, name = target.partition(":")
-    made = getattr(importlib.import_module(module), name or "bffs")()
-    return [made] if isinstance(made, BFF) else list(made)
-
-
-def render(bffs: Iterable[BFF], target: str, path: str) -> str:
-    out = [HEADER.format(target=target, path=path)]
+def render(bffs: Iterable[BFF], modules: Sequence[str], path: str) -> str:
+    """The page: per BFF, its responses, the fields they expose and what it reads, by class."""
+    out = [HEADER.format(modules=" \\\n      ".join(modules), path=path)]
     for bff in bffs:
         routes = bff.router.routes
         out.append(f"## {bff.config.name}\n")
@@ -88,25 +87,31 @@ def _keys(keys: list[str]) -> str:
     return "; ".join(f"`{s}`: {', '.join(f)}" for s, f in structs.items())
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tailor.govern classes", description=__doc__)
-    parser.add_argument("target", help="module:callable returning the BFFs")
-    what = parser.add_mutually_exclusive_group()
-    what.add_argument("--write", metavar="FILE", help="write the page to FILE")
-    what.add_argument("--check", metavar="FILE", help="exit 1 unless FILE is current")
-    args = parser.parse_args(argv)
-    bffs = load_bffs(args.target)
+def _configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("modules", nargs="+", metavar="module", help="one BFF per module")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--write", metavar="FILE", help="write the page to FILE")
+    mode.add_argument("--check", metavar="FILE", help="exit 1 unless FILE is the page")
+
+
+def _run(args: argparse.Namespace) -> int:
+    bffs = [load_bff(m) for m in args.modules]
     missing: list[FieldClass] = [f for bff in bffs for f in unlabelled(bff.router.routes)]
     for f in missing:
         print(f"unlabelled: {f.key} ({f.struct.__module__})", file=sys.stderr)
-    page = render(bffs, args.target, args.write or args.check or "FILE")
+    page = render(bffs, args.modules, args.write or args.check or "FILE")
     if args.write:
         Path(args.write).write_text(page)
     elif args.check:
-        current = Path(args.check).read_text() if Path(args.check).exists() else ""
-        if current != page:
-            print(f"{args.check} is out of date: run with --write {args.check}", file=sys.stderr)
+        path = Path(args.check)
+        if not path.is_file() or path.read_text() != page:
+            print(f"{path} is out of date: run with --write {path}", file=sys.stderr)
             return 1
     else:
         sys.stdout.write(page)
     return 1 if missing else 0
+
+
+COMMAND = Command(
+    "classes", "print, write or check the data classes each BFF exposes", _configure, _run
+)

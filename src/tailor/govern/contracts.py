@@ -9,7 +9,7 @@ against its running process (:func:`verify`); a field it renamed or dropped fail
 in production.
 
     python -m tailor.govern contracts contracts/pacts                       # the contracts
-    python -m tailor.govern contracts contracts/pacts --verify waveform.governance:providers
+    python -m tailor.govern contracts contracts/pacts --verify waveform.contracts:providers
 
 The second form verifies every contract against the providers the context manager yields and
 prints the matrix, consumer x provider x result, like a broker's can-i-deploy; it exits 1
@@ -31,6 +31,7 @@ from typing import Any, Protocol
 import msgspec
 
 from tailor.aggregate.plan import NO_FALLBACK, Inputs
+from tailor.govern.command import Command
 from tailor.routing import Route
 
 #: What a contract's metadata says about how it was made (``subject``: the example caller).
@@ -219,11 +220,12 @@ def pact_files(directory: Path) -> Iterator[Path]:
     return iter(sorted(directory.glob("*.json")))
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tailor.govern contracts", description=__doc__)
+def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("pacts", type=Path, help="the directory of pact files")
     parser.add_argument("--verify", metavar="TARGET", help="module:callable yielding Providers")
-    args = parser.parse_args(argv)
+
+
+def _run(args: argparse.Namespace) -> int:
     files = list(pact_files(args.pacts))
     if args.verify is None:
         parties = [pact_parties(f)[:2] for f in files]
@@ -236,6 +238,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not v.ok:
             print(f"\n{v.consumer} -> {v.provider}:\n{v.report}", file=sys.stderr)
     return 0 if all(v.ok for v in verdicts) else 1
+
+
+COMMAND = Command(
+    "contracts", "list the Pact contracts, or verify them and print the matrix", _configure, _run
+)
 
 
 __all__ = [

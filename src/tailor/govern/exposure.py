@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import msgspec
 
 from tailor.errors import ConfigError
-from tailor.govern.labels import DataClass, FieldClass, reachable, struct_fields
+from tailor.govern.labels import DataClass, FieldClass, reachable, struct_fields, structs_in
 from tailor.govern.settings import Governance
 from tailor.routing import Route
 
@@ -30,13 +31,19 @@ class Exposed:
     reason: str = ""
 
 
+def answered(route: Route) -> Any:
+    """The body type ``route`` answers, as it declares it (``response=``); ``None``: none."""
+    return route.response
+
+
 def response_structs(routes: Iterable[Route]) -> dict[type[msgspec.Struct], list[str]]:
     """Each struct a route's response holds, with the routes (``GET /v1/home``) that answer it."""
     found: dict[type[msgspec.Struct], list[str]] = {}
     for route in routes:
-        if route.response is None:
+        body = answered(route)
+        if body is None:
             continue
-        for struct in reachable([route.response]):
+        for struct in reachable(structs_in(body)):
             found.setdefault(struct, []).append(f"{route.method} {route.template}")
     return found
 
@@ -46,11 +53,10 @@ def consumed_structs(routes: Iterable[Route]) -> dict[type[msgspec.Struct], list
     found: dict[type[msgspec.Struct], list[str]] = {}
     for route in routes:
         for part in route.plan.parts if route.plan is not None else ():
-            if isinstance(part.into, type) and issubclass(part.into, msgspec.Struct):
-                for struct in reachable([part.into]):
-                    where = found.setdefault(struct, [])
-                    if part.upstream not in where:
-                        where.append(part.upstream)
+            for struct in reachable(structs_in(part.into)):
+                where = found.setdefault(struct, [])
+                if part.upstream not in where:
+                    where.append(part.upstream)
     return found
 
 

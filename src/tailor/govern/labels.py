@@ -26,6 +26,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import msgspec
 import msgspec.inspect as mi
@@ -112,6 +113,16 @@ def reachable(roots: list[type[msgspec.Struct]]) -> list[type[msgspec.Struct]]:
         seen[struct] = None
         todo.extend(h for f in struct_fields(struct) for h in f.holds)
     return list(seen)
+
+
+def structs_in(type_: Any) -> list[type[msgspec.Struct]]:
+    """The structs a type holds at its top (``Home``, ``list[Track]``, ``dict[str, Card]``);
+    none for a type that holds none (``dict``, ``bytes``) or is no type msgspec knows."""
+    try:
+        info = mi.type_info(type_)
+    except TypeError:
+        return []
+    return list(dict.fromkeys(_structs_in(info)))
 
 
 def _label_of(t: mi.Type) -> DataClass | None:

@@ -14,12 +14,14 @@ from typing import Any
 
 import pytest
 
+from tailor.govern.__main__ import main
 from tailor.govern.contracts import pact_parties, verify, write_pacts
 from waveform.contracts import SeededServices, interactions
 from waveform.supervisor import Platform
 
 PACTS = Path(__file__).parents[3] / "contracts" / "pacts"
-PROVIDERS = sorted({pact_parties(f)[1] for f in PACTS.glob("*.json")})
+PACT_FILES = sorted(PACTS.glob("*.json"))
+PROVIDERS = sorted({pact_parties(f)[1] for f in PACT_FILES})
 
 
 @pytest.fixture(scope="module")
@@ -93,3 +95,12 @@ def test_a_service_renaming_a_consumed_field_fails_verification(
     verdict = verify(PACTS / "mobile-users.json", services, url=users_renaming_display_name)
     assert not verdict.ok
     assert "display_name" in verdict.report
+
+
+def test_the_contracts_command_lists_every_consumer_and_provider(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["contracts", str(PACTS)]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    assert rows[0].split() == ["consumer", "provider", "result"]
+    assert [r.split()[:2] for r in rows[1:]] == [list(pact_parties(f)[:2]) for f in PACT_FILES]
