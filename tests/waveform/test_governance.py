@@ -3,6 +3,10 @@ answer is allowed by name, and docs/data-classes.md is what they expose today.""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +15,7 @@ from tailor.app import BFF
 from tailor.govern.__main__ import main
 from tailor.govern.command import load_bff
 from tailor.govern.exposure import answered, unlabelled
+from waveform.bffs.mobile.app import PROFILE
 from waveform.contracts import MODULES
 
 ROOT = Path(__file__).parents[2]
@@ -51,3 +56,24 @@ def test_a_stale_data_classes_page_fails_the_check(tmp_path: Path) -> None:
     stale = tmp_path / "data-classes.md"
     stale.write_text("# Data classes\n\nmobile exposes nothing personal.\n")
     assert main(["classes", *MODULES, "--check", str(stale)]) == 1
+
+
+def test_started_with_an_entry_naming_no_field_the_mobile_bff_exits_2_naming_the_key(
+    tmp_path: Path,
+) -> None:
+    expose = [
+        *PROFILE["governance"]["expose"],
+        {"field": "UserScreen.town", "reason": "a typo of city"},
+    ]
+    config = tmp_path / "mobile.json"
+    config.write_text(json.dumps({"listen": {"port": 0}, "governance": {"expose": expose}}))
+    done = subprocess.run(
+        [sys.executable, "-m", "waveform.bffs.mobile", "--config", str(config)],
+        env={**os.environ, "WAVEFORM_TOKEN_EXCHANGE_SECRET": "not-used"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert f"governance.expose.{len(expose) - 1}.field" in done.stderr
+    assert "Traceback" not in done.stderr
