@@ -79,7 +79,13 @@ def exposed_fields(governance: Governance, routes: Iterable[Route]) -> list[Expo
     known: dict[str, FieldClass] = {}
     for struct, where in response_structs(routes).items():
         for f in struct_fields(struct):
-            known[f.key] = f
+            if known.setdefault(f.key, f).struct is not struct:
+                # An entry names a field by Struct.field: two structs of one name would share it.
+                raise ConfigError(
+                    "governance.expose",
+                    f"two response structs are named {struct.__name__} "
+                    f"({known[f.key].struct.__module__}, {struct.__module__}): rename one",
+                )
             if not f.leaf:
                 continue
             if f.data_class is not None and f.data_class.guarded and f.key not in reasons:

@@ -88,3 +88,11 @@ def test_an_entry_without_a_reason_is_refused_by_the_config() -> None:
 def test_unlabelled_lists_the_fields_of_responses_and_consumed_structs_without_a_class() -> None:
     bff = _bff([{"field": "Profile.city", "reason": "shown on the user's own profile"}])
     assert sorted(f.key for f in unlabelled(bff.router.routes)) == ["Page.note", "Record.id"]
+
+
+def test_two_response_structs_of_one_name_stop_startup() -> None:
+    Twin = msgspec.defstruct("Profile", [("username", Annotated[str, Personal])])
+    bff = _bff([{"field": "Profile.city", "reason": "shown on the user's own profile"}])
+    bff.get("/twin", auth=False, response=Twin)(_page)
+    with pytest.raises(ConfigError, match="two response structs are named Profile"):
+        bff.check()
