@@ -75,6 +75,12 @@ class _ClientCredentials(msgspec.Struct, omit_defaults=True):
     scope: str | None = None
 
 
+#: The ``governance.expose`` entries of a BFF with a token endpoint (docs/governance.md).
+TOKEN_EXPOSES = [
+    {"field": f"TokenResponse.{name}", "reason": "the caller's own credential (RFC 6749 5.1)"}
+    for name in ("access_token", "refresh_token")
+]
+
 _decode = msgspec.json.Decoder(TokenRequest).decode
 _encode = msgspec.json.Encoder().encode
 _NO_STORE = (("cache-control", "no-store"), ("pragma", "no-cache"))

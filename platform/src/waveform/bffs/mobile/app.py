@@ -39,7 +39,7 @@ from waveform.bffs.mobile.shapes import (
 from waveform.bffs.parts import catalog_batch, me_part, users_batch
 from waveform.bffs.plans import PLAYLIST, TRACK, USER, by_id
 from waveform.bffs.quotas import READ_QUOTAS
-from waveform.bffs.token import TokenResponse, password_grant
+from waveform.bffs.token import TOKEN_EXPOSES, TokenResponse, password_grant
 from waveform.bffs.upstreams import DEFAULT_UPSTREAMS
 
 PROFILE: dict[str, Any] = {
@@ -86,14 +86,7 @@ PROFILE: dict[str, Any] = {
     # Personal and sensitive fields its responses may carry, and why (docs/governance.md).
     "governance": {
         "expose": [
-            {
-                "field": "TokenResponse.access_token",
-                "reason": "the token endpoint answers the caller's own credential (RFC 6749 5.1)",
-            },
-            {
-                "field": "TokenResponse.refresh_token",
-                "reason": "the token endpoint answers the caller's own credential (RFC 6749 5.1)",
-            },
+            *TOKEN_EXPOSES,
             {
                 "field": "UserScreen.city",
                 "reason": "a profile shows the city its user chose to publish there",

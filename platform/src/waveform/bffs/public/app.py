@@ -46,7 +46,7 @@ from waveform.bffs.public.shapes import (
     UserOut,
 )
 from waveform.bffs.quotas import READ_QUOTAS
-from waveform.bffs.token import TokenResponse, token_endpoint
+from waveform.bffs.token import TOKEN_EXPOSES, TokenResponse, token_endpoint
 from waveform.bffs.upstreams import DEFAULT_UPSTREAMS
 
 AUDIENCE = "waveform-public"
@@ -72,18 +72,7 @@ PROFILE: dict[str, Any] = {
     },
     "entitlements": {"enabled": True},
     # Personal and sensitive fields its responses may carry, and why (docs/governance.md).
-    "governance": {
-        "expose": [
-            {
-                "field": "TokenResponse.access_token",
-                "reason": "the token endpoint answers the caller's own credential (RFC 6749 5.1)",
-            },
-            {
-                "field": "TokenResponse.refresh_token",
-                "reason": "the token endpoint answers the caller's own credential (RFC 6749 5.1)",
-            },
-        ]
-    },
+    "governance": {"expose": TOKEN_EXPOSES},
     "upstreams": {**DEFAULT_UPSTREAMS, "tokens": "http://127.0.0.1:9011"},
     # Inward calls carry internal tokens exchanged as this BFF (the secret from the
     # environment, set by the supervisor); the client's credential never goes inward.

@@ -21,7 +21,7 @@ from waveform.bffs.cursors import with_cursor_from
 from waveform.bffs.parts import catalog_batch, me_part, users_batch
 from waveform.bffs.plans import PLAYLIST, TRACK, USER, by_id
 from waveform.bffs.quotas import READ_QUOTAS
-from waveform.bffs.token import TokenResponse, token_endpoint
+from waveform.bffs.token import TOKEN_EXPOSES, TokenResponse, token_endpoint
 from waveform.bffs.upstreams import DEFAULT_UPSTREAMS
 from waveform.bffs.web.session import add_session_routes
 from waveform.bffs.web.shapes import (
@@ -79,14 +79,7 @@ PROFILE: dict[str, Any] = {
     # Personal and sensitive fields its responses may carry, and why (docs/governance.md).
     "governance": {
         "expose": [
-            {
-                "field": "TokenResponse.access_token",
-                "reason": "the token endpoint answers the caller's own credential (RFC 6749 5.1)",
-            },
-            {
-                "field": "TokenResponse.refresh_token",
-                "reason": "the token endpoint answers the caller's own credential (RFC 6749 5.1)",
-            },
+            *TOKEN_EXPOSES,
             {
                 "field": "UserOut.city",
                 "reason": "a profile shows the city its user chose to publish there",
