@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 
 from tailor.govern.__main__ import main
+from tailor.govern.command import load_bff
 from tailor.govern.contracts import pact_parties, verify, write_pacts
-from waveform.contracts import SeededServices, interactions
+from waveform.contracts import MODULES, SeededServices, interactions
 from waveform.supervisor import Platform
 
 PACTS = Path(__file__).parents[3] / "contracts" / "pacts"
@@ -104,3 +105,18 @@ def test_the_contracts_command_lists_every_consumer_and_provider(
     rows = capsys.readouterr().out.splitlines()
     assert rows[0].split() == ["consumer", "provider", "result"]
     assert [r.split()[:2] for r in rows[1:]] == [list(pact_parties(f)[:2]) for f in PACT_FILES]
+
+
+def test_every_part_of_every_plan_is_an_interaction_of_its_bffs_contracts() -> None:
+    committed = {
+        (pact["consumer"]["name"], i["description"])
+        for pact in (json.loads(f.read_text()) for f in PACT_FILES)
+        for i in pact["interactions"]
+    }
+    parts = {
+        (bff.config.name, f"{route.method} {route.template}: {part.name}")
+        for bff in (load_bff(m) for m in MODULES)
+        for route in bff.router.routes
+        for part in (route.plan.parts if route.plan is not None else ())
+    }
+    assert parts == committed
