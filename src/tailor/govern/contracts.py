@@ -187,6 +187,7 @@ def verify(pact_file: Path, providers: Providers, *, url: str | None = None) -> 
     # The verifier's host must be the one it connects to: it sends that as its address.
     verifier = Verifier(provider, host=urlsplit(base).hostname).add_transport(url=base)
     verifier.add_source(pact_file)
+    verifier.set_request_timeout(30_000)  # a slow answer is not a broken contract
     verifier.add_custom_headers(dict(providers.headers(provider, subject)))
 
     def set_up(state: str, parameters: dict[str, Any] | None) -> None:
