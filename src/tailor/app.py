@@ -26,6 +26,7 @@ from tailor.auth.internal import build_inward_credentials
 from tailor.cache.policy import CachePolicy
 from tailor.chain import Chain, Handler, Outcome, StageFactory, awaitable
 from tailor.config import Config
+from tailor.govern.exposure import check_exposure
 from tailor.http import JSON_CONTENT_TYPE, Request, Response
 from tailor.observe.admin import AdminServer
 from tailor.observe.metrics import Metrics
@@ -119,7 +120,8 @@ class BFF:
         route into the edge cache (see :mod:`tailor.cache`). ``response`` (the body type, when
         the handler's ``-> Json[Body]`` does not say it; ``None`` for a 204), ``body`` (the
         JSON body it reads) and ``problems`` (statuses its handler answers itself, such as
-        415) are what its OpenAPI operation documents (docs/openapi.md)."""
+        415) are what its OpenAPI operation documents (docs/openapi.md); the response's
+        fields' data classes are what the governance gate checks (docs/governance.md)."""
         spec = query_spec(query)
 
         def register(handler: Handler) -> Handler:
@@ -160,11 +162,13 @@ class BFF:
     def check(self) -> None:
         """What startup refuses, checked without starting anything (a server's parent process
         calls it before forking workers): an upstream a route or authenticator uses but the
-        config lacks, a route requiring authentication that no authenticator provides, and
+        config lacks, a route requiring authentication that no authenticator provides, a
+        personal or sensitive response field without a ``governance.expose`` entry, and
         (when ``openapi.path`` serves it) a route the OpenAPI document cannot describe.
         Raises :class:`~tailor.errors.ConfigError` naming the key or the route."""
         self.registry.require(self._uses | upstreams_used(self.config))
         check_auth(self.config, self.router.routes)
+        check_exposure(self.config.governance, self.router.routes)
         if self.config.openapi.path:
             self._openapi = msgspec.json.encode(openapi_document(self))
 

@@ -19,6 +19,7 @@ import msgspec
 
 from tailor.errors import ConfigError
 from tailor.extras import check_extras
+from tailor.govern.settings import Governance
 from tailor.resilience.settings import ResilienceSettings
 from tailor.validation import Count, NonNegative, Port, Positive, convert, deep_merge
 
@@ -418,6 +419,7 @@ class Config(msgspec.Struct, forbid_unknown_fields=True):
     cache: Cache = msgspec.field(default_factory=Cache)
     rate_limit: RateLimit = msgspec.field(default_factory=RateLimit)
     resilience: ResilienceSettings = msgspec.field(default_factory=ResilienceSettings)
+    governance: Governance = msgspec.field(default_factory=Governance)
     #: Settings of the stages a BFF adds (``BFF.add_stage``), one table per stage name: each
     #: is validated against that stage's own Struct when the chain is built.
     stages: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)

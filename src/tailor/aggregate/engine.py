@@ -25,13 +25,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import msgspec
 
 from tailor.aggregate.plan import NO_FALLBACK, Inputs, Part, Plan, UnknownPart
 from tailor.auth.principal import Principal
 from tailor.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from tailor.govern.labels import DataClass
 from tailor.resilience.allowance import CallAllowance
 from tailor.resilience.errors import FanOutLimitExceeded
 from tailor.resilience.runtime import Resilience
@@ -49,6 +50,7 @@ class Degradation(msgspec.Struct, frozen=True, omit_defaults=True):
     Degradation(part='recs', reason='timeout', stale=True)
     """
 
+    __data_class__: ClassVar[DataClass] = DataClass.INTERNAL
     part: str
     reason: str
     stale: bool = False

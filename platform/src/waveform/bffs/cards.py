@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import msgspec
 
+from tailor.govern.labels import DataClass
 from waveform.bffs.consumed import CatalogTrack, UserRecord
 
 
 class UserCard(msgspec.Struct, gc=False):
+    __data_class__: ClassVar[DataClass] = DataClass.PUBLIC
     id: str
     username: str
     display_name: str

@@ -2,7 +2,10 @@
 
 These structs are the BFFs' consumer contracts. Upstream JSON is decoded straight into them, so
 a field a service adds is never read, and a PII field (email, date of birth, phone, password
-hash) cannot leak through a BFF because no struct here holds one.
+hash) cannot leak through a BFF because no struct here holds one. Each field has a data class
+(``__data_class__`` for the struct, a label where a field differs: tailor.govern.labels); the
+personal ones that are read (a user's country and city) reach a response only where a BFF's
+``governance.expose`` names them (docs/governance.md).
 
 ``gc=False``: these are plain data (strings, numbers, lists of other records) and never part of
 a reference cycle, so the garbage collector need not track them. A home screen decodes over a
@@ -11,17 +14,22 @@ thousand of them; untracked, they cost less to create and nothing in the collect
 
 from __future__ import annotations
 
+from typing import Annotated, ClassVar
+
 import msgspec
+
+from tailor.govern.labels import DataClass, Internal, Personal, Sensitive
 
 
 class UserRecord(msgspec.Struct, gc=False):
+    __data_class__: ClassVar[DataClass] = DataClass.PUBLIC
     id: str
     username: str
     display_name: str
     avatar_url: str
-    country: str = ""
+    country: Annotated[str, Personal] = ""  # sent inward only, for the catalog's geo rules
     bio: str = ""
-    city: str = ""
+    city: Annotated[str, Personal] = ""
     followers_count: int = 0
     followings_count: int = 0
     track_count: int = 0
@@ -32,6 +40,7 @@ class UserBatch(msgspec.Struct, gc=False):
 
 
 class Media(msgspec.Struct, gc=False):
+    __data_class__: ClassVar[DataClass] = DataClass.PUBLIC
     stream_url: str
     preview_url: str = ""
 
@@ -39,6 +48,7 @@ class Media(msgspec.Struct, gc=False):
 class CatalogTrack(msgspec.Struct, gc=False):
     """A track as the catalog (value-added) service shows it to one viewer."""
 
+    __data_class__: ClassVar[DataClass] = DataClass.PUBLIC
     id: str
     title: str
     owner_id: str
@@ -56,6 +66,7 @@ class CatalogBatch(msgspec.Struct, gc=False):
 
 
 class StreamItem(msgspec.Struct, gc=False):
+    __data_class__: ClassVar[DataClass] = DataClass.PUBLIC
     id: str
     type: str
     actor_id: str
@@ -65,10 +76,11 @@ class StreamItem(msgspec.Struct, gc=False):
 
 class StreamPage(msgspec.Struct, gc=False):
     items: list[StreamItem]
-    next_cursor: str | None = None
+    next_cursor: Annotated[str | None, Internal] = None
 
 
 class Recommendation(msgspec.Struct, gc=False):
+    __data_class__: ClassVar[DataClass] = DataClass.PUBLIC
     track_id: str
 
 
@@ -77,6 +89,7 @@ class Recommendations(msgspec.Struct, gc=False):
 
 
 class PlaylistRecord(msgspec.Struct, gc=False):
+    __data_class__: ClassVar[DataClass] = DataClass.PUBLIC
     id: str
     title: str
     owner_id: str
@@ -89,6 +102,7 @@ class PlaylistBatch(msgspec.Struct, gc=False):
 
 
 class TrackRef(msgspec.Struct, gc=False):
+    __data_class__: ClassVar[DataClass] = DataClass.PUBLIC
     id: str
 
 
@@ -97,8 +111,9 @@ class TrackRefs(msgspec.Struct, gc=False):
 
 
 class LoginResult(msgspec.Struct, gc=False):
+    __data_class__: ClassVar[DataClass] = DataClass.INTERNAL
     user_id: str
-    access_token: str
+    access_token: Annotated[str, Sensitive]
     expires_in: int
     token_type: str = "Bearer"
 

@@ -12,6 +12,7 @@ bad client) is the same 401, so a caller cannot tell which it was.
 from __future__ import annotations
 
 import base64
+from typing import Annotated, ClassVar
 from urllib.parse import parse_qsl, unquote
 
 import msgspec
@@ -19,6 +20,7 @@ import msgspec
 from tailor import BadRequest, HTTPProblem, Json, Request, Unauthorized, json_response
 from tailor.chain import Handler
 from tailor.errors import UpstreamStatusError
+from tailor.govern.labels import DataClass, Sensitive
 from tailor.validation import error_key
 
 
@@ -35,18 +37,20 @@ class TokenRequest(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Tru
 class TokenResponse(msgspec.Struct, omit_defaults=True):
     """What every token endpoint answers (RFC 6749 5.1)."""
 
-    access_token: str
+    __data_class__: ClassVar[DataClass] = DataClass.INTERNAL
+    access_token: Annotated[str, Sensitive]
     token_type: str
     expires_in: int
-    refresh_token: str | None = None
+    refresh_token: Annotated[str | None, Sensitive] = None
     scope: str | None = None
 
 
 class _Granted(msgspec.Struct):
-    access_token: str
+    __data_class__: ClassVar[DataClass] = DataClass.INTERNAL
+    access_token: Annotated[str, Sensitive]
     expires_in: int
     token_type: str = "Bearer"
-    refresh_token: str | None = None
+    refresh_token: Annotated[str | None, Sensitive] = None
     scope: str | None = None
 
 
@@ -70,6 +74,12 @@ class _ClientCredentials(msgspec.Struct, omit_defaults=True):
     audience: str
     scope: str | None = None
 
+
+#: The ``governance.expose`` entries of a BFF with a token endpoint (docs/governance.md).
+TOKEN_EXPOSES = [
+    {"field": f"TokenResponse.{name}", "reason": "the caller's own credential (RFC 6749 5.1)"}
+    for name in ("access_token", "refresh_token")
+]
 
 _decode = msgspec.json.Decoder(TokenRequest).decode
 _encode = msgspec.json.Encoder().encode

@@ -39,7 +39,7 @@ from waveform.bffs.mobile.shapes import (
 from waveform.bffs.parts import catalog_batch, me_part, users_batch
 from waveform.bffs.plans import PLAYLIST, TRACK, USER, by_id
 from waveform.bffs.quotas import READ_QUOTAS
-from waveform.bffs.token import TOKEN_ROUTE, password_grant
+from waveform.bffs.token import TOKEN_EXPOSES, TOKEN_ROUTE, password_grant
 from waveform.bffs.upstreams import DEFAULT_UPSTREAMS
 
 PROFILE: dict[str, Any] = {
@@ -88,6 +88,16 @@ PROFILE: dict[str, Any] = {
     "entitlements": {"enabled": True},
     # The API document, generated from the routes (docs/openapi.md).
     "openapi": {"path": "/openapi.json", "title": "waveform mobile BFF"},
+    # Personal and sensitive fields its responses may carry, and why (docs/governance.md).
+    "governance": {
+        "expose": [
+            *TOKEN_EXPOSES,
+            {
+                "field": "UserScreen.city",
+                "reason": "a profile shows the city its user chose to publish there",
+            },
+        ]
+    },
     "upstreams": {**DEFAULT_UPSTREAMS, "tokens": "http://127.0.0.1:9011"},
     # Inward calls carry internal tokens exchanged as this BFF; the secret comes from the
     # environment (the supervisor sets it), so a BFF without one does not start.

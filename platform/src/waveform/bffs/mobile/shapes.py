@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Annotated, ClassVar
+
 import msgspec
 
 from tailor import AggregateBody
+from tailor.govern.labels import DataClass, Internal, Personal
 from waveform.bffs.cards import UserCard
 
 
 class TrackCard(msgspec.Struct, gc=False):
+    __data_class__: ClassVar[DataClass] = DataClass.PUBLIC
     id: str
     title: str
     duration_ms: int
@@ -18,6 +22,7 @@ class TrackCard(msgspec.Struct, gc=False):
 
 
 class StreamCard(msgspec.Struct, gc=False):
+    __data_class__: ClassVar[DataClass] = DataClass.PUBLIC
     id: str
     type: str
     created_at: str
@@ -27,10 +32,11 @@ class StreamCard(msgspec.Struct, gc=False):
 
 class StreamSection(msgspec.Struct, gc=False):
     items: list[StreamCard]
-    next_cursor: str | None
+    next_cursor: Annotated[str | None, Internal]
 
 
 class PlaylistCard(msgspec.Struct, gc=False):
+    __data_class__: ClassVar[DataClass] = DataClass.PUBLIC
     id: str
     title: str
     track_count: int
@@ -45,6 +51,7 @@ class Home(AggregateBody, kw_only=True):
 
 
 class TrackScreen(AggregateBody, kw_only=True):
+    __data_class__: ClassVar[DataClass] = DataClass.PUBLIC
     id: str
     title: str
     description: str
@@ -58,18 +65,20 @@ class TrackScreen(AggregateBody, kw_only=True):
 
 
 class UserScreen(AggregateBody, kw_only=True):
+    __data_class__: ClassVar[DataClass] = DataClass.PUBLIC
     id: str
     username: str
     display_name: str
     avatar_url: str
     bio: str
-    city: str
+    city: Annotated[str, Personal]
     followers_count: int
     followings_count: int
     tracks: list[TrackCard]
 
 
 class PlaylistScreen(AggregateBody, kw_only=True):
+    __data_class__: ClassVar[DataClass] = DataClass.PUBLIC
     id: str
     title: str
     artwork_url: str

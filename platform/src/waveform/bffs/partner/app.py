@@ -20,11 +20,12 @@ subject is the partner, which owns no track: what the public may see of the labe
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any, ClassVar
 
 import msgspec
 
 from tailor import BFF, Inputs, Json, NotFound, Part, Plan, PlanResult, Request, aggregate
+from tailor.govern.labels import DataClass, Internal, Public
 from tailor.params import Int, Query, Token
 from tailor.serve.run import config_from_env
 from waveform.bffs.consumed import EMPTY_TRACKS, CatalogBatch, CatalogTrack
@@ -56,20 +57,23 @@ PROFILE: dict[str, Any] = {
 
 
 class PartnerRecord(msgspec.Struct):
-    partner_id: str
+    __data_class__: ClassVar[DataClass] = DataClass.PUBLIC
+    partner_id: Annotated[str, Internal]
     name: str
     label: str
 
 
 class TrackRecord(msgspec.Struct):
+    __data_class__: ClassVar[DataClass] = DataClass.PUBLIC
     id: str
     title: str
     duration_ms: int
 
 
 class RightsRecord(msgspec.Struct):
-    track_id: str
-    label: str
+    __data_class__: ClassVar[DataClass] = DataClass.INTERNAL
+    track_id: Annotated[str, Public]
+    label: Annotated[str, Public]
     geo_restricted: bool
     allowed_countries: list[str]
     royalty_rate: float = 0.0
@@ -80,7 +84,7 @@ class LabelRights(msgspec.Struct):
     """One page of the rights service's ``/rights?label=``: the ids and the next cursor."""
 
     items: list[RightsRecord]
-    next_cursor: str | None = None
+    next_cursor: Annotated[str | None, Internal] = None
 
 
 class CatalogQuery(Query):

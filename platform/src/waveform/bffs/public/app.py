@@ -15,12 +15,13 @@ The contract is the structs in :mod:`waveform.bffs.public.shapes`, published as 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import msgspec
 
 from tailor import BFF, HTTPProblem, Inputs, Json, NotFound, Part, Plan, PlanResult, Request
 from tailor import aggregate as run_aggregate
+from tailor.govern.labels import DataClass
 from tailor.http import json_response
 from tailor.serve.run import config_from_env
 from waveform.bffs.consumed import (
@@ -44,7 +45,7 @@ from waveform.bffs.public.shapes import (
     UserOut,
 )
 from waveform.bffs.quotas import READ_QUOTAS
-from waveform.bffs.token import TOKEN_ROUTE, token_endpoint
+from waveform.bffs.token import TOKEN_EXPOSES, TOKEN_ROUTE, token_endpoint
 from waveform.bffs.upstreams import DEFAULT_UPSTREAMS
 
 AUDIENCE = "waveform-public"
@@ -75,6 +76,8 @@ PROFILE: dict[str, Any] = {
         "title": "waveform public API",
         "description": "Versioned under /v1: fields are only ever added within a version.",
     },
+    # Personal and sensitive fields its responses may carry, and why (docs/governance.md).
+    "governance": {"expose": TOKEN_EXPOSES},
     "upstreams": {**DEFAULT_UPSTREAMS, "tokens": "http://127.0.0.1:9011"},
     # Inward calls carry internal tokens exchanged as this BFF (the secret from the
     # environment, set by the supervisor); the client's credential never goes inward.
@@ -94,6 +97,7 @@ class PlaylistRecord(msgspec.Struct):
     """A playlist the caller may see: the playlists service answers a private one only to
     its owner (the same 404 as a missing one otherwise), so the BFF only shapes it."""
 
+    __data_class__: ClassVar[DataClass] = DataClass.PUBLIC
     id: str
     title: str
     owner_id: str

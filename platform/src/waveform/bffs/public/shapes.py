@@ -7,14 +7,18 @@ removing or renaming one needs ``/v2``.
 
 from __future__ import annotations
 
+from typing import Annotated, ClassVar
+
 import msgspec
 
 from tailor import AggregateBody
+from tailor.govern.labels import DataClass, Sensitive
 
 
 class PublicUser(msgspec.Struct):
     """A user as any app may see them."""
 
+    __data_class__: ClassVar[DataClass] = DataClass.PUBLIC
     id: str
     username: str
     display_name: str
@@ -24,6 +28,7 @@ class PublicUser(msgspec.Struct):
 class PublicTrack(msgspec.Struct):
     """A track the caller may see (private and geo-blocked ones are absent)."""
 
+    __data_class__: ClassVar[DataClass] = DataClass.PUBLIC
     id: str
     title: str
     owner_id: str
@@ -40,12 +45,14 @@ class TrackOut(AggregateBody, kw_only=True):
 
 
 class UserOut(AggregateBody, kw_only=True):
+    __data_class__: ClassVar[DataClass] = DataClass.PUBLIC
     user: PublicUser
     followers_count: int
     tracks: list[PublicTrack]
 
 
 class PlaylistOut(AggregateBody, kw_only=True):
+    __data_class__: ClassVar[DataClass] = DataClass.PUBLIC
     id: str
     title: str
     owner_id: str
@@ -55,6 +62,7 @@ class PlaylistOut(AggregateBody, kw_only=True):
 
 
 class PlaylistSummary(msgspec.Struct):
+    __data_class__: ClassVar[DataClass] = DataClass.PUBLIC
     id: str
     title: str
     track_count: int
@@ -71,16 +79,18 @@ class MeOut(AggregateBody, kw_only=True):
 class TokenOut(msgspec.Struct, omit_defaults=True):
     """``POST /v1/oauth/token`` (RFC 6749 5.1)."""
 
-    access_token: str
+    __data_class__: ClassVar[DataClass] = DataClass.INTERNAL
+    access_token: Annotated[str, Sensitive]
     token_type: str
     expires_in: int
-    refresh_token: str | None = None
+    refresh_token: Annotated[str | None, Sensitive] = None
     scope: str | None = None
 
 
 class ProblemOut(msgspec.Struct, omit_defaults=True):
     """Every error (RFC 9457)."""
 
+    __data_class__: ClassVar[DataClass] = DataClass.PUBLIC
     status: int
     title: str
     detail: str = ""

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import msgspec
 
 from tailor import BFF, Json, NotFound, Part, Plan, PlanResult, Request, aggregate
 from tailor.cache import CachePolicy, tag
+from tailor.govern.labels import DataClass
 from tailor.params import Query, Token
 from tailor.serve.run import config_from_env
 from waveform.bffs.cards import index_tracks, user_card
@@ -20,7 +21,7 @@ from waveform.bffs.cursors import with_cursor_from
 from waveform.bffs.parts import catalog_batch, me_part, users_batch
 from waveform.bffs.plans import PLAYLIST, TRACK, USER, by_id
 from waveform.bffs.quotas import READ_QUOTAS
-from waveform.bffs.token import TOKEN_ROUTE, token_endpoint
+from waveform.bffs.token import TOKEN_EXPOSES, TOKEN_ROUTE, token_endpoint
 from waveform.bffs.upstreams import DEFAULT_UPSTREAMS
 from waveform.bffs.web.session import add_session_routes
 from waveform.bffs.web.shapes import (
@@ -77,6 +78,24 @@ PROFILE: dict[str, Any] = {
     "entitlements": {"enabled": True},
     # The API document, generated from the routes (docs/openapi.md).
     "openapi": {"path": "/api/openapi.json", "title": "waveform web BFF"},
+    # Personal and sensitive fields its responses may carry, and why (docs/governance.md).
+    "governance": {
+        "expose": [
+            *TOKEN_EXPOSES,
+            {
+                "field": "UserOut.city",
+                "reason": "a profile shows the city its user chose to publish there",
+            },
+            {
+                "field": "Me.city",
+                "reason": "the signed-in user's own profile, shown to that user",
+            },
+            {
+                "field": "SessionOut.csrf_token",
+                "reason": "the page sends it back on writes (double submit): the session's own",
+            },
+        ]
+    },
     "upstreams": {**DEFAULT_UPSTREAMS, "tokens": "http://127.0.0.1:9011"},
     # Inward calls carry internal tokens exchanged as this BFF; the secret comes from the
     # environment (the supervisor sets it), so a BFF without one does not start.
@@ -198,6 +217,7 @@ class PlaylistRecord(msgspec.Struct):
     """A playlist the caller may see: the playlists service answers a private one only to
     its owner (the same 404 as a missing one otherwise), so the BFF only shapes it."""
 
+    __data_class__: ClassVar[DataClass] = DataClass.PUBLIC
     id: str
     title: str
     owner_id: str

@@ -12,6 +12,7 @@ ends it on every web BFF instance at once.
 from __future__ import annotations
 
 import time
+from typing import Annotated, ClassVar
 
 import msgspec
 
@@ -26,6 +27,7 @@ from tailor import (
     json_response,
 )
 from tailor.auth.session import SessionManager
+from tailor.govern.labels import DataClass, Public, Sensitive
 from waveform.bffs.consumed import LoginResult
 from waveform.bffs.token import UnsupportedMediaType
 
@@ -43,8 +45,9 @@ class LoginRequest(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class SessionOut(msgspec.Struct):
-    user_id: str
-    csrf_token: str
+    __data_class__: ClassVar[DataClass] = DataClass.INTERNAL
+    user_id: Annotated[str, Public]
+    csrf_token: Annotated[str, Sensitive]
     expires_in: int
 
 

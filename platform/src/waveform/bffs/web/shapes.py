@@ -3,13 +3,17 @@ maps by id (the page's store merges them)."""
 
 from __future__ import annotations
 
+from typing import Annotated, ClassVar
+
 import msgspec
 
 from tailor import AggregateBody
+from tailor.govern.labels import DataClass, Internal, Personal
 from waveform.bffs.cards import UserCard
 
 
 class TrackSummary(msgspec.Struct):
+    __data_class__: ClassVar[DataClass] = DataClass.PUBLIC
     id: str
     title: str
     owner_id: str
@@ -19,18 +23,20 @@ class TrackSummary(msgspec.Struct):
 
 
 class Me(AggregateBody, kw_only=True):
+    __data_class__: ClassVar[DataClass] = DataClass.PUBLIC
     id: str
     username: str
     display_name: str
     avatar_url: str
     bio: str
-    city: str
+    city: Annotated[str, Personal]
     followers_count: int
     followings_count: int
     track_count: int
 
 
 class StreamEntry(msgspec.Struct):
+    __data_class__: ClassVar[DataClass] = DataClass.PUBLIC
     id: str
     type: str
     created_at: str
@@ -42,10 +48,11 @@ class StreamPageOut(AggregateBody, kw_only=True):
     items: list[StreamEntry]
     tracks: dict[str, TrackSummary]
     users: dict[str, UserCard]
-    next_cursor: str | None
+    next_cursor: Annotated[str | None, Internal]
 
 
 class TrackOut(AggregateBody, kw_only=True):
+    __data_class__: ClassVar[DataClass] = DataClass.PUBLIC
     id: str
     title: str
     description: str
@@ -60,18 +67,20 @@ class TrackOut(AggregateBody, kw_only=True):
 
 
 class UserOut(AggregateBody, kw_only=True):
+    __data_class__: ClassVar[DataClass] = DataClass.PUBLIC
     id: str
     username: str
     display_name: str
     avatar_url: str
     bio: str
-    city: str
+    city: Annotated[str, Personal]
     followers_count: int
     followings_count: int
     tracks: list[TrackSummary]
 
 
 class PlaylistOut(AggregateBody, kw_only=True):
+    __data_class__: ClassVar[DataClass] = DataClass.PUBLIC
     id: str
     title: str
     owner_id: str
