@@ -227,6 +227,15 @@ class UpstreamClientSettings(msgspec.Struct, forbid_unknown_fields=True):
     max_response_bytes: Count = 16 * 1024 * 1024
 
 
+class GrpcSettings(msgspec.Struct, forbid_unknown_fields=True):
+    """The gRPC upstreams (``upstreams.<name> = "grpc://host:port"``, docs/grpc.md): the
+    compiled descriptor sets (``protoc --include_imports --descriptor_set_out``) and the
+    service each such upstream serves, e.g. ``users = "waveform.users.v1.UsersService"``."""
+
+    descriptor_sets: list[str] = msgspec.field(default_factory=list)
+    services: dict[str, str] = msgspec.field(default_factory=dict)
+
+
 class MetricsSettings(msgspec.Struct, forbid_unknown_fields=True):
     enabled: bool = True
 
@@ -395,6 +404,7 @@ class Config(msgspec.Struct, forbid_unknown_fields=True):
     entitlements: Entitlements = msgspec.field(default_factory=Entitlements)
     upstreams: dict[str, str] = msgspec.field(default_factory=dict)
     client: UpstreamClientSettings = msgspec.field(default_factory=UpstreamClientSettings)
+    grpc: GrpcSettings = msgspec.field(default_factory=GrpcSettings)
     metrics: MetricsSettings = msgspec.field(default_factory=MetricsSettings)
     server: Server = msgspec.field(default_factory=Server)
     state: State = msgspec.field(default_factory=State)
@@ -409,10 +419,12 @@ class Config(msgspec.Struct, forbid_unknown_fields=True):
     def __post_init__(self) -> None:
         for name, url in self.upstreams.items():
             parts = urlsplit(url)
-            if parts.scheme not in {"http", "https"} or not parts.hostname:
+            if parts.scheme not in {"http", "https", "grpc"} or not parts.hostname:
                 raise ConfigError(f"upstreams.{name}", f"'{url}' is not an http(s) base URL")
             if parts.query or parts.fragment:
                 raise ConfigError(f"upstreams.{name}", "a base URL takes no query or fragment")
+            if parts.scheme == "grpc" and name not in self.grpc.services:
+                raise ConfigError(f"grpc.services.{name}", "a grpc:// upstream names its service")
         if self.auth.mtls is not None and (
             self.listen.tls is None or self.listen.tls.client_ca_file is None
         ):
