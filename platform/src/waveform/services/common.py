@@ -523,6 +523,12 @@ def service_parser(name: str, default_port: int) -> argparse.ArgumentParser:
         default=os.environ.get("WAVEFORM_TOKENS_URL", DEFAULT_TOKENS_URL),
         help="the token service, whose JWKS verifies internal tokens",
     )
+    parser.add_argument(
+        "--grpc-port",
+        type=int,
+        default=0,
+        help="also serve the service's gRPC API here (services with a proto; 0: off)",
+    )
     return parser
 
 
@@ -533,14 +539,30 @@ def serve(app: FastAPI, args: argparse.Namespace) -> None:
     auth = getattr(app.state, "internal_auth", None)
     if isinstance(auth, InternalAuth):
         auth.tokens_url = args.tokens.rstrip("/")
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        log_level=args.log_level,
-        access_log=os.environ.get("WAVEFORM_ACCESS_LOG") == "1",
-        server_header=False,
-    )
+    options: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "log_level": args.log_level,
+        "access_log": os.environ.get("WAVEFORM_ACCESS_LOG") == "1",
+        "server_header": False,
+    }
+    grpc_port = getattr(args, "grpc_port", 0)
+    if not grpc_port or not isinstance(auth, InternalAuth):
+        uvicorn.run(app, **options)
+        return
+    import uvloop
+
+    from waveform.services.grpc_api import start_grpc
+
+    async def both() -> None:
+        # One loop serves both APIs: the gRPC methods call the app's routes in-process.
+        grpc_server = await start_grpc(app, auth.service, args.host, grpc_port)
+        try:
+            await uvicorn.Server(uvicorn.Config(app, **options)).serve()
+        finally:
+            await grpc_server.stop(1.0)
+
+    uvloop.run(both())
 
 
 def setup_logging(args: argparse.Namespace) -> None:

@@ -1,0 +1,202 @@
+"""A service's gRPC API, served beside its JSON API from the same routes.
+
+Each method of the service's proto is answered by the JSON route its ``google.api.http``
+rule names, called in-process through the app (ASGI): the same internal-token check (the
+call's ``authorization`` metadata), the same deadline (``grpc-timeout`` becomes the route's
+``x-deadline-ms``), the same authorization rules and problems. So the two APIs cannot drift:
+there is one implementation, and the proto is its contract. The JSON answer is cut to the
+call's ``read_mask`` (paths of the response message; lists are walked through, so
+``items.title`` keeps each item's title) and parsed into the response message; a problem
+becomes the gRPC status of its HTTP status, with a ``google.rpc.Status`` carrying the
+problem's detail and an ``ErrorInfo``. A caller that cancels (or whose deadline passes)
+cancels the route's task, as a closed connection would.
+
+The server also answers the standard health checking service (``grpc.health.v1``, SERVING
+once started) and server reflection (``grpcurl list``), both without a token, as ``/healthz``
+and ``/openapi.json`` are open on the JSON side.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import grpc
+import msgspec
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError, Message
+from google.rpc import error_details_pb2
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from starlette.types import ASGIApp
+from starlette.types import Message as AsgiMessage
+
+from tailor.upstream.grpc.descriptors import Binding, bindings, load_pool
+from tailor.upstream.grpc.status import DETAILS_TRAILER, code_for_http, encode_status
+from waveform.protos import SERVICES, descriptor_set
+
+log = logging.getLogger("waveform.services.grpc")
+
+_CODES = {code.value[0]: code for code in grpc.StatusCode}
+#: Metadata that is gRPC's own business, not a header of the route.
+_SKIPPED = frozenset({"user-agent", "te", "content-type", "grpc-accept-encoding"})
+
+
+class Answer:
+    """What the route answered: status, headers and body, collected from ``send``."""
+
+    def __init__(self) -> None:
+        self.status = 500
+        self.body = bytearray()
+
+    async def send(self, message: AsgiMessage) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+        elif message["type"] == "http.response.body":
+            self.body += message.get("body", b"")
+
+
+async def _no_body() -> AsgiMessage:
+    return {"type": "http.request", "body": b"", "more_body": False}
+
+
+class MethodRoute:
+    """One method, answered by its JSON route in ``app``."""
+
+    def __init__(self, app: ASGIApp, binding: Binding) -> None:
+        self.app = app
+        self.binding = binding
+
+    async def __call__(self, raw: bytes, context: grpc.aio.ServicerContext[bytes, bytes]) -> bytes:
+        binding = self.binding
+        try:
+            request = binding.request.FromString(raw)
+        except DecodeError:
+            await _abort(context, 400, f"not a {binding.request.DESCRIPTOR.full_name}")
+        path, query = _route_of(binding, request)
+        headers = [
+            (key.encode("latin-1"), value.encode("latin-1"))
+            for key, value in context.invocation_metadata() or ()
+            if isinstance(value, str) and key not in _SKIPPED and not key.startswith("grpc-")
+        ]
+        left = context.time_remaining()
+        if left is not None:
+            headers.append((b"x-deadline-ms", str(max(0, int(left * 1000))).encode()))
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "2",
+            "method": binding.verb,
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": query.encode(),
+            "root_path": "",
+            "headers": headers,
+            "client": None,
+            "server": None,
+        }
+        answer = Answer()
+        await self.app(scope, _no_body, answer.send)
+        if answer.status != 200:
+            problem = _problem(bytes(answer.body))
+            await _abort(context, answer.status, problem.get("detail", ""), problem.get("title"))
+        data = msgspec.json.decode(bytes(answer.body))
+        mask = list(request.read_mask.paths) if binding.has_read_mask else []
+        if mask:
+            data = prune(data, mask_tree(mask))
+        reply = json_format.ParseDict(data, binding.response(), ignore_unknown_fields=True)
+        return bytes(reply.SerializeToString())
+
+
+def _route_of(binding: Binding, request: Message) -> tuple[str, str]:
+    """The JSON route's path and query string for ``request``."""
+    path = binding.template
+    for name in binding.path_fields:
+        path = path.replace("{" + name + "}", quote(str(getattr(request, name)), safe=""))
+    params: dict[str, str] = {}
+    for name, field in binding.query.items():
+        value = getattr(request, name)
+        if field.is_repeated:
+            if value:
+                params[name] = ",".join(str(v) for v in value)
+        elif value != field.default_value:
+            params[name] = str(value).lower() if isinstance(value, bool) else str(value)
+    return path, urlencode(params, safe=",")
+
+
+def _problem(body: bytes) -> dict[str, Any]:
+    try:
+        decoded = msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        return {}
+    return decoded if isinstance(decoded, dict) else {}
+
+
+async def _abort(
+    context: grpc.aio.ServicerContext[bytes, bytes],
+    status: int,
+    detail: str,
+    title: str | None = None,
+) -> Any:
+    code = code_for_http(status)
+    reason = (title or "error").upper().replace(" ", "_")
+    info = error_details_pb2.ErrorInfo(
+        reason=reason, domain="waveform", metadata={"http_status": str(status)}
+    )
+    trailer = ((DETAILS_TRAILER, encode_status(code, detail, [info])),)
+    await context.abort(_CODES[code], detail, trailing_metadata=trailer)
+
+
+def mask_tree(paths: list[str]) -> dict[str, Any]:
+    """``["a.b", "c"]`` -> ``{"a": {"b": {}}, "c": {}}`` (an empty dict: the whole field).
+
+    >>> mask_tree(["items.id", "items.media.stream_url"])
+    {'items': {'id': {}, 'media': {'stream_url': {}}}}
+    """
+    tree: dict[str, Any] = {}
+    for path in paths:
+        node = tree
+        for name in path.split("."):
+            node = node.setdefault(name, {})
+    return tree
+
+
+def prune(value: Any, tree: Mapping[str, Any]) -> Any:
+    """``value`` with only the fields ``tree`` names; lists are pruned item by item.
+
+    >>> prune({"items": [{"id": "t1", "isrc": "X"}], "n": 1}, {"items": {"id": {}}})
+    {'items': [{'id': 't1'}]}
+    """
+    if not tree:
+        return value
+    if isinstance(value, list):
+        return [prune(item, tree) for item in value]
+    if not isinstance(value, dict):
+        return value
+    return {name: prune(value[name], sub) for name, sub in tree.items() if name in value}
+
+
+async def start_grpc(app: ASGIApp, service: str, host: str, port: int) -> grpc.aio.Server:
+    """Serve ``service``'s gRPC API (from ``app``'s routes), health and reflection."""
+    full_name = SERVICES[service]
+    pool = load_pool([descriptor_set()])
+    routes = bindings(pool, full_name, f"services.{service}")
+    # Bound methods, not the instances: grpcio tells a coroutine function by inspection.
+    handlers = {
+        b.name: grpc.unary_unary_rpc_method_handler(MethodRoute(app, b).__call__) for b in routes
+    }
+    server = grpc.aio.server()
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(full_name, handlers),))
+    checker = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(checker, server)
+    names = (full_name, health.SERVICE_NAME, reflection.SERVICE_NAME)
+    reflection.enable_server_reflection(names, server, pool=pool)
+    server.add_insecure_port(f"{host}:{port}")
+    await server.start()
+    await checker.set(full_name, health_pb2.HealthCheckResponse.SERVING)
+    await checker.set("", health_pb2.HealthCheckResponse.SERVING)
+    log.info("%s: gRPC on %s:%d", service, host, port)
+    return server
