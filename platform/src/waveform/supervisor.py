@@ -41,7 +41,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, TextIO
 
+from waveform.bffs.upstreams import grpc_settings
 from waveform.certs import DemoCerts, ensure_demo_certs
+from waveform.protos import SERVICES as GRPC_SERVICES
 from waveform.redis_server import RedisServer
 from waveform.seed import DEFAULT_SCALE, DEFAULT_SEED, token_client_secret
 from waveform.services import SERVICES
@@ -61,6 +63,11 @@ STDERR_TAIL = 20
 TOKEN_SECRET_ENV = "WAVEFORM_TOKEN_EXCHANGE_SECRET"
 #: The token-service client tests and operators use for direct service calls.
 OPS_CLIENT = "waveform-ops"
+#: How the BFFs call the services that have a proto (waveform.protos): "grpc" or "http".
+#: Those services serve both; tests run in gRPC mode with WAVEFORM_UPSTREAMS=grpc.
+UPSTREAMS_ENV = "WAVEFORM_UPSTREAMS"
+#: A gRPC port is its service's port plus this (users 9102, catalog 9110).
+GRPC_PORT_OFFSET = 100
 
 
 @dataclass(frozen=True)
@@ -186,8 +193,12 @@ class Platform:
         restart_backoff: tuple[float, float] = (0.5, 8.0),
         give_up_after: int = 5,
         crash_window_s: float = 60.0,
+        upstreams: str | None = None,
     ) -> None:
         self.data_dir = Path(data_dir).resolve()
+        self.upstreams = upstreams or os.environ.get(UPSTREAMS_ENV) or "http"
+        if self.upstreams not in ("http", "grpc"):
+            raise ValueError(f"upstreams must be 'http' or 'grpc', not {self.upstreams!r}")
         self.scale = scale
         self.seed = seed
         self.startup_timeout = startup_timeout
@@ -236,19 +247,25 @@ class Platform:
         admin: dict[str, int] = {}
         # Every service gets a port even when not started, so BFF configs and catalog's
         # upstream URLs are complete (an unstarted upstream simply refuses connections).
+        grpc_ports: dict[str, int] = {}
         if ephemeral:
-            pool = free_ports(len(SERVICES) + 2 * len(BFFS))
+            pool = free_ports(len(SERVICES) + 2 * len(BFFS) + len(GRPC_SERVICES))
             for name in SERVICES:
                 ports[name] = pool.pop()
             for name in BFFS:
                 ports[name], admin[name] = pool.pop(), pool.pop()
+            for name in GRPC_SERVICES:
+                grpc_ports[name] = pool.pop()
         else:
             shift = 0 if base_port is None else base_port - SERVICES["accounts"]
             for name, port in SERVICES.items():
                 ports[name] = port + shift
             for name, (port, admin_port) in BFFS.items():
                 ports[name], admin[name] = port + shift, admin_port + shift
+            for name in GRPC_SERVICES:
+                grpc_ports[name] = ports[name] + GRPC_PORT_OFFSET
         self.ports = ports
+        self.grpc_ports = grpc_ports
         common = [
             "--host",
             HOST,
@@ -273,6 +290,8 @@ class Platform:
                     str(ports[name]),
                     *common,
                 ]
+                if name in grpc_ports:
+                    argv += ["--grpc-port", str(grpc_ports[name])]
                 if name == "catalog":
                     argv += [
                         "--tracks",
@@ -310,7 +329,8 @@ class Platform:
         return {
             "listen": {"host": HOST, "port": comp.port},
             "admin": {"host": HOST, "port": comp.admin_port},
-            "upstreams": {svc: self._url(svc) for svc in SERVICES},
+            "upstreams": {svc: self.upstream_url(svc) for svc in SERVICES},
+            "grpc": grpc_settings(),
             "state": {"redis_url": self.redis.url} if self.redis is not None else {},
             "token_exchange": {"client_id": f"bff-{name}", "client_secret_env": TOKEN_SECRET_ENV},
         }
@@ -354,6 +374,12 @@ class Platform:
         with urllib.request.urlopen(request, timeout=5) as resp:
             token: str = json.loads(resp.read())["access_token"]
         return token
+
+    def upstream_url(self, service: str) -> str:
+        """Where the BFFs call ``service``: its gRPC port in gRPC mode when it has one."""
+        if self.upstreams == "grpc" and service in self.grpc_ports:
+            return f"grpc://{HOST}:{self.grpc_ports[service]}"
+        return self._url(service)
 
     def admin_url(self, name: str) -> str:
         """Admin base URL of a BFF (where its /healthz is)."""
@@ -759,6 +785,12 @@ def demo(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--ephemeral", action="store_true", help="pick free ports")
     parser.add_argument("--services-only", action="store_true")
     parser.add_argument("--verbose", action="store_true", help="echo every child's stderr")
+    parser.add_argument(
+        "--upstreams",
+        choices=("grpc", "http"),
+        default="grpc",
+        help="how the BFFs call the services with a proto (users, catalog)",
+    )
     args = parser.parse_args(argv)
 
     stop = threading.Event()
@@ -778,6 +810,7 @@ def demo(argv: Sequence[str] | None = None) -> int:
         echo_stderr=args.verbose,
         log=sys.stdout,
         redis=True,
+        upstreams=args.upstreams,
     )
     try:
         platform.start()

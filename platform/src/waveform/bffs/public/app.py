@@ -46,7 +46,7 @@ from waveform.bffs.public.shapes import (
 )
 from waveform.bffs.quotas import READ_QUOTAS
 from waveform.bffs.token import token_endpoint
-from waveform.bffs.upstreams import DEFAULT_UPSTREAMS
+from waveform.bffs.upstreams import DEFAULT_UPSTREAMS, grpc_settings
 
 AUDIENCE = "waveform-public"
 PROFILE: dict[str, Any] = {
@@ -71,6 +71,7 @@ PROFILE: dict[str, Any] = {
     },
     "entitlements": {"enabled": True},
     "upstreams": {**DEFAULT_UPSTREAMS, "tokens": "http://127.0.0.1:9011"},
+    "grpc": grpc_settings(),  # for the upstreams a deployment sets to grpc://
     # Inward calls carry internal tokens exchanged as this BFF (the secret from the
     # environment, set by the supervisor); the client's credential never goes inward.
     "token_exchange": {
