@@ -227,8 +227,14 @@ class UpstreamClientSettings(msgspec.Struct, forbid_unknown_fields=True):
     max_response_bytes: Count = 16 * 1024 * 1024
 
 
+#: http(s): JSON over HTTP; grpc: gRPC over HTTP/2; connect: the Connect protocol over HTTP/1.1.
+UPSTREAM_SCHEMES = frozenset({"http", "https", "grpc", "connect"})
+_RPC = frozenset({"grpc", "connect"})
+
+
 class GrpcSettings(msgspec.Struct, forbid_unknown_fields=True):
-    """The gRPC upstreams (``upstreams.<name> = "grpc://host:port"``, docs/grpc.md): the
+    """The gRPC upstreams (``upstreams.<name> = "grpc://host:port"`` or ``"connect://..."``,
+    docs/grpc.md): the
     compiled descriptor sets (``protoc --include_imports --descriptor_set_out``) and the
     service each such upstream serves, e.g. ``users = "waveform.users.v1.UsersService"``."""
 
@@ -416,15 +422,23 @@ class Config(msgspec.Struct, forbid_unknown_fields=True):
     #: is validated against that stage's own Struct when the chain is built.
     stages: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
 
+    @property
+    def grpc_upstreams(self) -> list[str]:
+        """The upstreams called over gRPC (``grpc://``) or the Connect protocol
+        (``connect://``), sorted."""
+        return sorted(n for n, url in self.upstreams.items() if url.split(":", 1)[0] in _RPC)
+
     def __post_init__(self) -> None:
         for name, url in self.upstreams.items():
             parts = urlsplit(url)
-            if parts.scheme not in {"http", "https", "grpc"} or not parts.hostname:
-                raise ConfigError(f"upstreams.{name}", f"'{url}' is not an http(s) base URL")
+            if parts.scheme not in UPSTREAM_SCHEMES or not parts.hostname:
+                raise ConfigError(
+                    f"upstreams.{name}", f"'{url}' is not an http(s), grpc or connect base URL"
+                )
             if parts.query or parts.fragment:
                 raise ConfigError(f"upstreams.{name}", "a base URL takes no query or fragment")
-            if parts.scheme == "grpc" and name not in self.grpc.services:
-                raise ConfigError(f"grpc.services.{name}", "a grpc:// upstream names its service")
+            if name in self.grpc_upstreams and name not in self.grpc.services:
+                raise ConfigError(f"grpc.services.{name}", f"'{url}' needs its gRPC service named")
         if self.auth.mtls is not None and (
             self.listen.tls is None or self.listen.tls.client_ca_file is None
         ):

@@ -42,9 +42,9 @@ def wanted_extras(config: Config) -> list[Extra]:
     wanted = []
     if config.state.redis_url is not None:
         wanted.append(Extra("state.redis_url", "Redis", "redis", "redis"))
-    grpc = sorted(n for n, url in config.upstreams.items() if url.startswith("grpc://"))
-    if grpc:
-        wanted.append(Extra(f"upstreams.{grpc[0]}", "a grpc:// upstream", "grpc", "grpc"))
+    rpc = config.grpc_upstreams
+    if rpc:
+        wanted.append(Extra(f"upstreams.{rpc[0]}", "a gRPC upstream", "grpc", "grpc"))
     if config.client.transport == "pyreqwest":
         wanted.append(Extra("client.transport", "'pyreqwest'", "pyreqwest", "pyreqwest"))
     interface = config.server.interface

@@ -7,18 +7,21 @@ from tailor.upstream.transport import Transport, UpstreamRequest, UpstreamRespon
 
 
 def build_upstream_transport(config: Config) -> Transport:
-    """The configured transport, with the gRPC transport for the ``grpc://`` upstreams.
+    """The configured transport, with the gRPC transport for the ``grpc://`` and
+    ``connect://`` upstreams (the latter over the configured HTTP transport).
 
     >>> from tailor.config import build_config
     >>> build_upstream_transport(build_config({"name": "demo"}))  # doctest: +ELLIPSIS
     <tailor.upstream.http1_transport.Http1Transport object at ...>
     """
     http = build_transport(config.client)
-    if not any(url.startswith("grpc://") for url in config.upstreams.values()):
+    if not config.grpc_upstreams:
         return http
     from tailor.upstream.grpc.transport import build_grpc_transport
 
-    grpc = build_grpc_transport(config.upstreams, config.grpc.services, config.grpc.descriptor_sets)
+    grpc = build_grpc_transport(
+        config.upstreams, config.grpc.services, config.grpc.descriptor_sets, http
+    )
     return ByUpstream(http, dict.fromkeys(grpc.upstreams, grpc))
 
 

@@ -179,14 +179,18 @@ def find(routes: Sequence[Binding], verb: str, path: str) -> tuple[Binding, dict
     return None
 
 
-def set_field(message: Message, field: FieldDescriptor, raw: str) -> None:
-    """Set a scalar (or repeated scalar: comma-separated) field from its text; ValueError
-    naming the field when the text is not of its type."""
+def field_value(field: FieldDescriptor, raw: str) -> Any:
+    """A scalar (or repeated scalar: comma-separated) field's value from its text; ValueError
+    when the text is not of its type.
+
+    >>> from google.protobuf import descriptor_pb2
+    >>> fields = descriptor_pb2.FieldDescriptorProto.DESCRIPTOR.fields_by_name
+    >>> field_value(fields["number"], "7"), field_value(fields["name"], "id")
+    (7, 'id')
+    """
     if _repeated(field):
-        values = [_scalar(field, item) for item in raw.split(",") if item]
-        getattr(message, field.name).extend(values)
-    else:
-        setattr(message, field.name, _scalar(field, raw))
+        return [_scalar(field, item) for item in raw.split(",") if item]
+    return _scalar(field, raw)
 
 
 _INTS = frozenset(

@@ -16,9 +16,11 @@ details of the call's ``grpc-status-details-bin`` trailer when it sent one.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
 from typing import Any
 
+import msgspec
 from google.protobuf import json_format, symbol_database
 from google.protobuf.message import DecodeError
 from google.rpc import code_pb2, error_details_pb2, status_pb2
@@ -59,6 +61,15 @@ _FROM_HTTP = {
     504: code_pb2.DEADLINE_EXCEEDED,
 }
 DETAILS_TRAILER = "grpc-status-details-bin"
+CANCELLED = int(code_pb2.CANCELLED)
+DEADLINE_EXCEEDED = int(code_pb2.DEADLINE_EXCEEDED)
+UNAVAILABLE = int(code_pb2.UNAVAILABLE)
+#: The Connect protocol's code names (lower snake case) -> gRPC codes.
+CONNECT_CODES = {
+    str(name).lower(): int(number)
+    for name, number in code_pb2.Code.items()
+    if number != code_pb2.OK
+}
 # The detail types of google/rpc/error_details.proto are known by name once imported.
 _KNOWN_DETAILS = error_details_pb2.DESCRIPTOR
 
@@ -73,6 +84,29 @@ def code_for_http(status: int) -> int:
     if status in _FROM_HTTP:
         return int(_FROM_HTTP[status])
     return int(code_pb2.INVALID_ARGUMENT if 400 <= status < 500 else code_pb2.INTERNAL)
+
+
+def http_code(status: int) -> int:
+    """The gRPC code of an HTTP status with no status of its own (the Connect protocol's
+    table for a body that is not a Connect error)."""
+    return int(_FROM_HTTP_CONNECT.get(status, code_pb2.UNKNOWN))
+
+
+_FROM_HTTP_CONNECT = {
+    400: code_pb2.INTERNAL,
+    401: code_pb2.UNAUTHENTICATED,
+    403: code_pb2.PERMISSION_DENIED,
+    404: code_pb2.UNIMPLEMENTED,
+    429: code_pb2.UNAVAILABLE,
+    502: code_pb2.UNAVAILABLE,
+    503: code_pb2.UNAVAILABLE,
+    504: code_pb2.UNAVAILABLE,
+}
+
+
+def connect_name(code: int) -> str:
+    """The Connect protocol's name of a gRPC code (``not_found``)."""
+    return code_name(code).lower()
 
 
 def code_name(code: int) -> str:
@@ -103,6 +137,34 @@ class GrpcStatusError(UpstreamStatusError):
         self.details = list(details)
 
 
+class ConnectDetail(msgspec.Struct):
+    type: str
+    value: str  # base64 of the serialized message, unpadded
+
+
+class ConnectError(msgspec.Struct):
+    """The JSON body of a Connect error."""
+
+    code: str
+    message: str = ""
+    details: list[ConnectDetail] = msgspec.field(default_factory=list)
+
+
+def decode_any(kind: str, value: str | bytes) -> dict[str, Any]:
+    """One detail (its type name and serialized message, base64 text or bytes) as a dict with
+    its ``@type``; an unknown type keeps only that."""
+    type_url = kind if "/" in kind else f"type.googleapis.com/{kind}"
+    name = type_url.rsplit("/", 1)[-1]
+    try:
+        raw = value if isinstance(value, bytes) else base64.b64decode(value + "==")
+        message = symbol_database.Default().GetSymbol(name)()
+        message.ParseFromString(raw)
+    except (KeyError, ValueError, DecodeError):
+        return {"@type": type_url}
+    body = json_format.MessageToDict(message, preserving_proto_field_name=True)
+    return {"@type": type_url, **body}
+
+
 def decode_details(raw: bytes | None) -> tuple[str | None, list[dict[str, Any]]]:
     """The message and details of a serialized ``google.rpc.Status`` (a malformed one:
     none)."""
@@ -112,18 +174,7 @@ def decode_details(raw: bytes | None) -> tuple[str | None, list[dict[str, Any]]]
         status = status_pb2.Status.FromString(raw)
     except DecodeError:
         return None, []
-    details: list[dict[str, Any]] = []
-    database = symbol_database.Default()
-    for detail in status.details:
-        kind = detail.TypeName()
-        try:
-            message = database.GetSymbol(kind)()
-        except KeyError:
-            details.append({"@type": detail.type_url})
-            continue
-        if detail.Unpack(message):
-            body = json_format.MessageToDict(message, preserving_proto_field_name=True)
-            details.append({"@type": detail.type_url, **body})
+    details = [decode_any(d.type_url, d.value) for d in status.details]
     return status.message, details
 
 
