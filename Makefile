@@ -11,6 +11,8 @@ $(STAMP): pyproject.toml platform/pyproject.toml deps/debian.txt
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]' -e ./platform
+	$(BIN)/python -m waveform.protos
+	scripts/install-buf
 	touch $(STAMP)
 
 demo: $(STAMP)

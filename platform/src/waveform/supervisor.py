@@ -63,11 +63,13 @@ STDERR_TAIL = 20
 TOKEN_SECRET_ENV = "WAVEFORM_TOKEN_EXCHANGE_SECRET"
 #: The token-service client tests and operators use for direct service calls.
 OPS_CLIENT = "waveform-ops"
-#: How the BFFs call the services that have a proto (waveform.protos): "grpc" or "http".
-#: Those services serve both; tests run in gRPC mode with WAVEFORM_UPSTREAMS=grpc.
+#: How the BFFs call the services that have a proto (waveform.protos): "grpc" (gRPC over
+#: HTTP/2), "connect" (the Connect protocol over HTTP/1.1) or "http" (JSON). Those services
+#: serve all three; the suites run in another mode with e.g. WAVEFORM_UPSTREAMS=grpc.
 UPSTREAMS_ENV = "WAVEFORM_UPSTREAMS"
 #: A gRPC port is its service's port plus this (users 9102, catalog 9110).
 GRPC_PORT_OFFSET = 100
+UPSTREAM_MODES = ("http", "grpc", "connect")
 
 
 @dataclass(frozen=True)
@@ -197,8 +199,8 @@ class Platform:
     ) -> None:
         self.data_dir = Path(data_dir).resolve()
         self.upstreams = upstreams or os.environ.get(UPSTREAMS_ENV) or "http"
-        if self.upstreams not in ("http", "grpc"):
-            raise ValueError(f"upstreams must be 'http' or 'grpc', not {self.upstreams!r}")
+        if self.upstreams not in UPSTREAM_MODES:
+            raise ValueError(f"upstreams must be one of {UPSTREAM_MODES}, not {self.upstreams!r}")
         self.scale = scale
         self.seed = seed
         self.startup_timeout = startup_timeout
@@ -379,6 +381,8 @@ class Platform:
         """Where the BFFs call ``service``: its gRPC port in gRPC mode when it has one."""
         if self.upstreams == "grpc" and service in self.grpc_ports:
             return f"grpc://{HOST}:{self.grpc_ports[service]}"
+        if self.upstreams == "connect" and service in self.grpc_ports:
+            return f"connect://{HOST}:{self.ports[service]}"
         return self._url(service)
 
     def admin_url(self, name: str) -> str:
@@ -787,7 +791,7 @@ def demo(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--verbose", action="store_true", help="echo every child's stderr")
     parser.add_argument(
         "--upstreams",
-        choices=("grpc", "http"),
+        choices=UPSTREAM_MODES,
         default="grpc",
         help="how the BFFs call the services with a proto (users, catalog)",
     )

@@ -106,3 +106,27 @@ def test_reflection_lists_the_service_without_a_token(users: grpc.Channel) -> No
     (answer,) = list(stub.ServerReflectionInfo(iter([ask]), timeout=5))
     names = {s.name for s in answer.list_services_response.service}
     assert "waveform.users.v1.UsersService" in names
+
+
+CONNECT_GET_USER = "/waveform.users.v1.UsersService/GetUser"
+
+
+def test_the_connect_protocol_answers_json_cut_to_the_read_mask(
+    platform: Platform, http: Any
+) -> None:
+    answer = http.post(
+        platform.url("users") + CONNECT_GET_USER,
+        json={"user_id": "u1", "read_mask": "id,displayName"},
+        headers={"connect-protocol-version": "1"},
+    )
+    assert answer.status_code == 200
+    assert answer.json() == {"id": "u1", "display_name": "Alice Costa"}
+
+
+def test_the_connect_protocol_answers_a_problem_as_a_connect_error(
+    platform: Platform, http: Any
+) -> None:
+    answer = http.post(platform.url("users") + CONNECT_GET_USER, json={"user_id": "u404"})
+    body = answer.json()
+    assert (answer.status_code, body["code"]) == (404, "not_found")
+    assert body["details"][0]["type"] == "google.rpc.ErrorInfo"

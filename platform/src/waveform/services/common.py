@@ -45,6 +45,7 @@ from tailor.auth.internal import (
     JWKSFetcher,
     bearer_token,
 )
+from waveform.protos import SERVICES as PROTOS
 from waveform.seed import DEFAULT_SCALE, DEFAULT_SEED, SEED_VERSION, World
 
 log = logging.getLogger("waveform.services")
@@ -547,18 +548,25 @@ def serve(app: FastAPI, args: argparse.Namespace) -> None:
         "server_header": False,
     }
     grpc_port = getattr(args, "grpc_port", 0)
-    if not grpc_port or not isinstance(auth, InternalAuth):
+    if not isinstance(auth, InternalAuth) or auth.service not in PROTOS:
         uvicorn.run(app, **options)
         return
     import uvloop
 
-    from waveform.services.grpc_api import start_grpc
+    from waveform.services.grpc_api import connect_api, start_grpc
+
+    # A service with a proto answers its methods over the Connect protocol on its HTTP port,
+    # and over gRPC on --grpc-port when given.
+    served = connect_api(app, auth.service)
+    if not grpc_port:
+        uvicorn.run(served, **options)
+        return
 
     async def both() -> None:
         # One loop serves both APIs: the gRPC methods call the app's routes in-process.
         grpc_server = await start_grpc(app, auth.service, args.host, grpc_port)
         try:
-            await uvicorn.Server(uvicorn.Config(app, **options)).serve()
+            await uvicorn.Server(uvicorn.Config(served, **options)).serve()
         finally:
             await grpc_server.stop(1.0)
 

@@ -18,6 +18,7 @@ and ``/openapi.json`` are open on the JSON side.
 
 from __future__ import annotations
 
+import base64
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -30,11 +31,17 @@ from google.protobuf.message import DecodeError, Message
 from google.rpc import error_details_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.types import Message as AsgiMessage
 
 from tailor.upstream.grpc.descriptors import Binding, bindings, load_pool
-from tailor.upstream.grpc.status import DETAILS_TRAILER, code_for_http, encode_status
+from tailor.upstream.grpc.status import (
+    DETAILS_TRAILER,
+    code_for_http,
+    connect_name,
+    encode_status,
+    http_status,
+)
 from waveform.protos import SERVICES, descriptor_set
 
 log = logging.getLogger("waveform.services.grpc")
@@ -63,31 +70,38 @@ async def _no_body() -> AsgiMessage:
 
 
 class MethodRoute:
-    """One method, answered by its JSON route in ``app``."""
+    """One method, answered by its JSON route in ``app``: over gRPC (:meth:`grpc`) and over
+    the Connect protocol (:class:`ConnectAPI`)."""
 
     def __init__(self, app: ASGIApp, binding: Binding) -> None:
         self.app = app
         self.binding = binding
 
-    async def __call__(self, raw: bytes, context: grpc.aio.ServicerContext[bytes, bytes]) -> bytes:
-        binding = self.binding
+    def parse(self, raw: bytes, codec: bytes) -> Message | None:
+        """The request message from its bytes (``proto``) or JSON (``json``); None when it is
+        not one."""
+        message = self.binding.request()
         try:
-            request = binding.request.FromString(raw)
-        except DecodeError:
-            await _abort(context, 400, f"not a {binding.request.DESCRIPTOR.full_name}")
+            if codec == b"json":
+                json_format.Parse(raw, message)
+            else:
+                message.ParseFromString(raw)
+        except (DecodeError, json_format.ParseError):
+            return None
+        return message
+
+    async def answer(
+        self, request: Message, headers: list[tuple[bytes, bytes]], left_s: float | None
+    ) -> tuple[int, Any]:
+        """The route's answer cut to the read mask (status 200), or its status and problem."""
+        binding = self.binding
         path, query = _route_of(binding, request)
-        headers = [
-            (key.encode("latin-1"), value.encode("latin-1"))
-            for key, value in context.invocation_metadata() or ()
-            if isinstance(value, str) and key not in _SKIPPED and not key.startswith("grpc-")
-        ]
-        left = context.time_remaining()
-        if left is not None:
-            headers.append((b"x-deadline-ms", str(max(0, int(left * 1000))).encode()))
+        if left_s is not None:
+            headers.append((b"x-deadline-ms", str(max(0, int(left_s * 1000))).encode()))
         scope = {
             "type": "http",
             "asgi": {"version": "3.0"},
-            "http_version": "2",
+            "http_version": "1.1",
             "method": binding.verb,
             "scheme": "http",
             "path": path,
@@ -101,14 +115,123 @@ class MethodRoute:
         answer = Answer()
         await self.app(scope, _no_body, answer.send)
         if answer.status != 200:
-            problem = _problem(bytes(answer.body))
-            await _abort(context, answer.status, problem.get("detail", ""), problem.get("title"))
+            return answer.status, _problem(bytes(answer.body))
         data = msgspec.json.decode(bytes(answer.body))
         mask = list(request.read_mask.paths) if binding.has_read_mask else []
-        if mask:
-            data = prune(data, mask_tree(mask))
-        reply = json_format.ParseDict(data, binding.response(), ignore_unknown_fields=True)
+        return 200, prune(data, mask_tree(mask)) if mask else data
+
+    def serialize(self, data: Any) -> bytes:
+        reply = json_format.ParseDict(data, self.binding.response(), ignore_unknown_fields=True)
         return bytes(reply.SerializeToString())
+
+    async def grpc(self, raw: bytes, context: grpc.aio.ServicerContext[bytes, bytes]) -> bytes:
+        request = self.parse(raw, b"proto")
+        if request is None:
+            detail = f"not a {self.binding.request.DESCRIPTOR.full_name}"
+            await _grpc_abort(context, 400, {"title": "Bad Request", "detail": detail})
+        headers = [
+            (key.encode("latin-1"), value.encode("latin-1"))
+            for key, value in context.invocation_metadata() or ()
+            if isinstance(value, str) and key not in _SKIPPED and not key.startswith("grpc-")
+        ]
+        status, data = await self.answer(request, headers, context.time_remaining())
+        if status != 200:
+            await _grpc_abort(context, status, data)
+        return self.serialize(data)
+
+
+async def _grpc_abort(
+    context: grpc.aio.ServicerContext[bytes, bytes], status: int, problem: dict[str, Any]
+) -> None:
+    code = code_for_http(status)
+    detail = problem.get("detail", "")
+    trailer = ((DETAILS_TRAILER, encode_status(code, detail, [_info(status, problem)])),)
+    await context.abort(_CODES[code], detail, trailing_metadata=trailer)
+
+
+class ConnectAPI:
+    """The Connect protocol's unary calls (``POST /<service>/<Method>``, ``application/proto``)
+    in front of ``app``; every other request goes to ``app`` as it is."""
+
+    def __init__(self, app: ASGIApp, routes: Mapping[str, MethodRoute]) -> None:
+        self.app = app
+        self.routes = dict(routes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        route = self.routes.get(scope["path"]) if scope["type"] == "http" else None
+        if route is None or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        headers: list[tuple[bytes, bytes]] = []
+        left_s = None
+        content_type = b""
+        for key, value in scope["headers"]:
+            if key == b"connect-timeout-ms":
+                left_s = int(value) / 1000 if value.isdigit() else None
+            elif key == b"content-type":
+                content_type = value
+            elif not key.startswith(b"connect-") and key not in (b"content-length", b"host"):
+                headers.append((key, value))
+        codec = content_type.removeprefix(b"application/")
+        if codec not in (b"proto", b"json"):
+            await _connect_error(send, 415, "use application/proto or application/json", {})
+            return
+        body = bytearray()
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        request = route.parse(bytes(body), codec)
+        if request is None:
+            name = route.binding.request.DESCRIPTOR.full_name
+            await _connect_error(send, 400, f"the body is not a {name}", {})
+            return
+        status, data = await route.answer(request, headers, left_s)
+        if status != 200:
+            await _connect_error(send, status, data.get("detail", ""), data)
+            return
+        # JSON: the route's own answer, cut to the mask (field names as the proto's, int64
+        # as numbers: both what the JSON mapping's parsers accept).
+        reply = msgspec.json.encode(data) if codec == b"json" else route.serialize(data)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", b"application/" + codec),
+                    (b"content-length", str(len(reply)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": reply})
+
+
+async def _connect_error(send: Send, status: int, detail: str, problem: dict[str, Any]) -> None:
+    code = code_for_http(status)
+    info = _info(status, problem)
+    value = base64.b64encode(info.SerializeToString()).decode().rstrip("=")
+    body = {
+        "code": connect_name(code),
+        "message": detail,
+        "details": [{"type": info.DESCRIPTOR.full_name, "value": value}],
+    }
+    await send(
+        {
+            "type": "http.response.start",
+            "status": http_status(code),
+            "headers": [(b"content-type", b"application/json")],
+        }
+    )
+    await send({"type": "http.response.body", "body": msgspec.json.encode(body)})
+
+
+def _info(status: int, problem: dict[str, Any]) -> Any:
+    """The ErrorInfo detail of a problem: its title as the reason, its HTTP status."""
+    reason = str(problem.get("title") or "error").upper().replace(" ", "_")
+    return error_details_pb2.ErrorInfo(
+        reason=reason, domain="waveform", metadata={"http_status": str(status)}
+    )
 
 
 def _route_of(binding: Binding, request: Message) -> tuple[str, str]:
@@ -133,21 +256,6 @@ def _problem(body: bytes) -> dict[str, Any]:
     except msgspec.DecodeError:
         return {}
     return decoded if isinstance(decoded, dict) else {}
-
-
-async def _abort(
-    context: grpc.aio.ServicerContext[bytes, bytes],
-    status: int,
-    detail: str,
-    title: str | None = None,
-) -> Any:
-    code = code_for_http(status)
-    reason = (title or "error").upper().replace(" ", "_")
-    info = error_details_pb2.ErrorInfo(
-        reason=reason, domain="waveform", metadata={"http_status": str(status)}
-    )
-    trailer = ((DETAILS_TRAILER, encode_status(code, detail, [info])),)
-    await context.abort(_CODES[code], detail, trailing_metadata=trailer)
 
 
 def mask_tree(paths: list[str]) -> dict[str, Any]:
@@ -184,9 +292,8 @@ async def start_grpc(app: ASGIApp, service: str, host: str, port: int) -> grpc.a
     full_name = SERVICES[service]
     pool = load_pool([descriptor_set()])
     routes = bindings(pool, full_name, f"services.{service}")
-    # Bound methods, not the instances: grpcio tells a coroutine function by inspection.
     handlers = {
-        b.name: grpc.unary_unary_rpc_method_handler(MethodRoute(app, b).__call__) for b in routes
+        b.name: grpc.unary_unary_rpc_method_handler(MethodRoute(app, b).grpc) for b in routes
     }
     server = grpc.aio.server()
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(full_name, handlers),))
@@ -200,3 +307,10 @@ async def start_grpc(app: ASGIApp, service: str, host: str, port: int) -> grpc.a
     await checker.set("", health_pb2.HealthCheckResponse.SERVING)
     log.info("%s: gRPC on %s:%d", service, host, port)
     return server
+
+
+def connect_api(app: ASGIApp, service: str) -> ConnectAPI:
+    """``app`` with ``service``'s methods answered over the Connect protocol as well."""
+    pool = load_pool([descriptor_set()])
+    routes = bindings(pool, SERVICES[service], f"services.{service}")
+    return ConnectAPI(app, {b.method: MethodRoute(app, b) for b in routes})
