@@ -34,6 +34,7 @@ from waveform.bffs.consumed import (
     UserRecord,
 )
 from waveform.bffs.parts import unique
+from waveform.bffs.public.catalog import add_catalog_routes
 from waveform.bffs.public.openapi import openapi_document
 from waveform.bffs.public.shapes import (
     MeOut,
@@ -294,6 +295,8 @@ def build(config: Any) -> BFF:
     async def me(request: Request) -> Response:
         return await run_aggregate(request, shape_me, **_user_only(request))
 
+    # The catalog's gRPC API, transcoded from its descriptors (docs/grpc.md): built at startup.
+    add_catalog_routes(bff)
     return bff
 
 

@@ -7,10 +7,12 @@ that encodes the responses: it cannot drift. ``docs/public-api.openapi.json`` is
 from __future__ import annotations
 
 import inspect
+import re
 from typing import Any
 
 import msgspec
 
+from waveform.bffs.public.catalog import catalog_routes
 from waveform.bffs.public.shapes import MeOut, PlaylistOut, ProblemOut, TokenOut, TrackOut, UserOut
 
 VERSION = "1.0.0"
@@ -25,6 +27,11 @@ OPERATIONS: tuple[tuple[str, str, str, type[msgspec.Struct], str], ...] = (
     ("get", "/v1/playlists/{id}", "A playlist (a private one only for its owner)", PlaylistOut,
      "app"),
     ("get", "/v1/me", "The signed-in user and their playlists", MeOut, "user"),
+    # Transcoded from the catalog's gRPC API at startup (waveform.bffs.public.catalog).
+    *(
+        ("get", r.template, f"{r.method} (the catalog's gRPC API as JSON)", r.into, "app")
+        for r in catalog_routes()
+    ),
 )  # fmt: skip
 
 _ERRORS = {
@@ -68,14 +75,15 @@ def openapi_document() -> dict[str, Any]:
                 },
             },
         }
-        if "{id}" in path:
+        if "{" in path:
             operation["parameters"] = [
                 {
-                    "name": "id",
+                    "name": name,
                     "in": "path",
                     "required": True,
                     "schema": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"},
                 }
+                for name in re.findall(r"\{(\w+)\}", path)
             ]
         if who == "anyone":
             operation["security"] = []
