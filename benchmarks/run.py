@@ -18,6 +18,8 @@ also at half of its peak from ``home``, or without ``home`` in the run from the 
 loop, kept-alive and with a new connection per request: answers within the deadline, shed
 answers' p99, requests unanswered past twice the deadline); ``soak`` (tailor at 70% of its peak
 for ``--soak-seconds``: RSS growth after warm-up, 5xx). Both in benchmarks/overload.py.
+``grpc`` (the home with users and catalog over JSON, Connect and gRPC against the real
+services, CPU per home in-process: benchmarks/grpc_home.py).
 
 Layout on a 2-core machine: the contender has core 0 to itself (``taskset -c 0``); the
 upstream nginx (for ``latency``, a second nginx holding each answer 20 ms with the echo
@@ -44,7 +46,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks import contenders, fixture, openloop, overload, report, svg, tools, wrk
+from benchmarks import (
+    contenders,
+    fixture,
+    grpc_home,
+    openloop,
+    overload,
+    report,
+    svg,
+    tools,
+    wrk,
+)
 from benchmarks.contenders import HOME_PATH, PASS_PATH, Contender
 from benchmarks.procs import Processes
 
@@ -54,7 +66,7 @@ DOCS = ROOT / "docs" / "benchmarks.md"
 PLOT = ROOT / "docs" / "benchmarks.svg"
 CONTENDER_CPU = 0
 LOAD_CPU = 1  # the upstream nginx (static and delaying) and the load generator
-SCENARIOS = ("home", "passthrough", "cache", "workers2", "latency", "overload", "soak")
+SCENARIOS = ("home", "passthrough", "cache", "workers2", "latency", "overload", "soak", "grpc")
 
 
 _began = time.monotonic()
@@ -636,6 +648,7 @@ STEPS: dict[str, Callable[[Bench, str, Path], dict[str, Any]]] = {
     "workers2": scenario_workers2,
     "overload": overload.scenario_overload,
     "soak": overload.scenario_soak,
+    "grpc": grpc_home.scenario_grpc,
 }
 
 

@@ -189,6 +189,8 @@ def field_value(field: FieldDescriptor, raw: str) -> Any:
     (7, 'id')
     """
     if _repeated(field):
+        if field.type == FieldDescriptor.TYPE_STRING:  # ids, the common case: no conversion
+            return [item for item in raw.split(",") if item]
         return [_scalar(field, item) for item in raw.split(",") if item]
     return _scalar(field, raw)
 
