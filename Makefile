@@ -22,6 +22,8 @@ test: $(STAMP)
 	$(BIN)/ruff check src platform/src tests benchmarks examples
 	$(BIN)/mypy
 	$(BIN)/pytest
+	# The BFF suite again with users and catalog called over gRPC (docs/grpc.md).
+	WAVEFORM_UPSTREAMS=grpc $(BIN)/pytest tests/waveform/bffs
 
 lint: $(STAMP)
 	$(BIN)/ruff check src platform/src tests benchmarks examples
