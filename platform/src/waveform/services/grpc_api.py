@@ -20,21 +20,22 @@ from __future__ import annotations
 
 import base64
 import logging
+import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple, NoReturn
 from urllib.parse import quote, urlencode
 
 import grpc
 import msgspec
 from google.protobuf import json_format
-from google.protobuf.message import DecodeError, Message
+from google.protobuf.message import DecodeError
 from google.rpc import error_details_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.types import Message as AsgiMessage
 
-from tailor.upstream.grpc.descriptors import Binding, bindings, load_pool
+from tailor.upstream.grpc.descriptors import READ_MASK, Binding, bindings, load_pool
 from tailor.upstream.grpc.status import (
     DETAILS_TRAILER,
     code_for_http,
@@ -77,25 +78,27 @@ class MethodRoute:
         self.app = app
         self.binding = binding
 
-    def parse(self, raw: bytes, codec: bytes) -> Message | None:
-        """The request message from its bytes (``proto``) or JSON (``json``); None when it is
-        not one."""
-        message = self.binding.request()
+    def parse(self, raw: bytes, codec: bytes) -> Call | None:
+        """The request's fields and read mask from its bytes (``proto``) or JSON (``json``);
+        None when it is not one of this method's requests."""
+        binding = self.binding
+        if codec == b"json":
+            return _json_call(binding, raw)
+        message = binding.request()
         try:
-            if codec == b"json":
-                json_format.Parse(raw, message)
-            else:
-                message.ParseFromString(raw)
-        except (DecodeError, json_format.ParseError):
+            message.ParseFromString(raw)
+        except DecodeError:
             return None
-        return message
+        values = {name: getattr(message, name) for name in (*binding.path_fields, *binding.query)}
+        mask = list(message.read_mask.paths) if binding.has_read_mask else []
+        return Call(values, mask)
 
     async def answer(
-        self, request: Message, headers: list[tuple[bytes, bytes]], left_s: float | None
+        self, call: Call, headers: list[tuple[bytes, bytes]], left_s: float | None
     ) -> tuple[int, Any]:
         """The route's answer cut to the read mask (status 200), or its status and problem."""
         binding = self.binding
-        path, query = _route_of(binding, request)
+        path, query = _route_of(binding, call.values)
         if left_s is not None:
             headers.append((b"x-deadline-ms", str(max(0, int(left_s * 1000))).encode()))
         scope = {
@@ -117,8 +120,7 @@ class MethodRoute:
         if answer.status != 200:
             return answer.status, _problem(bytes(answer.body))
         data = msgspec.json.decode(bytes(answer.body))
-        mask = list(request.read_mask.paths) if binding.has_read_mask else []
-        return 200, prune(data, mask_tree(mask)) if mask else data
+        return 200, prune(data, mask_tree(call.mask)) if call.mask else data
 
     def serialize(self, data: Any) -> bytes:
         reply = json_format.ParseDict(data, self.binding.response(), ignore_unknown_fields=True)
@@ -142,11 +144,12 @@ class MethodRoute:
 
 async def _grpc_abort(
     context: grpc.aio.ServicerContext[bytes, bytes], status: int, problem: dict[str, Any]
-) -> None:
+) -> NoReturn:
     code = code_for_http(status)
     detail = problem.get("detail", "")
     trailer = ((DETAILS_TRAILER, encode_status(code, detail, [_info(status, problem)])),)
     await context.abort(_CODES[code], detail, trailing_metadata=trailer)
+    raise AssertionError("context.abort raises")
 
 
 class ConnectAPI:
@@ -234,18 +237,58 @@ def _info(status: int, problem: dict[str, Any]) -> Any:
     )
 
 
-def _route_of(binding: Binding, request: Message) -> tuple[str, str]:
-    """The JSON route's path and query string for ``request``."""
+class Call(NamedTuple):
+    """One call's request: its path and query fields by name, and its read mask's paths."""
+
+    values: dict[str, Any]
+    mask: list[str]
+
+
+def _json_call(binding: Binding, raw: bytes) -> Call | None:
+    """A request in the JSON mapping (the Connect protocol's JSON codec): its fields by their
+    proto or JSON names, the read mask as one comma-separated string of camelCase paths. Read
+    with msgspec rather than protobuf's pure-Python JSON parser: a service answers the BFF's
+    every call through here."""
+    try:
+        body = msgspec.json.decode(raw)
+    except msgspec.DecodeError:
+        return None
+    if not isinstance(body, dict):
+        return None
+    fields = binding.request.DESCRIPTOR.fields_by_name
+    json_names = binding.request.DESCRIPTOR.fields_by_camelcase_name
+    values: dict[str, Any] = {}
+    mask: list[str] = []
+    for key, value in body.items():
+        field = fields.get(key) or json_names.get(key)
+        if field is None:
+            return None
+        if field.name == READ_MASK and isinstance(value, str):
+            mask = [_snake(path) for path in value.split(",") if path]
+        elif field.name in binding.query or field.name in binding.path_fields:
+            values[field.name] = value
+        else:
+            return None
+    return Call(values, mask)
+
+
+def _snake(path: str) -> str:
+    """``items.displayName`` -> ``items.display_name`` (the JSON mapping's FieldMask paths)."""
+    return re.sub(r"[A-Z]", lambda m: "_" + m.group(0).lower(), path)
+
+
+def _route_of(binding: Binding, values: Mapping[str, Any]) -> tuple[str, str]:
+    """The JSON route's path and query string for a call's fields."""
     path = binding.template
     for name in binding.path_fields:
-        path = path.replace("{" + name + "}", quote(str(getattr(request, name)), safe=""))
+        path = path.replace("{" + name + "}", quote(str(values.get(name, "")), safe=""))
     params: dict[str, str] = {}
     for name, field in binding.query.items():
-        value = getattr(request, name)
+        value = values.get(name)
         if field.is_repeated:
             if value:
                 params[name] = ",".join(str(v) for v in value)
-        elif value != field.default_value:
+        elif value is not None and value != field.default_value:
             params[name] = str(value).lower() if isinstance(value, bool) else str(value)
     return path, urlencode(params, safe=",")
 
