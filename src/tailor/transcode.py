@@ -37,30 +37,19 @@ from tailor.app import BFF
 from tailor.errors import BadRequest, ConfigError, NotFound, UpstreamStatusError
 from tailor.http import JSON_CONTENT_TYPE, Request, Response
 from tailor.params import Bool, Int, Param, Token
-from tailor.upstream.grpc.descriptors import bindings, load_pool
+from tailor.upstream.grpc.descriptors import INT_TYPES, bindings, load_pool
+from tailor.upstream.grpc.messages import mask_tree
 
 #: Integers a JSON number holds exactly; beyond, the JSON mapping's string.
 SAFE_INTEGER = 2**53 - 1
 _LIST = re.compile(r"[A-Za-z0-9_=.:,-]+")  # a comma-separated list of ids
 _encode = msgspec.json.Encoder().encode
-_INT_TYPES = {
-    FieldDescriptor.TYPE_INT32,
-    FieldDescriptor.TYPE_INT64,
-    FieldDescriptor.TYPE_UINT32,
-    FieldDescriptor.TYPE_UINT64,
-    FieldDescriptor.TYPE_SINT32,
-    FieldDescriptor.TYPE_SINT64,
-    FieldDescriptor.TYPE_FIXED32,
-    FieldDescriptor.TYPE_FIXED64,
-    FieldDescriptor.TYPE_SFIXED32,
-    FieldDescriptor.TYPE_SFIXED64,
-}
 _PYTHON: dict[int, type[Any]] = {
     FieldDescriptor.TYPE_STRING: str,
     FieldDescriptor.TYPE_BOOL: bool,
     FieldDescriptor.TYPE_DOUBLE: float,
     FieldDescriptor.TYPE_FLOAT: float,
-    **dict.fromkeys(_INT_TYPES, int),
+    **dict.fromkeys(INT_TYPES, int),
 }
 
 
@@ -93,7 +82,8 @@ def transcoded_routes(
         if binding.verb != "GET":
             raise ConfigError(where, "only GET rules are transcoded (read methods)")
         published = (fields or {}).get(binding.name)
-        into = response_struct(binding.response.DESCRIPTOR, _tree(published), where)
+        tree = None if published is None else mask_tree(published)
+        into = response_struct(binding.response.DESCRIPTOR, tree, where)
         query = {name: _param(field, where) for name, field in binding.query.items()}
         part = Part(
             binding.name,
@@ -178,20 +168,9 @@ def _param(field: FieldDescriptor, where: str) -> Param[Any]:
         return Token()
     if kind == FieldDescriptor.TYPE_BOOL:
         return Bool()
-    if kind in _INT_TYPES:
+    if kind in INT_TYPES:
         return Int(0, 0, 2**31 - 1)
     raise ConfigError(where, f"field '{field.name}' is of a type no query parameter reads")
-
-
-def _tree(paths: Sequence[str] | None) -> dict[str, Any] | None:
-    if paths is None:
-        return None
-    tree: dict[str, Any] = {}
-    for path in paths:
-        node = tree
-        for name in path.split("."):
-            node = node.setdefault(name, {})
-    return tree
 
 
 def response_struct(

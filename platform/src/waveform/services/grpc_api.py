@@ -36,6 +36,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.types import Message as AsgiMessage
 
 from tailor.upstream.grpc.descriptors import READ_MASK, Binding, bindings, load_pool
+from tailor.upstream.grpc.messages import mask_tree
 from tailor.upstream.grpc.status import (
     DETAILS_TRAILER,
     code_for_http,
@@ -299,20 +300,6 @@ def _problem(body: bytes) -> dict[str, Any]:
     except msgspec.DecodeError:
         return {}
     return decoded if isinstance(decoded, dict) else {}
-
-
-def mask_tree(paths: list[str]) -> dict[str, Any]:
-    """``["a.b", "c"]`` -> ``{"a": {"b": {}}, "c": {}}`` (an empty dict: the whole field).
-
-    >>> mask_tree(["items.id", "items.media.stream_url"])
-    {'items': {'id': {}, 'media': {'stream_url': {}}}}
-    """
-    tree: dict[str, Any] = {}
-    for path in paths:
-        node = tree
-        for name in path.split("."):
-            node = node.setdefault(name, {})
-    return tree
 
 
 def prune(value: Any, tree: Mapping[str, Any]) -> Any:

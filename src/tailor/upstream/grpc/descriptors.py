@@ -195,7 +195,8 @@ def field_value(field: FieldDescriptor, raw: str) -> Any:
     return _scalar(field, raw)
 
 
-_INTS = frozenset(
+#: The integer field types (each read from a query parameter as a Python int).
+INT_TYPES = frozenset(
     {
         FieldDescriptor.TYPE_INT32,
         FieldDescriptor.TYPE_INT64,
@@ -215,7 +216,7 @@ def _scalar(field: FieldDescriptor, raw: str) -> Any:
     kind = field.type
     if kind == FieldDescriptor.TYPE_STRING:
         return raw
-    if kind in _INTS:
+    if kind in INT_TYPES:
         return int(raw)
     if kind in (FieldDescriptor.TYPE_DOUBLE, FieldDescriptor.TYPE_FLOAT):
         return float(raw)

@@ -22,7 +22,7 @@ walk and a call per field on every message of every response.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import msgspec
@@ -31,6 +31,7 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 
 from tailor.errors import TailorError
+from tailor.upstream.grpc.descriptors import INT_TYPES
 
 Converter = Callable[[Message], Any]
 
@@ -54,6 +55,20 @@ def read_mask(descriptor: Descriptor, into: Any) -> list[str]:
     if not isinstance(info, msgspec.inspect.StructType):
         return []
     return _paths(descriptor, info, "")
+
+
+def mask_tree(paths: Sequence[str]) -> dict[str, Any]:
+    """FieldMask paths as a tree (an empty dict: the whole field).
+
+    >>> mask_tree(["items.id", "items.media.stream_url"])
+    {'items': {'id': {}, 'media': {'stream_url': {}}}}
+    """
+    tree: dict[str, Any] = {}
+    for path in paths:
+        node = tree
+        for name in path.split("."):
+            node = node.setdefault(name, {})
+    return tree
 
 
 def _paths(descriptor: Descriptor, info: msgspec.inspect.StructType, prefix: str) -> list[str]:
@@ -184,11 +199,6 @@ _PYTHON_TYPES: dict[int, tuple[type[Any], ...]] = {
     FieldDescriptor.TYPE_BOOL: (msgspec.inspect.BoolType,),
     FieldDescriptor.TYPE_DOUBLE: (msgspec.inspect.FloatType,),
     FieldDescriptor.TYPE_FLOAT: (msgspec.inspect.FloatType,),
-    FieldDescriptor.TYPE_INT32: (_INT,),
-    FieldDescriptor.TYPE_INT64: (_INT,),
-    FieldDescriptor.TYPE_UINT32: (_INT,),
-    FieldDescriptor.TYPE_UINT64: (_INT,),
-    FieldDescriptor.TYPE_SINT32: (_INT,),
-    FieldDescriptor.TYPE_SINT64: (_INT,),
+    **dict.fromkeys(INT_TYPES, (_INT,)),
     FieldDescriptor.TYPE_ENUM: (_INT,),
 }
