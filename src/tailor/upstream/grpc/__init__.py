@@ -1,9 +1,10 @@
 """gRPC upstreams behind tailor's transport seam.
 
 An upstream whose configured URL is ``grpc://host:port`` is called over gRPC (``connect://``:
-the Connect protocol over HTTP/1.1, same contracts); the BFF's plans do not change. Its service (``grpc.services.<upstream>``) is looked up in the configured
-descriptor sets (``grpc.descriptor_sets``), and each ``google.api.http`` rule of the service
-says which method answers which of the JSON routes a part calls: ``GET /users/{user_id}`` is
+the Connect protocol over HTTP/1.1, same contracts); the BFF's plans do not change. Its
+service (``grpc.services.<upstream>``) is looked up in the configured descriptor sets
+(``grpc.descriptor_sets``), and each ``google.api.http`` rule of the service says which method
+answers which of the JSON routes a part calls: ``GET /users/{user_id}`` is
 ``UsersService.GetUser(user_id=...)``. The pieces, one job each:
 
 - :mod:`~tailor.upstream.grpc.descriptors`: descriptor sets -> message classes and the
