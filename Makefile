@@ -11,6 +11,8 @@ $(STAMP): pyproject.toml platform/pyproject.toml deps/debian.txt
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]' -e ./platform
+	$(BIN)/python -m waveform.protos
+	scripts/install-buf
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -20,6 +22,8 @@ test: $(STAMP)
 	$(BIN)/ruff check src platform/src tests benchmarks examples
 	$(BIN)/mypy
 	$(BIN)/pytest
+	# The BFF suite again with users and catalog called over gRPC (docs/grpc.md).
+	WAVEFORM_UPSTREAMS=grpc $(BIN)/pytest tests/waveform/bffs
 
 lint: $(STAMP)
 	$(BIN)/ruff check src platform/src tests benchmarks examples

@@ -287,6 +287,8 @@ RATIO_NAMES = {
 
 
 def scenario_table(s: dict[str, Any]) -> str:
+    if s.get("kind") == "grpc":
+        return _grpc_table(s)
     if s.get("kind") == "openloop":
         return _latency_table(s)
     if s.get("kind") == "overload":
@@ -375,6 +377,24 @@ def _h2load_table(s: dict[str, Any]) -> str:
     rows += ["", "| ratio | rps | CPU per answer (inverse) |", "|---|---:|---:|"]
     for name, r in s["ratios"].items():
         rows.append(f"| {name} | {r['rps']:.2f}x | {r['cpu']:.2f}x |")
+
+
+def _grpc_table(s: dict[str, Any]) -> str:
+    rows = ["| the home with | CPU us per home | x JSON | homes/s (8 callers) |",
+            "|---|---:|---:|---:|"]  # fmt: skip
+    for c in s["contenders"]:
+        rows.append(
+            f"| {c['label']} | {c['cpu_us']:,.0f} | {c['ratios']['http']:.2f} | "
+            f"{c['homes_per_s']:,.0f} |"
+        )
+    b = s.get("read_mask_bytes", {})
+    if b.get("whole"):
+        rows.append("")
+        rows.append(
+            f"Read masks: the home's users and catalog answers are {b['masked']:,} bytes with "
+            f"the masks its consumed structs ask for, {b['whole']:,} without "
+            f"({1 - b['masked'] / b['whole']:.0%} saved)."
+        )
     return "\n".join(rows)
 
 
@@ -504,6 +524,18 @@ def targets(result: dict[str, Any]) -> str:
             f"| home, h2c vs HTTP/1.1 (issue 14, reported) | "
             f"{s['ratios']['home, h2c vs HTTP/1.1']['rps']:.2f}x | - |"
         )
+    g = _find(result, "grpc", "connect")
+    if g:
+        v = g["ratios"]["http"]
+        rows.append(f"| home over gRPC (Connect), CPU per home <= 1.25x JSON (issue 15) | "
+                    f"{v:.2f}x | {'yes' if v <= 1.25 else 'no'} |")  # fmt: skip
+        n = _find(result, "home", "tailor")
+        json_home = _find(result, "grpc", "http")
+        if n and json_home and "node" in n.get("ratios", {}):
+            derived = n["ratios"]["node"] * g["homes_per_s"] / json_home["homes_per_s"]
+            rows.append(f"| home over gRPC (Connect) vs Node, derived: the home table's "
+                        f"tailor/Node ratio x this run's Connect/JSON homes/s (reported) | "
+                        f"{derived:.2f}x | - |")  # fmt: skip
     c = _find(result, "soak", "tailor")
     if c:
         ok = c["rss_growth_pct"] < 5 and c["five_xx"] == 0
@@ -688,6 +720,19 @@ none unanswered past 2x. Node (fastify + undici) has no admission control: it is
 reference for what an edge without it does at the same overload.
 
 {notes}
+
+{table}
+""",
+    "grpc": """\
+## The home over gRPC (issue 15)
+
+The real services (users and catalog answer JSON, the Connect protocol and gRPC from the same
+routes) and the real mobile BFF in the bench's own process on core 0 (full profile, edge cache
+off), fetching alice's home 8 at a time with users and catalog called as JSON, over Connect
+(JSON codec, tailor's HTTP/1.1 transport) and over gRPC (grpcio's asyncio client); the other
+four services stay JSON. The figure is the BFF process's CPU time per home (grpcio's threads
+included; the services are other processes), median of interleaved rounds
+(benchmarks/grpc_home.py). The target (issue 15): at most 1.25x the JSON home.
 
 {table}
 """,

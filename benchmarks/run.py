@@ -20,6 +20,8 @@ answers' p99, requests unanswered past twice the deadline); ``soak`` (tailor at 
 for ``--soak-seconds``: RSS growth after warm-up, 5xx). Both in benchmarks/overload.py.
 ``http2`` (h2load for both protocols: the cache hit over h2c and over HTTP/1.1, granian's
 HTTP/2 answering the same bytes, and the home over h2c and HTTP/1.1; rate and CPU per answer).
+``grpc`` (the home with users and catalog over JSON, Connect and gRPC against the real
+services, CPU per home in-process: benchmarks/grpc_home.py).
 
 Layout on a 2-core machine: the contender has core 0 to itself (``taskset -c 0``); the
 upstream nginx (for ``latency``, a second nginx holding each answer 20 ms with the echo
@@ -46,7 +48,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks import contenders, fixture, h2load, openloop, overload, report, svg, tools, wrk
+from benchmarks import (
+    contenders,
+    fixture,
+    grpc_home,
+    h2load,
+    openloop,
+    overload,
+    report,
+    svg,
+    tools,
+    wrk,
+)
 from benchmarks.contenders import HOME_PATH, PASS_PATH, Contender
 from benchmarks.procs import Processes
 
@@ -56,7 +69,17 @@ DOCS = ROOT / "docs" / "benchmarks.md"
 PLOT = ROOT / "docs" / "benchmarks.svg"
 CONTENDER_CPU = 0
 LOAD_CPU = 1  # the upstream nginx (static and delaying) and the load generator
-SCENARIOS = ("home", "passthrough", "cache", "workers2", "latency", "http2", "overload", "soak")
+SCENARIOS = (
+    "home",
+    "passthrough",
+    "cache",
+    "workers2",
+    "latency",
+    "http2",
+    "overload",
+    "soak",
+    "grpc",
+)
 
 
 _began = time.monotonic()
@@ -716,6 +739,7 @@ STEPS: dict[str, Callable[[Bench, str, Path], dict[str, Any]]] = {
     "http2": scenario_http2,
     "overload": overload.scenario_overload,
     "soak": overload.scenario_soak,
+    "grpc": grpc_home.scenario_grpc,
 }
 
 

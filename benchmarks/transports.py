@@ -38,16 +38,26 @@ CONTENDER_CPU = 0
 UPSTREAM_CPU = 1
 
 
-def make(upstream: str, transport: str, *, cache: bool = False) -> BFF:
+def make(
+    upstream: str | dict[str, str],
+    transport: str,
+    *,
+    cache: bool = False,
+    secret: str = "bench",
+) -> BFF:
+    """The mobile BFF calling ``upstream`` for every service (the fixture), or each service
+    at its own URL (a dict: real services, as benchmarks.grpc_home runs them)."""
+    if isinstance(upstream, str):
+        upstream = dict.fromkeys(PROFILE.get("upstreams", {}), upstream)
     over: dict[str, Any] = {
-        "upstreams": dict.fromkeys(PROFILE.get("upstreams", {}), upstream),
+        "upstreams": upstream,
         "admin": {"enabled": False},
         "cache": {"enabled": cache, "backend": "memory"},
         "client": {"transport": transport},
         # Every request charges the IP, user and app quotas; none ever refuses.
         "rate_limit": {"policies": NEVER_REFUSING},
         "token_exchange": {
-            "client_id": "bff-mobile", "client_secret": "bench", "client_secret_env": None
+            "client_id": "bff-mobile", "client_secret": secret, "client_secret_env": None
         },
     }  # fmt: skip
     bff = build(build_config(deep_merge(PROFILE, over)))

@@ -39,7 +39,7 @@ from tailor.resilience.transport import ResilientTransport
 from tailor.routing import INFER, Route, Router
 from tailor.serve import asgi, rsgi
 from tailor.serve.collector import tune_collector
-from tailor.upstream.build import build_transport
+from tailor.upstream.build import build_upstream_transport
 from tailor.upstream.client import UpstreamClient
 from tailor.upstream.registry import ServiceRegistry
 from tailor.upstream.transport import Transport
@@ -187,7 +187,7 @@ class BFF:
         self.check()
         resilience = Resilience(cfg.resilience, cfg.upstreams, self.metrics.registry)
         transport: Transport = ResilientTransport(
-            self._transport or build_transport(cfg.client), resilience
+            self._transport or build_upstream_transport(cfg), resilience
         )
         # Inward calls carry an exchanged internal token, never the client's credential.
         credentials = None

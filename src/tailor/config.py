@@ -231,6 +231,21 @@ class UpstreamClientSettings(msgspec.Struct, forbid_unknown_fields=True):
     max_response_bytes: Count = 16 * 1024 * 1024
 
 
+#: http(s): JSON over HTTP; grpc: gRPC over HTTP/2; connect: the Connect protocol over HTTP/1.1.
+UPSTREAM_SCHEMES = frozenset({"http", "https", "grpc", "connect"})
+_RPC = frozenset({"grpc", "connect"})
+
+
+class GrpcSettings(msgspec.Struct, forbid_unknown_fields=True):
+    """The gRPC upstreams (``upstreams.<name> = "grpc://host:port"`` or ``"connect://..."``,
+    docs/grpc.md): the
+    compiled descriptor sets (``protoc --include_imports --descriptor_set_out``) and the
+    service each such upstream serves, e.g. ``users = "waveform.users.v1.UsersService"``."""
+
+    descriptor_sets: list[str] = msgspec.field(default_factory=list)
+    services: dict[str, str] = msgspec.field(default_factory=dict)
+
+
 class MetricsSettings(msgspec.Struct, forbid_unknown_fields=True):
     enabled: bool = True
 
@@ -412,6 +427,7 @@ class Config(msgspec.Struct, forbid_unknown_fields=True):
     entitlements: Entitlements = msgspec.field(default_factory=Entitlements)
     upstreams: dict[str, str] = msgspec.field(default_factory=dict)
     client: UpstreamClientSettings = msgspec.field(default_factory=UpstreamClientSettings)
+    grpc: GrpcSettings = msgspec.field(default_factory=GrpcSettings)
     metrics: MetricsSettings = msgspec.field(default_factory=MetricsSettings)
     server: Server = msgspec.field(default_factory=Server)
     state: State = msgspec.field(default_factory=State)
@@ -425,13 +441,23 @@ class Config(msgspec.Struct, forbid_unknown_fields=True):
     stages: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
     openapi: OpenAPI = msgspec.field(default_factory=OpenAPI)
 
+    @property
+    def grpc_upstreams(self) -> list[str]:
+        """The upstreams called over gRPC (``grpc://``) or the Connect protocol
+        (``connect://``), sorted."""
+        return sorted(n for n, url in self.upstreams.items() if url.split(":", 1)[0] in _RPC)
+
     def __post_init__(self) -> None:
         for name, url in self.upstreams.items():
             parts = urlsplit(url)
-            if parts.scheme not in {"http", "https"} or not parts.hostname:
-                raise ConfigError(f"upstreams.{name}", f"'{url}' is not an http(s) base URL")
+            if parts.scheme not in UPSTREAM_SCHEMES or not parts.hostname:
+                raise ConfigError(
+                    f"upstreams.{name}", f"'{url}' is not an http(s), grpc or connect base URL"
+                )
             if parts.query or parts.fragment:
                 raise ConfigError(f"upstreams.{name}", "a base URL takes no query or fragment")
+            if name in self.grpc_upstreams and name not in self.grpc.services:
+                raise ConfigError(f"grpc.services.{name}", f"'{url}' needs its gRPC service named")
         if self.auth.mtls is not None and (
             self.listen.tls is None or self.listen.tls.client_ca_file is None
         ):

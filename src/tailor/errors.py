@@ -24,12 +24,14 @@ at the boundary where they occur, with the original kept as ``__cause__``::
     ├── BackendUnavailable          the rate limiter's counters cannot be read or written
     ├── MalformedEvent              a message on the invalidation channel is not an event
     ├── UnknownPart                 a shape or part read a part that has no value (a BFF bug)
+    ├── ContractMismatch            a consumed struct a gRPC message type cannot fill
     └── UpstreamError               a call to an internal service failed
         ├── UpstreamTimeout         the call outlived its timeout or the endpoint deadline
         ├── UpstreamUnavailable     connection refused or reset, or any transport failure
         │   ├── CircuitOpen         the upstream's breaker is open: no call made (503)
         │   └── BulkheadFull        too many calls to it in flight: no call made
         ├── UpstreamStatusError     the service answered with an unexpected status
+        │   └── GrpcStatusError     a gRPC status (code, message, google.rpc details)
         ├── UpstreamDecodeError     the body was not the JSON shape the BFF consumes
         ├── FanOutLimitExceeded     one request tried more inward calls than allowed
         └── TokenExchangeError      the token service refused an internal-token exchange
@@ -42,7 +44,8 @@ Each class outside this module lives beside the code that raises it:
 (``RegistryUnavailable``), ``tailor.auth.session`` (``CrossSiteRequest``, ``StaleSession``),
 ``tailor.cache.backend`` (``CacheBackendError``), ``tailor.cache.invalidation``
 (``MalformedEvent``), ``tailor.aggregate.plan`` (``UnknownPart``) and
-``tailor.ratelimit.gcra`` (``BackendUnavailable``).
+``tailor.ratelimit.gcra`` (``BackendUnavailable``), ``tailor.upstream.grpc.status``
+(``GrpcStatusError``) and ``tailor.upstream.grpc.messages`` (``ContractMismatch``).
 
 An expected denial inside the pipeline (401, 413, 429, ...) is a response, not an exception:
 stages answer locally. ``HTTPProblem`` exists for handlers, where raising is the natural way

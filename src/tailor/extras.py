@@ -42,6 +42,9 @@ def wanted_extras(config: Config) -> list[Extra]:
     wanted = []
     if config.state.redis_url is not None:
         wanted.append(Extra("state.redis_url", "Redis", "redis", "redis"))
+    rpc = config.grpc_upstreams
+    if rpc:
+        wanted.append(Extra(f"upstreams.{rpc[0]}", "a gRPC upstream", "grpc", "grpc"))
     if config.client.transport == "pyreqwest":
         wanted.append(Extra("client.transport", "'pyreqwest'", "pyreqwest", "pyreqwest"))
     if config.server.http2:

@@ -182,3 +182,30 @@ def test_auth_anonymous_beside_an_authenticator_is_refused_naming_it() -> None:
 def test_a_jwt_max_lifetime_that_is_not_positive_names_its_key(value: float) -> None:
     jwt = {"issuer": "i", "audience": "a", "jwks_upstream": "accounts", "max_lifetime_s": value}
     assert _key_of({"name": "t", "auth": {"jwt": jwt}}) == "auth.jwt.max_lifetime_s"
+
+
+def test_a_grpc_upstream_without_its_service_names_grpc_services() -> None:
+    with pytest.raises(ConfigError) as caught:
+        build_config({"name": "x", "upstreams": {"users": "grpc://127.0.0.1:9102"}})
+    assert caught.value.key == "grpc.services.users"
+
+
+def test_an_upstream_of_another_scheme_names_its_key() -> None:
+    with pytest.raises(ConfigError) as caught:
+        build_config({"name": "x", "upstreams": {"users": "ftp://127.0.0.1:9102"}})
+    assert caught.value.key == "upstreams.users"
+
+
+def test_the_grpc_and_connect_upstreams_are_listed() -> None:
+    config = build_config(
+        {
+            "name": "x",
+            "upstreams": {
+                "users": "grpc://127.0.0.1:9102",
+                "catalog": "connect://127.0.0.1:9010",
+                "stream": "http://127.0.0.1:9006",
+            },
+            "grpc": {"services": {"users": "u.v1.Users", "catalog": "c.v1.Catalog"}},
+        }
+    )
+    assert config.grpc_upstreams == ["catalog", "users"]

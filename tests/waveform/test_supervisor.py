@@ -8,6 +8,7 @@ import socket
 from pathlib import Path
 
 import httpx
+import pytest
 import redis
 
 from waveform.supervisor import Platform, demo_banner, free_ports
@@ -139,3 +140,16 @@ def test_a_killed_redis_is_restarted_with_what_was_written_to_it(tmp_path: Path)
         p.wait_for_restart("redis")
         with redis.Redis.from_url(p.redis.url) as r:
             assert r.get("waveform:test") == b"kept"
+
+
+def test_in_grpc_mode_the_bffs_call_the_services_with_a_proto_over_grpc(tmp_path: Path) -> None:
+    p = Platform(tmp_path, ephemeral=True, components=["mobile"], upstreams="grpc")
+    upstreams = p.bff_config("mobile")["upstreams"]
+    assert isinstance(upstreams, dict)
+    assert upstreams["users"] == f"grpc://127.0.0.1:{p.grpc_ports['users']}"
+    assert upstreams["stream"] == p.url("stream")
+
+
+def test_an_unknown_upstream_mode_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="upstreams"):
+        Platform(tmp_path, ephemeral=True, components=["mobile"], upstreams="soap")

@@ -41,7 +41,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, TextIO
 
+from waveform.bffs.upstreams import grpc_settings
 from waveform.certs import DemoCerts, ensure_demo_certs
+from waveform.protos import SERVICES as GRPC_SERVICES
 from waveform.redis_server import RedisServer
 from waveform.seed import DEFAULT_SCALE, DEFAULT_SEED, token_client_secret
 from waveform.services import SERVICES
@@ -64,6 +66,13 @@ STDERR_TAIL = 20
 TOKEN_SECRET_ENV = "WAVEFORM_TOKEN_EXCHANGE_SECRET"
 #: The token-service client tests and operators use for direct service calls.
 OPS_CLIENT = "waveform-ops"
+#: How the BFFs call the services that have a proto (waveform.protos): "grpc" (gRPC over
+#: HTTP/2), "connect" (the Connect protocol over HTTP/1.1) or "http" (JSON). Those services
+#: serve all three; the suites run in another mode with e.g. WAVEFORM_UPSTREAMS=grpc.
+UPSTREAMS_ENV = "WAVEFORM_UPSTREAMS"
+#: A gRPC port is its service's port plus this (users 9102, catalog 9110).
+GRPC_PORT_OFFSET = 100
+UPSTREAM_MODES = ("http", "grpc", "connect")
 
 
 @dataclass(frozen=True)
@@ -192,8 +201,12 @@ class Platform:
         restart_backoff: tuple[float, float] = (0.5, 8.0),
         give_up_after: int = 5,
         crash_window_s: float = 60.0,
+        upstreams: str | None = None,
     ) -> None:
         self.data_dir = Path(data_dir).resolve()
+        self.upstreams = upstreams or os.environ.get(UPSTREAMS_ENV) or "http"
+        if self.upstreams not in UPSTREAM_MODES:
+            raise ValueError(f"upstreams must be one of {UPSTREAM_MODES}, not {self.upstreams!r}")
         self.scale = scale
         self.seed = seed
         self.startup_timeout = startup_timeout
@@ -244,13 +257,16 @@ class Platform:
         admin: dict[str, int] = {}
         # Every service gets a port even when not started, so BFF configs and catalog's
         # upstream URLs are complete (an unstarted upstream simply refuses connections).
+        grpc_ports: dict[str, int] = {}
         if ephemeral:
-            pool = free_ports(len(SERVICES) + 2 * len(BFFS) + len(TLS_PORTS))
+            pool = free_ports(len(SERVICES) + 2 * len(BFFS) + len(TLS_PORTS) + len(GRPC_SERVICES))
             for name in SERVICES:
                 ports[name] = pool.pop()
             for name in BFFS:
                 ports[name], admin[name] = pool.pop(), pool.pop()
             self.tls_ports = {name: pool.pop() for name in TLS_PORTS}
+            for name in GRPC_SERVICES:
+                grpc_ports[name] = pool.pop()
         else:
             shift = 0 if base_port is None else base_port - SERVICES["accounts"]
             for name, port in SERVICES.items():
@@ -258,7 +274,10 @@ class Platform:
             for name, (port, admin_port) in BFFS.items():
                 ports[name], admin[name] = port + shift, admin_port + shift
             self.tls_ports = {name: port + shift for name, port in TLS_PORTS.items()}
+            for name in GRPC_SERVICES:
+                grpc_ports[name] = ports[name] + GRPC_PORT_OFFSET
         self.ports = ports
+        self.grpc_ports = grpc_ports
         common = [
             "--host",
             HOST,
@@ -283,6 +302,8 @@ class Platform:
                     str(ports[name]),
                     *common,
                 ]
+                if name in grpc_ports:
+                    argv += ["--grpc-port", str(grpc_ports[name])]
                 if name == "catalog":
                     argv += [
                         "--tracks",
@@ -320,7 +341,8 @@ class Platform:
         return {
             "listen": {"host": HOST, "port": comp.port},
             "admin": {"host": HOST, "port": comp.admin_port},
-            "upstreams": {svc: self._url(svc) for svc in SERVICES},
+            "upstreams": {svc: self.upstream_url(svc) for svc in SERVICES},
+            "grpc": grpc_settings(),
             "state": {"redis_url": self.redis.url} if self.redis is not None else {},
             "token_exchange": {"client_id": f"bff-{name}", "client_secret_env": TOKEN_SECRET_ENV},
         }
@@ -364,6 +386,14 @@ class Platform:
         with urllib.request.urlopen(request, timeout=5) as resp:
             token: str = json.loads(resp.read())["access_token"]
         return token
+
+    def upstream_url(self, service: str) -> str:
+        """Where the BFFs call ``service``: its gRPC port in gRPC mode when it has one."""
+        if self.upstreams == "grpc" and service in self.grpc_ports:
+            return f"grpc://{HOST}:{self.grpc_ports[service]}"
+        if self.upstreams == "connect" and service in self.grpc_ports:
+            return f"connect://{HOST}:{self.ports[service]}"
+        return self._url(service)
 
     def admin_url(self, name: str) -> str:
         """Admin base URL of a BFF (where its /healthz is)."""
@@ -792,6 +822,12 @@ def demo(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--ephemeral", action="store_true", help="pick free ports")
     parser.add_argument("--services-only", action="store_true")
     parser.add_argument("--verbose", action="store_true", help="echo every child's stderr")
+    parser.add_argument(
+        "--upstreams",
+        choices=UPSTREAM_MODES,
+        default="grpc",
+        help="how the BFFs call the services with a proto (users, catalog)",
+    )
     args = parser.parse_args(argv)
 
     stop = threading.Event()
@@ -812,6 +848,7 @@ def demo(argv: Sequence[str] | None = None) -> int:
         log=sys.stdout,
         redis=True,
         tls_listeners=True,
+        upstreams=args.upstreams,
     )
     try:
         platform.start()

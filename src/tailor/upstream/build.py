@@ -2,8 +2,42 @@
 
 from __future__ import annotations
 
-from tailor.config import UpstreamClientSettings
-from tailor.upstream.transport import Transport
+from tailor.config import Config, UpstreamClientSettings
+from tailor.upstream.transport import Transport, UpstreamRequest, UpstreamResponse
+
+
+def build_upstream_transport(config: Config) -> Transport:
+    """The configured transport, with the gRPC transport for the ``grpc://`` and
+    ``connect://`` upstreams (the latter over the configured HTTP transport).
+
+    >>> from tailor.config import build_config
+    >>> build_upstream_transport(build_config({"name": "demo"}))  # doctest: +ELLIPSIS
+    <tailor.upstream.http1_transport.Http1Transport object at ...>
+    """
+    http = build_transport(config.client)
+    if not config.grpc_upstreams:
+        return http
+    from tailor.upstream.grpc.transport import build_grpc_transport
+
+    grpc = build_grpc_transport(
+        config.upstreams, config.grpc.services, config.grpc.descriptor_sets, http
+    )
+    return ByUpstream(http, dict.fromkeys(grpc.upstreams, grpc))
+
+
+class ByUpstream:
+    """Each upstream's own transport (gRPC for some), ``default`` for the others."""
+
+    def __init__(self, default: Transport, routes: dict[str, Transport]) -> None:
+        self.default = default
+        self.routes = routes
+
+    async def send(self, request: UpstreamRequest) -> UpstreamResponse:
+        return await self.routes.get(request.upstream, self.default).send(request)
+
+    async def aclose(self) -> None:
+        for transport in {id(t): t for t in (self.default, *self.routes.values())}.values():
+            await transport.aclose()
 
 
 def build_transport(settings: UpstreamClientSettings) -> Transport:

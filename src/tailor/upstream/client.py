@@ -127,6 +127,7 @@ class UpstreamClient:
             principal,
             idempotent,
             allowance,
+            into,
         )
         return self.decode(upstream, response, into)
 
@@ -144,6 +145,7 @@ class UpstreamClient:
         principal: Principal | None,
         idempotent: bool | None,
         allowance: CallAllowance | None,
+        into: Any = None,
     ) -> UpstreamResponse:
         timeout = timeout_s if timeout_s is not None else self._default_timeout_s
         if deadline is not None:
@@ -170,7 +172,9 @@ class UpstreamClient:
         started = time.perf_counter()
         try:
             response = await self.transport.send(
-                UpstreamRequest(upstream, method, url, inward, timeout, body, idempotent, allowance)
+                UpstreamRequest(
+                    upstream, method, url, inward, timeout, body, idempotent, allowance, into
+                )
             )
         except UpstreamError as exc:
             self._observe(upstream, exc.reason, started)
@@ -180,7 +184,9 @@ class UpstreamClient:
 
     def decode(self, upstream: str, response: UpstreamResponse, into: type[T]) -> T:
         if not 200 <= response.status < 300:
-            raise UpstreamStatusError(upstream, response.status)
+            raise response.error or UpstreamStatusError(upstream, response.status)
+        if response.value is not None:  # decoded by the transport (gRPC)
+            return response.value  # type: ignore[no-any-return]
         decoder = self._decoders.get(into)
         if decoder is None:
             decoder = self._decoders[into] = msgspec.json.Decoder(into)

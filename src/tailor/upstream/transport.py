@@ -8,15 +8,20 @@ gRPC) means writing one more class with this shape.
 Per-call options travel on the request itself: ``idempotent`` (a part's declared idempotency;
 None: decided by method and headers) and ``allowance`` (the calling request's
 :class:`~tailor.resilience.allowance.CallAllowance`). A plain transport ignores both; the
-resilient transport acts on them.
+resilient transport acts on them. ``into`` is the type the caller will decode the answer into
+(a part's consumed struct): an HTTP transport ignores it; the gRPC transport asks for just
+those fields (its read mask) and answers with the decoded ``value`` itself, and with ``error``
+when the service's status says more than a number can.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
+
+from tailor.errors import UpstreamError
 
 if TYPE_CHECKING:
     from tailor.resilience.allowance import CallAllowance
@@ -31,12 +36,15 @@ class UpstreamRequest(msgspec.Struct):
     body: bytes | None = None
     idempotent: bool | None = None
     allowance: CallAllowance | None = None
+    into: Any = None
 
 
 class UpstreamResponse(msgspec.Struct):
     status: int
     headers: Mapping[str, str]
     body: bytes
+    value: Any = None
+    error: UpstreamError | None = None
 
 
 class Transport(Protocol):

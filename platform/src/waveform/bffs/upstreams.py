@@ -1,7 +1,16 @@
 """Default service addresses of the reference platform (the `make demo` ports). A deployment
-file overrides them; they never come from a request."""
+file overrides them; they never come from a request.
+
+An upstream is HTTP or gRPC by its URL alone: ``grpc://`` calls the service's gRPC API (the
+services with a proto serve it beside their JSON API, docs/grpc.md), with the descriptor set
+and service names of :func:`grpc_settings`, which every profile carries.
+"""
 
 from __future__ import annotations
+
+from typing import Any
+
+from waveform.protos import SERVICES, descriptor_set
 
 DEFAULT_UPSTREAMS = {
     "accounts": "http://127.0.0.1:9001",
@@ -15,3 +24,15 @@ DEFAULT_UPSTREAMS = {
     "rights": "http://127.0.0.1:9009",
     "catalog": "http://127.0.0.1:9010",
 }
+
+#: The gRPC addresses of the services that have one (the demo's: port + 100).
+GRPC_UPSTREAMS = {
+    "users": "grpc://127.0.0.1:9102",
+    "catalog": "grpc://127.0.0.1:9110",
+}
+
+
+def grpc_settings() -> dict[str, Any]:
+    """The config's ``grpc`` table: the platform's descriptor set (compiled when stale) and
+    the service each upstream with a proto serves."""
+    return {"descriptor_sets": [str(descriptor_set())], "services": dict(SERVICES)}

@@ -45,6 +45,7 @@ from tailor.auth.internal import (
     JWKSFetcher,
     bearer_token,
 )
+from waveform.protos import SERVICES as PROTOS
 from waveform.seed import DEFAULT_SCALE, DEFAULT_SEED, SEED_VERSION, World
 
 log = logging.getLogger("waveform.services")
@@ -523,6 +524,12 @@ def service_parser(name: str, default_port: int) -> argparse.ArgumentParser:
         default=os.environ.get("WAVEFORM_TOKENS_URL", DEFAULT_TOKENS_URL),
         help="the token service, whose JWKS verifies internal tokens",
     )
+    parser.add_argument(
+        "--grpc-port",
+        type=int,
+        default=0,
+        help="also serve the service's gRPC API here (services with a proto; 0: off)",
+    )
     return parser
 
 
@@ -533,14 +540,37 @@ def serve(app: FastAPI, args: argparse.Namespace) -> None:
     auth = getattr(app.state, "internal_auth", None)
     if isinstance(auth, InternalAuth):
         auth.tokens_url = args.tokens.rstrip("/")
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        log_level=args.log_level,
-        access_log=os.environ.get("WAVEFORM_ACCESS_LOG") == "1",
-        server_header=False,
-    )
+    options: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "log_level": args.log_level,
+        "access_log": os.environ.get("WAVEFORM_ACCESS_LOG") == "1",
+        "server_header": False,
+    }
+    grpc_port = getattr(args, "grpc_port", 0)
+    if not isinstance(auth, InternalAuth) or auth.service not in PROTOS:
+        uvicorn.run(app, **options)
+        return
+    import uvloop
+
+    from waveform.services.grpc_api import connect_api, start_grpc
+
+    # A service with a proto answers its methods over the Connect protocol on its HTTP port,
+    # and over gRPC on --grpc-port when given.
+    served = connect_api(app, auth.service)
+    if not grpc_port:
+        uvicorn.run(served, **options)
+        return
+
+    async def both() -> None:
+        # One loop serves both APIs: the gRPC methods call the app's routes in-process.
+        grpc_server = await start_grpc(app, auth.service, args.host, grpc_port)
+        try:
+            await uvicorn.Server(uvicorn.Config(served, **options)).serve()
+        finally:
+            await grpc_server.stop(1.0)
+
+    uvloop.run(both())
 
 
 def setup_logging(args: argparse.Namespace) -> None:

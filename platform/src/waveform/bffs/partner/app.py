@@ -32,7 +32,7 @@ from waveform.bffs.consumed import EMPTY_TRACKS, CatalogBatch, CatalogTrack
 from waveform.bffs.cursors import with_cursor_from
 from waveform.bffs.partner.shapes import CatalogEntry, CatalogPage, LabelTrackOut, PartnerOut
 from waveform.bffs.quotas import READ_QUOTAS
-from waveform.bffs.upstreams import DEFAULT_UPSTREAMS
+from waveform.bffs.upstreams import DEFAULT_UPSTREAMS, grpc_settings
 
 PROFILE: dict[str, Any] = {
     "name": "partner",
@@ -47,6 +47,7 @@ PROFILE: dict[str, Any] = {
     "openapi": {"path": "/v1/openapi.json", "title": "waveform partner API"},
     "rate_limit": {"auth_failures": {"limit": 100, "window_s": 600}, "policies": READ_QUOTAS},
     "upstreams": {**DEFAULT_UPSTREAMS, "tokens": "http://127.0.0.1:9011"},
+    "grpc": grpc_settings(),  # for the upstreams a deployment sets to grpc://
     # Inward calls carry internal tokens exchanged as this BFF (the secret from the
     # environment, set by the supervisor); the client's credential never goes inward.
     "token_exchange": {

@@ -35,6 +35,7 @@ from waveform.bffs.consumed import (
     UserRecord,
 )
 from waveform.bffs.parts import unique
+from waveform.bffs.public.catalog import add_catalog_routes
 from waveform.bffs.public.shapes import (
     MeOut,
     PlaylistOut,
@@ -46,7 +47,7 @@ from waveform.bffs.public.shapes import (
 )
 from waveform.bffs.quotas import READ_QUOTAS
 from waveform.bffs.token import TOKEN_EXPOSES, TOKEN_ROUTE, token_endpoint
-from waveform.bffs.upstreams import DEFAULT_UPSTREAMS
+from waveform.bffs.upstreams import DEFAULT_UPSTREAMS, grpc_settings
 
 AUDIENCE = "waveform-public"
 PROFILE: dict[str, Any] = {
@@ -79,6 +80,7 @@ PROFILE: dict[str, Any] = {
     # Personal and sensitive fields its responses may carry, and why (docs/governance.md).
     "governance": {"expose": TOKEN_EXPOSES},
     "upstreams": {**DEFAULT_UPSTREAMS, "tokens": "http://127.0.0.1:9011"},
+    "grpc": grpc_settings(),  # for the upstreams a deployment sets to grpc://
     # Inward calls carry internal tokens exchanged as this BFF (the secret from the
     # environment, set by the supervisor); the client's credential never goes inward.
     "token_exchange": {
@@ -301,6 +303,8 @@ def build(config: Any) -> BFF:
         """The signed-in user and their playlists (a user token only: an app token gets 403)"""
         return await run_aggregate(request, shape_me, **_user_only(request))
 
+    # The catalog's gRPC API, transcoded from its descriptors (docs/grpc.md): built at startup.
+    add_catalog_routes(bff)
     return bff
 
 

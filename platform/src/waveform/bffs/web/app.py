@@ -22,7 +22,7 @@ from waveform.bffs.parts import catalog_batch, me_part, users_batch
 from waveform.bffs.plans import PLAYLIST, TRACK, USER, by_id
 from waveform.bffs.quotas import READ_QUOTAS
 from waveform.bffs.token import TOKEN_EXPOSES, TOKEN_ROUTE, token_endpoint
-from waveform.bffs.upstreams import DEFAULT_UPSTREAMS
+from waveform.bffs.upstreams import DEFAULT_UPSTREAMS, grpc_settings
 from waveform.bffs.web.session import add_session_routes
 from waveform.bffs.web.shapes import (
     Me,
@@ -97,6 +97,7 @@ PROFILE: dict[str, Any] = {
         ]
     },
     "upstreams": {**DEFAULT_UPSTREAMS, "tokens": "http://127.0.0.1:9011"},
+    "grpc": grpc_settings(),  # for the upstreams a deployment sets to grpc://
     # Inward calls carry internal tokens exchanged as this BFF; the secret comes from the
     # environment (the supervisor sets it), so a BFF without one does not start.
     "token_exchange": {

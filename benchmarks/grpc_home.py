@@ -1,0 +1,202 @@
+"""The mobile home with its critical path over gRPC against the same home over HTTP/1.1 JSON,
+in CPU per home (issue 15's budget: at most 1.25x).
+
+    python -m benchmarks.grpc_home                   # 5 interleaved rounds x 600 homes
+    python -m benchmarks.grpc_home --rounds 3 --requests 300 --modes http,connect
+
+The real services run (services only, ephemeral ports); users and catalog answer JSON, gRPC
+and the Connect protocol from the same routes. The real mobile BFF (full profile, edge cache
+off) runs in this process on uvloop and fetches alice's home with users and catalog called
+per mode: ``http`` (JSON over tailor's HTTP/1.1 transport), ``connect`` (protobuf over the
+same transport, the Connect protocol) and ``grpc`` (grpcio's asyncio client, HTTP/2). The
+other four services stay JSON in every mode. Measured: this process's CPU time per home (all
+threads: grpcio's own count too); the services are other processes and are not counted.
+Modes run interleaved, medians across rounds. Also reported: the bytes the home's gRPC
+calls receive with the read masks its consumed structs ask for, against the whole messages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import json
+import os
+import statistics
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import uvloop
+
+from benchmarks import fixture
+from benchmarks.transports import drive, make
+from tailor.upstream.transport import UpstreamRequest, UpstreamResponse
+from waveform.seed import token_client_secret
+from waveform.supervisor import Platform
+
+MODES = ("http", "connect", "grpc")
+RESULTS = Path(__file__).resolve().parent / "results" / "grpc_home.json"
+#: The home's services that have a proto.
+RPC = ("users", "catalog")
+
+
+def upstreams(platform: Platform, mode: str) -> dict[str, str]:
+    urls = {name: platform.url(name) for name in platform.ports if name not in ("mobile",)}
+    for name in RPC:
+        if mode == "grpc":
+            urls[name] = f"grpc://127.0.0.1:{platform.grpc_ports[name]}"
+        elif mode == "connect":
+            urls[name] = platform.url(name).replace("http://", "connect://")
+    return urls
+
+
+class Counting:
+    """Counts the bytes each gRPC-capable upstream answers, by masked or whole."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.received: dict[str, int] = {}
+
+    async def send(self, request: UpstreamRequest) -> UpstreamResponse:
+        response: UpstreamResponse = await self.inner.send(request)
+        if request.upstream in RPC:
+            key = f"{request.upstream} {request.url.split('?')[0].rsplit('/', 2)[-2:][0]}"
+            self.received[key] = self.received.get(key, 0) + len(response.body)
+        return response
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def bytes_saved(platform: Platform, token: str, secret: str) -> dict[str, int]:
+    """Bytes of the home's gRPC answers (Connect wire) with the read masks its consumed structs
+    ask for, and with the masks taken out (whole messages)."""
+    bff = make(upstreams(platform, "connect"), "http1", secret=secret)
+    resilient: Any = bff._client.transport  # type: ignore[union-attr]
+    counting = Counting(resilient.inner)
+    resilient.inner = counting
+    out: dict[str, int] = {}
+    try:
+        await drive(bff, token, 1, 1)
+        out["masked"] = sum(counting.received.values())
+        counting.received.clear()
+        for route in counting.inner.routes["users"].upstreams.values():
+            for key, plan in route.plans.items():
+                route.plans[key] = dataclasses.replace(plan, mask=(), json_mask="")
+        await drive(bff, token, 1, 1)
+        out["whole"] = sum(counting.received.values())
+    finally:
+        await bff.shutdown()
+    return out
+
+
+async def measure(platform: Platform, token: str, args: argparse.Namespace) -> dict[str, Any]:
+    secret = token_client_secret(platform.seed, "bff-mobile")
+    bffs = {m: make(upstreams(platform, m), "http1", secret=secret) for m in args.modes}
+    cpu: dict[str, list[float]] = {m: [] for m in args.modes}
+    rps: dict[str, list[float]] = {m: [] for m in args.modes}
+    try:
+        for bff in bffs.values():
+            await drive(bff, token, 100, args.concurrency)  # warm: tokens, pools, converters
+        for i in range(args.rounds):
+            for mode, bff in bffs.items():
+                us, per_s = await drive(bff, token, args.requests, args.concurrency)
+                cpu[mode].append(us)
+                rps[mode].append(per_s)
+            print(f"round {i + 1}: " + "  ".join(f"{m} {cpu[m][-1]:.0f} us" for m in cpu))
+    finally:
+        for bff in bffs.values():
+            await bff.shutdown()
+    out: dict[str, Any] = {
+        m: {
+            "cpu_us_per_home": round(statistics.median(cpu[m])),
+            "homes_per_s": round(statistics.median(rps[m])),
+        }
+        for m in args.modes
+    }
+    if "http" in out:
+        for m in args.modes:
+            out[m]["cpu_ratio_to_http"] = round(
+                out[m]["cpu_us_per_home"] / out["http"]["cpu_us_per_home"], 3
+            )
+    out["read_mask_bytes"] = await bytes_saved(platform, token, secret)
+    return out
+
+
+LABELS = {
+    "http": "users and catalog as JSON over HTTP/1.1",
+    "connect": "users and catalog over Connect (JSON codec, HTTP/1.1)",
+    "grpc": "users and catalog over gRPC (grpcio, HTTP/2)",
+}
+
+
+def scenario_grpc(bench: Any, upstream: str, work: Path) -> dict[str, Any]:
+    """The ``grpc`` scenario of ``make bench`` (benchmarks.run): this module's measurement,
+    as a table of the run's report."""
+    args = argparse.Namespace(
+        rounds=max(3, bench.args.rounds), requests=600, concurrency=8, modes=list(MODES)
+    )
+    result = run_measurement(args, work / "grpc-home")
+    rows = [
+        {
+            "key": mode,
+            "label": LABELS[mode],
+            "note": LABELS[mode],
+            "cpu_us": result[mode]["cpu_us_per_home"],
+            "homes_per_s": result[mode]["homes_per_s"],
+            "ratios": {"http": result[mode]["cpu_ratio_to_http"]},
+        }
+        for mode in MODES
+    ]
+    return {
+        "key": "grpc",
+        "kind": "grpc",
+        "title": "The home over gRPC",
+        "contenders": rows,
+        "read_mask_bytes": result["read_mask_bytes"],
+        "rounds": args.rounds,
+        "requests": args.requests,
+    }
+
+
+def run_measurement(args: argparse.Namespace, data: Path) -> dict[str, Any]:
+    """Start the services, log alice in, measure every mode (pinned to core 0)."""
+    with Platform(data, ephemeral=True, scale=2000, components="services") as platform:
+        if platform.failures:
+            raise RuntimeError([f.describe() for f in platform.failures.values()])
+        token, _ = asyncio.run(fixture._record_home(platform))
+        before = os.sched_getaffinity(0)
+        os.sched_setaffinity(0, {0})
+        try:
+            return uvloop.run(measure(platform, token, args))
+        finally:
+            os.sched_setaffinity(0, before)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.grpc_home")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--requests", type=int, default=600)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--modes", default=",".join(MODES))
+    parser.add_argument("--no-save", action="store_true")
+    args = parser.parse_args(argv)
+    args.modes = args.modes.split(",")
+    with (
+        tempfile.TemporaryDirectory() as data,
+        Platform(data, ephemeral=True, scale=2000, components="services") as platform,
+    ):
+        if platform.failures:
+            raise SystemExit([f.describe() for f in platform.failures.values()])
+        token, _ = asyncio.run(fixture._record_home(platform))
+        os.sched_setaffinity(0, {0})
+        result = uvloop.run(measure(platform, token, args))
+    print(json.dumps(result, indent=2))
+    if not args.no_save:
+        RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,346 @@
+"""A service's gRPC API, served beside its JSON API from the same routes.
+
+Each method of the service's proto is answered by the JSON route its ``google.api.http``
+rule names, called in-process through the app (ASGI): the same internal-token check (the
+call's ``authorization`` metadata), the same deadline (``grpc-timeout`` becomes the route's
+``x-deadline-ms``), the same authorization rules and problems. So the two APIs cannot drift:
+there is one implementation, and the proto is its contract. The JSON answer is cut to the
+call's ``read_mask`` (paths of the response message; lists are walked through, so
+``items.title`` keeps each item's title) and parsed into the response message; a problem
+becomes the gRPC status of its HTTP status, with a ``google.rpc.Status`` carrying the
+problem's detail and an ``ErrorInfo``. A caller that cancels (or whose deadline passes)
+cancels the route's task, as a closed connection would.
+
+The server also answers the standard health checking service (``grpc.health.v1``, SERVING
+once started) and server reflection (``grpcurl list``), both without a token, as ``/healthz``
+and ``/openapi.json`` are open on the JSON side.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import re
+from collections.abc import Mapping
+from typing import Any, NamedTuple, NoReturn
+from urllib.parse import quote, urlencode
+
+import grpc
+import msgspec
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError
+from google.rpc import error_details_pb2
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Message as AsgiMessage
+
+from tailor.upstream.grpc.descriptors import READ_MASK, Binding, bindings, load_pool
+from tailor.upstream.grpc.messages import mask_tree
+from tailor.upstream.grpc.status import (
+    DETAILS_TRAILER,
+    code_for_http,
+    connect_name,
+    encode_status,
+    http_status,
+)
+from waveform.protos import SERVICES, descriptor_set
+
+log = logging.getLogger("waveform.services.grpc")
+
+_CODES = {code.value[0]: code for code in grpc.StatusCode}
+#: Metadata that is gRPC's own business, not a header of the route.
+_SKIPPED = frozenset({"user-agent", "te", "content-type", "grpc-accept-encoding"})
+
+
+class Answer:
+    """What the route answered: status, headers and body, collected from ``send``."""
+
+    def __init__(self) -> None:
+        self.status = 500
+        self.body = bytearray()
+
+    async def send(self, message: AsgiMessage) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+        elif message["type"] == "http.response.body":
+            self.body += message.get("body", b"")
+
+
+async def _no_body() -> AsgiMessage:
+    return {"type": "http.request", "body": b"", "more_body": False}
+
+
+class MethodRoute:
+    """One method, answered by its JSON route in ``app``: over gRPC (:meth:`grpc`) and over
+    the Connect protocol (:class:`ConnectAPI`)."""
+
+    def __init__(self, app: ASGIApp, binding: Binding) -> None:
+        self.app = app
+        self.binding = binding
+
+    def parse(self, raw: bytes, codec: bytes) -> Call | None:
+        """The request's fields and read mask from its bytes (``proto``) or JSON (``json``);
+        None when it is not one of this method's requests."""
+        binding = self.binding
+        if codec == b"json":
+            return _json_call(binding, raw)
+        message = binding.request()
+        try:
+            message.ParseFromString(raw)
+        except DecodeError:
+            return None
+        values = {name: getattr(message, name) for name in (*binding.path_fields, *binding.query)}
+        mask = list(message.read_mask.paths) if binding.has_read_mask else []
+        return Call(values, mask)
+
+    async def answer(
+        self, call: Call, headers: list[tuple[bytes, bytes]], left_s: float | None
+    ) -> tuple[int, Any]:
+        """The route's answer cut to the read mask (status 200), or its status and problem."""
+        binding = self.binding
+        path, query = _route_of(binding, call.values)
+        if left_s is not None:
+            headers.append((b"x-deadline-ms", str(max(0, int(left_s * 1000))).encode()))
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": binding.verb,
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": query.encode(),
+            "root_path": "",
+            "headers": headers,
+            "client": None,
+            "server": None,
+        }
+        answer = Answer()
+        await self.app(scope, _no_body, answer.send)
+        if answer.status != 200:
+            return answer.status, _problem(bytes(answer.body))
+        data = msgspec.json.decode(bytes(answer.body))
+        return 200, prune(data, mask_tree(call.mask)) if call.mask else data
+
+    def serialize(self, data: Any) -> bytes:
+        reply = json_format.ParseDict(data, self.binding.response(), ignore_unknown_fields=True)
+        return bytes(reply.SerializeToString())
+
+    async def grpc(self, raw: bytes, context: grpc.aio.ServicerContext[bytes, bytes]) -> bytes:
+        request = self.parse(raw, b"proto")
+        if request is None:
+            detail = f"not a {self.binding.request.DESCRIPTOR.full_name}"
+            await _grpc_abort(context, 400, {"title": "Bad Request", "detail": detail})
+        headers = [
+            (key.encode("latin-1"), value.encode("latin-1"))
+            for key, value in context.invocation_metadata() or ()
+            if isinstance(value, str) and key not in _SKIPPED and not key.startswith("grpc-")
+        ]
+        status, data = await self.answer(request, headers, context.time_remaining())
+        if status != 200:
+            await _grpc_abort(context, status, data)
+        return self.serialize(data)
+
+
+async def _grpc_abort(
+    context: grpc.aio.ServicerContext[bytes, bytes], status: int, problem: dict[str, Any]
+) -> NoReturn:
+    code = code_for_http(status)
+    detail = problem.get("detail", "")
+    trailer = ((DETAILS_TRAILER, encode_status(code, detail, [_info(status, problem)])),)
+    await context.abort(_CODES[code], detail, trailing_metadata=trailer)
+    raise AssertionError("context.abort raises")
+
+
+class ConnectAPI:
+    """The Connect protocol's unary calls (``POST /<service>/<Method>``, ``application/proto``)
+    in front of ``app``; every other request goes to ``app`` as it is."""
+
+    def __init__(self, app: ASGIApp, routes: Mapping[str, MethodRoute]) -> None:
+        self.app = app
+        self.routes = dict(routes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        route = self.routes.get(scope["path"]) if scope["type"] == "http" else None
+        if route is None or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        headers: list[tuple[bytes, bytes]] = []
+        left_s = None
+        content_type = b""
+        for key, value in scope["headers"]:
+            if key == b"connect-timeout-ms":
+                left_s = int(value) / 1000 if value.isdigit() else None
+            elif key == b"content-type":
+                content_type = value
+            elif not key.startswith(b"connect-") and key not in (b"content-length", b"host"):
+                headers.append((key, value))
+        codec = content_type.removeprefix(b"application/")
+        if codec not in (b"proto", b"json"):
+            await _connect_error(send, 415, "use application/proto or application/json", {})
+            return
+        body = bytearray()
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        request = route.parse(bytes(body), codec)
+        if request is None:
+            name = route.binding.request.DESCRIPTOR.full_name
+            await _connect_error(send, 400, f"the body is not a {name}", {})
+            return
+        status, data = await route.answer(request, headers, left_s)
+        if status != 200:
+            await _connect_error(send, status, data.get("detail", ""), data)
+            return
+        # JSON: the route's own answer, cut to the mask (field names as the proto's, int64
+        # as numbers: both what the JSON mapping's parsers accept).
+        reply = msgspec.json.encode(data) if codec == b"json" else route.serialize(data)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", b"application/" + codec),
+                    (b"content-length", str(len(reply)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": reply})
+
+
+async def _connect_error(send: Send, status: int, detail: str, problem: dict[str, Any]) -> None:
+    code = code_for_http(status)
+    info = _info(status, problem)
+    value = base64.b64encode(info.SerializeToString()).decode().rstrip("=")
+    body = {
+        "code": connect_name(code),
+        "message": detail,
+        "details": [{"type": info.DESCRIPTOR.full_name, "value": value}],
+    }
+    await send(
+        {
+            "type": "http.response.start",
+            "status": http_status(code),
+            "headers": [(b"content-type", b"application/json")],
+        }
+    )
+    await send({"type": "http.response.body", "body": msgspec.json.encode(body)})
+
+
+def _info(status: int, problem: dict[str, Any]) -> Any:
+    """The ErrorInfo detail of a problem: its title as the reason, its HTTP status."""
+    reason = str(problem.get("title") or "error").upper().replace(" ", "_")
+    return error_details_pb2.ErrorInfo(
+        reason=reason, domain="waveform", metadata={"http_status": str(status)}
+    )
+
+
+class Call(NamedTuple):
+    """One call's request: its path and query fields by name, and its read mask's paths."""
+
+    values: dict[str, Any]
+    mask: list[str]
+
+
+def _json_call(binding: Binding, raw: bytes) -> Call | None:
+    """A request in the JSON mapping (the Connect protocol's JSON codec): its fields by their
+    proto or JSON names, the read mask as one comma-separated string of camelCase paths. Read
+    with msgspec rather than protobuf's pure-Python JSON parser: a service answers the BFF's
+    every call through here."""
+    try:
+        body = msgspec.json.decode(raw)
+    except msgspec.DecodeError:
+        return None
+    if not isinstance(body, dict):
+        return None
+    fields = binding.request.DESCRIPTOR.fields_by_name
+    json_names = binding.request.DESCRIPTOR.fields_by_camelcase_name
+    values: dict[str, Any] = {}
+    mask: list[str] = []
+    for key, value in body.items():
+        field = fields.get(key) or json_names.get(key)
+        if field is None:
+            return None
+        if field.name == READ_MASK and isinstance(value, str):
+            mask = [_snake(path) for path in value.split(",") if path]
+        elif field.name in binding.query or field.name in binding.path_fields:
+            values[field.name] = value
+        else:
+            return None
+    return Call(values, mask)
+
+
+def _snake(path: str) -> str:
+    """``items.displayName`` -> ``items.display_name`` (the JSON mapping's FieldMask paths)."""
+    return re.sub(r"[A-Z]", lambda m: "_" + m.group(0).lower(), path)
+
+
+def _route_of(binding: Binding, values: Mapping[str, Any]) -> tuple[str, str]:
+    """The JSON route's path and query string for a call's fields."""
+    path = binding.template
+    for name in binding.path_fields:
+        path = path.replace("{" + name + "}", quote(str(values.get(name, "")), safe=""))
+    params: dict[str, str] = {}
+    for name, field in binding.query.items():
+        value = values.get(name)
+        if field.is_repeated:
+            if value:
+                params[name] = ",".join(str(v) for v in value)
+        elif value is not None and value != field.default_value:
+            params[name] = str(value).lower() if isinstance(value, bool) else str(value)
+    return path, urlencode(params, safe=",")
+
+
+def _problem(body: bytes) -> dict[str, Any]:
+    try:
+        decoded = msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        return {}
+    return decoded if isinstance(decoded, dict) else {}
+
+
+def prune(value: Any, tree: Mapping[str, Any]) -> Any:
+    """``value`` with only the fields ``tree`` names; lists are pruned item by item.
+
+    >>> prune({"items": [{"id": "t1", "isrc": "X"}], "n": 1}, {"items": {"id": {}}})
+    {'items': [{'id': 't1'}]}
+    """
+    if not tree:
+        return value
+    if isinstance(value, list):
+        return [prune(item, tree) for item in value]
+    if not isinstance(value, dict):
+        return value
+    return {name: prune(value[name], sub) for name, sub in tree.items() if name in value}
+
+
+async def start_grpc(app: ASGIApp, service: str, host: str, port: int) -> grpc.aio.Server:
+    """Serve ``service``'s gRPC API (from ``app``'s routes), health and reflection."""
+    full_name = SERVICES[service]
+    pool = load_pool([descriptor_set()])
+    routes = bindings(pool, full_name, f"services.{service}")
+    handlers = {
+        b.name: grpc.unary_unary_rpc_method_handler(MethodRoute(app, b).grpc) for b in routes
+    }
+    server = grpc.aio.server()
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(full_name, handlers),))
+    checker = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(checker, server)
+    names = (full_name, health.SERVICE_NAME, reflection.SERVICE_NAME)
+    reflection.enable_server_reflection(names, server, pool=pool)
+    server.add_insecure_port(f"{host}:{port}")
+    await server.start()
+    await checker.set(full_name, health_pb2.HealthCheckResponse.SERVING)
+    await checker.set("", health_pb2.HealthCheckResponse.SERVING)
+    log.info("%s: gRPC on %s:%d", service, host, port)
+    return server
+
+
+def connect_api(app: ASGIApp, service: str) -> ConnectAPI:
+    """``app`` with ``service``'s methods answered over the Connect protocol as well."""
+    pool = load_pool([descriptor_set()])
+    routes = bindings(pool, SERVICES[service], f"services.{service}")
+    return ConnectAPI(app, {b.method: MethodRoute(app, b) for b in routes})

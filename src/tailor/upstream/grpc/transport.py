@@ -1,0 +1,302 @@
+"""The gRPC transport, behind the same seam as the HTTP ones, on one of two wires:
+
+- ``grpc://host:port``: gRPC over HTTP/2 with grpcio's asyncio client;
+- ``connect://host:port``: the Connect protocol's unary calls (``POST /pkg.Service/Method``,
+  ``connect-timeout-ms``, errors as JSON with the same codes and ``google.rpc`` details) with
+  its JSON codec, over tailor's own HTTP/1.1 transport: a fraction of the CPU of a grpcio
+  call, and the answer is decoded by msgspec as any JSON service's (docs/grpc.md has the
+  figures).
+
+A part's call arrives as the JSON call it would make (``GET /catalog/tracks?ids=t1,t2``);
+the service's http rules say which method that is (``BatchGetTracks``) and how the path and
+query fill its request. The consumed struct of the part (``UpstreamRequest.into``) decides the
+request's ``read_mask`` and is what the response is converted into (``UpstreamResponse.value``);
+the raw bytes stay in ``body``. The call's timeout travels as ``grpc-timeout``; a cancelled
+call (a lost race, the endpoint's deadline, a client gone) is cancelled on the wire
+(``RST_STREAM``), so the service sees it. grpcio's own retries are off: retries, the breaker
+and the bulkhead are the resilient transport's, exactly as for HTTP.
+
+>>> transport = GrpcTransport({})  # built from config by build_grpc_transport
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote_plus, urlsplit
+
+import grpc
+import msgspec
+from google.protobuf.message import DecodeError
+
+from tailor.errors import ConfigError, UpstreamDecodeError, UpstreamTimeout, UpstreamUnavailable
+from tailor.upstream.grpc.descriptors import Binding, bindings, field_value, find, load_pool
+from tailor.upstream.grpc.messages import ContractMismatch, Converter, converter, read_mask
+from tailor.upstream.grpc.status import (
+    CANCELLED,
+    CONNECT_CODES,
+    DEADLINE_EXCEEDED,
+    DETAILS_TRAILER,
+    UNAVAILABLE,
+    ConnectError,
+    GrpcStatusError,
+    code_name,
+    decode_any,
+    decode_details,
+    http_code,
+)
+from tailor.upstream.transport import Transport, UpstreamRequest, UpstreamResponse
+
+#: Headers of an inward HTTP call that mean nothing as gRPC metadata: gRPC has its own
+#: content type, and the deadline travels as grpc-timeout.
+_NOT_METADATA = frozenset({"accept", "content-type", "x-deadline-ms"})
+_CHANNEL_OPTIONS = (
+    ("grpc.enable_retries", 0),  # tailor's resilient transport retries, within its budget
+    ("grpc.keepalive_time_ms", 30_000),
+)
+_UNAVAILABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED})
+
+
+@dataclass
+class GrpcUpstream:
+    """One upstream served over gRPC: where (``target``), the configured base URL its calls'
+    URLs start with, and the bound methods of its service."""
+
+    name: str
+    base: str
+    target: str
+    routes: Sequence[Binding]
+    wire: str = "grpc"  # or "connect"
+    # (method, consumed type) -> how such calls are made
+    plans: dict[tuple[str, Any], CallPlan] = field(default_factory=dict)
+
+    def request(self, request: UpstreamRequest) -> tuple[Binding, dict[str, Any], CallPlan]:
+        """The method, the request's field values and the call's plan for an HTTP-shaped
+        call."""
+        path, _, query = request.url[len(self.base) :].partition("?")
+        found = find(self.routes, request.method, path)
+        if found is None:
+            raise GrpcStatusError(
+                self.name, 12, f"no http rule of the service matches {request.method} {path}"
+            )
+        binding, variables = found
+        fields = binding.request.DESCRIPTOR.fields_by_name
+        values: dict[str, Any] = {}
+        try:
+            for name, value in variables.items():
+                values[name] = field_value(fields[name], _unquote(value))
+            if query:
+                for pair in query.split("&"):
+                    key, _, value = pair.partition("=")
+                    target = binding.query.get(key)
+                    if target is None:
+                        raise ValueError(f"{binding.name} has no field '{key}'")
+                    values[key] = field_value(target, _unquote(value))
+        except ValueError as exc:
+            # The BFF built a call the contract cannot express: a bug, reported as one.
+            raise UpstreamDecodeError(self.name, f"cannot build the request: {exc}") from exc
+        return binding, values, self._plan(binding, request.into)
+
+    def _plan(self, binding: Binding, into: Any) -> CallPlan:
+        key = (binding.method, into)
+        plan = self.plans.get(key)
+        if plan is None:
+            if into is None:
+                plan = CallPlan((), "", None)
+            else:
+                descriptor = binding.response.DESCRIPTOR
+                try:
+                    convert = converter(descriptor, into) if self.wire == "grpc" else None
+                except ContractMismatch as exc:
+                    raise UpstreamDecodeError(self.name, str(exc)) from exc
+                mask = tuple(read_mask(descriptor, into)) if binding.has_read_mask else ()
+                plan = CallPlan(mask, ",".join(_camel(p) for p in mask), convert)
+            self.plans[key] = plan
+        return plan
+
+
+@dataclass(frozen=True, slots=True)
+class CallPlan:
+    """How calls of one method for one consumed type are made: the read mask (as paths, and
+    as the JSON mapping's string), and the converter of the answer (gRPC wire only)."""
+
+    mask: tuple[str, ...]
+    json_mask: str
+    convert: Converter | None
+
+
+def _unquote(text: str) -> str:
+    # Ids and numbers, nearly every value, were never encoded (tailor.upstream.urls).
+    return unquote_plus(text) if "%" in text or "+" in text else text
+
+
+def _camel(path: str) -> str:
+    """A FieldMask path in the JSON mapping's lowerCamelCase: ``items.display_name`` ->
+    ``items.displayName``."""
+    return ".".join(
+        head + "".join(w.title() for w in rest)
+        for head, *rest in (name.split("_") for name in path.split("."))
+    )
+
+
+class GrpcTransport:
+    """Unary gRPC calls to the upstreams in ``upstreams`` (by name): one grpcio channel each on
+    the gRPC wire, ``http`` (an HTTP/1.1 transport) on the Connect wire."""
+
+    def __init__(
+        self, upstreams: Mapping[str, GrpcUpstream], http: Transport | None = None
+    ) -> None:
+        self.upstreams = dict(upstreams)
+        self.http = http
+        self._channels: dict[str, grpc.aio.Channel] = {}
+        self._calls: dict[tuple[str, str], grpc.aio.UnaryUnaryMultiCallable[bytes, bytes]] = {}
+
+    async def send(self, request: UpstreamRequest) -> UpstreamResponse:
+        upstream = self.upstreams[request.upstream]
+        binding, values, plan = upstream.request(request)
+        if upstream.wire == "connect":
+            return await self._connect(upstream, binding, values, plan, request)
+        message = binding.request(**values)
+        if plan.mask:
+            message.read_mask.paths.extend(plan.mask)
+        convert = plan.convert
+        call = self._calls.get((upstream.name, binding.method))
+        if call is None:
+            call = self._callable(upstream, binding.method)
+        metadata = [(k, v) for k, v in request.headers if k not in _NOT_METADATA]
+        try:
+            raw = await call(
+                message.SerializeToString(), timeout=request.timeout_s, metadata=metadata
+            )
+        except grpc.aio.AioRpcError as exc:
+            return _failed(upstream.name, exc)
+        try:
+            decoded = binding.response.FromString(raw)
+            value = convert(decoded) if convert is not None else None
+        except (DecodeError, ContractMismatch) as exc:
+            name = binding.response.DESCRIPTOR.full_name
+            raise UpstreamDecodeError(upstream.name, f"not a {name}: {exc}") from exc
+        return UpstreamResponse(200, {}, raw, value=value)
+
+    async def _connect(
+        self,
+        upstream: GrpcUpstream,
+        binding: Binding,
+        values: dict[str, Any],
+        plan: CallPlan,
+        request: UpstreamRequest,
+    ) -> UpstreamResponse:
+        """One unary call of the Connect protocol with its JSON codec: the request's fields
+        and read mask as JSON, the answer JSON that the client decodes straight into the
+        consumed struct, as it decodes any JSON service's (no protobuf on this path)."""
+        assert self.http is not None, "the Connect wire needs an HTTP transport"
+        if plan.json_mask and binding.has_read_mask:
+            values["read_mask"] = plan.json_mask
+        timeout_ms = max(1, int(request.timeout_s * 1000))
+        headers = [
+            _JSON,
+            _CONNECT_VERSION,
+            ("connect-timeout-ms", str(timeout_ms)),
+            *(h for h in request.headers if h[0] not in _NOT_METADATA),
+        ]
+        call = UpstreamRequest(
+            upstream.name,
+            "POST",
+            upstream.target + binding.method,
+            headers,
+            request.timeout_s,
+            _encode(values),
+        )
+        answer = await self.http.send(call)
+        if answer.status != 200:
+            return _connect_failed(upstream.name, answer)
+        return answer
+
+    def _callable(
+        self, upstream: GrpcUpstream, method: str
+    ) -> grpc.aio.UnaryUnaryMultiCallable[bytes, bytes]:
+        channel = self._channels.get(upstream.name)
+        if channel is None:  # made on first use: a channel belongs to the running loop
+            channel = grpc.aio.insecure_channel(upstream.target, options=_CHANNEL_OPTIONS)
+            self._channels[upstream.name] = channel
+        # No serializers: bytes in and out, parsed here, so a malformed answer is ours to
+        # report as one (grpcio would report it as an INTERNAL status).
+        call: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(method)
+        self._calls[(upstream.name, method)] = call
+        return call
+
+    async def aclose(self) -> None:
+        channels, self._channels = self._channels, {}
+        self._calls.clear()
+        for channel in channels.values():
+            await channel.close()
+
+
+_JSON = ("content-type", "application/json")
+_encode = msgspec.json.Encoder().encode
+_CONNECT_VERSION = ("connect-protocol-version", "1")
+
+
+def _connect_failed(upstream: str, answer: UpstreamResponse) -> UpstreamResponse:
+    """A Connect error (``{"code": "not_found", "message": ..., "details": [...]}``) as the
+    gRPC status it names; a body that is not one is the HTTP status's code."""
+    try:
+        error = msgspec.json.decode(answer.body, type=ConnectError)
+        code = CONNECT_CODES.get(error.code, http_code(answer.status))
+    except msgspec.DecodeError:
+        error, code = ConnectError(""), http_code(answer.status)
+    if code == DEADLINE_EXCEEDED:
+        raise UpstreamTimeout(upstream, f"deadline exceeded: {error.message}")
+    if code in (UNAVAILABLE, CANCELLED):
+        raise UpstreamUnavailable(upstream, f"{code_name(code)}: {error.message}")
+    details = [d for raw in error.details if (d := decode_any(raw.type, raw.value))]
+    failure = GrpcStatusError(upstream, code, error.message, details)
+    return UpstreamResponse(failure.status, answer.headers, answer.body, error=failure)
+
+
+def _failed(upstream: str, exc: grpc.aio.AioRpcError) -> UpstreamResponse:
+    code = exc.code()
+    text = exc.details() or ""
+    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+        raise UpstreamTimeout(upstream, f"deadline exceeded: {text}") from exc
+    if code in _UNAVAILABLE:
+        raise UpstreamUnavailable(upstream, f"{code.name}: {text}") from exc
+    trailer = next((v for k, v in exc.trailing_metadata() or () if k == DETAILS_TRAILER), None)
+    message, details = decode_details(trailer if isinstance(trailer, bytes) else None)
+    error = GrpcStatusError(upstream, code.value[0], message or text, details)
+    return UpstreamResponse(error.status, {"grpc-status": code_name(error.code)}, b"", error=error)
+
+
+#: The URL schemes of upstreams this transport serves: the wire each names.
+WIRES = ("grpc", "connect")
+
+
+def build_grpc_transport(
+    upstreams: Mapping[str, str],
+    services: Mapping[str, str],
+    descriptor_sets: Sequence[str],
+    http: Transport | None = None,
+) -> GrpcTransport:
+    """The transport for every ``grpc://`` and ``connect://`` upstream of the config (the
+    latter over ``http``); ConfigError naming the key (or the method whose http rule cannot
+    be mapped) when one cannot be served."""
+    pool = load_pool(descriptor_sets)
+    bound: dict[str, GrpcUpstream] = {}
+    for name, url in upstreams.items():
+        parts = urlsplit(url)
+        if parts.scheme not in WIRES:
+            continue
+        key = f"grpc.services.{name}"
+        service = services.get(name)
+        if service is None:
+            raise ConfigError(key, f"upstream '{name}' is grpc:// but names no service")
+        routes = bindings(pool, service, key)
+        if not routes:
+            raise ConfigError(key, f"{service} has no method with a google.api.http rule")
+        if parts.scheme == "connect":
+            target = f"http://{parts.hostname}:{parts.port or 80}"
+        else:
+            target = f"{parts.hostname}:{parts.port or 443}"
+        bound[name] = GrpcUpstream(name, url.rstrip("/"), target, routes, parts.scheme)
+    return GrpcTransport(bound, http)

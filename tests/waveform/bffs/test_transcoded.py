@@ -1,0 +1,69 @@
+"""The public API's transcoded catalog routes (built at startup from the catalog's descriptors
+and http rules): the published fields only, visibility as the catalog decides it, 400 naming
+an unknown or ill-typed query parameter, and in the BFF's OpenAPI."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tailor.govern.command import load_bff
+from tailor.openapi import openapi_document
+from waveform.bffs.public.catalog import TRACK_FIELDS
+from waveform.seed import PRIVATE_TRACK
+from waveform.supervisor import Platform
+
+from .test_public import _app_token, _get
+
+
+@pytest.fixture(scope="module")
+def app_token(platform: Platform, http: httpx.Client) -> str:
+    return _app_token(platform, http)
+
+
+def test_a_transcoded_route_answers_the_published_fields_only(
+    platform: Platform, http: httpx.Client, app_token: str
+) -> None:
+    response = _get(platform, http, "/v1/catalog/tracks/t1", app_token)
+    assert response.status_code == 200, response.text
+    track = response.json()
+    assert track["id"] == "t1" and isinstance(track["play_count"], int)
+    assert set(track) == {name.split(".")[0] for name in TRACK_FIELDS}
+    assert set(track["media"]) == {"stream_url"}
+
+
+def test_a_batch_keeps_the_order_asked_and_leaves_out_what_the_caller_may_not_see(
+    platform: Platform, http: httpx.Client, app_token: str
+) -> None:
+    response = _get(platform, http, f"/v1/catalog/tracks?ids=t4,{PRIVATE_TRACK},t1", app_token)
+    assert response.status_code == 200, response.text
+    assert [t["id"] for t in response.json()["items"]] == ["t4", "t1"]
+
+
+def test_a_hidden_track_is_a_404_problem(
+    platform: Platform, http: httpx.Client, app_token: str
+) -> None:
+    response = _get(platform, http, f"/v1/catalog/tracks/{PRIVATE_TRACK}", app_token)
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_an_unknown_query_parameter_is_a_400_naming_it(
+    platform: Platform, http: httpx.Client, app_token: str
+) -> None:
+    response = _get(platform, http, "/v1/catalog/tracks?ids=t1&color=red", app_token)
+    assert response.status_code == 400
+    assert response.json()["parameter"] == "color"
+
+
+def test_an_ill_typed_query_parameter_is_a_400_naming_it(
+    platform: Platform, http: httpx.Client, app_token: str
+) -> None:
+    response = _get(platform, http, "/v1/catalog/tracks?ids=t1;DROP", app_token)
+    assert response.status_code == 400
+    assert response.json()["parameter"] == "ids"
+
+
+def test_the_transcoded_routes_are_in_the_openapi_document() -> None:
+    paths = openapi_document(load_bff("waveform.bffs.public.app"))["paths"]
+    assert {"/v1/catalog/tracks/{track_id}", "/v1/catalog/tracks"} <= set(paths)
