@@ -150,7 +150,11 @@ class ShedStage:
         )
         #: The cap that follows the loop's lag (tailor.resilience.looplag); None: fixed.
         self.limit = (
-            LagLimit(ceiling=settings.max_in_flight, target_lag_s=settings.target_lag_s)
+            LagLimit(
+                ceiling=settings.max_in_flight,
+                target_lag_s=settings.target_lag_s,
+                window_s=settings.lag_window_s,
+            )
             if settings.target_lag_s > 0
             else None
         )
