@@ -2,9 +2,10 @@
 
 Shedding: at most ``resilience.shed.max_in_flight`` requests run at once in this process. A
 request over the cap joins a queue only if the wait looks short (queue length x recent service
-time / slots <= ``max_queue_wait_s``) and then waits at most that long; otherwise it is answered
-503 problem+json with ``Retry-After`` at once. A fast 503 lets the client (or its load balancer)
-go elsewhere; a slow timeout holds its connection and ours for nothing. A request that
+time / slots <= ``max_queue_wait_s``) and the cap has not shrunk (see below), and then waits at
+most that long; otherwise it is answered 503 problem+json with ``Retry-After`` at once. A fast
+503 lets the client (or its load balancer) go elsewhere; a slow timeout holds its connection and
+ours for nothing. A request that
 reaches the stage more than ``max_wait_s`` after the server read it (``request.received_at``:
 it waited behind others on its connection, or for a busy event loop) is answered 503 at once as
 well: served that late, its answer would mostly arrive after its client gave up.
@@ -60,6 +61,8 @@ class AdmissionQueue:
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.max_in_flight = max_in_flight
+        #: The cap as configured: ``max_in_flight`` below it means the loop is overloaded.
+        self.ceiling = max_in_flight
         self.max_queue_wait_s = max_queue_wait_s
         self.in_flight = 0
         self.service_time_s = 0.0  # moving average of how long an admitted request runs
@@ -79,6 +82,10 @@ class AdmissionQueue:
 
     def refusal(self) -> str | None:
         """Why a newcomer finding no free slot is refused without queueing, or None."""
+        if self.max_in_flight < self.ceiling:
+            # The cap shrank because the loop runs late: a slot frees only in a late turn, and
+            # a waiter costs a timer and a task, most of them to be refused all the same.
+            return "overload"
         if self.max_queue_wait_s <= 0 or self.estimated_wait() > self.max_queue_wait_s:
             return "queue_estimate"
         return None

@@ -18,6 +18,7 @@ from tailor import (
     aggregate,
     json_response,
 )
+from tailor.stages.shed import AdmissionQueue
 
 
 def _gated_bff(make_bff, gate: asyncio.Event, reached: list[None] | None = None, **shed: object):
@@ -180,3 +181,17 @@ async def test_the_in_flight_cap_in_force_is_exposed_as_a_gauge(make_bff) -> Non
     bff = _gated_bff(make_bff, gate, max_in_flight=7)
     assert (await call(bff, "GET", "/work")).status == 200
     assert bff.metrics.registry.get_sample_value("tailor_shed_limit") == 7
+
+
+def test_a_newcomer_over_a_full_cap_at_its_ceiling_may_queue() -> None:
+    gate = AdmissionQueue(max_in_flight=2, max_queue_wait_s=1.0)
+    assert gate.try_enter() and gate.try_enter()
+    assert gate.refusal() is None
+
+
+async def test_a_newcomer_over_a_cap_the_loop_lag_shrank_is_refused_without_queueing() -> None:
+    gate = AdmissionQueue(max_in_flight=4, max_queue_wait_s=1.0)
+    assert gate.try_enter() and gate.try_enter()
+    gate.max_in_flight = 2  # what the lag limit does while the loop runs late
+    assert await gate.enter() == "overload"
+    assert gate.in_flight == 2
