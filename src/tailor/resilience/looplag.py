@@ -18,8 +18,8 @@ requests wait on upstreams never lags, and keeps the whole ceiling.
 
 A cap at its ceiling starts to shrink only once the lag has stood above the target for
 ``window_s`` in a row: a stall (the process descheduled, a long collection) leaves a backlog
-that a core at 70% of its peak takes about three times the stall to work off, every turn of it
-late, and refusing then would shed requests the core can serve. An overload keeps the loop late
+that a core busy a fraction p of the time works off over about 1/(1-p) times the stall, every
+turn of it late, and refusing then would shed requests the core can serve. An overload keeps the loop late
 for as long as it lasts; once the cap has shrunk, it follows every sample until it is back at
 the ceiling.
 
@@ -49,7 +49,7 @@ class Capped(Protocol):
 class LagLimit:
     """An in-flight cap that follows the event loop's standing lag (see the module doc)."""
 
-    def __init__(self, *, ceiling: int, target_lag_s: float, window_s: float = 0.5) -> None:
+    def __init__(self, *, ceiling: int, target_lag_s: float, window_s: float = 1.0) -> None:
         self.ceiling = ceiling
         self.target_lag_s = target_lag_s
         self.window_s = window_s

@@ -124,7 +124,7 @@ class ShedSettings(msgspec.Struct, forbid_unknown_fields=True):
     target_lag_s: NonNegative = 0.01
     # ... but a cap at max_in_flight starts to shrink only after the loop has been late this
     # long in a row: a stall's backlog is not an overload (tailor.resilience.looplag).
-    lag_window_s: NonNegative = 0.5
+    lag_window_s: NonNegative = 1.0
     retry_after_s: Annotated[int, msgspec.Meta(ge=0)] = 1
 
 

@@ -130,7 +130,7 @@ async def _run(limit: LagLimit, gate: _StalledGate) -> list[int]:
 
 
 async def test_a_loop_stalled_then_catching_up_keeps_the_whole_cap() -> None:
-    limit = LagLimit(ceiling=100, target_lag_s=0.01)  # the default window: 0.5 s
+    limit = LagLimit(ceiling=100, target_lag_s=0.01)  # the default window: 1 s
     caps = await _run(limit, _StalledGate(100, _drain(0.12, load=0.7)))
     assert set(caps) == {100}
 
