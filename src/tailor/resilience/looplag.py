@@ -19,9 +19,9 @@ requests wait on upstreams never lags, and keeps the whole ceiling.
 A cap at its ceiling starts to shrink only once the lag has stood above the target for
 ``window_s`` in a row: a stall (the process descheduled, a long collection) leaves a backlog
 that a core busy a fraction p of the time works off over about 1/(1-p) times the stall, every
-turn of it late, and refusing then would shed requests the core can serve. An overload keeps the loop late
-for as long as it lasts; once the cap has shrunk, it follows every sample until it is back at
-the ceiling.
+turn of it late, and refusing then would shed requests the core can serve. An overload keeps
+the loop late for as long as it lasts; once the cap has shrunk, it follows every sample until
+it is back at the ceiling.
 
 >>> cap = LagLimit(ceiling=256, target_lag_s=0.01, window_s=0.05)
 >>> [cap.adjust(0.02, full=True) for _ in range(3)], cap.adjust(0.02, full=False)

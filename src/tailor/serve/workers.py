@@ -139,7 +139,7 @@ async def _serve(bff: BFF, sock: socket.socket, parent: int | None = None) -> No
     config = bff.config
     bff.startup(loop=loop)
     tune_collector(config.server)  # this process is a server worker: tune its GC
-    server = Http1Server(bff.respond, settings_from(config))
+    server = Http1Server(bff.respond, settings_from(config, bff.admitting))
     await server.start(sock=sock)
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -171,6 +171,17 @@ class ShedStage:
             if limit is not None:
                 metrics.loop_lag.set_function(lambda: limit.lag_s)
 
+    def admit_connection(self) -> bool:
+        """False (and counted, reason ``connection``) while the cap has shrunk and is full: a
+        new connection's first request would be refused at once, so the server turns the
+        connection away as it accepts it (:meth:`tailor.app.BFF.admitting`)."""
+        gate = self.gate
+        if gate.max_in_flight >= gate.ceiling or gate.in_flight < gate.max_in_flight:
+            return True
+        if self._metrics is not None:
+            self._metrics.shed.labels("connection").inc()
+        return False
+
     async def adapt(self) -> None:
         """The background job that keeps the cap in step with the loop's lag."""
         assert self.limit is not None
@@ -185,6 +196,7 @@ class ShedStage:
         stage = cls(settings.shed, settings.max_calls_per_request, metrics)
         if stage.limit is not None:
             ctx.background.append(stage.adapt)
+            ctx.admission.append(stage.admit_connection)  # the cap shrinks only with it
         return stage
 
     def wrap(self, next_handler: Chain) -> Chain:
