@@ -779,12 +779,15 @@ class Http1Server:
         self.turned_away = 0
         self._listener: socket.socket | None = None
         self._opening = 0  # accepted, transport not made yet (a TLS handshake in progress)
-        retry_after = (("retry-after", str(settings.retry_after_s)),)
         self._busy = problem_response(
-            503, "the server is at its connection limit; retry later", headers=retry_after
+            503,
+            "the server is at its connection limit; retry later",
+            headers=(("retry-after", str(settings.retry_after_s)),),
         )
         self._overloaded = problem_response(
-            503, "the service is over capacity; retry later", headers=retry_after
+            503,
+            "the service is over capacity; retry later",
+            headers=(("retry-after", str(settings.retry_after_s)),),
         )
         self._sweeper: asyncio.TimerHandle | None = None
         self._retry: asyncio.TimerHandle | None = None

@@ -5,10 +5,10 @@ request over the cap joins a queue only if the wait looks short (queue length x 
 time / slots <= ``max_queue_wait_s``) and the cap has not shrunk (see below), and then waits at
 most that long; otherwise it is answered 503 problem+json with ``Retry-After`` at once. A fast
 503 lets the client (or its load balancer) go elsewhere; a slow timeout holds its connection and
-ours for nothing. A request that
-reaches the stage more than ``max_wait_s`` after the server read it (``request.received_at``:
-it waited behind others on its connection, or for a busy event loop) is answered 503 at once as
-well: served that late, its answer would mostly arrive after its client gave up.
+ours for nothing. A request that reaches the stage more than ``max_wait_s`` after the server
+read it (``request.received_at``: it waited behind others on its connection, or for a busy
+event loop) is answered 503 at once as well: served that late, its answer would mostly arrive
+after its client gave up.
 
 The cap itself follows the event loop: when the worker's core is saturated, every request in
 flight slows every other (and the refusals too), so the cap shrinks while the loop runs later
