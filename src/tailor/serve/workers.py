@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from tailor.config import Config
 from tailor.errors import ConfigError
-from tailor.serve.collector import tune_collector
+from tailor.serve.collector import collect_every, tune_collector
 from tailor.serve.http1 import Http1Server, settings_from
 
 if TYPE_CHECKING:
@@ -141,6 +141,8 @@ async def _serve(bff: BFF, sock: socket.socket, parent: int | None = None) -> No
     tune_collector(config.server)  # this process is a server worker: tune its GC
     server = Http1Server(bff.respond, settings_from(config, bff.admitting))
     await server.start(sock=sock)
+    interval = config.server.gc_interval_s
+    collecting = loop.create_task(collect_every(interval)) if interval > 0 else None
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
@@ -149,6 +151,8 @@ async def _serve(bff: BFF, sock: socket.socket, parent: int | None = None) -> No
     log.info("%s: serving on %s:%d (pid %d)", config.name, *sock.getsockname()[:2], os.getpid())
     await stop.wait()
     await server.close(config.server.shutdown_grace_s)
+    if collecting is not None:
+        collecting.cancel()
     await bff.shutdown()
 
 
