@@ -20,8 +20,9 @@ A cap at its ceiling starts to shrink only once the lag has stood above the targ
 ``window_s`` in a row: a stall (the process descheduled, a long collection) leaves a backlog
 that a core busy a fraction p of the time works off over about 1/(1-p) times the stall, every
 turn of it late, and refusing then would shed requests the core can serve. An overload keeps
-the loop late for as long as it lasts; once the cap has shrunk, it follows every sample until
-it is back at the ceiling.
+the loop late for as long as it lasts; once the cap has shrunk, it follows every sample, and
+for ``RECENT_S`` after it last shrank it does not wait for the window again (an overload whose
+cap grew back to the ceiling in a quiet moment is still an overload).
 
 >>> cap = LagLimit(ceiling=256, target_lag_s=0.01, window_s=0.05)
 >>> [cap.adjust(0.02, full=True) for _ in range(3)], cap.adjust(0.02, full=False)
@@ -37,6 +38,8 @@ from typing import Protocol
 FLOOR = 8
 #: How often the lag is measured.
 INTERVAL_S = 0.01
+#: For this long after the cap last shrank, it shrinks again without waiting for the window.
+RECENT_S = 10.0
 
 
 class Capped(Protocol):
@@ -57,6 +60,7 @@ class LagLimit:
         self.lag_s = 0.0  # the standing lag last measured
         self._last_s = 0.0
         self._late_s = 0.0  # how long every measurement has been over the target
+        self._since_shrunk_s = RECENT_S  # how long since the cap last shrank
 
     def adjust(self, lag_s: float, *, full: bool) -> int:
         """Take one measurement of the loop's lag, ``full`` if the cap was; the cap after it."""
@@ -64,14 +68,22 @@ class LagLimit:
         self._last_s = lag_s
         self.lag_s = standing
         # Each measurement spans its interval and its lag: the time the loop has been late.
-        self._late_s = self._late_s + INTERVAL_S + lag_s if lag_s > self.target_lag_s else 0.0
+        spanned = INTERVAL_S + lag_s
+        self._late_s = self._late_s + spanned if lag_s > self.target_lag_s else 0.0
+        self._since_shrunk_s += spanned
         if standing > self.target_lag_s:
-            if not full or (self.value >= self.ceiling and self._late_s < self.window_s):
+            if not full or self._stall(at_ceiling=self.value >= self.ceiling):
                 return self.value  # not the admitted requests' doing, or not (yet) an overload
             self.value = max(min(FLOOR, self.ceiling), int(self.value * 0.9))
+            self._since_shrunk_s = 0.0
         elif standing < self.target_lag_s / 2 and self.value < self.ceiling:
             self.value = min(self.ceiling, self.value + max(1, self.value // 16))
         return self.value
+
+    def _stall(self, *, at_ceiling: bool) -> bool:
+        """Whether the loop's lateness may still be a stall's backlog, not an overload."""
+        quiet = self._since_shrunk_s >= RECENT_S
+        return at_ceiling and quiet and self._late_s < self.window_s
 
     async def run(self, gate: Capped) -> None:
         """Measure the lag every ``INTERVAL_S`` and cap ``gate`` accordingly, until cancelled

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tailor.resilience.looplag import FLOOR, LagLimit
+from tailor.resilience.looplag import FLOOR, RECENT_S, LagLimit
 
 
 def _limit(ceiling: int = 100, window_s: float = 0.0) -> LagLimit:
@@ -92,6 +92,29 @@ def test_a_shrunk_cap_follows_the_standing_lag_without_waiting_for_the_window() 
     grown = limit.adjust(0.045, full=True)  # one late measurement is not a standing lag
     assert grown < 100
     assert limit.adjust(0.045, full=True) == int(grown * 0.9)
+
+
+def test_a_cap_that_grew_back_soon_after_shrinking_shrinks_again_without_the_window() -> None:
+    limit = _limit(window_s=0.5)
+    for _ in range(10):
+        limit.adjust(0.045, full=True)  # an overload: shrinks once the window has passed
+    assert limit.value < 100
+    while limit.value < 100:
+        limit.adjust(0.001, full=False)  # a quiet moment within it: back to the ceiling
+    limit.adjust(0.045, full=True)
+    assert limit.adjust(0.045, full=True) == 90
+
+
+def test_a_cap_quiet_since_it_last_shrank_waits_for_the_window_again() -> None:
+    limit = _limit(window_s=0.5)
+    for _ in range(10):
+        limit.adjust(0.045, full=True)
+    while limit.value < 100:
+        limit.adjust(0.001, full=False)
+    for _ in range(int(RECENT_S / 0.011) + 1):  # on time since, for longer than RECENT_S
+        limit.adjust(0.001, full=False)
+    limit.adjust(0.045, full=True)
+    assert limit.adjust(0.045, full=True) == 100
 
 
 class _StalledGate:
