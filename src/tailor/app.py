@@ -247,6 +247,13 @@ class BFF:
         if self._client is not None:
             await self._client.aclose()
 
+    def admitting(self) -> bool:
+        """Whether a new connection should be served: False while a stage knows its first
+        request would be refused (the shed stage, overloaded), so the server turns it away at
+        accept, before it costs a transport (:mod:`tailor.serve.http1`)."""
+        ctx = self._ctx
+        return ctx is None or all(check() for check in ctx.admission)
+
     def handle(self, request: Request) -> Awaitable[Response]:
         """Run one request through the pipeline: ``await bff.handle(request)``."""
         return awaitable(self.respond(request))

@@ -390,6 +390,9 @@ class Server(msgspec.Struct, forbid_unknown_fields=True):
     #: less often (Python's default threshold is 700): tailor.serve.collector says why.
     gc_freeze: bool = True
     gc_threshold: Annotated[int, msgspec.Meta(ge=100, le=1_000_000)] = 7000
+    #: tailor's server: a full collection this often, so cycles a burst of failures left are
+    #: freed though healthy traffic never fills the young generation (0: never).
+    gc_interval_s: Annotated[float, msgspec.Meta(ge=0, le=3600)] = 10.0
     #: tailor's server: an idle kept-alive connection is closed after this long.
     keepalive_timeout_s: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 60.0
     #: tailor's server, on SIGTERM: how long answers in progress may take to finish.

@@ -102,7 +102,10 @@ class BuildContext:
     ``state.redis_url``). A stage that needs a long-running task (a subscriber, a refresher)
     appends a coroutine function to ``background``; the BFF runs it on its event loop and
     cancels it at shutdown. ``resilience`` is the BFF's resilience runtime (breakers, budgets,
-    last-known-good store, metrics), handed to the stages and the engine that use it.
+    last-known-good store, metrics), handed to the stages and the engine that use it. A stage
+    that knows a new connection's first request would be refused (the shed stage, overloaded)
+    appends a check to ``admission``, which the server asks as it accepts each connection
+    (:meth:`tailor.app.BFF.admitting`).
     """
 
     config: Config
@@ -112,6 +115,7 @@ class BuildContext:
     resilience: Resilience | None = None
     authenticators: list[Authenticator] = field(default_factory=list)
     background: list[Background] = field(default_factory=list)
+    admission: list[Callable[[], bool]] = field(default_factory=list)
     _redis: Redis | None = None
 
     def redis(self) -> Redis:

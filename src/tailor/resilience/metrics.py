@@ -57,8 +57,8 @@ class ResilienceMetrics:
         )
         self.shed = counter(
             "tailor_shed_requests",
-            "Requests answered 503 by load shedding, by reason (queue_estimate, queue_wait, "
-            "waited).",
+            "Requests answered 503 by load shedding, by reason (overload, queue_estimate, "
+            "queue_wait, waited; connection: a new connection turned away at accept).",
             ["reason"],
         )
         # Read when scraped (set_function), never written per request.

@@ -122,6 +122,9 @@ class ShedSettings(msgspec.Struct, forbid_unknown_fields=True):
     # The cap shrinks while the event loop runs later than this (tailor.resilience.looplag);
     # 0 keeps it fixed at max_in_flight.
     target_lag_s: NonNegative = 0.01
+    # ... but a cap at max_in_flight starts to shrink only after the loop has been late this
+    # long in a row: a stall's backlog is not an overload (tailor.resilience.looplag).
+    lag_window_s: NonNegative = 1.0
     retry_after_s: Annotated[int, msgspec.Meta(ge=0)] = 1
 
 

@@ -53,7 +53,9 @@ Admission, before the pipeline sees anything (docs/resilience.md, "Admission bef
 - A worker holds at most ``server.max_connections`` connections. One over the cap is answered
   ``503`` problem+json with ``Retry-After``, written straight to the new socket, and closed:
   no transport, no parser, no pipeline (over TLS, where an answer would need a handshake first,
-  it is only closed).
+  it is only closed). So is a new connection while ``ServerSettings.admitting`` says no (the
+  shed stage, while the loop is overloaded and its cap full): its first request would be
+  refused anyway, and a refusal at accept costs a fraction of one through a transport.
 
 What it leaves to the pipeline: every size, time and content rule a BFF configures (limits,
 sanitize, authentication and the rest), so each is written once for every server.
@@ -157,6 +159,7 @@ class ServerSettings:
     """What the server enforces itself; the rest is the pipeline's (see the module doc)."""
 
     __slots__ = (
+        "admitting",
         "backlog",
         "head_limit",
         "header_read_timeout_s",
@@ -179,6 +182,7 @@ class ServerSettings:
         max_connections: int = 4096,
         retry_after_s: int = 1,
         http2: bool = False,
+        admitting: Callable[[], bool] | None = None,
     ) -> None:
         #: Serve over TLS with this context; each request of a connection whose client showed a
         #: certificate (verified in the handshake) carries it, as DER, for the mTLS
@@ -197,6 +201,9 @@ class ServerSettings:
         self.retry_after_s = retry_after_s
         #: Offer HTTP/2 too (:mod:`tailor.serve.http2`): ALPN over TLS, prior knowledge else.
         self.http2 = http2
+        #: Asked as each connection is accepted: False turns it away as over the cap (a BFF's
+        #: :meth:`~tailor.app.BFF.admitting`).
+        self.admitting = admitting
 
 
 class _Refused(Exception):
@@ -809,6 +816,11 @@ class Http1Server:
             "the server is at its connection limit; retry later",
             headers=(("retry-after", str(settings.retry_after_s)),),
         )
+        self._overloaded = problem_response(
+            503,
+            "the service is over capacity; retry later",
+            headers=(("retry-after", str(settings.retry_after_s)),),
+        )
         self._sweeper: asyncio.TimerHandle | None = None
         self._retry: asyncio.TimerHandle | None = None
         self._drained: asyncio.Event | None = None
@@ -845,6 +857,7 @@ class Http1Server:
         """The listening socket is readable: take every connection waiting (up to a batch)."""
         listener = self._listener
         assert listener is not None
+        admitting = self.settings.admitting
         taken = 0
         for _ in range(ACCEPT_BATCH):
             try:
@@ -858,7 +871,9 @@ class Http1Server:
                 break
             taken += 1
             if len(self.connections) + self._opening >= self.settings.max_connections:
-                self._turn_away(conn)
+                self._turn_away(conn, self._busy)
+            elif admitting is not None and not admitting():
+                self._turn_away(conn, self._overloaded)
             else:
                 self._opening += 1
                 self.loop.create_task(self._adopt(conn))
@@ -871,14 +886,14 @@ class Http1Server:
         if self._listener is not None:
             self.loop.add_reader(self._listener.fileno(), self._accept)
 
-    def _turn_away(self, conn: socket.socket) -> None:
-        """Over the connection cap: a 503 written straight to the socket, then closed."""
+    def _turn_away(self, conn: socket.socket, answer: Response) -> None:
+        """Over the connection cap, or not admitting: a 503 written straight to the socket,
+        then closed."""
         self.turned_away += 1
-        busy = self._busy
         try:
             conn.setblocking(False)
             if self.settings.tls is None:  # over TLS an answer needs a handshake: closed only
-                conn.send(_Connection._head(busy, False) + busy.body)
+                conn.send(_Connection._head(answer, False) + answer.body)
             # What the client already sent is read first: closing with unread bytes would
             # reset the connection, and a reset may reach the client before the 503 does.
             conn.recv(self.settings.head_limit)
@@ -939,9 +954,12 @@ class Http1Server:
                     connection.abort()
 
 
-def settings_from(config: Any, *, tls_port: bool = False) -> ServerSettings:
-    """The server's settings from a BFF's :class:`tailor.config.Config`: for ``listen.port``,
-    or for ``listen.tls_port`` when ``tls_port`` (``listen.port`` is then clear text)."""
+def settings_from(
+    config: Any, admitting: Callable[[], bool] | None = None, *, tls_port: bool = False
+) -> ServerSettings:
+    """The server's settings from a BFF's :class:`tailor.config.Config` (and ``admitting``,
+    its :meth:`~tailor.app.BFF.admitting`): for ``listen.port``, or for ``listen.tls_port``
+    when ``tls_port`` (``listen.port`` is then clear text)."""
     tls = config.listen.tls if tls_port or config.listen.tls_port is None else None
     return ServerSettings(
         head_limit=max(4 * config.limits.max_header_bytes, 64 * 1024),
@@ -952,6 +970,7 @@ def settings_from(config: Any, *, tls_port: bool = False) -> ServerSettings:
         max_connections=config.server.max_connections,
         retry_after_s=config.resilience.shed.retry_after_s,
         http2=config.server.http2,
+        admitting=admitting,
     )
 
 

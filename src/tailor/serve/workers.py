@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from tailor.config import Config
 from tailor.errors import ConfigError
-from tailor.serve.collector import tune_collector
+from tailor.serve.collector import collect_every, tune_collector
 from tailor.serve.http1 import Http1Server, settings_from
 
 if TYPE_CHECKING:
@@ -152,13 +152,15 @@ async def _serve(
     config = bff.config
     bff.startup(loop=loop)
     tune_collector(config.server)  # this process is a server worker: tune its GC
-    server = Http1Server(bff.respond, settings_from(config))
+    server = Http1Server(bff.respond, settings_from(config, bff.admitting))
     await server.start(sock=sock)
     servers = [server]
     if tls_sock:
-        tls_server = Http1Server(bff.respond, settings_from(config, tls_port=True))
+        tls_server = Http1Server(bff.respond, settings_from(config, bff.admitting, tls_port=True))
         await tls_server.start(sock=tls_sock[0])
         servers.append(tls_server)
+    interval = config.server.gc_interval_s
+    collecting = loop.create_task(collect_every(interval)) if interval > 0 else None
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
@@ -168,6 +170,8 @@ async def _serve(
     await stop.wait()
     grace = config.server.shutdown_grace_s
     await asyncio.gather(*(s.close(grace) for s in servers))
+    if collecting is not None:
+        collecting.cancel()
     await bff.shutdown()
 
 

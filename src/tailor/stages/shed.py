@@ -2,12 +2,13 @@
 
 Shedding: at most ``resilience.shed.max_in_flight`` requests run at once in this process. A
 request over the cap joins a queue only if the wait looks short (queue length x recent service
-time / slots <= ``max_queue_wait_s``) and then waits at most that long; otherwise it is answered
-503 problem+json with ``Retry-After`` at once. A fast 503 lets the client (or its load balancer)
-go elsewhere; a slow timeout holds its connection and ours for nothing. A request that
-reaches the stage more than ``max_wait_s`` after the server read it (``request.received_at``:
-it waited behind others on its connection, or for a busy event loop) is answered 503 at once as
-well: served that late, its answer would mostly arrive after its client gave up.
+time / slots <= ``max_queue_wait_s``) and the cap has not shrunk (see below), and then waits at
+most that long; otherwise it is answered 503 problem+json with ``Retry-After`` at once. A fast
+503 lets the client (or its load balancer) go elsewhere; a slow timeout holds its connection and
+ours for nothing. A request that reaches the stage more than ``max_wait_s`` after the server
+read it (``request.received_at``: it waited behind others on its connection, or for a busy
+event loop) is answered 503 at once as well: served that late, its answer would mostly arrive
+after its client gave up.
 
 The cap itself follows the event loop: when the worker's core is saturated, every request in
 flight slows every other (and the refusals too), so the cap shrinks while the loop runs later
@@ -60,6 +61,8 @@ class AdmissionQueue:
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.max_in_flight = max_in_flight
+        #: The cap as configured: ``max_in_flight`` below it means the loop is overloaded.
+        self.ceiling = max_in_flight
         self.max_queue_wait_s = max_queue_wait_s
         self.in_flight = 0
         self.service_time_s = 0.0  # moving average of how long an admitted request runs
@@ -79,6 +82,10 @@ class AdmissionQueue:
 
     def refusal(self) -> str | None:
         """Why a newcomer finding no free slot is refused without queueing, or None."""
+        if self.max_in_flight < self.ceiling:
+            # The cap shrank because the loop runs late: a slot frees only in a late turn, and
+            # a waiter costs a timer and a task, most of them to be refused all the same.
+            return "overload"
         if self.max_queue_wait_s <= 0 or self.estimated_wait() > self.max_queue_wait_s:
             return "queue_estimate"
         return None
@@ -150,7 +157,11 @@ class ShedStage:
         )
         #: The cap that follows the loop's lag (tailor.resilience.looplag); None: fixed.
         self.limit = (
-            LagLimit(ceiling=settings.max_in_flight, target_lag_s=settings.target_lag_s)
+            LagLimit(
+                ceiling=settings.max_in_flight,
+                target_lag_s=settings.target_lag_s,
+                window_s=settings.lag_window_s,
+            )
             if settings.target_lag_s > 0
             else None
         )
@@ -159,6 +170,17 @@ class ShedStage:
             metrics.shed_limit.set_function(lambda: gate.max_in_flight)
             if limit is not None:
                 metrics.loop_lag.set_function(lambda: limit.lag_s)
+
+    def admit_connection(self) -> bool:
+        """False (and counted, reason ``connection``) while the cap has shrunk and is full: a
+        new connection's first request would be refused at once, so the server turns the
+        connection away as it accepts it (:meth:`tailor.app.BFF.admitting`)."""
+        gate = self.gate
+        if gate.max_in_flight >= gate.ceiling or gate.in_flight < gate.max_in_flight:
+            return True
+        if self._metrics is not None:
+            self._metrics.shed.labels("connection").inc()
+        return False
 
     async def adapt(self) -> None:
         """The background job that keeps the cap in step with the loop's lag."""
@@ -174,6 +196,7 @@ class ShedStage:
         stage = cls(settings.shed, settings.max_calls_per_request, metrics)
         if stage.limit is not None:
             ctx.background.append(stage.adapt)
+            ctx.admission.append(stage.admit_connection)  # the cap shrinks only with it
         return stage
 
     def wrap(self, next_handler: Chain) -> Chain:

@@ -7,6 +7,7 @@ import asyncio
 import time
 
 from harness import assert_problem, call
+from prometheus_client import CollectorRegistry
 
 from tailor import (
     AggregateBody,
@@ -18,6 +19,9 @@ from tailor import (
     aggregate,
     json_response,
 )
+from tailor.resilience.metrics import ResilienceMetrics
+from tailor.resilience.settings import ShedSettings
+from tailor.stages.shed import AdmissionQueue, ShedStage
 
 
 def _gated_bff(make_bff, gate: asyncio.Event, reached: list[None] | None = None, **shed: object):
@@ -180,3 +184,55 @@ async def test_the_in_flight_cap_in_force_is_exposed_as_a_gauge(make_bff) -> Non
     bff = _gated_bff(make_bff, gate, max_in_flight=7)
     assert (await call(bff, "GET", "/work")).status == 200
     assert bff.metrics.registry.get_sample_value("tailor_shed_limit") == 7
+
+
+def test_a_newcomer_over_a_full_cap_at_its_ceiling_may_queue() -> None:
+    gate = AdmissionQueue(max_in_flight=2, max_queue_wait_s=1.0)
+    assert gate.try_enter() and gate.try_enter()
+    assert gate.refusal() is None
+
+
+async def test_a_newcomer_over_a_cap_the_loop_lag_shrank_is_refused_without_queueing() -> None:
+    gate = AdmissionQueue(max_in_flight=4, max_queue_wait_s=1.0)
+    assert gate.try_enter() and gate.try_enter()
+    gate.max_in_flight = 2  # what the lag limit does while the loop runs late
+    assert await gate.enter() == "overload"
+    assert gate.in_flight == 2
+
+
+def _stage(max_in_flight: int) -> tuple[ShedStage, ResilienceMetrics]:
+    metrics = ResilienceMetrics(CollectorRegistry())
+    settings = ShedSettings(enabled=True, max_in_flight=max_in_flight)
+    return ShedStage(settings, max_calls=8, metrics=metrics), metrics
+
+
+def _turned_away(metrics: ResilienceMetrics) -> float | None:
+    return metrics.registry.get_sample_value("tailor_shed_requests_total", {"reason": "connection"})
+
+
+def test_a_new_connection_is_admitted_while_the_full_cap_is_at_its_ceiling() -> None:
+    stage, metrics = _stage(max_in_flight=2)
+    stage.gate.in_flight = 2  # full, but a newcomer may still queue
+    assert stage.admit_connection()
+    assert _turned_away(metrics) is None
+
+
+def test_a_new_connection_is_turned_away_and_counted_while_a_shrunk_cap_is_full() -> None:
+    stage, metrics = _stage(max_in_flight=4)
+    stage.gate.max_in_flight = stage.gate.in_flight = 2  # shrunk by the lag limit, and full
+    assert not stage.admit_connection()
+    assert _turned_away(metrics) == 1
+
+
+def test_a_new_connection_is_admitted_while_a_shrunk_cap_has_room() -> None:
+    stage, _ = _stage(max_in_flight=4)
+    stage.gate.max_in_flight, stage.gate.in_flight = 2, 1
+    assert stage.admit_connection()
+
+
+def test_a_bff_admits_connections_while_none_of_its_stages_says_no(make_bff) -> None:
+    bff = make_bff({"resilience": {"shed": {"enabled": True}}})
+    bff.startup(admin=False)
+    assert bff.admitting()
+    bff._ctx.admission.append(lambda: False)  # as the shed stage does while overloaded
+    assert not bff.admitting()

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import weakref
 from collections.abc import Iterator
 
 import pytest
 
 from tailor.config import Server
-from tailor.serve.collector import tune_collector
+from tailor.serve.collector import collect_every, tune_collector
 
 
 @pytest.fixture(autouse=True)
@@ -43,3 +45,34 @@ def test_a_threshold_out_of_range_is_a_config_error() -> None:
 
     with pytest.raises(ConfigError, match="server"):
         load_config(None, {"name": "x", "server": {"gc_threshold": 5}})
+
+
+class _Node:
+    """An object that will be part of a reference cycle."""
+
+    other: _Node
+
+
+async def test_a_cycle_is_freed_by_the_periodic_collection_though_no_generation_fills() -> None:
+    gc.collect()
+    gc.set_threshold(1_000_000, 10, 10)  # the young generation never fills here
+    freed = asyncio.Event()
+    node = _Node()
+    node.other = node
+    weakref.finalize(node, freed.set)
+    del node
+    assert not freed.is_set()  # reference counting cannot free a cycle
+    collecting = asyncio.create_task(collect_every(0.01))
+    try:
+        async with asyncio.timeout(5):
+            await freed.wait()
+    finally:
+        collecting.cancel()
+
+
+def test_a_negative_collection_interval_is_a_config_error_naming_the_key() -> None:
+    from tailor.config import load_config
+    from tailor.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"server\.gc_interval_s"):
+        load_config(None, {"name": "x", "server": {"gc_interval_s": -1}})

@@ -1150,6 +1150,26 @@ async def test_a_connection_over_the_cap_is_answered_503_with_retry_after_and_cl
     assert server.turned_away == 1
 
 
+async def test_a_connection_accepted_while_not_admitting_is_answered_503_and_closed(
+    start: Start,
+) -> None:
+    seen = Seen()
+    admitting = [False]
+    server = await start(seen, retry_after_s=3, admitting=lambda: admitting[0])
+    refused = await Client.connect(server.port)
+    refused.send(get("/refused"))
+    answer = await refused.answer()
+    assert_problem(answer, 503)
+    assert (answer.headers["retry-after"], answer.headers["connection"]) == ("3", "close")
+    assert await refused.closed_by_server() == b""
+    admitting[0] = True
+    served = await Client.connect(server.port)
+    served.send(get("/served"))
+    assert (await served.answer()).status == 200
+    assert [r.path for r in seen.requests] == ["/served"]
+    assert server.turned_away == 1
+
+
 async def test_a_connection_is_served_again_once_one_below_the_cap_closed(start: Start) -> None:
     server = await start(ok, max_connections=1)
     first = await Client.connect(server.port)
