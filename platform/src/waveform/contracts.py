@@ -48,7 +48,9 @@ EXAMPLES: dict[str, tuple[dict[str, str], dict[str, dict[str, str]]]] = {
     "public": (
         {"user_id": "u1", "kind": "user"},
         {"/v1/tracks/{id}": {"id": "t1"}, "/v1/users/{id}": {"id": "u2"},
-         "/v1/playlists/{id}": {"id": "p1"}},
+         "/v1/playlists/{id}": {"id": "p1"},
+         "/v1/catalog/tracks/{track_id}": {"track_id": "t1"},
+         "/v1/catalog/tracks": {"ids": "t1,t3"}},
     ),
     "partner": (
         {"partner_id": "p-acme", "limit": "50", "cursor": ""},
