@@ -120,7 +120,10 @@ def own_bffs(
     try:
         for name, port in zip(BFFS, ports, strict=True):
             config = platform.bff_config(name)
-            config["listen"] = {**config["listen"], "port": port}  # type: ignore[dict-item]
+            listen = dict(config["listen"])  # type: ignore[call-overload]
+            if "tls_port" in listen:  # TLS beside clear text: the shared BFF holds that port
+                del listen["tls_port"], listen["tls"]
+            config["listen"] = {**listen, "port": port}
             config["admin"] = {"enabled": False}
             path = workdir / f"{name}.json"
             path.write_text(json.dumps(config))
