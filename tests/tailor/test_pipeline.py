@@ -23,6 +23,7 @@ JWT = {
 DOCUMENTED = [
     "ObserveStage",
     "RequestIdStage",
+    "AccessLogStage",
     "ErrorStage",
     "LimitsStage",
     "SanitizeStage",

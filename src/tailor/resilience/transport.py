@@ -101,6 +101,10 @@ class ResilientTransport:
             self._metrics.retries.labels(request.upstream).inc()
             attempt += 1
             await asyncio.sleep(delay)
+        span = request.span
+        if span is not None:
+            span.attributes["tailor.attempts"] = attempt
+            span.attributes["tailor.breaker"] = guards.breaker.state.name.lower()
         if isinstance(result, UpstreamError):
             raise result
         return result
@@ -131,6 +135,8 @@ class ResilientTransport:
                     self._metrics.budget_exhausted.labels(request.upstream).inc()
                 return await first
             self._metrics.hedges.labels(request.upstream).inc()
+            if request.span is not None:
+                request.span.attributes["tailor.hedged"] = True
             tasks.add(asyncio.ensure_future(self._attempt(guards, request, ends)))
             outcome: Attempt | None = None
             while tasks:

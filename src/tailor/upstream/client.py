@@ -25,6 +25,7 @@ from tailor.upstream.urls import query_string
 
 if TYPE_CHECKING:
     from tailor.resilience.allowance import CallAllowance
+    from tailor.trace.span import Span
 
 T = TypeVar("T")
 
@@ -110,8 +111,11 @@ class UpstreamClient:
         principal: Principal | None = None,
         idempotent: bool | None = None,
         allowance: CallAllowance | None = None,
+        span: Span | None = None,
     ) -> T:
-        """GET and decode a 2xx JSON body into ``into``; other statuses raise."""
+        """GET and decode a 2xx JSON body into ``into``; other statuses raise. ``span`` (a
+        Part's client span) is told the call's budget and status, and rides on the
+        :class:`~tailor.upstream.transport.UpstreamRequest` for the resilient transport."""
         # Options passed by position, not by name or as **options: binding them is a
         # measurable share of an inward call, made once per part.
         response = await self._call(
@@ -127,6 +131,7 @@ class UpstreamClient:
             principal,
             idempotent,
             allowance,
+            span,
         )
         return self.decode(upstream, response, into)
 
@@ -144,6 +149,7 @@ class UpstreamClient:
         principal: Principal | None,
         idempotent: bool | None,
         allowance: CallAllowance | None,
+        span: Span | None = None,
     ) -> UpstreamResponse:
         timeout = timeout_s if timeout_s is not None else self._default_timeout_s
         if deadline is not None:
@@ -167,15 +173,21 @@ class UpstreamClient:
             if cached is None:
                 cached = await credentials.headers(upstream, principal)
             inward.extend(cached)
+        if span is not None:
+            span.attributes["tailor.deadline_ms"] = round(timeout * 1000)
         started = time.perf_counter()
         try:
             response = await self.transport.send(
-                UpstreamRequest(upstream, method, url, inward, timeout, body, idempotent, allowance)
+                UpstreamRequest(
+                    upstream, method, url, inward, timeout, body, idempotent, allowance, span
+                )
             )
         except UpstreamError as exc:
             self._observe(upstream, exc.reason, started)
             raise
         self._observe(upstream, "ok" if response.status < 500 else "status", started)
+        if span is not None:
+            span.attributes["http.response.status_code"] = response.status
         return response
 
     def decode(self, upstream: str, response: UpstreamResponse, into: type[T]) -> T:

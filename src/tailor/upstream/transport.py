@@ -8,7 +8,8 @@ gRPC) means writing one more class with this shape.
 Per-call options travel on the request itself: ``idempotent`` (a part's declared idempotency;
 None: decided by method and headers) and ``allowance`` (the calling request's
 :class:`~tailor.resilience.allowance.CallAllowance`). A plain transport ignores both; the
-resilient transport acts on them.
+resilient transport acts on them; it also records its attempts, hedge and breaker state on
+``span`` (a sampled Part's client span, :mod:`tailor.trace`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import msgspec
 
 if TYPE_CHECKING:
     from tailor.resilience.allowance import CallAllowance
+    from tailor.trace.span import Span
 
 
 class UpstreamRequest(msgspec.Struct):
@@ -31,6 +33,7 @@ class UpstreamRequest(msgspec.Struct):
     body: bytes | None = None
     idempotent: bool | None = None
     allowance: CallAllowance | None = None
+    span: Span | None = None  # a Part's client span: the resilient transport annotates it
 
 
 class UpstreamResponse(msgspec.Struct):
