@@ -61,15 +61,17 @@ _detail = msgspec.json.Decoder(_Detail).decode
 
 
 def access_logger() -> logging.Logger:
-    """The ``tailor.access`` logger; unless the application configured it, its lines go to
-    stderr as they are (the message is the JSON line) and not to the root logger."""
+    """The ``tailor.access`` logger at INFO unless its level was set; unless the application
+    gave it a handler, its lines go to stderr as they are (the message is the JSON line) and
+    not to the root logger."""
     logger = logging.getLogger(LOGGER)
+    if logger.level == logging.NOTSET:  # not below the root's WARNING: these are INFO lines
+        logger.setLevel(logging.INFO)
     if not logger.handlers:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(message)s"))
         logger.addHandler(handler)
         logger.propagate = False
-        logger.setLevel(logging.INFO)
     return logger
 
 

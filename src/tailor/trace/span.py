@@ -71,7 +71,6 @@ class Tracer:
     def start(self, header: str | None, state: str | None) -> RequestTrace:
         """The trace of a request carrying these ``traceparent`` / ``tracestate`` values."""
         parent = parse_traceparent(header)
-        span_id = self._span_ids.next()
         if parent is None:
             trace_id = self._trace_ids.next()
             parent_id, sampled, tracestate = "", self.sampled(trace_id), ""
@@ -79,7 +78,12 @@ class Tracer:
             trace_id, parent_id, sampled = parent
             tracestate = valid_tracestate(state) if state else ""
         if not sampled:
-            return RequestTrace(self, trace_id, span_id, tracestate, None)
+            # Nothing recorded: inward calls name the caller's span as their parent, as if
+            # this hop were not there (or a fresh id, for a trace that starts here).
+            return RequestTrace(
+                self, trace_id, parent_id or self._span_ids.next(), tracestate, None
+            )
+        span_id = self._span_ids.next()
         span = Span(trace_id, span_id, parent_id, "", SERVER, time.time_ns(), {})
         span.tracestate = tracestate
         return RequestTrace(self, trace_id, span_id, tracestate, span)
