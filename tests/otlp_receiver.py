@@ -75,7 +75,7 @@ class OtlpReceiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length", "0")))
                 ok = self.path == "/v1/traces" and (
                     self.headers.get("content-type") == "application/x-protobuf"

@@ -9,8 +9,8 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from otlp_receiver import OtlpReceiver
 
+from otlp_receiver import OtlpReceiver
 from tailor.trace.export import SpanExporter
 from tailor.trace.otlp import OtlpEncoder
 from tailor.trace.span import SERVER, Span, Tracer

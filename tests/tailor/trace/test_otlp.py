@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from otlp_receiver import decode
-
 from tailor.trace.otlp import OtlpEncoder
 from tailor.trace.span import CLIENT, SERVER, Span
 
