@@ -153,7 +153,12 @@ class Platform:
     environment variables, e.g. ``{"media": {"WAVEFORM_FAULT_DELAY_MS": "300"}}``.
     ``startup_timeout`` bounds the wait for every /healthz (services, then BFFs).
     ``echo_stderr`` copies children's stderr to ours, prefixed by name; ``log`` receives
-    the supervisor's own reports (start summary, failures).
+    the supervisor's own reports (start summary, failures). Every component's stderr (its
+    log) is also appended to ``data_dir/logs/<component>.log`` (:meth:`log_path`).
+
+    ``tracing_endpoint`` (an OTLP/HTTP traces URL) turns tracing on everywhere: the BFFs'
+    ``tracing`` config and the services' OpenTelemetry SDK (``OTEL_*`` variables) export
+    there, sampling new traces at ``tracing_sample_ratio`` (a caller's decision is kept).
 
     ``die_with_parent`` (Linux) makes each child receive SIGTERM when the *thread* that
     started it exits, so a killed supervisor leaves no orphans: call :meth:`start` from a
@@ -186,8 +191,12 @@ class Platform:
         restart_backoff: tuple[float, float] = (0.5, 8.0),
         give_up_after: int = 5,
         crash_window_s: float = 60.0,
+        tracing_endpoint: str | None = None,
+        tracing_sample_ratio: float = 1.0,
     ) -> None:
         self.data_dir = Path(data_dir).resolve()
+        self.tracing_endpoint = tracing_endpoint
+        self.tracing_sample_ratio = tracing_sample_ratio
         self.scale = scale
         self.seed = seed
         self.startup_timeout = startup_timeout
@@ -287,10 +296,20 @@ class Platform:
                 config = self.data_dir / f"bff-{name}.json"
                 argv = [self.python, "-m", f"waveform.bffs.{name}", "--config", str(config)]
                 comp = Component(name, "bff", ports[name], admin_port=admin[name], argv=argv)
-            comp.env = {**self._env.get("*", {}), **self._env.get(name, {})}
+            comp.env = {**self._tracing_env(), **self._env.get("*", {}), **self._env.get(name, {})}
             if comp.kind == "bff":
                 comp.env.setdefault(TOKEN_SECRET_ENV, token_client_secret(self.seed, f"bff-{name}"))
             self.components[name] = comp
+
+    def _tracing_env(self) -> dict[str, str]:
+        if self.tracing_endpoint is None:
+            return {}
+        return {
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": self.tracing_endpoint,
+            "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+            "OTEL_TRACES_SAMPLER_ARG": str(self.tracing_sample_ratio),
+            "OTEL_BSP_SCHEDULE_DELAY": "200",  # ms: spans reach the collector soon
+        }
 
     def _url(self, name: str) -> str:
         scheme = "https" if name in TLS_BFFS else "http"
@@ -313,6 +332,13 @@ class Platform:
             "upstreams": {svc: self._url(svc) for svc in SERVICES},
             "state": {"redis_url": self.redis.url} if self.redis is not None else {},
             "token_exchange": {"client_id": f"bff-{name}", "client_secret_env": TOKEN_SECRET_ENV},
+            "tracing": {}
+            if self.tracing_endpoint is None
+            else {
+                "endpoint": self.tracing_endpoint,
+                "sample_ratio": self.tracing_sample_ratio,
+                "export_interval_s": 0.2,
+            },
         }
 
     # -- public API ------------------------------------------------------------------------
@@ -361,6 +387,10 @@ class Platform:
         if comp is None or comp.admin_port is None:
             raise KeyError(f"{name} has no admin port")
         return f"http://{HOST}:{comp.admin_port}"
+
+    def log_path(self, name: str) -> Path:
+        """The file a component's log (its stderr) is appended to."""
+        return self.data_dir / "logs" / f"{name}.log"
 
     def process(self, name: str) -> subprocess.Popen[bytes] | None:
         return self.components[name].process
@@ -531,20 +561,25 @@ class Platform:
             preexec_fn=_die_with_parent if self.die_with_parent else None,
         )
         assert comp.process.stderr is not None
+        path = self.log_path(comp.name)
+        path.parent.mkdir(parents=True, exist_ok=True)
         threading.Thread(
             target=self._drain,
-            args=(comp, comp.process.stderr),
+            args=(comp, comp.process.stderr, path),
             name=f"stderr-{comp.name}",
             daemon=True,
         ).start()
         return True
 
-    def _drain(self, comp: Component, pipe: IO[bytes]) -> None:
-        for raw in iter(pipe.readline, b""):
-            line = raw.decode(errors="replace").rstrip()
-            comp.stderr.append(line)
-            if self.echo_stderr:
-                print(f"[{comp.name}] {line}", file=sys.stderr, flush=True)
+    def _drain(self, comp: Component, pipe: IO[bytes], path: Path) -> None:
+        # Appended, so a restarted component's log goes on in the same file.
+        with path.open("a", encoding="utf-8", buffering=1) as logfile:
+            for raw in iter(pipe.readline, b""):
+                line = raw.decode(errors="replace").rstrip()
+                comp.stderr.append(line)
+                logfile.write(line + "\n")
+                if self.echo_stderr:
+                    print(f"[{comp.name}] {line}", file=sys.stderr, flush=True)
         pipe.close()
 
     def _await_health(self, comps: Sequence[Component], deadline: float) -> None:
@@ -709,6 +744,7 @@ def demo_banner(p: Platform) -> str:
             f'  curl -s {mobile}/v1/home -H "authorization: Bearer $TOKEN"',
             "",
             *edge_banner(p),
+            f"Each component's log: {p.log_path('<component>')}",
             "Ctrl-C stops everything.",
         ]
     )
@@ -759,6 +795,9 @@ def demo(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--ephemeral", action="store_true", help="pick free ports")
     parser.add_argument("--services-only", action="store_true")
     parser.add_argument("--verbose", action="store_true", help="echo every child's stderr")
+    parser.add_argument(
+        "--trace-endpoint", default=None, help="an OTLP/HTTP traces URL every component exports to"
+    )
     args = parser.parse_args(argv)
 
     stop = threading.Event()
@@ -778,6 +817,7 @@ def demo(argv: Sequence[str] | None = None) -> int:
         echo_stderr=args.verbose,
         log=sys.stdout,
         redis=True,
+        tracing_endpoint=args.trace_endpoint,
     )
     try:
         platform.start()
