@@ -26,6 +26,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src platform/src tests benchmarks examples
 
 bench: $(STAMP)
+	$(BIN)/python -m benchmarks.tracing
 	$(BIN)/python -m benchmarks.run
 
 clean:

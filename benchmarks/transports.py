@@ -38,7 +38,10 @@ CONTENDER_CPU = 0
 UPSTREAM_CPU = 1
 
 
-def make(upstream: str, transport: str, *, cache: bool = False) -> BFF:
+def make(
+    upstream: str, transport: str, *, cache: bool = False, config: dict[str, Any] | None = None
+) -> BFF:
+    """The mobile BFF against ``upstream``; ``config`` is merged over the benchmark's own."""
     over: dict[str, Any] = {
         "upstreams": dict.fromkeys(PROFILE.get("upstreams", {}), upstream),
         "admin": {"enabled": False},
@@ -50,7 +53,7 @@ def make(upstream: str, transport: str, *, cache: bool = False) -> BFF:
             "client_id": "bff-mobile", "client_secret": "bench", "client_secret_env": None
         },
     }  # fmt: skip
-    bff = build(build_config(deep_merge(PROFILE, over)))
+    bff = build(build_config(deep_merge(deep_merge(PROFILE, over), config or {})))
     bff.startup(admin=False)
     tune_collector(bff.config.server)  # as a granian worker does after startup
     return bff

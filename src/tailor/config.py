@@ -400,7 +400,7 @@ class Tracing(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class Logs(msgspec.Struct, forbid_unknown_fields=True):
-    """``access``: one JSON line per request on the ``tailor.access`` logger."""
+    """``access``: one JSON line per request on the ``tailor.stages.access_log`` logger."""
 
     access: bool = True
 

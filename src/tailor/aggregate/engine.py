@@ -182,7 +182,7 @@ async def run_plan(
         stale = _stale(part.name)
         if stale is not None:
             if span is not None:
-                span.attributes["tailor.cache"] = "last_good"
+                span.attributes["bff.cache"] = "last_good"
             degraded.append(Degradation(part.name, reason, stale=True))
             values[part.name] = stale
             return stale

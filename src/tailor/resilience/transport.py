@@ -103,8 +103,8 @@ class ResilientTransport:
             await asyncio.sleep(delay)
         span = request.span
         if span is not None:
-            span.attributes["tailor.attempts"] = attempt
-            span.attributes["tailor.breaker"] = guards.breaker.state.name.lower()
+            span.attributes["bff.attempts"] = attempt
+            span.attributes["bff.breaker"] = guards.breaker.state.name.lower()
         if isinstance(result, UpstreamError):
             raise result
         return result
@@ -136,7 +136,7 @@ class ResilientTransport:
                 return await first
             self._metrics.hedges.labels(request.upstream).inc()
             if request.span is not None:
-                request.span.attributes["tailor.hedged"] = True
+                request.span.attributes["bff.hedged"] = True
             tasks.add(asyncio.ensure_future(self._attempt(guards, request, ends)))
             outcome: Attempt | None = None
             while tasks:

@@ -1,4 +1,4 @@
-"""One JSON line per request, on the ``tailor.access`` logger.
+"""One JSON line per request, on the ``tailor.stages.access_log`` logger.
 
 Each line says what an operator needs to find a request again and no more: its request id
 and trace id, method, route *template* (never the path: it holds ids), status, duration,
@@ -33,7 +33,7 @@ from tailor.stages.observe import METHODS, UNMATCHED
 if TYPE_CHECKING:
     from tailor.pipeline import BuildContext
 
-LOGGER = "tailor.access"
+LOGGER = __name__  # "tailor.stages.access_log"
 _MAX_REASON = 200
 
 
@@ -61,7 +61,7 @@ _detail = msgspec.json.Decoder(_Detail).decode
 
 
 def access_logger() -> logging.Logger:
-    """The ``tailor.access`` logger at INFO unless its level was set; unless the application
+    """The ``tailor.stages.access_log`` logger at INFO unless its level was set; unless the application
     gave it a handler, its lines go to stderr as they are (the message is the JSON line) and
     not to the root logger."""
     logger = logging.getLogger(LOGGER)

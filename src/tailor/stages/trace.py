@@ -76,9 +76,9 @@ def _finish(response: Response, request: Request) -> Response:
     attributes["http.response.status_code"] = status
     cached = response.header(X_CACHE)
     if cached is not None:
-        attributes["tailor.cache"] = cached
+        attributes["bff.cache"] = cached
     if request.degraded:
-        attributes["tailor.degraded"] = ",".join(d.part for d in request.degraded)
+        attributes["bff.degraded"] = ",".join(d.part for d in request.degraded)
     if status >= 500:
         span.error = request.error_cause or str(status)
     trace.end(span)

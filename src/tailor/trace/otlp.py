@@ -23,7 +23,10 @@ from collections.abc import Iterable, Sequence
 
 from tailor.trace.span import AttributeValue, Span
 
-_fixed64 = struct.Struct("<Q").pack
+#: start_time_unix_nano (7) and end_time_unix_nano (8), fixed64 each, with their tags.
+_times = struct.Struct("<BQBQ").pack
+#: kind (6): SERVER and CLIENT, tag and value.
+_KINDS = {kind: b"\x30" + bytes((kind,)) for kind in range(6)}
 _double = struct.Struct("<d").pack
 _SMALL = [bytes((n,)) for n in range(128)]
 #: Attribute fields kept encoded, by (key, value): names, routes, statuses and outcome words
@@ -34,6 +37,8 @@ _CACHE_LIMIT = 4096
 def varint(n: int) -> bytes:
     if n < 0x80:
         return _SMALL[n] if n >= 0 else varint(n + (1 << 64))  # int64: two's complement
+    if n < 0x4000:  # a span's length, most often: two bytes without the loop
+        return bytes(((n & 0x7F) | 0x80, n >> 7))
     out = bytearray()
     while n >= 0x80:
         out.append((n & 0x7F) | 0x80)
@@ -75,41 +80,43 @@ class OtlpEncoder:
         scope = field(b"\x0a", b"tailor") + (field(b"\x12", version.encode()) if version else b"")
         self._resource = field(b"\x0a", resource)
         self._scope = field(b"\x0a", scope)
-        self._attributes: dict[tuple[str, AttributeValue, type], bytes] = {}
+        # key -> value -> the encoded field. Per key, so a lookup hashes no tuple; a bool is
+        # kept apart from the int it equals (True == 1) under the key's bool table.
+        self._attributes: dict[str, dict[AttributeValue, bytes]] = {}
+        self._size = 0
         self._names: dict[str, bytes] = {}
 
     def encode(self, spans: Sequence[Span]) -> bytes:
-        scope_spans = self._scope + b"".join(field(b"\x12", self.span(s)) for s in spans)
-        resource_spans = self._resource + field(b"\x12", scope_spans)
-        return field(b"\x0a", resource_spans)
+        encoded = [b""] * (2 * len(spans))
+        span = self.span
+        for i, s in enumerate(spans):  # each a field 2 (spans) of the ScopeSpans
+            body = span(s)
+            n = len(body)
+            encoded[2 * i] = b"\x12" + (_SMALL[n] if n < 0x80 else varint(n))
+            encoded[2 * i + 1] = body
+        scope_spans = self._scope + b"".join(encoded)
+        return field(b"\x0a", self._resource + field(b"\x12", scope_spans))
 
     def span(self, span: Span) -> bytes:
-        """One ``Span`` message."""
+        """One ``Span`` message (its fields in any order, as protobuf allows: the ids first,
+        converted from hex in one call)."""
         name = self._names.get(span.name)
         if name is None:
             if len(self._names) > _CACHE_LIMIT:
                 self._names.clear()
             name = self._names[span.name] = field(b"\x2a", span.name.encode())
+        ids = "0a10" + span.trace_id + "1208" + span.span_id
+        if span.parent_id:
+            ids += "2208" + span.parent_id
         parts = [
-            b"\x0a\x10",
-            bytes.fromhex(span.trace_id),
-            b"\x12\x08",
-            bytes.fromhex(span.span_id),
+            bytes.fromhex(ids),
+            name,
+            _KINDS[span.kind],
+            _times(0x39, span.start_ns, 0x41, span.end_ns),
+            *self._encoded(span.attributes.items()),
         ]
         if span.tracestate:
             parts.append(field(b"\x1a", span.tracestate.encode()))
-        if span.parent_id:
-            parts += (b"\x22\x08", bytes.fromhex(span.parent_id))
-        parts += (
-            name,
-            b"\x30",
-            _SMALL[span.kind],
-            b"\x39",
-            _fixed64(span.start_ns),
-            b"\x41",
-            _fixed64(span.end_ns),
-        )
-        parts.extend(self._encoded(span.attributes.items()))
         if span.error:  # Status{message = 2, code = 3 (ERROR = 2)}
             parts.append(field(b"\x7a", field(b"\x12", span.error.encode()) + b"\x18\x02"))
         return b"".join(parts)
@@ -118,11 +125,18 @@ class OtlpEncoder:
         cache = self._attributes
         out = []
         for key, value in attributes:
-            item = (key, value, value.__class__)  # the class too: True == 1, 1.0 == 1
-            found = cache.get(item)
+            by_value = cache.get(key if value.__class__ is not bool else f"{key}\x00bool")
+            found = by_value.get(value) if by_value is not None else None
             if found is None:
-                if len(cache) > _CACHE_LIMIT:
-                    cache.clear()
-                found = cache[item] = key_value(b"\x4a", key, value)
+                found = self._remember(key, value)
             out.append(found)
         return out
+
+    def _remember(self, key: str, value: AttributeValue) -> bytes:
+        if self._size > _CACHE_LIMIT:
+            self._attributes.clear()
+            self._size = 0
+        table = key if value.__class__ is not bool else f"{key}\x00bool"
+        found = self._attributes.setdefault(table, {})[value] = key_value(b"\x4a", key, value)
+        self._size += 1
+        return found

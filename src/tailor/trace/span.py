@@ -117,7 +117,7 @@ class RequestTrace:
         """A client span for one inward call (a Part), or None when not sampled."""
         if self.span is None:
             return None
-        attributes: dict[str, AttributeValue] = {"tailor.part": name, "peer.service": upstream}
+        attributes: dict[str, AttributeValue] = {"bff.part": name, "peer.service": upstream}
         return Span(
             self.trace_id,
             self.tracer.span_id(),

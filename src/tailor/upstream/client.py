@@ -174,7 +174,7 @@ class UpstreamClient:
                 cached = await credentials.headers(upstream, principal)
             inward.extend(cached)
         if span is not None:
-            span.attributes["tailor.deadline_ms"] = round(timeout * 1000)
+            span.attributes["bff.deadline_ms"] = round(timeout * 1000)
         started = time.perf_counter()
         try:
             response = await self.transport.send(

@@ -90,9 +90,9 @@ async def test_a_request_is_a_server_span_with_a_client_span_per_part(
     for part in parts.values():
         assert part.parent_id == server.span_id and part.service == "test"
         assert part.attributes["peer.service"] == "svc"
-        assert part.attributes["tailor.attempts"] == 1
-        assert part.attributes["tailor.breaker"] == "closed"
-        assert 0 < part.attributes["tailor.deadline_ms"] <= 2000
+        assert part.attributes["bff.attempts"] == 1
+        assert part.attributes["bff.breaker"] == "closed"
+        assert 0 < part.attributes["bff.deadline_ms"] <= 2000
         assert server.start_ns <= part.start_ns <= part.end_ns <= server.end_ns
 
 
@@ -164,7 +164,7 @@ async def test_a_degraded_part_is_a_failed_span_and_the_server_span_lists_it(
     assert spans["recs"].error == "status"
     assert spans["recs"].attributes["http.response.status_code"] == 500
     assert spans["me"].error is None
-    assert spans["GET /home"].attributes["tailor.degraded"] == "recs"
+    assert spans["GET /home"].attributes["bff.degraded"] == "recs"
 
 
 async def test_a_retried_part_says_how_many_attempts_it_took(make_bff, upstream, receiver) -> None:
@@ -177,7 +177,7 @@ async def test_a_retried_part_says_how_many_attempts_it_took(make_bff, upstream,
     trace = uuid.uuid4().hex
     await call(bff, "GET", "/home", headers={"traceparent": f"00-{trace}-{CALLER_SPAN}-01"})
     spans = {s.name: s for s in _spans_of(receiver, trace, 4)}
-    assert spans["recs"].attributes["tailor.attempts"] == 2 and spans["recs"].error is None
+    assert spans["recs"].attributes["bff.attempts"] == 2 and spans["recs"].error is None
 
 
 async def test_an_unreachable_collector_never_slows_or_fails_a_request(make_bff, upstream) -> None:

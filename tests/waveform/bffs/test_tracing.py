@@ -46,7 +46,7 @@ def test_a_home_is_one_trace_through_the_bff_and_the_services_it_calls(
     [edge] = [s for s in spans if s.service == "mobile" and s.kind == SERVER]
     assert edge.name == "GET /v1/home" and edge.parent_id == "e" * 16
     parts = [s for s in spans if s.service == "mobile" and s.kind == CLIENT]
-    assert {p.attributes["tailor.part"] for p in parts} >= {"me", "stream", "recs"}
+    assert {p.attributes["bff.part"] for p in parts} >= {"me", "stream", "recs"}
     # Each service's server span is the child of the BFF's Part span that called it...
     catalog = [s for s in spans if s.service == "catalog" and s.kind == SERVER]
     assert catalog and all(by_id[s.parent_id] in parts for s in catalog)
