@@ -61,9 +61,9 @@ _detail = msgspec.json.Decoder(_Detail).decode
 
 
 def access_logger() -> logging.Logger:
-    """The ``tailor.stages.access_log`` logger at INFO unless its level was set; unless the application
-    gave it a handler, its lines go to stderr as they are (the message is the JSON line) and
-    not to the root logger."""
+    """This module's logger, at INFO unless its level was set; unless the application gave it
+    a handler, its lines go to stderr as they are (the message is the JSON line) and not to
+    the root logger."""
     logger = logging.getLogger(LOGGER)
     if logger.level == logging.NOTSET:  # not below the root's WARNING: these are INFO lines
         logger.setLevel(logging.INFO)
