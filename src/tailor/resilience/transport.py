@@ -27,11 +27,14 @@ import msgspec
 
 from tailor.errors import UpstreamError, UpstreamTimeout
 from tailor.resilience.backoff import full_jitter
+from tailor.resilience.breaker import BreakerState
 from tailor.resilience.errors import BulkheadFull, CircuitOpen
 from tailor.resilience.runtime import Resilience, UpstreamGuards
 from tailor.upstream.deadline import DEADLINE_HEADER, deadline_header
 from tailor.upstream.transport import Transport, UpstreamRequest, UpstreamResponse
 
+#: A breaker's state as a traced call's span says it (no enum lookups per call).
+_BREAKER_WORDS = {state: state.name.lower() for state in BreakerState}
 #: No attempt is started with less than this left: it could not finish anyway.
 MIN_ATTEMPT_S = 0.005
 #: A later attempt (after a backoff) re-tells the service its smaller budget.
@@ -104,7 +107,7 @@ class ResilientTransport:
         span = request.span
         if span is not None:
             span.attributes["bff.attempts"] = attempt
-            span.attributes["bff.breaker"] = guards.breaker.state.name.lower()
+            span.attributes["bff.breaker"] = _BREAKER_WORDS[guards.breaker.state]
         if isinstance(result, UpstreamError):
             raise result
         return result
