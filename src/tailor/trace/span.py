@@ -128,12 +128,13 @@ class RequestTrace:
             attributes,
         )
 
-    def inward(self, span: Span | None) -> tuple[tuple[str, str], ...]:
-        """The trace headers of an inward call made as ``span`` (None: not sampled)."""
+    def inward(self, span: Span | None = None) -> tuple[tuple[str, str], ...]:
+        """The trace headers of an inward call made as ``span``; without one (an unsampled
+        trace, or a call that is not a Part), the call's parent is the request's span."""
         if span is None:
             headers = self._unsampled
             if headers is None:
-                headers = self._unsampled = self._headers(self.span_id, False)
+                headers = self._unsampled = self._headers(self.span_id, self.span is not None)
             return headers
         return self._headers(span.span_id, True)
 

@@ -25,7 +25,7 @@ from tailor.upstream.urls import query_string
 
 if TYPE_CHECKING:
     from tailor.resilience.allowance import CallAllowance
-    from tailor.trace.span import Span
+    from tailor.trace.span import RequestTrace, Span
 
 T = TypeVar("T")
 
@@ -79,15 +79,17 @@ class UpstreamClient:
         principal: Principal | None = None,
         idempotent: bool | None = None,
         allowance: CallAllowance | None = None,
+        trace: RequestTrace | None = None,
     ) -> UpstreamResponse:
         """Send one call. ``idempotent`` and ``allowance`` ride on the
-        :class:`~tailor.upstream.transport.UpstreamRequest` for the resilient transport."""
+        :class:`~tailor.upstream.transport.UpstreamRequest` for the resilient transport;
+        ``trace`` (the calling request's, ``request.trace``) adds its ``traceparent``."""
         return await self._call(
             upstream,
             path,
             method,
             query,
-            headers,
+            headers if trace is None else (*headers, *trace.inward()),
             body,
             timeout_s,
             deadline,

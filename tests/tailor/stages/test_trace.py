@@ -221,3 +221,20 @@ def test_without_an_endpoint_the_trace_stage_is_not_in_the_chain(make_bff) -> No
     bff = make_bff()
     bff.startup(admin=False)
     assert "TraceStage" not in bff.stages
+
+
+async def test_a_direct_call_carries_the_requests_trace(make_bff, upstream, receiver) -> None:
+    upstream.script("POST", "/login", json={})
+    bff = make_bff({"upstreams": {"svc": upstream.url}, "tracing": {"endpoint": receiver.endpoint}})
+
+    @bff.post("/login", auth=False)
+    async def login(request: Request) -> Response:
+        assert request.upstreams is not None
+        await request.upstreams.request("svc", "/login", method="POST", trace=request.trace)
+        return Response(204)
+
+    trace = uuid.uuid4().hex
+    await call(bff, "POST", "/login", headers=_caller(trace))
+    sent = parse_traceparent(upstream.received("/login")[-1].headers["traceparent"])
+    [server] = [s for s in _spans_of(receiver, trace, 1) if s.kind == 2]
+    assert sent == (trace, server.span_id, True)
