@@ -188,11 +188,15 @@ def build_chain(ctx: BuildContext, added: Sequence[Placement] = ()) -> tuple[Cha
         raise RuntimeError("the handler stage must be last")
 
     chain: Chain = unreachable
+    # The access line names the stage that answered: each stage below access_log notes that
+    # the request reached it (the ones above it answer nothing of their own).
+    noting = ctx.config.logs.access
     for name, stage in reversed(built):
         if stage is None:
             continue
+        noting = noting and name != AccessLogStage.name
         chain = stage.wrap(chain)
-        if ctx.config.logs.access:  # the access line names the stage that answered
+        if noting:
             chain = _noting(name, chain)
     return chain, [type(s).__name__ for s in stages]
 
