@@ -12,7 +12,8 @@ never quotes the client's input. No header, credential, query or body is ever re
      "reason":"a credential is required"}
 
 The chain notes the innermost stage each request reaches (``request.stage``) only while
-this stage is on: ``logs.access = false`` takes both out.
+this stage is on: ``logs.access = false`` takes both out. Unless the application gives the
+logger a handler of its own, each line goes straight to stderr.
 """
 
 from __future__ import annotations
@@ -61,17 +62,10 @@ _detail = msgspec.json.Decoder(_Detail).decode
 
 
 def access_logger() -> logging.Logger:
-    """This module's logger, at INFO unless its level was set; unless the application gave it
-    a handler, its lines go to stderr as they are (the message is the JSON line) and not to
-    the root logger."""
+    """This module's logger, at INFO unless its level was set."""
     logger = logging.getLogger(LOGGER)
     if logger.level == logging.NOTSET:  # not below the root's WARNING: these are INFO lines
         logger.setLevel(logging.INFO)
-    if not logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        logger.addHandler(handler)
-        logger.propagate = False
     return logger
 
 
@@ -90,13 +84,23 @@ class AccessLogStage:
 
         def log(response: Response, request: Request) -> Response:
             if logger.isEnabledFor(logging.INFO):
-                logger.info(line(request, response).decode())
+                if logger.handlers:  # the application's own handlers
+                    logger.info(line(request, response).decode())
+                else:
+                    _write(line(request, response))
             return response
 
         def access_log(request: Request) -> Outcome:
             return then(next_handler(request), log, request)
 
         return access_log
+
+
+def _write(entry: bytes) -> None:
+    """The line to stderr as it is. Without a handler of the application's, a line is written
+    directly: a LogRecord and its handler cost about 7 us a line, some 50 times the write."""
+    with contextlib.suppress(OSError, ValueError):  # a closed or broken stderr fails no request
+        sys.stderr.write(entry.decode() + "\n")
 
 
 def line(request: Request, response: Response) -> bytes:

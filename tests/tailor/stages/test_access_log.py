@@ -113,3 +113,12 @@ async def test_access_logs_switched_off_take_the_stage_out(make_bff, lines: Line
     bff = _bff(make_bff, {"logs": {"access": False}})
     await call(bff, "GET", "/open/u1")
     assert "AccessLogStage" not in bff.stages and lines.lines == []
+
+
+async def test_without_a_handler_of_the_applications_the_line_goes_to_stderr(
+    make_bff, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bff = _bff(make_bff)
+    response = await call(bff, "GET", "/open/u1")
+    [raw] = capsys.readouterr().err.splitlines()
+    assert json.loads(raw)["request_id"] == response.header("x-request-id")
