@@ -24,8 +24,8 @@ against building opentelemetry-proto's messages (the choice :mod:`tailor.trace.o
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
-import logging
 import os
 import socket
 import statistics
@@ -33,7 +33,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +42,6 @@ from benchmarks import fixture
 from benchmarks.procs import Processes
 from benchmarks.transports import drive, make
 from tailor import BFF
-from tailor.stages.access_log import LOGGER
 from tailor.trace.export import SpanExporter
 from tailor.trace.otlp import OtlpEncoder
 from tailor.trace.span import CLIENT, SERVER, Span
@@ -74,9 +72,6 @@ def _exporter(bff: BFF) -> SpanExporter | None:
 async def measure_variants(
     upstream: str, token: str, sink: str, args: argparse.Namespace
 ) -> dict[str, Any]:
-    access = logging.getLogger(LOGGER)
-    access.addHandler(logging.FileHandler(os.devnull))  # the line is built and written
-    access.propagate = False
     bffs = {v: make(upstream, "http1", config=_config(v, sink)) for v in VARIANTS}
     cpu: dict[str, list[float]] = {v: [] for v in VARIANTS}
     try:
@@ -164,26 +159,7 @@ def _proto_encoding(batches: list[list[Span]]) -> float:
     return (time.process_time() - started) / len(batches) * 1e6
 
 
-class _Sink(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as a collector would
-
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("content-length", "0")))
-        self.send_response(200)
-        self.send_header("content-length", "0")
-        self.end_headers()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-def sink(port: int) -> None:
-    """A collector that takes every export and keeps nothing (a process of its own, so its
-    work is not counted as the BFF's)."""
-    ThreadingHTTPServer(("127.0.0.1", port), _Sink).serve_forever()
-
-
-def _wait_listening(port: int, within_s: float = 10.0) -> None:
+def _wait_listening(port: int, within_s: float = 60.0) -> None:
     deadline = time.monotonic() + within_s
     while True:
         try:
@@ -200,11 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--no-write", action="store_true", help="leave results/ untouched")
-    parser.add_argument("--sink", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.sink:
-        sink(args.sink)
-        return 0
     encoding = measure_encoding(2000)
     own, proto = encoding["tailor_us_per_home"], encoding["opentelemetry_proto_us_per_home"]
     print(f"encoding a home's 7 spans: tailor {own} us, opentelemetry-proto {proto} us")
@@ -218,14 +190,14 @@ def main(argv: list[str] | None = None) -> int:
         fx = fixture.record(work / "fixture")
         upstream = fixture.serve(fx, procs, UPSTREAM_CPU)
         (port,) = fixture.free_ports(1)
-        collector = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks.tracing", "--sink", str(port)]
-        )
+        collector = subprocess.Popen([sys.executable, "-m", "benchmarks.otlp_sink", str(port)])
         try:
             _wait_listening(port)
-            result = uvloop.run(
-                measure_variants(upstream, fx.token, f"http://127.0.0.1:{port}/v1/traces", args)
-            )
+            # The access lines are built and written as by default (to stderr), to nowhere.
+            with open(os.devnull, "w") as nowhere, contextlib.redirect_stderr(nowhere):
+                result = uvloop.run(
+                    measure_variants(upstream, fx.token, f"http://127.0.0.1:{port}/v1/traces", args)
+                )
         finally:
             collector.terminate()
             collector.wait()
