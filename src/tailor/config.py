@@ -400,9 +400,11 @@ class Tracing(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class Logs(msgspec.Struct, forbid_unknown_fields=True):
-    """``access``: one JSON line per request on the ``tailor.stages.access_log`` logger."""
+    """``access``: one JSON line per request on the ``tailor.stages.access_log`` logger
+    (stderr unless the application gives it a handler). Off by default: a line costs every
+    request, and a process whose stderr nobody reads would block once the pipe is full."""
 
-    access: bool = True
+    access: bool = False
 
 
 class Config(msgspec.Struct, forbid_unknown_fields=True):

@@ -7,7 +7,7 @@ it is built, never checked per request.
     observe       metrics for every answer                      (outermost: counts all)
     request_id    X-Request-Id in, out and inward
     trace         W3C traceparent in (a bad one starts a trace), the server span out
-    access_log    one JSON line per request; a denial names its stage and why
+    access_log    one JSON line per request (logs.access); a denial names its stage, why
     errors        exceptions below -> problem+json              (500/502/503/504, no trace)
     limits        header size, body size, receive deadline      -> 431 / 413 / 408
     sanitize      drop internal, hop-by-hop, forwarded headers

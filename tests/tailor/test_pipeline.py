@@ -23,7 +23,6 @@ JWT = {
 DOCUMENTED = [
     "ObserveStage",
     "RequestIdStage",
-    "AccessLogStage",
     "ErrorStage",
     "LimitsStage",
     "SanitizeStage",

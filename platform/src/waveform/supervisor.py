@@ -332,6 +332,7 @@ class Platform:
             "upstreams": {svc: self._url(svc) for svc in SERVICES},
             "state": {"redis_url": self.redis.url} if self.redis is not None else {},
             "token_exchange": {"client_id": f"bff-{name}", "client_secret_env": TOKEN_SECRET_ENV},
+            "logs": {"access": True},  # one JSON line per request, into logs/<name>.log
             "tracing": {}
             if self.tracing_endpoint is None
             else {

@@ -12,7 +12,10 @@ import pytest
 from harness import AUDIENCE, ISSUER, bearer, call, jwks, sign
 
 from tailor import Request, Response, json_response
+from tailor.config import deep_merge
 from tailor.stages.access_log import LOGGER
+
+ON = {"logs": {"access": True}}
 
 
 class Lines(logging.Handler):
@@ -38,11 +41,11 @@ def lines() -> Iterator[Lines]:
 
 def _jwt(accounts_url: str) -> dict[str, Any]:
     jwt = {"issuer": ISSUER, "audience": AUDIENCE, "jwks_upstream": "accounts"}
-    return {"auth": {"jwt": jwt}, "upstreams": {"accounts": accounts_url}}
+    return {"auth": {"jwt": jwt}, "upstreams": {"accounts": accounts_url}, **ON}
 
 
 def _bff(make_bff, config: dict[str, Any] | None = None):
-    bff = make_bff(config)
+    bff = make_bff(deep_merge(ON, config or {}))
 
     @bff.get("/open/{id}", auth=False)
     async def open_(request: Request) -> Response:
@@ -109,9 +112,14 @@ async def test_an_authenticated_caller_is_logged_by_kind_never_by_who(
         assert secret not in raw
 
 
-async def test_access_logs_switched_off_take_the_stage_out(make_bff, lines: Lines) -> None:
-    bff = _bff(make_bff, {"logs": {"access": False}})
-    await call(bff, "GET", "/open/u1")
+async def test_access_logs_are_off_unless_asked_for(make_bff, lines: Lines) -> None:
+    bff = make_bff()
+
+    @bff.get("/open", auth=False)
+    async def open_(request: Request) -> Response:
+        return json_response({})
+
+    await call(bff, "GET", "/open")
     assert "AccessLogStage" not in bff.stages and lines.lines == []
 
 
