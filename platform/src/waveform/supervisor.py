@@ -57,6 +57,8 @@ BFFS: dict[str, tuple[int, int]] = {
 #: BFFs served over TLS (the partner API: mutual TLS with the demo partner CA).
 TLS_BFFS = frozenset({"partner"})
 STDERR_TAIL = 20
+#: How a BFF's access line (tailor.stages.access_log) starts.
+ACCESS_LINE = '{"request_id":'
 #: The environment variable a BFF reads its token-exchange client secret from.
 TOKEN_SECRET_ENV = "WAVEFORM_TOKEN_EXCHANGE_SECRET"
 #: The token-service client tests and operators use for direct service calls.
@@ -573,11 +575,14 @@ class Platform:
         return True
 
     def _drain(self, comp: Component, pipe: IO[bytes], path: Path) -> None:
-        # Appended, so a restarted component's log goes on in the same file.
+        # Appended, so a restarted component's log goes on in the same file. The in-memory
+        # tail (what a failure report quotes) keeps the component's own messages: a BFF's
+        # access lines, one per request, are in the file only.
         with path.open("a", encoding="utf-8", buffering=1) as logfile:
             for raw in iter(pipe.readline, b""):
                 line = raw.decode(errors="replace").rstrip()
-                comp.stderr.append(line)
+                if not line.startswith(ACCESS_LINE):
+                    comp.stderr.append(line)
                 logfile.write(line + "\n")
                 if self.echo_stderr:
                     print(f"[{comp.name}] {line}", file=sys.stderr, flush=True)

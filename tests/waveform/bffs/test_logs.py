@@ -55,11 +55,12 @@ def test_no_log_line_holds_a_credential_or_pii(
     platform: Platform, http: httpx.Client, mobile_alice: Caller, web_alice: Caller
 ) -> None:
     web = platform.url("web")
-    session = http.post(
-        f"{web}/api/session",
-        json={"username": "bob", "password": "wave-bob"},
-        headers={"origin": web},
-    )
+    with httpx.Client(timeout=10) as browser:  # its own cookie jar: the shared client keeps none
+        session = browser.post(
+            f"{web}/api/session",
+            json={"username": "bob", "password": "wave-bob"},
+            headers={"origin": web},
+        )
     cookie = session.headers["set-cookie"].split(";")[0]
     secrets = [
         mobile_alice.token,
