@@ -538,12 +538,16 @@ def tracing_section() -> str:
     }
     rows = "\n".join(f"| {labels[v]} | {cpu[v]:,.0f} | {vs[v]:+.1%} |" for v in labels if v in cpu)
     enc = r["encoding"]
+    load = r.get("load_average")
+    busy = f"load average {load} at the end" if load is not None else "load not recorded"
     return (
         "\n\n### Tracing and access logs\n\n"
         "`python -m benchmarks.tracing` (run by `make bench`): the mobile home, full pipeline, "
         "against the fixture nginx, four BFFs in one process driven in interleaved rounds "
         f"({r['rounds']} x {r['requests']:,} homes, medians; {r['measured']}); process CPU "
-        "per home, the exporter's thread included (a round ends when its spans are sent). "
+        "per home, the exporter's thread included (a round ends when its spans are sent); "
+        f"{busy} (on a shared machine rounds vary by 10-20%: read the ratios, and "
+        "`benchmarks.instructions` with `BENCH_CONFIG` for a count no load moves). "
         "Targets (issue 18): at most +5% at 100% sampling, at most +1% unsampled.\n\n"
         "| variant | CPU us per home | vs off |\n|---|---:|---:|\n" + rows + "\n\n"
         f"Encoding a home's seven spans as OTLP protobuf: {enc['tailor_us_per_home']} us with "

@@ -205,6 +205,8 @@ def main(argv: list[str] | None = None) -> int:
         "measured": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
         "rounds": args.rounds,
         "requests": args.requests,
+        # Timed figures move with other work on the machine: say how busy it was.
+        "load_average": round(os.getloadavg()[0], 1),
         **result,
         "encoding": encoding,
     }
