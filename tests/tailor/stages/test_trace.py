@@ -46,7 +46,12 @@ def _bff(make_bff, upstream, endpoint: str, **tracing: object):
     bff = make_bff(
         {
             "upstreams": {"svc": upstream.url},
-            "tracing": {"endpoint": endpoint, "export_interval_s": 0.05, **tracing},
+            "tracing": {
+                "endpoint": endpoint,
+                "export_interval_s": 0.05,
+                "sample_ratio": 1.0,
+                **tracing,
+            },
         }
     )
 
