@@ -11,8 +11,8 @@ None: decided by method and headers) and ``allowance`` (the calling request's
 resilient transport acts on them. ``into`` is the type the caller will decode the answer into
 (a part's consumed struct): an HTTP transport ignores it; the gRPC transport asks for just
 those fields (its read mask) and answers with the decoded ``value`` itself, and with ``error``
-when the service's status says more than a number can. It also records its attempts, hedge and breaker state on
-``span`` (a sampled Part's client span, :mod:`tailor.trace`).
+when the service's status says more than a number can. It also records its attempts, hedge
+and breaker state on ``span`` (a sampled Part's client span, :mod:`tailor.trace`).
 """
 
 from __future__ import annotations
