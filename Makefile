@@ -36,6 +36,7 @@ openapi: $(STAMP)
 	done
 
 bench: $(STAMP)
+	$(BIN)/python -m benchmarks.tracing
 	$(BIN)/python -m benchmarks.run
 
 clean:

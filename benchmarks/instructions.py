@@ -2,6 +2,7 @@
 
     python -m benchmarks.instructions                 # home (full pipeline) and cache hit
     python -m benchmarks.instructions --requests 300  # fewer requests: quicker, as exact
+    BENCH_CONFIG='{"logs": {"access": false}}' python -m benchmarks.instructions --no-write
 
 Timed figures on a shared 2-core machine move by 10-20% between runs; an instruction count does
 not. The real mobile BFF (its full profile, every request charging the IP, user and app quotas)
@@ -119,7 +120,10 @@ async def serve(scenario: str, requests: int, upstream: str, token: str) -> None
     from benchmarks.transports import drive, make
 
     cache = scenario.startswith("cache")
-    bff = make(upstream, "http1", cache=cache)
+    # BENCH_CONFIG: JSON merged over the BFF's config, to count a variant (tracing, logs).
+    bff = make(
+        upstream, "http1", cache=cache, config=json.loads(os.environ.get("BENCH_CONFIG", "{}"))
+    )
     try:
         if scenario.endswith("-served"):
             await _serve_socket(bff)

@@ -577,6 +577,43 @@ def instructions_section() -> str:
     )
 
 
+def tracing_section() -> str:
+    """CPU per home with tracing off, unsampled, sampled, and with the access log, from
+    ``python -m benchmarks.tracing``, when it has run."""
+    import json
+
+    from benchmarks.tracing import RESULTS
+
+    if not RESULTS.exists():
+        return ""
+    r = json.loads(RESULTS.read_text())
+    cpu, vs = r["cpu_us_per_home"], r["vs_off"]
+    labels = {
+        "off": "tracing off, access log off",
+        "unsampled": "tracing on, unsampled (`sample_ratio = 0`)",
+        "sampled": "tracing on, 100% sampled (7 spans exported per home)",
+        "access_log": "access log on (one JSON line per home), tracing off",
+    }
+    rows = "\n".join(f"| {labels[v]} | {cpu[v]:,.0f} | {vs[v]:+.1%} |" for v in labels if v in cpu)
+    enc = r["encoding"]
+    load = r.get("load_average")
+    busy = f"load average {load} at the end" if load is not None else "load not recorded"
+    return (
+        "\n\n### Tracing and access logs\n\n"
+        "`python -m benchmarks.tracing` (run by `make bench`): the mobile home, full pipeline, "
+        "against the fixture nginx, four BFFs in one process driven in interleaved rounds "
+        f"({r['rounds']} x {r['requests']:,} homes, medians; {r['measured']}); process CPU "
+        "per home, the exporter's thread included (a round ends when its spans are sent); "
+        f"{busy} (on a shared machine rounds vary by 10-20%: read the ratios, and "
+        "`benchmarks.instructions` with `BENCH_CONFIG` for a count no load moves). "
+        "Targets (issue 18): at most +5% at 100% sampling, at most +1% unsampled.\n\n"
+        "| variant | CPU us per home | vs off |\n|---|---:|---:|\n" + rows + "\n\n"
+        f"Encoding a home's seven spans as OTLP protobuf: {enc['tailor_us_per_home']} us with "
+        f"tailor's encoder, {enc['opentelemetry_proto_us_per_home']} us building "
+        "opentelemetry-proto's messages (the reason for the encoder, tailor/trace/otlp.py)."
+    )
+
+
 def stages_section() -> str:
     """The per-stage table from ``python -m benchmarks.stages``, when it has been run."""
     import json
@@ -919,7 +956,7 @@ def render(result: dict[str, Any]) -> str:
         duration=result["duration_s"],
         targets=targets(result),
         sections="\n".join(_section(sc, s) for sc in result["scenarios"]),
-        stages=stages_section() + instructions_section(),
+        stages=stages_section() + instructions_section() + tracing_section(),
         errors_note=errors_note,
         nginx=m["nginx"],
         load_cpu=s["load_cpu"],

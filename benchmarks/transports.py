@@ -44,9 +44,11 @@ def make(
     *,
     cache: bool = False,
     secret: str = "bench",
+    config: dict[str, Any] | None = None,
 ) -> BFF:
     """The mobile BFF calling ``upstream`` for every service (the fixture), or each service
-    at its own URL (a dict: real services, as benchmarks.grpc_home runs them)."""
+    at its own URL (a dict: real services, as benchmarks.grpc_home runs them); ``config`` is
+    merged over the benchmark's own."""
     if isinstance(upstream, str):
         upstream = dict.fromkeys(PROFILE.get("upstreams", {}), upstream)
     over: dict[str, Any] = {
@@ -60,7 +62,7 @@ def make(
             "client_id": "bff-mobile", "client_secret": secret, "client_secret_env": None
         },
     }  # fmt: skip
-    bff = build(build_config(deep_merge(PROFILE, over)))
+    bff = build(build_config(deep_merge(deep_merge(PROFILE, over), config or {})))
     bff.startup(admin=False)
     tune_collector(bff.config.server)  # as a granian worker does after startup
     return bff

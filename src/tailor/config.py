@@ -420,6 +420,29 @@ class OpenAPI(msgspec.Struct, forbid_unknown_fields=True):
     description: str = ""
 
 
+class Tracing(msgspec.Struct, forbid_unknown_fields=True):
+    """W3C trace context and OTLP/HTTP span export (docs/observability.md). Off (not in the
+    chain at all) unless ``endpoint`` is set: the collector's traces URL."""
+
+    endpoint: Annotated[str, msgspec.Meta(pattern=r"^https?://[^/?#]+(/[^?#]*)?$")] | None = None
+    #: Of the traces this BFF starts, the share it samples; a caller's decision is kept. Not 1:
+    #: a sampled request costs far more than an unsampled one (docs/observability.md).
+    sample_ratio: Annotated[float, msgspec.Meta(ge=0, le=1)] = 0.1
+    #: Ended spans waiting for the exporter's thread; past this they are dropped (counted).
+    queue_size: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)] = 8192
+    batch_size: Annotated[int, msgspec.Meta(ge=1, le=65536)] = 512
+    export_interval_s: Annotated[float, msgspec.Meta(gt=0, le=60)] = 1.0
+    export_timeout_s: Annotated[float, msgspec.Meta(gt=0, le=60)] = 2.0
+
+
+class Logs(msgspec.Struct, forbid_unknown_fields=True):
+    """``access``: one JSON line per request on the ``tailor.stages.access_log`` logger
+    (stderr unless the application gives it a handler). Off by default: a line costs every
+    request, and a process whose stderr nobody reads would block once the pipe is full."""
+
+    access: bool = False
+
+
 class Config(msgspec.Struct, forbid_unknown_fields=True):
     name: str
     listen: Listen = msgspec.field(default_factory=Listen)
@@ -439,6 +462,8 @@ class Config(msgspec.Struct, forbid_unknown_fields=True):
     rate_limit: RateLimit = msgspec.field(default_factory=RateLimit)
     resilience: ResilienceSettings = msgspec.field(default_factory=ResilienceSettings)
     governance: Governance = msgspec.field(default_factory=Governance)
+    tracing: Tracing = msgspec.field(default_factory=Tracing)
+    logs: Logs = msgspec.field(default_factory=Logs)
     #: Settings of the stages a BFF adds (``BFF.add_stage``), one table per stage name: each
     #: is validated against that stage's own Struct when the chain is built.
     stages: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)

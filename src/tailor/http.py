@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from tailor.auth.session import SessionManager
     from tailor.resilience.allowance import CallAllowance
     from tailor.routing import Route
+    from tailor.trace.span import RequestTrace
     from tailor.upstream.client import UpstreamClient
 
 BodyReader = Callable[[], AsyncIterable[bytes]]
@@ -78,6 +79,8 @@ class Request(_RequestLine, kw_only=True, eq=False):
     degraded: Sequence[Degradation] = ()
     error_cause: str | None = None
     stale_session: bool = False
+    trace: RequestTrace | None = None
+    stage: str = ""
     state: dict[str, Any] = msgspec.field(default_factory=dict)
     _query: dict[str, str] | None = None
 

@@ -6,6 +6,8 @@ it is built, never checked per request.
 
     observe       metrics for every answer                      (outermost: counts all)
     request_id    X-Request-Id in, out and inward
+    trace         W3C traceparent in (a bad one starts a trace), the server span out
+    access_log    one JSON line per request (logs.access); a denial names its stage, why
     errors        exceptions below -> problem+json              (500/502/503/504, no trace)
     limits        header size, body size, receive deadline      -> 431 / 413 / 408
     sanitize      drop internal, hop-by-hop, forwarded headers
@@ -51,6 +53,7 @@ from tailor.errors import ConfigError
 from tailor.observe.metrics import Metrics
 from tailor.resilience.runtime import Resilience
 from tailor.routing import Router
+from tailor.stages.access_log import AccessLogStage
 from tailor.stages.authenticate import AuthenticateStage
 from tailor.stages.authguard import AuthGuardStage
 from tailor.stages.cache import CacheStage
@@ -64,6 +67,7 @@ from tailor.stages.request_id import RequestIdStage
 from tailor.stages.route import RouteStage
 from tailor.stages.sanitize import SanitizeStage
 from tailor.stages.shed import ShedStage
+from tailor.stages.trace import TraceStage
 from tailor.upstream.client import UpstreamClient
 from tailor.validation import convert
 
@@ -80,6 +84,8 @@ S = TypeVar("S", bound=msgspec.Struct)
 BUILT_IN: tuple[StageFactory, ...] = (
     ObserveStage,
     RequestIdStage,
+    TraceStage,
+    AccessLogStage,
     ErrorStage,
     LimitsStage,
     SanitizeStage,
@@ -179,12 +185,31 @@ def build_chain(ctx: BuildContext, added: Sequence[Placement] = ()) -> tuple[Cha
     for key in ctx.config.stages:
         if key not in names:
             raise ConfigError(f"stages.{key}", "no stage added to this BFF has this name")
-    stages = [s for s in (factory.build(ctx) for factory in order) if s is not None]
+    built = [(factory.name, factory.build(ctx)) for factory in order]
+    stages = [s for _, s in built if s is not None]
 
     async def unreachable(request: Any) -> Any:  # the handler stage never calls next
         raise RuntimeError("the handler stage must be last")
 
     chain: Chain = unreachable
-    for stage in reversed(stages):
+    # The access line names the stage that answered: each stage below access_log notes that
+    # the request reached it (the ones above it answer nothing of their own).
+    noting = ctx.config.logs.access
+    for name, stage in reversed(built):
+        if stage is None:
+            continue
+        noting = noting and name != AccessLogStage.name
         chain = stage.wrap(chain)
+        if noting:
+            chain = _noting(name, chain)
     return chain, [type(s).__name__ for s in stages]
+
+
+def _noting(name: str, link: Chain) -> Chain:
+    """``link``, noting on the request that it reached this stage."""
+
+    def reached(request: Any) -> Any:
+        request.stage = name
+        return link(request)
+
+    return reached

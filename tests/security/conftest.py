@@ -268,11 +268,17 @@ class ExtraBFF:
             # Ends with the test run even when it is killed before teardown (a timeout).
             preexec_fn=_die_with_parent,
         )  # fmt: skip
+        # Its stderr is read to the end (the platform's BFFs log a line per request): a pipe
+        # nobody reads would block the BFF once full.
+        self.tail: list[str] = []
+        self._drainer = threading.Thread(target=self._drain, daemon=True)
+        self._drainer.start()
         self.url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise AssertionError(self.process.stderr.read().decode()[-2000:])  # type: ignore[union-attr]
+                self._drainer.join(timeout=5)  # the pipe's last lines: why it exited
+                raise AssertionError("".join(self.tail)[-2000:])
             try:
                 if httpx.get(f"http://127.0.0.1:{admin}/healthz", timeout=0.5).status_code == 200:
                     return
@@ -281,6 +287,11 @@ class ExtraBFF:
             time.sleep(0.05)
         self.close()
         raise AssertionError(f"the extra {name} BFF did not become healthy")
+
+    def _drain(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.tail.append(line.decode(errors="replace"))
 
     def close(self) -> None:
         # The whole group: granian's workers are children of the process we started.

@@ -62,6 +62,8 @@ TLS_BFFS = frozenset({"partner"})
 #: h2 over TLS beside HTTP/1.1 and h2c on its port.
 TLS_PORTS: dict[str, int] = {"mobile": 8441}
 STDERR_TAIL = 20
+#: How a BFF's access line (tailor.stages.access_log) starts.
+ACCESS_LINE = '{"request_id":'
 #: The environment variable a BFF reads its token-exchange client secret from.
 TOKEN_SECRET_ENV = "WAVEFORM_TOKEN_EXCHANGE_SECRET"
 #: The token-service client tests and operators use for direct service calls.
@@ -165,7 +167,12 @@ class Platform:
     environment variables, e.g. ``{"media": {"WAVEFORM_FAULT_DELAY_MS": "300"}}``.
     ``startup_timeout`` bounds the wait for every /healthz (services, then BFFs).
     ``echo_stderr`` copies children's stderr to ours, prefixed by name; ``log`` receives
-    the supervisor's own reports (start summary, failures).
+    the supervisor's own reports (start summary, failures). Every component's stderr (its
+    log) is also appended to ``data_dir/logs/<component>.log`` (:meth:`log_path`).
+
+    ``tracing_endpoint`` (an OTLP/HTTP traces URL) turns tracing on everywhere: the BFFs'
+    ``tracing`` config and the services' OpenTelemetry SDK (``OTEL_*`` variables) export
+    there, sampling new traces at ``tracing_sample_ratio`` (a caller's decision is kept).
 
     ``die_with_parent`` (Linux) makes each child receive SIGTERM when the *thread* that
     started it exits, so a killed supervisor leaves no orphans: call :meth:`start` from a
@@ -202,11 +209,15 @@ class Platform:
         give_up_after: int = 5,
         crash_window_s: float = 60.0,
         upstreams: str | None = None,
+        tracing_endpoint: str | None = None,
+        tracing_sample_ratio: float = 1.0,
     ) -> None:
         self.data_dir = Path(data_dir).resolve()
         self.upstreams = upstreams or os.environ.get(UPSTREAMS_ENV) or "http"
         if self.upstreams not in UPSTREAM_MODES:
             raise ValueError(f"upstreams must be one of {UPSTREAM_MODES}, not {self.upstreams!r}")
+        self.tracing_endpoint = tracing_endpoint
+        self.tracing_sample_ratio = tracing_sample_ratio
         self.scale = scale
         self.seed = seed
         self.startup_timeout = startup_timeout
@@ -318,10 +329,20 @@ class Platform:
                 config = self.data_dir / f"bff-{name}.json"
                 argv = [self.python, "-m", f"waveform.bffs.{name}", "--config", str(config)]
                 comp = Component(name, "bff", ports[name], admin_port=admin[name], argv=argv)
-            comp.env = {**self._env.get("*", {}), **self._env.get(name, {})}
+            comp.env = {**self._tracing_env(), **self._env.get("*", {}), **self._env.get(name, {})}
             if comp.kind == "bff":
                 comp.env.setdefault(TOKEN_SECRET_ENV, token_client_secret(self.seed, f"bff-{name}"))
             self.components[name] = comp
+
+    def _tracing_env(self) -> dict[str, str]:
+        if self.tracing_endpoint is None:
+            return {}
+        return {
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": self.tracing_endpoint,
+            "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+            "OTEL_TRACES_SAMPLER_ARG": str(self.tracing_sample_ratio),
+            "OTEL_BSP_SCHEDULE_DELAY": "200",  # ms: spans reach the collector soon
+        }
 
     def _url(self, name: str) -> str:
         scheme = "https" if name in TLS_BFFS else "http"
@@ -345,6 +366,14 @@ class Platform:
             "grpc": grpc_settings(),
             "state": {"redis_url": self.redis.url} if self.redis is not None else {},
             "token_exchange": {"client_id": f"bff-{name}", "client_secret_env": TOKEN_SECRET_ENV},
+            "logs": {"access": True},  # one JSON line per request, into logs/<name>.log
+            "tracing": {}
+            if self.tracing_endpoint is None
+            else {
+                "endpoint": self.tracing_endpoint,
+                "sample_ratio": self.tracing_sample_ratio,
+                "export_interval_s": 0.2,
+            },
         }
 
     # -- public API ------------------------------------------------------------------------
@@ -401,6 +430,10 @@ class Platform:
         if comp is None or comp.admin_port is None:
             raise KeyError(f"{name} has no admin port")
         return f"http://{HOST}:{comp.admin_port}"
+
+    def log_path(self, name: str) -> Path:
+        """The file a component's log (its stderr) is appended to."""
+        return self.data_dir / "logs" / f"{name}.log"
 
     def process(self, name: str) -> subprocess.Popen[bytes] | None:
         return self.components[name].process
@@ -571,20 +604,28 @@ class Platform:
             preexec_fn=_die_with_parent if self.die_with_parent else None,
         )
         assert comp.process.stderr is not None
+        path = self.log_path(comp.name)
+        path.parent.mkdir(parents=True, exist_ok=True)
         threading.Thread(
             target=self._drain,
-            args=(comp, comp.process.stderr),
+            args=(comp, comp.process.stderr, path),
             name=f"stderr-{comp.name}",
             daemon=True,
         ).start()
         return True
 
-    def _drain(self, comp: Component, pipe: IO[bytes]) -> None:
-        for raw in iter(pipe.readline, b""):
-            line = raw.decode(errors="replace").rstrip()
-            comp.stderr.append(line)
-            if self.echo_stderr:
-                print(f"[{comp.name}] {line}", file=sys.stderr, flush=True)
+    def _drain(self, comp: Component, pipe: IO[bytes], path: Path) -> None:
+        # Appended, so a restarted component's log goes on in the same file. The in-memory
+        # tail (what a failure report quotes) keeps the component's own messages: a BFF's
+        # access lines, one per request, are in the file only.
+        with path.open("a", encoding="utf-8", buffering=1) as logfile:
+            for raw in iter(pipe.readline, b""):
+                line = raw.decode(errors="replace").rstrip()
+                if not line.startswith(ACCESS_LINE):
+                    comp.stderr.append(line)
+                logfile.write(line + "\n")
+                if self.echo_stderr:
+                    print(f"[{comp.name}] {line}", file=sys.stderr, flush=True)
         pipe.close()
 
     def _await_health(self, comps: Sequence[Component], deadline: float) -> None:
@@ -758,6 +799,7 @@ def demo_banner(p: Platform) -> str:
             *http2_banner(p),
             "",
             *edge_banner(p),
+            f"Each component's log: {p.log_path('<component>')}",
             "Ctrl-C stops everything.",
         ]
     )
@@ -828,6 +870,9 @@ def demo(argv: Sequence[str] | None = None) -> int:
         default="grpc",
         help="how the BFFs call the services with a proto (users, catalog)",
     )
+    parser.add_argument(
+        "--trace-endpoint", default=None, help="an OTLP/HTTP traces URL every component exports to"
+    )
     args = parser.parse_args(argv)
 
     stop = threading.Event()
@@ -849,6 +894,7 @@ def demo(argv: Sequence[str] | None = None) -> int:
         redis=True,
         tls_listeners=True,
         upstreams=args.upstreams,
+        tracing_endpoint=args.trace_endpoint,
     )
     try:
         platform.start()

@@ -57,6 +57,7 @@ async def aggregate(
         request_id=request.request_id,
         principal=request.principal,
         allowance=request.allowance,
+        trace=request.trace,
     )
     body = shape(outcome)
     headers = [JSON_CONTENT_TYPE]

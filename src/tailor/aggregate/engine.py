@@ -36,6 +36,7 @@ from tailor.govern.labels import DataClass
 from tailor.resilience.allowance import CallAllowance
 from tailor.resilience.errors import FanOutLimitExceeded
 from tailor.resilience.runtime import Resilience
+from tailor.trace.span import RequestTrace, Span, failed
 from tailor.upstream.client import UpstreamClient
 from tailor.upstream.deadline import Deadline
 
@@ -102,10 +103,13 @@ async def run_plan(
     principal: Principal | None = None,
     resilience: Resilience | None = None,
     allowance: CallAllowance | None = None,
+    trace: RequestTrace | None = None,
 ) -> PlanResult:
     """Execute ``plan``. Raises the :class:`UpstreamError` of the first required part lost.
     Without ``resilience`` no part falls back to a last known good value and no call is
-    counted against an allowance."""
+    counted against an allowance. With ``trace`` every call carries its ``traceparent``, and
+    when the trace is sampled each part is a client span of its own (its deadline, attempts,
+    hedge, breaker state and outcome: docs/observability.md)."""
     deadline = deadline or Deadline(plan.deadline_s)
     if allowance is None and resilience is not None:
         # No shed stage gave this request an allowance: the plan gets its own.
@@ -116,13 +120,24 @@ async def run_plan(
     inputs = Inputs(variables, values)  # shared by the parts: it reads results as they arrive
     keys: dict[str, Hashable] = {}  # last-known-good key of each part that made its call
 
-    async def run_part(part: Part) -> Any:
+    async def traced_part(part: Part, trace: RequestTrace) -> Any:
+        span = trace.child(part.name, part.upstream)
+        assert span is not None  # only sampled traces come here
+        try:
+            return await run_part(part, span)
+        except BaseException as exc:
+            failed(span, exc)
+            raise
+        finally:
+            trace.end(span)
+
+    async def run_part(part: Part, span: Span | None = None) -> Any:
         for need in part.needs:
             try:
                 await tasks[need]
             except _Lost:
                 lost = UpstreamUnavailable(part.upstream, f"needs '{need}', which was lost")
-                return _lose(part, lost, "dependency")
+                return _lose(part, lost, "dependency", span)
         try:
             params = part.build_params(inputs)
             if params is None:  # nothing to fetch
@@ -136,6 +151,8 @@ async def run_plan(
                         key = _last_good_key(part, path, params, headers, variables, principal)
                         if key is not None:
                             keys[part.name] = key
+                if trace is not None:  # after the last-good key: it is not part of the call
+                    headers = (*headers, *trace.inward(span))
                 value = await client.get_json(
                     part.upstream,
                     path,
@@ -148,21 +165,26 @@ async def run_plan(
                     principal=principal,
                     idempotent=part.idempotent,
                     allowance=allowance,
+                    span=span,
                 )
                 if part.name in keys and resilience is not None:
                     resilience.last_good.put(keys[part.name], value)
         except FanOutLimitExceeded:
             raise  # a runaway fan-out fails the request, optional part or not
         except UpstreamError as exc:
-            return _lose(part, exc, exc.reason)
+            return _lose(part, exc, exc.reason, span)
         values[part.name] = value
         return value
 
-    def _lose(part: Part, exc: UpstreamError, reason: str) -> Any:
+    def _lose(part: Part, exc: UpstreamError, reason: str, span: Span | None) -> Any:
+        if span is not None:
+            span.error = reason
         if part.required:
             raise exc
         stale = _stale(part.name)
         if stale is not None:
+            if span is not None:
+                span.attributes["bff.cache"] = "last_good"
             degraded.append(Degradation(part.name, reason, stale=True))
             values[part.name] = stale
             return stale
@@ -185,8 +207,11 @@ async def run_plan(
     # One loop lookup per plan, not per part: on Python 3.11 each lookup is a getpid() system
     # call (fork detection), measurable at six parts per request.
     loop = asyncio.get_running_loop()
+    sampled = trace if trace is not None and trace.span is not None else None
     for part in plan.order:
-        tasks[part.name] = loop.create_task(run_part(part))
+        tasks[part.name] = loop.create_task(
+            run_part(part) if sampled is None else traced_part(part, sampled)
+        )
     if not tasks:
         return PlanResult(values, degraded)  # an empty plan: nothing to wait for
     # The plan wakes once: when every part is done, a part fails the response, or the deadline
@@ -264,6 +289,7 @@ class Engine:
         deadline: Deadline | None = None,
         principal: Principal | None = None,
         allowance: CallAllowance | None = None,
+        trace: RequestTrace | None = None,
     ) -> Awaitable[PlanResult]:
         """:func:`run_plan` with this engine's client and resilience."""
         return run_plan(
@@ -275,6 +301,7 @@ class Engine:
             principal=principal,
             resilience=self.resilience,
             allowance=allowance,
+            trace=trace,
         )
 
 

@@ -29,18 +29,19 @@ class RequestIds:
     (24, True)
     """
 
-    def __init__(self, batch: int = 512) -> None:
+    def __init__(self, batch: int = 512, width: int = _ID_HEX) -> None:
         self._batch = batch
+        self._width = width  # hex digits per id (tailor.trace reads 32 and 16 digit ids)
         self._hex = ""
         self._at = 0
 
     def next(self) -> str:
-        at = self._at
+        at, width = self._at, self._width
         if at >= len(self._hex):
-            self._hex = os.urandom(self._batch * _ID_HEX // 2).hex()
+            self._hex = os.urandom(self._batch * width // 2).hex()
             at = 0
-        self._at = at + _ID_HEX
-        return self._hex[at : at + _ID_HEX]
+        self._at = at + width
+        return self._hex[at : at + width]
 
     def drop(self) -> None:
         """Forget the ids read so far (the rest of the batch is never handed out)."""

@@ -25,6 +25,7 @@ from tailor.upstream.urls import query_string
 
 if TYPE_CHECKING:
     from tailor.resilience.allowance import CallAllowance
+    from tailor.trace.span import RequestTrace, Span
 
 T = TypeVar("T")
 
@@ -78,15 +79,17 @@ class UpstreamClient:
         principal: Principal | None = None,
         idempotent: bool | None = None,
         allowance: CallAllowance | None = None,
+        trace: RequestTrace | None = None,
     ) -> UpstreamResponse:
         """Send one call. ``idempotent`` and ``allowance`` ride on the
-        :class:`~tailor.upstream.transport.UpstreamRequest` for the resilient transport."""
+        :class:`~tailor.upstream.transport.UpstreamRequest` for the resilient transport;
+        ``trace`` (the calling request's, ``request.trace``) adds its ``traceparent``."""
         return await self._call(
             upstream,
             path,
             method,
             query,
-            headers,
+            headers if trace is None else (*headers, *trace.inward()),
             body,
             timeout_s,
             deadline,
@@ -110,8 +113,11 @@ class UpstreamClient:
         principal: Principal | None = None,
         idempotent: bool | None = None,
         allowance: CallAllowance | None = None,
+        span: Span | None = None,
     ) -> T:
-        """GET and decode a 2xx JSON body into ``into``; other statuses raise."""
+        """GET and decode a 2xx JSON body into ``into``; other statuses raise. ``span`` (a
+        Part's client span) is told the call's budget and status, and rides on the
+        :class:`~tailor.upstream.transport.UpstreamRequest` for the resilient transport."""
         # Options passed by position, not by name or as **options: binding them is a
         # measurable share of an inward call, made once per part.
         response = await self._call(
@@ -128,6 +134,7 @@ class UpstreamClient:
             idempotent,
             allowance,
             into,
+            span,
         )
         return self.decode(upstream, response, into)
 
@@ -146,6 +153,7 @@ class UpstreamClient:
         idempotent: bool | None,
         allowance: CallAllowance | None,
         into: Any = None,
+        span: Span | None = None,
     ) -> UpstreamResponse:
         timeout = timeout_s if timeout_s is not None else self._default_timeout_s
         if deadline is not None:
@@ -169,17 +177,30 @@ class UpstreamClient:
             if cached is None:
                 cached = await credentials.headers(upstream, principal)
             inward.extend(cached)
+        if span is not None:
+            span.attributes["bff.deadline_ms"] = round(timeout * 1000)
         started = time.perf_counter()
         try:
             response = await self.transport.send(
                 UpstreamRequest(
-                    upstream, method, url, inward, timeout, body, idempotent, allowance, into
+                    upstream,
+                    method,
+                    url,
+                    inward,
+                    timeout,
+                    body,
+                    idempotent,
+                    allowance,
+                    into,
+                    span,
                 )
             )
         except UpstreamError as exc:
             self._observe(upstream, exc.reason, started)
             raise
         self._observe(upstream, "ok" if response.status < 500 else "status", started)
+        if span is not None:
+            span.attributes["http.response.status_code"] = response.status
         return response
 
     def decode(self, upstream: str, response: UpstreamResponse, into: type[T]) -> T:

@@ -11,7 +11,8 @@ None: decided by method and headers) and ``allowance`` (the calling request's
 resilient transport acts on them. ``into`` is the type the caller will decode the answer into
 (a part's consumed struct): an HTTP transport ignores it; the gRPC transport asks for just
 those fields (its read mask) and answers with the decoded ``value`` itself, and with ``error``
-when the service's status says more than a number can.
+when the service's status says more than a number can. It also records its attempts, hedge
+and breaker state on ``span`` (a sampled Part's client span, :mod:`tailor.trace`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from tailor.errors import UpstreamError
 
 if TYPE_CHECKING:
     from tailor.resilience.allowance import CallAllowance
+    from tailor.trace.span import Span
 
 
 class UpstreamRequest(msgspec.Struct):
@@ -37,6 +39,7 @@ class UpstreamRequest(msgspec.Struct):
     idempotent: bool | None = None
     allowance: CallAllowance | None = None
     into: Any = None
+    span: Span | None = None  # a Part's client span: the resilient transport annotates it
 
 
 class UpstreamResponse(msgspec.Struct):

@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from otlp_receiver import OtlpReceiver
 from waveform.services import SERVICES
 from waveform.supervisor import Platform
 
@@ -19,9 +20,21 @@ SCALE = 2000
 
 
 @pytest.fixture(scope="session")
-def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+def otlp() -> Iterator[OtlpReceiver]:
+    """The collector every component of the platform exports its spans to."""
+    with OtlpReceiver() as receiver:
+        yield receiver
+
+
+@pytest.fixture(scope="session")
+def platform(tmp_path_factory: pytest.TempPathFactory, otlp: OtlpReceiver) -> Iterator[Platform]:
     data_dir: Path = tmp_path_factory.mktemp("waveform-platform")
-    with Platform(data_dir, ephemeral=True, scale=SCALE, tls_listeners=True) as p:
+    # Tracing on, but a trace is recorded only when its caller samples it (a test that wants
+    # one sends a sampled traceparent): the other tests pay for no spans.
+    with Platform(
+        data_dir, ephemeral=True, scale=SCALE, tls_listeners=True,
+        tracing_endpoint=otlp.endpoint, tracing_sample_ratio=0.0,
+    ) as p:  # fmt: skip
         assert not p.failures, [f.describe() for f in p.failures.values()]
         yield p
 

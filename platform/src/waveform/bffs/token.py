@@ -189,6 +189,7 @@ def token_endpoint(
             timeout_s=2.0,
             request_id=request.request_id,
             allowance=request.allowance,
+            trace=request.trace,
         )
         if response.status in (400, 401, 403, 404):
             # Same answer whether the user, app or token exists or not.

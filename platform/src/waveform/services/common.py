@@ -47,6 +47,7 @@ from tailor.auth.internal import (
 )
 from waveform.protos import SERVICES as PROTOS
 from waveform.seed import DEFAULT_SCALE, DEFAULT_SEED, SEED_VERSION, World
+from waveform.services.tracing import setup_tracing
 
 log = logging.getLogger("waveform.services")
 
@@ -363,6 +364,7 @@ def create_app(
     app.add_middleware(DeadlineMiddleware, fault_delay_ms=delay)
     # Added last, so outermost: an unauthenticated request does no work at all.
     app.add_middleware(InternalAuthMiddleware, auth=app.state.internal_auth)
+    setup_tracing(app, name)  # outermost of all when on: a refused request is traced too
     return app
 
 

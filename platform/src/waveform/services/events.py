@@ -18,6 +18,10 @@ caches' TTLs bound how stale a read can get); failures are logged and counted.
     await events.emit("track.posted", {"track_id": "t9", "owner_id": "u2"})
     await events.notify("track.posted", ["track:t9", "tracks:u2"])
 
+Each domain event carries the W3C ``traceparent`` of the request that emitted it, and its
+handler runs in a consumer span of that trace (when the services trace:
+:mod:`waveform.services.tracing`).
+
 A consumer that must not miss an event across its own restarts keeps its position in its own
 database (:class:`SqliteCursor`) and makes its handler idempotent (an event may be handled
 twice: after a crash between handling it and saving the position).
@@ -35,6 +39,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
+from opentelemetry import propagate, trace
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -46,6 +51,9 @@ CHANGES_CHANNEL = "tailor:invalidate"
 STREAM_MAXLEN = 100_000
 
 Handler = Callable[[str, dict[str, str]], Awaitable[None]]
+#: Where a domain event carries the trace of the request that caused it (W3C, as a header).
+TRACE_FIELDS = ("traceparent", "tracestate")
+_tracer = trace.get_tracer("waveform.events")
 
 
 class Cursor(Protocol):
@@ -118,6 +126,9 @@ class Events:
             "source": self.service,
             "data": msgspec.json.encode(data),
         }
+        # The trace of the request that caused it (nothing when tracing is off): its handler
+        # runs as part of that trace, in another service, later.
+        propagate.inject(fields)
         try:
             await self._client().xadd(DOMAIN_STREAM, fields, maxlen=STREAM_MAXLEN, approximate=True)
         except Exception:  # redis-py's errors, OSError, timeouts: the write itself stands
@@ -201,8 +212,19 @@ class Events:
         except msgspec.DecodeError:
             log.warning("%s: malformed %s event ignored", self.service, type_)
             return
+        carrier = {name: fields[name.encode()].decode(errors="replace")
+                   for name in TRACE_FIELDS if name.encode() in fields}  # fmt: skip
         try:
-            await handle(type_, data)
+            with _tracer.start_as_current_span(
+                f"process {type_}",
+                context=propagate.extract(carrier),
+                kind=trace.SpanKind.CONSUMER,
+                attributes={
+                    "messaging.system": "redis",
+                    "messaging.destination.name": DOMAIN_STREAM,
+                },
+            ):
+                await handle(type_, data)
         except Exception:
             # One bad event must not stop the consumer (nor be retried forever).
             log.exception("%s: handling %s failed", self.service, type_)

@@ -103,6 +103,7 @@ def add_session_routes(bff: BFF) -> None:
             timeout_s=2.0,
             request_id=request.request_id,
             allowance=request.allowance,
+            trace=request.trace,
         )
         if response.status in (400, 401, 403):
             raise _refused()  # the same answer whether the user exists or not

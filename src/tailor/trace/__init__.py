@@ -1,0 +1,12 @@
+"""Distributed tracing at the edge, cheap enough for every home request.
+
+    context   W3C traceparent / tracestate: parsing (a bad header is no parent, never an
+              error) and writing
+    span      Span (a msgspec struct), Tracer (ids, parent-based ratio sampling) and the
+              per-request RequestTrace the engine starts Part spans from
+    otlp      the OTLP/HTTP protobuf encoding of a batch of spans
+    export    the bounded queue and the thread that sends batches, counting what it drops
+
+The ``trace`` stage (:mod:`tailor.stages.trace`) puts them together; docs/observability.md
+is the guide.
+"""

@@ -1,0 +1,158 @@
+"""tailor's own spans: small msgspec structs, recorded on the hot path, encoded elsewhere.
+
+The OpenTelemetry SDK costs a home request more than the 5% tailor allows for tracing
+(docs/observability.md), so a BFF records only what its spans need: ids as hex strings,
+nanosecond times and a dict of attributes. The exporter's thread turns them into OTLP.
+
+A :class:`Tracer` (one per BFF) starts a :class:`RequestTrace` per request: the trace it
+continues (a valid ``traceparent``) or a new one, and the sampling decision, parent-based:
+a caller's decision is kept, a new trace is sampled when the low 64 bits of its id fall
+under ``sample_ratio`` (the rule of OpenTelemetry's ``TraceIdRatioBased``, so any service
+deciding on the same id decides alike).
+
+>>> spans = []
+>>> tracer = Tracer(1.0, spans.append)
+>>> trace = tracer.start("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "")
+>>> trace.trace_id, trace.span.parent_id
+('4bf92f3577b34da6a3ce929d0e0e4736', '00f067aa0ba902b7')
+>>> part = trace.child("me", "users")
+>>> trace.inward(part)[0][1] == f"00-{trace.trace_id}-{part.span_id}-01"
+True
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+
+from tailor.stages.request_id import RequestIds
+from tailor.trace.context import parse_traceparent, traceparent, valid_tracestate
+
+#: OTLP's SpanKind values for the two kinds tailor records.
+SERVER, CLIENT = 2, 3
+AttributeValue = str | int | float | bool
+
+
+class Span(msgspec.Struct, gc=False):
+    """One finished (``end_ns`` set) or running span. ``error`` non-empty marks it failed,
+    with that message. Written by one request's code only; handed to the exporter when it
+    ends, and never touched after that."""
+
+    trace_id: str
+    span_id: str
+    parent_id: str
+    name: str
+    kind: int
+    start_ns: int
+    attributes: dict[str, AttributeValue]
+    end_ns: int = 0
+    error: str = ""
+    tracestate: str = ""
+
+
+class Tracer:
+    """One BFF's trace decisions: ids, sampling, and where ended spans go (``submit``)."""
+
+    __slots__ = ("_bound", "_span_ids", "_trace_ids", "submit")
+
+    def __init__(self, sample_ratio: float, submit: Callable[[Span], None]) -> None:
+        self._bound = int(sample_ratio * (1 << 64))
+        self._trace_ids = RequestIds(batch=256, width=32)
+        self._span_ids = RequestIds(batch=1024, width=16)
+        self.submit = submit
+
+    def sampled(self, trace_id: str) -> bool:
+        """The ratio decision for a new trace, from the low 64 bits of its id."""
+        return int(trace_id[16:], 16) < self._bound
+
+    def start(self, header: str | None, state: str | None) -> RequestTrace:
+        """The trace of a request carrying these ``traceparent`` / ``tracestate`` values."""
+        parent = parse_traceparent(header)
+        if parent is None:
+            trace_id = self._trace_ids.next()
+            parent_id, sampled, tracestate = "", self.sampled(trace_id), ""
+        else:
+            trace_id, parent_id, sampled = parent
+            tracestate = valid_tracestate(state) if state else ""
+        if not sampled:
+            # Nothing recorded: inward calls name the caller's span as their parent, as if
+            # this hop were not there (or a fresh id, for a trace that starts here).
+            return RequestTrace(
+                self, trace_id, parent_id or self._span_ids.next(), tracestate, None
+            )
+        span_id = self._span_ids.next()
+        span = Span(trace_id, span_id, parent_id, "", SERVER, time.time_ns(), {})
+        span.tracestate = tracestate
+        return RequestTrace(self, trace_id, span_id, tracestate, span)
+
+    def span_id(self) -> str:
+        return self._span_ids.next()
+
+
+class RequestTrace:
+    """One request's place in its trace (``request.trace``). ``span`` is the server span, or
+    None when the trace is not sampled: then nothing is recorded, and every inward call
+    carries the same unsampled ``traceparent`` so the services do not record either."""
+
+    __slots__ = ("_unsampled", "span", "span_id", "trace_id", "tracer", "tracestate")
+
+    def __init__(
+        self, tracer: Tracer, trace_id: str, span_id: str, tracestate: str, span: Span | None
+    ) -> None:
+        self.tracer = tracer
+        self.trace_id = trace_id
+        self.span_id = span_id
+        self.tracestate = tracestate
+        self.span = span
+        self._unsampled: tuple[tuple[str, str], ...] | None = None
+
+    @property
+    def sampled(self) -> bool:
+        return self.span is not None
+
+    def child(self, name: str, upstream: str) -> Span | None:
+        """A client span for one inward call (a Part), or None when not sampled."""
+        if self.span is None:
+            return None
+        attributes: dict[str, AttributeValue] = {"bff.part": name, "peer.service": upstream}
+        return Span(
+            self.trace_id,
+            self.tracer.span_id(),
+            self.span_id,
+            name,
+            CLIENT,
+            time.time_ns(),
+            attributes,
+        )
+
+    def inward(self, span: Span | None = None) -> tuple[tuple[str, str], ...]:
+        """The trace headers of an inward call made as ``span``; without one (an unsampled
+        trace, or a call that is not a Part), the call's parent is the request's span."""
+        if span is None:
+            headers = self._unsampled
+            if headers is None:
+                headers = self._unsampled = self._headers(self.span_id, self.span is not None)
+            return headers
+        return self._headers(span.span_id, True)
+
+    def _headers(self, parent: str, sampled: bool) -> tuple[tuple[str, str], ...]:
+        value = traceparent(self.trace_id, parent, sampled)
+        if self.tracestate:
+            return (("traceparent", value), ("tracestate", self.tracestate))
+        return (("traceparent", value),)
+
+    def end(self, span: Span) -> None:
+        """Close ``span`` now and hand it to the exporter."""
+        span.end_ns = time.time_ns()
+        self.tracer.submit(span)
+
+
+def failed(span: Span, exc: BaseException) -> None:
+    """Mark ``span`` failed by ``exc`` unless a reason was set already (never the exception's
+    text: it may quote what a service said)."""
+    if not span.error:
+        reason: Any = getattr(exc, "reason", None)
+        span.error = reason if isinstance(reason, str) else type(exc).__name__

@@ -1,0 +1,54 @@
+"""tailor's own OTLP encoding, decoded with opentelemetry-proto (the reference schema)."""
+
+from __future__ import annotations
+
+from otlp_receiver import decode
+from tailor.trace.otlp import OtlpEncoder
+from tailor.trace.span import CLIENT, SERVER, Span
+
+TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+
+
+def _span(**changes: object) -> Span:
+    span = Span(TRACE, "00f067aa0ba902b7", "", "GET /v1/home", SERVER, 1_000, {}, end_ns=2_000)
+    for name, value in changes.items():
+        setattr(span, name, value)
+    return span
+
+
+def test_a_span_decodes_with_its_ids_name_kind_and_times() -> None:
+    [got] = decode(OtlpEncoder("mobile").encode([_span(parent_id="a" * 16)]))
+    assert (got.service, got.trace_id, got.span_id, got.parent_id) == (
+        "mobile",
+        TRACE,
+        "00f067aa0ba902b7",
+        "a" * 16,
+    )
+    assert (got.name, got.kind, got.start_ns, got.end_ns) == ("GET /v1/home", SERVER, 1000, 2000)
+    assert got.error is None
+
+
+def test_attributes_keep_their_types() -> None:
+    attributes = {"s": "x" * 200, "i": 1, "b": True, "f": 0.5, "neg": -3, "big": 2**40}
+    [got] = decode(OtlpEncoder("m").encode([_span(attributes=attributes)]))
+    assert got.attributes == attributes
+    assert type(got.attributes["b"]) is bool and type(got.attributes["i"]) is int
+
+
+def test_an_int_and_a_bool_of_equal_value_are_encoded_apart() -> None:
+    encoder = OtlpEncoder("m")
+    first, second = decode(
+        encoder.encode([_span(attributes={"k": True}), _span(attributes={"k": 1})])
+    )
+    assert type(first.attributes["k"]) is bool and type(second.attributes["k"]) is int
+
+
+def test_a_failed_span_carries_the_error_status_and_its_message() -> None:
+    [got] = decode(OtlpEncoder("m").encode([_span(kind=CLIENT, error="timeout")]))
+    assert got.error == "timeout"
+
+
+def test_many_spans_go_in_one_export() -> None:
+    spans = [_span(span_id=f"{n:016x}", attributes={"n": n}) for n in range(1, 301)]
+    got = decode(OtlpEncoder("m").encode(spans))
+    assert [s.attributes["n"] for s in got] == list(range(1, 301))
