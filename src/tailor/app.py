@@ -23,6 +23,7 @@ from tailor.auth.factory import build_authenticators, check_auth, upstreams_used
 from tailor.auth.internal import build_inward_credentials
 from tailor.cache.policy import CachePolicy
 from tailor.chain import Chain, Handler, Outcome, StageFactory, awaitable
+from tailor.clients.workarounds import Transform
 from tailor.config import Config
 from tailor.http import Request, Response
 from tailor.observe.admin import AdminServer
@@ -88,6 +89,7 @@ class BFF:
         self._background_pending = False
         self.stages: list[str] = []
         self._added: list[Placement] = []
+        self._transforms: dict[str, Transform] = {}
 
     # -- routes -------------------------------------------------------------------------
 
@@ -140,6 +142,14 @@ class BFF:
             raise RuntimeError("add_stage() after startup: the chain is already built")
         self._added.append(Placement(stage, before, after))
 
+    def add_transform(self, name: str, transform: Transform) -> None:
+        """Register a workaround transform under ``name``, for the config's
+        ``clients.workarounds`` rules to name (docs/clients.md). A rule naming a transform
+        not registered stops startup naming the key."""
+        if self._chain is not None:
+            raise RuntimeError("add_transform() after startup: the chain is already built")
+        self._transforms[name] = transform
+
     # -- lifecycle ------------------------------------------------------------------------
 
     def check(self) -> None:
@@ -176,6 +186,7 @@ class BFF:
         )
         ctx = BuildContext(cfg, self.router, self._client, self.metrics, resilience)
         ctx.authenticators = build_authenticators(ctx)
+        ctx.transforms = self._transforms
         self._chain, self.stages = build_chain(ctx, self._added)
         if ctx._redis is not None:  # some stage keeps its state there: watch it
             health = RedisHealth(ctx._redis, self.metrics.registry, cfg.state.redis_url or "")

@@ -1,0 +1,138 @@
+"""Client identification, deprecation and per-version workarounds (``clients``).
+
+Right after routing, before anyone is asked for a credential: the client's app, platform and
+version are read once (``request.client_info``, :mod:`tailor.clients.identity`) and the call is
+counted for its route (:mod:`tailor.clients.usage`). Then, only on the routes and for the
+clients configuration names:
+
+    a deprecated route past its sunset                  -> 410 + Deprecation, Sunset, Link
+    a deprecated route                                  -> its answer + the same headers
+    a client matching workaround rules for this route   -> their request transforms, then
+                                                           their response transforms (2xx)
+
+Before authentication, like a 404: a retired route is gone for everyone, and a version gate
+a BFF adds after this stage (waveform's 426) can answer an app too old to log in. Off (not in
+the chain) unless the config has a ``clients`` table.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from tailor.chain import Chain, Outcome, then
+from tailor.clients.deprecation import Deprecation
+from tailor.clients.identity import UNKNOWN, ClientSettings, Identifier
+from tailor.clients.usage import ClientUsage, RouteUsage
+from tailor.clients.workarounds import CompiledRule, compile_rules
+from tailor.errors import ConfigError
+from tailor.http import Request, Response
+
+if TYPE_CHECKING:
+    from tailor.pipeline import BuildContext
+
+
+class _RouteClients:
+    """What the stage knows about one route, found once at startup."""
+
+    __slots__ = ("deprecation", "headers", "plain", "sunset_at", "template", "usage")
+
+    def __init__(self, template: str, usage: RouteUsage, deprecation: Deprecation | None) -> None:
+        self.template = template
+        self.usage = usage
+        self.deprecation = deprecation
+        self.headers = deprecation.headers() if deprecation is not None else ()
+        self.sunset_at = deprecation.sunset_at if deprecation is not None else None
+        #: Nothing to do here beyond counting, unless the client has workarounds.
+        self.plain = deprecation is None
+
+
+class ClientsStage:
+    """Identifies the client, counts it per route, deprecates and works around.
+
+    >>> ClientsStage.name
+    'clients'
+    """
+
+    name = "clients"
+
+    def __init__(
+        self, settings: ClientSettings, default_app: str, routes: dict[str, _RouteClients],
+        rules: tuple[CompiledRule, ...],
+    ) -> None:  # fmt: skip
+        self._settings = settings
+        self._routes = routes
+        self.identifier = Identifier(settings, default_app, rules)
+
+    @classmethod
+    def build(cls, ctx: BuildContext) -> ClientsStage | None:
+        settings = ctx.config.clients
+        if settings is None:
+            return None
+        templates = {route.template for route in ctx.router.routes}
+        for template in settings.deprecations:
+            if template not in templates:
+                raise ConfigError(f"clients.deprecations.{template}", "no route has this template")
+        rules = compile_rules(settings.workarounds, ctx.transforms, templates)
+        usage = ClientUsage(settings.top_versions, settings.deprecations)
+        ctx.metrics.registry.register(usage)
+        routes = {
+            t: _RouteClients(t, usage.route(t), settings.deprecations.get(t)) for t in templates
+        }
+        return cls(settings, ctx.config.name, routes, rules)
+
+    def wrap(self, next_handler: Chain) -> Chain:
+        header = "user-agent" if self._settings.source == "user-agent" else self._settings.header
+        header = header.lower()
+        known = self.identifier.known
+        identify = self.identifier.identify
+        routes = self._routes
+        clock = time.time
+
+        def clients(request: Request) -> Outcome:
+            text = request.headers.get(header)
+            info = UNKNOWN if text is None else known.get(text) or identify(text)
+            request.client_info = info
+            assert request.route is not None  # below the route stage
+            at = routes[request.route.template]
+            counts = at.usage.counts
+            seen = counts.get(info)
+            if seen is None:
+                at.usage.first(info)
+            else:
+                counts[info] = seen + 1
+            if at.plain and not info.rules:
+                return next_handler(request)
+            if at.sunset_at is not None and clock() >= at.sunset_at:
+                assert at.deprecation is not None
+                return at.deprecation.gone(at.template, request.request_id)
+            rules = [r for r in info.rules if r.applies_to(at.template)] if info.rules else ()
+            for rule in rules:
+                if rule.transform.request is not None:
+                    rule.transform.request(request)
+            if not rules:
+                return then(next_handler(request), _deprecated, at.headers)
+            return then(next_handler(request), _worked_around, (at.headers, request, rules))
+
+        return clients
+
+
+def _deprecated(response: Response, headers: tuple[tuple[str, str], ...]) -> Response:
+    response.headers.extend(headers)
+    return response
+
+
+def _worked_around(
+    response: Response,
+    state: tuple[tuple[tuple[str, str], ...], Request, list[CompiledRule]],
+) -> Response:
+    headers, request, rules = state
+    if 200 <= response.status < 300 and any(r.transform.response for r in rules):
+        for rule in rules:
+            if rule.transform.response is not None:
+                response = rule.transform.response(response, request)
+        # The cache's ETag names the body before the change: a client holding the changed one
+        # must not be told 304 for a body it does not have, nor the other way round.
+        response.headers = [(k, v) for k, v in response.headers if k != "etag"]
+    response.headers.extend(headers)
+    return response
