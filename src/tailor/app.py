@@ -23,7 +23,7 @@ from tailor.auth.factory import build_authenticators, check_auth, upstreams_used
 from tailor.auth.internal import build_inward_credentials
 from tailor.cache.policy import CachePolicy
 from tailor.chain import Chain, Handler, Outcome, StageFactory, awaitable
-from tailor.clients.workarounds import Transform
+from tailor.clients.workarounds import Transform, compile_clients
 from tailor.config import Config
 from tailor.http import Request, Response
 from tailor.observe.admin import AdminServer
@@ -155,10 +155,15 @@ class BFF:
     def check(self) -> None:
         """What startup refuses, checked without starting anything (a server's parent process
         calls it before forking workers): an upstream a route or authenticator uses but the
-        config lacks, a route requiring authentication that no authenticator provides.
-        Raises :class:`~tailor.errors.ConfigError` naming the key or the route."""
+        config lacks, a route requiring authentication that no authenticator provides, a
+        deprecation or workaround naming a route or transform the BFF lacks. Raises
+        :class:`~tailor.errors.ConfigError` naming the key or the route."""
         self.registry.require(self._uses | upstreams_used(self.config))
         check_auth(self.config, self.router.routes)
+        clients = self.config.clients
+        if clients is not None:
+            templates = [route.template for route in self.router.routes]
+            compile_clients(clients.deprecations, clients.workarounds, self._transforms, templates)
 
     def startup(self, *, admin: bool = True, loop: asyncio.AbstractEventLoop | None = None) -> None:
         """Build the chain and the upstream client; start background tasks and the admin

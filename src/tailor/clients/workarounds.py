@@ -121,6 +121,22 @@ def compile_rules(
     return tuple(compiled)
 
 
+def compile_clients(
+    deprecations: Iterable[str],
+    rules: dict[str, Workaround],
+    transforms: dict[str, Transform],
+    templates: Iterable[str],
+) -> tuple[CompiledRule, ...]:
+    """The ``clients`` table checked against the BFF (a deprecation names one of its routes;
+    every rule compiles, see :func:`compile_rules`): what startup refuses, naming the key.
+    The server's parent process checks it before forking workers; the stage compiles it."""
+    known = set(templates)
+    for template in deprecations:
+        if template not in known:
+            raise ConfigError(f"clients.deprecations.{template}", "no route has this template")
+    return compile_rules(rules, transforms, known)
+
+
 def expired(rules: dict[str, Workaround], today: datetime.date) -> list[str]:
     """The names of the rules whose expiry date is ``today`` or earlier, with their owners.
 

@@ -107,11 +107,13 @@ class ClientsStage:
                 assert at.deprecation is not None
                 return at.deprecation.gone(at.template, request.request_id)
             rules = [r for r in info.rules if r.applies_to(at.template)] if info.rules else ()
+            if not rules:
+                if at.plain:
+                    return next_handler(request)
+                return then(next_handler(request), _deprecated, at.headers)
             for rule in rules:
                 if rule.transform.request is not None:
                     rule.transform.request(request)
-            if not rules:
-                return then(next_handler(request), _deprecated, at.headers)
             return then(next_handler(request), _worked_around, (at.headers, request, rules))
 
         return clients

@@ -1,12 +1,17 @@
 """The mobile BFF's versions: v2 home (the redesign) beside v1, which tells the builds still
 calling it that it is deprecated; the Android workaround for builds 3.0 to 3.3; unknown
 clients served; sunset-check reading the BFF's own metrics; and no workaround of any BFF
-past its expiry date."""
+past its expiry date; a bad clients table stops the BFF with status 2 naming the key."""
 
 from __future__ import annotations
 
 import datetime
 import importlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import httpx
 import pytest
@@ -14,7 +19,7 @@ import pytest
 from tailor.clients import ClientSettings, expired
 from tailor.govern import sunset
 from tailor.validation import convert
-from waveform.supervisor import BFFS, Platform
+from waveform.supervisor import BFFS, TOKEN_SECRET_ENV, Platform
 
 from .caller import Caller
 
@@ -96,3 +101,33 @@ def test_no_workaround_of_a_bff_is_past_its_expiry_date(bff: str) -> None:
         return
     settings = convert(profile["clients"], ClientSettings, at="clients")
     assert expired(settings.workarounds, datetime.datetime.now(datetime.UTC).date()) == []
+
+
+@pytest.mark.parametrize(
+    "clients, key",
+    [
+        (
+            {"workarounds": {"android-duration-s": {"transform": "restore_duraton_s"}}},
+            "clients.workarounds.android-duration-s.transform",
+        ),
+        (
+            {"deprecations": {"/v1/home": {"sunset": "2026-11-30"}}},
+            "clients.deprecations./v1/home.sunset",
+        ),
+    ],
+)
+def test_the_mobile_bff_with_a_bad_clients_table_exits_2_naming_the_key(
+    tmp_path: Path, clients: dict[str, object], key: str
+) -> None:
+    config = tmp_path / "bad.json"
+    config.write_text(json.dumps({"listen": {"port": 0}, "clients": clients}))
+    done = subprocess.run(
+        [sys.executable, "-m", "waveform.bffs.mobile", "--config", str(config)],
+        env={**os.environ, TOKEN_SECRET_ENV: "test-secret"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr
+    assert key in done.stderr
+    assert "Traceback" not in done.stderr
