@@ -24,8 +24,7 @@ from tailor.chain import Chain, Outcome, then
 from tailor.clients.deprecation import Deprecation
 from tailor.clients.identity import UNKNOWN, ClientSettings, Identifier
 from tailor.clients.usage import ClientUsage, RouteUsage
-from tailor.clients.workarounds import CompiledRule, compile_rules
-from tailor.errors import ConfigError
+from tailor.clients.workarounds import CompiledRule, compile_clients
 from tailor.http import Request, Response
 
 if TYPE_CHECKING:
@@ -70,10 +69,9 @@ class ClientsStage:
         if settings is None:
             return None
         templates = {route.template for route in ctx.router.routes}
-        for template in settings.deprecations:
-            if template not in templates:
-                raise ConfigError(f"clients.deprecations.{template}", "no route has this template")
-        rules = compile_rules(settings.workarounds, ctx.transforms, templates)
+        rules = compile_clients(
+            settings.deprecations, settings.workarounds, ctx.transforms, templates
+        )
         usage = ClientUsage(settings.top_versions, settings.deprecations)
         ctx.metrics.registry.register(usage)
         routes = {
