@@ -119,6 +119,9 @@ class BuildContext:
     authenticators: list[Authenticator] = field(default_factory=list)
     #: Workaround transforms the BFF registered (``BFF.add_transform``), by name.
     transforms: dict[str, Transform] = field(default_factory=dict)
+    #: Headers every answer of a route's endpoint carries, by route template, added by the
+    #: handler stage (so the edge cache keeps them): a deprecated route's, from ``clients``.
+    route_headers: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
     background: list[Background] = field(default_factory=list)
     _redis: Redis | None = None
 

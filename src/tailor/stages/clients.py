@@ -10,6 +10,10 @@ clients configuration names:
     a client matching workaround rules for this route   -> their request transforms, then
                                                            their response transforms (2xx)
 
+A deprecated route's headers are the same for every answer of it, so they are added where
+the endpoint answers (``BuildContext.route_headers``, by the handler stage): the edge cache
+keeps them with the entry and a hit carries them at no cost.
+
 Before authentication, like a 404: a retired route is gone for everyone, and a version gate
 a BFF adds after this stage (waveform's 426) can answer an app too old to log in. Off (not in
 the chain) unless the config has a ``clients`` table.
@@ -34,16 +38,14 @@ if TYPE_CHECKING:
 class _RouteClients:
     """What the stage knows about one route, found once at startup."""
 
-    __slots__ = ("deprecation", "headers", "plain", "sunset_at", "template", "usage")
+    __slots__ = ("counts", "deprecation", "sunset_at", "template", "usage")
 
     def __init__(self, template: str, usage: RouteUsage, deprecation: Deprecation | None) -> None:
         self.template = template
         self.usage = usage
+        self.counts = usage.counts  # read on every request
         self.deprecation = deprecation
-        self.headers = deprecation.headers() if deprecation is not None else ()
         self.sunset_at = deprecation.sunset_at if deprecation is not None else None
-        #: Nothing to do here beyond counting, unless the client has workarounds.
-        self.plain = deprecation is None
 
 
 class ClientsStage:
@@ -74,6 +76,8 @@ class ClientsStage:
         )
         usage = ClientUsage(settings.top_versions, settings.deprecations)
         ctx.metrics.registry.register(usage)
+        for template, deprecation in settings.deprecations.items():
+            ctx.route_headers[template] = deprecation.headers()
         routes = {
             t: _RouteClients(t, usage.route(t), settings.deprecations.get(t)) for t in templates
         }
@@ -93,40 +97,29 @@ class ClientsStage:
             request.client_info = info
             assert request.route is not None  # below the route stage
             at = routes[request.route.template]
-            counts = at.usage.counts
+            counts = at.counts
             seen = counts.get(info)
             if seen is None:
                 at.usage.first(info)
             else:
                 counts[info] = seen + 1
-            if at.plain and not info.rules:
-                return next_handler(request)
             if at.sunset_at is not None and clock() >= at.sunset_at:
                 assert at.deprecation is not None
                 return at.deprecation.gone(at.template, request.request_id)
-            rules = [r for r in info.rules if r.applies_to(at.template)] if info.rules else ()
-            if not rules:
-                if at.plain:
-                    return next_handler(request)
-                return then(next_handler(request), _deprecated, at.headers)
-            for rule in rules:
-                if rule.transform.request is not None:
-                    rule.transform.request(request)
-            return then(next_handler(request), _worked_around, (at.headers, request, rules))
+            if info.rules:
+                rules = [r for r in info.rules if r.applies_to(at.template)]
+                if rules:
+                    for rule in rules:
+                        if rule.transform.request is not None:
+                            rule.transform.request(request)
+                    return then(next_handler(request), _worked_around, (request, rules))
+            return next_handler(request)
 
         return clients
 
 
-def _deprecated(response: Response, headers: tuple[tuple[str, str], ...]) -> Response:
-    response.headers.extend(headers)
-    return response
-
-
-def _worked_around(
-    response: Response,
-    state: tuple[tuple[tuple[str, str], ...], Request, list[CompiledRule]],
-) -> Response:
-    headers, request, rules = state
+def _worked_around(response: Response, state: tuple[Request, list[CompiledRule]]) -> Response:
+    request, rules = state
     if 200 <= response.status < 300 and any(r.transform.response for r in rules):
         for rule in rules:
             if rule.transform.response is not None:
@@ -134,5 +127,4 @@ def _worked_around(
         # The cache's ETag names the body before the change: a client holding the changed one
         # must not be told 304 for a body it does not have, nor the other way round.
         response.headers = [(k, v) for k, v in response.headers if k != "etag"]
-    response.headers.extend(headers)
     return response

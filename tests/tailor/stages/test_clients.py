@@ -11,7 +11,7 @@ import msgspec
 import pytest
 from harness import assert_problem, call
 
-from tailor import BFF, ConfigError, Request, Response, json_response
+from tailor import BFF, CachePolicy, ConfigError, Request, Response, json_response
 from tailor.clients import Transform
 
 HEADER = {"source": "header", "app": "waveform"}
@@ -216,3 +216,17 @@ def test_a_bad_deprecation_or_rule_stops_startup_naming_its_key(
     with pytest.raises(ConfigError) as info:
         make(make_bff, **clients).startup(admin=False)
     assert info.value.key == key
+
+
+async def test_a_cache_hit_on_a_deprecated_route_carries_its_headers(make_bff: Any) -> None:
+    bff: BFF = make_bff({"clients": {**HEADER, "deprecations": {"/v1/cached": DEPRECATED}}})
+
+    @bff.get("/v1/cached", auth=False, cache=CachePolicy(scope="public", ttl_s=60))
+    async def cached(request: Request) -> Response:
+        return json_response({"ok": True})
+
+    await get(bff, "/v1/cached", "3.1")
+    hit = await get(bff, "/v1/cached", "3.1")
+    assert hit.header("x-cache") == "hit"
+    assert hit.header("deprecation") == "@1796083200"
+    assert [name for name, _ in hit.headers].count("deprecation") == 1
