@@ -21,6 +21,7 @@ the chain) unless the config has a ``clients`` table.
 
 from __future__ import annotations
 
+import math
 import time
 from typing import TYPE_CHECKING
 
@@ -38,14 +39,21 @@ if TYPE_CHECKING:
 class _RouteClients:
     """What the stage knows about one route, found once at startup."""
 
-    __slots__ = ("counts", "deprecation", "sunset_at", "template", "usage")
+    __slots__ = ("counts", "deprecation", "gone_from", "template", "usage")
 
     def __init__(self, template: str, usage: RouteUsage, deprecation: Deprecation | None) -> None:
         self.template = template
         self.usage = usage
         self.counts = usage.counts  # read on every request
         self.deprecation = deprecation
-        self.sunset_at = deprecation.sunset_at if deprecation is not None else None
+        sunset_at = deprecation.sunset_at if deprecation is not None else None
+        #: The sunset on the clock requests are stamped with (``Request.received_at``, the
+        #: monotonic ``perf_counter``): compared per request at no cost, where reading the
+        #: wall clock would be a system call on some machines. Set once, at startup: the
+        #: monotonic clock does not follow a step of the wall clock later on.
+        self.gone_from = (
+            math.inf if sunset_at is None else time.perf_counter() + (sunset_at - time.time())
+        )
 
 
 class ClientsStage:
@@ -89,7 +97,6 @@ class ClientsStage:
         known = self.identifier.known
         identify = self.identifier.identify
         routes = self._routes
-        clock = time.time
 
         def clients(request: Request) -> Outcome:
             text = request.headers.get(header)
@@ -103,7 +110,7 @@ class ClientsStage:
                 at.usage.first(info)
             else:
                 counts[info] = seen + 1
-            if at.sunset_at is not None and clock() >= at.sunset_at:
+            if request.received_at >= at.gone_from:
                 assert at.deprecation is not None
                 return at.deprecation.gone(at.template, request.request_id)
             if info.rules:
