@@ -212,6 +212,24 @@ What the measurements behind these numbers showed (the commands are in each bull
   main at 82183a9 against the branch at 469291f: home 1,854,510 to 1,845,377, cache 128,245 to
   117,845, home-served 1,920,499 to 1,908,350, cache-served 182,154 to 171,684 (against
   84299e5: -0.4%, -3.2%, -1.1%, -2.8%).
+- **Client versions on the hot path (issue 17, 2026-12-07):** the mobile profile now
+  identifies every caller (`clients` stage, after `route`), counts it per route, and marks the
+  v1 home deprecated; the 426 gate reads the stage's answer instead of parsing the header.
+  Counted on a shared 2-core machine under a load of about 25, where the home's wall-clock
+  deadlines fired under valgrind (`python -m benchmarks.instructions` answered 504 in a
+  warm-up and moved the home by 2.7% between two runs of near-identical code), so the mobile
+  BFF ran in-process over the recorded fan-out (`benchmarks.stages.make`, mock transport,
+  deadlines lifted to 600 s, 150 and 350 requests, `PYTHONHASHSEED=0`), main at 680f3d8
+  against the branch: cache hit 116,882 to 117,775 instructions (+0.8%), home 1,559,133 to
+  1,538,318 (-1.3%: within what the home's count moves between runs). Reading the wall
+  clock for the sunset on every request had cost about 2,000 of it (a system call here): the
+  sunset is compared with `Request.received_at` instead, and the deprecated route's headers
+  are added by the handler, so a hit replays them from the cache entry. Workaround rules are
+  matched once per distinct client; `python -m benchmarks.stages --clients-only` (the stage
+  alone over a ready answer, on /v2/home; CPU time as the load had dropped, instructions
+  including the calling loop's):
+  0.28 us and 4,105 instructions for a build no rule names, 0.60 us and 6,838 for an Android
+  3.2 build, whose rule is matched and checked against the route (it names v1 only).
 - **The 20 ms variant's harness: its floor was the Node generator, so the generator is now
   C.** One GET straight to the delaying upstream, no contender, landed about 0.85 ms late at
   p50 and 5-12 ms late at p99 with the Node generator (benchmarks/peers/node/openloop.js), and

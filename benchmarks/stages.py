@@ -11,6 +11,11 @@ its time minus the time of everything below it. The handler row is the endpoint 
 call (internal-token headers, resilience, last-known-good). Requests are sequential, so wall
 time is CPU time.
 
+With ``--client TEXT`` every request says it is that app build (``x-client-version``), so the
+ClientsStage row is what identification, counting, the deprecation headers and the workaround
+rules cost for it: ``"waveform/3.4.0 (Android 14)"`` has the rules evaluated and none applied,
+``"waveform/3.2.0 (Android 14)"`` gets the Android workaround (its transform included).
+
 With ``--cache`` the profile's edge cache is on (memory backend): the warm-up fills it, every
 measured request is a hit (checked), so the rows are what a cache hit costs stage by stage and
 the handler row is about zero. Written to ``results/stages-cache.json``.
@@ -23,10 +28,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import re
+import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
+import timeit
 from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +49,7 @@ from tailor import BFF, Request, Response, build_config
 from tailor.chain import Chain, Outcome
 from tailor.config import deep_merge
 from tailor.pipeline import BuildContext, Placement
+from tailor.stages.clients import ClientsStage
 from waveform.bffs.mobile.app import PROFILE, build
 
 RESULTS = Path(__file__).resolve().parent / "results" / "stages.json"
@@ -136,8 +149,12 @@ def make(fx: fixture.Fixture, *, cache: bool = False) -> BFF:
     return bff
 
 
-async def run_requests(bff: BFF, token: str, n: int, *, expect_hit: bool = False) -> float:
+async def run_requests(
+    bff: BFF, token: str, n: int, *, expect_hit: bool = False, client: str | None = None
+) -> float:
     headers = {"host": "bench", "authorization": f"Bearer {token}", "accept": "*/*"}
+    if client is not None:
+        headers["x-client-version"] = client
     started = time.perf_counter_ns()
     for _ in range(n):
         response = await bff.handle(Request("GET", "/v1/home", "", dict(headers), "127.0.0.1"))
@@ -149,7 +166,7 @@ async def run_requests(bff: BFF, token: str, n: int, *, expect_hit: bool = False
 
 
 async def measure(
-    fx: fixture.Fixture, rounds: int, n: int, *, cache: bool = False
+    fx: fixture.Fixture, rounds: int, n: int, *, cache: bool = False, client: str | None = None
 ) -> dict[str, Any]:
     clock = StageClock()
     restore = clock.install()
@@ -158,12 +175,13 @@ async def measure(
     finally:
         restore()
     try:
-        await run_requests(bff, fx.token, 300)  # warm: JWKS, registry, token caches, the cache
+        # warm: JWKS, registry, token caches, the cache
+        await run_requests(bff, fx.token, 300, client=client)
         totals: list[float] = []
         own: dict[str, list[float]] = {name: [] for name in clock.names}
         for i in range(rounds):
             clock.reset()
-            totals.append(await run_requests(bff, fx.token, n, expect_hit=cache))
+            totals.append(await run_requests(bff, fx.token, n, expect_hit=cache, client=client))
             for name, value in clock.own_us(n).items():
                 own[name].append(value)
             print(f"round {i + 1}/{rounds}: {totals[-1]:.1f} us per request", flush=True)
@@ -175,7 +193,53 @@ async def measure(
         "requests_per_round": n,
         "rounds": rounds,
         "cache": cache,
+        "client": client,
     }
+
+
+def _clients_link(client: str, path: str) -> Callable[[], Outcome]:
+    """The mobile BFF's clients stage alone, over a next stage that answers at once, with one
+    request of ``client`` on ``path`` that it has identified once already."""
+    over = {"token_exchange": {"client_secret": "bench", "client_secret_env": None}}
+    bff = build(build_config(deep_merge(PROFILE, over)))
+    ctx = BuildContext(bff.config, bff.router, None, bff.metrics)  # type: ignore[arg-type]
+    ctx.transforms = bff._transforms
+    stage = ClientsStage.build(ctx)
+    assert stage is not None
+    ready = Response(200)
+    link = stage.wrap(lambda request: ready)
+    request = Request("GET", path, "", {"x-client-version": client}, "127.0.0.1")
+    request.route = bff.router.match("GET", path).route
+    link(request)  # identified once, as every later request of this build will find it
+    return partial(link, request)
+
+
+def clients_stage_us(client: str, path: str = "/v2/home", n: int = 100_000) -> float:
+    """The clients stage alone in us per request, for a client seen before on a route that is
+    not deprecated: identification, counting and the workaround-rule lookup. This process's
+    CPU time, the best of five runs (other work on a shared machine only adds to a run)."""
+    runs = timeit.repeat(_clients_link(client, path), time.process_time, number=n, repeat=5)
+    return min(runs) / n * 1e6
+
+
+def clients_stage_instructions(client: str, path: str = "/v2/home", n: int = 20_000) -> float:
+    """The same, in instructions per request, counted by valgrind (two runs ``n`` calls
+    apart, so start-up cancels out): what a loaded machine cannot move."""
+
+    def collected(calls: int) -> int:
+        argv = [
+            "valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable,
+            "-m", "benchmarks.stages", "--clients-child", client, "--path", path,
+            "--requests", str(calls),
+        ]  # fmt: skip
+        env = {**os.environ, "PYTHONHASHSEED": "0"}
+        done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=1800)
+        found = re.search(r"Collected : (\d+)", done.stderr)
+        if done.returncode != 0 or found is None:
+            raise RuntimeError(f"the counted run failed:\n{done.stderr}")
+        return int(found.group(1))
+
+    return (collected(1_000 + n) - collected(1_000)) / n
 
 
 def table(result: dict[str, Any]) -> str:
@@ -211,18 +275,49 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--cache", action="store_true", help="edge cache on (memory): measure the hit path"
     )
+    parser.add_argument("--client", help="x-client-version of every request (an app build)")
+    parser.add_argument(
+        "--clients-only",
+        action="store_true",
+        help="only the clients stage alone: CPU time and (valgrind) instructions per request",
+    )
+    parser.add_argument("--clients-child", help=argparse.SUPPRESS)
+    parser.add_argument("--path", default="/v2/home", help=argparse.SUPPRESS)
     parser.add_argument("--no-write", action="store_true", help="leave results/ untouched")
     args = parser.parse_args(argv)
+    if args.clients_child is not None:  # counted by valgrind: the calls and nothing else
+        call = _clients_link(args.clients_child, args.path)
+        for _ in range(args.requests):
+            call()
+        return 0
+    if args.clients_only:
+        clients_report(args.client)
+        return 0
+    if args.client is not None:
+        args.no_write = True  # the results/ tables are for requests without a client header
     with tempfile.TemporaryDirectory(prefix="tailor-stages-") as tmp:
         print("recording the mobile home fan-out from the real services", flush=True)
         fx = fixture.record(Path(tmp) / "fixture")
-        result = asyncio.run(measure(fx, args.rounds, args.requests, cache=args.cache))
+        result = asyncio.run(
+            measure(fx, args.rounds, args.requests, cache=args.cache, client=args.client)
+        )
     if not args.no_write:
         out = CACHE_RESULTS if args.cache else RESULTS
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(result, indent=2) + "\n")
     print(table(result))
+    clients_report(args.client)
     return 0
+
+
+def clients_report(client: str | None) -> None:
+    """The clients stage alone, for a build with no rule and one whose rule is evaluated (it
+    names another route, so no transform runs): the workaround-rule lookup's cost."""
+    for text in (client or "waveform/3.4.0 (Android 14)", "waveform/3.2.0 (Android 14)"):
+        line = f"clients stage alone, {text!r} on /v2/home: {clients_stage_us(text):.2f} us"
+        if shutil.which("valgrind") is not None:
+            line += f", {clients_stage_instructions(text):,.0f} instructions"
+        print(line + " per request", flush=True)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from tailor.auth.factory import build_authenticators, check_auth, upstreams_used
 from tailor.auth.internal import build_inward_credentials
 from tailor.cache.policy import CachePolicy
 from tailor.chain import Chain, Handler, Outcome, StageFactory, awaitable
+from tailor.clients.workarounds import Transform, compile_clients
 from tailor.config import Config
 from tailor.govern.exposure import check_exposure
 from tailor.http import JSON_CONTENT_TYPE, Request, Response
@@ -95,6 +96,7 @@ class BFF:
         self._openapi: bytes | None = None
         if config.openapi.path:  # the document, built by check() once every route is in
             self.get(config.openapi.path, auth=False, response=dict)(self._serve_openapi)
+        self._transforms: dict[str, Transform] = {}
 
     # -- routes -------------------------------------------------------------------------
 
@@ -157,18 +159,31 @@ class BFF:
             raise RuntimeError("add_stage() after startup: the chain is already built")
         self._added.append(Placement(stage, before, after))
 
+    def add_transform(self, name: str, transform: Transform) -> None:
+        """Register a workaround transform under ``name``, for the config's
+        ``clients.workarounds`` rules to name (docs/clients.md). A rule naming a transform
+        not registered stops startup naming the key."""
+        if self._chain is not None:
+            raise RuntimeError("add_transform() after startup: the chain is already built")
+        self._transforms[name] = transform
+
     # -- lifecycle ------------------------------------------------------------------------
 
     def check(self) -> None:
         """What startup refuses, checked without starting anything (a server's parent process
         calls it before forking workers): an upstream a route or authenticator uses but the
         config lacks, a route requiring authentication that no authenticator provides, a
-        personal or sensitive response field without a ``governance.expose`` entry, and
-        (when ``openapi.path`` serves it) a route the OpenAPI document cannot describe.
+        personal or sensitive response field without a ``governance.expose`` entry, a
+        deprecation or workaround naming a route or transform the BFF lacks, and (when
+        ``openapi.path`` serves it) a route the OpenAPI document cannot describe.
         Raises :class:`~tailor.errors.ConfigError` naming the key or the route."""
         self.registry.require(self._uses | upstreams_used(self.config))
         check_auth(self.config, self.router.routes)
         check_exposure(self.config.governance, self.router.routes)
+        clients = self.config.clients
+        if clients is not None:
+            templates = [route.template for route in self.router.routes]
+            compile_clients(clients.deprecations, clients.workarounds, self._transforms, templates)
         if self.config.openapi.path:
             self._openapi = msgspec.json.encode(openapi_document(self))
 
@@ -204,6 +219,7 @@ class BFF:
         )
         ctx = BuildContext(cfg, self.router, self._client, self.metrics, resilience)
         ctx.authenticators = build_authenticators(ctx)
+        ctx.transforms = self._transforms
         self._chain, self.stages = build_chain(ctx, self._added)
         if ctx._redis is not None:  # some stage keeps its state there: watch it
             health = RedisHealth(ctx._redis, self.metrics.registry, cfg.state.redis_url or "")

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 
+from tailor.clients.identity import ClientSettings
 from tailor.errors import ConfigError
 from tailor.extras import check_extras
 from tailor.govern.settings import Governance
@@ -464,6 +465,8 @@ class Config(msgspec.Struct, forbid_unknown_fields=True):
     governance: Governance = msgspec.field(default_factory=Governance)
     tracing: Tracing = msgspec.field(default_factory=Tracing)
     logs: Logs = msgspec.field(default_factory=Logs)
+    #: Client identification, deprecations and workarounds (tailor.clients); off when absent.
+    clients: ClientSettings | None = None
     #: Settings of the stages a BFF adds (``BFF.add_stage``), one table per stage name: each
     #: is validated against that stage's own Struct when the chain is built.
     stages: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from tailor.auth.apps import App
     from tailor.auth.principal import Principal
     from tailor.auth.session import SessionManager
+    from tailor.clients.identity import ClientInfo
     from tailor.resilience.allowance import CallAllowance
     from tailor.routing import Route
     from tailor.trace.span import RequestTrace
@@ -51,8 +52,9 @@ class Request(_RequestLine, kw_only=True, eq=False):
     ``allowance`` (shed), ``sessions`` (authenticate), ``app`` (entitle), ``engine``,
     ``upstreams`` and ``parsed_query`` (handler), ``cache_tags`` (:func:`tailor.cache.tag`),
     ``degraded`` (:func:`tailor.aggregate.aggregate`), ``error_cause`` (errors, shed: the
-    label the error metrics count a 5xx under) and ``stale_session`` (authenticate: the 401 is
-    for a session the store forgot, which authguard does not count as a guess). ``state`` is
+    label the error metrics count a 5xx under), ``stale_session`` (authenticate: the 401 is
+    for a session the store forgot, which authguard does not count as a guess) and
+    ``client_info`` (clients: the caller's app, platform and version). ``state`` is
     the BFF's own: tailor never reads or writes it.
 
     >>> r = Request("GET", "/v1/home", "a=1", {"host": "example"}, "127.0.0.1")
@@ -81,6 +83,7 @@ class Request(_RequestLine, kw_only=True, eq=False):
     stale_session: bool = False
     trace: RequestTrace | None = None
     stage: str = ""
+    client_info: ClientInfo | None = None
     state: dict[str, Any] = msgspec.field(default_factory=dict)
     _query: dict[str, str] | None = None
 

@@ -13,6 +13,9 @@ it is built, never checked per request.
     sanitize      drop internal, hop-by-hop, forwarded headers
     shed          in-flight cap, queue wait bound; call allowance -> 503 + Retry-After
     route         endpoint lookup                               -> 404 / 405
+    clients       the caller's app, platform, version; counted  -> 410 past a sunset
+                  per route; Deprecation/Sunset/Link headers,
+                  per-version workarounds
     authguard     failed authentication per client IP (GCRA):   -> 429 + Retry-After
                   an IP over its quota is refused before
                   authenticate; good credentials cost a dict check
@@ -57,6 +60,7 @@ from tailor.stages.access_log import AccessLogStage
 from tailor.stages.authenticate import AuthenticateStage
 from tailor.stages.authguard import AuthGuardStage
 from tailor.stages.cache import CacheStage
+from tailor.stages.clients import ClientsStage
 from tailor.stages.entitle import EntitleStage
 from tailor.stages.errors import ErrorStage
 from tailor.stages.handler import HandlerStage
@@ -75,6 +79,7 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
 
     from tailor.auth.authenticator import Authenticator
+    from tailor.clients.workarounds import Transform
 
 Background = Callable[[], Coroutine[Any, Any, None]]
 S = TypeVar("S", bound=msgspec.Struct)
@@ -91,6 +96,7 @@ BUILT_IN: tuple[StageFactory, ...] = (
     SanitizeStage,
     ShedStage,
     RouteStage,
+    ClientsStage,
     AuthGuardStage,
     AuthenticateStage,
     EntitleStage,
@@ -120,6 +126,11 @@ class BuildContext:
     metrics: Metrics
     resilience: Resilience | None = None
     authenticators: list[Authenticator] = field(default_factory=list)
+    #: Workaround transforms the BFF registered (``BFF.add_transform``), by name.
+    transforms: dict[str, Transform] = field(default_factory=dict)
+    #: Headers every answer of a route's endpoint carries, by route template, added by the
+    #: handler stage (so the edge cache keeps them): a deprecated route's, from ``clients``.
+    route_headers: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
     background: list[Background] = field(default_factory=list)
     admission: list[Callable[[], bool]] = field(default_factory=list)
     _redis: Redis | None = None

@@ -19,6 +19,7 @@ _TITLES = {
     404: "Not Found",
     405: "Method Not Allowed",
     408: "Request Timeout",
+    410: "Gone",
     413: "Content Too Large",
     415: "Unsupported Media Type",
     426: "Upgrade Required",

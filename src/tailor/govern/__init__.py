@@ -10,6 +10,8 @@ is a new module and nothing else changes:
               fail unless the operation was deprecated in the old one
     classes   the data classes each BFF exposes and reads                 (classes.py)
     contracts list the Pact contracts, or verify them: the matrix          (contracts.py)
+    sunset-check  calls per client version to a deprecated route, from the  (sunset.py)
+              BFF's metrics; refuses a sunset while its share is above the threshold
 
 The data classes themselves are in :mod:`tailor.govern.labels`, the gate on personal fields
 in :mod:`tailor.govern.exposure` (run by ``BFF.check``), the config's ``governance`` table in

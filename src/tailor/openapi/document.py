@@ -78,6 +78,7 @@ def build_document(
     by_type = {id(t): s for t, s in zip([Problem, *types], schemas, strict=True)}
     schemes = security_schemes(config.auth)
     problems = {id(r): route_problems(r, config, stage_problems) for r in served}
+    deprecated = config.clients.deprecations if config.clients is not None else {}
     paths: dict[str, dict[str, Any]] = {}
     for route in served:
         body = responses[id(route)]
@@ -89,6 +90,8 @@ def build_document(
         )
         if not route.auth and schemes:
             operation["security"] = []
+        if route.template in deprecated:  # the breaking-change gate's signal (docs/openapi.md)
+            operation["deprecated"] = True
         paths.setdefault(route.template, {})[route.method.lower()] = operation
     info: dict[str, Any] = {
         "title": config.openapi.title or f"{config.name} API",

@@ -1,6 +1,7 @@
-"""The client-version gate: app builds below the configured minimum are told to update (426
-problem+json) before anything else; current builds, and requests without the header when
-allowed, go on; a header that is no version is a 400 naming it; bad settings stop startup."""
+"""The client-version gate, on tailor's client identification: app builds below the configured
+minimum are told to update (426 problem+json) before anything else; current builds, and
+unknown clients (no header, or one that is no version) when allowed, go on; bad settings
+stop startup."""
 
 from __future__ import annotations
 
@@ -25,11 +26,12 @@ async def gate() -> AsyncIterator[Gate]:
     """A BFF with one public route behind the gate, configured as the test says."""
     made: list[BFF] = []
 
-    def make(**settings: Any) -> BFF:
+    def make(header: str = "x-client-version", **settings: Any) -> BFF:
         config = {"name": "app", "admin": {"enabled": False}, "stages": {}}
+        config["clients"] = {"source": "header", "header": header}
         config["stages"] = {"client_version": {"minimum": "4.2.0", **settings}}
         bff = BFF(build_config(config))
-        bff.add_stage(ClientVersionStage, after="route")
+        bff.add_stage(ClientVersionStage, after="clients")
 
         @bff.get("/v1/ping", auth=False)
         async def ping(request: Request) -> Response:
@@ -67,22 +69,21 @@ async def test_the_same_version_gets_the_same_answer_when_seen_again(gate: Gate)
 
 
 @pytest.mark.parametrize("version", ["4.x", "", "4..2", "1.2.3.4.5", "1234567", "٤.٢"])
-async def test_a_header_that_is_no_version_is_a_400_naming_it(gate: Gate, version: str) -> None:
-    response = await get(gate(), version)
+async def test_a_header_that_is_no_version_is_an_unknown_client(gate: Gate, version: str) -> None:
+    assert (await get(gate(), version)).status == 200
+
+
+@pytest.mark.parametrize("version", ["4.x", None])
+async def test_an_unknown_client_is_a_400_naming_the_header_when_it_is_required(
+    gate: Gate, version: str | None
+) -> None:
+    response = await get(gate(allow_missing=False), version)
     assert response.status == 400
     assert b'"parameter":"x-client-version"' in response.body
 
 
 async def test_a_request_without_the_header_is_served_when_allowed(gate: Gate) -> None:
     assert (await get(gate(), None)).status == 200
-
-
-async def test_a_request_without_the_header_is_a_400_when_the_header_is_required(
-    gate: Gate,
-) -> None:
-    response = await get(gate(allow_missing=False), None)
-    assert response.status == 400
-    assert b"is required" in response.body
 
 
 async def test_the_header_read_is_the_configured_one(gate: Gate) -> None:
@@ -101,11 +102,20 @@ async def test_the_header_read_is_the_configured_one(gate: Gate) -> None:
     ],
 )
 def test_a_bad_setting_stops_startup_naming_its_key(settings: dict[str, Any], key: str) -> None:
-    bff = BFF(build_config({"name": "app", "stages": {"client_version": settings}}))
-    bff.add_stage(ClientVersionStage, after="route")
+    config = {"name": "app", "clients": {}, "stages": {"client_version": settings}}
+    bff = BFF(build_config(config))
+    bff.add_stage(ClientVersionStage, after="clients")
     with pytest.raises(ConfigError) as info:
         bff.startup(admin=False)
     assert info.value.key == key
+
+
+def test_the_gate_needs_client_identification() -> None:
+    bff = BFF(build_config({"name": "app", "stages": {"client_version": {"minimum": "4.2"}}}))
+    bff.add_stage(ClientVersionStage, after="route")
+    with pytest.raises(ConfigError) as info:
+        bff.startup(admin=False)
+    assert info.value.key == "clients"
 
 
 def test_the_mobile_bff_refuses_an_outdated_app_over_the_wire(

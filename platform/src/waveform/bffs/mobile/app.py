@@ -2,14 +2,17 @@
 
 ``GET /v1/home`` is one round trip for the whole home screen: the caller's card, the first
 stream page with track and user cards embedded, recommendations and the caller's playlists.
+``GET /v2/home`` is the redesign (the same plan and cards, laid out as shelves); v1 stays for
+the builds in the field, deprecated (docs/clients.md).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
-from tailor import BFF, Inputs, Json, Part, Plan, PlanResult, Request, aggregate
+from tailor import BFF, AggregateBody, Inputs, Json, Part, Plan, PlanResult, Request, aggregate
 from tailor.aggregate import BUDGET
 from tailor.cache import CachePolicy, tag
 from tailor.serve.run import config_from_env
@@ -28,14 +31,19 @@ from waveform.bffs.consumed import (
 )
 from waveform.bffs.mobile.shapes import (
     Home,
+    HomeV2,
     PlaylistCard,
     PlaylistScreen,
+    PlaylistShelf,
     StreamCard,
     StreamSection,
+    StreamShelf,
     TrackCard,
     TrackScreen,
+    TrackShelf,
     UserScreen,
 )
+from waveform.bffs.mobile.workarounds import TRANSFORMS
 from waveform.bffs.parts import catalog_batch, me_part, users_batch
 from waveform.bffs.plans import PLAYLIST, TRACK, USER, by_id
 from waveform.bffs.quotas import READ_QUOTAS
@@ -59,7 +67,7 @@ PROFILE: dict[str, Any] = {
         "max_page_size": 50,
     },
     # The home screen is cached 60 s per user; change events purge it sooner (docs/caching.md).
-    "cache": {"routes": {"/v1/home": {"ttl_s": 60}}},
+    "cache": {"routes": {"/v1/home": {"ttl_s": 60}, "/v2/home": {"ttl_s": 60}}},
     # A tight per-IP quota on the token endpoint (password guessing), writes per user.
     # Reads: per user and per app by tier (waveform.bffs.quotas, docs/rate-limiting.md).
     "rate_limit": {
@@ -71,6 +79,34 @@ PROFILE: dict[str, Any] = {
             "auth-ip": {"key": "ip", "limit": 60, "window_s": 60, "classes": ["auth"]},
             "user-write": {"key": "user", "limit": 120, "window_s": 60, "classes": ["write"]},
             **READ_QUOTAS,
+        },
+    },
+    # The app says its build in X-Client-Version ("3.2.0", or "waveform/3.2.0 (Android 14)"):
+    # counted per route, told that v1 home is deprecated (docs/clients.md), and given the
+    # workarounds its build needs (waveform/bffs/mobile/workarounds.py).
+    "clients": {
+        "source": "header",
+        "header": "x-client-version",
+        "app": "waveform",
+        "deprecations": {
+            "/v1/home": {
+                "deprecated": "2026-12-01",
+                "sunset": "2027-06-30",
+                "link": "https://developers.waveform.example/changes/home-v2",
+                "max_share_at_sunset": 0.02,
+            }
+        },
+        "workarounds": {
+            "android-duration-s": {
+                "app": "waveform",
+                "platform": "android",
+                "versions": ">=3.0, <3.4",
+                "routes": ["/v1/home"],
+                "transform": "restore_duration_s",
+                "owner": "mobile-android@waveform.example",
+                "expires": "2027-06-30",
+                "reason": "3.0-3.3 read duration_s, dropped from track cards in 3.4",
+            }
         },
     },
     # App builds older than this are told to update (426) before anything else is asked of
@@ -194,7 +230,8 @@ def _playlist_card(playlist: PlaylistRecord) -> PlaylistCard:
     return PlaylistCard(playlist.id, playlist.title, len(playlist.track_ids), playlist.artwork_url)
 
 
-def shape_home(outcome: PlanResult) -> Home:
+def _stream_cards(outcome: PlanResult) -> tuple[list[StreamCard], list[TrackCard]]:
+    """The home's stream and recommended track cards, which both versions show."""
     tracks = index_tracks(outcome["tracks"].items)
     people = index_user_cards(outcome["people"].items)
     stream: StreamPage = outcome["stream"]
@@ -214,12 +251,42 @@ def shape_home(outcome: PlanResult) -> Home:
         for r in outcome["recs"].items
         if r.track_id in tracks
     ]
+    return cards, recs
+
+
+def shape_home(outcome: PlanResult) -> Home:
+    cards, recs = _stream_cards(outcome)
     return Home(
         me=user_card(outcome["me"]),
-        stream=StreamSection(cards, stream.next_cursor),
+        stream=StreamSection(cards, outcome["stream"].next_cursor),
         recommendations=recs,
         playlists=[_playlist_card(p) for p in outcome["playlists"].items],
     )
+
+
+def shape_home_v2(outcome: PlanResult) -> HomeV2:
+    """The redesign: v1's cards, as shelves in the order the app draws them."""
+    cards, recs = _stream_cards(outcome)
+    playlists = outcome["playlists"].items
+    return HomeV2(
+        me=user_card(outcome["me"]),
+        shelves=[
+            StreamShelf("From people you follow", cards, outcome["stream"].next_cursor),
+            TrackShelf("For you", recs),
+            PlaylistShelf("Your playlists", [_playlist_card(p) for p in playlists]),
+        ],
+    )
+
+
+_Screen = TypeVar("_Screen", bound=AggregateBody)
+
+
+async def _home(request: Request, shape: Callable[[PlanResult], _Screen]) -> Json[_Screen]:
+    assert request.principal is not None
+    user = request.principal.subject
+    # What the screen depends on, for event-driven invalidation.
+    tag(request, f"feed:{user}", f"user:{user}", f"playlists:{user}")
+    return await aggregate(request, shape, user_id=user)
 
 
 # -- track, user, playlist screens -------------------------------------------------------
@@ -291,18 +358,20 @@ def create() -> BFF:
 
 def build(config: Any) -> BFF:
     bff = BFF(config)
-    bff.add_stage(ClientVersionStage, after="route")
+    bff.add_stage(ClientVersionStage, after="clients")
+    for name, transform in TRANSFORMS.items():
+        bff.add_transform(name, transform)
     bff.post("/v1/auth/token", auth=False, uses=("accounts",), **TOKEN_ROUTE)(
         password_grant("waveform-mobile")
     )
 
     @bff.get("/v1/home", plan=HOME, cache=HOME_CACHE)
     async def home(request: Request) -> Json[Home]:
-        assert request.principal is not None
-        user = request.principal.subject
-        # What the screen depends on, for event-driven invalidation.
-        tag(request, f"feed:{user}", f"user:{user}", f"playlists:{user}")
-        return await aggregate(request, shape_home, user_id=user)
+        return await _home(request, shape_home)
+
+    @bff.get("/v2/home", plan=HOME, cache=HOME_CACHE)
+    async def home_v2(request: Request) -> Json[HomeV2]:
+        return await _home(request, shape_home_v2)
 
     bff.get("/v1/tracks/{id}", plan=TRACK, response=TrackScreen)(by_id(shape_track))
     bff.get("/v1/users/{id}", plan=USER, response=UserScreen)(by_id(shape_user))

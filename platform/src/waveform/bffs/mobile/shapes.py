@@ -84,3 +84,32 @@ class PlaylistScreen(AggregateBody, kw_only=True):
     artwork_url: str
     owner: UserCard | None
     tracks: list[TrackCard]
+
+
+# -- home, version 2 ------------------------------------------------------------------------
+# The redesign: the screen is a list of shelves the app draws in order, each saying its kind,
+# so the home can gain or reorder shelves without a new app build. The cards are v1's.
+
+
+class StreamShelf(msgspec.Struct, tag="stream", tag_field="kind", gc=False):
+    __data_class__: ClassVar[DataClass] = DataClass.PUBLIC
+    title: str
+    items: list[StreamCard]
+    next_cursor: str | None
+
+
+class TrackShelf(msgspec.Struct, tag="tracks", tag_field="kind", gc=False):
+    __data_class__: ClassVar[DataClass] = DataClass.PUBLIC
+    title: str
+    items: list[TrackCard]
+
+
+class PlaylistShelf(msgspec.Struct, tag="playlists", tag_field="kind", gc=False):
+    __data_class__: ClassVar[DataClass] = DataClass.PUBLIC
+    title: str
+    items: list[PlaylistCard]
+
+
+class HomeV2(AggregateBody, kw_only=True):
+    me: UserCard
+    shelves: list[StreamShelf | TrackShelf | PlaylistShelf]
