@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib.util
 from typing import TYPE_CHECKING, NamedTuple
 
+from tailor.compression.codecs import ZSTD_MODULE
 from tailor.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -44,6 +45,11 @@ def wanted_extras(config: Config) -> list[Extra]:
         wanted.append(Extra("state.redis_url", "Redis", "redis", "redis"))
     if config.client.transport == "pyreqwest":
         wanted.append(Extra("client.transport", "'pyreqwest'", "pyreqwest", "pyreqwest"))
+    if config.compression.enabled:
+        for coding, module in (("zstd", ZSTD_MODULE), ("br", "brotli")):
+            if coding in config.compression.codings:
+                asks = f"'{coding}'"
+                wanted.append(Extra("compression.codings", asks, module, "compression"))
     interface = config.server.interface
     if interface != "http1" and config.listen.tls is not None:
         # granian does not hand the client certificate to the app: see tailor.serve.tls.
