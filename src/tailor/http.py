@@ -51,7 +51,10 @@ class Request(_RequestLine, kw_only=True, eq=False):
     ``upstreams`` and ``parsed_query`` (handler), ``cache_tags`` (:func:`tailor.cache.tag`),
     ``degraded`` (:func:`tailor.aggregate.aggregate`), ``error_cause`` (errors, shed: the
     label the error metrics count a 5xx under) and ``stale_session`` (authenticate: the 401 is
-    for a session the store forgot, which authguard does not count as a guess). ``state`` is
+    for a session the store forgot, which authguard does not count as a guess) and ``coding``
+    (compress: the content coding negotiated for the answer; the stage below that answers
+    in it, the cache from a stored variant, sets it back to ``None`` so it is not encoded
+    twice). ``state`` is
     the BFF's own: tailor never reads or writes it.
 
     >>> r = Request("GET", "/v1/home", "a=1", {"host": "example"}, "127.0.0.1")
@@ -78,6 +81,7 @@ class Request(_RequestLine, kw_only=True, eq=False):
     degraded: Sequence[Degradation] = ()
     error_cause: str | None = None
     stale_session: bool = False
+    coding: str | None = None
     state: dict[str, Any] = msgspec.field(default_factory=dict)
     _query: dict[str, str] | None = None
 

@@ -18,6 +18,11 @@ it is built, never checked per request.
                   API key, client certificate
     entitle       the caller's app: active, on this BFF, route  -> 403
     ratelimit     per IP / user / app and route class, GCRA     -> 429 + RateLimit headers
+    compress      Accept-Encoding -> the answer's coding;       -> 406 / 415 / 413
+                  compressed request bodies decoded, bounded;
+                  on the way back Vary, the compressed body
+                  and its own ETag (the cache serves stored
+                  variants)
     cache         per-caller key, ETag, SWR / stale-if-error,   -> 304 / hit / stale
                   coalescing, tag invalidation
     handler       parameters, then the endpoint (aggregation)  -> 400
@@ -54,6 +59,7 @@ from tailor.routing import Router
 from tailor.stages.authenticate import AuthenticateStage
 from tailor.stages.authguard import AuthGuardStage
 from tailor.stages.cache import CacheStage
+from tailor.stages.compress import CompressStage
 from tailor.stages.entitle import EntitleStage
 from tailor.stages.errors import ErrorStage
 from tailor.stages.handler import HandlerStage
@@ -89,6 +95,7 @@ BUILT_IN: tuple[StageFactory, ...] = (
     AuthenticateStage,
     EntitleStage,
     RateLimitStage,
+    CompressStage,
     CacheStage,
     HandlerStage,
 )

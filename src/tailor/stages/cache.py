@@ -11,6 +11,11 @@ and the handler's exceptions (an upstream error may be answered from a stale ent
                 failed (5xx or an upstream error) inside stale-if-error: answer from it
     bypass      no key (a per-user route without a principal, a malformed parameter)
 
+With compression on (the compress stage above), a fill also stores the body in each coding
+(``compression.cache_levels``) with its own ETag, and an answer from an entry is the variant
+of the coding negotiated for the request (``request.coding``): a compressed hit costs a
+lookup, not a compression.
+
 A backend failure is counted and skipped for ``cache.backend_retry_s``; requests go on to
 the upstreams. A purge that lands while a fill is in flight wins: that fill is not stored.
 """
@@ -25,7 +30,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from tailor.cache.backend import CacheBackend, CacheBackendError, MemoryCacheBackend
-from tailor.cache.entry import CacheEntry, strong_etag
+from tailor.cache.entry import CacheEntry, Variant, strong_etag
 from tailor.cache.headers import NO_STORE, X_CACHE, cache_control, etag_matches
 from tailor.cache.invalidation import InvalidationSubscriber
 from tailor.cache.key import KeyShape
@@ -33,6 +38,7 @@ from tailor.cache.metrics import CacheMetrics
 from tailor.cache.policy import CachePolicy
 from tailor.cache.redis_backend import RedisCacheBackend
 from tailor.chain import Chain, Outcome, awaitable
+from tailor.compression.represent import Representations, with_vary
 from tailor.errors import ConfigError, UpstreamError
 from tailor.http import Request, Response
 from tailor.observe.metrics import TallyChild
@@ -63,9 +69,13 @@ class CachedRoute:
     #: The headers every answer from an entry carries whatever the entry: Cache-Control
     #: and Vary (the ETag, Age and X-Cache follow, per entry and request).
     entry_headers: tuple[tuple[str, str], ...]
+    #: entry_headers of an answer in each content coding (its Content-Encoding added).
+    coded_headers: dict[str, tuple[tuple[str, str], ...]]
 
     @classmethod
-    def of(cls, route: Route, policy: CachePolicy, metrics: CacheMetrics) -> CachedRoute:
+    def of(
+        cls, route: Route, policy: CachePolicy, metrics: CacheMetrics, codings: Sequence[str] = ()
+    ) -> CachedRoute:
         control = cache_control(policy)
         vary = ("vary", ", ".join(policy.vary)) if policy.vary else None
         return cls(
@@ -75,7 +85,8 @@ class CachedRoute:
             control,
             vary,
             metrics.lookups.labels(route.template, "hit"),
-            _cache_headers(control, vary),
+            entry := _cache_headers(control, vary),
+            {coding: (*entry, ("content-encoding", coding)) for coding in codings},
         )
 
     def headers_with(self, control: str | None) -> tuple[tuple[str, str], ...]:
@@ -113,6 +124,9 @@ class Answer:
     #: metrics read them).
     degraded: Sequence[Degradation] = ()
     error_cause: str | None = None
+    #: The body in each coding, when the answer is one the cache keeps (None: not stored, so
+    #: the compress stage above encodes it if it should).
+    variants: Sequence[Variant] | None = None
 
     @classmethod
     def from_entry(cls, entry: CacheEntry, label: str, cached: CachedRoute, now: float) -> Answer:
@@ -125,6 +139,7 @@ class Answer:
             entry.etag,
             cached.entry_headers,
             entry.age(now),
+            variants=entry.variants,
         )
 
 
@@ -138,8 +153,10 @@ class CacheStage:
         metrics: CacheMetrics,
         *,
         backend_retry_s: float = 1.0,
+        representations: Representations | None = None,
     ) -> None:
         self._routes = routes  # by id() of the Route: the router hands out the same objects
+        self._represent = representations
         self.backend = backend
         self._m = metrics
         self._retry_s = backend_retry_s
@@ -171,13 +188,26 @@ class CacheStage:
         if not policies:
             return None
         metrics = CacheMetrics(ctx.metrics.registry)
-        routes = {id(route): CachedRoute.of(route, policy, metrics) for route, policy in policies}
+        compression = ctx.config.compression
+        representations = None
+        if compression.enabled:
+            representations = Representations(compression, compression.cache_levels)
+        codings = compression.codings if compression.enabled else ()
+        routes = {
+            id(route): CachedRoute.of(route, policy, metrics, codings) for route, policy in policies
+        }
         backend: CacheBackend
         if settings.backend == "redis":
             backend = RedisCacheBackend(ctx.redis(), ctx.config.name)
         else:
             backend = MemoryCacheBackend(settings.max_entries, settings.max_bytes)
-        stage = cls(routes, backend, metrics, backend_retry_s=settings.backend_retry_s)
+        stage = cls(
+            routes,
+            backend,
+            metrics,
+            backend_retry_s=settings.backend_retry_s,
+            representations=representations,
+        )
         if ctx.config.state.redis_url and settings.invalidation_channel:
             stage.subscriber = InvalidationSubscriber(
                 ctx.redis,
@@ -227,6 +257,21 @@ class CacheStage:
                     label = "stale"
                 else:
                     return filled(request, cached, key, entry)
+                coding = request.coding
+                if coding is not None:  # compression is on: the entry has its variants
+                    request.coding = None
+                    variant = _variant(entry.variants, coding)
+                    if variant is not None:
+                        return respond(
+                            request,
+                            entry.status,
+                            variant.body,
+                            entry.headers,
+                            cached.coded_headers[coding],
+                            variant.etag,
+                            age,
+                            label,
+                        )
                 return respond(
                     request,
                     entry.status,
@@ -244,6 +289,21 @@ class CacheStage:
         ) -> Response:
             answer = await self._fill(key, cached, request, next_handler, stale)
             self._count(cached, answer.label)
+            coding = request.coding
+            if coding is not None and answer.variants is not None:
+                request.coding = None  # a stored answer: its variants are made
+                variant = _variant(answer.variants, coding)
+                if variant is not None:
+                    return respond(
+                        request,
+                        answer.status,
+                        variant.body,
+                        answer.headers,
+                        cached.coded_headers[coding],
+                        variant.etag,
+                        answer.age,
+                        answer.label,
+                    )
             return respond(
                 request,
                 answer.status,
@@ -360,7 +420,19 @@ class CacheStage:
             self._m.stores.labels(template, "degraded").inc()
             return replace(plain, cache_headers=cached.headers_with(NO_STORE))
         etag = strong_etag(response.body)
-        answer = replace(plain, etag=etag, cache_headers=cached.entry_headers)
+        variants: tuple[Variant, ...] = ()
+        represent = self._represent
+        if represent is not None and represent.compressible(200, headers, response.body):
+            variants = represent.variants(response.body)
+            # identity too: which representation is sent depends on Accept-Encoding
+            headers = tuple(with_vary(headers))
+        answer = replace(
+            plain,
+            headers=headers,
+            etag=etag,
+            cache_headers=cached.entry_headers,
+            variants=variants,
+        )
         tags = _tags(request)
         if key is None:
             return answer
@@ -377,6 +449,7 @@ class CacheStage:
             swr_s=cached.policy.stale_while_revalidate_s,
             sie_s=cached.policy.stale_if_error_s,
             tags=tags,
+            variants=list(variants),
         )
         if await self._set(key, entry):
             self._m.stores.labels(template, "stored").inc()
@@ -439,6 +512,14 @@ class CacheStage:
             log.warning("cache backend %s failed (%s); serving from upstreams for %.1f s",
                         self.backend.name, exc, self._retry_s)  # fmt: skip
         self._skip_until = time.monotonic() + self._retry_s
+
+
+def _variant(variants: Sequence[Variant], coding: str) -> Variant | None:
+    """The variant in ``coding``, if the entry has one (never for identity)."""
+    for variant in variants:
+        if variant.coding == coding:
+            return variant
+    return None
 
 
 def _tags(request: Request) -> list[str]:
