@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from benchmarks import compression
+
 TEMPLATE = """\
 # Benchmarks
 
@@ -293,6 +295,8 @@ def scenario_table(s: dict[str, Any]) -> str:
         return _overload_table(s)
     if s.get("kind") == "soak":
         return _soak_table(s)
+    if s.get("kind") == "compression":
+        return compression.table(s)
     bases = list(s["contenders"][0].get("ratios", {}))
     rows = [
         "| stack | rps | p50 ms | p99 ms | "
@@ -485,6 +489,9 @@ def targets(result: dict[str, Any]) -> str:
             f"| soak, {c['seconds']:g} s at 70% of peak: RSS growth after warm-up < 5%, 0 5xx | "
             f"{c['rss_growth_pct']:+.1f}%, {c['five_xx']} | {'yes' if ok else 'no'} |"
         )
+    for s in result["scenarios"]:
+        if s.get("kind") == "compression":
+            rows.extend(compression.target_rows(s))
     c = _find(result, "home", "tailor")
     if c and c.get("memory"):
         m = c["memory"]
@@ -662,6 +669,7 @@ growth after warm-up < 5%, no 5xx.
 
 {table}
 """,
+    "compression": compression.SECTION,
 }
 
 

@@ -38,7 +38,9 @@ CONTENDER_CPU = 0
 UPSTREAM_CPU = 1
 
 
-def make(upstream: str, transport: str, *, cache: bool = False) -> BFF:
+def make(
+    upstream: str, transport: str, *, cache: bool = False, config: dict[str, Any] | None = None
+) -> BFF:
     over: dict[str, Any] = {
         "upstreams": dict.fromkeys(PROFILE.get("upstreams", {}), upstream),
         "admin": {"enabled": False},
@@ -50,18 +52,27 @@ def make(upstream: str, transport: str, *, cache: bool = False) -> BFF:
             "client_id": "bff-mobile", "client_secret": "bench", "client_secret_env": None
         },
     }  # fmt: skip
-    bff = build(build_config(deep_merge(PROFILE, over)))
+    bff = build(build_config(deep_merge(deep_merge(PROFILE, over), config or {})))
     bff.startup(admin=False)
     tune_collector(bff.config.server)  # as a granian worker does after startup
     return bff
 
 
 async def drive(
-    bff: BFF, token: str, n: int, concurrency: int, *, expect_hit: bool = False
+    bff: BFF,
+    token: str,
+    n: int,
+    concurrency: int,
+    *,
+    expect_hit: bool = False,
+    coding: str | None = None,
 ) -> tuple[float, float]:
     """(CPU us per home, homes per second) for ``n`` homes from ``concurrency`` callers;
-    with ``expect_hit``, every answer must come from the edge cache."""
+    with ``expect_hit``, every answer must come from the edge cache; with ``coding``, the
+    callers ask for it (Accept-Encoding) and every answer must be in it."""
     headers = {"host": "bench", "authorization": f"Bearer {token}", "accept": "*/*"}
+    if coding is not None:
+        headers["accept-encoding"] = coding
     left = n
 
     async def caller() -> None:
@@ -73,6 +84,8 @@ async def drive(
                 raise RuntimeError(f"/v1/home answered {response.status}: {response.body[:300]!r}")
             if expect_hit and response.header("x-cache") != "hit":
                 raise RuntimeError(f"/v1/home was not a cache hit: {response.header('x-cache')}")
+            if coding is not None and response.header("content-encoding") != coding:
+                raise RuntimeError(f"/v1/home was not in {coding}: {response.headers}")
 
     cpu, wall = time.process_time(), time.perf_counter()
     await asyncio.gather(*(caller() for _ in range(concurrency)))
