@@ -86,21 +86,21 @@ def choose(accept_encoding: str | None, offered: Sequence[str]) -> str | None:
 
 
 class Negotiator:
-    """:func:`choose` for one server's offer, remembering the answer per header value (a
-    request costs one dict lookup for a value seen before)."""
+    """:func:`choose` for one server's offer, remembering the answer per header value:
+    ``known`` maps the values seen (and ``None``, no header) to their coding, so the stage
+    finds a request's with one dict lookup and calls :meth:`choose` only for a new value."""
 
-    __slots__ = ("_memo", "offered")
+    __slots__ = ("known", "offered")
 
     def __init__(self, offered: Sequence[str]) -> None:
         self.offered = tuple(offered)
-        self._memo: dict[str | None, str | None] = {None: IDENTITY}
+        self.known: dict[str | None, str | None] = {None: IDENTITY}
 
     def choose(self, accept_encoding: str | None) -> str | None:
-        try:
-            return self._memo[accept_encoding]
-        except KeyError:
-            pass
+        known = self.known
+        if accept_encoding in known:
+            return known[accept_encoding]
         chosen = choose(accept_encoding, self.offered)
-        if len(self._memo) < _MEMO_SIZE:
-            self._memo[accept_encoding] = chosen
+        if len(known) < _MEMO_SIZE:
+            known[accept_encoding] = chosen
         return chosen

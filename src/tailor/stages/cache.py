@@ -38,6 +38,7 @@ from tailor.cache.metrics import CacheMetrics
 from tailor.cache.policy import CachePolicy
 from tailor.cache.redis_backend import RedisCacheBackend
 from tailor.chain import Chain, Outcome, awaitable
+from tailor.compression.negotiate import IDENTITY
 from tailor.compression.represent import Representations, with_vary
 from tailor.errors import ConfigError, UpstreamError
 from tailor.http import Request, Response
@@ -260,8 +261,7 @@ class CacheStage:
                 coding = request.coding
                 if coding is not None:  # compression is on: the entry has its variants
                     request.coding = None
-                    variant = _variant(entry.variants, coding)
-                    if variant is not None:
+                    if coding != IDENTITY and (variant := _variant(entry.variants, coding)):
                         return respond(
                             request,
                             entry.status,

@@ -48,13 +48,15 @@ class CompressStage:
         return cls(Representations(settings, settings.levels), settings.max_decoded_bytes)
 
     def wrap(self, next_handler: Chain) -> Chain:
-        choose = Negotiator(self.representations.codings).choose
-        finish = self._finish
+        negotiator = Negotiator(self.representations.codings)
+        known, choose = negotiator.known, negotiator.choose
+        represent = self.representations
 
         # Not a coroutine: a cache hit below comes back as a Response and goes on up at once.
         def compress(request: Request) -> Outcome:
             headers = request.headers
-            coding = choose(headers.get("accept-encoding"))
+            accept = headers.get("accept-encoding")
+            coding = known.get(accept) or choose(accept)  # a value seen before: one lookup
             if coding is None:
                 return problem_response(
                     406,
@@ -68,22 +70,21 @@ class CompressStage:
             request.coding = coding
             return then(next_handler(request), finish, request)
 
-        return compress
+        def finish(response: Response, request: Request) -> Response:
+            coding = request.coding
+            if coding is None:  # answered in its coding below (a cache variant)
+                return response
+            if not represent.compressible(response.status, response.headers, response.body):
+                return response
+            headers = with_vary(response.headers)
+            body = represent.encode(coding, response.body) if coding != IDENTITY else None
+            if body is None or len(body) >= len(response.body):
+                response.headers = headers
+                return response
+            etag = strong_etag(body) if any(name == "etag" for name, _ in headers) else None
+            return Response(response.status, body, encoded_headers(headers, coding, etag))
 
-    def _finish(self, response: Response, request: Request) -> Response:
-        coding = request.coding
-        if coding is None:  # answered in its coding below (a cache variant)
-            return response
-        represent = self.representations
-        if not represent.compressible(response.status, response.headers, response.body):
-            return response
-        headers = with_vary(response.headers)
-        body = represent.encode(coding, response.body) if coding != IDENTITY else None
-        if body is None or len(body) >= len(response.body):
-            response.headers = headers
-            return response
-        etag = strong_etag(body) if any(name == "etag" for name, _ in headers) else None
-        return Response(response.status, body, encoded_headers(headers, coding, etag))
+        return compress
 
     def _decode_body(self, request: Request, content_encoding: str) -> Response | None:
         """Decode ``request.body`` in place; a refusal when it cannot be."""
