@@ -13,6 +13,7 @@ from harness import assert_problem, call
 
 from tailor import BFF, Request, Response, json_response
 from tailor.compression.codecs import decode, encoder
+from tailor.pipeline import stage_order
 
 ON = {"compression": {"enabled": True, "max_decoded_bytes": 64 * 1024}}
 DATA = {"tracks": [{"id": f"t{i}", "title": f"track number {i}"} for i in range(100)]}
@@ -164,3 +165,12 @@ async def test_with_compression_off_no_stage_is_built_and_nothing_is_encoded(mak
     response = await call(bff, path="/tracks", headers=accepting("gzip"))
     assert "CompressStage" not in bff.stages
     assert response.header("content-encoding") is None
+
+
+def test_the_stage_sits_between_ratelimit_and_cache_in_the_one_order() -> None:
+    names = [stage.name for stage in stage_order()]
+    assert names[names.index("compress") - 1 : names.index("compress") + 2] == [
+        "ratelimit",
+        "compress",
+        "cache",
+    ]
