@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -258,20 +258,6 @@ class CacheStage:
                     label = "stale"
                 else:
                     return filled(request, cached, key, entry)
-                coding = request.coding
-                if coding is not None:  # compression is on: the entry has its variants
-                    request.coding = None
-                    if coding != IDENTITY and (variant := _variant(entry.variants, coding)):
-                        return respond(
-                            request,
-                            entry.status,
-                            variant.body,
-                            entry.headers,
-                            cached.coded_headers[coding],
-                            variant.etag,
-                            age,
-                            label,
-                        )
                 return respond(
                     request,
                     entry.status,
@@ -281,6 +267,8 @@ class CacheStage:
                     entry.etag,
                     age,
                     label,
+                    entry.variants,
+                    cached.coded_headers,
                 )
             return filled(request, cached, key, entry)
 
@@ -289,21 +277,6 @@ class CacheStage:
         ) -> Response:
             answer = await self._fill(key, cached, request, next_handler, stale)
             self._count(cached, answer.label)
-            coding = request.coding
-            if coding is not None and answer.variants is not None:
-                request.coding = None  # a stored answer: its variants are made
-                variant = _variant(answer.variants, coding)
-                if variant is not None:
-                    return respond(
-                        request,
-                        answer.status,
-                        variant.body,
-                        answer.headers,
-                        cached.coded_headers[coding],
-                        variant.etag,
-                        answer.age,
-                        answer.label,
-                    )
             return respond(
                 request,
                 answer.status,
@@ -313,6 +286,8 @@ class CacheStage:
                 answer.etag,
                 answer.age,
                 answer.label,
+                answer.variants,
+                cached.coded_headers,
             )
 
         return cache
@@ -514,14 +489,6 @@ class CacheStage:
         self._skip_until = time.monotonic() + self._retry_s
 
 
-def _variant(variants: Sequence[Variant], coding: str) -> Variant | None:
-    """The variant in ``coding``, if the entry has one (never for identity)."""
-    for variant in variants:
-        if variant.coding == coding:
-            return variant
-    return None
-
-
 def _tags(request: Request) -> list[str]:
     raw = request.cache_tags or ()
     return list(dict.fromkeys(t for t in raw if isinstance(t, str) and t))[:MAX_TAGS]
@@ -536,10 +503,24 @@ def respond(
     etag: str | None,
     age: float | None,
     label: str,
+    variants: Sequence[Variant] | None = None,
+    coded_headers: Mapping[str, tuple[tuple[str, str], ...]] | None = None,
 ) -> Response:
     """One caller's response, from an entry (every hit, without building an :class:`Answer`)
     or from an Answer's fields: its headers, then the cache headers, ETag, Age and X-Cache;
-    304 when the caller already holds this version."""
+    304 when the caller already holds this version.
+
+    With compression on (``request.coding`` set), an answer the cache keeps (``variants``
+    not None) is sent in that coding from its variant, with the variant's ETag and the route's
+    ``coded_headers``, and the coding is taken so the compress stage leaves it as it is."""
+    coding = request.coding
+    if coding is not None and variants is not None:
+        request.coding = None
+        if coding != IDENTITY and coded_headers is not None:
+            for variant in variants:
+                if variant.coding == coding:
+                    body, etag, cache_headers = variant.body, variant.etag, coded_headers[coding]
+                    break
     if etag is not None and age is not None:  # every answer from an entry: one list display
         out = [*headers, *cache_headers, ("etag", etag), ("age", str(int(age))), (X_CACHE, label)]
     else:
