@@ -26,6 +26,8 @@ import zlib
 from collections.abc import Callable
 from typing import Any, cast
 
+from tailor.errors import TailorError
+
 #: Output asked of a decoder per step.
 STEP = 64 * 1024
 #: The largest zstd window a request body may use (2**23 bytes, RFC 9659 s3).
@@ -36,8 +38,9 @@ ZSTD_MODULE = "compression.zstd" if sys.version_info >= (3, 14) else "backports.
 Encoder = Callable[[bytes], bytes]
 
 
-class MalformedBody(ValueError):
-    """The body is not valid data in the coding its ``Content-Encoding`` names."""
+class MalformedBody(TailorError):
+    """The body is not valid data in the coding its ``Content-Encoding`` names (cut short,
+    or followed by other bytes): the compress stage answers 400."""
 
 
 def _zstd() -> Any:
