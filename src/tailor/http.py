@@ -52,9 +52,8 @@ class Request(_RequestLine, kw_only=True, eq=False):
     ``degraded`` (:func:`tailor.aggregate.aggregate`), ``error_cause`` (errors, shed: the
     label the error metrics count a 5xx under) and ``stale_session`` (authenticate: the 401 is
     for a session the store forgot, which authguard does not count as a guess) and ``coding``
-    (compress: the content coding negotiated for the answer; the stage below that answers
-    in it, the cache from a stored variant, sets it back to ``None`` so it is not encoded
-    twice). ``state`` is
+    (cache: the content coding a fill asks the compress stage below for, identity, since the
+    cache makes every coding's variant itself; ``None``: compress negotiates it). ``state`` is
     the BFF's own: tailor never reads or writes it.
 
     >>> r = Request("GET", "/v1/home", "a=1", {"host": "example"}, "127.0.0.1")

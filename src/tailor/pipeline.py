@@ -18,13 +18,13 @@ it is built, never checked per request.
                   API key, client certificate
     entitle       the caller's app: active, on this BFF, route  -> 403
     ratelimit     per IP / user / app and route class, GCRA     -> 429 + RateLimit headers
+    cache         per-caller key, ETag, SWR / stale-if-error,   -> 304 / hit / stale
+                  coalescing, tag invalidation; a hit in the
+                  coding asked for, from the stored variants
     compress      Accept-Encoding -> the answer's coding;       -> 406 / 415 / 413
                   compressed request bodies decoded, bounded;
                   on the way back Vary, the compressed body
-                  and its own ETag (the cache serves stored
-                  variants)
-    cache         per-caller key, ETag, SWR / stale-if-error,   -> 304 / hit / stale
-                  coalescing, tag invalidation
+                  and its own ETag
     handler       parameters, then the endpoint (aggregation)  -> 400
 
 Answering without waiting: a stage is a plain function that returns the response itself when
@@ -95,8 +95,8 @@ BUILT_IN: tuple[StageFactory, ...] = (
     AuthenticateStage,
     EntitleStage,
     RateLimitStage,
-    CompressStage,
     CacheStage,
+    CompressStage,
     HandlerStage,
 )
 

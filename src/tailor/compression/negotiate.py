@@ -96,6 +96,11 @@ class Negotiator:
         self.offered = tuple(offered)
         self.known: dict[str | None, str | None] = {None: IDENTITY}
 
+    def coding(self, accept_encoding: str | None) -> str | None:
+        """The coding for this header value (``None``: 406), looked up when seen before."""
+        known = self.known.get(accept_encoding)
+        return known if known is not None else self.choose(accept_encoding)
+
     def choose(self, accept_encoding: str | None) -> str | None:
         known = self.known
         if accept_encoding in known:

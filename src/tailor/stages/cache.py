@@ -11,10 +11,12 @@ and the handler's exceptions (an upstream error may be answered from a stale ent
                 failed (5xx or an upstream error) inside stale-if-error: answer from it
     bypass      no key (a per-user route without a principal, a malformed parameter)
 
-With compression on (the compress stage above), a fill also stores the body in each coding
-(``compression.cache_levels``) with its own ETag, and an answer from an entry is the variant
-of the coding negotiated for the request (``request.coding``): a compressed hit costs a
-lookup, not a compression.
+With compression on (the compress stage below), a fill asks for the answer in identity
+(``request.coding``) and stores the body in each coding too (``compression.cache_levels``),
+each with its own ETag; an answer from an entry to a request with ``Accept-Encoding`` is the
+variant it negotiates (:func:`coded`): a compressed hit costs a lookup, not a compression,
+and a request without the header costs what it did before compression. A request whose
+``Accept-Encoding`` rules out everything goes on to the compress stage, which answers 406.
 
 A backend failure is counted and skipped for ``cache.backend_retry_s``; requests go on to
 the upstreams. A purge that lands while a fill is in flight wins: that fill is not stored.
@@ -25,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -38,7 +40,7 @@ from tailor.cache.metrics import CacheMetrics
 from tailor.cache.policy import CachePolicy
 from tailor.cache.redis_backend import RedisCacheBackend
 from tailor.chain import Chain, Outcome, awaitable
-from tailor.compression.negotiate import IDENTITY
+from tailor.compression.negotiate import IDENTITY, Negotiator
 from tailor.compression.represent import Representations, with_vary
 from tailor.errors import ConfigError, UpstreamError
 from tailor.http import Request, Response
@@ -226,6 +228,8 @@ class CacheStage:
         routes = self._routes
         # A backend that never waits (memory, which cannot fail) is read without coroutines.
         peek = self.backend.peek if isinstance(self.backend, MemoryCacheBackend) else None
+        negotiator = None if self._represent is None else Negotiator(self._represent.codings)
+        compressing = negotiator is not None
 
         # Not a coroutine with the memory backend: a hit is answered at once (tailor.pipeline).
         def cache(request: Request) -> Outcome:
@@ -258,6 +262,22 @@ class CacheStage:
                     label = "stale"
                 else:
                     return filled(request, cached, key, entry)
+                if compressing and "accept-encoding" in request.headers:
+                    assert negotiator is not None
+                    return coded(
+                        negotiator,
+                        next_handler,
+                        request,
+                        cached.coded_headers,
+                        entry.variants,
+                        entry.status,
+                        entry.body,
+                        entry.headers,
+                        cached.entry_headers,
+                        entry.etag,
+                        age,
+                        label,
+                    )
                 return respond(
                     request,
                     entry.status,
@@ -267,16 +287,36 @@ class CacheStage:
                     entry.etag,
                     age,
                     label,
-                    entry.variants,
-                    cached.coded_headers,
                 )
             return filled(request, cached, key, entry)
 
         async def filled(
             request: Request, cached: CachedRoute, key: str, stale: CacheEntry | None
         ) -> Response:
+            asks = negotiator is not None and "accept-encoding" in request.headers
+            if asks:
+                assert negotiator is not None
+                if negotiator.coding(request.headers["accept-encoding"]) is None:
+                    return await awaitable(next_handler(request))  # the compress stage: 406
             answer = await self._fill(key, cached, request, next_handler, stale)
             self._count(cached, answer.label)
+            if negotiator is not None and asks:
+                return await awaitable(
+                    coded(
+                        negotiator,
+                        next_handler,
+                        request,
+                        cached.coded_headers,
+                        answer.variants or (),
+                        answer.status,
+                        answer.body,
+                        answer.headers,
+                        answer.cache_headers,
+                        answer.etag,
+                        answer.age,
+                        answer.label,
+                    )
+                )
             return respond(
                 request,
                 answer.status,
@@ -286,8 +326,6 @@ class CacheStage:
                 answer.etag,
                 answer.age,
                 answer.label,
-                answer.variants,
-                cached.coded_headers,
             )
 
         return cache
@@ -365,6 +403,9 @@ class CacheStage:
         template = request.route.template
         started = time.monotonic()
         self._m.upstream_fetches.labels(template, kind).inc()
+        # In identity: this answer may be kept, and the cache makes every coding's variant
+        # itself (the compress stage below reads this instead of Accept-Encoding).
+        request.coding = IDENTITY
         try:
             response = await awaitable(next_handler(request))
         except UpstreamError:
@@ -503,24 +544,10 @@ def respond(
     etag: str | None,
     age: float | None,
     label: str,
-    variants: Sequence[Variant] | None = None,
-    coded_headers: Mapping[str, tuple[tuple[str, str], ...]] | None = None,
 ) -> Response:
     """One caller's response, from an entry (every hit, without building an :class:`Answer`)
     or from an Answer's fields: its headers, then the cache headers, ETag, Age and X-Cache;
-    304 when the caller already holds this version.
-
-    With compression on (``request.coding`` set), an answer the cache keeps (``variants``
-    not None) is sent in that coding from its variant, with the variant's ETag and the route's
-    ``coded_headers``, and the coding is taken so the compress stage leaves it as it is."""
-    coding = request.coding
-    if coding is not None and variants is not None:
-        request.coding = None
-        if coding != IDENTITY and coded_headers is not None:
-            for variant in variants:
-                if variant.coding == coding:
-                    body, etag, cache_headers = variant.body, variant.etag, coded_headers[coding]
-                    break
+    304 when the caller already holds this version."""
     if etag is not None and age is not None:  # every answer from an entry: one list display
         out = [*headers, *cache_headers, ("etag", etag), ("age", str(int(age))), (X_CACHE, label)]
     else:
@@ -535,6 +562,34 @@ def respond(
         if if_none_match and etag_matches(if_none_match, etag):
             return Response(304, b"", [(k, v) for k, v in out if k in _NOT_MODIFIED_HEADERS])
     return Response(status, body, out)  # a HEAD's body is left out by the server
+
+
+def coded(
+    negotiator: Negotiator,
+    next_handler: Chain,
+    request: Request,
+    coded_headers: dict[str, tuple[tuple[str, str], ...]],
+    variants: Sequence[Variant],
+    status: int,
+    body: bytes,
+    headers: Sequence[tuple[str, str]],
+    cache_headers: tuple[tuple[str, str], ...],
+    etag: str | None,
+    age: float | None,
+    label: str,
+) -> Outcome:
+    """:func:`respond` to a request with ``Accept-Encoding``: the variant of the coding it
+    negotiates, with that variant's ETag (and 304 against it), or identity when there is none
+    in that coding (the answer is not kept or not compressible, or identity was asked for).
+    A header that rules out everything goes on to the compress stage below: 406."""
+    coding = negotiator.coding(request.headers["accept-encoding"])
+    if coding is None:
+        return next_handler(request)
+    for variant in variants:
+        if variant.coding == coding:
+            body, etag, cache_headers = variant.body, variant.etag, coded_headers[coding]
+            break
+    return respond(request, status, body, headers, cache_headers, etag, age, label)
 
 
 def detached(request: Request) -> Request:

@@ -2,15 +2,16 @@
 
 On the way down it picks the coding of the answer from ``Accept-Encoding``
 (:mod:`tailor.compression.negotiate`: 406 when the header rules out everything, identity
-included) and leaves it in ``request.coding``; a request body with a ``Content-Encoding`` is
-decoded in bounded steps (413 past ``compression.max_decoded_bytes``, 415 for a coding not in
-``compression.codings``, 400 for bytes that are not that coding), so the handler sees plain
-bytes. On the way back a compressible response (:mod:`tailor.compression.represent`) gets
-``Vary: Accept-Encoding`` and, when the coding is not identity, its compressed body with its
-own strong ETag.
+included), unless a stage above has set ``request.coding``; a request body with a
+``Content-Encoding`` is decoded in bounded steps (413 past ``compression.max_decoded_bytes``,
+415 for a coding not in ``compression.codings``, 400 for bytes that are not that coding), so
+the handler sees plain bytes. On the way back a compressible response
+(:mod:`tailor.compression.represent`) gets ``Vary: Accept-Encoding`` and, when the coding is
+not identity, its compressed body with its own strong ETag.
 
-It sits right above the cache stage: the cache answers a hit from the variant it stored when
-it filled the entry (and takes ``request.coding``, so nothing is compressed per hit), and only
+It sits right below the cache stage, so a cache hit never reaches it: the cache answers a
+hit from the variant of the negotiated coding that it stored when it filled the entry, and
+asks this stage for identity when it fills one (it makes every coding itself). Only
 authenticated, rate-limited callers make the edge decode anything.
 """
 
@@ -56,7 +57,8 @@ class CompressStage:
         def compress(request: Request) -> Outcome:
             headers = request.headers
             accept = headers.get("accept-encoding")
-            coding = known.get(accept) or choose(accept)  # a value seen before: one lookup
+            # Set above (the cache filling an entry), or a value seen before: one lookup.
+            coding = request.coding or known.get(accept) or choose(accept)
             if coding is None:
                 return problem_response(
                     406,
@@ -67,13 +69,9 @@ class CompressStage:
                 refused = self._decode_body(request, headers.pop("content-encoding"))
                 if refused is not None:
                     return refused
-            request.coding = coding
-            return then(next_handler(request), finish, request)
+            return then(next_handler(request), finish, coding)
 
-        def finish(response: Response, request: Request) -> Response:
-            coding = request.coding
-            if coding is None:  # answered in its coding below (a cache variant)
-                return response
+        def finish(response: Response, coding: str) -> Response:
             if not represent.compressible(response.status, response.headers, response.body):
                 return response
             headers = with_vary(response.headers)

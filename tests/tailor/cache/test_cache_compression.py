@@ -133,11 +133,21 @@ async def test_callers_waiting_on_one_fill_each_get_their_own_coding(make_bff) -
     assert catalog.runs == 1
 
 
-async def test_an_answer_the_cache_does_not_keep_is_compressed_on_the_way_out(make_bff) -> None:
+async def test_an_answer_a_fill_does_not_keep_goes_out_in_identity_with_vary(make_bff) -> None:
     catalog = Catalog(make_bff)
     response = await call(catalog.bff, path="/session", headers={"accept-encoding": "zstd"})
-    assert response.header("content-encoding") == "zstd"
+    assert (response.header("content-encoding"), response.header("vary")) == (
+        None,
+        "accept-encoding",
+    )
     assert decoded(response) == Catalog.body(0)
+
+
+async def test_an_accept_encoding_ruling_out_everything_is_406_on_a_hit_too(make_bff) -> None:
+    catalog = Catalog(make_bff)
+    await catalog.get()
+    refused = await catalog.get("identity;q=0, *;q=0")
+    assert refused.status == 406
 
 
 def test_an_entry_keeps_its_variants_through_the_shared_backends_encoding() -> None:

@@ -167,10 +167,7 @@ async def test_with_compression_off_no_stage_is_built_and_nothing_is_encoded(mak
     assert response.header("content-encoding") is None
 
 
-def test_the_stage_sits_between_ratelimit_and_cache_in_the_one_order() -> None:
+def test_the_stage_sits_between_cache_and_handler_in_the_one_order() -> None:
     names = [stage.name for stage in stage_order()]
-    assert names[names.index("compress") - 1 : names.index("compress") + 2] == [
-        "ratelimit",
-        "compress",
-        "cache",
-    ]
+    at = names.index("compress")
+    assert names[at - 1 : at + 2] == ["cache", "compress", "handler"]
