@@ -37,9 +37,9 @@ class CacheEntry(msgspec.Struct, array_like=True, frozen=True):
     swr_s: float
     sie_s: float
     tags: list[str] = msgspec.field(default_factory=list)
-    #: The body in each content coding (none when compression is off or the body is not
-    #: compressible); last, so entries stored before it decode with none.
-    variants: list[Variant] = msgspec.field(default_factory=list)
+    #: The body in each content coding, by coding (none when compression is off or the body
+    #: is not compressible); last, so entries stored before it decode with none.
+    variants: dict[str, Variant] = msgspec.field(default_factory=dict)
 
     def age(self, now: float) -> float:
         return max(0.0, now - self.stored_at)
@@ -63,7 +63,7 @@ class CacheEntry(msgspec.Struct, array_like=True, frozen=True):
     @property
     def size(self) -> int:
         headers = sum(len(k) + len(v) for k, v in self.headers)
-        return len(self.body) + headers + sum(len(v.body) + 64 for v in self.variants) + 64
+        return len(self.body) + headers + sum(len(v.body) + 64 for v in self.variants.values()) + 64
 
 
 _encoder = msgspec.msgpack.Encoder()

@@ -71,15 +71,15 @@ class Representations:
     def encode(self, coding: str, body: bytes) -> bytes:
         return self._encoders[coding](body)
 
-    def variants(self, body: bytes) -> tuple[Variant, ...]:
-        """``body`` in every coding, each with its ETag; a coding that would not make it
-        smaller is left out (identity is served instead)."""
-        out = []
+    def variants(self, body: bytes) -> dict[str, Variant]:
+        """``body`` in every coding, by coding, each with its ETag; a coding that would not
+        make it smaller is left out (identity is served instead)."""
+        out = {}
         for coding, encode in self._encoders.items():
             encoded = encode(body)
             if len(encoded) < len(body):
-                out.append(Variant(coding, encoded, strong_etag(encoded)))
-        return tuple(out)
+                out[coding] = Variant(coding, encoded, strong_etag(encoded))
+        return out
 
 
 def with_vary(headers: Headers) -> list[tuple[str, str]]:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -129,7 +129,7 @@ class Answer:
     error_cause: str | None = None
     #: The body in each coding, when the answer is one the cache keeps (None: not stored, so
     #: the compress stage above encodes it if it should).
-    variants: Sequence[Variant] | None = None
+    variants: Mapping[str, Variant] | None = None
 
     @classmethod
     def from_entry(cls, entry: CacheEntry, label: str, cached: CachedRoute, now: float) -> Answer:
@@ -307,7 +307,7 @@ class CacheStage:
                         next_handler,
                         request,
                         cached.coded_headers,
-                        answer.variants or (),
+                        answer.variants or {},
                         answer.status,
                         answer.body,
                         answer.headers,
@@ -436,7 +436,7 @@ class CacheStage:
             self._m.stores.labels(template, "degraded").inc()
             return replace(plain, cache_headers=cached.headers_with(NO_STORE))
         etag = strong_etag(response.body)
-        variants: tuple[Variant, ...] = ()
+        variants: dict[str, Variant] = {}
         represent = self._represent
         if represent is not None and represent.compressible(200, headers, response.body):
             variants = represent.variants(response.body)
@@ -465,7 +465,7 @@ class CacheStage:
             swr_s=cached.policy.stale_while_revalidate_s,
             sie_s=cached.policy.stale_if_error_s,
             tags=tags,
-            variants=list(variants),
+            variants=variants,
         )
         if await self._set(key, entry):
             self._m.stores.labels(template, "stored").inc()
@@ -569,7 +569,7 @@ def coded(
     next_handler: Chain,
     request: Request,
     coded_headers: dict[str, tuple[tuple[str, str], ...]],
-    variants: Sequence[Variant],
+    variants: Mapping[str, Variant],
     status: int,
     body: bytes,
     headers: Sequence[tuple[str, str]],
@@ -582,13 +582,13 @@ def coded(
     negotiates, with that variant's ETag (and 304 against it), or identity when there is none
     in that coding (the answer is not kept or not compressible, or identity was asked for).
     A header that rules out everything goes on to the compress stage below: 406."""
-    coding = negotiator.coding(request.headers["accept-encoding"])
+    accept = request.headers["accept-encoding"]
+    coding = negotiator.known.get(accept) or negotiator.choose(accept)
     if coding is None:
         return next_handler(request)
-    for variant in variants:
-        if variant.coding == coding:
-            body, etag, cache_headers = variant.body, variant.etag, coded_headers[coding]
-            break
+    variant = variants.get(coding)
+    if variant is not None:
+        body, etag, cache_headers = variant.body, variant.etag, coded_headers[coding]
     return respond(request, status, body, headers, cache_headers, etag, age, label)
 
 

@@ -153,11 +153,11 @@ async def test_an_accept_encoding_ruling_out_everything_is_406_on_a_hit_too(make
 def test_an_entry_keeps_its_variants_through_the_shared_backends_encoding() -> None:
     entry = CacheEntry(
         200, b"{}", [], '"i"', stored_at=1.0, ttl_s=60, swr_s=0, sie_s=0,
-        variants=[Variant("zstd", b"z", '"z"')],
+        variants={"zstd": Variant("zstd", b"z", '"z"')},
     )  # fmt: skip
-    assert decode_entry(encode_entry(entry)).variants == [Variant("zstd", b"z", '"z"')]
+    assert decode_entry(encode_entry(entry)).variants == {"zstd": Variant("zstd", b"z", '"z"')}
 
 
 def test_an_entry_stored_before_variants_existed_decodes_with_none() -> None:
     old = msgspec.msgpack.encode([200, b"{}", [], '"i"', 1.0, 60.0, 0.0, 0.0, ["t"]])
-    assert decode_entry(old).variants == []
+    assert decode_entry(old).variants == {}
