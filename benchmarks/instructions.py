@@ -14,9 +14,11 @@ request, with start-up and warm-up cancelled out. Counted: user-space instructio
 thread of the BFF process (Python, msgspec, uvloop, llhttp, libc); not counted: the kernel's
 side of the system calls, which ``python -m benchmarks.transports`` times.
 
-Scenarios: ``home`` (GET /v1/home, six inward calls, edge cache off) and ``cache`` (the same
-request answered by the edge cache, memory backend) call the pipeline in-process.
-``home-served`` and ``cache-served`` are the same requests through tailor's HTTP/1.1 server
+Scenarios: ``home`` (GET /v1/home, six inward calls, edge cache off), ``cache`` (the same
+request answered by the edge cache, memory backend) and ``cache-zstd`` (the same hit asked
+with ``Accept-Encoding: zstd``, answered from the variant stored at fill) call the pipeline
+in-process. ``home-served``, ``cache-served`` and ``cache-zstd-served`` are the same requests
+through tailor's HTTP/1.1 server
 (:mod:`tailor.serve.http1`): the child serves on a loopback port, this process sends the
 requests over one kept-alive connection, and the child exits after the last answer, so the
 count is the server's and the pipeline's work together, and the client's is not in it. A
@@ -41,15 +43,21 @@ from typing import Any
 
 from benchmarks import fixture
 from benchmarks.procs import Processes
+from tailor.validation import deep_merge
 
 RESULTS = Path(__file__).resolve().parent / "results" / "instructions.json"
-SCENARIOS = ("home", "cache", "home-served", "cache-served")
+SCENARIOS = ("home", "cache", "cache-zstd", "home-served", "cache-served", "cache-zstd-served")
 UPSTREAM_CPU = 1
 #: Requests before counting starts in earnest: JWKS, app registry, internal tokens, the cache.
 WARM = 50
 #: Requests in the first (baseline) child run, on top of the warm-up.
 BASE = 100
 _COLLECTED = re.compile(r"Collected : (\d+)")
+#: No timer whose work grows with wall time: the shed stage's loop-lag probe runs every 10 ms,
+#: and under valgrind a request takes long enough for several, more on a loaded machine, so
+#: with it the count per request moved with the machine's load. With the cap fixed, the count
+#: is the request's own work.
+STEADY = {"resilience": {"shed": {"target_lag_s": 0}}}
 
 
 def count(scenario: str, requests: int, upstream: str, token: str) -> int:
@@ -62,7 +70,7 @@ def count(scenario: str, requests: int, upstream: str, token: str) -> int:
     # The same hash seed in every run: dict and set layouts, and so the work, are repeatable.
     env = {**os.environ, "PYTHONHASHSEED": "0", "BENCH_TOKEN": token}
     if scenario.endswith("-served"):
-        stderr = _count_served(argv, env, WARM + requests, token, scenario == "cache-served")
+        stderr = _count_served(argv, env, WARM + requests, token, scenario)
         returncode = 0
     else:
         done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=1800)
@@ -73,9 +81,11 @@ def count(scenario: str, requests: int, upstream: str, token: str) -> int:
     return int(found.group(1))
 
 
-def _count_served(argv: list[str], env: dict[str, str], n: int, token: str, hit: bool) -> str:
+def _count_served(argv: list[str], env: dict[str, str], n: int, token: str, scenario: str) -> str:
     """Run the serving child, send it ``n`` homes one at a time from here over one connection,
     close it, and return the child's stderr (where callgrind writes its total as it exits)."""
+    hit, coding = scenario.startswith("cache"), _coding(scenario)
+    asks = f"accept-encoding: {coding}\r\n" if coding else ""
     child = subprocess.Popen(
         argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
     )
@@ -86,15 +96,18 @@ def _count_served(argv: list[str], env: dict[str, str], n: int, token: str, hit:
             raise RuntimeError(f"the serving child did not start: {line}{child.stderr.read()}")
         request = (
             f"GET /v1/home HTTP/1.1\r\nhost: bench\r\nauthorization: Bearer {token}\r\n"
-            "accept: */*\r\n\r\n"
+            f"accept: */*\r\n{asks}\r\n"
         ).encode()
         address = ("127.0.0.1", int(line.split()[1]))
         with socket.create_connection(address, timeout=600) as sock, sock.makefile("rb") as reader:
             for i in range(n):
                 sock.sendall(request)
                 status, headers = _read_answer(reader)
-                if status != 200 or (hit and i >= WARM and headers.get("x-cache") != "hit"):
+                warm = i >= WARM
+                if status != 200 or (hit and warm and headers.get("x-cache") != "hit"):
                     raise RuntimeError(f"answer {i}: {status} {headers}")
+                if coding and warm and headers.get("content-encoding") != coding:
+                    raise RuntimeError(f"answer {i} not in {coding}: {headers}")
         _, stderr = child.communicate(timeout=600)
         if child.returncode != 0:
             raise RuntimeError(f"the serving child failed ({child.returncode}):\n{stderr}")
@@ -103,6 +116,11 @@ def _count_served(argv: list[str], env: dict[str, str], n: int, token: str, hit:
         if child.poll() is None:
             child.kill()
             child.wait()
+
+
+def _coding(scenario: str) -> str | None:
+    """The content coding a scenario asks for (``cache-zstd`` asks for zstd)."""
+    return "zstd" if "-zstd" in scenario else None
 
 
 def _read_answer(reader: Any) -> tuple[int, dict[str, str]]:
@@ -121,15 +139,15 @@ async def serve(scenario: str, requests: int, upstream: str, token: str) -> None
 
     cache = scenario.startswith("cache")
     # BENCH_CONFIG: JSON merged over the BFF's config, to count a variant (tracing, logs).
-    bff = make(
-        upstream, "http1", cache=cache, config=json.loads(os.environ.get("BENCH_CONFIG", "{}"))
-    )
+    variant = json.loads(os.environ.get("BENCH_CONFIG", "{}"))
+    bff = make(upstream, "http1", cache=cache, config=deep_merge(STEADY, variant))
     try:
         if scenario.endswith("-served"):
             await _serve_socket(bff)
             return
-        await drive(bff, token, WARM, 1, expect_hit=False)
-        await drive(bff, token, requests, 1, expect_hit=cache)
+        coding = _coding(scenario)
+        await drive(bff, token, WARM, 1, expect_hit=False, coding=coding)
+        await drive(bff, token, requests, 1, expect_hit=cache, coding=coding)
     finally:
         await bff.shutdown()
 

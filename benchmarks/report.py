@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from benchmarks import compression
+
 TEMPLATE = """\
 # Benchmarks
 
@@ -315,6 +317,8 @@ def scenario_table(s: dict[str, Any]) -> str:
         return _soak_table(s)
     if s.get("kind") == "h2load":
         return _h2load_table(s)
+    if s.get("kind") == "compression":
+        return compression.table(s)
     bases = list(s["contenders"][0].get("ratios", {}))
     rows = [
         "| stack | rps | p50 ms | p99 ms | "
@@ -561,6 +565,9 @@ def targets(result: dict[str, Any]) -> str:
             f"| soak, {c['seconds']:g} s at 70% of peak: RSS growth after warm-up < 5%, 0 5xx | "
             f"{c['rss_growth_pct']:+.1f}%, {c['five_xx']} | {'yes' if ok else 'no'} |"
         )
+    for s in result["scenarios"]:
+        if s.get("kind") == "compression":
+            rows.extend(compression.target_rows(s))
     c = _find(result, "home", "tailor")
     if c and c.get("memory"):
         m = c["memory"]
@@ -802,6 +809,7 @@ growth after warm-up < 5%, no 5xx.
 
 {table}
 """,
+    "compression": compression.SECTION,
 }
 
 

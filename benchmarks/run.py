@@ -10,7 +10,9 @@ upstream bytes, every scenario in one run with interleaved rounds (A B C A B C).
 Scenarios: ``home`` (the aggregated mobile home, five contenders, one worker each, RSS after
 ``--memory-seconds`` at peak); ``passthrough`` (one upstream GET relayed: tailor, Node, nginx
 proxy_pass); ``cache`` (the mobile BFF answering the home from its edge cache vs nginx serving
-the same bytes from a file); ``workers2`` (the home with two workers on both cores);
+the same bytes from a file); ``compression`` (the home's bytes and CPU per content coding,
+and a compressed cache hit's CPU over an identity hit's: benchmarks/compression.py);
+``workers2`` (the home with two workers on both cores);
 ``latency`` (upstreams answering after 20 ms: each contender's closed-loop peak there, then
 open-loop load at half of it, overhead above the 60 ms critical path; tailor's full pipeline
 also at half of its peak from ``home``, or without ``home`` in the run from the committed
@@ -60,6 +62,7 @@ from benchmarks import (
     tools,
     wrk,
 )
+from benchmarks.compression import scenario as scenario_compression
 from benchmarks.contenders import HOME_PATH, PASS_PATH, Contender
 from benchmarks.procs import Processes
 
@@ -73,6 +76,7 @@ SCENARIOS = (
     "home",
     "passthrough",
     "cache",
+    "compression",
     "workers2",
     "latency",
     "http2",
@@ -735,6 +739,7 @@ STEPS: dict[str, Callable[[Bench, str, Path], dict[str, Any]]] = {
     "home": scenario_home,
     "passthrough": scenario_passthrough,
     "cache": scenario_cache,
+    "compression": scenario_compression,
     "workers2": scenario_workers2,
     "http2": scenario_http2,
     "overload": overload.scenario_overload,

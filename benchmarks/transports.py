@@ -69,11 +69,21 @@ def make(
 
 
 async def drive(
-    bff: BFF, token: str, n: int, concurrency: int, *, expect_hit: bool = False
+    bff: BFF,
+    token: str,
+    n: int,
+    concurrency: int,
+    *,
+    expect_hit: bool = False,
+    coding: str | None = None,
 ) -> tuple[float, float]:
     """(CPU us per home, homes per second) for ``n`` homes from ``concurrency`` callers;
-    with ``expect_hit``, every answer must come from the edge cache."""
+    with ``expect_hit``, every answer must come from the edge cache; with ``coding``, the
+    callers ask for it (Accept-Encoding) and every answer must be in it (identity: not
+    compressed)."""
     headers = {"host": "bench", "authorization": f"Bearer {token}", "accept": "*/*"}
+    if coding is not None:
+        headers["accept-encoding"] = coding
     left = n
 
     async def caller() -> None:
@@ -85,6 +95,15 @@ async def drive(
                 raise RuntimeError(f"/v1/home answered {response.status}: {response.body[:300]!r}")
             if expect_hit and response.header("x-cache") != "hit":
                 raise RuntimeError(f"/v1/home was not a cache hit: {response.header('x-cache')}")
+            # The coding is checked on the last answer only: a check on each would be counted
+            # (benchmarks.instructions) as the compressed hit's own cost.
+            if (
+                coding is not None
+                and left == 0
+                and response.header("content-encoding")
+                != (None if coding == "identity" else coding)
+            ):
+                raise RuntimeError(f"/v1/home was not in {coding}: {response.headers}")
 
     cpu, wall = time.process_time(), time.perf_counter()
     await asyncio.gather(*(caller() for _ in range(concurrency)))

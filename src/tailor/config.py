@@ -379,6 +379,59 @@ class Cache(msgspec.Struct, forbid_unknown_fields=True):
     backend_retry_s: NonNegative = 1.0
 
 
+#: The content codings tailor compresses with, and decodes request bodies in.
+Coding = Literal["zstd", "br", "gzip"]
+_Level = Annotated[int, msgspec.Meta(ge=1, le=19)]
+#: A media type to compress, or a family ("text/*"); never an event stream (see below).
+_MediaType = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9!#$&^_.+-]+/(\*|[a-z0-9!#$&^_.+-]+)$")]
+
+
+class CodingLevels(msgspec.Struct, forbid_unknown_fields=True):
+    """A compression level per coding (zstd 1-19, brotli 1-11, gzip 1-9)."""
+
+    zstd: _Level = 3
+    br: Annotated[int, msgspec.Meta(ge=1, le=11)] = 5
+    gzip: Annotated[int, msgspec.Meta(ge=1, le=9)] = 6
+
+
+class Compression(msgspec.Struct, forbid_unknown_fields=True):
+    """Content codings negotiated per request (RFC 9110 s12.5.3; the ``compress`` stage,
+    docs/compression.md). ``codings`` is the server's preference, best first, for responses
+    and the codings request bodies may arrive in (another is 415). A response is compressed
+    when its media type is in ``content_types`` and it has ``min_bytes`` or more; an event
+    stream, or anything already encoded, never is. ``levels`` is for responses compressed as
+    they go out, ``cache_levels`` for the variants the edge cache stores when it fills an
+    entry (once per fill, so it can afford more). A compressed request body may decode to at
+    most ``max_decoded_bytes`` (413 past it, found while decoding, never after)."""
+
+    enabled: bool = False
+    codings: Annotated[list[Coding], msgspec.Meta(min_length=1)] = msgspec.field(
+        default_factory=lambda: ["zstd", "br", "gzip"]
+    )
+    min_bytes: Annotated[int, msgspec.Meta(ge=0)] = 1024
+    content_types: list[_MediaType] = msgspec.field(
+        default_factory=lambda: [
+            "application/json",
+            "application/problem+json",
+            "application/javascript",
+            "application/xml",
+            "image/svg+xml",
+            "text/*",
+        ]
+    )
+    levels: CodingLevels = msgspec.field(default_factory=CodingLevels)
+    cache_levels: CodingLevels = msgspec.field(
+        default_factory=lambda: CodingLevels(zstd=6, br=6, gzip=6)
+    )
+    max_decoded_bytes: Count = 1024 * 1024
+
+    def __post_init__(self) -> None:
+        if len(set(self.codings)) != len(self.codings):
+            raise ValueError("codings must name each coding once")
+        if "text/event-stream" in self.content_types:
+            raise ValueError("content_types must not hold text/event-stream (never compressed)")
+
+
 class Server(msgspec.Struct, forbid_unknown_fields=True):
     workers: Annotated[int, msgspec.Meta(ge=1, le=64)] = 1
     #: "http1": tailor's own HTTP/1.1 server (tailor.serve.http1, the fastest measured:
@@ -460,6 +513,7 @@ class Config(msgspec.Struct, forbid_unknown_fields=True):
     state: State = msgspec.field(default_factory=State)
     token_exchange: TokenExchange | None = None
     cache: Cache = msgspec.field(default_factory=Cache)
+    compression: Compression = msgspec.field(default_factory=Compression)
     rate_limit: RateLimit = msgspec.field(default_factory=RateLimit)
     resilience: ResilienceSettings = msgspec.field(default_factory=ResilienceSettings)
     governance: Governance = msgspec.field(default_factory=Governance)

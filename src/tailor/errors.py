@@ -23,6 +23,7 @@ at the boundary where they occur, with the original kept as ``__cause__``::
     ├── CacheBackendError           the cache backend could not answer: served uncached
     ├── BackendUnavailable          the rate limiter's counters cannot be read or written
     ├── MalformedEvent              a message on the invalidation channel is not an event
+    ├── MalformedBody               a request body is not the coding it names: 400
     ├── UnknownPart                 a shape or part read a part that has no value (a BFF bug)
     ├── ContractMismatch            a consumed struct a gRPC message type cannot fill
     └── UpstreamError               a call to an internal service failed
@@ -43,9 +44,10 @@ Each class outside this module lives beside the code that raises it:
 ``InvalidInternalToken``, ``InternalKeysUnavailable``), ``tailor.auth.apps``
 (``RegistryUnavailable``), ``tailor.auth.session`` (``CrossSiteRequest``, ``StaleSession``),
 ``tailor.cache.backend`` (``CacheBackendError``), ``tailor.cache.invalidation``
-(``MalformedEvent``), ``tailor.aggregate.plan`` (``UnknownPart``) and
-``tailor.ratelimit.gcra`` (``BackendUnavailable``), ``tailor.upstream.grpc.status``
-(``GrpcStatusError``) and ``tailor.upstream.grpc.messages`` (``ContractMismatch``).
+(``MalformedEvent``), ``tailor.compression.codecs`` (``MalformedBody``),
+``tailor.aggregate.plan`` (``UnknownPart``) and ``tailor.ratelimit.gcra``
+(``BackendUnavailable``), ``tailor.upstream.grpc.status`` (``GrpcStatusError``) and
+``tailor.upstream.grpc.messages`` (``ContractMismatch``).
 
 An expected denial inside the pipeline (401, 413, 429, ...) is a response, not an exception:
 stages answer locally. ``HTTPProblem`` exists for handlers, where raising is the natural way

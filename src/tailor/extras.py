@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib.util
 from typing import TYPE_CHECKING, NamedTuple
 
+from tailor.compression.codecs import ZSTD_MODULE
 from tailor.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -49,6 +50,11 @@ def wanted_extras(config: Config) -> list[Extra]:
         wanted.append(Extra("client.transport", "'pyreqwest'", "pyreqwest", "pyreqwest"))
     if config.server.http2:
         wanted.append(Extra("server.http2", "HTTP/2", "ngh2", "http2"))
+    if config.compression.enabled:
+        for coding, module in (("zstd", ZSTD_MODULE), ("br", "brotli")):
+            if coding in config.compression.codings:
+                asks = f"'{coding}'"
+                wanted.append(Extra("compression.codings", asks, module, "compression"))
     interface = config.server.interface
     if interface != "http1" and config.listen.tls is not None:
         # granian does not hand the client certificate to the app: see tailor.serve.tls.

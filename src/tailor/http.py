@@ -53,8 +53,10 @@ class Request(_RequestLine, kw_only=True, eq=False):
     ``upstreams`` and ``parsed_query`` (handler), ``cache_tags`` (:func:`tailor.cache.tag`),
     ``degraded`` (:func:`tailor.aggregate.aggregate`), ``error_cause`` (errors, shed: the
     label the error metrics count a 5xx under), ``stale_session`` (authenticate: the 401 is
-    for a session the store forgot, which authguard does not count as a guess) and
-    ``client_info`` (clients: the caller's app, platform and version). ``state`` is
+    for a session the store forgot, which authguard does not count as a guess),
+    ``client_info`` (clients: the caller's app, platform and version) and ``coding``
+    (cache: the content coding a fill asks the compress stage below for, identity, since the
+    cache makes every coding's variant itself; ``None``: compress negotiates it). ``state`` is
     the BFF's own: tailor never reads or writes it.
 
     >>> r = Request("GET", "/v1/home", "a=1", {"host": "example"}, "127.0.0.1")
@@ -84,6 +86,7 @@ class Request(_RequestLine, kw_only=True, eq=False):
     trace: RequestTrace | None = None
     stage: str = ""
     client_info: ClientInfo | None = None
+    coding: str | None = None
     state: dict[str, Any] = msgspec.field(default_factory=dict)
     _query: dict[str, str] | None = None
 

@@ -24,7 +24,12 @@ it is built, never checked per request.
     entitle       the caller's app: active, on this BFF, route  -> 403
     ratelimit     per IP / user / app and route class, GCRA     -> 429 + RateLimit headers
     cache         per-caller key, ETag, SWR / stale-if-error,   -> 304 / hit / stale
-                  coalescing, tag invalidation
+                  coalescing, tag invalidation; a hit in the
+                  coding asked for, from the stored variants
+    compress      Accept-Encoding -> the answer's coding;       -> 406 / 415 / 413
+                  compressed request bodies decoded, bounded;
+                  on the way back Vary, the compressed body
+                  and its own ETag
     handler       parameters, then the endpoint (aggregation)  -> 400
 
 Answering without waiting: a stage is a plain function that returns the response itself when
@@ -61,6 +66,7 @@ from tailor.stages.authenticate import AuthenticateStage
 from tailor.stages.authguard import AuthGuardStage
 from tailor.stages.cache import CacheStage
 from tailor.stages.clients import ClientsStage
+from tailor.stages.compress import CompressStage
 from tailor.stages.entitle import EntitleStage
 from tailor.stages.errors import ErrorStage
 from tailor.stages.handler import HandlerStage
@@ -102,6 +108,7 @@ BUILT_IN: tuple[StageFactory, ...] = (
     EntitleStage,
     RateLimitStage,
     CacheStage,
+    CompressStage,
     HandlerStage,
 )
 

@@ -11,6 +11,15 @@ import hashlib
 import msgspec
 
 
+class Variant(msgspec.Struct, array_like=True, frozen=True):
+    """A compressed representation of an entry's body, made when the entry is filled
+    (tailor.compression), with its own strong ETag."""
+
+    coding: str
+    body: bytes
+    etag: str
+
+
 class CacheEntry(msgspec.Struct, array_like=True, frozen=True):
     """One cached response.
 
@@ -28,6 +37,9 @@ class CacheEntry(msgspec.Struct, array_like=True, frozen=True):
     swr_s: float
     sie_s: float
     tags: list[str] = msgspec.field(default_factory=list)
+    #: The body in each content coding, by coding (none when compression is off or the body
+    #: is not compressible); last, so entries stored before it decode with none.
+    variants: dict[str, Variant] = msgspec.field(default_factory=dict)
 
     def age(self, now: float) -> float:
         return max(0.0, now - self.stored_at)
@@ -50,7 +62,8 @@ class CacheEntry(msgspec.Struct, array_like=True, frozen=True):
 
     @property
     def size(self) -> int:
-        return len(self.body) + sum(len(k) + len(v) for k, v in self.headers) + 64
+        headers = sum(len(k) + len(v) for k, v in self.headers)
+        return len(self.body) + headers + sum(len(v.body) + 64 for v in self.variants.values()) + 64
 
 
 _encoder = msgspec.msgpack.Encoder()

@@ -11,6 +11,13 @@ and the handler's exceptions (an upstream error may be answered from a stale ent
                 failed (5xx or an upstream error) inside stale-if-error: answer from it
     bypass      no key (a per-user route without a principal, a malformed parameter)
 
+With compression on (the compress stage below), a fill asks for the answer in identity
+(``request.coding``) and stores the body in each coding too (``compression.cache_levels``),
+each with its own ETag; an answer from an entry to a request with ``Accept-Encoding`` is the
+variant it negotiates (:func:`coded`): a compressed hit costs a lookup, not a compression,
+and a request without the header costs what it did before compression. A request whose
+``Accept-Encoding`` rules out everything goes on to the compress stage, which answers 406.
+
 A backend failure is counted and skipped for ``cache.backend_retry_s``; requests go on to
 the upstreams. A purge that lands while a fill is in flight wins: that fill is not stored.
 """
@@ -20,12 +27,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from tailor.cache.backend import CacheBackend, CacheBackendError, MemoryCacheBackend
-from tailor.cache.entry import CacheEntry, strong_etag
+from tailor.cache.entry import CacheEntry, Variant, strong_etag
 from tailor.cache.headers import NO_STORE, X_CACHE, cache_control, etag_matches
 from tailor.cache.invalidation import InvalidationSubscriber
 from tailor.cache.key import KeyShape
@@ -33,6 +40,8 @@ from tailor.cache.metrics import CacheMetrics
 from tailor.cache.policy import CachePolicy
 from tailor.cache.redis_backend import RedisCacheBackend
 from tailor.chain import Chain, Outcome, awaitable
+from tailor.compression.negotiate import IDENTITY, Negotiator
+from tailor.compression.represent import Representations, with_vary
 from tailor.errors import ConfigError, UpstreamError
 from tailor.http import Request, Response
 from tailor.observe.metrics import TallyChild
@@ -63,9 +72,13 @@ class CachedRoute:
     #: The headers every answer from an entry carries whatever the entry: Cache-Control
     #: and Vary (the ETag, Age and X-Cache follow, per entry and request).
     entry_headers: tuple[tuple[str, str], ...]
+    #: entry_headers of an answer in each content coding (its Content-Encoding added).
+    coded_headers: dict[str, tuple[tuple[str, str], ...]]
 
     @classmethod
-    def of(cls, route: Route, policy: CachePolicy, metrics: CacheMetrics) -> CachedRoute:
+    def of(
+        cls, route: Route, policy: CachePolicy, metrics: CacheMetrics, codings: Sequence[str] = ()
+    ) -> CachedRoute:
         control = cache_control(policy)
         vary = ("vary", ", ".join(policy.vary)) if policy.vary else None
         return cls(
@@ -75,7 +88,8 @@ class CachedRoute:
             control,
             vary,
             metrics.lookups.labels(route.template, "hit"),
-            _cache_headers(control, vary),
+            entry := _cache_headers(control, vary),
+            {coding: (*entry, ("content-encoding", coding)) for coding in codings},
         )
 
     def headers_with(self, control: str | None) -> tuple[tuple[str, str], ...]:
@@ -113,6 +127,9 @@ class Answer:
     #: metrics read them).
     degraded: Sequence[Degradation] = ()
     error_cause: str | None = None
+    #: The body in each coding, when the answer is one the cache keeps (None: not stored, so
+    #: the compress stage above encodes it if it should).
+    variants: Mapping[str, Variant] | None = None
 
     @classmethod
     def from_entry(cls, entry: CacheEntry, label: str, cached: CachedRoute, now: float) -> Answer:
@@ -125,6 +142,7 @@ class Answer:
             entry.etag,
             cached.entry_headers,
             entry.age(now),
+            variants=entry.variants,
         )
 
 
@@ -138,8 +156,10 @@ class CacheStage:
         metrics: CacheMetrics,
         *,
         backend_retry_s: float = 1.0,
+        representations: Representations | None = None,
     ) -> None:
         self._routes = routes  # by id() of the Route: the router hands out the same objects
+        self._represent = representations
         self.backend = backend
         self._m = metrics
         self._retry_s = backend_retry_s
@@ -171,13 +191,26 @@ class CacheStage:
         if not policies:
             return None
         metrics = CacheMetrics(ctx.metrics.registry)
-        routes = {id(route): CachedRoute.of(route, policy, metrics) for route, policy in policies}
+        compression = ctx.config.compression
+        representations = None
+        if compression.enabled:
+            representations = Representations(compression, compression.cache_levels)
+        codings = compression.codings if compression.enabled else ()
+        routes = {
+            id(route): CachedRoute.of(route, policy, metrics, codings) for route, policy in policies
+        }
         backend: CacheBackend
         if settings.backend == "redis":
             backend = RedisCacheBackend(ctx.redis(), ctx.config.name)
         else:
             backend = MemoryCacheBackend(settings.max_entries, settings.max_bytes)
-        stage = cls(routes, backend, metrics, backend_retry_s=settings.backend_retry_s)
+        stage = cls(
+            routes,
+            backend,
+            metrics,
+            backend_retry_s=settings.backend_retry_s,
+            representations=representations,
+        )
         if ctx.config.state.redis_url and settings.invalidation_channel:
             stage.subscriber = InvalidationSubscriber(
                 ctx.redis,
@@ -195,6 +228,8 @@ class CacheStage:
         routes = self._routes
         # A backend that never waits (memory, which cannot fail) is read without coroutines.
         peek = self.backend.peek if isinstance(self.backend, MemoryCacheBackend) else None
+        negotiator = None if self._represent is None else Negotiator(self._represent.codings)
+        compressing = negotiator is not None
 
         # Not a coroutine with the memory backend: a hit is answered at once (tailor.pipeline).
         def cache(request: Request) -> Outcome:
@@ -227,6 +262,22 @@ class CacheStage:
                     label = "stale"
                 else:
                     return filled(request, cached, key, entry)
+                if compressing and "accept-encoding" in request.headers:
+                    assert negotiator is not None
+                    return coded(
+                        negotiator,
+                        next_handler,
+                        request,
+                        cached.coded_headers,
+                        entry.variants,
+                        entry.status,
+                        entry.body,
+                        entry.headers,
+                        cached.entry_headers,
+                        entry.etag,
+                        age,
+                        label,
+                    )
                 return respond(
                     request,
                     entry.status,
@@ -242,8 +293,30 @@ class CacheStage:
         async def filled(
             request: Request, cached: CachedRoute, key: str, stale: CacheEntry | None
         ) -> Response:
+            asks = negotiator is not None and "accept-encoding" in request.headers
+            if asks:
+                assert negotiator is not None
+                if negotiator.coding(request.headers["accept-encoding"]) is None:
+                    return await awaitable(next_handler(request))  # the compress stage: 406
             answer = await self._fill(key, cached, request, next_handler, stale)
             self._count(cached, answer.label)
+            if negotiator is not None and asks:
+                return await awaitable(
+                    coded(
+                        negotiator,
+                        next_handler,
+                        request,
+                        cached.coded_headers,
+                        answer.variants or {},
+                        answer.status,
+                        answer.body,
+                        answer.headers,
+                        answer.cache_headers,
+                        answer.etag,
+                        answer.age,
+                        answer.label,
+                    )
+                )
             return respond(
                 request,
                 answer.status,
@@ -330,6 +403,9 @@ class CacheStage:
         template = request.route.template
         started = time.monotonic()
         self._m.upstream_fetches.labels(template, kind).inc()
+        # In identity: this answer may be kept, and the cache makes every coding's variant
+        # itself (the compress stage below reads this instead of Accept-Encoding).
+        request.coding = IDENTITY
         try:
             response = await awaitable(next_handler(request))
         except UpstreamError:
@@ -360,7 +436,19 @@ class CacheStage:
             self._m.stores.labels(template, "degraded").inc()
             return replace(plain, cache_headers=cached.headers_with(NO_STORE))
         etag = strong_etag(response.body)
-        answer = replace(plain, etag=etag, cache_headers=cached.entry_headers)
+        variants: dict[str, Variant] = {}
+        represent = self._represent
+        if represent is not None and represent.compressible(200, headers, response.body):
+            variants = represent.variants(response.body)
+            # identity too: which representation is sent depends on Accept-Encoding
+            headers = tuple(with_vary(headers))
+        answer = replace(
+            plain,
+            headers=headers,
+            etag=etag,
+            cache_headers=cached.entry_headers,
+            variants=variants,
+        )
         tags = _tags(request)
         if key is None:
             return answer
@@ -377,6 +465,7 @@ class CacheStage:
             swr_s=cached.policy.stale_while_revalidate_s,
             sie_s=cached.policy.stale_if_error_s,
             tags=tags,
+            variants=variants,
         )
         if await self._set(key, entry):
             self._m.stores.labels(template, "stored").inc()
@@ -473,6 +562,34 @@ def respond(
         if if_none_match and etag_matches(if_none_match, etag):
             return Response(304, b"", [(k, v) for k, v in out if k in _NOT_MODIFIED_HEADERS])
     return Response(status, body, out)  # a HEAD's body is left out by the server
+
+
+def coded(
+    negotiator: Negotiator,
+    next_handler: Chain,
+    request: Request,
+    coded_headers: dict[str, tuple[tuple[str, str], ...]],
+    variants: Mapping[str, Variant],
+    status: int,
+    body: bytes,
+    headers: Sequence[tuple[str, str]],
+    cache_headers: tuple[tuple[str, str], ...],
+    etag: str | None,
+    age: float | None,
+    label: str,
+) -> Outcome:
+    """:func:`respond` to a request with ``Accept-Encoding``: the variant of the coding it
+    negotiates, with that variant's ETag (and 304 against it), or identity when there is none
+    in that coding (the answer is not kept or not compressible, or identity was asked for).
+    A header that rules out everything goes on to the compress stage below: 406."""
+    accept = request.headers["accept-encoding"]
+    coding = negotiator.known.get(accept) or negotiator.choose(accept)
+    if coding is None:
+        return next_handler(request)
+    variant = variants.get(coding)
+    if variant is not None:
+        body, etag, cache_headers = variant.body, variant.etag, coded_headers[coding]
+    return respond(request, status, body, headers, cache_headers, etag, age, label)
 
 
 def detached(request: Request) -> Request:

@@ -68,6 +68,9 @@ PROFILE: dict[str, Any] = {
     },
     # The home screen is cached 60 s per user; change events purge it sooner (docs/caching.md).
     "cache": {"routes": {"/v1/home": {"ttl_s": 60}, "/v2/home": {"ttl_s": 60}}},
+    # Phones pay for bytes and radio time: answers are compressed when the app asks (zstd,
+    # br or gzip), and the cached home keeps each coding (docs/compression.md).
+    "compression": {"enabled": True},
     # A tight per-IP quota on the token endpoint (password guessing), writes per user.
     # Reads: per user and per app by tier (waveform.bffs.quotas, docs/rate-limiting.md).
     "rate_limit": {
