@@ -30,6 +30,9 @@ if TYPE_CHECKING:
     from tailor.clients.workarounds import CompiledRule
 
 _Name = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9._-]{0,63}$")]
+# A name or empty, in one pattern: msgspec takes a str union member by its type alone, so
+# ``_Name | Literal[""]`` refused "" as not matching the name's pattern.
+_NameOrEmpty = Annotated[str, msgspec.Meta(pattern=r"^([a-z][a-z0-9._-]{0,63})?$")]
 _Header = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9-]{1,64}$")]
 _CLIENT = re.compile(
     r"\s*(?:(?P<app>[A-Za-z][A-Za-z0-9._-]{0,63})/)?"
@@ -55,7 +58,7 @@ class ClientSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     source: Literal["user-agent", "header"] = "user-agent"
     header: _Header = "x-client-version"
     #: The app a bare version (``4.12.0``, no ``app/``) belongs to; empty: the BFF's name.
-    app: _Name | Literal[""] = ""
+    app: _NameOrEmpty = ""
     #: Apps this BFF serves (lower case); a product not listed is an unknown client. Empty:
     #: only ``app``.
     apps: list[_Name] = msgspec.field(default_factory=list)

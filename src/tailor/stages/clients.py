@@ -119,6 +119,10 @@ class ClientsStage:
                     for rule in rules:
                         if rule.transform.request is not None:
                             rule.transform.request(request)
+                        if rule.transform.response is not None:
+                            # A response transform reads and rewrites the body: it must get the
+                            # identity coding from the cache and compress stages below.
+                            request.headers.pop("accept-encoding", None)
                     return then(next_handler(request), _worked_around, (request, rules))
             return next_handler(request)
 

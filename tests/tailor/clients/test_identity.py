@@ -4,6 +4,7 @@ error."""
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 
 from tailor.clients import UNKNOWN, ClientSettings, Identifier
@@ -72,3 +73,8 @@ def test_the_memory_of_client_texts_is_bounded() -> None:
 def test_a_bare_version_belongs_to_the_bff_when_no_app_is_configured() -> None:
     info = Identifier(ClientSettings(), default_app="Mobile").identify("1.0")
     assert info.app == "mobile"
+
+
+def test_the_settings_survive_a_round_trip_through_json_with_the_default_app() -> None:
+    decoded = msgspec.json.decode(msgspec.json.encode(ClientSettings()), type=ClientSettings)
+    assert decoded.app == ""

@@ -85,3 +85,24 @@ def test_a_bad_client_secret_is_a_401_problem(platform: Platform, http: httpx.Cl
     )  # fmt: skip
     assert response.status_code == 401
     assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_calls_are_counted_by_the_app_and_version_of_the_user_agent(
+    platform: Platform, http: httpx.Client
+) -> None:
+    token = _app_token(platform, http)
+    response = http.get(
+        f"{platform.url('public')}/v1/tracks/t1",
+        headers={"authorization": f"Bearer {token}", "user-agent": "acme-player/7.3.1 (ios)"},
+    )
+    assert response.status_code == 200
+    metrics = http.get(f"{platform.admin_url('public')}/metrics").text
+    counted = [
+        line
+        for line in metrics.splitlines()
+        if line.startswith("tailor_client_requests_total{")
+        and 'app="acme-player"' in line
+        and 'version="7.3.1"' in line
+        and 'platform="ios"' in line
+    ]
+    assert counted and float(counted[0].rsplit(" ", 1)[1]) >= 1

@@ -44,6 +44,9 @@ PROFILE: dict[str, Any] = {
     # once over (see docs/rate-limiting.md); reads per partner (the "app" key; a partner
     # credential has no user, so the per-user quota passes it by).
     # The contract, generated from the routes (docs/openapi.md).
+    # Partner integrations identified by their User-Agent, counted per route and version
+    # (docs/clients.md).
+    "clients": {"source": "user-agent"},
     "openapi": {"path": "/v1/openapi.json", "title": "waveform partner API"},
     "rate_limit": {"auth_failures": {"limit": 100, "window_s": 600}, "policies": READ_QUOTAS},
     "upstreams": {**DEFAULT_UPSTREAMS, "tokens": "http://127.0.0.1:9011"},

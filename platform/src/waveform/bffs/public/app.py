@@ -72,6 +72,10 @@ PROFILE: dict[str, Any] = {
     },
     "entitlements": {"enabled": True},
     # The contract, generated from the routes (docs/openapi.md), where apps have found it.
+    # Third-party apps identified by their User-Agent (`app/version (platform)`; the demo's
+    # registered app), counted per route and version, so a deprecation can be measured before
+    # a sunset (docs/clients.md).
+    "clients": {"source": "user-agent", "apps": ["acme-player"]},
     "openapi": {
         "path": "/v1/openapi.json",
         "title": "waveform public API",

@@ -77,6 +77,9 @@ PROFILE: dict[str, Any] = {
     },
     "entitlements": {"enabled": True},
     # The API document, generated from the routes (docs/openapi.md).
+    # Callers identified by User-Agent (`app/version (platform)`; a browser's is an unknown
+    # client): counted per route and version on the admin port (docs/clients.md).
+    "clients": {"source": "user-agent"},
     "openapi": {"path": "/api/openapi.json", "title": "waveform web BFF"},
     # Personal and sensitive fields its responses may carry, and why (docs/governance.md).
     "governance": {
