@@ -85,13 +85,22 @@ def _paths(descriptor: Descriptor, info: msgspec.inspect.StructType, prefix: str
     return out
 
 
+def _bare(kind: msgspec.inspect.Type) -> msgspec.inspect.Type:
+    """``kind`` without its ``Annotated`` metadata (a field's data class, a constraint): what
+    the wire carries is the type underneath."""
+    while isinstance(kind, msgspec.inspect.Metadata):
+        kind = kind.type
+    return kind
+
+
 def _struct_of(kind: msgspec.inspect.Type) -> msgspec.inspect.StructType | None:
     """The struct a field holds: directly, optionally, or as list items."""
+    kind = _bare(kind)
     if isinstance(kind, msgspec.inspect.UnionType):
-        kinds = [k for k in kind.types if not isinstance(k, msgspec.inspect.NoneType)]
+        kinds = [_bare(k) for k in kind.types if not isinstance(k, msgspec.inspect.NoneType)]
         kind = kinds[0] if len(kinds) == 1 else kind
     if isinstance(kind, msgspec.inspect.ListType):
-        kind = kind.item_type
+        kind = _bare(kind.item_type)
     return kind if isinstance(kind, msgspec.inspect.StructType) else None
 
 
@@ -147,10 +156,10 @@ def _expression(
     namespace: dict[str, Any],
     lines: list[str],
 ) -> str:
-    kind = field.type
+    kind = _bare(field.type)
     optional = False
     if isinstance(kind, msgspec.inspect.UnionType):
-        kinds = [k for k in kind.types if not isinstance(k, msgspec.inspect.NoneType)]
+        kinds = [_bare(k) for k in kind.types if not isinstance(k, msgspec.inspect.NoneType)]
         optional = len(kinds) < len(kind.types)
         if optional and len(kinds) == 1:
             kind = kinds[0]
@@ -160,7 +169,7 @@ def _expression(
     if repeated:
         if not isinstance(kind, msgspec.inspect.ListType):
             raise ContractMismatch(f"{where} is repeated; the struct's field is not a list")
-        item = kind.item_type
+        item = _bare(kind.item_type)
         if proto.type == FieldDescriptor.TYPE_MESSAGE:
             if not isinstance(item, msgspec.inspect.StructType):
                 raise ContractMismatch(f"{where} holds messages; the struct's list does not")
@@ -189,7 +198,7 @@ def _absent(where: str) -> Any:
 
 def _check_scalar(proto: FieldDescriptor, kind: msgspec.inspect.Type, where: str) -> None:
     expected = _PYTHON_TYPES.get(proto.type)
-    if expected is None or not isinstance(kind, expected):
+    if expected is None or not isinstance(_bare(kind), expected):
         raise ContractMismatch(f"{where} does not have the type of the struct's field")
 
 
