@@ -8,6 +8,9 @@ import pytest
 
 from waveform.redis_server import RedisServer
 
+# Playwright on Debian's chromium for the browser suites (tests/browser.py).
+pytest_plugins = ["browser"]
+
 
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
