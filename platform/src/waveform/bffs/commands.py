@@ -259,10 +259,12 @@ def add_command_routes(
     ]
     for method, template, handler, uses in simple:
         bff.route(method, template, uses=uses, problems=COMMAND_PROBLEMS)(handler)
-    bff.post(tracks, uses=("catalog",), body=NewTrackIn, problems=COMMAND_PROBLEMS)(post_track)
+    bff.post(tracks, uses=("catalog",), body=NewTrackIn, problems=COMMAND_PROBLEMS, status=201)(
+        post_track
+    )
     bff.post(
         playlists, plan=playlist_plan, body=NewPlaylistIn, response=playlist_out,
-        problems=COMMAND_PROBLEMS,
+        problems=COMMAND_PROBLEMS, status=201,
     )(create_playlist)  # fmt: skip
     bff.route(
         "PATCH", f"{playlists}/{{id}}", plan=playlist_plan, body=PlaylistEditIn,

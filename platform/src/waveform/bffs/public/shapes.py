@@ -40,6 +40,7 @@ class PublicTrack(msgspec.Struct):
 
 
 class TrackOut(AggregateBody, kw_only=True):
+    __data_class__: ClassVar[DataClass] = DataClass.PUBLIC
     track: PublicTrack
     owner: PublicUser | None = None
     #: The signed-in user's own like and repost (false for an app token), and the likes.
