@@ -14,9 +14,10 @@ from collections.abc import Mapping, Sequence
 import msgspec
 
 from tailor.dashboard.scrape import History, Snapshot, label, total
+from tailor.resilience.breaker import BreakerState
 
-#: tailor_circuit_state's values (tailor.resilience.breaker.BreakerState).
-BREAKER_STATES = {0: "closed", 1: "half-open", 2: "open"}
+#: tailor_circuit_state's values as words: closed, half-open, open.
+BREAKER_STATES = {int(s): s.name.lower().replace("_", "-") for s in BreakerState}
 #: Cache lookup results that were answered from the cache, and those that are no lookup.
 CACHE_HITS = frozenset({"hit", "stale"})
 CACHE_NOT_LOOKED_UP = frozenset({"bypass"})
