@@ -97,3 +97,10 @@ def test_a_stopped_services_breaker_shows_open_within_one_refresh(
                 break
         assert _breaker(platform, "mobile", "playlists") == 2.0, "the breaker never opened"
     expect(breaker).to_have_text("open", timeout=REFRESH_S * 1000 + SCRAPE_AND_DRAW_MS)
+
+
+def test_a_bff_without_traffic_shows_no_empty_tables(dashboard: Page) -> None:
+    web = dashboard.locator('[data-bff="web"]')
+    expect(web.locator('[data-table="Upstreams"]')).to_have_count(1)
+    expect(web.locator('[data-table="Routes"]')).to_have_count(0)
+    expect(web).not_to_contain_text("null")

@@ -65,7 +65,7 @@ function renderBff(bff, board) {
   }
   section.append(summary);
   if (!bff.up) section.append(el("p", { class: "state-down", text: bff.error || "not answering" }));
-  section.append(
+  const tables = [
     table("Routes", [["route"], ["req/s", "num"], ["errors", "num"], ["p50", "num"], ["p99", "num"]],
       bff.routes.map((r) => el("tr", { "data-route": r.route },
         cell(r.route), cell(num(r.rate), "num"),
@@ -82,7 +82,8 @@ function renderBff(bff, board) {
       bff.clients.map((c) => el("tr", {}, cell(c.app), cell(c.platform), cell(c.version), cell(pct(c.share), "num")))),
     table("Deprecated routes", [["route"], ["deprecated"], ["sunset"], ["calls/s", "num"]],
       bff.deprecations.map((d) => el("tr", {}, cell(d.route), cell(when(d.deprecated_at)), cell(when(d.sunset_at)), cell(num(d.rate), "num")))),
-  );
+  ];
+  section.append(...tables.filter(Boolean));  // an empty table is left out
   return section;
 }
 
