@@ -141,8 +141,8 @@ class Scraper:
     async def fresh(self, max_age_s: float) -> None:
         """Scrape unless every target's latest snapshot is younger than ``max_age_s``."""
         now = self._clock()
-        ages = [h.latest.at if h.latest else 0.0 for h in self.histories.values()]
-        if not ages or min(ages) <= now - max_age_s:
+        scraped = [h.latest.at if h.latest else 0.0 for h in self.histories.values()]
+        if not scraped or min(scraped) <= now - max_age_s:
             await self.scrape()
 
     async def run(self, interval_s: float) -> None:

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from importlib.resources import files
 
 from tailor.dashboard.scrape import Scraper
-from tailor.dashboard.view import board
+from tailor.dashboard.view import Board, board
 from tailor.http import JSON_CONTENT_TYPE, Request, Response, json_response
 from tailor.problem import problem_response
 from tailor.serve.http1 import Http1Server, ServerSettings
@@ -89,7 +89,7 @@ class Dashboard:
         response.headers.extend(_SECURITY_HEADERS)
         return response
 
-    async def board(self) -> object:
+    async def board(self) -> Board:
         """The board as of now (scraping first if the last scrape is a quarter refresh old)."""
         await self.scraper.fresh(self.refresh_s / 4)
         return board(
