@@ -78,6 +78,7 @@ class BffView(msgspec.Struct):
     up: bool
     error: str | None
     version: str | None
+    skewed: bool  # runs a version other than most BFFs do (on a tie, every version is)
     scraped_at: float | None
     window_s: float | None  # the span the rates are over (None: not two scrapes yet)
     rate: float
@@ -168,6 +169,7 @@ def bff_view(
         up=latest is not None and latest.up,
         error=latest.error if latest is not None else "not scraped yet",
         version=version,
+        skewed=False,
         scraped_at=latest.at if latest is not None else None,
         window_s=None,
         rate=0.0,
@@ -325,6 +327,10 @@ def board(
     for view in views:
         if view.up and view.version is not None:
             versions.setdefault(view.version, []).append(view.name)
+    most = max((len(names) for names in versions.values()), default=0)
+    common = [v for v, names in versions.items() if len(names) == most]
+    for view in views:
+        view.skewed = len(versions) > 1 and (view.version not in common or len(common) > 1)
     return Board(
         generated_at=now,
         refresh_s=refresh_s,

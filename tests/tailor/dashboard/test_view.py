@@ -172,6 +172,21 @@ async def test_bffs_on_different_versions_are_skew(monkeypatch: pytest.MonkeyPat
     assert board.versions == {"1.0.0": ["mobile"], "1.1.0": ["web"]}
 
 
+async def test_the_bffs_off_the_version_most_run_are_the_skewed_ones(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(VERSION_ENV, "1.0.0")
+    fleet = Fleet("mobile", "web", "tv")
+    monkeypatch.setenv(VERSION_ENV, "1.1.0")
+    fleet.bffs["tv"] = FakeBff("tv")
+    await fleet.scrape_at(1000.0)
+    assert {v.name: v.skewed for v in fleet.board().bffs} == {
+        "mobile": False,
+        "web": False,
+        "tv": True,
+    }
+
+
 async def test_bffs_on_one_version_are_no_skew(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(VERSION_ENV, "1.0.0")
     fleet = Fleet("mobile", "web")

@@ -41,7 +41,7 @@ function renderBff(bff, board) {
     "data-bff": bff.name,
     "data-up": String(bff.up),
   });
-  const skewed = board.skew && bff.version !== null;
+  const skewed = bff.skewed;
   const version = el("span", {
     class: "version" + (skewed ? " skew" : ""),
     "data-skew": String(skewed),
