@@ -82,6 +82,7 @@ class BffView(msgspec.Struct):
     scraped_at: float | None
     window_s: float | None  # the span the rates are over (None: not two scrapes yet)
     rate: float
+    redis_up: bool | None  # the BFF's Redis answers PING (None: the BFF uses no Redis)
     routes: list[RouteView]
     upstreams: list[UpstreamView]
     cache_hit_ratio: float | None
@@ -173,6 +174,7 @@ def bff_view(
         scraped_at=latest.at if latest is not None else None,
         window_s=None,
         rate=0.0,
+        redis_up=_redis_up(last) if last is not None else None,
         routes=[],
         upstreams=[],
         cache_hit_ratio=None,
@@ -272,6 +274,11 @@ def _fill_rates(view: BffView, oldest: Snapshot, newest: Snapshot) -> None:
             key=lambda item: item[0]["route"],
         )
     ]
+
+
+def _redis_up(snapshot: Snapshot) -> bool | None:
+    value = snapshot.samples.get("tailor_redis_up", {}).get(())
+    return None if value is None else value == 1.0
 
 
 def _upstreams(snapshot: Snapshot) -> list[str]:

@@ -6,6 +6,7 @@ import datetime
 
 import pytest
 from fleet import FakeBff, Fleet
+from prometheus_client import Gauge
 
 from tailor.clients.deprecation import Deprecation
 from tailor.clients.identity import ClientInfo
@@ -64,6 +65,20 @@ async def test_breakers_are_shown_from_the_first_scrape() -> None:
     fleet.bffs["mobile"].resilience.breaker_state.labels("users").set(BreakerState.HALF_OPEN)
     await fleet.scrape_at(1000.0)
     assert [u.breaker for u in (await _mobile(fleet)).upstreams] == ["half-open"]
+
+
+async def test_a_bffs_redis_that_stopped_answering_is_shown_down() -> None:
+    fleet = Fleet("mobile")
+    up = Gauge("tailor_redis_up", "", registry=fleet.bffs["mobile"].metrics.registry)
+    up.set(0)
+    await fleet.scrape_at(1000.0)
+    assert (await _mobile(fleet)).redis_up is False
+
+
+async def test_a_bff_without_redis_shows_no_redis_state() -> None:
+    fleet = Fleet("mobile")
+    await fleet.scrape_at(1000.0)
+    assert (await _mobile(fleet)).redis_up is None
 
 
 async def test_upstream_failures_are_the_share_of_calls_not_ok() -> None:

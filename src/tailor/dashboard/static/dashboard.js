@@ -49,13 +49,16 @@ function renderBff(bff, board) {
   });
   section.append(el("h2", {}, el("span", { text: bff.name + " " }), version));
   const summary = el("div", { class: "summary" });
-  summary.append(
+  summary.append(...[
     el("span", { class: bff.up ? "state-up" : "state-down", "data-field": "state", text: bff.up ? "up" : "DOWN" }),
     el("span", { text: `${num(bff.rate)} req/s` }),
+    bff.redis_up === null ? null : el("span", {
+      class: bff.redis_up ? "state-up" : "state-down", "data-field": "redis", text: bff.redis_up ? "redis up" : "redis DOWN",
+    }),
     el("span", { "data-field": "cache", text: `cache hits ${pct(bff.cache_hit_ratio)}` }),
     el("span", { "data-field": "rate-limited", text: `429 ${num(bff.refusals.rate_limited)}/s` }),
     el("span", { "data-field": "shed", text: `shed ${num(bff.refusals.shed)}/s` }),
-  );
+  ].filter(Boolean));
   for (const slo of bff.slo) {
     summary.append(el("span", {
       class: burnClass(slo.burn),
