@@ -21,7 +21,8 @@ from tailor.errors import ConfigError
 
 
 def parse_targets(pairs: Sequence[str], file: str | None = None) -> dict[str, str]:
-    """``name=url`` pairs (and a TOML file's ``[targets]``) as ``{name: admin URL}``.
+    """``name=url`` pairs (and a TOML file's ``[targets]``) as ``{name: admin URL}``; a
+    BFF with several workers names each one's admin URL, ``name=url,url`` (a list in TOML).
 
     >>> parse_targets(["mobile=http://127.0.0.1:8181"])
     {'mobile': 'http://127.0.0.1:8181'}
@@ -46,11 +47,18 @@ def parse_targets(pairs: Sequence[str], file: str | None = None) -> dict[str, st
             raise ConfigError(f"targets.{pair}", "expected name=http://host:port")
         found[name.strip()] = value.strip()
     targets: dict[str, str] = {}
-    for name, url in found.items():
-        parts = urlsplit(url) if isinstance(url, str) else None
-        if not name or parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ConfigError(f"targets.{name}", f"expected an http(s) URL, got {url!r}")
-        targets[name] = parts.geturl()
+    for name, given in found.items():
+        # One BFF with several workers has one admin port each: a list, or url,url,...
+        urls = given if isinstance(given, list) else str(given).split(",")
+        checked = []
+        for url in urls:
+            parts = urlsplit(url.strip()) if isinstance(url, str) else None
+            if not name or parts is None or parts.scheme not in ("http", "https"):
+                raise ConfigError(f"targets.{name}", f"expected an http(s) URL, got {url!r}")
+            if not parts.hostname:
+                raise ConfigError(f"targets.{name}", f"expected an http(s) URL, got {url!r}")
+            checked.append(parts.geturl())
+        targets[name] = ",".join(checked)
     if not targets:
         raise ConfigError("targets", "name at least one BFF admin URL (--target name=url)")
     return targets

@@ -37,6 +37,39 @@ def parse_samples(text: str) -> dict[str, dict[Labels, float]]:
     return samples
 
 
+#: Sample names that add up across a BFF's workers (counters and histograms); any other
+#: sample is a gauge, merged by its worst (highest) value: an open breaker in one worker is
+#: open, except these, where the lowest is the worst (one worker without Redis is without).
+_SUMMED = ("_total", "_bucket", "_count", "_sum")
+_WORST_IS_LOWEST = frozenset({"tailor_redis_up"})
+
+
+def merge_samples(parts: list[dict[str, dict[Labels, float]]]) -> dict[str, dict[Labels, float]]:
+    """The samples of one BFF's workers as one: counters and histograms summed, gauges by
+    their worst value.
+
+    >>> a = parse_samples('c_total 1\\ng{upstream="u"} 0\\n')
+    >>> b = parse_samples('c_total 2\\ng{upstream="u"} 2\\n')
+    >>> merge_samples([a, b]) == {"c_total": {(): 3.0}, "g": {(("upstream", "u"),): 2.0}}
+    True
+    """
+    if len(parts) == 1:
+        return parts[0]
+    merged: dict[str, dict[Labels, float]] = {}
+    for part in parts:
+        for name, series in part.items():
+            into = merged.setdefault(name, {})
+            summed = name.endswith(_SUMMED)
+            pick = min if name in _WORST_IS_LOWEST else max
+            for labels, value in series.items():
+                seen = into.get(labels)
+                if seen is None:
+                    into[labels] = value
+                else:
+                    into[labels] = seen + value if summed else pick(seen, value)
+    return merged
+
+
 @dataclass(frozen=True)
 class Snapshot:
     """One scrape of one target: when (``time.time()``) and what, or why it failed."""
@@ -161,19 +194,28 @@ class Scraper:
             self.histories[name].add(snapshot)
 
     async def _scrape_one(self, name: str) -> Snapshot:
-        url = self.targets[name].rstrip("/") + "/metrics"
-        request = UpstreamRequest(name, "GET", url, [], self._timeout_s)
+        """One BFF: each of its workers' endpoints (``url,url,...``), their samples merged."""
+        urls = [u.strip() for u in self.targets[name].split(",")]
+        answers = await asyncio.gather(*(self._fetch(name, url) for url in urls))
+        errors = [answer for answer in answers if isinstance(answer, str)]
+        if errors:
+            return Snapshot(self._clock(), error="; ".join(errors))
+        return Snapshot(self._clock(), merge_samples([a for a in answers if isinstance(a, dict)]))
+
+    async def _fetch(self, name: str, url: str) -> dict[str, dict[Labels, float]] | str:
+        """One endpoint's samples, or why there are none."""
+        where = url.rstrip("/") + "/metrics"
+        request = UpstreamRequest(name, "GET", where, [], self._timeout_s)
         try:
             response = await self._transport.send(request)
         except UpstreamError as exc:
-            return Snapshot(self._clock(), error=f"unreachable: {exc}")
+            return f"{where} unreachable: {exc}"
         if response.status != 200:
-            return Snapshot(self._clock(), error=f"/metrics answered {response.status}")
+            return f"{where} answered {response.status}"
         try:
-            samples = parse_samples(response.body.decode("utf-8", "replace"))
+            return parse_samples(response.body.decode("utf-8", "replace"))
         except ValueError as exc:  # prometheus_client's parser raises ValueError
-            return Snapshot(self._clock(), error=f"unreadable metrics: {exc}")
-        return Snapshot(self._clock(), samples)
+            return f"{where} unreadable: {exc}"
 
 
 def label(name: str) -> Callable[[dict[str, str]], str]:

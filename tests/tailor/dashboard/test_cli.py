@@ -20,6 +20,12 @@ def test_targets_from_a_file_and_the_command_line_are_merged(tmp_path: Path) -> 
     }
 
 
+def test_a_targets_file_may_list_the_admin_urls_of_a_bffs_workers(tmp_path: Path) -> None:
+    file = tmp_path / "targets.toml"
+    file.write_text('[targets]\nmobile = ["http://127.0.0.1:8181", "http://127.0.0.1:8182"]\n')
+    assert parse_targets([], str(file)) == {"mobile": "http://127.0.0.1:8181,http://127.0.0.1:8182"}
+
+
 def test_a_target_that_is_not_an_http_url_stops_naming_it() -> None:
     with pytest.raises(ConfigError) as caught:
         parse_targets(["mobile=127.0.0.1:8181"])

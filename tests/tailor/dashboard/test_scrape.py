@@ -5,6 +5,7 @@ from __future__ import annotations
 from fleet import Fleet
 
 from tailor.dashboard.scrape import History, Scraper, Snapshot, label, parse_samples
+from tailor.errors import UpstreamUnavailable
 from tailor.upstream.mock import MockTransport
 from tailor.upstream.transport import UpstreamRequest, UpstreamResponse
 
@@ -39,7 +40,7 @@ async def test_a_target_answering_an_error_status_is_down_naming_it() -> None:
     scraper = Scraper({"mobile": "http://m:1"}, keep_s=60, transport=MockTransport(answer))
     await scraper.scrape()
     latest = scraper.histories["mobile"].latest
-    assert latest is not None and latest.error == "/metrics answered 503"
+    assert latest is not None and latest.error == "http://m:1/metrics answered 503"
 
 
 def test_a_counter_that_went_down_is_counted_as_restarted() -> None:
@@ -87,3 +88,44 @@ async def test_fresh_scrapes_once_the_last_scrape_is_old() -> None:
     fleet.now = 1002.0
     await fleet.scraper.fresh(max_age_s=1.0)
     assert len(fleet.transport.requests) == 2
+
+
+def _workers(answers: dict[str, str | None]) -> Scraper:
+    """A BFF whose workers answer these metrics texts by admin URL (None: unreachable)."""
+
+    async def answer(request: UpstreamRequest) -> UpstreamResponse:
+        text = answers[request.url.removesuffix("/metrics")]
+        if text is None:
+            raise UpstreamUnavailable(request.upstream, "connection refused")
+        return UpstreamResponse(200, {}, text.encode())
+
+    return Scraper({"mobile": ",".join(answers)}, keep_s=60, transport=MockTransport(answer))
+
+
+async def test_a_bffs_workers_counters_are_summed() -> None:
+    scraper = _workers(
+        {"http://w:1": 'c_total{route="/a"} 2\n', "http://w:2": 'c_total{route="/a"} 3\n'}
+    )
+    await scraper.scrape()
+    latest = scraper.histories["mobile"].latest
+    assert latest is not None and latest.samples["c_total"] == {(("route", "/a"),): 5.0}
+
+
+async def test_a_breaker_open_in_one_worker_is_open_for_the_bff() -> None:
+    open_, closed = (
+        'tailor_circuit_state{upstream="u"} 2\n',
+        'tailor_circuit_state{upstream="u"} 0\n',
+    )
+    scraper = _workers({"http://w:1": closed, "http://w:2": open_})
+    await scraper.scrape()
+    latest = scraper.histories["mobile"].latest
+    assert latest is not None
+    assert latest.samples["tailor_circuit_state"] == {(("upstream", "u"),): 2.0}
+
+
+async def test_one_unreachable_worker_marks_the_bff_down_naming_it() -> None:
+    scraper = _workers({"http://w:1": "c_total 1\n", "http://w:2": None})
+    await scraper.scrape()
+    latest = scraper.histories["mobile"].latest
+    assert latest is not None and not latest.up
+    assert (latest.error or "").startswith("http://w:2/metrics unreachable")
