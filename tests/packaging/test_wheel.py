@@ -191,3 +191,15 @@ def test_a_config_asking_for_redis_without_the_extra_stops_startup_naming_it(
     assert "state.redis_url" in done.stderr
     assert "tailor[redis]" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_the_wheel_carries_the_dashboards_page(python: Path, work: Path) -> None:
+    script = (
+        "from importlib.resources import files\n"
+        "print(' '.join(sorted(p.name for p in (files('tailor.dashboard') / 'static').iterdir())))"
+    )
+    assert _run([python, "-c", script], work).split() == [
+        "dashboard.css",
+        "dashboard.js",
+        "index.html",
+    ]

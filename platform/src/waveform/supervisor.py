@@ -61,6 +61,8 @@ TLS_BFFS = frozenset({"partner"})
 #: BFFs that also listen with TLS on a port of their own (listen.tls_port): the mobile BFF,
 #: h2 over TLS beside HTTP/1.1 and h2c on its port.
 TLS_PORTS: dict[str, int] = {"mobile": 8441}
+#: The dashboard of all BFFs (``python -m tailor dashboard``, docs/dashboard.md).
+DASHBOARD_PORT = 8180
 STDERR_TAIL = 20
 #: How a BFF's access line (tailor.stages.access_log) starts.
 ACCESS_LINE = '{"request_id":'
@@ -101,7 +103,7 @@ class Component:
     """One process: what to run, where it listens, and its running state."""
 
     name: str
-    kind: str  # "redis", "service" or "bff"
+    kind: str  # "redis", "service", "bff" or "tool" (the dashboard)
     port: int
     admin_port: int | None = None
     argv: list[str] = field(default_factory=list)
@@ -185,6 +187,8 @@ class Platform:
     ``heal=False`` only reports a crash; otherwise a crashed component is restarted after
     ``restart_backoff`` (first delay, cap) and given up on after ``give_up_after`` crashes
     within ``crash_window_s``.
+    ``dashboard=True`` adds ``python -m tailor dashboard`` over every BFF's admin port as the
+    component ``dashboard`` (refreshing every ``dashboard_refresh_s``), started after them.
     ``tls_listeners=True`` gives the mobile BFF its TLS listener (h2 and HTTP/1.1, the demo
     certificate) on a port of its own, ``tls_ports``, beside its clear-text one.
     """
@@ -213,6 +217,8 @@ class Platform:
         upstreams: str | None = None,
         tracing_endpoint: str | None = None,
         tracing_sample_ratio: float = 1.0,
+        dashboard: bool = False,
+        dashboard_refresh_s: float = 5.0,
     ) -> None:
         self.data_dir = Path(data_dir).resolve()
         self.upstreams = upstreams or os.environ.get(UPSTREAMS_ENV) or "http"
@@ -246,6 +252,8 @@ class Platform:
             self.components["redis"] = Component("redis", "redis", self.redis.port, argv=argv)
         names = self._select(components)
         self._plan(names, ephemeral, base_port)
+        if dashboard:
+            self._plan_dashboard(ephemeral, base_port, dashboard_refresh_s)
         self._watcher: threading.Thread | None = None
 
     # -- planning --------------------------------------------------------------------------
@@ -337,6 +345,18 @@ class Platform:
             if comp.kind == "bff":
                 comp.env.setdefault(TOKEN_SECRET_ENV, token_client_secret(self.seed, f"bff-{name}"))
             self.components[name] = comp
+
+    def _plan_dashboard(self, ephemeral: bool, base_port: int | None, refresh_s: float) -> None:
+        """The dashboard over the BFFs planned so far (a tool: after them, no admin port)."""
+        shift = 0 if base_port is None else base_port - SERVICES["accounts"]
+        port = free_ports(1)[0] if ephemeral else DASHBOARD_PORT + shift
+        bffs = [c for c in self.components.values() if c.kind == "bff"]
+        argv = [self.python, "-m", "tailor", "dashboard", "--host", HOST, "--port", str(port)]
+        argv += ["--refresh", str(refresh_s)]
+        for comp in bffs:
+            argv += ["--target", f"{comp.name}=http://{HOST}:{comp.admin_port}"]
+        self.components["dashboard"] = Component("dashboard", "tool", port, argv=argv)
+        self.ports["dashboard"] = port
 
     def _tracing_env(self) -> dict[str, str]:
         if self.tracing_endpoint is None:
@@ -516,6 +536,10 @@ class Platform:
             )
             self._spawn(comp)
         self._await_health(bffs, deadline)
+        tools = [c for c in self.components.values() if c.kind == "tool"]
+        for comp in tools:
+            self._spawn(comp)
+        self._await_health(tools, deadline)
         self._say(
             f"platform: {len(self.running())}/{len(self.components)} components up "
             f"in {time.monotonic() - began:.1f} s"
@@ -902,6 +926,7 @@ def demo(argv: Sequence[str] | None = None) -> int:
         tls_listeners=True,
         upstreams=args.upstreams,
         tracing_endpoint=args.trace_endpoint,
+        dashboard=not args.services_only,
     )
     try:
         platform.start()
