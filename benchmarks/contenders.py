@@ -39,6 +39,8 @@ class Contender:
     workers: int = 1
     #: the process name in ``Processes`` while it runs (``<scenario>-<key>``)
     name: str = ""
+    #: tailor's admin listener (``/metrics``), when it has one on
+    admin: int | None = None
 
     @property
     def url(self) -> str:
@@ -110,6 +112,7 @@ def tailor_full(
         port,
         start,
         workers=workers,
+        admin=admin if workers == 1 else None,
     )
 
 

@@ -187,6 +187,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--soak-seconds", type=float, help="soak length after its warm-up (600; --quick 3)"
     )
     parser.add_argument(
+        "--soak-segment-seconds",
+        type=float,
+        default=overload.SOAK_SEGMENT_S,
+        help="the soak's segments, RSS and 5xx reasons read after each (60)",
+    )
+    parser.add_argument(
         "--no-docs",
         action="store_true",
         help="leave docs/ and benchmarks/results/latest.json alone (result JSON to $TMPDIR)",
