@@ -12,20 +12,9 @@ multiplicative decrease): every ``interval_s`` a timer measures how late it ran.
 the last two measurements is the standing lag (a single long pause, a garbage collection or a
 descheduled process, is not a queue). Above ``target_lag_s``, while the cap is full, the cap
 shrinks by a tenth; below half of it the cap grows by a sixteenth, back up to the configured
-ceiling. A loop that lags with room under the cap lags for another reason (new connections
-arriving, say): admitting fewer would not help, so the cap stays. A core whose requests wait on
-upstreams never lags, and keeps the whole ceiling.
-
-Nor is lag the process's own doing when the process was not running: a neighbour on the core
-(another process the scheduler gives its turns to) makes every timer late while this process
-uses a fraction of the core. Each measurement also reads the process's CPU time; while its
-share of the wall-clock time (a moving average over about ``BUSY_SAMPLES`` measurements) is
-under ``BUSY_SHARE``, the loop's lag is not taken for an overload: the cap does not shrink, and
-a cap that shrank grows back. Without this the cap fell to the floor and stayed there (a soak at
-70% of the peak, a neighbour taking a quarter of the core: the cap full at every size, every
-sample late, 9,000-15,000 requests shed a minute while the process served 1,000-1,200 a second
-of the 1,482 offered): the refusals are then the only thing that stays cheap, and latency is
-bounded by the shed stage's queue and wait limits instead.
+ceiling. A loop that lags with room under the cap lags for another reason (a neighbour on the
+core, new connections arriving): admitting fewer would not help, so the cap stays. A core whose
+requests wait on upstreams never lags, and keeps the whole ceiling.
 
 A cap at its ceiling starts to shrink only once the lag has stood above the target for
 ``window_s`` in a row: a stall (the process descheduled, a long collection) leaves a backlog
@@ -43,8 +32,6 @@ cap grew back to the ceiling in a quiet moment is still an overload).
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
 from typing import Protocol
 
 #: The cap never falls below this (or the ceiling, if lower): a few requests always run.
@@ -53,10 +40,6 @@ FLOOR = 8
 INTERVAL_S = 0.01
 #: For this long after the cap last shrank, it shrinks again without waiting for the window.
 RECENT_S = 10.0
-#: Under this share of the wall-clock time on the CPU, the process's lag is not its own load.
-BUSY_SHARE = 0.85
-#: The process's CPU share is averaged over about this many measurements.
-BUSY_SAMPLES = 10
 
 
 class Capped(Protocol):
@@ -69,16 +52,8 @@ class Capped(Protocol):
 class LagLimit:
     """An in-flight cap that follows the event loop's standing lag (see the module doc)."""
 
-    def __init__(
-        self,
-        *,
-        ceiling: int,
-        target_lag_s: float,
-        window_s: float = 1.0,
-        cpu_clock: Callable[[], float] = time.process_time,
-    ) -> None:
+    def __init__(self, *, ceiling: int, target_lag_s: float, window_s: float = 1.0) -> None:
         self.ceiling = ceiling
-        self.cpu_clock = cpu_clock  # the process's CPU time, seconds
         self.target_lag_s = target_lag_s
         self.window_s = window_s
         self.value = ceiling
@@ -86,27 +61,22 @@ class LagLimit:
         self._last_s = 0.0
         self._late_s = 0.0  # how long every measurement has been over the target
         self._since_shrunk_s = RECENT_S  # how long since the cap last shrank
-        self.busy = 1.0  # the process's recent share of the wall-clock time on the CPU
 
-    def adjust(self, lag_s: float, *, full: bool, busy: float = 1.0) -> int:
-        """Take one measurement of the loop's lag, ``full`` if the cap was, ``busy`` the
-        process's share of the time on the CPU since the last; the cap after it."""
+    def adjust(self, lag_s: float, *, full: bool) -> int:
+        """Take one measurement of the loop's lag, ``full`` if the cap was; the cap after it."""
         standing = min(lag_s, self._last_s)
         self._last_s = lag_s
         self.lag_s = standing
-        self.busy += (busy - self.busy) / BUSY_SAMPLES
-        own = self.busy >= BUSY_SHARE  # else the lag is a neighbour's turn on the core
         # Each measurement spans its interval and its lag: the time the loop has been late.
         spanned = INTERVAL_S + lag_s
-        late = lag_s > self.target_lag_s and own
-        self._late_s = self._late_s + spanned if late else 0.0
+        self._late_s = self._late_s + spanned if lag_s > self.target_lag_s else 0.0
         self._since_shrunk_s += spanned
-        if standing > self.target_lag_s and own:
+        if standing > self.target_lag_s:
             if not full or self._stall(at_ceiling=self.value >= self.ceiling):
                 return self.value  # not the admitted requests' doing, or not (yet) an overload
             self.value = max(min(FLOOR, self.ceiling), int(self.value * 0.9))
             self._since_shrunk_s = 0.0
-        elif (standing < self.target_lag_s / 2 or not own) and self.value < self.ceiling:
+        elif standing < self.target_lag_s / 2 and self.value < self.ceiling:
             self.value = min(self.ceiling, self.value + max(1, self.value // 16))
         return self.value
 
@@ -120,11 +90,9 @@ class LagLimit:
         (a BFF background job)."""
         loop = asyncio.get_running_loop()
         while True:
-            started, cpu = loop.time(), self.cpu_clock()
+            started = loop.time()
             await asyncio.sleep(INTERVAL_S)
-            spanned = loop.time() - started
-            lag = max(0.0, spanned - INTERVAL_S)
-            busy = (self.cpu_clock() - cpu) / spanned if spanned > 0 else 1.0
+            lag = max(0.0, loop.time() - started - INTERVAL_S)
             # Nearly full counts: a sample can fall between an answer and the next admission.
             full = gate.in_flight * 10 >= gate.max_in_flight * 9
-            gate.max_in_flight = self.adjust(lag, full=full, busy=busy)
+            gate.max_in_flight = self.adjust(lag, full=full)
