@@ -264,10 +264,18 @@ class Bench:
                 raise RuntimeError(f"{scenario}: {c.key} answers different JSON: {found}")
         say(f"{scenario}: every contender answers the same JSON")
 
-    def wrk(self, c: Contender, seconds: float, cpu: int, *, measure: bool) -> wrk.WrkResult:
+    def wrk(
+        self,
+        c: Contender,
+        seconds: float,
+        cpu: int,
+        *,
+        measure: bool,
+        headers: tuple[str, ...] = (),
+    ) -> wrk.WrkResult:
         pgid = self.procs.started[c.name].pid if measure else None
         return wrk.run(c.url, token=self.token, seconds=seconds, cpu=cpu, pgid=pgid,
-                       connections=self.args.connections)  # fmt: skip
+                       connections=self.args.connections, headers=headers)  # fmt: skip
 
     def closed_loop(
         self,
