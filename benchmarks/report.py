@@ -420,6 +420,15 @@ def _grpc_table(s: dict[str, Any]) -> str:
             f"the masks its consumed structs ask for, {b['whole']:,} without "
             f"({1 - b['masked'] / b['whole']:.0%} saved)."
         )
+    n = s.get("against_node")
+    if n:
+        rows.append("")
+        rows.append(
+            "Closed loop in the same run (wrk, interleaved rounds, medians): "
+            f"{n['labels']['tailor']} {n['tailor_rps']:,.0f} rps, "
+            f"{n['labels']['node']} {n['node_rps']:,.0f} rps: "
+            f"{n['ratio_to_node']:.2f}x Node."
+        )
     return "\n".join(rows)
 
 

@@ -23,7 +23,8 @@ for ``--soak-seconds``: RSS growth after warm-up, 5xx). Both in benchmarks/overl
 ``http2`` (h2load for both protocols: the cache hit over h2c and over HTTP/1.1, granian's
 HTTP/2 answering the same bytes, and the home over h2c and HTTP/1.1; rate and CPU per answer).
 ``grpc`` (the home with users and catalog over JSON, Connect and gRPC against the real
-services, CPU per home in-process: benchmarks/grpc_home.py).
+services, CPU per home in-process; then the mobile BFF process with users and catalog over gRPC
+from benchmarks/grpc_replay.py against Node, closed loop: benchmarks/grpc_home.py).
 
 Layout on a 2-core machine: the contender has core 0 to itself (``taskset -c 0``); the
 upstream nginx (for ``latency``, a second nginx holding each answer 20 ms with the echo
