@@ -270,7 +270,11 @@ class BFF:
         request would be refused (the shed stage, overloaded), so the server turns it away at
         accept, before it costs a transport (:mod:`tailor.serve.http1`)."""
         ctx = self._ctx
-        return ctx is None or all(check() for check in ctx.admission)
+        if ctx is not None:
+            for check in ctx.admission:  # asked per connection: no generator
+                if not check():
+                    return False
+        return True
 
     def handle(self, request: Request) -> Awaitable[Response]:
         """Run one request through the pipeline: ``await bff.handle(request)``."""

@@ -63,6 +63,7 @@ sanitize, authentication and the rest), so each is written once for every server
 
 from __future__ import annotations
 
+import _socket
 import asyncio
 import contextvars
 import logging
@@ -810,6 +811,7 @@ class Http1Server:
         self.accepted = 0
         self.turned_away = 0
         self._listener: socket.socket | None = None
+        self._family = int(socket.AF_INET)  # the listener's, set by start()
         self._opening = 0  # accepted, transport not made yet (a TLS handshake in progress)
         self._busy = problem_response(
             503,
@@ -821,6 +823,9 @@ class Http1Server:
             "the service is over capacity; retry later",
             headers=(("retry-after", str(settings.retry_after_s)),),
         )
+        # Those two answers' bytes, made again only when the date line changes (once a second).
+        self._refusals: dict[int, bytes] = {}
+        self._refusals_date = ""
         self._sweeper: asyncio.TimerHandle | None = None
         self._retry: asyncio.TimerHandle | None = None
         self._drained: asyncio.Event | None = None
@@ -850,6 +855,7 @@ class Http1Server:
             sock = socket.create_server((host, port), backlog=self.settings.backlog)
         sock.setblocking(False)
         self._listener = sock
+        self._family = int(sock.family)
         self.loop.add_reader(sock.fileno(), self._accept)
         self._sweeper = self.loop.call_later(SWEEP_INTERVAL_S, self._sweep)
 
@@ -858,10 +864,14 @@ class Http1Server:
         listener = self._listener
         assert listener is not None
         admitting = self.settings.admitting
+        # The descriptor alone (what socket.accept wraps): a connection turned away never
+        # becomes a socket.socket.
+        accept: Callable[[], tuple[int, Any]] = listener._accept  # type: ignore[attr-defined]
+        family, kind, proto = listener.family, listener.type, listener.proto
         taken = 0
         for _ in range(ACCEPT_BATCH):
             try:
-                conn, _ = listener.accept()
+                fd, _ = accept()
             except (BlockingIOError, InterruptedError):
                 break
             except OSError as exc:  # out of descriptors or buffers: retry shortly, not at once
@@ -871,11 +881,12 @@ class Http1Server:
                 break
             taken += 1
             if len(self.connections) + self._opening >= self.settings.max_connections:
-                self._turn_away(conn, self._busy)
+                self._turn_away(fd, self._busy)
             elif admitting is not None and not admitting():
-                self._turn_away(conn, self._overloaded)
+                self._turn_away(fd, self._overloaded)
             else:
                 self._opening += 1
+                conn = socket.socket(family, kind, proto, fd)
                 self.loop.create_task(self._adopt(conn))
         if taken:
             self.accept_wakeups += 1
@@ -886,20 +897,34 @@ class Http1Server:
         if self._listener is not None:
             self.loop.add_reader(self._listener.fileno(), self._accept)
 
-    def _turn_away(self, conn: socket.socket, answer: Response) -> None:
-        """Over the connection cap, or not admitting: a 503 written straight to the socket,
-        then closed."""
+    def _turn_away(self, fd: int, answer: Response) -> None:
+        """Over the connection cap, or not admitting: a 503 written straight to the new
+        connection's descriptor ``fd``, then closed."""
         self.turned_away += 1
+        # A bare C-level socket: none of socket.socket's Python-level setup, and the flags
+        # make each call non-blocking without a system call to switch the socket's mode.
+        conn = _socket.socket(self._family, socket.SOCK_STREAM, 0, fd)
         try:
-            conn.setblocking(False)
             if self.settings.tls is None:  # over TLS an answer needs a handshake: closed only
-                conn.send(_Connection._head(answer, False) + answer.body)
+                conn.send(self._refusal(answer), socket.MSG_DONTWAIT)
             # What the client already sent is read first: closing with unread bytes would
             # reset the connection, and a reset may reach the client before the 503 does.
-            conn.recv(self.settings.head_limit)
+            conn.recv(self.settings.head_limit, socket.MSG_DONTWAIT)
         except OSError:
             pass  # the client went away, or its request has not arrived: nothing to read
         conn.close()
+
+    def _refusal(self, answer: Response) -> bytes:
+        """``answer``'s bytes, made once per date line (the date is its only moving part)."""
+        line = _date.line()
+        if line is not self._refusals_date:
+            self._refusals_date = line
+            self._refusals = {}
+        key = id(answer)
+        data = self._refusals.get(key)
+        if data is None:
+            data = self._refusals[key] = _Connection._head(answer, False) + answer.body
+        return data
 
     async def _adopt(self, conn: socket.socket) -> None:
         tls = self.settings.tls

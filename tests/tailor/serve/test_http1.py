@@ -12,6 +12,7 @@ import asyncio
 import contextvars
 import hashlib
 import json
+import os
 import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -1129,6 +1130,34 @@ async def test_connections_waiting_to_be_accepted_are_all_taken_in_one_wake_up(
             assert (await loop.sock_recv(sock, 4096)).startswith(b"HTTP/1.1 200 ")
         sock.close()
     assert (server.accept_wakeups, server.accepted) == (1, 5)
+
+
+async def test_connections_queued_while_not_admitting_are_each_refused_and_closed(
+    start: Start,
+) -> None:
+    loop = asyncio.get_running_loop()
+    listener = socket.create_server(("127.0.0.1", 0), backlog=16)
+    descriptors = len(os.listdir("/proc/self/fd"))
+    clients = []
+    for _ in range(5):  # connected by the kernel, queued for accept before the server runs
+        sock = socket.socket()
+        sock.setblocking(False)
+        await loop.sock_connect(sock, listener.getsockname())
+        await loop.sock_sendall(sock, get("/"))
+        clients.append(sock)
+    server = await start(ok, sock=listener, admitting=lambda: False)
+    answers = []
+    for sock in clients:
+        async with asyncio.timeout(TIMEOUT_S):
+            answer = b""
+            while chunk := await loop.sock_recv(sock, 4096):  # read to the server's close
+                answer += chunk
+        answers.append(answer)
+        sock.close()
+    assert all(a.startswith(b"HTTP/1.1 503 ") for a in answers)
+    assert len(set(answers)) <= 2  # the same bytes, but for a date that may have turned
+    assert (server.accept_wakeups, server.turned_away) == (1, 5)
+    assert len(os.listdir("/proc/self/fd")) == descriptors  # each refused one closed
 
 
 async def test_a_connection_over_the_cap_is_answered_503_with_retry_after_and_closed(
