@@ -44,7 +44,8 @@ async function route(focus = true) {
   for (const cleanup of cleanups) cleanup();
   cleanups = [];
   if (!me) return;
-  const [, kind, id] = (location.hash || "#/").slice(1).split("/");
+  const hash = location.hash.startsWith("#/") ? location.hash : "#/";
+  const [, kind, id] = hash.slice(1).split("/");
   try {
     if (!kind) await streamView(main, (f) => cleanups.push(f));
     else if (kind === "tracks" && id) await trackView(main, decodeURIComponent(id), me);
@@ -134,7 +135,14 @@ async function logout() {
 
 async function boot() {
   document.getElementById("logout").addEventListener("click", logout);
-  window.addEventListener("hashchange", () => route());
+  window.addEventListener("hashchange", () => {
+    if (location.hash.startsWith("#/") || !location.hash) route();
+  });
+  // The skip link moves focus to the content without touching the route in the URL.
+  document.querySelector(".skip-link").addEventListener("click", (event) => {
+    event.preventDefault();
+    main.focus();
+  });
   whenUnauthorized(() => ended("Your session ended. Log in again."));
   const saved = savedUser();
   if (!saved) {

@@ -98,6 +98,7 @@ export class Live {
       if (this.stopped || source.readyState !== EventSource.CLOSED) return;
       // Refused outright (a 401 after logout, a 429): ask whether the session still holds.
       this.source = null;
+      this.failures += 1;
       this.handlers.onState("reconnecting");
       this.handlers.onRefused().then((alive) => {
         if (alive && !this.stopped) this.later(null, () => this.connectEvents());
