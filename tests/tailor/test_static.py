@@ -174,3 +174,20 @@ async def test_an_unknown_asset_name_is_a_404_problem(site_dir: Path) -> None:
     response = await call(bff_with(StaticSite(site_dir)), "GET", "/assets/app.000000000000.js")
     assert response.status == 404
     assert response.header("content-type") == "application/problem+json"
+
+
+async def test_a_head_gets_the_headers_of_the_get(site_dir: Path) -> None:
+    bff = bff_with(StaticSite(site_dir))
+    get = await call(bff, "GET", "/")
+    head = await call(bff, "HEAD", "/")
+    same = [h for h in get.headers if h[0] != "x-request-id"]
+    assert head.status == 200 and [h for h in head.headers if h[0] != "x-request-id"] == same
+
+
+async def test_the_files_are_counted_under_one_route_label(site_dir: Path) -> None:
+    site = StaticSite(site_dir)
+    bff = bff_with(site)
+    for path in ("/", site.manifest["app.js"], site.manifest["app.css"]):
+        await call(bff, "GET", path)
+    routes = {route for route, _, _ in bff.metrics.requests.known}
+    assert routes == {"(static)"}
