@@ -30,7 +30,8 @@ document.addEventListener("securitypolicyviolation", (e) => {
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     data_dir: Path = tmp_path_factory.mktemp("waveform-browser")
-    with Platform(data_dir, ephemeral=True, scale=SCALE, redis=True) as p:
+    # A generous startup bound: on a loaded machine sixteen processes start at once.
+    with Platform(data_dir, ephemeral=True, scale=SCALE, redis=True, startup_timeout=60) as p:
         assert not p.failures, [f.describe() for f in p.failures.values()]
         yield p
 
@@ -144,6 +145,27 @@ def test_the_skip_link_is_the_first_stop_and_moves_focus_to_the_content(
     page.keyboard.press("Enter")
     expect(page.locator("main")).to_be_focused()
     assert page.url == f"{web}/"  # the route stays
+
+
+def test_a_track_is_liked_and_unliked_by_keyboard_alone_with_focus_visible(
+    page: Page, web: str
+) -> None:
+    log_in(page, web, "alice")
+    page.goto(f"{web}/#/tracks/t5")  # bob's, allowed in alice's country
+    expect(page.get_by_role("heading", level=1)).to_be_focused()  # focus follows the page
+    like = page.get_by_role("button", name="Like", exact=True)
+    for _ in range(10):  # Tab through the page's controls up to the button
+        page.keyboard.press("Tab")
+        if like.evaluate("b => b === document.activeElement"):
+            break
+    expect(like).to_be_focused()
+    assert like.evaluate("b => getComputedStyle(b).outlineStyle") == "solid"
+    before = like.get_attribute("aria-pressed")
+    after = "false" if before == "true" else "true"
+    page.keyboard.press("Space")
+    expect(like).to_have_attribute("aria-pressed", after)
+    page.keyboard.press("Enter")
+    expect(like).to_have_attribute("aria-pressed", before or "false")
 
 
 def test_a_like_is_seen_live_by_the_tracks_owner(

@@ -27,6 +27,20 @@ function problemText(error) {
   return error instanceof ApiError ? error.message : String(error);
 }
 
+/**
+ * Run ``work`` once at a time for ``button``: a second press meanwhile is ignored. The button
+ * stays enabled (aria-busy says it is working), so keyboard focus stays on it.
+ */
+async function busy(button, work) {
+  if (button.getAttribute("aria-busy") === "true") return;
+  button.setAttribute("aria-busy", "true");
+  try {
+    await work();
+  } finally {
+    button.removeAttribute("aria-busy");
+  }
+}
+
 /** Like and repost buttons for a track; ``state`` is {liked, reposted} when known. */
 function trackActions(track, state, onLikes) {
   const status = h("span", { class: "error", role: "alert" });
@@ -46,18 +60,16 @@ function trackActions(track, state, onLikes) {
     repost.setAttribute("aria-label", `Repost ${track.title}`);
   }
 
-  async function command(button, path, done) {
+  function command(button, path, done) {
     const on = button.getAttribute("aria-pressed") === "true";
-    button.disabled = true;
     status.textContent = "";
-    try {
-      const { data } = await api(on ? "DELETE" : "POST", path);
-      done(data);
-    } catch (error) {
-      status.textContent = problemText(error);
-    } finally {
-      button.disabled = false;
-    }
+    return busy(button, async () => {
+      try {
+        done((await api(on ? "DELETE" : "POST", path)).data);
+      } catch (error) {
+        status.textContent = problemText(error);
+      }
+    });
   }
 
   return h("div", { class: "actions" }, like, repost, status);
@@ -79,10 +91,13 @@ export function loginView(main, onLoggedIn, notice) {
     error,
   );
 
-  async function login(event) {
+  function login(event) {
     event.preventDefault();
-    submit.disabled = true;
     error.textContent = "";
+    return busy(submit, attempt);
+  }
+
+  async function attempt() {
     try {
       const { data } = await api("POST", "/api/session", {
         body: { username: username.value, password: password.value },
@@ -90,7 +105,6 @@ export function loginView(main, onLoggedIn, notice) {
       await onLoggedIn(data, username.value);
     } catch (failure) {
       error.textContent = failure.status === 401 ? "Wrong username or password." : problemText(failure);
-      submit.disabled = false;
     }
   }
 
@@ -110,7 +124,7 @@ export async function streamView(main, cleanup) {
   async function load() {
     if (loading || done) return;
     loading = true;
-    more.disabled = true;
+    more.setAttribute("aria-busy", "true");
     status.textContent = "Loading…";
     try {
       const query = cursor ? `?cursor=${encodeURIComponent(cursor)}` : "";
@@ -127,7 +141,7 @@ export async function streamView(main, cleanup) {
       status.textContent = problemText(error);
     } finally {
       loading = false;
-      more.disabled = false;
+      more.removeAttribute("aria-busy");
     }
   }
 
@@ -220,21 +234,21 @@ export async function userView(main, id, me) {
   const status = h("span", { class: "error", role: "alert" });
   let follow = null;
   if (user.id !== me.id) {
-    follow = toggle("Follow", user.following, async () => {
+    follow = toggle("Follow", user.following, () => {
       const on = follow.getAttribute("aria-pressed") === "true";
-      follow.disabled = true;
       status.textContent = "";
-      try {
-        const { data } = await api(on ? "DELETE" : "POST", `/api/users/${encodeURIComponent(user.id)}/follow`);
-        setPressed(follow, data.following);
-        if (data.following !== on) {
-          followers.textContent = String(Number(followers.textContent) + (data.following ? 1 : -1));
+      return busy(follow, async () => {
+        try {
+          const path = `/api/users/${encodeURIComponent(user.id)}/follow`;
+          const { data } = await api(on ? "DELETE" : "POST", path);
+          setPressed(follow, data.following);
+          if (data.following !== on) {
+            followers.textContent = String(Number(followers.textContent) + (data.following ? 1 : -1));
+          }
+        } catch (error) {
+          status.textContent = problemText(error);
         }
-      } catch (error) {
-        status.textContent = problemText(error);
-      } finally {
-        follow.disabled = false;
-      }
+      });
     });
   }
   fill(
@@ -271,7 +285,8 @@ export async function playlistView(main, id, me) {
 
   // Every edit sends the whole new list with If-Match: a lost update is a 412, never a
   // silent overwrite of another tab's change.
-  async function save(change, done) {
+  // After a re-render, focus goes back to the control named ``focus`` (its new place).
+  async function save(change, done, focus) {
     try {
       const answer = await api("PATCH", path, { body: change, ifMatch: etag });
       playlist = answer.data;
@@ -279,6 +294,8 @@ export async function playlistView(main, id, me) {
       rememberPlaylist(me.id, playlist);
       render();
       status.textContent = done;
+      const again = focus && main.querySelector(`button[aria-label="${CSS.escape(focus)}"]:not(:disabled)`);
+      if (again) again.focus();
     } catch (error) {
       if (error.status === 412) {
         ({ data: playlist, etag } = await api("GET", path));
@@ -294,7 +311,8 @@ export async function playlistView(main, id, me) {
     const ids = [...playlist.track_ids];
     const [moved] = ids.splice(index, 1);
     ids.splice(index + by, 0, moved);
-    return save({ track_ids: ids }, `Moved ${playlist.tracks[moved].title}.`);
+    const title = playlist.tracks[moved].title;
+    return save({ track_ids: ids }, `Moved ${title}.`, `Move ${title} ${by < 0 ? "up" : "down"}`);
   }
 
   function remove(index) {
