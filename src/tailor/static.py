@@ -164,6 +164,11 @@ class StaticSite:
         self.index = index
         self.prefix = prefix
         self.csp = csp
+        unknown = [c for c in codings if c not in STARTUP_LEVELS]
+        if unknown:
+            raise ConfigError(
+                "static.codings", f"unknown codings {unknown}: {list(STARTUP_LEVELS)}"
+            )
         self._encoders = {c: encoder(c, STARTUP_LEVELS[c]) for c in codings}
         #: Each file of the directory (its path relative to it) -> the URL it is served at.
         self.manifest: dict[str, str] = {}
@@ -205,12 +210,15 @@ class StaticSite:
         patterns = _REFERENCES.get(suffix)
         if not patterns:
             return sources[name]
-        text = sources[name].decode("utf-8")
+        try:
+            text = sources[name].decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError("static.directory", f"{name} is not UTF-8: {exc}") from exc
         base = PurePosixPath(name).parent
 
         def replace(match: re.Match[str]) -> str:
             ref = match.group("ref")
-            if _EXTERNAL.match(ref) or ref.startswith("data:"):
+            if _EXTERNAL.match(ref):
                 return match.group(0)
             cut = min((i for i in (ref.find("?"), ref.find("#")) if i >= 0), default=len(ref))
             target = _normalize(base / ref[:cut])

@@ -106,6 +106,11 @@ def test_a_directory_without_the_page_stops_startup(tmp_path: Path) -> None:
         StaticSite(tmp_path)
 
 
+def test_an_unknown_coding_stops_startup_naming_it(site_dir: Path) -> None:
+    with pytest.raises(ConfigError, match=r"static\.codings.*deflate"):
+        StaticSite(site_dir, codings=("deflate",))
+
+
 def test_other_origins_and_fragments_are_left_alone(tmp_path: Path) -> None:
     page = (
         '<a href="#main">skip</a><a href="/api/openapi.json">api</a><a href="https://x.test/">x</a>'
