@@ -171,7 +171,9 @@ function entry(item, track, users) {
 
 export async function trackView(main, id, me) {
   const { data: track } = await api("GET", `/api/tracks/${encodeURIComponent(id)}`);
-  const likes = h("span", { id: "likes" }, String(track.like_count ?? 0));
+  // likes: counted by the social service, as a like command answers it (like_count: the
+  // catalog's copy, which may lag).
+  const likes = h("span", { id: "likes" }, String(track.likes ?? track.like_count ?? 0));
   const owner = track.users[track.owner_id];
   fill(
     main,
