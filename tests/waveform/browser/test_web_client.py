@@ -26,6 +26,22 @@ document.addEventListener("securitypolicyviolation", (e) => {
 });
 """
 
+#: A network that lets no WebSocket through (a proxy that refuses the upgrade): each
+#: connection fails before it opens, as the browser reports a refused handshake.
+NO_WEBSOCKETS = """
+window.WebSocket = class extends EventTarget {
+  constructor(url) {
+    super();
+    this.url = String(url);
+    setTimeout(() => {
+      this.dispatchEvent(new Event("error"));
+      this.dispatchEvent(new CloseEvent("close", { code: 1006 }));
+    }, 0);
+  }
+  close() {}
+};
+"""
+
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
@@ -209,6 +225,26 @@ def test_bobs_new_post_appears_live_in_alices_banner(
     expect(banner).to_contain_text(f"bob posted {title}")
     banner.get_by_role("link", name=title).click()
     expect(page.get_by_role("heading", name=title)).to_be_visible()
+
+
+def test_without_websockets_the_banner_falls_back_to_server_sent_events(
+    page: Page, web: str, browser: Browser
+) -> None:
+    page.add_init_script(NO_WEBSOCKETS)
+    with page.expect_request(lambda r: r.url.endswith("/api/live/sse")):
+        log_in(page, web, "alice")
+    expect(page.locator("body")).to_have_attribute("data-live", "sse")
+    bob, bobs_page = person(browser, web, "bob")
+    title = f"Over SSE {uuid.uuid4().hex[:8]}"
+    try:
+        bobs_page.get_by_role("link", name="Post a track").click()
+        bobs_page.get_by_label("Title").fill(title)
+        bobs_page.get_by_role("button", name="Post track").click()
+        expect(bobs_page.get_by_role("heading", name=title)).to_be_visible()
+    finally:
+        bob.close()
+    banner = page.get_by_role("status").filter(has_text="New activity")
+    expect(banner).to_contain_text(f"bob posted {title}")
 
 
 def test_logging_out_closes_the_live_connection(page: Page, web: str) -> None:
