@@ -77,6 +77,7 @@ def test_default_ports_and_banner(tmp_path: Path) -> None:
     assert p.admin_url("web") == "http://127.0.0.1:8182"
     banner = demo_banner(p)
     assert "/v1/auth/token" in banner and "/v1/home" in banner and "wave-alice" in banner
+    assert "open http://127.0.0.1:8082/ in a browser" in banner  # the web client
 
 
 def test_free_ports_are_distinct() -> None:

@@ -829,11 +829,26 @@ def demo_banner(p: Platform) -> str:
             f'  curl -s {mobile}/v1/home -H "authorization: Bearer $TOKEN"',
             *http2_banner(p),
             "",
+            *web_client_banner(p),
             *edge_banner(p),
             f"Each component's log: {p.log_path('<component>')}",
             "Ctrl-C stops everything.",
         ]
     )
+
+
+def web_client_banner(p: Platform) -> list[str]:
+    """Where the web BFF's single-page client is, and how to see live updates in it."""
+    if "web" not in p.components:
+        return []
+    web = p.url("web")
+    return [
+        f"The web client: open {web}/ in a browser and log in as alice (password wave-alice).",
+        f"  Log in as bob (wave-bob) at http://localhost:{p.ports['web']}/ (another origin: a",
+        "  session of its own) or in a private window, and post a track: it appears in",
+        "  alice's New activity banner; alice's like of a track of bob's appears in his.",
+        "",
+    ]
 
 
 def http2_banner(p: Platform) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, ClassVar
 
 import msgspec
@@ -11,6 +12,7 @@ from tailor.cache import CachePolicy, tag
 from tailor.govern.labels import DataClass
 from tailor.params import Query, Token
 from tailor.serve.run import config_from_env
+from tailor.static import StaticSite
 from waveform.bffs.cards import index_tracks, user_card
 from waveform.bffs.commands import versioned_screen
 from waveform.bffs.consumed import (
@@ -115,6 +117,8 @@ PROFILE: dict[str, Any] = {
 }
 
 PAGE = 20
+#: The single-page app served at "/" (docs/web-client.md): plain ES modules, no build step.
+CLIENT = Path(__file__).with_name("client")
 
 
 def summary(track: CatalogTrack) -> TrackSummary:
@@ -271,6 +275,7 @@ def build(config: Any) -> BFF:
         token_endpoint("waveform-web")
     )
     add_session_routes(bff)
+    bff.add_stage(StaticSite(CLIENT), before="route")
 
     def caller(request: Request) -> str:
         assert request.principal is not None
