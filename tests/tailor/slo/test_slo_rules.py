@@ -9,9 +9,12 @@ from typing import Any
 
 import pytest
 import yaml
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tailor.errors import ConfigError
 from tailor.govern.command import load_bff
+from tailor.observe.metrics import Metrics
 from tailor.slo.cli import main
 from tailor.slo.rules import ALERTS, availability_ratio, classes_of, latency_ratio
 from tailor.slo.spec import parse
@@ -139,3 +142,24 @@ def test_a_bad_spec_exits_2_naming_the_key(
     assert main([str(spec), "--out", str(tmp_path)]) == 2
     assert "bffs.kiosk.classes.write.availability" in capsys.readouterr().err
     assert not (tmp_path / "alertmanager.yml").exists()
+
+
+def test_the_rules_read_series_a_bff_really_exports_with_the_labels_they_match() -> None:
+    metrics = Metrics("kiosk")
+    metrics.requests.series("/v1/items/{id}", "GET", 503).record(0.3)
+    exposed = generate_latest(metrics.registry).decode()
+    samples = [s for f in text_string_to_metric_families(exposed) for s in f.samples]
+    groups = classes_of(
+        "kiosk", load_bff(MODULE), _objectives(dict.fromkeys(("read", "write", "auth"), OBJECTIVE))
+    )
+    wanted = {
+        "tailor_requests_total": {"route", "method", "status"},
+        "tailor_request_duration_seconds_bucket": {"route", "le"},
+        "tailor_request_duration_seconds_count": {"route"},
+    }
+    for name, labels in wanted.items():
+        assert any(s.name == name and set(s.labels) == labels for s in samples), name
+        assert name in availability_ratio(groups[0], "5m") + latency_ratio(groups[0], 0.25, "5m")
+    le = re.search(r'le="([^"]+)"', latency_ratio(groups[0], 0.25, "5m"))
+    assert le is not None
+    assert any(s.labels.get("le") == le.group(1) for s in samples)
