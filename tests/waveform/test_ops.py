@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import tomllib
 from pathlib import Path
 
 import pytest
 
-from tailor.slo.cli import ALERTMANAGER, PROMETHEUS, RULES, generate, stale
+from tailor.slo.cli import ALERTMANAGER, DASHBOARD, PROMETHEUS, RULES, generate, stale
 from tailor.slo.spec import load
+from waveform.supervisor import BFFS, HOST
 
 ROOT = Path(__file__).resolve().parents[2]
 OPS = ROOT / "ops"
@@ -32,6 +34,11 @@ def _run(*argv: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
 def test_the_committed_ops_files_are_generated_from_the_current_spec_and_routes() -> None:
     files = generate(load(ROOT / SPEC), SPEC)
     assert stale(files, OPS) == [], "run: python -m tailor slo ops/slo.toml --out ops"
+
+
+def test_every_bff_the_platform_starts_has_slos_and_is_watched_on_its_admin_port() -> None:
+    targets = tomllib.loads((OPS / DASHBOARD).read_text())["targets"]
+    assert targets == {name: f"http://{HOST}:{admin}" for name, (_, admin) in BFFS.items()}
 
 
 @promtool

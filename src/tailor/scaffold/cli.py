@@ -6,8 +6,9 @@
 
 Writes the BFF's package (``__init__``, ``__main__``, ``app`` with its profile, consumed
 structs, plan, shape and route) and a test at the transport seam; where the platform under
-``--root`` has them, its section of ``ops/slo.toml`` and ``docs/openapi/<name>.json``. It never
-overwrites: an existing file stops it, naming it (exit status 2).
+``--root`` has them, its section of ``ops/slo.toml`` (and the rules, routing and dashboard
+targets generated from it) and ``docs/openapi/<name>.json``. It never overwrites a file of a
+BFF: an existing one stops it, naming it (exit status 2).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tailor.errors import ConfigError
-from tailor.scaffold.platform import add_slo, write_openapi
+from tailor.scaffold.platform import add_slo, importable, write_openapi
 from tailor.scaffold.render import NewBff, module_files
 
 
@@ -33,9 +34,9 @@ def scaffold(root: Path, new: NewBff) -> list[Path]:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
         written.append(path)
-    for added in (add_slo(root, new), write_openapi(root, new)):
-        if added is not None:
-            written.append(added)
+    importable(root, new)
+    written += add_slo(root, new)
+    written += write_openapi(root, new)
     return written
 
 

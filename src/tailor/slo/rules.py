@@ -205,18 +205,24 @@ def rules_file(spec: SloSpec, bffs: dict[str, BFF]) -> dict[str, Any]:
     return {"groups": groups}
 
 
-def prometheus_config(spec: SloSpec, bffs: dict[str, BFF], rules: str) -> dict[str, Any]:
-    """A Prometheus config scraping every BFF's admin port as its job, with the rules."""
-    interval = f"{spec.alerting.scrape_interval_s}s"
-    scrape = []
+def admin_targets(spec: SloSpec, bffs: dict[str, BFF]) -> dict[str, str]:
+    """Each BFF's admin ``host:port`` (from its profile), by its job name."""
+    targets = {}
     for name, objectives in spec.bffs.items():
         admin = bffs[name].config.admin
         if not admin.enabled or not admin.port:
             raise ConfigError(f"bffs.{name}.app", "its profile sets no admin port to scrape")
-        scrape.append(
-            {"job_name": objectives.job or name,
-             "static_configs": [{"targets": [f"{admin.host}:{admin.port}"]}]}
-        )  # fmt: skip
+        targets[objectives.job or name] = f"{admin.host}:{admin.port}"
+    return targets
+
+
+def prometheus_config(spec: SloSpec, bffs: dict[str, BFF], rules: str) -> dict[str, Any]:
+    """A Prometheus config scraping every BFF's admin port as its job, with the rules."""
+    interval = f"{spec.alerting.scrape_interval_s}s"
+    scrape = [
+        {"job_name": job, "static_configs": [{"targets": [target]}]}
+        for job, target in admin_targets(spec, bffs).items()
+    ]
     return {
         "global": {"scrape_interval": interval, "evaluation_interval": interval},
         "rule_files": [rules],

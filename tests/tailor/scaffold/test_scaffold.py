@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -48,16 +49,18 @@ def test_the_new_bff_is_ruff_clean(tmp_path: Path) -> None:
 
 
 def test_the_new_bff_joins_the_platforms_slo_spec_and_openapi_documents(tmp_path: Path) -> None:
-    (tmp_path / "ops").mkdir()
+    (tmp_path / "ops/prometheus").mkdir(parents=True)
     (tmp_path / "ops/slo.toml").write_text(ALERTING)
     (tmp_path / "docs/openapi").mkdir(parents=True)
     made = _run(tmp_path, "-m", "tailor", "new", "kiosk", "--port", "8095")
     assert made.returncode == 0, made.stderr
     assert "/v1/items/{id}" in (tmp_path / "docs/openapi/kiosk.json").read_text()
-    rules = _run(tmp_path, "-m", "tailor", "slo", "ops/slo.toml", "--out", "ops")
-    assert rules.returncode == 0, rules.stderr
     config = yaml.safe_load((tmp_path / "ops/prometheus/prometheus.yml").read_text())
     assert config["scrape_configs"][0]["static_configs"] == [{"targets": ["127.0.0.1:8195"]}]
+    targets = tomllib.loads((tmp_path / "ops/dashboard.toml").read_text())["targets"]
+    assert targets == {"kiosk": "http://127.0.0.1:8195"}
+    current = _run(tmp_path, "-m", "tailor", "slo", "ops/slo.toml", "--out", "ops", "--check")
+    assert current.returncode == 0, current.stderr
 
 
 def test_an_existing_bff_is_never_overwritten(
