@@ -41,7 +41,11 @@ def scaffold(root: Path, new: NewBff) -> list[Path]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tailor new", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m tailor new",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("name", help="the BFF's name: its module, job and audience")
     parser.add_argument("--package", default="", help="the package to put it in (none)")
     parser.add_argument("--src", default="src", help="the source directory (src)")

@@ -1,6 +1,6 @@
 """``python -m tailor slo``: write (or check) the paging surface of an SLO spec.
 
-    python -m tailor slo ops/slo.toml --out ops           # writes the three files below
+    python -m tailor slo ops/slo.toml --out ops           # writes the files below
     python -m tailor slo ops/slo.toml --out ops --check   # exit 1 when one is out of date
 
 Files, under ``--out``: ``prometheus/slo.yml`` (recording rules and alerts),
@@ -87,7 +87,11 @@ def stale(files: dict[Path, str], out: Path) -> list[Path]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tailor slo", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m tailor slo",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("spec", help="the SLO spec (TOML)")
     parser.add_argument("--out", default="ops", help="the directory to write into (ops)")
     parser.add_argument("--check", action="store_true", help="only say whether files are current")
