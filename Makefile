@@ -33,7 +33,7 @@ lint: $(STAMP)
 
 # Refresh the committed OpenAPI documents after a route or response changes (docs/openapi.md).
 openapi: $(STAMP)
-	for bff in mobile web public partner; do \
+	for bff in mobile web public partner tv; do \
 	  $(BIN)/python -m tailor.govern openapi waveform.bffs.$$bff.app --write docs/openapi/$$bff.json; \
 	done
 

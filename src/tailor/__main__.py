@@ -1,6 +1,8 @@
 """``python -m tailor <tool> ...``: the library's tools, one module each.
 
 python -m tailor dashboard --target mobile=http://127.0.0.1:8181
+python -m tailor slo ops/slo.toml --out ops
+python -m tailor new tv --package waveform.bffs
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from importlib import import_module
 #: Tool name -> the module whose ``main(argv)`` runs it (imported only when asked for).
 TOOLS: dict[str, str] = {
     "dashboard": "tailor.dashboard.cli",
+    "new": "tailor.scaffold.cli",
+    "slo": "tailor.slo.cli",
 }
 
 

@@ -55,6 +55,7 @@ BFFS: dict[str, tuple[int, int]] = {
     "web": (8082, 8182),
     "public": (8083, 8183),
     "partner": (8084, 8184),
+    "tv": (8085, 8185),
 }
 #: BFFs served over TLS (the partner API: mutual TLS with the demo partner CA).
 TLS_BFFS = frozenset({"partner"})
