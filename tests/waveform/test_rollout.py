@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from load_generator import Load, Target
+
 from waveform.rollout import scrape
 from waveform.seed import partner_demo_key
 from waveform.supervisor import BFFS, Platform, control_path
@@ -58,12 +58,13 @@ def _targets(platform: Platform) -> list[Target]:
     )
     tls = ssl.create_default_context(cafile=str(platform.certs.ca.cert))
     key = {"x-api-key": partner_demo_key(platform.seed, "p-acme")}
+    ports = platform.ports
     return [
-        Target("mobile", platform.ports["mobile"], "/v1/home", _login(platform, "mobile", "/v1/auth/token")),
-        Target("web", platform.ports["web"], "/api/me", _login(platform, "web", "/api/auth/token")),
-        Target("public", platform.ports["public"], "/v1/tracks/t1",
+        Target("mobile", ports["mobile"], "/v1/home", _login(platform, "mobile", "/v1/auth/token")),
+        Target("web", ports["web"], "/api/me", _login(platform, "web", "/api/auth/token")),
+        Target("public", ports["public"], "/v1/tracks/t1",
                {"authorization": f"Bearer {app['access_token']}"}),
-        Target("partner", platform.ports["partner"], "/v1/tracks/t1", key, tls),
+        Target("partner", ports["partner"], "/v1/tracks/t1", key, tls),
     ]  # fmt: skip
 
 
