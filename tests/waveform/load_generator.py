@@ -87,10 +87,11 @@ class Load:
         for thread in self._threads:
             thread.join(timeout=30)
 
-    def wait_for(self, answered: int, timeout: float = 30.0) -> None:
-        """Until every target has ``answered`` successful answers (the load is flowing)."""
+    def wait_for(self, more: int, timeout: float = 30.0) -> None:
+        """Until every target has had ``more`` successful answers than now (the load flows)."""
         end = time.monotonic() + timeout
-        while min(t.ok for t in self.tallies.values()) < answered:
+        wanted = {name: t.ok + more for name, t in self.tallies.items()}
+        while any(t.ok < wanted[name] for name, t in self.tallies.items()):
             if time.monotonic() > end:
                 raise TimeoutError(f"load not flowing: {self.tallies}")
             self._stop.wait(0.05)

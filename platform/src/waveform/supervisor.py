@@ -76,6 +76,9 @@ OPS_CLIENT = "waveform-ops"
 #: HTTP/2), "connect" (the Connect protocol over HTTP/1.1) or "http" (JSON). Those services
 #: serve all three; the suites run in another mode with e.g. WAVEFORM_UPSTREAMS=grpc.
 UPSTREAMS_ENV = "WAVEFORM_UPSTREAMS"
+#: How long a draining BFF keeps an idle connection open (server.drain_idle_s), when the
+#: platform can roll its BFFs (control=True).
+DRAIN_IDLE_S = 1.0
 #: A gRPC port is its service's port plus this (users 9102, catalog 9110).
 GRPC_PORT_OFFSET = 100
 UPSTREAM_MODES = ("http", "grpc", "connect")
@@ -374,7 +377,12 @@ class Platform:
 
     def bff_config(self, name: str) -> dict[str, object]:
         """The JSON config a BFF is started with."""
-        return edge_security_config(name, self._base_bff_config(name), self)
+        config = edge_security_config(name, self._base_bff_config(name), self)
+        if self.listeners is not None:
+            # Rollouts: a draining build answers the requests already on their way to it
+            # (docs/rollout.md).
+            config["server"] = {"drain_idle_s": DRAIN_IDLE_S}
+        return config
 
     def _base_bff_config(self, name: str) -> dict[str, object]:
         comp = self.components[name]
