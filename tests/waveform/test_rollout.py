@@ -129,3 +129,43 @@ def test_a_build_that_fails_its_health_gate_stops_the_rollout_and_the_old_build_
     assert "starting 9.2.0-broken" not in done.stdout.split(f"rollout stopped at {first}")[-1]
     assert _versions(platform) == before
     assert load.failed == 0, {n: t.reasons for n, t in load.tallies.items()}
+
+
+#: A build whose every call to a service fails (as a transport bug would): it starts and is
+#: healthy, then answers 5xx.
+_FAILING_CALLS = """
+from tailor.errors import UpstreamUnavailable
+from tailor.upstream.client import UpstreamClient
+
+
+async def _call(self, upstream, *args, **kwargs):
+    raise UpstreamUnavailable(upstream, "this build cannot call anything")
+
+
+UpstreamClient._call = _call
+"""
+
+
+def test_a_build_that_fails_its_error_rate_gate_is_rolled_back_and_the_old_build_serves(
+    platform: Platform, tmp_path: Path
+) -> None:
+    failing = tmp_path / "failing-build"
+    failing.mkdir()
+    (failing / "sitecustomize.py").write_text(_FAILING_CALLS)
+    before = _versions(platform)
+    with Load(_targets(platform)[:1]) as load:  # mobile, which the failing build answers 5xx
+        load.wait_for(more=5)
+        done = _rollout(
+            platform, "--version", "9.3.0-failing", "--pythonpath", str(failing), "--bffs", "mobile"
+        )
+        failed_meanwhile = load.failed
+        load.wait_for(more=5)  # served again, by the old build
+        stop_failed = load.failed
+    print(done.stdout, done.stderr, _report(load), sep="\n")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "rollout FAILED at mobile: gate failed:" in done.stderr
+    assert "answers were 5xx" in done.stderr
+    assert f"mobile: rolled back to {sorted(before['mobile'])[0]}" in done.stdout
+    assert _versions(platform) == before
+    assert failed_meanwhile > 0  # the gate saw what the clients saw
+    assert stop_failed == failed_meanwhile  # and nothing failed once rolled back
