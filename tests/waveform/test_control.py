@@ -41,7 +41,11 @@ def channel(
     def picky(request: Event, emit: Emit) -> Event:
         raise ValueError("picky: 'size' must be a number")
 
-    control = ControlChannel(tmp_path / "control", {"echo": echo, "hold": hold, "picky": picky})
+    def where(request: Event, emit: Emit) -> Event:
+        return {"thread": threading.get_ident()}
+
+    handlers = {"echo": echo, "hold": hold, "picky": picky, "where": where}
+    control = ControlChannel(tmp_path / "control", handlers)
     control.start()
     yield control
     control.stop()
@@ -66,7 +70,7 @@ def test_an_unknown_command_is_an_error_naming_the_known_ones(channel: ControlCh
     answer = call(channel.path, {"command": "reboot"})
     assert answer == {
         "event": "error",
-        "message": "unknown command 'reboot'; known: echo, hold, picky",
+        "message": "unknown command 'reboot'; known: echo, hold, picky, where",
     }
 
 
@@ -101,3 +105,11 @@ def test_only_the_owner_may_enter_the_channels_directory(channel: ControlChannel
 def test_calling_where_no_supervisor_listens_says_so(tmp_path: Path) -> None:
     with pytest.raises(ConnectionError, match="no supervisor listens on"):
         call(tmp_path / "supervisor.sock", {"command": "echo"})
+
+
+def test_commands_run_on_one_thread_that_outlives_them(channel: ControlChannel) -> None:
+    # A process a command starts gets SIGTERM when the thread that started it exits.
+    first = call(channel.path, {"command": "where"})["thread"]
+    second = call(channel.path, {"command": "where"})["thread"]
+    assert first == second
+    assert first in {t.ident for t in threading.enumerate() if t.is_alive()}

@@ -108,6 +108,7 @@ def test_a_rollout_under_load_moves_every_bff_to_the_new_build_with_no_failed_re
     assert _versions(platform) == {name: frozenset({version}) for name in BFFS}
     assert load.failed == 0, {n: t.reasons for n, t in load.tallies.items()}
     assert all(t.ok > 0 for t in load.tallies.values())
+    assert not platform.failures, [f.describe() for f in platform.failures.values()]
 
 
 def test_a_build_that_fails_its_health_gate_stops_the_rollout_and_the_old_build_keeps_serving(

@@ -4,6 +4,9 @@ A command is one JSON object on one line (``{"command": "rollout", ...}``); the 
 stream of JSON lines, each an event (``{"event": "progress", "message": ...}``), ending with
 one whose ``event`` is ``"done"`` (the command's result) or ``"error"`` (it could not run).
 Commands run one at a time: a second one while the first runs is answered ``"error"``.
+They run on one thread that lives as long as the channel, not on the connection's: the
+supervisor's children get SIGTERM when the *thread* that started them exits (PR_SET_PDEATHSIG),
+and a BFF started by a rollout must outlive the command that started it.
 
 The socket lives in a directory only its owner may enter (mode 0700): whoever reaches it can
 restart the platform's BFFs, so it is the owner's, as the processes are.
@@ -23,6 +26,7 @@ import socket
 import socketserver
 import threading
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +52,7 @@ class ControlChannel:
         self.path = directory / SOCKET_NAME
         self.handlers = dict(handlers)
         self._busy = threading.Lock()
+        self._runner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="control-command")
         self._server: socketserver.ThreadingUnixStreamServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -74,6 +79,7 @@ class ControlChannel:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        self._runner.shutdown(wait=True)
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
 
@@ -99,13 +105,20 @@ class ControlChannel:
             emit({"event": "error", "message": "another command is running; try again later"})
             return
         try:
-            result = handler(request, lambda event: emit({"event": "progress", **event}))
+            result = self._runner.submit(handler, request, _progress(emit)).result()
         except (ValueError, TypeError) as exc:  # a bad argument, named by the handler
             emit({"event": "error", "message": str(exc)})
         else:
             emit({"event": "done", **result})
         finally:
             self._busy.release()
+
+
+def _progress(emit: Emit) -> Emit:
+    def progress(event: Event) -> None:
+        emit({"event": "progress", **event})
+
+    return progress
 
 
 def call(path: Path, request: Event, on_progress: Callable[[Event], None] | None = None) -> Event:

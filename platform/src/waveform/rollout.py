@@ -420,5 +420,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not answer["ok"]:
         print(f"rollout FAILED at {answer['failed']}: {answer['reason']}", file=sys.stderr)
         return 1
-    print(f"rollout done: every BFF runs {answer['version']}")
+    rolled = ", ".join(step["bff"] for step in answer["steps"])
+    print(f"rollout done: {rolled} on {answer['version']}")
     return 0
