@@ -30,7 +30,13 @@ ROLL_TIMEOUT_S = 150
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     data_dir = tmp_path_factory.mktemp("rollout")
     with Platform(
-        data_dir, ephemeral=True, scale=200, redis=True, tls_listeners=True, control=True
+        data_dir,
+        ephemeral=True,
+        scale=200,
+        redis=True,
+        tls_listeners=True,
+        control=True,
+        startup_timeout=60,
     ) as p:
         assert not p.failures, [f.describe() for f in p.failures.values()]
         yield p
@@ -97,6 +103,7 @@ def test_a_rollout_under_load_moves_every_bff_to_the_new_build_with_no_failed_re
     platform: Platform,
 ) -> None:
     version = "9.1.0-roll"
+    admin = {name: platform.admin_url(name) for name in BFFS}
     with Load(_targets(platform)) as load:
         load.wait_for(more=5)
         done = _rollout(platform, "--version", version)
@@ -106,6 +113,7 @@ def test_a_rollout_under_load_moves_every_bff_to_the_new_build_with_no_failed_re
     for name in BFFS:
         assert f"{name}: on {version}" in done.stdout
     assert _versions(platform) == {name: frozenset({version}) for name in BFFS}
+    assert {name: platform.admin_url(name) for name in BFFS} == admin  # scrapers keep theirs
     assert load.failed == 0, {n: t.reasons for n, t in load.tallies.items()}
     assert all(t.ok > 0 for t in load.tallies.values())
     assert not platform.failures, [f.describe() for f in platform.failures.values()]

@@ -19,7 +19,6 @@ replaced by the old build again (rolled back). docs/rollout.md.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import socket
 import sys
@@ -33,9 +32,9 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 
 from tailor.observe.build_info import BUILD_INFO, VERSION_ENV
-from tailor.serve.workers import LISTEN_FDS_ENV
+from tailor.serve.inherited import LISTEN_FDS_ENV
 from waveform.control import Emit, Event, call
-from waveform.supervisor import BFFS, HOST, Component, Platform, control_path, free_ports
+from waveform.supervisor import BFFS, HOST, Component, Platform, control_path
 
 #: The environment a build sets on the processes it runs (and a rollout replaces).
 BUILD_ENV = (VERSION_ENV, "PYTHONPATH")
@@ -235,8 +234,11 @@ def _roll_one(platform: Platform, name: str, build: Build, gate: Gate, say: Say)
         (was,) = scrape(_admin(old)).versions
     except (OSError, ValueError):
         return Step(name, False, build.version, "the running build reports no single version")
+    if was == build.version:
+        say(f"{name}: already on {build.version}")
+        return Step(name, True, build.version, reason="already on it")
     say(f"{name}: starting {build.version} beside {was} (pid {_pid(old)})")
-    new = _candidate(platform, old, build)
+    new = _candidate(old, build)
     try:
         _start(platform, new, build.version, gate)
     except GateFailed as exc:
@@ -255,22 +257,22 @@ def _roll_one(platform: Platform, name: str, build: Build, gate: Gate, say: Say)
     return Step(name, True, build.version, requests=requests, errors=errors)
 
 
-def _candidate(platform: Platform, old: Component, build: Build) -> Component:
-    """A process of ``build`` for ``old``'s BFF: the same ports, a fresh admin port (so the
-    gate reads the new process only), and a config file of its own."""
-    (admin_port,) = free_ports(1)
-    config = platform.bff_config(old.name)
-    config["admin"] = {"host": HOST, "port": admin_port}
-    path = platform.data_dir / f"bff-{old.name}.{admin_port}.json"
-    path.write_text(json.dumps(config, indent=2))
+def _candidate(old: Component, build: Build) -> Component:
+    """A process of ``build`` for ``old``'s BFF: the same config and ports (the admin port
+    too: the supervisor holds it as it holds the public ones), the build's interpreter and
+    environment."""
     env = {k: v for k, v in old.env.items() if k not in BUILD_ENV}
     env.update(build.env({**os.environ, **env}))
-    argv = [build.python, "-m", f"waveform.bffs.{old.name}", "--config", str(path)]
-    return Component(old.name, "bff", old.port, admin_port=admin_port, argv=argv, env=env)
+    argv = [build.python, *old.argv[1:]]
+    return Component(old.name, "bff", old.port, admin_port=old.admin_port, argv=argv, env=env)
 
 
 def _start(platform: Platform, comp: Component, version: str, gate: Gate) -> None:
-    """Start ``comp`` and wait until it is healthy and reports ``version``."""
+    """Start ``comp`` and wait until it answers on the admin port with ``version``.
+
+    The admin port is shared with the build running beside it (one socket, handed to both):
+    an answer naming ``version`` is the new process's, its admin listener up, so healthy (a
+    rollout never starts a BFF's build beside one of the same version)."""
     try:
         spawned = platform.spawn(comp)
     except OSError as exc:  # e.g. no interpreter at the build's python
@@ -286,14 +288,16 @@ def _start(platform: Platform, comp: Component, version: str, gate: Gate) -> Non
             time.sleep(0.1)  # the stderr drain thread's last lines
             tail = " | ".join(list(comp.stderr)[-3:])
             raise GateFailed(f"it exited with status {code} before it was healthy: {tail}")
-        if healthy(admin):
-            break
+        try:
+            if version in scrape(admin).versions:
+                break
+        except (OSError, ValueError):
+            pass  # between answers: the old build is draining, or the new one starting
         if time.monotonic() > deadline:
-            raise GateFailed(f"not healthy within {gate.health_timeout_s:g} s")
+            raise GateFailed(
+                f"no answer reporting version {version} within {gate.health_timeout_s:g} s"
+            )
         time.sleep(gate.interval_s / 5)
-    versions = scrape(admin).versions
-    if versions != {version}:
-        raise GateFailed(f"it reports version {', '.join(sorted(versions)) or 'none'}")
     comp.healthy = comp.supervised = True
 
 

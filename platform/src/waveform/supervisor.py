@@ -682,9 +682,9 @@ class Platform:
         return True
 
     def _listen_ports(self, comp: Component) -> list[int]:
-        """The public ports a BFF listens on (its TLS one too, when it has one)."""
+        """The ports a BFF listens on: its port, its TLS one when it has one, its admin."""
         tls = self.tls_ports.get(comp.name) if self.tls_listeners else None
-        return [comp.port] if tls is None else [comp.port, tls]
+        return [p for p in (comp.port, tls, comp.admin_port) if p is not None]
 
     def _drain(self, comp: Component, pipe: IO[bytes], path: Path) -> None:
         # Appended, so a restarted component's log goes on in the same file. The in-memory

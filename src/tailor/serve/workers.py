@@ -40,6 +40,7 @@ from tailor.config import Config
 from tailor.errors import ConfigError
 from tailor.serve.collector import collect_every, tune_collector
 from tailor.serve.http1 import Http1Server, settings_from
+from tailor.serve.inherited import inherited_listener
 
 if TYPE_CHECKING:
     from tailor.app import BFF
@@ -53,39 +54,13 @@ MAX_QUICK_DEATHS = 5
 _STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 #: How often a worker checks that its parent is still there.
 PARENT_CHECK_S = 1.0
-#: Listening sockets handed down by a supervisor (:func:`inherited_listener`).
-LISTEN_FDS_ENV = "TAILOR_LISTEN_FDS"
-
-
-def inherited_listener(host: str, port: int) -> socket.socket | None:
-    """The listening socket on ``host:port`` among those a supervisor handed down
-    (``$TAILOR_LISTEN_FDS``: descriptors, comma-separated), or None.
-
-    A supervisor that holds a BFF's listening socket itself and passes it to each build it
-    starts lets a new build take the port over with no moment when nobody listens: old and
-    new processes accept from the one queue, and a connection the old one never took waits
-    there for the new one (SO_REUSEPORT would give each process a queue of its own, and
-    closing one drops what waits in it). docs/rollout.md.
-    """
-    found = None
-    for raw in os.environ.get(LISTEN_FDS_ENV, "").split(","):
-        if not raw.strip():
-            continue
-        try:
-            sock = socket.socket(fileno=int(raw))
-        except (ValueError, OSError) as exc:
-            raise ConfigError(LISTEN_FDS_ENV, f"{raw!r} is not a listening socket") from exc
-        if found is None and sock.getsockname()[:2] == (host, port):
-            found = sock
-        else:
-            sock.detach()  # not ours to close: another listener of this process may be it
-    return found
 
 
 def bind(host: str, port: int, backlog: int) -> socket.socket:
     """The listening socket, bound before any worker starts (so a port in use stops
     startup with a clear error, once), with an accept queue of ``backlog``; or the one a
-    supervisor handed down for ``host:port`` (:func:`inherited_listener`)."""
+    supervisor handed down for ``host:port``
+    (:func:`tailor.serve.inherited.inherited_listener`)."""
     inherited = inherited_listener(host, port)
     if inherited is not None:
         inherited.setblocking(False)

@@ -23,8 +23,8 @@ from typing import NamedTuple
 import pytest
 
 from tailor import build_config
+from tailor.serve.inherited import LISTEN_FDS_ENV
 from tailor.serve.workers import (
-    LISTEN_FDS_ENV,
     MAX_QUICK_DEATHS,
     load_bff,
     raise_open_files_limit,
