@@ -178,3 +178,12 @@ def test_a_build_that_fails_its_error_rate_gate_is_rolled_back_and_the_old_build
     assert _versions(platform) == before
     assert failed_meanwhile > 0  # the gate saw what the clients saw
     assert stop_failed == failed_meanwhile  # and nothing failed once rolled back
+
+
+def test_a_bff_already_on_the_version_is_left_alone(platform: Platform) -> None:
+    (version,) = _versions(platform)["mobile"]
+    process = platform.process("mobile")
+    done = _rollout(platform, "--version", version, "--bffs", "mobile")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"mobile: already on {version}" in done.stdout
+    assert platform.process("mobile") is process and platform.is_running("mobile")

@@ -1,8 +1,9 @@
 """Roll every BFF of a running platform onto a new build of tailor, one BFF at a time.
 
-For each BFF: start the new build beside the old one, on the same listening socket (the
-supervisor holds it and hands it to every build it starts: :class:`Listeners`), wait for its
-health and check it reports the new version (``tailor_build_info``); then drain the old one
+For each BFF: start the new build beside the old one, on the same listening sockets, admin
+port included (the supervisor holds them and hands them to every build it starts:
+:class:`Listeners`), wait until the admin port answers with the new version
+(``tailor_build_info``: the new process is up); then drain the old one
 (SIGTERM: it stops accepting and finishes its answers in progress) and watch the new one for
 ``Gate.window_s``: healthy at every look, and a share of 5xx answers at most
 ``Gate.max_error_ratio``. The first failure stops the rollout: a new build that never got
@@ -221,10 +222,11 @@ def roll(
         if not step.ok:
             say(f"rollout stopped at {name}: {step.reason}")
             break
-        say(
-            f"{name}: on {build.version} ({step.requests} requests, "
-            f"{step.errors} errors in its window)"
-        )
+        if not step.reason:  # not skipped as already on the version
+            say(
+                f"{name}: on {build.version} ({step.requests} requests, "
+                f"{step.errors} errors in its window)"
+            )
     return rollout
 
 
