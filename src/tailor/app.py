@@ -51,7 +51,8 @@ log = logging.getLogger("tailor")
 def claim_admin_port(cfg: Config, metrics: Metrics) -> AdminServer:
     """The admin listener of this worker. Each worker has its own metrics, so with N workers
     each claims the first free port of ``admin.port`` .. ``admin.port + N - 1`` (scrape them
-    all); with one worker a taken port is an error, as for any listener."""
+    all); with one worker a taken port is an error, as for any listener, and a listening
+    socket handed down for it is served (docs/rollout.md)."""
     ports = (
         [cfg.admin.port]
         if cfg.admin.port == 0
@@ -62,7 +63,8 @@ def claim_admin_port(cfg: Config, metrics: Metrics) -> AdminServer:
             return AdminServer(cfg.admin.host, port, metrics.registry)
         except OSError:
             continue  # another worker of this BFF has it
-    return AdminServer(cfg.admin.host, ports[-1], metrics.registry)
+    one = cfg.server.workers == 1
+    return AdminServer(cfg.admin.host, ports[-1], metrics.registry, inherit=one)
 
 
 class BFF:

@@ -39,14 +39,18 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import IO, TextIO
+from typing import IO, TYPE_CHECKING, TextIO
 
 from waveform.bffs.upstreams import grpc_settings
 from waveform.certs import DemoCerts, ensure_demo_certs
+from waveform.control import SOCKET_NAME, ControlChannel
 from waveform.protos import SERVICES as GRPC_SERVICES
 from waveform.redis_server import RedisServer
 from waveform.seed import DEFAULT_SCALE, DEFAULT_SEED, token_client_secret
 from waveform.services import SERVICES
+
+if TYPE_CHECKING:
+    from waveform.rollout import Listeners
 
 HOST = "127.0.0.1"
 #: BFF name -> (port, admin port).
@@ -77,6 +81,9 @@ OPS_CLIENT = "waveform-ops"
 UPSTREAMS_ENV = "WAVEFORM_UPSTREAMS"
 #: The BFFs that take commands (their profiles switch the idempotency stage on).
 COMMAND_BFFS = frozenset({"web", "mobile", "public"})
+#: How long a draining BFF keeps an idle connection open (server.drain_idle_s), when the
+#: platform can roll its BFFs (control=True).
+DRAIN_IDLE_S = 1.0
 #: A gRPC port is its service's port plus this (users 9102, catalog 9110).
 GRPC_PORT_OFFSET = 100
 UPSTREAM_MODES = ("http", "grpc", "connect")
@@ -190,6 +197,9 @@ class Platform:
     within ``crash_window_s``.
     ``dashboard=True`` adds ``python -m tailor dashboard`` over every BFF's admin port as the
     component ``dashboard`` (refreshing every ``dashboard_refresh_s``), started after them.
+    ``control=True`` serves the control channel (:mod:`waveform.control`, a Unix socket under
+    ``data_dir``: ``python -m waveform rollout``) and holds the BFFs' listening sockets, handing
+    them to every process started for a BFF (:mod:`waveform.rollout`).
     ``tls_listeners=True`` gives the mobile BFF its TLS listener (h2 and HTTP/1.1, the demo
     certificate) on a port of its own, ``tls_ports``, beside its clear-text one.
     """
@@ -220,6 +230,7 @@ class Platform:
         tracing_sample_ratio: float = 1.0,
         dashboard: bool = False,
         dashboard_refresh_s: float = 5.0,
+        control: bool = False,
     ) -> None:
         self.data_dir = Path(data_dir).resolve()
         self.upstreams = upstreams or os.environ.get(UPSTREAMS_ENV) or "http"
@@ -256,6 +267,17 @@ class Platform:
         if dashboard:
             self._plan_dashboard(ephemeral, base_port, dashboard_refresh_s)
         self._watcher: threading.Thread | None = None
+        # control: hold the BFFs' listening sockets and serve the control channel
+        # (waveform.control; its commands: rollout)
+        self.listeners: Listeners | None = None
+        self.control: ControlChannel | None = None
+        if control:
+            from waveform import rollout
+
+            self.listeners = rollout.Listeners(HOST)
+            self.control = ControlChannel(
+                control_path(self.data_dir).parent, {"rollout": rollout.handler(self)}
+            )
 
     # -- planning --------------------------------------------------------------------------
 
@@ -380,7 +402,12 @@ class Platform:
 
     def bff_config(self, name: str) -> dict[str, object]:
         """The JSON config a BFF is started with."""
-        return edge_security_config(name, self._base_bff_config(name), self)
+        config = edge_security_config(name, self._base_bff_config(name), self)
+        if self.listeners is not None:
+            # Rollouts: a draining build answers the requests already on their way to it
+            # (docs/rollout.md).
+            config["server"] = {"drain_idle_s": DRAIN_IDLE_S}
+        return config
 
     def _base_bff_config(self, name: str) -> dict[str, object]:
         comp = self.components[name]
@@ -547,17 +574,24 @@ class Platform:
         )
         self._watcher = threading.Thread(target=self._watch, name="platform-watch", daemon=True)
         self._watcher.start()
+        if self.control is not None:
+            self.control.start()
+            self._say(f"control channel: {self.control.path}")
         return self
 
     def stop(self, grace: float = 5.0) -> None:
         """SIGTERM every process group, then SIGKILL what is left after ``grace`` s; Redis
         last (the others may still write to it while they stop)."""
         self._stopping.set()
+        if self.control is not None:
+            self.control.stop()
         if self._watcher is not None:
             self._watcher.join()  # no restart may start behind our back
         comps = self.components.values()
         self._terminate([c for c in comps if c.kind != "redis"], grace)
         self._terminate([c for c in comps if c.kind == "redis"], grace)
+        if self.listeners is not None:
+            self.listeners.close()
 
     @staticmethod
     def _terminate(comps: Sequence[Component], grace: float) -> None:
@@ -578,6 +612,26 @@ class Platform:
             # Any grandchild left in the group goes too.
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)
+
+    # -- rollouts (waveform.rollout) --------------------------------------------------------
+
+    def spawn(self, comp: Component) -> bool:
+        """Start a process for ``comp`` (not yet one of :attr:`components`)."""
+        return self._spawn(comp)
+
+    def swap(self, new: Component) -> Component:
+        """Make ``new`` the supervised process of its component; the one it replaces (no
+        longer supervised: stopping it is the caller's)."""
+        with self._lock:
+            old = self.components[new.name]
+            old.supervised = False
+            self.components[new.name] = new
+        return old
+
+    def retire(self, comp: Component, grace: float) -> None:
+        """Stop a process :meth:`swap` replaced (SIGTERM: it drains), SIGKILL after
+        ``grace`` s."""
+        self._terminate([comp], grace)
 
     def __enter__(self) -> Platform:
         try:
@@ -618,13 +672,25 @@ class Platform:
     def _spawn(self, comp: Component) -> bool:
         """Start ``comp``'s process; False (and recorded) when its port is taken."""
         # A port held by someone else would answer our health check for us: refuse early.
-        taken = [p for p in (comp.port, comp.admin_port) if p is not None and port_in_use(p)]
+        held = self.listeners
+        ports = [comp.port, comp.admin_port]
+        taken = [
+            p for p in ports if p is not None and not (held and held.holds(p)) and port_in_use(p)
+        ]
+        fds: list[int] = []
+        if held is not None and comp.kind == "bff" and not taken:
+            try:
+                fds = held.fds(self._listen_ports(comp))
+            except OSError:
+                taken = [comp.port]
         if taken:
             comp.stderr.append(f"port {taken[0]} is already in use (another demo running?)")
             self._record(comp, "start", None)
             return False
         comp.started_at = time.monotonic()
         env = {**os.environ, **comp.env, "PYTHONUNBUFFERED": "1"}
+        if fds:
+            env.update(held.env(fds))  # type: ignore[union-attr]
         comp.process = subprocess.Popen(
             comp.argv,
             stdin=subprocess.DEVNULL,
@@ -634,6 +700,7 @@ class Platform:
             cwd=str(self.data_dir),
             start_new_session=True,
             preexec_fn=_die_with_parent if self.die_with_parent else None,
+            pass_fds=fds,
         )
         assert comp.process.stderr is not None
         path = self.log_path(comp.name)
@@ -645,6 +712,11 @@ class Platform:
             daemon=True,
         ).start()
         return True
+
+    def _listen_ports(self, comp: Component) -> list[int]:
+        """The ports a BFF listens on: its port, its TLS one when it has one, its admin."""
+        tls = self.tls_ports.get(comp.name) if self.tls_listeners else None
+        return [p for p in (comp.port, tls, comp.admin_port) if p is not None]
 
     def _drain(self, comp: Component, pipe: IO[bytes], path: Path) -> None:
         # Appended, so a restarted component's log goes on in the same file. The in-memory
@@ -792,6 +864,11 @@ def edge_security_config(name: str, config: dict[str, object], p: Platform) -> d
         tls_listen["tls_port"] = p.tls_ports[name]
         config["listen"] = tls_listen
     return config
+
+
+def control_path(data_dir: Path) -> Path:
+    """Where a platform started with ``control=True`` on ``data_dir`` serves its channel."""
+    return data_dir.resolve() / "control" / SOCKET_NAME
 
 
 def _healthy(url: str) -> bool:
@@ -943,6 +1020,7 @@ def demo(argv: Sequence[str] | None = None) -> int:
         upstreams=args.upstreams,
         tracing_endpoint=args.trace_endpoint,
         dashboard=not args.services_only,
+        control=True,
     )
     try:
         platform.start()

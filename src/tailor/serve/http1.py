@@ -162,6 +162,7 @@ class ServerSettings:
     __slots__ = (
         "admitting",
         "backlog",
+        "drain_idle_s",
         "head_limit",
         "header_read_timeout_s",
         "http2",
@@ -184,6 +185,7 @@ class ServerSettings:
         retry_after_s: int = 1,
         http2: bool = False,
         admitting: Callable[[], bool] | None = None,
+        drain_idle_s: float = 0.0,
     ) -> None:
         #: Serve over TLS with this context; each request of a connection whose client showed a
         #: certificate (verified in the handshake) carries it, as DER, for the mTLS
@@ -205,6 +207,9 @@ class ServerSettings:
         #: Asked as each connection is accepted: False turns it away as over the cap (a BFF's
         #: :meth:`~tailor.app.BFF.admitting`).
         self.admitting = admitting
+        #: On close, how long an idle connection stays open (0: closed at once); see
+        #: :meth:`_Connection.shut`.
+        self.drain_idle_s = drain_idle_s
 
 
 class _Refused(Exception):
@@ -371,6 +376,8 @@ class _Connection(asyncio.Protocol):
         # A new connection gets the header deadline: it is here to send a request.
         self.deadline = self._loop.time() + self._settings.header_read_timeout_s
         self._server.connections.add(self)
+        if self._server.draining:  # accepted just before the listener closed
+            self.shut()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._transport = None
@@ -766,10 +773,18 @@ class _Connection(asyncio.Protocol):
             self._close()
 
     def shut(self) -> None:
-        """Server shutdown: close now if idle, else after the answer in progress."""
+        """Server shutdown: close now if idle, else after the answer in progress.
+
+        With ``drain_idle_s``, an idle connection stays open that long: a request already on
+        its way (a new connection's first, a kept-alive one's next) would otherwise cross the
+        close on the wire and be lost; it is answered, with ``connection: close``."""
         self.closing = True
         if not self._busy and not self._in_head:
-            self._close()
+            linger = self._settings.drain_idle_s
+            if linger > 0 and self._transport is not None:
+                self.deadline = min(self.deadline, self._loop.time() + linger)
+            else:
+                self._close()
 
     def abort(self) -> None:
         if self._transport is not None:
@@ -949,6 +964,11 @@ class Http1Server:
             connection.expire()
         self._sweeper = self.loop.call_later(SWEEP_INTERVAL_S, self._sweep)
 
+    @property
+    def draining(self) -> bool:
+        """:meth:`close` has begun."""
+        return self._drained is not None
+
     def forget(self, connection: Served) -> None:
         self.connections.discard(connection)
         if not self.connections and self._drained is not None:
@@ -961,16 +981,25 @@ class Http1Server:
         if listener is not None:
             self.loop.remove_reader(listener.fileno())
             listener.close()
-        for handle in (self._sweeper, self._retry):
+        # Lingering idle connections (drain_idle_s) are closed by the sweeper's deadlines.
+        lingering = self.settings.drain_idle_s > 0
+        for handle in (self._retry,) if lingering else (self._sweeper, self._retry):
             if handle is not None:
                 handle.cancel()
-        self._drained = asyncio.Event()
+        drained = self._drained = asyncio.Event()
         for connection in list(self.connections):
             connection.shut()
+        try:
+            await self._drain(drained, grace_s)
+        finally:
+            if self._sweeper is not None:
+                self._sweeper.cancel()
+
+    async def _drain(self, drained: asyncio.Event, grace_s: float) -> None:
         if self.connections:
             try:
                 async with asyncio.timeout(grace_s):
-                    await self._drained.wait()
+                    await drained.wait()
             except TimeoutError:
                 log.warning(
                     "%d connection(s) still busy after %gs: closed", len(self.connections), grace_s
@@ -996,6 +1025,7 @@ def settings_from(
         retry_after_s=config.resilience.shed.retry_after_s,
         http2=config.server.http2,
         admitting=admitting,
+        drain_idle_s=config.server.drain_idle_s,
     )
 
 

@@ -1260,6 +1260,36 @@ async def test_close_refuses_new_connections_while_answers_finish(start: Start) 
         await closing
 
 
+async def test_with_drain_idle_s_a_request_on_an_idle_connection_is_answered_during_close(
+    start: Start,
+) -> None:
+    server = await start(ok, drain_idle_s=30)
+    idle = await Client.connect(server.port)
+    idle.send(GET)
+    await idle.answer()
+    closing = asyncio.ensure_future(server.close(grace_s=30))
+    await asyncio.sleep(0)  # close() has begun: the listener is shut
+    assert server.draining
+    idle.send(GET)  # the next request, crossing the start of the drain
+    answer = await idle.answer()
+    assert (answer.status, answer.headers["connection"]) == (200, "close")
+    assert await idle.closed_by_server() == b""
+    async with asyncio.timeout(TIMEOUT_S):
+        await closing
+
+
+async def test_with_drain_idle_s_an_idle_connection_is_closed_once_it_has_passed(
+    start: Start,
+) -> None:
+    server = await start(ok, drain_idle_s=0.1)
+    idle = await Client.connect(server.port)
+    idle.send(GET)
+    await idle.answer()
+    async with asyncio.timeout(TIMEOUT_S):
+        await server.close(grace_s=30)  # not the grace: the idle connection went at 0.1 s
+    assert await idle.closed_by_server() == b""
+
+
 async def test_close_aborts_a_stuck_handler_connection_after_the_grace(start: Start) -> None:
     server, held, busy, _ = await _busy_and_idle(start)
     async with asyncio.timeout(TIMEOUT_S):
