@@ -10,15 +10,19 @@ Back-pressure: the transport's high-water mark is the send buffer's bound less o
 (:data:`tailor.live.hub.MAX_EVENT_BYTES`), so a write never takes the buffer past
 ``send_buffer_bytes``. While the transport says the client is not reading, events are
 dropped and the connection remembers it; when it reads again it gets a gap marker, and its
-client resumes from the event log. A buffer still full after ``slow_consumer_s`` closes the
+client resumes from the event log. The socket's kernel send buffer is held to the same size
+(``SO_SNDBUF``), so a client that stops reading is noticed after tens of kilobytes, not
+megabytes. A buffer still full after ``slow_consumer_s`` closes the
 connection (WebSocket 1013), its unsent bytes dropped.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
+import socket
 from typing import TYPE_CHECKING
 
 from tailor.live.hub import MAX_EVENT_BYTES, Event
@@ -102,6 +106,12 @@ class LiveConnection(asyncio.Protocol):
         self.deadline = min(now + settings.ping_interval_s, self._session_at)
         high = settings.send_buffer_bytes - MAX_EVENT_BYTES
         transport.set_write_buffer_limits(high=high, low=high // 4)
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            # The kernel's buffer too, or it grows to megabytes for a client that stopped
+            # reading (loopback autotuning), and the gap comes that much later.
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, settings.send_buffer_bytes)
         server.connections.add(self)
 
     # -- events out ------------------------------------------------------------------------

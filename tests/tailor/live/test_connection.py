@@ -31,6 +31,9 @@ class FakeTransport:
     def resume_reading(self) -> None:
         pass
 
+    def get_extra_info(self, name: str) -> Any:
+        return None
+
     def close(self) -> None:
         self.closed = True
 
