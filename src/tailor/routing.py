@@ -43,6 +43,9 @@ class Route:
     body: Any = None
     uses: tuple[str, ...] = ()
     problems: tuple[int, ...] = ()
+    #: In the OpenAPI document: False for a route that is not request-response (a live
+    #: endpoint taking the connection over: docs/live.md documents those).
+    documented: bool = True
     #: The template split once, here: the router compares it on every templated request.
     segments: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
