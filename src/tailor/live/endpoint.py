@@ -95,7 +95,7 @@ class Live:
         *,
         websocket: str | None = "/live",
         sse: str | None = "/live/sse",
-        subprotocol: str = "tailor.live.v1",
+        subprotocol: str = "live.v1",
     ) -> None:
         self.feed = feed
         self.hub = Hub()
