@@ -39,6 +39,7 @@ openapi: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.tracing
+	$(BIN)/python -m benchmarks.live
 	$(BIN)/python -m benchmarks.run
 
 clean:
