@@ -112,7 +112,9 @@ class RedisIdempotencyStore:
         await store.claim("u1:8e03978e", "f1", 30.0)  # None: claimed
     """
 
-    def __init__(self, redis: Redis, *, prefix: str = "tailor:idem:", timeout_s: float = 0.25):
+    def __init__(
+        self, redis: Redis, *, prefix: str = "tailor:idem:", timeout_s: float = 0.25
+    ) -> None:
         from redis.exceptions import RedisError  # here: redis is an extra (tailor[redis])
 
         self._redis = redis

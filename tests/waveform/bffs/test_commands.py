@@ -308,3 +308,33 @@ def test_a_public_edit_of_someone_elses_playlist_is_403(
     response = send(bob, "PATCH", f"/v1/playlists/{created.json()['id']}", {"title": "x"},
                     if_match=created.headers["etag"])  # fmt: skip
     assert response.status_code == 403
+
+
+# -- browser sessions ------------------------------------------------------------------------
+
+
+def _session(platform: Platform, http: httpx.Client, username: str) -> tuple[str, str]:
+    base = platform.url("web")
+    login = http.post(f"{base}/api/session", headers={"origin": base},
+                      json={"username": username, "password": f"wave-{username}"})  # fmt: skip
+    assert login.status_code == 200, login.text
+    return login.headers["set-cookie"].split(";")[0], str(login.json()["csrf_token"])
+
+
+def test_a_session_command_without_the_csrf_token_is_refused(
+    platform: Platform, http: httpx.Client
+) -> None:
+    base = platform.url("web")
+    cookie, _ = _session(platform, http, "erin")
+    response = http.post(f"{base}/api/tracks/t25/like", headers={"cookie": cookie, "origin": base})
+    assert response.status_code == 403
+
+
+def test_a_session_command_with_the_csrf_token_is_taken(
+    platform: Platform, http: httpx.Client
+) -> None:
+    base = platform.url("web")
+    cookie, csrf = _session(platform, http, "erin")
+    headers = {"cookie": cookie, "origin": base, "x-csrf-token": csrf}
+    response = http.post(f"{base}/api/tracks/t25/like", headers=headers)
+    assert response.status_code == 200 and response.json()["liked"] is True
