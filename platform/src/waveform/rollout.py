@@ -235,6 +235,8 @@ def _start(platform: Platform, comp: Component, version: str, gate: Gate) -> Non
     deadline = time.monotonic() + gate.health_timeout_s
     while True:
         assert comp.process is not None
+        if platform.stopping:
+            raise GateFailed("the platform is stopping")
         code = comp.process.poll()
         if code is not None:
             time.sleep(0.1)  # the stderr drain thread's last lines
@@ -266,6 +268,8 @@ def _watch(platform: Platform, comp: Component, gate: Gate) -> tuple[int, int]:
     end = time.monotonic() + gate.window_s
     while time.monotonic() < end:
         time.sleep(gate.interval_s)
+        if platform.stopping:
+            raise GateFailed("the platform is stopping")
         code = process.poll()
         if code is not None or comp.process is not process:
             raise GateFailed(f"the new build exited (status {code}) within its window")
@@ -291,6 +295,8 @@ def _roll_back(
 ) -> None:
     """Start ``old``'s build (``version``) again, with its argv, environment and admin port,
     then drain ``new``."""
+    if platform.stopping:
+        return  # everything is being stopped
     again = Component(
         old.name, "bff", old.port, admin_port=old.admin_port, argv=old.argv, env=dict(old.env)
     )

@@ -581,6 +581,11 @@ class Platform:
 
     # -- rollouts (waveform.rollout) --------------------------------------------------------
 
+    @property
+    def stopping(self) -> bool:
+        """:meth:`stop` has begun (a rollout in progress gives up)."""
+        return self._stopping.is_set()
+
     def spawn(self, comp: Component) -> bool:
         """Start a process for ``comp`` (not yet one of :attr:`components`)."""
         return self._spawn(comp)
