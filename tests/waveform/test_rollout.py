@@ -10,6 +10,7 @@ import json
 import ssl
 import subprocess
 import sys
+import threading
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +18,7 @@ from pathlib import Path
 import pytest
 from load_generator import Load, Target
 
-from waveform.rollout import scrape
+from waveform.rollout import Build, Gate, Rollout, roll, scrape
 from waveform.seed import partner_demo_key
 from waveform.supervisor import BFFS, Platform, control_path
 
@@ -187,3 +188,33 @@ def test_a_bff_already_on_the_version_is_left_alone(platform: Platform) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"mobile: already on {version}" in done.stdout
     assert platform.process("mobile") is process and platform.is_running("mobile")
+
+
+def test_stopping_the_platform_ends_a_rollout_in_progress(
+    tmp_path: Path,
+) -> None:
+    hangs = tmp_path / "hanging-python"  # a build whose BFF never comes up
+    hangs.write_text("#!/bin/sh\nwhile :; do sleep 1; done\n")
+    hangs.chmod(0o755)
+    said: list[str] = []
+    started = threading.Event()
+
+    def say(message: str) -> None:
+        said.append(message)
+        if "starting" in message:
+            started.set()
+
+    results: list[Rollout] = []
+    p = Platform(tmp_path / "data", ephemeral=True, components=["public"], control=True)
+    with p:
+        assert not p.failures, [f.describe() for f in p.failures.values()]
+        build = Build("9.4.0-hangs", python=str(hangs))
+        runner = threading.Thread(
+            target=lambda: results.append(roll(p, build, Gate(health_timeout_s=300), say=say))
+        )
+        runner.start()
+        assert started.wait(30)
+    runner.join(30)  # the platform stopped: the rollout did not wait out its 300 s
+    assert not runner.is_alive()
+    (step,) = results[0].steps
+    assert step.reason == "new build not started: the platform is stopping"

@@ -106,12 +106,13 @@ class ControlChannel:
             return
         try:
             result = self._runner.submit(handler, request, _progress(emit)).result()
+            final: Event = {"event": "done", **result}
         except (ValueError, TypeError) as exc:  # a bad argument, named by the handler
-            emit({"event": "error", "message": str(exc)})
-        else:
-            emit({"event": "done", **result})
+            final = {"event": "error", "message": str(exc)}
         finally:
+            # Free before answering: a caller's next command may follow the answer at once.
             self._busy.release()
+        emit(final)
 
 
 def _progress(emit: Emit) -> Emit:

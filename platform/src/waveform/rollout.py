@@ -2,7 +2,7 @@
 
 For each BFF: start the new build beside the old one, on the same listening sockets, admin
 port included (the supervisor holds them and hands them to every build it starts:
-:class:`Listeners`), wait until the admin port answers with the new version
+:class:`waveform.listeners.Listeners`), wait until the admin port answers with the new version
 (``tailor_build_info``: the new process is up); then drain the old one
 (SIGTERM: it stops accepting and finishes its answers in progress) and watch the new one for
 ``Gate.window_s``: healthy at every look, and a share of 5xx answers at most
@@ -21,26 +21,22 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
 from tailor.observe.build_info import BUILD_INFO, VERSION_ENV
-from tailor.serve.inherited import LISTEN_FDS_ENV
 from waveform.control import Emit, Event, call
 from waveform.supervisor import BFFS, HOST, Component, Platform, control_path
 
 #: The environment a build sets on the processes it runs (and a rollout replaces).
 BUILD_ENV = (VERSION_ENV, "PYTHONPATH")
-#: The accept queue of a held listening socket (tailor's default server.backlog).
-BACKLOG = 4096
 
 Say = Callable[[str], None]
 
@@ -111,52 +107,6 @@ class Rollout:
 
 class GateFailed(Exception):
     """A new build did not pass its gate (the message says how)."""
-
-
-class Listeners:
-    """The BFFs' listening sockets, bound once by the supervisor and handed to every process
-    it starts for them (``$TAILOR_LISTEN_FDS``), so a port never stops listening between
-    builds and a connection the old build never took waits in the one queue for the new.
-
-    >>> held = Listeners("127.0.0.1")
-    >>> fd = held.fds([0])  # doctest: +SKIP
-    """
-
-    def __init__(self, host: str) -> None:
-        self.host = host
-        self._socks: dict[int, socket.socket] = {}
-
-    def fds(self, ports: Iterable[int]) -> list[int]:
-        """The descriptors of the sockets listening on ``ports`` (bound on first use;
-        :class:`OSError` when a port is taken)."""
-        fds = []
-        for port in ports:
-            sock = self._socks.get(port)
-            if sock is None:
-                sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                try:
-                    sock.bind((self.host, port))
-                except OSError:
-                    sock.close()
-                    raise
-                sock.listen(BACKLOG)
-                sock.set_inheritable(True)
-                self._socks[port] = sock
-            fds.append(sock.fileno())
-        return fds
-
-    def holds(self, port: int) -> bool:
-        return port in self._socks
-
-    @staticmethod
-    def env(fds: Sequence[int]) -> dict[str, str]:
-        return {LISTEN_FDS_ENV: ",".join(map(str, fds))}
-
-    def close(self) -> None:
-        for sock in self._socks.values():
-            sock.close()
-        self._socks.clear()
 
 
 # -- looking at a BFF through its admin port -----------------------------------------------
@@ -285,6 +235,8 @@ def _start(platform: Platform, comp: Component, version: str, gate: Gate) -> Non
     deadline = time.monotonic() + gate.health_timeout_s
     while True:
         assert comp.process is not None
+        if platform.stopping:
+            raise GateFailed("the platform is stopping")
         code = comp.process.poll()
         if code is not None:
             time.sleep(0.1)  # the stderr drain thread's last lines
@@ -316,6 +268,8 @@ def _watch(platform: Platform, comp: Component, gate: Gate) -> tuple[int, int]:
     end = time.monotonic() + gate.window_s
     while time.monotonic() < end:
         time.sleep(gate.interval_s)
+        if platform.stopping:
+            raise GateFailed("the platform is stopping")
         code = process.poll()
         if code is not None or comp.process is not process:
             raise GateFailed(f"the new build exited (status {code}) within its window")
@@ -341,6 +295,8 @@ def _roll_back(
 ) -> None:
     """Start ``old``'s build (``version``) again, with its argv, environment and admin port,
     then drain ``new``."""
+    if platform.stopping:
+        return  # everything is being stopped
     again = Component(
         old.name, "bff", old.port, admin_port=old.admin_port, argv=old.argv, env=dict(old.env)
     )

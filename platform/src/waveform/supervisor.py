@@ -39,18 +39,16 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import IO, TYPE_CHECKING, TextIO
+from typing import IO, TextIO
 
 from waveform.bffs.upstreams import grpc_settings
 from waveform.certs import DemoCerts, ensure_demo_certs
 from waveform.control import SOCKET_NAME, ControlChannel
+from waveform.listeners import Listeners
 from waveform.protos import SERVICES as GRPC_SERVICES
 from waveform.redis_server import RedisServer
 from waveform.seed import DEFAULT_SCALE, DEFAULT_SEED, token_client_secret
 from waveform.services import SERVICES
-
-if TYPE_CHECKING:
-    from waveform.rollout import Listeners
 
 HOST = "127.0.0.1"
 #: BFF name -> (port, admin port).
@@ -274,7 +272,7 @@ class Platform:
         if control:
             from waveform import rollout
 
-            self.listeners = rollout.Listeners(HOST)
+            self.listeners = Listeners(HOST)
             self.control = ControlChannel(
                 control_path(self.data_dir).parent, {"rollout": rollout.handler(self)}
             )
@@ -615,6 +613,11 @@ class Platform:
 
     # -- rollouts (waveform.rollout) --------------------------------------------------------
 
+    @property
+    def stopping(self) -> bool:
+        """:meth:`stop` has begun (a rollout in progress gives up)."""
+        return self._stopping.is_set()
+
     def spawn(self, comp: Component) -> bool:
         """Start a process for ``comp`` (not yet one of :attr:`components`)."""
         return self._spawn(comp)
@@ -690,7 +693,7 @@ class Platform:
         comp.started_at = time.monotonic()
         env = {**os.environ, **comp.env, "PYTHONUNBUFFERED": "1"}
         if fds:
-            env.update(held.env(fds))  # type: ignore[union-attr]
+            env.update(Listeners.env(fds))
         comp.process = subprocess.Popen(
             comp.argv,
             stdin=subprocess.DEVNULL,
