@@ -202,7 +202,7 @@ def _handshake(port: int, token: str) -> bytes:
     key = base64.b64encode(os.urandom(16)).decode()
     return (f"GET /live HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\nupgrade: websocket\r\n"
             f"connection: Upgrade\r\nsec-websocket-key: {key}\r\nsec-websocket-version: 13\r\n"
-            f"sec-websocket-protocol: tailor.live.v1, bearer.{token}\r\n\r\n").encode()  # fmt: skip
+            f"sec-websocket-protocol: live.v1, bearer.{token}\r\n\r\n").encode()  # fmt: skip
 
 
 async def _open(port: int, tokens: list[str], sink: list[float], counts: dict[str, int], *,

@@ -79,8 +79,8 @@ class Live:
     ...     def start(self, hub): pass
     ...     async def topics(self, request): return {"all"}
     ...     async def replay(self, after, limit): return []
-    >>> bff = BFF(build_config({"name": "web", "auth": {"jwt": {"public_key_file": __file__,
-    ...     "issuer": "i", "audience": "a"}}}))
+    >>> session = {"allowed_origins": ["https://app.example"]}
+    >>> bff = BFF(build_config({"name": "web", "auth": {"session": session}}))
     >>> live = Live(bff, Quiet(), websocket="/live", sse="/live/sse")
     >>> sorted(route.template for route in bff.router.routes)
     ['/live', '/live/sse']
@@ -95,7 +95,7 @@ class Live:
         *,
         websocket: str | None = "/live",
         sse: str | None = "/live/sse",
-        subprotocol: str = "tailor.live.v1",
+        subprotocol: str = "live.v1",
     ) -> None:
         self.feed = feed
         self.hub = Hub()

@@ -37,7 +37,7 @@ def _connect(served: Served, session: str, *, origin: str | None = ORIGIN, url: 
         url or served.ws,
         origin=origin,  # type: ignore[arg-type]
         additional_headers=_cookie(session),
-        subprotocols=["tailor.live.v1"],  # type: ignore[list-item]
+        subprotocols=["live.v1"],  # type: ignore[list-item]
         open_timeout=WAIT,
         **options,
     )
@@ -60,7 +60,7 @@ async def _until(condition: Any) -> None:
 async def test_a_same_origin_session_gets_events_of_its_topics(make_served: Any) -> None:
     served = await make_served()
     async with _connect(served, await _login(served)) as ws:
-        assert ws.subprotocol == "tailor.live.v1"
+        assert ws.subprotocol == "live.v1"
         assert len(served.live.hub) == 1  # adopted before the 101 was written
         served.feed.publish(Event("1-0", ("all",), b'{"type": "post"}', actor="u9"))
         assert json.loads(await asyncio.wait_for(ws.recv(), WAIT)) == {"type": "post"}
@@ -82,16 +82,16 @@ async def test_a_bearer_token_in_the_subprotocol_authenticates_and_is_not_echoed
     make_served: Any,
 ) -> None:
     served = await make_served()
-    offered = ["tailor.live.v1", f"bearer.{sign(sub='u7')}"]
+    offered = ["live.v1", f"bearer.{sign(sub='u7')}"]
     async with websockets.connect(served.ws, subprotocols=offered, open_timeout=WAIT) as ws:  # type: ignore[arg-type]
-        assert ws.subprotocol == "tailor.live.v1"
+        assert ws.subprotocol == "live.v1"
         assert len(served.live.hub) == 1  # adopted before the 101 was written
         assert served.live.hub.of_user("u7")
 
 
 async def test_a_bad_bearer_token_in_the_subprotocol_is_refused_401(make_served: Any) -> None:
     served = await make_served()
-    offered = ["tailor.live.v1", "bearer.not-a-token"]
+    offered = ["live.v1", "bearer.not-a-token"]
     refused = await _refused(websockets.connect(served.ws, subprotocols=offered))  # type: ignore[arg-type]
     assert refused.response.status_code == 401
 
@@ -196,7 +196,7 @@ async def test_a_closed_socket_frees_its_place_in_the_caps(make_served: Any) -> 
         assert served.live.connections == 1
     await _until(lambda: served.live.connections == 0)
     async with _connect(served, session) as ws:
-        assert ws.subprotocol == "tailor.live.v1"
+        assert ws.subprotocol == "live.v1"
 
 
 # -- server-sent events, with a raw client ---------------------------------------------------
