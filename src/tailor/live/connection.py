@@ -157,6 +157,7 @@ class LiveConnection(asyncio.Protocol):
         transport = self._transport
         if self._gap and transport is not None and self._paused_at == math.inf:
             self._gap = False
+            self._live.gaps += 1
             transport.write(self._gap_frame())
 
     # -- asyncio.Protocol ------------------------------------------------------------------

@@ -63,6 +63,7 @@ class FakeLive:
         self.settings = LiveSettings(**settings)
         self.slow_consumers = 0
         self.dead_peers = 0
+        self.gaps = 0
         self.checked: list[LiveConnection] = []
 
     def detach(self, connection: LiveConnection) -> None:
