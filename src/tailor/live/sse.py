@@ -41,9 +41,16 @@ class EventStreamConnection(LiveConnection):
         transport: asyncio.Transport,
         server: Http1Server,
         tail: bytes,
-        **who: object,
+        *,
+        user: str,
+        client: str,
+        session_id: str = "",
+        resuming: bool = False,
     ) -> None:
-        super().__init__(live, transport, server, **who)  # type: ignore[arg-type]
+        super().__init__(
+            live, transport, server, user=user, client=client, session_id=session_id,
+            resuming=resuming,
+        )  # fmt: skip
         transport.write(sse_retry(live.settings.reconnect_min_ms))
 
     def _frame(self, event: Event) -> bytes:

@@ -49,9 +49,16 @@ class WebSocketConnection(LiveConnection):
         transport: asyncio.Transport,
         server: Http1Server,
         tail: bytes,
-        **who: object,
+        *,
+        user: str,
+        client: str,
+        session_id: str = "",
+        resuming: bool = False,
     ) -> None:
-        super().__init__(live, transport, server, **who)  # type: ignore[arg-type]
+        super().__init__(
+            live, transport, server, user=user, client=client, session_id=session_id,
+            resuming=resuming,
+        )  # fmt: skip
         self._reader: Connection | None = None
         self._message = 0  # bytes of the message being received
         transport.resume_reading()  # paused by the server when it saw the upgrade
