@@ -203,6 +203,7 @@ class Live:
             user=principal.subject,
             client=request.client,
             session_id=principal.session_id,
+            expires_at=principal.expires_at,
             topics=topics,
             since=since,
         )

@@ -41,7 +41,6 @@ class WebSocketConnection(LiveConnection):
     """One WebSocket after the 101."""
 
     __slots__ = ("_message", "_reader")
-    kind = "websocket"
 
     def __init__(
         self,
@@ -54,10 +53,11 @@ class WebSocketConnection(LiveConnection):
         client: str,
         session_id: str = "",
         resuming: bool = False,
+        expires_at: float = 0.0,
     ) -> None:
         super().__init__(
             live, transport, server, user=user, client=client, session_id=session_id,
-            resuming=resuming,
+            resuming=resuming, expires_at=expires_at,
         )  # fmt: skip
         self._reader: Connection | None = None
         self._message = 0  # bytes of the message being received
