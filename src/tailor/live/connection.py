@@ -23,6 +23,7 @@ import contextlib
 import json
 import math
 import socket
+import time
 from typing import TYPE_CHECKING
 
 from tailor.live.hub import MAX_EVENT_BYTES, Event
@@ -55,6 +56,7 @@ class LiveConnection(asyncio.Protocol):
     __slots__ = (
         "_awaiting_pong",
         "_closing",
+        "_expires_at",
         "_gap",
         "_held",
         "_live",
@@ -71,9 +73,6 @@ class LiveConnection(asyncio.Protocol):
         "user",
     )
 
-    #: Kind of connection, for the live metrics.
-    kind = ""
-
     def __init__(
         self,
         live: Live,
@@ -84,6 +83,7 @@ class LiveConnection(asyncio.Protocol):
         client: str,
         session_id: str = "",
         resuming: bool = False,
+        expires_at: float = 0.0,
     ) -> None:
         self._live = live
         self._transport: asyncio.Transport | None = transport
@@ -102,8 +102,12 @@ class LiveConnection(asyncio.Protocol):
         self._held: list[Event] | None = [] if resuming else None
         now = self._loop.time()
         settings = live.settings
+        # When the credential expires (epoch seconds, 0: never), on the loop's clock.
+        self._expires_at = now + max(0.0, expires_at - time.time()) if expires_at else math.inf
         self._session_at = now + settings.session_check_s if session_id else math.inf
-        self.deadline = min(now + settings.ping_interval_s, self._session_at)
+        if session_id:  # a session is asked about at its expiry too (it may have been renewed)
+            self._session_at = min(self._session_at, self._expires_at)
+        self.deadline = min(now + settings.ping_interval_s, self._session_at, self._expires_at)
         high = settings.send_buffer_bytes - MAX_EVENT_BYTES
         transport.set_write_buffer_limits(high=high, low=high // 4)
         sock = transport.get_extra_info("socket")
@@ -157,6 +161,7 @@ class LiveConnection(asyncio.Protocol):
         transport = self._transport
         if self._gap and transport is not None and self._paused_at == math.inf:
             self._gap = False
+            self._live.gaps += 1
             transport.write(self._gap_frame())
 
     # -- asyncio.Protocol ------------------------------------------------------------------
@@ -191,6 +196,8 @@ class LiveConnection(asyncio.Protocol):
         elif self._awaiting_pong:
             self._live.dead_peers += 1
             transport.abort()
+        elif now >= self._expires_at and not self.session_id:
+            self.close(POLICY_VIOLATION, "credential expired")
         else:
             if now >= self._session_at:
                 self._session_at = now + settings.session_check_s
@@ -198,6 +205,8 @@ class LiveConnection(asyncio.Protocol):
             self._ping()
             wait = settings.pong_timeout_s if self._awaiting_pong else settings.ping_interval_s
             self.deadline = min(now + wait, self._session_at)
+            if not self.session_id:
+                self.deadline = min(self.deadline, self._expires_at)
             if self._paused_at != math.inf:
                 self.deadline = min(self.deadline, self._paused_at + settings.slow_consumer_s)
 

@@ -34,6 +34,7 @@ from tailor.chain import Chain, Outcome
 from tailor.http import Request, Response
 from tailor.live.connection import POLICY_VIOLATION, LiveConnection
 from tailor.live.hub import Event, Hub
+from tailor.live.metrics import LiveCollector
 from tailor.live.settings import LiveSettings
 from tailor.live.sse import HEADERS as SSE_HEADERS
 from tailor.live.sse import EventStreamConnection
@@ -112,6 +113,7 @@ class Live:
         self.connections = 0
         self.slow_consumers = 0
         self.dead_peers = 0
+        self.gaps = 0
         self.refused: Counter[int] = Counter()
         # Not in the OpenAPI document: neither is request-response (docs/live.md is theirs).
         if websocket:
@@ -125,6 +127,7 @@ class Live:
     def build(self, ctx: BuildContext) -> Live:
         self.settings = ctx.stage_settings(self.name, LiveSettings)
         self.settings.check(ctx.config)
+        ctx.metrics.registry.register(LiveCollector(self))
         return self
 
     def wrap(self, next_handler: Chain) -> Chain:
@@ -200,6 +203,7 @@ class Live:
             user=principal.subject,
             client=request.client,
             session_id=principal.session_id,
+            expires_at=principal.expires_at,
             topics=topics,
             since=since,
         )

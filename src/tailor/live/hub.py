@@ -79,15 +79,24 @@ class Hub:
 
     def __init__(self) -> None:
         self._topics: dict[str, set[Subscriber]] = {}
-        self._users: dict[str, set[Subscriber]] = {}
+        # A user's one connection itself, or a set of them: most users hold one, and a set
+        # for each would be a quarter of an idle connection's memory.
+        self._users: dict[str, Subscriber | set[Subscriber]] = {}
         self.published = 0
         self.delivered = 0
 
     def __len__(self) -> int:
-        return sum(len(s) for s in self._users.values())
+        return sum(len(s) if isinstance(s, set) else 1 for s in self._users.values())
 
     def add(self, subscriber: Subscriber, topics: Iterable[str]) -> None:
-        self._users.setdefault(subscriber.user, set()).add(subscriber)
+        user = subscriber.user
+        mine = self._users.get(user)
+        if mine is None:
+            self._users[user] = subscriber
+        elif isinstance(mine, set):
+            mine.add(subscriber)
+        else:
+            self._users[user] = {mine, subscriber}
         for topic in topics:
             self._join(subscriber, topic)
 
@@ -99,22 +108,28 @@ class Hub:
                 if not members:
                     del self._topics[topic]
         subscriber.topics = set()
-        mine = self._users.get(subscriber.user)
-        if mine is not None:
+        user = subscriber.user
+        mine = self._users.get(user)
+        if mine is subscriber:
+            del self._users[user]
+        elif isinstance(mine, set):
             mine.discard(subscriber)
-            if not mine:
-                del self._users[subscriber.user]
+            if len(mine) == 1:
+                self._users[user] = next(iter(mine))
 
     def of_user(self, user: str) -> tuple[Subscriber, ...]:
-        return tuple(self._users.get(user, ()))
+        mine = self._users.get(user)
+        if mine is None:
+            return ()
+        return tuple(mine) if isinstance(mine, set) else (mine,)
 
     def subscribe(self, user: str, topic: str) -> None:
         """Every connection of ``user`` follows ``topic`` from now on (a new follow)."""
-        for subscriber in self._users.get(user, ()):
+        for subscriber in self.of_user(user):
             self._join(subscriber, topic)
 
     def unsubscribe(self, user: str, topic: str) -> None:
-        for subscriber in self._users.get(user, ()):
+        for subscriber in self.of_user(user):
             subscriber.topics.discard(topic)
             members = self._topics.get(topic)
             if members is not None:

@@ -33,7 +33,6 @@ class EventStreamConnection(LiveConnection):
     """One ``text/event-stream`` after its 200."""
 
     __slots__ = ()
-    kind = "sse"
 
     def __init__(
         self,
@@ -41,9 +40,17 @@ class EventStreamConnection(LiveConnection):
         transport: asyncio.Transport,
         server: Http1Server,
         tail: bytes,
-        **who: object,
+        *,
+        user: str,
+        client: str,
+        session_id: str = "",
+        resuming: bool = False,
+        expires_at: float = 0.0,
     ) -> None:
-        super().__init__(live, transport, server, **who)  # type: ignore[arg-type]
+        super().__init__(
+            live, transport, server, user=user, client=client, session_id=session_id,
+            resuming=resuming, expires_at=expires_at,
+        )  # fmt: skip
         transport.write(sse_retry(live.settings.reconnect_min_ms))
 
     def _frame(self, event: Event) -> bytes:

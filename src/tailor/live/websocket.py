@@ -41,7 +41,6 @@ class WebSocketConnection(LiveConnection):
     """One WebSocket after the 101."""
 
     __slots__ = ("_message", "_reader")
-    kind = "websocket"
 
     def __init__(
         self,
@@ -49,9 +48,17 @@ class WebSocketConnection(LiveConnection):
         transport: asyncio.Transport,
         server: Http1Server,
         tail: bytes,
-        **who: object,
+        *,
+        user: str,
+        client: str,
+        session_id: str = "",
+        resuming: bool = False,
+        expires_at: float = 0.0,
     ) -> None:
-        super().__init__(live, transport, server, **who)  # type: ignore[arg-type]
+        super().__init__(
+            live, transport, server, user=user, client=client, session_id=session_id,
+            resuming=resuming, expires_at=expires_at,
+        )  # fmt: skip
         self._reader: Connection | None = None
         self._message = 0  # bytes of the message being received
         transport.resume_reading()  # paused by the server when it saw the upgrade

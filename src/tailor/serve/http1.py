@@ -671,9 +671,18 @@ class _Connection(asyncio.Protocol):
         socket is the adopting protocol's; this one is done."""
         transport = self._transport
         assert transport is not None
+        tail = getattr(self, "_upgrade_tail", None)
         fields = "".join(f"{name}: {value}\r\n" for name, value in answer.headers)
-        if fields.count("\n") != len(answer.headers) or fields.count("\r") != len(answer.headers):
+        lines = len(answer.headers)
+        if answer.upgrade and tail is None:  # a 101 to a request that asked no upgrade
+            refusal = problem_response(400, "this endpoint needs a protocol upgrade")
+        elif fields.count("\n") != lines or fields.count("\r") != lines:
             log.error("refused to hand over: CR or LF in a header")
+            refusal = problem_response(500, "internal error")
+        else:
+            refusal = None
+        if refusal is not None:
+            transport.writelines((self._head(refusal, False), refusal.body))
             self._close()
             return
         if answer.upgrade:
@@ -691,8 +700,7 @@ class _Connection(asyncio.Protocol):
         self._server.forget(self)
         del self._parser  # its callbacks are this protocol's (see connection_lost)
         transport.write(head.encode("latin-1"))
-        tail = getattr(self, "_upgrade_tail", b"")
-        transport.set_protocol(answer.adopt(transport, tail, self._server))
+        transport.set_protocol(answer.adopt(transport, tail or b"", self._server))
 
     @staticmethod
     def _head(response: Response, keep_alive: bool) -> bytes:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Any, cast
 
 from tailor.live.connection import LiveConnection
@@ -63,6 +64,7 @@ class FakeLive:
         self.settings = LiveSettings(**settings)
         self.slow_consumers = 0
         self.dead_peers = 0
+        self.gaps = 0
         self.checked: list[LiveConnection] = []
 
     def detach(self, connection: LiveConnection) -> None:
@@ -254,3 +256,25 @@ def _masked(opcode: int, payload: bytes) -> bytes:
 def test_a_connection_keeps_no_instance_dict() -> None:
     conn, _, _ = _ws()  # slots only: an idle connection is a few hundred bytes
     assert not hasattr(conn, "__dict__")
+
+
+def test_a_token_past_its_expiry_closes_the_socket_with_1008() -> None:
+    transport, server = FakeTransport(), FakeServer()
+    conn = WebSocketConnection(cast(Any, FakeLive(ping_interval_s=60)), cast(Any, transport),
+                               cast(Any, server), b"", user="u1", client="c",
+                               expires_at=time.time() + 30)  # fmt: skip
+    assert conn.deadline <= server.loop.now + 30
+    server.loop.now += 30
+    conn.expire()
+    assert _close_code(transport.written[-1]) == 1008
+
+
+def test_a_session_is_asked_about_at_its_expiry() -> None:
+    transport, server = FakeTransport(), FakeServer()
+    live = FakeLive(session_check_s=600, ping_interval_s=60)
+    conn = WebSocketConnection(cast(Any, live), cast(Any, transport), cast(Any, server), b"",
+                               user="u1", client="c", session_id="s1",
+                               expires_at=time.time() + 30)  # fmt: skip
+    server.loop.now += 30
+    conn.expire()
+    assert live.checked == [conn]

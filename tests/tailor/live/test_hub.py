@@ -63,3 +63,11 @@ def test_an_event_over_the_size_bound_is_not_published() -> None:
     hub, sink = Hub(), Sink("u1")
     hub.add(sink, {"all"})
     assert hub.publish(Event("1-0", ("all",), b"x" * (MAX_EVENT_BYTES + 1))) == 0
+
+
+def test_a_users_second_connection_and_its_removal_keep_the_first() -> None:
+    hub, a, b = Hub(), Sink("u1"), Sink("u1")
+    hub.add(a, {"all"})
+    hub.add(b, {"all"})
+    hub.remove(b)
+    assert hub.of_user("u1") == (a,) and len(hub) == 1

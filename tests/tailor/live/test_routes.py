@@ -12,6 +12,7 @@ import pytest
 import websockets
 from harness import sign
 from live_app import COOKIE, ORIGIN, Served
+from prometheus_client import generate_latest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from tailor.live import Event
@@ -187,6 +188,16 @@ async def test_a_message_over_the_limit_closes_with_1009(make_served: Any) -> No
         with pytest.raises(ConnectionClosed) as closed:
             await asyncio.wait_for(ws.recv(), WAIT)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+
+
+async def test_the_admin_port_counts_open_connections_and_refusals(make_served: Any) -> None:
+    served = await make_served(max_per_user=1)
+    session = await _login(served)
+    async with _connect(served, session):
+        await _refused(_connect(served, session))
+        scraped = generate_latest(served.bff.metrics.registry).decode()
+    assert "tailor_live_connections 1.0" in scraped
+    assert 'tailor_live_refused_total{status="429"} 1.0' in scraped
 
 
 async def test_a_closed_socket_frees_its_place_in_the_caps(make_served: Any) -> None:

@@ -82,7 +82,6 @@ class Browser:
     def connect(self, *, origin: str | None = None, query: str = "") -> Any:
         return websockets.connect(
             self.ws_url + query,
-            max_queue=None,  # read as fast as events come (a watcher must never lag)
             origin=origin or self.base,  # type: ignore[arg-type]
             additional_headers={"cookie": self.session},
             subprotocols=["waveform.live.v1"],  # type: ignore[list-item]
@@ -260,27 +259,31 @@ def _drain(sock: socket.socket) -> bytes:
     return got
 
 
-async def _flood(bus: redis.Redis, count: int, watcher: Any) -> None:
-    """``count`` posts by bob, returning once ``watcher`` (a socket that reads) got the last:
-    by then the BFF has offered every one of them to every subscriber."""
+def _published(platform: Platform) -> float:
+    text = httpx.get(f"{platform.admin_url('web')}/metrics", timeout=10).text
+    [line] = [x for x in text.splitlines() if x.startswith("tailor_live_events_published_total")]
+    return float(line.split()[-1])
+
+
+async def _flood(platform: Platform, bus: redis.Redis, count: int) -> None:
+    """``count`` posts by bob, returning once the BFF has published every one of them (its
+    admin port's count): by then each was written, or dropped, for every subscriber."""
+    target = await asyncio.to_thread(_published, platform) + count
     pipe = bus.pipeline(transaction=False)
     data = msgspec.json.encode({"track_id": PUBLIC_TRACK, "owner_id": "u2"})
     for _ in range(count):
         pipe.xadd(STREAM, {"type": "track.posted", "source": "tests", "data": data})
-    # In a thread: the watcher keeps reading meanwhile, so it is never the slow one.
-    last = (await asyncio.to_thread(pipe.execute))[-1].decode()
+    await asyncio.to_thread(pipe.execute)
     async with asyncio.timeout(WAIT * 3):
-        while (await _next(watcher)).get("id") != last:
-            pass
+        while await asyncio.to_thread(_published, platform) < target:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)  # the admin port offers no event to wait on
 
 
 async def test_a_consumer_that_stops_reading_then_reads_gets_a_gap_marker(
     live_platform: Platform, bus: redis.Redis
 ) -> None:
-    alice = Browser(live_platform, "alice")
-    sock = _raw_websocket(alice)
-    async with alice.connect() as watcher:
-        await _flood(bus, 4000, watcher)  # more than the kernel's buffers and the 16 KiB hold
+    sock = _raw_websocket(Browser(live_platform, "alice"))
+    await _flood(live_platform, bus, 4000)  # more than the kernel's buffer and the 16 KiB hold
     got = b""
     async with asyncio.timeout(WAIT):
         while b'{"type": "gap"}' not in got:
@@ -291,10 +294,8 @@ async def test_a_consumer_that_stops_reading_then_reads_gets_a_gap_marker(
 async def test_a_consumer_that_never_reads_is_closed_and_the_bff_serves_on(
     live_platform: Platform, bus: redis.Redis
 ) -> None:
-    alice = Browser(live_platform, "alice")
-    sock = _raw_websocket(alice)
-    async with alice.connect() as watcher:
-        await _flood(bus, 4000, watcher)
+    sock = _raw_websocket(Browser(live_platform, "alice"))
+    await _flood(live_platform, bus, 4000)
     # The scenario itself: a client that reads nothing for longer than slow_consumer_s.
     await asyncio.sleep(LIVE["slow_consumer_s"] + 2)
     got = await asyncio.to_thread(_drain, sock)
@@ -303,6 +304,33 @@ async def test_a_consumer_that_never_reads_is_closed_and_the_bff_serves_on(
     async with httpx.AsyncClient(timeout=10) as http:
         served = await http.get(f"{live_platform.url('web')}/api/openapi.json")
     assert served.status_code == 200
+
+
+# -- bad frames --------------------------------------------------------------------------------
+
+
+async def test_a_message_over_the_size_limit_closes_with_1009(live_platform: Platform) -> None:
+    alice = Browser(live_platform, "alice")
+    async with alice.connect() as ws:
+        await ws.send("x" * 5000)  # the default max_message_bytes is 4096
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), WAIT)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+
+
+def _close_code(frames: bytes) -> int:
+    at = frames.index(b"\x88")  # the server's close frame (unmasked, short)
+    return int.from_bytes(frames[at + 2 : at + 4], "big")
+
+
+async def test_invalid_utf8_in_a_text_frame_closes_with_1007(live_platform: Platform) -> None:
+    sock = _raw_websocket(Browser(live_platform, "alice"))
+    mask = b"\x01\x02\x03\x04"
+    payload = bytes(b ^ mask[i % 4] for i, b in enumerate(b"\xff\xfe"))
+    sock.sendall(b"\x81\x82" + mask + payload)  # a final, masked text frame of 2 bytes
+    got = await asyncio.to_thread(_drain, sock)
+    sock.close()
+    assert _close_code(got) == 1007
 
 
 # -- a graceful stop (last: the web BFF stays stopped) -----------------------------------
