@@ -108,5 +108,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     dashboard = Dashboard(
         targets, refresh_s=args.refresh, windows_s=windows, objective=args.objective
     )
-    asyncio.run(serve(dashboard, args.host, args.port))
+    try:
+        asyncio.run(serve(dashboard, args.host, args.port))
+    except OSError as exc:  # the port is taken, or the host is not ours
+        print(f"dashboard: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -48,3 +49,16 @@ def test_the_tailor_command_exits_2_naming_its_tools_for_an_unknown_one(
 ) -> None:
     assert tailor_main(["dashbored"]) == 2
     assert "dashboard" in capsys.readouterr().err
+
+
+def test_a_taken_port_stops_it_with_a_message_not_a_traceback(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code = tailor_main(["dashboard", "--port", str(port), "--target", "m=http://127.0.0.1:1"])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert f"cannot listen on 127.0.0.1:{port}" in err and "Traceback" not in err
