@@ -113,6 +113,7 @@ class BFF:
         response: Any = INFER,
         body: Any = None,
         problems: tuple[int, ...] = (),
+        status: int = 200,
     ) -> Callable[[Handler], Handler]:
         """Register an endpoint. ``plan`` is the aggregation its handler runs (with
         :func:`~tailor.aggregate.aggregate`: the plan is named here only); its upstreams and
@@ -122,14 +123,15 @@ class BFF:
         route into the edge cache (see :mod:`tailor.cache`). ``response`` (the body type, when
         the handler's ``-> Json[Body]`` does not say it; ``None`` for a 204), ``body`` (the
         JSON body it reads) and ``problems`` (statuses its handler answers itself, such as
-        415) are what its OpenAPI operation documents (docs/openapi.md); the response's
+        415) and ``status`` (its success status: 201 for a command that creates) are what
+        its OpenAPI operation documents (docs/openapi.md); the response's
         fields' data classes are what the governance gate checks (docs/governance.md)."""
         spec = query_spec(query)
 
         def register(handler: Handler) -> Handler:
             route = Route(
                 method, template, handler, auth, spec, cache=cache, plan=plan,
-                response=response, body=body, uses=uses, problems=problems,
+                response=response, body=body, uses=uses, problems=problems, status=status,
             )  # fmt: skip
             self.router.add(route)
             self._uses.update(uses)

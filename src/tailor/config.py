@@ -354,6 +354,34 @@ class RateLimit(msgspec.Struct, forbid_unknown_fields=True):
             )
 
 
+class Idempotency(msgspec.Struct, forbid_unknown_fields=True):
+    """``Idempotency-Key`` on commands (the ``idempotency`` stage, :mod:`tailor.commands`):
+    a retry with the same key (per caller) answers the first result for ``ttl_s`` seconds;
+    the same key with another body is 422, one still in flight is 409 (held at most
+    ``in_flight_s``: a process that died mid-command frees its keys then). ``backend``:
+    ``memory`` (this process, at most ``max_keys``) or ``redis`` (``state.redis_url``: every
+    instance). ``required`` refuses a command without a key (400). When the backend cannot
+    answer in ``backend_timeout_s``, the command is refused with 503 (never run twice)."""
+
+    enabled: bool = True
+    backend: Literal["memory", "redis"] = "memory"
+    methods: list[Literal["POST", "PUT", "PATCH", "DELETE"]] = msgspec.field(
+        default_factory=lambda: ["POST"]
+    )
+    ttl_s: Annotated[int, msgspec.Meta(ge=1, le=7 * 86_400)] = 86_400
+    in_flight_s: Annotated[float, msgspec.Meta(gt=0, le=600)] = 30.0
+    required: bool = False
+    max_keys: Count = 100_000
+    key_prefix: str = "tailor:idem"
+    backend_timeout_s: Annotated[float, msgspec.Meta(gt=0, le=5)] = 0.25
+
+
+class Commands(msgspec.Struct, forbid_unknown_fields=True):
+    """Edge settings of commands (writes): ``idempotency`` is off when absent."""
+
+    idempotency: Idempotency | None = None
+
+
 class CacheRoute(msgspec.Struct, forbid_unknown_fields=True):
     """A client profile's timings for one cached route, laid over the route's own policy
     (``cache.routes."/v1/home".ttl_s = 60``)."""
@@ -515,6 +543,7 @@ class Config(msgspec.Struct, forbid_unknown_fields=True):
     cache: Cache = msgspec.field(default_factory=Cache)
     compression: Compression = msgspec.field(default_factory=Compression)
     rate_limit: RateLimit = msgspec.field(default_factory=RateLimit)
+    commands: Commands = msgspec.field(default_factory=Commands)
     resilience: ResilienceSettings = msgspec.field(default_factory=ResilienceSettings)
     governance: Governance = msgspec.field(default_factory=Governance)
     tracing: Tracing = msgspec.field(default_factory=Tracing)
@@ -557,6 +586,9 @@ class Config(msgspec.Struct, forbid_unknown_fields=True):
         session = self.auth.session
         if session is not None and session.store == "redis" and self.state.redis_url is None:
             raise ConfigError("auth.session.store", "'redis' needs state.redis_url")
+        idempotency = self.commands.idempotency
+        if idempotency is not None and idempotency.backend == "redis" and not self.state.redis_url:
+            raise ConfigError("commands.idempotency.backend", "'redis' needs state.redis_url")
         check_extras(self)
 
 

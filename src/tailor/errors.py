@@ -10,7 +10,10 @@ at the boundary where they occur, with the original kept as ``__cause__``::
     ├── HTTPProblem                 a client-facing answer (RFC 9457) raised from a handler
     │   ├── BadRequest              400, names the offending parameter
     │   ├── Unauthorized            401, carries a WWW-Authenticate challenge
-    │   └── NotFound                404
+    │   ├── NotFound                404
+    │   ├── UnsupportedMediaType    415, a body not in the media type the route reads
+    │   ├── PreconditionRequired    428, a command that must name the version it changes
+    │   └── CommandRefused          a service's 4xx to a command, relayed (tailor.commands)
     ├── InvalidCredential           a presented credential was refused: 401
     │   ├── InvalidToken            a bearer JWT failed verification
     │   ├── InvalidInternalToken    an internal token failed verification (services)
@@ -104,6 +107,33 @@ class NotFound(HTTPProblem):
     title = "Not Found"
 
 
+class UnsupportedMediaType(HTTPProblem):
+    status = 415
+    title = "Unsupported Media Type"
+
+
+class PreconditionRequired(HTTPProblem):
+    """428: an edit of a versioned resource came without ``If-Match`` (RFC 6585 s3)."""
+
+    status = 428
+    title = "Precondition Required"
+
+
+class CommandRefused(HTTPProblem):
+    """A service refused a command with a 4xx (not found, forbidden, a lost update, ...):
+    relayed with the service's status and its ``detail``, which services write for clients.
+
+    >>> CommandRefused(412, "the playlist changed since v3").status
+    412
+    """
+
+    def __init__(
+        self, status: int, detail: str, *, headers: tuple[tuple[str, str], ...] = ()
+    ) -> None:
+        super().__init__(detail, headers=headers)
+        self.status = status
+
+
 class UpstreamError(TailorError):
     """A call to an internal service failed. ``upstream`` is the registry name."""
 
@@ -123,7 +153,11 @@ class UpstreamUnavailable(UpstreamError):
 
 
 class UpstreamStatusError(UpstreamError):
+    """An upstream answered ``status``; ``message`` is the service's own text when its wire
+    carries one apart from the body (a gRPC status message), else None."""
+
     reason = "status"
+    message: str | None = None
 
     def __init__(self, upstream: str, status: int) -> None:
         super().__init__(upstream, f"unexpected status {status}")

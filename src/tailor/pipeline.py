@@ -23,6 +23,8 @@ it is built, never checked per request.
                   API key, client certificate
     entitle       the caller's app: active, on this BFF, route  -> 403
     ratelimit     per IP / user / app and route class, GCRA     -> 429 + RateLimit headers
+    idempotency   Idempotency-Key on commands: a retry answers   -> replay / 409 / 422
+                  the first result (tailor.commands)
     cache         per-caller key, ETag, SWR / stale-if-error,   -> 304 / hit / stale
                   coalescing, tag invalidation; a hit in the
                   coding asked for, from the stored variants
@@ -56,6 +58,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 import msgspec
 
 from tailor.chain import Chain, StageFactory
+from tailor.commands.stage import IdempotencyStage
 from tailor.config import Config
 from tailor.errors import ConfigError
 from tailor.observe.metrics import Metrics
@@ -107,6 +110,7 @@ BUILT_IN: tuple[StageFactory, ...] = (
     AuthenticateStage,
     EntitleStage,
     RateLimitStage,
+    IdempotencyStage,
     CacheStage,
     CompressStage,
     HandlerStage,

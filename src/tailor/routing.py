@@ -43,6 +43,8 @@ class Route:
     body: Any = None
     uses: tuple[str, ...] = ()
     problems: tuple[int, ...] = ()
+    #: The status of its success answer, as documented (201 for a command that creates).
+    status: int = 200
     #: The template split once, here: the router compares it on every templated request.
     segments: tuple[str, ...] = field(init=False, repr=False, compare=False)
 

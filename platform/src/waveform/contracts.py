@@ -116,7 +116,9 @@ def interactions(services: SeededServices, built: Sequence[BFF] | None = None) -
         params = {"seed": str(services.platform.seed), "scale": str(services.platform.scale),
                   "subject": subject}  # fmt: skip
         for route in bff.router.routes:
-            if route.plan is None:
+            # A command route's plan is its screen's (the answer after a playlist edit is the
+            # playlist screen): the GET route's interactions cover it.
+            if route.plan is None or route.method != "GET":
                 continue
             variables = {**caller, **per_route.get(route.template, {})}
             found += plan_interactions(

@@ -155,6 +155,16 @@ class AppSeed:
     secret: str | None = None  # demo value; the accounts service stores only its hash
 
 
+#: Scopes an app may hold to act for its signed-in user (on the public API); an app token
+#: of its own (no user) never carries them.
+USER_WRITE_SCOPES = (
+    "likes:write",
+    "reposts:write",
+    "follows:write",
+    "playlists:write",
+    "tracks:write",
+)
+
 APPS: tuple[AppSeed, ...] = (
     AppSeed(
         "waveform-ios", "Waveform for iOS", ("mobile",), {"mobile": ["*"]}, ("user",), "first-party"
@@ -167,7 +177,7 @@ APPS: tuple[AppSeed, ...] = (
         "Acme Player",
         ("public",),
         {"public": ["*"]},
-        ("tracks:read", "users:read"),
+        ("tracks:read", "users:read", *USER_WRITE_SCOPES),
         "standard",
         secret="acme-secret",
     ),

@@ -72,6 +72,8 @@ OPS_CLIENT = "waveform-ops"
 #: HTTP/2), "connect" (the Connect protocol over HTTP/1.1) or "http" (JSON). Those services
 #: serve all three; the suites run in another mode with e.g. WAVEFORM_UPSTREAMS=grpc.
 UPSTREAMS_ENV = "WAVEFORM_UPSTREAMS"
+#: The BFFs that take commands (their profiles switch the idempotency stage on).
+COMMAND_BFFS = frozenset({"web", "mobile", "public"})
 #: A gRPC port is its service's port plus this (users 9102, catalog 9110).
 GRPC_PORT_OFFSET = 100
 UPSTREAM_MODES = ("http", "grpc", "connect")
@@ -323,6 +325,8 @@ class Platform:
                         self._url("rights"),
                         "--media",
                         self._url("media"),
+                        "--social",
+                        self._url("social"),
                     ]
                 comp = Component(name, "service", ports[name], argv=argv)
             else:
@@ -359,12 +363,15 @@ class Platform:
 
     def _base_bff_config(self, name: str) -> dict[str, object]:
         comp = self.components[name]
+        # With a Redis, a command's Idempotency-Key is known to every instance of its BFF.
+        shared_keys = self.redis is not None and name in COMMAND_BFFS
         return {
             "listen": {"host": HOST, "port": comp.port},
             "admin": {"host": HOST, "port": comp.admin_port},
             "upstreams": {svc: self.upstream_url(svc) for svc in SERVICES},
             "grpc": grpc_settings(),
             "state": {"redis_url": self.redis.url} if self.redis is not None else {},
+            **({"commands": {"idempotency": {"backend": "redis"}}} if shared_keys else {}),
             "token_exchange": {"client_id": f"bff-{name}", "client_secret_env": TOKEN_SECRET_ENV},
             "logs": {"access": True},  # one JSON line per request, into logs/<name>.log
             "tracing": {}

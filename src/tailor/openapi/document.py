@@ -14,6 +14,7 @@ import inspect
 import re
 import typing
 from collections.abc import Iterable, Sequence
+from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -187,8 +188,8 @@ def _operation(
     if answer is None:
         responses["204"] = {"description": "No Content"}
     else:
-        responses["200"] = {
-            "description": "OK",
+        responses[str(route.status)] = {
+            "description": HTTPStatus(route.status).phrase,
             "content": {"application/json": {"schema": answer}},
         }
     if route.cache is not None:

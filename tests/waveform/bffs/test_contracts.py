@@ -117,6 +117,7 @@ def test_every_part_of_every_plan_is_an_interaction_of_its_bffs_contracts() -> N
         (bff.config.name, f"{route.method} {route.template}: {part.name}")
         for bff in (load_bff(m) for m in MODULES)
         for route in bff.router.routes
+        if route.method == "GET"  # a command re-reads with its screen's plan: covered there
         for part in (route.plan.parts if route.plan is not None else ())
     }
     assert parts == committed

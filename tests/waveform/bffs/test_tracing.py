@@ -48,7 +48,7 @@ def test_a_request_is_one_trace_through_the_bff_and_the_services_it_calls(
     [edge] = [s for s in spans if s.service == "mobile" and s.kind == SERVER]
     assert edge.name == "GET /v1/tracks/{id}" and edge.parent_id == "e" * 16
     parts = [s for s in spans if s.service == "mobile" and s.kind == CLIENT]
-    assert {p.attributes["bff.part"] for p in parts} == {"me", "track", "owner"}
+    assert {p.attributes["bff.part"] for p in parts} == {"me", "track", "owner", "engagement"}
     assert all(p.parent_id == edge.span_id for p in parts)
     # Each service's server span is the child of the BFF's Part span that called it...
     catalog = [s for s in spans if s.service == "catalog" and s.kind == SERVER]

@@ -95,10 +95,33 @@ class PlaylistRecord(msgspec.Struct, gc=False):
     owner_id: str
     track_ids: list[str]
     artwork_url: str = ""
+    #: Bumped by every edit: the ETag an edit's If-Match names (waveform.bffs.commands).
+    version: int = 0
 
 
 class PlaylistBatch(msgspec.Struct, gc=False):
     items: list[PlaylistRecord]
+
+
+class Engagement(msgspec.Struct, gc=False):
+    """A track's likes and whether the caller liked or reposted it (the social service)."""
+
+    __data_class__: ClassVar[DataClass] = DataClass.PUBLIC
+    likes: int = 0
+    liked: bool = False
+    reposted: bool = False
+
+
+class Relation(msgspec.Struct, gc=False):
+    """Whether the caller follows a user (the social service)."""
+
+    __data_class__: ClassVar[DataClass] = DataClass.PUBLIC
+    following: bool = False
+
+
+#: What a screen shows when social cannot say (the part is optional: marked degraded).
+NO_ENGAGEMENT = Engagement()
+NO_RELATION = Relation()
 
 
 class TrackRef(msgspec.Struct, gc=False):

@@ -14,7 +14,11 @@ from tailor import Inputs, Part
 from waveform.bffs.consumed import (
     EMPTY_TRACKS,
     EMPTY_USERS,
+    NO_ENGAGEMENT,
+    NO_RELATION,
     CatalogBatch,
+    Engagement,
+    Relation,
     UserBatch,
     UserRecord,
 )
@@ -80,3 +84,21 @@ def users_batch(name: str, ids_from: IdsFrom, needs: tuple[str, ...]) -> Part:
         fallback=EMPTY_USERS,
         timeout_s=0.3,
     )
+
+
+def engagement_part(needs: tuple[str, ...] = ()) -> Part:
+    """The caller's like and repost of the track ``{id}``, and its likes: optional (a screen
+    without them is degraded, not failed), asked only after ``needs`` (the visibility check:
+    nothing is asked about a track the caller may not see)."""
+    return Part(
+        "engagement", "social", "/social/tracks/{id}/engagement", into=Engagement,
+        needs=needs, required=False, fallback=NO_ENGAGEMENT, timeout_s=0.3,
+    )  # fmt: skip
+
+
+def relation_part(needs: tuple[str, ...] = ()) -> Part:
+    """Whether the caller follows the user ``{id}``: optional, like :func:`engagement_part`."""
+    return Part(
+        "relation", "social", "/social/users/{id}/relation", into=Relation,
+        needs=needs, required=False, fallback=NO_RELATION, timeout_s=0.3,
+    )  # fmt: skip

@@ -11,13 +11,20 @@ from collections.abc import Callable
 from tailor import AggregateBody, Part, Plan, PlanResult, Request, Response, aggregate
 from tailor.chain import Handler
 from waveform.bffs.consumed import EMPTY_REFS, PlaylistRecord, TrackRefs, UserRecord
-from waveform.bffs.parts import catalog_batch, me_part, users_batch
+from waveform.bffs.parts import (
+    catalog_batch,
+    engagement_part,
+    me_part,
+    relation_part,
+    users_batch,
+)
 
 TRACK = Plan(
     parts=(
         me_part(),
         catalog_batch("track", lambda i: [i.vars["id"]], needs=(), required=True),
         users_batch("owner", lambda i: [t.owner_id for t in i["track"].items], needs=("track",)),
+        engagement_part(needs=("track",)),
     ),
     deadline_s=1.0,
 )
@@ -38,6 +45,7 @@ USER = Plan(
             timeout_s=0.3,
         ),
         catalog_batch("tracks", lambda i: [r.id for r in i["owned"].items], needs=("owned",)),
+        relation_part(needs=("user",)),
     ),
     deadline_s=1.0,
 )

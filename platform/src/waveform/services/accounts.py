@@ -37,7 +37,15 @@ from fastapi import FastAPI, Query, Request
 from pydantic import BaseModel
 from starlette.responses import Response
 
-from waveform.seed import APPS, PARTNER_URI, PARTNERS, World, hash_password, verify_password
+from waveform.seed import (
+    APPS,
+    PARTNER_URI,
+    PARTNERS,
+    USER_WRITE_SCOPES,
+    World,
+    hash_password,
+    verify_password,
+)
 from waveform.services import models as m
 from waveform.services.common import (
     Problem,
@@ -428,6 +436,12 @@ def build_app(conn: sqlite3.Connection, args: argparse.Namespace) -> FastAPI:
         ).fetchone()
         return row
 
+    def user_scope(client_id: str) -> str:
+        """A user's token through an app: ``user`` and the writes the app may make for them."""
+        row = get_app(client_id)
+        granted = msgspec.json.decode(row["scopes"]) if row is not None else []
+        return " ".join(["user", *(s for s in granted if s in USER_WRITE_SCOPES)])
+
     def login_client(audience: str, client_id: str | None) -> str:
         bff, default_client = AUDIENCES[audience]
         client = client_id or default_client
@@ -465,7 +479,7 @@ def build_app(conn: sqlite3.Connection, args: argparse.Namespace) -> FastAPI:
         )
         body_out = {
             "user_id": user_id,
-            "access_token": sign(user_id, body.audience, "user", client_id),
+            "access_token": sign(user_id, body.audience, user_scope(client_id), client_id),
             "token_type": "Bearer",
             "expires_in": TOKEN_TTL,
             "refresh_token": new_refresh(user_id, body.audience, client_id, None),
@@ -520,10 +534,10 @@ def build_app(conn: sqlite3.Connection, args: argparse.Namespace) -> FastAPI:
             raise invalid
         user_id, client_id = row["user_id"], row["client_id"]
         return {
-            "access_token": sign(user_id, audience, "user", client_id),
+            "access_token": sign(user_id, audience, user_scope(client_id), client_id),
             "token_type": "Bearer",
             "expires_in": TOKEN_TTL,
-            "scope": "user",
+            "scope": user_scope(client_id),
             "refresh_token": new_refresh(user_id, audience, client_id, row["family_id"]),
             "user_id": user_id,
         }
@@ -542,7 +556,8 @@ def build_app(conn: sqlite3.Connection, args: argparse.Namespace) -> FastAPI:
         audience = params.get("audience", APP_AUDIENCE)
         if audience != APP_AUDIENCE:
             raise oauth_error(400, "invalid_request", f"audience must be {APP_AUDIENCE}")
-        allowed = msgspec.json.decode(row["scopes"])
+        # Writes act for a user: an app token of its own has none to act for.
+        allowed = [s for s in msgspec.json.decode(row["scopes"]) if s not in USER_WRITE_SCOPES]
         wanted = params.get("scope", "").split() or allowed
         if not set(wanted) <= set(allowed):
             raise oauth_error(400, "invalid_scope", "a requested scope is not allowed")

@@ -25,6 +25,7 @@ from typing import Any
 import aiohttp
 import msgspec
 from fastapi import FastAPI, Header, Query, Request
+from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from tailor.auth.internal import TokenCache, TokenExchangeError, TokenExchanger
@@ -78,11 +79,13 @@ class Upstreams:
         limit: int = 200,
         tokens: str = "http://127.0.0.1:9011",
         client_secret: str = "",
+        social: str = "http://127.0.0.1:9005",
     ) -> None:
         self.base = {
             "tracks": tracks.rstrip("/"),
             "rights": rights.rstrip("/"),
             "media": media.rstrip("/"),
+            "social": social.rstrip("/"),
         }
         self.limit = limit
         self.token_url = tokens.rstrip("/") + "/token"
@@ -156,6 +159,66 @@ class Upstreams:
                 raise Problem(502, "Bad Gateway", f"{service} failed: {exc}") from exc
         raise AssertionError("unreachable")
 
+    async def send(
+        self,
+        method: str,
+        service: str,
+        path: str,
+        subject: str,
+        body: Any = None,
+        params: dict[str, str] | None = None,
+    ) -> tuple[int, Row]:
+        """Send a command (never retried: the service decides once); its status and body.
+        A 4xx comes back for the caller to relay; a 5xx or a failure is this call's 502/504."""
+        assert self._session is not None, "Upstreams.start() was not awaited"
+        try:
+            token = await self.tokens.token(subject, service)
+        except UpstreamError as exc:
+            raise Problem(502, "Bad Gateway", f"no internal token for {service}") from exc
+        budget = remaining_ms() or DEFAULT_UPSTREAM_TIMEOUT_MS
+        if budget <= 0:
+            raise Problem(504, "Deadline Exceeded", "no budget left to call " + service)
+        headers = {"X-Deadline-Ms": str(budget), "Authorization": f"Bearer {token}"}
+        try:
+            async with self._session.request(
+                method,
+                self.base[service] + path,
+                json=body,
+                params=params,
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(total=budget / 1000),
+            ) as resp:
+                status, raw = resp.status, await resp.read()
+        except TimeoutError as exc:
+            raise Problem(504, "Deadline Exceeded", f"{service} did not answer in time") from exc
+        except aiohttp.ClientError as exc:
+            raise Problem(502, "Bad Gateway", f"{service} failed: {exc}") from exc
+        if status >= 500:
+            raise Problem(502, "Bad Gateway", f"{service} answered {status}")
+        try:
+            decoded: Row = msgspec.json.decode(raw) if raw else {}
+        except msgspec.DecodeError as exc:
+            raise Problem(502, "Bad Gateway", f"{service} answered garbage") from exc
+        return status, decoded
+
+
+def relayed(status: int, body: Row) -> Response:
+    """A service's answer to a command, passed on (a 4xx as the problem it is)."""
+    if status >= 400:
+        detail = str(body.get("detail", ""))[:300] or f"refused ({status})"
+        raise Problem(status, str(body.get("title", "Error")), detail)
+    return json_response(body, status=status)
+
+
+class NewTrack(BaseModel):
+    """A track a user posts; the owner is the caller, never a field."""
+
+    title: str = Field(min_length=1, max_length=200)
+    duration_ms: int = Field(180_000, gt=0, le=24 * 3600 * 1000)
+    genre: str = Field("", max_length=64)
+    description: str = Field("", max_length=4000)
+    private: bool = False
+
 
 def build_app(upstreams: Upstreams) -> FastAPI:
     @asynccontextmanager
@@ -211,6 +274,73 @@ def build_app(upstreams: Upstreams) -> FastAPI:
                 items.append({**track, "media": by_media.get(tid), "rights": r})
         return json_response({"items": items})
 
+    # -- commands: the same visibility rule as reads, decided here once --------------------
+
+    async def seen(track_id: str, viewer: str, country: str | None) -> Row:
+        """The track, when ``viewer`` may see it; else the 404 a read would answer."""
+        track, rights = await asyncio.gather(
+            upstreams.get("tracks", f"/tracks/{track_id}", viewer),
+            upstreams.get("rights", f"/rights/{track_id}", viewer),
+        )
+        if track is None or not visible(track, rights, viewer, country):
+            raise hidden(track_id)
+        return track
+
+    def user_of(request: Request) -> str:
+        """The user a command is by: a user subject (an app or partner likes nothing)."""
+        subject = internal_claims(request).subject
+        if not subject or ":" in subject:
+            raise Problem(403, "Forbidden", "commands are made by users")
+        return subject
+
+    async def engage(
+        method: str, kind: str, track_id: str, request: Request, country: str | None
+    ) -> Response:
+        viewer = user_of(request)
+        track = await seen(track_id, viewer, country)
+        owner = str(track.get("owner_id", ""))
+        path = f"/social/{kind}/{track_id}"
+        if method == "PUT":
+            status, body = await upstreams.send("PUT", "social", path, viewer, {"owner_id": owner})
+        else:
+            status, body = await upstreams.send(
+                "DELETE", "social", path, viewer, params={"owner_id": owner}
+            )
+        return relayed(status, body)
+
+    country_h = Header(None, alias="x-viewer-country")
+    engaged = returns(m.Engagement, 403, 404, 502)
+
+    @app.post("/catalog/tracks/{track_id}/like", responses=engaged)
+    async def like(track_id: str, request: Request, country: str | None = country_h) -> Response:
+        """Like a track the caller may see (a hidden one is the read's 404)."""
+        return await engage("PUT", "likes", track_id, request, country)
+
+    @app.delete("/catalog/tracks/{track_id}/like", responses=engaged)
+    async def unlike(track_id: str, request: Request, country: str | None = country_h) -> Response:
+        return await engage("DELETE", "likes", track_id, request, country)
+
+    @app.post("/catalog/tracks/{track_id}/repost", responses=engaged)
+    async def repost(track_id: str, request: Request, country: str | None = country_h) -> Response:
+        return await engage("PUT", "reposts", track_id, request, country)
+
+    @app.delete("/catalog/tracks/{track_id}/repost", responses=engaged)
+    async def unrepost(
+        track_id: str, request: Request, country: str | None = country_h
+    ) -> Response:
+        return await engage("DELETE", "reposts", track_id, request, country)
+
+    @app.post("/catalog/tracks", status_code=201, responses=returns(m.Track, 400, 403, 502))
+    async def post_track(new: NewTrack, request: Request) -> Response:
+        """Post a track as the caller. The tracks service emits ``track.posted``; rights and
+        media build the new track's rows from it, and until they have, reads hide it (fail
+        closed), so a half-built track is never served."""
+        owner = user_of(request)
+        status, body = await upstreams.send(
+            "POST", "tracks", "/tracks", owner, {**new.model_dump(), "owner_id": owner}
+        )
+        return relayed(status, body)
+
     return app
 
 
@@ -219,6 +349,7 @@ def main() -> None:
     parser.add_argument("--tracks", default="http://127.0.0.1:9003")
     parser.add_argument("--rights", default="http://127.0.0.1:9009")
     parser.add_argument("--media", default="http://127.0.0.1:9008")
+    parser.add_argument("--social", default="http://127.0.0.1:9005")
     parser.add_argument("--max-connections", type=int, default=200)
     args = parser.parse_args()
     setup_logging(args)
@@ -230,6 +361,7 @@ def main() -> None:
         args.max_connections,
         tokens=args.tokens,
         client_secret=secret,
+        social=args.social,
     )
     serve(build_app(upstreams), args)
 

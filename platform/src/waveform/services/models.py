@@ -125,6 +125,8 @@ class Playlist(Model):
     track_count: int
     duration_ms: int
     internal_notes: str
+    #: Bumped by every edit; answered as the ETag an edit's If-Match must name.
+    version: int
 
 
 class Playlists(Model):
@@ -136,6 +138,22 @@ class SocialItem(Model):
     user_id: str | None = None
     track_id: str | None = None
     id: str | None = None
+
+
+class Engagement(Model):
+    """A track's likes, and whether the caller liked or reposted it."""
+
+    track_id: str
+    likes: int
+    liked: bool
+    reposted: bool
+
+
+class Relation(Model):
+    """Whether the caller follows ``user_id``."""
+
+    user_id: str
+    following: bool
 
 
 class SocialList(Model):

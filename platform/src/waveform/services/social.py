@@ -5,16 +5,20 @@ from __future__ import annotations
 import argparse
 import sqlite3
 from datetime import UTC, datetime
+from typing import Any
 
-from fastapi import FastAPI, Query
+from fastapi import FastAPI, Query, Request
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from waveform.seed import World, iso
 from waveform.services import models as m
 from waveform.services.common import (
+    Problem,
+    bad_request,
     create_app,
     insert_rows,
+    internal_claims,
     json_response,
     not_found,
     returns,
@@ -25,12 +29,15 @@ from waveform.services.events import Events
 ID = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 
 
-class Follow(BaseModel):
-    followee_id: str = Field(pattern=ID)
+#: Who may like or repost: the catalog service, after its visibility check, and operators.
+ENGAGEMENT_CLIENTS = frozenset({"catalog", "waveform-ops"})
+OWNER_Q = Query("", pattern=r"^$|" + ID, description="the track's owner (for the event)")
 
 
-class Like(BaseModel):
-    track_id: str = Field(pattern=ID)
+class Owned(BaseModel):
+    """A like or repost names the track's owner, as the catalog found it, for the event."""
+
+    owner_id: str = Field(pattern=ID)
 
 
 SCHEMA = """
@@ -98,40 +105,114 @@ def build_app(conn: sqlite3.Connection, args: argparse.Namespace) -> FastAPI:
     async def reposts(user_id: str, limit: int = limit_q) -> Response:
         return listing("reposts", user_id, limit)
 
-    # -- writes: each announces what changed (domain event) and whose views (tags) --------
+    # -- writes: the caller is the internal token's subject (never a path or body field);
+    # each is idempotent (a second like is the same like), emits its domain event only when
+    # something changed, and names the views it changed (tags) to the BFF caches. Likes and
+    # reposts come only from the catalog service, which decided the track is visible to the
+    # caller (the one place that rule lives): no BFF can like a track it may not see.
 
-    @app.post("/social/{user_id}/followings", status_code=204, responses={404: {}})
-    async def follow(user_id: str, body: Follow) -> Response:
+    def engaging(request: Request) -> str:
+        claims = internal_claims(request)
+        if claims.actor not in ENGAGEMENT_CLIENTS:
+            raise Problem(403, "Forbidden", "likes and reposts go through the catalog service")
+        known(claims.subject)
+        return claims.subject
+
+    def engagement(track_id: str, user_id: str) -> dict[str, Any]:
+        (likes,) = conn.execute("SELECT COUNT(*) FROM likes WHERE track_id = ?",
+                                (track_id,)).fetchone()  # fmt: skip
+        liked = conn.execute("SELECT 1 FROM likes WHERE user_id = ? AND track_id = ?",
+                             (user_id, track_id)).fetchone() is not None  # fmt: skip
+        reposted = conn.execute("SELECT 1 FROM reposts WHERE user_id = ? AND track_id = ?",
+                                (user_id, track_id)).fetchone() is not None  # fmt: skip
+        return {"track_id": track_id, "likes": likes, "liked": liked, "reposted": reposted}
+
+    async def announce(type_: str, changed: bool, data: dict[str, str], tags: list[str]) -> None:
+        if changed:
+            await events.emit(type_, data)
+            await events.notify(type_, tags)
+
+    @app.get("/social/tracks/{track_id}/engagement", responses=returns(m.Engagement))
+    async def track_engagement(track_id: str, request: Request) -> Response:
+        """Likes of a track, and whether the caller liked or reposted it."""
+        return json_response(engagement(track_id, internal_claims(request).subject))
+
+    @app.get("/social/users/{user_id}/relation", responses=returns(m.Relation, 404))
+    async def relation(user_id: str, request: Request) -> Response:
+        """Whether the caller follows ``user_id``."""
         known(user_id)
-        known(body.followee_id)
+        follower = internal_claims(request).subject
+        found = conn.execute("SELECT 1 FROM follows WHERE follower_id = ? AND followee_id = ?",
+                             (follower, user_id)).fetchone()  # fmt: skip
+        return json_response({"user_id": user_id, "following": found is not None})
+
+    @app.put("/social/likes/{track_id}", responses=returns(m.Engagement, 403, 404))
+    async def like(track_id: str, body: Owned, request: Request) -> Response:
+        user = engaging(request)
+        added = conn.execute("INSERT OR IGNORE INTO likes VALUES (?, ?, ?)",
+                             (user, track_id, iso(datetime.now(UTC)))).rowcount  # fmt: skip
+        data = {"track_id": track_id, "owner_id": body.owner_id, "user_id": user}
+        await announce("track.liked", added > 0, data, [f"likes:{user}", f"track:{track_id}"])
+        return json_response(engagement(track_id, user))
+
+    @app.delete("/social/likes/{track_id}", responses=returns(m.Engagement, 403, 404))
+    async def unlike(track_id: str, request: Request, owner_id: str = OWNER_Q) -> Response:
+        user = engaging(request)
+        removed = conn.execute("DELETE FROM likes WHERE user_id = ? AND track_id = ?",
+                               (user, track_id)).rowcount  # fmt: skip
+        data = {"track_id": track_id, "owner_id": owner_id, "user_id": user}
+        await announce("track.unliked", removed > 0, data, [f"likes:{user}", f"track:{track_id}"])
+        return json_response(engagement(track_id, user))
+
+    @app.put("/social/reposts/{track_id}", responses=returns(m.Engagement, 403, 404))
+    async def repost(track_id: str, body: Owned, request: Request) -> Response:
+        user = engaging(request)
+        # One statement: the existence check and the insert cannot interleave with another.
+        added = conn.execute(
+            "INSERT INTO reposts SELECT ?, ?, ?, ? WHERE NOT EXISTS "
+            "(SELECT 1 FROM reposts WHERE user_id = ? AND track_id = ?)",
+            (f"r-{user}-{track_id}", user, track_id, iso(datetime.now(UTC)), user, track_id),
+        ).rowcount
+        data = {"track_id": track_id, "owner_id": body.owner_id, "user_id": user}
+        await announce("track.reposted", added > 0, data, [f"reposts:{user}", f"track:{track_id}"])
+        return json_response(engagement(track_id, user))
+
+    @app.delete("/social/reposts/{track_id}", responses=returns(m.Engagement, 403, 404))
+    async def unrepost(track_id: str, request: Request, owner_id: str = OWNER_Q) -> Response:
+        user = engaging(request)
+        removed = conn.execute("DELETE FROM reposts WHERE user_id = ? AND track_id = ?",
+                               (user, track_id)).rowcount  # fmt: skip
+        data = {"track_id": track_id, "owner_id": owner_id, "user_id": user}
+        await announce("track.unreposted", removed > 0, data,
+                       [f"reposts:{user}", f"track:{track_id}"])  # fmt: skip
+        return json_response(engagement(track_id, user))
+
+    @app.put("/social/followings/{followee_id}", responses=returns(m.Relation, 400, 404))
+    async def follow(followee_id: str, request: Request) -> Response:
+        follower = internal_claims(request).subject
+        known(follower)
+        known(followee_id)
+        if follower == followee_id:
+            raise bad_request("one cannot follow oneself")
         now = iso(datetime.now(UTC))
-        conn.execute("INSERT OR IGNORE INTO follows VALUES (?, ?, ?)",
-                     (user_id, body.followee_id, now))  # fmt: skip
-        await events.emit(
-            "user.followed",
-            {"follower_id": user_id, "followee_id": body.followee_id, "created_at": now},
-        )
-        await events.notify("user.followed", [f"followings:{user_id}",
-                                              f"followers:{body.followee_id}"])  # fmt: skip
-        return Response(status_code=204)
+        added = conn.execute("INSERT OR IGNORE INTO follows VALUES (?, ?, ?)",
+                             (follower, followee_id, now)).rowcount  # fmt: skip
+        data = {"follower_id": follower, "followee_id": followee_id, "created_at": now}
+        tags = [f"followings:{follower}", f"followers:{followee_id}", f"user:{followee_id}"]
+        await announce("user.followed", added > 0, data, tags)
+        return json_response({"user_id": followee_id, "following": True})
 
-    @app.delete("/social/{user_id}/followings/{followee_id}", status_code=204)
-    async def unfollow(user_id: str, followee_id: str) -> Response:
-        conn.execute("DELETE FROM follows WHERE follower_id = ? AND followee_id = ?",
-                     (user_id, followee_id))  # fmt: skip
-        await events.emit("user.unfollowed", {"follower_id": user_id,
-                                              "followee_id": followee_id})  # fmt: skip
-        await events.notify("user.unfollowed", [f"followings:{user_id}",
-                                                f"followers:{followee_id}"])  # fmt: skip
-        return Response(status_code=204)
-
-    @app.post("/social/{user_id}/likes", status_code=204, responses={404: {}})
-    async def like(user_id: str, body: Like) -> Response:
-        known(user_id)
-        conn.execute("INSERT OR IGNORE INTO likes VALUES (?, ?, ?)",
-                     (user_id, body.track_id, iso(datetime.now(UTC))))  # fmt: skip
-        await events.notify("track.liked", [f"likes:{user_id}", f"track:{body.track_id}"])
-        return Response(status_code=204)
+    @app.delete("/social/followings/{followee_id}", responses=returns(m.Relation, 404))
+    async def unfollow(followee_id: str, request: Request) -> Response:
+        follower = internal_claims(request).subject
+        known(follower)
+        known(followee_id)
+        removed = conn.execute("DELETE FROM follows WHERE follower_id = ? AND followee_id = ?",
+                               (follower, followee_id)).rowcount  # fmt: skip
+        data = {"follower_id": follower, "followee_id": followee_id}
+        tags = [f"followings:{follower}", f"followers:{followee_id}", f"user:{followee_id}"]
+        await announce("user.unfollowed", removed > 0, data, tags)
+        return json_response({"user_id": followee_id, "following": False})
 
     return app
 

@@ -91,11 +91,13 @@ ALLOWANCES: dict[str, Allowance] = {
     "bff-mobile": {**_reads(*DATA_SERVICES), "accounts": ("auth",)},
     "bff-web": {**_reads(*DATA_SERVICES), "accounts": ("auth",)},
     "bff-public": {
-        **_reads("users", "tracks", "playlists", "catalog", "media", "rights"),
+        **_reads("users", "tracks", "playlists", "social", "catalog", "media", "rights"),
         "accounts": ("auth",),
     },
     "bff-partner": {**_reads("catalog", "tracks", "rights", "media"), "accounts": ("auth",)},
-    "catalog": _reads("tracks", "rights", "media"),
+    # social: likes and reposts, which only catalog sends (after its visibility check);
+    # tracks: a post, whose owner catalog takes from the subject.
+    "catalog": _reads("tracks", "rights", "media", "social"),
     "waveform-ops": {
         **{s: ("read", "admin") for s in DATA_SERVICES},
         "accounts": ("auth", "admin"),

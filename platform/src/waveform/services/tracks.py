@@ -6,7 +6,7 @@ import argparse
 import sqlite3
 from datetime import UTC, datetime
 
-from fastapi import FastAPI, Query
+from fastapi import FastAPI, Query, Request
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
@@ -19,6 +19,7 @@ from waveform.services.common import (
     fetch_in,
     in_order,
     insert_rows,
+    internal_claims,
     json_response,
     not_found,
     parse_ids,
@@ -48,6 +49,7 @@ def load(conn: sqlite3.Connection, world: World) -> None:
 
 
 ID = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+POSTERS = frozenset({"catalog", "waveform-ops"})
 
 
 class NewTrack(BaseModel):
@@ -98,10 +100,14 @@ def build_app(conn: sqlite3.Connection, args: argparse.Namespace) -> FastAPI:
             items = [row_dict(r, BOOLS, JSON_COLS) for r in rows]
         return json_response({"items": items})
 
-    @app.post("/tracks", status_code=201, responses=returns(m.Track, 409))
-    async def post_track(new: NewTrack) -> Response:
+    @app.post("/tracks", status_code=201, responses=returns(m.Track, 403, 409))
+    async def post_track(new: NewTrack, request: Request) -> Response:
         """Post a track. Emits ``track.posted`` (the stream service adds it to followers'
-        feeds and names them to the BFF caches) and notifies ``track:<id>``/``tracks:<owner>``."""
+        feeds and names them to the BFF caches) and notifies ``track:<id>``/``tracks:<owner>``.
+        Only the catalog service (which takes the owner from its caller) and operators post:
+        a BFF cannot post a track as someone else."""
+        if internal_claims(request).actor not in POSTERS:
+            raise Problem(403, "Forbidden", "tracks are posted through the catalog service")
         now = iso(datetime.now(UTC))
         track_id = new.id or _next_id(conn)
         try:

@@ -18,6 +18,7 @@ from tailor.cache import CachePolicy, tag
 from tailor.serve.run import config_from_env
 from waveform.bffs.cards import UserCard, index_tracks, index_user_cards, user_card
 from waveform.bffs.client_version import ClientVersionStage
+from waveform.bffs.commands import versioned_screen
 from waveform.bffs.consumed import (
     EMPTY_PLAYLISTS,
     EMPTY_RECOMMENDATIONS,
@@ -29,6 +30,7 @@ from waveform.bffs.consumed import (
     StreamPage,
     UserRecord,
 )
+from waveform.bffs.mobile.commands import add_commands
 from waveform.bffs.mobile.shapes import (
     Home,
     HomeV2,
@@ -125,6 +127,8 @@ PROFILE: dict[str, Any] = {
     },
     # The app registry decides which app may call which route (narrow-widget: one route).
     "entitlements": {"enabled": True},
+    # A retried POST answers its first result (docs/commands.md).
+    "commands": {"idempotency": {}},
     # The API document, generated from the routes (docs/openapi.md).
     "openapi": {"path": "/openapi.json", "title": "waveform mobile BFF"},
     # Personal and sensitive fields its responses may carry, and why (docs/governance.md).
@@ -314,6 +318,9 @@ def shape_track(outcome: PlanResult) -> TrackScreen:
         preview_url=t.media.preview_url,
         like_count=t.like_count,
         owner=user_card(owners[0]) if owners else None,
+        liked=outcome["engagement"].liked,
+        reposted=outcome["engagement"].reposted,
+        likes=outcome["engagement"].likes,
     )
 
 
@@ -330,6 +337,7 @@ def shape_user(outcome: PlanResult) -> UserScreen:
         followers_count=user.followers_count,
         followings_count=user.followings_count,
         tracks=[_track_card(t, owner_only) for t in outcome["tracks"].items],
+        following=outcome["relation"].following,
     )
 
 
@@ -378,5 +386,8 @@ def build(config: Any) -> BFF:
 
     bff.get("/v1/tracks/{id}", plan=TRACK, response=TrackScreen)(by_id(shape_track))
     bff.get("/v1/users/{id}", plan=USER, response=UserScreen)(by_id(shape_user))
-    bff.get("/v1/playlists/{id}", plan=PLAYLIST, response=PlaylistScreen)(by_id(shape_playlist))
+    bff.get("/v1/playlists/{id}", plan=PLAYLIST, response=PlaylistScreen)(
+        versioned_screen(shape_playlist)
+    )
+    add_commands(bff, shape_playlist)
     return bff

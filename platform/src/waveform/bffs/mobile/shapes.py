@@ -62,6 +62,10 @@ class TrackScreen(AggregateBody, kw_only=True):
     preview_url: str
     like_count: int
     owner: UserCard | None
+    #: The caller's own like and repost, and the likes counted by the social service.
+    liked: bool
+    reposted: bool
+    likes: int
 
 
 class UserScreen(AggregateBody, kw_only=True):
@@ -75,6 +79,7 @@ class UserScreen(AggregateBody, kw_only=True):
     followers_count: int
     followings_count: int
     tracks: list[TrackCard]
+    following: bool  # whether the caller follows this user
 
 
 class PlaylistScreen(AggregateBody, kw_only=True):

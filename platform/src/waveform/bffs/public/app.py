@@ -24,18 +24,21 @@ from tailor import aggregate as run_aggregate
 from tailor.govern.labels import DataClass
 from tailor.http import json_response
 from tailor.serve.run import config_from_env
+from waveform.bffs.commands import versioned_screen
 from waveform.bffs.consumed import (
     EMPTY_REFS,
     EMPTY_TRACKS,
     EMPTY_USERS,
     CatalogBatch,
     CatalogTrack,
+    Engagement,
     TrackRefs,
     UserBatch,
     UserRecord,
 )
-from waveform.bffs.parts import unique
+from waveform.bffs.parts import engagement_part, relation_part, unique
 from waveform.bffs.public.catalog import add_catalog_routes
+from waveform.bffs.public.commands import add_commands
 from waveform.bffs.public.shapes import (
     MeOut,
     PlaylistOut,
@@ -71,6 +74,8 @@ PROFILE: dict[str, Any] = {
         "jwt": {"issuer": "waveform-accounts", "audience": AUDIENCE, "jwks_upstream": "accounts"}
     },
     "entitlements": {"enabled": True},
+    # A retried POST answers its first result (docs/commands.md).
+    "commands": {"idempotency": {}},
     # The contract, generated from the routes (docs/openapi.md), where apps have found it.
     # Third-party apps identified by their User-Agent (`app/version (platform)`; the demo's
     # registered app), counted per route and version, so a deprecation can be measured before
@@ -110,6 +115,7 @@ class PlaylistRecord(msgspec.Struct):
     track_ids: list[str]
     artwork_url: str = ""
     private: bool = True  # shown to the owner; absent reads as private (never overclaims)
+    version: int = 0  # the ETag an edit's If-Match names (waveform.bffs.commands)
 
 
 class PlaylistBatch(msgspec.Struct):
@@ -179,6 +185,7 @@ TRACK = Plan(
         _me_part(),
         _catalog("track", lambda i: [i.vars["id"]], needs=(), required=True),
         _users("owner", lambda i: [t.owner_id for t in i["track"].items], needs=("track",)),
+        engagement_part(needs=("track",)),
     ),
     deadline_s=1.0,
 )
@@ -189,7 +196,14 @@ def shape_track(outcome: PlanResult) -> TrackOut:
     if not found:
         raise NotFound("no such track")
     owners = outcome["owner"].items
-    return TrackOut(track=public_track(found[0]), owner=public_user(owners[0]) if owners else None)
+    engaged: Engagement = outcome["engagement"]
+    return TrackOut(
+        track=public_track(found[0]),
+        owner=public_user(owners[0]) if owners else None,
+        liked=engaged.liked,
+        reposted=engaged.reposted,
+        likes=engaged.likes,
+    )
 
 
 USER = Plan(
@@ -200,6 +214,7 @@ USER = Plan(
              params=lambda i: {"owner": i.vars["id"], "limit": 50}, required=False,
              fallback=EMPTY_REFS, timeout_s=0.3),
         _catalog("tracks", lambda i: [r.id for r in i["owned"].items], needs=("owned",)),
+        relation_part(needs=("user",)),
     ),
     deadline_s=1.0,
 )  # fmt: skip
@@ -211,6 +226,7 @@ def shape_user(outcome: PlanResult) -> UserOut:
         user=public_user(u),
         followers_count=u.followers_count,
         tracks=[public_track(t) for t in outcome["tracks"].items],
+        following=outcome["relation"].following,
     )
 
 
@@ -295,12 +311,11 @@ def build(config: Any) -> BFF:
             request, shape_user, id=request.path_params["id"], **_caller(request)
         )
 
-    @bff.get("/v1/playlists/{id}", plan=PLAYLIST)
-    async def playlist(request: Request) -> Json[PlaylistOut]:
-        """A playlist (a private one only for its owner)"""
-        return await run_aggregate(
-            request, shape_playlist, id=request.path_params["id"], **_caller(request)
-        )
+    # A playlist (a private one only for its owner), with the ETag an edit names.
+    bff.get("/v1/playlists/{id}", plan=PLAYLIST, response=PlaylistOut)(
+        versioned_screen(shape_playlist)
+    )
+    add_commands(bff, shape_playlist, PLAYLIST)
 
     @bff.get("/v1/me", plan=ME)
     async def me(request: Request) -> Json[MeOut]:

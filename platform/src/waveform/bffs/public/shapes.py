@@ -40,8 +40,13 @@ class PublicTrack(msgspec.Struct):
 
 
 class TrackOut(AggregateBody, kw_only=True):
+    __data_class__: ClassVar[DataClass] = DataClass.PUBLIC
     track: PublicTrack
     owner: PublicUser | None = None
+    #: The signed-in user's own like and repost (false for an app token), and the likes.
+    liked: bool
+    reposted: bool
+    likes: int
 
 
 class UserOut(AggregateBody, kw_only=True):
@@ -49,6 +54,7 @@ class UserOut(AggregateBody, kw_only=True):
     user: PublicUser
     followers_count: int
     tracks: list[PublicTrack]
+    following: bool  # whether the signed-in user follows this user
 
 
 class PlaylistOut(AggregateBody, kw_only=True):

@@ -14,6 +14,7 @@ from tailor.params import Query, Token
 from tailor.serve.run import config_from_env
 from tailor.static import StaticSite
 from waveform.bffs.cards import index_tracks, user_card
+from waveform.bffs.commands import versioned_screen
 from waveform.bffs.consumed import (
     CatalogTrack,
     StreamPage,
@@ -25,6 +26,7 @@ from waveform.bffs.plans import PLAYLIST, TRACK, USER, by_id
 from waveform.bffs.quotas import READ_QUOTAS
 from waveform.bffs.token import TOKEN_EXPOSES, TOKEN_ROUTE, token_endpoint
 from waveform.bffs.upstreams import DEFAULT_UPSTREAMS, grpc_settings
+from waveform.bffs.web.commands import add_commands
 from waveform.bffs.web.session import add_session_routes
 from waveform.bffs.web.shapes import (
     Me,
@@ -78,6 +80,9 @@ PROFILE: dict[str, Any] = {
         },
     },
     "entitlements": {"enabled": True},
+    # A retried POST answers its first result (docs/commands.md); the supervisor keeps the
+    # keys in Redis when the platform has one, so every instance knows them.
+    "commands": {"idempotency": {}},
     # The API document, generated from the routes (docs/openapi.md).
     # Callers identified by User-Agent (`app/version (platform)`; a browser's is an unknown
     # client): counted per route and version on the admin port (docs/clients.md).
@@ -203,6 +208,9 @@ def shape_track(outcome: PlanResult) -> TrackOut:
         preview_url=t.media.preview_url,
         like_count=t.like_count,
         users={u.id: user_card(u) for u in outcome["owner"].items},
+        liked=outcome["engagement"].liked,
+        reposted=outcome["engagement"].reposted,
+        likes=outcome["engagement"].likes,
     )
 
 
@@ -218,6 +226,7 @@ def shape_user(outcome: PlanResult) -> UserOut:
         followers_count=u.followers_count,
         followings_count=u.followings_count,
         tracks=[summary(t) for t in outcome["tracks"].items],
+        following=outcome["relation"].following,
     )
 
 
@@ -287,6 +296,9 @@ def build(config: Any) -> BFF:
 
     bff.get("/api/tracks/{id}", plan=TRACK, response=TrackOut)(by_id(shape_track))
     bff.get("/api/users/{id}", plan=USER, response=UserOut)(by_id(shape_user))
-    bff.get("/api/playlists/{id}", plan=PLAYLIST, response=PlaylistOut)(by_id(shape_playlist))
+    bff.get("/api/playlists/{id}", plan=PLAYLIST, response=PlaylistOut)(
+        versioned_screen(shape_playlist)
+    )
+    add_commands(bff, shape_playlist)
 
     return bff

@@ -64,6 +64,10 @@ class TrackOut(AggregateBody, kw_only=True):
     preview_url: str
     like_count: int
     users: dict[str, UserCard]
+    #: The caller's own like and repost, and the likes counted by the social service.
+    liked: bool
+    reposted: bool
+    likes: int
 
 
 class UserOut(AggregateBody, kw_only=True):
@@ -77,6 +81,7 @@ class UserOut(AggregateBody, kw_only=True):
     followers_count: int
     followings_count: int
     tracks: list[TrackSummary]
+    following: bool  # whether the caller follows this user
 
 
 class PlaylistOut(AggregateBody, kw_only=True):
