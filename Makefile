@@ -37,6 +37,7 @@ openapi: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.tracing
+	$(BIN)/python -m benchmarks.live
 	$(BIN)/python -m benchmarks.run
 
 clean:

@@ -114,6 +114,7 @@ class BFF:
         body: Any = None,
         problems: tuple[int, ...] = (),
         status: int = 200,
+        documented: bool = True,
     ) -> Callable[[Handler], Handler]:
         """Register an endpoint. ``plan`` is the aggregation its handler runs (with
         :func:`~tailor.aggregate.aggregate`: the plan is named here only); its upstreams and
@@ -124,7 +125,8 @@ class BFF:
         the handler's ``-> Json[Body]`` does not say it; ``None`` for a 204), ``body`` (the
         JSON body it reads) and ``problems`` (statuses its handler answers itself, such as
         415) and ``status`` (its success status: 201 for a command that creates) are what
-        its OpenAPI operation documents (docs/openapi.md); the response's
+        its OpenAPI operation documents (docs/openapi.md), unless ``documented`` is False
+        (a live route: docs/live.md); the response's
         fields' data classes are what the governance gate checks (docs/governance.md)."""
         spec = query_spec(query)
 
@@ -132,6 +134,7 @@ class BFF:
             route = Route(
                 method, template, handler, auth, spec, cache=cache, plan=plan,
                 response=response, body=body, uses=uses, problems=problems, status=status,
+                documented=documented,
             )  # fmt: skip
             self.router.add(route)
             self._uses.update(uses)

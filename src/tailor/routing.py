@@ -45,6 +45,9 @@ class Route:
     problems: tuple[int, ...] = ()
     #: The status of its success answer, as documented (201 for a command that creates).
     status: int = 200
+    #: In the OpenAPI document: False for a route that is not request-response (a live
+    #: endpoint taking the connection over: docs/live.md documents those).
+    documented: bool = True
     #: The template split once, here: the router compares it on every templated request.
     segments: tuple[str, ...] = field(init=False, repr=False, compare=False)
 

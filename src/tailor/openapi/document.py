@@ -40,7 +40,8 @@ _NOT_WORD = re.compile(r"[^A-Za-z0-9]+")
 
 
 def openapi_document(bff: BFF) -> dict[str, Any]:
-    """The OpenAPI 3.1 document of ``bff``: every route but the one serving the document.
+    """The OpenAPI 3.1 document of ``bff``: every route but the one serving the document and
+    those not ``documented`` (live routes, which are not request-response).
 
     >>> from tailor import BFF, Json, build_config, json_response
     >>> import msgspec
@@ -63,7 +64,7 @@ def build_document(
     """The document of a BFF configured by ``config`` with these ``routes`` and added
     stages (what :func:`openapi_document` reads off a BFF)."""
     served = sorted(
-        (r for r in routes if r.template != config.openapi.path),
+        (r for r in routes if r.template != config.openapi.path and r.documented),
         key=lambda r: (r.template, r.method),
     )
     stage_problems = [s for placed in added for s in getattr(placed.stage, "problems", ())]

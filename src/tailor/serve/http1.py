@@ -5,7 +5,8 @@ Why not granian here: answering the same fixed bytes on one core with nothing el
 granian's RSGI interface managed about 37,700 requests a second on this project's benchmark
 machine and this protocol about 105,000 (wrk -c32, docs/benchmarks.md). On a cache hit the
 server was two thirds of tailor's cost, and there is little to it that a gateway needs: no
-websockets, no static files. HTTP/2 is :mod:`tailor.serve.http2`, on the same port
+static files, and a WebSocket or event stream is a route taking the connection over
+(:mod:`tailor.serve.handover`). HTTP/2 is :mod:`tailor.serve.http2`, on the same port
 (``server.http2``). Granian stays available (``server.interface = "rsgi"`` or ``"asgi"``).
 
 What the server does itself, because only it sees the bytes:
@@ -84,6 +85,7 @@ from tailor.config import TLS
 from tailor.errors import ClientDisconnected
 from tailor.http import Request, Response
 from tailor.problem import problem_response
+from tailor.serve.handover import Handover
 
 log = logging.getLogger("tailor.serve")
 
@@ -399,9 +401,11 @@ class _Connection(asyncio.Protocol):
         self._read_size = len(data)
         try:
             self._parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
-            # Not offered (no websockets, no h2c): the request is answered as plain HTTP/1.1
-            # and the connection closed, since what follows is not HTTP/1.1.
+        except httptools.HttpParserUpgrade as upgrade:
+            # What follows is not HTTP/1.1: a route may take the connection over (a WebSocket,
+            # tailor.serve.handover) with the bytes already sent after the head; otherwise the
+            # request is answered as plain HTTP/1.1 and the connection closed.
+            self._upgrade_tail = data[upgrade.args[0] :]
             self._stop_reading()
             self.closing = True
         except httptools.HttpParserError as exc:
@@ -624,6 +628,9 @@ class _Connection(asyncio.Protocol):
             # The server refused this request's body mid-way: that is its answer, whatever the
             # pipeline made of a body that broke off.
             response = _problem(request, refused.status, refused.detail)
+        if not response.body and type(response) is Handover:
+            self._hand_over(response)
+            return
         # A body not all arrived: the next request's start cannot be found without reading it.
         keep_alive = keep_alive and not self.closing and (incoming is None or incoming.done)
         try:
@@ -650,6 +657,42 @@ class _Connection(asyncio.Protocol):
             self.deadline = self._loop.time() + self._settings.keepalive_timeout_s
         if self._reading_paused:
             self._update_reading()
+
+    def _hand_over(self, answer: Handover) -> None:
+        """The route takes the connection (:mod:`tailor.serve.handover`): its head, then the
+        socket is the adopting protocol's; this one is done."""
+        transport = self._transport
+        assert transport is not None
+        tail = getattr(self, "_upgrade_tail", None)
+        fields = "".join(f"{name}: {value}\r\n" for name, value in answer.headers)
+        lines = len(answer.headers)
+        if answer.upgrade and tail is None:  # a 101 to a request that asked no upgrade
+            refusal = problem_response(400, "this endpoint needs a protocol upgrade")
+        elif fields.count("\n") != lines or fields.count("\r") != lines:
+            log.error("refused to hand over: CR or LF in a header")
+            refusal = problem_response(500, "internal error")
+        else:
+            refusal = None
+        if refusal is not None:
+            transport.writelines((self._head(refusal, False), refusal.body))
+            self._close()
+            return
+        if answer.upgrade:
+            fields += f"connection: upgrade\r\nupgrade: {answer.upgrade}\r\n"
+        else:
+            fields += "connection: close\r\n"  # the body ends when the connection does
+        phrase = HTTPStatus(answer.status).phrase
+        head = f"HTTP/1.1 {answer.status} {phrase}\r\n{fields}{_date.line()}\r\n"
+        for _, body, _, _ in self._queue:  # pipelined after it: never answered
+            if body is not None:
+                body.fail()
+        self._queue.clear()
+        self._transport = None
+        self.deadline = _NEVER
+        self._server.forget(self)
+        del self._parser  # its callbacks are this protocol's (see connection_lost)
+        transport.write(head.encode("latin-1"))
+        transport.set_protocol(answer.adopt(transport, tail or b"", self._server))
 
     @staticmethod
     def _head(response: Response, keep_alive: bool) -> bytes:

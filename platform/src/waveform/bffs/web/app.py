@@ -27,6 +27,7 @@ from waveform.bffs.quotas import READ_QUOTAS
 from waveform.bffs.token import TOKEN_EXPOSES, TOKEN_ROUTE, token_endpoint
 from waveform.bffs.upstreams import DEFAULT_UPSTREAMS, grpc_settings
 from waveform.bffs.web.commands import add_commands
+from waveform.bffs.web.live import add_live_routes
 from waveform.bffs.web.session import add_session_routes
 from waveform.bffs.web.shapes import (
     Me,
@@ -83,6 +84,9 @@ PROFILE: dict[str, Any] = {
     # A retried POST answers its first result (docs/commands.md); the supervisor keeps the
     # keys in Redis when the platform has one, so every instance knows them.
     "commands": {"idempotency": {}},
+    # Live updates (docs/live.md): a worker holds up to 10k live connections, each user 8.
+    "server": {"max_connections": 12_000},
+    "stages": {"live": {"max_per_worker": 10_000, "max_per_user": 8, "max_per_ip": 256}},
     # The API document, generated from the routes (docs/openapi.md).
     # Callers identified by User-Agent (`app/version (platform)`; a browser's is an unknown
     # client): counted per route and version on the admin port (docs/clients.md).
@@ -274,7 +278,8 @@ def build(config: Any) -> BFF:
     bff.post("/api/auth/token", auth=False, uses=("accounts",), **TOKEN_ROUTE)(
         token_endpoint("waveform-web")
     )
-    add_session_routes(bff)
+    live = add_live_routes(bff)
+    add_session_routes(bff, on_logout=live.end_session)
     bff.add_stage(StaticSite(CLIENT), before="route")
 
     def caller(request: Request) -> str:

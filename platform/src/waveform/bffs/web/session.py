@@ -12,6 +12,7 @@ ends it on every web BFF instance at once.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Annotated, ClassVar
 
 import msgspec
@@ -72,7 +73,10 @@ def _refused() -> Unauthorized:
     return Unauthorized("invalid username or password")
 
 
-def add_session_routes(bff: BFF) -> None:
+def add_session_routes(bff: BFF, on_logout: Callable[[str, str], object] | None = None) -> None:
+    """The session routes; ``on_logout(user_id, session_id)`` is told of each logout (the
+    live routes close that session's connections in this worker at once)."""
+
     @bff.post(
         "/api/session", auth=False, uses=("accounts",), body=LoginRequest, problems=(401, 403, 415)
     )
@@ -142,4 +146,6 @@ def add_session_routes(bff: BFF) -> None:
         manager = _manager(request)
         if principal.session_id:
             await manager.end(principal.session_id)
+            if on_logout is not None:
+                on_logout(principal.subject, principal.session_id)
         return Response(204, b"", [("set-cookie", manager.expired_cookie())])

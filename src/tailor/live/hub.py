@@ -1,0 +1,165 @@
+"""Who is listening to what, in one worker: subscribers keyed by topic.
+
+A feed (the BFF's own: :class:`tailor.live.endpoint.Feed`) turns each upstream event into an
+:class:`Event` with the topics it concerns (``actor:u2``, ``owner:u1``) and publishes it once;
+the hub hands it to every subscriber of any of those topics, once each. Nothing here knows
+what a topic means.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Protocol
+
+from tailor.live.frames import sse_event, ws_text
+
+log = logging.getLogger("tailor.live")
+
+#: The largest event a feed may publish: a connection's send buffer keeps this much room
+#: below its bound, so one more event never takes it past (tailor.live.connection).
+MAX_EVENT_BYTES = 4096
+
+
+class Event:
+    """One event as delivered: its log id (for resuming), the topics it concerns, its JSON
+    body, and the user who caused it (never sent it: one's own like is no news). Its
+    frames are built on first use and shared by every recipient.
+
+    >>> e = Event("1-0", ("actor:u2",), b'{"type": "post"}', actor="u2")
+    >>> e.sse
+    b'id: 1-0\\ndata: {"type": "post"}\\n\\n'
+    """
+
+    __slots__ = ("_sse", "_ws", "actor", "data", "id", "topics")
+
+    def __init__(self, id: str, topics: tuple[str, ...], data: bytes, actor: str = "") -> None:
+        self.id = id
+        self.topics = topics
+        self.data = data
+        self.actor = actor
+        self._ws: bytes | None = None
+        self._sse: bytes | None = None
+
+    @property
+    def ws(self) -> bytes:
+        if self._ws is None:
+            self._ws = ws_text(self.data)
+        return self._ws
+
+    @property
+    def sse(self) -> bytes:
+        if self._sse is None:
+            self._sse = sse_event(self.data, self.id)
+        return self._sse
+
+
+class Subscriber(Protocol):
+    """A live connection as the hub sees it."""
+
+    user: str
+    topics: set[str]
+
+    def deliver(self, event: Event) -> None: ...
+
+
+class Hub:
+    """Subscribers by topic and by user.
+
+    >>> class Sink:
+    ...     def __init__(self, user): self.user, self.topics, self.got = user, set(), []
+    ...     def deliver(self, event): self.got.append(event.id)
+    >>> hub, alice = Hub(), Sink("u1")
+    >>> hub.add(alice, {"actor:u2", "owner:u1"})
+    >>> hub.publish(Event("1-0", ("actor:u2", "owner:u1"), b"{}", actor="u2"))
+    1
+    >>> alice.got
+    ['1-0']
+    """
+
+    def __init__(self) -> None:
+        self._topics: dict[str, set[Subscriber]] = {}
+        # A user's one connection itself, or a set of them: most users hold one, and a set
+        # for each would be a quarter of an idle connection's memory.
+        self._users: dict[str, Subscriber | set[Subscriber]] = {}
+        self.published = 0
+        self.delivered = 0
+
+    def __len__(self) -> int:
+        return sum(len(s) if isinstance(s, set) else 1 for s in self._users.values())
+
+    def add(self, subscriber: Subscriber, topics: Iterable[str]) -> None:
+        user = subscriber.user
+        mine = self._users.get(user)
+        if mine is None:
+            self._users[user] = subscriber
+        elif isinstance(mine, set):
+            mine.add(subscriber)
+        else:
+            self._users[user] = {mine, subscriber}
+        for topic in topics:
+            self._join(subscriber, topic)
+
+    def remove(self, subscriber: Subscriber) -> None:
+        for topic in subscriber.topics:
+            members = self._topics.get(topic)
+            if members is not None:
+                members.discard(subscriber)
+                if not members:
+                    del self._topics[topic]
+        subscriber.topics = set()
+        user = subscriber.user
+        mine = self._users.get(user)
+        if mine is subscriber:
+            del self._users[user]
+        elif isinstance(mine, set):
+            mine.discard(subscriber)
+            if len(mine) == 1:
+                self._users[user] = next(iter(mine))
+
+    def of_user(self, user: str) -> tuple[Subscriber, ...]:
+        mine = self._users.get(user)
+        if mine is None:
+            return ()
+        return tuple(mine) if isinstance(mine, set) else (mine,)
+
+    def subscribe(self, user: str, topic: str) -> None:
+        """Every connection of ``user`` follows ``topic`` from now on (a new follow)."""
+        for subscriber in self.of_user(user):
+            self._join(subscriber, topic)
+
+    def unsubscribe(self, user: str, topic: str) -> None:
+        for subscriber in self.of_user(user):
+            subscriber.topics.discard(topic)
+            members = self._topics.get(topic)
+            if members is not None:
+                members.discard(subscriber)
+                if not members:
+                    del self._topics[topic]
+
+    def _join(self, subscriber: Subscriber, topic: str) -> None:
+        subscriber.topics.add(topic)
+        self._topics.setdefault(topic, set()).add(subscriber)
+
+    def publish(self, event: Event) -> int:
+        """Deliver ``event`` to each subscriber of its topics but its actor; how many got it."""
+        if len(event.data) > MAX_EVENT_BYTES:
+            log.warning("live event %s dropped: %d bytes", event.id, len(event.data))
+            return 0
+        self.published += 1
+        topics = event.topics
+        if len(topics) == 1:
+            members: Iterable[Subscriber] = tuple(self._topics.get(topics[0], ()))
+        else:
+            found: set[Subscriber] = set()
+            for topic in topics:
+                found.update(self._topics.get(topic, ()))
+            members = found
+        actor = event.actor
+        count = 0
+        for subscriber in members:
+            if subscriber.user != actor:
+                subscriber.deliver(event)
+                count += 1
+        self.delivered += count
+        return count
