@@ -153,7 +153,11 @@ class UpstreamUnavailable(UpstreamError):
 
 
 class UpstreamStatusError(UpstreamError):
+    """An upstream answered ``status``; ``message`` is the service's own text when its wire
+    carries one apart from the body (a gRPC status message), else None."""
+
     reason = "status"
+    message: str | None = None
 
     def __init__(self, upstream: str, status: int) -> None:
         super().__init__(upstream, f"unexpected status {status}")

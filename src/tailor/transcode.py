@@ -14,8 +14,9 @@ On the way out, an int64 beyond what a JSON number holds exactly (2^53) is a str
 protobuf JSON mapping has it; every other number stays a number. A query parameter the
 request message has no field for is a 400 naming it. The service's NOT_FOUND and
 INVALID_ARGUMENT are the client's 404 and 400 (with tailor's own detail, never the service's
-text); any other failure is the usual 502/504 problem. A rule that cannot be mapped (a body, a
-verb other than GET, ``**``, a path variable that is not a scalar field, a query field of a
+text); any other failure is the usual 502/504 problem. Only GET rules are transcoded: a
+command (a POST, DELETE, ... rule) is published by a route of the BFF's own. A rule that
+cannot be mapped (``**``, a path variable that is not a scalar field, a query field of a
 type no parameter kind reads) stops startup naming the method.
 
 It works over any wire the upstream is configured with: ``grpc://``, ``connect://``, or the
@@ -82,7 +83,9 @@ def transcoded_routes(
     for binding in bindings(pool, service, f"grpc.services.{upstream}"):
         where = f"grpc method {binding.method.strip('/').replace('/', '.')}"
         if binding.verb != "GET":
-            raise ConfigError(where, "only GET rules are transcoded (read methods)")
+            # Reads only: a command is published by a route of the BFF's own, which says
+            # what a client may send and who may send it (secure by default).
+            continue
         published = (fields or {}).get(binding.name)
         tree = None if published is None else mask_tree(published)
         into = response_struct(binding.response.DESCRIPTOR, tree, where, data_class)

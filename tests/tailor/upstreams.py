@@ -48,6 +48,7 @@ class Received:
     finished: float | None = None
     cancelled: bool = False
     done: asyncio.Event = field(default_factory=asyncio.Event)  # set when the handler ends
+    body: bytes = b""
 
 
 @dataclass
@@ -109,6 +110,7 @@ class ScriptedUpstream:
             dict(request.query),
             {k.lower(): v for k, v in request.headers.items()},
             time.monotonic(),
+            body=await request.read(),
         )
         self.requests.append(seen)
         async with self.arrived:

@@ -91,18 +91,25 @@ async def send_command(
         principal=request.principal,
         allowance=request.allowance,
         trace=request.trace,
+        into=into,
     )
     status = response.status
     if status in RELAYED:
-        raise CommandRefused(status, _detail(response.body, status))
+        error = response.error
+        # Over gRPC the refusal's text is the status message; over HTTP, the problem's detail.
+        text = error.message if isinstance(error, UpstreamStatusError) else None
+        raise CommandRefused(status, _detail(response.body, status, text))
     if not 200 <= status < 300:
         raise response.error or UpstreamStatusError(upstream, status)
     return Answer(client.decode(upstream, response, into), status, response.headers.get("etag"))
 
 
-def _detail(body: bytes, status: int) -> str:
-    try:
-        detail = _problem.decode(body).detail
-    except msgspec.DecodeError:
-        detail = ""
+def _detail(body: bytes, status: int, text: str | None = None) -> str:
+    if text is not None:
+        detail = text
+    else:
+        try:
+            detail = _problem.decode(body).detail
+        except msgspec.DecodeError:
+            detail = ""
     return detail[:MAX_DETAIL] or f"the command was refused ({status})"

@@ -80,10 +80,13 @@ class UpstreamClient:
         idempotent: bool | None = None,
         allowance: CallAllowance | None = None,
         trace: RequestTrace | None = None,
+        into: Any = None,
     ) -> UpstreamResponse:
         """Send one call. ``idempotent`` and ``allowance`` ride on the
         :class:`~tailor.upstream.transport.UpstreamRequest` for the resilient transport;
-        ``trace`` (the calling request's, ``request.trace``) adds its ``traceparent``."""
+        ``trace`` (the calling request's, ``request.trace``) adds its ``traceparent``;
+        ``into`` is the struct :meth:`decode` will be asked for (a gRPC transport converts
+        the answer into it)."""
         return await self._call(
             upstream,
             path,
@@ -97,6 +100,7 @@ class UpstreamClient:
             principal,
             idempotent,
             allowance,
+            into,
         )
 
     async def get_json(

@@ -16,6 +16,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from tailor.upstream.grpc.descriptors import load_pool, message_class
 from tailor.upstream.grpc.status import decode_details
 from waveform.protos import descriptor_set
+from waveform.seed import ALICE_PRIVATE_TRACK, PRIVATE_TRACK
 from waveform.supervisor import Platform
 
 from .conftest import bearer
@@ -130,3 +131,69 @@ def test_the_connect_protocol_answers_a_problem_as_a_connect_error(
     body = answer.json()
     assert (answer.status_code, body["code"]) == (404, "not_found")
     assert body["details"][0]["type"] == "google.rpc.ErrorInfo"
+
+
+@pytest.fixture(scope="module")
+def catalog(platform: Platform) -> Iterator[grpc.Channel]:
+    with grpc.insecure_channel(f"127.0.0.1:{platform.grpc_ports['catalog']}") as channel:
+        yield channel
+
+
+def catalog_call(channel: grpc.Channel, method: str, request: Message, metadata: Any) -> Message:
+    call = channel.unary_unary(
+        f"/waveform.catalog.v1.CatalogService/{method}",
+        request_serializer=lambda m: m.SerializeToString(),
+        response_deserializer=bytes,
+    )
+    raw = call(request, metadata=metadata, timeout=5)
+    answer = POOL.FindMessageTypeByName(f"waveform.catalog.v1.{method}Response")
+    return message_class(answer).FromString(raw)
+
+
+def test_a_like_over_grpc_answers_the_caller_s_engagement(
+    platform: Platform, catalog: grpc.Channel
+) -> None:
+    # alice (u1) likes her own private track: visible to her, nobody else's test data.
+    token = (*bearer(platform, "catalog", "u1").items(), ("x-viewer-country", "DE"))
+    request = message("waveform.catalog.v1.LikeTrackRequest", track_id=ALICE_PRIVATE_TRACK)
+    try:
+        liked = catalog_call(catalog, "LikeTrack", request, token)
+        assert (liked.track_id, liked.liked, liked.likes >= 1) == (ALICE_PRIVATE_TRACK, True, True)
+    finally:
+        undo = message("waveform.catalog.v1.UnlikeTrackRequest", track_id=ALICE_PRIVATE_TRACK)
+        catalog_call(catalog, "UnlikeTrack", undo, token)
+
+
+def test_a_like_over_grpc_of_a_track_the_caller_may_not_see_is_not_found(
+    platform: Platform, catalog: grpc.Channel
+) -> None:
+    token = (*bearer(platform, "catalog", "u1").items(), ("x-viewer-country", "DE"))
+    request = message("waveform.catalog.v1.LikeTrackRequest", track_id=PRIVATE_TRACK)
+    with pytest.raises(grpc.RpcError) as caught:
+        catalog_call(catalog, "LikeTrack", request, token)
+    error: Any = caught.value
+    assert error.code() == grpc.StatusCode.NOT_FOUND
+    _, details = decode_details(dict(error.trailing_metadata())["grpc-status-details-bin"])
+    assert details[0]["metadata"] == {"http_status": "404"}
+
+
+def test_a_post_over_grpc_with_bad_metadata_is_invalid_argument(
+    platform: Platform, catalog: grpc.Channel
+) -> None:
+    token = tuple(bearer(platform, "catalog", "u1").items())
+    request = message("waveform.catalog.v1.PostTrackRequest", title="", duration_ms=-5)
+    with pytest.raises(grpc.RpcError) as caught:
+        catalog_call(catalog, "PostTrack", request, token)
+    error: Any = caught.value
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    _, details = decode_details(dict(error.trailing_metadata())["grpc-status-details-bin"])
+    assert details[0]["metadata"] == {"http_status": "400"}
+
+
+def test_a_command_over_connect_is_decided_by_its_json_route(platform: Platform, http: Any) -> None:
+    answer = http.post(
+        platform.url("catalog") + "/waveform.catalog.v1.CatalogService/LikeTrack",
+        json={"track_id": PRIVATE_TRACK},
+        headers={"connect-protocol-version": "1", **bearer(platform, "catalog", "u1")},
+    )
+    assert (answer.status_code, answer.json()["code"]) == (404, "not_found")

@@ -71,6 +71,13 @@ async def _no_body() -> AsgiMessage:
     return {"type": "http.request", "body": b"", "more_body": False}
 
 
+def _body(body: bytes) -> Receive:
+    async def receive() -> AsgiMessage:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive
+
+
 class MethodRoute:
     """One method, answered by its JSON route in ``app``: over gRPC (:meth:`grpc`) and over
     the Connect protocol (:class:`ConnectAPI`)."""
@@ -92,7 +99,14 @@ class MethodRoute:
             return None
         values = {name: getattr(message, name) for name in (*binding.path_fields, *binding.query)}
         mask = list(message.read_mask.paths) if binding.has_read_mask else []
-        return Call(values, mask)
+        if not binding.body:
+            return Call(values, mask)
+        # The command's body: the fields the caller set (an unset optional field is left
+        # out, so the route applies its default), by their proto names, as the route's JSON.
+        fields = json_format.MessageToDict(message, preserving_proto_field_name=True)
+        for name in (*binding.path_fields, READ_MASK):
+            fields.pop(name, None)
+        return Call(values, mask, msgspec.json.encode(fields))
 
     async def answer(
         self, call: Call, headers: list[tuple[bytes, bytes]], left_s: float | None
@@ -116,9 +130,13 @@ class MethodRoute:
             "client": None,
             "server": None,
         }
+        receive: Receive = _no_body
+        if call.body is not None:
+            headers.append((b"content-type", b"application/json"))
+            receive = _body(call.body)
         answer = Answer()
-        await self.app(scope, _no_body, answer.send)
-        if answer.status != 200:
+        await self.app(scope, receive, answer.send)
+        if not 200 <= answer.status < 300:  # a command's 201 is its success too
             return answer.status, _problem(bytes(answer.body))
         data = msgspec.json.decode(bytes(answer.body))
         return 200, prune(data, mask_tree(call.mask)) if call.mask else data
@@ -239,10 +257,12 @@ def _info(status: int, problem: dict[str, Any]) -> Any:
 
 
 class Call(NamedTuple):
-    """One call's request: its path and query fields by name, and its read mask's paths."""
+    """One call's request: its path and query fields by name, its read mask's paths, and
+    for a rule with ``body: "*"`` the route's JSON body."""
 
     values: dict[str, Any]
     mask: list[str]
+    body: bytes | None = None
 
 
 def _json_call(binding: Binding, raw: bytes) -> Call | None:
@@ -260,6 +280,7 @@ def _json_call(binding: Binding, raw: bytes) -> Call | None:
     json_names = binding.request.DESCRIPTOR.fields_by_camelcase_name
     values: dict[str, Any] = {}
     mask: list[str] = []
+    command: dict[str, Any] = {}
     for key, value in body.items():
         field = fields.get(key) or json_names.get(key)
         if field is None:
@@ -268,9 +289,11 @@ def _json_call(binding: Binding, raw: bytes) -> Call | None:
             mask = [_snake(path) for path in value.split(",") if path]
         elif field.name in binding.query or field.name in binding.path_fields:
             values[field.name] = value
+        elif binding.body:
+            command[field.name] = value
         else:
             return None
-    return Call(values, mask)
+    return Call(values, mask, msgspec.json.encode(command) if binding.body else None)
 
 
 def _snake(path: str) -> str:

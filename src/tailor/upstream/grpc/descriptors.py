@@ -3,9 +3,11 @@
 A binding is one method of a service and the route its ``google.api.http`` rule gives it:
 the verb, the path template (literal segments and ``{field}`` variables, each one segment)
 and the request fields the path fills. Query parameters fill the request's other top-level
-fields. A rule this mapping cannot express (a body on a GET, ``**`` or a nested field in the
-path, a custom verb, a path variable that is not a scalar field of the request) stops startup
-with a :class:`~tailor.errors.ConfigError` naming the method.
+fields, or, for a rule with ``body: "*"`` (a command's POST, PUT or PATCH), the JSON body
+does. A rule this mapping cannot express (a body on a GET or DELETE, a body that names one
+field, ``**`` or a nested field in the path, a custom verb, a path variable that is not a
+scalar field of the request) stops startup with a :class:`~tailor.errors.ConfigError` naming
+the method.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ class Binding:
     """One method and its http rule.
 
     ``path`` fields are filled from the template's variables, in order; ``query`` maps the
-    other scalar (or repeated scalar) fields of the request by name.
+    other scalar (or repeated scalar) fields of the request by name, unless ``body`` (the
+    rule's ``body: "*"``) says the JSON body holds every field the path does not.
     """
 
     method: str  # "/package.Service/Method", the gRPC path
@@ -45,6 +48,7 @@ class Binding:
     request: type[Message]
     response: type[Message]
     has_read_mask: bool
+    body: bool = False
 
     @property
     def name(self) -> str:
@@ -122,8 +126,8 @@ def bind(method: MethodDescriptor, rule: http_pb2.HttpRule) -> Binding:
         raise ConfigError(where, "additional_bindings are not supported")
     if verb in ("get", "delete") and rule.body:
         raise ConfigError(where, f"a {verb.upper()} rule cannot take a body")
-    if rule.body:
-        raise ConfigError(where, "rules with a body are not supported (read methods only)")
+    if rule.body and rule.body != "*":
+        raise ConfigError(where, f"body '{rule.body}': only body \"*\" is supported")
     if not template.startswith("/") or ":" in template or "**" in template:
         raise ConfigError(where, f"path template '{template}' cannot be mapped")
     request = method.input_type
@@ -146,7 +150,7 @@ def bind(method: MethodDescriptor, rule: http_pb2.HttpRule) -> Binding:
     query = {
         f.name: f
         for f in request.fields
-        if f.name not in path_fields and f.type != FieldDescriptor.TYPE_MESSAGE
+        if not rule.body and f.name not in path_fields and f.type != FieldDescriptor.TYPE_MESSAGE
     }
     mask = request.fields_by_name.get(READ_MASK)
     has_mask = mask is not None and mask.message_type.full_name == "google.protobuf.FieldMask"
@@ -161,6 +165,7 @@ def bind(method: MethodDescriptor, rule: http_pb2.HttpRule) -> Binding:
         request=message_class(request),
         response=message_class(method.output_type),
         has_read_mask=has_mask,
+        body=bool(rule.body),
     )
 
 

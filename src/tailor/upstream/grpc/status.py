@@ -53,6 +53,8 @@ _FROM_HTTP = {
     403: code_pb2.PERMISSION_DENIED,
     404: code_pb2.NOT_FOUND,
     409: code_pb2.ABORTED,
+    412: code_pb2.FAILED_PRECONDITION,
+    428: code_pb2.FAILED_PRECONDITION,
     429: code_pb2.RESOURCE_EXHAUSTED,
     499: code_pb2.CANCELLED,
     501: code_pb2.UNIMPLEMENTED,
@@ -116,10 +118,34 @@ def code_name(code: int) -> str:
         return f"UNKNOWN_CODE_{code}"
 
 
+def exact_status(code: int, details: Sequence[dict[str, Any]]) -> int:
+    """The HTTP status of a call's failure: the one its ``google.rpc.ErrorInfo`` names in
+    ``metadata["http_status"]`` (as waveform's services do: code.proto's table cannot tell a
+    412 from a 428, both FAILED_PRECONDITION) when it is a 4xx of that very code, else the
+    table's.
+
+    >>> info = {"@type": "type.googleapis.com/google.rpc.ErrorInfo",
+    ...         "metadata": {"http_status": "412"}}
+    >>> exact_status(9, [info]), exact_status(5, [info]), exact_status(9, [])
+    (412, 404, 400)
+    """
+    for detail in details:
+        if not str(detail.get("@type", "")).endswith("/google.rpc.ErrorInfo"):
+            continue
+        metadata = detail.get("metadata")
+        named = metadata.get("http_status") if isinstance(metadata, dict) else None
+        if isinstance(named, str) and named.isdigit():
+            status = int(named)
+            if 400 <= status < 500 and code_for_http(status) == code:
+                return status
+    return http_status(code)
+
+
 class GrpcStatusError(UpstreamStatusError):
     """A gRPC call ended with a status other than OK (``code``, its ``code_name``), with the
     service's ``message`` and its ``google.rpc.Status`` details, each as a dict with its
-    ``@type`` (an unknown detail type keeps only its ``@type``).
+    ``@type`` (an unknown detail type keeps only its ``@type``). Its ``status`` is
+    :func:`exact_status`'s.
 
     >>> error = GrpcStatusError("users", 5, "user 'u9' does not exist")
     >>> error.status, error.code_name, str(error)
@@ -129,7 +155,7 @@ class GrpcStatusError(UpstreamStatusError):
     def __init__(
         self, upstream: str, code: int, message: str, details: Sequence[dict[str, Any]] = ()
     ) -> None:
-        super().__init__(upstream, http_status(code))
+        super().__init__(upstream, exact_status(code, details))
         self.args = (f"{upstream}: {code_name(code)}: {message}",)
         self.code = code
         self.code_name = code_name(code)

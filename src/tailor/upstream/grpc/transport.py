@@ -28,6 +28,7 @@ from urllib.parse import unquote_plus, urlsplit
 
 import grpc
 import msgspec
+from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 
 from tailor.errors import ConfigError, UpstreamDecodeError, UpstreamTimeout, UpstreamUnavailable
@@ -93,6 +94,8 @@ class GrpcUpstream:
                     if target is None:
                         raise ValueError(f"{binding.name} has no field '{key}'")
                     values[key] = field_value(target, _unquote(value))
+            if binding.body:
+                values.update(_body_fields(binding, request.body))
         except ValueError as exc:
             # The BFF built a call the contract cannot express: a bug, reported as one.
             raise UpstreamDecodeError(self.name, f"cannot build the request: {exc}") from exc
@@ -126,6 +129,27 @@ class CallPlan:
     convert: Converter | None
 
 
+def _body_fields(binding: Binding, body: bytes | None) -> dict[str, Any]:
+    """The request's fields from a command's JSON body (the rule's ``body: "*"``), by their
+    proto names; ValueError for a body that is not an object of the request's fields."""
+    if not body:
+        return {}
+    try:
+        decoded = msgspec.json.decode(body)
+    except msgspec.DecodeError as exc:
+        raise ValueError("the body is not JSON") from exc
+    if not isinstance(decoded, dict):
+        raise ValueError("the body is not a JSON object")
+    descriptor = binding.request.DESCRIPTOR
+    out = {}
+    for key, value in decoded.items():
+        field = descriptor.fields_by_name.get(key) or descriptor.fields_by_camelcase_name.get(key)
+        if field is None or field.name in binding.path_fields:
+            raise ValueError(f"{binding.name} has no body field '{key}'")
+        out[field.name] = value
+    return out
+
+
 def _unquote(text: str) -> str:
     # Ids and numbers, nearly every value, were never encoded (tailor.upstream.urls).
     return unquote_plus(text) if "%" in text or "+" in text else text
@@ -157,7 +181,14 @@ class GrpcTransport:
         binding, values, plan = upstream.request(request)
         if upstream.wire == "connect":
             return await self._connect(upstream, binding, values, plan, request)
-        message = binding.request(**values)
+        try:
+            message = (
+                json_format.ParseDict(values, binding.request())
+                if binding.body
+                else binding.request(**values)
+            )
+        except json_format.ParseError as exc:
+            raise UpstreamDecodeError(upstream.name, f"cannot build the request: {exc}") from exc
         if plan.mask:
             message.read_mask.paths.extend(plan.mask)
         convert = plan.convert

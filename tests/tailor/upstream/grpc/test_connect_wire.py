@@ -58,6 +58,19 @@ async def test_a_call_is_a_json_post_to_the_method_with_its_timeout(
     assert 1000 <= int(seen.headers["connect-timeout-ms"]) <= 1500
 
 
+async def test_a_command_s_body_and_path_go_as_one_json_request(
+    upstream: ScriptedUpstream, client: UpstreamClient
+) -> None:
+    method = "/library.v1.LibraryService/AddBook"
+    upstream.script("POST", method, json={"id": "b7", "title": "Dune"})
+    response = await client.request(
+        "library", "/shelves/s1/books", method="POST", body=b'{"title": "Dune"}', into=Card
+    )
+    assert client.decode("library", response, Card) == Card("b7", "Dune")
+    (seen,) = upstream.received(method)
+    assert msgspec.json.decode(seen.body) == {"shelf": "s1", "title": "Dune"}
+
+
 def test_the_read_mask_goes_in_the_json_mapping_s_camel_case(routes: list[Binding]) -> None:
     from tailor.upstream.transport import UpstreamRequest
 

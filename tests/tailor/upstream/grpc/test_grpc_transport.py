@@ -49,6 +49,12 @@ def call(
     return UpstreamRequest("library", "GET", url, headers, timeout_s, into=into)
 
 
+def command(library: ScriptedGrpc, path: str, body: bytes, into: Any = None) -> UpstreamRequest:
+    url = f"grpc://127.0.0.1:{library.port}{path}"
+    headers = [("content-type", "application/json"), ("x-deadline-ms", "2000")]
+    return UpstreamRequest("library", "POST", url, headers, 2.0, body, into=into)
+
+
 def book(library: ScriptedGrpc, **values: Any) -> Message:
     return library.message("GetBook", **values)
 
@@ -183,6 +189,58 @@ async def test_a_status_becomes_its_http_status_with_the_google_rpc_details(
             "domain": "library",
         }
     ]
+
+
+async def test_a_command_s_json_body_fills_its_request_beside_the_path(
+    library: ScriptedGrpc, transport: GrpcTransport
+) -> None:
+    async def add_book(request: Message, context: Any) -> Message:
+        return book(library, id="b7", title=request.title, pages=request.pages)
+
+    library.scripts["AddBook"] = add_book
+    body = b'{"title": "Dune", "pages": 412}'
+    response = await transport.send(command(library, "/shelves/s1/books", body, BookCard))
+    assert response.value == BookCard("b7", "Dune", 412)
+    ((name, sent, _, _),) = library.received
+    assert (name, sent.shelf, sent.title, sent.pages) == ("AddBook", "s1", "Dune", 412)
+
+
+async def test_a_body_field_the_request_lacks_is_a_decode_error(
+    library: ScriptedGrpc, transport: GrpcTransport
+) -> None:
+    with pytest.raises(UpstreamDecodeError, match="no body field 'colour'"):
+        await transport.send(command(library, "/shelves/s1/books", b'{"colour": "red"}'))
+    assert library.received == []
+
+
+async def refuse(context: Any, code: grpc.StatusCode, http_status: str) -> None:
+    info = error_details_pb2.ErrorInfo(reason="R", metadata={"http_status": http_status})
+    trailer = ((DETAILS_TRAILER, encode_status(code.value[0], "no", [info])),)
+    await context.abort(code, "no", trailing_metadata=trailer)
+
+
+async def test_a_failure_is_the_http_status_its_error_info_names_for_its_code(
+    library: ScriptedGrpc, transport: GrpcTransport
+) -> None:
+    async def stale(request: Message, context: Any) -> Message:
+        await refuse(context, grpc.StatusCode.FAILED_PRECONDITION, "428")
+        raise AssertionError("unreachable")
+
+    library.scripts["AddBook"] = stale
+    response = await transport.send(command(library, "/shelves/s1/books", b"{}"))
+    assert response.status == 428
+
+
+async def test_an_error_info_status_of_another_code_is_ignored(
+    library: ScriptedGrpc, transport: GrpcTransport
+) -> None:
+    async def lying(request: Message, context: Any) -> Message:
+        await refuse(context, grpc.StatusCode.FAILED_PRECONDITION, "404")
+        raise AssertionError("unreachable")
+
+    library.scripts["AddBook"] = lying
+    response = await transport.send(command(library, "/shelves/s1/books", b"{}"))
+    assert response.status == 400
 
 
 async def test_unavailable_is_raised_as_upstream_unavailable(

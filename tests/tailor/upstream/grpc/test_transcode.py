@@ -13,7 +13,7 @@ from tailor.params import Bool, Int, Token
 from tailor.transcode import transcoded_routes
 
 
-def test_a_rule_with_a_body_stops_startup_naming_the_method(descriptor_set: Path) -> None:
+def test_a_rule_whose_body_names_a_field_stops_startup_naming_it(descriptor_set: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         transcoded_routes("library", "library.v1.BrokenService", [str(descriptor_set)])
     assert caught.value.key == "grpc method library.v1.BrokenService.PutBook"
