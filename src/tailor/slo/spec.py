@@ -74,12 +74,14 @@ class Receiver(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class Alerting(msgspec.Struct, forbid_unknown_fields=True):
-    """Where pages and tickets go, and the Alertmanager and scrape timings."""
+    """Where pages and tickets go, and the Alertmanager and scrape timings. ``group_wait_s``
+    is how long the Alertmanager gathers a new group's alerts before the first notification."""
 
     page: Receiver
     ticket: Receiver
     alertmanager: str = "127.0.0.1:9093"
     scrape_interval_s: Annotated[int, msgspec.Meta(ge=1, le=300)] = 15
+    group_wait_s: Annotated[int, msgspec.Meta(ge=0, le=600)] = 30
 
 
 class SloSpec(msgspec.Struct, forbid_unknown_fields=True):
