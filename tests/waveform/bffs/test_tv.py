@@ -169,3 +169,18 @@ def test_more_from_the_artist_leaves_out_their_private_track(tv_alice: Caller) -
     screen = msgspec.json.decode(response.content, type=TrackScreen)
     targets = {tile.action.target for rail in screen.rails for tile in rail.tiles}
     assert f"/v1/screens/tracks/{PRIVATE_TRACK}" not in targets
+
+
+def test_a_malformed_track_id_is_a_400_problem_naming_it(tv_alice: Caller) -> None:
+    response = tv_alice.get("/v1/screens/tracks/t1%00..x")
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["parameter"] == "id"
+
+
+def test_a_screen_without_a_token_is_a_401_with_a_bearer_challenge(
+    platform: Platform, http: httpx.Client
+) -> None:
+    response = http.get(f"{platform.url('tv')}/v1/screens/home")
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"].startswith("Bearer")
