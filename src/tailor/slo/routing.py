@@ -25,7 +25,7 @@ def alertmanager_config(spec: SloSpec) -> dict[str, Any]:
         "route": {
             "receiver": "ticket",  # anything unrouted is looked at, not lost
             "group_by": ["alertname", *SLO_LABELS],
-            "group_wait": "30s",
+            "group_wait": f"{spec.alerting.group_wait_s}s",
             "group_interval": "5m",
             "repeat_interval": "12h",
             "routes": [

@@ -45,7 +45,11 @@ SLO_LABELS = ("bff", "route_class", "slo")
 @dataclass(frozen=True)
 class BurnAlert:
     """One multi-window burn-rate alert: the long and the short window must both burn
-    faster than ``factor`` times the budget."""
+    faster than ``factor`` times the budget.
+
+    >>> [(a.name, a.factor, a.long, a.short) for a in ALERTS][0]
+    ('TailorSLOBurnFast', 14.4, '1h', '5m')
+    """
 
     name: str
     severity: str
@@ -64,7 +68,11 @@ ALERTS = (
 
 @dataclass(frozen=True)
 class ClassRoutes:
-    """The routes of one route class: ``(method, template)`` pairs."""
+    """The routes of one route class: ``(method, template)`` pairs.
+
+    >>> ClassRoutes("tv", "tv", "auth", (("POST", "/v1/auth/token"),)).routes[0][1]
+    '/v1/auth/token'
+    """
 
     bff: str
     job: str

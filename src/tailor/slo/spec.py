@@ -52,7 +52,11 @@ class Latency(msgspec.Struct, forbid_unknown_fields=True):
 
 class ClassObjectives(msgspec.Struct, forbid_unknown_fields=True):
     """The objectives of one route class: the share of requests that are not a 5xx, and the
-    latency one. Either may be left out, not both."""
+    latency one. Either may be left out, not both.
+
+    >>> ClassObjectives(availability=0.999).latency is None
+    True
+    """
 
     availability: Objective | None = None
     latency: Latency | None = None
@@ -62,7 +66,11 @@ class BffObjectives(msgspec.Struct, forbid_unknown_fields=True):
     """One BFF: ``app`` names its module (``package.module`` with ``PROFILE`` and
     ``build(config)``, or ``package.module:factory``) for its routes, route classes and admin
     port; ``job`` is the Prometheus job its admin port is scraped as (its name by default);
-    ``classes`` covers every route class the BFF has."""
+    ``classes`` covers every route class the BFF has.
+
+    >>> BffObjectives("waveform.bffs.tv.app", {"read": ClassObjectives(0.999)}).job is None
+    True
+    """
 
     app: str
     classes: dict[str, ClassObjectives]
@@ -70,16 +78,28 @@ class BffObjectives(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class Receiver(msgspec.Struct, forbid_unknown_fields=True):
+    """Where the Alertmanager posts a severity's notifications.
+
+    >>> Receiver("http://127.0.0.1:9095/page").webhook_url
+    'http://127.0.0.1:9095/page'
+    """
+
     webhook_url: _URL
 
 
 class Alerting(msgspec.Struct, forbid_unknown_fields=True):
-    """Where pages and tickets go, and the Alertmanager and scrape timings."""
+    """Where pages and tickets go, and the Alertmanager and scrape timings. ``group_wait_s``
+    is how long the Alertmanager gathers a new group's alerts before the first notification.
+
+    >>> Alerting(Receiver("http://h/page"), Receiver("http://h/ticket")).group_wait_s
+    30
+    """
 
     page: Receiver
     ticket: Receiver
     alertmanager: str = "127.0.0.1:9093"
     scrape_interval_s: Annotated[int, msgspec.Meta(ge=1, le=300)] = 15
+    group_wait_s: Annotated[int, msgspec.Meta(ge=0, le=600)] = 30
 
 
 class SloSpec(msgspec.Struct, forbid_unknown_fields=True):

@@ -1,4 +1,5 @@
-"""A BFF module for the SLO generator: a read, a write and an ``auth`` route."""
+"""A BFF module for the SLO generator: read, write and ``auth`` routes. An item named
+``broken`` answers 503, so a test can burn the read class's budget."""
 
 from __future__ import annotations
 
@@ -19,7 +20,10 @@ def build(config: Config) -> BFF:
     async def answer(request: Request) -> Response:
         return Response(204)
 
-    bff.get("/v1/items/{id}", auth=False)(answer)
+    async def item(request: Request) -> Response:
+        return Response(503 if request.path_params["id"] == "broken" else 204)
+
+    bff.get("/v1/items/{id}", auth=False)(item)
     bff.get("/v1/feed.json", auth=False)(answer)
     bff.post("/v1/items", auth=False)(answer)
     bff.post("/v1/login", auth=False)(answer)

@@ -17,6 +17,7 @@ from tailor.http import Response
 from tailor.testing import CannedUpstreams, TestClient, TokenIssuer
 from waveform.bffs.tv.app import PROFILE, build
 from waveform.bffs.tv.shapes import HomeScreen, TrackScreen
+from waveform.seed import PRIVATE_TRACK
 from waveform.supervisor import Platform
 
 from .caller import Caller
@@ -152,3 +153,34 @@ def test_a_mobile_token_is_refused_by_the_tv_bff(
         headers={"authorization": f"Bearer {mobile_alice.token}"},
     )
     assert response.status_code == 401
+
+
+def test_another_users_private_track_is_the_same_404_as_a_missing_one(tv_alice: Caller) -> None:
+    hidden = tv_alice.get(f"/v1/screens/tracks/{PRIVATE_TRACK}")
+    missing = tv_alice.get("/v1/screens/tracks/t999999")
+    assert hidden.status_code == missing.status_code == 404
+    assert hidden.json()["title"] == missing.json()["title"]
+
+
+def test_more_from_the_artist_leaves_out_their_private_track(tv_alice: Caller) -> None:
+    # t1 and the private t2 are both bob's: the catalog answers only what alice may see.
+    response = tv_alice.get("/v1/screens/tracks/t1")
+    assert response.status_code == 200, response.text
+    screen = msgspec.json.decode(response.content, type=TrackScreen)
+    targets = {tile.action.target for rail in screen.rails for tile in rail.tiles}
+    assert f"/v1/screens/tracks/{PRIVATE_TRACK}" not in targets
+
+
+def test_a_malformed_track_id_is_a_400_problem_naming_it(tv_alice: Caller) -> None:
+    response = tv_alice.get("/v1/screens/tracks/t1%00..x")
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["parameter"] == "id"
+
+
+def test_a_screen_without_a_token_is_a_401_with_a_bearer_challenge(
+    platform: Platform, http: httpx.Client
+) -> None:
+    response = http.get(f"{platform.url('tv')}/v1/screens/home")
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"].startswith("Bearer")
