@@ -8,7 +8,7 @@ from tailor.live.hub import MAX_EVENT_BYTES, Event, Hub
 class Sink:
     def __init__(self, user: str) -> None:
         self.user = user
-        self.topics: set[str] = set()
+        self.topics: tuple[str, ...] = ()
         self.got: list[str] = []
 
     def deliver(self, event: Event) -> None:
