@@ -9,6 +9,7 @@ what a topic means.
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Iterable
 from typing import Protocol
 
@@ -100,7 +101,8 @@ class Hub:
         else:
             self._users[user] = {mine, subscriber}
         joined = dict.fromkeys(subscriber.topics)
-        joined.update(dict.fromkeys(topics))
+        # Interned: every follower of one person holds the same topic string, not a copy.
+        joined.update(dict.fromkeys(map(sys.intern, topics)))
         subscriber.topics = tuple(joined)
         for topic in subscriber.topics:
             self._topics.setdefault(topic, set()).add(subscriber)
@@ -143,6 +145,7 @@ class Hub:
                     del self._topics[topic]
 
     def _join(self, subscriber: Subscriber, topic: str) -> None:
+        topic = sys.intern(topic)
         if topic not in subscriber.topics:
             subscriber.topics += (topic,)
         self._topics.setdefault(topic, set()).add(subscriber)
