@@ -47,6 +47,13 @@ from tailor.validation import deep_merge
 
 RESULTS = Path(__file__).resolve().parent / "results" / "instructions.json"
 SCENARIOS = ("home", "cache", "cache-zstd", "home-served", "cache-served", "cache-zstd-served")
+#: Counted on request (``--scenarios``), not by default: the cache hit driven by h2load, ten
+#: requests in flight on one connection, over h2c and over HTTP/1.1 (pipelined), as the http2
+#: scenario of ``benchmarks.run`` drives them: what one HTTP/2 stream costs against one
+#: HTTP/1.1 request under the same load.
+LOADED = ("cache-h2c-served", "cache-h1-served")
+#: h2load's requests in flight on its one connection in the LOADED scenarios.
+IN_FLIGHT = 10
 UPSTREAM_CPU = 1
 #: Requests before counting starts in earnest: JWKS, app registry, internal tokens, the cache.
 WARM = 50
@@ -60,16 +67,20 @@ _COLLECTED = re.compile(r"Collected : (\d+)")
 STEADY = {"resilience": {"shed": {"target_lag_s": 0}}}
 
 
-def count(scenario: str, requests: int, upstream: str, token: str) -> int:
-    """Instructions of one child run serving ``WARM + requests`` requests."""
+def count(scenario: str, requests: int, upstream: str, token: str, out: str = "/dev/null") -> int:
+    """Instructions of one child run serving ``WARM + requests`` requests (the profile in
+    ``out``, for ``callgrind_annotate``)."""
     argv = [
-        "valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
+        "valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
         sys.executable, "-m", "benchmarks.instructions", "--child", scenario,
         "--requests", str(requests), "--upstream", upstream,
     ]  # fmt: skip
     # The same hash seed in every run: dict and set layouts, and so the work, are repeatable.
     env = {**os.environ, "PYTHONHASHSEED": "0", "BENCH_TOKEN": token}
-    if scenario.endswith("-served"):
+    if scenario in LOADED:
+        stderr = _count_loaded(argv, env, WARM + requests, token, scenario)
+        returncode = 0
+    elif scenario.endswith("-served"):
         stderr = _count_served(argv, env, WARM + requests, token, scenario)
         returncode = 0
     else:
@@ -118,6 +129,51 @@ def _count_served(argv: list[str], env: dict[str, str], n: int, token: str, scen
             child.wait()
 
 
+def _count_loaded(argv: list[str], env: dict[str, str], n: int, token: str, scenario: str) -> str:
+    """Run the serving child and send it ``n`` homes with h2load over one connection,
+    ``IN_FLIGHT`` at a time (HTTP/2 streams, or HTTP/1.1 pipelined with ``--h1``); the child's
+    stderr (its callgrind total). Every answer must be a 2xx: h2load does not show headers,
+    so a hit is known from the warm-up, as in ``benchmarks.run``."""
+    child = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        assert child.stdout is not None and child.stderr is not None
+        line = child.stdout.readline()
+        if not line.startswith("port "):
+            raise RuntimeError(f"the serving child did not start: {line}{child.stderr.read()}")
+        port = int(line.split()[1])
+        # The fill first, alone on a connection of its own: ten requests waiting behind a
+        # miss that valgrind slows to seconds would be shed.
+        with socket.create_connection(("127.0.0.1", port), timeout=600) as sock:
+            sock.sendall(
+                f"GET /v1/home HTTP/1.1\r\nhost: bench\r\nauthorization: Bearer {token}\r\n"
+                "accept: */*\r\nconnection: close\r\n\r\n".encode()
+            )
+            with sock.makefile("rb") as reader:
+                status, _ = _read_answer(reader)
+            if status != 200:
+                raise RuntimeError(f"the fill: {status}")
+        n -= 1
+        h1 = ["--h1"] if scenario == "cache-h1-served" else []
+        done = subprocess.run(
+            ["h2load", "-t1", "-c1", f"-m{IN_FLIGHT}", f"-n{n}", *h1,
+             "-H", f"authorization: Bearer {token}", "-H", "accept: */*",
+             f"http://127.0.0.1:{port}/v1/home"],
+            capture_output=True, text=True, timeout=1800,
+        )  # fmt: skip
+        if done.returncode != 0 or f"status codes: {n} 2xx" not in done.stdout:
+            raise RuntimeError(f"h2load: not {n} 2xx answers:\n{done.stdout}{done.stderr}")
+        _, stderr = child.communicate(timeout=600)
+        if child.returncode != 0:
+            raise RuntimeError(f"the serving child failed ({child.returncode}):\n{stderr}")
+        return stderr
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+
+
 def _coding(scenario: str) -> str | None:
     """The content coding a scenario asks for (``cache-zstd`` asks for zstd)."""
     return "zstd" if "-zstd" in scenario else None
@@ -143,7 +199,8 @@ async def serve(scenario: str, requests: int, upstream: str, token: str) -> None
     bff = make(upstream, "http1", cache=cache, config=deep_merge(STEADY, variant))
     try:
         if scenario.endswith("-served"):
-            await _serve_socket(bff)
+            loaded = scenario in LOADED
+            await _serve_socket(bff, http2=scenario == "cache-h2c-served", clients=1 + loaded)
             return
         coding = _coding(scenario)
         await drive(bff, token, WARM, 1, expect_hit=False, coding=coding)
@@ -152,8 +209,9 @@ async def serve(scenario: str, requests: int, upstream: str, token: str) -> None
         await bff.shutdown()
 
 
-async def _serve_socket(bff: Any) -> None:
-    """Serve on tailor's server until the client's one connection closes."""
+async def _serve_socket(bff: Any, *, http2: bool = False, clients: int = 1) -> None:
+    """Serve on tailor's server (h2c too with ``http2``) until ``clients`` connections, one
+    after the other, have closed."""
     import asyncio
 
     from tailor.serve.http1 import Http1Server, ServerSettings
@@ -161,13 +219,17 @@ async def _serve_socket(bff: Any) -> None:
     closed = asyncio.get_running_loop().create_future()
 
     class OneClient(Http1Server):
-        # Told when the client's connection is gone: no per-request hook to count.
+        # Told when the client's connection is gone: no per-request hook to count. (An h2c
+        # connection is forgotten once as HTTP/1.1 when its preface is seen, still open.)
         def forget(self, connection: Any) -> None:
             super().forget(connection)
-            if not closed.done():
+            nonlocal clients
+            if connection._transport is None:
+                clients -= 1
+            if clients == 0 and not closed.done():
                 closed.set_result(None)
 
-    server = OneClient(bff.respond, ServerSettings(keepalive_timeout_s=600))
+    server = OneClient(bff.respond, ServerSettings(keepalive_timeout_s=600, http2=http2))
     await server.start(host="127.0.0.1", port=0)
     print(f"port {server.port}", flush=True)
     await closed
@@ -178,8 +240,11 @@ def measure(args: argparse.Namespace, upstream: str, token: str) -> dict[str, An
     out: dict[str, Any] = {}
     for scenario in args.scenarios:
         started = time.monotonic()
-        base = count(scenario, BASE, upstream, token)
-        more = count(scenario, BASE + args.requests, upstream, token)
+        outs = ["/dev/null", "/dev/null"]
+        if args.profile:
+            outs = [f"{args.profile}/{scenario}.{n}.callgrind" for n in ("base", "more")]
+        base = count(scenario, BASE, upstream, token, outs[0])
+        more = count(scenario, BASE + args.requests, upstream, token, outs[1])
         per_request = (more - base) / args.requests
         out[scenario] = {"instructions_per_request": round(per_request)}
         print(
@@ -195,7 +260,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=500)
     parser.add_argument("--scenarios", type=lambda s: s.split(","), default=list(SCENARIOS))
     parser.add_argument("--no-write", action="store_true", help="leave results/ untouched")
-    parser.add_argument("--child", choices=SCENARIOS, help=argparse.SUPPRESS)
+    parser.add_argument("--profile", metavar="DIR", help="keep each run's callgrind profile in DIR")
+    parser.add_argument("--child", choices=SCENARIOS + LOADED, help=argparse.SUPPRESS)
     parser.add_argument("--upstream", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:

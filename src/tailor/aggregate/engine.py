@@ -120,61 +120,61 @@ async def run_plan(
     inputs = Inputs(variables, values)  # shared by the parts: it reads results as they arrive
     keys: dict[str, Hashable] = {}  # last-known-good key of each part that made its call
 
-    async def traced_part(part: Part, trace: RequestTrace) -> Any:
-        span = trace.child(part.name, part.upstream)
-        assert span is not None  # only sampled traces come here
+    async def run_part(part: Part, span: Span | None = None) -> Any:
+        # With ``span`` (a sampled trace), the part's client span: marked failed by what
+        # fails the part and ended with it, here rather than in a wrapper coroutine.
         try:
-            return await run_part(part, span)
+            for need in part.needs:
+                try:
+                    await tasks[need]
+                except _Lost:
+                    lost = UpstreamUnavailable(part.upstream, f"needs '{need}', which was lost")
+                    return _lose(part, lost, "dependency", span)
+            try:
+                params = part.build_params(inputs)
+                if params is None:  # nothing to fetch
+                    value = part.fallback if part.fallback is not NO_FALLBACK else None
+                else:
+                    path = part.build_path(inputs)
+                    headers = part.headers(inputs) if part.headers else ()
+                    if resilience is not None:
+                        params = _clamp_page(params, resilience.settings.max_page_size)
+                        if part.last_good is not None:
+                            key = _last_good_key(part, path, params, headers, variables, principal)
+                            if key is not None:
+                                keys[part.name] = key
+                    if trace is not None:  # after the last-good key: it is not part of the call
+                        headers = (*headers, *trace.inward(span))
+                    value = await client.get_json(
+                        part.upstream,
+                        path,
+                        part.into,
+                        query=params,
+                        headers=headers,
+                        timeout_s=part.timeout_s,
+                        deadline=deadline,
+                        request_id=request_id,
+                        principal=principal,
+                        idempotent=part.idempotent,
+                        allowance=allowance,
+                        span=span,
+                    )
+                    if part.name in keys and resilience is not None:
+                        resilience.last_good.put(keys[part.name], value)
+            except FanOutLimitExceeded:
+                raise  # a runaway fan-out fails the request, optional part or not
+            except UpstreamError as exc:
+                return _lose(part, exc, exc.reason, span)
+            values[part.name] = value
+            return value
         except BaseException as exc:
-            failed(span, exc)
+            if span is not None:
+                failed(span, exc)
             raise
         finally:
-            trace.end(span)
-
-    async def run_part(part: Part, span: Span | None = None) -> Any:
-        for need in part.needs:
-            try:
-                await tasks[need]
-            except _Lost:
-                lost = UpstreamUnavailable(part.upstream, f"needs '{need}', which was lost")
-                return _lose(part, lost, "dependency", span)
-        try:
-            params = part.build_params(inputs)
-            if params is None:  # nothing to fetch
-                value = part.fallback if part.fallback is not NO_FALLBACK else None
-            else:
-                path = part.build_path(inputs)
-                headers = part.headers(inputs) if part.headers else ()
-                if resilience is not None:
-                    params = _clamp_page(params, resilience.settings.max_page_size)
-                    if part.last_good is not None:
-                        key = _last_good_key(part, path, params, headers, variables, principal)
-                        if key is not None:
-                            keys[part.name] = key
-                if trace is not None:  # after the last-good key: it is not part of the call
-                    headers = (*headers, *trace.inward(span))
-                value = await client.get_json(
-                    part.upstream,
-                    path,
-                    part.into,
-                    query=params,
-                    headers=headers,
-                    timeout_s=part.timeout_s,
-                    deadline=deadline,
-                    request_id=request_id,
-                    principal=principal,
-                    idempotent=part.idempotent,
-                    allowance=allowance,
-                    span=span,
-                )
-                if part.name in keys and resilience is not None:
-                    resilience.last_good.put(keys[part.name], value)
-        except FanOutLimitExceeded:
-            raise  # a runaway fan-out fails the request, optional part or not
-        except UpstreamError as exc:
-            return _lose(part, exc, exc.reason, span)
-        values[part.name] = value
-        return value
+            if span is not None:
+                assert trace is not None  # a span comes from the trace
+                trace.end(span)
 
     def _lose(part: Part, exc: UpstreamError, reason: str, span: Span | None) -> Any:
         if span is not None:
@@ -210,7 +210,9 @@ async def run_plan(
     sampled = trace if trace is not None and trace.span is not None else None
     for part in plan.order:
         tasks[part.name] = loop.create_task(
-            run_part(part) if sampled is None else traced_part(part, sampled)
+            run_part(part)
+            if sampled is None
+            else run_part(part, sampled.child(part.name, part.upstream))
         )
     if not tasks:
         return PlanResult(values, degraded)  # an empty plan: nothing to wait for

@@ -45,7 +45,6 @@ import contextlib
 import contextvars
 import inspect
 import logging
-import operator
 import struct
 from collections.abc import Awaitable
 from typing import cast
@@ -88,7 +87,6 @@ _FORBIDDEN = frozenset(
     | {"content-length"}
 )
 _STATUS: dict[int, tuple[bytes, bytes]] = {}
-_name = operator.itemgetter(0)
 _ENHANCE_YOUR_CALM = int(ngh2.ErrorCode.ENHANCE_YOUR_CALM)
 _INTERNAL_ERROR = int(ngh2.ErrorCode.INTERNAL_ERROR)
 #: A GOAWAY frame's 9-byte header (8 bytes of payload, type 7, stream 0), for a connection
@@ -278,25 +276,16 @@ class Http2Connection(asyncio.Protocol):
 
     def _request(self, event: ngh2.RequestReceived) -> None:
         stream_id = event.stream_id
-        # Every name and value decoded in one call: nghttp2 refuses NUL in a field, so it
-        # separates them. Pseudo-header fields come first (nghttp2 refuses them later).
-        flat = b"\0".join(map(b"\0".join, event.headers)).decode("latin-1").split("\0")
-        names, values = flat[::2], flat[1::2]
-        method = authority = target = ""
-        first = 0
-        for name in names:
-            if name[0] != ":":
-                break
-            if name == ":method":
-                method = values[first]
-            elif name == ":path":
-                target = values[first]
-            elif name == ":authority":
-                authority = values[first]
-            first += 1
-        headers = dict(zip(names[first:], values[first:], strict=True))
-        if len(headers) != len(names) - first:
-            headers = _joined(names[first:], values[first:])
+        fields = event.headers
+        # nghttp2 checked the fields (no pseudo-header twice, none unknown or after a regular
+        # one, none missing): the pseudo-headers are taken out by name.
+        headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in fields}
+        if len(headers) != len(fields):
+            headers = _joined(fields)
+        pop = headers.pop
+        method, target = pop(":method", ""), pop(":path", "")  # CONNECT has no :path
+        authority = pop(":authority", "")
+        pop(":scheme", None)
         if authority and "host" not in headers:
             headers["host"] = authority
         path, _, query = target.partition("?")
@@ -514,11 +503,12 @@ class Http2Connection(asyncio.Protocol):
             self._transport.abort()
 
 
-def _joined(names: list[str], values: list[str]) -> dict[str, str]:
+def _joined(fields: tuple[tuple[bytes, bytes], ...]) -> dict[str, str]:
     """Fields with a name given more than once, joined: cookie crumbs with "; " (RFC 9113
     s8.2.3), others with ", " (RFC 9110 s5.3)."""
     headers: dict[str, str] = {}
-    for name, value in zip(names, values, strict=True):
+    for raw_name, raw_value in fields:
+        name, value = raw_name.decode("latin-1"), raw_value.decode("latin-1")
         if name in headers:
             separator = "; " if name == "cookie" else ", "
             headers[name] = f"{headers[name]}{separator}{value}"
@@ -529,29 +519,46 @@ def _joined(names: list[str], values: list[str]) -> dict[str, str]:
 
 def _fields(response: Response) -> list[tuple[bytes, bytes]]:
     """The HTTP/2 header block of ``response``: its status, its fields (in lower case, without
-    those HTTP/2 forbids), the server's ``content-length`` and ``date``. Names and values are
-    joined, checked and encoded in one go, as tailor.serve.http1 writes a head."""
+    those HTTP/2 forbids), the server's ``content-length`` and ``date``. Each field is checked
+    and encoded once (:func:`_encoded`) and found again by its text on later answers: most
+    repeat on every one (content-type, cache-control, vary, an etag)."""
     status = response.status
     head = _STATUS.get(status)
     if head is None:
         if not 200 <= status <= 999:
             raise ValueError(f"{status!r} cannot be a final status")
         head = _STATUS[status] = (b":status", str(status).encode())
-    headers = response.headers
-    if not _FORBIDDEN.isdisjoint(map(_name, headers)):
-        headers = [field for field in headers if field[0] not in _FORBIDDEN]
-    fields = [head]
-    if headers:
-        text = "\0".join(map("\0".join, headers))
-        if "\r" in text or "\n" in text or text.count("\0") != 2 * len(headers) - 1:
-            raise ValueError("CR, LF or NUL in a response header")
-        flat = text.encode("latin-1").split(b"\0")
-        names = flat[::2]
-        if b"".join(names).lower() != b"".join(names):
-            lowered = [(name.lower(), value) for name, value in headers]
-            return _fields(Response(status, response.body, lowered))
-        fields += zip(names, flat[1::2], strict=True)
+    known = _ENCODED.get
+    try:
+        fields = [head, *[known(field) or _encoded(field) for field in response.headers]]
+    except TypeError:  # a field that is not a tuple (unhashable): checked all the same
+        fields = [head, *[_encoded((field[0], field[1])) for field in response.headers]]
+    if _DROPPED in fields:
+        fields = [field for field in fields if field]
     if status not in _NO_BODY_STATUSES:
         fields.append((b"content-length", str(len(response.body)).encode()))
     fields.append((b"date", _date.value()))
     return fields
+
+
+#: Response fields as HTTP/2 writes them, by the pipeline's (name, value); _DROPPED for those
+#: HTTP/2 forbids. Bounded: cleared when full, so values that never repeat (a request id)
+#: cannot grow it.
+_ENCODED: dict[tuple[str, str], tuple[bytes, bytes]] = {}
+_ENCODED_LIMIT = 4096
+_DROPPED: tuple[bytes, bytes] = cast("tuple[bytes, bytes]", ())
+
+
+def _encoded(field: tuple[str, str]) -> tuple[bytes, bytes]:
+    """One response field checked (no CR, LF or NUL; latin-1) and encoded, name in lower
+    case; remembered in _ENCODED. Raises ValueError (UnicodeEncodeError is one) for a field
+    that cannot be written."""
+    name, value = field
+    if any(c in name or c in value for c in "\r\n\0"):
+        raise ValueError("CR, LF or NUL in a response header")
+    name = name.lower()
+    encoded = _DROPPED if name in _FORBIDDEN else (name.encode("latin-1"), value.encode("latin-1"))
+    if len(_ENCODED) >= _ENCODED_LIMIT:
+        _ENCODED.clear()
+    _ENCODED[field] = encoded
+    return encoded

@@ -401,3 +401,22 @@ def test_fields_http2_forbids_are_dropped_and_names_lowered() -> None:
 def test_a_header_value_with_a_line_feed_is_never_written() -> None:
     fields = _answer_with([("x-bad", "a\nb")])
     assert fields[":status"] == "500" and "x-bad" not in fields
+
+
+def test_a_remembered_field_is_written_alike_on_the_next_answer() -> None:
+    answer = Response(200, b"hi", [("Content-Type", "text/plain"), ("upgrade", "h2c")])
+    first, second = http2._fields(answer), http2._fields(answer)
+    assert first[:2] == second[:2] == [(b":status", b"200"), (b"content-type", b"text/plain")]
+    assert b"upgrade" not in {name for name, _ in second}
+
+
+def test_a_field_with_a_carriage_return_is_refused_on_every_answer() -> None:
+    answer = Response(200, b"hi", [("x-bad", "a\rb")])
+    for _ in range(2):
+        with pytest.raises(ValueError):
+            http2._fields(answer)
+
+
+def test_fields_given_as_lists_are_checked_and_written() -> None:
+    answer = Response(200, b"hi", [["x-kind", "A"]])  # type: ignore[list-item]
+    assert (b"x-kind", b"A") in http2._fields(answer)

@@ -1,0 +1,199 @@
+"""Instructions one HTTP/2 stream costs tailor's server, against one HTTP/1.1 request.
+
+    python -m benchmarks.h2stream                  # 300 reads of 10 requests, callgrind
+    python -m benchmarks.h2stream --reads 100
+
+The server's side alone, in one process with no socket: a connection of
+:mod:`tailor.serve.http2` (h2c) or of :mod:`tailor.serve.http1` (pipelined) is fed reads of
+ten GETs each, as ``h2load -m10`` sends them (the HTTP/2 reads recorded beforehand from an
+nghttp2 client, so the client's work is not counted), and answers each at once with a cache
+hit's shape: a 10 KB body and seven fields. Its transport keeps nothing. Counted with
+valgrind's callgrind, twice, ``--reads`` reads apart: the difference per request is the
+protocol's cost through the server (parsing, HPACK, the Request, the answer's head, framing),
+with start-up cancelled out. What the kernel does (one write per read over HTTP/2, one per
+answer over HTTP/1.1) is not in it: ``benchmarks.run --scenarios http2`` times that.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import pickle
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import ngh2
+
+from tailor.http import Request, Response
+
+BODY = b'{"home": "' + b"x" * 10_000 + b'"}'
+FIELDS = [
+    ("content-type", "application/json"),
+    ("cache-control", "private, max-age=30"),
+    ("etag", '"7a1c2e9d04b3f5a8"'),
+    ("vary", "authorization, accept-encoding"),
+    ("x-request-id", "0123456789abcdef"),
+    ("x-cache", "hit"),
+    ("age", "3"),
+]
+TOKEN = "e" * 700  # a bearer JWT's length: HPACK never indexes an authorization field
+IN_FLIGHT = 10
+#: Reads in the first (baseline) run.
+BASE = 100
+_COLLECTED = re.compile(r"Collected : (\d+)")
+
+
+def _answer(request: Request) -> Response:
+    return Response(200, BODY, list(FIELDS))
+
+
+def h2_reads(reads: int) -> list[bytes]:
+    """What an nghttp2 client sends (the preface first, then ``reads`` reads of ten GETs),
+    answered by an nghttp2 server as tailor's answers, so its acknowledgements and window
+    updates are those the real server gets."""
+    from tailor.serve.http2 import CONNECTION_WINDOW, MAX_CONCURRENT_STREAMS, STREAM_WINDOW, _engine
+
+    client = ngh2.Connection(ngh2.Role.CLIENT)
+    client.initiate_connection({ngh2.Setting.INITIAL_WINDOW_SIZE: 2**31 - 1})
+    client.set_local_window_size(2**31 - 1)
+    server = _engine(64 * 1024)
+    server.initiate_connection(
+        {
+            ngh2.Setting.MAX_CONCURRENT_STREAMS: MAX_CONCURRENT_STREAMS,
+            ngh2.Setting.INITIAL_WINDOW_SIZE: STREAM_WINDOW,
+            ngh2.Setting.MAX_HEADER_LIST_SIZE: 64 * 1024,
+            ngh2.Setting.ENABLE_PUSH: 0,
+        }
+    )
+    server.set_local_window_size(CONNECTION_WINDOW)
+    head = [
+        (b":method", b"GET"),
+        (b":path", b"/v1/home"),
+        (b":scheme", b"http"),
+        (b":authority", b"127.0.0.1:8080"),
+        (b"authorization", f"Bearer {TOKEN}".encode()),
+        (b"accept", b"*/*"),
+        (b"user-agent", b"h2load nghttp2/1.52.0"),
+    ]
+    out: list[bytes] = []
+
+    def exchange(data: bytes) -> None:
+        out.append(data)
+        server.receive_data(data)
+        for event in server.events():
+            if isinstance(event, ngh2.RequestReceived):
+                server.send_response(event.stream_id, [(b":status", b"200")])
+                server.send_data(event.stream_id, BODY, end_stream=True)
+        client.receive_data(server.data_to_send())
+        client.events()
+
+    exchange(client.data_to_send())
+    for _ in range(reads):
+        for _ in range(IN_FLIGHT):
+            client.send_request(head, end_stream=True)
+        exchange(client.data_to_send())
+        if acknowledgements := client.data_to_send():
+            exchange(acknowledgements)
+    return out
+
+
+def h1_read() -> bytes:
+    return (
+        "GET /v1/home HTTP/1.1\r\nhost: 127.0.0.1:8080\r\nuser-agent: h2load nghttp2/1.52.0\r\n"
+        f"accept: */*\r\nauthorization: Bearer {TOKEN}\r\n\r\n"
+    ).encode() * IN_FLIGHT
+
+
+class _Transport:
+    """Takes what the server writes and keeps its size only."""
+
+    def __init__(self) -> None:
+        self.written = 0
+
+    def write(self, data: bytes) -> None:
+        self.written += len(data)
+
+    def writelines(self, lines: list[bytes]) -> None:
+        self.written += sum(map(len, lines))
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return ("127.0.0.1", 40000) if name == "peername" else default
+
+    def is_closing(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        pass
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+
+async def _serve(protocol: str, reads: list[bytes]) -> int:
+    from tailor.serve.http1 import Http1Server, ServerSettings, _Connection
+    from tailor.serve.http2 import Http2Connection
+
+    server = Http1Server(_answer, ServerSettings(http2=protocol == "h2c"))
+    server.loop = asyncio.get_running_loop()
+    connection = Http2Connection(server) if protocol == "h2c" else _Connection(server)
+    transport = _Transport()
+    connection.connection_made(transport)  # type: ignore[arg-type]
+    for data in reads:
+        connection.data_received(data)
+    return transport.written
+
+
+def count(protocol: str, reads: int, work: Path) -> int:
+    """Instructions of one child run of ``reads`` reads."""
+    done = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
+         sys.executable, "-m", "benchmarks.h2stream", "--child", protocol,
+         "--reads", str(reads), "--work", str(work)],
+        capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"}, timeout=1800,
+    )  # fmt: skip
+    found = _COLLECTED.search(done.stderr)
+    if done.returncode != 0 or found is None:
+        raise RuntimeError(f"{protocol}: the counted run failed:\n{done.stderr}")
+    return int(found.group(1))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.h2stream", description=__doc__)
+    parser.add_argument("--reads", type=int, default=300)
+    parser.add_argument("--child", choices=("h2c", "http1"), help=argparse.SUPPRESS)
+    parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        import uvloop
+
+        if args.child == "h2c":
+            reads = pickle.loads((args.work / f"h2c-{args.reads}.pickle").read_bytes())
+        else:
+            reads = [h1_read()] * args.reads
+        written = uvloop.run(_serve(args.child, reads))
+        if written < args.reads * IN_FLIGHT * len(BODY):
+            raise SystemExit(f"{args.child}: only {written} bytes answered")
+        return 0
+    with tempfile.TemporaryDirectory(prefix="tailor-h2stream-") as tmp:
+        work = Path(tmp)
+        for n in (BASE, BASE + args.reads):
+            (work / f"h2c-{n}.pickle").write_bytes(pickle.dumps(h2_reads(n)))
+        per = {}
+        for protocol in ("h2c", "http1"):
+            base, more = count(protocol, BASE, work), count(protocol, BASE + args.reads, work)
+            per[protocol] = (more - base) / (args.reads * IN_FLIGHT)
+            print(f"{protocol:<6} {per[protocol]:10,.0f} instructions per request", flush=True)
+    print(f"h2c / http1: {per['h2c'] / per['http1']:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
