@@ -4,7 +4,9 @@
         --target mobile=http://127.0.0.1:8181 --target web=http://127.0.0.1:8182
 
 or ``--targets FILE``, a TOML file with a ``[targets]`` table of the same ``name = "url"``
-pairs. A bad target stops it, naming it (exit status 2).
+pairs and, optionally, an ``[objectives]`` table of ``name = 0.999``: a BFF's availability
+objective for its SLO burn (``--objective`` for the others; ``python -m tailor slo`` writes
+both tables). A bad target or objective stops it, naming it (exit status 2).
 """
 
 from __future__ import annotations
@@ -13,11 +15,19 @@ import argparse
 import asyncio
 import sys
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from urllib.parse import urlsplit
 
 from tailor.dashboard.server import Dashboard, serve
 from tailor.errors import ConfigError
+
+
+def _read(file: str) -> dict[str, object]:
+    try:
+        with open(file, "rb") as f:
+            return tomllib.load(f)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError("targets", f"cannot read {file}: {exc}") from exc
 
 
 def parse_targets(pairs: Sequence[str], file: str | None = None) -> dict[str, str]:
@@ -33,11 +43,7 @@ def parse_targets(pairs: Sequence[str], file: str | None = None) -> dict[str, st
     """
     found: dict[str, object] = {}
     if file is not None:
-        try:
-            with open(file, "rb") as f:
-                table = tomllib.load(f).get("targets")
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise ConfigError("targets", f"cannot read {file}: {exc}") from exc
+        table = _read(file).get("targets")
         if not isinstance(table, dict):
             raise ConfigError("targets", f"{file} has no [targets] table")
         found.update(table)
@@ -62,6 +68,28 @@ def parse_targets(pairs: Sequence[str], file: str | None = None) -> dict[str, st
     if not targets:
         raise ConfigError("targets", "name at least one BFF admin URL (--target name=url)")
     return targets
+
+
+def parse_objectives(file: str | None, targets: Mapping[str, str]) -> dict[str, float]:
+    """A targets file's ``[objectives]`` table, ``{name: availability objective}``: each names
+    a target and is between 0 and 1 (none without a file or a table).
+
+    >>> parse_objectives(None, {"mobile": "http://127.0.0.1:8181"})
+    {}
+    """
+    if file is None:
+        return {}
+    table = _read(file).get("objectives", {})
+    if not isinstance(table, dict):
+        raise ConfigError("objectives", f"{file}: [objectives] must be a table of name = 0.999")
+    objectives = {}
+    for name, value in table.items():
+        if name not in targets:
+            raise ConfigError(f"objectives.{name}", "names no target")
+        if isinstance(value, bool) or not isinstance(value, float | int) or not 0 < value < 1:
+            raise ConfigError(f"objectives.{name}", f"must be between 0 and 1, got {value!r}")
+        objectives[name] = float(value)
+    return objectives
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -90,11 +118,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--objective",
         type=float,
         default=0.999,
-        help="the availability objective SLO burn is measured against",
+        help="the availability objective SLO burn is measured against, for the targets with "
+        "none of their own in the --targets file's [objectives]",
     )
     args = parser.parse_args(argv)
     try:
         targets = parse_targets(args.target, args.targets)
+        objectives = parse_objectives(args.targets, targets)
         if not 0 < args.objective < 1:
             raise ConfigError("objective", f"must be between 0 and 1, got {args.objective}")
         if args.refresh <= 0:
@@ -106,7 +136,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"dashboard: {exc}", file=sys.stderr)
         return 2
     dashboard = Dashboard(
-        targets, refresh_s=args.refresh, windows_s=windows, objective=args.objective
+        targets,
+        refresh_s=args.refresh,
+        windows_s=windows,
+        objective=args.objective,
+        objectives=objectives,
     )
     try:
         asyncio.run(serve(dashboard, args.host, args.port))

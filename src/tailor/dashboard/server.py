@@ -57,9 +57,12 @@ class Dashboard:
         refresh_s: float = 5.0,
         windows_s: Sequence[float] = (60.0, 300.0),
         objective: float = 0.999,
+        objectives: Mapping[str, float] | None = None,
         scraper: Scraper | None = None,
     ) -> None:
         self.targets = dict(targets)
+        #: Per BFF, the availability objective of its burn (``objective`` for the others).
+        self.objectives = dict(objectives or {})
         self.refresh_s = refresh_s
         self.windows_s = sorted(windows_s)
         self.objective = objective
@@ -97,6 +100,7 @@ class Dashboard:
             self.scraper.histories,
             windows_s=self.windows_s,
             objective=self.objective,
+            objectives=self.objectives,
             refresh_s=self.refresh_s,
             now=time.time(),
         )

@@ -3,7 +3,9 @@
 
 Rates are per second over the shortest window (``windows[0]``); SLO burn is computed over every
 window: the share of 5xx answers divided by the error budget (``1 - objective``), so 1.0 spends
-the budget exactly as fast as the objective allows and 14.4 pages (docs/dashboard.md).
+the budget exactly as fast as the objective allows and 14.4 pages (docs/dashboard.md). Each BFF's
+objective is its own where the targets file gives one (``python -m tailor slo`` writes them from
+``ops/slo.toml``), the board's default otherwise.
 """
 
 from __future__ import annotations
@@ -90,6 +92,7 @@ class BffView(msgspec.Struct):
     degraded: list[DegradedView]
     clients: list[ClientView]
     deprecations: list[DeprecationView]
+    objective: float  # the availability objective its burn is measured against
     slo: list[BurnView]
 
 
@@ -98,7 +101,7 @@ class Board(msgspec.Struct):
 
     generated_at: float
     refresh_s: float
-    objective: float
+    objective: float  # the default: for the BFFs with no objective of their own
     windows_s: list[float]
     versions: dict[str, list[str]]  # version -> BFFs running it
     skew: bool  # more than one version among the BFFs that answer
@@ -182,6 +185,7 @@ def bff_view(
         degraded=[],
         clients=_clients(last) if last is not None else [],
         deprecations=[],
+        objective=objective,
         slo=[_burn(history, w, objective) for w in windows_s],
     )
     span = history.window(windows_s[0])
@@ -327,9 +331,14 @@ def board(
     objective: float,
     refresh_s: float,
     now: float,
+    objectives: Mapping[str, float] | None = None,
 ) -> Board:
-    """The whole page's data."""
-    views = [bff_view(n, targets[n], histories[n], windows_s, objective) for n in targets]
+    """The whole page's data; a BFF's burn is against its entry in ``objectives``, or against
+    ``objective`` when it has none."""
+    own = objectives or {}
+    views = [
+        bff_view(n, targets[n], histories[n], windows_s, own.get(n, objective)) for n in targets
+    ]
     versions: dict[str, list[str]] = {}
     for view in views:
         if view.up and view.version is not None:

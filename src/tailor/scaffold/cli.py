@@ -5,10 +5,11 @@
         --tests tests/waveform/bffs --port 8085 --admin-port 8185
 
 Writes the BFF's package (``__init__``, ``__main__``, ``app`` with its profile, consumed
-structs, plan, shape and route) and a test at the transport seam; where the platform under
-``--root`` has them, its section of ``ops/slo.toml`` (and the rules, routing and dashboard
-targets generated from it) and ``docs/openapi/<name>.json``. It never overwrites a file of a
-BFF: an existing one stops it, naming it (exit status 2).
+structs, plan, shape and route) and a test at the transport seam; a ``pyproject.toml`` whose
+pytest settings put the source directory on the path, where the project has none; where the
+platform under ``--root`` has them, its section of ``ops/slo.toml`` (and the rules, routing
+and dashboard targets generated from it) and ``docs/openapi/<name>.json``. It never
+overwrites a file of a BFF: an existing one stops it, naming it (exit status 2).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from tailor.errors import ConfigError
 from tailor.scaffold.platform import add_slo, importable, write_openapi
-from tailor.scaffold.render import NewBff, module_files
+from tailor.scaffold.render import NewBff, module_files, project_files
 
 
 def scaffold(root: Path, new: NewBff) -> list[Path]:
@@ -34,6 +35,11 @@ def scaffold(root: Path, new: NewBff) -> list[Path]:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
         written.append(path)
+    # A project of its own has its own settings: only a bare root gets the scaffold's.
+    for path, text in project_files(new).items():
+        if not (root / path).exists():
+            (root / path).write_text(text)
+            written.append(root / path)
     importable(root, new)
     written += add_slo(root, new)
     written += write_openapi(root, new)

@@ -56,6 +56,8 @@ class NewBff:
             "port": str(self.port),
             "admin_port": str(self.admin_port),
             "audience": f"{self.name}-bff",
+            "src": self.src.as_posix(),
+            "tests": self.tests.as_posix(),
         }
 
 
@@ -66,6 +68,12 @@ def template(name: str) -> Template:
 def render(name: str, new: NewBff) -> str:
     """A template filled in (``$$`` for a literal ``$``; a missing value is a KeyError)."""
     return template(name).substitute(new.values())
+
+
+def project_files(new: NewBff) -> dict[Path, str]:
+    """What a project without its own ``pyproject.toml`` needs for the BFF's tests to run as
+    written (pytest's ``pythonpath``: the source directory), by path."""
+    return {Path("pyproject.toml"): render("pyproject.toml.tmpl", new)}
 
 
 def module_files(new: NewBff) -> dict[Path, str]:

@@ -56,12 +56,17 @@ class Fleet:
             raise UpstreamUnavailable(request.upstream, "connection refused")
         return UpstreamResponse(200, {}, generate_latest(bff.metrics.registry))
 
-    def board(self, windows_s: tuple[float, ...] = (60.0, 300.0)) -> Board:
+    def board(
+        self,
+        windows_s: tuple[float, ...] = (60.0, 300.0),
+        objectives: dict[str, float] | None = None,
+    ) -> Board:
         return board(
             self.scraper.targets,
             self.scraper.histories,
             windows_s=windows_s,
             objective=0.999,
+            objectives=objectives,
             refresh_s=1.0,
             now=self.now,
         )

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tailor.__main__ import main as tailor_main
-from tailor.dashboard.cli import parse_targets
+from tailor.dashboard.cli import parse_objectives, parse_targets
 from tailor.errors import ConfigError
 
 
@@ -25,6 +25,25 @@ def test_a_targets_file_may_list_the_admin_urls_of_a_bffs_workers(tmp_path: Path
     file = tmp_path / "targets.toml"
     file.write_text('[targets]\nmobile = ["http://127.0.0.1:8181", "http://127.0.0.1:8182"]\n')
     assert parse_targets([], str(file)) == {"mobile": "http://127.0.0.1:8181,http://127.0.0.1:8182"}
+
+
+def test_a_targets_file_gives_each_bff_its_availability_objective(tmp_path: Path) -> None:
+    file = tmp_path / "targets.toml"
+    file.write_text('[targets]\nmobile = "http://127.0.0.1:8181"\n[objectives]\nmobile = 0.995\n')
+    assert parse_objectives(str(file), parse_targets([], str(file))) == {"mobile": 0.995}
+
+
+@pytest.mark.parametrize(
+    ("objectives", "key"), [("web = 0.99", "objectives.web"), ("mobile = 1", "objectives.mobile")]
+)
+def test_an_objective_for_no_target_or_out_of_range_stops_naming_it(
+    objectives: str, key: str, tmp_path: Path
+) -> None:
+    file = tmp_path / "targets.toml"
+    file.write_text(f'[targets]\nmobile = "http://127.0.0.1:8181"\n[objectives]\n{objectives}\n')
+    with pytest.raises(ConfigError) as caught:
+        parse_objectives(str(file), parse_targets([], str(file)))
+    assert caught.value.key == key
 
 
 def test_a_target_that_is_not_an_http_url_stops_naming_it() -> None:

@@ -165,6 +165,19 @@ async def test_slo_burn_is_the_error_ratio_over_the_error_budget() -> None:
     assert burns == {60.0: 10.0, 300.0: 10.0}  # 1% errors against a 0.1% budget
 
 
+async def test_a_bffs_own_objective_sets_its_burn_and_the_others_keep_the_default() -> None:
+    fleet = Fleet("mobile", "public")
+    await fleet.scrape_at(1000.0)
+    for name in ("mobile", "public"):
+        fleet.bffs[name].requests("/v1/home", 200, 990)
+        fleet.bffs[name].requests("/v1/home", 503, 10)
+    await fleet.scrape_at(1030.0)
+    views = {v.name: v for v in fleet.board(objectives={"public": 0.99}).bffs}
+    assert [b.burn for b in views["public"].slo] == [1.0, 1.0]  # 1% errors, a 1% budget
+    assert [b.burn for b in views["mobile"].slo] == [10.0, 10.0]  # the default 0.1% budget
+    assert (views["public"].objective, views["mobile"].objective) == (0.99, 0.999)
+
+
 async def test_a_short_burn_window_sees_only_its_own_errors() -> None:
     fleet = Fleet("mobile")
     await fleet.scrape_at(1000.0)

@@ -21,9 +21,14 @@ ticket = { webhook_url = "http://127.0.0.1:9095/ticket" }
 """
 
 
-def _run(root: Path, *argv: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
+def _run(
+    root: Path, *argv: str, source: bool = False, timeout: float = 90
+) -> subprocess.CompletedProcess[str]:
+    """Run in the project; ``source`` puts its ``src/`` on PYTHONPATH (tailor's own path, the
+    one this test session imports tailor from, is kept either way)."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(root / "src"), env.get("PYTHONPATH", "")])
+    if source:
+        env["PYTHONPATH"] = os.pathsep.join([str(root / "src"), env.get("PYTHONPATH", "")])
     return subprocess.run(
         [sys.executable, *argv], cwd=root, env=env, capture_output=True, text=True,
         timeout=timeout,
@@ -36,6 +41,20 @@ def test_the_new_bffs_own_tests_pass_in_a_fresh_project(tmp_path: Path) -> None:
     tested = _run(tmp_path, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests")
     assert tested.returncode == 0, tested.stdout + tested.stderr
     assert "3 passed" in tested.stdout
+
+
+def test_the_new_bffs_tests_run_as_generated_from_the_projects_root(tmp_path: Path) -> None:
+    # No PYTHONPATH for the new package and no path argument: the generated pyproject says it.
+    assert main(["kiosk", "--root", str(tmp_path)]) == 0
+    tested = _run(tmp_path, "-m", "pytest", "-p", "no:cacheprovider")
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+    assert "3 passed" in tested.stdout
+
+
+def test_a_project_with_its_own_pyproject_keeps_it(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'mine'\n")
+    assert main(["kiosk", "--root", str(tmp_path)]) == 0
+    assert (tmp_path / "pyproject.toml").read_text() == "[project]\nname = 'mine'\n"
 
 
 def test_the_new_bff_is_ruff_clean(tmp_path: Path) -> None:
@@ -59,7 +78,9 @@ def test_the_new_bff_joins_the_platforms_slo_spec_and_openapi_documents(tmp_path
     assert config["scrape_configs"][0]["static_configs"] == [{"targets": ["127.0.0.1:8195"]}]
     targets = tomllib.loads((tmp_path / "ops/dashboard.toml").read_text())["targets"]
     assert targets == {"kiosk": "http://127.0.0.1:8195"}
-    current = _run(tmp_path, "-m", "tailor", "slo", "ops/slo.toml", "--out", "ops", "--check")
+    current = _run(
+        tmp_path, "-m", "tailor", "slo", "ops/slo.toml", "--out", "ops", "--check", source=True
+    )
     assert current.returncode == 0, current.stderr
 
 

@@ -12,6 +12,7 @@ import yaml
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tailor.dashboard.cli import parse_objectives, parse_targets
 from tailor.errors import ConfigError
 from tailor.govern.command import load_bff
 from tailor.observe.metrics import Metrics
@@ -121,6 +122,16 @@ def test_the_prometheus_config_scrapes_the_profiles_admin_port_as_the_job(tmp_pa
     assert config["scrape_configs"] == [
         {"job_name": "kiosk", "static_configs": [{"targets": ["127.0.0.1:8199"]}]}
     ]
+
+
+def test_the_dashboards_targets_carry_each_bffs_strictest_availability_objective(
+    tmp_path: Path,
+) -> None:
+    spec = tmp_path / "slo.toml"
+    spec.write_text(SPEC)  # read and auth 0.999, write 0.99
+    assert main([str(spec), "--out", str(tmp_path)]) == 0
+    file = str(tmp_path / "dashboard.toml")
+    assert parse_objectives(file, parse_targets([], file)) == {"kiosk": 0.999}
 
 
 def test_check_fails_on_a_stale_file_and_passes_once_written(

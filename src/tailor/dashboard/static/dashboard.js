@@ -59,6 +59,7 @@ function renderBff(bff, board) {
     el("span", { "data-field": "rate-limited", text: `429 ${num(bff.refusals.rate_limited)}/s` }),
     el("span", { "data-field": "shed", text: `shed ${num(bff.refusals.shed)}/s` }),
   ].filter(Boolean));
+  summary.append(el("span", { "data-field": "objective", text: `objective ${pct(bff.objective)}` }));
   for (const slo of bff.slo) {
     summary.append(el("span", {
       class: burnClass(slo.burn),
@@ -99,7 +100,7 @@ function render(board) {
   line.textContent = (board.skew ? "version skew: " : "tailor ") + (versions.join("; ") || "–");
   document.getElementById("status").textContent =
     `updated ${new Date(board.generated_at * 1000).toLocaleTimeString()}, every ${board.refresh_s} s; ` +
-    `objective ${pct(board.objective)}`;
+    `default objective ${pct(board.objective)}`;
 }
 
 async function poll() {
