@@ -40,6 +40,7 @@ openapi: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.tracing
 	$(BIN)/python -m benchmarks.live
+	$(BIN)/python -m benchmarks.read_your_writes
 	$(BIN)/python -m benchmarks.run
 
 clean:
