@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from tailor.auth.jwt import BearerJWTAuthenticator
 from tailor.auth.principal import Principal
 from tailor.chain import Chain, Outcome, then
+from tailor.extras import Extra, require
 from tailor.http import Request, Response
 from tailor.live.connection import POLICY_VIOLATION, LiveConnection
 from tailor.live.hub import Event, Hub
@@ -39,7 +40,6 @@ from tailor.live.metrics import LiveCollector
 from tailor.live.settings import LiveSettings
 from tailor.live.sse import HEADERS as SSE_HEADERS
 from tailor.live.sse import EventStreamConnection
-from tailor.live.websocket import WebSocketConnection, accept_token
 from tailor.problem import problem_response
 from tailor.serve.handover import Handover
 
@@ -120,6 +120,14 @@ class Live:
         self.refused: Counter[int] = Counter()
         # Not in the OpenAPI document: neither is request-response (docs/live.md is theirs).
         if websocket:
+            # wsproto (tailor[live]) reads clients' frames: imported for a WebSocket route
+            # only, so an event stream alone needs no extra and a missing one stops startup
+            # naming it, not with an ImportError.
+            require(Extra("stages.live", f"the WebSocket route {websocket}", "wsproto", "live"))
+            from tailor.live.websocket import WebSocketConnection, accept_token
+
+            self._ws_connection: Callable[..., LiveConnection] = WebSocketConnection
+            self._accept_token: Callable[[str], str] = accept_token
             bff.get(websocket, response=None, documented=False)(self._open_websocket)
         if sse:
             bff.get(sse, response=None, documented=False)(self._open_event_stream)
@@ -196,10 +204,11 @@ class Live:
         offered = _offered_protocols(request.headers)
         if offered and self.subprotocol not in offered:
             return self._refuse(400, f"offer the subprotocol {self.subprotocol}")
-        headers = [("sec-websocket-accept", accept_token(request.headers["sec-websocket-key"]))]
+        key = request.headers["sec-websocket-key"]
+        headers = [("sec-websocket-accept", self._accept_token(key))]
         if offered:
             headers.append(("sec-websocket-protocol", self.subprotocol))
-        return await self._open(request, WebSocketConnection, 101, headers, "websocket")
+        return await self._open(request, self._ws_connection, 101, headers, "websocket")
 
     async def _open_event_stream(self, request: Request) -> Response:
         if request.method == "HEAD":  # the head alone: nothing to hand over

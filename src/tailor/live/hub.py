@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Set
 from typing import Protocol
 
 from tailor.live.frames import sse_event, ws_text
@@ -92,6 +92,11 @@ class Hub:
     def __len__(self) -> int:
         return sum(len(s) if isinstance(s, set) else 1 for s in self._users.values())
 
+    @property
+    def topic_count(self) -> int:
+        """Topics with at least one listener here."""
+        return len(self._topics)
+
     def add(self, subscriber: Subscriber, topics: Iterable[str]) -> None:
         _put(self._users, subscriber.user, subscriber)
         joined = dict.fromkeys(subscriber.topics)
@@ -109,6 +114,20 @@ class Hub:
 
     def of_user(self, user: str) -> tuple[Subscriber, ...]:
         return _members(self._users.get(user))
+
+    def listened(self, topics: Set[str]) -> list[str]:
+        """Those of ``topics`` some connection here listens to: a feed with many candidate
+        topics for an event (an actor's followers) keeps the ones worth publishing to,
+        walking whichever of the two is smaller.
+
+        >>> hub = Hub()
+        >>> hub.add(type("S", (), {"user": "u1", "topics": ()})(), {"user:u1"})
+        >>> hub.listened({"user:u1", "user:u2"})
+        ['user:u1']
+        """
+        if len(topics) <= len(self._topics):
+            return [t for t in topics if t in self._topics]
+        return [t for t in self._topics if t in topics]
 
     def subscribe(self, user: str, topic: str) -> None:
         """Every connection of ``user`` follows ``topic`` from now on (a new follow)."""
