@@ -315,8 +315,11 @@ def test_a_public_edit_of_someone_elses_playlist_is_403(
 
 def _session(platform: Platform, http: httpx.Client, username: str) -> tuple[str, str]:
     base = platform.url("web")
-    login = http.post(f"{base}/api/session", headers={"origin": base},
-                      json={"username": username, "password": f"wave-{username}"})  # fmt: skip
+    # A client of its own: the shared one would keep the cookie and send it with every later
+    # test's requests, which the web BFF would then answer as this user.
+    with httpx.Client(timeout=http.timeout) as own:
+        login = own.post(f"{base}/api/session", headers={"origin": base},
+                         json={"username": username, "password": f"wave-{username}"})  # fmt: skip
     assert login.status_code == 200, login.text
     return login.headers["set-cookie"].split(";")[0], str(login.json()["csrf_token"])
 

@@ -35,7 +35,7 @@ def test_a_published_field_the_message_lacks_stops_startup(descriptor_set: Path)
         )  # fmt: skip
 
 
-def test_each_rule_becomes_a_route_with_typed_query_parameters(descriptor_set: Path) -> None:
+def test_each_get_rule_becomes_a_route_with_typed_query_parameters(descriptor_set: Path) -> None:
     routes = transcoded_routes(
         "library", "library.v1.LibraryService", [str(descriptor_set)], prefix="/v1"
     )
@@ -43,6 +43,12 @@ def test_each_rule_becomes_a_route_with_typed_query_parameters(descriptor_set: P
     assert set(by_template) == {"/v1/books/shelf", "/v1/books/{book_id}", "/v1/books"}
     query = by_template["/v1/books"].query
     assert (type(query["ids"]), type(query["limit"]), type(query["in_print"])) == (Token, Int, Bool)
+
+
+def test_a_command_rule_is_not_transcoded(descriptor_set: Path) -> None:
+    routes = transcoded_routes("library", "library.v1.LibraryService", [str(descriptor_set)])
+    assert "AddBook" not in {r.method for r in routes}
+    assert {r.method for r in routes} == {"GetBook", "BatchGetBooks", "GetShelf"}
 
 
 def test_the_route_answers_the_published_fields_of_the_response(descriptor_set: Path) -> None:
