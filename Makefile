@@ -22,8 +22,10 @@ test: $(STAMP)
 	$(BIN)/ruff check src platform/src tests benchmarks examples
 	$(BIN)/mypy
 	$(BIN)/pytest
-	# The BFF suite again with users and catalog called over gRPC (docs/grpc.md).
+	# The BFF suite again with users and catalog called over gRPC (docs/grpc.md), and the
+	# fault tests that fault those two (tests/faults/grpcfaultproxy.py).
 	WAVEFORM_UPSTREAMS=grpc $(BIN)/pytest tests/waveform/bffs
+	WAVEFORM_UPSTREAMS=grpc $(BIN)/pytest tests/faults -m users_catalog
 
 lint: $(STAMP)
 	$(BIN)/ruff check src platform/src tests benchmarks examples
@@ -31,7 +33,7 @@ lint: $(STAMP)
 
 # Refresh the committed OpenAPI documents after a route or response changes (docs/openapi.md).
 openapi: $(STAMP)
-	for bff in mobile web public partner; do \
+	for bff in mobile web public partner tv; do \
 	  $(BIN)/python -m tailor.govern openapi waveform.bffs.$$bff.app --write docs/openapi/$$bff.json; \
 	done
 

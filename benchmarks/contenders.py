@@ -20,6 +20,7 @@ from benchmarks import fixture, tools
 from benchmarks.procs import Processes
 from benchmarks.ratelimit.pipeline_cost import NEVER_REFUSING
 from waveform.bffs.quotas import READ_QUOTAS
+from waveform.bffs.upstreams import grpc_settings
 from waveform.services import SERVICES
 from waveform.supervisor import TOKEN_SECRET_ENV, free_ports
 
@@ -39,6 +40,8 @@ class Contender:
     workers: int = 1
     #: the process name in ``Processes`` while it runs (``<scenario>-<key>``)
     name: str = ""
+    #: tailor's admin listener (``/metrics``), when it has one on
+    admin: int | None = None
 
     @property
     def url(self) -> str:
@@ -50,9 +53,16 @@ def _peer_env(upstream: str) -> dict[str, str]:
 
 
 def tailor_full(
-    upstream: str, work: Path, cpu: str, *, workers: int = 1, cache: bool = False
+    upstream: str,
+    work: Path,
+    cpu: str,
+    *,
+    workers: int = 1,
+    cache: bool = False,
+    rpc: dict[str, str] | None = None,
 ) -> Contender:
-    """The real mobile BFF (``python -m waveform.bffs.mobile``) with its full profile."""
+    """The real mobile BFF (``python -m waveform.bffs.mobile``) with its full profile; ``rpc``:
+    the upstreams it calls over gRPC instead (name -> ``grpc://`` URL)."""
     port, admin = free_ports(2)
     config = work / f"tailor-mobile-{port}.json"
     config.write_text(
@@ -63,7 +73,8 @@ def tailor_full(
                 # reserved here: the admin listener stays off with workers > 1, as in the
                 # committed runs.
                 "admin": {"host": "127.0.0.1", "port": admin, "enabled": workers == 1},
-                "upstreams": dict.fromkeys(SERVICES, upstream),
+                "upstreams": {**dict.fromkeys(SERVICES, upstream), **(rpc or {})},
+                **({"grpc": grpc_settings()} if rpc else {}),
                 "server": {"workers": workers},
                 # Aggregation scenarios turn the edge cache off: it would answer from memory
                 # after the first request. The cache-hit scenario turns it on.
@@ -98,6 +109,17 @@ def tailor_full(
             start,
             workers=workers,
         )
+    if rpc:
+        return Contender(
+            "tailor-grpc",
+            "tailor, full pipeline, " + " and ".join(sorted(rpc)) + " over gRPC (mobile BFF)",
+            "the full mobile pipeline, users and catalog called over gRPC (grpcio, read "
+            "masks) from benchmarks/grpc_replay.py, the other services from the fixture nginx",
+            port,
+            start,
+            workers=workers,
+            admin=admin if workers == 1 else None,
+        )
     return Contender(
         "tailor",
         "tailor, full pipeline (mobile BFF)",
@@ -110,6 +132,7 @@ def tailor_full(
         port,
         start,
         workers=workers,
+        admin=admin if workers == 1 else None,
     )
 
 

@@ -13,27 +13,38 @@ other four services stay JSON in every mode. Measured: this process's CPU time p
 threads: grpcio's own count too); the services are other processes and are not counted.
 Modes run interleaved, medians across rounds. Also reported: the bytes the home's gRPC
 calls receive with the read masks its consumed structs ask for, against the whole messages.
+
+In ``make bench`` (the ``grpc`` scenario of :mod:`benchmarks.run`) the rate against Node is
+measured too (:func:`rps_against_node`): the mobile BFF as its own process on the contender's
+core, users and catalog over gRPC from :mod:`benchmarks.grpc_replay` (the services' gRPC API
+answering from the fixture's recorded JSON, replayed), the rest from the fixture nginx, and
+Node fastify + undici on the same nginx; the same JSON checked, then wrk rounds interleaved.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import json
 import os
+import socket
 import statistics
+import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
 import uvloop
 
-from benchmarks import fixture
+from benchmarks import contenders, fixture
+from benchmarks.contenders import ROOT
 from benchmarks.transports import drive, make
 from tailor.upstream.transport import UpstreamRequest, UpstreamResponse
 from waveform.seed import token_client_secret
-from waveform.supervisor import Platform
+from waveform.supervisor import Platform, free_ports
 
 MODES = ("http", "connect", "grpc")
 RESULTS = Path(__file__).resolve().parent / "results" / "grpc_home.json"
@@ -138,6 +149,7 @@ def scenario_grpc(bench: Any, upstream: str, work: Path) -> dict[str, Any]:
         rounds=max(3, bench.args.rounds), requests=600, concurrency=8, modes=list(MODES)
     )
     result = run_measurement(args, work / "grpc-home")
+    against_node = rps_against_node(bench, upstream, work)
     rows = [
         {
             "key": mode,
@@ -153,11 +165,65 @@ def scenario_grpc(bench: Any, upstream: str, work: Path) -> dict[str, Any]:
         "key": "grpc",
         "kind": "grpc",
         "title": "The home over gRPC",
+        # What the terminal's tables head each scenario with (benchmarks.report.tables).
+        "cpu": str(bench.contender_cpu),
+        "path": contenders.HOME_PATH,
         "contenders": rows,
         "read_mask_bytes": result["read_mask_bytes"],
         "rounds": args.rounds,
         "requests": args.requests,
+        "against_node": against_node,
     }
+
+
+def rps_against_node(bench: Any, upstream: str, work: Path) -> dict[str, Any]:
+    """The home's closed-loop rate with users and catalog over gRPC (the mobile BFF process
+    on the contender's core, those two from :mod:`benchmarks.grpc_replay` on the load core,
+    the rest from the fixture nginx) against Node fastify + undici's (every service from the
+    nginx, JSON), interleaved rounds in this run: both medians and their ratio."""
+    files = work / "grpc-replay-files.json"
+    files.write_text(json.dumps({path: str(file) for path, file in bench.fx.files.items()}))
+    ports = dict(zip(RPC, free_ports(len(RPC)), strict=True))
+    from benchmarks.run import fetch  # run imports this module
+
+    bench.procs.start(
+        "grpc-replay",
+        [sys.executable, "-m", "benchmarks.grpc_replay", "--files", str(files),
+         *(f"--port={name}={port}" for name, port in ports.items())],
+        cpu=bench.load_cpu,
+        cwd=ROOT,
+    )  # fmt: skip
+    for port in ports.values():
+        _wait_listening(bench, "grpc-replay", port)
+    cpu = str(bench.contender_cpu)
+    rpc = {name: f"grpc://127.0.0.1:{port}" for name, port in ports.items()}
+    cs = [contenders.tailor_full(upstream, work, cpu, rpc=rpc), contenders.node(upstream, cpu)]
+    bench.start("grpc", cs, cpu)
+    try:
+        # The same home whichever wire users and catalog answer on, and complete.
+        reference = json.loads(fetch(cs[1].url, bench.token, cs[1].name, bench.procs))
+        bench.same_json("grpc", cs, reference)
+        summary = bench.closed_loop("grpc", cs, ratios=("node",))
+    finally:
+        bench.stop(cs)
+        bench.procs.stop("grpc-replay")
+    tailor, node = (summary[c.key] for c in cs)
+    return {
+        "tailor_rps": tailor["rps"],
+        "node_rps": node["rps"],
+        "ratio_to_node": tailor["ratios"]["node"],
+        "tailor_errors": tailor["errors"],
+        "labels": {"tailor": cs[0].label, "node": cs[1].label},
+    }
+
+
+def _wait_listening(bench: Any, name: str, port: int, timeout_s: float = 30.0) -> None:
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"{name} is not listening on {port}:\n{bench.procs.log_tail(name)}")
 
 
 def run_measurement(args: argparse.Namespace, data: Path) -> dict[str, Any]:

@@ -16,8 +16,11 @@ segment (target < 5%) and 5xx answers (target 0).
 from __future__ import annotations
 
 import statistics
+import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from prometheus_client.parser import text_string_to_metric_families
 
 from benchmarks import contenders, openloop
 from benchmarks.contenders import HOME_PATH, Contender
@@ -39,15 +42,21 @@ VARIANTS = (
 )
 #: The soak's rate, as a fraction of the peak.
 SOAK_FACTOR = 0.7
-#: The soak runs in segments of this many seconds, the resident set read after each.
+#: The soak runs in segments of this many seconds (``--soak-segment-seconds``), the resident
+#: set read after each.
 SOAK_SEGMENT_S = 60.0
 
 
-def _peak(b: Bench, scenario: str, c: Contender, seconds: float) -> float:
-    """``c``'s closed-loop peak on the home, 2xx answers a second."""
-    w = b.wrk(c, seconds, b.load_cpu, measure=True)
+def _peak(
+    b: Bench, scenario: str, c: Contender, seconds: float, *, per_request: bool = False
+) -> float:
+    """``c``'s closed-loop peak on the home, 2xx answers a second: on kept-alive connections,
+    or with a new connection per request (``per_request``: ``Connection: close``)."""
+    headers = ("Connection: close",) if per_request else ()
+    w = b.wrk(c, seconds, b.load_cpu, measure=True, headers=headers)
     peak = w.rps * (1 - w.non_2xx / w.requests) if w.requests else 0.0
-    b.say(f"{scenario}: {c.key} peak {peak:,.0f} rps closed loop "
+    how = "a new connection per request" if per_request else "kept-alive"
+    b.say(f"{scenario}: {c.key} peak {peak:,.0f} rps closed loop, {how} "
         f"(own cpu {w.contender_cpu_pct:.0f}%)")  # fmt: skip
     return peak
 
@@ -64,24 +73,35 @@ def scenario_overload(b: Bench, upstream: str, work: Path) -> dict[str, Any]:
     for n in range(1, a.rounds + 1):
         for c in cs:
             peak = _peak(b, "overload", c, a.duration)
+            # What the stack serves at most when every request brings its own connection: the
+            # per-request variant's answers are also read against it (the accept, the
+            # handshake's kernel work and the close are a cost kept-alive traffic never pays).
+            peak_per_request = _peak(b, "overload", c, a.duration, per_request=True)
             rate = max(20.0, round(OVERLOAD_FACTOR * peak))
             for variant, _, per_request in VARIANTS:
+                counts = why_counts(c.admin)
                 r = openloop.run(c.url, rate=rate, seconds=a.overload_seconds,
                                  warmup=a.overload_warmup, token=b.token, cpu=b.load_cpu,
                                  pgids={"contender": b.procs.started[c.name].pid},
                                  connections=OVERLOAD_CONNECTIONS,
                                  connection_per_request=per_request,
                                  deadline_ms=DEADLINE_MS)  # fmt: skip
+                r["why"] = why_delta(counts, why_counts(c.admin))  # warm-up included
                 r["peak_rps"] = peak
                 r["of_peak"] = r["ok_within_deadline_rps"] / peak if peak else 0.0
+                own_peak = peak_per_request if per_request else peak
+                r["variant_peak_rps"] = own_peak
+                r["of_variant_peak"] = r["ok_within_deadline_rps"] / own_peak if own_peak else 0.0
                 rounds.setdefault((c.key, variant), []).append(r)
                 b.say(
                     f"overload: round {n}/{a.rounds} {c.key:<6} {variant:<11} "
                     f"{r['ok_within_deadline_rps']:>7,.0f} ok within {DEADLINE_MS:g} ms of "
-                    f"{rate:,.0f} offered ({r['of_peak']:.0%} of peak)  "
+                    f"{rate:,.0f} offered ({r['of_peak']:.0%} of peak, "
+                    f"{r['of_variant_peak']:.0%} of its variant's)  "
                     f"shed {r['shed']} p99 {r['shed_p99_ms']:.1f} ms  "
                     f"late past 2x {r['late_2x']}  own cpu {r.get('contender_cpu_pct', 0):.0f}%"
                     + (f"  failures {r['failures']}" if r["failures"] else "")
+                    + (f"  why {r['why']}" if r["why"] else "")
                 )
     b.stop(cs)
     rows = []
@@ -96,6 +116,8 @@ def scenario_overload(b: Bench, upstream: str, work: Path) -> dict[str, Any]:
                 "key": c.key, "label": f"{c.label}, {label}", "note": c.note,
                 "variant": variant, "peak_rps": med("peak_rps"), "rate": med("rate"),
                 "ok_within_deadline_rps": med("ok_within_deadline_rps"), "of_peak": med("of_peak"),
+                "variant_peak_rps": med("variant_peak_rps"),
+                "of_variant_peak": med("of_variant_peak"),
                 "ok_p99_ms": med("p99_ms"), "shed": med("shed"), "shed_p99_ms": med("shed_p99_ms"),
                 "late_2x": sum(int(r["late_2x"]) for r in rs), "cpu_pct": med("contender_cpu_pct"),
                 "rounds": rs,
@@ -113,6 +135,36 @@ def scenario_overload(b: Bench, upstream: str, work: Path) -> dict[str, Any]:
     }
 
 
+#: The admin series whose samples say why answers were 5xx: (family, label, key prefix).
+_WHY_SERIES = (("tailor_shed_requests", "reason", "shed"), ("tailor_errors", "cause", "error"))
+
+
+def why_counts(admin: int | None) -> dict[str, float]:
+    """tailor's counts of shed requests by reason and of 5xx by cause, from its admin
+    ``/metrics`` (``{"shed:overload": 12, "error:upstream_timeout": 3, ...}``); empty
+    without an admin listener."""
+    if admin is None:
+        return {}
+    with urllib.request.urlopen(f"http://127.0.0.1:{admin}/metrics", timeout=10) as resp:
+        text = resp.read().decode()
+    counts: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for name, label, prefix in _WHY_SERIES:
+            if family.name != name:
+                continue
+            for sample in family.samples:
+                if sample.name.endswith("_total"):
+                    key = f"{prefix}:{sample.labels[label]}"
+                    counts[key] = counts.get(key, 0.0) + sample.value
+    return counts
+
+
+def why_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, int]:
+    """What the counts grew by between two readings (those that grew only)."""
+    grown = {k: int(v - before.get(k, 0.0)) for k, v in after.items()}
+    return {k: n for k, n in sorted(grown.items()) if n > 0}
+
+
 def _five_xx(r: dict[str, Any]) -> int:
     return sum(int(n) for kind, n in r["failures"].items() if kind.startswith("5"))
 
@@ -126,7 +178,7 @@ def scenario_soak(b: Bench, upstream: str, work: Path) -> dict[str, Any]:
     b.wrk(c, a.warmup, b.load_cpu, measure=False)
     peak = _peak(b, "soak", c, a.duration)
     rate = max(20.0, round(SOAK_FACTOR * peak))
-    segment = min(SOAK_SEGMENT_S, a.soak_seconds)
+    segment = min(a.soak_segment_seconds, a.soak_seconds)
     count = max(1, round(a.soak_seconds / segment))
     pgid = b.procs.started[c.name].pid
 
@@ -135,15 +187,20 @@ def scenario_soak(b: Bench, upstream: str, work: Path) -> dict[str, Any]:
 
     # The first segment is the warm-up: caches, pools and the allocator's arenas fill in it.
     segments: list[dict[str, Any]] = []
+    counts = why_counts(c.admin)
     for n in range(count + 1):
         r = openloop.run(c.url, rate=rate, seconds=segment, token=b.token, cpu=b.load_cpu,
                          pgids={"contender": pgid}, deadline_ms=DEADLINE_MS)  # fmt: skip
         r["rss_mb"] = rss_mb()
         r["five_xx"] = _five_xx(r)
+        # Why the 5xx were answered (shed reasons, error causes), as the BFF counted them.
+        now = why_counts(c.admin)
+        r["why"], counts = why_delta(counts, now), now
         segments.append(r)
         b.say(f"soak: {'warm-up' if n == 0 else f'segment {n}/{count}'} {r['rps']:,.0f} of "
             f"{rate:,.0f} rps  p99 {r['p99_ms']:.1f} ms  RSS {r['rss_mb']:g} MB  "
-            f"5xx {r['five_xx']}  errors {r['errors']}")  # fmt: skip
+            f"5xx {r['five_xx']}  errors {r['errors']}"
+            + (f"  why {r['why']}" if r["why"] else ""))  # fmt: skip
     b.stop([c])
     measured = segments[1:]
     base, end = segments[0]["rss_mb"], measured[-1]["rss_mb"]

@@ -23,7 +23,8 @@ for ``--soak-seconds``: RSS growth after warm-up, 5xx). Both in benchmarks/overl
 ``http2`` (h2load for both protocols: the cache hit over h2c and over HTTP/1.1, granian's
 HTTP/2 answering the same bytes, and the home over h2c and HTTP/1.1; rate and CPU per answer).
 ``grpc`` (the home with users and catalog over JSON, Connect and gRPC against the real
-services, CPU per home in-process: benchmarks/grpc_home.py).
+services, CPU per home in-process; then the mobile BFF process with users and catalog over gRPC
+from benchmarks/grpc_replay.py against Node, closed loop: benchmarks/grpc_home.py).
 
 Layout on a 2-core machine: the contender has core 0 to itself (``taskset -c 0``); the
 upstream nginx (for ``latency``, a second nginx holding each answer 20 ms with the echo
@@ -187,6 +188,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--soak-seconds", type=float, help="soak length after its warm-up (600; --quick 3)"
     )
     parser.add_argument(
+        "--soak-segment-seconds",
+        type=float,
+        default=overload.SOAK_SEGMENT_S,
+        help="the soak's segments, RSS and 5xx reasons read after each (60)",
+    )
+    parser.add_argument(
         "--no-docs",
         action="store_true",
         help="leave docs/ and benchmarks/results/latest.json alone (result JSON to $TMPDIR)",
@@ -258,10 +265,18 @@ class Bench:
                 raise RuntimeError(f"{scenario}: {c.key} answers different JSON: {found}")
         say(f"{scenario}: every contender answers the same JSON")
 
-    def wrk(self, c: Contender, seconds: float, cpu: int, *, measure: bool) -> wrk.WrkResult:
+    def wrk(
+        self,
+        c: Contender,
+        seconds: float,
+        cpu: int,
+        *,
+        measure: bool,
+        headers: tuple[str, ...] = (),
+    ) -> wrk.WrkResult:
         pgid = self.procs.started[c.name].pid if measure else None
         return wrk.run(c.url, token=self.token, seconds=seconds, cpu=cpu, pgid=pgid,
-                       connections=self.args.connections)  # fmt: skip
+                       connections=self.args.connections, headers=headers)  # fmt: skip
 
     def closed_loop(
         self,

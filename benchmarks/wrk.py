@@ -108,8 +108,16 @@ def group_cpu_seconds(pgid: int) -> float:
 
 
 def command(
-    url: str, *, seconds: float, connections: int, token: str, cpu: int, timeout_s: int = 10
+    url: str,
+    *,
+    seconds: float,
+    connections: int,
+    token: str,
+    cpu: int,
+    timeout_s: int = 10,
+    headers: tuple[str, ...] = (),
 ) -> list[str]:
+    extra = [arg for header in headers for arg in ("-H", header)]
     return [
         "taskset",
         "-c",
@@ -122,6 +130,7 @@ def command(
         "--latency",
         "-H",
         f"Authorization: Bearer {token}",
+        *extra,
         url,
     ]
 
@@ -135,9 +144,18 @@ def run(
     cpu: int,
     timeout_s: int = 10,
     pgid: int | None = None,
+    headers: tuple[str, ...] = (),
 ) -> WrkResult:
+    """``headers``: more request header lines (``"Connection: close"`` makes wrk open a new
+    connection per request)."""
     argv = command(
-        url, seconds=seconds, connections=connections, token=token, cpu=cpu, timeout_s=timeout_s
+        url,
+        seconds=seconds,
+        connections=connections,
+        token=token,
+        cpu=cpu,
+        timeout_s=timeout_s,
+        headers=headers,
     )
     before = _cpu_times()
     own_before = group_cpu_seconds(pgid) if pgid else 0.0

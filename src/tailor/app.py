@@ -51,7 +51,8 @@ log = logging.getLogger("tailor")
 def claim_admin_port(cfg: Config, metrics: Metrics) -> AdminServer:
     """The admin listener of this worker. Each worker has its own metrics, so with N workers
     each claims the first free port of ``admin.port`` .. ``admin.port + N - 1`` (scrape them
-    all); with one worker a taken port is an error, as for any listener."""
+    all); with one worker a taken port is an error, as for any listener, and a listening
+    socket handed down for it is served (docs/rollout.md)."""
     ports = (
         [cfg.admin.port]
         if cfg.admin.port == 0
@@ -62,7 +63,8 @@ def claim_admin_port(cfg: Config, metrics: Metrics) -> AdminServer:
             return AdminServer(cfg.admin.host, port, metrics.registry)
         except OSError:
             continue  # another worker of this BFF has it
-    return AdminServer(cfg.admin.host, ports[-1], metrics.registry)
+    one = cfg.server.workers == 1
+    return AdminServer(cfg.admin.host, ports[-1], metrics.registry, inherit=one)
 
 
 class BFF:
@@ -125,8 +127,8 @@ class BFF:
         the handler's ``-> Json[Body]`` does not say it; ``None`` for a 204), ``body`` (the
         JSON body it reads) and ``problems`` (statuses its handler answers itself, such as
         415) and ``status`` (its success status: 201 for a command that creates) are what
-        its OpenAPI operation documents (docs/openapi.md), unless ``documented`` is False
-        (a live route: docs/live.md); the response's
+        its OpenAPI operation documents (docs/openapi.md), unless ``documented`` is False (a
+        live route: docs/live.md); the response's
         fields' data classes are what the governance gate checks (docs/governance.md)."""
         spec = query_spec(query)
 
@@ -273,7 +275,11 @@ class BFF:
         request would be refused (the shed stage, overloaded), so the server turns it away at
         accept, before it costs a transport (:mod:`tailor.serve.http1`)."""
         ctx = self._ctx
-        return ctx is None or all(check() for check in ctx.admission)
+        if ctx is not None:
+            for check in ctx.admission:  # asked per connection: no generator
+                if not check():
+                    return False
+        return True
 
     def handle(self, request: Request) -> Awaitable[Response]:
         """Run one request through the pipeline: ``await bff.handle(request)``."""

@@ -479,6 +479,10 @@ class Server(msgspec.Struct, forbid_unknown_fields=True):
     keepalive_timeout_s: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 60.0
     #: tailor's server, on SIGTERM: how long answers in progress may take to finish.
     shutdown_grace_s: Annotated[float, msgspec.Meta(ge=0, le=600)] = 10.0
+    #: tailor's server, on SIGTERM: how long an idle connection stays open, so a request
+    #: already on its way is answered (with connection: close) rather than crossing the close
+    #: (0: closed at once). For a rolling restart: docs/rollout.md.
+    drain_idle_s: Annotated[float, msgspec.Meta(ge=0, le=60)] = 0.0
     #: tailor's server: the kernel's queue of connections not yet accepted (the kernel caps it
     #: at net.core.somaxconn). The server empties it on every wake-up, so it holds what arrives
     #: during one turn of the event loop; a full queue drops connections, which clients retry

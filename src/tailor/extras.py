@@ -68,8 +68,21 @@ def wanted_extras(config: Config) -> list[Extra]:
 def check_extras(config: Config) -> None:
     """Stop startup when ``config`` asks for an integration whose extra is not installed."""
     for extra in wanted_extras(config):
-        if importlib.util.find_spec(extra.module) is None:
-            raise ConfigError(
-                extra.key,
-                f"{extra.asks} needs tailor[{extra.extra}]: pip install 'tailor[{extra.extra}]'",
-            )
+        require(extra)
+
+
+def require(extra: Extra) -> None:
+    """Stop startup unless ``extra`` is installed: for a feature a BFF's code asks for (a
+    live WebSocket route) rather than its config.
+
+    >>> try:
+    ...     require(Extra("stages.live", "a WebSocket", "no_such_module", "live"))
+    ... except ConfigError as exc:
+    ...     print(exc)
+    invalid config at 'stages.live': a WebSocket needs tailor[live]: pip install 'tailor[live]'
+    """
+    if importlib.util.find_spec(extra.module) is None:
+        raise ConfigError(
+            extra.key,
+            f"{extra.asks} needs tailor[{extra.extra}]: pip install 'tailor[{extra.extra}]'",
+        )

@@ -5,6 +5,11 @@ profile's resilience settings, in-process, over the real default transport (in-l
 The services and proxies run on an event loop of their own, in a thread, so the load they carry
 does not delay the BFF's loop: a latency the BFF measures is its own.
 
+With ``WAVEFORM_UPSTREAMS=grpc`` (as ``make test`` reruns the part of the suite that faults
+them), users and catalog speak gRPC: the same data, served by waveform's gRPC API from their
+JSON routes (:func:`waveform.services.grpc_api.start_grpc`), each behind a
+:class:`grpcfaultproxy.GrpcFaultProxy`, and the BFF calls them as the demo does (``grpc://``).
+
 Every response a scenario sees is judged by :func:`judge`: *correct* (the complete home, byte
 for byte the healthy baseline), *partial* (a 200 marked degraded whose caller card is right and
 which invents nothing: every card in it is in the baseline), *error* (a 502/503/504
@@ -16,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import threading
 import time
 from collections.abc import Coroutine
@@ -24,15 +30,32 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 from faultproxy import FaultProxy
+from grpcfaultproxy import GrpcFaultProxy
+from starlette.applications import Starlette
+from starlette.requests import Request as StarletteRequest
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
 from tailor import BFF, Request, Response, aggregate, build_config
 from tailor.config import deep_merge
 from waveform.bffs.mobile.app import HOME, PROFILE, shape_home
+from waveform.bffs.upstreams import grpc_settings
+from waveform.services.grpc_api import start_grpc
+from waveform.supervisor import UPSTREAMS_ENV, free_ports
 
 UPSTREAMS = ("users", "stream", "recommendations", "playlists", "catalog")
 DEADLINE_S = HOME.deadline_s
 MARGIN_S = 0.1  # scheduling slack on a loaded 2-core machine; the engine's own margin is 0.05
 USERS = ("u1", "u2", "u3")
+#: The upstreams that speak gRPC in gRPC mode (the services with a proto).
+GRPC_UPSTREAMS = ("users", "catalog")
+
+
+def grpc_mode() -> bool:
+    """Whether users and catalog speak gRPC in this run (``WAVEFORM_UPSTREAMS=grpc``)."""
+    return os.environ.get(UPSTREAMS_ENV) == "grpc"
+
+
 T = TypeVar("T")
 
 
@@ -57,8 +80,8 @@ def _track(tid: str) -> dict[str, Any]:
     }
 
 
-def _ids(request: web.Request) -> list[str]:
-    return [i for i in request.query.get("ids", "").split(",") if i]
+def _ids(query: Any) -> list[str]:
+    return [i for i in query.get("ids", "").split(",") if i]
 
 
 def world_app() -> web.Application:
@@ -68,7 +91,7 @@ def world_app() -> web.Application:
         return web.json_response(_user(request.match_info["uid"]))
 
     async def users(request: web.Request) -> web.Response:
-        return web.json_response({"items": [_user(i) for i in _ids(request)]})
+        return web.json_response({"items": [_user(i) for i in _ids(request.query)]})
 
     async def stream(request: web.Request) -> web.Response:
         uid = request.match_info["uid"]
@@ -93,7 +116,7 @@ def world_app() -> web.Application:
         return web.json_response({"items": [item]})
 
     async def catalog(request: web.Request) -> web.Response:
-        return web.json_response({"items": [_track(i) for i in _ids(request)]})
+        return web.json_response({"items": [_track(i) for i in _ids(request.query)]})
 
     app = web.Application()
     app.router.add_get("/users/{uid}", user)
@@ -103,6 +126,28 @@ def world_app() -> web.Application:
     app.router.add_get("/playlists", playlists)
     app.router.add_get("/catalog/tracks", catalog)
     return app
+
+
+def grpc_world_app() -> Starlette:
+    """Users and catalog as ASGI routes, for waveform's gRPC API to answer calls from (the
+    same data as :func:`world_app`'s)."""
+
+    async def user(request: StarletteRequest) -> JSONResponse:
+        return JSONResponse(_user(request.path_params["uid"]))
+
+    async def users(request: StarletteRequest) -> JSONResponse:
+        return JSONResponse({"items": [_user(i) for i in _ids(request.query_params)]})
+
+    async def catalog(request: StarletteRequest) -> JSONResponse:
+        return JSONResponse({"items": [_track(i) for i in _ids(request.query_params)]})
+
+    return Starlette(
+        routes=[
+            Route("/users/{uid}", user),
+            Route("/users", users),
+            Route("/catalog/tracks", catalog),
+        ]
+    )
 
 
 @dataclass
@@ -129,7 +174,8 @@ class UpstreamSide:
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self._thread.start()
         self.runner: web.AppRunner | None = None
-        self.proxies: dict[str, FaultProxy] = {}
+        self.proxies: dict[str, FaultProxy | GrpcFaultProxy] = {}
+        self.grpc_servers: list[Any] = []
 
     async def run(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run ``coro`` on the upstream loop and wait for it without blocking this one."""
@@ -142,8 +188,14 @@ class UpstreamSide:
             site = web.TCPSite(self.runner, "127.0.0.1", 0)
             await site.start()
             target = f"http://127.0.0.1:{self.runner.addresses[0][1]}"
+            grpc_app = grpc_world_app()
             for name in UPSTREAMS:
-                self.proxies[name] = await FaultProxy.start(target)
+                if grpc_mode() and name in GRPC_UPSTREAMS:
+                    (port,) = free_ports(1)
+                    self.grpc_servers.append(await start_grpc(grpc_app, name, "127.0.0.1", port))
+                    self.proxies[name] = await GrpcFaultProxy.start(f"127.0.0.1:{port}")
+                else:
+                    self.proxies[name] = await FaultProxy.start(target)
 
         await self.run(start_all())
 
@@ -151,6 +203,8 @@ class UpstreamSide:
         async def close_all() -> None:
             for proxy in self.proxies.values():
                 await proxy.close()
+            for server in self.grpc_servers:
+                await server.stop(0)
             if self.runner is not None:
                 await self.runner.cleanup()
 
@@ -168,7 +222,7 @@ class World:
     seen: list[Seen] = field(default_factory=list)
 
     @property
-    def proxies(self) -> dict[str, FaultProxy]:
+    def proxies(self) -> dict[str, FaultProxy | GrpcFaultProxy]:
         return self.upstream_side.proxies
 
     async def refuse(self, upstream: str) -> None:
@@ -231,6 +285,7 @@ async def start_world(resilience: dict[str, Any] | None = None) -> World:
             "admin": {"enabled": False},
             "upstreams": {name: proxy.url for name, proxy in side.proxies.items()},
             "resilience": settings,
+            **({"grpc": grpc_settings()} if grpc_mode() else {}),
         }
     )
     bff = BFF(config)  # the real default transport, wrapped by the resilient one

@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 from faultproxy import Fault
-from faultworld import DEADLINE_S, World
+from faultworld import DEADLINE_S, GRPC_UPSTREAMS, World, grpc_mode
+from grpcfaultproxy import GrpcFaultProxy
 
 SLOW_MS = 800
 
@@ -68,6 +69,20 @@ async def _until(predicate: Any, world: World, within_s: float, user: str = "u1"
     return time.perf_counter() - started
 
 
+# -- the world's wire ------------------------------------------------------------------------
+
+
+@pytest.mark.users_catalog
+@pytest.mark.skipif(not grpc_mode(), reason="gRPC mode only (WAVEFORM_UPSTREAMS=grpc)")
+async def test_in_grpc_mode_the_home_calls_users_and_catalog_over_grpc(make_world) -> None:
+    world = await make_world()
+    seen = await world.home("u2")
+    assert seen.verdict == "correct"
+    for name in GRPC_UPSTREAMS:
+        assert isinstance(world.proxies[name], GrpcFaultProxy)
+        assert world.attempts(name) > 0, name
+
+
 # -- one slow optional service ----------------------------------------------------------
 
 
@@ -112,6 +127,7 @@ async def test_an_optional_service_down_shows_the_last_content_marked_stale(make
     )
 
 
+@pytest.mark.users_catalog
 async def test_the_required_service_down_is_a_fast_502_then_503_once_the_breaker_opens(
     make_world,
 ) -> None:
@@ -331,6 +347,7 @@ async def test_overload_at_twice_capacity_sheds_fast_and_serves_the_rest(make_wo
 # -- resets, truncated bodies and slow drips on one service --------------------------------
 
 
+@pytest.mark.users_catalog
 async def test_resets_truncations_and_drips_on_a_service_never_give_a_wrong_answer(
     make_world,
 ) -> None:

@@ -5,9 +5,12 @@ deadline (issue 19, item 7)."""
 
 from __future__ import annotations
 
+import pytest
 from faultproxy import Fault
 from faultworld import DEADLINE_S
 from test_scenarios import report
+
+pytestmark = pytest.mark.users_catalog
 
 EXTRA_LATENCY_S = 0.3
 

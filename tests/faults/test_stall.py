@@ -15,6 +15,8 @@ import pytest
 from faultproxy import Fault
 from test_scenarios import report
 
+pytestmark = pytest.mark.users_catalog
+
 HOMES = 21
 FREEZE_S = 1.2
 

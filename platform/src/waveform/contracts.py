@@ -56,6 +56,7 @@ EXAMPLES: dict[str, tuple[dict[str, str], dict[str, dict[str, str]]]] = {
         {"partner_id": "p-acme", "limit": "50", "cursor": ""},
         {"/v1/tracks/{id}": {"id": "t1"}},
     ),
+    "tv": ({"user_id": "u1"}, {"/v1/screens/tracks/{id}": {"id": "t1"}}),
 }  # fmt: skip
 
 

@@ -172,6 +172,7 @@ APPS: tuple[AppSeed, ...] = (
     AppSeed(
         "waveform-webapp", "Waveform on the web", ("web",), {"web": ["*"]}, ("user",), "first-party"
     ),
+    AppSeed("waveform-tv", "Waveform for TV", ("tv",), {"tv": ["*"]}, ("user",), "first-party"),
     AppSeed(
         "acme-player",
         "Acme Player",

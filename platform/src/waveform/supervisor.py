@@ -43,6 +43,8 @@ from typing import IO, TextIO
 
 from waveform.bffs.upstreams import grpc_settings
 from waveform.certs import DemoCerts, ensure_demo_certs
+from waveform.control import SOCKET_NAME, ControlChannel
+from waveform.listeners import Listeners
 from waveform.protos import SERVICES as GRPC_SERVICES
 from waveform.redis_server import RedisServer
 from waveform.seed import DEFAULT_SCALE, DEFAULT_SEED, token_client_secret
@@ -55,12 +57,15 @@ BFFS: dict[str, tuple[int, int]] = {
     "web": (8082, 8182),
     "public": (8083, 8183),
     "partner": (8084, 8184),
+    "tv": (8085, 8185),
 }
 #: BFFs served over TLS (the partner API: mutual TLS with the demo partner CA).
 TLS_BFFS = frozenset({"partner"})
 #: BFFs that also listen with TLS on a port of their own (listen.tls_port): the mobile BFF,
 #: h2 over TLS beside HTTP/1.1 and h2c on its port.
 TLS_PORTS: dict[str, int] = {"mobile": 8441}
+#: The dashboard of all BFFs (``python -m tailor dashboard``, docs/dashboard.md).
+DASHBOARD_PORT = 8180
 STDERR_TAIL = 20
 #: How a BFF's access line (tailor.stages.access_log) starts.
 ACCESS_LINE = '{"request_id":'
@@ -74,6 +79,9 @@ OPS_CLIENT = "waveform-ops"
 UPSTREAMS_ENV = "WAVEFORM_UPSTREAMS"
 #: The BFFs that take commands (their profiles switch the idempotency stage on).
 COMMAND_BFFS = frozenset({"web", "mobile", "public"})
+#: How long a draining BFF keeps an idle connection open (server.drain_idle_s), when the
+#: platform can roll its BFFs (control=True).
+DRAIN_IDLE_S = 1.0
 #: A gRPC port is its service's port plus this (users 9102, catalog 9110).
 GRPC_PORT_OFFSET = 100
 UPSTREAM_MODES = ("http", "grpc", "connect")
@@ -101,7 +109,7 @@ class Component:
     """One process: what to run, where it listens, and its running state."""
 
     name: str
-    kind: str  # "redis", "service" or "bff"
+    kind: str  # "redis", "service", "bff" or "tool" (the dashboard)
     port: int
     admin_port: int | None = None
     argv: list[str] = field(default_factory=list)
@@ -185,6 +193,11 @@ class Platform:
     ``heal=False`` only reports a crash; otherwise a crashed component is restarted after
     ``restart_backoff`` (first delay, cap) and given up on after ``give_up_after`` crashes
     within ``crash_window_s``.
+    ``dashboard=True`` adds ``python -m tailor dashboard`` over every BFF's admin port as the
+    component ``dashboard`` (refreshing every ``dashboard_refresh_s``), started after them.
+    ``control=True`` serves the control channel (:mod:`waveform.control`, a Unix socket under
+    ``data_dir``: ``python -m waveform rollout``) and holds the BFFs' listening sockets, handing
+    them to every process started for a BFF (:mod:`waveform.rollout`).
     ``tls_listeners=True`` gives the mobile BFF its TLS listener (h2 and HTTP/1.1, the demo
     certificate) on a port of its own, ``tls_ports``, beside its clear-text one.
     """
@@ -213,6 +226,9 @@ class Platform:
         upstreams: str | None = None,
         tracing_endpoint: str | None = None,
         tracing_sample_ratio: float = 1.0,
+        dashboard: bool = False,
+        dashboard_refresh_s: float = 5.0,
+        control: bool = False,
     ) -> None:
         self.data_dir = Path(data_dir).resolve()
         self.upstreams = upstreams or os.environ.get(UPSTREAMS_ENV) or "http"
@@ -246,7 +262,20 @@ class Platform:
             self.components["redis"] = Component("redis", "redis", self.redis.port, argv=argv)
         names = self._select(components)
         self._plan(names, ephemeral, base_port)
+        if dashboard:
+            self._plan_dashboard(ephemeral, base_port, dashboard_refresh_s)
         self._watcher: threading.Thread | None = None
+        # control: hold the BFFs' listening sockets and serve the control channel
+        # (waveform.control; its commands: rollout)
+        self.listeners: Listeners | None = None
+        self.control: ControlChannel | None = None
+        if control:
+            from waveform import rollout
+
+            self.listeners = Listeners(HOST)
+            self.control = ControlChannel(
+                control_path(self.data_dir).parent, {"rollout": rollout.handler(self)}
+            )
 
     # -- planning --------------------------------------------------------------------------
 
@@ -338,6 +367,18 @@ class Platform:
                 comp.env.setdefault(TOKEN_SECRET_ENV, token_client_secret(self.seed, f"bff-{name}"))
             self.components[name] = comp
 
+    def _plan_dashboard(self, ephemeral: bool, base_port: int | None, refresh_s: float) -> None:
+        """The dashboard over the BFFs planned so far (a tool: after them, no admin port)."""
+        shift = 0 if base_port is None else base_port - SERVICES["accounts"]
+        port = free_ports(1)[0] if ephemeral else DASHBOARD_PORT + shift
+        bffs = [c for c in self.components.values() if c.kind == "bff"]
+        argv = [self.python, "-m", "tailor", "dashboard", "--host", HOST, "--port", str(port)]
+        argv += ["--refresh", str(refresh_s)]
+        for comp in bffs:
+            argv += ["--target", f"{comp.name}=http://{HOST}:{comp.admin_port}"]
+        self.components["dashboard"] = Component("dashboard", "tool", port, argv=argv)
+        self.ports["dashboard"] = port
+
     def _tracing_env(self) -> dict[str, str]:
         if self.tracing_endpoint is None:
             return {}
@@ -359,7 +400,12 @@ class Platform:
 
     def bff_config(self, name: str) -> dict[str, object]:
         """The JSON config a BFF is started with."""
-        return edge_security_config(name, self._base_bff_config(name), self)
+        config = edge_security_config(name, self._base_bff_config(name), self)
+        if self.listeners is not None:
+            # Rollouts: a draining build answers the requests already on their way to it
+            # (docs/rollout.md).
+            config["server"] = {"drain_idle_s": DRAIN_IDLE_S}
+        return config
 
     def _base_bff_config(self, name: str) -> dict[str, object]:
         comp = self.components[name]
@@ -516,23 +562,34 @@ class Platform:
             )
             self._spawn(comp)
         self._await_health(bffs, deadline)
+        tools = [c for c in self.components.values() if c.kind == "tool"]
+        for comp in tools:
+            self._spawn(comp)
+        self._await_health(tools, deadline)
         self._say(
             f"platform: {len(self.running())}/{len(self.components)} components up "
             f"in {time.monotonic() - began:.1f} s"
         )
         self._watcher = threading.Thread(target=self._watch, name="platform-watch", daemon=True)
         self._watcher.start()
+        if self.control is not None:
+            self.control.start()
+            self._say(f"control channel: {self.control.path}")
         return self
 
     def stop(self, grace: float = 5.0) -> None:
         """SIGTERM every process group, then SIGKILL what is left after ``grace`` s; Redis
         last (the others may still write to it while they stop)."""
         self._stopping.set()
+        if self.control is not None:
+            self.control.stop()
         if self._watcher is not None:
             self._watcher.join()  # no restart may start behind our back
         comps = self.components.values()
         self._terminate([c for c in comps if c.kind != "redis"], grace)
         self._terminate([c for c in comps if c.kind == "redis"], grace)
+        if self.listeners is not None:
+            self.listeners.close()
 
     @staticmethod
     def _terminate(comps: Sequence[Component], grace: float) -> None:
@@ -553,6 +610,31 @@ class Platform:
             # Any grandchild left in the group goes too.
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)
+
+    # -- rollouts (waveform.rollout) --------------------------------------------------------
+
+    @property
+    def stopping(self) -> bool:
+        """:meth:`stop` has begun (a rollout in progress gives up)."""
+        return self._stopping.is_set()
+
+    def spawn(self, comp: Component) -> bool:
+        """Start a process for ``comp`` (not yet one of :attr:`components`)."""
+        return self._spawn(comp)
+
+    def swap(self, new: Component) -> Component:
+        """Make ``new`` the supervised process of its component; the one it replaces (no
+        longer supervised: stopping it is the caller's)."""
+        with self._lock:
+            old = self.components[new.name]
+            old.supervised = False
+            self.components[new.name] = new
+        return old
+
+    def retire(self, comp: Component, grace: float) -> None:
+        """Stop a process :meth:`swap` replaced (SIGTERM: it drains), SIGKILL after
+        ``grace`` s."""
+        self._terminate([comp], grace)
 
     def __enter__(self) -> Platform:
         try:
@@ -593,13 +675,25 @@ class Platform:
     def _spawn(self, comp: Component) -> bool:
         """Start ``comp``'s process; False (and recorded) when its port is taken."""
         # A port held by someone else would answer our health check for us: refuse early.
-        taken = [p for p in (comp.port, comp.admin_port) if p is not None and port_in_use(p)]
+        held = self.listeners
+        ports = [comp.port, comp.admin_port]
+        taken = [
+            p for p in ports if p is not None and not (held and held.holds(p)) and port_in_use(p)
+        ]
+        fds: list[int] = []
+        if held is not None and comp.kind == "bff" and not taken:
+            try:
+                fds = held.fds(self._listen_ports(comp))
+            except OSError:
+                taken = [comp.port]
         if taken:
             comp.stderr.append(f"port {taken[0]} is already in use (another demo running?)")
             self._record(comp, "start", None)
             return False
         comp.started_at = time.monotonic()
         env = {**os.environ, **comp.env, "PYTHONUNBUFFERED": "1"}
+        if fds:
+            env.update(Listeners.env(fds))
         comp.process = subprocess.Popen(
             comp.argv,
             stdin=subprocess.DEVNULL,
@@ -609,6 +703,7 @@ class Platform:
             cwd=str(self.data_dir),
             start_new_session=True,
             preexec_fn=_die_with_parent if self.die_with_parent else None,
+            pass_fds=fds,
         )
         assert comp.process.stderr is not None
         path = self.log_path(comp.name)
@@ -620,6 +715,11 @@ class Platform:
             daemon=True,
         ).start()
         return True
+
+    def _listen_ports(self, comp: Component) -> list[int]:
+        """The ports a BFF listens on: its port, its TLS one when it has one, its admin."""
+        tls = self.tls_ports.get(comp.name) if self.tls_listeners else None
+        return [p for p in (comp.port, tls, comp.admin_port) if p is not None]
 
     def _drain(self, comp: Component, pipe: IO[bytes], path: Path) -> None:
         # Appended, so a restarted component's log goes on in the same file. The in-memory
@@ -767,6 +867,11 @@ def edge_security_config(name: str, config: dict[str, object], p: Platform) -> d
         tls_listen["tls_port"] = p.tls_ports[name]
         config["listen"] = tls_listen
     return config
+
+
+def control_path(data_dir: Path) -> Path:
+    """Where a platform started with ``control=True`` on ``data_dir`` serves its channel."""
+    return data_dir.resolve() / "control" / SOCKET_NAME
 
 
 def _healthy(url: str) -> bool:
@@ -917,6 +1022,8 @@ def demo(argv: Sequence[str] | None = None) -> int:
         tls_listeners=True,
         upstreams=args.upstreams,
         tracing_endpoint=args.trace_endpoint,
+        dashboard=not args.services_only,
+        control=True,
     )
     try:
         platform.start()

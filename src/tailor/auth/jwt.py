@@ -59,6 +59,11 @@ class JWTVerifier:
         self._cache: dict[str, Principal] = {}
         self._leeway_s = settings.leeway_s
 
+    def forget(self, token: str) -> None:
+        """Drop ``token`` from the cache: a credential used once (a live connection's, read
+        at its upgrade) would otherwise hold a cache entry for nothing."""
+        self._cache.pop(token, None)
+
     def cached(self, token: str) -> Principal | None:
         """The principal of a token verified before and not expired yet, without waiting."""
         found = self._cache.get(token)
@@ -99,12 +104,33 @@ class JWTVerifier:
         client_id = client_id if isinstance(client_id, str) else ""
         return Principal(
             subject=subject,
-            scopes=frozenset(scope.split()) if isinstance(scope, str) else frozenset(),
+            scopes=_scopes(scope) if isinstance(scope, str) else _NO_SCOPES,
             client_id=client_id,
             expires_at=float(claims["exp"]),
             # An OAuth2 client-credentials token is the app itself: no user behind it.
             kind="app" if client_id and subject == client_id else "user",
         )
+
+
+_NO_SCOPES: frozenset[str] = frozenset()
+_SCOPES: dict[str, frozenset[str]] = {}
+_SCOPES_KEPT = 256
+
+
+def _scopes(scope: str) -> frozenset[str]:
+    """The set of a ``scope`` claim, one shared object per distinct claim: tokens of one
+    client carry the same scopes, and each cached principal would otherwise hold its own
+    copy (a set costs more than the rest of the principal).
+
+    >>> _scopes("read write") is _scopes("read write"), sorted(_scopes("read write"))
+    (True, ['read', 'write'])
+    """
+    found = _SCOPES.get(scope)
+    if found is None:
+        found = frozenset(scope.split()) or _NO_SCOPES
+        if len(_SCOPES) < _SCOPES_KEPT:  # a bound, or odd claims would grow it forever
+            _SCOPES[scope] = found
+    return found
 
 
 class BearerJWTAuthenticator:

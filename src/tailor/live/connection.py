@@ -92,7 +92,7 @@ class LiveConnection(asyncio.Protocol):
         self.user = user
         self.client = client
         self.session_id = session_id
-        self.topics: set[str] = set()
+        self.topics: tuple[str, ...] = ()
         self.last_id = ""
         self._gap = False
         self._paused_at = math.inf  # when the client stopped reading

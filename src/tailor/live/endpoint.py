@@ -29,8 +29,10 @@ from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
+from tailor.auth.jwt import BearerJWTAuthenticator
 from tailor.auth.principal import Principal
-from tailor.chain import Chain, Outcome
+from tailor.chain import Chain, Outcome, then
+from tailor.extras import Extra, require
 from tailor.http import Request, Response
 from tailor.live.connection import POLICY_VIOLATION, LiveConnection
 from tailor.live.hub import Event, Hub
@@ -38,12 +40,12 @@ from tailor.live.metrics import LiveCollector
 from tailor.live.settings import LiveSettings
 from tailor.live.sse import HEADERS as SSE_HEADERS
 from tailor.live.sse import EventStreamConnection
-from tailor.live.websocket import WebSocketConnection, accept_token
 from tailor.problem import problem_response
 from tailor.serve.handover import Handover
 
 if TYPE_CHECKING:
     from tailor.app import BFF
+    from tailor.auth.jwt import JWTVerifier
     from tailor.auth.session import SessionManager
     from tailor.pipeline import BuildContext
     from tailor.serve.http1 import Http1Server
@@ -106,6 +108,7 @@ class Live:
         self._paths = frozenset(p for p in (websocket, sse) if p)
         self._started = False
         self._sessions: SessionManager | None = None
+        self._verifier: JWTVerifier | None = None
         self._per_user: Counter[str] = Counter()
         self._per_ip: Counter[str] = Counter()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -117,6 +120,14 @@ class Live:
         self.refused: Counter[int] = Counter()
         # Not in the OpenAPI document: neither is request-response (docs/live.md is theirs).
         if websocket:
+            # wsproto (tailor[live]) reads clients' frames: imported for a WebSocket route
+            # only, so an event stream alone needs no extra and a missing one stops startup
+            # naming it, not with an ImportError.
+            require(Extra("stages.live", f"the WebSocket route {websocket}", "wsproto", "live"))
+            from tailor.live.websocket import WebSocketConnection, accept_token
+
+            self._ws_connection: Callable[..., LiveConnection] = WebSocketConnection
+            self._accept_token: Callable[[str], str] = accept_token
             bff.get(websocket, response=None, documented=False)(self._open_websocket)
         if sse:
             bff.get(sse, response=None, documented=False)(self._open_event_stream)
@@ -128,6 +139,10 @@ class Live:
         self.settings = ctx.stage_settings(self.name, LiveSettings)
         self.settings.check(ctx.config)
         ctx.metrics.registry.register(LiveCollector(self))
+        verifiers = [
+            a.verifier for a in ctx.authenticators if isinstance(a, BearerJWTAuthenticator)
+        ]
+        self._verifier = verifiers[0] if verifiers else None
         return self
 
     def wrap(self, next_handler: Chain) -> Chain:
@@ -136,10 +151,31 @@ class Live:
         def live(request: Request) -> Outcome:
             if request.path not in paths:
                 return next_handler(request)
+            sent = "authorization" in request.headers
             refusal = self._admit(request)
-            return refusal if refusal is not None else next_handler(request)
+            if refusal is not None:
+                return refusal
+            token = None if sent else self._fresh_token(request)
+            if token is None:
+                return next_handler(request)
+            return then(next_handler(request), self._forget, token)
 
         return live
+
+    def _fresh_token(self, request: Request) -> str | None:
+        """A bearer token from ``Sec-WebSocket-Protocol`` the verifier has not cached: it
+        serves this one upgrade, and left in the cache it would cost every idle connection
+        a cache entry (most of a connection's memory) for a verification saved once."""
+        header = request.headers.get("authorization")
+        if self._verifier is None or header is None:
+            return None
+        token = header.partition(" ")[2].strip()
+        return token if token and self._verifier.cached(token) is None else None
+
+    def _forget(self, response: Response, token: str) -> Response:
+        assert self._verifier is not None  # only a fresh token gets here
+        self._verifier.forget(token)
+        return response
 
     def _admit(self, request: Request) -> Response | None:
         """What the live stage refuses before authentication (see the module doc)."""
@@ -168,10 +204,11 @@ class Live:
         offered = _offered_protocols(request.headers)
         if offered and self.subprotocol not in offered:
             return self._refuse(400, f"offer the subprotocol {self.subprotocol}")
-        headers = [("sec-websocket-accept", accept_token(request.headers["sec-websocket-key"]))]
+        key = request.headers["sec-websocket-key"]
+        headers = [("sec-websocket-accept", self._accept_token(key))]
         if offered:
             headers.append(("sec-websocket-protocol", self.subprotocol))
-        return await self._open(request, WebSocketConnection, 101, headers, "websocket")
+        return await self._open(request, self._ws_connection, 101, headers, "websocket")
 
     async def _open_event_stream(self, request: Request) -> Response:
         if request.method == "HEAD":  # the head alone: nothing to hand over
@@ -265,7 +302,7 @@ class Live:
         except Exception:
             log.warning("live: cannot replay after %s", since[:_MAX_ID], exc_info=True)
             events = None
-        mine = connection.topics
+        mine = set(connection.topics)
         user = connection.user
         if events is not None:
             events = [e for e in events if e.actor != user and not mine.isdisjoint(e.topics)]

@@ -43,6 +43,32 @@ def ws_close(code: int, reason: str = "") -> bytes:
     return _ws_frame(0x8, payload)
 
 
+def ws_pong(payload: bytes) -> bytes:
+    """The answer to a client's ping: its payload back (RFC 6455 s5.5.3)."""
+    return _ws_frame(0xA, payload)
+
+
+PING, PONG = 0x9, 0xA
+
+
+def ws_control(data: bytes) -> tuple[int, bytes] | None:
+    """``(opcode, payload)`` when ``data`` is exactly one whole masked ping or pong from a
+    client, the one thing an idle client sends; ``None`` for anything else (wsproto's).
+
+    >>> ws_control(b"\\x8a\\x80\\x01\\x02\\x03\\x04")  # a pong, masked, nothing in it
+    (10, b'')
+    >>> ws_control(b"\\x89\\x82\\x01\\x02\\x03\\x04hk")
+    (9, b'ii')
+    """
+    if len(data) < 6 or (data[0] != 0x89 and data[0] != 0x8A) or not data[1] & 0x80:
+        return None
+    size = data[1] & 0x7F
+    if size > 125 or len(data) != 6 + size:
+        return None
+    mask = data[2:6]
+    return data[0] & 0x0F, bytes(b ^ mask[i & 3] for i, b in enumerate(data[6:]))
+
+
 def sse_event(data: bytes, event_id: str = "") -> bytes:
     """One event of a ``text/event-stream`` (JSON data holds no newline)."""
     if event_id:

@@ -9,7 +9,8 @@ what a topic means.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+import sys
+from collections.abc import Iterable, Set
 from typing import Protocol
 
 from tailor.live.frames import sse_event, ws_text
@@ -58,7 +59,9 @@ class Subscriber(Protocol):
     """A live connection as the hub sees it."""
 
     user: str
-    topics: set[str]
+    #: A tuple, not a set: it is read on removal only, and a set costs an idle connection
+    #: several times what a tuple of its few topics does.
+    topics: tuple[str, ...]
 
     def deliver(self, event: Event) -> None: ...
 
@@ -67,7 +70,7 @@ class Hub:
     """Subscribers by topic and by user.
 
     >>> class Sink:
-    ...     def __init__(self, user): self.user, self.topics, self.got = user, set(), []
+    ...     def __init__(self, user): self.user, self.topics, self.got = user, (), []
     ...     def deliver(self, event): self.got.append(event.id)
     >>> hub, alice = Hub(), Sink("u1")
     >>> hub.add(alice, {"actor:u2", "owner:u1"})
@@ -78,68 +81,66 @@ class Hub:
     """
 
     def __init__(self) -> None:
-        self._topics: dict[str, set[Subscriber]] = {}
-        # A user's one connection itself, or a set of them: most users hold one, and a set
-        # for each would be a quarter of an idle connection's memory.
-        self._users: dict[str, Subscriber | set[Subscriber]] = {}
+        # A topic's or a user's one subscriber itself, or a set of them: most users hold
+        # one connection and most topics (a person followed) have few listeners in one
+        # worker, and a set for each would cost more than the rest of a connection.
+        self._topics: dict[str, _Held] = {}
+        self._users: dict[str, _Held] = {}
         self.published = 0
         self.delivered = 0
 
     def __len__(self) -> int:
         return sum(len(s) if isinstance(s, set) else 1 for s in self._users.values())
 
+    @property
+    def topic_count(self) -> int:
+        """Topics with at least one listener here."""
+        return len(self._topics)
+
     def add(self, subscriber: Subscriber, topics: Iterable[str]) -> None:
-        user = subscriber.user
-        mine = self._users.get(user)
-        if mine is None:
-            self._users[user] = subscriber
-        elif isinstance(mine, set):
-            mine.add(subscriber)
-        else:
-            self._users[user] = {mine, subscriber}
-        for topic in topics:
-            self._join(subscriber, topic)
+        _put(self._users, subscriber.user, subscriber)
+        joined = dict.fromkeys(subscriber.topics)
+        # Interned: every follower of one person holds the same topic string, not a copy.
+        joined.update(dict.fromkeys(map(sys.intern, topics)))
+        subscriber.topics = tuple(joined)
+        for topic in subscriber.topics:
+            _put(self._topics, topic, subscriber)
 
     def remove(self, subscriber: Subscriber) -> None:
         for topic in subscriber.topics:
-            members = self._topics.get(topic)
-            if members is not None:
-                members.discard(subscriber)
-                if not members:
-                    del self._topics[topic]
-        subscriber.topics = set()
-        user = subscriber.user
-        mine = self._users.get(user)
-        if mine is subscriber:
-            del self._users[user]
-        elif isinstance(mine, set):
-            mine.discard(subscriber)
-            if len(mine) == 1:
-                self._users[user] = next(iter(mine))
+            _drop(self._topics, topic, subscriber)
+        subscriber.topics = ()
+        _drop(self._users, subscriber.user, subscriber)
 
     def of_user(self, user: str) -> tuple[Subscriber, ...]:
-        mine = self._users.get(user)
-        if mine is None:
-            return ()
-        return tuple(mine) if isinstance(mine, set) else (mine,)
+        return _members(self._users.get(user))
+
+    def listened(self, topics: Set[str]) -> list[str]:
+        """Those of ``topics`` some connection here listens to: a feed with many candidate
+        topics for an event (an actor's followers) keeps the ones worth publishing to,
+        walking whichever of the two is smaller.
+
+        >>> hub = Hub()
+        >>> hub.add(type("S", (), {"user": "u1", "topics": ()})(), {"user:u1"})
+        >>> hub.listened({"user:u1", "user:u2"})
+        ['user:u1']
+        """
+        if len(topics) <= len(self._topics):
+            return [t for t in topics if t in self._topics]
+        return [t for t in self._topics if t in topics]
 
     def subscribe(self, user: str, topic: str) -> None:
         """Every connection of ``user`` follows ``topic`` from now on (a new follow)."""
+        topic = sys.intern(topic)
         for subscriber in self.of_user(user):
-            self._join(subscriber, topic)
+            if topic not in subscriber.topics:
+                subscriber.topics += (topic,)
+            _put(self._topics, topic, subscriber)
 
     def unsubscribe(self, user: str, topic: str) -> None:
         for subscriber in self.of_user(user):
-            subscriber.topics.discard(topic)
-            members = self._topics.get(topic)
-            if members is not None:
-                members.discard(subscriber)
-                if not members:
-                    del self._topics[topic]
-
-    def _join(self, subscriber: Subscriber, topic: str) -> None:
-        subscriber.topics.add(topic)
-        self._topics.setdefault(topic, set()).add(subscriber)
+            subscriber.topics = tuple(t for t in subscriber.topics if t != topic)
+            _drop(self._topics, topic, subscriber)
 
     def publish(self, event: Event) -> int:
         """Deliver ``event`` to each subscriber of its topics but its actor; how many got it."""
@@ -149,11 +150,11 @@ class Hub:
         self.published += 1
         topics = event.topics
         if len(topics) == 1:
-            members: Iterable[Subscriber] = tuple(self._topics.get(topics[0], ()))
+            members: Iterable[Subscriber] = _members(self._topics.get(topics[0]))
         else:
             found: set[Subscriber] = set()
             for topic in topics:
-                found.update(self._topics.get(topic, ()))
+                found.update(_members(self._topics.get(topic)))
             members = found
         actor = event.actor
         count = 0
@@ -163,3 +164,32 @@ class Hub:
                 count += 1
         self.delivered += count
         return count
+
+
+_Held = Subscriber | set[Subscriber]
+
+
+def _put(table: dict[str, _Held], key: str, subscriber: Subscriber) -> None:
+    held = table.get(key)
+    if held is None:
+        table[key] = subscriber
+    elif isinstance(held, set):
+        held.add(subscriber)
+    elif held is not subscriber:
+        table[key] = {held, subscriber}
+
+
+def _drop(table: dict[str, _Held], key: str, subscriber: Subscriber) -> None:
+    held = table.get(key)
+    if held is subscriber:
+        del table[key]
+    elif isinstance(held, set):
+        held.discard(subscriber)
+        if len(held) == 1:
+            table[key] = next(iter(held))
+
+
+def _members(held: _Held | None) -> tuple[Subscriber, ...]:
+    if held is None:
+        return ()
+    return tuple(held) if isinstance(held, set) else (held,)

@@ -18,7 +18,7 @@ class LiveCollector(Collector):
     >>> from prometheus_client import CollectorRegistry, generate_latest
     >>> class Counts:
     ...     connections, slow_consumers, dead_peers, gaps, refused = 3, 0, 0, 1, {429: 2}
-    ...     class hub: published, delivered = 5, 12
+    ...     class hub: published, delivered, topic_count = 5, 12, 3
     >>> registry = CollectorRegistry()
     >>> registry.register(LiveCollector(Counts()))
     >>> b"tailor_live_connections 3.0" in generate_latest(registry)
@@ -32,6 +32,8 @@ class LiveCollector(Collector):
         live = self.live
         yield GaugeMetricFamily("tailor_live_connections", "Live connections open now.",
                                 value=live.connections)  # fmt: skip
+        yield GaugeMetricFamily("tailor_live_topics", "Topics with a live connection listening.",
+                                value=live.hub.topic_count)  # fmt: skip
         for name, doc, value in (
             ("tailor_live_events_published", "Events the feed published.", live.hub.published),
             ("tailor_live_deliveries", "Events handed to connections.", live.hub.delivered),

@@ -2,8 +2,9 @@
 events and reads what little a client sends (pongs, pings, its close).
 
 Reading is wsproto's (sans-I/O: unmasking, fragments, UTF-8 checks, control frames), made
-only when the client first sends something: most live connections never do between pongs,
-and an idle connection then costs no parser. A message over ``max_message_bytes`` closes
+only when the client first sends more than a lone pong or ping: an idle client sends only
+those, and a parser kept for each would cost it as much again as the rest of its
+connection. A message over ``max_message_bytes`` closes
 with 1009, invalid UTF-8 with 1007, a protocol error with 1002 (wsproto names the code).
 """
 
@@ -16,7 +17,7 @@ from wsproto.events import BytesMessage, CloseConnection, Ping, TextMessage
 from wsproto.utilities import generate_accept_token
 
 from tailor.live.connection import GAP, TOO_BIG, LiveConnection
-from tailor.live.frames import WS_PING, ws_close, ws_text
+from tailor.live.frames import PING, WS_PING, ws_close, ws_control, ws_pong, ws_text
 
 if TYPE_CHECKING:
     import asyncio
@@ -87,6 +88,12 @@ class WebSocketConnection(LiveConnection):
         self._awaiting_pong = False  # any frame shows the peer is alive
         reader = self._reader
         if reader is None:
+            control = ws_control(data)
+            if control is not None:  # a pong (or a ping) alone: no parser for that
+                opcode, payload = control
+                if opcode == PING and self._transport is not None and not self._closing:
+                    self._transport.write(ws_pong(payload))
+                return
             reader = self._reader = Connection(ConnectionType.SERVER)
         reader.receive_data(data)
         limit = self._live.settings.max_message_bytes

@@ -7,12 +7,15 @@ some GIL time and nothing on the request path.
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
 from prometheus_client import CollectorRegistry, make_wsgi_app
+
+from tailor.serve.inherited import inherited_listener
 
 StartResponse = Callable[..., Any]
 
@@ -22,8 +25,42 @@ class _QuietHandler(WSGIRequestHandler):
         return None
 
 
+class _Server(WSGIServer):
+    """A WSGI server on a socket it binds, or on one handed down (already listening)."""
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        handler: type[WSGIRequestHandler],
+        inherited: socket.socket | None,
+    ) -> None:
+        self._inherited = inherited
+        super().__init__(address, handler)
+
+    def server_bind(self) -> None:
+        if self._inherited is None:
+            super().server_bind()
+            return
+        self.socket.close()
+        self.socket = self._inherited
+        # Another build may take a connection this one was woken for: accept must not wait.
+        self.socket.setblocking(False)
+        host, port = self.socket.getsockname()[:2]
+        self.server_address = (host, port)
+        self.server_name, self.server_port = str(host), int(port)
+        self.setup_environ()
+
+    def server_activate(self) -> None:
+        if self._inherited is None:
+            super().server_activate()
+
+
 class AdminServer:
     """Serves metrics and health until :meth:`stop`.
+
+    ``inherit``: serve on the listening socket a supervisor handed down for ``host:port``
+    (:func:`tailor.serve.inherited.inherited_listener`) when there is one, so the admin port
+    stays the same across builds of a BFF (docs/rollout.md).
 
     >>> server = AdminServer("127.0.0.1", 0, CollectorRegistry())
     >>> server.start()
@@ -32,7 +69,9 @@ class AdminServer:
     >>> server.stop()
     """
 
-    def __init__(self, host: str, port: int, registry: CollectorRegistry) -> None:
+    def __init__(
+        self, host: str, port: int, registry: CollectorRegistry, *, inherit: bool = False
+    ) -> None:
         metrics_app = make_wsgi_app(registry)
 
         def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -45,7 +84,9 @@ class AdminServer:
             start_response("404 Not Found", [("Content-Type", "text/plain")])
             return [b"not found"]
 
-        self._server: WSGIServer = make_server(host, port, app, handler_class=_QuietHandler)
+        inherited = inherited_listener(host, port) if inherit and port else None
+        self._server: WSGIServer = _Server((host, port), _QuietHandler, inherited)
+        self._server.set_app(app)
         self.port: int = self._server.server_port
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 

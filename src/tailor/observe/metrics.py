@@ -18,6 +18,8 @@ from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.metrics_core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from tailor.observe.build_info import register_build_info
+
 _LATENCY_BUCKETS = (
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
 )  # fmt: skip
@@ -208,6 +210,7 @@ class Metrics:
     def __init__(self, bff: str) -> None:
         self.bff = bff
         self.registry = CollectorRegistry(auto_describe=True)
+        register_build_info(self.registry)
         self.requests = RequestMetrics(_LATENCY_BUCKETS)
         self.registry.register(self.requests)
         self.errors = Counter(

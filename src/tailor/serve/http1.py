@@ -64,6 +64,7 @@ sanitize, authentication and the rest), so each is written once for every server
 
 from __future__ import annotations
 
+import _socket
 import asyncio
 import contextvars
 import logging
@@ -163,6 +164,7 @@ class ServerSettings:
     __slots__ = (
         "admitting",
         "backlog",
+        "drain_idle_s",
         "head_limit",
         "header_read_timeout_s",
         "http2",
@@ -185,6 +187,7 @@ class ServerSettings:
         retry_after_s: int = 1,
         http2: bool = False,
         admitting: Callable[[], bool] | None = None,
+        drain_idle_s: float = 0.0,
     ) -> None:
         #: Serve over TLS with this context; each request of a connection whose client showed a
         #: certificate (verified in the handshake) carries it, as DER, for the mTLS
@@ -206,6 +209,9 @@ class ServerSettings:
         #: Asked as each connection is accepted: False turns it away as over the cap (a BFF's
         #: :meth:`~tailor.app.BFF.admitting`).
         self.admitting = admitting
+        #: On close, how long an idle connection stays open (0: closed at once); see
+        #: :meth:`_Connection.shut`.
+        self.drain_idle_s = drain_idle_s
 
 
 class _Refused(Exception):
@@ -372,6 +378,8 @@ class _Connection(asyncio.Protocol):
         # A new connection gets the header deadline: it is here to send a request.
         self.deadline = self._loop.time() + self._settings.header_read_timeout_s
         self._server.connections.add(self)
+        if self._server.draining:  # accepted just before the listener closed
+            self.shut()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._transport = None
@@ -808,10 +816,18 @@ class _Connection(asyncio.Protocol):
             self._close()
 
     def shut(self) -> None:
-        """Server shutdown: close now if idle, else after the answer in progress."""
+        """Server shutdown: close now if idle, else after the answer in progress.
+
+        With ``drain_idle_s``, an idle connection stays open that long: a request already on
+        its way (a new connection's first, a kept-alive one's next) would otherwise cross the
+        close on the wire and be lost; it is answered, with ``connection: close``."""
         self.closing = True
         if not self._busy and not self._in_head:
-            self._close()
+            linger = self._settings.drain_idle_s
+            if linger > 0 and self._transport is not None:
+                self.deadline = min(self.deadline, self._loop.time() + linger)
+            else:
+                self._close()
 
     def abort(self) -> None:
         if self._transport is not None:
@@ -853,6 +869,7 @@ class Http1Server:
         self.accepted = 0
         self.turned_away = 0
         self._listener: socket.socket | None = None
+        self._family = int(socket.AF_INET)  # the listener's, set by start()
         self._opening = 0  # accepted, transport not made yet (a TLS handshake in progress)
         self._busy = problem_response(
             503,
@@ -864,6 +881,9 @@ class Http1Server:
             "the service is over capacity; retry later",
             headers=(("retry-after", str(settings.retry_after_s)),),
         )
+        # Those two answers' bytes, made again only when the date line changes (once a second).
+        self._refusals: dict[int, bytes] = {}
+        self._refusals_date = ""
         self._sweeper: asyncio.TimerHandle | None = None
         self._retry: asyncio.TimerHandle | None = None
         self._drained: asyncio.Event | None = None
@@ -893,6 +913,7 @@ class Http1Server:
             sock = socket.create_server((host, port), backlog=self.settings.backlog)
         sock.setblocking(False)
         self._listener = sock
+        self._family = int(sock.family)
         self.loop.add_reader(sock.fileno(), self._accept)
         self._sweeper = self.loop.call_later(SWEEP_INTERVAL_S, self._sweep)
 
@@ -901,10 +922,14 @@ class Http1Server:
         listener = self._listener
         assert listener is not None
         admitting = self.settings.admitting
+        # The descriptor alone (what socket.accept wraps): a connection turned away never
+        # becomes a socket.socket.
+        accept: Callable[[], tuple[int, Any]] = listener._accept  # type: ignore[attr-defined]
+        family, kind, proto = listener.family, listener.type, listener.proto
         taken = 0
         for _ in range(ACCEPT_BATCH):
             try:
-                conn, _ = listener.accept()
+                fd, _ = accept()
             except (BlockingIOError, InterruptedError):
                 break
             except OSError as exc:  # out of descriptors or buffers: retry shortly, not at once
@@ -914,11 +939,12 @@ class Http1Server:
                 break
             taken += 1
             if len(self.connections) + self._opening >= self.settings.max_connections:
-                self._turn_away(conn, self._busy)
+                self._turn_away(fd, self._busy)
             elif admitting is not None and not admitting():
-                self._turn_away(conn, self._overloaded)
+                self._turn_away(fd, self._overloaded)
             else:
                 self._opening += 1
+                conn = socket.socket(family, kind, proto, fd)
                 self.loop.create_task(self._adopt(conn))
         if taken:
             self.accept_wakeups += 1
@@ -929,20 +955,34 @@ class Http1Server:
         if self._listener is not None:
             self.loop.add_reader(self._listener.fileno(), self._accept)
 
-    def _turn_away(self, conn: socket.socket, answer: Response) -> None:
-        """Over the connection cap, or not admitting: a 503 written straight to the socket,
-        then closed."""
+    def _turn_away(self, fd: int, answer: Response) -> None:
+        """Over the connection cap, or not admitting: a 503 written straight to the new
+        connection's descriptor ``fd``, then closed."""
         self.turned_away += 1
+        # A bare C-level socket: none of socket.socket's Python-level setup, and the flags
+        # make each call non-blocking without a system call to switch the socket's mode.
+        conn = _socket.socket(self._family, socket.SOCK_STREAM, 0, fd)
         try:
-            conn.setblocking(False)
             if self.settings.tls is None:  # over TLS an answer needs a handshake: closed only
-                conn.send(_Connection._head(answer, False) + answer.body)
+                conn.send(self._refusal(answer), socket.MSG_DONTWAIT)
             # What the client already sent is read first: closing with unread bytes would
             # reset the connection, and a reset may reach the client before the 503 does.
-            conn.recv(self.settings.head_limit)
+            conn.recv(self.settings.head_limit, socket.MSG_DONTWAIT)
         except OSError:
             pass  # the client went away, or its request has not arrived: nothing to read
         conn.close()
+
+    def _refusal(self, answer: Response) -> bytes:
+        """``answer``'s bytes, made once per date line (the date is its only moving part)."""
+        line = _date.line()
+        if line is not self._refusals_date:
+            self._refusals_date = line
+            self._refusals = {}
+        key = id(answer)
+        data = self._refusals.get(key)
+        if data is None:
+            data = self._refusals[key] = _Connection._head(answer, False) + answer.body
+        return data
 
     async def _adopt(self, conn: socket.socket) -> None:
         tls = self.settings.tls
@@ -967,6 +1007,11 @@ class Http1Server:
             connection.expire()
         self._sweeper = self.loop.call_later(SWEEP_INTERVAL_S, self._sweep)
 
+    @property
+    def draining(self) -> bool:
+        """:meth:`close` has begun."""
+        return self._drained is not None
+
     def forget(self, connection: Served) -> None:
         self.connections.discard(connection)
         if not self.connections and self._drained is not None:
@@ -979,16 +1024,25 @@ class Http1Server:
         if listener is not None:
             self.loop.remove_reader(listener.fileno())
             listener.close()
-        for handle in (self._sweeper, self._retry):
+        # Lingering idle connections (drain_idle_s) are closed by the sweeper's deadlines.
+        lingering = self.settings.drain_idle_s > 0
+        for handle in (self._retry,) if lingering else (self._sweeper, self._retry):
             if handle is not None:
                 handle.cancel()
-        self._drained = asyncio.Event()
+        drained = self._drained = asyncio.Event()
         for connection in list(self.connections):
             connection.shut()
+        try:
+            await self._drain(drained, grace_s)
+        finally:
+            if self._sweeper is not None:
+                self._sweeper.cancel()
+
+    async def _drain(self, drained: asyncio.Event, grace_s: float) -> None:
         if self.connections:
             try:
                 async with asyncio.timeout(grace_s):
-                    await self._drained.wait()
+                    await drained.wait()
             except TimeoutError:
                 log.warning(
                     "%d connection(s) still busy after %gs: closed", len(self.connections), grace_s
@@ -1014,6 +1068,7 @@ def settings_from(
         retry_after_s=config.resilience.shed.retry_after_s,
         http2=config.server.http2,
         admitting=admitting,
+        drain_idle_s=config.server.drain_idle_s,
     )
 
 

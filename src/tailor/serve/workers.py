@@ -40,6 +40,7 @@ from tailor.config import Config
 from tailor.errors import ConfigError
 from tailor.serve.collector import collect_every, tune_collector
 from tailor.serve.http1 import Http1Server, settings_from
+from tailor.serve.inherited import inherited_listener
 
 if TYPE_CHECKING:
     from tailor.app import BFF
@@ -57,7 +58,13 @@ PARENT_CHECK_S = 1.0
 
 def bind(host: str, port: int, backlog: int) -> socket.socket:
     """The listening socket, bound before any worker starts (so a port in use stops
-    startup with a clear error, once), with an accept queue of ``backlog``."""
+    startup with a clear error, once), with an accept queue of ``backlog``; or the one a
+    supervisor handed down for ``host:port``
+    (:func:`tailor.serve.inherited.inherited_listener`)."""
+    inherited = inherited_listener(host, port)
+    if inherited is not None:
+        inherited.setblocking(False)
+        return inherited
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -104,6 +111,9 @@ def serve(bff: BFF) -> int:
         except OSError as exc:
             print(f"{config.name}: cannot listen on {listen.host}:{port}: {exc}", file=sys.stderr)
             return 1
+        except ConfigError as exc:
+            print(f"{config.name}: {exc}", file=sys.stderr)
+            return 2
     sock, *tls_sock = socks  # listen.tls_port's, when there is one
     if config.server.workers == 1:
         return run_worker(bff, sock, tls_sock=tls_sock)

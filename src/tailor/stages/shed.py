@@ -165,6 +165,9 @@ class ShedStage:
             if settings.target_lag_s > 0
             else None
         )
+        # The counter of connections turned away, looked up once: it is bumped per connection
+        # while most of them are refused.
+        self._refused_connections = metrics.shed.labels("connection") if metrics else None
         if metrics is not None:
             gate, limit = self.gate, self.limit
             metrics.shed_limit.set_function(lambda: gate.max_in_flight)
@@ -178,8 +181,8 @@ class ShedStage:
         gate = self.gate
         if gate.max_in_flight >= gate.ceiling or gate.in_flight < gate.max_in_flight:
             return True
-        if self._metrics is not None:
-            self._metrics.shed.labels("connection").inc()
+        if self._refused_connections is not None:
+            self._refused_connections.inc()
         return False
 
     async def adapt(self) -> None:

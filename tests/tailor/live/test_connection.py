@@ -165,6 +165,25 @@ def test_a_pong_keeps_the_peer() -> None:
     assert not transport.aborted
 
 
+def test_a_lone_pong_is_read_without_a_frame_parser() -> None:
+    conn, _, _ = _ws()
+    conn.data_received(_masked(0xA, b""))
+    assert conn._reader is None  # an idle client's pongs cost it no wsproto connection
+
+
+def test_a_clients_ping_is_answered_with_its_payload() -> None:
+    conn, transport, _ = _ws()
+    conn.data_received(_masked(0x9, b"hi"))
+    assert transport.written[-1] == b"\x8a\x02hi"
+
+
+def test_a_pong_after_other_frames_goes_to_the_parser() -> None:
+    conn, transport, _ = _ws(max_message_bytes=125)
+    conn.data_received(_masked(0x1, b"x" * 10))
+    conn.data_received(_masked(0xA, b""))
+    assert conn._reader is not None and not transport.closed
+
+
 def test_a_message_over_the_limit_closes_with_1009() -> None:
     conn, transport, _ = _ws(max_message_bytes=125)
     conn.data_received(_masked(0x1, b"x" * 126))

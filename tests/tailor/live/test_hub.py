@@ -8,7 +8,7 @@ from tailor.live.hub import MAX_EVENT_BYTES, Event, Hub
 class Sink:
     def __init__(self, user: str) -> None:
         self.user = user
-        self.topics: set[str] = set()
+        self.topics: tuple[str, ...] = ()
         self.got: list[str] = []
 
     def deliver(self, event: Event) -> None:
@@ -71,3 +71,10 @@ def test_a_users_second_connection_and_its_removal_keep_the_first() -> None:
     hub.add(b, {"all"})
     hub.remove(b)
     assert hub.of_user("u1") == (a,) and len(hub) == 1
+
+
+def test_subscribers_of_a_topic_share_its_name() -> None:
+    hub, alice, bob = Hub(), Sink("u1"), Sink("u2")
+    hub.add(alice, {"".join(["actor:", "u9"])})
+    hub.add(bob, {"".join(["actor:", "u9"])})  # an equal string, another object
+    assert alice.topics[0] is bob.topics[0]

@@ -90,6 +90,30 @@ async def test_a_bearer_token_in_the_subprotocol_authenticates_and_is_not_echoed
         assert served.live.hub.of_user("u7")
 
 
+async def test_a_subprotocol_token_is_not_left_in_the_verifiers_cache(make_served: Any) -> None:
+    served = await make_served()
+    token = sign(sub="u7")
+    offered = ["live.v1", f"bearer.{token}"]
+    async with websockets.connect(served.ws, subprotocols=offered, open_timeout=WAIT):  # type: ignore[arg-type]
+        verifier = served.live._verifier
+        assert verifier is not None and len(served.live.hub) == 1
+        assert verifier.cached(token) is None
+
+
+async def test_a_subprotocol_token_cached_before_the_upgrade_stays_cached(
+    make_served: Any,
+) -> None:
+    served = await make_served()
+    token = sign(sub="u7")
+    verifier = served.live._verifier
+    assert verifier is not None
+    await verifier.verify(token)  # as a request of the same client before its socket would
+    offered = ["live.v1", f"bearer.{token}"]
+    async with websockets.connect(served.ws, subprotocols=offered, open_timeout=WAIT):  # type: ignore[arg-type]
+        assert len(served.live.hub) == 1
+        assert verifier.cached(token) is not None
+
+
 async def test_a_bad_bearer_token_in_the_subprotocol_is_refused_401(make_served: Any) -> None:
     served = await make_served()
     offered = ["live.v1", "bearer.not-a-token"]

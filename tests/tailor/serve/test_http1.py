@@ -12,6 +12,7 @@ import asyncio
 import contextvars
 import hashlib
 import json
+import os
 import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -1131,6 +1132,34 @@ async def test_connections_waiting_to_be_accepted_are_all_taken_in_one_wake_up(
     assert (server.accept_wakeups, server.accepted) == (1, 5)
 
 
+async def test_connections_queued_while_not_admitting_are_each_refused_and_closed(
+    start: Start,
+) -> None:
+    loop = asyncio.get_running_loop()
+    listener = socket.create_server(("127.0.0.1", 0), backlog=16)
+    descriptors = len(os.listdir("/proc/self/fd"))
+    clients = []
+    for _ in range(5):  # connected by the kernel, queued for accept before the server runs
+        sock = socket.socket()
+        sock.setblocking(False)
+        await loop.sock_connect(sock, listener.getsockname())
+        await loop.sock_sendall(sock, get("/"))
+        clients.append(sock)
+    server = await start(ok, sock=listener, admitting=lambda: False)
+    answers = []
+    for sock in clients:
+        async with asyncio.timeout(TIMEOUT_S):
+            answer = b""
+            while chunk := await loop.sock_recv(sock, 4096):  # read to the server's close
+                answer += chunk
+        answers.append(answer)
+        sock.close()
+    assert all(a.startswith(b"HTTP/1.1 503 ") for a in answers)
+    assert len(set(answers)) <= 2  # the same bytes, but for a date that may have turned
+    assert (server.accept_wakeups, server.turned_away) == (1, 5)
+    assert len(os.listdir("/proc/self/fd")) == descriptors  # each refused one closed
+
+
 async def test_a_connection_over_the_cap_is_answered_503_with_retry_after_and_closed(
     start: Start,
 ) -> None:
@@ -1229,6 +1258,36 @@ async def test_close_refuses_new_connections_while_answers_finish(start: Start) 
     held.release.set()
     async with asyncio.timeout(TIMEOUT_S):
         await closing
+
+
+async def test_with_drain_idle_s_a_request_on_an_idle_connection_is_answered_during_close(
+    start: Start,
+) -> None:
+    server = await start(ok, drain_idle_s=30)
+    idle = await Client.connect(server.port)
+    idle.send(GET)
+    await idle.answer()
+    closing = asyncio.ensure_future(server.close(grace_s=30))
+    await asyncio.sleep(0)  # close() has begun: the listener is shut
+    assert server.draining
+    idle.send(GET)  # the next request, crossing the start of the drain
+    answer = await idle.answer()
+    assert (answer.status, answer.headers["connection"]) == (200, "close")
+    assert await idle.closed_by_server() == b""
+    async with asyncio.timeout(TIMEOUT_S):
+        await closing
+
+
+async def test_with_drain_idle_s_an_idle_connection_is_closed_once_it_has_passed(
+    start: Start,
+) -> None:
+    server = await start(ok, drain_idle_s=0.1)
+    idle = await Client.connect(server.port)
+    idle.send(GET)
+    await idle.answer()
+    async with asyncio.timeout(TIMEOUT_S):
+        await server.close(grace_s=30)  # not the grace: the idle connection went at 0.1 s
+    assert await idle.closed_by_server() == b""
 
 
 async def test_close_aborts_a_stuck_handler_connection_after_the_grace(start: Start) -> None:

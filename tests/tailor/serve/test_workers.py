@@ -23,7 +23,13 @@ from typing import NamedTuple
 import pytest
 
 from tailor import build_config
-from tailor.serve.workers import MAX_QUICK_DEATHS, load_bff, raise_open_files_limit, serve
+from tailor.serve.inherited import LISTEN_FDS_ENV
+from tailor.serve.workers import (
+    MAX_QUICK_DEATHS,
+    load_bff,
+    raise_open_files_limit,
+    serve,
+)
 
 HERE = Path(__file__).parent
 SRC = HERE.parents[2] / "src"
@@ -120,19 +126,31 @@ def start(tmp_path: Path) -> Iterator[Serve]:
     started: list[subprocess.Popen[bytes]] = []
 
     def start_server(
-        factory: str = "http1_app:create", *, workers: int = 1, ready: bool = True
+        factory: str = "http1_app:create",
+        *,
+        workers: int = 1,
+        ready: bool = True,
+        held: socket.socket | None = None,
+        listen_fds: str | None = None,
     ) -> Served:
-        port = _free_port()
+        """``held``: a listening socket handed down to it (``$TAILOR_LISTEN_FDS``), whose
+        port it serves; ``listen_fds``: that variable's value as given."""
+        port = _free_port() if held is None else held.getsockname()[1]
+        fds = [] if held is None else [held.fileno()]
+        env = _env()
+        if held is not None or listen_fds is not None:
+            env[LISTEN_FDS_ENV] = ",".join(map(str, fds)) if listen_fds is None else listen_fds
         log = tmp_path / f"server-{len(started)}.log"
         args = ["-m", "http1_app", "--port", str(port), "--workers", str(workers), factory]
         with log.open("wb") as out:
             proc = subprocess.Popen(
                 [sys.executable, *args],
                 cwd=HERE,
-                env=_env(),
+                env=env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: the workers are in it
+                pass_fds=fds,
             )
         started.append(proc)
         served = Served(proc, port, log)
@@ -345,3 +363,46 @@ def test_the_soft_open_files_limit_is_raised_to_the_hard_one() -> None:
         assert resource.getrlimit(resource.RLIMIT_NOFILE) == (hard, hard)
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+@pytest.fixture
+def held() -> Iterator[socket.socket]:
+    """A listening socket this test holds, as a supervisor holds a BFF's."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(16)
+        yield sock
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_listening_socket_handed_down_is_served_instead_of_binding_its_port(
+    start: Serve, held: socket.socket, workers: int
+) -> None:
+    # Binding the port would fail: the test's socket listens on it.
+    served = start(held=held, workers=workers)
+    connection = served.connect()
+    assert connection.pid() != os.getpid()
+    connection.close()
+
+
+def test_a_connection_queued_while_no_server_accepts_is_answered_by_the_next_server(
+    start: Serve, held: socket.socket
+) -> None:
+    first = start(held=held)
+    first.proc.send_signal(signal.SIGTERM)
+    assert first.proc.wait(timeout=PROCESS_TIMEOUT_S) == 0
+    waiting = first.connect()  # nobody accepts: it waits in the held socket's queue
+    waiting.sock.settimeout(PROCESS_TIMEOUT_S)  # the next server starts meanwhile
+    waiting.send(b"GET /pid HTTP/1.1\r\nhost: test\r\n\r\n")
+    second = start(held=held, ready=False)
+    answer = waiting.answer()
+    assert (answer.status, json.loads(answer.body)["pid"]) == (200, second.proc.pid)
+    waiting.close()
+
+
+def test_a_handed_down_descriptor_that_is_no_socket_stops_startup_naming_the_variable(
+    start: Serve,
+) -> None:
+    served = start(listen_fds="not-a-descriptor", ready=False)
+    assert served.proc.wait(timeout=PROCESS_TIMEOUT_S) == 2
+    assert f"invalid config at '{LISTEN_FDS_ENV}'" in served.log.read_text()

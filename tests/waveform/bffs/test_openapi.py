@@ -38,6 +38,7 @@ SERVED_AT = {
     "web": "/api/openapi.json",
     "public": "/v1/openapi.json",
     "partner": "/v1/openapi.json",
+    "tv": "/openapi.json",
 }
 #: The contracts third parties build on: a breaking change needs a new version or a
 #: deprecation first (docs/openapi.md).
@@ -167,7 +168,8 @@ def _credentials(bff: str, url: str, platform: Platform) -> dict[str, str]:
     """What a real client of ``bff`` sends: alice's token, or the demo partner's API key."""
     if bff == "partner":
         return {"x-api-key": partner_demo_key(platform.seed, "p-acme")}
-    path = {"mobile": "/v1/auth/token", "web": "/api/auth/token", "public": "/v1/oauth/token"}
+    path = {"mobile": "/v1/auth/token", "web": "/api/auth/token", "public": "/v1/oauth/token",
+            "tv": "/v1/auth/token"}  # fmt: skip
     grant = {"grant_type": "password", "username": "alice", "password": "wave-alice"}
     if bff == "public":
         grant["client_id"] = "acme-player"

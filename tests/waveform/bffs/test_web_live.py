@@ -177,6 +177,56 @@ async def test_a_websocket_resumes_after_since(live_platform: Platform, bus: red
         assert (await _next(ws))["id"] == second
 
 
+def _gauge(platform: Platform, name: str) -> float:
+    text = httpx.get(f"{platform.admin_url('web')}/metrics", timeout=10).text
+    [line] = [x for x in text.splitlines() if x.startswith(f"{name} ")]
+    return float(line.split()[-1])
+
+
+def _social(platform: Platform, method: str, path: str, user: str) -> httpx.Response:
+    token = platform.internal_token("social", user)
+    response = httpx.request(method, f"{platform.url('social')}{path}", timeout=10,
+                             headers={"authorization": f"Bearer {token}"})  # fmt: skip
+    assert response.status_code == 200, response.text
+    return response
+
+
+async def test_a_connection_adds_one_topic_to_the_hub_whatever_its_user_follows(
+    live_platform: Platform, bus: redis.Redis
+) -> None:
+    follows = _social(live_platform, "GET", "/social/u1/followings?limit=1000", "u1")
+    assert len(follows.json()["items"]) >= 2  # alice follows several people
+    before = _gauge(live_platform, "tailor_live_topics")
+    alice = Browser(live_platform, "alice")
+    async with alice.connect() as ws:
+        emit(bus, "track.posted", track_id=PUBLIC_TRACK, owner_id="u2")
+        await _next(ws)  # she is in the hub, and hears bob
+        during = _gauge(live_platform, "tailor_live_topics")
+    assert during - before == 1
+
+
+async def test_a_follow_made_after_the_connection_opened_delivers_the_followees_next_post(
+    live_platform: Platform, bus: redis.Redis
+) -> None:
+    follows = _social(live_platform, "GET", "/social/u1/followings?limit=1000", "u1")
+    followed = {f["user_id"] for f in follows.json()["items"]}
+    newcomer = next(f"u{i}" for i in range(3, 20) if f"u{i}" not in followed)
+    alice = Browser(live_platform, "alice")
+    async with alice.connect() as ws:
+        # The newcomer's followers are read (and cached) while alice is not one of them:
+        # bob's post after it arriving first says the newcomer's was resolved and skipped.
+        emit(bus, "track.posted", track_id=PUBLIC_TRACK, owner_id=newcomer)
+        bobs = emit(bus, "track.posted", track_id=PUBLIC_TRACK, owner_id="u2")
+        assert (await _next(ws))["id"] == bobs
+        _social(live_platform, "PUT", f"/social/followings/{newcomer}", "u1")
+        try:
+            theirs = emit(bus, "track.posted", track_id=PUBLIC_TRACK, owner_id=newcomer)
+            event = await _next(ws)
+        finally:
+            _social(live_platform, "DELETE", f"/social/followings/{newcomer}", "u1")
+    assert (event["id"], event["actor"]["id"]) == (theirs, newcomer)
+
+
 # -- authentication on the upgrade -------------------------------------------------------------
 
 

@@ -93,6 +93,7 @@ ISSUER = "waveform-accounts"
 AUDIENCES: dict[str, tuple[str, str | None]] = {
     "waveform-mobile": ("mobile", "waveform-ios"),
     "waveform-web": ("web", "waveform-webapp"),
+    "waveform-tv": ("tv", "waveform-tv"),
     "waveform-public": ("public", None),
 }
 APP_AUDIENCE = "waveform-public"

@@ -90,6 +90,10 @@ def _reads(*services: str) -> Allowance:
 ALLOWANCES: dict[str, Allowance] = {
     "bff-mobile": {**_reads(*DATA_SERVICES), "accounts": ("auth",)},
     "bff-web": {**_reads(*DATA_SERVICES), "accounts": ("auth",)},
+    "bff-tv": {
+        **_reads("users", "tracks", "stream", "recommendations", "catalog", "media", "rights"),
+        "accounts": ("auth",),
+    },
     "bff-public": {
         **_reads("users", "tracks", "playlists", "social", "catalog", "media", "rights"),
         "accounts": ("auth",),

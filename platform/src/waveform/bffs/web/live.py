@@ -3,17 +3,20 @@ and reposts of the caller's own tracks, as they happen (``GET /api/live`` as a W
 ``GET /api/live/sse`` as an event stream; docs/live.md).
 
 One reader of the domain event stream (``waveform:events``) per worker, fanning out in
-process through the hub, never one per socket. Each event is translated once:
+process through the hub, never one per socket. A connection listens to one topic,
+``user:<self>``, whatever the number of people its user follows (a topic per follow cost each
+connection ~85 B per follow). Each event's recipients are resolved once, when it is read:
 
-- ``track.posted`` {track_id, owner_id}: a ``post`` to the topic ``actor:<owner>``;
-- ``track.reposted`` {track_id, owner_id, user_id}: a ``repost`` to ``actor:<user>`` (their
-  followers) and ``owner:<owner>`` (the track's owner);
-- ``track.liked`` {track_id, owner_id, user_id}: a ``like`` to ``owner:<owner>``;
-- ``user.followed`` / ``user.unfollowed`` {follower_id, followee_id}: the follower's open
-  connections start or stop hearing ``actor:<followee>``.
+- ``track.posted`` {track_id, owner_id}: a ``post`` to the owner's followers;
+- ``track.reposted`` {track_id, owner_id, user_id}: a ``repost`` to the reposter's followers
+  and to the track's owner;
+- ``track.liked`` {track_id, owner_id, user_id}: a ``like`` to the track's owner;
+- ``user.followed`` / ``user.unfollowed`` {follower_id, followee_id}: the followee's cached
+  followers are dropped, so their next post asks again.
 
-A caller's topics are ``owner:<self>`` and ``actor:<followee>`` for each person followed
-(asked of the social service as the caller when the connection opens).
+An actor's followers are asked of the social service as this BFF (at most
+``MAX_FOLLOWERS``, kept ``FOLLOWERS_TTL_S``), and the event goes to those of their topics
+that have a connection in this worker (:meth:`tailor.live.Hub.listened`).
 
 Visibility stays the catalog's: the track's title is asked of the catalog as this BFF (an
 internal token about the BFF itself, no user), with no viewer country, so only a track
@@ -28,9 +31,10 @@ import asyncio
 import contextlib
 import logging
 import random
+import sys
 import time
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 import msgspec
 
@@ -48,8 +52,13 @@ log = logging.getLogger("waveform.web.live")
 
 STREAM = "waveform:events"
 SUBPROTOCOL = "waveform.live.v1"
-#: Follows read when a connection opens: the feed follows at most this many people each.
-MAX_FOLLOWINGS = 1000
+#: Followers asked of the social service per actor (its largest page): a person with more
+#: reaches the most recent this many live; the rest see the post on their next read.
+MAX_FOLLOWERS = 1000
+#: An actor's followers are kept this long, for this many actors (a burst of posts asks once);
+#: a follow or unfollow seen on the stream drops the followee's entry at once.
+FOLLOWERS_TTL_S = 30.0
+FOLLOWERS_CACHE = 1000
 #: Titles and names kept for this long, this many: a burst of likes on one track asks once.
 CARD_TTL_S = 60.0
 CARD_CACHE = 10_000
@@ -60,6 +69,7 @@ _TRANSLATED = {
     "track.liked": "like",
 }
 _FOLLOWS = {"user.followed", "user.unfollowed"}
+V = TypeVar("V")
 
 
 class Actor(msgspec.Struct):
@@ -85,35 +95,40 @@ class LiveEvent(msgspec.Struct):
     at: float
 
 
-class _Following(msgspec.Struct):
+class _Follower(msgspec.Struct):
     user_id: str | None = None
 
 
-class _Followings(msgspec.Struct):
-    items: list[_Following]
+class _Followers(msgspec.Struct):
+    items: list[_Follower]
 
 
 _encode = msgspec.json.Encoder().encode
 _decode_data = msgspec.json.Decoder(dict[str, str]).decode
 
 
-class _Cards:
-    """A small TTL cache of one kind of card (a title, a username) by id."""
+class _Cards(Generic[V]):
+    """A small TTL cache by id (a title, a username, an actor's followers)."""
 
-    def __init__(self) -> None:
-        self._entries: OrderedDict[str, tuple[float, str]] = OrderedDict()
+    def __init__(self, ttl_s: float = CARD_TTL_S, size: int = CARD_CACHE) -> None:
+        self._entries: OrderedDict[str, tuple[float, V]] = OrderedDict()
+        self._ttl_s = ttl_s
+        self._size = size
 
-    def get(self, key: str) -> str | None:
+    def get(self, key: str) -> V | None:
         entry = self._entries.get(key)
         if entry is None or entry[0] < time.monotonic():
             return None
         return entry[1]
 
-    def put(self, key: str, value: str) -> None:
-        self._entries[key] = (time.monotonic() + CARD_TTL_S, value)
+    def put(self, key: str, value: V) -> None:
+        self._entries[key] = (time.monotonic() + self._ttl_s, value)
         self._entries.move_to_end(key)
-        while len(self._entries) > CARD_CACHE:
+        while len(self._entries) > self._size:
             self._entries.popitem(last=False)
+
+    def drop(self, key: str) -> None:
+        self._entries.pop(key, None)
 
 
 class WebFeed:
@@ -124,13 +139,16 @@ class WebFeed:
         self.upstreams: UpstreamClient | None = None
         self._redis: Redis | None = None
         self._task: asyncio.Task[None] | None = None
-        self._titles = _Cards()
-        self._names = _Cards()
+        self._hub: Hub | None = None
+        self._titles: _Cards[str] = _Cards()
+        self._names: _Cards[str] = _Cards()
+        self._followers: _Cards[frozenset[str]] = _Cards(FOLLOWERS_TTL_S, FOLLOWERS_CACHE)
         self.published = 0
 
     # -- tailor.live.Feed ------------------------------------------------------------------
 
     def start(self, hub: Hub) -> None:
+        self._hub = hub
         if self.redis_url is None:
             log.warning("web live: no state.redis_url, so no events to send")
             return
@@ -140,20 +158,9 @@ class WebFeed:
         self._task = asyncio.get_running_loop().create_task(self._follow(hub, start))
 
     async def topics(self, request: Request) -> set[str]:
-        principal = request.principal
-        assert principal is not None and request.upstreams is not None
+        assert request.principal is not None
         self.upstreams = request.upstreams  # the worker's one client, for the feed's own calls
-        me = principal.subject
-        followings = await request.upstreams.get_json(
-            "social",
-            f"/social/{me}/followings",
-            into=_Followings,
-            query={"limit": MAX_FOLLOWINGS},
-            principal=principal,
-            request_id=request.request_id,
-            timeout_s=1.0,
-        )
-        return {f"owner:{me}", *(f"actor:{f.user_id}" for f in followings.items if f.user_id)}
+        return {_user(request.principal.subject)}
 
     async def replay(self, after: str, limit: int) -> list[Event] | None:
         redis: Any = self._client()
@@ -205,12 +212,7 @@ class WebFeed:
         kind = fields.get(b"type", b"").decode(errors="replace")
         try:
             if kind in _FOLLOWS:
-                data = _decode_data(fields.get(b"data", b"{}"))
-                topic = f"actor:{data['followee_id']}"
-                if kind == "user.followed":
-                    hub.subscribe(data["follower_id"], topic)
-                else:
-                    hub.unsubscribe(data["follower_id"], topic)
+                self._followers.drop(_decode_data(fields.get(b"data", b"{}"))["followee_id"])
                 return
             event = await self._translate(message_id, fields)
         except Exception:  # one bad event must not stop the feed
@@ -235,16 +237,29 @@ class WebFeed:
         title, username = await asyncio.gather(self._title(track_id), self._username(actor))
         if title is None or username is None:
             return None  # a track not everyone may see, or a user gone: nothing to announce
-        topics: tuple[str, ...] = {
-            "post": (f"actor:{actor}",),
-            "repost": (f"actor:{actor}", f"owner:{owner}"),
-            "like": (f"owner:{owner}",),
-        }[kind]
+        topics = [] if kind == "like" else await self._listening_followers(actor)
+        if kind != "post":
+            topics.append(_user(owner))
+        if not topics:
+            return None  # nobody here to tell
         body = LiveEvent(
             message_id, kind, Actor(actor, username), TrackRef(track_id, title),
             at=_order(message_id)[0] / 1000,
         )  # fmt: skip
-        return Event(message_id, topics, _encode(body), actor=actor)
+        return Event(message_id, tuple(topics), _encode(body), actor=actor)
+
+    async def _listening_followers(self, actor: str) -> list[str]:
+        """The topics of ``actor``'s followers that have a connection in this worker."""
+        if self._hub is None:
+            return []
+        followers = self._followers.get(actor)
+        if followers is None and self.upstreams is not None:
+            found = await self.upstreams.get_json("social", f"/social/{actor}/followers",
+                                                  _Followers, query={"limit": MAX_FOLLOWERS},
+                                                  timeout_s=1.0)  # fmt: skip
+            followers = frozenset(_user(f.user_id) for f in found.items if f.user_id)
+            self._followers.put(actor, followers)
+        return self._hub.listened(followers) if followers else []
 
     async def _title(self, track_id: str) -> str | None:
         title = self._titles.get(track_id)
@@ -277,6 +292,12 @@ class WebFeed:
                 await self._task
         if self._redis is not None:
             await self._redis.aclose()
+
+
+def _user(user_id: str) -> str:
+    """The one topic of ``user_id``'s connections (interned: the hub and the follower cache
+    share the string)."""
+    return sys.intern(f"user:{user_id}")
 
 
 def _order(stream_id: str) -> tuple[int, int]:

@@ -1,0 +1,1 @@
+"""The TV BFF: :mod:`waveform.bffs.tv.app` (made by ``python -m tailor new tv``)."""

@@ -1,0 +1,5 @@
+import sys
+
+from tailor.slo.cli import main
+
+sys.exit(main())
