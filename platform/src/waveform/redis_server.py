@@ -10,6 +10,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from waveform.ports import free_ports
+
 HOST = "127.0.0.1"
 
 
@@ -28,13 +30,6 @@ def redis_binary() -> str:
     if bundled.exists():
         return str(bundled)
     raise RuntimeError("no redis-server: apt-get install redis-server")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 class RedisServer:
@@ -58,7 +53,7 @@ class RedisServer:
         *,
         persist: bool = False,
     ):
-        self.port = port or free_port()
+        self.port = port or free_ports(1)[0]
         self.data_dir = str(data_dir or "/tmp")
         self.persist = persist
         self.process: subprocess.Popen[bytes] | None = None

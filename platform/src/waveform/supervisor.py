@@ -45,6 +45,7 @@ from waveform.bffs.upstreams import grpc_settings
 from waveform.certs import DemoCerts, ensure_demo_certs
 from waveform.control import SOCKET_NAME, ControlChannel
 from waveform.listeners import Listeners
+from waveform.ports import free_ports
 from waveform.protos import SERVICES as GRPC_SERVICES
 from waveform.redis_server import RedisServer
 from waveform.seed import DEFAULT_SCALE, DEFAULT_SEED, token_client_secret
@@ -133,20 +134,6 @@ class Component:
     @property
     def health_url(self) -> str:
         return f"http://{HOST}:{self.admin_port or self.port}/healthz"
-
-
-def free_ports(count: int) -> list[int]:
-    """Ports the kernel hands out for port 0 (all bound at once, so they are distinct)."""
-    socks = []
-    try:
-        for _ in range(count):
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.bind((HOST, 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 def port_in_use(port: int) -> bool:
