@@ -16,9 +16,20 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    Playwright,
+    expect,
+    sync_playwright,
+)
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "build" / "test-artifacts"
+# An assertion waits up to 10 s for the page to show what it names (Playwright's default is 5 s):
+# a live event crosses several processes, which a loaded 2-core CI machine can slow past 5 s.
+expect.set_options(timeout=10_000)
+
 CHROMIUM_FLAGS = [
     "--no-sandbox",
     "--disable-gpu",

@@ -59,6 +59,8 @@ MAX_FOLLOWERS = 1000
 #: a follow or unfollow seen on the stream drops the followee's entry at once.
 FOLLOWERS_TTL_S = 30.0
 FOLLOWERS_CACHE = 1000
+#: Pauses before translating an event again after a lookup failed, then it is given up.
+RETRY_PAUSES_S = (0.1, 0.5)
 #: Titles and names kept for this long, this many: a burst of likes on one track asks once.
 CARD_TTL_S = 60.0
 CARD_CACHE = 10_000
@@ -210,14 +212,21 @@ class WebFeed:
 
     async def _dispatch(self, hub: Hub, message_id: str, fields: dict[bytes, bytes]) -> None:
         kind = fields.get(b"type", b"").decode(errors="replace")
-        try:
-            if kind in _FOLLOWS:
+        if kind in _FOLLOWS:
+            with contextlib.suppress(Exception):  # a malformed follow event changes nothing
                 self._followers.drop(_decode_data(fields.get(b"data", b"{}"))["followee_id"])
-                return
-            event = await self._translate(message_id, fields)
-        except Exception:  # one bad event must not stop the feed
-            log.warning("web live: event %s not sent", message_id, exc_info=True)
             return
+        for pause in (*RETRY_PAUSES_S, None):
+            try:
+                event = await self._translate(message_id, fields)
+                break
+            except Exception:  # one bad event must not stop the feed
+                if pause is None:
+                    log.warning("web live: event %s not sent", message_id, exc_info=True)
+                    return
+            # A lookup that failed (a busy service's timeout) is asked again before the event
+            # is given up: a live client would otherwise never hear of it.
+            await asyncio.sleep(pause)
         if event is not None:
             self.published += 1
             hub.publish(event)
