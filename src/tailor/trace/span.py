@@ -98,7 +98,16 @@ class RequestTrace:
     None when the trace is not sampled: then nothing is recorded, and every inward call
     carries the same unsampled ``traceparent`` so the services do not record either."""
 
-    __slots__ = ("_ended", "_unsampled", "span", "span_id", "trace_id", "tracer", "tracestate")
+    __slots__ = (
+        "_ended",
+        "_prefix",
+        "_unsampled",
+        "span",
+        "span_id",
+        "trace_id",
+        "tracer",
+        "tracestate",
+    )
 
     def __init__(
         self, tracer: Tracer, trace_id: str, span_id: str, tracestate: str, span: Span | None
@@ -112,6 +121,8 @@ class RequestTrace:
         # Part spans ended while the server span runs: they go to the exporter with it, one
         # hand-over per request. None once it has ended (a later part goes alone).
         self._ended: list[Span] | None = [] if span is not None else None
+        # A sampled part's traceparent but its span id (unused when not sampled).
+        self._prefix = f"00-{trace_id}-" if span is not None else ""
 
     @property
     def sampled(self) -> bool:
@@ -140,7 +151,10 @@ class RequestTrace:
             if headers is None:
                 headers = self._unsampled = self._headers(self.span_id, self.span is not None)
             return headers
-        return self._headers(span.span_id, True)
+        value = self._prefix + span.span_id + "-01"
+        if self.tracestate:
+            return (("traceparent", value), ("tracestate", self.tracestate))
+        return (("traceparent", value),)
 
     def _headers(self, parent: str, sampled: bool) -> tuple[tuple[str, str], ...]:
         value = traceparent(self.trace_id, parent, sampled)
