@@ -89,7 +89,7 @@ class OtlpEncoder:
     def encode(self, spans: Sequence[Span]) -> bytes:
         # One loop, no call per span or per attribute: this runs on the exporter's thread, but
         # its CPU is the BFF's all the same.
-        encoded: list[bytes] = []
+        encoded: list[bytes] = [b""]  # [0]: the envelopes, written last
         add = encoded.append
         names = self._names
         cache = self._attributes
@@ -115,8 +115,14 @@ class OtlpEncoder:
             n = len(body)
             add(b"\x12" + (_SMALL[n] if n < 0x80 else varint(n)))
             add(body)
-        scope_spans = self._scope + b"".join(encoded)
-        return field(b"\x0a", self._resource + field(b"\x12", scope_spans))
+        # One copy of the batch: the envelopes' lengths are summed, not measured on copies.
+        scope_spans = len(self._scope) + sum(map(len, encoded))
+        inner = varint(scope_spans)
+        resource_spans = len(self._resource) + 1 + len(inner) + scope_spans
+        encoded[0] = (
+            b"\x0a" + varint(resource_spans) + self._resource + b"\x12" + inner + self._scope
+        )
+        return b"".join(encoded)
 
     def _name(self, name: str) -> bytes:
         if len(self._names) > _CACHE_LIMIT:
