@@ -94,14 +94,28 @@ class OtlpEncoder:
         names = self._names
         cache = self._attributes
         fromhex = bytes.fromhex
+        trace_id = parent_id = None
+        trace_field = parent_field = b""
         for s in spans:  # each a field 2 (spans) of the ScopeSpans
             name = names.get(s.name)
             if name is None:
                 name = self._name(s.name)
-            ids = "0a10" + s.trace_id + "1208" + s.span_id
-            if s.parent_id:
-                ids += "2208" + s.parent_id
-            parts = [fromhex(ids), name, _KINDS[s.kind], _times(0x39, s.start_ns, 0x41, s.end_ns)]
+            # A request's spans share one trace id and its parts one parent (the same string
+            # objects, from its RequestTrace): each is converted once, not once per span.
+            if s.trace_id is not trace_id:
+                trace_id = s.trace_id
+                trace_field = fromhex("0a10" + trace_id)
+            if s.parent_id is not parent_id:
+                parent_id = s.parent_id
+                parent_field = fromhex("2208" + parent_id) if parent_id else b""
+            parts = [
+                trace_field,
+                fromhex("1208" + s.span_id),
+                parent_field,
+                name,
+                _KINDS[s.kind],
+                _times(0x39, s.start_ns, 0x41, s.end_ns),
+            ]
             push = parts.append
             for key, value in s.attributes.items():
                 by_value = cache.get(key if value.__class__ is not bool else key + "\x00bool")
