@@ -35,7 +35,7 @@ class SpanExporter:
     >>> exporter = SpanExporter("http://127.0.0.1:9/v1/traces", OtlpEncoder("demo"),
     ...                         queue_size=1, start=False)
     >>> from tailor.trace.span import Span
-    >>> for _ in range(3): exporter.submit(Span("a" * 32, "b" * 16, "", "x", 2, 0, {}))
+    >>> for _ in range(3): exporter.submit([Span("a" * 32, "b" * 16, "", "x", 2, 0, {})])
     >>> exporter.queued, exporter.dropped_full.value
     (1, 2.0)
     """
@@ -62,7 +62,11 @@ class SpanExporter:
         self._batch = batch_size
         self._interval = interval_s
         self._timeout = timeout_s
-        self._queue: deque[Span] = deque()
+        # One item per request (its spans); the bound is on spans. Two counters with one
+        # writer each (the loop adds, the exporter's thread takes), so no lock.
+        self._queue: deque[list[Span]] = deque()
+        self._added = 0
+        self._taken = 0
         self._wake = threading.Event()
         self._flushes: deque[threading.Event] = deque()
         self._closing = False
@@ -90,18 +94,22 @@ class SpanExporter:
 
     @property
     def queued(self) -> int:
-        return len(self._queue)
+        """Spans waiting to be sent."""
+        return self._added - self._taken
 
-    def submit(self, span: Span) -> None:
-        """Queue an ended span, or drop it (counted) when the queue is full. Never waits."""
-        queue = self._queue
-        if len(queue) >= self._limit:
-            self.dropped_full.inc()
+    def submit(self, spans: list[Span]) -> None:
+        """Queue a request's ended spans, or drop them (counted) when the queue is full.
+        Never waits."""
+        n = len(spans)
+        pending = self._added - self._taken
+        if pending + n > self._limit:
+            self.dropped_full.inc(n)
             return
-        queue.append(span)
+        self._queue.append(spans)
+        self._added += n
         if self._thread is None and self._autostart:
             self._start()
-        if len(queue) == self._batch:
+        if pending < self._batch <= pending + n:
             self._wake.set()  # a full batch goes now, not at the next interval
 
     def flush(self, timeout_s: float = 5.0) -> bool:
@@ -151,9 +159,12 @@ class SpanExporter:
             self._conn = None
 
     def _drain(self) -> None:
-        queue, popleft = self._queue, self._queue.popleft
+        queue, popleft, size = self._queue, self._queue.popleft, self._batch
         while queue:
-            batch = [popleft() for _ in range(min(self._batch, len(queue)))]
+            batch: list[Span] = []
+            while queue and len(batch) < size:
+                batch += popleft()
+            self._taken += len(batch)
             self._send(batch)
 
     def _send(self, batch: list[Span]) -> None:
@@ -182,6 +193,7 @@ class SpanExporter:
         self._thread = None
         self._conn = None
         self._queue.clear()
+        self._added = self._taken = 0
         self._flushes.clear()
         self._wake = threading.Event()
 

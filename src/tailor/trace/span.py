@@ -11,13 +11,15 @@ under ``sample_ratio`` (the rule of OpenTelemetry's ``TraceIdRatioBased``, so an
 deciding on the same id decides alike).
 
 >>> spans = []
->>> tracer = Tracer(1.0, spans.append)
+>>> tracer = Tracer(1.0, spans.extend)
 >>> trace = tracer.start("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "")
 >>> trace.trace_id, trace.span.parent_id
 ('4bf92f3577b34da6a3ce929d0e0e4736', '00f067aa0ba902b7')
 >>> part = trace.child("me", "users")
 >>> trace.inward(part)[0][1] == f"00-{trace.trace_id}-{part.span_id}-01"
 True
+>>> trace.end(part); trace.end(trace.span); [s.name for s in spans]  # one hand-over
+['me', '']
 """
 
 from __future__ import annotations
@@ -54,14 +56,16 @@ class Span(msgspec.Struct, gc=False):
 
 
 class Tracer:
-    """One BFF's trace decisions: ids, sampling, and where ended spans go (``submit``)."""
+    """One BFF's trace decisions: ids, sampling, and where ended spans go (``submit``: a
+    request's spans, handed over together)."""
 
-    __slots__ = ("_bound", "_span_ids", "_trace_ids", "submit")
+    __slots__ = ("_bound", "_span_ids", "_trace_ids", "next_span_id", "submit")
 
-    def __init__(self, sample_ratio: float, submit: Callable[[Span], None]) -> None:
+    def __init__(self, sample_ratio: float, submit: Callable[[list[Span]], None]) -> None:
         self._bound = int(sample_ratio * (1 << 64))
         self._trace_ids = RequestIds(batch=256, width=32)
         self._span_ids = RequestIds(batch=1024, width=16)
+        self.next_span_id = self._span_ids.next
         self.submit = submit
 
     def sampled(self, trace_id: str) -> bool:
@@ -88,16 +92,22 @@ class Tracer:
         span.tracestate = tracestate
         return RequestTrace(self, trace_id, span_id, tracestate, span)
 
-    def span_id(self) -> str:
-        return self._span_ids.next()
-
 
 class RequestTrace:
     """One request's place in its trace (``request.trace``). ``span`` is the server span, or
     None when the trace is not sampled: then nothing is recorded, and every inward call
     carries the same unsampled ``traceparent`` so the services do not record either."""
 
-    __slots__ = ("_unsampled", "span", "span_id", "trace_id", "tracer", "tracestate")
+    __slots__ = (
+        "_ended",
+        "_prefix",
+        "_unsampled",
+        "span",
+        "span_id",
+        "trace_id",
+        "tracer",
+        "tracestate",
+    )
 
     def __init__(
         self, tracer: Tracer, trace_id: str, span_id: str, tracestate: str, span: Span | None
@@ -108,6 +118,11 @@ class RequestTrace:
         self.tracestate = tracestate
         self.span = span
         self._unsampled: tuple[tuple[str, str], ...] | None = None
+        # Part spans ended while the server span runs: they go to the exporter with it, one
+        # hand-over per request. None once it has ended (a later part goes alone).
+        self._ended: list[Span] | None = [] if span is not None else None
+        # A sampled part's traceparent but its span id (unused when not sampled).
+        self._prefix = f"00-{trace_id}-" if span is not None else ""
 
     @property
     def sampled(self) -> bool:
@@ -120,7 +135,7 @@ class RequestTrace:
         attributes: dict[str, AttributeValue] = {"bff.part": name, "peer.service": upstream}
         return Span(
             self.trace_id,
-            self.tracer.span_id(),
+            self.tracer.next_span_id(),
             self.span_id,
             name,
             CLIENT,
@@ -136,7 +151,10 @@ class RequestTrace:
             if headers is None:
                 headers = self._unsampled = self._headers(self.span_id, self.span is not None)
             return headers
-        return self._headers(span.span_id, True)
+        value = self._prefix + span.span_id + "-01"
+        if self.tracestate:
+            return (("traceparent", value), ("tracestate", self.tracestate))
+        return (("traceparent", value),)
 
     def _headers(self, parent: str, sampled: bool) -> tuple[tuple[str, str], ...]:
         value = traceparent(self.trace_id, parent, sampled)
@@ -145,9 +163,18 @@ class RequestTrace:
         return (("traceparent", value),)
 
     def end(self, span: Span) -> None:
-        """Close ``span`` now and hand it to the exporter."""
+        """Close ``span`` now. The server span goes to the exporter with the part spans
+        ended before it; a part ending after it goes alone."""
         span.end_ns = time.time_ns()
-        self.tracer.submit(span)
+        ended = self._ended
+        if ended is None:
+            self.tracer.submit([span])
+        elif span is self.span:
+            ended.append(span)
+            self._ended = None
+            self.tracer.submit(ended)
+        else:
+            ended.append(span)
 
 
 def failed(span: Span, exc: BaseException) -> None:

@@ -29,7 +29,7 @@ def receiver() -> Iterator[OtlpReceiver]:
 def test_queued_spans_reach_the_collector_and_are_counted(receiver: OtlpReceiver) -> None:
     exporter = SpanExporter(receiver.endpoint, OtlpEncoder("exp"), batch_size=2)
     for n in range(1, 6):
-        exporter.submit(_span(n))
+        exporter.submit([_span(n)])
     assert exporter.flush()
     got = [s.span_id for s in receiver.spans if s.service == "exp"]
     assert got == [f"{n:016x}" for n in range(1, 6)]
@@ -41,7 +41,7 @@ def test_a_full_queue_drops_the_span_and_counts_it() -> None:
     exporter = SpanExporter("http://127.0.0.1:9/v1/traces", OtlpEncoder("x"), queue_size=3,
                             start=False)  # fmt: skip
     for n in range(1, 11):
-        exporter.submit(_span(n))
+        exporter.submit([_span(n)])
     assert exporter.queued == 3
     assert exporter.dropped_full.value == 7
 
@@ -52,7 +52,7 @@ def test_a_refused_export_drops_the_batch_and_counts_it() -> None:
         port = s.getsockname()[1]
     exporter = SpanExporter(f"http://127.0.0.1:{port}/v1/traces", OtlpEncoder("x"))
     for n in range(1, 5):
-        exporter.submit(_span(n))
+        exporter.submit([_span(n)])
     assert exporter.flush()
     assert exporter.dropped_failed.value == 4 and exporter.exported.value == 0
     exporter.close()
@@ -69,7 +69,7 @@ def test_submitting_never_waits_for_a_silent_collector() -> None:
         )  # fmt: skip
         started = time.perf_counter()
         for n in range(1, 1001):
-            exporter.submit(_span(n))
+            exporter.submit([_span(n)])
         elapsed = time.perf_counter() - started
         # The thread is stuck on the first POST for 5 s; the callers were not.
         assert elapsed < 1.0

@@ -52,3 +52,20 @@ def test_many_spans_go_in_one_export() -> None:
     spans = [_span(span_id=f"{n:016x}", attributes={"n": n}) for n in range(1, 301)]
     got = decode(OtlpEncoder("m").encode(spans))
     assert [s.attributes["n"] for s in got] == list(range(1, 301))
+
+
+def test_spans_of_several_traces_in_one_export_keep_their_own_trace_and_parent() -> None:
+    other = "a" * 32
+    spans = [
+        _span(span_id="1" * 16, parent_id="2" * 16),
+        _span(trace_id=other, span_id="3" * 16),
+        _span(span_id="4" * 16, parent_id="2" * 16),
+        _span(trace_id=other, span_id="5" * 16, parent_id="3" * 16),
+    ]
+    got = decode(OtlpEncoder("m").encode(spans))
+    assert [(s.trace_id, s.span_id, s.parent_id) for s in got] == [
+        (TRACE, "1" * 16, "2" * 16),
+        (other, "3" * 16, ""),
+        (TRACE, "4" * 16, "2" * 16),
+        (other, "5" * 16, "3" * 16),
+    ]
