@@ -651,6 +651,62 @@ def tracing_section() -> str:
     )
 
 
+def live_section() -> str:
+    """Live updates (``python -m benchmarks.live``), when it has been run."""
+    import json
+    from pathlib import Path
+
+    found = Path(__file__).resolve().parent / "results" / "live.json"
+    if not found.exists():
+        return ""
+    r = json.loads(found.read_text())
+    return (
+        "\n\n### Live updates\n\n"
+        "`python -m benchmarks.live` (run by `make bench`): one worker of tailor's server on one "
+        "core holding WebSocket connections of the live hub (each with its own signed bearer "
+        "token), a client process on the other core; RSS read by the worker itself "
+        f"({r['measured']}). Targets (issue 16): at least 10k connections per worker at no more "
+        "than 4 KB each, one event to 10k subscribers within p99 150 ms, memory bounded with "
+        "clients that never read.\n\n"
+        "| measure | value |\n|---|---:|\n"
+        f"| connections held by one worker | {r['connections']:,} |\n"
+        f"| RSS per connection (after the first {min(200, r['connections'] // 10)}) | "
+        f"{r['rss_per_connection_bytes']:,} B |\n"
+        f"| RSS per connection, counted from none | {r['rss_per_connection_gross_bytes']:,} B |\n"
+        f"| one event to all: worker's fan-out, median | {r['fanout_worker_ms_median']} ms |\n"
+        f"| one event to all: delivery p50 | {r['delivery_p50_ms']} ms |\n"
+        f"| one event to all: delivery p99 (median over events / worst) | "
+        f"{r['delivery_p99_ms_median']} / {r['delivery_p99_ms_worst']} ms |\n"
+        f"| {r['slow_clients']} clients never reading, {r['flood_events']} events of 2 KB: "
+        f"worker growth | {r['slow_growth_kb']:,} KB (send buffers allow "
+        f"{r['slow_bound_kb']:,} KB) |"
+    )
+
+
+def read_your_writes_section() -> str:
+    """Read-your-writes delays (``python -m benchmarks.read_your_writes``), when run."""
+    import json
+    from pathlib import Path
+
+    found = Path(__file__).resolve().parent / "results" / "read_your_writes.json"
+    if not found.exists():
+        return ""
+    r = json.loads(found.read_text())
+    rows = "\n".join(
+        f"| {name} | {d['n']} | {d['median_ms']} | {d['p99_ms']} | {d['max_ms']} |"
+        for name, d in r["delays"].items()
+    )
+    return (
+        "\n\n### Read-your-writes\n\n"
+        "`python -m benchmarks.read_your_writes` (run by `make bench`): the platform with Redis "
+        f"(scale {r['scale']}); {r['commands']} likes through the web BFF, each followed by "
+        "reads of the track on every BFF until one shows it, and a playlist created on mobile "
+        "until the caller's cached home lists it (the edge cache purged by the change notice). "
+        "Delay from the command's answer to the first read that reflects it, ms:\n\n"
+        "| read | n | median | p99 | max |\n|---|---:|---:|---:|---:|\n" + rows
+    )
+
+
 def stages_section() -> str:
     """The per-stage table from ``python -m benchmarks.stages``, when it has been run."""
     import json
@@ -997,7 +1053,11 @@ def render(result: dict[str, Any]) -> str:
         duration=result["duration_s"],
         targets=targets(result),
         sections="\n".join(_section(sc, s) for sc in result["scenarios"]),
-        stages=stages_section() + instructions_section() + tracing_section(),
+        stages=stages_section()
+        + instructions_section()
+        + tracing_section()
+        + live_section()
+        + read_your_writes_section(),
         errors_note=errors_note,
         nginx=m["nginx"],
         load_cpu=s["load_cpu"],
