@@ -87,7 +87,7 @@ def render(result: dict[str, Any]) -> str:
     parts: list[str] = []
     y = 10
     for s in result.get("scenarios", []):
-        if s.get("kind") in ("overload", "soak", "grpc"):  # no rate or p99 to draw: tables only
+        if s.get("kind") in ("overload", "soak", "grpc", "h2load"):  # no p99 to draw: tables only
             continue
         panel, y = _panel(s, y)
         parts.extend(panel)
