@@ -402,6 +402,7 @@ def _h2load_table(s: dict[str, Any]) -> str:
     rows += ["", "| ratio | rps | CPU per answer (inverse) |", "|---|---:|---:|"]
     for name, r in s["ratios"].items():
         rows.append(f"| {name} | {r['rps']:.2f}x | {r['cpu']:.2f}x |")
+    return "\n".join(rows)
 
 
 def _grpc_table(s: dict[str, Any]) -> str:
