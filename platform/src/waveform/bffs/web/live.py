@@ -271,27 +271,25 @@ class WebFeed:
         return self._hub.listened(followers) if followers else []
 
     async def _title(self, track_id: str) -> str | None:
-        title = self._titles.get(track_id)
-        if title is None and self.upstreams is not None:
-            batch = await self.upstreams.get_json("catalog", "/catalog/tracks", CatalogBatch,
-                                                  query={"ids": track_id},
-                                                  timeout_s=1.0)  # fmt: skip
-            if not batch.items:
-                return None
-            title = batch.items[0].title
-            self._titles.put(track_id, title)
-        return title
+        return await self._name(self._titles, "catalog", "/catalog/tracks", CatalogBatch,
+                                track_id, "title")  # fmt: skip
 
     async def _username(self, user_id: str) -> str | None:
-        name = self._names.get(user_id)
+        return await self._name(self._names, "users", "/users", UserBatch, user_id, "username")
+
+    async def _name(
+        self, cards: _Cards[str], upstream: str, path: str, into: Any, id_: str, field: str
+    ) -> str | None:
+        """``field`` of the item ``id_``, from ``cards`` or from a one-id batch of ``upstream``
+        (then kept); None when the batch has no such item (hidden from everyone, or gone)."""
+        name = cards.get(id_)
         if name is None and self.upstreams is not None:
-            batch = await self.upstreams.get_json("users", "/users", UserBatch,
-                                                  query={"ids": user_id},
+            batch = await self.upstreams.get_json(upstream, path, into, query={"ids": id_},
                                                   timeout_s=1.0)  # fmt: skip
             if not batch.items:
                 return None
-            name = batch.items[0].username
-            self._names.put(user_id, name)
+            name = str(getattr(batch.items[0], field))
+            cards.put(id_, name)
         return name
 
     async def aclose(self) -> None:
