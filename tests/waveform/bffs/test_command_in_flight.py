@@ -4,26 +4,20 @@ is answered 409 while it is held, and the first answers once the gate opens."""
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
+from bff_process import another_bff
 
-from waveform.seed import World, token_client_secret
+from waveform.seed import World
 from waveform.services import SERVICES
-from waveform.supervisor import TOKEN_SECRET_ENV, Platform, free_ports
+from waveform.supervisor import Platform
 
-from .caller import Caller
+from .caller import Caller, login
 from .commands_helpers import fresh_key, send
-from .conftest import login
 from .gate import WAIT_S, Gate, gate
 
 SCALE = 500
@@ -52,35 +46,8 @@ def held(platform: Platform) -> Iterator[Gate]:
 @pytest.fixture(scope="module")
 def mobile(platform: Platform, held: Gate) -> Iterator[str]:
     """A second mobile BFF process, the platform's config but catalog behind the gate."""
-    config = json.loads((platform.data_dir / "bff-mobile.json").read_text())
-    port, admin = free_ports(2)
-    config["listen"]["port"], config["admin"]["port"] = port, admin
-    config["upstreams"]["catalog"] = held.url
-    path = platform.data_dir / "bff-mobile-gated.json"
-    path.write_text(json.dumps(config))
-    env = {**os.environ, TOKEN_SECRET_ENV: token_client_secret(platform.seed, "bff-mobile")}
-    argv = [sys.executable, "-m", "waveform.bffs.mobile", "--config", str(path)]
-    process = subprocess.Popen(argv, env=env, start_new_session=True)
-    try:
-        healthy(f"http://127.0.0.1:{admin}/healthz", process)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(WAIT_S)
-
-
-def healthy(url: str, process: subprocess.Popen[bytes]) -> None:
-    """Wait (bounded) until ``url`` answers 200."""
-    end = time.monotonic() + 20
-    while time.monotonic() < end:
-        assert process.poll() is None, "the gated BFF exited"
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)  # polling a condition, bounded above
-    raise AssertionError(f"{url} never became healthy")
+    with another_bff(platform, "mobile", upstreams={"catalog": held.url}) as process:
+        yield process.url
 
 
 def test_a_duplicate_of_a_command_still_in_flight_is_409(mobile: str, held: Gate) -> None:

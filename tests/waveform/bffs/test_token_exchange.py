@@ -8,8 +8,7 @@ import httpx
 
 from waveform.supervisor import Platform
 
-from .caller import Caller
-from .conftest import login
+from .caller import signed_in
 
 
 def _issued(platform: Platform, http: httpx.Client, client: str) -> int:
@@ -26,8 +25,7 @@ def _metric_exchanges(platform: Platform, http: httpx.Client, bff: str) -> float
 def test_repeated_requests_reuse_cached_internal_tokens(
     platform: Platform, http: httpx.Client
 ) -> None:
-    base = platform.url("mobile")
-    erin = Caller(http, base, login(http, base, "/v1/auth/token", "erin"))
+    erin = signed_in(platform, http, "mobile", "erin")
     assert erin.get("/v1/home").status_code == 200  # warms erin's tokens, one per service
     before = _issued(platform, http, "bff-mobile")
     for _ in range(5):
@@ -38,8 +36,7 @@ def test_repeated_requests_reuse_cached_internal_tokens(
 def test_a_new_caller_costs_one_exchange_per_upstream_and_the_bff_counts_them(
     platform: Platform, http: httpx.Client
 ) -> None:
-    base = platform.url("mobile")
-    dave = Caller(http, base, login(http, base, "/v1/auth/token", "dave"))  # no tokens yet
+    dave = signed_in(platform, http, "mobile", "dave")  # no tokens yet
     before_service = _issued(platform, http, "bff-mobile")
     before_metric = _metric_exchanges(platform, http, "mobile")
     assert dave.get("/v1/playlists/p1").status_code == 200

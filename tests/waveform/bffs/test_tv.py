@@ -20,8 +20,7 @@ from waveform.bffs.tv.shapes import HomeScreen, TrackScreen
 from waveform.seed import PRIVATE_TRACK
 from waveform.supervisor import Platform
 
-from .caller import Caller
-from .conftest import login
+from .caller import Caller, signed_in
 
 ISSUER = TokenIssuer("waveform-accounts", "waveform-tv")
 ALICE = {"id": "u1", "username": "alice", "display_name": "Alice", "avatar_url": "a.png",
@@ -122,8 +121,7 @@ def test_a_token_for_another_bff_is_refused_with_401(upstreams: CannedUpstreams)
 
 @pytest.fixture(scope="module")
 def tv_alice(platform: Platform, http: httpx.Client) -> Caller:
-    base = platform.url("tv")
-    return Caller(http, base, login(http, base, "/v1/auth/token", "alice"))
+    return signed_in(platform, http, "tv", "alice")
 
 
 def test_alices_home_on_the_platform_is_one_call_with_rails(tv_alice: Caller) -> None:

@@ -97,6 +97,20 @@ def person(browser: Browser, web: str, username: str) -> tuple[BrowserContext, P
     return context, page
 
 
+def post_track_as(browser: Browser, web: str, username: str) -> str:
+    """The title of a track ``username`` just posted, from a profile of their own."""
+    context, page = person(browser, web, username)
+    title = f"Posted {uuid.uuid4().hex[:8]}"
+    try:
+        page.get_by_role("link", name="Post a track").click()
+        page.get_by_label("Title").fill(title)
+        page.get_by_role("button", name="Post track").click()
+        expect(page.get_by_role("heading", name=title)).to_be_visible()
+    finally:
+        context.close()
+    return title
+
+
 def entries(page: Page) -> int:
     return page.locator(".entry").count()
 
@@ -212,15 +226,7 @@ def test_bobs_new_post_appears_live_in_alices_banner(
 ) -> None:
     log_in(page, web, "alice")
     wait_live(page)
-    bob, bobs_page = person(browser, web, "bob")
-    title = f"Live {uuid.uuid4().hex[:8]}"
-    try:
-        bobs_page.get_by_role("link", name="Post a track").click()
-        bobs_page.get_by_label("Title").fill(title)
-        bobs_page.get_by_role("button", name="Post track").click()
-        expect(bobs_page.get_by_role("heading", name=title)).to_be_visible()
-    finally:
-        bob.close()
+    title = post_track_as(browser, web, "bob")
     banner = page.get_by_role("status").filter(has_text="New activity")
     expect(banner).to_contain_text(f"bob posted {title}")
     banner.get_by_role("link", name=title).click()
@@ -234,15 +240,7 @@ def test_without_websockets_the_banner_falls_back_to_server_sent_events(
     with page.expect_request(lambda r: r.url.endswith("/api/live/sse")):
         log_in(page, web, "alice")
     expect(page.locator("body")).to_have_attribute("data-live", "sse")
-    bob, bobs_page = person(browser, web, "bob")
-    title = f"Over SSE {uuid.uuid4().hex[:8]}"
-    try:
-        bobs_page.get_by_role("link", name="Post a track").click()
-        bobs_page.get_by_label("Title").fill(title)
-        bobs_page.get_by_role("button", name="Post track").click()
-        expect(bobs_page.get_by_role("heading", name=title)).to_be_visible()
-    finally:
-        bob.close()
+    title = post_track_as(browser, web, "bob")
     banner = page.get_by_role("status").filter(has_text="New activity")
     expect(banner).to_contain_text(f"bob posted {title}")
 

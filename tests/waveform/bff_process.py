@@ -1,0 +1,77 @@
+"""One more process of a running platform's BFF, for tests that need a second instance or
+one whose upstreams are changed (a gate in front of a service)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import httpx
+
+from waveform.ports import free_ports
+from waveform.supervisor import Platform
+
+#: How long a BFF process may take to answer its health check, and to stop.
+START_S = 20.0
+STOP_S = 5.0
+
+
+@dataclass(frozen=True)
+class BffProcess:
+    """Where to call the extra process, and its admin listener (metrics, health)."""
+
+    url: str
+    admin_url: str
+
+
+@contextmanager
+def another_bff(
+    platform: Platform, name: str, *, upstreams: Mapping[str, str] | None = None
+) -> Iterator[BffProcess]:
+    """The platform's BFF ``name`` again, in a process of its own: the same config (same
+    Redis, same credentials) on other ports, with ``upstreams`` replacing some addresses.
+
+    Yields once it answers its health check; stopped (SIGTERM, then SIGKILL) on exit."""
+    port, admin = free_ports(2)
+    config = platform.bff_config(name)
+    config["listen"] = {**config["listen"], "port": port}  # type: ignore[dict-item]
+    config["admin"] = {**config["admin"], "port": admin}  # type: ignore[dict-item]
+    config["upstreams"] = {**config["upstreams"], **(upstreams or {})}  # type: ignore[dict-item]
+    path = platform.data_dir / f"bff-{name}-{port}.json"
+    path.write_text(json.dumps(config))
+    process = subprocess.Popen(
+        [sys.executable, "-m", f"waveform.bffs.{name}", "--config", str(path)],
+        env={**os.environ, **platform.components[name].env},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    try:
+        admin_url = f"http://127.0.0.1:{admin}"
+        _healthy(f"{admin_url}/healthz", process)
+        yield BffProcess(f"http://127.0.0.1:{port}", admin_url)
+    finally:
+        process.terminate()
+        try:
+            process.wait(STOP_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _healthy(url: str, process: subprocess.Popen[bytes]) -> None:
+    """Wait (bounded by START_S) until ``url`` answers 200."""
+    end = time.monotonic() + START_S
+    while time.monotonic() < end:
+        assert process.poll() is None, f"the BFF behind {url} exited"
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)  # polling a condition, bounded above
+    raise AssertionError(f"{url} not healthy within {START_S} s")
