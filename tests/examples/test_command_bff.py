@@ -4,32 +4,15 @@ transport seam)."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import AsyncIterator
-from pathlib import Path
-from types import ModuleType
 
+import command_bff
 import pytest
 
 from tailor import BFF, build_config
 from tailor.testing import call
 from tailor.upstream.mock import MockTransport
 from tailor.upstream.transport import UpstreamRequest, UpstreamResponse
-
-EXAMPLE = Path(__file__).parents[2] / "examples" / "command_bff.py"
-
-
-def load_example() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("command_bff", EXAMPLE)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # msgspec resolves the structs' annotations through it
-    spec.loader.exec_module(module)
-    return module
-
-
-command_bff = load_example()
 
 
 class Services:

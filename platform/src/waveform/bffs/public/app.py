@@ -36,6 +36,7 @@ from waveform.bffs.consumed import (
     UserBatch,
     UserRecord,
 )
+from waveform.bffs.exchange import token_exchange
 from waveform.bffs.parts import engagement_part, relation_part, unique
 from waveform.bffs.public.catalog import add_catalog_routes
 from waveform.bffs.public.commands import add_commands
@@ -90,12 +91,7 @@ PROFILE: dict[str, Any] = {
     "governance": {"expose": TOKEN_EXPOSES},
     "upstreams": {**DEFAULT_UPSTREAMS, "tokens": "http://127.0.0.1:9011"},
     "grpc": grpc_settings(),  # for the upstreams a deployment sets to grpc://
-    # Inward calls carry internal tokens exchanged as this BFF (the secret from the
-    # environment, set by the supervisor); the client's credential never goes inward.
-    "token_exchange": {
-        "client_id": "bff-public",
-        "client_secret_env": "WAVEFORM_TOKEN_EXCHANGE_SECRET",
-    },
+    "token_exchange": token_exchange("public"),  # inward as itself, never as the client
 }
 
 

@@ -21,6 +21,7 @@ from waveform.bffs.consumed import (
     UserRecord,
 )
 from waveform.bffs.cursors import with_cursor_from
+from waveform.bffs.exchange import token_exchange
 from waveform.bffs.parts import catalog_batch, me_part, users_batch
 from waveform.bffs.plans import PLAYLIST, TRACK, USER, by_id
 from waveform.bffs.quotas import READ_QUOTAS
@@ -112,12 +113,7 @@ PROFILE: dict[str, Any] = {
     },
     "upstreams": {**DEFAULT_UPSTREAMS, "tokens": "http://127.0.0.1:9011"},
     "grpc": grpc_settings(),  # for the upstreams a deployment sets to grpc://
-    # Inward calls carry internal tokens exchanged as this BFF; the secret comes from the
-    # environment (the supervisor sets it), so a BFF without one does not start.
-    "token_exchange": {
-        "client_id": "bff-web",
-        "client_secret_env": "WAVEFORM_TOKEN_EXCHANGE_SECRET",
-    },
+    "token_exchange": token_exchange("web"),  # inward as itself, never as the client
 }
 
 PAGE = 20
