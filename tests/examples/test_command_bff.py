@@ -44,7 +44,9 @@ async def served() -> AsyncIterator[tuple[BFF, Services]]:
     await bff.shutdown()
 
 
-async def test_a_retried_like_is_answered_without_liking_twice(served) -> None:
+async def test_a_retried_like_is_answered_without_liking_twice(
+    served: tuple[BFF, Services],
+) -> None:
     bff, services = served
     key = {"idempotency-key": '"retry-1"'}
     first = await call(bff, "POST", "/v1/tracks/t1/like", headers=key)
@@ -52,21 +54,25 @@ async def test_a_retried_like_is_answered_without_liking_twice(served) -> None:
     assert first.body == again.body and services.likes == 1
 
 
-async def test_an_edit_with_the_current_version_answers_the_next_one(served) -> None:
+async def test_an_edit_with_the_current_version_answers_the_next_one(
+    served: tuple[BFF, Services],
+) -> None:
     bff, _ = served
     headers = {"if-match": '"v1"', "content-type": "application/json"}
     response = await call(bff, "PATCH", "/v1/playlists/p1", headers=headers, body=b'{"title":"B"}')
     assert (response.status, response.header("etag")) == (200, '"v2"')
 
 
-async def test_an_edit_based_on_a_stale_version_is_the_services_412(served) -> None:
+async def test_an_edit_based_on_a_stale_version_is_the_services_412(
+    served: tuple[BFF, Services],
+) -> None:
     bff, _ = served
     headers = {"if-match": '"v0"', "content-type": "application/json"}
     response = await call(bff, "PATCH", "/v1/playlists/p1", headers=headers, body=b'{"title":"B"}')
     assert response.status == 412
 
 
-async def test_an_edit_without_if_match_is_428(served) -> None:
+async def test_an_edit_without_if_match_is_428(served: tuple[BFF, Services]) -> None:
     bff, _ = served
     headers = {"content-type": "application/json"}
     response = await call(bff, "PATCH", "/v1/playlists/p1", headers=headers, body=b"{}")
