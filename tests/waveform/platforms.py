@@ -1,5 +1,6 @@
-"""One more process of a running platform's BFF, for tests that need a second instance or
-one whose upstreams are changed (a gate in front of a service)."""
+"""Platforms of a test module's own: started with every component healthy, and one more
+process of a running platform's BFF, for tests that need a second instance or one whose
+upstreams are changed (a gate in front of a service)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
+import pytest
 
 from waveform.ports import free_ports
 from waveform.supervisor import Platform
@@ -20,6 +23,18 @@ from waveform.supervisor import Platform
 #: How long a BFF process may take to answer its health check, and to stop.
 START_S = 20.0
 STOP_S = 5.0
+
+
+@contextmanager
+def started(
+    tmp_path_factory: pytest.TempPathFactory, name: str, **options: Any
+) -> Iterator[Platform]:
+    """A platform on ephemeral ports in a fresh folder named after ``name``, with ``options``
+    (:class:`~waveform.supervisor.Platform`'s); a component that failed to start fails the
+    test, named."""
+    with Platform(tmp_path_factory.mktemp(name), ephemeral=True, **options) as platform:
+        assert not platform.failures, [f.describe() for f in platform.failures.values()]
+        yield platform
 
 
 @dataclass(frozen=True)

@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import httpx
 import pytest
-from bff_process import another_bff
 from bffs.caller import signed_in
+from platforms import another_bff, started
 
 from waveform.services import SERVICES
 from waveform.supervisor import Platform
@@ -53,10 +52,13 @@ class Instance:
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    data_dir: Path = tmp_path_factory.mktemp("waveform-invalidation")
-    with Platform(data_dir, ephemeral=True, scale=SCALE, redis=True,
-                  components=[*SERVICES, "mobile", "web"]) as p:  # fmt: skip
-        assert not p.failures, [f.describe() for f in p.failures.values()]
+    with started(
+        tmp_path_factory,
+        "waveform-invalidation",
+        scale=SCALE,
+        redis=True,
+        components=[*SERVICES, "mobile", "web"],
+    ) as p:
         yield p
 
 

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
 import pytest
-from bff_process import another_bff
+from platforms import another_bff, started
+from seeded import open_tracks
 
-from waveform.seed import World
 from waveform.services import SERVICES
 from waveform.supervisor import Platform
 
@@ -21,19 +20,20 @@ from .commands_helpers import fresh_key, send
 from .gate import WAIT_S, Gate, gate
 
 SCALE = 500
-_world = World(scale=SCALE)
-_open = {r["track_id"] for r in _world.rights if not r["geo_restricted"]}
-#: A track anyone may see in this world.
-TRACK = next(t["id"] for t in _world.tracks[10:] if not t["private"] and t["id"] in _open)
+#: A track anyone may see in this world (past the seed's fixture tracks other tests use).
+TRACK = next(t for t in open_tracks(SCALE) if int(t[1:]) > 10)
 
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    data_dir: Path = tmp_path_factory.mktemp("waveform-in-flight")
     # Plain HTTP: the gate is an HTTP proxy (the gRPC wire's faults are tailor's own tests).
-    with Platform(data_dir, ephemeral=True, scale=SCALE, upstreams="http",
-                  components=[*SERVICES, "mobile"]) as p:  # fmt: skip
-        assert not p.failures, [f.describe() for f in p.failures.values()]
+    with started(
+        tmp_path_factory,
+        "waveform-in-flight",
+        scale=SCALE,
+        upstreams="http",
+        components=[*SERVICES, "mobile"],
+    ) as p:
         yield p
 
 

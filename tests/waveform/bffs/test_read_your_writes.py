@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
+from platforms import started
+from seeded import open_tracks
 
-from waveform.seed import World
 from waveform.services import SERVICES
 from waveform.supervisor import Platform
 
@@ -21,18 +21,19 @@ from .commands_helpers import send
 
 SCALE = 500
 WITHIN_S = 1.0
-_world = World(scale=SCALE)
-_open = {r["track_id"] for r in _world.rights if not r["geo_restricted"]}
-#: A track anyone may see in this world.
-TRACK = next(t["id"] for t in _world.tracks[10:] if not t["private"] and t["id"] in _open)
+#: A track anyone may see in this world (past the seed's fixture tracks other tests use).
+TRACK = next(t for t in open_tracks(SCALE) if int(t[1:]) > 10)
 
 
 @pytest.fixture(scope="module")
 def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    data_dir: Path = tmp_path_factory.mktemp("waveform-ryw")
-    with Platform(data_dir, ephemeral=True, scale=SCALE, redis=True,
-                  components=[*SERVICES, "mobile", "web"]) as p:  # fmt: skip
-        assert not p.failures, [f.describe() for f in p.failures.values()]
+    with started(
+        tmp_path_factory,
+        "waveform-ryw",
+        scale=SCALE,
+        redis=True,
+        components=[*SERVICES, "mobile", "web"],
+    ) as p:
         yield p
 
 

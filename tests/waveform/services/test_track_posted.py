@@ -8,13 +8,13 @@ from __future__ import annotations
 import signal
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import msgspec
 import pytest
 import redis
+from platforms import started
 
 from waveform.seed import World
 from waveform.services.events import CHANGES_CHANNEL, DOMAIN_STREAM
@@ -29,11 +29,10 @@ SCALE = 200
 
 @pytest.fixture(scope="module")
 def posting(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    data_dir: Path = tmp_path_factory.mktemp("waveform-posted")
     components = ["tokens", "tracks", "rights", "media", "stream", "catalog"]
-    with Platform(data_dir, ephemeral=True, scale=SCALE, redis=True,
-                  components=components) as p:  # fmt: skip
-        assert not p.failures, [f.describe() for f in p.failures.values()]
+    with started(
+        tmp_path_factory, "waveform-posted", scale=SCALE, redis=True, components=components
+    ) as p:
         yield p
 
 
