@@ -70,13 +70,20 @@ def test_a_garbage_token_is_a_401_not_a_500(platform: Platform, http: httpx.Clie
     assert 'error="invalid_token"' in response.headers["www-authenticate"]
 
 
-def test_a_web_token_is_refused_by_the_mobile_bff(
-    platform: Platform, http: httpx.Client, web_alice: Caller
+@pytest.mark.parametrize(
+    "caller, bff, path",
+    [("web_alice", "mobile", "/v1/home"), ("mobile_alice", "tv", "/v1/screens/home")],
+)
+def test_a_token_for_another_bff_is_a_401_problem(
+    platform: Platform,
+    http: httpx.Client,
+    request: pytest.FixtureRequest,
+    caller: str,
+    bff: str,
+    path: str,
 ) -> None:
-    response = http.get(
-        f"{platform.url('mobile')}/v1/home",
-        headers={"authorization": f"Bearer {web_alice.token}"},
-    )
+    token = request.getfixturevalue(caller).token  # signed for that BFF's audience
+    response = http.get(f"{platform.url(bff)}{path}", headers={"authorization": f"Bearer {token}"})
     _is_problem(response, 401)
 
 

@@ -143,16 +143,6 @@ def test_every_tile_of_the_home_opens_a_track_screen_that_answers(tv_alice: Call
         assert screen.hero.play.kind == "play" and screen.hero.play.target
 
 
-def test_a_mobile_token_is_refused_by_the_tv_bff(
-    platform: Platform, http: httpx.Client, mobile_alice: Caller
-) -> None:
-    response = http.get(
-        f"{platform.url('tv')}/v1/screens/home",
-        headers={"authorization": f"Bearer {mobile_alice.token}"},
-    )
-    assert response.status_code == 401
-
-
 def test_another_users_private_track_is_the_same_404_as_a_missing_one(tv_alice: Caller) -> None:
     hidden = tv_alice.get(f"/v1/screens/tracks/{PRIVATE_TRACK}")
     missing = tv_alice.get("/v1/screens/tracks/t999999")

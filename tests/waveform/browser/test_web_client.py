@@ -7,10 +7,10 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
+from platforms import started
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Response, expect
 
 from waveform.supervisor import Platform
@@ -45,10 +45,10 @@ window.WebSocket = class extends EventTarget {
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    data_dir: Path = tmp_path_factory.mktemp("waveform-browser")
     # A generous startup bound: on a loaded machine sixteen processes start at once.
-    with Platform(data_dir, ephemeral=True, scale=SCALE, redis=True, startup_timeout=60) as p:
-        assert not p.failures, [f.describe() for f in p.failures.values()]
+    with started(
+        tmp_path_factory, "waveform-browser", scale=SCALE, redis=True, startup_timeout=60
+    ) as p:
         yield p
 
 
@@ -287,6 +287,23 @@ def test_a_playlist_is_created_filled_and_reordered(page: Page, web: str) -> Non
     expect(tracks.first.get_by_role("link")).to_have_text(second)
     page.reload()  # the order is the service's, not the page's
     expect(tracks.first.get_by_role("link")).to_have_text(second)
+
+
+def test_a_track_is_added_to_a_playlist_from_its_page_once(page: Page, web: str) -> None:
+    log_in(page, web, "alice")
+    page.get_by_role("link", name="New playlist").click()
+    title = f"Keep {uuid.uuid4().hex[:6]}"
+    page.get_by_label("Title").fill(title)
+    page.get_by_role("button", name="Create playlist").click()
+    expect(page.get_by_role("heading", name=title)).to_be_visible()
+    page.goto(f"{web}/#/tracks/t5")
+    page.get_by_label("Add to playlist").select_option(label=title)
+    add = page.get_by_role("button", name="Add", exact=True)
+    status = page.locator("form.inline").get_by_role("status")
+    add.click()
+    expect(status).to_have_text(f"Added to {title}.")
+    add.click()  # the service's playlist already holds it: not added twice
+    expect(status).to_have_text(f"Already in {title}.")
 
 
 def test_an_edit_from_a_stale_tab_is_refused_and_the_playlist_reloaded(
