@@ -140,3 +140,24 @@ def test_metrics_are_on_the_admin_listener_and_not_on_the_public_one(
     metrics = http.get(f"{platform.admin_url('mobile')}/metrics").text
     assert 'tailor_requests_total{method="GET",route="/v1/home",status="200"}' in metrics
     assert 'tailor_upstream_requests_total{outcome="ok",upstream="catalog"}' in metrics
+
+
+@pytest.mark.parametrize("bff, path", [("web", "/api/session"), ("mobile", "/v1/auth/token")])
+def test_a_login_in_a_media_type_it_does_not_take_is_a_415_problem(
+    platform: Platform, http: httpx.Client, bff: str, path: str
+) -> None:
+    base = platform.url(bff)
+    response = http.post(
+        f"{base}{path}", content=b"username=alice", headers={"content-type": "text/plain",
+                                                             "origin": base},
+    )  # fmt: skip
+    _is_problem(response, 415)
+
+
+def test_a_login_that_is_not_json_is_a_400_problem(platform: Platform, http: httpx.Client) -> None:
+    base = platform.url("web")
+    response = http.post(
+        f"{base}/api/session", content=b"{not json",
+        headers={"content-type": "application/json", "origin": base},
+    )  # fmt: skip
+    _is_problem(response, 400)
