@@ -46,7 +46,7 @@ from waveform.bffs.mobile.shapes import (
 from waveform.bffs.mobile.workarounds import TRANSFORMS
 from waveform.bffs.parts import home_tracks_part, me_part, recs_part, stream_part, users_batch
 from waveform.bffs.plans import PLAYLIST, TRACK, USER, by_id
-from waveform.bffs.quotas import READ_QUOTAS
+from waveform.bffs.quotas import rate_limit
 from waveform.bffs.token import TOKEN_EXPOSES, TOKEN_ROUTE, password_grant
 from waveform.bffs.upstreams import DEFAULT_UPSTREAMS, grpc_settings
 
@@ -71,19 +71,7 @@ PROFILE: dict[str, Any] = {
     # Phones pay for bytes and radio time: answers are compressed when the app asks (zstd,
     # br or gzip), and the cached home keeps each coding (docs/compression.md).
     "compression": {"enabled": True},
-    # A tight per-IP quota on the token endpoint (password guessing), writes per user.
-    # Reads: per user and per app by tier (waveform.bffs.quotas, docs/rate-limiting.md).
-    "rate_limit": {
-        "route_classes": {"POST /v1/auth/token": "auth"},
-        # Failed authentication per client IP, refused before authenticate once over:
-        # generous for carrier NAT, ruinous for a guesser (see docs/rate-limiting.md).
-        "auth_failures": {"limit": 100, "window_s": 600},
-        "policies": {
-            "auth-ip": {"key": "ip", "limit": 60, "window_s": 60, "classes": ["auth"]},
-            "user-write": {"key": "user", "limit": 120, "window_s": 60, "classes": ["write"]},
-            **READ_QUOTAS,
-        },
-    },
+    "rate_limit": rate_limit("POST /v1/auth/token", writes=True),  # docs/rate-limiting.md
     # The app says its build in X-Client-Version ("3.2.0", or "waveform/3.2.0 (Android 14)"):
     # counted per route, told that v1 home is deprecated (docs/clients.md), and given the
     # workarounds its build needs (waveform/bffs/mobile/workarounds.py).

@@ -49,7 +49,7 @@ from waveform.bffs.public.shapes import (
     TrackOut,
     UserOut,
 )
-from waveform.bffs.quotas import READ_QUOTAS
+from waveform.bffs.quotas import rate_limit
 from waveform.bffs.token import TOKEN_EXPOSES, TOKEN_ROUTE, token_endpoint
 from waveform.bffs.upstreams import DEFAULT_UPSTREAMS, grpc_settings
 
@@ -58,19 +58,7 @@ PROFILE: dict[str, Any] = {
     "name": "public",
     "listen": {"port": 8083},
     "admin": {"port": 8183},
-    # A tight per-IP quota on the token endpoint (password guessing), writes per user.
-    # Reads: per user and per app by tier (waveform.bffs.quotas, docs/rate-limiting.md).
-    "rate_limit": {
-        "route_classes": {"POST /v1/oauth/token": "auth"},
-        # Failed authentication per client IP, refused before authenticate once over:
-        # generous for carrier NAT, ruinous for a guesser (see docs/rate-limiting.md).
-        "auth_failures": {"limit": 100, "window_s": 600},
-        "policies": {
-            "auth-ip": {"key": "ip", "limit": 60, "window_s": 60, "classes": ["auth"]},
-            "user-write": {"key": "user", "limit": 120, "window_s": 60, "classes": ["write"]},
-            **READ_QUOTAS,
-        },
-    },
+    "rate_limit": rate_limit("POST /v1/oauth/token", writes=True),  # docs/rate-limiting.md
     "auth": {
         "jwt": {"issuer": "waveform-accounts", "audience": AUDIENCE, "jwks_upstream": "accounts"}
     },

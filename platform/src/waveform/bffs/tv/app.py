@@ -36,7 +36,7 @@ from waveform.bffs.parts import (
     stream_part,
     users_batch,
 )
-from waveform.bffs.quotas import READ_QUOTAS
+from waveform.bffs.quotas import rate_limit
 from waveform.bffs.token import TOKEN_EXPOSES, TOKEN_ROUTE, token_endpoint
 from waveform.bffs.tv.render import count, duration
 from waveform.bffs.tv.shapes import Action, Hero, HomeScreen, Rail, Tile, TrackScreen
@@ -51,14 +51,7 @@ PROFILE: dict[str, Any] = {
     "cache": {"routes": {"/v1/screens/home": {"ttl_s": 60}}},
     # Whole screens are big and TVs sit on home Wi-Fi: compressed when the app asks.
     "compression": {"enabled": True},
-    "rate_limit": {
-        "route_classes": {"POST /v1/auth/token": "auth"},
-        "auth_failures": {"limit": 100, "window_s": 600},
-        "policies": {
-            "auth-ip": {"key": "ip", "limit": 60, "window_s": 60, "classes": ["auth"]},
-            **READ_QUOTAS,
-        },
-    },
+    "rate_limit": rate_limit("POST /v1/auth/token", writes=False),  # docs/rate-limiting.md
     # Pinned to the TV audience: a mobile or web token is refused here (401).
     "auth": {
         "jwt": {"issuer": "waveform-accounts", "audience": AUDIENCE, "jwks_upstream": "accounts"}
