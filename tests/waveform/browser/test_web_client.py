@@ -111,6 +111,16 @@ def post_track_as(browser: Browser, web: str, username: str) -> str:
     return title
 
 
+def new_playlist(page: Page) -> str:
+    """The title of a playlist just made with the New playlist form, its page now open."""
+    page.get_by_role("link", name="New playlist").click()
+    title = f"Mix {uuid.uuid4().hex[:6]}"
+    page.get_by_label("Title").fill(title)
+    page.get_by_role("button", name="Create playlist").click()
+    expect(page.get_by_role("heading", name=title)).to_be_visible()
+    return title
+
+
 def entries(page: Page) -> int:
     return page.locator(".entry").count()
 
@@ -271,11 +281,7 @@ def test_logging_out_in_another_tab_ends_this_tabs_live_connection(
 
 def test_a_playlist_is_created_filled_and_reordered(page: Page, web: str) -> None:
     log_in(page, web, "alice")
-    page.get_by_role("link", name="New playlist").click()
-    title = f"Mix {uuid.uuid4().hex[:6]}"
-    page.get_by_label("Title").fill(title)
-    page.get_by_role("button", name="Create playlist").click()
-    expect(page.get_by_role("heading", name=title)).to_be_visible()
+    new_playlist(page)
     for track in ("t1", "t5"):
         page.get_by_label("Add a track by id").fill(track)
         page.get_by_role("button", name="Add track").click()
@@ -291,11 +297,7 @@ def test_a_playlist_is_created_filled_and_reordered(page: Page, web: str) -> Non
 
 def test_a_track_is_added_to_a_playlist_from_its_page_once(page: Page, web: str) -> None:
     log_in(page, web, "alice")
-    page.get_by_role("link", name="New playlist").click()
-    title = f"Keep {uuid.uuid4().hex[:6]}"
-    page.get_by_label("Title").fill(title)
-    page.get_by_role("button", name="Create playlist").click()
-    expect(page.get_by_role("heading", name=title)).to_be_visible()
+    title = new_playlist(page)
     page.goto(f"{web}/#/tracks/t5")
     page.get_by_label("Add to playlist").select_option(label=title)
     add = page.get_by_role("button", name="Add", exact=True)
