@@ -1,6 +1,6 @@
-"""Platforms of a test module's own: started with every component healthy, and one more
+"""Platforms of a test module's own: started with every component healthy; one more
 process of a running platform's BFF, for tests that need a second instance or one whose
-upstreams are changed (a gate in front of a service)."""
+upstreams are changed (a gate in front of a service); and what a BFF's admin port counts."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tailor.dashboard.scrape import parse_samples
 from waveform.ports import free_ports
 from waveform.supervisor import Platform
 
@@ -90,3 +91,10 @@ def _healthy(url: str, process: subprocess.Popen[bytes]) -> None:
             pass
         time.sleep(0.05)  # polling a condition, bounded above
     raise AssertionError(f"{url} not healthy within {START_S} s")
+
+
+def metric(admin_url: str, name: str, **labels: str) -> float:
+    """The sum of the samples of ``name`` whose labels include ``labels``, on the admin port
+    at ``admin_url`` (0 when there are none)."""
+    samples = parse_samples(httpx.get(f"{admin_url}/metrics", timeout=10).text).get(name, {})
+    return sum(value for key, value in samples.items() if labels.items() <= dict(key).items())

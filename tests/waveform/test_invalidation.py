@@ -18,8 +18,8 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 from bffs.caller import signed_in
-from platforms import another_bff, started
 
+from platforms import another_bff, metric, started
 from waveform.services import SERVICES
 from waveform.supervisor import Platform
 
@@ -36,18 +36,8 @@ class Instance:
         self.admin_url = admin_url
         self.path = path  # the cached screen that shows alice's feed
 
-    def metric(self, http: httpx.Client, name: str, **labels: str) -> float:
-        text = http.get(f"{self.admin_url}/metrics").text
-        total = 0.0
-        for line in text.splitlines():
-            if not line.startswith(name + "{") and not line.startswith(name + " "):
-                continue
-            if all(f'{k}="{v}"' in line for k, v in labels.items()):
-                total += float(line.rsplit(" ", 1)[1])
-        return total
-
-    def upstream_calls(self, http: httpx.Client) -> float:
-        return self.metric(http, "tailor_upstream_requests_total")
+    def upstream_calls(self) -> float:
+        return metric(self.admin_url, "tailor_upstream_requests_total")
 
 
 @pytest.fixture(scope="module")
@@ -137,10 +127,10 @@ def test_a_second_read_is_a_cache_hit_that_reaches_no_upstream(
 ) -> None:
     for instance in instances:
         reader(instance)  # warm
-        before = instance.upstream_calls(http)
+        before = instance.upstream_calls()
         again = reader(instance)
         assert again.headers["x-cache"] == "hit", instance.name
-        assert instance.upstream_calls(http) == before, instance.name
+        assert instance.upstream_calls() == before, instance.name
 
 
 def test_a_post_shows_on_every_instance_within_a_second_and_then_reads_hit_again(

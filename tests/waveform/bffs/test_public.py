@@ -6,6 +6,7 @@ import httpx
 import msgspec
 import pytest
 
+from platforms import metric
 from waveform.bffs.public.shapes import MeOut, TrackOut, UserOut
 from waveform.seed import GEO_BLOCKED_TRACK, PRIVATE_TRACK
 from waveform.supervisor import Platform
@@ -66,23 +67,19 @@ def test_a_bad_client_secret_is_a_401_problem(platform: Platform, http: httpx.Cl
     assert response.headers["content-type"] == "application/problem+json"
 
 
-def _counted(platform: Platform, http: httpx.Client) -> float:
+def _counted(platform: Platform) -> float:
     """tailor_client_requests_total for acme-player 7.3.1 on ios."""
-    metrics = http.get(f"{platform.admin_url('public')}/metrics").text
-    labels = ('app="acme-player"', 'version="7.3.1"', 'platform="ios"')
-    for line in metrics.splitlines():
-        if line.startswith("tailor_client_requests_total{") and all(x in line for x in labels):
-            return float(line.rsplit(" ", 1)[1])
-    return 0.0
+    return metric(platform.admin_url("public"), "tailor_client_requests_total",
+                  app="acme-player", version="7.3.1", platform="ios")  # fmt: skip
 
 
 def test_calls_are_counted_by_the_app_and_version_of_the_user_agent(
     platform: Platform, http: httpx.Client, app: Caller
 ) -> None:
-    before = _counted(platform, http)
+    before = _counted(platform)
     response = http.get(
         f"{app.base}/v1/tracks/t1",
         headers={"authorization": f"Bearer {app.token}", "user-agent": "acme-player/7.3.1 (ios)"},
     )
     assert response.status_code == 200
-    assert _counted(platform, http) == before + 1
+    assert _counted(platform) == before + 1

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import re
-
 import httpx
 
+from platforms import metric
 from waveform.supervisor import Platform
 
 from .caller import signed_in
@@ -16,10 +15,8 @@ def _issued(platform: Platform, http: httpx.Client, client: str) -> int:
     return int(stats["issued"].get(client, 0))
 
 
-def _metric_exchanges(platform: Platform, http: httpx.Client, bff: str) -> float:
-    text = http.get(f"{platform.admin_url(bff)}/metrics").text
-    found = re.search(r'^tailor_token_exchanges_total\{outcome="ok"\} (\S+)$', text, re.M)
-    return float(found.group(1)) if found else 0.0
+def _metric_exchanges(platform: Platform, bff: str) -> float:
+    return metric(platform.admin_url(bff), "tailor_token_exchanges_total", outcome="ok")
 
 
 def test_repeated_requests_reuse_cached_internal_tokens(
@@ -38,9 +35,9 @@ def test_a_new_caller_costs_one_exchange_per_upstream_and_the_bff_counts_them(
 ) -> None:
     dave = signed_in(platform, http, "mobile", "dave")  # no tokens yet
     before_service = _issued(platform, http, "bff-mobile")
-    before_metric = _metric_exchanges(platform, http, "mobile")
+    before_metric = _metric_exchanges(platform, "mobile")
     assert dave.get("/v1/playlists/p1").status_code == 200
     issued = _issued(platform, http, "bff-mobile") - before_service
     # users (me, people), playlists, catalog: at most one exchange each, never per call.
     assert 0 < issued <= 3
-    assert _metric_exchanges(platform, http, "mobile") - before_metric == issued
+    assert _metric_exchanges(platform, "mobile") - before_metric == issued

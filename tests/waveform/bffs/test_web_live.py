@@ -24,6 +24,7 @@ import redis
 import websockets
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from platforms import metric
 from tailor.config import deep_merge
 from waveform.seed import PUBLIC_TRACK
 from waveform.supervisor import Platform
@@ -178,9 +179,7 @@ async def test_a_websocket_resumes_after_since(live_platform: Platform, bus: red
 
 
 def _gauge(platform: Platform, name: str) -> float:
-    text = httpx.get(f"{platform.admin_url('web')}/metrics", timeout=10).text
-    [line] = [x for x in text.splitlines() if x.startswith(f"{name} ")]
-    return float(line.split()[-1])
+    return metric(platform.admin_url("web"), name)
 
 
 def _social(platform: Platform, method: str, path: str, user: str) -> httpx.Response:
@@ -312,9 +311,7 @@ def _drain(sock: socket.socket) -> bytes:
 
 def _counter(platform: Platform, name: str) -> float:
     """The web BFF's counter ``name`` (``tailor_live_..._total``) on its admin port."""
-    text = httpx.get(f"{platform.admin_url('web')}/metrics", timeout=10).text
-    [line] = [x for x in text.splitlines() if x.startswith(f"{name} ")]
-    return float(line.split()[-1])
+    return metric(platform.admin_url("web"), name)
 
 
 def _published(platform: Platform) -> float:
