@@ -78,7 +78,7 @@ class LiveConnection(asyncio.Protocol):
         live: Live,
         transport: asyncio.Transport,
         server: Http1Server,
-        tail: bytes = b"",
+        tail: bytes,
         *,
         user: str,
         client: str,
