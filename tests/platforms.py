@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ import httpx
 import pytest
 
 from tailor.dashboard.scrape import parse_samples
+from waiting import serving
 from waveform.ports import free_ports
 from waveform.supervisor import Platform
 
@@ -68,7 +68,7 @@ def another_bff(
     )  # fmt: skip
     try:
         admin_url = f"http://127.0.0.1:{admin}"
-        _healthy(f"{admin_url}/healthz", process)
+        serving(f"{admin_url}/healthz", START_S, process=process)
         yield BffProcess(f"http://127.0.0.1:{port}", admin_url)
     finally:
         process.terminate()
@@ -77,20 +77,6 @@ def another_bff(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-
-
-def _healthy(url: str, process: subprocess.Popen[bytes]) -> None:
-    """Wait (bounded by START_S) until ``url`` answers 200."""
-    end = time.monotonic() + START_S
-    while time.monotonic() < end:
-        assert process.poll() is None, f"the BFF behind {url} exited"
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)  # polling a condition, bounded above
-    raise AssertionError(f"{url} not healthy within {START_S} s")
 
 
 def metric(admin_url: str, name: str, **labels: str) -> float:

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import signal
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import httpx
 import pytest
 
 from platforms import metric
+from waiting import until
 from waveform.supervisor import Platform
 
 COOKIE = "waveform-session"  # the plain-http demo name (docs/security.md)
@@ -50,13 +50,6 @@ def login(base: str, user: str) -> httpx.Response:
         headers={"origin": base},
         timeout=10,
     )
-
-
-def until(done: Callable[[], bool], within_s: float, what: str) -> None:
-    end = time.monotonic() + within_s
-    while not done():
-        assert time.monotonic() < end, f"{what} within {within_s} s"
-        time.sleep(0.05)
 
 
 @pytest.fixture(scope="module")

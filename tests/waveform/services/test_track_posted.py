@@ -14,8 +14,9 @@ import httpx
 import msgspec
 import pytest
 import redis
-from platforms import started
 
+from platforms import started
+from waiting import until
 from waveform.seed import World
 from waveform.services.events import CHANGES_CHANNEL, DOMAIN_STREAM
 from waveform.services.media import default_media
@@ -178,10 +179,8 @@ def test_followers_feeds_are_named_once_the_post_is_visible_whichever_consumer_r
             # still hidden, so no feed has been named.
             assert notices.until(lambda seen: any(map(created(first), seen)))
             follower = sorted(followers)[0].removeprefix("feed:")
-            deadline = time.monotonic() + 5
-            while not _in_feed(posting, client, follower, track_id):
-                assert time.monotonic() < deadline, "the stream never added the post"
-                time.sleep(0.01)
+            until(lambda: _in_feed(posting, client, follower, track_id), 5,
+                  "the stream adding the post", pause_s=0.01)  # fmt: skip
             assert not any(_feeds(n) for n in notices.drain()), notices.seen
         finally:
             posting.kill(last, signal.SIGCONT)
