@@ -11,9 +11,9 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from platforms import started
 from playwright.sync_api import ConsoleMessage, Page, expect
 
+from platforms import started
 from tailor.dashboard.scrape import parse_samples
 from tailor.observe.build_info import VERSION_ENV
 from waveform.services import SERVICES

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 from load_generator import Load, Target
-from platforms import started
 
+from platforms import started
 from waveform.rollout import Build, Gate, Rollout, roll, scrape
 from waveform.seed import partner_demo_key
 from waveform.supervisor import BFFS, Platform, control_path

@@ -9,9 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
+
 from platforms import another_bff, started
 from seeded import open_tracks
-
 from waveform.services import SERVICES
 from waveform.supervisor import Platform
 

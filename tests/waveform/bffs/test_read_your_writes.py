@@ -10,9 +10,9 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+
 from platforms import started
 from seeded import open_tracks
-
 from waveform.services import SERVICES
 from waveform.supervisor import Platform
 

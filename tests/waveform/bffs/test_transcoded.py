@@ -13,18 +13,16 @@ from waveform.bffs.public.catalog import TRACK_FIELDS
 from waveform.seed import PRIVATE_TRACK
 from waveform.supervisor import Platform
 
-from .test_public import _app_token, _get
+from .caller import Caller, public_app
 
 
 @pytest.fixture(scope="module")
-def app_token(platform: Platform, http: httpx.Client) -> str:
-    return _app_token(platform, http)
+def app(platform: Platform, http: httpx.Client) -> Caller:
+    return public_app(platform, http)
 
 
-def test_a_transcoded_route_answers_the_published_fields_only(
-    platform: Platform, http: httpx.Client, app_token: str
-) -> None:
-    response = _get(platform, http, "/v1/catalog/tracks/t1", app_token)
+def test_a_transcoded_route_answers_the_published_fields_only(app: Caller) -> None:
+    response = app.get("/v1/catalog/tracks/t1")
     assert response.status_code == 200, response.text
     track = response.json()
     assert track["id"] == "t1" and isinstance(track["play_count"], int)
@@ -33,33 +31,27 @@ def test_a_transcoded_route_answers_the_published_fields_only(
 
 
 def test_a_batch_keeps_the_order_asked_and_leaves_out_what_the_caller_may_not_see(
-    platform: Platform, http: httpx.Client, app_token: str
+    app: Caller,
 ) -> None:
-    response = _get(platform, http, f"/v1/catalog/tracks?ids=t4,{PRIVATE_TRACK},t1", app_token)
+    response = app.get(f"/v1/catalog/tracks?ids=t4,{PRIVATE_TRACK},t1")
     assert response.status_code == 200, response.text
     assert [t["id"] for t in response.json()["items"]] == ["t4", "t1"]
 
 
-def test_a_hidden_track_is_a_404_problem(
-    platform: Platform, http: httpx.Client, app_token: str
-) -> None:
-    response = _get(platform, http, f"/v1/catalog/tracks/{PRIVATE_TRACK}", app_token)
+def test_a_hidden_track_is_a_404_problem(app: Caller) -> None:
+    response = app.get(f"/v1/catalog/tracks/{PRIVATE_TRACK}")
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/problem+json"
 
 
-def test_an_unknown_query_parameter_is_a_400_naming_it(
-    platform: Platform, http: httpx.Client, app_token: str
-) -> None:
-    response = _get(platform, http, "/v1/catalog/tracks?ids=t1&color=red", app_token)
+def test_an_unknown_query_parameter_is_a_400_naming_it(app: Caller) -> None:
+    response = app.get("/v1/catalog/tracks?ids=t1&color=red")
     assert response.status_code == 400
     assert response.json()["parameter"] == "color"
 
 
-def test_an_ill_typed_query_parameter_is_a_400_naming_it(
-    platform: Platform, http: httpx.Client, app_token: str
-) -> None:
-    response = _get(platform, http, "/v1/catalog/tracks?ids=t1;DROP", app_token)
+def test_an_ill_typed_query_parameter_is_a_400_naming_it(app: Caller) -> None:
+    response = app.get("/v1/catalog/tracks?ids=t1;DROP")
     assert response.status_code == 400
     assert response.json()["parameter"] == "ids"
 

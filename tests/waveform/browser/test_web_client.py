@@ -10,9 +10,9 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from platforms import started
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Response, expect
 
+from platforms import started
 from waveform.supervisor import Platform
 
 #: Enough tracks that alice's stream runs to several pages.

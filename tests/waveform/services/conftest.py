@@ -12,8 +12,8 @@ from collections.abc import Generator, Iterator
 
 import httpx
 import pytest
-from platforms import started
 
+from platforms import started
 from waveform.services import SERVICES
 from waveform.supervisor import Platform
 

@@ -13,9 +13,9 @@ import httpx
 import msgspec
 import pytest
 import redis
+
 from platforms import started
 from seeded import open_tracks
-
 from waveform.seed import PRIVATE_TRACK, World, token_client_secret
 from waveform.services.events import DOMAIN_STREAM
 from waveform.supervisor import Platform
