@@ -22,8 +22,11 @@ test: $(STAMP)
 	$(BIN)/ruff check src platform/src tests benchmarks examples
 	$(BIN)/mypy
 	$(BIN)/pytest
-	# The BFF suite again with users and catalog called over gRPC (docs/grpc.md), and the
-	# fault tests that fault those two (tests/faults/grpcfaultproxy.py).
+	# The BFF suite again with users and catalog called over each RPC wire (docs/grpc.md):
+	# Connect with protobuf (the demo's) and gRPC; and the fault tests that fault those two
+	# (Connect: tests/faults/faultproxy.py, gRPC: tests/faults/grpcfaultproxy.py).
+	WAVEFORM_UPSTREAMS=connect $(BIN)/pytest tests/waveform/bffs
+	WAVEFORM_UPSTREAMS=connect $(BIN)/pytest tests/faults -m users_catalog
 	WAVEFORM_UPSTREAMS=grpc $(BIN)/pytest tests/waveform/bffs
 	WAVEFORM_UPSTREAMS=grpc $(BIN)/pytest tests/faults -m users_catalog
 

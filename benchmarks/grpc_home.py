@@ -8,7 +8,7 @@ The real services run (services only, ephemeral ports); users and catalog answer
 and the Connect protocol from the same routes. The real mobile BFF (full profile, edge cache
 off) runs in this process on uvloop and fetches alice's home with users and catalog called
 per mode: ``http`` (JSON over tailor's HTTP/1.1 transport), ``connect`` (protobuf over the
-same transport, the Connect protocol) and ``grpc`` (grpcio's asyncio client, HTTP/2). The
+same transport, the Connect protocol: the demo's wire) and ``grpc`` (grpcio's asyncio client, HTTP/2). The
 other four services stay JSON in every mode. Measured: this process's CPU time per home (all
 threads: grpcio's own count too); the services are other processes and are not counted.
 Modes run interleaved, medians across rounds. Also reported: the bytes the home's gRPC
@@ -94,7 +94,7 @@ async def bytes_saved(platform: Platform, token: str, secret: str) -> dict[str, 
         counting.received.clear()
         for route in counting.inner.routes["users"].upstreams.values():
             for key, plan in route.plans.items():
-                route.plans[key] = dataclasses.replace(plan, mask=(), json_mask="")
+                route.plans[key] = dataclasses.replace(plan, mask=())
         await drive(bff, token, 1, 1)
         out["whole"] = sum(counting.received.values())
     finally:
@@ -137,7 +137,7 @@ async def measure(platform: Platform, token: str, args: argparse.Namespace) -> d
 
 LABELS = {
     "http": "users and catalog as JSON over HTTP/1.1",
-    "connect": "users and catalog over Connect (JSON codec, HTTP/1.1)",
+    "connect": "users and catalog over Connect (protobuf, HTTP/1.1)",
     "grpc": "users and catalog over gRPC (grpcio, HTTP/2)",
 }
 

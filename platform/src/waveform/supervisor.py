@@ -981,7 +981,9 @@ def demo(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--upstreams",
         choices=UPSTREAM_MODES,
-        default="grpc",
+        # The Connect protocol with protobuf over tailor's HTTP/1.1 transport: the wire that
+        # meets issue 15's CPU budget (docs/grpc.md); grpcio's client does not.
+        default="connect",
         help="how the BFFs call the services with a proto (users, catalog)",
     )
     parser.add_argument(
