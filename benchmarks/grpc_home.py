@@ -8,9 +8,10 @@ The real services run (services only, ephemeral ports); users and catalog answer
 and the Connect protocol from the same routes. The real mobile BFF (full profile, edge cache
 off) runs in this process on uvloop and fetches alice's home with users and catalog called
 per mode: ``http`` (JSON over tailor's HTTP/1.1 transport), ``connect`` (protobuf over the
-same transport, the Connect protocol: the demo's wire) and ``grpc`` (grpcio's asyncio client, HTTP/2). The
-other four services stay JSON in every mode. Measured: this process's CPU time per home (all
-threads: grpcio's own count too); the services are other processes and are not counted.
+same transport, the Connect protocol: the demo's wire) and ``grpc`` (grpcio's asyncio client,
+HTTP/2). The other four services stay JSON in every mode. Measured: this process's CPU time
+per home (all threads: grpcio's own count too); the services are other processes and are not
+counted.
 Modes run interleaved, medians across rounds. Also reported: the bytes the home's gRPC
 calls receive with the read masks its consumed structs ask for, against the whole messages.
 
