@@ -17,9 +17,11 @@ calls receive with the read masks its consumed structs ask for, against the whol
 
 In ``make bench`` (the ``grpc`` scenario of :mod:`benchmarks.run`) the rate against Node is
 measured too (:func:`rps_against_node`): the mobile BFF as its own process on the contender's
-core, users and catalog over gRPC from :mod:`benchmarks.grpc_replay` (the services' gRPC API
-answering from the fixture's recorded JSON, replayed), the rest from the fixture nginx, and
-Node fastify + undici on the same nginx; the same JSON checked, then wrk rounds interleaved.
+core, users and catalog over the demo's wire (:data:`~waveform.supervisor.DEMO_UPSTREAMS`:
+Connect) from :mod:`benchmarks.grpc_replay` (the services' Connect API answering from the
+fixture's recorded JSON, replayed), the rest from the fixture nginx, and Node fastify + undici
+on the same nginx; the same JSON checked, then wrk rounds interleaved. The scenario's target
+row is the demo's wire too (``target``).
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ from benchmarks.contenders import ROOT
 from benchmarks.transports import drive, make
 from tailor.upstream.transport import UpstreamRequest, UpstreamResponse
 from waveform.seed import token_client_secret
-from waveform.supervisor import Platform, free_ports
+from waveform.supervisor import DEMO_UPSTREAMS, Platform, free_ports
 
 MODES = ("http", "connect", "grpc")
 RESULTS = Path(__file__).resolve().parent / "results" / "grpc_home.json"
@@ -171,6 +173,8 @@ def scenario_grpc(bench: Any, upstream: str, work: Path) -> dict[str, Any]:
         "path": contenders.HOME_PATH,
         "contenders": rows,
         "read_mask_bytes": result["read_mask_bytes"],
+        # The row issue 15's budget applies to: the wire the demo runs.
+        "target": DEMO_UPSTREAMS,
         "rounds": args.rounds,
         "requests": args.requests,
         "against_node": against_node,
@@ -178,10 +182,10 @@ def scenario_grpc(bench: Any, upstream: str, work: Path) -> dict[str, Any]:
 
 
 def rps_against_node(bench: Any, upstream: str, work: Path) -> dict[str, Any]:
-    """The home's closed-loop rate with users and catalog over gRPC (the mobile BFF process
-    on the contender's core, those two from :mod:`benchmarks.grpc_replay` on the load core,
-    the rest from the fixture nginx) against Node fastify + undici's (every service from the
-    nginx, JSON), interleaved rounds in this run: both medians and their ratio."""
+    """The home's closed-loop rate with users and catalog over the demo's wire (the mobile BFF
+    process on the contender's core, those two from :mod:`benchmarks.grpc_replay` on the load
+    core, the rest from the fixture nginx) against Node fastify + undici's (every service from
+    the nginx, JSON), interleaved rounds in this run: both medians and their ratio."""
     files = work / "grpc-replay-files.json"
     files.write_text(json.dumps({path: str(file) for path, file in bench.fx.files.items()}))
     ports = dict(zip(RPC, free_ports(len(RPC)), strict=True))
@@ -190,6 +194,7 @@ def rps_against_node(bench: Any, upstream: str, work: Path) -> dict[str, Any]:
     bench.procs.start(
         "grpc-replay",
         [sys.executable, "-m", "benchmarks.grpc_replay", "--files", str(files),
+         f"--wire={DEMO_UPSTREAMS}",
          *(f"--port={name}={port}" for name, port in ports.items())],
         cpu=bench.load_cpu,
         cwd=ROOT,
@@ -197,7 +202,7 @@ def rps_against_node(bench: Any, upstream: str, work: Path) -> dict[str, Any]:
     for port in ports.values():
         _wait_listening(bench, "grpc-replay", port)
     cpu = str(bench.contender_cpu)
-    rpc = {name: f"grpc://127.0.0.1:{port}" for name, port in ports.items()}
+    rpc = {name: f"{DEMO_UPSTREAMS}://127.0.0.1:{port}" for name, port in ports.items()}
     cs = [contenders.tailor_full(upstream, work, cpu, rpc=rpc), contenders.node(upstream, cpu)]
     bench.start("grpc", cs, cpu)
     try:
