@@ -3,6 +3,7 @@ in CPU per home (issue 15's budget: at most 1.25x).
 
     python -m benchmarks.grpc_home                   # 5 interleaved rounds x 600 homes
     python -m benchmarks.grpc_home --rounds 3 --requests 300 --modes http,connect
+    python -m benchmarks.grpc_home --instructions    # valgrind's count per home, by mode
 
 The real services run (services only, ephemeral ports); users and catalog answer JSON, gRPC
 and the Connect protocol from the same routes. The real mobile BFF (full profile, edge cache
@@ -14,6 +15,13 @@ per home (all threads: grpcio's own count too); the services are other processes
 counted.
 Modes run interleaved, medians across rounds. Also reported: the bytes the home's gRPC
 calls receive with the read masks its consumed structs ask for, against the whole messages.
+
+Timed CPU on a shared machine moves with its load; ``--instructions`` counts instead (as
+:mod:`benchmarks.instructions` does for the fixture home): the BFF in a child process under
+``valgrind --tool=callgrind``, one home at a time, run twice with 20 and 60 homes after the
+same warm-up, the difference over 40 the instructions of one home. One at a time, the count
+leaves out what concurrency and the upstreams' pace do to the loop's wake-ups, which the timed
+figure includes.
 
 In ``make bench`` (the ``grpc`` scenario of :mod:`benchmarks.run`) the rate against Node is
 measured too (:func:`rps_against_node`): the mobile BFF as its own process on the contender's
@@ -32,8 +40,11 @@ import contextlib
 import dataclasses
 import json
 import os
+import re
+import shutil
 import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -44,6 +55,7 @@ import uvloop
 
 from benchmarks import contenders, fixture
 from benchmarks.contenders import ROOT
+from benchmarks.instructions import STEADY
 from benchmarks.transports import drive, make
 from tailor.upstream.transport import UpstreamRequest, UpstreamResponse
 from waveform.seed import token_client_secret
@@ -246,6 +258,46 @@ def run_measurement(args: argparse.Namespace, data: Path) -> dict[str, Any]:
             os.sched_setaffinity(0, before)
 
 
+#: The homes of the two counted runs of --instructions (after the same warm-up).
+COUNTED = (20, 60)
+_COLLECTED = re.compile(r"Collected : (\d+)")
+
+
+def count_instructions(platform: Platform, token: str, modes: list[str]) -> dict[str, int]:
+    """Instructions of the BFF per home, by mode (see the module's docstring)."""
+    secret = token_client_secret(platform.seed, "bff-mobile")
+    out: dict[str, int] = {}
+    with tempfile.TemporaryDirectory() as work:
+        for mode in modes:
+            spec = Path(work) / f"{mode}.json"
+            spec.write_text(json.dumps({"upstreams": upstreams(platform, mode), "token": token,
+                                        "secret": secret}))  # fmt: skip
+            totals = []
+            for homes in COUNTED:
+                argv = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
+                        sys.executable, "-m", "benchmarks.grpc_home", "--child", str(spec),
+                        "--requests", str(homes)]  # fmt: skip
+                env = {**os.environ, "PYTHONHASHSEED": "0"}  # the same dict layouts each run
+                done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=1800)
+                found = _COLLECTED.search(done.stderr)
+                if done.returncode != 0 or found is None:
+                    raise RuntimeError(f"{mode}: the counted run failed:\n{done.stderr[-3000:]}")
+                totals.append(int(found.group(1)))
+            out[mode] = (totals[1] - totals[0]) // (COUNTED[1] - COUNTED[0])
+            print(f"{mode}: {out[mode]:,} instructions per home", flush=True)
+    return out
+
+
+async def child(spec: dict[str, Any], homes: int) -> None:
+    """The counted BFF: 10 homes of warm-up, then ``homes``, one at a time."""
+    bff = make(spec["upstreams"], "http1", secret=spec["secret"], config=STEADY)
+    try:
+        await drive(bff, spec["token"], 10, 1)
+        await drive(bff, spec["token"], homes, 1)
+    finally:
+        await bff.shutdown()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.grpc_home")
     parser.add_argument("--rounds", type=int, default=5)
@@ -253,8 +305,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--modes", default=",".join(MODES))
     parser.add_argument("--no-save", action="store_true")
+    parser.add_argument("--instructions", action="store_true", help="count with callgrind")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.modes = args.modes.split(",")
+    if args.child:
+        uvloop.run(child(json.loads(Path(args.child).read_text()), args.requests))
+        return 0
+    if args.instructions:
+        if shutil.which("valgrind") is None:
+            raise SystemExit("--instructions needs valgrind: apt-get install -y valgrind")
+        with (
+            tempfile.TemporaryDirectory() as data,
+            Platform(data, ephemeral=True, scale=2000, components="services") as platform,
+        ):
+            token, _ = asyncio.run(fixture._record_home(platform))
+            counts = count_instructions(platform, token, args.modes)
+        base = counts.get("http")
+        ratios = {m: round(n / base, 3) for m, n in counts.items()} if base else {}
+        print(json.dumps({"instructions_per_home": counts, "ratio_to_http": ratios}, indent=2))
+        return 0
     with (
         tempfile.TemporaryDirectory() as data,
         Platform(data, ephemeral=True, scale=2000, components="services") as platform,
