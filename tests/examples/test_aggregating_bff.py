@@ -30,7 +30,9 @@ def _client(upstreams: CannedUpstreams) -> TestClient:
     return TestClient(build(build_config(PROFILE)), upstreams)
 
 
-async def test_the_profile_screen_aggregates_the_user_and_their_tracks(upstreams) -> None:
+async def test_the_profile_screen_aggregates_the_user_and_their_tracks(
+    upstreams: CannedUpstreams,
+) -> None:
     async with _client(upstreams) as client:
         response = await client.get("/v1/profile", headers=ISSUER.bearer("u1"))
     assert response.status == 200
@@ -41,14 +43,16 @@ async def test_the_profile_screen_aggregates_the_user_and_their_tracks(upstreams
     }
 
 
-async def test_the_tracks_call_carries_the_callers_id_and_the_typed_limit(upstreams) -> None:
+async def test_the_tracks_call_carries_the_callers_id_and_the_typed_limit(
+    upstreams: CannedUpstreams,
+) -> None:
     async with _client(upstreams) as client:
         await client.get("/v1/profile", query={"tracks": "2"}, headers=ISSUER.bearer("u1"))
     [tracks] = [r for r in upstreams.requests if r.upstream == "tracks"]
     assert tracks.url.endswith("/tracks?owner=u1&limit=2")
 
 
-async def test_losing_the_tracks_still_answers_marked_degraded(upstreams) -> None:
+async def test_losing_the_tracks_still_answers_marked_degraded(upstreams: CannedUpstreams) -> None:
     upstreams.answer("tracks", "/tracks", {"error": "down"}, status=503)
     async with _client(upstreams) as client:
         response = await client.get("/v1/profile", headers=ISSUER.bearer("u1"))
@@ -57,7 +61,7 @@ async def test_losing_the_tracks_still_answers_marked_degraded(upstreams) -> Non
     assert response.header("tailor-degraded") == "tracks;reason=status"
 
 
-async def test_losing_the_user_is_a_502_problem(upstreams) -> None:
+async def test_losing_the_user_is_a_502_problem(upstreams: CannedUpstreams) -> None:
     upstreams.answer("users", "/users/u1", {"error": "down"}, status=503)
     async with _client(upstreams) as client:
         response = await client.get("/v1/profile", headers=ISSUER.bearer("u1"))
@@ -65,7 +69,7 @@ async def test_losing_the_user_is_a_502_problem(upstreams) -> None:
     assert response.header("content-type") == "application/problem+json"
 
 
-async def test_a_limit_out_of_range_is_a_400_naming_it(upstreams) -> None:
+async def test_a_limit_out_of_range_is_a_400_naming_it(upstreams: CannedUpstreams) -> None:
     async with _client(upstreams) as client:
         response = await client.get(
             "/v1/profile", query={"tracks": "500"}, headers=ISSUER.bearer("u1")
@@ -74,7 +78,7 @@ async def test_a_limit_out_of_range_is_a_400_naming_it(upstreams) -> None:
     assert json.loads(response.body)["parameter"] == "tracks"
 
 
-async def test_a_caller_without_a_token_is_refused_with_401(upstreams) -> None:
+async def test_a_caller_without_a_token_is_refused_with_401(upstreams: CannedUpstreams) -> None:
     async with _client(upstreams) as client:
         response = await client.get("/v1/profile")
     assert response.status == 401
@@ -83,7 +87,7 @@ async def test_a_caller_without_a_token_is_refused_with_401(upstreams) -> None:
 
 
 async def test_a_callers_second_request_is_a_cache_hit_without_upstream_calls(
-    upstreams,
+    upstreams: CannedUpstreams,
 ) -> None:
     async with _client(upstreams) as client:
         first = await client.get("/v1/profile", headers=ISSUER.bearer("u1"))
@@ -93,7 +97,9 @@ async def test_a_callers_second_request_is_a_cache_hit_without_upstream_calls(
     assert len([r for r in upstreams.requests if r.upstream == "users"]) == 1
 
 
-async def test_the_example_serves_its_openapi_document_with_the_profile_screen(upstreams) -> None:
+async def test_the_example_serves_its_openapi_document_with_the_profile_screen(
+    upstreams: CannedUpstreams,
+) -> None:
     async with _client(upstreams) as client:
         response = await client.get("/openapi.json")
     assert response.status == 200

@@ -4,32 +4,15 @@ transport seam)."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import AsyncIterator
-from pathlib import Path
-from types import ModuleType
 
+import command_bff
 import pytest
 
 from tailor import BFF, build_config
 from tailor.testing import call
 from tailor.upstream.mock import MockTransport
 from tailor.upstream.transport import UpstreamRequest, UpstreamResponse
-
-EXAMPLE = Path(__file__).parents[2] / "examples" / "command_bff.py"
-
-
-def load_example() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("command_bff", EXAMPLE)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # msgspec resolves the structs' annotations through it
-    spec.loader.exec_module(module)
-    return module
-
-
-command_bff = load_example()
 
 
 class Services:
@@ -61,7 +44,9 @@ async def served() -> AsyncIterator[tuple[BFF, Services]]:
     await bff.shutdown()
 
 
-async def test_a_retried_like_is_answered_without_liking_twice(served) -> None:
+async def test_a_retried_like_is_answered_without_liking_twice(
+    served: tuple[BFF, Services],
+) -> None:
     bff, services = served
     key = {"idempotency-key": '"retry-1"'}
     first = await call(bff, "POST", "/v1/tracks/t1/like", headers=key)
@@ -69,21 +54,25 @@ async def test_a_retried_like_is_answered_without_liking_twice(served) -> None:
     assert first.body == again.body and services.likes == 1
 
 
-async def test_an_edit_with_the_current_version_answers_the_next_one(served) -> None:
+async def test_an_edit_with_the_current_version_answers_the_next_one(
+    served: tuple[BFF, Services],
+) -> None:
     bff, _ = served
     headers = {"if-match": '"v1"', "content-type": "application/json"}
     response = await call(bff, "PATCH", "/v1/playlists/p1", headers=headers, body=b'{"title":"B"}')
     assert (response.status, response.header("etag")) == (200, '"v2"')
 
 
-async def test_an_edit_based_on_a_stale_version_is_the_services_412(served) -> None:
+async def test_an_edit_based_on_a_stale_version_is_the_services_412(
+    served: tuple[BFF, Services],
+) -> None:
     bff, _ = served
     headers = {"if-match": '"v0"', "content-type": "application/json"}
     response = await call(bff, "PATCH", "/v1/playlists/p1", headers=headers, body=b'{"title":"B"}')
     assert response.status == 412
 
 
-async def test_an_edit_without_if_match_is_428(served) -> None:
+async def test_an_edit_without_if_match_is_428(served: tuple[BFF, Services]) -> None:
     bff, _ = served
     headers = {"content-type": "application/json"}
     response = await call(bff, "PATCH", "/v1/playlists/p1", headers=headers, body=b"{}")

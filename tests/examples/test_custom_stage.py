@@ -3,33 +3,19 @@ in-process and as the process the guide starts."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
-from types import ModuleType
 
+import custom_stage
 import pytest
 
 from tailor import BFF, ConfigError, Request, Response, build_config
 from tailor.config import deep_merge
 
-EXAMPLE = Path(__file__).parents[2] / "examples" / "custom_stage.py"
-
-
-def load_example() -> ModuleType:
-    # The examples are files a reader copies, not a package: loaded from their path.
-    spec = importlib.util.spec_from_file_location("custom_stage", EXAMPLE)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # msgspec resolves the settings' annotations through it
-    spec.loader.exec_module(module)
-    return module
-
-
-custom_stage = load_example()
+EXAMPLE = Path(custom_stage.__file__)
 
 
 @pytest.fixture

@@ -81,8 +81,9 @@ def _env(path: Path) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(path)}
 
 
-def _run(args: list[str | Path], cwd: Path) -> str:
-    done = subprocess.run(
+def _exec(args: list[str | Path], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``args`` run in ``cwd``, with ``cwd`` as the only extra import path."""
+    return subprocess.run(
         [str(a) for a in args],
         cwd=cwd,
         env=_env(cwd),
@@ -90,6 +91,11 @@ def _run(args: list[str | Path], cwd: Path) -> str:
         text=True,
         timeout=STEP_TIMEOUT_S,
     )
+
+
+def _run(args: list[str | Path], cwd: Path) -> str:
+    """The output of ``args``, which must succeed."""
+    done = _exec(args, cwd)
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout
 
@@ -202,36 +208,17 @@ def test_a_minimal_bff_serves_json_from_the_bare_install(served: int) -> None:
     assert json.loads(body) == {"hello": "wheel"}
 
 
-def test_a_config_asking_for_redis_without_the_extra_stops_startup_naming_it(
-    python: Path, work: Path
+@pytest.mark.parametrize(
+    ("module", "named"),
+    [("needs_redis", ["state.redis_url", "tailor[redis]"]), ("needs_live", ["tailor[live]"])],
+    ids=["redis", "live"],
+)
+def test_a_config_asking_for_an_extra_it_lacks_stops_startup_naming_it(
+    python: Path, work: Path, module: str, named: list[str]
 ) -> None:
-    done = subprocess.run(
-        [python, "-m", "needs_redis"],
-        cwd=work,
-        env=_env(work),
-        capture_output=True,
-        text=True,
-        timeout=STEP_TIMEOUT_S,
-    )
-    assert done.returncode == 2
-    assert "state.redis_url" in done.stderr
-    assert "tailor[redis]" in done.stderr
-    assert "Traceback" not in done.stderr
-
-
-def test_a_live_websocket_route_without_the_extra_stops_startup_naming_it(
-    python: Path, work: Path
-) -> None:
-    done = subprocess.run(
-        [python, "-m", "needs_live"],
-        cwd=work,
-        env=_env(work),
-        capture_output=True,
-        text=True,
-        timeout=STEP_TIMEOUT_S,
-    )
+    done = _exec([python, "-m", module], work)
     assert done.returncode == 2, done.stderr[-2000:]
-    assert "tailor[live]" in done.stderr
+    assert all(name in done.stderr for name in named), done.stderr[-2000:]
     assert "Traceback" not in done.stderr
 
 

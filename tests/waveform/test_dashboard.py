@@ -8,10 +8,10 @@ and the dashboard, refreshing every REFRESH_S; nothing restarts a component that
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
+from platforms import started
 from playwright.sync_api import ConsoleMessage, Page, expect
 
 from tailor.dashboard.scrape import parse_samples
@@ -27,13 +27,17 @@ OLD_BUILD = "0.0.9-old"
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    data_dir: Path = tmp_path_factory.mktemp("waveform-dashboard")
-    with Platform(
-        data_dir, ephemeral=True, scale=200, components=[*SERVICES, "mobile", "web"],
-        env={"web": {VERSION_ENV: OLD_BUILD}}, heal=False,
-        dashboard=True, dashboard_refresh_s=REFRESH_S, startup_timeout=40,
-    ) as p:  # fmt: skip
-        assert not p.failures, [f.describe() for f in p.failures.values()]
+    with started(
+        tmp_path_factory,
+        "waveform-dashboard",
+        scale=200,
+        components=[*SERVICES, "mobile", "web"],
+        env={"web": {VERSION_ENV: OLD_BUILD}},
+        heal=False,
+        dashboard=True,
+        dashboard_refresh_s=REFRESH_S,
+        startup_timeout=40,
+    ) as p:
         yield p
 
 

@@ -12,21 +12,16 @@ hides the track, failing closed), and the stream service adds it to followers' f
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import httpx
 import pytest
+from bffs.caller import signed_in
 
+from platforms import another_bff, metric, started
 from waveform.services import SERVICES
-from waveform.supervisor import Platform, free_ports
+from waveform.supervisor import Platform
 
 SCALE = 2000
 WITHIN_S = 1.0
@@ -41,82 +36,33 @@ class Instance:
         self.admin_url = admin_url
         self.path = path  # the cached screen that shows alice's feed
 
-    def metric(self, http: httpx.Client, name: str, **labels: str) -> float:
-        text = http.get(f"{self.admin_url}/metrics").text
-        total = 0.0
-        for line in text.splitlines():
-            if not line.startswith(name + "{") and not line.startswith(name + " "):
-                continue
-            if all(f'{k}="{v}"' in line for k, v in labels.items()):
-                total += float(line.rsplit(" ", 1)[1])
-        return total
-
-    def upstream_calls(self, http: httpx.Client) -> float:
-        return self.metric(http, "tailor_upstream_requests_total")
+    def upstream_calls(self) -> float:
+        return metric(self.admin_url, "tailor_upstream_requests_total")
 
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    data_dir: Path = tmp_path_factory.mktemp("waveform-invalidation")
-    with Platform(data_dir, ephemeral=True, scale=SCALE, redis=True,
-                  components=[*SERVICES, "mobile", "web"]) as p:  # fmt: skip
-        assert not p.failures, [f.describe() for f in p.failures.values()]
+    with started(
+        tmp_path_factory,
+        "waveform-invalidation",
+        scale=SCALE,
+        redis=True,
+        components=[*SERVICES, "mobile", "web"],
+    ) as p:
         yield p
 
 
 @pytest.fixture(scope="module")
 def second_mobile(platform: Platform) -> Iterator[Instance]:
     """Another mobile instance: the same config (same Redis), other ports."""
-    port, admin = free_ports(2)
-    config = platform.bff_config("mobile")
-    config["listen"] = {**config["listen"], "port": port}  # type: ignore[dict-item]
-    config["admin"] = {**config["admin"], "port": admin}  # type: ignore[dict-item]
-    path = platform.data_dir / "bff-mobile-2.json"
-    path.write_text(json.dumps(config))
-    env = {**os.environ, **platform.components["mobile"].env}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "waveform.bffs.mobile", "--config", str(path)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )  # fmt: skip
-    try:
-        _await_health(f"http://127.0.0.1:{admin}/healthz", proc)
-        yield Instance("mobile-2", f"http://127.0.0.1:{port}",
-                       f"http://127.0.0.1:{admin}", "/v1/home")  # fmt: skip
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def _await_health(url: str, proc: subprocess.Popen[bytes], within_s: float = 20.0) -> None:
-    deadline = time.monotonic() + within_s
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, "the second mobile instance exited"
-        try:
-            with urllib.request.urlopen(url, timeout=0.5) as resp:
-                if resp.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.05)
-    raise AssertionError(f"{url} not healthy within {within_s} s")
+    with another_bff(platform, "mobile") as process:
+        yield Instance("mobile-2", process.url, process.admin_url, "/v1/home")
 
 
 @pytest.fixture(scope="module")
 def http() -> Iterator[httpx.Client]:
     with httpx.Client(timeout=10) as client:
         yield client
-
-
-def _login(http: httpx.Client, base: str, path: str, user: str) -> str:
-    response = http.post(f"{base}{path}", json={"grant_type": "password", "username": user,
-                                                "password": f"wave-{user}"})  # fmt: skip
-    assert response.status_code == 200, response.text
-    return str(response.json()["access_token"])
 
 
 @pytest.fixture(scope="module")
@@ -134,8 +80,8 @@ def reader(
 ) -> Callable[[Instance], httpx.Response]:
     """alice's read of her feed screen on an instance."""
     tokens = {
-        "mobile": _login(http, platform.url("mobile"), "/v1/auth/token", "alice"),
-        "web": _login(http, platform.url("web"), "/api/auth/token", "alice"),
+        "mobile": signed_in(platform, http, "mobile", "alice").token,
+        "web": signed_in(platform, http, "web", "alice").token,
     }
 
     def read(instance: Instance) -> httpx.Response:
@@ -181,10 +127,10 @@ def test_a_second_read_is_a_cache_hit_that_reaches_no_upstream(
 ) -> None:
     for instance in instances:
         reader(instance)  # warm
-        before = instance.upstream_calls(http)
+        before = instance.upstream_calls()
         again = reader(instance)
         assert again.headers["x-cache"] == "hit", instance.name
-        assert instance.upstream_calls(http) == before, instance.name
+        assert instance.upstream_calls() == before, instance.name
 
 
 def test_a_post_shows_on_every_instance_within_a_second_and_then_reads_hit_again(

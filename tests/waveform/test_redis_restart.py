@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import signal
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import pytest
 
+from platforms import metric
+from waiting import until
 from waveform.supervisor import Platform
 
 COOKIE = "waveform-session"  # the plain-http demo name (docs/security.md)
@@ -49,23 +50,6 @@ def login(base: str, user: str) -> httpx.Response:
         headers={"origin": base},
         timeout=10,
     )
-
-
-def metric(admin: str, name: str, labels: str = "") -> float:
-    """The sum of a metric's samples (those whose labels contain ``labels``) on an admin port."""
-    text = httpx.get(f"{admin}/metrics", timeout=10).text
-    return sum(
-        float(line.rsplit(" ", 1)[1])
-        for line in text.splitlines()
-        if line.startswith((name + " ", name + "{")) and labels in line
-    )
-
-
-def until(done: Callable[[], bool], within_s: float, what: str) -> None:
-    end = time.monotonic() + within_s
-    while not done():
-        assert time.monotonic() < end, f"{what} within {within_s} s"
-        time.sleep(0.05)
 
 
 @pytest.fixture(scope="module")
@@ -141,5 +125,5 @@ def test_the_web_bff_counts_the_outage_on_its_admin_port(outage: Outage) -> None
 
 def test_the_cache_invalidation_subscriber_subscribes_again(outage: Outage) -> None:
     admin = outage.platform.admin_url("web")
-    name, connected = "tailor_cache_invalidation_connects_total", 'outcome="connected"'
-    until(lambda: metric(admin, name, connected) >= 2, 15, "a second subscription")
+    name = "tailor_cache_invalidation_connects_total"
+    until(lambda: metric(admin, name, outcome="connected") >= 2, 15, "a second subscription")

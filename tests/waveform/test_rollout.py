@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from load_generator import Load, Target
+from platforms import started
 
 from waveform.rollout import Build, Gate, Rollout, roll, scrape
 from waveform.seed import partner_demo_key
@@ -29,17 +30,15 @@ ROLL_TIMEOUT_S = 150
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    data_dir = tmp_path_factory.mktemp("rollout")
-    with Platform(
-        data_dir,
-        ephemeral=True,
+    with started(
+        tmp_path_factory,
+        "rollout",
         scale=200,
         redis=True,
         tls_listeners=True,
         control=True,
         startup_timeout=60,
     ) as p:
-        assert not p.failures, [f.describe() for f in p.failures.values()]
         yield p
 
 

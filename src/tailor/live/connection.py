@@ -78,6 +78,7 @@ class LiveConnection(asyncio.Protocol):
         live: Live,
         transport: asyncio.Transport,
         server: Http1Server,
+        tail: bytes,
         *,
         user: str,
         client: str,
@@ -117,6 +118,12 @@ class LiveConnection(asyncio.Protocol):
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, settings.send_buffer_bytes)
         server.connections.add(self)
+        self._opened(tail)
+
+    def _opened(self, tail: bytes) -> None:
+        """What the protocol says first, and what it makes of ``tail`` (bytes the client sent
+        after its request)."""
+        raise NotImplementedError
 
     # -- events out ------------------------------------------------------------------------
 

@@ -14,11 +14,7 @@ from tailor.live.connection import GAP, LiveConnection
 from tailor.live.frames import SSE_PING, sse_event, sse_retry
 
 if TYPE_CHECKING:
-    import asyncio
-
-    from tailor.live.endpoint import Live
     from tailor.live.hub import Event
-    from tailor.serve.http1 import Http1Server
 
 HEADERS = [
     ("content-type", "text/event-stream"),
@@ -34,24 +30,9 @@ class EventStreamConnection(LiveConnection):
 
     __slots__ = ()
 
-    def __init__(
-        self,
-        live: Live,
-        transport: asyncio.Transport,
-        server: Http1Server,
-        tail: bytes,
-        *,
-        user: str,
-        client: str,
-        session_id: str = "",
-        resuming: bool = False,
-        expires_at: float = 0.0,
-    ) -> None:
-        super().__init__(
-            live, transport, server, user=user, client=client, session_id=session_id,
-            resuming=resuming, expires_at=expires_at,
-        )  # fmt: skip
-        transport.write(sse_retry(live.settings.reconnect_min_ms))
+    def _opened(self, tail: bytes) -> None:
+        if self._transport is not None:
+            self._transport.write(sse_retry(self._live.settings.reconnect_min_ms))
 
     def _frame(self, event: Event) -> bytes:
         return event.sse

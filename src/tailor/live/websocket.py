@@ -20,11 +20,7 @@ from tailor.live.connection import GAP, TOO_BIG, LiveConnection
 from tailor.live.frames import PING, WS_PING, ws_close, ws_control, ws_pong, ws_text
 
 if TYPE_CHECKING:
-    import asyncio
-
-    from tailor.live.endpoint import Live
     from tailor.live.hub import Event
-    from tailor.serve.http1 import Http1Server
 
 _GAP_FRAME = ws_text(GAP)
 
@@ -43,26 +39,12 @@ class WebSocketConnection(LiveConnection):
 
     __slots__ = ("_message", "_reader")
 
-    def __init__(
-        self,
-        live: Live,
-        transport: asyncio.Transport,
-        server: Http1Server,
-        tail: bytes,
-        *,
-        user: str,
-        client: str,
-        session_id: str = "",
-        resuming: bool = False,
-        expires_at: float = 0.0,
-    ) -> None:
-        super().__init__(
-            live, transport, server, user=user, client=client, session_id=session_id,
-            resuming=resuming, expires_at=expires_at,
-        )  # fmt: skip
+    def _opened(self, tail: bytes) -> None:
         self._reader: Connection | None = None
         self._message = 0  # bytes of the message being received
-        transport.resume_reading()  # paused by the server when it saw the upgrade
+        transport = self._transport
+        if transport is not None:
+            transport.resume_reading()  # paused by the server when it saw the upgrade
         if tail:
             self.data_received(tail)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from tailor.live.connection import LiveConnection
 from tailor.live.frames import WS_PING
@@ -77,14 +77,25 @@ class FakeLive:
         return 1234
 
 
-def _ws(**settings: Any) -> tuple[WebSocketConnection, FakeTransport, FakeServer]:
+C = TypeVar("C", bound=LiveConnection)
+
+
+def _open(
+    protocol: type[C], live: FakeLive | None = None, **options: Any
+) -> tuple[C, FakeTransport, FakeServer]:
+    """A connection of ``protocol`` after its hand-over, for u1; ``options`` are the
+    connection's own (session_id, resuming, expires_at)."""
     transport, server = FakeTransport(), FakeServer()
-    live = FakeLive(**settings)
-    conn = WebSocketConnection(
-        cast(Any, live), cast(asyncio.Transport, transport), cast(Any, server), b"",
-        user="u1", client="127.0.0.1",
+    conn = protocol(
+        cast(Any, live or FakeLive()), cast(asyncio.Transport, transport), cast(Any, server),
+        b"", user="u1", client="127.0.0.1", **options,
     )  # fmt: skip
     return conn, transport, server
+
+
+def _ws(**settings: Any) -> tuple[WebSocketConnection, FakeTransport, FakeServer]:
+    """A WebSocket with ``settings`` for its live routes."""
+    return _open(WebSocketConnection, FakeLive(**settings))
 
 
 def _event(n: int) -> Event:
@@ -217,10 +228,8 @@ def test_an_unanswered_close_is_aborted_at_the_deadline() -> None:
 
 
 def test_the_session_is_checked_when_its_time_comes() -> None:
-    transport, server = FakeTransport(), FakeServer()
     live = FakeLive(session_check_s=30, ping_interval_s=60)
-    conn = WebSocketConnection(cast(Any, live), cast(Any, transport), cast(Any, server), b"",
-                               user="u1", client="c", session_id="s1")  # fmt: skip
+    conn, _, server = _open(WebSocketConnection, live, session_id="s1")
     assert conn.deadline == server.loop.now + 30
     server.loop.now += 30
     conn.expire()
@@ -228,9 +237,7 @@ def test_the_session_is_checked_when_its_time_comes() -> None:
 
 
 def test_events_arriving_during_a_replay_follow_it_without_repeats() -> None:
-    transport, server = FakeTransport(), FakeServer()
-    conn = WebSocketConnection(cast(Any, FakeLive()), cast(Any, transport), cast(Any, server),
-                               b"", user="u1", client="c", resuming=True)  # fmt: skip
+    conn, transport, _ = _open(WebSocketConnection, resuming=True)
     conn.deliver(_event(2))
     conn.deliver(_event(3))
     conn.replayed([_event(1), _event(2)])
@@ -238,17 +245,27 @@ def test_events_arriving_during_a_replay_follow_it_without_repeats() -> None:
 
 
 def test_a_replay_that_cannot_be_made_is_a_gap() -> None:
-    transport, server = FakeTransport(), FakeServer()
-    conn = EventStreamConnection(cast(Any, FakeLive()), cast(Any, transport), cast(Any, server),
-                                 b"", user="u1", client="c", resuming=True)  # fmt: skip
+    conn, transport, _ = _open(EventStreamConnection, resuming=True)
     conn.replayed(None)
     assert transport.written[-1] == b'data: {"type": "gap"}\n\n'
 
 
-def test_an_event_stream_stop_names_the_retry_before_closing() -> None:
+def test_an_event_stream_first_names_its_reconnect_time() -> None:
+    _, transport, _ = _open(EventStreamConnection, FakeLive(reconnect_min_ms=1500))
+    assert transport.written == [b"retry: 1500\n\n"]
+
+
+def test_a_websocket_reads_the_frames_that_came_with_its_upgrade() -> None:
     transport, server = FakeTransport(), FakeServer()
-    conn = EventStreamConnection(cast(Any, FakeLive()), cast(Any, transport), cast(Any, server),
-                                 b"", user="u1", client="c")  # fmt: skip
+    WebSocketConnection(
+        cast(Any, FakeLive()), cast(asyncio.Transport, transport), cast(Any, server),
+        _masked(0x9, b"hi"), user="u1", client="127.0.0.1",
+    )  # fmt: skip
+    assert transport.written == [b"\x8a\x02hi"]  # the ping in the tail, answered
+
+
+def test_an_event_stream_stop_names_the_retry_before_closing() -> None:
+    conn, transport, _ = _open(EventStreamConnection)
     conn.shut()
     assert transport.written[-1] == b"retry: 1234\n\n" and transport.closed
 
@@ -278,10 +295,8 @@ def test_a_connection_keeps_no_instance_dict() -> None:
 
 
 def test_a_token_past_its_expiry_closes_the_socket_with_1008() -> None:
-    transport, server = FakeTransport(), FakeServer()
-    conn = WebSocketConnection(cast(Any, FakeLive(ping_interval_s=60)), cast(Any, transport),
-                               cast(Any, server), b"", user="u1", client="c",
-                               expires_at=time.time() + 30)  # fmt: skip
+    live = FakeLive(ping_interval_s=60)
+    conn, transport, server = _open(WebSocketConnection, live, expires_at=time.time() + 30)
     assert conn.deadline <= server.loop.now + 30
     server.loop.now += 30
     conn.expire()
@@ -289,11 +304,8 @@ def test_a_token_past_its_expiry_closes_the_socket_with_1008() -> None:
 
 
 def test_a_session_is_asked_about_at_its_expiry() -> None:
-    transport, server = FakeTransport(), FakeServer()
     live = FakeLive(session_check_s=600, ping_interval_s=60)
-    conn = WebSocketConnection(cast(Any, live), cast(Any, transport), cast(Any, server), b"",
-                               user="u1", client="c", session_id="s1",
-                               expires_at=time.time() + 30)  # fmt: skip
+    conn, _, server = _open(WebSocketConnection, live, session_id="s1", expires_at=time.time() + 30)
     server.loop.now += 30
     conn.expire()
     assert live.checked == [conn]

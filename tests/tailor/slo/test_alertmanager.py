@@ -9,7 +9,6 @@ import shutil
 import socket
 import subprocess
 import threading
-import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,6 +19,7 @@ import pytest
 
 from tailor.slo.routing import alertmanager_config
 from tailor.slo.spec import parse
+from waiting import serving
 
 ALERTMANAGER = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
 pytestmark = pytest.mark.skipif(ALERTMANAGER is None, reason="Debian prometheus-alertmanager")
@@ -85,17 +85,8 @@ def alertmanager(tmp_path: Path, webhooks: Webhooks) -> Iterator[str]:
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
     try:
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/-/ready", timeout=2) as ready:
-                    if ready.status == 200:
-                        break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise
-            time.sleep(0.05)  # polling a condition (the port answering), not a synchronization
+        serving(f"{url}/-/ready", 20, process=process)
         yield url
     finally:
         process.terminate()

@@ -14,7 +14,7 @@ from otlp_receiver import OtlpReceiver
 from waveform.services import SERVICES
 from waveform.supervisor import Platform
 
-from .caller import Caller
+from .caller import Caller, signed_in
 
 SCALE = 2000
 
@@ -72,35 +72,21 @@ def http(platform: Platform) -> Iterator[httpx.Client]:
         yield client
 
 
-def login(http: httpx.Client, bff_url: str, path: str, username: str) -> str:
-    response = http.post(
-        f"{bff_url}{path}",
-        json={"grant_type": "password", "username": username, "password": f"wave-{username}"},
-    )
-    assert response.status_code == 200, response.text
-    token: str = response.json()["access_token"]
-    return token
-
-
 @pytest.fixture(scope="session")
 def mobile_alice(platform: Platform, http: httpx.Client) -> Caller:
-    base = platform.url("mobile")
-    return Caller(http, base, login(http, base, "/v1/auth/token", "alice"))
+    return signed_in(platform, http, "mobile", "alice")
 
 
 @pytest.fixture(scope="session")
 def mobile_bob(platform: Platform, http: httpx.Client) -> Caller:
-    base = platform.url("mobile")
-    return Caller(http, base, login(http, base, "/v1/auth/token", "bob"))
+    return signed_in(platform, http, "mobile", "bob")
 
 
 @pytest.fixture(scope="session")
 def web_alice(platform: Platform, http: httpx.Client) -> Caller:
-    base = platform.url("web")
-    return Caller(http, base, login(http, base, "/api/auth/token", "alice"))
+    return signed_in(platform, http, "web", "alice")
 
 
 @pytest.fixture(scope="session")
 def web_bob(platform: Platform, http: httpx.Client) -> Caller:
-    base = platform.url("web")
-    return Caller(http, base, login(http, base, "/api/auth/token", "bob"))
+    return signed_in(platform, http, "web", "bob")

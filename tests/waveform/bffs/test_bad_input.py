@@ -70,13 +70,20 @@ def test_a_garbage_token_is_a_401_not_a_500(platform: Platform, http: httpx.Clie
     assert 'error="invalid_token"' in response.headers["www-authenticate"]
 
 
-def test_a_web_token_is_refused_by_the_mobile_bff(
-    platform: Platform, http: httpx.Client, web_alice: Caller
+@pytest.mark.parametrize(
+    "caller, bff, path",
+    [("web_alice", "mobile", "/v1/home"), ("mobile_alice", "tv", "/v1/screens/home")],
+)
+def test_a_token_for_another_bff_is_a_401_problem(
+    platform: Platform,
+    http: httpx.Client,
+    request: pytest.FixtureRequest,
+    caller: str,
+    bff: str,
+    path: str,
 ) -> None:
-    response = http.get(
-        f"{platform.url('mobile')}/v1/home",
-        headers={"authorization": f"Bearer {web_alice.token}"},
-    )
+    token = request.getfixturevalue(caller).token  # signed for that BFF's audience
+    response = http.get(f"{platform.url(bff)}{path}", headers={"authorization": f"Bearer {token}"})
     _is_problem(response, 401)
 
 
@@ -133,3 +140,24 @@ def test_metrics_are_on_the_admin_listener_and_not_on_the_public_one(
     metrics = http.get(f"{platform.admin_url('mobile')}/metrics").text
     assert 'tailor_requests_total{method="GET",route="/v1/home",status="200"}' in metrics
     assert 'tailor_upstream_requests_total{outcome="ok",upstream="catalog"}' in metrics
+
+
+@pytest.mark.parametrize("bff, path", [("web", "/api/session"), ("mobile", "/v1/auth/token")])
+def test_a_login_in_a_media_type_it_does_not_take_is_a_415_problem(
+    platform: Platform, http: httpx.Client, bff: str, path: str
+) -> None:
+    base = platform.url(bff)
+    response = http.post(
+        f"{base}{path}", content=b"username=alice", headers={"content-type": "text/plain",
+                                                             "origin": base},
+    )  # fmt: skip
+    _is_problem(response, 415)
+
+
+def test_a_login_that_is_not_json_is_a_400_problem(platform: Platform, http: httpx.Client) -> None:
+    base = platform.url("web")
+    response = http.post(
+        f"{base}/api/session", content=b"{not json",
+        headers={"content-type": "application/json", "origin": base},
+    )  # fmt: skip
+    _is_problem(response, 400)

@@ -4,42 +4,36 @@ is answered 409 while it is held, and the first answers once the gate opens."""
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
 import pytest
+from platforms import another_bff, started
+from seeded import open_tracks
 
-from waveform.seed import World, token_client_secret
 from waveform.services import SERVICES
-from waveform.supervisor import TOKEN_SECRET_ENV, Platform, free_ports
+from waveform.supervisor import Platform
 
-from .caller import Caller
+from .caller import Caller, login
 from .commands_helpers import fresh_key, send
-from .conftest import login
 from .gate import WAIT_S, Gate, gate
 
 SCALE = 500
-_world = World(scale=SCALE)
-_open = {r["track_id"] for r in _world.rights if not r["geo_restricted"]}
-#: A track anyone may see in this world.
-TRACK = next(t["id"] for t in _world.tracks[10:] if not t["private"] and t["id"] in _open)
+#: A track anyone may see in this world (past the seed's fixture tracks other tests use).
+TRACK = next(t for t in open_tracks(SCALE) if int(t[1:]) > 10)
 
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    data_dir: Path = tmp_path_factory.mktemp("waveform-in-flight")
     # Plain HTTP: the gate is an HTTP proxy (the gRPC wire's faults are tailor's own tests).
-    with Platform(data_dir, ephemeral=True, scale=SCALE, upstreams="http",
-                  components=[*SERVICES, "mobile"]) as p:  # fmt: skip
-        assert not p.failures, [f.describe() for f in p.failures.values()]
+    with started(
+        tmp_path_factory,
+        "waveform-in-flight",
+        scale=SCALE,
+        upstreams="http",
+        components=[*SERVICES, "mobile"],
+    ) as p:
         yield p
 
 
@@ -52,35 +46,8 @@ def held(platform: Platform) -> Iterator[Gate]:
 @pytest.fixture(scope="module")
 def mobile(platform: Platform, held: Gate) -> Iterator[str]:
     """A second mobile BFF process, the platform's config but catalog behind the gate."""
-    config = json.loads((platform.data_dir / "bff-mobile.json").read_text())
-    port, admin = free_ports(2)
-    config["listen"]["port"], config["admin"]["port"] = port, admin
-    config["upstreams"]["catalog"] = held.url
-    path = platform.data_dir / "bff-mobile-gated.json"
-    path.write_text(json.dumps(config))
-    env = {**os.environ, TOKEN_SECRET_ENV: token_client_secret(platform.seed, "bff-mobile")}
-    argv = [sys.executable, "-m", "waveform.bffs.mobile", "--config", str(path)]
-    process = subprocess.Popen(argv, env=env, start_new_session=True)
-    try:
-        healthy(f"http://127.0.0.1:{admin}/healthz", process)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(WAIT_S)
-
-
-def healthy(url: str, process: subprocess.Popen[bytes]) -> None:
-    """Wait (bounded) until ``url`` answers 200."""
-    end = time.monotonic() + 20
-    while time.monotonic() < end:
-        assert process.poll() is None, "the gated BFF exited"
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)  # polling a condition, bounded above
-    raise AssertionError(f"{url} never became healthy")
+    with another_bff(platform, "mobile", upstreams={"catalog": held.url}) as process:
+        yield process.url
 
 
 def test_a_duplicate_of_a_command_still_in_flight_is_409(mobile: str, held: Gate) -> None:

@@ -14,31 +14,28 @@ import pytest
 from waveform.seed import GEO_BLOCKED_TRACK, PRIVATE_TRACK
 from waveform.supervisor import Platform
 
-from .caller import Caller
-from .commands_helpers import fresh_key, public_app, public_user, send, web_user
-from .conftest import login
+from .caller import Caller, public_app, public_user, signed_in
+from .commands_helpers import fresh_key, send
 
 
 @pytest.fixture(scope="module")
 def web_carol(platform: Platform, http: httpx.Client) -> Caller:
-    return web_user(platform, http, "carol")
+    return signed_in(platform, http, "web", "carol")
 
 
 @pytest.fixture(scope="module")
 def web_erin(platform: Platform, http: httpx.Client) -> Caller:
-    return web_user(platform, http, "erin")
+    return signed_in(platform, http, "web", "erin")
 
 
 @pytest.fixture(scope="module")
 def mobile_carol(platform: Platform, http: httpx.Client) -> Caller:
-    base = platform.url("mobile")
-    return Caller(http, base, login(http, base, "/v1/auth/token", "carol"))
+    return signed_in(platform, http, "mobile", "carol")
 
 
 @pytest.fixture(scope="module")
 def mobile_erin(platform: Platform, http: httpx.Client) -> Caller:
-    base = platform.url("mobile")
-    return Caller(http, base, login(http, base, "/v1/auth/token", "erin"))
+    return signed_in(platform, http, "mobile", "erin")
 
 
 def visible_to(caller: Caller, prefix: str, track: str) -> None:
@@ -254,7 +251,9 @@ def test_keys_are_per_caller(web_carol: Caller, web_bob: Caller) -> None:
 def test_writes_over_the_users_quota_are_429_with_ratelimit_headers(
     platform: Platform, http: httpx.Client
 ) -> None:
-    dave = web_user(platform, http, "dave")  # a quota of its own: no other test writes as dave
+    dave = signed_in(
+        platform, http, "web", "dave"
+    )  # a quota of its own: no other test writes as dave
     seen = []
     # The profile's user-write quota: a burst of 120, refilled one every 0.5 s (GCRA), so a
     # slow run may get a few more through; bounded all the same.

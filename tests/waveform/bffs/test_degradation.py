@@ -15,7 +15,8 @@ import pytest
 
 from waveform.supervisor import Platform
 
-from .conftest import SCALE, login
+from .caller import login
+from .conftest import SCALE
 
 SLOW_MS = 900  # past the part's 0.3 s timeout, inside nothing the deadline would wait for
 HOME_DEADLINE_S = 1.0

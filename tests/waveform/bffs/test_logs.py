@@ -4,11 +4,11 @@ writes one JSON line per request, and no line anywhere holds a credential or PII
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import httpx
 
+from waiting import until
 from waveform.services import SERVICES
 from waveform.supervisor import BFFS, Platform
 
@@ -19,13 +19,10 @@ PII_KEYS = ("email", "date_of_birth", "phone", "password_hash", "last_login_ip")
 
 def _line_with(path: Path, needle: str, within_s: float = 10.0) -> str:
     """The line of ``path`` holding ``needle``, once the supervisor has written it."""
-    deadline = time.monotonic() + within_s
-    while True:
-        for line in path.read_text().splitlines():
-            if needle in line:
-                return line
-        assert time.monotonic() < deadline, f"no line with {needle} in {path}"
-        time.sleep(0.02)  # polling a file another process appends to: nothing to wait on
+    return until(
+        lambda: next((line for line in path.read_text().splitlines() if needle in line), ""),
+        within_s, f"a line with {needle} in {path}", pause_s=0.02,
+    )  # fmt: skip
 
 
 def test_every_component_logs_to_a_file_under_the_data_directory(platform: Platform) -> None:

@@ -8,7 +8,6 @@ import os
 import ssl
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from tailor.govern.command import load_bff
 from tailor.govern.diff import diff
 from tailor.govern.openapi import render
 from tailor.openapi import openapi_document
+from waiting import serving
 from waveform.seed import partner_demo_key, token_client_secret
 from waveform.supervisor import BFFS, TLS_BFFS, TOKEN_SECRET_ENV, Platform, free_ports
 
@@ -143,25 +143,13 @@ def own_bffs(
             scheme = "https" if name in TLS_BFFS else "http"
             urls[name] = f"{scheme}://127.0.0.1:{port}"
         for name, url in urls.items():
-            _wait_until_serving(url + SERVED_AT[name], _verify(platform))
+            serving(url + SERVED_AT[name], 30, verify=_verify(platform))
         yield urls
     finally:
         for process in processes:
             process.terminate()
         for process in processes:
             process.wait(timeout=10)
-
-
-def _wait_until_serving(url: str, verify: ssl.SSLContext) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(url, verify=verify, timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            if time.monotonic() > deadline:
-                raise
-        time.sleep(0.05)  # polling a condition (the port answering), not a synchronization
 
 
 def _credentials(bff: str, url: str, platform: Platform) -> dict[str, str]:

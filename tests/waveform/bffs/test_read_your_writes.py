@@ -7,33 +7,33 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
+from platforms import started
+from seeded import open_tracks
 
-from waveform.seed import World
 from waveform.services import SERVICES
 from waveform.supervisor import Platform
 
-from .caller import Caller
+from .caller import Caller, signed_in
 from .commands_helpers import send
-from .conftest import login
 
 SCALE = 500
 WITHIN_S = 1.0
-_world = World(scale=SCALE)
-_open = {r["track_id"] for r in _world.rights if not r["geo_restricted"]}
-#: A track anyone may see in this world.
-TRACK = next(t["id"] for t in _world.tracks[10:] if not t["private"] and t["id"] in _open)
+#: A track anyone may see in this world (past the seed's fixture tracks other tests use).
+TRACK = next(t for t in open_tracks(SCALE) if int(t[1:]) > 10)
 
 
 @pytest.fixture(scope="module")
 def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    data_dir: Path = tmp_path_factory.mktemp("waveform-ryw")
-    with Platform(data_dir, ephemeral=True, scale=SCALE, redis=True,
-                  components=[*SERVICES, "mobile", "web"]) as p:  # fmt: skip
-        assert not p.failures, [f.describe() for f in p.failures.values()]
+    with started(
+        tmp_path_factory,
+        "waveform-ryw",
+        scale=SCALE,
+        redis=True,
+        components=[*SERVICES, "mobile", "web"],
+    ) as p:
         yield p
 
 
@@ -55,10 +55,8 @@ def eventually_shows(caller: Caller, path: str, text: str) -> float:
 def test_a_playlist_made_on_web_shows_on_the_callers_cached_mobile_home(
     shared: Platform, client: httpx.Client
 ) -> None:
-    mobile = Caller(client, shared.url("mobile"),
-                    login(client, shared.url("mobile"), "/v1/auth/token", "carol"))  # fmt: skip
-    web = Caller(client, shared.url("web"),
-                 login(client, shared.url("web"), "/api/auth/token", "carol"))  # fmt: skip
+    mobile = signed_in(shared, client, "mobile", "carol")
+    web = signed_in(shared, client, "web", "carol")
     assert mobile.get("/v1/home").status_code == 200  # cached now, for 60 s
     title = f"made on the web {time.time_ns()}"
     created = send(web, "POST", "/api/playlists", {"title": title})
@@ -69,10 +67,8 @@ def test_a_playlist_made_on_web_shows_on_the_callers_cached_mobile_home(
 def test_a_like_on_mobile_shows_on_the_callers_next_web_read(
     shared: Platform, client: httpx.Client
 ) -> None:
-    mobile = Caller(client, shared.url("mobile"),
-                    login(client, shared.url("mobile"), "/v1/auth/token", "erin"))  # fmt: skip
-    web = Caller(client, shared.url("web"),
-                 login(client, shared.url("web"), "/api/auth/token", "erin"))  # fmt: skip
+    mobile = signed_in(shared, client, "mobile", "erin")
+    web = signed_in(shared, client, "web", "erin")
     assert send(mobile, "DELETE", f"/v1/tracks/{TRACK}/like").status_code == 200
     assert web.get(f"/api/tracks/{TRACK}").json()["liked"] is False
     assert send(mobile, "POST", f"/v1/tracks/{TRACK}/like").status_code == 200

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import re
-
 import httpx
 
+from platforms import metric
 from waveform.supervisor import Platform
 
-from .caller import Caller
-from .conftest import login
+from .caller import signed_in
 
 
 def _issued(platform: Platform, http: httpx.Client, client: str) -> int:
@@ -17,17 +15,14 @@ def _issued(platform: Platform, http: httpx.Client, client: str) -> int:
     return int(stats["issued"].get(client, 0))
 
 
-def _metric_exchanges(platform: Platform, http: httpx.Client, bff: str) -> float:
-    text = http.get(f"{platform.admin_url(bff)}/metrics").text
-    found = re.search(r'^tailor_token_exchanges_total\{outcome="ok"\} (\S+)$', text, re.M)
-    return float(found.group(1)) if found else 0.0
+def _metric_exchanges(platform: Platform, bff: str) -> float:
+    return metric(platform.admin_url(bff), "tailor_token_exchanges_total", outcome="ok")
 
 
 def test_repeated_requests_reuse_cached_internal_tokens(
     platform: Platform, http: httpx.Client
 ) -> None:
-    base = platform.url("mobile")
-    erin = Caller(http, base, login(http, base, "/v1/auth/token", "erin"))
+    erin = signed_in(platform, http, "mobile", "erin")
     assert erin.get("/v1/home").status_code == 200  # warms erin's tokens, one per service
     before = _issued(platform, http, "bff-mobile")
     for _ in range(5):
@@ -38,12 +33,11 @@ def test_repeated_requests_reuse_cached_internal_tokens(
 def test_a_new_caller_costs_one_exchange_per_upstream_and_the_bff_counts_them(
     platform: Platform, http: httpx.Client
 ) -> None:
-    base = platform.url("mobile")
-    dave = Caller(http, base, login(http, base, "/v1/auth/token", "dave"))  # no tokens yet
+    dave = signed_in(platform, http, "mobile", "dave")  # no tokens yet
     before_service = _issued(platform, http, "bff-mobile")
-    before_metric = _metric_exchanges(platform, http, "mobile")
+    before_metric = _metric_exchanges(platform, "mobile")
     assert dave.get("/v1/playlists/p1").status_code == 200
     issued = _issued(platform, http, "bff-mobile") - before_service
     # users (me, people), playlists, catalog: at most one exchange each, never per call.
     assert 0 < issued <= 3
-    assert _metric_exchanges(platform, http, "mobile") - before_metric == issued
+    assert _metric_exchanges(platform, "mobile") - before_metric == issued

@@ -7,10 +7,10 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
+from platforms import started
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Response, expect
 
 from waveform.supervisor import Platform
@@ -45,10 +45,10 @@ window.WebSocket = class extends EventTarget {
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    data_dir: Path = tmp_path_factory.mktemp("waveform-browser")
     # A generous startup bound: on a loaded machine sixteen processes start at once.
-    with Platform(data_dir, ephemeral=True, scale=SCALE, redis=True, startup_timeout=60) as p:
-        assert not p.failures, [f.describe() for f in p.failures.values()]
+    with started(
+        tmp_path_factory, "waveform-browser", scale=SCALE, redis=True, startup_timeout=60
+    ) as p:
         yield p
 
 
@@ -95,6 +95,30 @@ def person(browser: Browser, web: str, username: str) -> tuple[BrowserContext, P
     log_in(page, web, username)
     wait_live(page)
     return context, page
+
+
+def post_track_as(browser: Browser, web: str, username: str) -> str:
+    """The title of a track ``username`` just posted, from a profile of their own."""
+    context, page = person(browser, web, username)
+    title = f"Posted {uuid.uuid4().hex[:8]}"
+    try:
+        page.get_by_role("link", name="Post a track").click()
+        page.get_by_label("Title").fill(title)
+        page.get_by_role("button", name="Post track").click()
+        expect(page.get_by_role("heading", name=title)).to_be_visible()
+    finally:
+        context.close()
+    return title
+
+
+def new_playlist(page: Page) -> str:
+    """The title of a playlist just made with the New playlist form, its page now open."""
+    page.get_by_role("link", name="New playlist").click()
+    title = f"Mix {uuid.uuid4().hex[:6]}"
+    page.get_by_label("Title").fill(title)
+    page.get_by_role("button", name="Create playlist").click()
+    expect(page.get_by_role("heading", name=title)).to_be_visible()
+    return title
 
 
 def entries(page: Page) -> int:
@@ -212,15 +236,7 @@ def test_bobs_new_post_appears_live_in_alices_banner(
 ) -> None:
     log_in(page, web, "alice")
     wait_live(page)
-    bob, bobs_page = person(browser, web, "bob")
-    title = f"Live {uuid.uuid4().hex[:8]}"
-    try:
-        bobs_page.get_by_role("link", name="Post a track").click()
-        bobs_page.get_by_label("Title").fill(title)
-        bobs_page.get_by_role("button", name="Post track").click()
-        expect(bobs_page.get_by_role("heading", name=title)).to_be_visible()
-    finally:
-        bob.close()
+    title = post_track_as(browser, web, "bob")
     banner = page.get_by_role("status").filter(has_text="New activity")
     expect(banner).to_contain_text(f"bob posted {title}")
     banner.get_by_role("link", name=title).click()
@@ -234,15 +250,7 @@ def test_without_websockets_the_banner_falls_back_to_server_sent_events(
     with page.expect_request(lambda r: r.url.endswith("/api/live/sse")):
         log_in(page, web, "alice")
     expect(page.locator("body")).to_have_attribute("data-live", "sse")
-    bob, bobs_page = person(browser, web, "bob")
-    title = f"Over SSE {uuid.uuid4().hex[:8]}"
-    try:
-        bobs_page.get_by_role("link", name="Post a track").click()
-        bobs_page.get_by_label("Title").fill(title)
-        bobs_page.get_by_role("button", name="Post track").click()
-        expect(bobs_page.get_by_role("heading", name=title)).to_be_visible()
-    finally:
-        bob.close()
+    title = post_track_as(browser, web, "bob")
     banner = page.get_by_role("status").filter(has_text="New activity")
     expect(banner).to_contain_text(f"bob posted {title}")
 
@@ -273,11 +281,7 @@ def test_logging_out_in_another_tab_ends_this_tabs_live_connection(
 
 def test_a_playlist_is_created_filled_and_reordered(page: Page, web: str) -> None:
     log_in(page, web, "alice")
-    page.get_by_role("link", name="New playlist").click()
-    title = f"Mix {uuid.uuid4().hex[:6]}"
-    page.get_by_label("Title").fill(title)
-    page.get_by_role("button", name="Create playlist").click()
-    expect(page.get_by_role("heading", name=title)).to_be_visible()
+    new_playlist(page)
     for track in ("t1", "t5"):
         page.get_by_label("Add a track by id").fill(track)
         page.get_by_role("button", name="Add track").click()
@@ -289,6 +293,19 @@ def test_a_playlist_is_created_filled_and_reordered(page: Page, web: str) -> Non
     expect(tracks.first.get_by_role("link")).to_have_text(second)
     page.reload()  # the order is the service's, not the page's
     expect(tracks.first.get_by_role("link")).to_have_text(second)
+
+
+def test_a_track_is_added_to_a_playlist_from_its_page_once(page: Page, web: str) -> None:
+    log_in(page, web, "alice")
+    title = new_playlist(page)
+    page.goto(f"{web}/#/tracks/t5")
+    page.get_by_label("Add to playlist").select_option(label=title)
+    add = page.get_by_role("button", name="Add", exact=True)
+    status = page.locator("form.inline").get_by_role("status")
+    add.click()
+    expect(status).to_have_text(f"Added to {title}.")
+    add.click()  # the service's playlist already holds it: not added twice
+    expect(status).to_have_text(f"Already in {title}.")
 
 
 def test_an_edit_from_a_stale_tab_is_refused_and_the_playlist_reloaded(

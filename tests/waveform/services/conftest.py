@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Generator, Iterator
-from pathlib import Path
 
 import httpx
 import pytest
+from platforms import started
 
 from waveform.services import SERVICES
 from waveform.supervisor import Platform
@@ -51,9 +51,7 @@ def bearer(platform: Platform, service: str, subject: str, scope: str = "") -> d
 
 @pytest.fixture(scope="session")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    data_dir: Path = tmp_path_factory.mktemp("waveform-services")
-    with Platform(data_dir, ephemeral=True, scale=SCALE, components="services") as p:
-        assert not p.failures, [f.describe() for f in p.failures.values()]
+    with started(tmp_path_factory, "waveform-services", scale=SCALE, components="services") as p:
         yield p
 
 

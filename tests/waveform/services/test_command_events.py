@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import msgspec
 import pytest
 import redis
+from platforms import started
+from seeded import open_tracks
 
 from waveform.seed import PRIVATE_TRACK, World, token_client_secret
 from waveform.services.events import DOMAIN_STREAM
@@ -26,11 +27,10 @@ SCALE = 200
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    data_dir: Path = tmp_path_factory.mktemp("waveform-commands")
     components = ["tokens", "tracks", "rights", "media", "social", "playlists", "catalog"]
-    with Platform(data_dir, ephemeral=True, scale=SCALE, redis=True,
-                  components=components) as p:  # fmt: skip
-        assert not p.failures, [f.describe() for f in p.failures.values()]
+    with started(
+        tmp_path_factory, "waveform-commands", scale=SCALE, redis=True, components=components
+    ) as p:
         yield p
 
 
@@ -43,10 +43,8 @@ def stream(platform: Platform) -> Iterator[redis.Redis]:
 
 @pytest.fixture(scope="module")
 def visible() -> list[str]:
-    """Tracks anyone may see (public, not geo-restricted) with their owners."""
-    world = World(scale=SCALE)
-    open_rights = {r["track_id"] for r in world.rights if not r["geo_restricted"]}
-    return [t["id"] for t in world.tracks if not t["private"] and t["id"] in open_rights]
+    """Tracks anyone may see (public, not geo-restricted)."""
+    return open_tracks(SCALE)
 
 
 def mark(stream: redis.Redis) -> str:

@@ -15,6 +15,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 
+from waiting import until
 from waveform.seed import token_client_secret
 from waveform.services import SERVICES
 from waveform.services.tokens import KEY_FILE
@@ -124,15 +125,13 @@ def test_a_request_beyond_the_clients_allowance_is_403(
 
 def test_a_refused_exchange_is_logged(platform: Platform, http: httpx.Client) -> None:
     exchange(http, platform, "bff-partner", "accounts", scope="admin")
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        if any(
+    until(
+        lambda: any(
             "bff-partner" in line and "refused" in line
             for line in platform.stderr_tail("tokens", 50)
-        ):
-            return
-        time.sleep(0.05)
-    pytest.fail("the refusal was not logged")
+        ),
+        5, "the refusal logged by tokens",
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize("client, secret", [("bff-mobile", "wrong"), ("nobody", "x")])

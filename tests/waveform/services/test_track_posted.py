@@ -8,7 +8,6 @@ from __future__ import annotations
 import signal
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,6 +15,8 @@ import msgspec
 import pytest
 import redis
 
+from platforms import started
+from waiting import until
 from waveform.seed import World
 from waveform.services.events import CHANGES_CHANNEL, DOMAIN_STREAM
 from waveform.services.media import default_media
@@ -29,11 +30,10 @@ SCALE = 200
 
 @pytest.fixture(scope="module")
 def posting(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    data_dir: Path = tmp_path_factory.mktemp("waveform-posted")
     components = ["tokens", "tracks", "rights", "media", "stream", "catalog"]
-    with Platform(data_dir, ephemeral=True, scale=SCALE, redis=True,
-                  components=components) as p:  # fmt: skip
-        assert not p.failures, [f.describe() for f in p.failures.values()]
+    with started(
+        tmp_path_factory, "waveform-posted", scale=SCALE, redis=True, components=components
+    ) as p:
         yield p
 
 
@@ -179,10 +179,8 @@ def test_followers_feeds_are_named_once_the_post_is_visible_whichever_consumer_r
             # still hidden, so no feed has been named.
             assert notices.until(lambda seen: any(map(created(first), seen)))
             follower = sorted(followers)[0].removeprefix("feed:")
-            deadline = time.monotonic() + 5
-            while not _in_feed(posting, client, follower, track_id):
-                assert time.monotonic() < deadline, "the stream never added the post"
-                time.sleep(0.01)
+            until(lambda: _in_feed(posting, client, follower, track_id), 5,
+                  "the stream adding the post", pause_s=0.01)  # fmt: skip
             assert not any(_feeds(n) for n in notices.drain()), notices.seen
         finally:
             posting.kill(last, signal.SIGCONT)

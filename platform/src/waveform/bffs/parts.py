@@ -9,16 +9,21 @@ from clients). The catalog service decides visibility from the two.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 
 from tailor import Inputs, Part
 from waveform.bffs.consumed import (
+    EMPTY_RECOMMENDATIONS,
+    EMPTY_STREAM,
     EMPTY_TRACKS,
     EMPTY_USERS,
     NO_ENGAGEMENT,
     NO_RELATION,
     CatalogBatch,
     Engagement,
+    Recommendations,
     Relation,
+    StreamPage,
     UserBatch,
     UserRecord,
 )
@@ -102,3 +107,38 @@ def relation_part(needs: tuple[str, ...] = ()) -> Part:
         "relation", "social", "/social/users/{id}/relation", into=Relation,
         needs=needs, required=False, fallback=NO_RELATION, timeout_s=0.3,
     )  # fmt: skip
+
+
+# -- a home: the caller's stream and recommendations, and the tracks they name ---------------
+
+
+def stream_part(limit: int) -> Part:
+    """The first page of the caller's stream: optional, and when the service fails, the last
+    page the caller got (marked stale) rather than an empty one."""
+    return Part(
+        "stream", "stream", "/stream/{user_id}", into=StreamPage, params={"limit": limit},
+        required=False, fallback=EMPTY_STREAM, last_good="user", timeout_s=0.4,
+    )  # fmt: skip
+
+
+def recs_part(limit: int) -> Part:
+    """Tracks recommended to the caller: optional, the last good answer like the stream's."""
+    return Part(
+        "recs", "recommendations", "/recommendations/{user_id}", into=Recommendations,
+        params={"limit": limit}, required=False, fallback=EMPTY_RECOMMENDATIONS,
+        last_good="user", timeout_s=0.3,
+    )  # fmt: skip
+
+
+def home_track_ids(inputs: Inputs) -> list[str]:
+    """The tracks the stream and the recommendations name, stream first."""
+    stream: StreamPage = inputs["stream"]
+    recs: Recommendations = inputs["recs"]
+    return [i.track_id for i in stream.items] + [r.track_id for r in recs.items]
+
+
+def home_tracks_part() -> Part:
+    """The stream's and recommendations' tracks the caller may see, as ``tracks``."""
+    return replace(
+        catalog_batch("tracks", home_track_ids, needs=("stream", "recs")), last_good="user"
+    )

@@ -25,3 +25,30 @@ READ_QUOTAS: dict[str, dict[str, Any]] = {
         "tiers": {"free": 6_000, "standard": 60_000, "first-party": 3_000_000},
     },
 }
+
+#: Failed authentications per client IP, refused before authenticating once over: generous
+#: for carrier NAT, ruinous for a guesser (docs/rate-limiting.md).
+AUTH_FAILURES: dict[str, Any] = {"limit": 100, "window_s": 600}
+#: Requests to the token endpoint per client IP (password guessing).
+SIGN_IN_QUOTA: dict[str, Any] = {"key": "ip", "limit": 60, "window_s": 60, "classes": ["auth"]}
+#: Commands per user.
+WRITE_QUOTA: dict[str, Any] = {"key": "user", "limit": 120, "window_s": 60, "classes": ["write"]}
+
+
+def rate_limit(token_route: str | None, *, writes: bool) -> dict[str, Any]:
+    """A reference BFF's ``rate_limit`` section: the read quotas, failed authentications per
+    IP, the sign-in quota on ``token_route`` (``None``: the BFF signs no one in) and, for a
+    BFF that takes commands (``writes``), the per-user write quota.
+
+    >>> sorted(rate_limit("POST /v1/auth/token", writes=False)["policies"])
+    ['app-read', 'auth-ip', 'user-read']
+    """
+    policies: dict[str, dict[str, Any]] = {}
+    section: dict[str, Any] = {"auth_failures": dict(AUTH_FAILURES), "policies": policies}
+    if token_route is not None:
+        section["route_classes"] = {token_route: "auth"}
+        policies["auth-ip"] = dict(SIGN_IN_QUOTA)
+    if writes:
+        policies["user-write"] = dict(WRITE_QUOTA)
+    policies.update(READ_QUOTAS)
+    return section

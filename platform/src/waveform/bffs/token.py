@@ -17,9 +17,9 @@ from urllib.parse import parse_qsl, unquote
 
 import msgspec
 
-from tailor import BadRequest, HTTPProblem, Json, Request, Unauthorized, json_response
+from tailor import BadRequest, Json, Request, Unauthorized, json_response
 from tailor.chain import Handler
-from tailor.errors import UpstreamStatusError
+from tailor.errors import UnsupportedMediaType, UpstreamStatusError
 from tailor.govern.labels import DataClass, Sensitive
 from tailor.validation import error_key
 
@@ -84,11 +84,6 @@ TOKEN_EXPOSES = [
 _decode = msgspec.json.Decoder(TokenRequest).decode
 _encode = msgspec.json.Encoder().encode
 _NO_STORE = (("cache-control", "no-store"), ("pragma", "no-cache"))
-
-
-class UnsupportedMediaType(HTTPProblem):
-    status = 415
-    title = "Unsupported Media Type"
 
 
 def _refused() -> Unauthorized:

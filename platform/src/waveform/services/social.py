@@ -132,6 +132,15 @@ def build_app(conn: sqlite3.Connection, args: argparse.Namespace) -> FastAPI:
             await events.emit(type_, data)
             await events.notify(type_, tags)
 
+    async def engaged(
+        event: str, kind: str, changed: int, track_id: str, owner_id: str, user: str
+    ) -> Response:
+        """The caller's engagement with a track after a like or repost (``kind``) was added or
+        withdrawn: ``event`` announced, and the views it changes named, if rows ``changed``."""
+        data = {"track_id": track_id, "owner_id": owner_id, "user_id": user}
+        await announce(event, changed > 0, data, [f"{kind}:{user}", f"track:{track_id}"])
+        return json_response(engagement(track_id, user))
+
     @app.get("/social/tracks/{track_id}/engagement", responses=returns(m.Engagement))
     async def track_engagement(track_id: str, request: Request) -> Response:
         """Likes of a track, and whether the caller liked or reposted it."""
@@ -151,18 +160,14 @@ def build_app(conn: sqlite3.Connection, args: argparse.Namespace) -> FastAPI:
         user = engaging(request)
         added = conn.execute("INSERT OR IGNORE INTO likes VALUES (?, ?, ?)",
                              (user, track_id, iso(datetime.now(UTC)))).rowcount  # fmt: skip
-        data = {"track_id": track_id, "owner_id": body.owner_id, "user_id": user}
-        await announce("track.liked", added > 0, data, [f"likes:{user}", f"track:{track_id}"])
-        return json_response(engagement(track_id, user))
+        return await engaged("track.liked", "likes", added, track_id, body.owner_id, user)
 
     @app.delete("/social/likes/{track_id}", responses=returns(m.Engagement, 403, 404))
     async def unlike(track_id: str, request: Request, owner_id: str = OWNER_Q) -> Response:
         user = engaging(request)
         removed = conn.execute("DELETE FROM likes WHERE user_id = ? AND track_id = ?",
                                (user, track_id)).rowcount  # fmt: skip
-        data = {"track_id": track_id, "owner_id": owner_id, "user_id": user}
-        await announce("track.unliked", removed > 0, data, [f"likes:{user}", f"track:{track_id}"])
-        return json_response(engagement(track_id, user))
+        return await engaged("track.unliked", "likes", removed, track_id, owner_id, user)
 
     @app.put("/social/reposts/{track_id}", responses=returns(m.Engagement, 403, 404))
     async def repost(track_id: str, body: Owned, request: Request) -> Response:
@@ -173,19 +178,14 @@ def build_app(conn: sqlite3.Connection, args: argparse.Namespace) -> FastAPI:
             "(SELECT 1 FROM reposts WHERE user_id = ? AND track_id = ?)",
             (f"r-{user}-{track_id}", user, track_id, iso(datetime.now(UTC)), user, track_id),
         ).rowcount
-        data = {"track_id": track_id, "owner_id": body.owner_id, "user_id": user}
-        await announce("track.reposted", added > 0, data, [f"reposts:{user}", f"track:{track_id}"])
-        return json_response(engagement(track_id, user))
+        return await engaged("track.reposted", "reposts", added, track_id, body.owner_id, user)
 
     @app.delete("/social/reposts/{track_id}", responses=returns(m.Engagement, 403, 404))
     async def unrepost(track_id: str, request: Request, owner_id: str = OWNER_Q) -> Response:
         user = engaging(request)
         removed = conn.execute("DELETE FROM reposts WHERE user_id = ? AND track_id = ?",
                                (user, track_id)).rowcount  # fmt: skip
-        data = {"track_id": track_id, "owner_id": owner_id, "user_id": user}
-        await announce("track.unreposted", removed > 0, data,
-                       [f"reposts:{user}", f"track:{track_id}"])  # fmt: skip
-        return json_response(engagement(track_id, user))
+        return await engaged("track.unreposted", "reposts", removed, track_id, owner_id, user)
 
     @app.put("/social/followings/{followee_id}", responses=returns(m.Relation, 400, 404))
     async def follow(followee_id: str, request: Request) -> Response:

@@ -21,15 +21,13 @@ from waveform.bffs.client_version import ClientVersionStage
 from waveform.bffs.commands import versioned_screen
 from waveform.bffs.consumed import (
     EMPTY_PLAYLISTS,
-    EMPTY_RECOMMENDATIONS,
-    EMPTY_STREAM,
     CatalogTrack,
     PlaylistBatch,
     PlaylistRecord,
-    Recommendations,
     StreamPage,
     UserRecord,
 )
+from waveform.bffs.exchange import token_exchange
 from waveform.bffs.mobile.commands import add_commands
 from waveform.bffs.mobile.shapes import (
     Home,
@@ -46,9 +44,9 @@ from waveform.bffs.mobile.shapes import (
     UserScreen,
 )
 from waveform.bffs.mobile.workarounds import TRANSFORMS
-from waveform.bffs.parts import catalog_batch, me_part, users_batch
+from waveform.bffs.parts import home_tracks_part, me_part, recs_part, stream_part, users_batch
 from waveform.bffs.plans import PLAYLIST, TRACK, USER, by_id
-from waveform.bffs.quotas import READ_QUOTAS
+from waveform.bffs.quotas import rate_limit
 from waveform.bffs.token import TOKEN_EXPOSES, TOKEN_ROUTE, password_grant
 from waveform.bffs.upstreams import DEFAULT_UPSTREAMS, grpc_settings
 
@@ -73,19 +71,7 @@ PROFILE: dict[str, Any] = {
     # Phones pay for bytes and radio time: answers are compressed when the app asks (zstd,
     # br or gzip), and the cached home keeps each coding (docs/compression.md).
     "compression": {"enabled": True},
-    # A tight per-IP quota on the token endpoint (password guessing), writes per user.
-    # Reads: per user and per app by tier (waveform.bffs.quotas, docs/rate-limiting.md).
-    "rate_limit": {
-        "route_classes": {"POST /v1/auth/token": "auth"},
-        # Failed authentication per client IP, refused before authenticate once over:
-        # generous for carrier NAT, ruinous for a guesser (see docs/rate-limiting.md).
-        "auth_failures": {"limit": 100, "window_s": 600},
-        "policies": {
-            "auth-ip": {"key": "ip", "limit": 60, "window_s": 60, "classes": ["auth"]},
-            "user-write": {"key": "user", "limit": 120, "window_s": 60, "classes": ["write"]},
-            **READ_QUOTAS,
-        },
-    },
+    "rate_limit": rate_limit("POST /v1/auth/token", writes=True),  # docs/rate-limiting.md
     # The app says its build in X-Client-Version ("3.2.0", or "waveform/3.2.0 (Android 14)"):
     # counted per route, told that v1 home is deprecated (docs/clients.md), and given the
     # workarounds its build needs (waveform/bffs/mobile/workarounds.py).
@@ -143,24 +129,13 @@ PROFILE: dict[str, Any] = {
     },
     "upstreams": {**DEFAULT_UPSTREAMS, "tokens": "http://127.0.0.1:9011"},
     "grpc": grpc_settings(),  # for the upstreams a deployment sets to grpc://
-    # Inward calls carry internal tokens exchanged as this BFF; the secret comes from the
-    # environment (the supervisor sets it), so a BFF without one does not start.
-    "token_exchange": {
-        "client_id": "bff-mobile",
-        "client_secret_env": "WAVEFORM_TOKEN_EXCHANGE_SECRET",
-    },
+    "token_exchange": token_exchange("mobile"),  # inward as itself, never as the client
 }
 
 STREAM_PAGE = 20
 RECOMMENDATIONS = 10
 
 # -- home ---------------------------------------------------------------------------------
-
-
-def _home_track_ids(inputs: Inputs) -> list[str]:
-    stream: StreamPage = inputs["stream"]
-    recs: Recommendations = inputs["recs"]
-    return [i.track_id for i in stream.items] + [r.track_id for r in recs.items]
 
 
 def _home_people(inputs: Inputs) -> list[str]:
@@ -176,28 +151,8 @@ def _home_people(inputs: Inputs) -> list[str]:
 HOME = Plan(
     parts=(
         me_part(timeout_s=BUDGET),
-        Part(
-            "stream",
-            "stream",
-            "/stream/{user_id}",
-            into=StreamPage,
-            params={"limit": STREAM_PAGE},
-            required=False,
-            fallback=EMPTY_STREAM,
-            last_good="user",  # an upstream down: show the last content, marked stale
-            timeout_s=0.4,
-        ),
-        Part(
-            "recs",
-            "recommendations",
-            "/recommendations/{user_id}",
-            into=Recommendations,
-            params={"limit": RECOMMENDATIONS},
-            required=False,
-            fallback=EMPTY_RECOMMENDATIONS,
-            last_good="user",  # an upstream down: show the last content, marked stale
-            timeout_s=0.3,
-        ),
+        stream_part(STREAM_PAGE),
+        recs_part(RECOMMENDATIONS),
         Part(
             "playlists",
             "playlists",
@@ -209,9 +164,7 @@ HOME = Plan(
             last_good="user",  # an upstream down: show the last content, marked stale
             timeout_s=0.3,
         ),
-        replace(
-            catalog_batch("tracks", _home_track_ids, needs=("stream", "recs")), last_good="user"
-        ),
+        home_tracks_part(),
         replace(
             users_batch("people", _home_people, needs=("stream", "tracks")),
             last_good="user",

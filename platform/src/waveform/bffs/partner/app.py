@@ -30,8 +30,9 @@ from tailor.params import Int, Query, Token
 from tailor.serve.run import config_from_env
 from waveform.bffs.consumed import EMPTY_TRACKS, CatalogBatch, CatalogTrack
 from waveform.bffs.cursors import with_cursor_from
+from waveform.bffs.exchange import token_exchange
 from waveform.bffs.partner.shapes import CatalogEntry, CatalogPage, LabelTrackOut, PartnerOut
-from waveform.bffs.quotas import READ_QUOTAS
+from waveform.bffs.quotas import rate_limit
 from waveform.bffs.upstreams import DEFAULT_UPSTREAMS, grpc_settings
 
 PROFILE: dict[str, Any] = {
@@ -48,15 +49,10 @@ PROFILE: dict[str, Any] = {
     # (docs/clients.md).
     "clients": {"source": "user-agent"},
     "openapi": {"path": "/v1/openapi.json", "title": "waveform partner API"},
-    "rate_limit": {"auth_failures": {"limit": 100, "window_s": 600}, "policies": READ_QUOTAS},
+    "rate_limit": rate_limit(None, writes=False),  # docs/rate-limiting.md
     "upstreams": {**DEFAULT_UPSTREAMS, "tokens": "http://127.0.0.1:9011"},
     "grpc": grpc_settings(),  # for the upstreams a deployment sets to grpc://
-    # Inward calls carry internal tokens exchanged as this BFF (the secret from the
-    # environment, set by the supervisor); the client's credential never goes inward.
-    "token_exchange": {
-        "client_id": "bff-partner",
-        "client_secret_env": "WAVEFORM_TOKEN_EXCHANGE_SECRET",
-    },
+    "token_exchange": token_exchange("partner"),  # inward as itself, never as the client
 }
 
 

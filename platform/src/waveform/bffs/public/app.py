@@ -36,6 +36,7 @@ from waveform.bffs.consumed import (
     UserBatch,
     UserRecord,
 )
+from waveform.bffs.exchange import token_exchange
 from waveform.bffs.parts import engagement_part, relation_part, unique
 from waveform.bffs.public.catalog import add_catalog_routes
 from waveform.bffs.public.commands import add_commands
@@ -48,7 +49,7 @@ from waveform.bffs.public.shapes import (
     TrackOut,
     UserOut,
 )
-from waveform.bffs.quotas import READ_QUOTAS
+from waveform.bffs.quotas import rate_limit
 from waveform.bffs.token import TOKEN_EXPOSES, TOKEN_ROUTE, token_endpoint
 from waveform.bffs.upstreams import DEFAULT_UPSTREAMS, grpc_settings
 
@@ -57,19 +58,7 @@ PROFILE: dict[str, Any] = {
     "name": "public",
     "listen": {"port": 8083},
     "admin": {"port": 8183},
-    # A tight per-IP quota on the token endpoint (password guessing), writes per user.
-    # Reads: per user and per app by tier (waveform.bffs.quotas, docs/rate-limiting.md).
-    "rate_limit": {
-        "route_classes": {"POST /v1/oauth/token": "auth"},
-        # Failed authentication per client IP, refused before authenticate once over:
-        # generous for carrier NAT, ruinous for a guesser (see docs/rate-limiting.md).
-        "auth_failures": {"limit": 100, "window_s": 600},
-        "policies": {
-            "auth-ip": {"key": "ip", "limit": 60, "window_s": 60, "classes": ["auth"]},
-            "user-write": {"key": "user", "limit": 120, "window_s": 60, "classes": ["write"]},
-            **READ_QUOTAS,
-        },
-    },
+    "rate_limit": rate_limit("POST /v1/oauth/token", writes=True),  # docs/rate-limiting.md
     "auth": {
         "jwt": {"issuer": "waveform-accounts", "audience": AUDIENCE, "jwks_upstream": "accounts"}
     },
@@ -90,12 +79,7 @@ PROFILE: dict[str, Any] = {
     "governance": {"expose": TOKEN_EXPOSES},
     "upstreams": {**DEFAULT_UPSTREAMS, "tokens": "http://127.0.0.1:9011"},
     "grpc": grpc_settings(),  # for the upstreams a deployment sets to grpc://
-    # Inward calls carry internal tokens exchanged as this BFF (the secret from the
-    # environment, set by the supervisor); the client's credential never goes inward.
-    "token_exchange": {
-        "client_id": "bff-public",
-        "client_secret_env": "WAVEFORM_TOKEN_EXCHANGE_SECRET",
-    },
+    "token_exchange": token_exchange("public"),  # inward as itself, never as the client
 }
 
 

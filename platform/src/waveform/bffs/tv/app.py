@@ -20,17 +20,23 @@ from tailor.aggregate import BUDGET
 from tailor.cache import CachePolicy, tag
 from tailor.serve.run import config_from_env
 from waveform.bffs.consumed import (
-    EMPTY_RECOMMENDATIONS,
     EMPTY_REFS,
-    EMPTY_STREAM,
     CatalogTrack,
     Recommendations,
     StreamPage,
     TrackRefs,
     UserRecord,
 )
-from waveform.bffs.parts import catalog_batch, me_part, users_batch
-from waveform.bffs.quotas import READ_QUOTAS
+from waveform.bffs.exchange import token_exchange
+from waveform.bffs.parts import (
+    catalog_batch,
+    home_tracks_part,
+    me_part,
+    recs_part,
+    stream_part,
+    users_batch,
+)
+from waveform.bffs.quotas import rate_limit
 from waveform.bffs.token import TOKEN_EXPOSES, TOKEN_ROUTE, token_endpoint
 from waveform.bffs.tv.render import count, duration
 from waveform.bffs.tv.shapes import Action, Hero, HomeScreen, Rail, Tile, TrackScreen
@@ -45,14 +51,7 @@ PROFILE: dict[str, Any] = {
     "cache": {"routes": {"/v1/screens/home": {"ttl_s": 60}}},
     # Whole screens are big and TVs sit on home Wi-Fi: compressed when the app asks.
     "compression": {"enabled": True},
-    "rate_limit": {
-        "route_classes": {"POST /v1/auth/token": "auth"},
-        "auth_failures": {"limit": 100, "window_s": 600},
-        "policies": {
-            "auth-ip": {"key": "ip", "limit": 60, "window_s": 60, "classes": ["auth"]},
-            **READ_QUOTAS,
-        },
-    },
+    "rate_limit": rate_limit("POST /v1/auth/token", writes=False),  # docs/rate-limiting.md
     # Pinned to the TV audience: a mobile or web token is refused here (401).
     "auth": {
         "jwt": {"issuer": "waveform-accounts", "audience": AUDIENCE, "jwks_upstream": "accounts"}
@@ -61,12 +60,7 @@ PROFILE: dict[str, Any] = {
     "governance": {"expose": TOKEN_EXPOSES},
     "upstreams": {**DEFAULT_UPSTREAMS, "tokens": "http://127.0.0.1:9011"},
     "grpc": grpc_settings(),  # for the upstreams a deployment sets to grpc://
-    # Inward calls carry internal tokens exchanged as this BFF (the secret from the
-    # environment, set by the supervisor); the client's credential never goes inward.
-    "token_exchange": {
-        "client_id": "bff-tv",
-        "client_secret_env": "WAVEFORM_TOKEN_EXCHANGE_SECRET",
-    },
+    "token_exchange": token_exchange("tv"),  # inward as itself, never as the client
 }
 
 RAIL_SIZE = 20
@@ -102,23 +96,12 @@ def _rail(rail_id: str, title: str, ids: list[str], outcome: PlanResult) -> Rail
 # -- home -------------------------------------------------------------------------------------
 
 
-def _home_track_ids(inputs: Inputs) -> list[str]:
-    stream: StreamPage = inputs["stream"]
-    recs: Recommendations = inputs["recs"]
-    return [i.track_id for i in stream.items] + [r.track_id for r in recs.items]
-
-
 HOME = Plan(
     parts=(
         me_part(timeout_s=BUDGET),
-        Part("stream", "stream", "/stream/{user_id}", into=StreamPage,
-             params={"limit": RAIL_SIZE}, required=False, fallback=EMPTY_STREAM,
-             last_good="user", timeout_s=0.4),
-        Part("recs", "recommendations", "/recommendations/{user_id}", into=Recommendations,
-             params={"limit": RAIL_SIZE}, required=False, fallback=EMPTY_RECOMMENDATIONS,
-             last_good="user", timeout_s=0.3),
-        replace(catalog_batch("tracks", _home_track_ids, needs=("stream", "recs")),
-                last_good="user"),
+        stream_part(RAIL_SIZE),
+        recs_part(RAIL_SIZE),
+        home_tracks_part(),
         replace(users_batch("people", lambda i: [t.owner_id for t in i["tracks"].items],
                             needs=("tracks",)), last_good="user", timeout_s=BUDGET),
     ),

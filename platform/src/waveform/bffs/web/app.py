@@ -21,9 +21,10 @@ from waveform.bffs.consumed import (
     UserRecord,
 )
 from waveform.bffs.cursors import with_cursor_from
+from waveform.bffs.exchange import token_exchange
 from waveform.bffs.parts import catalog_batch, me_part, users_batch
 from waveform.bffs.plans import PLAYLIST, TRACK, USER, by_id
-from waveform.bffs.quotas import READ_QUOTAS
+from waveform.bffs.quotas import rate_limit
 from waveform.bffs.token import TOKEN_EXPOSES, TOKEN_ROUTE, token_endpoint
 from waveform.bffs.upstreams import DEFAULT_UPSTREAMS, grpc_settings
 from waveform.bffs.web.commands import add_commands
@@ -51,19 +52,7 @@ PROFILE: dict[str, Any] = {
     },
     # The stream page is cached 5 s per user (and cursor); change events purge it sooner.
     "cache": {"routes": {"/api/stream": {"ttl_s": 5}}},
-    # A tight per-IP quota on the token endpoint (password guessing), writes per user.
-    # Reads: per user and per app by tier (waveform.bffs.quotas, docs/rate-limiting.md).
-    "rate_limit": {
-        "route_classes": {"POST /api/auth/token": "auth"},
-        # Failed authentication per client IP, refused before authenticate once over:
-        # generous for carrier NAT, ruinous for a guesser (see docs/rate-limiting.md).
-        "auth_failures": {"limit": 100, "window_s": 600},
-        "policies": {
-            "auth-ip": {"key": "ip", "limit": 60, "window_s": 60, "classes": ["auth"]},
-            "user-write": {"key": "user", "limit": 120, "window_s": 60, "classes": ["write"]},
-            **READ_QUOTAS,
-        },
-    },
+    "rate_limit": rate_limit("POST /api/auth/token", writes=True),  # docs/rate-limiting.md
     # A session cookie for the browser app; bearer JWTs stay accepted for scripts and the
     # platform tests (a bearer token is never sent by a browser on its own, so it needs no
     # CSRF protection). The cookie is __Host- and Secure: a plain-http deployment (the
@@ -112,12 +101,7 @@ PROFILE: dict[str, Any] = {
     },
     "upstreams": {**DEFAULT_UPSTREAMS, "tokens": "http://127.0.0.1:9011"},
     "grpc": grpc_settings(),  # for the upstreams a deployment sets to grpc://
-    # Inward calls carry internal tokens exchanged as this BFF; the secret comes from the
-    # environment (the supervisor sets it), so a BFF without one does not start.
-    "token_exchange": {
-        "client_id": "bff-web",
-        "client_secret_env": "WAVEFORM_TOKEN_EXCHANGE_SECRET",
-    },
+    "token_exchange": token_exchange("web"),  # inward as itself, never as the client
 }
 
 PAGE = 20

@@ -28,9 +28,9 @@ from tailor import (
     json_response,
 )
 from tailor.auth.session import SessionManager
+from tailor.commands import decode_body
 from tailor.govern.labels import DataClass, Public, Sensitive
 from waveform.bffs.consumed import LoginResult
-from waveform.bffs.token import UnsupportedMediaType
 
 AUDIENCE = "waveform-web"
 
@@ -59,7 +59,6 @@ class _Login(msgspec.Struct):
     client_id: str
 
 
-_decode = msgspec.json.Decoder(LoginRequest).decode
 _encode = msgspec.json.Encoder().encode
 
 
@@ -84,14 +83,7 @@ def add_session_routes(bff: BFF, on_logout: Callable[[str, str], object] | None 
         manager = _manager(request)
         if not manager.same_origin(request):
             raise Forbidden("cross-site request refused")
-        if not request.headers.get("content-type", "").startswith("application/json"):
-            raise UnsupportedMediaType("send the login as application/json")
-        try:
-            body = _decode(request.body)
-        except msgspec.ValidationError as exc:
-            raise BadRequest(f"invalid login: {exc}") from exc
-        except msgspec.DecodeError as exc:
-            raise BadRequest("the login is not valid JSON") from exc
+        body = decode_body(request, LoginRequest)
         if not 0 < len(body.username) <= 64 or not 0 < len(body.password) <= 256:
             raise _refused()
         # Whatever happens next, a session id chosen before login is never kept.

@@ -41,6 +41,20 @@ async function busy(button, work) {
   }
 }
 
+/** A form's submit handler: runs ``action`` (what the form does), and says in
+ * ``message`` why it failed (the service's problem). */
+function onSubmit(message, action) {
+  return async (event) => {
+    event.preventDefault();
+    message.textContent = "";
+    try {
+      await action();
+    } catch (failure) {
+      message.textContent = problemText(failure);
+    }
+  };
+}
+
 /** Like and repost buttons for a track; ``state`` is {liked, reposted} when known. */
 function trackActions(track, state, onLikes) {
   const status = h("span", { class: "error", role: "alert" });
@@ -205,22 +219,16 @@ function addToPlaylist(track, me) {
     mine.map((p) => h("option", { value: p.id }, p.title)),
   );
   const status = h("p", { class: "status", role: "status" });
-  async function add(event) {
-    event.preventDefault();
-    status.textContent = "";
-    try {
-      const path = `/api/playlists/${encodeURIComponent(select.value)}`;
-      const { data, etag } = await api("GET", path);
-      if (data.track_ids.includes(track.id)) {
-        status.textContent = `Already in ${data.title}.`;
-        return;
-      }
-      await api("PATCH", path, { body: { track_ids: [...data.track_ids, track.id] }, ifMatch: etag });
-      status.textContent = `Added to ${data.title}.`;
-    } catch (error) {
-      status.textContent = problemText(error);
+  const add = onSubmit(status, async () => {
+    const path = `/api/playlists/${encodeURIComponent(select.value)}`;
+    const { data, etag } = await api("GET", path);
+    if (data.track_ids.includes(track.id)) {
+      status.textContent = `Already in ${data.title}.`;
+      return;
     }
-  }
+    await api("PATCH", path, { body: { track_ids: [...data.track_ids, track.id] }, ifMatch: etag });
+    status.textContent = `Added to ${data.title}.`;
+  });
   return h(
     "form",
     { class: "inline", onsubmit: add },
@@ -381,16 +389,11 @@ export async function playlistView(main, id, me) {
 export function newPlaylistView(main, me, go) {
   const title = h("input", { id: "new-playlist-title", required: true, maxlength: "200" });
   const error = h("p", { class: "error", role: "alert" });
-  async function create(event) {
-    event.preventDefault();
-    try {
-      const { data } = await api("POST", "/api/playlists", { body: { title: title.value, track_ids: [] } });
-      rememberPlaylist(me.id, data);
-      go(`#/playlists/${encodeURIComponent(data.id)}`);
-    } catch (failure) {
-      error.textContent = problemText(failure);
-    }
-  }
+  const create = onSubmit(error, async () => {
+    const { data } = await api("POST", "/api/playlists", { body: { title: title.value, track_ids: [] } });
+    rememberPlaylist(me.id, data);
+    go(`#/playlists/${encodeURIComponent(data.id)}`);
+  });
   fill(
     main,
     heading("New playlist"),
@@ -405,15 +408,10 @@ export function newTrackView(main, go) {
   const title = h("input", { id: "new-track-title", required: true, maxlength: "200" });
   const genre = h("input", { id: "new-track-genre", required: true, maxlength: "64", value: "electronic" });
   const error = h("p", { class: "error", role: "alert" });
-  async function post(event) {
-    event.preventDefault();
-    try {
-      const { data } = await api("POST", "/api/tracks", { body: { title: title.value, genre: genre.value } });
-      go(`#/tracks/${encodeURIComponent(data.id)}`);
-    } catch (failure) {
-      error.textContent = problemText(failure);
-    }
-  }
+  const post = onSubmit(error, async () => {
+    const { data } = await api("POST", "/api/tracks", { body: { title: title.value, genre: genre.value } });
+    go(`#/tracks/${encodeURIComponent(data.id)}`);
+  });
   fill(
     main,
     heading("Post a track"),
