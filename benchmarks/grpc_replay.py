@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import socket
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -93,24 +94,19 @@ def replayed_connect(app: ASGIApp) -> ASGIApp:
 
 async def serve_connect(files: dict[str, str], ports: dict[str, int]) -> None:
     app = recorded_routes(files)
-    servers = []
+    served = []
     for service, port in ports.items():
+        # Listening from here on: a connection made before uvicorn serves waits in the backlog.
+        sock = socket.create_server(("127.0.0.1", port))
         config = uvicorn.Config(
             replayed_connect(connect_api(app, service)),
-            host="127.0.0.1",
-            port=port,
             lifespan="off",
             log_level="warning",
             access_log=False,
         )
-        servers.append(uvicorn.Server(config))
-    tasks = [asyncio.ensure_future(server.serve()) for server in servers]
-    while not all(server.started for server in servers):  # uvicorn offers no event
-        if any(task.done() for task in tasks):
-            raise SystemExit("a Connect replay server did not start")
-        await asyncio.sleep(0.01)
+        served.append(uvicorn.Server(config).serve(sockets=[sock]))
     print("ready", flush=True)
-    await asyncio.gather(*tasks)
+    await asyncio.gather(*served)
 
 
 async def serve(files: dict[str, str], ports: dict[str, int]) -> None:

@@ -230,14 +230,12 @@ class UpstreamSide:
                 self.connect_paths.append(scope["path"])
             await app(scope, receive, send)
 
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
+        # Listening before uvicorn serves: a connection made meanwhile waits in the backlog,
+        # so there is nothing to wait for here.
+        sock = socket.create_server(("127.0.0.1", 0))
         config = uvicorn.Config(counted, lifespan="off", log_level="warning", access_log=False)
         self.connect_server = uvicorn.Server(config)
         self.connect_task = asyncio.ensure_future(self.connect_server.serve(sockets=[sock]))
-        async with asyncio.timeout(10):
-            while not self.connect_server.started:  # noqa: ASYNC110 (uvicorn offers no event)
-                await asyncio.sleep(0.01)
         return f"http://127.0.0.1:{sock.getsockname()[1]}"
 
     def url(self, name: str) -> str:
