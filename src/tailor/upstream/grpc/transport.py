@@ -12,7 +12,7 @@ the service's http rules say which method that is (``BatchGetTracks``) and how t
 query fill its request. The consumed struct of the part (``UpstreamRequest.into``) decides the
 request's ``read_mask`` and is what the response is converted into (``UpstreamResponse.value``);
 the raw bytes stay in ``body``. Both wires build the request message and convert the answer
-with the same functions (:func:`request_message`, :func:`decoded`); only the framing differs.
+with the same functions (:func:`request_bytes`, :func:`decoded`); only the framing differs.
 The call's timeout travels as ``grpc-timeout`` (``connect-timeout-ms``); a cancelled call (a
 lost race, the endpoint's deadline, a client gone) is cancelled on the wire (``RST_STREAM``,
 or the HTTP/1.1 connection aborted), so the service sees it. grpcio's own retries are off:
@@ -31,7 +31,7 @@ from urllib.parse import unquote_plus, urlsplit
 import grpc
 import msgspec
 from google.protobuf import json_format
-from google.protobuf.message import DecodeError, Message
+from google.protobuf.message import DecodeError
 
 from tailor.errors import ConfigError, UpstreamDecodeError, UpstreamTimeout, UpstreamUnavailable
 from tailor.upstream.grpc.descriptors import Binding, bindings, field_value, find, load_pool
@@ -109,7 +109,7 @@ class GrpcUpstream:
         plan = self.plans.get(key)
         if plan is None:
             if into is None:
-                plan = CallPlan((), None)
+                plan = CallPlan((), b"", None)
             else:
                 descriptor = binding.response.DESCRIPTOR
                 try:
@@ -117,17 +117,24 @@ class GrpcUpstream:
                 except ContractMismatch as exc:
                     raise UpstreamDecodeError(self.name, str(exc)) from exc
                 mask = tuple(read_mask(descriptor, into)) if binding.has_read_mask else ()
-                plan = CallPlan(mask, convert)
+                # The mask is the same on every call of the plan: serialized once, appended
+                # to each request's bytes (a message's fields may come in any order).
+                tail = (
+                    binding.request(read_mask={"paths": mask}).SerializeToString() if mask else b""
+                )
+                plan = CallPlan(mask, tail, convert)
             self.plans[key] = plan
         return plan
 
 
 @dataclass(frozen=True, slots=True)
 class CallPlan:
-    """How calls of one method for one consumed type are made: the read mask's paths, and
-    the converter of the answer into the consumed type (None: the caller wants no value)."""
+    """How calls of one method for one consumed type are made: the read mask's paths (and a
+    request message holding only them, serialized), and the converter of the answer into the
+    consumed type (None: the caller wants no value)."""
 
     mask: tuple[str, ...]
+    mask_bytes: bytes
     convert: Converter | None
 
 
@@ -172,7 +179,7 @@ class GrpcTransport:
     async def send(self, request: UpstreamRequest) -> UpstreamResponse:
         upstream = self.upstreams[request.upstream]
         binding, values, plan = upstream.request(request)
-        payload = request_message(upstream.name, binding, values, plan).SerializeToString()
+        payload = request_bytes(upstream.name, binding, values, plan)
         metadata = [(k, v) for k, v in request.headers if k not in _NOT_METADATA]
         if upstream.wire == "connect":
             return await self._connect(upstream, binding, plan, payload, metadata, request)
@@ -247,11 +254,10 @@ _PROTO = ("content-type", "application/proto")
 _CONNECT_VERSION = ("connect-protocol-version", "1")
 
 
-def request_message(
-    upstream: str, binding: Binding, values: dict[str, Any], plan: CallPlan
-) -> Message:
-    """The request message of a call on either wire: its path and query fields (a command's
-    body fields through the JSON mapping), and the read mask of the consumed struct."""
+def request_bytes(upstream: str, binding: Binding, values: dict[str, Any], plan: CallPlan) -> bytes:
+    """The serialized request message of a call on either wire: its path and query fields (a
+    command's body fields through the JSON mapping), and the read mask of the consumed
+    struct."""
     try:
         message = (
             json_format.ParseDict(values, binding.request())
@@ -260,9 +266,7 @@ def request_message(
         )
     except json_format.ParseError as exc:
         raise UpstreamDecodeError(upstream, f"cannot build the request: {exc}") from exc
-    if plan.mask:
-        message.read_mask.paths.extend(plan.mask)
-    return message
+    return bytes(message.SerializeToString()) + plan.mask_bytes
 
 
 def decoded(upstream: str, binding: Binding, plan: CallPlan, raw: bytes) -> UpstreamResponse:
