@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from faultproxy import Fault
-from faultworld import DEADLINE_S, GRPC_UPSTREAMS, World, grpc_mode
+from faultworld import DEADLINE_S, GRPC_UPSTREAMS, World, connect_mode, grpc_mode
 from grpcfaultproxy import GrpcFaultProxy
 
 SLOW_MS = 800
@@ -81,6 +81,17 @@ async def test_in_grpc_mode_the_home_calls_users_and_catalog_over_grpc(make_worl
     for name in GRPC_UPSTREAMS:
         assert isinstance(world.proxies[name], GrpcFaultProxy)
         assert world.attempts(name) > 0, name
+
+
+@pytest.mark.users_catalog
+@pytest.mark.skipif(not connect_mode(), reason="Connect mode only (WAVEFORM_UPSTREAMS=connect)")
+async def test_in_connect_mode_the_home_calls_users_and_catalog_over_connect(make_world) -> None:
+    world = await make_world()
+    world.upstream_side.connect_paths.clear()
+    seen = await world.home("u2")
+    assert seen.verdict == "correct"
+    services = {path.split("/")[1] for path in world.upstream_side.connect_paths}
+    assert services == {"waveform.users.v1.UsersService", "waveform.catalog.v1.CatalogService"}
 
 
 # -- one slow optional service ----------------------------------------------------------

@@ -86,6 +86,9 @@ DRAIN_IDLE_S = 1.0
 #: A gRPC port is its service's port plus this (users 9102, catalog 9110).
 GRPC_PORT_OFFSET = 100
 UPSTREAM_MODES = ("http", "grpc", "connect")
+#: The demo's mode (``--upstreams``): the Connect protocol with protobuf over tailor's HTTP/1.1
+#: transport, the wire that meets issue 15's CPU budget (docs/grpc.md); grpcio's does not.
+DEMO_UPSTREAMS = "connect"
 
 
 @dataclass(frozen=True)
@@ -981,7 +984,7 @@ def demo(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--upstreams",
         choices=UPSTREAM_MODES,
-        default="grpc",
+        default=DEMO_UPSTREAMS,
         help="how the BFFs call the services with a proto (users, catalog)",
     )
     parser.add_argument(

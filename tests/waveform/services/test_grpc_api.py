@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import grpc
+import msgspec
 import pytest
 from google.protobuf.message import Message
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -15,6 +16,10 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from tailor.upstream.grpc.descriptors import load_pool, message_class
 from tailor.upstream.grpc.status import decode_details
+from tailor.upstream.grpc.transport import build_grpc_transport
+from tailor.upstream.http1_transport import Http1Transport
+from tailor.upstream.transport import UpstreamRequest
+from waveform.bffs.upstreams import grpc_settings
 from waveform.protos import descriptor_set
 from waveform.seed import ALICE_PRIVATE_TRACK, PRIVATE_TRACK
 from waveform.supervisor import Platform
@@ -110,6 +115,7 @@ def test_reflection_lists_the_service_without_a_token(users: grpc.Channel) -> No
 
 
 CONNECT_GET_USER = "/waveform.users.v1.UsersService/GetUser"
+PROTO = "application/proto"
 
 
 def test_the_connect_protocol_answers_json_cut_to_the_read_mask(
@@ -122,6 +128,60 @@ def test_the_connect_protocol_answers_json_cut_to_the_read_mask(
     )
     assert answer.status_code == 200
     assert answer.json() == {"id": "u1", "display_name": "Alice Costa"}
+
+
+def test_the_connect_protocol_answers_protobuf_cut_to_the_read_mask(
+    platform: Platform, http: Any
+) -> None:
+    request = message(
+        "waveform.users.v1.GetUserRequest",
+        user_id="u1",
+        read_mask={"paths": ["id", "display_name"]},
+    )
+    answer = http.post(
+        platform.url("users") + CONNECT_GET_USER,
+        content=request.SerializeToString(),
+        headers={"content-type": PROTO, "connect-protocol-version": "1"},
+    )
+    assert (answer.status_code, answer.headers["content-type"]) == (200, PROTO)
+    user = message_class(POOL.FindMessageTypeByName("waveform.users.v1.User"))
+    got = user.FromString(answer.content)
+    assert (got.id, got.display_name, got.username) == ("u1", "Alice Costa", "")
+
+
+def test_a_connect_body_that_is_not_the_method_s_request_is_invalid_argument(
+    platform: Platform, http: Any
+) -> None:
+    answer = http.post(
+        platform.url("users") + CONNECT_GET_USER,
+        content=b"\x0a\x05u1",  # field 1 says five bytes follow; two do
+        headers={"content-type": PROTO, "connect-protocol-version": "1"},
+    )
+    assert (answer.status_code, answer.json()["code"]) == (400, "invalid_argument")
+
+
+async def test_the_transport_s_connect_wire_reads_the_real_service_as_protobuf(
+    platform: Platform,
+) -> None:
+    class Card(msgspec.Struct):
+        id: str
+        display_name: str
+
+    base = platform.url("users").replace("http://", "connect://")
+    transport = build_grpc_transport(
+        {"users": base}, grpc_settings()["services"], [str(descriptor_set())], Http1Transport()
+    )
+    headers = list(bearer(platform, "users", "u1").items())
+    try:
+        call = UpstreamRequest("users", "GET", f"{base}/users/u1", headers, 5.0, into=Card)
+        answer = await transport.send(call)
+    finally:
+        await transport.aclose()
+        await transport.http.aclose()  # type: ignore[union-attr]
+    assert answer.value == Card("u1", "Alice Costa")
+    # The card's fields were the read mask: the service sent nothing else.
+    user = message_class(POOL.FindMessageTypeByName("waveform.users.v1.User"))
+    assert {f.name for f, _ in user.FromString(answer.body).ListFields()} == {"id", "display_name"}
 
 
 def test_the_connect_protocol_answers_a_problem_as_a_connect_error(

@@ -28,6 +28,7 @@ from urllib.parse import quote, urlencode
 import grpc
 import msgspec
 from google.protobuf import json_format
+from google.protobuf.descriptor import Descriptor
 from google.protobuf.message import DecodeError
 from google.rpc import error_details_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -142,7 +143,15 @@ class MethodRoute:
         return 200, prune(data, mask_tree(call.mask)) if call.mask else data
 
     def serialize(self, data: Any) -> bytes:
-        reply = json_format.ParseDict(data, self.binding.response(), ignore_unknown_fields=True)
+        """The route's JSON answer as the response message, serialized."""
+        response = self.binding.response
+        try:
+            # The message's constructor takes nested dicts and lists of them (null: unset),
+            # in C: a fraction of the pure-Python JSON-mapping parser's time (docs/grpc.md).
+            # An answer cut to a read mask names only the message's fields, so it goes as is.
+            reply = response(**data)
+        except (TypeError, ValueError):
+            reply = _message(response, data)
         return bytes(reply.SerializeToString())
 
     async def grpc(self, raw: bytes, context: grpc.aio.ServicerContext[bytes, bytes]) -> bytes:
@@ -315,6 +324,40 @@ def _route_of(binding: Binding, values: Mapping[str, Any]) -> tuple[str, str]:
         elif value is not None and value != field.default_value:
             params[name] = str(value).lower() if isinstance(value, bool) else str(value)
     return path, urlencode(params, safe=",")
+
+
+def _message(response: Any, data: Mapping[str, Any]) -> Any:
+    """The message for a JSON answer with fields the message lacks (a whole answer): the
+    constructor on the fields it has, else the JSON mapping's parser (a value only it reads)."""
+    try:
+        return response(**_fit(response.DESCRIPTOR, data))
+    except (TypeError, ValueError, AttributeError):
+        return json_format.ParseDict(data, response(), ignore_unknown_fields=True)
+
+
+def _fit(descriptor: Descriptor, data: Mapping[str, Any]) -> dict[str, Any]:
+    """``data`` (a JSON object) with only the fields ``descriptor`` has, by their proto names,
+    and without nulls (an unset field), nested objects likewise: what the message's
+    constructor takes.
+
+    >>> from google.protobuf import descriptor_pb2
+    >>> _fit(descriptor_pb2.FieldDescriptorProto.DESCRIPTOR, {"name": "a", "x": 1, "number": None})
+    {'name': 'a'}
+    """
+    out: dict[str, Any] = {}
+    fields = descriptor.fields_by_name
+    for key, value in data.items():
+        field = fields.get(key)
+        if field is None or value is None:
+            continue
+        nested = field.message_type
+        if nested is not None and not nested.GetOptions().map_entry:
+            if field.is_repeated:
+                value = [_fit(nested, item) for item in value]
+            else:
+                value = _fit(nested, value)
+        out[key] = value
+    return out
 
 
 def _problem(body: bytes) -> dict[str, Any]:

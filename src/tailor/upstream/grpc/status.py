@@ -66,6 +66,9 @@ DETAILS_TRAILER = "grpc-status-details-bin"
 CANCELLED = int(code_pb2.CANCELLED)
 DEADLINE_EXCEEDED = int(code_pb2.DEADLINE_EXCEEDED)
 UNAVAILABLE = int(code_pb2.UNAVAILABLE)
+#: The code of a status that names no code gRPC defines (a Connect error's unknown code name):
+#: like any undefined code, a broken service's answer, 502.
+UNDEFINED = -1
 #: The Connect protocol's code names (lower snake case) -> gRPC codes.
 CONNECT_CODES = {
     str(name).lower(): int(number)
@@ -112,6 +115,8 @@ def connect_name(code: int) -> str:
 
 
 def code_name(code: int) -> str:
+    if code == UNDEFINED:
+        return "UNDEFINED"
     try:
         return str(code_pb2.Code.Name(code))
     except ValueError:

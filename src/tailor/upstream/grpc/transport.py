@@ -1,20 +1,22 @@
 """The gRPC transport, behind the same seam as the HTTP ones, on one of two wires:
 
 - ``grpc://host:port``: gRPC over HTTP/2 with grpcio's asyncio client;
-- ``connect://host:port``: the Connect protocol's unary calls (``POST /pkg.Service/Method``,
-  ``connect-timeout-ms``, errors as JSON with the same codes and ``google.rpc`` details) with
-  its JSON codec, over tailor's own HTTP/1.1 transport: a fraction of the CPU of a grpcio
-  call, and the answer is decoded by msgspec as any JSON service's (docs/grpc.md has the
-  figures).
+- ``connect://host:port``: the Connect protocol's unary calls (``POST /pkg.Service/Method``
+  with ``Content-Type: application/proto``, ``connect-timeout-ms``, errors as JSON with the
+  same codes and ``google.rpc`` details) over tailor's own HTTP/1.1 transport: the same
+  protobuf messages as on the gRPC wire for a fraction of a grpcio call's CPU (docs/grpc.md
+  has the figures).
 
 A part's call arrives as the JSON call it would make (``GET /catalog/tracks?ids=t1,t2``);
 the service's http rules say which method that is (``BatchGetTracks``) and how the path and
 query fill its request. The consumed struct of the part (``UpstreamRequest.into``) decides the
 request's ``read_mask`` and is what the response is converted into (``UpstreamResponse.value``);
-the raw bytes stay in ``body``. The call's timeout travels as ``grpc-timeout``; a cancelled
-call (a lost race, the endpoint's deadline, a client gone) is cancelled on the wire
-(``RST_STREAM``), so the service sees it. grpcio's own retries are off: retries, the breaker
-and the bulkhead are the resilient transport's, exactly as for HTTP.
+the raw bytes stay in ``body``. Both wires build the request message and convert the answer
+with the same functions (:func:`request_bytes`, :func:`decoded`); only the framing differs.
+The call's timeout travels as ``grpc-timeout`` (``connect-timeout-ms``); a cancelled call (a
+lost race, the endpoint's deadline, a client gone) is cancelled on the wire (``RST_STREAM``,
+or the HTTP/1.1 connection aborted), so the service sees it. grpcio's own retries are off:
+retries, the breaker and the bulkhead are the resilient transport's, exactly as for HTTP.
 
 >>> transport = GrpcTransport({})  # built from config by build_grpc_transport
 """
@@ -40,6 +42,7 @@ from tailor.upstream.grpc.status import (
     DEADLINE_EXCEEDED,
     DETAILS_TRAILER,
     UNAVAILABLE,
+    UNDEFINED,
     ConnectError,
     GrpcStatusError,
     code_name,
@@ -106,26 +109,32 @@ class GrpcUpstream:
         plan = self.plans.get(key)
         if plan is None:
             if into is None:
-                plan = CallPlan((), "", None)
+                plan = CallPlan((), b"", None)
             else:
                 descriptor = binding.response.DESCRIPTOR
                 try:
-                    convert = converter(descriptor, into) if self.wire == "grpc" else None
+                    convert = converter(descriptor, into)
                 except ContractMismatch as exc:
                     raise UpstreamDecodeError(self.name, str(exc)) from exc
                 mask = tuple(read_mask(descriptor, into)) if binding.has_read_mask else ()
-                plan = CallPlan(mask, ",".join(_camel(p) for p in mask), convert)
+                # The mask is the same on every call of the plan: serialized once, appended
+                # to each request's bytes (a message's fields may come in any order).
+                tail = (
+                    binding.request(read_mask={"paths": mask}).SerializeToString() if mask else b""
+                )
+                plan = CallPlan(mask, tail, convert)
             self.plans[key] = plan
         return plan
 
 
 @dataclass(frozen=True, slots=True)
 class CallPlan:
-    """How calls of one method for one consumed type are made: the read mask (as paths, and
-    as the JSON mapping's string), and the converter of the answer (gRPC wire only)."""
+    """How calls of one method for one consumed type are made: the read mask's paths (and a
+    request message holding only them, serialized), and the converter of the answer into the
+    consumed type (None: the caller wants no value)."""
 
     mask: tuple[str, ...]
-    json_mask: str
+    mask_bytes: bytes
     convert: Converter | None
 
 
@@ -155,15 +164,6 @@ def _unquote(text: str) -> str:
     return unquote_plus(text) if "%" in text or "+" in text else text
 
 
-def _camel(path: str) -> str:
-    """A FieldMask path in the JSON mapping's lowerCamelCase: ``items.display_name`` ->
-    ``items.displayName``."""
-    return ".".join(
-        head + "".join(w.title() for w in rest)
-        for head, *rest in (name.split("_") for name in path.split("."))
-    )
-
-
 class GrpcTransport:
     """Unary gRPC calls to the upstreams in ``upstreams`` (by name): one grpcio channel each on
     the gRPC wire, ``http`` (an HTTP/1.1 transport) on the Connect wire."""
@@ -179,57 +179,38 @@ class GrpcTransport:
     async def send(self, request: UpstreamRequest) -> UpstreamResponse:
         upstream = self.upstreams[request.upstream]
         binding, values, plan = upstream.request(request)
+        payload = request_bytes(upstream.name, binding, values, plan)
+        metadata = [(k, v) for k, v in request.headers if k not in _NOT_METADATA]
         if upstream.wire == "connect":
-            return await self._connect(upstream, binding, values, plan, request)
-        try:
-            message = (
-                json_format.ParseDict(values, binding.request())
-                if binding.body
-                else binding.request(**values)
-            )
-        except json_format.ParseError as exc:
-            raise UpstreamDecodeError(upstream.name, f"cannot build the request: {exc}") from exc
-        if plan.mask:
-            message.read_mask.paths.extend(plan.mask)
-        convert = plan.convert
+            return await self._connect(upstream, binding, plan, payload, metadata, request)
         call = self._calls.get((upstream.name, binding.method))
         if call is None:
             call = self._callable(upstream, binding.method)
-        metadata = [(k, v) for k, v in request.headers if k not in _NOT_METADATA]
         try:
-            raw = await call(
-                message.SerializeToString(), timeout=request.timeout_s, metadata=metadata
-            )
+            raw = await call(payload, timeout=request.timeout_s, metadata=metadata)
         except grpc.aio.AioRpcError as exc:
             return _failed(upstream.name, exc)
-        try:
-            decoded = binding.response.FromString(raw)
-            value = convert(decoded) if convert is not None else None
-        except (DecodeError, ContractMismatch) as exc:
-            name = binding.response.DESCRIPTOR.full_name
-            raise UpstreamDecodeError(upstream.name, f"not a {name}: {exc}") from exc
-        return UpstreamResponse(200, {}, raw, value=value)
+        return decoded(upstream.name, binding, plan, raw)
 
     async def _connect(
         self,
         upstream: GrpcUpstream,
         binding: Binding,
-        values: dict[str, Any],
         plan: CallPlan,
+        payload: bytes,
+        metadata: list[tuple[str, str]],
         request: UpstreamRequest,
     ) -> UpstreamResponse:
-        """One unary call of the Connect protocol with its JSON codec: the request's fields
-        and read mask as JSON, the answer JSON that the client decodes straight into the
-        consumed struct, as it decodes any JSON service's (no protobuf on this path)."""
+        """One unary call of the Connect protocol with its protobuf codec: the serialized
+        request as the POST's body, the answer's body the serialized response message (a
+        Connect error, JSON, on any other status than 200)."""
         assert self.http is not None, "the Connect wire needs an HTTP transport"
-        if plan.json_mask and binding.has_read_mask:
-            values["read_mask"] = plan.json_mask
         timeout_ms = max(1, int(request.timeout_s * 1000))
         headers = [
-            _JSON,
+            _PROTO,
             _CONNECT_VERSION,
             ("connect-timeout-ms", str(timeout_ms)),
-            *(h for h in request.headers if h[0] not in _NOT_METADATA),
+            *metadata,
         ]
         call = UpstreamRequest(
             upstream.name,
@@ -237,12 +218,17 @@ class GrpcTransport:
             upstream.target + binding.method,
             headers,
             request.timeout_s,
-            _encode(values),
+            payload,
         )
         answer = await self.http.send(call)
         if answer.status != 200:
             return _connect_failed(upstream.name, answer)
-        return answer
+        kind = answer.headers.get("content-type", "")
+        if kind != "application/proto":
+            raise UpstreamDecodeError(
+                upstream.name, f"a Connect answer of type '{kind}', not application/proto"
+            )
+        return decoded(upstream.name, binding, plan, answer.body)
 
     def _callable(
         self, upstream: GrpcUpstream, method: str
@@ -264,19 +250,51 @@ class GrpcTransport:
             await channel.close()
 
 
-_JSON = ("content-type", "application/json")
-_encode = msgspec.json.Encoder().encode
+_PROTO = ("content-type", "application/proto")
 _CONNECT_VERSION = ("connect-protocol-version", "1")
+
+
+def request_bytes(upstream: str, binding: Binding, values: dict[str, Any], plan: CallPlan) -> bytes:
+    """The serialized request message of a call on either wire: its path and query fields (a
+    command's body fields through the JSON mapping), and the read mask of the consumed
+    struct."""
+    try:
+        message = (
+            json_format.ParseDict(values, binding.request())
+            if binding.body
+            else binding.request(**values)
+        )
+    except json_format.ParseError as exc:
+        raise UpstreamDecodeError(upstream, f"cannot build the request: {exc}") from exc
+    return bytes(message.SerializeToString()) + plan.mask_bytes
+
+
+def decoded(upstream: str, binding: Binding, plan: CallPlan, raw: bytes) -> UpstreamResponse:
+    """A serialized response message, on either wire, converted into the call's consumed
+    type; a truncated message, or one that does not meet the consumed struct, is an
+    :class:`UpstreamDecodeError`."""
+    convert = plan.convert
+    try:
+        message = binding.response.FromString(raw)
+        value = convert(message) if convert is not None else None
+    except (DecodeError, ContractMismatch) as exc:
+        name = binding.response.DESCRIPTOR.full_name
+        raise UpstreamDecodeError(upstream, f"not a {name}: {exc}") from exc
+    return UpstreamResponse(200, {}, raw, value=value)
 
 
 def _connect_failed(upstream: str, answer: UpstreamResponse) -> UpstreamResponse:
     """A Connect error (``{"code": "not_found", "message": ..., "details": [...]}``) as the
-    gRPC status it names; a body that is not one is the HTTP status's code."""
+    gRPC status it names (a code name Connect does not define is an undefined code, as an
+    undefined gRPC code is: 502); a body that is not one is the HTTP status's code."""
     try:
         error = msgspec.json.decode(answer.body, type=ConnectError)
-        code = CONNECT_CODES.get(error.code, http_code(answer.status))
     except msgspec.DecodeError:
         error, code = ConnectError(""), http_code(answer.status)
+    else:
+        code = CONNECT_CODES.get(error.code, UNDEFINED)
+        if code == UNDEFINED:
+            error.message = f"undefined Connect code '{error.code}': {error.message}"
     if code == DEADLINE_EXCEEDED:
         raise UpstreamTimeout(upstream, f"deadline exceeded: {error.message}")
     if code in (UNAVAILABLE, CANCELLED):
