@@ -29,6 +29,10 @@ if TYPE_CHECKING:
     from tailor.trace.span import Span
 
 
+#: RFC 9110 section 9.2.2: a request with one of these may be sent again with the same effect.
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
+
+
 class UpstreamRequest(msgspec.Struct):
     upstream: str
     method: str

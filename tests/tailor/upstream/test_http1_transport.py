@@ -462,6 +462,17 @@ async def test_a_post_on_a_stale_reused_connection_is_not_sent_again(
     assert len(server.requests) == 2
 
 
+async def test_a_post_declared_idempotent_on_a_stale_reused_connection_is_sent_again(
+    transport: Http1Transport, raw: Callable[[Handler], Awaitable[RawServer]]
+) -> None:
+    # A read over an RPC wire is a POST that its JSON route's verb makes safe to repeat.
+    server = await raw(_closes_the_reused_connection_unanswered())
+    await transport.send(get(server.url(), method="POST", body=b"{}", idempotent=True))
+    answer = await transport.send(get(server.url(), method="POST", body=b"{}", idempotent=True))
+    assert answer.status == 200
+    assert len(server.requests) == 3
+
+
 # -- what is written ------------------------------------------------------------------------
 
 

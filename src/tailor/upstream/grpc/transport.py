@@ -50,7 +50,12 @@ from tailor.upstream.grpc.status import (
     decode_details,
     http_code,
 )
-from tailor.upstream.transport import Transport, UpstreamRequest, UpstreamResponse
+from tailor.upstream.transport import (
+    IDEMPOTENT_METHODS,
+    Transport,
+    UpstreamRequest,
+    UpstreamResponse,
+)
 
 #: Headers of an inward HTTP call that mean nothing as gRPC metadata: gRPC has its own
 #: content type, and the deadline travels as grpc-timeout.
@@ -219,6 +224,9 @@ class GrpcTransport:
             headers,
             request.timeout_s,
             payload,
+            # A read is a POST on this wire: its JSON route's verb says whether the HTTP
+            # transport may send it again when a reused connection turns out closed.
+            idempotent=request.method in IDEMPOTENT_METHODS,
         )
         answer = await self.http.send(call)
         if answer.status != 200:
