@@ -186,7 +186,7 @@ class ServerSettings:
         max_connections: int = 4096,
         retry_after_s: int = 1,
         http2: bool = False,
-        admitting: Callable[[], bool] | None = None,
+        admitting: Callable[[int], bool] | None = None,
         drain_idle_s: float = 0.0,
     ) -> None:
         #: Serve over TLS with this context; each request of a connection whose client showed a
@@ -206,8 +206,9 @@ class ServerSettings:
         self.retry_after_s = retry_after_s
         #: Offer HTTP/2 too (:mod:`tailor.serve.http2`): ALPN over TLS, prior knowledge else.
         self.http2 = http2
-        #: Asked as each connection is accepted: False turns it away as over the cap (a BFF's
-        #: :meth:`~tailor.app.BFF.admitting`).
+        #: Asked as each connection is accepted, with how many connections were accepted and
+        #: are not yet being served (a transport still to make): False turns it away as over
+        #: the cap (a BFF's :meth:`~tailor.app.BFF.admitting`).
         self.admitting = admitting
         #: On close, how long an idle connection stays open (0: closed at once); see
         #: :meth:`_Connection.shut`.
@@ -940,7 +941,7 @@ class Http1Server:
             taken += 1
             if len(self.connections) + self._opening >= self.settings.max_connections:
                 self._turn_away(fd, self._busy)
-            elif admitting is not None and not admitting():
+            elif admitting is not None and not admitting(self._opening):
                 self._turn_away(fd, self._overloaded)
             else:
                 self._opening += 1
@@ -1052,7 +1053,7 @@ class Http1Server:
 
 
 def settings_from(
-    config: Any, admitting: Callable[[], bool] | None = None, *, tls_port: bool = False
+    config: Any, admitting: Callable[[int], bool] | None = None, *, tls_port: bool = False
 ) -> ServerSettings:
     """The server's settings from a BFF's :class:`tailor.config.Config` (and ``admitting``,
     its :meth:`~tailor.app.BFF.admitting`): for ``listen.port``, or for ``listen.tls_port``

@@ -174,12 +174,13 @@ class ShedStage:
             if limit is not None:
                 metrics.loop_lag.set_function(lambda: limit.lag_s)
 
-    def admit_connection(self) -> bool:
-        """False (and counted, reason ``connection``) while the cap has shrunk and is full: a
-        new connection's first request would be refused at once, so the server turns the
-        connection away as it accepts it (:meth:`tailor.app.BFF.admitting`)."""
+    def admit_connection(self, pending: int = 0) -> bool:
+        """False (and counted, reason ``connection``) while the cap has shrunk and the
+        requests in flight and the ``pending`` connections (accepted, their first request not
+        yet here) fill it: a new connection's first request would be refused at once, so the
+        server turns the connection away as it accepts it (:meth:`tailor.app.BFF.admitting`)."""
         gate = self.gate
-        if gate.max_in_flight >= gate.ceiling or gate.in_flight < gate.max_in_flight:
+        if gate.max_in_flight >= gate.ceiling or gate.in_flight + pending < gate.max_in_flight:
             return True
         if self._refused_connections is not None:
             self._refused_connections.inc()

@@ -230,9 +230,31 @@ def test_a_new_connection_is_admitted_while_a_shrunk_cap_has_room() -> None:
     assert stage.admit_connection()
 
 
+def test_a_new_connection_is_turned_away_while_pending_ones_fill_a_shrunk_cap() -> None:
+    stage, metrics = _stage(max_in_flight=4)
+    stage.gate.max_in_flight, stage.gate.in_flight = 3, 1
+    assert stage.admit_connection(pending=1)  # one slot left for this one
+    assert not stage.admit_connection(pending=2)  # accepted ones will take the rest
+    assert _turned_away(metrics) == 1
+
+
+def test_pending_connections_do_not_turn_one_away_while_the_cap_is_at_its_ceiling() -> None:
+    stage, _ = _stage(max_in_flight=2)
+    assert stage.admit_connection(pending=100)  # not overloaded: the gate's queue decides
+
+
+def test_a_bff_asks_its_stages_with_the_pending_connections(make_bff) -> None:
+    bff = make_bff({"resilience": {"shed": {"enabled": True}}})
+    bff.startup(admin=False)
+    asked: list[int] = []
+    bff._ctx.admission.append(lambda pending: asked.append(pending) is None)
+    assert bff.admitting(3)
+    assert asked == [3]
+
+
 def test_a_bff_admits_connections_while_none_of_its_stages_says_no(make_bff) -> None:
     bff = make_bff({"resilience": {"shed": {"enabled": True}}})
     bff.startup(admin=False)
     assert bff.admitting()
-    bff._ctx.admission.append(lambda: False)  # as the shed stage does while overloaded
+    bff._ctx.admission.append(lambda pending: False)  # as the shed stage does when overloaded
     assert not bff.admitting()

@@ -1145,7 +1145,7 @@ async def test_connections_queued_while_not_admitting_are_each_refused_and_close
         await loop.sock_connect(sock, listener.getsockname())
         await loop.sock_sendall(sock, get("/"))
         clients.append(sock)
-    server = await start(ok, sock=listener, admitting=lambda: False)
+    server = await start(ok, sock=listener, admitting=lambda pending: False)
     answers = []
     for sock in clients:
         async with asyncio.timeout(TIMEOUT_S):
@@ -1158,6 +1158,35 @@ async def test_connections_queued_while_not_admitting_are_each_refused_and_close
     assert len(set(answers)) <= 2  # the same bytes, but for a date that may have turned
     assert (server.accept_wakeups, server.turned_away) == (1, 5)
     assert len(os.listdir("/proc/self/fd")) == descriptors  # each refused one closed
+
+
+async def test_admission_is_asked_with_the_connections_accepted_earlier_and_not_yet_served(
+    start: Start,
+) -> None:
+    loop = asyncio.get_running_loop()
+    listener = socket.create_server(("127.0.0.1", 0), backlog=16)
+    clients = []
+    for _ in range(4):  # connected by the kernel, queued for accept before the server runs
+        sock = socket.socket()
+        sock.setblocking(False)
+        await loop.sock_connect(sock, listener.getsockname())
+        await loop.sock_sendall(sock, get("/", "connection: close"))
+        clients.append(sock)
+    asked: list[int] = []
+
+    def admitting(pending: int) -> bool:  # room for two new connections in one wake-up
+        asked.append(pending)
+        return pending < 2
+
+    server = await start(ok, sock=listener, admitting=admitting)
+    statuses = []
+    for sock in clients:
+        async with asyncio.timeout(TIMEOUT_S):
+            statuses.append((await loop.sock_recv(sock, 4096))[9:12])
+        sock.close()
+    assert asked == [0, 1, 2, 2]
+    assert statuses == [b"200", b"200", b"503", b"503"]
+    assert (server.accept_wakeups, server.turned_away) == (1, 2)
 
 
 async def test_a_connection_over_the_cap_is_answered_503_with_retry_after_and_closed(
@@ -1184,7 +1213,7 @@ async def test_a_connection_accepted_while_not_admitting_is_answered_503_and_clo
 ) -> None:
     seen = Seen()
     admitting = [False]
-    server = await start(seen, retry_after_s=3, admitting=lambda: admitting[0])
+    server = await start(seen, retry_after_s=3, admitting=lambda pending: admitting[0])
     refused = await Client.connect(server.port)
     refused.send(get("/refused"))
     answer = await refused.answer()
