@@ -2,11 +2,20 @@
 serve, and whether it holds steady for minutes at a sustainable rate.
 
 ``overload``: each stack's closed-loop peak on the home (wrk), then open-loop load at
-``OVERLOAD_FACTOR`` times that peak (benchmarks/peers/openloop.c), once on kept-alive
+``OVERLOAD_FACTOR`` times its kept-alive peak (benchmarks/peers/openloop.c), once on kept-alive
 connections and once with a new connection per request. What counts: the 200s answered within
-the home's deadline, as a fraction of the peak (target >= 0.8); the 503s' p99 (a shed answer
-must be fast, target < 50 ms); and the requests left without an answer past twice the
-deadline (target 0).
+the home's deadline, as a fraction of the variant's own closed-loop peak (target >= 0.8); the
+503s' p99 (a shed answer must be fast, target < 50 ms); and the requests left without an answer
+past twice the deadline (target 0).
+
+Which peak each variant is read against (``target_of_peak``): the kept-alive variant against
+the kept-alive peak; the per-request variant against the closed-loop peak with a new connection
+per request (wrk with ``Connection: close``). That is the most the stack can serve when every
+request brings its own connection: the accept, the kernel's side of the handshake and the close
+are costs kept-alive traffic never pays, so no admission policy could answer the kept-alive
+peak's rate that way, and reading it against that peak would count those costs as shedding's
+failure. Both variants are offered the same rate (twice the kept-alive peak, about 2.5x the
+per-request one); ``of_peak`` (against the kept-alive peak) is kept for both as well.
 
 ``soak``: tailor's full pipeline at ``SOAK_FACTOR`` of its peak for ``--soak-seconds``, in
 segments of one generator run each, its resident set read after each: growth after the warm-up
@@ -98,6 +107,7 @@ def scenario_overload(b: Bench, upstream: str, work: Path) -> dict[str, Any]:
                 own_peak = peak_per_request if per_request else peak
                 r["variant_peak_rps"] = own_peak
                 r["of_variant_peak"] = r["ok_within_deadline_rps"] / own_peak if own_peak else 0.0
+                r["target_of_peak"] = r["of_variant_peak"]  # what the >= 80% target reads
                 rounds.setdefault((c.key, variant), []).append(r)
                 b.say(
                     f"overload: round {n}/{a.rounds} {c.key:<6} {variant:<11} "
@@ -124,6 +134,8 @@ def scenario_overload(b: Bench, upstream: str, work: Path) -> dict[str, Any]:
                 "ok_within_deadline_rps": med("ok_within_deadline_rps"), "of_peak": med("of_peak"),
                 "variant_peak_rps": med("variant_peak_rps"),
                 "of_variant_peak": med("of_variant_peak"),
+                # The figure the ">= 80% of peak" target checks (see the module doc).
+                "target_of_peak": med("of_variant_peak"),
                 "ok_p99_ms": med("p99_ms"), "shed": med("shed"), "shed_p99_ms": med("shed_p99_ms"),
                 "late_2x": sum(int(r["late_2x"]) for r in rs), "cpu_pct": med("contender_cpu_pct"),
                 "rounds": rs,

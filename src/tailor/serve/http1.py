@@ -206,9 +206,9 @@ class ServerSettings:
         self.retry_after_s = retry_after_s
         #: Offer HTTP/2 too (:mod:`tailor.serve.http2`): ALPN over TLS, prior knowledge else.
         self.http2 = http2
-        #: Asked as each connection is accepted, with how many connections were accepted and
-        #: are not yet being served (a transport still to make): False turns it away as over
-        #: the cap (a BFF's :meth:`~tailor.app.BFF.admitting`).
+        #: Asked as each connection is accepted, with how many admitted before it have not
+        #: reached the pipeline yet (``Http1Server.pending``): False turns it away as over the
+        #: cap (a BFF's :meth:`~tailor.app.BFF.admitting`).
         self.admitting = admitting
         #: On close, how long an idle connection stays open (0: closed at once); see
         #: :meth:`_Connection.shut`.
@@ -365,6 +365,8 @@ class _Connection(asyncio.Protocol):
         self._writing_paused = False
         self.closing = False
         self.deadline = _NEVER
+        # Made, and no request started yet: counted in the server's ``pending``.
+        self.fresh = False
 
     # -- asyncio.Protocol ------------------------------------------------------------------
 
@@ -379,6 +381,8 @@ class _Connection(asyncio.Protocol):
         # A new connection gets the header deadline: it is here to send a request.
         self.deadline = self._loop.time() + self._settings.header_read_timeout_s
         self._server.connections.add(self)
+        self.fresh = True
+        self._server.unserved += 1
         if self._server.draining:  # accepted just before the listener closed
             self.shut()
 
@@ -591,6 +595,9 @@ class _Connection(asyncio.Protocol):
 
     def _start(self, exchange: _Exchange) -> None:
         self._busy = True
+        if self.fresh:  # its first request: no longer waiting to be admitted
+            self.fresh = False
+            self._server.unserved -= 1
         # The pipeline runs now, as far as it can without waiting, in a context of its own: an
         # answer it has at once (a refusal, a cache hit) is written in this same turn of the
         # loop with no task; otherwise one task awaits the rest, in that same context. tailor
@@ -869,6 +876,8 @@ class Http1Server:
         self.accept_wakeups = 0
         self.accepted = 0
         self.turned_away = 0
+        #: HTTP/1.1 connections made whose first request has not started (see ``pending``).
+        self.unserved = 0
         self._listener: socket.socket | None = None
         self._family = int(socket.AF_INET)  # the listener's, set by start()
         self._opening = 0  # accepted, transport not made yet (a TLS handshake in progress)
@@ -894,6 +903,16 @@ class Http1Server:
             from tailor.serve.http2 import negotiating
 
             self._protocol = lambda: negotiating(self)
+
+    @property
+    def pending(self) -> int:
+        """Connections accepted and admitted whose first request has not reached the pipeline
+        yet: what ``settings.admitting`` is asked with. A connection is admitted in one turn of
+        the loop, made in the next and read in the one after, while the shed stage counts only
+        requests it has seen: without these, one wake-up of the listening socket admitted every
+        connection waiting (hundreds under overload), and the pipeline then refused most of
+        them, each after a transport, a parser and several turns of the loop."""
+        return self._opening + self.unserved
 
     @property
     def port(self) -> int:
@@ -941,7 +960,7 @@ class Http1Server:
             taken += 1
             if len(self.connections) + self._opening >= self.settings.max_connections:
                 self._turn_away(fd, self._busy)
-            elif admitting is not None and not admitting(self._opening):
+            elif admitting is not None and not admitting(self._opening + self.unserved):
                 self._turn_away(fd, self._overloaded)
             else:
                 self._opening += 1
@@ -1014,6 +1033,9 @@ class Http1Server:
         return self._drained is not None
 
     def forget(self, connection: Served) -> None:
+        if isinstance(connection, _Connection) and connection.fresh:  # gone before a request
+            connection.fresh = False
+            self.unserved -= 1
         self.connections.discard(connection)
         if not self.connections and self._drained is not None:
             self._drained.set()

@@ -1189,6 +1189,48 @@ async def test_admission_is_asked_with_the_connections_accepted_earlier_and_not_
     assert (server.accept_wakeups, server.turned_away) == (1, 2)
 
 
+async def until(done: Callable[[], bool], turns: int = 10_000) -> None:
+    """Let the loop run (at most ``turns`` turns) until ``done()`` holds: no timed sleep."""
+    for _ in range(turns):
+        if done():
+            return
+        await asyncio.sleep(0)  # one turn of the loop
+    raise AssertionError("the condition never held")
+
+
+async def test_a_connection_made_whose_request_has_not_started_counts_as_pending(
+    start: Start,
+) -> None:
+    asked: list[int] = []
+
+    def admitting(pending: int) -> bool:
+        asked.append(pending)
+        return True
+
+    server = await start(ok, admitting=admitting)
+    idle = await Client.connect(server.port)  # made, its request not sent yet
+    await until(lambda: len(server.connections) == 1 and server.pending == 1)
+    second = await Client.connect(server.port)
+    second.send(get("/"))
+    assert (await second.answer()).status == 200
+    idle.send(get("/"))
+    assert (await idle.answer()).status == 200
+    assert asked == [0, 1]
+    assert server.pending == 0
+
+
+async def test_a_connection_closed_before_its_first_request_is_no_longer_pending(
+    start: Start,
+) -> None:
+    server = await start(ok)
+    gone = await Client.connect(server.port)
+    await until(lambda: server.pending == 1 and len(server.connections) == 1)
+    assert gone.transport is not None
+    gone.transport.close()
+    await until(lambda: not server.connections)
+    assert server.pending == 0
+
+
 async def test_a_connection_over_the_cap_is_answered_503_with_retry_after_and_closed(
     start: Start,
 ) -> None:
