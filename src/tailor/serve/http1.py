@@ -55,8 +55,9 @@ Admission, before the pipeline sees anything (docs/resilience.md, "Admission bef
   ``503`` problem+json with ``Retry-After``, written straight to the new socket, and closed:
   no transport, no parser, no pipeline (over TLS, where an answer would need a handshake first,
   it is only closed). So is a new connection while ``ServerSettings.admitting`` says no (the
-  shed stage, while the loop is overloaded and its cap full): its first request would be
-  refused anyway, and a refusal at accept costs a fraction of one through a transport.
+  shed stage, while the loop is overloaded and its cap full, the connections admitted and not
+  yet read counted in it: ``Http1Server.pending``): its first request would be refused anyway,
+  and a refusal at accept costs a fraction of one through a transport.
 
 What it leaves to the pipeline: every size, time and content rule a BFF configures (limits,
 sanitize, authentication and the rest), so each is written once for every server.
