@@ -110,6 +110,10 @@ ACCEPT_BATCH = 1024
 #: After the process ran out of file descriptors, how long before accepting again: the
 #: listening socket stays readable, and retrying at once would spin.
 ACCEPT_RETRY_S = 0.1
+#: The listening socket is woken once per turn of the loop, and an overloaded turn lasts tens
+#: of milliseconds, all of it spent by new connections in the kernel's accept queue. A request
+#: starting this long after the last accept accepts first, in the middle of the turn.
+ACCEPT_EVERY_S = 0.002
 
 _NEVER = math.inf
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
@@ -596,6 +600,9 @@ class _Connection(asyncio.Protocol):
 
     def _start(self, exchange: _Exchange) -> None:
         self._busy = True
+        server = self._server
+        if self._loop.time() >= server.accept_due:
+            server.accept()
         if self.fresh:  # its first request: no longer waiting to be admitted
             self.fresh = False
             self._server.unserved -= 1
@@ -895,6 +902,9 @@ class Http1Server:
         # Those two answers' bytes, made again only when the date line changes (once a second).
         self._refusals: dict[int, bytes] = {}
         self._refusals_date = ""
+        #: When a request starting accepts first (see ``ACCEPT_EVERY_S``); never while not
+        #: listening.
+        self.accept_due = _NEVER
         self._sweeper: asyncio.TimerHandle | None = None
         self._retry: asyncio.TimerHandle | None = None
         self._drained: asyncio.Event | None = None
@@ -935,13 +945,17 @@ class Http1Server:
         sock.setblocking(False)
         self._listener = sock
         self._family = int(sock.family)
-        self.loop.add_reader(sock.fileno(), self._accept)
+        self.loop.add_reader(sock.fileno(), self.accept)
+        self.accept_due = 0.0
         self._sweeper = self.loop.call_later(SWEEP_INTERVAL_S, self._sweep)
 
-    def _accept(self) -> None:
-        """The listening socket is readable: take every connection waiting (up to a batch)."""
+    def accept(self) -> None:
+        """Take every connection waiting (up to a batch): the listening socket is readable, or
+        a request is starting ``ACCEPT_EVERY_S`` after the last accept."""
         listener = self._listener
-        assert listener is not None
+        if listener is None or self._retry is not None:
+            return  # closed, or out of descriptors (accepting resumes later)
+        self.accept_due = self.loop.time() + ACCEPT_EVERY_S
         admitting = self.settings.admitting
         # The descriptor alone (what socket.accept wraps): a connection turned away never
         # becomes a socket.socket.
@@ -974,7 +988,7 @@ class Http1Server:
     def _resume_accepting(self) -> None:
         self._retry = None
         if self._listener is not None:
-            self.loop.add_reader(self._listener.fileno(), self._accept)
+            self.loop.add_reader(self._listener.fileno(), self.accept)
 
     def _turn_away(self, fd: int, answer: Response) -> None:
         """Over the connection cap, or not admitting: a 503 written straight to the new
@@ -1045,6 +1059,7 @@ class Http1Server:
         """Stop accepting; let answers in progress finish for up to ``grace_s``; then close
         every connection."""
         listener, self._listener = self._listener, None
+        self.accept_due = _NEVER
         if listener is not None:
             self.loop.remove_reader(listener.fileno())
             listener.close()

@@ -1231,6 +1231,29 @@ async def test_a_connection_closed_before_its_first_request_is_no_longer_pending
     assert server.pending == 0
 
 
+async def test_a_request_starting_after_the_accept_interval_accepts_the_waiting_connections(
+    start: Start, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(http1, "ACCEPT_EVERY_S", 0.0)  # every request start is due to accept
+    servers: list[Http1Server] = []
+    newcomers: list[socket.socket] = []
+    accepted_at: dict[str, int] = {}
+
+    def handle(request: Request) -> Response:  # answers at once: both run in one turn
+        accepted_at[request.path] = servers[0].accepted
+        if request.path == "/first":  # queued by the kernel, the listener not polled since
+            newcomers.append(socket.create_connection(("127.0.0.1", servers[0].port)))
+        return Response(200, b"ok")
+
+    servers.append(await start(handle))
+    client = await Client.connect(servers[0].port)
+    client.send(get("/first") + get("/second"))  # one read: the second starts after the first
+    assert (await client.answer()).status == 200
+    assert (await client.answer()).status == 200
+    assert accepted_at == {"/first": 1, "/second": 2}
+    newcomers[0].close()
+
+
 async def test_a_connection_over_the_cap_is_answered_503_with_retry_after_and_closed(
     start: Start,
 ) -> None:
