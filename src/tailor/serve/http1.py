@@ -605,7 +605,8 @@ class _Connection(asyncio.Protocol):
             server.accept()
         if self.fresh:  # its first request: no longer waiting to be admitted
             self.fresh = False
-            self._server.unserved -= 1
+            server.unserved -= 1
+            exchange[0].first_on_connection = True
         # The pipeline runs now, as far as it can without waiting, in a context of its own: an
         # answer it has at once (a refusal, a cache hit) is written in this same turn of the
         # loop with no task; otherwise one task awaits the rest, in that same context. tailor

@@ -8,7 +8,10 @@ most that long; otherwise it is answered 503 problem+json with ``Retry-After`` a
 ours for nothing. A request that reaches the stage more than ``max_wait_s`` after the server
 read it (``request.received_at``: it waited behind others on its connection, or for a busy
 event loop) is answered 503 at once as well: served that late, its answer would mostly arrive
-after its client gave up.
+after its client gave up. The first request of a connection the server admitted at accept
+(``request.first_on_connection``) is not refused for a cap that shrank since: the server counted
+it against the cap when it admitted the connection (:meth:`ShedStage.admit_connection`), and
+refusing it now, after its transport and its parse, would be the slowest refusal of all.
 
 The cap itself follows the event loop: when the worker's core is saturated, every request in
 flight slows every other (and the refusals too), so the cap shrinks while the loop runs later
@@ -219,6 +222,16 @@ class ShedStage:
                 # Nor does a refusal: under overload most requests are refused, and a coroutine
                 # each (with the stages' above awaiting it) would double what one costs.
                 refused = gate.refusal()
+                if (
+                    refused == "overload"
+                    and request.first_on_connection
+                    and gate.in_flight < gate.ceiling
+                ):
+                    # Its connection was admitted at accept, counted against the cap there
+                    # (admit_connection's pending): the cap shrank since. Refused now, it would
+                    # be the slowest refusal of all, after a transport and a parse.
+                    gate.in_flight += 1
+                    return admitted(request, now)
                 return queued(request) if refused is None else self._shed(request, refused)
             return admitted(request, now)
 

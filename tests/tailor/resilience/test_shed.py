@@ -258,3 +258,31 @@ def test_a_bff_admits_connections_while_none_of_its_stages_says_no(make_bff) -> 
     assert bff.admitting()
     bff._ctx.admission.append(lambda pending: False)  # as the shed stage does when overloaded
     assert not bff.admitting()
+
+
+def _answered_by(stage: ShedStage, *, first_on_connection: bool) -> int:
+    """The status the stage gives one request whose handler answers 200 at once."""
+    request = Request("GET", "/work", "", {"host": "bff.test"}, "127.0.0.1")
+    request.first_on_connection = first_on_connection
+    outcome = stage.wrap(lambda r: Response(200, b"ok"))(request)
+    assert isinstance(outcome, Response)
+    return outcome.status
+
+
+def test_a_connection_admitted_at_accept_has_its_first_request_served_over_a_shrunk_cap() -> None:
+    stage, _ = _stage(max_in_flight=4)
+    stage.gate.max_in_flight = stage.gate.in_flight = 2  # shrunk since the server admitted it
+    assert _answered_by(stage, first_on_connection=True) == 200
+    assert stage.gate.in_flight == 2  # its slot was given back with its answer
+
+
+def test_a_later_request_on_a_connection_is_refused_by_a_full_shrunk_cap() -> None:
+    stage, _ = _stage(max_in_flight=4)
+    stage.gate.max_in_flight = stage.gate.in_flight = 2
+    assert _answered_by(stage, first_on_connection=False) == 503
+
+
+def test_a_first_request_on_a_connection_never_passes_the_ceiling() -> None:
+    stage, _ = _stage(max_in_flight=4)
+    stage.gate.max_in_flight, stage.gate.in_flight = 2, 4
+    assert _answered_by(stage, first_on_connection=True) == 503

@@ -1219,6 +1219,17 @@ async def test_a_connection_made_whose_request_has_not_started_counts_as_pending
     assert server.pending == 0
 
 
+async def test_only_the_first_request_on_a_connection_is_marked_first_on_it(start: Start) -> None:
+    seen = Seen()
+    server = await start(seen)
+    client = await Client.connect(server.port)
+    client.send(get("/one"))
+    assert (await client.answer()).status == 200
+    client.send(get("/two"))
+    assert (await client.answer()).status == 200
+    assert [r.first_on_connection for r in seen.requests] == [True, False]
+
+
 async def test_a_connection_closed_before_its_first_request_is_no_longer_pending(
     start: Start,
 ) -> None:
