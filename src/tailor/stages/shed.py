@@ -222,18 +222,25 @@ class ShedStage:
                 # Nor does a refusal: under overload most requests are refused, and a coroutine
                 # each (with the stages' above awaiting it) would double what one costs.
                 refused = gate.refusal()
-                if (
-                    refused == "overload"
-                    and request.first_on_connection
-                    and gate.in_flight < gate.ceiling
-                ):
-                    # Its connection was admitted at accept, counted against the cap there
-                    # (admit_connection's pending): the cap shrank since. Refused now, it would
-                    # be the slowest refusal of all, after a transport and a parse.
-                    gate.in_flight += 1
-                    return admitted(request, now)
-                return queued(request) if refused is None else self._shed(request, refused)
+                if refused is None:
+                    return queued(request)
+                if not admitted_at_accept(request, refused):
+                    return self._shed(request, refused)
             return admitted(request, now)
+
+        def admitted_at_accept(request: Request, refused: str) -> bool:
+            """Whether ``request`` is let past a cap that shrank (and takes a slot over it): the
+            first request of a connection the server admitted at accept, counted against the
+            cap there (admit_connection's pending). Refused now, after its transport and its
+            parse, it would be the slowest refusal of all."""
+            if (
+                request.first_on_connection
+                and refused == "overload"
+                and gate.in_flight < gate.ceiling
+            ):
+                gate.in_flight += 1
+                return True
+            return False
 
         def admitted(request: Request, started: float) -> Outcome:
             request.allowance = CallAllowance(max_calls)
@@ -241,7 +248,7 @@ class ShedStage:
 
         async def queued(request: Request) -> Response:
             refused = await gate.enter()
-            if refused is not None:
+            if refused is not None and not admitted_at_accept(request, refused):
                 return self._shed(request, refused)
             return await awaitable(admitted(request, clock()))
 

@@ -19,6 +19,7 @@ from tailor import (
     aggregate,
     json_response,
 )
+from tailor.chain import awaitable
 from tailor.resilience.metrics import ResilienceMetrics
 from tailor.resilience.settings import ShedSettings
 from tailor.stages.shed import AdmissionQueue, ShedStage
@@ -286,3 +287,14 @@ def test_a_first_request_on_a_connection_never_passes_the_ceiling() -> None:
     stage, _ = _stage(max_in_flight=4)
     stage.gate.max_in_flight, stage.gate.in_flight = 2, 4
     assert _answered_by(stage, first_on_connection=True) == 503
+
+
+async def test_a_queued_first_request_is_served_when_the_cap_shrinks_meanwhile() -> None:
+    stage, _ = _stage(max_in_flight=4)
+    stage.gate.in_flight = 4  # full at its ceiling: a newcomer may queue
+    request = Request("GET", "/work", "", {"host": "bff.test"}, "127.0.0.1")
+    request.first_on_connection = True
+    outcome = stage.wrap(lambda r: Response(200, b"ok"))(request)
+    assert not isinstance(outcome, Response)  # queued
+    stage.gate.max_in_flight, stage.gate.in_flight = 2, 3  # shrunk by the lag limit, one left
+    assert (await awaitable(outcome)).status == 200
