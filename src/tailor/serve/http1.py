@@ -111,7 +111,8 @@ ACCEPT_BATCH = 1024
 #: listening socket stays readable, and retrying at once would spin.
 ACCEPT_RETRY_S = 0.1
 #: The listening socket is woken once per turn of the loop, and an overloaded turn lasts tens
-#: of milliseconds, all of it spent by new connections in the kernel's accept queue. A request
+#: of milliseconds, all of it spent by new connections in the kernel's accept queue. While
+#: connections arrive faster than one per turn (a wake-up found more than one), a request
 #: starting this long after the last accept accepts first, in the middle of the turn.
 ACCEPT_EVERY_S = 0.002
 
@@ -601,7 +602,7 @@ class _Connection(asyncio.Protocol):
     def _start(self, exchange: _Exchange) -> None:
         self._busy = True
         server = self._server
-        if self._loop.time() >= server.accept_due:
+        if server.accept_due < _NEVER and self._loop.time() >= server.accept_due:
             server.accept()
         if self.fresh:  # its first request: no longer waiting to be admitted
             self.fresh = False
@@ -903,8 +904,8 @@ class Http1Server:
         # Those two answers' bytes, made again only when the date line changes (once a second).
         self._refusals: dict[int, bytes] = {}
         self._refusals_date = ""
-        #: When a request starting accepts first (see ``ACCEPT_EVERY_S``); never while not
-        #: listening.
+        #: When a request starting accepts first (see ``ACCEPT_EVERY_S``); never while
+        #: connections arrive one per turn or fewer, or while not listening.
         self.accept_due = _NEVER
         self._sweeper: asyncio.TimerHandle | None = None
         self._retry: asyncio.TimerHandle | None = None
@@ -946,17 +947,16 @@ class Http1Server:
         sock.setblocking(False)
         self._listener = sock
         self._family = int(sock.family)
-        self.loop.add_reader(sock.fileno(), self.accept)
-        self.accept_due = 0.0
+        self.loop.add_reader(sock.fileno(), self.accept, True)
         self._sweeper = self.loop.call_later(SWEEP_INTERVAL_S, self._sweep)
 
-    def accept(self) -> None:
-        """Take every connection waiting (up to a batch): the listening socket is readable, or
-        a request is starting ``ACCEPT_EVERY_S`` after the last accept."""
+    def accept(self, woken: bool = False) -> None:
+        """Take every connection waiting (up to a batch): the listening socket is readable
+        (``woken``), or a request is starting ``ACCEPT_EVERY_S`` after the last accept."""
         listener = self._listener
         if listener is None or self._retry is not None:
             return  # closed, or out of descriptors (accepting resumes later)
-        self.accept_due = self.loop.time() + ACCEPT_EVERY_S
+        now = self.loop.time()
         admitting = self.settings.admitting
         # The descriptor alone (what socket.accept wraps): a connection turned away never
         # becomes a socket.socket.
@@ -985,11 +985,15 @@ class Http1Server:
         if taken:
             self.accept_wakeups += 1
             self.accepted += taken
+        # A wake-up that found one connection or none: they arrive slower than the loop turns,
+        # and an accept in the middle of a turn would find nothing (and cost an exception).
+        busy = taken > 1 or not woken
+        self.accept_due = now + ACCEPT_EVERY_S if busy else _NEVER
 
     def _resume_accepting(self) -> None:
         self._retry = None
         if self._listener is not None:
-            self.loop.add_reader(self._listener.fileno(), self.accept)
+            self.loop.add_reader(self._listener.fileno(), self.accept, True)
 
     def _turn_away(self, fd: int, answer: Response) -> None:
         """Over the connection cap, or not admitting: a 503 written straight to the new

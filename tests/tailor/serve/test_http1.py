@@ -12,6 +12,7 @@ import asyncio
 import contextvars
 import hashlib
 import json
+import math
 import os
 import socket
 import time
@@ -1246,23 +1247,45 @@ async def test_a_request_starting_after_the_accept_interval_accepts_the_waiting_
     start: Start, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(http1, "ACCEPT_EVERY_S", 0.0)  # every request start is due to accept
-    servers: list[Http1Server] = []
+    loop = asyncio.get_running_loop()
+    listener = socket.create_server(("127.0.0.1", 0), backlog=16)
+    port = listener.getsockname()[1]
     newcomers: list[socket.socket] = []
     accepted_at: dict[str, int] = {}
+    servers: list[Http1Server] = []
 
     def handle(request: Request) -> Response:  # answers at once: both run in one turn
         accepted_at[request.path] = servers[0].accepted
         if request.path == "/first":  # queued by the kernel, the listener not polled since
-            newcomers.append(socket.create_connection(("127.0.0.1", servers[0].port)))
+            newcomers.append(socket.create_connection(("127.0.0.1", port)))
         return Response(200, b"ok")
 
-    servers.append(await start(handle))
-    client = await Client.connect(servers[0].port)
-    client.send(get("/first") + get("/second"))  # one read: the second starts after the first
+    clients = []
+    for _ in range(2):  # two waiting in one wake-up: connections arrive faster than turns
+        sock = socket.socket()
+        sock.setblocking(False)
+        await loop.sock_connect(sock, ("127.0.0.1", port))
+        clients.append(sock)
+    # One read: the second request starts after the first, in the same turn.
+    await loop.sock_sendall(clients[0], get("/first") + get("/second"))
+    servers.append(await start(handle, sock=listener))
+    async with asyncio.timeout(TIMEOUT_S):
+        answers = b""
+        while answers.count(b"HTTP/1.1 200 ") < 2:
+            answers += await loop.sock_recv(clients[0], 4096)
+    assert accepted_at == {"/first": 2, "/second": 3}
+    for sock in [*clients, *newcomers]:
+        sock.close()
+
+
+async def test_connections_arriving_one_per_wake_up_leave_requests_to_accept_nothing(
+    start: Start,
+) -> None:
+    server = await start(ok)
+    client = await Client.connect(server.port)
+    client.send(get("/"))
     assert (await client.answer()).status == 200
-    assert (await client.answer()).status == 200
-    assert accepted_at == {"/first": 1, "/second": 2}
-    newcomers[0].close()
+    assert (server.accepted, server.accept_due) == (1, math.inf)  # no accept per request
 
 
 async def test_a_connection_over_the_cap_is_answered_503_with_retry_after_and_closed(
