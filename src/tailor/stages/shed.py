@@ -72,9 +72,10 @@ class AdmissionQueue:
         self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
         self.clock = clock  # what an admitted request's start is read from (see leave)
 
-    def estimated_wait(self) -> float:
-        """How long a newcomer would queue: everyone ahead, served ``max_in_flight`` at a time."""
-        return (len(self._waiters) + 1) * self.service_time_s / self.max_in_flight
+    def estimated_wait(self, ahead: int = 0) -> float:
+        """How long a newcomer would queue: everyone ahead (the waiters and ``ahead`` more),
+        served ``max_in_flight`` at a time."""
+        return (len(self._waiters) + ahead + 1) * self.service_time_s / self.max_in_flight
 
     def try_enter(self) -> bool:
         """Take a free slot without waiting, when there is one and nobody queues for it."""
@@ -83,13 +84,14 @@ class AdmissionQueue:
             return True
         return False
 
-    def refusal(self) -> str | None:
-        """Why a newcomer finding no free slot is refused without queueing, or None."""
+    def refusal(self, ahead: int = 0) -> str | None:
+        """Why a newcomer finding no free slot is refused without queueing, or None; ``ahead``:
+        others that will queue before it (not waiters yet)."""
         if self.max_in_flight < self.ceiling:
             # The cap shrank because the loop runs late: a slot frees only in a late turn, and
             # a waiter costs a timer and a task, most of them to be refused all the same.
             return "overload"
-        if self.max_queue_wait_s <= 0 or self.estimated_wait() > self.max_queue_wait_s:
+        if self.max_queue_wait_s <= 0 or self.estimated_wait(ahead) > self.max_queue_wait_s:
             return "queue_estimate"
         return None
 
@@ -178,12 +180,14 @@ class ShedStage:
                 metrics.loop_lag.set_function(lambda: limit.lag_s)
 
     def admit_connection(self, pending: int = 0) -> bool:
-        """False (and counted, reason ``connection``) while the cap has shrunk and the
-        requests in flight and the ``pending`` connections (accepted, their first request not
-        yet here) fill it: a new connection's first request would be refused at once, so the
-        server turns the connection away as it accepts it (:meth:`tailor.app.BFF.admitting`)."""
+        """False (and counted, reason ``connection``) while the requests in flight and the
+        ``pending`` connections (accepted, their first request not yet here) fill the cap and
+        the first request of one more would be refused rather than queued (the cap has shrunk,
+        or the queue's wait, those pending counted in it, looks too long): the server turns
+        the connection away as it accepts it (:meth:`tailor.app.BFF.admitting`)."""
         gate = self.gate
-        if gate.max_in_flight >= gate.ceiling or gate.in_flight + pending < gate.max_in_flight:
+        ahead = gate.in_flight + pending - gate.max_in_flight
+        if ahead < 0 or gate.refusal(ahead) is None:
             return True
         if self._refused_connections is not None:
             self._refused_connections.inc()

@@ -239,9 +239,17 @@ def test_a_new_connection_is_turned_away_while_pending_ones_fill_a_shrunk_cap() 
     assert _turned_away(metrics) == 1
 
 
-def test_pending_connections_do_not_turn_one_away_while_the_cap_is_at_its_ceiling() -> None:
+def test_a_new_connection_is_admitted_at_a_full_ceiling_while_the_queue_looks_short() -> None:
     stage, _ = _stage(max_in_flight=2)
-    assert stage.admit_connection(pending=100)  # not overloaded: the gate's queue decides
+    stage.gate.in_flight, stage.gate.service_time_s = 2, 0.01  # 5 ms of wait each ahead
+    assert stage.admit_connection(pending=8)
+
+
+def test_pending_connections_filling_the_queue_at_the_ceiling_turn_one_away() -> None:
+    stage, metrics = _stage(max_in_flight=2)
+    stage.gate.in_flight, stage.gate.service_time_s = 2, 0.01
+    assert not stage.admit_connection(pending=20)  # their wait: 105 ms > max_queue_wait_s
+    assert _turned_away(metrics) == 1
 
 
 def test_a_bff_asks_its_stages_with_the_pending_connections(make_bff) -> None:
