@@ -57,7 +57,7 @@ async def _serve(scenario: str, total: int) -> None:
             if seen == total and not done.done():
                 done.set_result(None)
 
-    admitting = (lambda: False) if scenario == "refused" else None
+    admitting = (lambda pending: False) if scenario == "refused" else None
     server = Counting(hello, ServerSettings(admitting=admitting))
     await server.start(host="127.0.0.1", port=0)
     print(f"port {server.port}", flush=True)

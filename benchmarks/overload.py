@@ -2,11 +2,20 @@
 serve, and whether it holds steady for minutes at a sustainable rate.
 
 ``overload``: each stack's closed-loop peak on the home (wrk), then open-loop load at
-``OVERLOAD_FACTOR`` times that peak (benchmarks/peers/openloop.c), once on kept-alive
+``OVERLOAD_FACTOR`` times its kept-alive peak (benchmarks/peers/openloop.c), once on kept-alive
 connections and once with a new connection per request. What counts: the 200s answered within
-the home's deadline, as a fraction of the peak (target >= 0.8); the 503s' p99 (a shed answer
-must be fast, target < 50 ms); and the requests left without an answer past twice the
-deadline (target 0).
+the home's deadline, as a fraction of the variant's own closed-loop peak (target >= 0.8); the
+503s' p99 (a shed answer must be fast, target < 50 ms); and the requests left without an answer
+past twice the deadline (target 0).
+
+Which peak each variant is read against (``target_of_peak``): the kept-alive variant against
+the kept-alive peak; the per-request variant against the closed-loop peak with a new connection
+per request (wrk with ``Connection: close``). That is the most the stack can serve when every
+request brings its own connection: the accept, the kernel's side of the handshake and the close
+are costs kept-alive traffic never pays, so no admission policy could answer the kept-alive
+peak's rate that way, and reading it against that peak would count those costs as shedding's
+failure. Both variants are offered the same rate (twice the kept-alive peak, about 2.5x the
+per-request one); ``of_peak`` (against the kept-alive peak) is kept for both as well.
 
 ``soak``: tailor's full pipeline at ``SOAK_FACTOR`` of its peak for ``--soak-seconds``, in
 segments of one generator run each, its resident set read after each: growth after the warm-up
@@ -15,8 +24,14 @@ segment (target < 5%) and 5xx answers (target 0).
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import os
 import statistics
+import sys
+import tempfile
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -48,7 +63,7 @@ SOAK_SEGMENT_S = 60.0
 
 
 def _peak(
-    b: Bench, scenario: str, c: Contender, seconds: float, *, per_request: bool = False
+    b: Bench, scenario: str, c: Contender, seconds: float, per_request: bool = False
 ) -> float:
     """``c``'s closed-loop peak on the home, 2xx answers a second: on kept-alive connections,
     or with a new connection per request (``per_request``: ``Connection: close``)."""
@@ -92,6 +107,7 @@ def scenario_overload(b: Bench, upstream: str, work: Path) -> dict[str, Any]:
                 own_peak = peak_per_request if per_request else peak
                 r["variant_peak_rps"] = own_peak
                 r["of_variant_peak"] = r["ok_within_deadline_rps"] / own_peak if own_peak else 0.0
+                r["target_of_peak"] = r["of_variant_peak"]  # what the >= 80% target reads
                 rounds.setdefault((c.key, variant), []).append(r)
                 b.say(
                     f"overload: round {n}/{a.rounds} {c.key:<6} {variant:<11} "
@@ -118,6 +134,8 @@ def scenario_overload(b: Bench, upstream: str, work: Path) -> dict[str, Any]:
                 "ok_within_deadline_rps": med("ok_within_deadline_rps"), "of_peak": med("of_peak"),
                 "variant_peak_rps": med("variant_peak_rps"),
                 "of_variant_peak": med("of_variant_peak"),
+                # The figure the ">= 80% of peak" target checks (see the module doc).
+                "target_of_peak": med("of_variant_peak"),
                 "ok_p99_ms": med("p99_ms"), "shed": med("shed"), "shed_p99_ms": med("shed_p99_ms"),
                 "late_2x": sum(int(r["late_2x"]) for r in rs), "cpu_pct": med("contender_cpu_pct"),
                 "rounds": rs,
@@ -230,3 +248,132 @@ def scenario_soak(b: Bench, upstream: str, work: Path) -> dict[str, Any]:
             }
         ],
     }
+
+
+# -- python -m benchmarks.overload: tailor alone, one tree against another ---------------------
+
+
+def _args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.overload",
+        description="The overload scenario for tailor alone, short, and optionally one source "
+        "tree against another, interleaved in one run (A B A B): each tree's closed-loop peaks, "
+        "then open-loop load at the same rate for every tree (2x the trees' mean kept-alive "
+        "peak, or --rate). Leaves docs/ and benchmarks/results/ alone.\n\n"
+        "  python -m benchmarks.overload --tree before=/work/main --rounds 3",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--tree",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="another checkout to run beside this one (its src/ and platform/src/ first on "
+        "PYTHONPATH); repeatable. This tree runs as 'this'.",
+    )
+    parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds (2)")
+    parser.add_argument("--seconds", type=float, default=5.0, help="each open-loop run (5)")
+    parser.add_argument("--peak-seconds", type=float, default=5.0, help="each wrk peak run (5)")
+    parser.add_argument("--warmup", type=float, default=5.0, help="wrk warm-up per tree (5)")
+    parser.add_argument(
+        "--variants",
+        default=",".join(v for v, _, _ in VARIANTS),
+        help="comma-separated subset of " + ",".join(v for v, _, _ in VARIANTS),
+    )
+    parser.add_argument("--rate", type=float, help="offered rps (default: 2x the mean peak)")
+    parser.add_argument("--connections", type=int, default=64, help="wrk -c for the peaks (64)")
+    args = parser.parse_args(argv)
+    args.overload_seconds = args.seconds
+    args.overload_warmup = 2.0
+    args.duration = args.peak_seconds
+    return args
+
+
+@contextlib.contextmanager
+def _pythonpath(tree: Path | None) -> Iterator[None]:
+    """While a contender starts: ``tree``'s sources first (None: this tree's, as inherited)."""
+    saved = os.environ.get("PYTHONPATH")
+    if tree is not None:
+        os.environ["PYTHONPATH"] = f"{tree / 'src'}:{tree / 'platform' / 'src'}"
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = saved
+
+
+def main(argv: list[str] | None = None) -> int:
+    from benchmarks import fixture, tools
+    from benchmarks.procs import Processes
+    from benchmarks.run import LOAD_CPU, Bench, say
+
+    a = _args(argv)
+    trees: dict[str, Path | None] = {"this": None}
+    for spec in a.tree:
+        name, _, path = spec.partition("=")
+        trees[name] = Path(path).resolve()
+    variants = [v for v in VARIANTS if v[0] in a.variants.split(",")]
+    say(f"load average before: {tools.load_average()}")
+    with (
+        tempfile.TemporaryDirectory(prefix="tailor-overload-") as tmp,
+        Processes(Path(tmp)) as procs,
+    ):
+        work = Path(tmp)
+        work.chmod(0o755)
+        fx = fixture.record(work / "fixture")
+        upstream = fixture.serve(fx, procs, LOAD_CPU)
+        b = Bench(a, procs, fx)
+        cpu = str(b.contender_cpu)
+        cs = []
+        for name, tree in trees.items():
+            c = contenders.tailor_full(upstream, work, cpu)
+            c.key = name
+            with _pythonpath(tree):
+                b.start("overload", [c], cpu)
+            cs.append(c)
+        for c in cs:
+            b.wrk(c, a.warmup, b.load_cpu, measure=False)
+        peaks = {
+            c.key: (_peak(b, "overload", c, a.duration), _peak(b, "overload", c, a.duration, True))
+            for c in cs
+        }
+        rate = a.rate or round(OVERLOAD_FACTOR * statistics.mean(p[0] for p in peaks.values()))
+        rows: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for n in range(1, a.rounds + 1):
+            for variant, _, per_request in variants:
+                for c in cs:
+                    counts = why_counts(c.admin)
+                    r = openloop.run(c.url, rate=rate, seconds=a.seconds, warmup=a.overload_warmup,
+                                     token=b.token, cpu=b.load_cpu,
+                                     pgids={"contender": procs.started[c.name].pid},
+                                     connections=OVERLOAD_CONNECTIONS,
+                                     connection_per_request=per_request,
+                                     deadline_ms=DEADLINE_MS)  # fmt: skip
+                    r["why"] = why_delta(counts, why_counts(c.admin))
+                    own = peaks[c.key][1 if per_request else 0]
+                    r["of_variant_peak"] = r["ok_within_deadline_rps"] / own if own else 0.0
+                    rows.setdefault((c.key, variant), []).append(r)
+                    say(f"round {n}/{a.rounds} {c.key:<8} {variant:<11} "
+                        f"{r['ok_within_deadline_rps']:>7,.0f} ok in {DEADLINE_MS:g} ms of "
+                        f"{rate:,.0f} ({r['of_variant_peak']:.0%} of its variant's peak)  "
+                        f"shed {r['shed']} p50 {r['shed_p50_ms']:.1f} p99 {r['shed_p99_ms']:.1f} "
+                        f"ms  ok p99 {r['p99_ms']:.0f} ms  late 2x {r['late_2x']}  "
+                        f"send lag p99 {r['send_lag_p99_ms']:.1f} ms  "
+                        f"cpu {r.get('contender_cpu_pct', 0):.0f}%  why {r['why']}"
+                        + (f"  failures {r['failures']}" if r["failures"] else ""))  # fmt: skip
+        say(f"load average after: {tools.load_average()}")
+    print(f"\noffered {rate:,.0f} rps; peaks (kept-alive, new connection per request): "
+          + ", ".join(f"{k} {p[0]:,.0f} / {p[1]:,.0f}" for k, p in peaks.items()))  # fmt: skip
+    print("tree     variant      ok/variant peak (median)  shed p99 ms (median)  late 2x")
+    for (key, variant), rs in rows.items():
+        of = statistics.median(r["of_variant_peak"] for r in rs)
+        p99 = statistics.median(r["shed_p99_ms"] for r in rs)
+        late = sum(int(r["late_2x"]) for r in rs)
+        print(f"{key:<8} {variant:<12} {of:>24.0%}  {p99:>20.1f}  {late:>7}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

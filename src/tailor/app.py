@@ -270,14 +270,15 @@ class BFF:
         if self._client is not None:
             await self._client.aclose()
 
-    def admitting(self) -> bool:
-        """Whether a new connection should be served: False while a stage knows its first
-        request would be refused (the shed stage, overloaded), so the server turns it away at
-        accept, before it costs a transport (:mod:`tailor.serve.http1`)."""
+    def admitting(self, pending: int = 0) -> bool:
+        """Whether a new connection should be served, ``pending`` others having been accepted
+        whose first request has not reached the pipeline yet: False while a stage knows its
+        first request would be refused (the shed stage, overloaded), so the server turns it
+        away at accept, before it costs a transport (:mod:`tailor.serve.http1`)."""
         ctx = self._ctx
         if ctx is not None:
             for check in ctx.admission:  # asked per connection: no generator
-                if not check():
+                if not check(pending):
                     return False
         return True
 

@@ -49,6 +49,8 @@ class Request(_RequestLine, kw_only=True, eq=False):
 
     What stages leave for the stages and handlers after them is a typed attribute, each with
     its one writer: ``client_cert`` (the server: the TLS client certificate, DER),
+    ``first_on_connection`` (the server: the first request of a connection it admitted at
+    accept, which shed lets past a cap that shrank since),
     ``allowance`` (shed), ``sessions`` (authenticate), ``app`` (entitle), ``engine``,
     ``upstreams`` and ``parsed_query`` (handler), ``cache_tags`` (:func:`tailor.cache.tag`),
     ``degraded`` (:func:`tailor.aggregate.aggregate`), ``error_cause`` (errors, shed: the
@@ -76,6 +78,7 @@ class Request(_RequestLine, kw_only=True, eq=False):
     engine: Engine | None = None
     allowance: CallAllowance | None = None
     client_cert: bytes | None = None
+    first_on_connection: bool = False
     sessions: SessionManager | None = None
     app: App | None = None
     parsed_query: dict[str, Any] = {}

@@ -127,7 +127,8 @@ class BuildContext:
     cancels it at shutdown. ``resilience`` is the BFF's resilience runtime (breakers, budgets,
     last-known-good store, metrics), handed to the stages and the engine that use it. A stage
     that knows a new connection's first request would be refused (the shed stage, overloaded)
-    appends a check to ``admission``, which the server asks as it accepts each connection
+    appends a check to ``admission``, which the server asks as it accepts each connection, with
+    how many connections it accepted whose first request has not reached the pipeline yet
     (:meth:`tailor.app.BFF.admitting`).
     """
 
@@ -143,7 +144,7 @@ class BuildContext:
     #: handler stage (so the edge cache keeps them): a deprecated route's, from ``clients``.
     route_headers: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
     background: list[Background] = field(default_factory=list)
-    admission: list[Callable[[], bool]] = field(default_factory=list)
+    admission: list[Callable[[int], bool]] = field(default_factory=list)
     _redis: Redis | None = None
 
     def redis(self) -> Redis:

@@ -55,8 +55,9 @@ Admission, before the pipeline sees anything (docs/resilience.md, "Admission bef
   ``503`` problem+json with ``Retry-After``, written straight to the new socket, and closed:
   no transport, no parser, no pipeline (over TLS, where an answer would need a handshake first,
   it is only closed). So is a new connection while ``ServerSettings.admitting`` says no (the
-  shed stage, while the loop is overloaded and its cap full): its first request would be
-  refused anyway, and a refusal at accept costs a fraction of one through a transport.
+  shed stage, while the loop is overloaded and its cap full, the connections admitted and not
+  yet read counted in it: ``Http1Server.pending``): its first request would be refused anyway,
+  and a refusal at accept costs a fraction of one through a transport.
 
 What it leaves to the pipeline: every size, time and content rule a BFF configures (limits,
 sanitize, authentication and the rest), so each is written once for every server.
@@ -109,6 +110,11 @@ ACCEPT_BATCH = 1024
 #: After the process ran out of file descriptors, how long before accepting again: the
 #: listening socket stays readable, and retrying at once would spin.
 ACCEPT_RETRY_S = 0.1
+#: The listening socket is woken once per turn of the loop, and an overloaded turn lasts tens
+#: of milliseconds, all of it spent by new connections in the kernel's accept queue. While
+#: connections arrive faster than one per turn (a wake-up found more than one), a request
+#: starting this long after the last accept accepts first, in the middle of the turn.
+ACCEPT_EVERY_S = 0.002
 
 _NEVER = math.inf
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
@@ -186,7 +192,7 @@ class ServerSettings:
         max_connections: int = 4096,
         retry_after_s: int = 1,
         http2: bool = False,
-        admitting: Callable[[], bool] | None = None,
+        admitting: Callable[[int], bool] | None = None,
         drain_idle_s: float = 0.0,
     ) -> None:
         #: Serve over TLS with this context; each request of a connection whose client showed a
@@ -206,8 +212,9 @@ class ServerSettings:
         self.retry_after_s = retry_after_s
         #: Offer HTTP/2 too (:mod:`tailor.serve.http2`): ALPN over TLS, prior knowledge else.
         self.http2 = http2
-        #: Asked as each connection is accepted: False turns it away as over the cap (a BFF's
-        #: :meth:`~tailor.app.BFF.admitting`).
+        #: Asked as each connection is accepted, with how many admitted before it have not
+        #: reached the pipeline yet (``Http1Server.pending``): False turns it away as over the
+        #: cap (a BFF's :meth:`~tailor.app.BFF.admitting`).
         self.admitting = admitting
         #: On close, how long an idle connection stays open (0: closed at once); see
         #: :meth:`_Connection.shut`.
@@ -364,6 +371,8 @@ class _Connection(asyncio.Protocol):
         self._writing_paused = False
         self.closing = False
         self.deadline = _NEVER
+        # Made, and no request started yet: counted in the server's ``pending``.
+        self.fresh = False
 
     # -- asyncio.Protocol ------------------------------------------------------------------
 
@@ -378,6 +387,8 @@ class _Connection(asyncio.Protocol):
         # A new connection gets the header deadline: it is here to send a request.
         self.deadline = self._loop.time() + self._settings.header_read_timeout_s
         self._server.connections.add(self)
+        self.fresh = True
+        self._server.unserved += 1
         if self._server.draining:  # accepted just before the listener closed
             self.shut()
 
@@ -590,6 +601,13 @@ class _Connection(asyncio.Protocol):
 
     def _start(self, exchange: _Exchange) -> None:
         self._busy = True
+        server = self._server
+        if server.accept_due < _NEVER and self._loop.time() >= server.accept_due:
+            server.accept()
+        if self.fresh:  # its first request: no longer waiting to be admitted
+            self.fresh = False
+            server.unserved -= 1
+            exchange[0].first_on_connection = True
         # The pipeline runs now, as far as it can without waiting, in a context of its own: an
         # answer it has at once (a refusal, a cache hit) is written in this same turn of the
         # loop with no task; otherwise one task awaits the rest, in that same context. tailor
@@ -868,6 +886,8 @@ class Http1Server:
         self.accept_wakeups = 0
         self.accepted = 0
         self.turned_away = 0
+        #: HTTP/1.1 connections made whose first request has not started (see ``pending``).
+        self.unserved = 0
         self._listener: socket.socket | None = None
         self._family = int(socket.AF_INET)  # the listener's, set by start()
         self._opening = 0  # accepted, transport not made yet (a TLS handshake in progress)
@@ -884,6 +904,9 @@ class Http1Server:
         # Those two answers' bytes, made again only when the date line changes (once a second).
         self._refusals: dict[int, bytes] = {}
         self._refusals_date = ""
+        #: When a request starting accepts first (see ``ACCEPT_EVERY_S``); never while
+        #: connections arrive one per turn or fewer, or while not listening.
+        self.accept_due = _NEVER
         self._sweeper: asyncio.TimerHandle | None = None
         self._retry: asyncio.TimerHandle | None = None
         self._drained: asyncio.Event | None = None
@@ -893,6 +916,16 @@ class Http1Server:
             from tailor.serve.http2 import negotiating
 
             self._protocol = lambda: negotiating(self)
+
+    @property
+    def pending(self) -> int:
+        """Connections accepted and admitted whose first request has not reached the pipeline
+        yet: what ``settings.admitting`` is asked with. A connection is admitted in one turn of
+        the loop, made in the next and read in the one after, while the shed stage counts only
+        requests it has seen: without these, one wake-up of the listening socket admitted every
+        connection waiting (hundreds under overload), and the pipeline then refused most of
+        them, each after a transport, a parser and several turns of the loop."""
+        return self._opening + self.unserved
 
     @property
     def port(self) -> int:
@@ -914,13 +947,16 @@ class Http1Server:
         sock.setblocking(False)
         self._listener = sock
         self._family = int(sock.family)
-        self.loop.add_reader(sock.fileno(), self._accept)
+        self.loop.add_reader(sock.fileno(), self.accept, True)
         self._sweeper = self.loop.call_later(SWEEP_INTERVAL_S, self._sweep)
 
-    def _accept(self) -> None:
-        """The listening socket is readable: take every connection waiting (up to a batch)."""
+    def accept(self, woken: bool = False) -> None:
+        """Take every connection waiting (up to a batch): the listening socket is readable
+        (``woken``), or a request is starting ``ACCEPT_EVERY_S`` after the last accept."""
         listener = self._listener
-        assert listener is not None
+        if listener is None or self._retry is not None:
+            return  # closed, or out of descriptors (accepting resumes later)
+        now = self.loop.time()
         admitting = self.settings.admitting
         # The descriptor alone (what socket.accept wraps): a connection turned away never
         # becomes a socket.socket.
@@ -940,7 +976,7 @@ class Http1Server:
             taken += 1
             if len(self.connections) + self._opening >= self.settings.max_connections:
                 self._turn_away(fd, self._busy)
-            elif admitting is not None and not admitting():
+            elif admitting is not None and not admitting(self._opening + self.unserved):
                 self._turn_away(fd, self._overloaded)
             else:
                 self._opening += 1
@@ -949,11 +985,15 @@ class Http1Server:
         if taken:
             self.accept_wakeups += 1
             self.accepted += taken
+        # A wake-up that found one connection or none: they arrive slower than the loop turns,
+        # and an accept in the middle of a turn would find nothing (and cost an exception).
+        busy = taken > 1 or not woken
+        self.accept_due = now + ACCEPT_EVERY_S if busy else _NEVER
 
     def _resume_accepting(self) -> None:
         self._retry = None
         if self._listener is not None:
-            self.loop.add_reader(self._listener.fileno(), self._accept)
+            self.loop.add_reader(self._listener.fileno(), self.accept, True)
 
     def _turn_away(self, fd: int, answer: Response) -> None:
         """Over the connection cap, or not admitting: a 503 written straight to the new
@@ -1013,6 +1053,9 @@ class Http1Server:
         return self._drained is not None
 
     def forget(self, connection: Served) -> None:
+        if isinstance(connection, _Connection) and connection.fresh:  # gone before a request
+            connection.fresh = False
+            self.unserved -= 1
         self.connections.discard(connection)
         if not self.connections and self._drained is not None:
             self._drained.set()
@@ -1021,6 +1064,7 @@ class Http1Server:
         """Stop accepting; let answers in progress finish for up to ``grace_s``; then close
         every connection."""
         listener, self._listener = self._listener, None
+        self.accept_due = _NEVER
         if listener is not None:
             self.loop.remove_reader(listener.fileno())
             listener.close()
@@ -1052,7 +1096,7 @@ class Http1Server:
 
 
 def settings_from(
-    config: Any, admitting: Callable[[], bool] | None = None, *, tls_port: bool = False
+    config: Any, admitting: Callable[[int], bool] | None = None, *, tls_port: bool = False
 ) -> ServerSettings:
     """The server's settings from a BFF's :class:`tailor.config.Config` (and ``admitting``,
     its :meth:`~tailor.app.BFF.admitting`): for ``listen.port``, or for ``listen.tls_port``

@@ -8,7 +8,10 @@ most that long; otherwise it is answered 503 problem+json with ``Retry-After`` a
 ours for nothing. A request that reaches the stage more than ``max_wait_s`` after the server
 read it (``request.received_at``: it waited behind others on its connection, or for a busy
 event loop) is answered 503 at once as well: served that late, its answer would mostly arrive
-after its client gave up.
+after its client gave up. The first request of a connection the server admitted at accept
+(``request.first_on_connection``) is not refused for a cap that shrank since: the server counted
+it against the cap when it admitted the connection (:meth:`ShedStage.admit_connection`), and
+refusing it now, after its transport and its parse, would be the slowest refusal of all.
 
 The cap itself follows the event loop: when the worker's core is saturated, every request in
 flight slows every other (and the refusals too), so the cap shrinks while the loop runs later
@@ -69,9 +72,10 @@ class AdmissionQueue:
         self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
         self.clock = clock  # what an admitted request's start is read from (see leave)
 
-    def estimated_wait(self) -> float:
-        """How long a newcomer would queue: everyone ahead, served ``max_in_flight`` at a time."""
-        return (len(self._waiters) + 1) * self.service_time_s / self.max_in_flight
+    def estimated_wait(self, ahead: int = 0) -> float:
+        """How long a newcomer would queue: everyone ahead (the waiters and ``ahead`` more),
+        served ``max_in_flight`` at a time."""
+        return (len(self._waiters) + ahead + 1) * self.service_time_s / self.max_in_flight
 
     def try_enter(self) -> bool:
         """Take a free slot without waiting, when there is one and nobody queues for it."""
@@ -80,13 +84,14 @@ class AdmissionQueue:
             return True
         return False
 
-    def refusal(self) -> str | None:
-        """Why a newcomer finding no free slot is refused without queueing, or None."""
+    def refusal(self, ahead: int = 0) -> str | None:
+        """Why a newcomer finding no free slot is refused without queueing, or None; ``ahead``:
+        others that will queue before it (not waiters yet)."""
         if self.max_in_flight < self.ceiling:
             # The cap shrank because the loop runs late: a slot frees only in a late turn, and
             # a waiter costs a timer and a task, most of them to be refused all the same.
             return "overload"
-        if self.max_queue_wait_s <= 0 or self.estimated_wait() > self.max_queue_wait_s:
+        if self.max_queue_wait_s <= 0 or self.estimated_wait(ahead) > self.max_queue_wait_s:
             return "queue_estimate"
         return None
 
@@ -174,12 +179,15 @@ class ShedStage:
             if limit is not None:
                 metrics.loop_lag.set_function(lambda: limit.lag_s)
 
-    def admit_connection(self) -> bool:
-        """False (and counted, reason ``connection``) while the cap has shrunk and is full: a
-        new connection's first request would be refused at once, so the server turns the
-        connection away as it accepts it (:meth:`tailor.app.BFF.admitting`)."""
+    def admit_connection(self, pending: int = 0) -> bool:
+        """False (and counted, reason ``connection``) while the requests in flight and the
+        ``pending`` connections (accepted, their first request not yet here) fill the cap and
+        the first request of one more would be refused rather than queued (the cap has shrunk,
+        or the queue's wait, those pending counted in it, looks too long): the server turns
+        the connection away as it accepts it (:meth:`tailor.app.BFF.admitting`)."""
         gate = self.gate
-        if gate.max_in_flight >= gate.ceiling or gate.in_flight < gate.max_in_flight:
+        ahead = gate.in_flight + pending - gate.max_in_flight
+        if ahead < 0 or gate.refusal(ahead) is None:
             return True
         if self._refused_connections is not None:
             self._refused_connections.inc()
@@ -218,8 +226,25 @@ class ShedStage:
                 # Nor does a refusal: under overload most requests are refused, and a coroutine
                 # each (with the stages' above awaiting it) would double what one costs.
                 refused = gate.refusal()
-                return queued(request) if refused is None else self._shed(request, refused)
+                if refused is None:
+                    return queued(request)
+                if not admitted_at_accept(request, refused):
+                    return self._shed(request, refused)
             return admitted(request, now)
+
+        def admitted_at_accept(request: Request, refused: str) -> bool:
+            """Whether ``request`` is let past a cap that shrank (and takes a slot over it): the
+            first request of a connection the server admitted at accept, counted against the
+            cap there (admit_connection's pending). Refused now, after its transport and its
+            parse, it would be the slowest refusal of all."""
+            if (
+                request.first_on_connection
+                and refused == "overload"
+                and gate.in_flight < gate.ceiling
+            ):
+                gate.in_flight += 1
+                return True
+            return False
 
         def admitted(request: Request, started: float) -> Outcome:
             request.allowance = CallAllowance(max_calls)
@@ -227,7 +252,7 @@ class ShedStage:
 
         async def queued(request: Request) -> Response:
             refused = await gate.enter()
-            if refused is not None:
+            if refused is not None and not admitted_at_accept(request, refused):
                 return self._shed(request, refused)
             return await awaitable(admitted(request, clock()))
 

@@ -19,6 +19,7 @@ from tailor import (
     aggregate,
     json_response,
 )
+from tailor.chain import awaitable
 from tailor.resilience.metrics import ResilienceMetrics
 from tailor.resilience.settings import ShedSettings
 from tailor.stages.shed import AdmissionQueue, ShedStage
@@ -230,9 +231,78 @@ def test_a_new_connection_is_admitted_while_a_shrunk_cap_has_room() -> None:
     assert stage.admit_connection()
 
 
+def test_a_new_connection_is_turned_away_while_pending_ones_fill_a_shrunk_cap() -> None:
+    stage, metrics = _stage(max_in_flight=4)
+    stage.gate.max_in_flight, stage.gate.in_flight = 3, 1
+    assert stage.admit_connection(pending=1)  # one slot left for this one
+    assert not stage.admit_connection(pending=2)  # accepted ones will take the rest
+    assert _turned_away(metrics) == 1
+
+
+def test_a_new_connection_is_admitted_at_a_full_ceiling_while_the_queue_looks_short() -> None:
+    stage, _ = _stage(max_in_flight=2)
+    stage.gate.in_flight, stage.gate.service_time_s = 2, 0.01  # 5 ms of wait each ahead
+    assert stage.admit_connection(pending=8)
+
+
+def test_pending_connections_filling_the_queue_at_the_ceiling_turn_one_away() -> None:
+    stage, metrics = _stage(max_in_flight=2)
+    stage.gate.in_flight, stage.gate.service_time_s = 2, 0.01
+    assert not stage.admit_connection(pending=20)  # their wait: 105 ms > max_queue_wait_s
+    assert _turned_away(metrics) == 1
+
+
+def test_a_bff_asks_its_stages_with_the_pending_connections(make_bff) -> None:
+    bff = make_bff({"resilience": {"shed": {"enabled": True}}})
+    bff.startup(admin=False)
+    asked: list[int] = []
+    bff._ctx.admission.append(lambda pending: asked.append(pending) is None)
+    assert bff.admitting(3)
+    assert asked == [3]
+
+
 def test_a_bff_admits_connections_while_none_of_its_stages_says_no(make_bff) -> None:
     bff = make_bff({"resilience": {"shed": {"enabled": True}}})
     bff.startup(admin=False)
     assert bff.admitting()
-    bff._ctx.admission.append(lambda: False)  # as the shed stage does while overloaded
+    bff._ctx.admission.append(lambda pending: False)  # as the shed stage does when overloaded
     assert not bff.admitting()
+
+
+def _answered_by(stage: ShedStage, *, first_on_connection: bool) -> int:
+    """The status the stage gives one request whose handler answers 200 at once."""
+    request = Request("GET", "/work", "", {"host": "bff.test"}, "127.0.0.1")
+    request.first_on_connection = first_on_connection
+    outcome = stage.wrap(lambda r: Response(200, b"ok"))(request)
+    assert isinstance(outcome, Response)
+    return outcome.status
+
+
+def test_a_connection_admitted_at_accept_has_its_first_request_served_over_a_shrunk_cap() -> None:
+    stage, _ = _stage(max_in_flight=4)
+    stage.gate.max_in_flight = stage.gate.in_flight = 2  # shrunk since the server admitted it
+    assert _answered_by(stage, first_on_connection=True) == 200
+    assert stage.gate.in_flight == 2  # its slot was given back with its answer
+
+
+def test_a_later_request_on_a_connection_is_refused_by_a_full_shrunk_cap() -> None:
+    stage, _ = _stage(max_in_flight=4)
+    stage.gate.max_in_flight = stage.gate.in_flight = 2
+    assert _answered_by(stage, first_on_connection=False) == 503
+
+
+def test_a_first_request_on_a_connection_never_passes_the_ceiling() -> None:
+    stage, _ = _stage(max_in_flight=4)
+    stage.gate.max_in_flight, stage.gate.in_flight = 2, 4
+    assert _answered_by(stage, first_on_connection=True) == 503
+
+
+async def test_a_queued_first_request_is_served_when_the_cap_shrinks_meanwhile() -> None:
+    stage, _ = _stage(max_in_flight=4)
+    stage.gate.in_flight = 4  # full at its ceiling: a newcomer may queue
+    request = Request("GET", "/work", "", {"host": "bff.test"}, "127.0.0.1")
+    request.first_on_connection = True
+    outcome = stage.wrap(lambda r: Response(200, b"ok"))(request)
+    assert not isinstance(outcome, Response)  # queued
+    stage.gate.max_in_flight, stage.gate.in_flight = 2, 3  # shrunk by the lag limit, one left
+    assert (await awaitable(outcome)).status == 200

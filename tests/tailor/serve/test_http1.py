@@ -12,6 +12,7 @@ import asyncio
 import contextvars
 import hashlib
 import json
+import math
 import os
 import socket
 import time
@@ -1145,7 +1146,7 @@ async def test_connections_queued_while_not_admitting_are_each_refused_and_close
         await loop.sock_connect(sock, listener.getsockname())
         await loop.sock_sendall(sock, get("/"))
         clients.append(sock)
-    server = await start(ok, sock=listener, admitting=lambda: False)
+    server = await start(ok, sock=listener, admitting=lambda pending: False)
     answers = []
     for sock in clients:
         async with asyncio.timeout(TIMEOUT_S):
@@ -1158,6 +1159,133 @@ async def test_connections_queued_while_not_admitting_are_each_refused_and_close
     assert len(set(answers)) <= 2  # the same bytes, but for a date that may have turned
     assert (server.accept_wakeups, server.turned_away) == (1, 5)
     assert len(os.listdir("/proc/self/fd")) == descriptors  # each refused one closed
+
+
+async def test_admission_is_asked_with_the_connections_accepted_earlier_and_not_yet_served(
+    start: Start,
+) -> None:
+    loop = asyncio.get_running_loop()
+    listener = socket.create_server(("127.0.0.1", 0), backlog=16)
+    clients = []
+    for _ in range(4):  # connected by the kernel, queued for accept before the server runs
+        sock = socket.socket()
+        sock.setblocking(False)
+        await loop.sock_connect(sock, listener.getsockname())
+        await loop.sock_sendall(sock, get("/", "connection: close"))
+        clients.append(sock)
+    asked: list[int] = []
+
+    def admitting(pending: int) -> bool:  # room for two new connections in one wake-up
+        asked.append(pending)
+        return pending < 2
+
+    server = await start(ok, sock=listener, admitting=admitting)
+    statuses = []
+    for sock in clients:
+        async with asyncio.timeout(TIMEOUT_S):
+            statuses.append((await loop.sock_recv(sock, 4096))[9:12])
+        sock.close()
+    assert asked == [0, 1, 2, 2]
+    assert statuses == [b"200", b"200", b"503", b"503"]
+    assert (server.accept_wakeups, server.turned_away) == (1, 2)
+
+
+async def until(done: Callable[[], bool], turns: int = 10_000) -> None:
+    """Let the loop run (at most ``turns`` turns) until ``done()`` holds: no timed sleep."""
+    for _ in range(turns):
+        if done():
+            return
+        await asyncio.sleep(0)  # one turn of the loop
+    raise AssertionError("the condition never held")
+
+
+async def test_a_connection_made_whose_request_has_not_started_counts_as_pending(
+    start: Start,
+) -> None:
+    asked: list[int] = []
+
+    def admitting(pending: int) -> bool:
+        asked.append(pending)
+        return True
+
+    server = await start(ok, admitting=admitting)
+    idle = await Client.connect(server.port)  # made, its request not sent yet
+    await until(lambda: len(server.connections) == 1 and server.pending == 1)
+    second = await Client.connect(server.port)
+    second.send(get("/"))
+    assert (await second.answer()).status == 200
+    idle.send(get("/"))
+    assert (await idle.answer()).status == 200
+    assert asked == [0, 1]
+    assert server.pending == 0
+
+
+async def test_only_the_first_request_on_a_connection_is_marked_first_on_it(start: Start) -> None:
+    seen = Seen()
+    server = await start(seen)
+    client = await Client.connect(server.port)
+    client.send(get("/one"))
+    assert (await client.answer()).status == 200
+    client.send(get("/two"))
+    assert (await client.answer()).status == 200
+    assert [r.first_on_connection for r in seen.requests] == [True, False]
+
+
+async def test_a_connection_closed_before_its_first_request_is_no_longer_pending(
+    start: Start,
+) -> None:
+    server = await start(ok)
+    gone = await Client.connect(server.port)
+    await until(lambda: server.pending == 1 and len(server.connections) == 1)
+    assert gone.transport is not None
+    gone.transport.close()
+    await until(lambda: not server.connections)
+    assert server.pending == 0
+
+
+async def test_a_request_starting_after_the_accept_interval_accepts_the_waiting_connections(
+    start: Start, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(http1, "ACCEPT_EVERY_S", 0.0)  # every request start is due to accept
+    loop = asyncio.get_running_loop()
+    listener = socket.create_server(("127.0.0.1", 0), backlog=16)
+    port = listener.getsockname()[1]
+    newcomers: list[socket.socket] = []
+    accepted_at: dict[str, int] = {}
+    servers: list[Http1Server] = []
+
+    def handle(request: Request) -> Response:  # answers at once: both run in one turn
+        accepted_at[request.path] = servers[0].accepted
+        if request.path == "/first":  # queued by the kernel, the listener not polled since
+            newcomers.append(socket.create_connection(("127.0.0.1", port)))
+        return Response(200, b"ok")
+
+    clients = []
+    for _ in range(2):  # two waiting in one wake-up: connections arrive faster than turns
+        sock = socket.socket()
+        sock.setblocking(False)
+        await loop.sock_connect(sock, ("127.0.0.1", port))
+        clients.append(sock)
+    # One read: the second request starts after the first, in the same turn.
+    await loop.sock_sendall(clients[0], get("/first") + get("/second"))
+    servers.append(await start(handle, sock=listener))
+    async with asyncio.timeout(TIMEOUT_S):
+        answers = b""
+        while answers.count(b"HTTP/1.1 200 ") < 2:
+            answers += await loop.sock_recv(clients[0], 4096)
+    assert accepted_at == {"/first": 2, "/second": 3}
+    for sock in [*clients, *newcomers]:
+        sock.close()
+
+
+async def test_connections_arriving_one_per_wake_up_leave_requests_to_accept_nothing(
+    start: Start,
+) -> None:
+    server = await start(ok)
+    client = await Client.connect(server.port)
+    client.send(get("/"))
+    assert (await client.answer()).status == 200
+    assert (server.accepted, server.accept_due) == (1, math.inf)  # no accept per request
 
 
 async def test_a_connection_over_the_cap_is_answered_503_with_retry_after_and_closed(
@@ -1184,7 +1312,7 @@ async def test_a_connection_accepted_while_not_admitting_is_answered_503_and_clo
 ) -> None:
     seen = Seen()
     admitting = [False]
-    server = await start(seen, retry_after_s=3, admitting=lambda: admitting[0])
+    server = await start(seen, retry_after_s=3, admitting=lambda pending: admitting[0])
     refused = await Client.connect(server.port)
     refused.send(get("/refused"))
     answer = await refused.answer()
