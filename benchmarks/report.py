@@ -538,11 +538,18 @@ def targets(result: dict[str, Any]) -> str:
     for variant, label in (("keepalive", "kept alive"), ("per-request", "a connection each")):
         c = _find_variant(result, "overload", "tailor", variant)
         if c:
-            ok = c["of_peak"] >= 0.8 and c["shed_p99_ms"] < 50 and c["late_2x"] == 0
+            # Each variant against its own closed-loop peak (benchmarks/overload.py says why).
+            target = c.get("target_of_peak", c.get("of_variant_peak") or c["of_peak"])
+            peak = (
+                "its own closed-loop peak with a new connection per request"
+                if variant == "per-request"
+                else "the kept-alive peak"
+            )
+            ok = target >= 0.8 and c["shed_p99_ms"] < 50 and c["late_2x"] == 0
             rows.append(
-                f"| overload at {c['rate'] / c['peak_rps']:.0f}x peak, {label}: within the "
-                f"deadline >= 80% of peak, shed p99 < 50 ms, 0 unanswered past 2x | "
-                f"{c['of_peak']:.0%}, {_fmt_ms(c['shed_p99_ms'])} ms, {c['late_2x']} | "
+                f"| overload at {c['rate'] / c['peak_rps']:.0f}x the kept-alive peak, {label}: "
+                f"within the deadline >= 80% of {peak}, shed p99 < 50 ms, 0 unanswered past "
+                f"2x | {target:.0%}, {_fmt_ms(c['shed_p99_ms'])} ms, {c['late_2x']} | "
                 f"{'yes' if ok else 'no'} |"
             )
     for s in result["scenarios"]:
@@ -842,15 +849,18 @@ at once), then {seconds:g} s of open-loop load at {factor:g}x that peak from
 benchmarks/peers/openloop.c, after an unmeasured warm-up at the same rate: once on kept-alive
 connections (at most 2,048 open), once with a new connection per request that the server closes
 after its answer (as h2load's connection-rate mode loads a server, so the accept path is loaded
-too). "Of its variant's peak" reads the per-request variant's answers against the stack's
-closed-loop peak with a new connection per request (wrk with `Connection: close`): the accept,
-the kernel's side of the handshake and the close are costs kept-alive traffic never pays. A
-request's latency counts from when it was due. "Within the deadline" is a 200 answered
-within the home's {deadline_ms:g} ms deadline; a shed answer is a 503; "unanswered past 2x" counts
-requests with no answer within {deadline2:g} ms: a later answer, a broken connection or none.
-The targets (issue 19): 200s within the deadline at >= 80% of the peak rate, shed p99 < 50 ms,
-none unanswered past 2x. Node (fastify + undici) has no admission control: it is the
-reference for what an edge without it does at the same overload.
+too). The targets read each variant against its own closed-loop peak: the kept-alive variant
+against the kept-alive peak, the per-request variant against the peak with a new connection per
+request (wrk with `Connection: close`), the most the stack can serve when every request brings
+its own connection (the accept, the kernel's side of the handshake and the close are costs
+kept-alive traffic never pays). Both variants are offered the same rate, twice the kept-alive
+peak (about 2.5x the per-request peak). "Of peak" is against the kept-alive peak for both, for
+comparison. A request's latency counts from when it was due. "Within the deadline" is a 200
+answered within the home's {deadline_ms:g} ms deadline; a shed answer is a 503; "unanswered
+past 2x" counts requests with no answer within {deadline2:g} ms: a later answer, a broken
+connection or none. The targets (issue 19): 200s within the deadline at >= 80% of the variant's
+peak, shed p99 < 50 ms, none unanswered past 2x. Node (fastify + undici) has no admission
+control: it is the reference for what an edge without it does at the same overload.
 
 {notes}
 
@@ -863,8 +873,8 @@ The real services (users and catalog answer JSON, the Connect protocol and gRPC 
 routes) and the real mobile BFF in the bench's own process on core 0 (full profile, edge cache
 off), fetching alice's home 8 at a time with users and catalog called as JSON, over Connect
 (protobuf on tailor's HTTP/1.1 transport: the demo's wire) and over gRPC (grpcio's asyncio
-client); the other four services stay JSON. The figure is the BFF process's CPU time per home (grpcio's threads
-included; the services are other processes), median of interleaved rounds
+client); the other four services stay JSON. The figure is the BFF process's CPU time per home
+(grpcio's threads included; the services are other processes), median of interleaved rounds
 (benchmarks/grpc_home.py). The target (issue 15): at most 1.25x the JSON home.
 
 {table}
