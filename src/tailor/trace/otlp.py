@@ -21,12 +21,14 @@ from __future__ import annotations
 import struct
 from collections.abc import Sequence
 
-from tailor.trace.span import AttributeValue, Span
+from tailor.trace.span import CLIENT, AnySpan, AttributeValue, PartSpan
 
 #: start_time_unix_nano (7) and end_time_unix_nano (8), fixed64 each, with their tags.
 _times = struct.Struct("<BQBQ").pack
 #: kind (6): SERVER and CLIENT, tag and value.
 _KINDS = {kind: b"\x30" + bytes((kind,)) for kind in range(6)}
+#: span_id (2, 8 bytes: its tag and length as one little-endian short) and the two times.
+_ids_times = struct.Struct("<H8sBQBQ").pack
 _double = struct.Struct("<d").pack
 _SMALL = [bytes((n,)) for n in range(128)]
 #: Attribute fields kept encoded, by (key, value): names, routes, statuses and outcome words
@@ -45,6 +47,11 @@ def varint(n: int) -> bytes:
         n >>= 7
     out.append(n)
     return bytes(out)
+
+
+#: A span's tag in the ScopeSpans (2) and its length, for the lengths spans have.
+_HEADS = 1024
+_SPAN_HEADS = [b"\x12" + varint(n) for n in range(_HEADS)]
 
 
 def field(tag: bytes, data: bytes) -> bytes:
@@ -69,6 +76,9 @@ def key_value(tag: bytes, key: str, value: AttributeValue) -> bytes:
     return field(tag, field(b"\x0a", key.encode()) + field(b"\x12", any_value(value)))
 
 
+_HEDGED = key_value(b"\x4a", "bff.hedged", True)
+
+
 class OtlpEncoder:
     """Spans of one service as an ``ExportTraceServiceRequest``."""
 
@@ -85,21 +95,32 @@ class OtlpEncoder:
         self._attributes: dict[str, dict[AttributeValue, bytes]] = {}
         self._size = 0
         self._names: dict[str, bytes] = {}
+        # A Part's constant fields by its name (with its upstream, checked), and the encoded
+        # outcome attributes a Part span carries, by value.
+        self._parts: dict[str, tuple[str, bytes]] = {}
+        self._deadlines: dict[int, bytes] = {}
+        self._attempts: dict[int, bytes] = {}
+        self._breakers: dict[str, bytes] = {}
+        self._statuses: dict[int, bytes] = {}
 
-    def encode(self, spans: Sequence[Span]) -> bytes:
+    def encode(self, spans: Sequence[AnySpan]) -> bytes:
         # One loop, no call per span or per attribute: this runs on the exporter's thread, but
         # its CPU is the BFF's all the same.
         encoded: list[bytes] = [b""]  # [0]: the envelopes, written last
         add = encoded.append
         names = self._names
         cache = self._attributes
+        constants = self._parts
+        deadlines, attempts, breakers, statuses = (
+            self._deadlines,
+            self._attempts,
+            self._breakers,
+            self._statuses,
+        )
         fromhex = bytes.fromhex
         trace_id = parent_id = None
         trace_field = parent_field = b""
         for s in spans:  # each a field 2 (spans) of the ScopeSpans
-            name = names.get(s.name)
-            if name is None:
-                name = self._name(s.name)
             # A request's spans share one trace id and its parts one parent (the same string
             # objects, from its RequestTrace): each is converted once, not once per span.
             if s.trace_id is not trace_id:
@@ -108,26 +129,59 @@ class OtlpEncoder:
             if s.parent_id is not parent_id:
                 parent_id = s.parent_id
                 parent_field = fromhex("2208" + parent_id) if parent_id else b""
-            parts = [
-                trace_field,
-                fromhex("1208" + s.span_id),
-                parent_field,
-                name,
-                _KINDS[s.kind],
-                _times(0x39, s.start_ns, 0x41, s.end_ns),
-            ]
-            push = parts.append
-            for key, value in s.attributes.items():
-                by_value = cache.get(key if value.__class__ is not bool else key + "\x00bool")
-                found = by_value.get(value) if by_value is not None else None
-                push(found if found is not None else self._remember(key, value))
-            if s.tracestate:
-                push(field(b"\x1a", s.tracestate.encode()))
+            if s.__class__ is PartSpan:
+                # A Part's span: its constant fields (name, kind, bff.part, peer.service) as
+                # encoded once per Part, the ids and times in one pack, each outcome a lookup.
+                const = constants.get(s.name)
+                if const is None or const[0] != s.upstream:
+                    const = self._part(s.name, s.upstream)
+                parts = [
+                    const[1],
+                    trace_field,
+                    parent_field,
+                    _ids_times(0x0812, fromhex(s.span_id), 0x39, s.start_ns, 0x41, s.end_ns),
+                ]
+                push = parts.append
+                if s.deadline_ms >= 0:
+                    found = deadlines.get(s.deadline_ms)
+                    push(found or self._int(deadlines, "bff.deadline_ms", s.deadline_ms))
+                if s.attempts:
+                    found = attempts.get(s.attempts)
+                    push(found or self._int(attempts, "bff.attempts", s.attempts))
+                if s.breaker:
+                    found = breakers.get(s.breaker)
+                    push(found or self._word(breakers, "bff.breaker", s.breaker))
+                if s.status:
+                    found = statuses.get(s.status)
+                    push(found or self._int(statuses, "http.response.status_code", s.status))
+                if s.hedged:
+                    push(_HEDGED)
+                if s.cache:
+                    push(key_value(b"\x4a", "bff.cache", s.cache))
+            else:
+                name = names.get(s.name)
+                if name is None:
+                    name = self._name(s.name)
+                parts = [
+                    trace_field,
+                    fromhex("1208" + s.span_id),
+                    parent_field,
+                    name,
+                    _KINDS[s.kind],
+                    _times(0x39, s.start_ns, 0x41, s.end_ns),
+                ]
+                push = parts.append
+                for key, value in s.attributes.items():
+                    by_value = cache.get(key if value.__class__ is not bool else key + "\x00bool")
+                    found = by_value.get(value) if by_value is not None else None
+                    push(found if found is not None else self._remember(key, value))
+                if s.tracestate:
+                    push(field(b"\x1a", s.tracestate.encode()))
             if s.error:  # Status{message = 2, code = 3 (ERROR = 2)}
                 push(field(b"\x7a", field(b"\x12", s.error.encode()) + b"\x18\x02"))
             body = b"".join(parts)
             n = len(body)
-            add(b"\x12" + (_SMALL[n] if n < 0x80 else varint(n)))
+            add(_SPAN_HEADS[n] if n < _HEADS else b"\x12" + varint(n))
             add(body)
         # One copy of the batch: the envelopes' lengths are summed, not measured on copies.
         scope_spans = len(self._scope) + sum(map(len, encoded))
@@ -137,6 +191,30 @@ class OtlpEncoder:
             b"\x0a" + varint(resource_spans) + self._resource + b"\x12" + inner + self._scope
         )
         return b"".join(encoded)
+
+    def _part(self, name: str, upstream: str) -> tuple[str, bytes]:
+        if len(self._parts) > _CACHE_LIMIT:
+            self._parts.clear()
+        found = self._parts[name] = (
+            upstream,
+            field(b"\x2a", name.encode())
+            + _KINDS[CLIENT]
+            + key_value(b"\x4a", "bff.part", name)
+            + key_value(b"\x4a", "peer.service", upstream),
+        )
+        return found
+
+    def _int(self, table: dict[int, bytes], key: str, value: int) -> bytes:
+        if len(table) > _CACHE_LIMIT:
+            table.clear()
+        found = table[value] = key_value(b"\x4a", key, value)
+        return found
+
+    def _word(self, table: dict[str, bytes], key: str, value: str) -> bytes:
+        if len(table) > _CACHE_LIMIT:
+            table.clear()
+        found = table[value] = key_value(b"\x4a", key, value)
+        return found
 
     def _name(self, name: str) -> bytes:
         if len(self._names) > _CACHE_LIMIT:
