@@ -76,7 +76,9 @@ def key_value(tag: bytes, key: str, value: AttributeValue) -> bytes:
     return field(tag, field(b"\x0a", key.encode()) + field(b"\x12", any_value(value)))
 
 
-_HEDGED = key_value(b"\x4a", "bff.hedged", True)
+def _error(message: str) -> bytes:
+    """A failed span's ``Status`` (field 15): ``message`` (2) and ``code`` (3) ERROR (2)."""
+    return field(b"\x7a", field(b"\x12", message.encode()) + b"\x18\x02")
 
 
 class OtlpEncoder:
@@ -99,73 +101,61 @@ class OtlpEncoder:
         # outcome attributes a Part span carries, by value.
         self._parts: dict[str, tuple[str, bytes]] = {}
         self._deadlines: dict[int, bytes] = {}
-        self._attempts: dict[int, bytes] = {}
-        self._breakers: dict[str, bytes] = {}
-        self._statuses: dict[int, bytes] = {}
+        self._outcomes: dict[tuple[int, str, int, bool, str], bytes] = {}
 
     def encode(self, spans: Sequence[AnySpan]) -> bytes:
         # One loop, no call per span or per attribute: this runs on the exporter's thread, but
         # its CPU is the BFF's all the same.
         encoded: list[bytes] = [b""]  # [0]: the envelopes, written last
         add = encoded.append
+        join = b"".join
         names = self._names
         cache = self._attributes
         constants = self._parts
-        deadlines, attempts, breakers, statuses = (
-            self._deadlines,
-            self._attempts,
-            self._breakers,
-            self._statuses,
-        )
+        deadlines, outcomes = self._deadlines, self._outcomes
         fromhex = bytes.fromhex
         trace_id = parent_id = None
-        trace_field = parent_field = b""
+        trace_field = ids = b""
         for s in spans:  # each a field 2 (spans) of the ScopeSpans
             # A request's spans share one trace id and its parts one parent (the same string
             # objects, from its RequestTrace): each is converted once, not once per span.
             if s.trace_id is not trace_id:
                 trace_id = s.trace_id
                 trace_field = fromhex("0a10" + trace_id)
+                parent_id = None
             if s.parent_id is not parent_id:
                 parent_id = s.parent_id
-                parent_field = fromhex("2208" + parent_id) if parent_id else b""
+                ids = trace_field + fromhex("2208" + parent_id) if parent_id else trace_field
             if s.__class__ is PartSpan:
                 # A Part's span: its constant fields (name, kind, bff.part, peer.service) as
-                # encoded once per Part, the ids and times in one pack, each outcome a lookup.
+                # encoded once per Part, the span id and times in one pack, its deadline and
+                # the rest of its outcome (attempts, breaker, status, hedge, cache) a lookup
+                # each.
                 const = constants.get(s.name)
                 if const is None or const[0] != s.upstream:
                     const = self._part(s.name, s.upstream)
-                parts = [
-                    const[1],
-                    trace_field,
-                    parent_field,
-                    _ids_times(0x0812, fromhex(s.span_id), 0x39, s.start_ns, 0x41, s.end_ns),
-                ]
-                push = parts.append
-                if s.deadline_ms >= 0:
-                    found = deadlines.get(s.deadline_ms)
-                    push(found or self._int(deadlines, "bff.deadline_ms", s.deadline_ms))
-                if s.attempts:
-                    found = attempts.get(s.attempts)
-                    push(found or self._int(attempts, "bff.attempts", s.attempts))
-                if s.breaker:
-                    found = breakers.get(s.breaker)
-                    push(found or self._word(breakers, "bff.breaker", s.breaker))
-                if s.status:
-                    found = statuses.get(s.status)
-                    push(found or self._int(statuses, "http.response.status_code", s.status))
-                if s.hedged:
-                    push(_HEDGED)
-                if s.cache:
-                    push(key_value(b"\x4a", "bff.cache", s.cache))
+                try:
+                    deadline = deadlines[s.deadline_ms]
+                    outcome = outcomes[s.attempts, s.breaker, s.status, s.hedged, s.cache]
+                except KeyError:
+                    deadline, outcome = self._outcome(s)
+                body = join(
+                    (
+                        const[1],
+                        ids,
+                        _ids_times(0x0812, fromhex(s.span_id), 0x39, s.start_ns, 0x41, s.end_ns),
+                        deadline,
+                        outcome,
+                        _error(s.error) if s.error else b"",
+                    )
+                )
             else:
                 name = names.get(s.name)
                 if name is None:
                     name = self._name(s.name)
                 parts = [
-                    trace_field,
+                    ids,
                     fromhex("1208" + s.span_id),
-                    parent_field,
                     name,
                     _KINDS[s.kind],
                     _times(0x39, s.start_ns, 0x41, s.end_ns),
@@ -177,9 +167,9 @@ class OtlpEncoder:
                     push(found if found is not None else self._remember(key, value))
                 if s.tracestate:
                     push(field(b"\x1a", s.tracestate.encode()))
-            if s.error:  # Status{message = 2, code = 3 (ERROR = 2)}
-                push(field(b"\x7a", field(b"\x12", s.error.encode()) + b"\x18\x02"))
-            body = b"".join(parts)
+                if s.error:
+                    push(_error(s.error))
+                body = join(parts)
             n = len(body)
             add(_SPAN_HEADS[n] if n < _HEADS else b"\x12" + varint(n))
             add(body)
@@ -190,7 +180,7 @@ class OtlpEncoder:
         encoded[0] = (
             b"\x0a" + varint(resource_spans) + self._resource + b"\x12" + inner + self._scope
         )
-        return b"".join(encoded)
+        return join(encoded)
 
     def _part(self, name: str, upstream: str) -> tuple[str, bytes]:
         if len(self._parts) > _CACHE_LIMIT:
@@ -204,17 +194,29 @@ class OtlpEncoder:
         )
         return found
 
-    def _int(self, table: dict[int, bytes], key: str, value: int) -> bytes:
-        if len(table) > _CACHE_LIMIT:
-            table.clear()
-        found = table[value] = key_value(b"\x4a", key, value)
-        return found
-
-    def _word(self, table: dict[str, bytes], key: str, value: str) -> bytes:
-        if len(table) > _CACHE_LIMIT:
-            table.clear()
-        found = table[value] = key_value(b"\x4a", key, value)
-        return found
+    def _outcome(self, s: PartSpan) -> tuple[bytes, bytes]:
+        """The encoded deadline and outcome of a Part span, kept for the next ones alike."""
+        if len(self._deadlines) > _CACHE_LIMIT or len(self._outcomes) > _CACHE_LIMIT:
+            self._deadlines.clear()
+            self._outcomes.clear()
+        ms = s.deadline_ms
+        deadline = self._deadlines[ms] = (
+            key_value(b"\x4a", "bff.deadline_ms", ms) if ms >= 0 else b""
+        )
+        key = (s.attempts, s.breaker, s.status, s.hedged, s.cache)
+        found = [
+            key_value(b"\x4a", k, v)
+            for k, v in (
+                ("bff.attempts", s.attempts),
+                ("bff.breaker", s.breaker),
+                ("http.response.status_code", s.status),
+                ("bff.hedged", s.hedged),
+                ("bff.cache", s.cache),
+            )
+            if v  # what the span was not told (no call, no hedge, no cache answer) is left out
+        ]
+        outcome = self._outcomes[key] = b"".join(found)
+        return deadline, outcome
 
     def _name(self, name: str) -> bytes:
         if len(self._names) > _CACHE_LIMIT:
