@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
+from time import time_ns
 from typing import Any, ClassVar
 
 import msgspec
@@ -174,7 +175,11 @@ async def run_plan(
         finally:
             if span is not None:
                 assert trace is not None  # a span comes from the trace
-                trace.end(span)
+                # Ended inline: it goes to the exporter with the server span, or alone once
+                # that has ended.
+                span.end_ns = time_ns()
+                if trace.closed:
+                    trace.end(span)
 
     def _lose(part: Part, exc: UpstreamError, reason: str, span: PartSpan | None) -> Any:
         if span is not None:

@@ -193,9 +193,10 @@ class RequestTrace:
     carries the same unsampled ``traceparent`` so the services do not record either."""
 
     __slots__ = (
-        "_ended",
+        "_parts",
         "_prefix",
         "_unsampled",
+        "closed",
         "span",
         "span_id",
         "trace_id",
@@ -212,9 +213,11 @@ class RequestTrace:
         self.tracestate = tracestate
         self.span = span
         self._unsampled: tuple[tuple[str, str], ...] | None = None
-        # Part spans ended while the server span runs: they go to the exporter with it, one
-        # hand-over per request. None once it has ended (a later part goes alone).
-        self._ended: list[AnySpan] | None = [] if span is not None else None
+        # The Part spans started: those ended when the server span ends go to the exporter
+        # with it, one hand-over per request; a part still running then goes alone when it
+        # ends (``closed``).
+        self._parts: list[AnySpan] = []
+        self.closed = False
         # A sampled part's traceparent but its span id (unused when not sampled).
         self._prefix = f"00-{trace_id}-" if span is not None else ""
 
@@ -226,9 +229,11 @@ class RequestTrace:
         """A client span for one inward call (a Part), or None when not sampled."""
         if self.span is None:
             return None
-        return PartSpan(
+        span = PartSpan(
             self.trace_id, self.tracer.span_ids.next(), self.span_id, name, upstream, time_ns()
         )
+        self._parts.append(span)
+        return span
 
     def inward(self, span: PartSpan | None = None) -> tuple[tuple[str, str], ...]:
         """The trace headers of an inward call made as ``span``; without one (an unsampled
@@ -251,17 +256,17 @@ class RequestTrace:
 
     def end(self, span: AnySpan) -> None:
         """Close ``span`` now. The server span goes to the exporter with the part spans
-        ended before it; a part ending after it goes alone."""
+        ended before it; a part ending after it goes alone. (A part ending before it needs
+        only its ``end_ns`` set: the engine does that inline, and calls this once
+        ``closed``.)"""
         span.end_ns = time_ns()
-        ended = self._ended
-        if ended is None:
-            self.tracer.submit([span])
-        elif span is self.span:
+        if span is self.span:
+            ended = [p for p in self._parts if p.end_ns]
             ended.append(span)
-            self._ended = None
+            self.closed = True
             self.tracer.submit(ended)
-        else:
-            ended.append(span)
+        elif self.closed:
+            self.tracer.submit([span])
 
 
 def failed(span: AnySpan, exc: BaseException) -> None:
