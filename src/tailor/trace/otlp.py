@@ -21,7 +21,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Sequence
 
-from tailor.trace.span import CLIENT, AnySpan, AttributeValue, PartSpan
+from tailor.trace.span import CLIENT, SERVER, AnySpan, AttributeValue, PartSpan, ServerSpan
 
 #: start_time_unix_nano (7) and end_time_unix_nano (8), fixed64 each, with their tags.
 _times = struct.Struct("<BQBQ").pack
@@ -81,6 +81,19 @@ def _error(message: str) -> bytes:
     return field(b"\x7a", field(b"\x12", message.encode()) + b"\x18\x02")
 
 
+def _server_extras(s: ServerSpan) -> bytes:
+    """The fields only some server spans have: the cache's answer, the parts that degraded,
+    the caller's tracestate, an error."""
+    return b"".join(
+        (
+            key_value(b"\x4a", "bff.cache", s.cache) if s.cache else b"",
+            key_value(b"\x4a", "bff.degraded", s.degraded) if s.degraded else b"",
+            field(b"\x1a", s.tracestate.encode()) if s.tracestate else b"",
+            _error(s.error) if s.error else b"",
+        )
+    )
+
+
 class OtlpEncoder:
     """Spans of one service as an ``ExportTraceServiceRequest``."""
 
@@ -101,6 +114,9 @@ class OtlpEncoder:
         # outcome attributes a Part span carries, by value.
         self._parts: dict[str, tuple[str, bytes]] = {}
         self._deadlines: dict[int, bytes] = {}
+        # The server span's constant fields by route and method, and its status field.
+        self._servers: dict[str, dict[str, bytes]] = {}
+        self._statuses: dict[int, bytes] = {}
         self._outcomes: dict[tuple[int, str, int, bool, str], bytes] = {}
 
     def encode(self, spans: Sequence[AnySpan]) -> bytes:
@@ -113,6 +129,7 @@ class OtlpEncoder:
         cache = self._attributes
         constants = self._parts
         deadlines, outcomes = self._deadlines, self._outcomes
+        servers, statuses = self._servers, self._statuses
         fromhex = bytes.fromhex
         trace_id = parent_id = None
         trace_field = ids = b""
@@ -147,6 +164,24 @@ class OtlpEncoder:
                         deadline,
                         outcome,
                         _error(s.error) if s.error else b"",
+                    )
+                )
+            elif s.__class__ is ServerSpan:
+                # The server span: name, kind, method and route encoded once per route and
+                # method, its status a lookup; what only some requests have, by a call.
+                by_method = servers.get(s.route)
+                fixed = by_method.get(s.method) if by_method is not None else None
+                if fixed is None:
+                    fixed = self._server(s.method, s.route)
+                body = join(
+                    (
+                        fixed,
+                        ids,
+                        _ids_times(0x0812, fromhex(s.span_id), 0x39, s.start_ns, 0x41, s.end_ns),
+                        statuses.get(s.status) or self._status(s.status),
+                        _server_extras(s)
+                        if s.cache or s.degraded or s.tracestate or s.error
+                        else b"",
                     )
                 )
             else:
@@ -192,6 +227,23 @@ class OtlpEncoder:
             + key_value(b"\x4a", "bff.part", name)
             + key_value(b"\x4a", "peer.service", upstream),
         )
+        return found
+
+    def _server(self, method: str, route: str) -> bytes:
+        if len(self._servers) > _CACHE_LIMIT:
+            self._servers.clear()
+        found = self._servers.setdefault(route, {})[method] = (
+            field(b"\x2a", f"{method} {route}".encode())
+            + _KINDS[SERVER]
+            + key_value(b"\x4a", "http.request.method", method)
+            + key_value(b"\x4a", "http.route", route)
+        )
+        return found
+
+    def _status(self, status: int) -> bytes:
+        if len(self._statuses) > _CACHE_LIMIT:
+            self._statuses.clear()
+        found = self._statuses[status] = key_value(b"\x4a", "http.response.status_code", status)
         return found
 
     def _outcome(self, s: PartSpan) -> tuple[bytes, bytes]:

@@ -18,8 +18,9 @@ deciding on the same id decides alike).
 >>> part = trace.child("me", "users")
 >>> trace.inward(part)[0][1] == f"00-{trace.trace_id}-{part.span_id}-01"
 True
+>>> trace.span.method, trace.span.route = "GET", "/v1/home"
 >>> trace.end(part); trace.end(trace.span); [s.name for s in spans]  # one hand-over
-['me', '']
+['me', 'GET /v1/home']
 """
 
 from __future__ import annotations
@@ -106,7 +107,48 @@ class PartSpan(msgspec.Struct, gc=False):
         return found
 
 
-AnySpan = Span | PartSpan
+class ServerSpan(msgspec.Struct, gc=False):
+    """A request's server span, in slots the ``trace`` stage writes as the response goes out;
+    encoded from constant bytes kept per method and route. Named ``GET /v1/home``.
+
+    >>> span = ServerSpan("a" * 32, "b" * 16, "", 1, method="GET", route="/v1/home", status=200)
+    >>> span.name, span.attributes["http.route"]
+    ('GET /v1/home', '/v1/home')
+    """
+
+    trace_id: str
+    span_id: str
+    parent_id: str
+    start_ns: int
+    end_ns: int = 0
+    method: str = ""
+    route: str = ""
+    status: int = 0
+    cache: str = ""  # the x-cache answer
+    degraded: str = ""  # the parts that degraded, by name, comma-separated
+    error: str = ""
+    tracestate: str = ""
+    kind: ClassVar[int] = SERVER
+
+    @property
+    def name(self) -> str:
+        return f"{self.method} {self.route}"
+
+    @property
+    def attributes(self) -> dict[str, AttributeValue]:
+        found: dict[str, AttributeValue] = {
+            "http.request.method": self.method,
+            "http.route": self.route,
+            "http.response.status_code": self.status,
+        }
+        if self.cache:
+            found["bff.cache"] = self.cache
+        if self.degraded:
+            found["bff.degraded"] = self.degraded
+        return found
+
+
+AnySpan = Span | PartSpan | ServerSpan
 
 
 class IdStream:
@@ -182,8 +224,7 @@ class Tracer:
             # this hop were not there (or a fresh id, for a trace that starts here).
             return RequestTrace(self, trace_id, parent_id or self.span_ids.next(), tracestate, None)
         span_id = self.span_ids.next()
-        span = Span(trace_id, span_id, parent_id, "", SERVER, time_ns(), {})
-        span.tracestate = tracestate
+        span = ServerSpan(trace_id, span_id, parent_id, time_ns(), tracestate=tracestate)
         return RequestTrace(self, trace_id, span_id, tracestate, span)
 
 
@@ -205,7 +246,12 @@ class RequestTrace:
     )
 
     def __init__(
-        self, tracer: Tracer, trace_id: str, span_id: str, tracestate: str, span: Span | None
+        self,
+        tracer: Tracer,
+        trace_id: str,
+        span_id: str,
+        tracestate: str,
+        span: ServerSpan | None,
     ) -> None:
         self.tracer = tracer
         self.trace_id = trace_id

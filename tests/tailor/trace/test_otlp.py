@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from otlp_receiver import decode
 from tailor.trace.otlp import OtlpEncoder
-from tailor.trace.span import CLIENT, SERVER, PartSpan, Span
+from tailor.trace.span import CLIENT, SERVER, PartSpan, ServerSpan, Span
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 
@@ -127,3 +127,31 @@ def test_a_request_s_parts_and_server_span_keep_their_parents() -> None:
         ("3" * 16, "2" * 16),
         ("2" * 16, "9" * 16),
     ]
+
+
+def test_a_server_span_decodes_with_its_route_status_and_outcome() -> None:
+    server = ServerSpan(TRACE, "2" * 16, "9" * 16, 1_000, end_ns=5_000, method="GET",
+                        route="/v1/home", status=503, cache="miss", degraded="recs,me",
+                        error="UpstreamTimeout", tracestate="k=v")  # fmt: skip
+    plain = ServerSpan(TRACE, "3" * 16, "", 1_000, end_ns=2_000, method="POST", route="/v1/home",
+                       status=200)  # fmt: skip
+    encoder = OtlpEncoder("m")
+    got = decode(encoder.encode([server, plain]) + encoder.encode([server, plain]))
+    assert [s.attributes for s in got] == [server.attributes, plain.attributes] * 2
+    assert [(s.name, s.kind, s.error) for s in got[:2]] == [
+        ("GET /v1/home", SERVER, "UpstreamTimeout"),
+        ("POST /v1/home", SERVER, None),
+    ]
+    assert got[0].attributes["bff.degraded"] == "recs,me"
+
+
+def test_a_server_span_carries_the_caller_s_tracestate() -> None:
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+
+    server = ServerSpan(TRACE, "2" * 16, "9" * 16, 1, end_ns=2, method="GET", route="/",
+                        status=200, tracestate="vendor=abc")  # fmt: skip
+    body = OtlpEncoder("m").encode([server])
+    [span] = ExportTraceServiceRequest.FromString(body).resource_spans[0].scope_spans[0].spans
+    assert span.trace_state == "vendor=abc"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from tailor.trace.span import IdStream, RequestTrace, Tracer
+from tailor.trace.span import CLIENT, IdStream, RequestTrace, Tracer
 
 
 def test_ids_are_hex_of_their_width_and_distinct_across_batches() -> None:
@@ -31,7 +31,9 @@ def test_a_forked_child_does_not_hand_out_its_parent_s_next_ids() -> None:
 
 
 def _trace(handed: list[list[str]]) -> RequestTrace:
-    tracer = Tracer(1.0, lambda spans: handed.append([s.name for s in spans]))
+    tracer = Tracer(
+        1.0, lambda spans: handed.append([s.name if s.kind == CLIENT else "server" for s in spans])
+    )
     return tracer.start(None, None)
 
 
@@ -45,7 +47,7 @@ def test_a_request_s_ended_parts_go_with_its_server_span_in_one_hand_over() -> N
     assert handed == []
     assert trace.span is not None
     trace.end(trace.span)
-    assert handed == [["me", "recs", ""]]
+    assert handed == [["me", "recs", "server"]]
 
 
 def test_a_part_still_running_when_the_server_span_ends_goes_alone_when_it_ends() -> None:
@@ -54,6 +56,6 @@ def test_a_part_still_running_when_the_server_span_ends_goes_alone_when_it_ends(
     late = trace.child("recs", "svc")
     assert late is not None and trace.span is not None
     trace.end(trace.span)
-    assert handed == [[""]] and trace.closed
+    assert handed == [["server"]] and trace.closed
     trace.end(late)
-    assert handed == [[""], ["recs"]] and late.end_ns > 0
+    assert handed == [["server"], ["recs"]] and late.end_ns > 0
