@@ -67,9 +67,17 @@ _COLLECTED = re.compile(r"Collected : (\d+)")
 STEADY = {"resilience": {"shed": {"target_lag_s": 0}}}
 
 
-def count(scenario: str, requests: int, upstream: str, token: str, out: str = "/dev/null") -> int:
+def count(
+    scenario: str,
+    requests: int,
+    upstream: str,
+    token: str,
+    out: str = "/dev/null",
+    config: dict[str, Any] | None = None,
+) -> int:
     """Instructions of one child run serving ``WARM + requests`` requests (the profile in
-    ``out``, for ``callgrind_annotate``)."""
+    ``out``, for ``callgrind_annotate``), with ``config`` (else ``BENCH_CONFIG``) merged
+    over the BFF's."""
     argv = [
         "valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
         sys.executable, "-m", "benchmarks.instructions", "--child", scenario,
@@ -77,6 +85,8 @@ def count(scenario: str, requests: int, upstream: str, token: str, out: str = "/
     ]  # fmt: skip
     # The same hash seed in every run: dict and set layouts, and so the work, are repeatable.
     env = {**os.environ, "PYTHONHASHSEED": "0", "BENCH_TOKEN": token}
+    if config is not None:
+        env["BENCH_CONFIG"] = json.dumps(config)
     if scenario in LOADED:
         stderr = _count_loaded(argv, env, WARM + requests, token, scenario)
         returncode = 0
@@ -205,8 +215,20 @@ async def serve(scenario: str, requests: int, upstream: str, token: str) -> None
         coding = _coding(scenario)
         await drive(bff, token, WARM, 1, expect_hit=False, coding=coding)
         await drive(bff, token, requests, 1, expect_hit=cache, coding=coding)
+        flush_spans(bff)
     finally:
         await bff.shutdown()
+
+
+def flush_spans(bff: Any) -> None:
+    """With tracing on, wait until every recorded span is encoded and sent: at shutdown the
+    exporter gives the last ones a second, which valgrind's slow clock may not cover, and an
+    uncounted remainder that differs between the two runs would skew the difference."""
+    from benchmarks.tracing import exporter_of
+
+    exporter = exporter_of(bff)
+    if exporter is not None and not exporter.flush(timeout_s=1800):
+        raise RuntimeError("the spans were not sent within 30 minutes")
 
 
 async def _serve_socket(bff: Any, *, http2: bool = False, clients: int = 1) -> None:
@@ -236,16 +258,28 @@ async def _serve_socket(bff: Any, *, http2: bool = False, clients: int = 1) -> N
     await server.close(grace_s=5)
 
 
+def per_request_of(
+    scenario: str,
+    requests: int,
+    upstream: str,
+    token: str,
+    profile: str | None = None,
+    config: dict[str, Any] | None = None,
+) -> float:
+    """Instructions of one request: two child runs, ``requests`` requests apart."""
+    outs = ["/dev/null", "/dev/null"]
+    if profile:
+        outs = [f"{profile}/{scenario}.{n}.callgrind" for n in ("base", "more")]
+    base = count(scenario, BASE, upstream, token, outs[0], config)
+    more = count(scenario, BASE + requests, upstream, token, outs[1], config)
+    return (more - base) / requests
+
+
 def measure(args: argparse.Namespace, upstream: str, token: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for scenario in args.scenarios:
         started = time.monotonic()
-        outs = ["/dev/null", "/dev/null"]
-        if args.profile:
-            outs = [f"{args.profile}/{scenario}.{n}.callgrind" for n in ("base", "more")]
-        base = count(scenario, BASE, upstream, token, outs[0])
-        more = count(scenario, BASE + args.requests, upstream, token, outs[1])
-        per_request = (more - base) / args.requests
+        per_request = per_request_of(scenario, args.requests, upstream, token, args.profile)
         out[scenario] = {"instructions_per_request": round(per_request)}
         print(
             f"{scenario:<6} {per_request:12,.0f} instructions per request "

@@ -2,6 +2,7 @@
 
     python -m benchmarks.tracing                  # 5 interleaved rounds x 2000 homes each
     python -m benchmarks.tracing --rounds 3 --requests 1000
+    python -m benchmarks.tracing --rounds 0 --instructions 100   # instruction counts only
 
 The real mobile BFF (full profile, edge cache off) runs in this process against the fixture
 nginx (the recorded six-call home fan-out over loopback), as in ``benchmarks.transports``, in
@@ -16,7 +17,10 @@ four variants built side by side and driven in interleaved rounds (A B C D, A B 
 
 The figure is process CPU time per home (all threads), which other work on the machine
 disturbs far less than wall time; medians across rounds, ratios against ``off`` in the same
-run. It also times the OTLP encoding of a home's seven spans alone: tailor's own encoder
+run. Then the same three tracing variants are counted in instructions per home by callgrind
+(:mod:`benchmarks.instructions`, ``--instructions`` homes per counted run), a figure the
+machine's load does not move, and the one the targets are checked against on a shared machine.
+It also times the OTLP encoding of a home's seven spans alone: tailor's own encoder
 against building opentelemetry-proto's messages (the choice :mod:`tailor.trace.otlp` made).
 ``results/tracing.json`` keeps the last run; ``docs/benchmarks.md`` quotes it.
 """
@@ -27,6 +31,7 @@ import argparse
 import contextlib
 import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -39,16 +44,19 @@ from typing import Any
 import uvloop
 
 from benchmarks import fixture
+from benchmarks.instructions import per_request_of
 from benchmarks.procs import Processes
 from benchmarks.transports import drive, make
 from tailor import BFF
 from tailor.trace.export import SpanExporter
 from tailor.trace.otlp import OtlpEncoder
-from tailor.trace.span import CLIENT, SERVER, Span
+from tailor.trace.span import SERVER, AnySpan, PartSpan, Span
 
 RESULTS = Path(__file__).resolve().parent / "results" / "tracing.json"
 UPSTREAM_CPU = 1
 VARIANTS = ("off", "unsampled", "sampled", "access_log")
+#: The variants counted by callgrind: the tracing targets' three.
+COUNTED = ("off", "unsampled", "sampled")
 
 
 def _config(variant: str, sink: str) -> dict[str, Any]:
@@ -60,7 +68,7 @@ def _config(variant: str, sink: str) -> dict[str, Any]:
     return logs
 
 
-def _exporter(bff: BFF) -> SpanExporter | None:
+def exporter_of(bff: BFF) -> SpanExporter | None:
     # The trace stage hands its exporter's job to the BFF's background list: the one handle on
     # it from outside (a benchmark must flush it inside the measured time).
     ctx = bff._ctx
@@ -79,7 +87,7 @@ async def measure_variants(
             await drive(bff, token, 300, 1)  # warm: JWKS, tokens, pools
         for n in range(1, args.rounds + 1):
             for variant, bff in bffs.items():
-                exporter = _exporter(bff)
+                exporter = exporter_of(bff)
                 started = time.process_time()
                 await drive(bff, token, args.requests, 1)
                 if exporter is not None:
@@ -98,20 +106,37 @@ async def measure_variants(
     }
 
 
+def measure_instructions(upstream: str, token: str, sink: str, requests: int) -> dict[str, Any]:
+    """Instructions per home of the tracing variants, and their ratios to ``off``."""
+    counts: dict[str, float] = {}
+    for variant in COUNTED:
+        config = _config(variant, sink)
+        if "tracing" in config:
+            # Batches fill as they do under load, not once a second of valgrind's slow clock
+            # (the counted child flushes the exporter before it stops: every span is counted).
+            config["tracing"]["export_interval_s"] = 60
+        started = time.monotonic()
+        counts[variant] = per_request_of("home", requests, upstream, token, config=config)
+        took = time.monotonic() - started
+        print(f"{variant:<10} {counts[variant]:12,.0f} instructions per home ({took:.0f} s)")
+    return {
+        "instructions_per_home": {v: round(c) for v, c in counts.items()},
+        "instructions_vs_off": {v: round(c / counts["off"] - 1, 4) for v, c in counts.items()},
+    }
+
+
 PARTS = ("me", "stream", "recs", "playlists", "people", "tracks")
 
 
-def _home_spans(n: int) -> list[Span]:
+def _home_spans(n: int) -> list[AnySpan]:
     """A home's seven spans as the stages record them (ids unique per home)."""
-    trace = f"{n:032x}"
-    spans = [
-        Span(trace, f"{n:08x}{k:08x}", f"{n:016x}", name, CLIENT, 1, {
-            "bff.part": name, "peer.service": "svc", "bff.deadline_ms": 800,
-            "http.response.status_code": 200, "bff.attempts": 1, "bff.breaker": "closed",
-        }, end_ns=2)
-        for k, name in enumerate(PARTS)
-    ]  # fmt: skip
-    spans.append(Span(trace, f"{n:016x}", "", "GET /v1/home", SERVER, 1, {
+    trace, server = f"{n:032x}", f"{n:016x}"
+    spans: list[AnySpan] = []
+    for k, name in enumerate(PARTS):
+        part = PartSpan(trace, f"{n:08x}{k:08x}", server, name, "svc", 1, end_ns=2)
+        part.deadline_ms, part.attempts, part.breaker, part.status = 800, 1, "closed", 200
+        spans.append(part)
+    spans.append(Span(trace, server, "", "GET /v1/home", SERVER, 1, {
         "http.request.method": "GET", "http.route": "/v1/home", "http.response.status_code": 200,
     }, end_ns=2))  # fmt: skip
     return spans
@@ -130,7 +155,7 @@ def measure_encoding(homes: int) -> dict[str, float]:
     return {"tailor_us_per_home": round(own, 2), "opentelemetry_proto_us_per_home": round(proto, 2)}
 
 
-def _proto_encoding(batches: list[list[Span]]) -> float:
+def _proto_encoding(batches: list[list[AnySpan]]) -> float:
     from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as service
     from opentelemetry.proto.common.v1 import common_pb2 as common
     from opentelemetry.proto.resource.v1 import resource_pb2 as resource
@@ -175,6 +200,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.tracing", description=__doc__)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument(
+        "--instructions",
+        type=int,
+        default=100,
+        metavar="HOMES",
+        help="homes per callgrind run for the instruction counts (0: not counted)",
+    )
     parser.add_argument("--no-write", action="store_true", help="leave results/ untouched")
     args = parser.parse_args(argv)
     encoding = measure_encoding(2000)
@@ -193,11 +225,16 @@ def main(argv: list[str] | None = None) -> int:
         collector = subprocess.Popen([sys.executable, "-m", "benchmarks.otlp_sink", str(port)])
         try:
             _wait_listening(port)
-            # The access lines are built and written as by default (to stderr), to nowhere.
-            with open(os.devnull, "w") as nowhere, contextlib.redirect_stderr(nowhere):
-                result = uvloop.run(
-                    measure_variants(upstream, fx.token, f"http://127.0.0.1:{port}/v1/traces", args)
-                )
+            sink = f"http://127.0.0.1:{port}/v1/traces"
+            result: dict[str, Any] = {}
+            if args.rounds:
+                # The access lines are built and written as by default (to stderr), to nowhere.
+                with open(os.devnull, "w") as nowhere, contextlib.redirect_stderr(nowhere):
+                    result = uvloop.run(measure_variants(upstream, fx.token, sink, args))
+            if args.instructions and shutil.which("valgrind") is None:
+                print("no valgrind: instruction counts skipped (apt-get install -y valgrind)")
+            elif args.instructions:
+                result |= measure_instructions(upstream, fx.token, sink, args.instructions)
         finally:
             collector.terminate()
             collector.wait()
@@ -205,6 +242,7 @@ def main(argv: list[str] | None = None) -> int:
         "measured": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
         "rounds": args.rounds,
         "requests": args.requests,
+        "counted_homes": args.instructions,
         # Timed figures move with other work on the machine: say how busy it was.
         "load_average": round(os.getloadavg()[0], 1),
         **result,

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
+from time import time_ns
 from typing import Any, ClassVar
 
 import msgspec
@@ -36,7 +37,7 @@ from tailor.govern.labels import DataClass
 from tailor.resilience.allowance import CallAllowance
 from tailor.resilience.errors import FanOutLimitExceeded
 from tailor.resilience.runtime import Resilience
-from tailor.trace.span import RequestTrace, Span, failed
+from tailor.trace.span import PartSpan, RequestTrace, failed
 from tailor.upstream.client import UpstreamClient
 from tailor.upstream.deadline import Deadline
 
@@ -120,7 +121,7 @@ async def run_plan(
     inputs = Inputs(variables, values)  # shared by the parts: it reads results as they arrive
     keys: dict[str, Hashable] = {}  # last-known-good key of each part that made its call
 
-    async def run_part(part: Part, span: Span | None = None) -> Any:
+    async def run_part(part: Part, span: PartSpan | None = None) -> Any:
         # With ``span`` (a sampled trace), the part's client span: marked failed by what
         # fails the part and ended with it, here rather than in a wrapper coroutine.
         try:
@@ -174,9 +175,13 @@ async def run_plan(
         finally:
             if span is not None:
                 assert trace is not None  # a span comes from the trace
-                trace.end(span)
+                # Ended inline: it goes to the exporter with the server span, or alone once
+                # that has ended.
+                span.end_ns = time_ns()
+                if trace.closed:
+                    trace.end(span)
 
-    def _lose(part: Part, exc: UpstreamError, reason: str, span: Span | None) -> Any:
+    def _lose(part: Part, exc: UpstreamError, reason: str, span: PartSpan | None) -> Any:
         if span is not None:
             span.error = reason
         if part.required:
@@ -184,7 +189,7 @@ async def run_plan(
         stale = _stale(part.name)
         if stale is not None:
             if span is not None:
-                span.attributes["bff.cache"] = "last_good"
+                span.cache = "last_good"
             degraded.append(Degradation(part.name, reason, stale=True))
             values[part.name] = stale
             return stale

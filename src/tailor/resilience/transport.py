@@ -106,8 +106,8 @@ class ResilientTransport:
             await asyncio.sleep(delay)
         span = request.span
         if span is not None:
-            span.attributes["bff.attempts"] = attempt
-            span.attributes["bff.breaker"] = _BREAKER_WORDS[guards.breaker.state]
+            span.attempts = attempt
+            span.breaker = _BREAKER_WORDS[guards.breaker.state]
         if isinstance(result, UpstreamError):
             raise result
         return result
@@ -139,7 +139,7 @@ class ResilientTransport:
                 return await first
             self._metrics.hedges.labels(request.upstream).inc()
             if request.span is not None:
-                request.span.attributes["bff.hedged"] = True
+                request.span.hedged = True
             tasks.add(asyncio.ensure_future(self._attempt(guards, request, ends)))
             outcome: Attempt | None = None
             while tasks:

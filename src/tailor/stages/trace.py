@@ -67,18 +67,14 @@ def _finish(response: Response, request: Request) -> Response:
     trace = request.trace
     assert trace is not None and trace.span is not None
     span = trace.span
-    route = request.route.template if request.route is not None else UNMATCHED
-    span.name = f"{request.method} {route}"
-    status = response.status
-    attributes = span.attributes
-    attributes["http.request.method"] = request.method
-    attributes["http.route"] = route
-    attributes["http.response.status_code"] = status
+    span.method = request.method
+    span.route = request.route.template if request.route is not None else UNMATCHED
+    span.status = status = response.status
     cached = response.header(X_CACHE)
     if cached is not None:
-        attributes["bff.cache"] = cached
+        span.cache = cached
     if request.degraded:
-        attributes["bff.degraded"] = ",".join(d.part for d in request.degraded)
+        span.degraded = ",".join(d.part for d in request.degraded)
     if status >= 500:
         span.error = request.error_cause or str(status)
     trace.end(span)

@@ -23,7 +23,7 @@ from prometheus_client import CollectorRegistry
 
 from tailor.observe.metrics import Tally
 from tailor.trace.otlp import OtlpEncoder
-from tailor.trace.span import Span
+from tailor.trace.span import AnySpan
 
 _CONTENT_TYPE = {"content-type": "application/x-protobuf"}
 _LIVE: weakref.WeakSet[SpanExporter] = weakref.WeakSet()
@@ -64,7 +64,7 @@ class SpanExporter:
         self._timeout = timeout_s
         # One item per request (its spans); the bound is on spans. Two counters with one
         # writer each (the loop adds, the exporter's thread takes), so no lock.
-        self._queue: deque[list[Span]] = deque()
+        self._queue: deque[list[AnySpan]] = deque()
         self._added = 0
         self._taken = 0
         self._wake = threading.Event()
@@ -97,7 +97,7 @@ class SpanExporter:
         """Spans waiting to be sent."""
         return self._added - self._taken
 
-    def submit(self, spans: list[Span]) -> None:
+    def submit(self, spans: list[AnySpan]) -> None:
         """Queue a request's ended spans, or drop them (counted) when the queue is full.
         Never waits."""
         n = len(spans)
@@ -161,13 +161,13 @@ class SpanExporter:
     def _drain(self) -> None:
         queue, popleft, size = self._queue, self._queue.popleft, self._batch
         while queue:
-            batch: list[Span] = []
+            batch: list[AnySpan] = []
             while queue and len(batch) < size:
                 batch += popleft()
             self._taken += len(batch)
             self._send(batch)
 
-    def _send(self, batch: list[Span]) -> None:
+    def _send(self, batch: list[AnySpan]) -> None:
         try:
             body = self._encoder.encode(batch)
             conn = self._conn

@@ -21,12 +21,14 @@ from __future__ import annotations
 import struct
 from collections.abc import Sequence
 
-from tailor.trace.span import AttributeValue, Span
+from tailor.trace.span import CLIENT, SERVER, AnySpan, AttributeValue, PartSpan, ServerSpan
 
 #: start_time_unix_nano (7) and end_time_unix_nano (8), fixed64 each, with their tags.
 _times = struct.Struct("<BQBQ").pack
 #: kind (6): SERVER and CLIENT, tag and value.
 _KINDS = {kind: b"\x30" + bytes((kind,)) for kind in range(6)}
+#: span_id (2, 8 bytes: its tag and length as one little-endian short) and the two times.
+_ids_times = struct.Struct("<H8sBQBQ").pack
 _double = struct.Struct("<d").pack
 _SMALL = [bytes((n,)) for n in range(128)]
 #: Attribute fields kept encoded, by (key, value): names, routes, statuses and outcome words
@@ -45,6 +47,11 @@ def varint(n: int) -> bytes:
         n >>= 7
     out.append(n)
     return bytes(out)
+
+
+#: A span's tag in the ScopeSpans (2) and its length, for the lengths spans have.
+_HEADS = 1024
+_SPAN_HEADS = [b"\x12" + varint(n) for n in range(_HEADS)]
 
 
 def field(tag: bytes, data: bytes) -> bytes:
@@ -69,6 +76,24 @@ def key_value(tag: bytes, key: str, value: AttributeValue) -> bytes:
     return field(tag, field(b"\x0a", key.encode()) + field(b"\x12", any_value(value)))
 
 
+def _error(message: str) -> bytes:
+    """A failed span's ``Status`` (field 15): ``message`` (2) and ``code`` (3) ERROR (2)."""
+    return field(b"\x7a", field(b"\x12", message.encode()) + b"\x18\x02")
+
+
+def _server_extras(s: ServerSpan) -> bytes:
+    """The fields only some server spans have: the cache's answer, the parts that degraded,
+    the caller's tracestate, an error."""
+    return b"".join(
+        (
+            key_value(b"\x4a", "bff.cache", s.cache) if s.cache else b"",
+            key_value(b"\x4a", "bff.degraded", s.degraded) if s.degraded else b"",
+            field(b"\x1a", s.tracestate.encode()) if s.tracestate else b"",
+            _error(s.error) if s.error else b"",
+        )
+    )
+
+
 class OtlpEncoder:
     """Spans of one service as an ``ExportTraceServiceRequest``."""
 
@@ -85,49 +110,103 @@ class OtlpEncoder:
         self._attributes: dict[str, dict[AttributeValue, bytes]] = {}
         self._size = 0
         self._names: dict[str, bytes] = {}
+        # A Part's constant fields by its name (with its upstream, checked), and the encoded
+        # outcome attributes a Part span carries, by value.
+        self._parts: dict[str, tuple[str, bytes]] = {}
+        self._deadlines: dict[int, bytes] = {}
+        # The server span's constant fields by route and method, and its status field.
+        self._servers: dict[str, dict[str, bytes]] = {}
+        self._statuses: dict[int, bytes] = {}
+        self._outcomes: dict[tuple[int, str, int, bool, str], bytes] = {}
 
-    def encode(self, spans: Sequence[Span]) -> bytes:
+    def encode(self, spans: Sequence[AnySpan]) -> bytes:
         # One loop, no call per span or per attribute: this runs on the exporter's thread, but
         # its CPU is the BFF's all the same.
         encoded: list[bytes] = [b""]  # [0]: the envelopes, written last
         add = encoded.append
+        join = b"".join
         names = self._names
         cache = self._attributes
+        constants = self._parts
+        deadlines, outcomes = self._deadlines, self._outcomes
+        servers, statuses = self._servers, self._statuses
         fromhex = bytes.fromhex
         trace_id = parent_id = None
-        trace_field = parent_field = b""
+        trace_field = ids = b""
         for s in spans:  # each a field 2 (spans) of the ScopeSpans
-            name = names.get(s.name)
-            if name is None:
-                name = self._name(s.name)
             # A request's spans share one trace id and its parts one parent (the same string
             # objects, from its RequestTrace): each is converted once, not once per span.
             if s.trace_id is not trace_id:
                 trace_id = s.trace_id
                 trace_field = fromhex("0a10" + trace_id)
+                parent_id = None
             if s.parent_id is not parent_id:
                 parent_id = s.parent_id
-                parent_field = fromhex("2208" + parent_id) if parent_id else b""
-            parts = [
-                trace_field,
-                fromhex("1208" + s.span_id),
-                parent_field,
-                name,
-                _KINDS[s.kind],
-                _times(0x39, s.start_ns, 0x41, s.end_ns),
-            ]
-            push = parts.append
-            for key, value in s.attributes.items():
-                by_value = cache.get(key if value.__class__ is not bool else key + "\x00bool")
-                found = by_value.get(value) if by_value is not None else None
-                push(found if found is not None else self._remember(key, value))
-            if s.tracestate:
-                push(field(b"\x1a", s.tracestate.encode()))
-            if s.error:  # Status{message = 2, code = 3 (ERROR = 2)}
-                push(field(b"\x7a", field(b"\x12", s.error.encode()) + b"\x18\x02"))
-            body = b"".join(parts)
+                ids = trace_field + fromhex("2208" + parent_id) if parent_id else trace_field
+            if s.__class__ is PartSpan:
+                # A Part's span: its constant fields (name, kind, bff.part, peer.service) as
+                # encoded once per Part, the span id and times in one pack, its deadline and
+                # the rest of its outcome (attempts, breaker, status, hedge, cache) a lookup
+                # each.
+                const = constants.get(s.name)
+                if const is None or const[0] != s.upstream:
+                    const = self._part(s.name, s.upstream)
+                try:
+                    deadline = deadlines[s.deadline_ms]
+                    outcome = outcomes[s.attempts, s.breaker, s.status, s.hedged, s.cache]
+                except KeyError:
+                    deadline, outcome = self._outcome(s)
+                body = join(
+                    (
+                        const[1],
+                        ids,
+                        _ids_times(0x0812, fromhex(s.span_id), 0x39, s.start_ns, 0x41, s.end_ns),
+                        deadline,
+                        outcome,
+                        _error(s.error) if s.error else b"",
+                    )
+                )
+            elif s.__class__ is ServerSpan:
+                # The server span: name, kind, method and route encoded once per route and
+                # method, its status a lookup; what only some requests have, by a call.
+                by_method = servers.get(s.route)
+                fixed = by_method.get(s.method) if by_method is not None else None
+                if fixed is None:
+                    fixed = self._server(s.method, s.route)
+                body = join(
+                    (
+                        fixed,
+                        ids,
+                        _ids_times(0x0812, fromhex(s.span_id), 0x39, s.start_ns, 0x41, s.end_ns),
+                        statuses.get(s.status) or self._status(s.status),
+                        _server_extras(s)
+                        if s.cache or s.degraded or s.tracestate or s.error
+                        else b"",
+                    )
+                )
+            else:
+                name = names.get(s.name)
+                if name is None:
+                    name = self._name(s.name)
+                parts = [
+                    ids,
+                    fromhex("1208" + s.span_id),
+                    name,
+                    _KINDS[s.kind],
+                    _times(0x39, s.start_ns, 0x41, s.end_ns),
+                ]
+                push = parts.append
+                for key, value in s.attributes.items():
+                    by_value = cache.get(key if value.__class__ is not bool else key + "\x00bool")
+                    found = by_value.get(value) if by_value is not None else None
+                    push(found if found is not None else self._remember(key, value))
+                if s.tracestate:
+                    push(field(b"\x1a", s.tracestate.encode()))
+                if s.error:
+                    push(_error(s.error))
+                body = join(parts)
             n = len(body)
-            add(b"\x12" + (_SMALL[n] if n < 0x80 else varint(n)))
+            add(_SPAN_HEADS[n] if n < _HEADS else b"\x12" + varint(n))
             add(body)
         # One copy of the batch: the envelopes' lengths are summed, not measured on copies.
         scope_spans = len(self._scope) + sum(map(len, encoded))
@@ -136,7 +215,60 @@ class OtlpEncoder:
         encoded[0] = (
             b"\x0a" + varint(resource_spans) + self._resource + b"\x12" + inner + self._scope
         )
-        return b"".join(encoded)
+        return join(encoded)
+
+    def _part(self, name: str, upstream: str) -> tuple[str, bytes]:
+        if len(self._parts) > _CACHE_LIMIT:
+            self._parts.clear()
+        found = self._parts[name] = (
+            upstream,
+            field(b"\x2a", name.encode())
+            + _KINDS[CLIENT]
+            + key_value(b"\x4a", "bff.part", name)
+            + key_value(b"\x4a", "peer.service", upstream),
+        )
+        return found
+
+    def _server(self, method: str, route: str) -> bytes:
+        if len(self._servers) > _CACHE_LIMIT:
+            self._servers.clear()
+        found = self._servers.setdefault(route, {})[method] = (
+            field(b"\x2a", f"{method} {route}".encode())
+            + _KINDS[SERVER]
+            + key_value(b"\x4a", "http.request.method", method)
+            + key_value(b"\x4a", "http.route", route)
+        )
+        return found
+
+    def _status(self, status: int) -> bytes:
+        if len(self._statuses) > _CACHE_LIMIT:
+            self._statuses.clear()
+        found = self._statuses[status] = key_value(b"\x4a", "http.response.status_code", status)
+        return found
+
+    def _outcome(self, s: PartSpan) -> tuple[bytes, bytes]:
+        """The encoded deadline and outcome of a Part span, kept for the next ones alike."""
+        if len(self._deadlines) > _CACHE_LIMIT or len(self._outcomes) > _CACHE_LIMIT:
+            self._deadlines.clear()
+            self._outcomes.clear()
+        ms = s.deadline_ms
+        deadline = self._deadlines[ms] = (
+            key_value(b"\x4a", "bff.deadline_ms", ms) if ms >= 0 else b""
+        )
+        key = (s.attempts, s.breaker, s.status, s.hedged, s.cache)
+        found = [
+            key_value(b"\x4a", k, v)
+            for k, v in (
+                ("bff.attempts", s.attempts),
+                ("bff.breaker", s.breaker),
+                ("http.response.status_code", s.status),
+                ("bff.hedged", s.hedged),
+                ("bff.cache", s.cache),
+            )
+            if v  # what the span was not told (no call, no hedge, no cache answer) is left out
+        ]
+        outcome = self._outcomes[key] = b"".join(found)
+        return deadline, outcome
 
     def _name(self, name: str) -> bytes:
         if len(self._names) > _CACHE_LIMIT:

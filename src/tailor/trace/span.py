@@ -18,19 +18,23 @@ deciding on the same id decides alike).
 >>> part = trace.child("me", "users")
 >>> trace.inward(part)[0][1] == f"00-{trace.trace_id}-{part.span_id}-01"
 True
+>>> trace.span.method, trace.span.route = "GET", "/v1/home"
 >>> trace.end(part); trace.end(trace.span); [s.name for s in spans]  # one hand-over
-['me', '']
+['me', 'GET /v1/home']
 """
 
 from __future__ import annotations
 
-import time
+import os
+import weakref
 from collections.abc import Callable
-from typing import Any
+from functools import partial
+from itertools import chain, repeat
+from time import time_ns
+from typing import Any, ClassVar
 
 import msgspec
 
-from tailor.stages.request_id import RequestIds
 from tailor.trace.context import parse_traceparent, traceparent, valid_tracestate
 
 #: OTLP's SpanKind values for the two kinds tailor records.
@@ -55,17 +59,151 @@ class Span(msgspec.Struct, gc=False):
     tracestate: str = ""
 
 
+class PartSpan(msgspec.Struct, gc=False):
+    """A Part's client span: the values the engine, the upstream client and the resilient
+    transport write (its budget, attempts, hedge, breaker state, status, cache outcome) in
+    slots of their own rather than in an attribute dict, so that recording one costs a few
+    stores and the encoder writes it from constant bytes kept per Part (:mod:`tailor.trace.otlp`).
+    ``attributes`` is the dict the OTLP span carries, for reading, not for the hot path.
+
+    >>> span = PartSpan("a" * 32, "b" * 16, "c" * 16, "me", "users", 1)
+    >>> span.attempts, span.breaker = 1, "closed"
+    >>> span.attributes
+    {'bff.part': 'me', 'peer.service': 'users', 'bff.attempts': 1, 'bff.breaker': 'closed'}
+    """
+
+    trace_id: str
+    span_id: str
+    parent_id: str
+    name: str
+    upstream: str
+    start_ns: int
+    end_ns: int = 0
+    deadline_ms: int = -1  # -1: the call was not made (a dependency lost, nothing to fetch)
+    attempts: int = 0
+    breaker: str = ""
+    status: int = 0
+    hedged: bool = False
+    cache: str = ""
+    error: str = ""
+    kind: ClassVar[int] = CLIENT
+    tracestate: ClassVar[str] = ""
+
+    @property
+    def attributes(self) -> dict[str, AttributeValue]:
+        found: dict[str, AttributeValue] = {"bff.part": self.name, "peer.service": self.upstream}
+        if self.deadline_ms >= 0:
+            found["bff.deadline_ms"] = self.deadline_ms
+        if self.attempts:
+            found["bff.attempts"] = self.attempts
+        if self.breaker:
+            found["bff.breaker"] = self.breaker
+        if self.status:
+            found["http.response.status_code"] = self.status
+        if self.hedged:
+            found["bff.hedged"] = True
+        if self.cache:
+            found["bff.cache"] = self.cache
+        return found
+
+
+class ServerSpan(msgspec.Struct, gc=False):
+    """A request's server span, in slots the ``trace`` stage writes as the response goes out;
+    encoded from constant bytes kept per method and route. Named ``GET /v1/home``.
+
+    >>> span = ServerSpan("a" * 32, "b" * 16, "", 1, method="GET", route="/v1/home", status=200)
+    >>> span.name, span.attributes["http.route"]
+    ('GET /v1/home', '/v1/home')
+    """
+
+    trace_id: str
+    span_id: str
+    parent_id: str
+    start_ns: int
+    end_ns: int = 0
+    method: str = ""
+    route: str = ""
+    status: int = 0
+    cache: str = ""  # the x-cache answer
+    degraded: str = ""  # the parts that degraded, by name, comma-separated
+    error: str = ""
+    tracestate: str = ""
+    kind: ClassVar[int] = SERVER
+
+    @property
+    def name(self) -> str:
+        return f"{self.method} {self.route}"
+
+    @property
+    def attributes(self) -> dict[str, AttributeValue]:
+        found: dict[str, AttributeValue] = {
+            "http.request.method": self.method,
+            "http.route": self.route,
+            "http.response.status_code": self.status,
+        }
+        if self.cache:
+            found["bff.cache"] = self.cache
+        if self.degraded:
+            found["bff.degraded"] = self.degraded
+        return found
+
+
+AnySpan = Span | PartSpan | ServerSpan
+
+
+class IdStream:
+    """Random hex ids of ``width`` digits, read from ``os.urandom`` ``batch`` at a time and
+    handed out by ``next()``: a C call into an iterator, no Python frame per id (a sampled
+    home takes seven).
+
+    >>> ids = IdStream(16, batch=4)
+    >>> len(ids.next()), len({ids.next() for _ in range(9)})
+    (16, 9)
+    """
+
+    __slots__ = ("__weakref__", "_batch", "_width", "next")
+
+    def __init__(self, width: int, batch: int = 1024) -> None:
+        self._width = width
+        self._batch = batch
+        self.next: Callable[[], str] = self._fresh_stream()
+        _STREAMS.add(self)
+
+    def _fresh_stream(self) -> Callable[[], str]:
+        return partial(next, chain.from_iterable(map(self._read, repeat(None))))
+
+    def _read(self, _: object) -> list[str]:
+        digits = os.urandom(self._batch * self._width // 2).hex()
+        width = self._width
+        return [digits[at : at + width] for at in range(0, len(digits), width)]
+
+    def drop(self) -> None:
+        """Forget the ids read so far (a forked child must not repeat its parent's)."""
+        self.next = self._fresh_stream()
+
+
+_STREAMS: weakref.WeakSet[IdStream] = weakref.WeakSet()
+
+
+def _drop_after_fork() -> None:
+    for stream in list(_STREAMS):
+        stream.drop()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_drop_after_fork)
+
+
 class Tracer:
     """One BFF's trace decisions: ids, sampling, and where ended spans go (``submit``: a
     request's spans, handed over together)."""
 
-    __slots__ = ("_bound", "_span_ids", "_trace_ids", "next_span_id", "submit")
+    __slots__ = ("_bound", "_trace_ids", "span_ids", "submit")
 
-    def __init__(self, sample_ratio: float, submit: Callable[[list[Span]], None]) -> None:
+    def __init__(self, sample_ratio: float, submit: Callable[[list[AnySpan]], None]) -> None:
         self._bound = int(sample_ratio * (1 << 64))
-        self._trace_ids = RequestIds(batch=256, width=32)
-        self._span_ids = RequestIds(batch=1024, width=16)
-        self.next_span_id = self._span_ids.next
+        self._trace_ids = IdStream(32, batch=256)
+        self.span_ids = IdStream(16)
         self.submit = submit
 
     def sampled(self, trace_id: str) -> bool:
@@ -84,12 +222,9 @@ class Tracer:
         if not sampled:
             # Nothing recorded: inward calls name the caller's span as their parent, as if
             # this hop were not there (or a fresh id, for a trace that starts here).
-            return RequestTrace(
-                self, trace_id, parent_id or self._span_ids.next(), tracestate, None
-            )
-        span_id = self._span_ids.next()
-        span = Span(trace_id, span_id, parent_id, "", SERVER, time.time_ns(), {})
-        span.tracestate = tracestate
+            return RequestTrace(self, trace_id, parent_id or self.span_ids.next(), tracestate, None)
+        span_id = self.span_ids.next()
+        span = ServerSpan(trace_id, span_id, parent_id, time_ns(), tracestate=tracestate)
         return RequestTrace(self, trace_id, span_id, tracestate, span)
 
 
@@ -99,9 +234,10 @@ class RequestTrace:
     carries the same unsampled ``traceparent`` so the services do not record either."""
 
     __slots__ = (
-        "_ended",
+        "_parts",
         "_prefix",
         "_unsampled",
+        "closed",
         "span",
         "span_id",
         "trace_id",
@@ -110,7 +246,12 @@ class RequestTrace:
     )
 
     def __init__(
-        self, tracer: Tracer, trace_id: str, span_id: str, tracestate: str, span: Span | None
+        self,
+        tracer: Tracer,
+        trace_id: str,
+        span_id: str,
+        tracestate: str,
+        span: ServerSpan | None,
     ) -> None:
         self.tracer = tracer
         self.trace_id = trace_id
@@ -118,9 +259,11 @@ class RequestTrace:
         self.tracestate = tracestate
         self.span = span
         self._unsampled: tuple[tuple[str, str], ...] | None = None
-        # Part spans ended while the server span runs: they go to the exporter with it, one
-        # hand-over per request. None once it has ended (a later part goes alone).
-        self._ended: list[Span] | None = [] if span is not None else None
+        # The Part spans started: those ended when the server span ends go to the exporter
+        # with it, one hand-over per request; a part still running then goes alone when it
+        # ends (``closed``).
+        self._parts: list[AnySpan] = []
+        self.closed = False
         # A sampled part's traceparent but its span id (unused when not sampled).
         self._prefix = f"00-{trace_id}-" if span is not None else ""
 
@@ -128,22 +271,17 @@ class RequestTrace:
     def sampled(self) -> bool:
         return self.span is not None
 
-    def child(self, name: str, upstream: str) -> Span | None:
+    def child(self, name: str, upstream: str) -> PartSpan | None:
         """A client span for one inward call (a Part), or None when not sampled."""
         if self.span is None:
             return None
-        attributes: dict[str, AttributeValue] = {"bff.part": name, "peer.service": upstream}
-        return Span(
-            self.trace_id,
-            self.tracer.next_span_id(),
-            self.span_id,
-            name,
-            CLIENT,
-            time.time_ns(),
-            attributes,
+        span = PartSpan(
+            self.trace_id, self.tracer.span_ids.next(), self.span_id, name, upstream, time_ns()
         )
+        self._parts.append(span)
+        return span
 
-    def inward(self, span: Span | None = None) -> tuple[tuple[str, str], ...]:
+    def inward(self, span: PartSpan | None = None) -> tuple[tuple[str, str], ...]:
         """The trace headers of an inward call made as ``span``; without one (an unsampled
         trace, or a call that is not a Part), the call's parent is the request's span."""
         if span is None:
@@ -162,22 +300,22 @@ class RequestTrace:
             return (("traceparent", value), ("tracestate", self.tracestate))
         return (("traceparent", value),)
 
-    def end(self, span: Span) -> None:
+    def end(self, span: AnySpan) -> None:
         """Close ``span`` now. The server span goes to the exporter with the part spans
-        ended before it; a part ending after it goes alone."""
-        span.end_ns = time.time_ns()
-        ended = self._ended
-        if ended is None:
-            self.tracer.submit([span])
-        elif span is self.span:
+        ended before it; a part ending after it goes alone. (A part ending before it needs
+        only its ``end_ns`` set: the engine does that inline, and calls this once
+        ``closed``.)"""
+        span.end_ns = time_ns()
+        if span is self.span:
+            ended = [p for p in self._parts if p.end_ns]
             ended.append(span)
-            self._ended = None
+            self.closed = True
             self.tracer.submit(ended)
-        else:
-            ended.append(span)
+        elif self.closed:
+            self.tracer.submit([span])
 
 
-def failed(span: Span, exc: BaseException) -> None:
+def failed(span: AnySpan, exc: BaseException) -> None:
     """Mark ``span`` failed by ``exc`` unless a reason was set already (never the exception's
     text: it may quote what a service said)."""
     if not span.error:

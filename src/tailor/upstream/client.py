@@ -25,7 +25,7 @@ from tailor.upstream.urls import query_string
 
 if TYPE_CHECKING:
     from tailor.resilience.allowance import CallAllowance
-    from tailor.trace.span import RequestTrace, Span
+    from tailor.trace.span import PartSpan, RequestTrace
 
 T = TypeVar("T")
 
@@ -117,7 +117,7 @@ class UpstreamClient:
         principal: Principal | None = None,
         idempotent: bool | None = None,
         allowance: CallAllowance | None = None,
-        span: Span | None = None,
+        span: PartSpan | None = None,
     ) -> T:
         """GET and decode a 2xx JSON body into ``into``; other statuses raise. ``span`` (a
         Part's client span) is told the call's budget and status, and rides on the
@@ -157,7 +157,7 @@ class UpstreamClient:
         idempotent: bool | None,
         allowance: CallAllowance | None,
         into: Any = None,
-        span: Span | None = None,
+        span: PartSpan | None = None,
     ) -> UpstreamResponse:
         timeout = timeout_s if timeout_s is not None else self._default_timeout_s
         if deadline is not None:
@@ -182,7 +182,7 @@ class UpstreamClient:
                 cached = await credentials.headers(upstream, principal)
             inward.extend(cached)
         if span is not None:
-            span.attributes["bff.deadline_ms"] = round(timeout * 1000)
+            span.deadline_ms = round(timeout * 1000)
         started = time.perf_counter()
         try:
             response = await self.transport.send(
@@ -204,7 +204,7 @@ class UpstreamClient:
             raise
         self._observe(upstream, "ok" if response.status < 500 else "status", started)
         if span is not None:
-            span.attributes["http.response.status_code"] = response.status
+            span.status = response.status
         return response
 
     def decode(self, upstream: str, response: UpstreamResponse, into: type[T]) -> T:

@@ -26,7 +26,7 @@ from tailor.errors import UpstreamError
 
 if TYPE_CHECKING:
     from tailor.resilience.allowance import CallAllowance
-    from tailor.trace.span import Span
+    from tailor.trace.span import PartSpan
 
 
 #: RFC 9110 section 9.2.2: a request with one of these may be sent again with the same effect.
@@ -43,7 +43,7 @@ class UpstreamRequest(msgspec.Struct):
     idempotent: bool | None = None
     allowance: CallAllowance | None = None
     into: Any = None
-    span: Span | None = None  # a Part's client span: the resilient transport annotates it
+    span: PartSpan | None = None  # a Part's client span: the resilient transport annotates it
 
 
 class UpstreamResponse(msgspec.Struct):
