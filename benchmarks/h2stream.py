@@ -2,6 +2,7 @@
 
     python -m benchmarks.h2stream                  # 300 reads of 10 requests, callgrind
     python -m benchmarks.h2stream --reads 100
+    python -m benchmarks.h2stream --protocols raw,h2c   # the engine alone, then tailor's h2c
 
 The server's side alone, in one process with no socket: a connection of
 :mod:`tailor.serve.http2` (h2c) or of :mod:`tailor.serve.http1` (pipelined) is fed reads of
@@ -12,6 +13,11 @@ valgrind's callgrind, twice, ``--reads`` reads apart: the difference per request
 protocol's cost through the server (parsing, HPACK, the Request, the answer's head, framing),
 with start-up cancelled out. What the kernel does (one write per read over HTTP/2, one per
 answer over HTTP/1.1) is not in it: ``benchmarks.run --scenarios http2`` times that.
+
+``raw`` is the floor under ``h2c``: the same reads fed to ngh2 alone, each request answered
+with the same header block (status, the seven fields, content-length, date) built once, and
+the same body, one ``data_to_send`` per read; no Request, no pipeline, no asyncio. ``h2c``
+minus ``raw`` is tailor's glue around the engine.
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ FIELDS = [
 ]
 TOKEN = "e" * 700  # a bearer JWT's length: HPACK never indexes an authorization field
 IN_FLIGHT = 10
+PROTOCOLS = ("raw", "h2c", "http1")
 #: Reads in the first (baseline) run.
 BASE = 100
 _COLLECTED = re.compile(r"Collected : (\d+)")
@@ -137,6 +144,38 @@ class _Transport:
         pass
 
 
+def _serve_raw(reads: list[bytes]) -> int:
+    """ngh2 alone on the same reads, configured as tailor's server configures it."""
+    from tailor.serve.http2 import CONNECTION_WINDOW, MAX_CONCURRENT_STREAMS, STREAM_WINDOW, _engine
+
+    engine = _engine(64 * 1024)
+    engine.initiate_connection(
+        {
+            ngh2.Setting.MAX_CONCURRENT_STREAMS: MAX_CONCURRENT_STREAMS,
+            ngh2.Setting.INITIAL_WINDOW_SIZE: STREAM_WINDOW,
+            ngh2.Setting.MAX_HEADER_LIST_SIZE: 64 * 1024,
+            ngh2.Setting.ENABLE_PUSH: 0,
+        }
+    )
+    engine.set_local_window_size(CONNECTION_WINDOW)
+    fields = [
+        (b":status", b"200"),
+        *[(name.encode(), value.encode()) for name, value in FIELDS],
+        (b"content-length", str(len(BODY)).encode()),
+        (b"date", b"Mon, 07 Dec 2026 12:00:00 GMT"),
+    ]
+    written = len(engine.data_to_send())
+    request_received = ngh2.RequestReceived
+    for data in reads:
+        engine.receive_data(data)
+        for event in engine.events():
+            if type(event) is request_received:
+                engine.send_response(event.stream_id, fields)
+                engine.send_data(event.stream_id, BODY, end_stream=True)
+        written += len(engine.data_to_send())
+    return written
+
+
 async def _serve(protocol: str, reads: list[bytes]) -> int:
     from tailor.serve.http1 import Http1Server, ServerSettings, _Connection
     from tailor.serve.http2 import Http2Connection
@@ -168,17 +207,21 @@ def count(protocol: str, reads: int, work: Path) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.h2stream", description=__doc__)
     parser.add_argument("--reads", type=int, default=300)
-    parser.add_argument("--child", choices=("h2c", "http1"), help=argparse.SUPPRESS)
+    parser.add_argument("--protocols", type=lambda s: s.split(","), default=["raw", "h2c", "http1"])
+    parser.add_argument("--child", choices=PROTOCOLS, help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         import uvloop
 
-        if args.child == "h2c":
-            reads = pickle.loads((args.work / f"h2c-{args.reads}.pickle").read_bytes())
-        else:
+        if args.child == "http1":
             reads = [h1_read()] * args.reads
-        written = uvloop.run(_serve(args.child, reads))
+        else:
+            reads = pickle.loads((args.work / f"h2c-{args.reads}.pickle").read_bytes())
+        if args.child == "raw":
+            written = _serve_raw(reads)
+        else:
+            written = uvloop.run(_serve(args.child, reads))
         if written < args.reads * IN_FLIGHT * len(BODY):
             raise SystemExit(f"{args.child}: only {written} bytes answered")
         return 0
@@ -187,11 +230,14 @@ def main(argv: list[str] | None = None) -> int:
         for n in (BASE, BASE + args.reads):
             (work / f"h2c-{n}.pickle").write_bytes(pickle.dumps(h2_reads(n)))
         per = {}
-        for protocol in ("h2c", "http1"):
+        for protocol in args.protocols:
             base, more = count(protocol, BASE, work), count(protocol, BASE + args.reads, work)
             per[protocol] = (more - base) / (args.reads * IN_FLIGHT)
             print(f"{protocol:<6} {per[protocol]:10,.0f} instructions per request", flush=True)
-    print(f"h2c / http1: {per['h2c'] / per['http1']:.2f}")
+    if "h2c" in per and "raw" in per:
+        print(f"h2c - raw (tailor's glue): {per['h2c'] - per['raw']:10,.0f}")
+    if "h2c" in per and "http1" in per:
+        print(f"h2c / http1: {per['h2c'] / per['http1']:.2f}")
     return 0
 
 
