@@ -8,22 +8,25 @@ The server's side alone, in one process with no socket: a connection of
 :mod:`tailor.serve.http2` (h2c) or of :mod:`tailor.serve.http1` (pipelined) is fed reads of
 ten GETs each, as ``h2load -m10`` sends them (the HTTP/2 reads recorded beforehand from an
 nghttp2 client, so the client's work is not counted), and answers each at once with a cache
-hit's shape: a 10 KB body and seven fields. Its transport keeps nothing. Counted with
+hit's shape: a 10 KB body and the real mobile hit's twelve fields (a request id and a rate
+limit count change on every answer). Its transport keeps nothing. Counted with
 valgrind's callgrind, twice, ``--reads`` reads apart: the difference per request is the
 protocol's cost through the server (parsing, HPACK, the Request, the answer's head, framing),
 with start-up cancelled out. What the kernel does (one write per read over HTTP/2, one per
 answer over HTTP/1.1) is not in it: ``benchmarks.run --scenarios http2`` times that.
 
 ``raw`` is the floor under ``h2c``: the same reads fed to ngh2 alone, each request answered
-with the same header block (status, the seven fields, content-length, date) built once, and
-the same body, one ``data_to_send`` per read; no Request, no pipeline, no asyncio. ``h2c``
-minus ``raw`` is tailor's glue around the engine.
+with the same header block (status, the fields, content-length, date; the fields that
+never repeat encoded per answer and never indexed, the others built once), and the same
+body, one ``data_to_send`` per read; no Request, no pipeline, no asyncio. ``h2c`` minus
+``raw`` is tailor's glue around the engine.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
 import pickle
 import re
@@ -38,14 +41,19 @@ import ngh2
 from tailor.http import Request, Response
 
 BODY = b'{"home": "' + b"x" * 10_000 + b'"}'
+#: The mobile home's cache hit, as the real BFF answers it: the fields that repeat on every
+#: answer, then those that never repeat (:func:`_answer` adds them).
 FIELDS = [
     ("content-type", "application/json"),
-    ("cache-control", "private, max-age=30"),
-    ("etag", '"7a1c2e9d04b3f5a8"'),
-    ("vary", "authorization, accept-encoding"),
-    ("x-request-id", "0123456789abcdef"),
-    ("x-cache", "hit"),
+    ("deprecation", "@1796083200"),
+    ("sunset", "Wed, 30 Jun 2027 00:00:00 GMT"),
+    ("link", '<https://developers.waveform.example/changes/home-v2>; rel="deprecation"'),
+    ("vary", "accept-encoding"),
+    ("cache-control", "private, max-age=60, stale-while-revalidate=30, stale-if-error=300"),
+    ("etag", '"4c90fbdc83ca151d3f19c6be"'),
     ("age", "3"),
+    ("x-cache", "hit"),
+    ("ratelimit-policy", '"user-read";q=1000000000;w=60, "app-read";q=1000000000;w=60'),
 ]
 TOKEN = "e" * 700  # a bearer JWT's length: HPACK never indexes an authorization field
 IN_FLIGHT = 10
@@ -55,8 +63,20 @@ BASE = 100
 _COLLECTED = re.compile(r"Collected : (\d+)")
 
 
+_answered = itertools.count()
+
+
+def _changing(n: int) -> list[tuple[str, str]]:
+    """The fields of the ``n``-th answer that no other answer has."""
+    left = 999_999_999 - n
+    return [
+        ("ratelimit", f'"user-read";r={left};t=1, "app-read";r={left};t=1'),
+        ("x-request-id", f"{n:024x}"),
+    ]
+
+
 def _answer(request: Request) -> Response:
-    return Response(200, BODY, list(FIELDS))
+    return Response(200, BODY, [*FIELDS, *_changing(next(_answered))])
 
 
 def h2_reads(reads: int) -> list[bytes]:
@@ -166,11 +186,17 @@ def _serve_raw(reads: list[bytes]) -> int:
     ]
     written = len(engine.data_to_send())
     request_received = ngh2.RequestReceived
+    never_indexed = ngh2.NeverIndexedHeader
+    answered = itertools.count()
     for data in reads:
         engine.receive_data(data)
         for event in engine.events():
             if type(event) is request_received:
-                engine.send_response(event.stream_id, fields)
+                changing = [
+                    never_indexed(name.encode(), value.encode())
+                    for name, value in _changing(next(answered))
+                ]
+                engine.send_response(event.stream_id, [*fields, *changing])
                 engine.send_data(event.stream_id, BODY, end_stream=True)
         written += len(engine.data_to_send())
     return written

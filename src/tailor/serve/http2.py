@@ -45,6 +45,7 @@ import contextlib
 import contextvars
 import inspect
 import logging
+import re
 import struct
 from collections.abc import Awaitable
 from typing import cast
@@ -551,25 +552,50 @@ def _fields(response: Response) -> list[tuple[bytes, bytes]]:
 
 class _Encoded(dict[tuple[str, str], tuple[bytes, bytes]]):
     """Response fields as HTTP/2 writes them, by the pipeline's (name, value); _DROPPED for
-    those HTTP/2 forbids. A field not seen yet is checked and encoded by ``__missing__``, so a
-    known one costs one lookup in C. Bounded: cleared when full, so values that never repeat
-    (a request id) cannot grow it."""
+    those HTTP/2 forbids. A known field costs one lookup in C; one not seen yet is checked
+    and encoded by ``__missing__``.
+
+    A field is taken in on its second sight: the first time it goes out never indexed, so
+    values that never repeat (a request id, a rate limit's remaining count) neither fill this
+    table nor churn the connection's HPACK table, where they would push out the fields that
+    repeat on every answer and have those sent whole again. Both tables are bounded: cleared
+    when full."""
+
+    __slots__ = ("_once",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._once: dict[tuple[str, str], tuple[bytes, bytes]] = {}
 
     def __missing__(self, field: tuple[str, str]) -> tuple[bytes, bytes]:
-        """One response field checked (no CR, LF or NUL; latin-1) and encoded, name in lower
-        case. Raises ValueError (UnicodeEncodeError is one) for a field that cannot be
-        written."""
-        name, value = field
-        if any(c in name or c in value for c in "\r\n\0"):
-            raise ValueError("CR, LF or NUL in a response header")
-        name = name.lower()
-        encoded = (
-            _DROPPED if name in _FORBIDDEN else (name.encode("latin-1"), value.encode("latin-1"))
-        )
+        once = self._once
+        seen = once.pop(field, None)
+        if seen is None:
+            encoded = _checked(field)
+            if encoded:
+                encoded = ngh2.NeverIndexedHeader(*encoded)
+            if len(once) >= _ENCODED_LIMIT:
+                once.clear()
+            once[field] = encoded
+            return encoded
+        encoded = (seen[0], seen[1]) if seen else _DROPPED  # indexed from now on
         if len(self) >= _ENCODED_LIMIT:
             self.clear()
         self[field] = encoded
         return encoded
+
+
+def _checked(field: tuple[str, str]) -> tuple[bytes, bytes]:
+    """One response field checked (no CR, LF or NUL; latin-1) and encoded, name in lower
+    case; _DROPPED for a field HTTP/2 forbids. Raises ValueError (UnicodeEncodeError is one)
+    for a field that cannot be written."""
+    name, value = field
+    if _UNSAFE(name) or _UNSAFE(value):
+        raise ValueError("CR, LF or NUL in a response header")
+    name = name.lower()
+    if name in _FORBIDDEN:
+        return _DROPPED
+    return (name.encode("latin-1"), value.encode("latin-1"))
 
 
 _ENCODED = _Encoded()
@@ -578,3 +604,4 @@ _encoded = _ENCODED.__getitem__
 #: content-length fields by body size: a cached answer's size repeats.
 _LENGTHS: dict[int, tuple[bytes, bytes]] = {}
 _DROPPED: tuple[bytes, bytes] = cast("tuple[bytes, bytes]", ())
+_UNSAFE = re.compile("[\r\n\0]").search
