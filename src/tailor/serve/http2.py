@@ -568,34 +568,30 @@ class _Encoded(dict[tuple[str, str], tuple[bytes, bytes]]):
         self._once: dict[tuple[str, str], tuple[bytes, bytes]] = {}
 
     def __missing__(self, field: tuple[str, str]) -> tuple[bytes, bytes]:
+        """``field`` checked (no CR, LF or NUL; latin-1) and encoded, name in lower case, or
+        _DROPPED; ValueError (UnicodeEncodeError is one) for a field that cannot be written.
+        One Python call per field not yet remembered: the check is inline, and the
+        never-indexed field is built with tuple.__new__ (its class's own __new__ is Python)."""
         once = self._once
         seen = once.pop(field, None)
-        if seen is None:
-            encoded = _checked(field)
-            if encoded:
-                encoded = ngh2.NeverIndexedHeader(*encoded)
-            if len(once) >= _ENCODED_LIMIT:
-                once.clear()
-            once[field] = encoded
+        if seen is not None:  # its second sight: remembered, and indexed from now on
+            encoded = (seen[0], seen[1]) if seen else _DROPPED
+            if len(self) >= _ENCODED_LIMIT:
+                self.clear()
+            self[field] = encoded
             return encoded
-        encoded = (seen[0], seen[1]) if seen else _DROPPED  # indexed from now on
-        if len(self) >= _ENCODED_LIMIT:
-            self.clear()
-        self[field] = encoded
+        name, value = field
+        if _UNSAFE(name) or _UNSAFE(value):
+            raise ValueError("CR, LF or NUL in a response header")
+        name = name.lower()
+        if name in _FORBIDDEN:
+            encoded = _DROPPED
+        else:
+            encoded = _new_tuple(_NeverIndexed, (name.encode("latin-1"), value.encode("latin-1")))
+        if len(once) >= _ENCODED_LIMIT:
+            once.clear()
+        once[field] = encoded
         return encoded
-
-
-def _checked(field: tuple[str, str]) -> tuple[bytes, bytes]:
-    """One response field checked (no CR, LF or NUL; latin-1) and encoded, name in lower
-    case; _DROPPED for a field HTTP/2 forbids. Raises ValueError (UnicodeEncodeError is one)
-    for a field that cannot be written."""
-    name, value = field
-    if _UNSAFE(name) or _UNSAFE(value):
-        raise ValueError("CR, LF or NUL in a response header")
-    name = name.lower()
-    if name in _FORBIDDEN:
-        return _DROPPED
-    return (name.encode("latin-1"), value.encode("latin-1"))
 
 
 _ENCODED = _Encoded()
@@ -605,3 +601,5 @@ _encoded = _ENCODED.__getitem__
 _LENGTHS: dict[int, tuple[bytes, bytes]] = {}
 _DROPPED: tuple[bytes, bytes] = cast("tuple[bytes, bytes]", ())
 _UNSAFE = re.compile("[\r\n\0]").search
+_NeverIndexed = ngh2.NeverIndexedHeader
+_new_tuple = tuple.__new__
