@@ -581,7 +581,9 @@ class _Encoded(dict[tuple[str, str], tuple[bytes, bytes]]):
             self[field] = encoded
             return encoded
         name, value = field
-        if _UNSAFE(name) or _UNSAFE(value):
+        # isprintable is a quick pass for the usual field (no control character at all); a
+        # tab or a non-ASCII character is allowed, so only then is the exact check run.
+        if not (name.isprintable() and value.isprintable()) and (_UNSAFE(name) or _UNSAFE(value)):
             raise ValueError("CR, LF or NUL in a response header")
         name = name.lower()
         if name in _FORBIDDEN:
