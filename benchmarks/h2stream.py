@@ -15,6 +15,12 @@ protocol's cost through the server (parsing, HPACK, the Request, the answer's he
 with start-up cancelled out. What the kernel does (one write per read over HTTP/2, one per
 answer over HTTP/1.1) is not in it: ``benchmarks.run --scenarios http2`` times that.
 
+One term of the count is not the code's: the binding gathers what it sends in a bytearray
+grown by ``realloc``, which copies or grows in place as the heap's layout allows, and valgrind
+counts a copy's ``rep movsb`` once per byte. A change to the Python side moves that layout,
+and the count by up to about 10,000 per stream either way. To compare two builds, run them
+side by side with profiles kept and leave libc's memcpy out (``callgrind_annotate``).
+
 ``raw`` is the floor under ``h2c``: the same reads fed to ngh2 alone, each request answered
 with the same header block (status, the fields, content-length, date; the fields that
 never repeat encoded per answer and never indexed, the others built once), and the same
