@@ -45,6 +45,7 @@ import contextlib
 import contextvars
 import inspect
 import logging
+import re
 import struct
 from collections.abc import Awaitable
 from typing import cast
@@ -87,6 +88,9 @@ _FORBIDDEN = frozenset(
     | {"content-length"}
 )
 _STATUS: dict[int, tuple[bytes, bytes]] = {}
+_RequestReceived = ngh2.RequestReceived
+#: The events that end a stream the server may still be answering.
+_StreamEnded = (ngh2.StreamClosed, ngh2.StreamReset)
 _ENHANCE_YOUR_CALM = int(ngh2.ErrorCode.ENHANCE_YOUR_CALM)
 _INTERNAL_ERROR = int(ngh2.ErrorCode.INTERNAL_ERROR)
 #: A GOAWAY frame's 9-byte header (8 bytes of payload, type 7, stream 0), for a connection
@@ -248,21 +252,20 @@ class Http2Connection(asyncio.Protocol):
             # (CONTINUATION frames, header fields) it gives up on the connection instead.
             self._give_up(exc)
             return
+        # isinstance, most frequent first (a GET is a request and a close): it narrows the
+        # type for mypy as typing.cast would, without a Python call per event.
         for event in h2.events():
-            kind = type(event)
-            if kind is ngh2.RequestReceived:
-                self._request(cast(ngh2.RequestReceived, event))
-            elif kind is ngh2.DataReceived:
-                self._data(cast(ngh2.DataReceived, event))
-            elif kind is ngh2.TrailersReceived:
-                # The body ends here; trailers never reach the request (as over HTTP/1.1).
-                self._data(
-                    ngh2.DataReceived(cast(ngh2.TrailersReceived, event).stream_id, b"", True)
-                )
-            elif kind is ngh2.StreamReset or kind is ngh2.StreamClosed:
-                stream = self._streams.pop(cast(ngh2.StreamReset, event).stream_id, None)
+            if isinstance(event, _RequestReceived):
+                self._request(event)
+            elif isinstance(event, _StreamEnded):
+                stream = self._streams.pop(event.stream_id, None)
                 if stream is not None:
                     self._drop(stream)
+            elif isinstance(event, ngh2.DataReceived):
+                self._data(event)
+            elif isinstance(event, ngh2.TrailersReceived):
+                # The body ends here; trailers never reach the request (as over HTTP/1.1).
+                self._data(ngh2.DataReceived(event.stream_id, b"", True))
         self._flush()
 
     def pause_writing(self) -> None:
@@ -520,7 +523,7 @@ def _joined(fields: tuple[tuple[bytes, bytes], ...]) -> dict[str, str]:
 def _fields(response: Response) -> list[tuple[bytes, bytes]]:
     """The HTTP/2 header block of ``response``: its status, its fields (in lower case, without
     those HTTP/2 forbids), the server's ``content-length`` and ``date``. Each field is checked
-    and encoded once (:func:`_encoded`) and found again by its text on later answers: most
+    and encoded once (:class:`_Encoded`) and found again by its text on later answers: most
     repeat on every one (content-type, cache-control, vary, an etag)."""
     status = response.status
     head = _STATUS.get(status)
@@ -528,37 +531,77 @@ def _fields(response: Response) -> list[tuple[bytes, bytes]]:
         if not 200 <= status <= 999:
             raise ValueError(f"{status!r} cannot be a final status")
         head = _STATUS[status] = (b":status", str(status).encode())
-    known = _ENCODED.get
+    fields = [head]
     try:
-        fields = [head, *[known(field) or _encoded(field) for field in response.headers]]
+        fields += map(_encoded, response.headers)  # in C: the table's misses go to __missing__
     except TypeError:  # a field that is not a tuple (unhashable): checked all the same
         fields = [head, *[_encoded((field[0], field[1])) for field in response.headers]]
     if _DROPPED in fields:
         fields = [field for field in fields if field]
     if status not in _NO_BODY_STATUSES:
-        fields.append((b"content-length", str(len(response.body)).encode()))
+        size = len(response.body)
+        length = _LENGTHS.get(size)
+        if length is None:
+            if len(_LENGTHS) >= _ENCODED_LIMIT:
+                _LENGTHS.clear()
+            length = _LENGTHS[size] = (b"content-length", str(size).encode())
+        fields.append(length)
     fields.append((b"date", _date.value()))
     return fields
 
 
-#: Response fields as HTTP/2 writes them, by the pipeline's (name, value); _DROPPED for those
-#: HTTP/2 forbids. Bounded: cleared when full, so values that never repeat (a request id)
-#: cannot grow it.
-_ENCODED: dict[tuple[str, str], tuple[bytes, bytes]] = {}
+class _Encoded(dict[tuple[str, str], tuple[bytes, bytes]]):
+    """Response fields as HTTP/2 writes them, by the pipeline's (name, value); _DROPPED for
+    those HTTP/2 forbids. A known field costs one lookup in C; one not seen yet is checked
+    and encoded by ``__missing__``.
+
+    A field is taken in on its second sight: the first time it goes out never indexed, so
+    values that never repeat (a request id, a rate limit's remaining count) neither fill this
+    table nor churn the connection's HPACK table, where they would push out the fields that
+    repeat on every answer and have those sent whole again. Both tables are bounded: cleared
+    when full."""
+
+    __slots__ = ("_once",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._once: dict[tuple[str, str], tuple[bytes, bytes]] = {}
+
+    def __missing__(self, field: tuple[str, str]) -> tuple[bytes, bytes]:
+        """``field`` checked (no CR, LF or NUL; latin-1) and encoded, name in lower case, or
+        _DROPPED; ValueError (UnicodeEncodeError is one) for a field that cannot be written.
+        One Python call per field not yet remembered: the check is inline, and the
+        never-indexed field is built with tuple.__new__ (its class's own __new__ is Python)."""
+        once = self._once
+        seen = once.pop(field, None)
+        if seen is not None:  # its second sight: remembered, and indexed from now on
+            encoded = (seen[0], seen[1]) if seen else _DROPPED
+            if len(self) >= _ENCODED_LIMIT:
+                self.clear()
+            self[field] = encoded
+            return encoded
+        name, value = field
+        # isprintable is a quick pass for the usual field (no control character at all); a
+        # tab or a non-ASCII character is allowed, so only then is the exact check run.
+        if not (name.isprintable() and value.isprintable()) and (_UNSAFE(name) or _UNSAFE(value)):
+            raise ValueError("CR, LF or NUL in a response header")
+        name = name.lower()
+        if name in _FORBIDDEN:
+            encoded = _DROPPED
+        else:
+            encoded = _new_tuple(_NeverIndexed, (name.encode("latin-1"), value.encode("latin-1")))
+        if len(once) >= _ENCODED_LIMIT:
+            once.clear()
+        once[field] = encoded
+        return encoded
+
+
+_ENCODED = _Encoded()
 _ENCODED_LIMIT = 4096
+_encoded = _ENCODED.__getitem__
+#: content-length fields by body size: a cached answer's size repeats.
+_LENGTHS: dict[int, tuple[bytes, bytes]] = {}
 _DROPPED: tuple[bytes, bytes] = cast("tuple[bytes, bytes]", ())
-
-
-def _encoded(field: tuple[str, str]) -> tuple[bytes, bytes]:
-    """One response field checked (no CR, LF or NUL; latin-1) and encoded, name in lower
-    case; remembered in _ENCODED. Raises ValueError (UnicodeEncodeError is one) for a field
-    that cannot be written."""
-    name, value = field
-    if any(c in name or c in value for c in "\r\n\0"):
-        raise ValueError("CR, LF or NUL in a response header")
-    name = name.lower()
-    encoded = _DROPPED if name in _FORBIDDEN else (name.encode("latin-1"), value.encode("latin-1"))
-    if len(_ENCODED) >= _ENCODED_LIMIT:
-        _ENCODED.clear()
-    _ENCODED[field] = encoded
-    return encoded
+_UNSAFE = re.compile("[\r\n\0]").search
+_NeverIndexed = ngh2.NeverIndexedHeader
+_new_tuple = tuple.__new__

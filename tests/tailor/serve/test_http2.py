@@ -9,8 +9,10 @@ import shutil
 import socket
 import ssl
 import subprocess
+import uuid
 from collections.abc import Awaitable, Callable, Iterator
 
+import hpack
 import httpx
 import pytest
 from h2wire import (
@@ -420,3 +422,34 @@ def test_a_field_with_a_carriage_return_is_refused_on_every_answer() -> None:
 def test_fields_given_as_lists_are_checked_and_written() -> None:
     answer = Response(200, b"hi", [["x-kind", "A"]])  # type: ignore[list-item]
     assert (b"x-kind", b"A") in http2._fields(answer)
+
+
+def test_a_field_goes_out_never_indexed_until_it_is_seen_again() -> None:
+    value = uuid.uuid4().hex  # never seen by this process before
+
+    def handle(request: Request) -> Response:
+        return Response(200, b"hi", [("x-seen", value)])
+
+    with serving(handle) as served, Wire(served.port) as wire:
+        wire.send(wire.headers(1), wire.headers(3))
+        blocks: dict[int, list[tuple[str, str]]] = {1: [], 3: []}
+        ended = set()
+        for frame in wire.frames():
+            if isinstance(frame, F.HeadersFrame):
+                blocks[frame.stream_id] += frame.decoded  # type: ignore[attr-defined]
+            if "END_STREAM" in frame.flags:
+                ended.add(frame.stream_id)
+                if ended == {1, 3}:
+                    break
+    first, second = (next(f for f in blocks[s] if f[0] == "x-seen") for s in (1, 3))
+    assert first == second == ("x-seen", value)
+    assert isinstance(first, hpack.NeverIndexedHeaderTuple)
+    assert not isinstance(second, hpack.NeverIndexedHeaderTuple)
+
+
+def test_field_values_that_never_repeat_do_not_grow_the_table() -> None:
+    http2._fields(Response(200, b"hi", [("x-request-id", "warm")]))
+    size = len(http2._ENCODED)
+    for n in range(100):
+        http2._fields(Response(200, b"hi", [("x-request-id", f"{n}-{uuid.uuid4().hex}")]))
+    assert len(http2._ENCODED) == size
