@@ -816,6 +816,28 @@ the answers h2load counted, which other load on the machine moves far less than 
 CPU ratio is the base's CPU over the row's (above 1: the row is cheaper).
 
 {table}
+
+**Where an h2c cache hit goes, and the floor.** Counted with callgrind (`python -m
+benchmarks.h2stream --reads 200`: the server's side alone, fed h2load-like reads of ten GETs,
+answered with the real hit's twelve fields): one h2c stream costs tailor's server about 156,000
+instructions, of which ngh2 alone on the same reads and answer (`--protocols raw`) is about
+88,000; one pipelined HTTP/1.1 request with the same answer costs 80,429 (but makes one `write`
+per answer where h2c makes one per read of ten). Without the body copies (their count moves with
+the heap's layout) a stream went from 141,669 to 130,139 instructions with the 2026-12-07 cuts
+(-8%), tailor's glue from 65,307 to 53,777 (-18%); the real BFF's hit under h2load -c1 -m10 from
+287,760 to 274,721 (`python -m benchmarks.instructions --scenarios cache-h2c-served`, paired
+runs). The largest cut was HPACK's: the two fields new on every answer (the request id, the
+rate-limit count) go out never indexed on first sight, so they no longer push the repeating
+fields out of the 4 KB table. ngh2 calls no Python per frame or header; its share is nghttp2's
+C work, a third of it Huffman-decoding a bearer token that HPACK never indexes.
+
+The 2x-granian target (issue 14) is out of reach for any HTTP/2 engine under tailor's pipeline:
+granian's HTTP/2 answering the same bytes with no pipeline costs 23.9 us of CPU per answer, so
+2x is 11.95 us, and the pipeline's cache hit alone (JWT, entitlements, three rate-limit quotas,
+shedding, metrics, the cache lookup), in-process with no server at all, costs 11.4 us (`python
+-m benchmarks.stages --cache`). The best h2c hit this design can reach is about that 11.4 us +
+ngh2's 3-6 us + 2-3 us of glue (the Request, its header dict) + about 2 us of system calls and
+loop per stream at ten per read: 19-23 us, 1.05-1.25x granian.
 """,
     "latency": """\
 ## {delay_ms} ms upstream latency, half of peak load
