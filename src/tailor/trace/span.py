@@ -220,8 +220,11 @@ class Tracer:
             ratio = self._ratio
             sampled = ratio == 1 or (ratio != 0 and self.sampled(trace_id))
             if not sampled:
-                # Nothing recorded: inward calls name a fresh span of this hop as their parent.
-                return RequestTrace(self, trace_id, self.span_ids.next(), "", None)
+                # Nothing recorded: inward calls name a fresh span of this hop as their parent;
+                # their one header made now, in the call that makes the trace.
+                span_id = self.span_ids.next()
+                headers = (("traceparent", f"00-{trace_id}-{span_id}-00"),)
+                return RequestTrace(self, trace_id, span_id, "", None, headers)
             parent_id, tracestate = "", ""
         else:
             trace_id, parent_id, sampled = parent
