@@ -115,6 +115,8 @@ def measure_instructions(upstream: str, token: str, sink: str, requests: int) ->
             # Batches fill as they do under load, not once a second of valgrind's slow clock
             # (the counted child flushes the exporter before it stops: every span is counted).
             config["tracing"]["export_interval_s"] = 60
+            # The counted child holds every span until it flushes (hold_spans): room for all.
+            config["tracing"]["queue_size"] = 1_000_000
         started = time.monotonic()
         counts[variant] = per_request_of("home", requests, upstream, token, config=config)
         took = time.monotonic() - started

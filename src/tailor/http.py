@@ -58,7 +58,8 @@ class Request(_RequestLine, kw_only=True, eq=False):
     for a session the store forgot, which authguard does not count as a guess),
     ``client_info`` (clients: the caller's app, platform and version) and ``coding``
     (cache: the content coding a fill asks the compress stage below for, identity, since the
-    cache makes every coding's variant itself; ``None``: compress negotiates it). ``state`` is
+    cache makes every coding's variant itself; ``None``: compress negotiates it) and
+    ``cache_outcome`` (cache: its ``x-cache`` answer, ``hit``, ``miss``, ...). ``state`` is
     the BFF's own: tailor never reads or writes it.
 
     >>> r = Request("GET", "/v1/home", "a=1", {"host": "example"}, "127.0.0.1")
@@ -90,6 +91,7 @@ class Request(_RequestLine, kw_only=True, eq=False):
     stage: str = ""
     client_info: ClientInfo | None = None
     coding: str | None = None
+    cache_outcome: str = ""
     state: dict[str, Any] = msgspec.field(default_factory=dict)
     _query: dict[str, str] | None = None
 

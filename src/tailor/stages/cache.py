@@ -548,6 +548,7 @@ def respond(
     """One caller's response, from an entry (every hit, without building an :class:`Answer`)
     or from an Answer's fields: its headers, then the cache headers, ETag, Age and X-Cache;
     304 when the caller already holds this version."""
+    request.cache_outcome = label  # for the server span, without a search of the headers
     if etag is not None and age is not None:  # every answer from an entry: one list display
         out = [*headers, *cache_headers, ("etag", etag), ("age", str(int(age))), (X_CACHE, label)]
     else:

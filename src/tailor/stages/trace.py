@@ -24,8 +24,6 @@ from tailor.trace.span import Tracer
 if TYPE_CHECKING:
     from tailor.pipeline import BuildContext
 
-X_CACHE = "x-cache"
-
 
 class TraceStage:
     name = "trace"
@@ -70,9 +68,8 @@ def _finish(response: Response, request: Request) -> Response:
     span.method = request.method
     span.route = request.route.template if request.route is not None else UNMATCHED
     span.status = status = response.status
-    cached = response.header(X_CACHE)
-    if cached is not None:
-        span.cache = cached
+    if request.cache_outcome:
+        span.cache = request.cache_outcome
     if request.degraded:
         span.degraded = ",".join(d.part for d in request.degraded)
     if status >= 500:

@@ -198,10 +198,12 @@ class Tracer:
     """One BFF's trace decisions: ids, sampling, and where ended spans go (``submit``: a
     request's spans, handed over together)."""
 
-    __slots__ = ("_bound", "_trace_ids", "span_ids", "submit")
+    __slots__ = ("_bound", "_ratio", "_trace_ids", "span_ids", "submit")
 
     def __init__(self, sample_ratio: float, submit: Callable[[list[AnySpan]], None]) -> None:
         self._bound = int(sample_ratio * (1 << 64))
+        # 0: never, 1: always, else ask the id: the two usual settings decide without it.
+        self._ratio = 0 if self._bound <= 0 else 1 if self._bound >= 1 << 64 else -1
         self._trace_ids = IdStream(32, batch=256)
         self.span_ids = IdStream(16)
         self.submit = submit
@@ -212,60 +214,51 @@ class Tracer:
 
     def start(self, header: str | None, state: str | None) -> RequestTrace:
         """The trace of a request carrying these ``traceparent`` / ``tracestate`` values."""
-        parent = parse_traceparent(header)
+        parent = parse_traceparent(header) if header else None
         if parent is None:
             trace_id = self._trace_ids.next()
-            parent_id, sampled, tracestate = "", self.sampled(trace_id), ""
+            ratio = self._ratio
+            sampled = ratio == 1 or (ratio != 0 and self.sampled(trace_id))
+            if not sampled:
+                # Nothing recorded: inward calls name a fresh span of this hop as their parent;
+                # their one header made now, in the call that makes the trace.
+                span_id = self.span_ids.next()
+                headers = (("traceparent", f"00-{trace_id}-{span_id}-00"),)
+                return RequestTrace(self, trace_id, span_id, "", None, headers)
+            parent_id, tracestate = "", ""
         else:
             trace_id, parent_id, sampled = parent
             tracestate = valid_tracestate(state) if state else ""
-        if not sampled:
-            # Nothing recorded: inward calls name the caller's span as their parent, as if
-            # this hop were not there (or a fresh id, for a trace that starts here).
-            return RequestTrace(self, trace_id, parent_id or self.span_ids.next(), tracestate, None)
+            if not sampled:
+                # Inward calls name the caller's span as their parent, as if this hop were
+                # not there.
+                return RequestTrace(self, trace_id, parent_id, tracestate, None)
         span_id = self.span_ids.next()
         span = ServerSpan(trace_id, span_id, parent_id, time_ns(), tracestate=tracestate)
         return RequestTrace(self, trace_id, span_id, tracestate, span)
 
 
-class RequestTrace:
+class RequestTrace(msgspec.Struct):
     """One request's place in its trace (``request.trace``). ``span`` is the server span, or
     None when the trace is not sampled: then nothing is recorded, and every inward call
-    carries the same unsampled ``traceparent`` so the services do not record either."""
+    carries the same unsampled ``traceparent`` so the services do not record either.
 
-    __slots__ = (
-        "_parts",
-        "_prefix",
-        "_unsampled",
-        "closed",
-        "span",
-        "span_id",
-        "trace_id",
-        "tracer",
-        "tracestate",
-    )
+    A msgspec struct: made by one C call, no ``__init__`` frame, on every request.
+    """
 
-    def __init__(
-        self,
-        tracer: Tracer,
-        trace_id: str,
-        span_id: str,
-        tracestate: str,
-        span: ServerSpan | None,
-    ) -> None:
-        self.tracer = tracer
-        self.trace_id = trace_id
-        self.span_id = span_id
-        self.tracestate = tracestate
-        self.span = span
-        self._unsampled: tuple[tuple[str, str], ...] | None = None
-        # The Part spans started: those ended when the server span ends go to the exporter
-        # with it, one hand-over per request; a part still running then goes alone when it
-        # ends (``closed``).
-        self._parts: list[AnySpan] = []
-        self.closed = False
-        # A sampled part's traceparent but its span id (unused when not sampled).
-        self._prefix = f"00-{trace_id}-" if span is not None else ""
+    tracer: Tracer
+    trace_id: str
+    span_id: str
+    tracestate: str
+    span: ServerSpan | None
+    # The headers of a call that is not a Part's (and of every call when not sampled), made
+    # on first use.
+    _headers: tuple[tuple[str, str], ...] | None = None
+    # The Part spans started (sampled only): those ended when the server span ends go to the
+    # exporter with it, one hand-over per request; a part still running then goes alone when
+    # it ends (``closed``).
+    _parts: list[AnySpan] | None = None
+    closed: bool = False
 
     @property
     def sampled(self) -> bool:
@@ -278,23 +271,29 @@ class RequestTrace:
         span = PartSpan(
             self.trace_id, self.tracer.span_ids.next(), self.span_id, name, upstream, time_ns()
         )
-        self._parts.append(span)
+        parts = self._parts
+        if parts is None:
+            self._parts = [span]
+        else:
+            parts.append(span)
         return span
 
     def inward(self, span: PartSpan | None = None) -> tuple[tuple[str, str], ...]:
         """The trace headers of an inward call made as ``span``; without one (an unsampled
         trace, or a call that is not a Part), the call's parent is the request's span."""
         if span is None:
-            headers = self._unsampled
+            headers = self._headers
             if headers is None:
-                headers = self._unsampled = self._headers(self.span_id, self.span is not None)
+                headers = self._headers = self._headers_of(self.span_id, self.span is not None)
             return headers
-        value = self._prefix + span.span_id + "-01"
         if self.tracestate:
-            return (("traceparent", value), ("tracestate", self.tracestate))
-        return (("traceparent", value),)
+            return (
+                ("traceparent", f"00-{self.trace_id}-{span.span_id}-01"),
+                ("tracestate", self.tracestate),
+            )
+        return (("traceparent", f"00-{self.trace_id}-{span.span_id}-01"),)
 
-    def _headers(self, parent: str, sampled: bool) -> tuple[tuple[str, str], ...]:
+    def _headers_of(self, parent: str, sampled: bool) -> tuple[tuple[str, str], ...]:
         value = traceparent(self.trace_id, parent, sampled)
         if self.tracestate:
             return (("traceparent", value), ("tracestate", self.tracestate))
@@ -307,7 +306,7 @@ class RequestTrace:
         ``closed``.)"""
         span.end_ns = time_ns()
         if span is self.span:
-            ended = [p for p in self._parts if p.end_ns]
+            ended: list[AnySpan] = [p for p in self._parts or () if p.end_ns]
             ended.append(span)
             self.closed = True
             self.tracer.submit(ended)

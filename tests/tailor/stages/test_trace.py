@@ -15,6 +15,7 @@ from harness import body_json, call
 from otlp_receiver import OtlpReceiver, ReceivedSpan
 from tailor import ConfigError, Part, Plan, PlanResult, Request, Response, aggregate
 from tailor.aggregate import AggregateBody
+from tailor.cache.policy import CachePolicy
 from tailor.trace.context import parse_traceparent
 
 CALLER_SPAN = "00f067aa0ba902b7"
@@ -170,6 +171,30 @@ async def test_a_degraded_part_is_a_failed_span_and_the_server_span_lists_it(
     assert spans["recs"].attributes["http.response.status_code"] == 500
     assert spans["me"].error is None
     assert spans["GET /home"].attributes["bff.degraded"] == "recs"
+
+
+async def test_the_server_span_says_what_the_edge_cache_answered(
+    make_bff, upstream, receiver
+) -> None:
+    _script(upstream)
+    bff = make_bff(
+        {
+            "upstreams": {"svc": upstream.url},
+            "tracing": {"endpoint": receiver.endpoint, "export_interval_s": 0.05},
+            "cache": {"enabled": True, "backend": "memory"},
+        }
+    )
+
+    @bff.get("/home", auth=False, plan=PLAN, cache=CachePolicy(scope="public", ttl_s=60))
+    async def home(request: Request) -> Response:
+        return await aggregate(request, _shape)
+
+    answers = []
+    for trace in (uuid.uuid4().hex, uuid.uuid4().hex):
+        response = await call(bff, "GET", "/home", headers=_caller(trace))
+        [server] = [s for s in _spans_of(receiver, trace, 1) if s.kind == 2]
+        answers.append((response.header("x-cache"), server.attributes.get("bff.cache")))
+    assert answers == [("miss", "miss"), ("hit", "hit")]
 
 
 async def test_a_retried_part_says_how_many_attempts_it_took(make_bff, upstream, receiver) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 
+from tailor.trace.context import parse_traceparent
 from tailor.trace.span import CLIENT, IdStream, RequestTrace, Tracer
 
 
@@ -59,3 +60,23 @@ def test_a_part_still_running_when_the_server_span_ends_goes_alone_when_it_ends(
     assert handed == [["server"]] and trace.closed
     trace.end(late)
     assert handed == [["server"], ["recs"]] and late.end_ns > 0
+
+
+def test_a_new_unsampled_trace_tells_every_inward_call_the_same_unsampled_parent() -> None:
+    trace = Tracer(0.0, print).start(None, None)
+    assert trace.child("me", "svc") is None
+    [(name, value)] = trace.inward()
+    assert name == "traceparent" and value == f"00-{trace.trace_id}-{trace.span_id}-00"
+    assert parse_traceparent(value) == (trace.trace_id, trace.span_id, False)
+    assert trace.inward() == trace.inward(None) == ((name, value),)
+
+
+def test_a_sampled_part_s_call_names_the_part_s_span_and_carries_the_tracestate() -> None:
+    state = "vendor=abc"
+    trace = Tracer(1.0, print).start(f"00-{'a' * 32}-{'b' * 16}-01", state)
+    part = trace.child("me", "svc")
+    assert part is not None
+    assert trace.inward(part) == (
+        ("traceparent", f"00-{'a' * 32}-{part.span_id}-01"),
+        ("tracestate", state),
+    )
