@@ -655,6 +655,26 @@ def tracing_section() -> str:
         f"Encoding a home's seven spans as OTLP protobuf: {enc['tailor_us_per_home']} us with "
         f"tailor's encoder, {enc['opentelemetry_proto_us_per_home']} us building "
         "opentelemetry-proto's messages (the reason for the encoder, tailor/trace/otlp.py)."
+        + _tracing_instructions(r)
+    )
+
+
+def _tracing_instructions(r: dict[str, Any]) -> str:
+    """The tracing variants' instructions per home (callgrind), when that run counted them."""
+    counts, vs = r.get("instructions_per_home"), r.get("instructions_vs_off")
+    if not counts or not vs:
+        return ""
+    rows = "\n".join(
+        f"| {v} | {counts[v]:,} | {vs[v]:+.2%} |"
+        for v in ("off", "unsampled", "sampled")
+        if v in counts
+    )
+    return (
+        "\n\nThe same variants counted by callgrind (no load moves it; "
+        f"{r.get('counted_homes', 'n')} homes per count, the counted process holding its "
+        "spans until it flushes them, `benchmarks.instructions.hold_spans`): the figure the "
+        "targets are read against.\n\n"
+        "| variant | instructions per home | vs off |\n|---|---:|---:|\n" + rows
     )
 
 
