@@ -670,10 +670,13 @@ def _tracing_instructions(r: dict[str, Any]) -> str:
         if v in counts
     )
     return (
-        "\n\nThe same variants counted by callgrind (no load moves it; "
-        f"{r.get('counted_homes', 'n')} homes per count, the counted process holding its "
-        "spans until it flushes them, `benchmarks.instructions.hold_spans`): the figure the "
-        "targets are read against.\n\n"
+        "\n\nThe same variants counted by callgrind "
+        f"({r.get('counted_homes', 'n')} homes per count, the counted process holding its "
+        "spans until it flushes them, `benchmarks.instructions.hold_spans`, so that valgrind's "
+        "slowed clock does not move the exporter thread's turns). A count no load moves, but "
+        "of user-space instructions only: the export's system calls and the hand-offs between "
+        "the loop and the exporter's thread are in the timed table and not here, which is "
+        "where the two disagree at 100% sampling.\n\n"
         "| variant | instructions per home | vs off |\n|---|---:|---:|\n" + rows
     )
 
