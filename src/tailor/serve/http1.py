@@ -976,7 +976,7 @@ class Http1Server:
             taken += 1
             if len(self.connections) + self._opening >= self.settings.max_connections:
                 self._turn_away(fd, self._busy)
-            elif admitting is not None and not admitting(self._opening + self.unserved):
+            elif admitting is not None and not admitting(self.pending):
                 self._turn_away(fd, self._overloaded)
             else:
                 self._opening += 1

@@ -1113,18 +1113,26 @@ async def test_an_upgrade_request_is_answered_as_plain_http_and_closed(start: St
 # -- admission ------------------------------------------------------------------------------
 
 
+async def _queued(listener: socket.socket, n: int, request: bytes) -> list[socket.socket]:
+    """``n`` clients connected by the kernel and queued for accept before the server runs,
+    each having sent ``request``."""
+    loop = asyncio.get_running_loop()
+    clients = []
+    for _ in range(n):
+        sock = socket.socket()
+        sock.setblocking(False)
+        await loop.sock_connect(sock, listener.getsockname())
+        await loop.sock_sendall(sock, request)
+        clients.append(sock)
+    return clients
+
+
 async def test_connections_waiting_to_be_accepted_are_all_taken_in_one_wake_up(
     start: Start,
 ) -> None:
     loop = asyncio.get_running_loop()
     listener = socket.create_server(("127.0.0.1", 0), backlog=16)
-    clients = []
-    for _ in range(5):  # connected by the kernel, queued for accept before the server runs
-        sock = socket.socket()
-        sock.setblocking(False)
-        await loop.sock_connect(sock, listener.getsockname())
-        await loop.sock_sendall(sock, get("/", "connection: close"))
-        clients.append(sock)
+    clients = await _queued(listener, 5, get("/", "connection: close"))
     server = await start(ok, sock=listener)
     for sock in clients:
         async with asyncio.timeout(TIMEOUT_S):
@@ -1139,13 +1147,7 @@ async def test_connections_queued_while_not_admitting_are_each_refused_and_close
     loop = asyncio.get_running_loop()
     listener = socket.create_server(("127.0.0.1", 0), backlog=16)
     descriptors = len(os.listdir("/proc/self/fd"))
-    clients = []
-    for _ in range(5):  # connected by the kernel, queued for accept before the server runs
-        sock = socket.socket()
-        sock.setblocking(False)
-        await loop.sock_connect(sock, listener.getsockname())
-        await loop.sock_sendall(sock, get("/"))
-        clients.append(sock)
+    clients = await _queued(listener, 5, get("/"))
     server = await start(ok, sock=listener, admitting=lambda pending: False)
     answers = []
     for sock in clients:
@@ -1166,13 +1168,7 @@ async def test_admission_is_asked_with_the_connections_accepted_earlier_and_not_
 ) -> None:
     loop = asyncio.get_running_loop()
     listener = socket.create_server(("127.0.0.1", 0), backlog=16)
-    clients = []
-    for _ in range(4):  # connected by the kernel, queued for accept before the server runs
-        sock = socket.socket()
-        sock.setblocking(False)
-        await loop.sock_connect(sock, listener.getsockname())
-        await loop.sock_sendall(sock, get("/", "connection: close"))
-        clients.append(sock)
+    clients = await _queued(listener, 4, get("/", "connection: close"))
     asked: list[int] = []
 
     def admitting(pending: int) -> bool:  # room for two new connections in one wake-up
