@@ -49,20 +49,13 @@ from urllib.parse import quote
 import httptools
 
 from tailor.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
-from tailor.upstream.transport import IDEMPOTENT_METHODS, UpstreamRequest, UpstreamResponse
+from tailor.upstream.transport import UpstreamRequest, UpstreamResponse, resendable
 
 #: Statuses that never carry a body (RFC 9110 6.4.1).
 _NO_BODY_STATUSES = frozenset({204, 304})
 #: Anything outside visible ASCII in a request target is percent-encoded before sending.
 _UNSAFE_TARGET = re.compile(r"[^\x21-\x7e]")
 _TARGET_SAFE_CHARS = "/?&=%:@!$'()*+,;[]~-._"
-
-
-def _resendable(request: UpstreamRequest) -> bool:
-    """Whether a request may go out once more: declared idempotent, else by its method."""
-    if request.idempotent is not None:
-        return request.idempotent
-    return request.method in IDEMPOTENT_METHODS
 
 
 class _StaleConnection(UpstreamUnavailable):
@@ -399,7 +392,7 @@ class Http1Transport:
             try:
                 return await waiter
             except _StaleConnection:
-                if fresh or not _resendable(request):
+                if fresh or not resendable(request):
                     raise
                 fresh = True  # sent once more, on a new connection
             except asyncio.CancelledError:

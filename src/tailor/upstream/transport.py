@@ -46,6 +46,14 @@ class UpstreamRequest(msgspec.Struct):
     span: PartSpan | None = None  # a Part's client span: the resilient transport annotates it
 
 
+def resendable(request: UpstreamRequest) -> bool:
+    """Whether ``request`` may go out once more with the same effect: as its part declared
+    (``idempotent``), else by its method."""
+    if request.idempotent is not None:
+        return request.idempotent
+    return request.method in IDEMPOTENT_METHODS
+
+
 class UpstreamResponse(msgspec.Struct):
     status: int
     headers: Mapping[str, str]

@@ -51,10 +51,10 @@ from tailor.upstream.grpc.status import (
     http_code,
 )
 from tailor.upstream.transport import (
-    IDEMPOTENT_METHODS,
     Transport,
     UpstreamRequest,
     UpstreamResponse,
+    resendable,
 )
 
 #: Headers of an inward HTTP call that mean nothing as gRPC metadata: gRPC has its own
@@ -224,9 +224,9 @@ class GrpcTransport:
             headers,
             request.timeout_s,
             payload,
-            # A read is a POST on this wire: its JSON route's verb says whether the HTTP
-            # transport may send it again when a reused connection turns out closed.
-            idempotent=request.method in IDEMPOTENT_METHODS,
+            # A read is a POST on this wire: the JSON call's idempotency says whether the
+            # HTTP transport may send it again when a reused connection turns out closed.
+            idempotent=resendable(request),
         )
         answer = await self.http.send(call)
         if answer.status != 200:

@@ -26,6 +26,7 @@ from tailor.upstream.grpc.descriptors import Binding
 from tailor.upstream.grpc.status import GrpcStatusError
 from tailor.upstream.grpc.transport import GrpcTransport, GrpcUpstream
 from tailor.upstream.http1_transport import Http1Transport
+from tailor.upstream.transport import UpstreamRequest, UpstreamResponse
 
 GET_BOOK = "/library.v1.LibraryService/GetBook"
 PROTO = "application/proto"
@@ -236,3 +237,48 @@ async def test_a_cancelled_call_is_cancelled_on_the_wire(
     (seen,) = upstream.received(GET_BOOK)
     await asyncio.wait_for(seen.done.wait(), 5)
     assert seen.cancelled
+
+
+class _Recording:
+    """The HTTP transport under the Connect wire, at the seam: what it was asked to send."""
+
+    def __init__(self, answer: bytes) -> None:
+        self.answer = answer
+        self.sent: list[UpstreamRequest] = []
+
+    async def send(self, request: UpstreamRequest) -> UpstreamResponse:
+        self.sent.append(request)
+        return UpstreamResponse(200, {"content-type": PROTO}, self.answer)
+
+    async def aclose(self) -> None:
+        pass
+
+
+BOOK = ("GET", "/books/b1", None)
+ADD_BOOK = ("POST", "/shelves/s1/books", b'{"title": "Dune"}')
+
+
+@pytest.mark.parametrize(
+    ("call", "declared", "resent"),
+    [(BOOK, None, True), (BOOK, False, False), (ADD_BOOK, None, False), (ADD_BOOK, True, True)],
+)
+async def test_a_call_may_be_resent_by_the_http_transport_as_the_json_call_could_be(
+    routes: list[Binding],
+    call: tuple[str, str, bytes | None],
+    declared: bool | None,
+    resent: bool,
+) -> None:
+    # A Connect call is always a POST: the JSON call's idempotency is what it carries on.
+    http = _Recording(_book(routes, id="b1").SerializeToString())
+    wire = GrpcTransport({}, http)
+    base = "connect://127.0.0.1:9"
+    wire.upstreams["library"] = GrpcUpstream(
+        "library", base, "http://127.0.0.1:9", routes, "connect"
+    )
+    method, path, body = call
+    request = UpstreamRequest(
+        "library", method, base + path, [], 1.0, body=body, idempotent=declared
+    )
+    await wire.send(request)
+    (sent,) = http.sent
+    assert (sent.method, sent.idempotent) == ("POST", resent)
