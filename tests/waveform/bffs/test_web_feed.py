@@ -34,7 +34,7 @@ async def test_an_event_whose_lookup_failed_once_is_still_published(
 
     monkeypatch.setattr(feed, "_translate", translate)
     hub = Hub()
-    await feed._dispatch(hub, "1-0", {b"type": b"track.posted"})  # type: ignore[arg-type]
+    await feed._dispatch(hub, "1-0", {b"type": b"track.published"})  # type: ignore[arg-type]
     assert hub.published == [sent]
 
 
@@ -49,5 +49,5 @@ async def test_an_event_whose_lookups_keep_failing_is_given_up(
 
     monkeypatch.setattr(feed, "_translate", translate)
     hub = Hub()
-    await feed._dispatch(hub, "1-0", {b"type": b"track.posted"})  # type: ignore[arg-type]
+    await feed._dispatch(hub, "1-0", {b"type": b"track.published"})  # type: ignore[arg-type]
     assert hub.published == []

@@ -120,7 +120,7 @@ async def test_a_post_by_someone_followed_arrives_in_the_contract_shape(
 ) -> None:
     alice = Browser(live_platform, "alice")
     async with alice.connect() as ws:
-        event_id = emit(bus, "track.posted", track_id=PUBLIC_TRACK, owner_id="u2")
+        event_id = emit(bus, "track.published", track_id=PUBLIC_TRACK, owner_id="u2")
         event = await _next(ws)
     assert event["id"] == event_id and event["type"] == "post"
     assert event["actor"] == {"id": "u2", "username": "bob"}
@@ -133,7 +133,7 @@ async def test_a_like_of_ones_own_track_arrives_and_a_strangers_post_does_not(
 ) -> None:
     bob = Browser(live_platform, "bob")
     async with bob.connect() as ws:
-        emit(bus, "track.posted", track_id="t9", owner_id="u299")  # bob does not follow u299
+        emit(bus, "track.published", track_id="t9", owner_id="u299")  # bob does not follow u299
         liked = emit(bus, "track.liked", track_id=PUBLIC_TRACK, owner_id="u2", user_id="u3")
         event = await _next(ws)
     assert (event["id"], event["type"], event["actor"]["username"]) == (liked, "like", "carol")
@@ -153,7 +153,7 @@ async def test_an_event_stream_resumes_after_last_event_id(
     live_platform: Platform, bus: redis.Redis
 ) -> None:
     alice = Browser(live_platform, "alice")
-    first = emit(bus, "track.posted", track_id=PUBLIC_TRACK, owner_id="u2")
+    first = emit(bus, "track.published", track_id=PUBLIC_TRACK, owner_id="u2")
     second = emit(bus, "track.reposted", track_id=PUBLIC_TRACK, owner_id="u2", user_id="u2")
     host, port = alice.base.removeprefix("http://").split(":")
     reader, writer = await asyncio.open_connection(host, int(port))
@@ -172,8 +172,8 @@ async def test_an_event_stream_resumes_after_last_event_id(
 
 async def test_a_websocket_resumes_after_since(live_platform: Platform, bus: redis.Redis) -> None:
     alice = Browser(live_platform, "alice")
-    first = emit(bus, "track.posted", track_id=PUBLIC_TRACK, owner_id="u2")
-    second = emit(bus, "track.posted", track_id=PUBLIC_TRACK, owner_id="u2")
+    first = emit(bus, "track.published", track_id=PUBLIC_TRACK, owner_id="u2")
+    second = emit(bus, "track.published", track_id=PUBLIC_TRACK, owner_id="u2")
     async with alice.connect(query=f"?since={first}") as ws:
         assert (await _next(ws))["id"] == second
 
@@ -198,7 +198,7 @@ async def test_a_connection_adds_one_topic_to_the_hub_whatever_its_user_follows(
     before = _gauge(live_platform, "tailor_live_topics")
     alice = Browser(live_platform, "alice")
     async with alice.connect() as ws:
-        emit(bus, "track.posted", track_id=PUBLIC_TRACK, owner_id="u2")
+        emit(bus, "track.published", track_id=PUBLIC_TRACK, owner_id="u2")
         await _next(ws)  # she is in the hub, and hears bob
         during = _gauge(live_platform, "tailor_live_topics")
     assert during - before == 1
@@ -214,12 +214,12 @@ async def test_a_follow_made_after_the_connection_opened_delivers_the_followees_
     async with alice.connect() as ws:
         # The newcomer's followers are read (and cached) while alice is not one of them:
         # bob's post after it arriving first says the newcomer's was resolved and skipped.
-        emit(bus, "track.posted", track_id=PUBLIC_TRACK, owner_id=newcomer)
-        bobs = emit(bus, "track.posted", track_id=PUBLIC_TRACK, owner_id="u2")
+        emit(bus, "track.published", track_id=PUBLIC_TRACK, owner_id=newcomer)
+        bobs = emit(bus, "track.published", track_id=PUBLIC_TRACK, owner_id="u2")
         assert (await _next(ws))["id"] == bobs
         _social(live_platform, "PUT", f"/social/followings/{newcomer}", "u1")
         try:
-            theirs = emit(bus, "track.posted", track_id=PUBLIC_TRACK, owner_id=newcomer)
+            theirs = emit(bus, "track.published", track_id=PUBLIC_TRACK, owner_id=newcomer)
             event = await _next(ws)
         finally:
             _social(live_platform, "DELETE", f"/social/followings/{newcomer}", "u1")
@@ -325,7 +325,7 @@ async def _flood(platform: Platform, bus: redis.Redis, count: int) -> None:
     pipe = bus.pipeline(transaction=False)
     data = msgspec.json.encode({"track_id": PUBLIC_TRACK, "owner_id": "u2"})
     for _ in range(count):
-        pipe.xadd(STREAM, {"type": "track.posted", "source": "tests", "data": data})
+        pipe.xadd(STREAM, {"type": "track.published", "source": "tests", "data": data})
     await asyncio.to_thread(pipe.execute)
     async with asyncio.timeout(WAIT * 3):
         while await asyncio.to_thread(_published, platform) < target:  # noqa: ASYNC110

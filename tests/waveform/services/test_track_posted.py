@@ -190,3 +190,36 @@ def test_followers_feeds_are_named_once_the_post_is_visible_whichever_consumer_r
             return at is not None and any(_feeds(n) == followers for n in seen[at + 1 :])
 
         assert notices.until(named_after_last), notices.seen
+
+
+def _domain_events(r: redis.Redis, after: str, type_: str, track_id: str) -> list[dict[str, Any]]:
+    found = r.xrange(DOMAIN_STREAM, min=f"({after}")
+    datas = [msgspec.json.decode(f[b"data"]) for _id, f in found if f[b"type"] == type_.encode()]
+    return [d for d in datas if d.get("track_id") == track_id]
+
+
+def test_a_post_is_published_once_when_it_becomes_visible(
+    posting: Platform, client: httpx.Client
+) -> None:
+    track_id = "t980012"
+    world = World(seed=posting.seed, scale=SCALE)
+    follower = next(f["follower_id"] for f in world.follows if f["followee_id"] == "u2")
+    with redis.Redis.from_url(posting.redis.url) as r:
+        newest = r.xrevrange(DOMAIN_STREAM, count=1)
+        after = newest[0][0].decode() if newest else "0-0"
+        posting.kill("media", signal.SIGSTOP)  # the post stays hidden until media runs
+        try:
+            _post(posting, client, track_id)
+            until(lambda: _domain_events(r, after, "rights.ready", track_id), 5,
+                  "rights handling the post", pause_s=0.01)  # fmt: skip
+            until(lambda: _in_feed(posting, client, follower, track_id), 5,
+                  "the stream adding the post", pause_s=0.01)  # fmt: skip
+            assert _domain_events(r, after, "track.published", track_id) == []
+        finally:
+            posting.kill("media", signal.SIGCONT)
+        until(lambda: _domain_events(r, after, "track.published", track_id), 5,
+              "the stream publishing the post", pause_s=0.01)  # fmt: skip
+        seen = client.get(f"{posting.url('catalog')}/catalog/tracks/{track_id}")
+        assert seen.status_code == 200, seen.text
+        published = _domain_events(r, after, "track.published", track_id)
+        assert published == [{"track_id": track_id, "owner_id": "u2"}]

@@ -12,9 +12,10 @@ A new post is not visible until rights and media have built their rows from the 
 ``track.posted`` event, and nothing orders those consumers. So the followers' feeds are named
 once the post is visible: when this service holds the post and rights and media have said
 their rows exist (``rights.ready``, ``media.ready``), in whatever order the three arrive
-(:func:`mark_ready`), and only once per post. Every handler is idempotent and the read
-position is kept in this service's database, so a replayed event changes nothing and a
-restart misses nothing.
+(:func:`mark_ready`), and only once per post; then it emits ``track.published``
+{track_id, owner_id} for whoever announces new posts (the web BFF's live feed). Every
+handler is idempotent and the read position is kept in this service's database, so a
+replayed event changes nothing and a restart misses nothing.
 """
 
 from __future__ import annotations
@@ -131,6 +132,9 @@ def build_app(conn: sqlite3.Connection, args: argparse.Namespace) -> FastAPI:
         poster = poster_of(conn, track_id)
         if mark_ready(conn, track_id, type_) and poster is not None:
             await events.notify("feed.changed", [f"feed:{f}" for f in followers_of(conn, poster)])
+            # The live feeds announce the post from this event, not from track.posted: read
+            # then, the catalog would still hide the track and the post would go unannounced.
+            await events.emit("track.published", {"track_id": track_id, "owner_id": poster})
 
     async def on_event(type_: str, data: dict[str, str]) -> None:
         if type_ == "track.posted":

@@ -7,7 +7,8 @@ process through the hub, never one per socket. A connection listens to one topic
 ``user:<self>``, whatever the number of people its user follows (a topic per follow cost each
 connection ~85 B per follow). Each event's recipients are resolved once, when it is read:
 
-- ``track.posted`` {track_id, owner_id}: a ``post`` to the owner's followers;
+- ``track.published`` {track_id, owner_id}: a ``post`` to the owner's followers (emitted by
+  the stream service once the post is visible: at ``track.posted`` the catalog still hides it);
 - ``track.reposted`` {track_id, owner_id, user_id}: a ``repost`` to the reposter's followers
   and to the track's owner;
 - ``track.liked`` {track_id, owner_id, user_id}: a ``like`` to the track's owner;
@@ -66,7 +67,7 @@ CARD_TTL_S = 60.0
 CARD_CACHE = 10_000
 
 _TRANSLATED = {
-    "track.posted": "post",
+    "track.published": "post",
     "track.reposted": "repost",
     "track.liked": "like",
 }
