@@ -87,7 +87,7 @@ DRAIN_IDLE_S = 1.0
 GRPC_PORT_OFFSET = 100
 UPSTREAM_MODES = ("http", "grpc", "connect")
 #: The demo's mode (``--upstreams``): the Connect protocol with protobuf over tailor's HTTP/1.1
-#: transport, the wire that meets issue 15's CPU budget (docs/grpc.md); grpcio's does not.
+#: transport, the cheaper RPC wire by CPU per home (docs/grpc.md); grpcio's costs about 2x.
 DEMO_UPSTREAMS = "connect"
 
 
