@@ -223,6 +223,10 @@ class ShedStage:
         # The slot is held until the answer is final, whether it came at once or had to be
         # awaited.
         def admit(request: Request) -> Outcome:
+            if request.first_on_connection and gate.pending:
+                # No longer pending: what the server last said goes stale when no connection
+                # comes after (kept-alive clients), and would fill the cap for the lag limit.
+                gate.pending -= 1
             now = clock()
             if now - request.received_at > max_wait:  # its answer would come too late
                 return self._shed(request, "waited")
