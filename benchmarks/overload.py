@@ -268,8 +268,8 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.overload",
         description="The overload scenario for tailor alone, short, and optionally one source "
-        "tree against another, interleaved in one run (A B A B): each tree's closed-loop peaks, "
-        "then open-loop load at the same rate for every tree (2x the trees' mean kept-alive "
+        "tree against another, interleaved in one run (A B, B A, ...): each tree's closed-loop "
+        "peaks, then open-loop load at the same rate for every tree (2x the trees' mean kept-alive "
         "peak, or --rate). Leaves docs/ and benchmarks/results/ alone.\n\n"
         "  python -m benchmarks.overload --tree before=/work/main --rounds 3",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -354,7 +354,11 @@ def main(argv: list[str] | None = None) -> int:
         rows: dict[tuple[str, str], list[dict[str, Any]]] = {}
         for n in range(1, a.rounds + 1):
             for variant, _, per_request in variants:
-                for c in cs:
+                # The trees take turns going first (A B, then B A): a run leaves the machine
+                # not quite as it found it (a run with a new connection per request leaves
+                # tens of thousands of connections in TIME_WAIT), and in one order the same
+                # tree always came right after it.
+                for c in cs if n % 2 else cs[::-1]:
                     counts = why_counts(c.admin)
                     r = openloop.run(c.url, rate=rate, seconds=a.seconds, warmup=a.overload_warmup,
                                      token=b.token, cpu=b.load_cpu,
