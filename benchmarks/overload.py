@@ -72,6 +72,21 @@ def _good_rate(r: dict[str, Any], seconds: float) -> float:
     return float(r["ok_within_deadline"]) / seconds if seconds > 0 else 0.0
 
 
+def _groups(b: Bench, c: Contender) -> dict[str, int]:
+    """The process groups whose CPU an overload run records: the contender's, and the fixture
+    upstream's (on the load generator's core)."""
+    groups = {"contender": b.procs.started[c.name].pid}
+    if "nginx" in b.procs.started:
+        groups["upstream"] = b.procs.started["nginx"].pid
+    return groups
+
+
+def _load_core(b: Bench, r: dict[str, Any]) -> str:
+    """The load core's share of the run: busy in all, and the upstream's part of it."""
+    busy = r.get("core_busy_pct", {}).get(f"cpu{b.load_cpu}", 0.0)
+    return f"load core busy {busy:.0f}% (upstream {r.get('upstream_cpu_pct', 0):.0f}%)"
+
+
 def _peak(
     b: Bench, scenario: str, c: Contender, seconds: float, per_request: bool = False
 ) -> float:
@@ -107,8 +122,7 @@ def scenario_overload(b: Bench, upstream: str, work: Path) -> dict[str, Any]:
                 counts = why_counts(c.admin)
                 r = openloop.run(c.url, rate=rate, seconds=a.overload_seconds,
                                  warmup=a.overload_warmup, token=b.token, cpu=b.load_cpu,
-                                 pgids={"contender": b.procs.started[c.name].pid},
-                                 connections=OVERLOAD_CONNECTIONS,
+                                 pgids=_groups(b, c), connections=OVERLOAD_CONNECTIONS,
                                  connection_per_request=per_request,
                                  deadline_ms=DEADLINE_MS)  # fmt: skip
                 r["why"] = why_delta(counts, why_counts(c.admin))  # warm-up included
@@ -127,6 +141,7 @@ def scenario_overload(b: Bench, upstream: str, work: Path) -> dict[str, Any]:
                     f"{r['of_variant_peak']:.0%} of its variant's)  "
                     f"shed {r['shed']} p99 {r['shed_p99_ms']:.1f} ms  "
                     f"late past 2x {r['late_2x']}  own cpu {r.get('contender_cpu_pct', 0):.0f}%"
+                    f"  {_load_core(b, r)}"
                     + (f"  failures {r['failures']}" if r["failures"] else "")
                     + (f"  why {r['why']}" if r["why"] else "")
                 )
@@ -361,8 +376,7 @@ def main(argv: list[str] | None = None) -> int:
                 for c in cs if n % 2 else cs[::-1]:
                     counts = why_counts(c.admin)
                     r = openloop.run(c.url, rate=rate, seconds=a.seconds, warmup=a.overload_warmup,
-                                     token=b.token, cpu=b.load_cpu,
-                                     pgids={"contender": procs.started[c.name].pid},
+                                     token=b.token, cpu=b.load_cpu, pgids=_groups(b, c),
                                      connections=OVERLOAD_CONNECTIONS,
                                      connection_per_request=per_request,
                                      deadline_ms=DEADLINE_MS)  # fmt: skip
@@ -377,7 +391,8 @@ def main(argv: list[str] | None = None) -> int:
                         f"shed {r['shed']} p50 {r['shed_p50_ms']:.1f} p99 {r['shed_p99_ms']:.1f} "
                         f"ms  ok p99 {r['p99_ms']:.0f} ms  late 2x {r['late_2x']}  "
                         f"send lag p99 {r['send_lag_p99_ms']:.1f} ms  "
-                        f"cpu {r.get('contender_cpu_pct', 0):.0f}%  why {r['why']}"
+                        f"cpu {r.get('contender_cpu_pct', 0):.0f}%  {_load_core(b, r)}  "
+                        f"why {r['why']}"
                         + (f"  failures {r['failures']}" if r["failures"] else ""))  # fmt: skip
         say(f"load average after: {tools.load_average()}")
     print(f"\noffered {rate:,.0f} rps; peaks (kept-alive, new connection per request): "
