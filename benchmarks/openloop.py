@@ -57,9 +57,11 @@ def run(
         if groups and warmup > 0:
             time.sleep(warmup)
         before = {k: wrk.group_cpu_seconds(v) for k, v in groups.items()}
+        cores = wrk._cpu_times()
         started = time.monotonic()
         out, err = process.communicate(timeout=seconds + warmup + 60)
         elapsed = time.monotonic() - started
+        cores_busy = wrk._busy(cores, wrk._cpu_times())
     except BaseException:
         process.kill()
         process.wait()
@@ -68,6 +70,9 @@ def run(
         raise RuntimeError(f"openloop failed ({process.returncode}):\n{out}\n{err}")
     result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
     result["generator"] = "openloop.c"  # the report describes older results' Node generator
+    # How busy each core was (every process on it; the drain after the last due time
+    # included): whether the load generator's core, not the contender's, set the pace.
+    result["core_busy_pct"] = cores_busy
     for k, v in groups.items():
         result[f"{k}_cpu_pct"] = round(100.0 * (wrk.group_cpu_seconds(v) - before[k]) / elapsed, 1)
     return result

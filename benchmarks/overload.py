@@ -4,7 +4,9 @@ serve, and whether it holds steady for minutes at a sustainable rate.
 ``overload``: each stack's closed-loop peak on the home (wrk), then open-loop load at
 ``OVERLOAD_FACTOR`` times its kept-alive peak (benchmarks/peers/openloop.c), once on kept-alive
 connections and once with a new connection per request. What counts: the 200s answered within
-the home's deadline, as a fraction of the variant's own closed-loop peak (target >= 0.8); the
+the home's deadline per second of offered load (the measured requests' count over the seconds
+they were due in, not over the time to the last answer), as a fraction of the variant's own
+closed-loop peak (target >= 0.8); 503s and other answers are not counted in it; the
 503s' p99 (a shed answer must be fast, target < 50 ms); and the requests left without an answer
 past twice the deadline (target 0).
 
@@ -62,6 +64,29 @@ SOAK_FACTOR = 0.7
 SOAK_SEGMENT_S = 60.0
 
 
+def _good_rate(r: dict[str, Any], seconds: float) -> float:
+    """The 200s answered within the deadline per second of the offered load: the measured
+    requests are due over ``seconds``. (The generator's own ``ok_within_deadline_rps`` divides by
+    the time to its last answer, which adds the drain after the last due time, and a single
+    answer that came late stretches it by up to twice the deadline.)"""
+    return float(r["ok_within_deadline"]) / seconds if seconds > 0 else 0.0
+
+
+def _groups(b: Bench, c: Contender) -> dict[str, int]:
+    """The process groups whose CPU an overload run records: the contender's, and the fixture
+    upstream's (on the load generator's core)."""
+    groups = {"contender": b.procs.started[c.name].pid}
+    if "nginx" in b.procs.started:
+        groups["upstream"] = b.procs.started["nginx"].pid
+    return groups
+
+
+def _load_core(b: Bench, r: dict[str, Any]) -> str:
+    """The load core's share of the run: busy in all, and the upstream's part of it."""
+    busy = r.get("core_busy_pct", {}).get(f"cpu{b.load_cpu}", 0.0)
+    return f"load core busy {busy:.0f}% (upstream {r.get('upstream_cpu_pct', 0):.0f}%)"
+
+
 def _peak(
     b: Bench, scenario: str, c: Contender, seconds: float, per_request: bool = False
 ) -> float:
@@ -97,11 +122,11 @@ def scenario_overload(b: Bench, upstream: str, work: Path) -> dict[str, Any]:
                 counts = why_counts(c.admin)
                 r = openloop.run(c.url, rate=rate, seconds=a.overload_seconds,
                                  warmup=a.overload_warmup, token=b.token, cpu=b.load_cpu,
-                                 pgids={"contender": b.procs.started[c.name].pid},
-                                 connections=OVERLOAD_CONNECTIONS,
+                                 pgids=_groups(b, c), connections=OVERLOAD_CONNECTIONS,
                                  connection_per_request=per_request,
                                  deadline_ms=DEADLINE_MS)  # fmt: skip
                 r["why"] = why_delta(counts, why_counts(c.admin))  # warm-up included
+                r["ok_within_deadline_rps"] = _good_rate(r, a.overload_seconds)
                 r["peak_rps"] = peak
                 r["of_peak"] = r["ok_within_deadline_rps"] / peak if peak else 0.0
                 own_peak = peak_per_request if per_request else peak
@@ -116,6 +141,7 @@ def scenario_overload(b: Bench, upstream: str, work: Path) -> dict[str, Any]:
                     f"{r['of_variant_peak']:.0%} of its variant's)  "
                     f"shed {r['shed']} p99 {r['shed_p99_ms']:.1f} ms  "
                     f"late past 2x {r['late_2x']}  own cpu {r.get('contender_cpu_pct', 0):.0f}%"
+                    f"  {_load_core(b, r)}"
                     + (f"  failures {r['failures']}" if r["failures"] else "")
                     + (f"  why {r['why']}" if r["why"] else "")
                 )
@@ -257,8 +283,8 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.overload",
         description="The overload scenario for tailor alone, short, and optionally one source "
-        "tree against another, interleaved in one run (A B A B): each tree's closed-loop peaks, "
-        "then open-loop load at the same rate for every tree (2x the trees' mean kept-alive "
+        "tree against another, interleaved in one run (A B, B A, ...): each tree's closed-loop "
+        "peaks, then open-loop load at the same rate for every tree (2x the trees' mean kept-alive "
         "peak, or --rate). Leaves docs/ and benchmarks/results/ alone.\n\n"
         "  python -m benchmarks.overload --tree before=/work/main --rounds 3",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -343,15 +369,19 @@ def main(argv: list[str] | None = None) -> int:
         rows: dict[tuple[str, str], list[dict[str, Any]]] = {}
         for n in range(1, a.rounds + 1):
             for variant, _, per_request in variants:
-                for c in cs:
+                # The trees take turns going first (A B, then B A): a run leaves the machine
+                # not quite as it found it (a run with a new connection per request leaves
+                # tens of thousands of connections in TIME_WAIT), and in one order the same
+                # tree always came right after it.
+                for c in cs if n % 2 else cs[::-1]:
                     counts = why_counts(c.admin)
                     r = openloop.run(c.url, rate=rate, seconds=a.seconds, warmup=a.overload_warmup,
-                                     token=b.token, cpu=b.load_cpu,
-                                     pgids={"contender": procs.started[c.name].pid},
+                                     token=b.token, cpu=b.load_cpu, pgids=_groups(b, c),
                                      connections=OVERLOAD_CONNECTIONS,
                                      connection_per_request=per_request,
                                      deadline_ms=DEADLINE_MS)  # fmt: skip
                     r["why"] = why_delta(counts, why_counts(c.admin))
+                    r["ok_within_deadline_rps"] = _good_rate(r, a.seconds)
                     own = peaks[c.key][1 if per_request else 0]
                     r["of_variant_peak"] = r["ok_within_deadline_rps"] / own if own else 0.0
                     rows.setdefault((c.key, variant), []).append(r)
@@ -361,7 +391,8 @@ def main(argv: list[str] | None = None) -> int:
                         f"shed {r['shed']} p50 {r['shed_p50_ms']:.1f} p99 {r['shed_p99_ms']:.1f} "
                         f"ms  ok p99 {r['p99_ms']:.0f} ms  late 2x {r['late_2x']}  "
                         f"send lag p99 {r['send_lag_p99_ms']:.1f} ms  "
-                        f"cpu {r.get('contender_cpu_pct', 0):.0f}%  why {r['why']}"
+                        f"cpu {r.get('contender_cpu_pct', 0):.0f}%  {_load_core(b, r)}  "
+                        f"why {r['why']}"
                         + (f"  failures {r['failures']}" if r["failures"] else ""))  # fmt: skip
         say(f"load average after: {tools.load_average()}")
     print(f"\noffered {rate:,.0f} rps; peaks (kept-alive, new connection per request): "

@@ -47,6 +47,9 @@ class Capped(Protocol):
 
     max_in_flight: int
     in_flight: int
+    #: Admitted, not yet in flight: a server's connections whose first request has not
+    #: arrived (they count toward a full cap).
+    pending: int
 
 
 class LagLimit:
@@ -94,5 +97,7 @@ class LagLimit:
             await asyncio.sleep(INTERVAL_S)
             lag = max(0.0, loop.time() - started - INTERVAL_S)
             # Nearly full counts: a sample can fall between an answer and the next admission.
-            full = gate.in_flight * 10 >= gate.max_in_flight * 9
+            # So do connections admitted whose first request is on its way: with a new
+            # connection per request, most of the cap is taken by them.
+            full = (gate.in_flight + gate.pending) * 10 >= gate.max_in_flight * 9
             gate.max_in_flight = self.adjust(lag, full=full)

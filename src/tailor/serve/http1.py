@@ -117,6 +117,8 @@ ACCEPT_RETRY_S = 0.1
 ACCEPT_EVERY_S = 0.002
 
 _NEVER = math.inf
+# A refusal's send: non-blocking without switching the socket's mode, and held for the FIN.
+_HELD = socket.MSG_DONTWAIT | getattr(socket, "MSG_MORE", 0)  # Linux; elsewhere sent at once
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 # 1xx are left out: only an interim answer (100 Continue, written by the server) may be one.
 _STATUS_LINES = {int(s): f"HTTP/1.1 {int(s)} {s.phrase}\r\n" for s in HTTPStatus if s >= 200}
@@ -904,6 +906,8 @@ class Http1Server:
         # Those two answers' bytes, made again only when the date line changes (once a second).
         self._refusals: dict[int, bytes] = {}
         self._refusals_date = ""
+        # What a turned-away connection had sent is read into this and dropped.
+        self._discard = bytearray(settings.head_limit)
         #: When a request starting accepts first (see ``ACCEPT_EVERY_S``); never while
         #: connections arrive one per turn or fewer, or while not listening.
         self.accept_due = _NEVER
@@ -1004,12 +1008,21 @@ class Http1Server:
         conn = _socket.socket(self._family, socket.SOCK_STREAM, 0, fd)
         try:
             if self.settings.tls is None:  # over TLS an answer needs a handshake: closed only
-                conn.send(self._refusal(answer), socket.MSG_DONTWAIT)
+                # Held back (MSG_MORE) for the FIN, which the shutdown below adds to it: one
+                # segment instead of two, and one wake-up of the client.
+                conn.send(self._refusal(answer), _HELD)
             # What the client already sent is read first: closing with unread bytes would
             # reset the connection, and a reset may reach the client before the 503 does.
-            conn.recv(self.settings.head_limit, socket.MSG_DONTWAIT)
+            conn.recv_into(self._discard, 0, socket.MSG_DONTWAIT)
         except OSError:
             pass  # the client went away, or its request has not arrived: nothing to read
+        # The answer and the FIN leave now, before close: bytes arriving in between make close
+        # reset the connection, which would drop an answer still held back. (A try, not
+        # contextlib.suppress: this runs for every connection turned away.)
+        try:  # noqa: SIM105
+            conn.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass  # the client went away
         conn.close()
 
     def _refusal(self, answer: Response) -> bytes:

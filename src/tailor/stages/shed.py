@@ -68,6 +68,9 @@ class AdmissionQueue:
         self.ceiling = max_in_flight
         self.max_queue_wait_s = max_queue_wait_s
         self.in_flight = 0
+        #: Connections the server admitted whose first request has not arrived yet, as it
+        #: last said (:meth:`ShedStage.admit_connection`): in flight a turn or two from now.
+        self.pending = 0
         self.service_time_s = 0.0  # moving average of how long an admitted request runs
         self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
         self.clock = clock  # what an admitted request's start is read from (see leave)
@@ -186,6 +189,7 @@ class ShedStage:
         or the queue's wait, those pending counted in it, looks too long): the server turns
         the connection away as it accepts it (:meth:`tailor.app.BFF.admitting`)."""
         gate = self.gate
+        gate.pending = pending  # the lag-following cap counts them as in flight (looplag)
         ahead = gate.in_flight + pending - gate.max_in_flight
         if ahead < 0 or gate.refusal(ahead) is None:
             return True
@@ -219,6 +223,10 @@ class ShedStage:
         # The slot is held until the answer is final, whether it came at once or had to be
         # awaited.
         def admit(request: Request) -> Outcome:
+            if request.first_on_connection and gate.pending:
+                # No longer pending: what the server last said goes stale when no connection
+                # comes after (kept-alive clients), and would fill the cap for the lag limit.
+                gate.pending -= 1
             now = clock()
             if now - request.received_at > max_wait:  # its answer would come too late
                 return self._shed(request, "waited")

@@ -123,15 +123,16 @@ class _StalledGate:
     runs meanwhile), which the limit's next measurement sees as lag. The test wakes once every
     stall has been measured."""
 
-    def __init__(self, ceiling: int, stalls: list[float]) -> None:
-        self.in_flight = ceiling
+    def __init__(self, ceiling: int, stalls: list[float], pending: int = 0) -> None:
+        self.in_flight = ceiling - pending
+        self.pending = pending
         self.caps: list[int] = []
         self._stalls = stalls
         self.done = asyncio.Event()
 
     @property
     def max_in_flight(self) -> int:
-        return self.caps[-1] if self.caps else self.in_flight
+        return self.caps[-1] if self.caps else self.in_flight + self.pending
 
     @max_in_flight.setter
     def max_in_flight(self, value: int) -> None:
@@ -162,4 +163,10 @@ async def test_a_loop_kept_late_past_the_window_shrinks_a_full_cap() -> None:
     limit = LagLimit(ceiling=100, target_lag_s=0.01, window_s=0.2)
     caps = await _run(limit, _StalledGate(100, [0.04] * 8))
     assert caps[0] == 100
+    assert caps[-1] < 100
+
+
+async def test_a_cap_filled_by_connections_whose_first_request_is_pending_is_full() -> None:
+    limit = LagLimit(ceiling=100, target_lag_s=0.01, window_s=0.2)
+    caps = await _run(limit, _StalledGate(100, [0.04] * 8, pending=80))
     assert caps[-1] < 100

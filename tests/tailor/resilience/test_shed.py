@@ -252,6 +252,20 @@ def test_pending_connections_filling_the_queue_at_the_ceiling_turn_one_away() ->
     assert _turned_away(metrics) == 1
 
 
+def test_the_gate_keeps_the_pending_count_the_server_last_gave() -> None:
+    stage, _ = _stage(max_in_flight=4)
+    stage.admit_connection(pending=3)
+    assert stage.gate.pending == 3  # what the lag limit counts toward a full cap
+
+
+def test_a_first_request_reaching_the_stage_is_no_longer_counted_pending() -> None:
+    stage, _ = _stage(max_in_flight=4)
+    stage.admit_connection(pending=2)
+    _answered_by(stage, first_on_connection=True)
+    _answered_by(stage, first_on_connection=False)  # a later one was never pending
+    assert stage.gate.pending == 1
+
+
 def test_a_bff_asks_its_stages_with_the_pending_connections(make_bff) -> None:
     bff = make_bff({"resilience": {"shed": {"enabled": True}}})
     bff.startup(admin=False)

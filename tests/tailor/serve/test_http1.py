@@ -16,6 +16,7 @@ import math
 import os
 import socket
 import time
+import types
 from collections.abc import AsyncIterator, Awaitable, Callable
 from email.utils import parsedate_to_datetime
 from typing import Any, NamedTuple, cast
@@ -1161,6 +1162,49 @@ async def test_connections_queued_while_not_admitting_are_each_refused_and_close
     assert len(set(answers)) <= 2  # the same bytes, but for a date that may have turned
     assert (server.accept_wakeups, server.turned_away) == (1, 5)
     assert len(os.listdir("/proc/self/fd")) == descriptors  # each refused one closed
+
+
+_C_SOCKET = socket.socket.__mro__[1]  # _socket.socket, what the server refuses through
+
+
+class _Recorded:
+    """A C-level socket that logs the calls made on it (the transport seam of a refusal)."""
+
+    calls: list[tuple[str, Any]] = []
+
+    def __init__(self, *args: Any) -> None:
+        self._sock = _C_SOCKET(*args)
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        method = getattr(self._sock, name)
+
+        def call(*args: Any) -> Any:
+            self.calls.append((name, args[-1] if args else None))
+            return method(*args)
+
+        return call
+
+
+async def test_a_refusal_sends_its_answer_with_the_fin_before_closing(
+    start: Start, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Bytes arriving between the read and the close make the close a reset, which drops
+    # whatever is still unsent: the answer, held back for the FIN, must be out by then.
+    monkeypatch.setattr(http1, "_socket", types.SimpleNamespace(socket=_Recorded))
+    monkeypatch.setattr(_Recorded, "calls", [])
+    loop = asyncio.get_running_loop()
+    listener = socket.create_server(("127.0.0.1", 0), backlog=16)
+    (client,) = await _queued(listener, 1, get("/"))
+    await start(ok, sock=listener, admitting=lambda pending: False)
+    answer = b""
+    async with asyncio.timeout(TIMEOUT_S):
+        while chunk := await loop.sock_recv(client, 4096):  # to the end, not a reset
+            answer += chunk
+    client.close()
+    assert answer.startswith(b"HTTP/1.1 503 ")
+    names = [name for name, _ in _Recorded.calls]
+    assert names == ["send", "recv_into", "shutdown", "close"]
+    assert _Recorded.calls[0][1] & socket.MSG_MORE  # held back for the FIN
 
 
 async def test_admission_is_asked_with_the_connections_accepted_earlier_and_not_yet_served(
