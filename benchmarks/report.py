@@ -547,7 +547,8 @@ def targets(result: dict[str, Any]) -> str:
             )
             ok = target >= 0.8 and c["shed_p99_ms"] < 50 and c["late_2x"] == 0
             rows.append(
-                f"| overload at {c['rate'] / c['peak_rps']:.0f}x the kept-alive peak, {label}: "
+                f"| overload at {c['rate'] / c.get('variant_peak_rps', c['peak_rps']):.0f}x "
+                f"{'its own' if variant == 'per-request' else 'the kept-alive'} peak, {label}: "
                 f"within the deadline >= 80% of {peak}, shed p99 < 50 ms, 0 unanswered past "
                 f"2x | {target:.0%}, {_fmt_ms(c['shed_p99_ms'])} ms, {c['late_2x']} | "
                 f"{'yes' if ok else 'no'} |"
