@@ -1,4 +1,4 @@
-"""Every example in the tailor package's docstrings runs (doctest), so none can rot."""
+"""Every example in the docstrings of tailor and of waveform runs (doctest), so none can rot."""
 
 from __future__ import annotations
 
@@ -10,19 +10,25 @@ import pkgutil
 import pytest
 
 import tailor
+import waveform
 
 MODULES = [
-    "tailor",
-    *sorted(
-        info.name
-        for info in pkgutil.walk_packages(tailor.__path__, "tailor.")
-        if not info.name.endswith(".__main__")  # importing it would serve
-    ),
+    package.__name__ + name
+    for package in (tailor, waveform)
+    for name in [
+        "",
+        *sorted(
+            info.name.removeprefix(package.__name__)
+            for info in pkgutil.walk_packages(package.__path__, package.__name__ + ".")
+            if not info.name.endswith(".__main__")  # importing it would serve
+        ),
+    ]
 ]
 
 
 def test_every_module_of_the_package_is_collected() -> None:
-    assert {"tailor.app", "tailor.params", "tailor.testing", "tailor.upstream.mock"} <= set(MODULES)
+    assert {"tailor.app", "tailor.params", "tailor.testing", "tailor.upstream.mock",
+            "waveform.services.common"} <= set(MODULES)  # fmt: skip
 
 
 @pytest.mark.parametrize("name", MODULES)

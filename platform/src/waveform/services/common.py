@@ -369,10 +369,11 @@ def create_app(
 
 
 def returns(model: type[Any], *errors: int) -> dict[int | str, dict[str, Any]]:
-    """``responses=`` for a route: the 200 body is ``model``; ``errors`` are problem+json.
+    """``responses=`` for a route: the 200 body is ``model``; ``errors`` are problem+json, and
+    so are the 400 (a bad parameter) and the 504 (the caller's deadline) every route can give.
 
     >>> sorted(returns(dict, 404))
-    [200, 404]
+    [200, 400, 404, 504]
     """
     out: dict[int | str, dict[str, Any]] = {
         200: {
