@@ -1,10 +1,10 @@
 """OTLP/HTTP protobuf, encoded by hand: the few messages of a trace export.
 
 Writing the wire format directly costs a fraction of building opentelemetry-proto's message
-objects for every span (``python -m benchmarks.tracing`` measures both), and it runs on the
-exporter's thread, never while a request waits. The field numbers are those of
-``opentelemetry/proto/trace/v1/trace.proto`` and ``common/v1/common.proto``; the tests decode
-what this writes with opentelemetry-proto itself.
+objects for every span (``python -m benchmarks.tracing`` measures both). It runs in the
+exporter's job on the worker's loop, a batch at a time, between requests, never inside one.
+The field numbers are those of ``opentelemetry/proto/trace/v1/trace.proto`` and
+``common/v1/common.proto``; the tests decode what this writes with opentelemetry-proto itself.
 
 >>> from tailor.trace.span import Span, SERVER
 >>> span = Span("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", "", "GET /v1/home",
@@ -120,8 +120,8 @@ class OtlpEncoder:
         self._outcomes: dict[tuple[int, str, int, bool, str], bytes] = {}
 
     def encode(self, spans: Sequence[AnySpan]) -> bytes:
-        # One loop, no call per span or per attribute: this runs on the exporter's thread, but
-        # its CPU is the BFF's all the same.
+        # One loop, no call per span or per attribute: every instruction here is the worker's
+        # (docs/observability.md counts them per home).
         encoded: list[bytes] = [b""]  # [0]: the envelopes, written last
         add = encoded.append
         join = b"".join
