@@ -119,30 +119,38 @@ class SpanExporter:
                 due.set_result(None)  # a full batch goes now, not at the next interval
 
     async def flush(self) -> None:
-        """Send every queued span, a batch at a time, each POST awaited (or dropped, counted,
-        on failure)."""
+        """Send every queued span, also those queued meanwhile, a batch at a time, each POST
+        awaited (or dropped, counted, on failure)."""
+        while self._queue:
+            await self._send_queued(self.queued)
+
+    async def run(self) -> None:
+        """A BFF background job: export once a batch is full, else every interval; at
+        shutdown (cancelled), send what is left within a second."""
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                if self.queued < self._batch:
+                    self._due = due = loop.create_future()
+                    timer = loop.call_later(self._interval, _resolve, due)
+                    await due
+                    timer.cancel()
+                # What is queued now, not what comes while it is sent: that waits for its own
+                # full batch, else every export would leave a few spans to send at once.
+                await self._send_queued(self.queued)
+        finally:
+            self._due = None
+            self.close()
+
+    async def _send_queued(self, spans: int) -> None:
         queue, popleft, size = self._queue, self._queue.popleft, self._batch
-        while queue:
+        while spans > 0 and queue:
             batch: list[AnySpan] = []
             while queue and len(batch) < size:
                 batch += popleft()
             self._taken += len(batch)
+            spans -= len(batch)
             await self._send(batch)
-
-    async def run(self) -> None:
-        """A BFF background job: export a batch once one is full, the rest every interval;
-        at shutdown (cancelled), send what is left within a second."""
-        loop = asyncio.get_running_loop()
-        try:
-            while True:
-                self._due = due = loop.create_future()
-                timer = loop.call_later(self._interval, _resolve, due)
-                await due
-                timer.cancel()
-                await self.flush()
-        finally:
-            self._due = None
-            self.close()
 
     def close(self, timeout_s: float = 1.0) -> None:
         """Send what is queued, blocking for at most ``timeout_s``: at shutdown, when the loop
