@@ -110,7 +110,7 @@ class OtlpEncoder:
     def encode(self, spans: Sequence[AnySpan]) -> bytes:
         # One loop, no call per span or per attribute: every instruction here is the worker's
         # (docs/observability.md counts them per home).
-        encoded: list[bytes] = [b""]  # [0]: the envelopes, written last
+        encoded: list[bytes] = []
         add = encoded.append
         join = b"".join
         names = self._names
@@ -119,6 +119,7 @@ class OtlpEncoder:
         fromhex = bytes.fromhex
         trace_id = parent_id = None
         trace_field = ids = b""
+        ids_size = 0
         for s in spans:  # each a field 2 (spans) of the ScopeSpans
             # A request's spans share one trace id and its parts one parent (the same string
             # objects, from its RequestTrace): each is converted once, not once per span.
@@ -129,13 +130,14 @@ class OtlpEncoder:
             if s.parent_id is not parent_id:
                 parent_id = s.parent_id
                 ids = trace_field + fromhex("2208" + parent_id) if parent_id else trace_field
+                ids_size = len(ids)
             if s.__class__ is PartSpan:
                 # A Part's span: its head (tag, length) and every field but the ids and times
                 # as encoded for the first span made of the same values, then the request's
                 # ids, then its span id and times in one pack.
                 part_key: _PartKey = (
                     s.name, s.upstream, s.deadline_ms, s.attempts, s.breaker, s.status,
-                    s.hedged, s.cache, s.error, len(ids),
+                    s.hedged, s.cache, s.error, ids_size,
                 )  # fmt: skip
                 front = fronts.get(part_key)
                 if front is None:
@@ -148,7 +150,7 @@ class OtlpEncoder:
                 # The server span likewise, its values those the trace stage wrote.
                 server_key: _ServerKey = (
                     s.method, s.route, s.status, s.cache, s.degraded, s.error, s.tracestate,
-                    len(ids),
+                    ids_size,
                 )  # fmt: skip
                 front = fronts.get(server_key)
                 if front is None:
@@ -180,14 +182,15 @@ class OtlpEncoder:
             n = len(body)
             add(_SPAN_HEADS[n] if n < _HEADS else b"\x12" + varint(n))
             add(body)
-        # One copy of the batch: the envelopes' lengths are summed, not measured on copies.
-        scope_spans = len(self._scope) + sum(map(len, encoded))
+        # The spans joined, measured, then copied once more behind their envelopes: a copy of
+        # the batch costs less than summing the lengths of its pieces, three per span.
+        body = join(encoded)
+        scope_spans = len(self._scope) + len(body)
         inner = varint(scope_spans)
         resource_spans = len(self._resource) + 1 + len(inner) + scope_spans
-        encoded[0] = (
-            b"\x0a" + varint(resource_spans) + self._resource + b"\x12" + inner + self._scope
+        return join(
+            (b"\x0a", varint(resource_spans), self._resource, b"\x12", inner, self._scope, body)
         )
-        return join(encoded)
 
     def _part(self, key: _PartKey) -> bytes:
         """The head and fields of Part spans made of ``key``: name, kind, ``bff.part``,
