@@ -29,7 +29,6 @@ from urllib.parse import urlsplit
 
 from prometheus_client import CollectorRegistry
 
-from tailor.errors import UpstreamError
 from tailor.observe.metrics import Tally
 from tailor.trace.otlp import OtlpEncoder
 from tailor.trace.span import AnySpan
@@ -176,11 +175,11 @@ class SpanExporter:
         )
         try:
             response = await self._transport.send(request)
-        except UpstreamError:
-            self._count(batch, False)
         except asyncio.CancelledError:
             self._count(batch, False)
             raise
+        except Exception:  # the client's UpstreamError, or anything: the job must go on
+            self._count(batch, False)
         else:
             self._count(batch, 200 <= response.status < 300)
 
