@@ -11,8 +11,8 @@ four variants built side by side and driven in interleaved rounds (A B C D, A B 
 - ``off``: no ``tracing`` table, access log off (what the other benchmarks measure);
 - ``unsampled``: tracing on, ``sample_ratio = 0``: ids and ``traceparent`` on every call;
 - ``sampled``: tracing on at 100%: a server span and six Part spans per home, encoded and
-  POSTed by the exporter's thread to a sink process (its CPU is the BFF's: each round ends
-  only when its spans are sent, inside the measured time);
+  POSTed by the exporter's job on the loop to a sink process (each round ends only when its
+  spans are sent, inside the measured time);
 - ``access_log``: tracing off, one JSON access line per home (written to /dev/null).
 
 The figure is process CPU time per home (all threads), which other work on the machine
@@ -91,7 +91,7 @@ async def measure_variants(
                 started = time.process_time()
                 await drive(bff, token, args.requests, 1)
                 if exporter is not None:
-                    exporter.flush(timeout_s=60)
+                    await exporter.flush()
                 cpu[variant].append((time.process_time() - started) / args.requests * 1e6)
             print(
                 f"round {n}: " + "  ".join(f"{v} {cpu[v][-1]:.0f} us" for v in VARIANTS), flush=True
@@ -112,11 +112,9 @@ def measure_instructions(upstream: str, token: str, sink: str, requests: int) ->
     for variant in COUNTED:
         config = _config(variant, sink)
         if "tracing" in config:
-            # Batches fill as they do under load, not once a second of valgrind's slow clock
-            # (the counted child flushes the exporter before it stops: every span is counted).
+            # Batches go when full, as under load, not once a second of valgrind's slow clock;
+            # the counted child flushes the exporter before it stops, so every span is counted.
             config["tracing"]["export_interval_s"] = 60
-            # The counted child holds every span until it flushes (hold_spans): room for all.
-            config["tracing"]["queue_size"] = 1_000_000
         started = time.monotonic()
         counts[variant] = per_request_of("home", requests, upstream, token, config=config)
         took = time.monotonic() - started

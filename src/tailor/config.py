@@ -514,7 +514,7 @@ class Tracing(msgspec.Struct, forbid_unknown_fields=True):
     #: Of the traces this BFF starts, the share it samples; a caller's decision is kept. Not 1:
     #: a sampled request costs far more than an unsampled one (docs/observability.md).
     sample_ratio: Annotated[float, msgspec.Meta(ge=0, le=1)] = 0.1
-    #: Ended spans waiting for the exporter's thread; past this they are dropped (counted).
+    #: Ended spans waiting for the exporter; past this they are dropped (counted).
     queue_size: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)] = 8192
     batch_size: Annotated[int, msgspec.Meta(ge=1, le=65536)] = 512
     export_interval_s: Annotated[float, msgspec.Meta(gt=0, le=60)] = 1.0

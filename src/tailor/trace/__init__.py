@@ -5,7 +5,7 @@
     span      Span (a msgspec struct), Tracer (ids, parent-based ratio sampling) and the
               per-request RequestTrace the engine starts Part spans from
     otlp      the OTLP/HTTP protobuf encoding of a batch of spans
-    export    the bounded queue and the thread that sends batches, counting what it drops
+    export    the bounded queue and the loop job that sends batches, counting what it drops
 
 The ``trace`` stage (:mod:`tailor.stages.trace`) puts them together; docs/observability.md
 is the guide.

@@ -1,12 +1,20 @@
-"""Sending ended spans to an OTLP/HTTP collector, off the request path.
+"""Sending ended spans to an OTLP/HTTP collector, off the request path, on the worker's loop.
 
-A request only appends its spans to a bounded queue; a thread of the worker's own takes
-them in batches, encodes them (:mod:`tailor.trace.otlp`) and POSTs them to
-``tracing.endpoint``. A full queue drops the span and counts it
-(``tailor_trace_spans_dropped_total{reason="queue_full"}``); a batch the collector does not
-take (refused, unreachable, too slow, a non-2xx answer) is dropped and counted
-(``reason="export_failed"``), never retried: a collector that is down must cost the BFF
-nothing but the count. So an unreachable collector never slows or fails a request.
+A request only appends its spans to a bounded queue. The exporter's background job, on the
+worker's own event loop, takes them in batches once a batch is full or every
+``tracing.export_interval_s``, encodes each (:mod:`tailor.trace.otlp`) and POSTs it over a
+keep-alive connection of tailor's own HTTP/1.1 client (:mod:`tailor.upstream.http1_transport`),
+awaiting the answer as any task awaits I/O. There is no thread: a thread of its own would share
+the worker's one interpreter lock with the loop, and every hand-over of it (a wake-up per
+batch, a switch per socket call) costs the worker's CPU beside the encoding itself
+(docs/observability.md).
+
+A full queue drops the span and counts it (``tailor_trace_spans_dropped_total{reason=
+"queue_full"}``); a batch the collector does not take (refused, unreachable, too slow, a
+non-2xx answer) is dropped and counted (``reason="export_failed"``), never retried: a collector
+that is down must cost the BFF nothing but the count. One export is in flight at a time, so a
+collector that never answers holds one batch for ``export_timeout_s`` while the queue fills and
+drops; no request ever waits on it.
 """
 
 from __future__ import annotations
@@ -14,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import http.client
 import os
-import threading
+import time
 import weakref
 from collections import deque
 from urllib.parse import urlsplit
@@ -24,16 +32,19 @@ from prometheus_client import CollectorRegistry
 from tailor.observe.metrics import Tally
 from tailor.trace.otlp import OtlpEncoder
 from tailor.trace.span import AnySpan
+from tailor.upstream.http1_transport import Http1Transport
+from tailor.upstream.transport import Transport, UpstreamRequest
 
-_CONTENT_TYPE = {"content-type": "application/x-protobuf"}
+_CONTENT_TYPE = ("content-type", "application/x-protobuf")
+#: The name an export's failures are raised under (the client's errors name an upstream).
+COLLECTOR = "trace-collector"
 _LIVE: weakref.WeakSet[SpanExporter] = weakref.WeakSet()
 
 
 class SpanExporter:
-    """A bounded queue of ended spans and the thread that ships them.
+    """A bounded queue of ended spans and the background job that ships them.
 
-    >>> exporter = SpanExporter("http://127.0.0.1:9/v1/traces", OtlpEncoder("demo"),
-    ...                         queue_size=1, start=False)
+    >>> exporter = SpanExporter("http://127.0.0.1:9/v1/traces", OtlpEncoder("demo"), queue_size=1)
     >>> from tailor.trace.span import Span
     >>> for _ in range(3): exporter.submit([Span("a" * 32, "b" * 16, "", "x", 2, 0, {})])
     >>> exporter.queued, exporter.dropped_full.value
@@ -50,31 +61,25 @@ class SpanExporter:
         interval_s: float = 1.0,
         timeout_s: float = 2.0,
         registry: CollectorRegistry | None = None,
-        start: bool = True,
+        transport: Transport | None = None,
     ) -> None:
-        url = urlsplit(endpoint)
-        self._https = url.scheme == "https"
-        self._host = url.hostname or "127.0.0.1"
-        self._port = url.port or (443 if self._https else 80)
-        self._path = url.path or "/v1/traces"
+        self._endpoint = endpoint
         self._encoder = encoder
         self._limit = queue_size
         self._batch = batch_size
         self._interval = interval_s
         self._timeout = timeout_s
-        # One item per request (its spans); the bound is on spans. Two counters with one
-        # writer each (the loop adds, the exporter's thread takes), so no lock.
+        self._transport: Transport = transport or Http1Transport(
+            max_connections=1, connect_timeout_s=timeout_s
+        )
+        # One item per request (its spans); the bound is on spans.
         self._queue: deque[list[AnySpan]] = deque()
         self._added = 0
         self._taken = 0
-        self._wake = threading.Event()
-        self._flushes: deque[threading.Event] = deque()
-        self._closing = False
-        self._autostart = start
-        self._thread: threading.Thread | None = None
-        self._conn: http.client.HTTPConnection | None = None
-        # Plain-number series (Tally): each has one writer, the loop (queue_full) or the
-        # exporter's thread (export_failed, exported), so no lock is taken on the way.
+        # What the background job waits on between exports: resolved by the interval's timer,
+        # or early by the submit that fills a batch.
+        self._due: asyncio.Future[None] | None = None
+        # Plain-number series (Tally): the loop is their one writer.
         dropped = Tally(
             "tailor_trace_spans_dropped",
             "Spans not exported: queue_full (the queue was at tracing.queue_size) or "
@@ -107,95 +112,106 @@ class SpanExporter:
             return
         self._queue.append(spans)
         self._added += n
-        if self._thread is None and self._autostart:
-            self._start()
         if pending < self._batch <= pending + n:
-            self._wake.set()  # a full batch goes now, not at the next interval
+            due = self._due
+            if due is not None and not due.done():
+                due.set_result(None)  # a full batch goes now, not at the next interval
 
-    def flush(self, timeout_s: float = 5.0) -> bool:
-        """Wait until every span queued before this call has been sent (or dropped)."""
-        done = threading.Event()
-        self._flushes.append(done)
-        if self._thread is None:
-            self._start()
-        self._wake.set()
-        return done.wait(timeout_s)
-
-    def close(self, timeout_s: float = 1.0) -> None:
-        """Send what is queued (within ``timeout_s``) and stop the thread."""
-        self._closing = True
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout_s)
-            self._thread = None
+    async def flush(self) -> None:
+        """Send every queued span, also those queued meanwhile, a batch at a time, each POST
+        awaited (or dropped, counted, on failure)."""
+        while self._queue:
+            await self._send_queued(self.queued)
 
     async def run(self) -> None:
-        """A BFF background job: nothing to do while the BFF runs; at shutdown, the last
-        spans are sent."""
+        """A BFF background job: export once a batch is full, else every interval; at
+        shutdown (cancelled), send what is left within a second."""
+        loop = asyncio.get_running_loop()
         try:
-            await asyncio.get_running_loop().create_future()
+            while True:
+                if self.queued < self._batch:
+                    self._due = due = loop.create_future()
+                    timer = loop.call_later(self._interval, _resolve, due)
+                    await due
+                    timer.cancel()
+                # What is queued now, not what comes while it is sent: that waits for its own
+                # full batch, else every export would leave a few spans to send at once.
+                await self._send_queued(self.queued)
         finally:
+            self._due = None
             self.close()
 
-    # -- the exporter's thread ------------------------------------------------------------
-
-    def _start(self) -> None:
-        self._closing = False
-        self._thread = threading.Thread(target=self._loop, name="tailor-trace-export", daemon=True)
-        self._thread.start()
-
-    def _loop(self) -> None:
-        while True:
-            self._wake.wait(self._interval)
-            self._wake.clear()
-            waiting = [self._flushes.popleft() for _ in range(len(self._flushes))]
-            self._drain()
-            for done in waiting:
-                done.set()
-            if self._closing:
-                break
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-
-    def _drain(self) -> None:
+    async def _send_queued(self, spans: int) -> None:
         queue, popleft, size = self._queue, self._queue.popleft, self._batch
-        while queue:
+        while spans > 0 and queue:
             batch: list[AnySpan] = []
             while queue and len(batch) < size:
                 batch += popleft()
             self._taken += len(batch)
-            self._send(batch)
+            spans -= len(batch)
+            await self._send(batch)
 
-    def _send(self, batch: list[AnySpan]) -> None:
+    def close(self, timeout_s: float = 1.0) -> None:
+        """Send what is queued, blocking for at most ``timeout_s``: at shutdown, when the loop
+        may not run again to await an export. What does not fit in the time is dropped."""
+        deadline = time.monotonic() + timeout_s
+        while self._queue:
+            batch: list[AnySpan] = []
+            while self._queue and len(batch) < self._batch:
+                batch += self._queue.popleft()
+            self._taken += len(batch)
+            left = deadline - time.monotonic()
+            self._count(batch, left > 0 and self._post_blocking(self._encoder.encode(batch), left))
+
+    async def _send(self, batch: list[AnySpan]) -> None:
+        request = UpstreamRequest(
+            COLLECTOR,
+            "POST",
+            self._endpoint,
+            [_CONTENT_TYPE],
+            self._timeout,
+            body=self._encoder.encode(batch),
+            idempotent=False,
+        )
         try:
-            body = self._encoder.encode(batch)
-            conn = self._conn
-            if conn is None:
-                cls = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
-                conn = self._conn = cls(self._host, self._port, timeout=self._timeout)
-            conn.request("POST", self._path, body, _CONTENT_TYPE)
+            response = await self._transport.send(request)
+        except asyncio.CancelledError:
+            self._count(batch, False)
+            raise
+        except Exception:  # the client's UpstreamError, or anything: the job must go on
+            self._count(batch, False)
+        else:
+            self._count(batch, 200 <= response.status < 300)
+
+    def _count(self, batch: list[AnySpan], accepted: bool) -> None:
+        (self.exported if accepted else self.dropped_failed).inc(len(batch))
+
+    def _post_blocking(self, body: bytes, timeout_s: float) -> bool:
+        url = urlsplit(self._endpoint)
+        https = url.scheme == "https"
+        cls = http.client.HTTPSConnection if https else http.client.HTTPConnection
+        conn = cls(url.hostname or "127.0.0.1", url.port, timeout=timeout_s)
+        try:
+            conn.request("POST", url.path or "/", body, dict([_CONTENT_TYPE]))
             response = conn.getresponse()
             response.read()
-            accepted = 200 <= response.status < 300
-        except (OSError, http.client.HTTPException, ValueError):
-            accepted = False
-        if accepted:
-            self.exported.inc(len(batch))
-            return
-        self.dropped_failed.inc(len(batch))
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+            return 200 <= response.status < 300
+        except (OSError, http.client.HTTPException):
+            return False
+        finally:
+            conn.close()
 
     def _after_fork(self) -> None:
-        # The thread did not survive the fork; the parent's spans are the parent's.
-        self._thread = None
-        self._conn = None
+        # The parent's spans are the parent's. (The client starts a new pool on the child's
+        # loop by itself.)
         self._queue.clear()
         self._added = self._taken = 0
-        self._flushes.clear()
-        self._wake = threading.Event()
+        self._due = None
+
+
+def _resolve(due: asyncio.Future[None]) -> None:
+    if not due.done():
+        due.set_result(None)
 
 
 def _reset_after_fork() -> None:

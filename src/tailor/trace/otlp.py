@@ -1,10 +1,10 @@
 """OTLP/HTTP protobuf, encoded by hand: the few messages of a trace export.
 
 Writing the wire format directly costs a fraction of building opentelemetry-proto's message
-objects for every span (``python -m benchmarks.tracing`` measures both), and it runs on the
-exporter's thread, never while a request waits. The field numbers are those of
-``opentelemetry/proto/trace/v1/trace.proto`` and ``common/v1/common.proto``; the tests decode
-what this writes with opentelemetry-proto itself.
+objects for every span (``python -m benchmarks.tracing`` measures both). It runs in the
+exporter's job on the worker's loop, a batch at a time, between requests, never inside one.
+The field numbers are those of ``opentelemetry/proto/trace/v1/trace.proto`` and
+``common/v1/common.proto``; the tests decode what this writes with opentelemetry-proto itself.
 
 >>> from tailor.trace.span import Span, SERVER
 >>> span = Span("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", "", "GET /v1/home",
@@ -29,6 +29,12 @@ _times = struct.Struct("<BQBQ").pack
 _KINDS = {kind: b"\x30" + bytes((kind,)) for kind in range(6)}
 #: span_id (2, 8 bytes: its tag and length as one little-endian short) and the two times.
 _ids_times = struct.Struct("<H8sBQBQ").pack
+_IDS_TIMES_SIZE = struct.calcsize("<H8sBQBQ")
+#: What a Part span's cached head and fields are made of: name, upstream, deadline_ms,
+#: attempts, breaker, status, hedged, cache, error, and the length of its ids block.
+_PartKey = tuple[str, str, int, int, str, int, bool, str, str, int]
+#: A server span's: method, route, status, cache, degraded, error, tracestate, ids block.
+_ServerKey = tuple[str, str, int, str, str, str, str, int]
 _double = struct.Struct("<d").pack
 _SMALL = [bytes((n,)) for n in range(128)]
 #: Attribute fields kept encoded, by (key, value): names, routes, statuses and outcome words
@@ -81,19 +87,6 @@ def _error(message: str) -> bytes:
     return field(b"\x7a", field(b"\x12", message.encode()) + b"\x18\x02")
 
 
-def _server_extras(s: ServerSpan) -> bytes:
-    """The fields only some server spans have: the cache's answer, the parts that degraded,
-    the caller's tracestate, an error."""
-    return b"".join(
-        (
-            key_value(b"\x4a", "bff.cache", s.cache) if s.cache else b"",
-            key_value(b"\x4a", "bff.degraded", s.degraded) if s.degraded else b"",
-            field(b"\x1a", s.tracestate.encode()) if s.tracestate else b"",
-            _error(s.error) if s.error else b"",
-        )
-    )
-
-
 class OtlpEncoder:
     """Spans of one service as an ``ExportTraceServiceRequest``."""
 
@@ -110,29 +103,23 @@ class OtlpEncoder:
         self._attributes: dict[str, dict[AttributeValue, bytes]] = {}
         self._size = 0
         self._names: dict[str, bytes] = {}
-        # A Part's constant fields by its name (with its upstream, checked), and the encoded
-        # outcome attributes a Part span carries, by value.
-        self._parts: dict[str, tuple[str, bytes]] = {}
-        self._deadlines: dict[int, bytes] = {}
-        # The server span's constant fields by route and method, and its status field.
-        self._servers: dict[str, dict[str, bytes]] = {}
-        self._statuses: dict[int, bytes] = {}
-        self._outcomes: dict[tuple[int, str, int, bool, str], bytes] = {}
+        # A Part or server span's head (tag, length) and every field but its ids and times, by
+        # the values they encode and the length of the ids block (a root span has no parent).
+        self._fronts: dict[_PartKey | _ServerKey, bytes] = {}
 
     def encode(self, spans: Sequence[AnySpan]) -> bytes:
-        # One loop, no call per span or per attribute: this runs on the exporter's thread, but
-        # its CPU is the BFF's all the same.
-        encoded: list[bytes] = [b""]  # [0]: the envelopes, written last
+        # One loop, no call per span or per attribute: every instruction here is the worker's
+        # (docs/observability.md counts them per home).
+        encoded: list[bytes] = []
         add = encoded.append
         join = b"".join
         names = self._names
         cache = self._attributes
-        constants = self._parts
-        deadlines, outcomes = self._deadlines, self._outcomes
-        servers, statuses = self._servers, self._statuses
+        fronts = self._fronts
         fromhex = bytes.fromhex
         trace_id = parent_id = None
         trace_field = ids = b""
+        ids_size = 0
         for s in spans:  # each a field 2 (spans) of the ScopeSpans
             # A request's spans share one trace id and its parts one parent (the same string
             # objects, from its RequestTrace): each is converted once, not once per span.
@@ -143,132 +130,126 @@ class OtlpEncoder:
             if s.parent_id is not parent_id:
                 parent_id = s.parent_id
                 ids = trace_field + fromhex("2208" + parent_id) if parent_id else trace_field
+                ids_size = len(ids)
             if s.__class__ is PartSpan:
-                # A Part's span: its constant fields (name, kind, bff.part, peer.service) as
-                # encoded once per Part, the span id and times in one pack, its deadline and
-                # the rest of its outcome (attempts, breaker, status, hedge, cache) a lookup
-                # each.
-                const = constants.get(s.name)
-                if const is None or const[0] != s.upstream:
-                    const = self._part(s.name, s.upstream)
-                try:
-                    deadline = deadlines[s.deadline_ms]
-                    outcome = outcomes[s.attempts, s.breaker, s.status, s.hedged, s.cache]
-                except KeyError:
-                    deadline, outcome = self._outcome(s)
-                body = join(
-                    (
-                        const[1],
-                        ids,
-                        _ids_times(0x0812, fromhex(s.span_id), 0x39, s.start_ns, 0x41, s.end_ns),
-                        deadline,
-                        outcome,
-                        _error(s.error) if s.error else b"",
-                    )
-                )
-            elif s.__class__ is ServerSpan:
-                # The server span: name, kind, method and route encoded once per route and
-                # method, its status a lookup; what only some requests have, by a call.
-                by_method = servers.get(s.route)
-                fixed = by_method.get(s.method) if by_method is not None else None
-                if fixed is None:
-                    fixed = self._server(s.method, s.route)
-                body = join(
-                    (
-                        fixed,
-                        ids,
-                        _ids_times(0x0812, fromhex(s.span_id), 0x39, s.start_ns, 0x41, s.end_ns),
-                        statuses.get(s.status) or self._status(s.status),
-                        _server_extras(s)
-                        if s.cache or s.degraded or s.tracestate or s.error
-                        else b"",
-                    )
-                )
-            else:
-                name = names.get(s.name)
-                if name is None:
-                    name = self._name(s.name)
-                parts = [
-                    ids,
-                    fromhex("1208" + s.span_id),
-                    name,
-                    _KINDS[s.kind],
-                    _times(0x39, s.start_ns, 0x41, s.end_ns),
-                ]
-                push = parts.append
-                for key, value in s.attributes.items():
-                    by_value = cache.get(key if value.__class__ is not bool else key + "\x00bool")
-                    found = by_value.get(value) if by_value is not None else None
-                    push(found if found is not None else self._remember(key, value))
-                if s.tracestate:
-                    push(field(b"\x1a", s.tracestate.encode()))
-                if s.error:
-                    push(_error(s.error))
-                body = join(parts)
+                # A Part's span: its head (tag, length) and every field but the ids and times
+                # as encoded for the first span made of the same values, then the request's
+                # ids, then its span id and times in one pack.
+                part_key: _PartKey = (
+                    s.name, s.upstream, s.deadline_ms, s.attempts, s.breaker, s.status,
+                    s.hedged, s.cache, s.error, ids_size,
+                )  # fmt: skip
+                front = fronts.get(part_key)
+                if front is None:
+                    front = self._part(part_key)
+                add(front)
+                add(ids)
+                add(_ids_times(0x0812, fromhex(s.span_id), 0x39, s.start_ns, 0x41, s.end_ns))
+                continue
+            if s.__class__ is ServerSpan:
+                # The server span likewise, its values those the trace stage wrote.
+                server_key: _ServerKey = (
+                    s.method, s.route, s.status, s.cache, s.degraded, s.error, s.tracestate,
+                    ids_size,
+                )  # fmt: skip
+                front = fronts.get(server_key)
+                if front is None:
+                    front = self._server(server_key)
+                add(front)
+                add(ids)
+                add(_ids_times(0x0812, fromhex(s.span_id), 0x39, s.start_ns, 0x41, s.end_ns))
+                continue
+            name = names.get(s.name)
+            if name is None:
+                name = self._name(s.name)
+            parts = [
+                ids,
+                fromhex("1208" + s.span_id),
+                name,
+                _KINDS[s.kind],
+                _times(0x39, s.start_ns, 0x41, s.end_ns),
+            ]
+            push = parts.append
+            for key, value in s.attributes.items():
+                by_value = cache.get(key if value.__class__ is not bool else key + "\x00bool")
+                found = by_value.get(value) if by_value is not None else None
+                push(found if found is not None else self._remember(key, value))
+            if s.tracestate:
+                push(field(b"\x1a", s.tracestate.encode()))
+            if s.error:
+                push(_error(s.error))
+            body = join(parts)
             n = len(body)
             add(_SPAN_HEADS[n] if n < _HEADS else b"\x12" + varint(n))
             add(body)
-        # One copy of the batch: the envelopes' lengths are summed, not measured on copies.
-        scope_spans = len(self._scope) + sum(map(len, encoded))
+        # The spans joined, measured, then copied once more behind their envelopes: a copy of
+        # the batch costs less than summing the lengths of its pieces, three per span.
+        body = join(encoded)
+        scope_spans = len(self._scope) + len(body)
         inner = varint(scope_spans)
         resource_spans = len(self._resource) + 1 + len(inner) + scope_spans
-        encoded[0] = (
-            b"\x0a" + varint(resource_spans) + self._resource + b"\x12" + inner + self._scope
+        return join(
+            (b"\x0a", varint(resource_spans), self._resource, b"\x12", inner, self._scope, body)
         )
-        return join(encoded)
 
-    def _part(self, name: str, upstream: str) -> tuple[str, bytes]:
-        if len(self._parts) > _CACHE_LIMIT:
-            self._parts.clear()
-        found = self._parts[name] = (
-            upstream,
-            field(b"\x2a", name.encode())
-            + _KINDS[CLIENT]
-            + key_value(b"\x4a", "bff.part", name)
-            + key_value(b"\x4a", "peer.service", upstream),
-        )
-        return found
-
-    def _server(self, method: str, route: str) -> bytes:
-        if len(self._servers) > _CACHE_LIMIT:
-            self._servers.clear()
-        found = self._servers.setdefault(route, {})[method] = (
-            field(b"\x2a", f"{method} {route}".encode())
-            + _KINDS[SERVER]
-            + key_value(b"\x4a", "http.request.method", method)
-            + key_value(b"\x4a", "http.route", route)
-        )
-        return found
-
-    def _status(self, status: int) -> bytes:
-        if len(self._statuses) > _CACHE_LIMIT:
-            self._statuses.clear()
-        found = self._statuses[status] = key_value(b"\x4a", "http.response.status_code", status)
-        return found
-
-    def _outcome(self, s: PartSpan) -> tuple[bytes, bytes]:
-        """The encoded deadline and outcome of a Part span, kept for the next ones alike."""
-        if len(self._deadlines) > _CACHE_LIMIT or len(self._outcomes) > _CACHE_LIMIT:
-            self._deadlines.clear()
-            self._outcomes.clear()
-        ms = s.deadline_ms
-        deadline = self._deadlines[ms] = (
-            key_value(b"\x4a", "bff.deadline_ms", ms) if ms >= 0 else b""
-        )
-        key = (s.attempts, s.breaker, s.status, s.hedged, s.cache)
-        found = [
+    def _part(self, key: _PartKey) -> bytes:
+        """The head and fields of Part spans made of ``key``: name, kind, ``bff.part``,
+        ``peer.service``, the deadline and the outcome the span was told (what it was not,
+        no call, no hedge, no cache answer, is left out), its error."""
+        name, upstream, deadline_ms, attempts, breaker, status, hedged, cache, error, ids = key
+        fields = [
+            field(b"\x2a", name.encode()),
+            _KINDS[CLIENT],
+            key_value(b"\x4a", "bff.part", name),
+            key_value(b"\x4a", "peer.service", upstream),
+        ]
+        if deadline_ms >= 0:  # -1: no call was made
+            fields.append(key_value(b"\x4a", "bff.deadline_ms", deadline_ms))
+        fields += [
             key_value(b"\x4a", k, v)
             for k, v in (
-                ("bff.attempts", s.attempts),
-                ("bff.breaker", s.breaker),
-                ("http.response.status_code", s.status),
-                ("bff.hedged", s.hedged),
-                ("bff.cache", s.cache),
+                ("bff.attempts", attempts),
+                ("bff.breaker", breaker),
+                ("http.response.status_code", status),
+                ("bff.hedged", hedged),
+                ("bff.cache", cache),
             )
-            if v  # what the span was not told (no call, no hedge, no cache answer) is left out
+            if v
         ]
-        outcome = self._outcomes[key] = b"".join(found)
-        return deadline, outcome
+        if error:
+            fields.append(_error(error))
+        return self._keep(key, b"".join(fields), ids)
+
+    def _server(self, key: _ServerKey) -> bytes:
+        """The head and fields of server spans made of ``key``: name, kind, method, route,
+        status, and what only some have: the cache's answer, the parts that degraded, the
+        caller's tracestate, an error."""
+        method, route, status, cache, degraded, error, tracestate, ids = key
+        fields = [
+            field(b"\x2a", f"{method} {route}".encode()),
+            _KINDS[SERVER],
+            key_value(b"\x4a", "http.request.method", method),
+            key_value(b"\x4a", "http.route", route),
+            key_value(b"\x4a", "http.response.status_code", status),
+        ]
+        if cache:
+            fields.append(key_value(b"\x4a", "bff.cache", cache))
+        if degraded:
+            fields.append(key_value(b"\x4a", "bff.degraded", degraded))
+        if tracestate:
+            fields.append(field(b"\x1a", tracestate.encode()))
+        if error:
+            fields.append(_error(error))
+        return self._keep(key, b"".join(fields), ids)
+
+    def _keep(self, key: _PartKey | _ServerKey, fields: bytes, ids: int) -> bytes:
+        """``fields`` under the head of a span that also holds ``ids`` bytes of trace and
+        parent ids and its span id and times; kept under ``key``."""
+        if len(self._fronts) > _CACHE_LIMIT:
+            self._fronts.clear()
+        n = len(fields) + ids + _IDS_TIMES_SIZE
+        found = self._fronts[key] = b"\x12" + varint(n) + fields
+        return found
 
     def _name(self, name: str) -> bytes:
         if len(self._names) > _CACHE_LIMIT:

@@ -2,7 +2,7 @@
 
 The OpenTelemetry SDK costs a home request more than the 5% tailor allows for tracing
 (docs/observability.md), so a BFF records only what its spans need: ids as hex strings,
-nanosecond times and a dict of attributes. The exporter's thread turns them into OTLP.
+nanosecond times and the values each layer writes. The exporter turns them into OTLP.
 
 A :class:`Tracer` (one per BFF) starts a :class:`RequestTrace` per request: the trace it
 continues (a valid ``traceparent``) or a new one, and the sampling decision, parent-based:

@@ -4,6 +4,7 @@ opentelemetry-proto."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import time
 import uuid
@@ -73,8 +74,11 @@ def _caller(trace: str, sampled: bool = True) -> dict[str, str]:
     return {"traceparent": f"00-{trace}-{CALLER_SPAN}-{'01' if sampled else '00'}"}
 
 
-def _spans_of(receiver: OtlpReceiver, trace_id: str, count: int) -> list[ReceivedSpan]:
-    receiver.wait_for(lambda spans: sum(s.trace_id == trace_id for s in spans) >= count)
+async def _spans_of(receiver: OtlpReceiver, trace_id: str, count: int) -> list[ReceivedSpan]:
+    # Waited for on a thread: the BFF exports from this loop, which must keep running.
+    await asyncio.to_thread(
+        receiver.wait_for, lambda spans: sum(s.trace_id == trace_id for s in spans) >= count
+    )
     return receiver.trace(trace_id)
 
 
@@ -86,7 +90,7 @@ async def test_a_request_is_a_server_span_with_a_client_span_per_part(
     bff = _bff(make_bff, upstream, receiver.endpoint)
     response = await call(bff, "GET", "/home", headers=_caller(trace))
     assert response.status == 200
-    spans = _spans_of(receiver, trace, 4)
+    spans = await _spans_of(receiver, trace, 4)
     [server] = [s for s in spans if s.kind == 2]
     assert server.parent_id == CALLER_SPAN and server.name == "GET /home"
     assert server.attributes["http.route"] == "/home"
@@ -109,7 +113,7 @@ async def test_every_inward_call_names_its_parts_span_as_the_parent(
     trace = uuid.uuid4().hex
     bff = _bff(make_bff, upstream, receiver.endpoint)
     await call(bff, "GET", "/home", headers=_caller(trace))
-    spans = _spans_of(receiver, trace, 4)
+    spans = await _spans_of(receiver, trace, 4)
     by_name = {s.name: s.span_id for s in spans}
     for path, part in (("/me", "me"), ("/recs", "recs"), ("/feed", "feed")):
         sent = parse_traceparent(upstream.received(path)[-1].headers["traceparent"])
@@ -136,7 +140,7 @@ async def test_an_invalid_traceparent_starts_a_new_trace_and_the_request_succeed
     assert response.status == 200
     sent = parse_traceparent(upstream.received("/me")[-1].headers["traceparent"])
     assert sent is not None and sent.trace_id not in bad.lower()
-    [server] = [s for s in _spans_of(receiver, sent.trace_id, 4) if s.kind == 2]
+    [server] = [s for s in await _spans_of(receiver, sent.trace_id, 4) if s.kind == 2]
     assert server.parent_id == ""  # a root: nothing of the bad header was kept
 
 
@@ -152,7 +156,7 @@ async def test_an_unsampled_caller_is_not_recorded_and_the_services_are_told(
     # A sampled request after it is exported; the unsampled one never was.
     trace = uuid.uuid4().hex
     await call(bff, "GET", "/home", headers=_caller(trace))
-    _spans_of(receiver, trace, 4)
+    await _spans_of(receiver, trace, 4)
     assert receiver.trace(unsampled) == []
 
 
@@ -166,7 +170,7 @@ async def test_a_degraded_part_is_a_failed_span_and_the_server_span_lists_it(
         bff, "GET", "/home", headers={"traceparent": f"00-{trace}-{CALLER_SPAN}-01"}
     )
     assert body_json(response)["degraded"] == [{"part": "recs", "reason": "status"}]
-    spans = {s.name: s for s in _spans_of(receiver, trace, 4)}
+    spans = {s.name: s for s in await _spans_of(receiver, trace, 4)}
     assert spans["recs"].error == "status"
     assert spans["recs"].attributes["http.response.status_code"] == 500
     assert spans["me"].error is None
@@ -192,7 +196,7 @@ async def test_the_server_span_says_what_the_edge_cache_answered(
     answers = []
     for trace in (uuid.uuid4().hex, uuid.uuid4().hex):
         response = await call(bff, "GET", "/home", headers=_caller(trace))
-        [server] = [s for s in _spans_of(receiver, trace, 1) if s.kind == 2]
+        [server] = [s for s in await _spans_of(receiver, trace, 1) if s.kind == 2]
         answers.append((response.header("x-cache"), server.attributes.get("bff.cache")))
     assert answers == [("miss", "miss"), ("hit", "hit")]
 
@@ -206,7 +210,7 @@ async def test_a_retried_part_says_how_many_attempts_it_took(make_bff, upstream,
     bff = _bff(make_bff, upstream, receiver.endpoint)
     trace = uuid.uuid4().hex
     await call(bff, "GET", "/home", headers={"traceparent": f"00-{trace}-{CALLER_SPAN}-01"})
-    spans = {s.name: s for s in _spans_of(receiver, trace, 4)}
+    spans = {s.name: s for s in await _spans_of(receiver, trace, 4)}
     assert spans["recs"].attributes["bff.attempts"] == 2 and spans["recs"].error is None
 
 
@@ -266,5 +270,5 @@ async def test_a_direct_call_carries_the_requests_trace(make_bff, upstream, rece
     trace = uuid.uuid4().hex
     await call(bff, "POST", "/login", headers=_caller(trace))
     sent = parse_traceparent(upstream.received("/login")[-1].headers["traceparent"])
-    [server] = [s for s in _spans_of(receiver, trace, 1) if s.kind == 2]
+    [server] = [s for s in await _spans_of(receiver, trace, 1) if s.kind == 2]
     assert sent == (trace, server.span_id, True)
