@@ -280,12 +280,9 @@ TRACKS = msgspec.json.encode(
 def test_a_masked_answer_keeps_what_pruning_the_whole_answer_keeps() -> None:
     mask = ["items.id", "items.title", "items.media.stream_url"]
     cut = batch_get_tracks().cut(TRACKS, mask)
-    pruned = prune(msgspec.json.decode(TRACKS), mask_tree(mask))
-    response = batch_get_tracks().binding.response
-    assert cut == {
-        "items": [{"id": "t1", "title": "One", "media": {"stream_url": "s"}}, {"id": "t2"}]
-    }
-    assert response(**cut) == response(**pruned)
+    first = {"id": "t1", "title": "One", "media": {"stream_url": "s"}}
+    assert cut == {"items": [first, {"id": "t2", "title": None, "media": None}]}
+    assert cut == prune(msgspec.json.decode(TRACKS), mask_tree(mask))
 
 
 def test_a_mask_naming_a_field_the_message_lacks_is_pruned_from_the_whole_answer() -> None:

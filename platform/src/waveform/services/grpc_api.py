@@ -22,7 +22,7 @@ import base64
 import logging
 import re
 from collections.abc import Mapping
-from typing import Any, NamedTuple, NoReturn
+from typing import Any, NamedTuple, NoReturn, TypedDict
 from urllib.parse import quote, urlencode
 
 import grpc
@@ -160,7 +160,7 @@ class MethodRoute:
             decoder = self._masked[key] = masked_decoder(self.binding.response.DESCRIPTOR, mask)
         if isinstance(decoder, msgspec.json.Decoder):
             try:
-                return msgspec.to_builtins(decoder.decode(body))
+                return decoder.decode(body)
             except msgspec.ValidationError:
                 pass  # not the shape the descriptor says: the general path reads it
         return prune(msgspec.json.decode(body), mask_tree(mask))
@@ -397,14 +397,14 @@ _UNSEEN: Any = object()
 
 
 def masked_decoder(descriptor: Descriptor, mask: list[str]) -> msgspec.json.Decoder[Any] | None:
-    """A JSON decoder of ``descriptor``'s messages that keeps only the fields ``mask`` names
-    (a struct per message, every field optional; a field left out or null is left out, as
-    :func:`prune` leaves it), or None when a path names a field the message has not or walks
+    """A JSON decoder of ``descriptor``'s messages into dicts of only the fields ``mask``
+    names (a TypedDict per message: other keys are skipped, a key not there is left out, as
+    :func:`prune` leaves them), or None when a path names a field the message has not or walks
     into a scalar.
 
     >>> from google.protobuf import descriptor_pb2
     >>> decoder = masked_decoder(descriptor_pb2.DescriptorProto.DESCRIPTOR, ["field.name"])
-    >>> msgspec.to_builtins(decoder.decode(b'{"name": "A", "field": [{"name": "x", "number": 1}]}'))
+    >>> decoder.decode(b'{"name": "A", "field": [{"name": "x", "number": 1}]}')
     {'field': [{'name': 'x'}]}
     """
     shape = _shape(descriptor, mask_tree(mask))
@@ -412,7 +412,7 @@ def masked_decoder(descriptor: Descriptor, mask: list[str]) -> msgspec.json.Deco
 
 
 def _shape(descriptor: Descriptor, tree: Mapping[str, Any]) -> Any:
-    fields: list[tuple[str, Any, Any]] = []
+    fields: dict[str, Any] = {}
     for name, sub in tree.items():
         field = descriptor.fields_by_name.get(name)
         if field is None:
@@ -427,11 +427,8 @@ def _shape(descriptor: Descriptor, tree: Mapping[str, Any]) -> Any:
                 return None
             if field.is_repeated:
                 kind = list[kind]
-        fields.append((f"f{len(fields)}", kind | None, None))
-    renamed = {f"f{i}": name for i, name in enumerate(tree)}
-    return msgspec.defstruct(
-        f"{descriptor.name}Masked", fields, rename=renamed, omit_defaults=True, gc=False
-    )
+        fields[name] = kind | None  # null: unset, for the message's constructor too
+    return TypedDict(f"{descriptor.name}Masked", fields, total=False)  # type: ignore[operator]
 
 
 def prune(value: Any, tree: Mapping[str, Any]) -> Any:
