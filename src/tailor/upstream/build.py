@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Coroutine
+from typing import Any
+
 from tailor.config import Config, UpstreamClientSettings
 from tailor.upstream.transport import Transport, UpstreamRequest, UpstreamResponse
 
@@ -32,8 +35,10 @@ class ByUpstream:
         self.default = default
         self.routes = routes
 
-    async def send(self, request: UpstreamRequest) -> UpstreamResponse:
-        return await self.routes.get(request.upstream, self.default).send(request)
+    def send(self, request: UpstreamRequest) -> Coroutine[Any, Any, UpstreamResponse]:
+        # The chosen transport's own coroutine, not one more around it: one frame less on
+        # every call of a BFF with gRPC upstreams.
+        return self.routes.get(request.upstream, self.default).send(request)
 
     async def aclose(self) -> None:
         for transport in {id(t): t for t in (self.default, *self.routes.values())}.values():

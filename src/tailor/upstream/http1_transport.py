@@ -111,7 +111,31 @@ class _LazyHeaders(Mapping[str, str]):
         return parsed
 
     def __getitem__(self, name: str) -> str:
-        return self._items()[name.lower()]
+        key = name.lower()
+        if self._parsed is None:
+            value = self._one(key)
+            if value is not None:
+                return value
+        return self._items()[key]
+
+    def get(self, name: str, default: str | None = None) -> str | None:  # type: ignore[override]
+        try:
+            return self[name]
+        except KeyError:
+            return default
+
+    def _one(self, key: str) -> str | None:
+        """The value of the header ``key`` (lower case) found in the raw head without parsing
+        every line (a caller often reads one header, a content type); None when it is not
+        there once exactly as ``key:``, which the whole parse then settles."""
+        lowered = self._head.lower()
+        needle = f"\r\n{key}:".encode("latin-1")
+        at = lowered.find(needle)
+        if at < 0 or lowered.find(needle, at + 1) >= 0:
+            return None
+        start = at + len(needle)
+        end = lowered.find(b"\r\n", start)
+        return self._head[start : end if end >= 0 else None].decode("latin-1").strip()
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._items())

@@ -138,6 +138,16 @@ async def test_repeated_headers_are_joined_and_names_read_in_any_case(
     assert (headers["x-tag"], headers["X-Tag"], headers["content-length"]) == ("a, b", "a, b", "0")
 
 
+async def test_one_header_asked_for_is_found_in_any_case_trimmed_or_absent(
+    transport: Http1Transport, raw: Callable[[Handler], Awaitable[RawServer]]
+) -> None:
+    answer = b"HTTP/1.1 200 OK\r\nContent-Type:  application/proto \r\ncontent-length: 0\r\n\r\n"
+    server = await raw(answering(answer))
+    headers = (await transport.send(get(server.url()))).headers
+    assert headers.get("content-type") == "application/proto"
+    assert headers.get("x-missing", "none") == "none"
+
+
 async def test_a_post_carries_its_body_and_length(
     transport: Http1Transport, upstream: ScriptedUpstream
 ) -> None:

@@ -14,14 +14,16 @@ from google.protobuf.message import Message
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from tailor.upstream.grpc.descriptors import load_pool, message_class
+from tailor.upstream.grpc.descriptors import bindings, load_pool, message_class
+from tailor.upstream.grpc.messages import mask_tree
 from tailor.upstream.grpc.status import decode_details
 from tailor.upstream.grpc.transport import build_grpc_transport
 from tailor.upstream.http1_transport import Http1Transport
 from tailor.upstream.transport import UpstreamRequest
 from waveform.bffs.upstreams import grpc_settings
-from waveform.protos import descriptor_set
+from waveform.protos import SERVICES, descriptor_set
 from waveform.seed import ALICE_PRIVATE_TRACK, PRIVATE_TRACK
+from waveform.services.grpc_api import MethodRoute, prune
 from waveform.supervisor import Platform
 
 from .conftest import bearer
@@ -257,3 +259,37 @@ def test_a_command_over_connect_is_decided_by_its_json_route(platform: Platform,
         headers={"connect-protocol-version": "1", **bearer(platform, "catalog", "u1")},
     )
     assert (answer.status_code, answer.json()["code"]) == (404, "not_found")
+
+
+def batch_get_tracks() -> MethodRoute:
+    routes = bindings(POOL, SERVICES["catalog"], "services.catalog")
+    return MethodRoute(lambda *_: None, next(b for b in routes if b.name == "BatchGetTracks"))
+
+
+TRACKS = msgspec.json.encode(
+    {
+        "items": [
+            {"id": "t1", "title": "One", "sparkle": 9, "media": {"stream_url": "s", "codec": "o"}},
+            {"id": "t2", "title": None, "genre": "rock", "media": None},
+        ],
+        "missing": ["t9"],
+    }
+)
+
+
+def test_a_masked_answer_keeps_what_pruning_the_whole_answer_keeps() -> None:
+    mask = ["items.id", "items.title", "items.media.stream_url"]
+    cut = batch_get_tracks().cut(TRACKS, mask)
+    first = {"id": "t1", "title": "One", "media": {"stream_url": "s"}}
+    assert cut == {"items": [first, {"id": "t2", "title": None, "media": None}]}
+    assert cut == prune(msgspec.json.decode(TRACKS), mask_tree(mask))
+
+
+def test_a_mask_naming_a_field_the_message_lacks_is_pruned_from_the_whole_answer() -> None:
+    cut = batch_get_tracks().cut(TRACKS, ["items.id", "items.sparkle"])
+    assert cut == {"items": [{"id": "t1", "sparkle": 9}, {"id": "t2"}]}
+
+
+def test_an_answer_not_shaped_as_the_message_is_pruned_from_the_whole_answer() -> None:
+    odd = msgspec.json.encode({"items": {"id": "t1", "title": "One"}})
+    assert batch_get_tracks().cut(odd, ["items.id"]) == {"items": {"id": "t1"}}

@@ -13,8 +13,8 @@ the method.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,9 @@ class Binding:
     response: type[Message]
     has_read_mask: bool
     body: bool = False
+    # path and query field name -> its value from the text (field_value, the field's type
+    # looked up once here rather than on every call)
+    readers: dict[str, Callable[[str], Any]] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -155,6 +158,7 @@ def bind(method: MethodDescriptor, rule: http_pb2.HttpRule) -> Binding:
     mask = request.fields_by_name.get(READ_MASK)
     has_mask = mask is not None and mask.message_type.full_name == "google.protobuf.FieldMask"
     service = method.containing_service.full_name
+    readers = {name: reader(request.fields_by_name[name]) for name in (*path_fields, *query)}
     return Binding(
         method=f"/{service}/{method.name}",
         verb=verb.upper(),
@@ -166,6 +170,7 @@ def bind(method: MethodDescriptor, rule: http_pb2.HttpRule) -> Binding:
         response=message_class(method.output_type),
         has_read_mask=has_mask,
         body=bool(rule.body),
+        readers=readers,
     )
 
 
@@ -193,11 +198,23 @@ def field_value(field: FieldDescriptor, raw: str) -> Any:
     >>> field_value(fields["number"], "7"), field_value(fields["name"], "id")
     (7, 'id')
     """
+    return reader(field)(raw)
+
+
+def reader(field: FieldDescriptor) -> Callable[[str], Any]:
+    """:func:`field_value` for one field: a function of the text alone."""
     if _repeated(field):
         if field.type == FieldDescriptor.TYPE_STRING:  # ids, the common case: no conversion
-            return [item for item in raw.split(",") if item]
-        return [_scalar(field, item) for item in raw.split(",") if item]
-    return _scalar(field, raw)
+            return _strings
+        one = _scalar_reader(field)
+        return lambda raw: [one(item) for item in raw.split(",") if item]
+    return _scalar_reader(field)
+
+
+def _strings(raw: str) -> list[str]:
+    items = raw.split(",")
+    # Empty items (a trailing comma) are rare: looked for in C before any Python loop.
+    return [item for item in items if item] if "" in items else items
 
 
 #: The integer field types (each read from a query parameter as a Python int).
@@ -217,23 +234,39 @@ INT_TYPES = frozenset(
 )
 
 
-def _scalar(field: FieldDescriptor, raw: str) -> Any:
+def _scalar_reader(field: FieldDescriptor) -> Callable[[str], Any]:
+    """A scalar field's value from its text; the function raises ValueError when the text is
+    not of the field's type (and so does this, for a type no text can be)."""
     kind = field.type
     if kind == FieldDescriptor.TYPE_STRING:
-        return raw
+        return str
     if kind in INT_TYPES:
-        return int(raw)
+        return int
     if kind in (FieldDescriptor.TYPE_DOUBLE, FieldDescriptor.TYPE_FLOAT):
-        return float(raw)
+        return float
     if kind == FieldDescriptor.TYPE_BOOL:
-        if raw in ("true", "1"):
-            return True
-        if raw in ("false", "0"):
-            return False
-        raise ValueError(f"'{raw}' is not a boolean")
+        return _boolean
     if kind == FieldDescriptor.TYPE_ENUM:
-        value = field.enum_type.values_by_name.get(raw)
-        if value is None:
-            raise ValueError(f"'{raw}' is not a value of {field.enum_type.name}")
-        return value.number
-    raise ValueError(f"a field of type {kind} cannot come from a query parameter")
+        values = field.enum_type.values_by_name
+        name = field.enum_type.name
+
+        def enum(raw: str) -> int:
+            value = values.get(raw)
+            if value is None:
+                raise ValueError(f"'{raw}' is not a value of {name}")
+            return int(value.number)
+
+        return enum
+
+    def unreadable(raw: str) -> Any:
+        raise ValueError(f"a field of type {kind} cannot come from a query parameter")
+
+    return unreadable
+
+
+def _boolean(raw: str) -> bool:
+    if raw in ("true", "1"):
+        return True
+    if raw in ("false", "0"):
+        return False
+    raise ValueError(f"'{raw}' is not a boolean")

@@ -23,7 +23,7 @@ retries, the breaker and the bulkhead are the resilient transport's, exactly as 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote_plus, urlsplit
@@ -34,7 +34,7 @@ from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 
 from tailor.errors import ConfigError, UpstreamDecodeError, UpstreamTimeout, UpstreamUnavailable
-from tailor.upstream.grpc.descriptors import Binding, bindings, field_value, find, load_pool
+from tailor.upstream.grpc.descriptors import Binding, bindings, find, load_pool
 from tailor.upstream.grpc.messages import ContractMismatch, Converter, converter, read_mask
 from tailor.upstream.grpc.status import (
     CANCELLED,
@@ -90,18 +90,17 @@ class GrpcUpstream:
                 self.name, 12, f"no http rule of the service matches {request.method} {path}"
             )
         binding, variables = found
-        fields = binding.request.DESCRIPTOR.fields_by_name
+        readers = binding.readers
         values: dict[str, Any] = {}
         try:
             for name, value in variables.items():
-                values[name] = field_value(fields[name], _unquote(value))
+                values[name] = readers[name](_unquote(value))
             if query:
                 for pair in query.split("&"):
                     key, _, value = pair.partition("=")
-                    target = binding.query.get(key)
-                    if target is None:
+                    if key not in binding.query:
                         raise ValueError(f"{binding.name} has no field '{key}'")
-                    values[key] = field_value(target, _unquote(value))
+                    values[key] = readers[key](_unquote(value))
             if binding.body:
                 values.update(_body_fields(binding, request.body))
         except ValueError as exc:
@@ -181,13 +180,17 @@ class GrpcTransport:
         self._channels: dict[str, grpc.aio.Channel] = {}
         self._calls: dict[tuple[str, str], grpc.aio.UnaryUnaryMultiCallable[bytes, bytes]] = {}
 
-    async def send(self, request: UpstreamRequest) -> UpstreamResponse:
+    def send(self, request: UpstreamRequest) -> Coroutine[Any, Any, UpstreamResponse]:
         upstream = self.upstreams[request.upstream]
+        # The wire's own coroutine, not one more around it (a frame less per call).
+        if upstream.wire == "connect":
+            return self._connect(upstream, request)
+        return self._grpc(upstream, request)
+
+    async def _grpc(self, upstream: GrpcUpstream, request: UpstreamRequest) -> UpstreamResponse:
         binding, values, plan = upstream.request(request)
         payload = request_bytes(upstream.name, binding, values, plan)
         metadata = [(k, v) for k, v in request.headers if k not in _NOT_METADATA]
-        if upstream.wire == "connect":
-            return await self._connect(upstream, binding, plan, payload, metadata, request)
         call = self._calls.get((upstream.name, binding.method))
         if call is None:
             call = self._callable(upstream, binding.method)
@@ -197,33 +200,25 @@ class GrpcTransport:
             return _failed(upstream.name, exc)
         return decoded(upstream.name, binding, plan, raw)
 
-    async def _connect(
-        self,
-        upstream: GrpcUpstream,
-        binding: Binding,
-        plan: CallPlan,
-        payload: bytes,
-        metadata: list[tuple[str, str]],
-        request: UpstreamRequest,
-    ) -> UpstreamResponse:
+    async def _connect(self, upstream: GrpcUpstream, request: UpstreamRequest) -> UpstreamResponse:
         """One unary call of the Connect protocol with its protobuf codec: the serialized
         request as the POST's body, the answer's body the serialized response message (a
         Connect error, JSON, on any other status than 200)."""
         assert self.http is not None, "the Connect wire needs an HTTP transport"
-        timeout_ms = max(1, int(request.timeout_s * 1000))
+        binding, values, plan = upstream.request(request)
         headers = [
             _PROTO,
             _CONNECT_VERSION,
-            ("connect-timeout-ms", str(timeout_ms)),
-            *metadata,
+            ("connect-timeout-ms", str(max(1, int(request.timeout_s * 1000)))),
         ]
+        headers += [(k, v) for k, v in request.headers if k not in _NOT_METADATA]
         call = UpstreamRequest(
             upstream.name,
             "POST",
             upstream.target + binding.method,
             headers,
             request.timeout_s,
-            payload,
+            request_bytes(upstream.name, binding, values, plan),
             # A read is a POST on this wire: the JSON call's idempotency says whether the
             # HTTP transport may send it again when a reused connection turns out closed.
             idempotent=resendable(request),
