@@ -924,6 +924,11 @@ client); the other four services stay JSON. The figure is the BFF process's CPU 
 (benchmarks/grpc_home.py). The target (issue 15): at most 1.25x the JSON home.
 
 {table}
+
+The Connect home's timed ratio is larger than its instruction count's (`python -m
+benchmarks.grpc_home --instructions`, about 1.10x): the services' Connect answer costs them more
+than their JSON route, and on two cores that the services nearly fill, a later answer wakes the
+BFF's loop more often per home (docs/grpc.md has the breakdown).
 """,
     "soak": """\
 ## Soak: 70% of peak for minutes
