@@ -142,24 +142,27 @@ class SpanExporter:
             self.close()
 
     async def _send_queued(self, spans: int) -> None:
-        queue, popleft, size = self._queue, self._queue.popleft, self._batch
-        while spans > 0 and queue:
-            batch: list[AnySpan] = []
-            while queue and len(batch) < size:
-                batch += popleft()
-            self._taken += len(batch)
+        while spans > 0 and self._queue:
+            batch = self._take()
             spans -= len(batch)
             await self._send(batch)
+
+    def _take(self) -> list[AnySpan]:
+        """The next batch: whole requests' spans from the queue, up to ``batch_size`` or just
+        past it."""
+        queue, popleft, size = self._queue, self._queue.popleft, self._batch
+        batch: list[AnySpan] = []
+        while queue and len(batch) < size:
+            batch += popleft()
+        self._taken += len(batch)
+        return batch
 
     def close(self, timeout_s: float = 1.0) -> None:
         """Send what is queued, blocking for at most ``timeout_s``: at shutdown, when the loop
         may not run again to await an export. What does not fit in the time is dropped."""
         deadline = time.monotonic() + timeout_s
         while self._queue:
-            batch: list[AnySpan] = []
-            while self._queue and len(batch) < self._batch:
-                batch += self._queue.popleft()
-            self._taken += len(batch)
+            batch = self._take()
             left = deadline - time.monotonic()
             self._count(batch, left > 0 and self._post_blocking(self._encoder.encode(batch), left))
 
