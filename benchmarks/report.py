@@ -648,7 +648,7 @@ def tracing_section() -> str:
         "`python -m benchmarks.tracing` (run by `make bench`): the mobile home, full pipeline, "
         "against the fixture nginx, four BFFs in one process driven in interleaved rounds "
         f"({r['rounds']} x {r['requests']:,} homes, medians; {r['measured']}); process CPU "
-        "per home, the exporter's thread included (a round ends when its spans are sent); "
+        "per home, the export included (a round ends when its spans are sent); "
         f"{busy} (on a shared machine rounds vary by 10-20%: read the ratios, and "
         "`benchmarks.instructions` with `BENCH_CONFIG` for a count no load moves). "
         "Targets (issue 18): at most +5% at 100% sampling, at most +1% unsampled.\n\n"
