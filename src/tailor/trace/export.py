@@ -112,10 +112,8 @@ class SpanExporter:
             return
         self._queue.append(spans)
         self._added += n
-        if pending < self._batch <= pending + n:
-            due = self._due
-            if due is not None and not due.done():
-                due.set_result(None)  # a full batch goes now, not at the next interval
+        if pending < self._batch <= pending + n and self._due is not None:
+            _resolve(self._due)  # a full batch goes now, not at the next interval
 
     async def flush(self) -> None:
         """Send every queued span, also those queued meanwhile, a batch at a time, each POST
@@ -140,6 +138,7 @@ class SpanExporter:
         finally:
             self._due = None
             self.close()
+            await self._transport.aclose()  # the collector's keep-alive connection
 
     async def _send_queued(self, spans: int) -> None:
         while spans > 0 and self._queue:

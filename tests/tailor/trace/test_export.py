@@ -16,6 +16,8 @@ from otlp_receiver import OtlpReceiver
 from tailor.trace.export import SpanExporter
 from tailor.trace.otlp import OtlpEncoder
 from tailor.trace.span import SERVER, Span, Tracer
+from tailor.upstream.mock import MockTransport
+from tailor.upstream.transport import UpstreamRequest, UpstreamResponse
 
 
 def _span(n: int = 1) -> Span:
@@ -71,6 +73,29 @@ async def test_at_shutdown_the_queued_spans_are_sent(receiver: OtlpReceiver) -> 
     sent = [s.span_id for s in receiver.spans if s.service == "last"]
     assert sent == [_span(1).span_id, _span(2).span_id]
     assert exporter.exported.value == 2
+
+
+async def test_at_shutdown_the_collectors_connection_is_closed() -> None:
+    closed: list[bool] = []
+
+    class Collector(MockTransport):  # the transport seam: records its closing
+        async def aclose(self) -> None:
+            closed.append(True)
+
+    async def accept(request: UpstreamRequest) -> UpstreamResponse:
+        return UpstreamResponse(200, {}, b"")
+
+    exporter = SpanExporter("http://127.0.0.1:9/v1/traces", OtlpEncoder("x"), batch_size=1,
+                            transport=Collector(accept))  # fmt: skip
+    job = asyncio.ensure_future(exporter.run())
+    await asyncio.sleep(0)
+    exporter.submit([_span(1)])
+    await _until(lambda: exporter.exported.value == 1)
+    assert closed == []  # kept alive while the BFF runs
+    job.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await job
+    assert closed == [True]
 
 
 def test_a_full_queue_drops_the_span_and_counts_it() -> None:
