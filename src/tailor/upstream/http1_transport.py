@@ -118,12 +118,6 @@ class _LazyHeaders(Mapping[str, str]):
                 return value
         return self._items()[key]
 
-    def get(self, name: str, default: str | None = None) -> str | None:  # type: ignore[override]
-        try:
-            return self[name]
-        except KeyError:
-            return default
-
     def _one(self, key: str) -> str | None:
         """The value of the header ``key`` (lower case) found in the raw head without parsing
         every line (a caller often reads one header, a content type); None when it is not
