@@ -9,9 +9,9 @@ The real services run (services only, ephemeral ports); users and catalog answer
 and the Connect protocol from the same routes. The real mobile BFF (full profile, edge cache
 off) runs in this process on uvloop and fetches alice's home with users and catalog called
 per mode: ``http`` (JSON over tailor's HTTP/1.1 transport), ``connect`` (protobuf over the
-same transport, the Connect protocol: the demo's wire) and ``grpc`` (grpcio's asyncio client,
-HTTP/2). The other four services stay JSON in every mode. Measured: this process's CPU time
-per home (all threads: grpcio's own count too); the services are other processes and are not
+same transport, the Connect protocol) and ``grpc`` (gRPC over tailor's own HTTP/2 client,
+:mod:`tailor.upstream.grpc.h2`). The other four services stay JSON in every mode. Measured:
+this process's CPU time per home (all threads); the services are other processes and are not
 counted.
 Modes run interleaved, medians across rounds. Also reported: the bytes the home's gRPC
 calls receive with the read masks its consumed structs ask for, against the whole messages.
@@ -21,7 +21,7 @@ Timed CPU on a shared machine moves with its load; ``--instructions`` counts ins
 ``valgrind --tool=callgrind``, one home at a time, run twice with 20 and 60 homes after the
 same warm-up, the difference over 40 the instructions of one home. One at a time, the count
 leaves out what concurrency and the upstreams' pace do to the loop's wake-ups, which the timed
-figure includes. grpcio is not counted: under valgrind its calls miss the home's deadline.
+figure includes.
 
 In ``make bench`` (the ``grpc`` scenario of :mod:`benchmarks.run`) the rate against Node is
 measured too (:func:`rps_against_node`): the mobile BFF as its own process on the contender's
@@ -153,7 +153,7 @@ async def measure(platform: Platform, token: str, args: argparse.Namespace) -> d
 LABELS = {
     "http": "users and catalog as JSON over HTTP/1.1",
     "connect": "users and catalog over Connect (protobuf, HTTP/1.1)",
-    "grpc": "users and catalog over gRPC (grpcio, HTTP/2)",
+    "grpc": "users and catalog over gRPC (tailor's HTTP/2 client)",
 }
 
 
@@ -258,8 +258,8 @@ def run_measurement(args: argparse.Namespace, data: Path) -> dict[str, Any]:
             os.sched_setaffinity(0, before)
 
 
-#: The modes --instructions counts (grpcio's calls miss the home's deadline under valgrind).
-COUNTABLE = ("http", "connect")
+#: The modes --instructions counts by default.
+COUNTABLE = MODES
 #: The homes of the two counted runs of --instructions (after the same warm-up).
 COUNTED = (20, 60)
 _COLLECTED = re.compile(r"Collected : (\d+)")
@@ -315,8 +315,6 @@ def main(argv: list[str] | None = None) -> int:
         uvloop.run(child(json.loads(Path(args.child).read_text()), args.requests))
         return 0
     if args.instructions:
-        if "grpc" in args.modes:
-            raise SystemExit("--instructions: grpcio's calls miss the deadline under valgrind")
         if shutil.which("valgrind") is None:
             raise SystemExit("--instructions needs valgrind: apt-get install -y valgrind")
         with (
