@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 from collections.abc import Sequence
 
 import ngh2
@@ -237,6 +238,9 @@ class Channel:
         self._connecting: asyncio.Future[_Connection] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._old: set[_Connection] = set()  # after a GOAWAY, until their streams end
+        self._in_flight: dict[asyncio.Future[Answer], float] = {}  # each call's deadline
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = math.inf
 
     async def call(self, headers: list[_Header], payload: bytes, timeout_s: float) -> Answer:
         """One unary call: ``headers`` (the request's whole header block), ``payload`` (the
@@ -256,23 +260,47 @@ class Channel:
             conn.usable = False
             self.forget(conn)
             raise UpstreamUnavailable(self.upstream, f"cannot open a stream: {exc}") from None
-        timer = loop.call_at(deadline, _expire, waiter, self.upstream)
+        in_flight = self._in_flight
+        in_flight[waiter] = deadline
+        if deadline < self._timer_at:
+            self._arm(loop, deadline)
         try:
             return await waiter
-        except asyncio.CancelledError:
-            conn.cancel(stream_id)
-            raise
-        except UpstreamTimeout:
+        except (asyncio.CancelledError, UpstreamTimeout):
             conn.cancel(stream_id)
             raise
         finally:
-            timer.cancel()
+            del in_flight[waiter]
+
+    # One timer for all calls in flight, armed at the earliest deadline, as the HTTP/1.1
+    # transport has (tailor.upstream.http1_transport says why): a call adds a dict entry.
+
+    def _arm(self, loop: asyncio.AbstractEventLoop, at: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = loop.call_at(at, self._expire_due, loop)
+        self._timer_at = at
+
+    def _expire_due(self, loop: asyncio.AbstractEventLoop) -> None:
+        due = max(self._timer_at, loop.time())
+        self._timer, self._timer_at = None, math.inf
+        following = math.inf
+        for waiter, deadline in self._in_flight.items():
+            if waiter.done():
+                continue
+            if deadline <= due:
+                waiter.set_exception(UpstreamTimeout(self.upstream, "deadline exceeded"))
+            elif deadline < following:
+                following = deadline
+        if following < math.inf:
+            self._arm(loop, following)
 
     def _adopt(self) -> asyncio.AbstractEventLoop:
         # Looked up only when the loop may have changed (tailor.upstream.http1_transport has why).
         loop = asyncio.get_running_loop()
         if loop is not self._loop:
             self._connection, self._connecting, self._old = None, None, set()
+            self._in_flight, self._timer, self._timer_at = {}, None, math.inf
             self._loop = loop
         return loop
 
@@ -320,13 +348,11 @@ class Channel:
     async def aclose(self) -> None:
         conns = [c for c in (self._connection, *self._old) if c is not None]
         self._connection, self._old = None, set()
+        if not self._in_flight and self._timer is not None:
+            self._timer.cancel()
+            self._timer, self._timer_at = None, math.inf
         for conn in conns:
             conn.close()
-
-
-def _expire(waiter: asyncio.Future[Answer], upstream: str) -> None:
-    if not waiter.done():
-        waiter.set_exception(UpstreamTimeout(upstream, "deadline exceeded"))
 
 
 def _code_name(code: int) -> str:

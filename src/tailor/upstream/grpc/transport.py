@@ -196,11 +196,7 @@ class GrpcTransport:
         if head is None:
             head = self._heads[(upstream.name, binding.method)] = _head(channel, binding.method)
         headers = [*head, (b"grpc-timeout", _grpc_timeout(request.timeout_s))]
-        headers += [
-            (k.encode("latin-1"), v.encode("latin-1"))
-            for k, v in request.headers
-            if k not in _NOT_METADATA
-        ]
+        headers += filter(None, map(_metadata, request.headers))  # in C, as the server's
         answer = await channel.call(
             headers, b"\x00" + len(message).to_bytes(4, "big") + message, request.timeout_s
         )
@@ -309,6 +305,28 @@ def _head(channel: Channel, method: str) -> list[tuple[bytes, bytes]]:
         (b"content-type", b"application/grpc"),
         (b"te", b"trailers"),
     ]
+
+
+class _Metadata(dict[tuple[str, str], tuple[bytes, bytes]]):
+    """Request headers as gRPC metadata, by the BFF's (name, value): the field encoded, or
+    () for a header that is not metadata. Most repeat on every call (the internal token, the
+    viewer's country); the table is cleared when full."""
+
+    def __missing__(self, field: tuple[str, str]) -> tuple[bytes, bytes]:
+        name, value = field
+        encoded = (
+            _NO_FIELD
+            if name in _NOT_METADATA
+            else (name.lower().encode("latin-1"), value.encode("latin-1"))
+        )
+        if len(self) >= 4096:
+            self.clear()
+        self[field] = encoded
+        return encoded
+
+
+_NO_FIELD: tuple[bytes, bytes] = ()  # type: ignore[assignment]
+_metadata = _Metadata().__getitem__
 
 
 def _grpc_timeout(timeout_s: float) -> bytes:
