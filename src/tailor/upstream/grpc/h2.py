@@ -153,6 +153,8 @@ class _Connection(asyncio.Protocol):
 
     def start(self, headers: list[_Header], payload: bytes, waiter: asyncio.Future[Answer]) -> int:
         """Open a stream for one call; its answer comes to ``waiter``."""
+        if self.transport is None:  # lost after the call chose it
+            raise UpstreamUnavailable(self.upstream, "connection lost")
         h2 = self.h2
         stream_id = h2.send_request(headers)
         h2.send_data(stream_id, payload, end_stream=True)
