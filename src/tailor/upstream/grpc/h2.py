@@ -53,7 +53,11 @@ _Header = tuple[bytes, bytes]
 
 class Answer:
     """A stream's answer as it arrived: the response head's fields, the trailers' (empty for
-    a trailers-only answer, whose status is in the head) and the body."""
+    a trailers-only answer, whose status is in the head) and the body.
+
+    >>> Answer([(b":status", b"200")], [(b"grpc-status", b"0")], b"").trailers
+    [(b'grpc-status', b'0')]
+    """
 
     __slots__ = ("body", "head", "trailers")
 
