@@ -45,7 +45,7 @@ def wanted_extras(config: Config) -> list[Extra]:
         wanted.append(Extra("state.redis_url", "Redis", "redis", "redis"))
     rpc = config.grpc_upstreams
     if rpc:
-        wanted.append(Extra(f"upstreams.{rpc[0]}", "a gRPC upstream", "grpc", "grpc"))
+        wanted.append(Extra(f"upstreams.{rpc[0]}", "a gRPC upstream", "ngh2", "grpc"))
     if config.client.transport == "pyreqwest":
         wanted.append(Extra("client.transport", "'pyreqwest'", "pyreqwest", "pyreqwest"))
     if config.server.http2:

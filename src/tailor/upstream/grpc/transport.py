@@ -23,18 +23,21 @@ retries, the breaker and the bulkhead are the resilient transport's, exactly as 
 
 from __future__ import annotations
 
+import base64
+import binascii
+import math
 from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote_plus, urlsplit
+from urllib.parse import unquote, unquote_plus, urlsplit
 
-import grpc
 import msgspec
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 
 from tailor.errors import ConfigError, UpstreamDecodeError, UpstreamTimeout, UpstreamUnavailable
 from tailor.upstream.grpc.descriptors import Binding, bindings, find, load_pool
+from tailor.upstream.grpc.h2 import Answer, Channel
 from tailor.upstream.grpc.messages import ContractMismatch, Converter, converter, read_mask
 from tailor.upstream.grpc.status import (
     CANCELLED,
@@ -60,11 +63,6 @@ from tailor.upstream.transport import (
 #: Headers of an inward HTTP call that mean nothing as gRPC metadata: gRPC has its own
 #: content type, and the deadline travels as grpc-timeout.
 _NOT_METADATA = frozenset({"accept", "content-type", "x-deadline-ms"})
-_CHANNEL_OPTIONS = (
-    ("grpc.enable_retries", 0),  # tailor's resilient transport retries, within its budget
-    ("grpc.keepalive_time_ms", 30_000),
-)
-_UNAVAILABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED})
 
 
 @dataclass
@@ -177,8 +175,9 @@ class GrpcTransport:
     ) -> None:
         self.upstreams = dict(upstreams)
         self.http = http
-        self._channels: dict[str, grpc.aio.Channel] = {}
-        self._calls: dict[tuple[str, str], grpc.aio.UnaryUnaryMultiCallable[bytes, bytes]] = {}
+        self._channels: dict[str, Channel] = {}
+        # (upstream, method) -> the request headers every call of it starts with
+        self._heads: dict[tuple[str, str], list[tuple[bytes, bytes]]] = {}
 
     def send(self, request: UpstreamRequest) -> Coroutine[Any, Any, UpstreamResponse]:
         upstream = self.upstreams[request.upstream]
@@ -189,16 +188,19 @@ class GrpcTransport:
 
     async def _grpc(self, upstream: GrpcUpstream, request: UpstreamRequest) -> UpstreamResponse:
         binding, values, plan = upstream.request(request)
-        payload = request_bytes(upstream.name, binding, values, plan)
-        metadata = [(k, v) for k, v in request.headers if k not in _NOT_METADATA]
-        call = self._calls.get((upstream.name, binding.method))
-        if call is None:
-            call = self._callable(upstream, binding.method)
-        try:
-            raw = await call(payload, timeout=request.timeout_s, metadata=metadata)
-        except grpc.aio.AioRpcError as exc:
-            return _failed(upstream.name, exc)
-        return decoded(upstream.name, binding, plan, raw)
+        message = request_bytes(upstream.name, binding, values, plan)
+        channel = self._channels.get(upstream.name)
+        if channel is None:
+            channel = self._channels[upstream.name] = _channel(upstream)
+        head = self._heads.get((upstream.name, binding.method))
+        if head is None:
+            head = self._heads[(upstream.name, binding.method)] = _head(channel, binding.method)
+        headers = [*head, (b"grpc-timeout", _grpc_timeout(request.timeout_s))]
+        headers += filter(None, map(_metadata, request.headers))  # in C, as the server's
+        answer = await channel.call(
+            headers, b"\x00" + len(message).to_bytes(4, "big") + message, request.timeout_s
+        )
+        return _grpc_answer(upstream.name, binding, plan, answer)
 
     async def _connect(self, upstream: GrpcUpstream, request: UpstreamRequest) -> UpstreamResponse:
         """One unary call of the Connect protocol with its protobuf codec: the serialized
@@ -233,24 +235,10 @@ class GrpcTransport:
             )
         return decoded(upstream.name, binding, plan, answer.body)
 
-    def _callable(
-        self, upstream: GrpcUpstream, method: str
-    ) -> grpc.aio.UnaryUnaryMultiCallable[bytes, bytes]:
-        channel = self._channels.get(upstream.name)
-        if channel is None:  # made on first use: a channel belongs to the running loop
-            channel = grpc.aio.insecure_channel(upstream.target, options=_CHANNEL_OPTIONS)
-            self._channels[upstream.name] = channel
-        # No serializers: bytes in and out, parsed here, so a malformed answer is ours to
-        # report as one (grpcio would report it as an INTERNAL status).
-        call: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(method)
-        self._calls[(upstream.name, method)] = call
-        return call
-
     async def aclose(self) -> None:
         channels, self._channels = self._channels, {}
-        self._calls.clear()
         for channel in channels.values():
-            await channel.close()
+            await channel.aclose()
 
 
 _PROTO = ("content-type", "application/proto")
@@ -298,26 +286,119 @@ def _connect_failed(upstream: str, answer: UpstreamResponse) -> UpstreamResponse
         code = CONNECT_CODES.get(error.code, UNDEFINED)
         if code == UNDEFINED:
             error.message = f"undefined Connect code '{error.code}': {error.message}"
-    if code == DEADLINE_EXCEEDED:
-        raise UpstreamTimeout(upstream, f"deadline exceeded: {error.message}")
-    if code in (UNAVAILABLE, CANCELLED):
-        raise UpstreamUnavailable(upstream, f"{code_name(code)}: {error.message}")
     details = [d for raw in error.details if (d := decode_any(raw.type, raw.value))]
-    failure = GrpcStatusError(upstream, code, error.message, details)
+    failure = _status_error(upstream, code, error.message, details)
     return UpstreamResponse(failure.status, answer.headers, answer.body, error=failure)
 
 
-def _failed(upstream: str, exc: grpc.aio.AioRpcError) -> UpstreamResponse:
-    code = exc.code()
-    text = exc.details() or ""
-    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
-        raise UpstreamTimeout(upstream, f"deadline exceeded: {text}") from exc
-    if code in _UNAVAILABLE:
-        raise UpstreamUnavailable(upstream, f"{code.name}: {text}") from exc
-    trailer = next((v for k, v in exc.trailing_metadata() or () if k == DETAILS_TRAILER), None)
-    message, details = decode_details(trailer if isinstance(trailer, bytes) else None)
-    error = GrpcStatusError(upstream, code.value[0], message or text, details)
-    return UpstreamResponse(error.status, {"grpc-status": code_name(error.code)}, b"", error=error)
+def _channel(upstream: GrpcUpstream) -> Channel:
+    host, _, port = upstream.target.rpartition(":")
+    return Channel(upstream.name, host, int(port))
+
+
+def _head(channel: Channel, method: str) -> list[tuple[bytes, bytes]]:
+    return [
+        (b":method", b"POST"),
+        (b":scheme", b"http"),
+        (b":path", method.encode()),
+        (b":authority", channel.authority),
+        (b"content-type", b"application/grpc"),
+        (b"te", b"trailers"),
+    ]
+
+
+class _Metadata(dict[tuple[str, str], tuple[bytes, bytes]]):
+    """Request headers as gRPC metadata, by the BFF's (name, value): the field encoded, or
+    () for a header that is not metadata. Most repeat on every call (the internal token, the
+    viewer's country); the table is cleared when full."""
+
+    def __missing__(self, field: tuple[str, str]) -> tuple[bytes, bytes]:
+        name, value = field
+        encoded = (
+            _NO_FIELD
+            if name in _NOT_METADATA
+            else (name.lower().encode("latin-1"), value.encode("latin-1"))
+        )
+        if len(self) >= 4096:
+            self.clear()
+        self[field] = encoded
+        return encoded
+
+
+_NO_FIELD: tuple[bytes, bytes] = ()  # type: ignore[assignment]
+_metadata = _Metadata().__getitem__
+
+
+def _grpc_timeout(timeout_s: float) -> bytes:
+    """The gRPC deadline header's value: at most 8 digits and a unit, rounded up."""
+    ms = max(1, math.ceil(timeout_s * 1000))
+    return f"{ms}m".encode() if ms < 100_000_000 else f"{math.ceil(timeout_s)}S".encode()
+
+
+def _grpc_answer(
+    upstream: str, binding: Binding, plan: CallPlan, answer: Answer
+) -> UpstreamResponse:
+    """A gRPC answer read: its status from the trailers (the head, for a trailers-only
+    answer), then the one length-prefixed message of an OK call decoded."""
+    fields = dict(answer.trailers or answer.head)
+    raw_code = fields.get(b"grpc-status")
+    if raw_code is None:
+        status = dict(answer.head).get(b":status", b"")
+        if status != b"200":  # not a gRPC server's answer: the code from the HTTP status
+            code = http_code(int(status)) if status.isdigit() else UNDEFINED
+            failure = _status_error(upstream, code, f"HTTP status {status.decode()}", [])
+            return UpstreamResponse(
+                failure.status, _GRPC_STATUS[failure.code_name], b"", error=failure
+            )
+        raise UpstreamDecodeError(upstream, "an answer without grpc-status")
+    if raw_code != b"0":
+        code = int(raw_code) if raw_code.isdigit() else UNDEFINED
+        message = unquote(fields.get(b"grpc-message", b"").decode("latin-1"))
+        text, details = decode_details(_unbase64(fields.get(DETAILS_TRAILER_BYTES)))
+        failure = _status_error(upstream, code, text or message, details)
+        return UpstreamResponse(failure.status, _GRPC_STATUS[failure.code_name], b"", error=failure)
+    body = answer.body
+    size = len(body) - 5
+    if size < 0 or body[0] != 0 or int.from_bytes(body[1:5], "big") != size:
+        kind = "compressed" if body[:1] == b"\x01" else "truncated or missing"
+        raise UpstreamDecodeError(upstream, f"a {kind} length-prefixed message")
+    return decoded(upstream, binding, plan, body[5:])
+
+
+DETAILS_TRAILER_BYTES = DETAILS_TRAILER.encode()
+
+
+def _unbase64(value: bytes | None) -> bytes | None:
+    if not value:
+        return None
+    try:
+        return base64.b64decode(value + b"==")
+    except binascii.Error:
+        return None
+
+
+def _status_error(
+    upstream: str, code: int, message: str, details: list[dict[str, Any]]
+) -> GrpcStatusError:
+    """A call's non-OK status (either wire) in tailor's terms: DEADLINE_EXCEEDED raises
+    UpstreamTimeout, UNAVAILABLE and CANCELLED UpstreamUnavailable (as a timeout or a refused
+    connection over HTTP); any other code is a GrpcStatusError, its HTTP status
+    :func:`~tailor.upstream.grpc.status.exact_status`'s."""
+    if code == DEADLINE_EXCEEDED:
+        raise UpstreamTimeout(upstream, f"deadline exceeded: {message}")
+    if code in (UNAVAILABLE, CANCELLED):
+        raise UpstreamUnavailable(upstream, f"{code_name(code)}: {message}")
+    return GrpcStatusError(upstream, code, message, details)
+
+
+class _ByCodeName(dict[str, Mapping[str, str]]):
+    def __missing__(self, name: str) -> Mapping[str, str]:
+        headers = self[name] = {"grpc-status": name}
+        return headers
+
+
+#: The headers of a failed gRPC call's response, by its code's name (made once each).
+_GRPC_STATUS = _ByCodeName()
 
 
 #: The URL schemes of upstreams this transport serves: the wire each names.

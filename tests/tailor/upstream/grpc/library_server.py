@@ -32,12 +32,13 @@ class ScriptedGrpc:
     cancelled: asyncio.Event = field(default_factory=asyncio.Event)
     port: int = 0
     server: Any = None
+    options: list[tuple[str, Any]] = field(default_factory=list)  # grpcio's server options
 
     async def start(self) -> None:
         handlers = {}
         for binding in self.routes:
             handlers[binding.name] = grpc.unary_unary_rpc_method_handler(self._handler(binding))
-        self.server = grpc.aio.server()
+        self.server = grpc.aio.server(options=self.options)
         generic = grpc.method_handlers_generic_handler(SERVICE, handlers)
         self.server.add_generic_rpc_handlers((generic,))
         self.port = self.server.add_insecure_port("127.0.0.1:0")
