@@ -282,6 +282,18 @@ class BFF:
                     return False
         return True
 
+    def shedding(self) -> bool:
+        """Whether a request arriving now on a connection already served is refused whatever
+        it asks: True while a stage says so (the shed stage, its cap full and its queue closed,
+        counting it as shed), and the server then answers it 503 as soon as its head is parsed,
+        before a request object or any stage costs anything (:mod:`tailor.serve.http1`)."""
+        ctx = self._ctx
+        if ctx is not None:
+            for check in ctx.shedding:  # asked per request: no generator
+                if check():
+                    return True
+        return False
+
     def handle(self, request: Request) -> Awaitable[Response]:
         """Run one request through the pipeline: ``await bff.handle(request)``."""
         return awaitable(self.respond(request))
