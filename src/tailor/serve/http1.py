@@ -220,9 +220,10 @@ class ServerSettings:
         #: reached the pipeline yet (``Http1Server.pending``): False turns it away as over the
         #: cap (a BFF's :meth:`~tailor.app.BFF.admitting`).
         self.admitting = admitting
-        #: Asked as each request's head is parsed on a connection already served, idle (no
-        #: answer pending before it): True answers it 503 with ``Retry-After`` there and then,
-        #: before a request object or the pipeline (a BFF's :meth:`~tailor.app.BFF.shedding`).
+        #: Asked as each request begins on a connection already served, idle (no answer
+        #: pending before it): True answers it 503 with ``Retry-After`` as its head ends, its
+        #: fields never made into strings, with no request object and no pipeline (a BFF's
+        #: :meth:`~tailor.app.BFF.shedding`).
         self.shedding = shedding
         #: On close, how long an idle connection stays open (0: closed at once); see
         #: :meth:`_Connection.shut`.
@@ -345,6 +346,8 @@ class _Body:
 # once per request.
 _Exchange = tuple[Request, "_Body | None", bool, bool]
 
+#: The fields that say a request has a body (lower-case, as a refused head's are looked at).
+_BODY_FIELDS = frozenset({b"content-length", b"transfer-encoding"})
 _METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")}
 #: A Host field: an RFC 3986 authority without userinfo (an IP literal or a registered name, and
 #: an optional port). Anything else would reach routing, caching and logs as a host.
@@ -370,6 +373,10 @@ class _Connection(asyncio.Protocol):
         self._head_bytes = 0
         self._in_head = False
         self._message_ended = False  # a request ended in the read being parsed
+        # The request being parsed is refused as its head ends (settings.shedding), and
+        # whether it has a body.
+        self._shed_head = False
+        self._shed_body = False
         self._read_size = 0  # bytes in the read being parsed
         self._host: str | None = None  # the last Host found valid on this connection
         self._body: _Body | None = None
@@ -476,11 +483,24 @@ class _Connection(asyncio.Protocol):
         self._head_bytes = 0
         self._in_head = True
         self.deadline = self._loop.time() + self._settings.header_read_timeout_s
+        shedding = self._shedding
+        # Asked as the request begins, so that a refused head is never made into strings.
+        self._shed_head = (
+            shedding is not None
+            and not self._busy
+            and not self.fresh  # a first request was admitted at accept: it is served
+            and not self._queue
+            and shedding()
+        )
+        self._shed_body = False
 
     def on_url(self, url: bytes) -> None:
         self._url += url
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        if self._shed_head:  # to be refused: all that matters is whether a body follows
+            self._shed_body = self._shed_body or name.lower() in _BODY_FIELDS
+            return
         key = name.decode("latin-1").lower()
         # llhttp drops the whitespace before a value, not after it (RFC 9110 s5.5: neither
         # is part of the value).
@@ -505,14 +525,7 @@ class _Connection(asyncio.Protocol):
     def on_headers_complete(self) -> None:
         self._in_head = False
         self.deadline = _NEVER  # in the pipeline's hands now: its own deadlines apply
-        shedding = self._shedding
-        if (
-            shedding is not None
-            and not self._busy
-            and not self.fresh  # a first request was admitted at accept: it is served
-            and not self._queue
-            and shedding()
-        ):
+        if self._shed_head:
             self._shed()
             return
         parser = self._parser
@@ -590,18 +603,18 @@ class _Connection(asyncio.Protocol):
             self._update_reading()
 
     def _shed(self) -> None:
-        """The pipeline would refuse this request whatever it asks (``settings.shedding``),
-        and nothing is being answered before it: its 503, made once a second, goes now, in
-        one send. The connection stays open for the next request unless this one has a body
-        (skipping it would mean reading it, while the core is overloaded: closed instead) or
-        the client did not ask to keep it."""
-        headers = self._headers
+        """The pipeline would refuse this request whatever it asks (``settings.shedding``, asked
+        as it began: its fields were not made into strings), and nothing is being answered
+        before it: its 503, made once a second, goes as its head ends, in one send. The
+        connection stays open for the next request unless this one has a body (skipping it
+        would mean reading it, while the core is overloaded: closed instead) or the client did
+        not ask to keep it."""
         keep_alive = (
             self._parser.should_keep_alive()
             and not self.closing
-            and "content-length" not in headers
-            and "transfer-encoding" not in headers
-            and ("connection" not in headers or self._parser.get_http_version() == "1.1")
+            and not self._shed_body
+            # An HTTP/1.0 keep-alive is closed after any answer (see on_headers_complete).
+            and self._parser.get_http_version() == "1.1"
         )
         head_only = self._parser.get_method() == b"HEAD"
         answer = self._server.refusal(self._server.overloaded, keep_alive, head_only)

@@ -221,7 +221,10 @@ class ShedStage:
         request object, the stages above this one and a problem body are made for it. Under
         overload most requests on kept-alive connections are refused, and through the pipeline
         each refusal cost about a sixteenth of a served home (docs/resilience.md)."""
-        refused = self.gate.refusing()
+        gate = self.gate
+        if gate.in_flight < gate.max_in_flight:  # room: the usual answer, asked per request
+            return False
+        refused = gate.refusing()
         if refused is None:
             return False
         counter = self._counter(refused)
