@@ -354,9 +354,24 @@ def test_a_request_refused_before_the_pipeline_is_one_the_stage_would_refuse() -
     assert _answered_by(stage, first_on_connection=False) == 503
 
 
-def test_a_bff_sheds_a_request_while_one_of_its_stages_says_so(make_bff) -> None:
+def test_a_bff_hands_the_server_its_shed_stages_check(make_bff) -> None:
+    bff = make_bff({"resilience": {"shed": {"enabled": True}}})
+    assert bff.shedding is None  # before startup: nothing to ask
+    bff.startup(admin=False)
+    check = bff.shedding
+    assert check is not None and check.__self__.name == "shed"  # type: ignore[attr-defined]
+    assert not check()  # nothing in flight
+
+
+def test_a_bff_sheds_a_request_while_any_of_its_stages_says_so(make_bff) -> None:
     bff = make_bff({"resilience": {"shed": {"enabled": True}}})
     bff.startup(admin=False)
-    assert not bff.shedding()  # nothing in flight
-    bff._ctx.shedding.append(lambda: True)  # as the shed stage does when overloaded
-    assert bff.shedding()
+    bff._ctx.shedding.append(lambda: True)  # a second stage's check, saying yes
+    check = bff.shedding
+    assert check is not None and check()
+
+
+def test_a_bff_without_shedding_gives_the_server_nothing_to_ask(make_bff) -> None:
+    bff = make_bff({"resilience": {"shed": {"enabled": False}}})
+    bff.startup(admin=False)
+    assert bff.shedding is None
