@@ -608,11 +608,12 @@ class _Connection(asyncio.Protocol):
         before it: its 503, made once a second, goes as its head ends, in one send. The
         connection stays open for the next request unless this one has a body (skipping it
         would mean reading it, while the core is overloaded: closed instead) or the client did
-        not ask to keep it."""
+        not ask to keep it, or asked for an upgrade."""
         keep_alive = (
             self._parser.should_keep_alive()
             and not self.closing
             and not self._shed_body
+            and not self._parser.should_upgrade()  # what follows its head may not be HTTP
             # An HTTP/1.0 keep-alive is closed after any answer (see on_headers_complete).
             and self._parser.get_http_version() == "1.1"
         )

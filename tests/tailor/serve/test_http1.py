@@ -1503,6 +1503,15 @@ async def test_an_http10_request_refused_while_shedding_closes_its_connection(
     assert await client.closed_by_server() == b""
 
 
+async def test_an_upgrade_refused_while_shedding_closes_its_connection(start: Start) -> None:
+    seen, _, client = await _served_then_shedding(start)
+    client.send(get("/ws", "connection: upgrade", "upgrade: websocket") + b"\x81\x00")
+    answer = await client.answer()
+    assert (answer.status, answer.headers["connection"]) == (503, "close")
+    assert await client.closed_by_server() == b""
+    assert [r.path for r in seen.requests] == ["/first"]
+
+
 async def test_a_connections_first_request_is_not_asked_about_shedding(start: Start) -> None:
     shedding = Shedding(on=True)
     server = await start(ok, shedding=shedding)
