@@ -21,7 +21,9 @@ in-process. ``home-served``, ``cache-served`` and ``cache-zstd-served`` are the 
 through tailor's HTTP/1.1 server
 (:mod:`tailor.serve.http1`): the child serves on a loopback port, this process sends the
 requests over one kept-alive connection, and the child exits after the last answer, so the
-count is the server's and the pipeline's work together, and the client's is not in it. A
+count is the server's and the pipeline's work together, and the client's is not in it.
+``shed-served`` (on request) is ``home-served`` against a BFF whose shed stage refuses all but
+the connection's first request: the cost of one refusal on a kept-alive connection. A
 change to the hot path shows up here as a different count on any machine;
 ``results/instructions.json`` keeps the last run and ``docs/benchmarks.md`` quotes it.
 """
