@@ -21,7 +21,9 @@ in-process. ``home-served``, ``cache-served`` and ``cache-zstd-served`` are the 
 through tailor's HTTP/1.1 server
 (:mod:`tailor.serve.http1`): the child serves on a loopback port, this process sends the
 requests over one kept-alive connection, and the child exits after the last answer, so the
-count is the server's and the pipeline's work together, and the client's is not in it. A
+count is the server's and the pipeline's work together, and the client's is not in it.
+``shed-served`` (on request) is ``home-served`` against a BFF whose shed stage refuses all but
+the connection's first request: the cost of one refusal on a kept-alive connection. A
 change to the hot path shows up here as a different count on any machine;
 ``results/instructions.json`` keeps the last run and ``docs/benchmarks.md`` quotes it.
 """
@@ -52,6 +54,10 @@ SCENARIOS = ("home", "cache", "cache-zstd", "home-served", "cache-served", "cach
 #: scenario of ``benchmarks.run`` drives them: what one HTTP/2 stream costs against one
 #: HTTP/1.1 request under the same load.
 LOADED = ("cache-h2c-served", "cache-h1-served")
+#: Counted on request: the home asked as in ``home-served`` of a BFF whose shed stage refuses
+#: every request but a connection's first (its cap held at 0, as an overload shrinks it): what
+#: one refusal on a kept-alive connection costs, against one home served.
+SHED = ("shed-served",)
 #: h2load's requests in flight on its one connection in the LOADED scenarios.
 IN_FLIGHT = 10
 UPSTREAM_CPU = 1
@@ -125,6 +131,10 @@ def _count_served(argv: list[str], env: dict[str, str], n: int, token: str, scen
                 sock.sendall(request)
                 status, headers = _read_answer(reader)
                 warm = i >= WARM
+                if scenario in SHED and i > 0:  # the first is served (admitted at accept)
+                    if status != 503:
+                        raise RuntimeError(f"answer {i}: {status}, not refused: {headers}")
+                    continue
                 if status != 200 or (hit and warm and headers.get("x-cache") != "hit"):
                     raise RuntimeError(f"answer {i}: {status} {headers}")
                 if coding and warm and headers.get("content-encoding") != coding:
@@ -206,6 +216,8 @@ async def serve(scenario: str, requests: int, upstream: str, token: str) -> None
     cache = scenario.startswith("cache")
     # BENCH_CONFIG: JSON merged over the BFF's config, to count a variant (tracing, logs).
     variant = json.loads(os.environ.get("BENCH_CONFIG", "{}"))
+    if scenario in SHED:
+        _refusing_all()
     bff = make(upstream, "http1", cache=cache, config=deep_merge(STEADY, variant))
     try:
         if scenario.endswith("-served"):
@@ -218,6 +230,22 @@ async def serve(scenario: str, requests: int, upstream: str, token: str) -> None
         await flush_spans(bff)
     finally:
         await bff.shutdown()
+
+
+def _refusing_all() -> None:
+    """Every shed stage built from now on has its cap at 0 below its ceiling: it refuses every
+    request ("overload") but a connection's first, which it lets past (admitted at accept)."""
+    from tailor.stages.shed import ShedStage
+
+    build = ShedStage.build.__func__  # type: ignore[attr-defined]
+
+    def refusing(cls: type[ShedStage], ctx: Any) -> ShedStage | None:
+        stage: ShedStage | None = build(cls, ctx)
+        if stage is not None:
+            stage.gate.max_in_flight = 0
+        return stage
+
+    ShedStage.build = classmethod(refusing)  # type: ignore[method-assign,assignment]
 
 
 async def flush_spans(bff: Any) -> None:
@@ -251,7 +279,9 @@ async def _serve_socket(bff: Any, *, http2: bool = False, clients: int = 1) -> N
             if clients == 0 and not closed.done():
                 closed.set_result(None)
 
-    server = OneClient(bff.respond, ServerSettings(keepalive_timeout_s=600, http2=http2))
+    # shedding as a worker's server asks it: a request's cost includes the question.
+    settings = ServerSettings(keepalive_timeout_s=600, http2=http2, shedding=bff.shedding)
+    server = OneClient(bff.respond, settings)
     await server.start(host="127.0.0.1", port=0)
     print(f"port {server.port}", flush=True)
     await closed
@@ -295,7 +325,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenarios", type=lambda s: s.split(","), default=list(SCENARIOS))
     parser.add_argument("--no-write", action="store_true", help="leave results/ untouched")
     parser.add_argument("--profile", metavar="DIR", help="keep each run's callgrind profile in DIR")
-    parser.add_argument("--child", choices=SCENARIOS + LOADED, help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=SCENARIOS + LOADED + SHED, help=argparse.SUPPRESS)
     parser.add_argument("--upstream", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:

@@ -282,6 +282,20 @@ class BFF:
                     return False
         return True
 
+    @property
+    def shedding(self) -> Callable[[], bool] | None:
+        """What the server asks as each request begins on a connection already served: a
+        check that says True while a stage knows the request would be refused whatever it asks
+        (the shed stage, its cap full and its queue closed, counting it as shed), and the server
+        then answers it 503 as its head ends, before a request object or any stage costs
+        anything (:mod:`tailor.serve.http1`). None without such a stage, or before
+        :meth:`startup`: nothing to ask. One stage's check is handed over as it is: asked per
+        request, a call less is worth it."""
+        checks = self._ctx.shedding if self._ctx is not None else []
+        if len(checks) <= 1:
+            return checks[0] if checks else None
+        return lambda: any(check() for check in checks)
+
     def handle(self, request: Request) -> Awaitable[Response]:
         """Run one request through the pipeline: ``await bff.handle(request)``."""
         return awaitable(self.respond(request))

@@ -129,7 +129,10 @@ class BuildContext:
     that knows a new connection's first request would be refused (the shed stage, overloaded)
     appends a check to ``admission``, which the server asks as it accepts each connection, with
     how many connections it accepted whose first request has not reached the pipeline yet
-    (:meth:`tailor.app.BFF.admitting`).
+    (:meth:`tailor.app.BFF.admitting`); one that knows a request would be refused whatever it
+    asks appends a check to ``shedding``, which the server asks as each request's head is
+    parsed on a connection already served, and answers it at once when one says so
+    (:meth:`tailor.app.BFF.shedding`).
     """
 
     config: Config
@@ -145,6 +148,7 @@ class BuildContext:
     route_headers: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
     background: list[Background] = field(default_factory=list)
     admission: list[Callable[[int], bool]] = field(default_factory=list)
+    shedding: list[Callable[[], bool]] = field(default_factory=list)
     _redis: Redis | None = None
 
     def redis(self) -> Redis:

@@ -180,6 +180,7 @@ class ServerSettings:
         "max_connections",
         "retry_after_s",
         "scheme",
+        "shedding",
         "tls",
     )
 
@@ -196,6 +197,7 @@ class ServerSettings:
         http2: bool = False,
         admitting: Callable[[int], bool] | None = None,
         drain_idle_s: float = 0.0,
+        shedding: Callable[[], bool] | None = None,
     ) -> None:
         #: Serve over TLS with this context; each request of a connection whose client showed a
         #: certificate (verified in the handshake) carries it, as DER, for the mTLS
@@ -218,18 +220,25 @@ class ServerSettings:
         #: reached the pipeline yet (``Http1Server.pending``): False turns it away as over the
         #: cap (a BFF's :meth:`~tailor.app.BFF.admitting`).
         self.admitting = admitting
+        #: Asked as each request begins on a connection already served, idle (no answer
+        #: pending before it): True answers it 503 with ``Retry-After`` as its head ends, its
+        #: fields never made into strings, with no request object and no pipeline (a BFF's
+        #: :meth:`~tailor.app.BFF.shedding`).
+        self.shedding = shedding
         #: On close, how long an idle connection stays open (0: closed at once); see
         #: :meth:`_Connection.shut`.
         self.drain_idle_s = drain_idle_s
 
 
 class _Refused(Exception):
-    """Raised inside a parser callback to stop parsing with this status."""
+    """Raised inside a parser callback to stop parsing with this status (or with ``answer``,
+    an answer's bytes made beforehand)."""
 
-    def __init__(self, status: int, detail: str) -> None:
+    def __init__(self, status: int, detail: str, answer: bytes | None = None) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
+        self.answer = answer
 
 
 def _problem(request: Request, status: int, detail: str) -> Response:
@@ -337,6 +346,8 @@ class _Body:
 # once per request.
 _Exchange = tuple[Request, "_Body | None", bool, bool]
 
+#: The fields that say a request has a body (lower-case, as a refused head's are looked at).
+_BODY_FIELDS = frozenset({b"content-length", b"transfer-encoding"})
 _METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")}
 #: A Host field: an RFC 3986 authority without userinfo (an IP literal or a registered name, and
 #: an optional port). Anything else would reach routing, caching and logs as a host.
@@ -351,6 +362,7 @@ class _Connection(asyncio.Protocol):
         self._loop = server.loop
         self._handle = server.handle
         self._settings = server.settings
+        self._shedding = server.settings.shedding
         self._parser = httptools.HttpRequestParser(self)
         self._transport: asyncio.Transport | None = None
         self._client = ""
@@ -361,6 +373,10 @@ class _Connection(asyncio.Protocol):
         self._head_bytes = 0
         self._in_head = False
         self._message_ended = False  # a request ended in the read being parsed
+        # The request being parsed is refused as its head ends (settings.shedding), and
+        # whether it has a body.
+        self._shed_head = False
+        self._shed_body = False
         self._read_size = 0  # bytes in the read being parsed
         self._host: str | None = None  # the last Host found valid on this connection
         self._body: _Body | None = None
@@ -467,11 +483,24 @@ class _Connection(asyncio.Protocol):
         self._head_bytes = 0
         self._in_head = True
         self.deadline = self._loop.time() + self._settings.header_read_timeout_s
+        shedding = self._shedding
+        # Asked as the request begins, so that a refused head is never made into strings.
+        self._shed_head = (
+            shedding is not None
+            and not self._busy
+            and not self.fresh  # a first request was admitted at accept: it is served
+            and not self._queue
+            and shedding()
+        )
+        self._shed_body = False
 
     def on_url(self, url: bytes) -> None:
         self._url += url
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        if self._shed_head:  # to be refused: all that matters is whether a body follows
+            self._shed_body = self._shed_body or name.lower() in _BODY_FIELDS
+            return
         key = name.decode("latin-1").lower()
         # llhttp drops the whitespace before a value, not after it (RFC 9110 s5.5: neither
         # is part of the value).
@@ -496,6 +525,9 @@ class _Connection(asyncio.Protocol):
     def on_headers_complete(self) -> None:
         self._in_head = False
         self.deadline = _NEVER  # in the pipeline's hands now: its own deadlines apply
+        if self._shed_head:
+            self._shed()
+            return
         parser = self._parser
         url = self._url
         headers = self._headers
@@ -569,6 +601,32 @@ class _Connection(asyncio.Protocol):
                 queue.pop()
                 raise _Refused(503, "too many pipelined requests")
             self._update_reading()
+
+    def _shed(self) -> None:
+        """The pipeline would refuse this request whatever it asks (``settings.shedding``, asked
+        as it began: its fields were not made into strings), and nothing is being answered
+        before it: its 503, made once a second, goes as its head ends, in one send. The
+        connection stays open for the next request unless this one has a body (skipping it
+        would mean reading it, while the core is overloaded: closed instead) or the client did
+        not ask to keep it, or asked for an upgrade."""
+        keep_alive = (
+            self._parser.should_keep_alive()
+            and not self.closing
+            and not self._shed_body
+            and not self._parser.should_upgrade()  # what follows its head may not be HTTP
+            # An HTTP/1.0 keep-alive is closed after any answer (see on_headers_complete).
+            and self._parser.get_http_version() == "1.1"
+        )
+        head_only = self._parser.get_method() == b"HEAD"
+        answer = self._server.refusal(self._server.overloaded, keep_alive, head_only)
+        self._server.shed += 1
+        if not keep_alive:
+            # Raised out of the parser: nothing after this head is parsed (its body, the next
+            # requests); _refuse writes the answer and closes.
+            raise _Refused(503, "over capacity", answer)
+        assert self._transport is not None
+        self._transport.write(answer)
+        self.deadline = self._loop.time() + self._settings.keepalive_timeout_s
 
     def _check_host(self, host: str | None, version: str) -> None:
         """RFC 9112 s3.2: an HTTP/1.1 request has exactly one Host, and it is an authority
@@ -783,8 +841,11 @@ class _Connection(asyncio.Protocol):
         refused = self._refusal
         assert refused is not None
         if self._transport is not None:
-            response = problem_response(refused.status, refused.detail)
-            self._transport.writelines((self._head(response, False), response.body))
+            if refused.answer is not None:
+                self._transport.write(refused.answer)
+            else:
+                response = problem_response(refused.status, refused.detail)
+                self._transport.writelines((self._head(response, False), response.body))
         self._close()
 
     def _stop_reading(self) -> None:
@@ -888,6 +949,8 @@ class Http1Server:
         self.accept_wakeups = 0
         self.accepted = 0
         self.turned_away = 0
+        #: Requests answered 503 as their head was parsed (``settings.shedding``).
+        self.shed = 0
         #: HTTP/1.1 connections made whose first request has not started (see ``pending``).
         self.unserved = 0
         self._listener: socket.socket | None = None
@@ -898,13 +961,14 @@ class Http1Server:
             "the server is at its connection limit; retry later",
             headers=(("retry-after", str(settings.retry_after_s)),),
         )
-        self._overloaded = problem_response(
+        #: The answer to a request or a connection refused because the BFF is overloaded.
+        self.overloaded = problem_response(
             503,
             "the service is over capacity; retry later",
             headers=(("retry-after", str(settings.retry_after_s)),),
         )
         # Those two answers' bytes, made again only when the date line changes (once a second).
-        self._refusals: dict[int, bytes] = {}
+        self._refusals: dict[tuple[int, bool, bool], bytes] = {}
         self._refusals_date = ""
         # What a turned-away connection had sent is read into this and dropped.
         self._discard = bytearray(settings.head_limit)
@@ -981,7 +1045,7 @@ class Http1Server:
             if len(self.connections) + self._opening >= self.settings.max_connections:
                 self._turn_away(fd, self._busy)
             elif admitting is not None and not admitting(self.pending):
-                self._turn_away(fd, self._overloaded)
+                self._turn_away(fd, self.overloaded)
             else:
                 self._opening += 1
                 conn = socket.socket(family, kind, proto, fd)
@@ -1010,7 +1074,7 @@ class Http1Server:
             if self.settings.tls is None:  # over TLS an answer needs a handshake: closed only
                 # Held back (MSG_MORE) for the FIN, which the shutdown below adds to it: one
                 # segment instead of two, and one wake-up of the client.
-                conn.send(self._refusal(answer), _HELD)
+                conn.send(self.refusal(answer), _HELD)
             # What the client already sent is read first: closing with unread bytes would
             # reset the connection, and a reset may reach the client before the 503 does.
             conn.recv_into(self._discard, 0, socket.MSG_DONTWAIT)
@@ -1025,16 +1089,19 @@ class Http1Server:
             pass  # the client went away
         conn.close()
 
-    def _refusal(self, answer: Response) -> bytes:
-        """``answer``'s bytes, made once per date line (the date is its only moving part)."""
+    def refusal(self, answer: Response, keep_alive: bool = False, head_only: bool = False) -> bytes:
+        """``answer``'s bytes (closing the connection unless ``keep_alive``; its head alone, to
+        a HEAD, when ``head_only``), made once per date line (the date is its only moving
+        part)."""
         line = _date.line()
         if line is not self._refusals_date:
             self._refusals_date = line
             self._refusals = {}
-        key = id(answer)
+        key = (id(answer), keep_alive, head_only)
         data = self._refusals.get(key)
         if data is None:
-            data = self._refusals[key] = _Connection._head(answer, False) + answer.body
+            data = _Connection._head(answer, keep_alive)
+            self._refusals[key] = data = data if head_only else data + answer.body
         return data
 
     async def _adopt(self, conn: socket.socket) -> None:
@@ -1109,11 +1176,16 @@ class Http1Server:
 
 
 def settings_from(
-    config: Any, admitting: Callable[[int], bool] | None = None, *, tls_port: bool = False
+    config: Any,
+    admitting: Callable[[int], bool] | None = None,
+    *,
+    tls_port: bool = False,
+    shedding: Callable[[], bool] | None = None,
 ) -> ServerSettings:
-    """The server's settings from a BFF's :class:`tailor.config.Config` (and ``admitting``,
-    its :meth:`~tailor.app.BFF.admitting`): for ``listen.port``, or for ``listen.tls_port``
-    when ``tls_port`` (``listen.port`` is then clear text)."""
+    """The server's settings from a BFF's :class:`tailor.config.Config` (and ``admitting``
+    and ``shedding``, its :meth:`~tailor.app.BFF.admitting` and
+    :meth:`~tailor.app.BFF.shedding`): for ``listen.port``, or for ``listen.tls_port`` when
+    ``tls_port`` (``listen.port`` is then clear text)."""
     tls = config.listen.tls if tls_port or config.listen.tls_port is None else None
     return ServerSettings(
         head_limit=max(4 * config.limits.max_header_bytes, 64 * 1024),
@@ -1126,6 +1198,7 @@ def settings_from(
         http2=config.server.http2,
         admitting=admitting,
         drain_idle_s=config.server.drain_idle_s,
+        shedding=shedding,
     )
 
 

@@ -162,11 +162,12 @@ async def _serve(
     config = bff.config
     bff.startup(loop=loop)
     tune_collector(config.server)  # this process is a server worker: tune its GC
-    server = Http1Server(bff.respond, settings_from(config, bff.admitting))
+    server = Http1Server(bff.respond, settings_from(config, bff.admitting, shedding=bff.shedding))
     await server.start(sock=sock)
     servers = [server]
     if tls_sock:
-        tls_server = Http1Server(bff.respond, settings_from(config, bff.admitting, tls_port=True))
+        tls_settings = settings_from(config, bff.admitting, tls_port=True, shedding=bff.shedding)
+        tls_server = Http1Server(bff.respond, tls_settings)
         await tls_server.start(sock=tls_sock[0])
         servers.append(tls_server)
     interval = config.server.gc_interval_s

@@ -33,6 +33,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from prometheus_client import Counter
+
 from tailor.chain import Chain, Outcome, awaitable, ensure
 from tailor.http import Request, Response
 from tailor.problem import problem_response
@@ -86,6 +88,13 @@ class AdmissionQueue:
             self.in_flight += 1
             return True
         return False
+
+    def refusing(self) -> str | None:
+        """Why a newcomer would be refused now, without taking anything, or None: what
+        :meth:`try_enter` then :meth:`refusal` decide for it."""
+        if self.in_flight < self.max_in_flight and not self._waiters:
+            return None
+        return self.refusal()
 
     def refusal(self, ahead: int = 0) -> str | None:
         """Why a newcomer finding no free slot is refused without queueing, or None; ``ahead``:
@@ -173,9 +182,10 @@ class ShedStage:
             if settings.target_lag_s > 0
             else None
         )
-        # The counter of connections turned away, looked up once: it is bumped per connection
-        # while most of them are refused.
-        self._refused_connections = metrics.shed.labels("connection") if metrics else None
+        # The counters of refusals by reason, each looked up once: under overload one is bumped
+        # per request or connection, and a lookup (labels) costs more than the bump.
+        self._refused: dict[str, Counter] = {}
+        self._refused_connections = self._counter("connection")
         if metrics is not None:
             gate, limit = self.gate, self.limit
             metrics.shed_limit.set_function(lambda: gate.max_in_flight)
@@ -197,6 +207,31 @@ class ShedStage:
             self._refused_connections.inc()
         return False
 
+    def _counter(self, reason: str) -> Counter | None:
+        """The shed counter for ``reason``, or None without metrics."""
+        counter = self._refused.get(reason)
+        if counter is None and self._metrics is not None:
+            counter = self._refused[reason] = self._metrics.shed.labels(reason)
+        return counter
+
+    def refuses_request(self) -> bool:
+        """True (and counted, with the reason the stage would give) while a request that is
+        not its connection's first would be refused here whatever it asks: the server then
+        answers it as soon as its head is parsed (:meth:`tailor.app.BFF.shedding`), before a
+        request object, the stages above this one and a problem body are made for it. Under
+        overload most requests on kept-alive connections are refused, and through the pipeline
+        each refusal cost about a sixteenth of a served home (docs/resilience.md)."""
+        gate = self.gate
+        if gate.in_flight < gate.max_in_flight:  # room: the usual answer, asked per request
+            return False
+        refused = gate.refusing()
+        if refused is None:
+            return False
+        counter = self._counter(refused)
+        if counter is not None:
+            counter.inc()
+        return True
+
     async def adapt(self) -> None:
         """The background job that keeps the cap in step with the loop's lag."""
         assert self.limit is not None
@@ -212,6 +247,7 @@ class ShedStage:
         if stage.limit is not None:
             ctx.background.append(stage.adapt)
             ctx.admission.append(stage.admit_connection)  # the cap shrinks only with it
+        ctx.shedding.append(stage.refuses_request)
         return stage
 
     def wrap(self, next_handler: Chain) -> Chain:
@@ -267,8 +303,9 @@ class ShedStage:
         return admit
 
     def _shed(self, request: Request, reason: str) -> Response:
-        if self._metrics is not None:
-            self._metrics.shed.labels(reason).inc()
+        counter = self._counter(reason)
+        if counter is not None:
+            counter.inc()
         request.error_cause = "shed"
         return problem_response(
             503,

@@ -320,3 +320,58 @@ async def test_a_queued_first_request_is_served_when_the_cap_shrinks_meanwhile()
     assert not isinstance(outcome, Response)  # queued
     stage.gate.max_in_flight, stage.gate.in_flight = 2, 3  # shrunk by the lag limit, one left
     assert (await awaitable(outcome)).status == 200
+
+
+def _shed_as(metrics: ResilienceMetrics, reason: str) -> float | None:
+    return metrics.registry.get_sample_value("tailor_shed_requests_total", {"reason": reason})
+
+
+def test_a_request_is_refused_before_the_pipeline_and_counted_while_a_shrunk_cap_is_full() -> None:
+    stage, metrics = _stage(max_in_flight=4)
+    stage.gate.max_in_flight = stage.gate.in_flight = 2
+    assert stage.refuses_request()
+    assert _shed_as(metrics, "overload") == 1
+    assert stage.gate.in_flight == 2  # asking takes no slot
+
+
+def test_a_request_is_left_to_the_pipeline_while_the_cap_has_room() -> None:
+    stage, metrics = _stage(max_in_flight=4)
+    stage.gate.max_in_flight, stage.gate.in_flight = 2, 1
+    assert not stage.refuses_request()
+    assert _shed_as(metrics, "overload") is None
+
+
+def test_a_request_is_left_to_the_pipeline_at_a_full_ceiling_while_it_may_queue() -> None:
+    stage, _ = _stage(max_in_flight=2)
+    stage.gate.in_flight = 2  # full, no service time measured yet: a newcomer would queue
+    assert not stage.refuses_request()
+
+
+def test_a_request_refused_before_the_pipeline_is_one_the_stage_would_refuse() -> None:
+    stage, _ = _stage(max_in_flight=2)
+    stage.gate.in_flight, stage.gate.max_queue_wait_s = 2, 0  # full; no queueing at all
+    assert stage.refuses_request()
+    assert _answered_by(stage, first_on_connection=False) == 503
+
+
+def test_a_bff_hands_the_server_its_shed_stages_check(make_bff) -> None:
+    bff = make_bff({"resilience": {"shed": {"enabled": True}}})
+    assert bff.shedding is None  # before startup: nothing to ask
+    bff.startup(admin=False)
+    check = bff.shedding
+    assert check is not None and check.__self__.name == "shed"  # type: ignore[attr-defined]
+    assert not check()  # nothing in flight
+
+
+def test_a_bff_sheds_a_request_while_any_of_its_stages_says_so(make_bff) -> None:
+    bff = make_bff({"resilience": {"shed": {"enabled": True}}})
+    bff.startup(admin=False)
+    bff._ctx.shedding.append(lambda: True)  # a second stage's check, saying yes
+    check = bff.shedding
+    assert check is not None and check()
+
+
+def test_a_bff_without_shedding_gives_the_server_nothing_to_ask(make_bff) -> None:
+    bff = make_bff({"resilience": {"shed": {"enabled": False}}})
+    bff.startup(admin=False)
+    assert bff.shedding is None

@@ -14,6 +14,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import socket
 import time
 import types
@@ -1376,6 +1377,167 @@ async def test_a_connection_is_served_again_once_one_below_the_cap_closed(start:
     second = await Client.connect(server.port)
     second.send(get("/"))
     assert (await second.answer()).status == 200
+
+
+# -- shedding a request as its head is parsed ------------------------------------------------
+
+
+class Shedding:
+    """``settings.shedding``: says yes while ``on`` (or for the next ``times`` asks), and
+    counts how often it was asked."""
+
+    def __init__(self, on: bool = False) -> None:
+        self.on = on
+        self.times = 0
+        self.asked = 0
+
+    def __call__(self) -> bool:
+        self.asked += 1
+        if self.times:
+            self.times -= 1
+            return True
+        return self.on
+
+
+async def _served_then_shedding(start: Start, **settings: Any) -> tuple[Seen, Shedding, Client]:
+    """A connection whose first request was served, and a server shedding from then on."""
+    seen, shedding = Seen(), Shedding()
+    server = await start(seen, shedding=shedding, **settings)
+    client = await Client.connect(server.port)
+    client.send(get("/first"))
+    assert (await client.answer()).status == 200
+    shedding.on = True
+    return seen, shedding, client
+
+
+async def test_a_request_while_shedding_is_answered_503_with_retry_after_unseen(
+    start: Start,
+) -> None:
+    seen, _, client = await _served_then_shedding(start, retry_after_s=4)
+    client.send(get("/shed"))
+    answer = await client.answer()
+    assert_problem(answer, 503)
+    assert answer.headers["retry-after"] == "4"
+    assert "connection" not in answer.headers  # kept alive
+    assert [r.path for r in seen.requests] == ["/first"]
+
+
+async def test_a_request_refused_while_shedding_gets_the_bytes_made_for_it(start: Start) -> None:
+    shedding = Shedding()
+    server = await start(ok, shedding=shedding)
+    client = await Client.connect(server.port)
+    client.send(GET)
+    await client.answer()
+    shedding.on = True
+    client.send(GET)
+    await client.answer()  # the whole answer has arrived
+    client.send(GET)
+    expected = server.refusal(server.overloaded, keep_alive=True)
+    async with asyncio.timeout(TIMEOUT_S):
+        while len(client.buffer) < len(expected):
+            await client._changes()
+    # The date line may have ticked between the two: the rest is the same bytes.
+    undated = re.compile(rb"\r\ndate: [^\r]*")
+    assert undated.sub(b"", bytes(client.buffer)) == undated.sub(b"", expected)
+    assert server.shed == 2
+
+
+async def test_a_connection_stays_open_after_a_request_refused_while_shedding(
+    start: Start,
+) -> None:
+    seen, shedding, client = await _served_then_shedding(start)
+    client.send(get("/shed"))
+    assert (await client.answer()).status == 503
+    shedding.on = False
+    client.send(get("/next"))
+    answer = await client.answer()
+    assert (answer.status, answer.body) == (200, b"ok")
+    assert [r.path for r in seen.requests] == ["/first", "/next"]
+
+
+async def test_a_request_pipelined_after_one_refused_while_shedding_is_answered_after_it(
+    start: Start,
+) -> None:
+    seen, shedding, client = await _served_then_shedding(start)
+    shedding.on, shedding.times = False, 1  # the next request only
+    client.send(get("/shed") + get("/next"))
+    assert (await client.answer()).status == 503
+    assert (await client.answer()).status == 200
+    assert [r.path for r in seen.requests] == ["/first", "/next"]
+
+
+async def test_a_request_with_a_body_refused_while_shedding_closes_its_connection_unread(
+    start: Start,
+) -> None:
+    seen, _, client = await _served_then_shedding(start)
+    post = b"POST /shed HTTP/1.1\r\nhost: test\r\ncontent-length: 5\r\n\r\n"
+    client.send(post + b"hello" + get("/after"))
+    answer = await client.answer()
+    assert_problem(answer, 503)
+    assert answer.headers["connection"] == "close"
+    assert await client.closed_by_server() == b""  # nothing for /after
+    assert [r.path for r in seen.requests] == ["/first"]
+
+
+async def test_a_head_refused_while_shedding_gets_the_head_alone_and_stays_open(
+    start: Start,
+) -> None:
+    seen, shedding, client = await _served_then_shedding(start)
+    client.send(b"HEAD /shed HTTP/1.1\r\nhost: test\r\n\r\n")
+    answer = await client.answer(head_only=True)
+    assert (answer.status, answer.body) == (503, b"")
+    assert int(answer.headers["content-length"]) > 0  # what a GET's answer would carry
+    shedding.on = False
+    client.send(get("/next"))
+    assert (await client.answer()).body == b"ok"  # no stray body before it
+    assert [r.path for r in seen.requests] == ["/first", "/next"]
+
+
+async def test_an_http10_request_refused_while_shedding_closes_its_connection(
+    start: Start,
+) -> None:
+    _, _, client = await _served_then_shedding(start)
+    client.send(b"GET /shed HTTP/1.0\r\n\r\n")
+    answer = await client.answer()
+    assert (answer.status, answer.headers["connection"]) == (503, "close")
+    assert await client.closed_by_server() == b""
+
+
+async def test_an_upgrade_refused_while_shedding_closes_its_connection(start: Start) -> None:
+    seen, _, client = await _served_then_shedding(start)
+    client.send(get("/ws", "connection: upgrade", "upgrade: websocket") + b"\x81\x00")
+    answer = await client.answer()
+    assert (answer.status, answer.headers["connection"]) == (503, "close")
+    assert await client.closed_by_server() == b""
+    assert [r.path for r in seen.requests] == ["/first"]
+
+
+async def test_a_connections_first_request_is_not_asked_about_shedding(start: Start) -> None:
+    shedding = Shedding(on=True)
+    server = await start(ok, shedding=shedding)
+    client = await Client.connect(server.port)
+    client.send(GET)
+    assert (await client.answer()).status == 200  # admitted at accept: served
+    assert shedding.asked == 0
+
+
+async def test_a_request_behind_an_unanswered_one_is_left_to_the_pipeline(start: Start) -> None:
+    held, shedding = Held(), Shedding()
+    server = await start(held, shedding=shedding)
+    client = await Client.connect(server.port)
+    client.send(GET)
+    await client.answer()
+    client.send(get("/slow"))
+    await wait_for(held.started)
+    asked = shedding.asked
+    shedding.on = True
+    client.send(get("/next"))
+    # /next parsed and queued behind /slow:
+    await until(lambda: any(len(c._queue) == 2 for c in server.connections))  # type: ignore[attr-defined]
+    held.release.set()
+    assert [(await client.answer()).status for _ in range(2)] == [200, 200]
+    assert shedding.asked == asked  # /next waited behind /slow: the pipeline decides for it
+    assert server.shed == 0
 
 
 # -- close(grace_s) -------------------------------------------------------------------------
