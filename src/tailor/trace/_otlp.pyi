@@ -1,0 +1,6 @@
+from collections.abc import Sequence
+
+from tailor.trace.span import AnySpan, PartSpan, ServerSpan, Span
+
+def bind(span: type[Span], part: type[PartSpan], server: type[ServerSpan], /) -> None: ...
+def encode(spans: Sequence[AnySpan], service: str, version: str, /) -> bytes: ...
