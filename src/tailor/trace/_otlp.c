@@ -12,6 +12,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <structmember.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -431,6 +432,405 @@ put_error(Buf *b, PyObject *message)
     }
     text_done(&t);
     return rc;
+}
+
+/* ---- the span records: what a request writes into, one store per value ---------------- */
+
+/* A Part's and a request's server span are written on the hot path: by the engine, the
+ * upstream client, the resilient transport and the trace stage, some thirty stores a home.
+ * A msgspec struct's store goes through its own setattr (~290 instructions); these records
+ * keep the interpreter's own (PyObject_GenericSetAttr) over plain object slots, which it
+ * specializes to a store at an offset (~80), and are made by one call without a frame.
+ * They hold str, int and bool values only, so they are not tracked by the collector. */
+typedef struct {
+    const char *name;
+    const char *const *fields;
+    int n;
+    int required;
+    PyObject **defaults; /* per field, NULL for the required ones */
+} RecordSpec;
+
+#define PART_N 14
+#define SERVER_N 12
+static const char *const PART_RECORD[PART_N] = {
+    "trace_id", "span_id", "parent_id", "name", "upstream", "start_ns", "end_ns",
+    "deadline_ms", "attempts", "breaker", "status", "hedged", "cache", "error"};
+static const char *const SERVER_RECORD[SERVER_N] = {
+    "trace_id", "span_id", "parent_id", "start_ns", "end_ns", "method", "route", "status",
+    "cache", "degraded", "error", "tracestate"};
+static PyObject *part_defaults[PART_N], *server_defaults[SERVER_N];
+static PyObject *part_names[PART_N], *server_names[SERVER_N];
+static const RecordSpec PART_SPEC = {"PartSpanRecord", PART_RECORD, PART_N, 6, part_defaults};
+static const RecordSpec SERVER_SPEC = {"ServerSpanRecord", SERVER_RECORD, SERVER_N, 4,
+                                       server_defaults};
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *f[PART_N];
+} PartRecord;
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *f[SERVER_N];
+} ServerRecord;
+
+#define FIELDS(self) ((PyObject **)((char *)(self) + offsetof(PartRecord, f)))
+
+static PyObject *
+record_new(PyTypeObject *type, PyObject *args, PyObject *kwds, const RecordSpec *spec,
+           PyObject **names)
+{
+    Py_ssize_t n = PyTuple_GET_SIZE(args);
+    if (n > spec->n) {
+        PyErr_Format(PyExc_TypeError, "%s takes at most %d arguments", type->tp_name, spec->n);
+        return NULL;
+    }
+    PyObject *self = type->tp_alloc(type, 0);
+    if (self == NULL)
+        return NULL;
+    PyObject **f = FIELDS(self);
+    for (Py_ssize_t i = 0; i < n; i++)
+        f[i] = Py_NewRef(PyTuple_GET_ITEM(args, i));
+    if (kwds != NULL) {
+        PyObject *key, *value;
+        Py_ssize_t pos = 0;
+        while (PyDict_Next(kwds, &pos, &key, &value)) {
+            int at = -1;
+            for (int i = 0; i < spec->n && at < 0; i++) {
+                if (key == names[i] || PyUnicode_Compare(key, names[i]) == 0)
+                    at = i;
+            }
+            if (at < 0 || f[at] != NULL) {
+                PyErr_Format(PyExc_TypeError, "%s got %s argument %R", type->tp_name,
+                             at < 0 ? "an unexpected" : "a repeated", key);
+                Py_DECREF(self);
+                return NULL;
+            }
+            f[at] = Py_NewRef(value);
+        }
+    }
+    for (int i = 0; i < spec->n; i++) {
+        if (f[i] != NULL)
+            continue;
+        if (i < spec->required) {
+            PyErr_Format(PyExc_TypeError, "%s missing argument '%s'", type->tp_name,
+                         spec->fields[i]);
+            Py_DECREF(self);
+            return NULL;
+        }
+        f[i] = Py_NewRef(spec->defaults[i]);
+    }
+    return self;
+}
+
+static PyObject *
+part_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    return record_new(type, args, kwds, &PART_SPEC, part_names);
+}
+
+static PyObject *
+server_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    return record_new(type, args, kwds, &SERVER_SPEC, server_names);
+}
+
+/* A call of the class with positional arguments only (the hot path: RequestTrace.child,
+ * Tracer.start) makes the record without an argument tuple. */
+static PyObject *
+record_vectorcall(PyObject *type, PyObject *const *args, size_t nargsf, PyObject *kwnames,
+                  const RecordSpec *spec, PyObject **names,
+                  PyObject *(*slow)(PyTypeObject *, PyObject *, PyObject *))
+{
+    Py_ssize_t n = PyVectorcall_NARGS(nargsf);
+    if (kwnames != NULL || n < spec->required || n > spec->n) {
+        PyObject *tuple = PyTuple_New(n);
+        if (tuple == NULL)
+            return NULL;
+        for (Py_ssize_t i = 0; i < n; i++)
+            PyTuple_SET_ITEM(tuple, i, Py_NewRef(args[i]));
+        PyObject *kwds = NULL;
+        if (kwnames != NULL) {
+            kwds = PyDict_New();
+            for (Py_ssize_t i = 0; kwds != NULL && i < PyTuple_GET_SIZE(kwnames); i++) {
+                if (PyDict_SetItem(kwds, PyTuple_GET_ITEM(kwnames, i), args[n + i]) < 0)
+                    Py_CLEAR(kwds);
+            }
+            if (kwds == NULL) {
+                Py_DECREF(tuple);
+                return NULL;
+            }
+        }
+        PyObject *self = slow((PyTypeObject *)type, tuple, kwds);
+        Py_DECREF(tuple);
+        Py_XDECREF(kwds);
+        return self;
+    }
+    PyTypeObject *t = (PyTypeObject *)type;
+    PyObject *self = t->tp_alloc(t, 0);
+    if (self == NULL)
+        return NULL;
+    PyObject **f = FIELDS(self);
+    for (Py_ssize_t i = 0; i < n; i++)
+        f[i] = Py_NewRef(args[i]);
+    for (Py_ssize_t i = n; i < spec->n; i++)
+        f[i] = Py_NewRef(spec->defaults[i]);
+    return self;
+}
+
+static PyObject *
+part_vectorcall(PyObject *type, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    return record_vectorcall(type, args, nargsf, kwnames, &PART_SPEC, part_names, part_new);
+}
+
+static PyObject *
+server_vectorcall(PyObject *type, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    return record_vectorcall(type, args, nargsf, kwnames, &SERVER_SPEC, server_names,
+                             server_new);
+}
+
+/* What the OTLP span carries as attributes, as a dict: for reading (tests, the benchmark's
+ * opentelemetry-proto comparison), never on the hot path. The encoder writes the same. */
+static int
+set_if(PyObject *d, const char *key, PyObject *value, int keep)
+{
+    return keep ? PyDict_SetItemString(d, key, value) : 0;
+}
+
+static PyObject *
+part_attributes(PyObject *self, void *closure)
+{
+    PyObject **f = FIELDS(self);
+    PyObject *d = PyDict_New();
+    if (d == NULL)
+        return NULL;
+    int deadline = PyLong_Check(f[7]) && PyLong_AsLong(f[7]) >= 0;
+    if (set_if(d, "bff.part", f[3], 1) < 0 || set_if(d, "peer.service", f[4], 1) < 0 ||
+        set_if(d, "bff.deadline_ms", f[7], deadline) < 0 ||
+        set_if(d, "bff.attempts", f[8], PyObject_IsTrue(f[8]) == 1) < 0 ||
+        set_if(d, "bff.breaker", f[9], PyObject_IsTrue(f[9]) == 1) < 0 ||
+        set_if(d, "http.response.status_code", f[10], PyObject_IsTrue(f[10]) == 1) < 0 ||
+        set_if(d, "bff.hedged", f[11], PyObject_IsTrue(f[11]) == 1) < 0 ||
+        set_if(d, "bff.cache", f[12], PyObject_IsTrue(f[12]) == 1) < 0) {
+        Py_DECREF(d);
+        return NULL;
+    }
+    return d;
+}
+
+static PyObject *
+server_attributes(PyObject *self, void *closure)
+{
+    PyObject **f = FIELDS(self);
+    PyObject *d = PyDict_New();
+    if (d == NULL)
+        return NULL;
+    if (set_if(d, "http.request.method", f[5], 1) < 0 || set_if(d, "http.route", f[6], 1) < 0 ||
+        set_if(d, "http.response.status_code", f[7], 1) < 0 ||
+        set_if(d, "bff.cache", f[8], PyObject_IsTrue(f[8]) == 1) < 0 ||
+        set_if(d, "bff.degraded", f[9], PyObject_IsTrue(f[9]) == 1) < 0) {
+        Py_DECREF(d);
+        return NULL;
+    }
+    return d;
+}
+
+/* A server span's name: "METHOD route". */
+static PyObject *
+server_name(PyObject *self, void *closure)
+{
+    PyObject **f = FIELDS(self);
+    return PyUnicode_FromFormat("%S %S", f[5], f[6]);
+}
+
+static PyGetSetDef part_getset[] = {
+    {"attributes", part_attributes, NULL, "The OTLP span's attributes, as a dict.", NULL},
+    {NULL},
+};
+
+static PyGetSetDef server_getset[] = {
+    {"attributes", server_attributes, NULL, "The OTLP span's attributes, as a dict.", NULL},
+    {"name", server_name, NULL, "METHOD route", NULL},
+    {NULL},
+};
+
+static void
+record_dealloc(PyObject *self, int n)
+{
+    PyObject **f = FIELDS(self);
+    for (int i = 0; i < n; i++)
+        Py_CLEAR(f[i]);
+    Py_TYPE(self)->tp_free(self);
+}
+
+static void
+part_dealloc(PyObject *self)
+{
+    record_dealloc(self, PART_N);
+}
+
+static void
+server_dealloc(PyObject *self)
+{
+    record_dealloc(self, SERVER_N);
+}
+
+static PyObject *
+record_repr(PyObject *self, const RecordSpec *spec)
+{
+    PyObject **f = FIELDS(self);
+    PyObject *parts = PyList_New(0);
+    if (parts == NULL)
+        return NULL;
+    for (int i = 0; i < spec->n; i++) {
+        PyObject *one = f[i] == NULL ? NULL : PyUnicode_FromFormat("%s=%R", spec->fields[i], f[i]);
+        if (one == NULL || PyList_Append(parts, one) < 0) {
+            Py_XDECREF(one);
+            Py_DECREF(parts);
+            return NULL;
+        }
+        Py_DECREF(one);
+    }
+    PyObject *sep = PyUnicode_FromString(", ");
+    PyObject *joined = sep ? PyUnicode_Join(sep, parts) : NULL;
+    Py_XDECREF(sep);
+    Py_DECREF(parts);
+    if (joined == NULL)
+        return NULL;
+    PyObject *out = PyUnicode_FromFormat("%s(%U)", _PyType_Name(Py_TYPE(self)), joined);
+    Py_DECREF(joined);
+    return out;
+}
+
+static PyObject *
+part_repr(PyObject *self)
+{
+    return record_repr(self, &PART_SPEC);
+}
+
+static PyObject *
+server_repr(PyObject *self)
+{
+    return record_repr(self, &SERVER_SPEC);
+}
+
+#define MEMBER(T, i, name) {name, T_OBJECT_EX, offsetof(T, f) + (i) * sizeof(PyObject *), 0, NULL}
+
+static PyMemberDef part_members[] = {
+    MEMBER(PartRecord, 0, "trace_id"),   MEMBER(PartRecord, 1, "span_id"),
+    MEMBER(PartRecord, 2, "parent_id"),  MEMBER(PartRecord, 3, "name"),
+    MEMBER(PartRecord, 4, "upstream"),   MEMBER(PartRecord, 5, "start_ns"),
+    MEMBER(PartRecord, 6, "end_ns"),     MEMBER(PartRecord, 7, "deadline_ms"),
+    MEMBER(PartRecord, 8, "attempts"),   MEMBER(PartRecord, 9, "breaker"),
+    MEMBER(PartRecord, 10, "status"),    MEMBER(PartRecord, 11, "hedged"),
+    MEMBER(PartRecord, 12, "cache"),     MEMBER(PartRecord, 13, "error"),
+    {NULL},
+};
+
+static PyMemberDef server_members[] = {
+    MEMBER(ServerRecord, 0, "trace_id"),  MEMBER(ServerRecord, 1, "span_id"),
+    MEMBER(ServerRecord, 2, "parent_id"), MEMBER(ServerRecord, 3, "start_ns"),
+    MEMBER(ServerRecord, 4, "end_ns"),    MEMBER(ServerRecord, 5, "method"),
+    MEMBER(ServerRecord, 6, "route"),     MEMBER(ServerRecord, 7, "status"),
+    MEMBER(ServerRecord, 8, "cache"),     MEMBER(ServerRecord, 9, "degraded"),
+    MEMBER(ServerRecord, 10, "error"),    MEMBER(ServerRecord, 11, "tracestate"),
+    {NULL},
+};
+
+#define PART_DOC                                                                             \
+    "PartSpan(trace_id, span_id, parent_id, name, upstream, start_ns, end_ns=0, deadline_ms=-1, " \
+    "attempts=0, breaker='', status=0, hedged=False, cache='', error='')\n--\n\n"              \
+    "A Part's client span: the values the engine, the upstream client and the resilient\n"       \
+    "transport write (its budget, attempts, hedge, breaker state, status, cache outcome), each\n" \
+    "in a slot of its own. deadline_ms -1: no call was made. ``attributes`` is the dict the\n"   \
+    "OTLP span carries, for reading.\n\n"                                                       \
+    ">>> span = PartSpan('a' * 32, 'b' * 16, 'c' * 16, 'me', 'users', 1)\n"                    \
+    ">>> span.attempts, span.breaker = 1, 'closed'\n"                                           \
+    ">>> span.attributes\n"                                                                     \
+    "{'bff.part': 'me', 'peer.service': 'users', 'bff.attempts': 1, 'bff.breaker': 'closed'}\n"
+#define SERVER_DOC                                                                           \
+    "ServerSpan(trace_id, span_id, parent_id, start_ns, end_ns=0, method='', route='', "        \
+    "status=0, cache='', degraded='', error='', tracestate='')\n--\n\n"                        \
+    "A request's server span, in slots the trace stage writes as the response goes out;\n"     \
+    "named ``GET /v1/home``. cache: the x-cache answer; degraded: the parts that degraded,\n"  \
+    "comma-separated.\n\n"                                                                     \
+    ">>> span = ServerSpan('a' * 32, 'b' * 16, '', 1, method='GET', route='/v1/home', status=200)\n" \
+    ">>> span.name, span.attributes['http.route']\n"                                           \
+    "('GET /v1/home', '/v1/home')\n"
+
+static PyTypeObject PartRecordType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "tailor.trace.span.PartSpan",
+    .tp_basicsize = sizeof(PartRecord),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = PART_DOC,
+    .tp_vectorcall = part_vectorcall,
+    .tp_getset = part_getset,
+    .tp_new = part_new,
+    .tp_dealloc = part_dealloc,
+    .tp_repr = part_repr,
+    .tp_members = part_members,
+};
+
+static PyTypeObject ServerRecordType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "tailor.trace.span.ServerSpan",
+    .tp_basicsize = sizeof(ServerRecord),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = SERVER_DOC,
+    .tp_vectorcall = server_vectorcall,
+    .tp_getset = server_getset,
+    .tp_new = server_new,
+    .tp_dealloc = server_dealloc,
+    .tp_repr = server_repr,
+    .tp_members = server_members,
+};
+
+static int
+records_ready(PyObject *m)
+{
+    PyObject *zero = PyLong_FromLong(0), *minus_one = PyLong_FromLong(-1);
+    PyObject *empty = PyUnicode_New(0, 0);
+    if (zero == NULL || minus_one == NULL || empty == NULL)
+        return -1;
+    /* PartSpan: end_ns 0, deadline_ms -1 (no call made), attempts 0, breaker "", status 0,
+     * hedged False, cache "", error "" */
+    PyObject *part[PART_N] = {NULL, NULL, NULL, NULL, NULL,  NULL,     zero,
+                              minus_one, zero, empty, zero, Py_False, empty, empty};
+    /* ServerSpan: end_ns 0, method "", route "", status 0, cache, degraded, error, tracestate "" */
+    PyObject *server[SERVER_N] = {NULL,  NULL,  NULL, NULL,  zero,  empty,
+                                  empty, zero,  empty, empty, empty, empty};
+    for (int i = 0; i < PART_N; i++) {
+        part_defaults[i] = Py_XNewRef(part[i]);
+        if ((part_names[i] = PyUnicode_InternFromString(PART_RECORD[i])) == NULL)
+            return -1;
+    }
+    for (int i = 0; i < SERVER_N; i++) {
+        server_defaults[i] = Py_XNewRef(server[i]);
+        if ((server_names[i] = PyUnicode_InternFromString(SERVER_RECORD[i])) == NULL)
+            return -1;
+    }
+    Py_DECREF(zero);
+    Py_DECREF(minus_one);
+    Py_DECREF(empty); /* the empty str is a singleton: the defaults hold it */
+    if (PyType_Ready(&PartRecordType) < 0 || PyType_Ready(&ServerRecordType) < 0)
+        return -1;
+    /* OTLP's SpanKind of each (CLIENT 3, SERVER 2); a Part carries no tracestate of its own */
+    PyObject *client = PyLong_FromLong(3), *server_kind = PyLong_FromLong(2);
+    int rc = client == NULL || server_kind == NULL ||
+             PyDict_SetItemString(PartRecordType.tp_dict, "kind", client) < 0 ||
+             PyDict_SetItemString(PartRecordType.tp_dict, "tracestate", empty) < 0 ||
+             PyDict_SetItemString(ServerRecordType.tp_dict, "kind", server_kind) < 0;
+    Py_XDECREF(client);
+    Py_XDECREF(server_kind);
+    if (rc)
+        return -1;
+    PyType_Modified(&PartRecordType);
+    PyType_Modified(&ServerRecordType);
+    if (PyModule_AddObjectRef(m, "PartSpan", (PyObject *)&PartRecordType) < 0 ||
+        PyModule_AddObjectRef(m, "ServerSpan", (PyObject *)&ServerRecordType) < 0)
+        return -1;
+    return 0;
 }
 
 /* ---- the span types' layouts --------------------------------------------------------- */
@@ -857,5 +1257,10 @@ PyInit__otlp(void)
                  : c >= 'a' && c <= 'f' ? c - 'a' + 10
                  : c >= 'A' && c <= 'F' ? c - 'A' + 10
                                         : -1;
-    return PyModule_Create(&module);
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL || records_ready(m) < 0) {
+        Py_XDECREF(m);
+        return NULL;
+    }
+    return m;
 }
