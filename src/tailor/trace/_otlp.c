@@ -302,7 +302,7 @@ kv_head(Buf *b, unsigned char tag, const char *key, Py_ssize_t key_size, Py_ssiz
 {
     Py_ssize_t kv = 1 + varint_size((uint64_t)key_size) + key_size + 1 +
                     varint_size((uint64_t)any_size) + any_size;
-    if (buf_reserve(b, 22 + key_size + value) < 0)
+    if (buf_reserve(b, 33 + key_size + value) < 0) /* a tag and a varint each, a key, a tag */
         return NULL;
     char *o = b->data + b->len;
     *o++ = (char)tag;
@@ -476,6 +476,22 @@ typedef struct {
 
 #define FIELDS(self) ((PyObject **)((char *)(self) + offsetof(PartRecord, f)))
 
+/* A field deleted (`del span.status`) leaves its slot empty: the readers below refuse such a
+ * record (the encoder too) rather than read through it. */
+static int
+complete(PyObject *self, int n)
+{
+    PyObject **f = FIELDS(self);
+    for (int i = 0; i < n; i++) {
+        if (f[i] == NULL) {
+            PyErr_Format(PyExc_AttributeError, "a %.100s without a field", Py_TYPE(self)->tp_name);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+
 static PyObject *
 record_new(PyTypeObject *type, PyObject *args, PyObject *kwds, const RecordSpec *spec,
            PyObject **names)
@@ -602,6 +618,8 @@ set_if(PyObject *d, const char *key, PyObject *value, int keep)
 static PyObject *
 part_attributes(PyObject *self, void *closure)
 {
+    if (!complete(self, PART_N))
+        return NULL;
     PyObject **f = FIELDS(self);
     PyObject *d = PyDict_New();
     if (d == NULL)
@@ -623,6 +641,8 @@ part_attributes(PyObject *self, void *closure)
 static PyObject *
 server_attributes(PyObject *self, void *closure)
 {
+    if (!complete(self, SERVER_N))
+        return NULL;
     PyObject **f = FIELDS(self);
     PyObject *d = PyDict_New();
     if (d == NULL)
@@ -641,6 +661,8 @@ server_attributes(PyObject *self, void *closure)
 static PyObject *
 server_name(PyObject *self, void *closure)
 {
+    if (!complete(self, SERVER_N))
+        return NULL;
     PyObject **f = FIELDS(self);
     return PyUnicode_FromFormat("%S %S", f[5], f[6]);
 }
@@ -680,12 +702,14 @@ server_dealloc(PyObject *self)
 static PyObject *
 record_repr(PyObject *self, const RecordSpec *spec)
 {
+    if (!complete(self, spec->n))
+        return NULL;
     PyObject **f = FIELDS(self);
     PyObject *parts = PyList_New(0);
     if (parts == NULL)
         return NULL;
     for (int i = 0; i < spec->n; i++) {
-        PyObject *one = f[i] == NULL ? NULL : PyUnicode_FromFormat("%s=%R", spec->fields[i], f[i]);
+        PyObject *one = PyUnicode_FromFormat("%s=%R", spec->fields[i], f[i]);
         if (one == NULL || PyList_Append(parts, one) < 0) {
             Py_XDECREF(one);
             Py_DECREF(parts);

@@ -9,6 +9,7 @@ import os
 import pytest
 
 from tailor.trace.context import parse_traceparent
+from tailor.trace.otlp import OtlpEncoder
 from tailor.trace.span import CLIENT, SERVER, IdStream, PartSpan, RequestTrace, ServerSpan, Tracer
 
 
@@ -128,3 +129,15 @@ def test_part_and_server_spans_are_not_tracked_by_the_collector() -> None:
     # They hold str, int and bool only: no cycle to find, nothing for gc to count per request.
     assert not gc.is_tracked(PartSpan("a" * 32, "b" * 16, "c" * 16, "me", "users", 1))
     assert not gc.is_tracked(ServerSpan("a" * 32, "b" * 16, "", 1))
+
+
+def test_a_span_with_a_deleted_field_is_refused_by_its_readers_and_the_encoder() -> None:
+    span = PartSpan("a" * 32, "b" * 16, "c" * 16, "me", "users", 1)
+    del span.status
+    for read in (
+        lambda: span.attributes,
+        lambda: repr(span),
+        lambda: OtlpEncoder("m").encode([span]),
+    ):
+        with pytest.raises(AttributeError):
+            read()
