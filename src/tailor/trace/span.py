@@ -1,4 +1,4 @@
-"""tailor's own spans: small msgspec structs, recorded on the hot path, encoded elsewhere.
+"""tailor's own spans: small records, written on the hot path, encoded elsewhere.
 
 The OpenTelemetry SDK costs a home request more than the 5% tailor allows for tracing
 (docs/observability.md), so a BFF records only what its spans need: ids as hex strings,
