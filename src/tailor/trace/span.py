@@ -151,7 +151,11 @@ class Tracer:
                 # not there.
                 return RequestTrace(self, trace_id, parent_id, tracestate, None)
         span_id = self.span_ids.next()
-        span = ServerSpan(trace_id, span_id, parent_id, time_ns(), tracestate=tracestate)
+        # Positional, tracestate last: a record made from positional arguments alone takes
+        # the C module's fast path (no argument tuple, no keyword lookup).
+        span = ServerSpan(
+            trace_id, span_id, parent_id, time_ns(), 0, "", "", 0, "", "", "", tracestate
+        )
         return RequestTrace(self, trace_id, span_id, tracestate, span)
 
 
