@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint typecheck unit bench clean openapi
 
-$(STAMP): pyproject.toml platform/pyproject.toml deps/debian.txt
+$(STAMP): pyproject.toml setup.py src/tailor/trace/_otlp.c platform/pyproject.toml deps/debian.txt
 	scripts/bootstrap-debian
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip

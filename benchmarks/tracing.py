@@ -21,8 +21,9 @@ each round's ratio to that round's ``off``. Then the same three tracing variants
 in instructions per home by callgrind (:mod:`benchmarks.instructions`, ``--instructions``
 homes per counted run), a figure the machine's load moves far less, and the one the targets
 are checked against on a shared machine.
-It also times the OTLP encoding of a home's seven spans alone: tailor's own encoder
-against building opentelemetry-proto's messages (the choice :mod:`tailor.trace.otlp` made).
+It also times the OTLP encoding of a home's seven spans alone: tailor's encoder (a C module,
+:mod:`tailor.trace.otlp`) against building opentelemetry-proto's messages (protobuf's upb) and
+serializing them, the maintained alternative it was measured against.
 ``results/tracing.json`` keeps the last run; ``docs/benchmarks.md`` quotes it.
 """
 
@@ -51,7 +52,7 @@ from benchmarks.transports import drive, make
 from tailor import BFF
 from tailor.trace.export import SpanExporter
 from tailor.trace.otlp import OtlpEncoder
-from tailor.trace.span import SERVER, AnySpan, PartSpan, Span
+from tailor.trace.span import AnySpan, PartSpan, ServerSpan
 
 RESULTS = Path(__file__).resolve().parent / "results" / "tracing.json"
 UPSTREAM_CPU = 1
@@ -140,9 +141,8 @@ def _home_spans(n: int) -> list[AnySpan]:
         part = PartSpan(trace, f"{n:08x}{k:08x}", server, name, "svc", 1, end_ns=2)
         part.deadline_ms, part.attempts, part.breaker, part.status = 800, 1, "closed", 200
         spans.append(part)
-    spans.append(Span(trace, server, "", "GET /v1/home", SERVER, 1, {
-        "http.request.method": "GET", "http.route": "/v1/home", "http.response.status_code": 200,
-    }, end_ns=2))  # fmt: skip
+    spans.append(ServerSpan(trace, server, "", 1, end_ns=2, method="GET", route="/v1/home",
+                            status=200))  # fmt: skip
     return spans
 
 

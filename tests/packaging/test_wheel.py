@@ -117,9 +117,11 @@ def python(work: Path) -> Path:
     # Built from a copy: pip builds in the source folder, which would leave build/ in the tree
     # and race with a concurrent run.
     source = work / "source"
-    ignore = shutil.ignore_patterns("__pycache__")
+    # The C module compiled by the wheel's build, not one built in place in this tree.
+    ignore = shutil.ignore_patterns("__pycache__", "*.so")
     shutil.copytree(ROOT / "src" / "tailor", source / "src" / "tailor", ignore=ignore)
     shutil.copy(ROOT / "pyproject.toml", source)
+    shutil.copy(ROOT / "setup.py", source)  # the C extension (tailor.trace._otlp)
     dist = work / "dist"
     _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", dist, source], work)
     (wheel,) = dist.glob("tailor-*.whl")

@@ -163,19 +163,24 @@ class SpanExporter:
         while self._queue:
             batch = self._take()
             left = deadline - time.monotonic()
-            self._count(batch, left > 0 and self._post_blocking(self._encoder.encode(batch), left))
+            try:
+                body = self._encoder.encode(batch)
+            except (TypeError, ValueError, OverflowError):  # a span it cannot encode
+                self._count(batch, False)
+                continue
+            self._count(batch, left > 0 and self._post_blocking(body, left))
 
     async def _send(self, batch: list[AnySpan]) -> None:
-        request = UpstreamRequest(
-            COLLECTOR,
-            "POST",
-            self._endpoint,
-            [_CONTENT_TYPE],
-            self._timeout,
-            body=self._encoder.encode(batch),
-            idempotent=False,
-        )
         try:
+            request = UpstreamRequest(
+                COLLECTOR,
+                "POST",
+                self._endpoint,
+                [_CONTENT_TYPE],
+                self._timeout,
+                body=self._encoder.encode(batch),  # a batch it cannot encode is lost, counted
+                idempotent=False,
+            )
             response = await self._transport.send(request)
         except asyncio.CancelledError:
             self._count(batch, False)

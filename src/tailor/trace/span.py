@@ -1,4 +1,4 @@
-"""tailor's own spans: small msgspec structs, recorded on the hot path, encoded elsewhere.
+"""tailor's own spans: small records, written on the hot path, encoded elsewhere.
 
 The OpenTelemetry SDK costs a home request more than the 5% tailor allows for tracing
 (docs/observability.md), so a BFF records only what its spans need: ids as hex strings,
@@ -31,10 +31,16 @@ from collections.abc import Callable
 from functools import partial
 from itertools import chain, repeat
 from time import time_ns
-from typing import Any, ClassVar
+from typing import Any
 
 import msgspec
 
+# A Part's client span and a request's server span are written on the hot path, some thirty
+# stores a home: records of tailor's C module, whose slots the interpreter stores into at an
+# offset (a msgspec struct's own setattr costs ~3.5x that), each made in one call (their
+# docstrings, with examples, in _otlp.c). The encoder reads the same slots.
+from tailor.trace._otlp import PartSpan as PartSpan
+from tailor.trace._otlp import ServerSpan as ServerSpan
 from tailor.trace.context import parse_traceparent, traceparent, valid_tracestate
 
 #: OTLP's SpanKind values for the two kinds tailor records.
@@ -57,95 +63,6 @@ class Span(msgspec.Struct, gc=False):
     end_ns: int = 0
     error: str = ""
     tracestate: str = ""
-
-
-class PartSpan(msgspec.Struct, gc=False):
-    """A Part's client span: the values the engine, the upstream client and the resilient
-    transport write (its budget, attempts, hedge, breaker state, status, cache outcome) in
-    slots of their own rather than in an attribute dict, so that recording one costs a few
-    stores and the encoder writes it from constant bytes kept per Part (:mod:`tailor.trace.otlp`).
-    ``attributes`` is the dict the OTLP span carries, for reading, not for the hot path.
-
-    >>> span = PartSpan("a" * 32, "b" * 16, "c" * 16, "me", "users", 1)
-    >>> span.attempts, span.breaker = 1, "closed"
-    >>> span.attributes
-    {'bff.part': 'me', 'peer.service': 'users', 'bff.attempts': 1, 'bff.breaker': 'closed'}
-    """
-
-    trace_id: str
-    span_id: str
-    parent_id: str
-    name: str
-    upstream: str
-    start_ns: int
-    end_ns: int = 0
-    deadline_ms: int = -1  # -1: the call was not made (a dependency lost, nothing to fetch)
-    attempts: int = 0
-    breaker: str = ""
-    status: int = 0
-    hedged: bool = False
-    cache: str = ""
-    error: str = ""
-    kind: ClassVar[int] = CLIENT
-    tracestate: ClassVar[str] = ""
-
-    @property
-    def attributes(self) -> dict[str, AttributeValue]:
-        found: dict[str, AttributeValue] = {"bff.part": self.name, "peer.service": self.upstream}
-        if self.deadline_ms >= 0:
-            found["bff.deadline_ms"] = self.deadline_ms
-        if self.attempts:
-            found["bff.attempts"] = self.attempts
-        if self.breaker:
-            found["bff.breaker"] = self.breaker
-        if self.status:
-            found["http.response.status_code"] = self.status
-        if self.hedged:
-            found["bff.hedged"] = True
-        if self.cache:
-            found["bff.cache"] = self.cache
-        return found
-
-
-class ServerSpan(msgspec.Struct, gc=False):
-    """A request's server span, in slots the ``trace`` stage writes as the response goes out;
-    encoded from constant bytes kept per method and route. Named ``GET /v1/home``.
-
-    >>> span = ServerSpan("a" * 32, "b" * 16, "", 1, method="GET", route="/v1/home", status=200)
-    >>> span.name, span.attributes["http.route"]
-    ('GET /v1/home', '/v1/home')
-    """
-
-    trace_id: str
-    span_id: str
-    parent_id: str
-    start_ns: int
-    end_ns: int = 0
-    method: str = ""
-    route: str = ""
-    status: int = 0
-    cache: str = ""  # the x-cache answer
-    degraded: str = ""  # the parts that degraded, by name, comma-separated
-    error: str = ""
-    tracestate: str = ""
-    kind: ClassVar[int] = SERVER
-
-    @property
-    def name(self) -> str:
-        return f"{self.method} {self.route}"
-
-    @property
-    def attributes(self) -> dict[str, AttributeValue]:
-        found: dict[str, AttributeValue] = {
-            "http.request.method": self.method,
-            "http.route": self.route,
-            "http.response.status_code": self.status,
-        }
-        if self.cache:
-            found["bff.cache"] = self.cache
-        if self.degraded:
-            found["bff.degraded"] = self.degraded
-        return found
 
 
 AnySpan = Span | PartSpan | ServerSpan
@@ -234,7 +151,11 @@ class Tracer:
                 # not there.
                 return RequestTrace(self, trace_id, parent_id, tracestate, None)
         span_id = self.span_ids.next()
-        span = ServerSpan(trace_id, span_id, parent_id, time_ns(), tracestate=tracestate)
+        # Positional, tracestate last: a record made from positional arguments alone takes
+        # the C module's fast path (no argument tuple, no keyword lookup).
+        span = ServerSpan(
+            trace_id, span_id, parent_id, time_ns(), 0, "", "", 0, "", "", "", tracestate
+        )
         return RequestTrace(self, trace_id, span_id, tracestate, span)
 
 

@@ -117,6 +117,18 @@ async def test_a_refused_export_drops_the_batch_and_counts_it() -> None:
     assert exporter.dropped_failed.value == 4 and exporter.exported.value == 0
 
 
+async def test_a_batch_that_cannot_be_encoded_is_dropped_counted_and_the_next_goes(
+    receiver: OtlpReceiver,
+) -> None:
+    exporter = SpanExporter(receiver.endpoint, OtlpEncoder("x"), batch_size=1)
+    bad = _span(1)
+    bad.attributes = {"list": [1]}  # type: ignore[dict-item]  # not an OTLP attribute value
+    exporter.submit([bad])
+    exporter.submit([_span(2)])
+    await exporter.flush()
+    assert exporter.dropped_failed.value == 1 and exporter.exported.value == 1
+
+
 async def test_submitting_never_waits_for_a_silent_collector() -> None:
     with socket.socket() as silent:  # accepts connections (backlog) but never answers
         silent.bind(("127.0.0.1", 0))

@@ -1,10 +1,15 @@
-"""tailor's own OTLP encoding, decoded with opentelemetry-proto (the reference schema)."""
+"""tailor's OTLP encoding (the C module behind OtlpEncoder), decoded with opentelemetry-proto
+(the reference schema), and byte for byte what the Python encoder it replaced wrote."""
 
 from __future__ import annotations
 
+import otlp_reference
+import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
 from otlp_receiver import decode
 from tailor.trace.otlp import OtlpEncoder
-from tailor.trace.span import CLIENT, SERVER, PartSpan, ServerSpan, Span
+from tailor.trace.span import CLIENT, SERVER, AnySpan, PartSpan, ServerSpan, Span
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 
@@ -115,7 +120,7 @@ def test_each_part_span_decodes_as_its_attributes_say() -> None:
     ]
     parts.append(_part(name="recs", upstream="recs", span_id="3" * 16))
     parts.append(_part(name="me", upstream="people"))  # the same name, another upstream
-    got = decode(encoder.encode(parts) + encoder.encode(parts))  # twice: from the caches too
+    got = decode(encoder.encode(parts) + encoder.encode(parts))  # two exports in one body
     assert [s.attributes for s in got] == [p.attributes for p in parts] * 2
 
 
@@ -155,3 +160,111 @@ def test_a_server_span_carries_the_caller_s_tracestate() -> None:
     body = OtlpEncoder("m").encode([server])
     [span] = ExportTraceServiceRequest.FromString(body).resource_spans[0].scope_spans[0].spans
     assert span.trace_state == "vendor=abc"
+
+
+def _home(n: int) -> list[AnySpan]:
+    """A request's spans as the stages record them: six parts and the server span."""
+    trace, server = f"{n:032x}", f"{n:016x}"
+    names = ("me", "stream", "recs", "playlists", "people", "tracks")
+    told = {"deadline_ms": 800, "attempts": 1, "breaker": "closed", "status": 200}
+    spans: list[AnySpan] = [
+        _part(trace_id=trace, span_id=f"{n:08x}{k:08x}", parent_id=server, name=name, **told)
+        for k, name in enumerate(names)
+    ]
+    spans.append(ServerSpan(trace, server, "", 1, end_ns=30, method="GET", route="/v1/home",
+                            status=200))  # fmt: skip
+    return spans
+
+
+def test_the_encoding_is_byte_for_byte_the_python_encoder_s() -> None:
+    odd: list[AnySpan] = [
+        _part(deadline_ms=-1, attempts=3, hedged=True, cache="last_good", error="timeout"),
+        _part(name="x" * 300, upstream="é" * 100, status=-1),
+        ServerSpan(TRACE, "3" * 16, "9" * 16, 5, end_ns=9, method="GET", route="/v1/ü",
+                   status=503, cache="hit", degraded="a,b", error="503", tracestate="k=v"),
+        _span(attributes={"s": "v", "b": False, "i": -(2**63), "f": -1.5, "z": 0}, error="x",
+              tracestate="t=1"),
+    ]  # fmt: skip
+    spans = [*_home(1), *_home(2), *odd]
+    for version in ("", "0.1.0"):
+        ours = OtlpEncoder("mobile", version).encode(spans)
+        assert ours == otlp_reference.OtlpEncoder("mobile", version).encode(spans)
+
+
+def test_the_resource_names_the_service_and_the_scope_the_version() -> None:
+    body = OtlpEncoder("mobile", "1.2.3").encode([_span()])
+    [resource_spans] = ExportTraceServiceRequest.FromString(body).resource_spans
+    assert {a.key: a.value.string_value for a in resource_spans.resource.attributes} == {
+        "service.name": "mobile",
+        "telemetry.sdk.name": "tailor",
+    }
+    scope = resource_spans.scope_spans[0].scope
+    assert (scope.name, scope.version) == ("tailor", "1.2.3")
+
+
+def test_no_spans_make_an_export_of_none() -> None:
+    assert decode(OtlpEncoder("m").encode([])) == []
+
+
+def test_huge_strings_decode_whole() -> None:
+    # Lengths of three and four varint bytes, in a span, its attributes and their values.
+    value = "v" * 3_000_000
+    [got] = decode(OtlpEncoder("m").encode([_span(name="n" * 20_000, attributes={"big": value})]))
+    assert got.name == "n" * 20_000 and got.attributes == {"big": value}
+    [part] = decode(OtlpEncoder("m").encode([_part(name="p" * 70_000, error="e" * 200_000)]))
+    assert part.attributes["bff.part"] == "p" * 70_000 and part.error == "e" * 200_000
+
+
+def test_non_ascii_text_decodes_as_written() -> None:
+    server = ServerSpan(TRACE, "2" * 16, "", 1, end_ns=2, method="GET", route="/v1/café/☕",
+                        status=200, degraded="récits")  # fmt: skip
+    spans: list[AnySpan] = [_span(name="naïve ☕", attributes={"clé": "valeur ✓"}), server]
+    got = decode(OtlpEncoder("mobile ✓").encode(spans))
+    assert (got[0].service, got[0].name, got[0].attributes) == (
+        "mobile ✓",
+        "naïve ☕",
+        {"clé": "valeur ✓"},
+    )
+    assert got[1].name == "GET /v1/café/☕" and got[1].attributes["bff.degraded"] == "récits"
+
+
+def test_text_that_is_not_utf8_is_written_with_its_bad_code_points_replaced() -> None:
+    [got] = decode(OtlpEncoder("m").encode([_span(name="a\udc80b", error="x\ud800")]))
+    assert (got.name, got.error) == ("a?b", "x?")
+
+
+def test_empty_fields_decode_as_empty() -> None:
+    [got] = decode(OtlpEncoder("").encode([_span(name="", attributes={"": ""})]))
+    assert (got.service, got.name, got.parent_id, got.attributes) == ("", "", "", {"": ""})
+
+
+def test_the_extreme_times_and_ints_decode_as_they_were() -> None:
+    ints = {"min": -(2**63), "max": 2**63 - 1, "zero": 0}
+    [got] = decode(OtlpEncoder("m").encode([_span(start_ns=0, end_ns=2**64 - 1, attributes=ints)]))
+    assert (got.start_ns, got.end_ns, got.attributes) == (0, 2**64 - 1, ints)
+
+
+@pytest.mark.parametrize(
+    ("span", "error"),
+    [
+        (_span(span_id="not hex at all!!"), ValueError),
+        (_span(trace_id="abc"), ValueError),
+        (_span(attributes={"list": [1]}), TypeError),
+        (_span(attributes={"huge": 2**63}), OverflowError),
+        (_span(end_ns=-1), OverflowError),
+        (_part(attempts="1"), TypeError),
+    ],
+)
+def test_a_span_that_cannot_be_encoded_raises_and_writes_nothing(
+    span: AnySpan, error: type[Exception]
+) -> None:
+    with pytest.raises(error):
+        OtlpEncoder("m").encode([_span(), span])
+
+
+def test_only_tailor_s_span_classes_are_encoded() -> None:
+    class Other(Span):
+        pass
+
+    with pytest.raises(TypeError, match="not a span"):
+        OtlpEncoder("m").encode([Other(TRACE, "1" * 16, "", "x", SERVER, 1, {})])

@@ -1,12 +1,16 @@
-"""Span ids (random, of their width, never repeated across batches or by a forked child) and
-the hand-over of a request's spans to the exporter."""
+"""Span ids (random, of their width, never repeated across batches or by a forked child), the
+hand-over of a request's spans to the exporter, and the Part and server span records."""
 
 from __future__ import annotations
 
+import gc
 import os
 
+import pytest
+
 from tailor.trace.context import parse_traceparent
-from tailor.trace.span import CLIENT, IdStream, RequestTrace, Tracer
+from tailor.trace.otlp import OtlpEncoder
+from tailor.trace.span import CLIENT, SERVER, IdStream, PartSpan, RequestTrace, ServerSpan, Tracer
 
 
 def test_ids_are_hex_of_their_width_and_distinct_across_batches() -> None:
@@ -80,3 +84,60 @@ def test_a_sampled_part_s_call_names_the_part_s_span_and_carries_the_tracestate(
         ("traceparent", f"00-{'a' * 32}-{part.span_id}-01"),
         ("tracestate", state),
     )
+
+
+def test_a_part_span_takes_its_values_by_position_or_name_and_defaults_the_rest() -> None:
+    by_position = PartSpan("a" * 32, "b" * 16, "c" * 16, "me", "users", 5, 9, 800, 2)
+    by_name = PartSpan(
+        "a" * 32, "b" * 16, "c" * 16, "me", "users", start_ns=5, end_ns=9, deadline_ms=800,
+        attempts=2,
+    )  # fmt: skip
+    for span in (by_position, by_name):
+        assert (span.name, span.upstream, span.start_ns, span.end_ns) == ("me", "users", 5, 9)
+        assert (span.deadline_ms, span.attempts, span.breaker, span.status) == (800, 2, "", 0)
+        assert (span.hedged, span.cache, span.error, span.kind) == (False, "", "", CLIENT)
+
+
+def test_a_server_span_is_named_by_its_method_and_route() -> None:
+    span = ServerSpan("a" * 32, "b" * 16, "", 1)
+    span.method, span.route, span.status = "POST", "/v1/plays", 201
+    assert (span.name, span.kind, span.end_ns, span.tracestate) == ("POST /v1/plays", SERVER, 0, "")
+    assert span.attributes == {
+        "http.request.method": "POST",
+        "http.route": "/v1/plays",
+        "http.response.status_code": 201,
+    }
+
+
+@pytest.mark.parametrize(
+    ("args", "names"),
+    [
+        (("a" * 32, "b" * 16, "c" * 16, "me", "users"), {}),  # start_ns missing
+        (("a" * 32, "b" * 16, "c" * 16, "me", "users", 1), {"colour": "red"}),
+        (("a" * 32, "b" * 16, "c" * 16, "me", "users", 1), {"name": "again"}),
+        (tuple(range(15)), {}),
+    ],
+)
+def test_a_span_made_with_a_missing_unknown_or_repeated_value_is_refused(
+    args: tuple[object, ...], names: dict[str, object]
+) -> None:
+    with pytest.raises(TypeError):
+        PartSpan(*args, **names)  # type: ignore[arg-type]
+
+
+def test_part_and_server_spans_are_not_tracked_by_the_collector() -> None:
+    # They hold str, int and bool only: no cycle to find, nothing for gc to count per request.
+    assert not gc.is_tracked(PartSpan("a" * 32, "b" * 16, "c" * 16, "me", "users", 1))
+    assert not gc.is_tracked(ServerSpan("a" * 32, "b" * 16, "", 1))
+
+
+def test_a_span_with_a_deleted_field_is_refused_by_its_readers_and_the_encoder() -> None:
+    span = PartSpan("a" * 32, "b" * 16, "c" * 16, "me", "users", 1)
+    del span.status
+    for read in (
+        lambda: span.attributes,
+        lambda: repr(span),
+        lambda: OtlpEncoder("m").encode([span]),
+    ):
+        with pytest.raises(AttributeError):
+            read()
