@@ -655,8 +655,11 @@ def tracing_section() -> str:
         "| variant | CPU us per home | vs off |\n|---|---:|---:|\n" + rows + "\n\n"
         f"Encoding a home's seven spans as OTLP protobuf: {enc['tailor_us_per_home']} us with "
         f"tailor's encoder, {enc['opentelemetry_proto_us_per_home']} us building "
-        "opentelemetry-proto's messages (the reason for the encoder, tailor/trace/otlp.py)."
-        + _tracing_instructions(r)
+        "opentelemetry-proto's messages (the reason for tailor's encoder; since 2026-12-07 it and "
+        "the Part and server span records are C, tailor/trace/_otlp.c, byte for byte the "
+        "earlier Python encoder: counted in isolation, recording and encoding a sampled "
+        "home's seven spans went from 116,219 to 74,955 instructions, encoding alone from "
+        "43,400 to about 10,100)." + _tracing_instructions(r)
     )
 
 
@@ -912,6 +915,11 @@ past 2x" counts requests with no answer within {deadline2:g} ms: a later answer,
 connection or none. The targets (issue 19): 200s within the deadline at >= 80% of the variant's
 peak, shed p99 < 50 ms, none unanswered past 2x. Node (fastify + undici) has no admission
 control: it is the reference for what an edge without it does at the same overload.
+Since 2026-12-07 a kept-alive request that the shed stage would refuse is refused by the server
+as it begins (`BFF.shedding`, the stage's own decision), with no request object and no stage:
+37,836 instructions per refusal against 119,947 through the pipeline (`python -m
+benchmarks.instructions --requests 300 --scenarios shed-served --no-write`; a served home
+costs about 1.95 million).
 
 {notes}
 
@@ -923,7 +931,7 @@ control: it is the reference for what an edge without it does at the same overlo
 The real services (users and catalog answer JSON, the Connect protocol and gRPC from the same
 routes) and the real mobile BFF in the bench's own process on core 0 (full profile, edge cache
 off), fetching alice's home 8 at a time with users and catalog called as JSON, over Connect
-(protobuf on tailor's HTTP/1.1 transport: the demo's wire) over gRPC (tailor's own HTTP/2
+(protobuf on tailor's HTTP/1.1 transport: the demo's wire), over gRPC (tailor's own HTTP/2
 client in the loop, libnghttp2) and, as a peer, over gRPC with grpcio's asyncio client; the
 other four services stay JSON. The figure is the BFF process's CPU time per home (grpcio's
 threads included in its row; the services are other processes), median of interleaved rounds
@@ -935,6 +943,15 @@ The Connect home's timed ratio is larger than its instruction count's (`python -
 benchmarks.grpc_home --instructions`, about 1.10x): the services' Connect answer costs them more
 than their JSON route, and on two cores that the services nearly fill, a later answer wakes the
 BFF's loop more often per home (docs/grpc.md has the breakdown).
+
+The gRPC home's timed excess over its count (about 1.14x counted) is the services' grpcio
+server, not the BFF's client or the wire: grpcio sends each answer's HEADERS, DATA and trailers
+in one segment and the BFF reads less often than on Connect, but the services spend about 2.5 ms
+more CPU and 50 more context switches per home on gRPC, and the BFF, sharing two cores with
+them, runs slower (2-3 involuntary switches per home against 0.4 on Connect). Against a server
+replaying the same answers the same BFF times 0.92-1.14x the JSON home, and with the services
+serving gRPC from an HTTP/2 server in their own loop (a probe, not shipped) 1.07-1.25x Connect
+(docs/grpc.md).
 """,
     "soak": """\
 ## Soak: 70% of peak for minutes
