@@ -41,6 +41,7 @@ import msgspec
 # docstrings, with examples, in _otlp.c). The encoder reads the same slots.
 from tailor.trace._otlp import PartSpan as PartSpan
 from tailor.trace._otlp import ServerSpan as ServerSpan
+from tailor.trace._otlp import start_part
 from tailor.trace.context import parse_traceparent, traceparent, valid_tracestate
 
 #: OTLP's SpanKind values for the two kinds tailor records.
@@ -189,8 +190,14 @@ class RequestTrace(msgspec.Struct):
         """A client span for one inward call (a Part), or None when not sampled."""
         if self.span is None:
             return None
-        span = PartSpan(
-            self.trace_id, self.tracer.span_ids.next(), self.span_id, name, upstream, time_ns()
+        # One C call: the record, started now, and its call's headers (``span.headers``).
+        span = start_part(
+            self.trace_id,
+            self.tracer.span_ids.next(),
+            self.span_id,
+            name,
+            upstream,
+            self.tracestate,
         )
         parts = self._parts
         if parts is None:
@@ -200,19 +207,15 @@ class RequestTrace(msgspec.Struct):
         return span
 
     def inward(self, span: PartSpan | None = None) -> tuple[tuple[str, str], ...]:
-        """The trace headers of an inward call made as ``span``; without one (an unsampled
-        trace, or a call that is not a Part), the call's parent is the request's span."""
+        """The trace headers of an inward call made as ``span`` (made with it: the engine reads
+        ``span.headers`` itself); without one (an unsampled trace, or a call that is not a
+        Part), the call's parent is the request's span."""
         if span is None:
             headers = self._headers
             if headers is None:
                 headers = self._headers = self._headers_of(self.span_id, self.span is not None)
             return headers
-        if self.tracestate:
-            return (
-                ("traceparent", f"00-{self.trace_id}-{span.span_id}-01"),
-                ("tracestate", self.tracestate),
-            )
-        return (("traceparent", f"00-{self.trace_id}-{span.span_id}-01"),)
+        return span.headers
 
     def _headers_of(self, parent: str, sampled: bool) -> tuple[tuple[str, str], ...]:
         value = traceparent(self.trace_id, parent, sampled)
