@@ -31,7 +31,7 @@ from collections.abc import Callable
 from functools import partial
 from itertools import chain, repeat
 from time import time_ns
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -43,6 +43,9 @@ from tailor.trace._otlp import PartSpan as PartSpan
 from tailor.trace._otlp import ServerSpan as ServerSpan
 from tailor.trace._otlp import start_part
 from tailor.trace.context import parse_traceparent, traceparent, valid_tracestate
+
+if TYPE_CHECKING:
+    from tailor.http import Request
 
 #: OTLP's SpanKind values for the two kinds tailor records.
 SERVER, CLIENT = 2, 3
@@ -236,6 +239,25 @@ class RequestTrace(msgspec.Struct):
             self.tracer.submit(ended)
         elif self.closed:
             self.tracer.submit([span])
+
+
+def answered(trace: RequestTrace, request: Request, route: str, status: int) -> None:
+    """End a sampled request's server span as its answer goes out: the route (``route``, its
+    template or the observe stage's name for none), the status, the cache's answer, the parts
+    that degraded and, for a 5xx, why. Run by the observe stage's hook on every answer (a
+    refusal too), so the trace stage needs no frame of its own on the way back."""
+    span = trace.span
+    assert span is not None
+    span.method = request.method
+    span.route = route
+    span.status = status
+    if request.cache_outcome:
+        span.cache = request.cache_outcome
+    if request.degraded:
+        span.degraded = ",".join(d.part for d in request.degraded)
+    if status >= 500:
+        span.error = request.error_cause or str(status)
+    trace.end(span)
 
 
 def failed(span: AnySpan, exc: BaseException) -> None:
