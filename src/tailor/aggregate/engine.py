@@ -145,7 +145,8 @@ async def run_plan(
                             if key is not None:
                                 keys[part.name] = key
                     if trace is not None:  # after the last-good key: it is not part of the call
-                        headers = (*headers, *trace.inward(span))
+                        # A sampled part's headers were made with its span (one C call).
+                        headers = (*headers, *(trace.inward() if span is None else span.headers))
                     value = await client.get_json(
                         part.upstream,
                         path,

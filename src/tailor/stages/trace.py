@@ -4,8 +4,9 @@ A valid ``traceparent`` is continued, anything else starts a new trace: a bad he
 fails a request. The request's :class:`~tailor.trace.span.RequestTrace` (``request.trace``)
 is what the engine starts each Part's client span from and what every inward call's
 ``traceparent`` names. When the trace is sampled, the server span ends on the way back with
-the route, the status, the cache's answer and the parts that degraded; then it goes to the
-exporter's queue (:mod:`tailor.trace.export`). Off (not in the chain) without
+the route, the status, the cache's answer and the parts that degraded (in the observe stage's
+hook, :func:`tailor.trace.span.answered`); then it goes to the exporter's queue
+(:mod:`tailor.trace.export`). Off (not in the chain) without
 ``tracing.endpoint``.
 """
 
@@ -14,9 +15,8 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
 
-from tailor.chain import Chain, Outcome, then
-from tailor.http import Request, Response
-from tailor.stages.observe import UNMATCHED
+from tailor.chain import Chain, Outcome
+from tailor.http import Request
 from tailor.trace.export import SpanExporter
 from tailor.trace.otlp import OtlpEncoder
 from tailor.trace.span import Tracer
@@ -53,29 +53,13 @@ class TraceStage:
 
         def trace(request: Request) -> Outcome:
             headers = request.headers
-            joined = request.trace = start(headers.get("traceparent"), headers.get("tracestate"))
-            if joined.span is None:
-                return next_handler(request)
-            return then(next_handler(request), _finish, request)
+            request.trace = start(headers.get("traceparent"), headers.get("tracestate"))
+            # The server span ends in the observe stage's hook on the way back
+            # (tailor.trace.span.answered): that stage is outermost and in the chain whenever
+            # tracing is, so this one keeps no frame of its own across the request.
+            return next_handler(request)
 
         return trace
-
-
-def _finish(response: Response, request: Request) -> Response:
-    trace = request.trace
-    assert trace is not None and trace.span is not None
-    span = trace.span
-    span.method = request.method
-    span.route = request.route.template if request.route is not None else UNMATCHED
-    span.status = status = response.status
-    if request.cache_outcome:
-        span.cache = request.cache_outcome
-    if request.degraded:
-        span.degraded = ",".join(d.part for d in request.degraded)
-    if status >= 500:
-        span.error = request.error_cause or str(status)
-    trace.end(span)
-    return response
 
 
 def _tailor_version() -> str:

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 /* ---- output: a buffer, and writers that advance a cursor into it ---------------------- */
 
@@ -450,11 +451,11 @@ typedef struct {
     PyObject **defaults; /* per field, NULL for the required ones */
 } RecordSpec;
 
-#define PART_N 14
+#define PART_N 15
 #define SERVER_N 12
 static const char *const PART_RECORD[PART_N] = {
     "trace_id", "span_id", "parent_id", "name", "upstream", "start_ns", "end_ns",
-    "deadline_ms", "attempts", "breaker", "status", "hedged", "cache", "error"};
+    "deadline_ms", "attempts", "breaker", "status", "hedged", "cache", "error", "headers"};
 static const char *const SERVER_RECORD[SERVER_N] = {
     "trace_id", "span_id", "parent_id", "start_ns", "end_ns", "method", "route", "status",
     "cache", "degraded", "error", "tracestate"};
@@ -750,6 +751,7 @@ static PyMemberDef part_members[] = {
     MEMBER(PartRecord, 8, "attempts"),   MEMBER(PartRecord, 9, "breaker"),
     MEMBER(PartRecord, 10, "status"),    MEMBER(PartRecord, 11, "hedged"),
     MEMBER(PartRecord, 12, "cache"),     MEMBER(PartRecord, 13, "error"),
+    MEMBER(PartRecord, 14, "headers"),
     {NULL},
 };
 
@@ -765,11 +767,12 @@ static PyMemberDef server_members[] = {
 
 #define PART_DOC                                                                             \
     "PartSpan(trace_id, span_id, parent_id, name, upstream, start_ns, end_ns=0, deadline_ms=-1, " \
-    "attempts=0, breaker='', status=0, hedged=False, cache='', error='')\n--\n\n"              \
+    "attempts=0, breaker='', status=0, hedged=False, cache='', error='', headers=())\n--\n\n"  \
     "A Part's client span: the values the engine, the upstream client and the resilient\n"       \
     "transport write (its budget, attempts, hedge, breaker state, status, cache outcome), each\n" \
     "in a slot of its own. deadline_ms -1: no call was made. ``attributes`` is the dict the\n"   \
-    "OTLP span carries, for reading.\n\n"                                                       \
+    "OTLP span carries, for reading. ``headers``: the trace headers of the Part's call (not\n" \
+    "encoded), made with the record by start_part().\n\n"                                     \
     ">>> span = PartSpan('a' * 32, 'b' * 16, 'c' * 16, 'me', 'users', 1)\n"                    \
     ">>> span.attempts, span.breaker = 1, 'closed'\n"                                           \
     ">>> span.attributes\n"                                                                     \
@@ -817,10 +820,13 @@ records_ready(PyObject *m)
     PyObject *empty = PyUnicode_New(0, 0);
     if (zero == NULL || minus_one == NULL || empty == NULL)
         return -1;
+    PyObject *no_headers = PyTuple_New(0);
+    if (no_headers == NULL)
+        return -1;
     /* PartSpan: end_ns 0, deadline_ms -1 (no call made), attempts 0, breaker "", status 0,
-     * hedged False, cache "", error "" */
-    PyObject *part[PART_N] = {NULL, NULL, NULL, NULL, NULL,  NULL,     zero,
-                              minus_one, zero, empty, zero, Py_False, empty, empty};
+     * hedged False, cache "", error "", headers () */
+    PyObject *part[PART_N] = {NULL, NULL, NULL, NULL, NULL,  NULL,     zero,      minus_one,
+                              zero, empty, zero, Py_False, empty, empty, no_headers};
     /* ServerSpan: end_ns 0, method "", route "", status 0, cache, degraded, error, tracestate "" */
     PyObject *server[SERVER_N] = {NULL,  NULL,  NULL, NULL,  zero,  empty,
                                   empty, zero,  empty, empty, empty, empty};
@@ -836,6 +842,7 @@ records_ready(PyObject *m)
     }
     Py_DECREF(zero);
     Py_DECREF(minus_one);
+    Py_DECREF(no_headers);
     Py_DECREF(empty); /* the empty str is a singleton: the defaults hold it */
     if (PyType_Ready(&PartRecordType) < 0 || PyType_Ready(&ServerRecordType) < 0)
         return -1;
@@ -855,6 +862,82 @@ records_ready(PyObject *m)
         PyModule_AddObjectRef(m, "ServerSpan", (PyObject *)&ServerRecordType) < 0)
         return -1;
     return 0;
+}
+
+/* ---- a Part's span and its call's headers, in one call ------------------------------- */
+
+static PyObject *TRACEPARENT, *TRACESTATE;
+
+/* "00-{trace_id}-{span_id}-01": a sampled call's traceparent, copied straight from the
+ * ids' ASCII (any other text goes through the formatter, as an f-string would). */
+static PyObject *
+sampled_traceparent(PyObject *trace_id, PyObject *span_id)
+{
+    if (!PyUnicode_Check(trace_id) || !PyUnicode_Check(span_id) ||
+        !PyUnicode_IS_ASCII(trace_id) || !PyUnicode_IS_ASCII(span_id))
+        return PyUnicode_FromFormat("00-%S-%S-01", trace_id, span_id);
+    Py_ssize_t t = PyUnicode_GET_LENGTH(trace_id), n = PyUnicode_GET_LENGTH(span_id);
+    PyObject *out = PyUnicode_New(t + n + 7, 127);
+    if (out == NULL)
+        return NULL;
+    char *o = (char *)PyUnicode_1BYTE_DATA(out);
+    memcpy(o, "00-", 3);
+    memcpy(o + 3, PyUnicode_1BYTE_DATA(trace_id), (size_t)t);
+    o[3 + t] = '-';
+    memcpy(o + 4 + t, PyUnicode_1BYTE_DATA(span_id), (size_t)n);
+    memcpy(o + 4 + t + n, "-01", 3);
+    return out;
+}
+
+static PyObject *
+start_part(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 6) {
+        PyErr_SetString(PyExc_TypeError,
+                        "start_part(trace_id, span_id, parent_id, name, upstream, tracestate)");
+        return NULL;
+    }
+    PyObject *tracestate = args[5];
+    if (!PyUnicode_Check(tracestate)) {
+        PyErr_SetString(PyExc_TypeError, "start_part: tracestate must be a str");
+        return NULL;
+    }
+    struct timespec now;
+    if (clock_gettime(CLOCK_REALTIME, &now) != 0)
+        return PyErr_SetFromErrno(PyExc_OSError);
+    PyObject *value = sampled_traceparent(args[0], args[1]);
+    if (value == NULL)
+        return NULL;
+    PyObject *parent = PyTuple_Pack(2, TRACEPARENT, value);
+    Py_DECREF(value);
+    if (parent == NULL)
+        return NULL;
+    PyObject *headers;
+    if (PyUnicode_GET_LENGTH(tracestate) == 0) {
+        headers = PyTuple_Pack(1, parent);
+    } else {
+        PyObject *state = PyTuple_Pack(2, TRACESTATE, tracestate);
+        headers = state == NULL ? NULL : PyTuple_Pack(2, parent, state);
+        Py_XDECREF(state);
+    }
+    Py_DECREF(parent);
+    if (headers == NULL)
+        return NULL;
+    PyObject *start = PyLong_FromLongLong((long long)now.tv_sec * 1000000000LL + now.tv_nsec);
+    PyObject *self = start == NULL ? NULL : PartRecordType.tp_alloc(&PartRecordType, 0);
+    if (self == NULL) {
+        Py_XDECREF(start);
+        Py_DECREF(headers);
+        return NULL;
+    }
+    PyObject **f = FIELDS(self);
+    for (int i = 0; i < 5; i++)
+        f[i] = Py_NewRef(args[i]);
+    f[5] = start;
+    for (int i = 6; i < PART_N - 1; i++)
+        f[i] = Py_NewRef(part_defaults[i]);
+    f[PART_N - 1] = headers;
+    return self;
 }
 
 /* ---- the span types' layouts --------------------------------------------------------- */
@@ -1263,6 +1346,10 @@ done:
 static PyMethodDef methods[] = {
     {"bind", bind, METH_VARARGS,
      "bind(Span, PartSpan, ServerSpan): the span classes whose fields encode() reads."},
+    {"start_part", (PyCFunction)(void (*)(void))start_part, METH_FASTCALL,
+     "start_part(trace_id, span_id, parent_id, name, upstream, tracestate) -> PartSpan:\n"
+     "a Part's span started now, with the headers of its call (traceparent naming it as\n"
+     "the sampled parent, then tracestate when not empty) in ``headers``."},
     {"encode", encode, METH_VARARGS,
      "encode(spans, service, version) -> bytes: an ExportTraceServiceRequest of the spans."},
     {NULL, NULL, 0, NULL},
@@ -1282,6 +1369,12 @@ PyInit__otlp(void)
                  : c >= 'A' && c <= 'F' ? c - 'A' + 10
                                         : -1;
     PyObject *m = PyModule_Create(&module);
+    TRACEPARENT = PyUnicode_InternFromString("traceparent");
+    TRACESTATE = PyUnicode_InternFromString("tracestate");
+    if (TRACEPARENT == NULL || TRACESTATE == NULL) {
+        Py_XDECREF(m);
+        return NULL;
+    }
     if (m == NULL || records_ready(m) < 0) {
         Py_XDECREF(m);
         return NULL;

@@ -18,6 +18,7 @@ class PartSpan:
     hedged: bool
     cache: str
     error: str
+    headers: tuple[tuple[str, str], ...]
     kind: ClassVar[int]
     tracestate: ClassVar[str]
     def __init__(
@@ -36,6 +37,7 @@ class PartSpan:
         hedged: bool = False,
         cache: str = "",
         error: str = "",
+        headers: tuple[tuple[str, str], ...] = (),
     ) -> None: ...
     @property
     def attributes(self) -> dict[str, AttributeValue]: ...
@@ -74,5 +76,8 @@ class ServerSpan:
     @property
     def attributes(self) -> dict[str, AttributeValue]: ...
 
+def start_part(
+    trace_id: str, span_id: str, parent_id: str, name: str, upstream: str, tracestate: str, /
+) -> PartSpan: ...
 def bind(span: type, part: type[PartSpan], server: type[ServerSpan], /) -> None: ...
 def encode(spans: Sequence[object], service: str, version: str, /) -> bytes: ...

@@ -31,7 +31,7 @@ from collections.abc import Callable
 from functools import partial
 from itertools import chain, repeat
 from time import time_ns
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -41,7 +41,11 @@ import msgspec
 # docstrings, with examples, in _otlp.c). The encoder reads the same slots.
 from tailor.trace._otlp import PartSpan as PartSpan
 from tailor.trace._otlp import ServerSpan as ServerSpan
+from tailor.trace._otlp import start_part
 from tailor.trace.context import parse_traceparent, traceparent, valid_tracestate
+
+if TYPE_CHECKING:
+    from tailor.http import Request
 
 #: OTLP's SpanKind values for the two kinds tailor records.
 SERVER, CLIENT = 2, 3
@@ -189,8 +193,14 @@ class RequestTrace(msgspec.Struct):
         """A client span for one inward call (a Part), or None when not sampled."""
         if self.span is None:
             return None
-        span = PartSpan(
-            self.trace_id, self.tracer.span_ids.next(), self.span_id, name, upstream, time_ns()
+        # One C call: the record, started now, and its call's headers (``span.headers``).
+        span = start_part(
+            self.trace_id,
+            self.tracer.span_ids.next(),
+            self.span_id,
+            name,
+            upstream,
+            self.tracestate,
         )
         parts = self._parts
         if parts is None:
@@ -200,19 +210,15 @@ class RequestTrace(msgspec.Struct):
         return span
 
     def inward(self, span: PartSpan | None = None) -> tuple[tuple[str, str], ...]:
-        """The trace headers of an inward call made as ``span``; without one (an unsampled
-        trace, or a call that is not a Part), the call's parent is the request's span."""
+        """The trace headers of an inward call made as ``span`` (made with it: the engine reads
+        ``span.headers`` itself); without one (an unsampled trace, or a call that is not a
+        Part), the call's parent is the request's span."""
         if span is None:
             headers = self._headers
             if headers is None:
                 headers = self._headers = self._headers_of(self.span_id, self.span is not None)
             return headers
-        if self.tracestate:
-            return (
-                ("traceparent", f"00-{self.trace_id}-{span.span_id}-01"),
-                ("tracestate", self.tracestate),
-            )
-        return (("traceparent", f"00-{self.trace_id}-{span.span_id}-01"),)
+        return span.headers
 
     def _headers_of(self, parent: str, sampled: bool) -> tuple[tuple[str, str], ...]:
         value = traceparent(self.trace_id, parent, sampled)
@@ -233,6 +239,25 @@ class RequestTrace(msgspec.Struct):
             self.tracer.submit(ended)
         elif self.closed:
             self.tracer.submit([span])
+
+
+def answered(trace: RequestTrace, request: Request, route: str, status: int) -> None:
+    """End a sampled request's server span as its answer goes out: the route (``route``, its
+    template or the observe stage's name for none), the status, the cache's answer, the parts
+    that degraded and, for a 5xx, why. Run by the observe stage's hook on every answer (a
+    refusal too), so the trace stage needs no frame of its own on the way back."""
+    span = trace.span
+    assert span is not None
+    span.method = request.method
+    span.route = route
+    span.status = status
+    if request.cache_outcome:
+        span.cache = request.cache_outcome
+    if request.degraded:
+        span.degraded = ",".join(d.part for d in request.degraded)
+    if status >= 500:
+        span.error = request.error_cause or str(status)
+    trace.end(span)
 
 
 def failed(span: AnySpan, exc: BaseException) -> None:

@@ -272,3 +272,72 @@ async def test_a_direct_call_carries_the_requests_trace(make_bff, upstream, rece
     sent = parse_traceparent(upstream.received("/login")[-1].headers["traceparent"])
     [server] = [s for s in await _spans_of(receiver, trace, 1) if s.kind == 2]
     assert sent == (trace, server.span_id, True)
+
+
+async def test_the_server_span_of_a_request_a_stage_fails_ends_with_its_5xx(
+    make_bff, upstream, receiver
+) -> None:
+    bff = _bff(make_bff, upstream, receiver.endpoint)
+
+    @bff.get("/broken", auth=False)
+    async def broken(request: Request) -> Response:
+        raise RuntimeError("a bug below the error stage")
+
+    trace = uuid.uuid4().hex
+    response = await call(bff, "GET", "/broken", headers=_caller(trace))
+    assert response.status == 500
+    [server] = await _spans_of(receiver, trace, 1)
+    assert (server.name, server.attributes["http.response.status_code"]) == ("GET /broken", 500)
+    assert server.error is not None
+
+
+async def test_the_server_span_of_a_shed_request_ends_with_its_503(
+    make_bff, upstream, receiver
+) -> None:
+    shed = {"enabled": True, "max_in_flight": 1, "max_queue_wait_s": 0}
+    bff = make_bff(
+        {
+            "resilience": {"shed": shed},
+            "tracing": {"endpoint": receiver.endpoint, "export_interval_s": 0.05},
+        }
+    )
+    entered, gate = asyncio.Event(), asyncio.Event()
+
+    @bff.get("/work", auth=False)
+    async def work(request: Request) -> Response:
+        entered.set()
+        await gate.wait()
+        return Response(204)
+
+    running = asyncio.ensure_future(call(bff, "GET", "/work"))
+    await asyncio.wait_for(entered.wait(), 5)
+    trace = uuid.uuid4().hex
+    refused = await call(bff, "GET", "/work", headers=_caller(trace))
+    gate.set()
+    await running
+    assert refused.status == 503
+    [server] = await _spans_of(receiver, trace, 1)
+    assert server.attributes["http.response.status_code"] == 503
+    # shed answers above the route stage: no route is known yet
+    assert server.attributes["http.route"] == "<unmatched>"
+
+
+async def test_the_server_span_ends_when_metrics_are_off(make_bff, upstream, receiver) -> None:
+    _script(upstream)
+    bff = make_bff(
+        {
+            "upstreams": {"svc": upstream.url},
+            "metrics": {"enabled": False},
+            "tracing": {"endpoint": receiver.endpoint, "export_interval_s": 0.05},
+        }
+    )
+
+    @bff.get("/home", auth=False, plan=PLAN)
+    async def home(request: Request) -> Response:
+        return await aggregate(request, _shape)
+
+    trace = uuid.uuid4().hex
+    assert (await call(bff, "GET", "/home", headers=_caller(trace))).status == 200
+    spans = {s.name: s for s in await _spans_of(receiver, trace, 4)}
+    assert spans["GET /home"].attributes["http.response.status_code"] == 200
+    assert spans["GET /home"].parent_id == CALLER_SPAN

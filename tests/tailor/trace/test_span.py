@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import gc
 import os
+import time
 
 import pytest
 
+from tailor.trace._otlp import start_part
 from tailor.trace.context import parse_traceparent
 from tailor.trace.otlp import OtlpEncoder
 from tailor.trace.span import CLIENT, SERVER, IdStream, PartSpan, RequestTrace, ServerSpan, Tracer
@@ -86,6 +88,34 @@ def test_a_sampled_part_s_call_names_the_part_s_span_and_carries_the_tracestate(
     )
 
 
+def test_a_part_started_in_one_call_carries_its_call_s_headers_and_its_start_time() -> None:
+    before = time.time_ns()
+    part = start_part("a" * 32, "b" * 16, "c" * 16, "me", "users", "")
+    after = time.time_ns()
+    assert part.headers == (("traceparent", f"00-{'a' * 32}-{'b' * 16}-01"),)
+    assert before <= part.start_ns <= after
+    assert (part.parent_id, part.name, part.upstream, part.end_ns, part.deadline_ms) == (
+        "c" * 16,
+        "me",
+        "users",
+        0,
+        -1,
+    )
+
+
+def test_a_part_started_in_one_call_passes_a_tracestate_on() -> None:
+    part = start_part("a" * 32, "b" * 16, "c" * 16, "me", "users", "vendor=abc")
+    assert part.headers == (
+        ("traceparent", f"00-{'a' * 32}-{'b' * 16}-01"),
+        ("tracestate", "vendor=abc"),
+    )
+
+
+def test_a_part_span_s_headers_are_not_among_its_attributes() -> None:
+    part = start_part("a" * 32, "b" * 16, "c" * 16, "me", "users", "vendor=abc")
+    assert part.attributes == {"bff.part": "me", "peer.service": "users"}
+
+
 def test_a_part_span_takes_its_values_by_position_or_name_and_defaults_the_rest() -> None:
     by_position = PartSpan("a" * 32, "b" * 16, "c" * 16, "me", "users", 5, 9, 800, 2)
     by_name = PartSpan(
@@ -115,7 +145,7 @@ def test_a_server_span_is_named_by_its_method_and_route() -> None:
         (("a" * 32, "b" * 16, "c" * 16, "me", "users"), {}),  # start_ns missing
         (("a" * 32, "b" * 16, "c" * 16, "me", "users", 1), {"colour": "red"}),
         (("a" * 32, "b" * 16, "c" * 16, "me", "users", 1), {"name": "again"}),
-        (tuple(range(15)), {}),
+        (tuple(range(16)), {}),  # one more than its fields
     ],
 )
 def test_a_span_made_with_a_missing_unknown_or_repeated_value_is_refused(
