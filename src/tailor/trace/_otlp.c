@@ -1092,6 +1092,18 @@ put_kind(Buf *b, int64_t kind)
     return 0;
 }
 
+/* What a Part's and the server's span end with: the error (when there is one), then the
+ * request's ids, the span's own id and its times. */
+static int
+put_tail(Buf *b, PyObject *s, const Layout *layout, Ids *last, PyObject *error)
+{
+    if (!is_empty(error) && put_error(b, error) < 0)
+        return -1;
+    if (put_ids(b, s, layout, last) < 0)
+        return -1;
+    return put_span_id_times(b, s, layout);
+}
+
 /* A Part's client span: name, kind, its part and upstream, then what it was told (the call's
  * deadline, attempts, breaker state, status, hedge, cache answer), its error, ids and times. */
 static int
@@ -1137,11 +1149,7 @@ put_part(Buf *b, PyObject *s, Ids *last)
         return -1;
     if (!is_empty(cache) && kv_str(b, 0x4A, KEY("bff.cache"), cache) < 0)
         return -1;
-    if (!is_empty(error) && put_error(b, error) < 0)
-        return -1;
-    if (put_ids(b, s, layout, last) < 0)
-        return -1;
-    return put_span_id_times(b, s, layout);
+    return put_tail(b, s, layout, last, error);
 }
 
 /* A request's server span: "METHOD route", kind, method, route, status, and what only some
@@ -1192,11 +1200,7 @@ put_server(Buf *b, PyObject *s, Ids *last)
         return -1;
     if (!is_empty(tracestate) && put_str(b, 0x1A, tracestate) < 0)
         return -1;
-    if (!is_empty(error) && put_error(b, error) < 0)
-        return -1;
-    if (put_ids(b, s, layout, last) < 0)
-        return -1;
-    return put_span_id_times(b, s, layout);
+    return put_tail(b, s, layout, last, error);
 }
 
 /* Any other span: its ids, name, kind, times, attribute dict as it is, tracestate, error. */
