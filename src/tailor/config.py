@@ -274,8 +274,9 @@ class GrpcSettings(msgspec.Struct, forbid_unknown_fields=True):
     tls: GrpcTLS = msgspec.field(default_factory=GrpcTLS)
     #: An HTTP/2 PING on a connection nothing has arrived on for this long (0: never), with or
     #: without calls waiting on it; no answer within ``keepalive_timeout_s`` closes it and
-    #: fails its calls as unavailable. 30 s: a vanished peer is found within a minute, and a
-    #: quiet BFF pings each upstream about once a minute (docs/grpc.md, "TLS and keepalive").
+    #: fails its calls as unavailable. 30 s: below load balancers' and NATs' idle timeouts; a
+    #: vanished peer is found 40 to 70 s after its last frame, and an idle connection is pinged
+    #: every 40 s (docs/grpc.md, "TLS and keepalive").
     keepalive_interval_s: NonNegative = 30.0
     #: 10 s, not grpc's 20: a peer on the private network answers a PING in a millisecond;
     #: ten seconds without a frame is a peer gone, not a slow one.
