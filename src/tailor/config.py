@@ -232,19 +232,55 @@ class UpstreamClientSettings(msgspec.Struct, forbid_unknown_fields=True):
     max_response_bytes: Count = 16 * 1024 * 1024
 
 
-#: http(s): JSON over HTTP; grpc: gRPC over HTTP/2; connect: the Connect protocol over HTTP/1.1.
-UPSTREAM_SCHEMES = frozenset({"http", "https", "grpc", "connect"})
-_RPC = frozenset({"grpc", "connect"})
+#: http(s): JSON over HTTP; grpc: gRPC over HTTP/2 (grpcs: over TLS); connect: the Connect
+#: protocol over HTTP/1.1.
+UPSTREAM_SCHEMES = frozenset({"http", "https", "grpc", "grpcs", "connect"})
+_RPC = frozenset({"grpc", "grpcs", "connect"})
+
+
+class GrpcTLS(msgspec.Struct, forbid_unknown_fields=True):
+    """How tailor checks a ``grpcs://`` upstream and proves itself to it: the server's
+    certificate and host name are verified against ``ca_file`` (PEM; the system's CAs when
+    unset), and with ``cert_file`` and ``key_file`` tailor presents a client certificate to the
+    services that ask for one (mutual TLS). Each file must be readable at startup."""
+
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.cert_file is not None and self.key_file is None:
+            raise ValueError("key_file must be set with cert_file (the client certificate's key)")
+        if self.key_file is not None and self.cert_file is None:
+            raise ValueError("cert_file must be set with key_file (the client certificate)")
+        for name in ("ca_file", "cert_file", "key_file"):
+            path = getattr(self, name)
+            if path is not None:
+                try:
+                    Path(path).open("rb").close()
+                except OSError as exc:
+                    raise ValueError(f"{name} cannot be read: {path}: {exc.strerror}") from None
 
 
 class GrpcSettings(msgspec.Struct, forbid_unknown_fields=True):
-    """The gRPC upstreams (``upstreams.<name> = "grpc://host:port"`` or ``"connect://..."``,
-    docs/grpc.md): the
-    compiled descriptor sets (``protoc --include_imports --descriptor_set_out``) and the
-    service each such upstream serves, e.g. ``users = "waveform.users.v1.UsersService"``."""
+    """The gRPC upstreams (``upstreams.<name> = "grpc://host:port"``, ``"grpcs://..."`` over
+    TLS, or ``"connect://..."``, docs/grpc.md): the compiled descriptor sets (``protoc
+    --include_imports --descriptor_set_out``), the service each such upstream serves, e.g.
+    ``users = "waveform.users.v1.UsersService"``, how TLS upstreams are verified and how idle
+    connections are kept alive."""
 
     descriptor_sets: list[str] = msgspec.field(default_factory=list)
     services: dict[str, str] = msgspec.field(default_factory=dict)
+    tls: GrpcTLS = msgspec.field(default_factory=GrpcTLS)
+    #: An HTTP/2 PING on a connection nothing has arrived on for this long (0: never), with or
+    #: without calls waiting on it; no answer within ``keepalive_timeout_s`` closes it and
+    #: fails its calls as unavailable. 30 s: below load balancers' and NATs' idle timeouts; a
+    #: vanished peer is found 40 to 70 s after its last frame, and an idle connection is pinged
+    #: every 40 s (docs/grpc.md, "TLS and keepalive").
+    keepalive_interval_s: NonNegative = 30.0
+    #: 10 s, not grpc's 20: a peer on the private network answers a PING in a millisecond;
+    #: ten seconds without a frame is a peer gone, not a slow one.
+    keepalive_timeout_s: Positive = 10.0
 
 
 class MetricsSettings(msgspec.Struct, forbid_unknown_fields=True):
@@ -570,7 +606,7 @@ class Config(msgspec.Struct, forbid_unknown_fields=True):
             parts = urlsplit(url)
             if parts.scheme not in UPSTREAM_SCHEMES or not parts.hostname:
                 raise ConfigError(
-                    f"upstreams.{name}", f"'{url}' is not an http(s), grpc or connect base URL"
+                    f"upstreams.{name}", f"'{url}' is not an http(s), grpc(s) or connect base URL"
                 )
             if parts.query or parts.fragment:
                 raise ConfigError(f"upstreams.{name}", "a base URL takes no query or fragment")

@@ -209,3 +209,47 @@ def test_the_grpc_and_connect_upstreams_are_listed() -> None:
         }
     )
     assert config.grpc_upstreams == ["catalog", "users"]
+
+
+def test_a_grpcs_upstream_is_a_grpc_upstream() -> None:
+    config = build_config(
+        {
+            "name": "x",
+            "upstreams": {"users": "grpcs://users.internal:443"},
+            "grpc": {"services": {"users": "u.v1.Users"}},
+        }
+    )
+    assert config.grpc_upstreams == ["users"]
+
+
+def _grpc_tls_key(**tls: str) -> str:
+    return _key_of({"name": "x", "grpc": {"tls": tls}})
+
+
+def test_a_grpc_ca_file_that_does_not_exist_names_grpc_tls_ca_file(tmp_path: Path) -> None:
+    assert _grpc_tls_key(ca_file=str(tmp_path / "none.pem")) == "grpc.tls.ca_file"
+
+
+def test_a_grpc_client_key_that_cannot_be_read_names_grpc_tls_key_file(tmp_path: Path) -> None:
+    cert = tmp_path / "client.crt"
+    cert.write_text("x")
+    # A directory: unreadable as a file even to root (who reads any mode).
+    key = _grpc_tls_key(cert_file=str(cert), key_file=str(tmp_path))
+    assert key == "grpc.tls.key_file"
+
+
+@pytest.mark.parametrize(
+    ("given", "missing"), [("cert_file", "key_file"), ("key_file", "cert_file")]
+)
+def test_a_grpc_client_certificate_or_key_alone_names_the_missing_one(
+    tmp_path: Path, given: str, missing: str
+) -> None:
+    (tmp_path / given).write_text("x")
+    assert _grpc_tls_key(**{given: str(tmp_path / given)}) == f"grpc.tls.{missing}"
+
+
+@pytest.mark.parametrize(
+    ("key", "value"), [("keepalive_interval_s", -1), ("keepalive_timeout_s", 0)]
+)
+def test_a_grpc_keepalive_out_of_range_names_its_key(key: str, value: float) -> None:
+    assert _key_of({"name": "x", "grpc": {key: value}}) == f"grpc.{key}"

@@ -23,7 +23,11 @@ def build_upstream_transport(config: Config) -> Transport:
     from tailor.upstream.grpc.transport import build_grpc_transport
 
     grpc = build_grpc_transport(
-        config.upstreams, config.grpc.services, config.grpc.descriptor_sets, http
+        config.upstreams,
+        config.grpc.services,
+        config.grpc.descriptor_sets,
+        http,
+        settings=config.grpc,
     )
     return ByUpstream(http, dict.fromkeys(grpc.upstreams, grpc))
 

@@ -1,7 +1,8 @@
 """gRPC upstreams behind tailor's transport seam.
 
-An upstream whose configured URL is ``grpc://host:port`` is called over gRPC (``connect://``:
-the Connect protocol over HTTP/1.1, same contracts); the BFF's plans do not change. Its
+An upstream whose configured URL is ``grpc://host:port`` is called over gRPC (``grpcs://``:
+over TLS; ``connect://``: the Connect protocol over HTTP/1.1, same contracts); the BFF's plans
+do not change. Its
 service (``grpc.services.<upstream>``) is looked up in the configured descriptor sets
 (``grpc.descriptor_sets``), and each ``google.api.http`` rule of the service says which method
 answers which of the JSON routes a part calls: ``GET /users/{user_id}`` is
@@ -13,6 +14,8 @@ answers which of the JSON routes a part calls: ``GET /users/{user_id}`` is
   needs, and a compiled converter from the response message into that struct;
 - :mod:`~tailor.upstream.grpc.status`: gRPC status codes and ``google.rpc.Status`` details
   -> HTTP statuses and :class:`~tailor.upstream.grpc.status.GrpcStatusError`;
-- :mod:`~tailor.upstream.grpc.transport`: the transport (grpcio's asyncio client, or the
-  Connect protocol over tailor's HTTP/1.1 transport).
+- :mod:`~tailor.upstream.grpc.transport`: the transport (gRPC over tailor's HTTP/2 client,
+  :mod:`~tailor.upstream.grpc.h2`, or the Connect protocol over tailor's HTTP/1.1 transport);
+- :mod:`~tailor.upstream.grpc.tls`: the TLS client context of ``grpcs://`` upstreams and the
+  ALPN check of a finished handshake.
 """

@@ -5,8 +5,9 @@ It replaces grpcio's asyncio client, whose completion-queue thread and hand-off 
 cost about three times a pooled HTTP/1.1 call (docs/grpc.md has the figures). What a call
 does on the wire:
 
-- h2c with prior knowledge (RFC 9113 s3.3): the upstreams are on a private network, as the
-  ``grpc://`` channel was insecure before;
+- ``grpc://``: h2c with prior knowledge (RFC 9113 s3.3), for upstreams on a private network;
+  ``grpcs://``: TLS first (:mod:`tailor.upstream.grpc.tls`: the certificate and host name
+  verified, ALPN ``h2`` required, a client certificate when configured);
 - ``POST /<package.Service>/<Method>``, ``content-type: application/grpc``, ``te: trailers``,
   the deadline as ``grpc-timeout``, the BFF's headers as metadata, the request message as one
   length-prefixed message;
@@ -20,7 +21,13 @@ does on the wire:
   did not take (beyond the GOAWAY's last stream) fails as unavailable, which the resilient
   transport may retry, as a call on a connection lost midway;
 - a call cancelled (its task, or its deadline) resets its stream with CANCEL, so the service
-  sees the cancellation.
+  sees the cancellation;
+- keepalive: a connection nothing has arrived on for ``keepalive_s`` gets a PING, with or
+  without calls on it; nothing back within ``keepalive_timeout_s`` (a peer gone, its host
+  down, a half-open connection) closes it, its calls fail as unavailable and the next call
+  opens another. One timer per channel does it; the read path only marks the connection
+  heard. A GOAWAY ``ENHANCE_YOUR_CALM`` "too_many_pings" (a server's ping policy) is a GOAWAY
+  as any other, and doubles the channel's interval (gRFC A8).
 
 >>> channel = Channel("users", "127.0.0.1", 9102)  # made by the gRPC transport, per upstream
 """
@@ -30,11 +37,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import ssl
 from collections.abc import Sequence
 
 import ngh2
 
 from tailor.errors import UpstreamDecodeError, UpstreamTimeout, UpstreamUnavailable
+from tailor.upstream.grpc.tls import alpn_refusal, handshake_failure
 
 #: A stream's receive window, and the connection's: a home's largest answer fits many times.
 STREAM_WINDOW = 1024 * 1024
@@ -44,6 +53,7 @@ MAX_ANSWER_BYTES = 16 * 1024 * 1024
 CONNECT_TIMEOUT_S = 1.0
 
 _CANCEL = int(ngh2.ErrorCode.CANCEL)
+_ENHANCE_YOUR_CALM = int(ngh2.ErrorCode.ENHANCE_YOUR_CALM)
 _ResponseReceived = ngh2.ResponseReceived
 _DataReceived = ngh2.DataReceived
 _TrailersReceived = ngh2.TrailersReceived
@@ -87,10 +97,17 @@ class _Connection(asyncio.Protocol):
         self.streams: dict[int, _Stream] = {}
         self.transport: asyncio.Transport | None = None
         self.usable = True  # False after a GOAWAY or once lost: no new stream on it
+        self.heard = False  # a frame arrived since the keepalive timer last looked
+        self.pinged = False  # a keepalive PING is out, its answer (or any frame) awaited
+        self.refused: str | None = None  # why the TLS peer cannot carry gRPC (its ALPN)
 
     # -- asyncio.Protocol ------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.refused = alpn_refusal(transport.get_extra_info("ssl_object"))
+        if self.refused is not None:
+            transport.abort()  # type: ignore[attr-defined]
+            return
         self.transport = transport  # type: ignore[assignment]
         h2 = self.h2
         h2.initiate_connection(
@@ -103,13 +120,12 @@ class _Connection(asyncio.Protocol):
         self.write()
 
     def data_received(self, data: bytes) -> None:
+        self.heard = True
         h2 = self.h2
         try:
             h2.receive_data(data)
         except ngh2.NGH2Error as exc:
-            self.fail_all(f"HTTP/2 protocol error: {exc}")
-            if self.transport is not None:
-                self.transport.abort()
+            self.abort(f"HTTP/2 protocol error: {exc}")
             return
         streams = self.streams
         # isinstance, most frequent first: a unary answer is a head, data and trailers.
@@ -146,6 +162,8 @@ class _Connection(asyncio.Protocol):
                             UpstreamUnavailable(self.upstream, f"stream reset ({code})"),
                         )
             elif isinstance(event, ngh2.GoAwayReceived):
+                if event.error_code == _ENHANCE_YOUR_CALM and event.debug_data == b"too_many_pings":
+                    self.channel.slow_keepalive()
                 self._going_away(event.last_stream_id, event.error_code)
         self.write()
 
@@ -212,6 +230,20 @@ class _Connection(asyncio.Protocol):
         if not self.usable and not self.streams and self.transport is not None:
             self.transport.close()
 
+    def ping(self) -> None:
+        """A keepalive PING; whatever arrives next (its ACK or any frame) says the peer is
+        there."""
+        self.heard, self.pinged = False, True
+        with contextlib.suppress(ngh2.NGH2Error):  # the engine is closing: so is the socket
+            self.h2.ping()
+        self.write()
+
+    def abort(self, reason: str) -> None:
+        """The peer is gone: every call on it fails as unavailable, the socket is dropped."""
+        self.fail_all(reason)
+        if self.transport is not None:
+            self.transport.abort()
+
     def write(self) -> None:
         transport = self.transport
         if transport is None:
@@ -233,13 +265,31 @@ class _Connection(asyncio.Protocol):
 
 class Channel:
     """The calls to one upstream (``host``:``port``): one HTTP/2 connection at a time, opened
-    on first use and again after a GOAWAY or a loss. Belongs to the loop that opened it."""
+    on first use and again after a GOAWAY or a loss. Belongs to the loop that opened it.
 
-    def __init__(self, upstream: str, host: str, port: int) -> None:
+    With ``ssl_context`` (:func:`tailor.upstream.grpc.tls.client_context`'s) the connection is
+    TLS to ``host``; with ``keepalive_s`` above 0 an idle connection is pinged (see the
+    module's docstring)."""
+
+    def __init__(
+        self,
+        upstream: str,
+        host: str,
+        port: int,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        keepalive_s: float = 0.0,
+        keepalive_timeout_s: float = 10.0,
+    ) -> None:
         self.upstream = upstream
         self.host = host
         self.port = port
         self.authority = f"{host}:{port}".encode()
+        self.ssl = ssl_context
+        self.scheme = b"http" if ssl_context is None else b"https"
+        self.keepalive_s = keepalive_s
+        self.keepalive_timeout_s = keepalive_timeout_s
+        self._keepalive: asyncio.TimerHandle | None = None
         self._connection: _Connection | None = None
         self._connecting: asyncio.Future[_Connection] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -307,6 +357,7 @@ class Channel:
         if loop is not self._loop:
             self._connection, self._connecting, self._old = None, None, set()
             self._in_flight, self._timer, self._timer_at = {}, None, math.inf
+            self._keepalive = None
             self._loop = loop
         return loop
 
@@ -327,20 +378,67 @@ class Channel:
         self, loop: asyncio.AbstractEventLoop, pending: asyncio.Future[_Connection], deadline: float
     ) -> None:
         conn = _Connection(self)
+        tls = self.ssl
         try:
             async with asyncio.timeout_at(deadline):
-                await loop.create_connection(lambda: conn, self.host, self.port)
+                await loop.create_connection(
+                    lambda: conn,
+                    self.host,
+                    self.port,
+                    ssl=tls,
+                    server_hostname=None if tls is None else self.host,
+                )
         except TimeoutError:
             pending.set_exception(UpstreamTimeout(self.upstream, "connect timed out"))
+        except ssl.SSLError as exc:  # an OSError too: the certificate, the host name, an alert
+            pending.set_exception(UpstreamUnavailable(self.upstream, handshake_failure(exc)))
         except OSError:
             pending.set_exception(UpstreamUnavailable(self.upstream, "connection failed"))
         else:
-            self._connection = conn
-            pending.set_result(conn)
+            if conn.refused is not None:
+                pending.set_exception(UpstreamUnavailable(self.upstream, conn.refused))
+            else:
+                self._connection = conn
+                self._watch(loop, conn)
+                pending.set_result(conn)
         finally:
             self._connecting = None
             if pending.done() and not pending.cancelled():
                 pending.exception()  # retrieved: nobody may be waiting for it any more
+
+    # Keepalive: one timer per channel, on its current connection. It looks every
+    # ``keepalive_s``: a connection heard from since the last look is left alone (an activity
+    # flag, as grpc-go's keepalive had: the read path pays one attribute store, not a clock
+    # read); one not heard from gets a PING and a look ``keepalive_timeout_s`` later, when
+    # silence still closes it. So a PING goes out at most once per interval plus timeout, and
+    # only after a whole interval without a frame.
+
+    def _watch(self, loop: asyncio.AbstractEventLoop, conn: _Connection) -> None:
+        if self._keepalive is not None:
+            self._keepalive.cancel()
+            self._keepalive = None
+        if self.keepalive_s > 0:
+            self._keepalive = loop.call_later(self.keepalive_s, self._keep_alive, loop, conn)
+
+    def _keep_alive(self, loop: asyncio.AbstractEventLoop, conn: _Connection) -> None:
+        self._keepalive = None
+        if conn is not self._connection or conn.transport is None:
+            return  # forgotten (a GOAWAY, lost, closed): its successor has its own timer
+        if conn.heard:
+            conn.heard = conn.pinged = False
+            wait = self.keepalive_s
+        elif conn.pinged:
+            conn.abort(f"no answer to a keepalive PING within {self.keepalive_timeout_s:g}s")
+            return
+        else:
+            conn.ping()
+            wait = self.keepalive_timeout_s
+        self._keepalive = loop.call_later(wait, self._keep_alive, loop, conn)
+
+    def slow_keepalive(self) -> None:
+        """The server found the PINGs too many (GOAWAY "too_many_pings"): twice the interval
+        from now on, as gRFC A8 has a client do."""
+        self.keepalive_s *= 2
 
     def forget(self, conn: _Connection) -> None:
         """``conn`` takes no new stream (GOAWAY, loss): the next call opens another."""
@@ -357,6 +455,9 @@ class Channel:
         if not self._in_flight and self._timer is not None:
             self._timer.cancel()
             self._timer, self._timer_at = None, math.inf
+        if self._keepalive is not None:
+            self._keepalive.cancel()
+            self._keepalive = None
         for conn in conns:
             conn.close()
 

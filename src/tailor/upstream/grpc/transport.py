@@ -1,6 +1,7 @@
 """The gRPC transport, behind the same seam as the HTTP ones, on one of two wires:
 
-- ``grpc://host:port``: gRPC over HTTP/2 with grpcio's asyncio client;
+- ``grpc://host:port``: gRPC over HTTP/2 with tailor's own client (:mod:`~.h2`), h2c;
+  ``grpcs://host:port`` the same over TLS (:mod:`~.tls`);
 - ``connect://host:port``: the Connect protocol's unary calls (``POST /pkg.Service/Method``
   with ``Content-Type: application/proto``, ``connect-timeout-ms``, errors as JSON with the
   same codes and ``google.rpc`` details) over tailor's own HTTP/1.1 transport: the same
@@ -26,6 +27,7 @@ from __future__ import annotations
 import base64
 import binascii
 import math
+import ssl
 from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +37,7 @@ import msgspec
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 
+from tailor.config import GrpcSettings
 from tailor.errors import ConfigError, UpstreamDecodeError, UpstreamTimeout, UpstreamUnavailable
 from tailor.upstream.grpc.descriptors import Binding, bindings, find, load_pool
 from tailor.upstream.grpc.h2 import Answer, Channel
@@ -53,6 +56,7 @@ from tailor.upstream.grpc.status import (
     decode_details,
     http_code,
 )
+from tailor.upstream.grpc.tls import client_context
 from tailor.upstream.transport import (
     Transport,
     UpstreamRequest,
@@ -68,13 +72,15 @@ _NOT_METADATA = frozenset({"accept", "content-type", "x-deadline-ms"})
 @dataclass
 class GrpcUpstream:
     """One upstream served over gRPC: where (``target``), the configured base URL its calls'
-    URLs start with, and the bound methods of its service."""
+    URLs start with, the bound methods of its service, and whether it is reached over TLS
+    (``grpcs://``)."""
 
     name: str
     base: str
     target: str
     routes: Sequence[Binding]
     wire: str = "grpc"  # or "connect"
+    tls: bool = False
     # (method, consumed type) -> how such calls are made
     plans: dict[tuple[str, Any], CallPlan] = field(default_factory=dict)
 
@@ -167,14 +173,23 @@ def _unquote(text: str) -> str:
 
 
 class GrpcTransport:
-    """Unary gRPC calls to the upstreams in ``upstreams`` (by name): one grpcio channel each on
-    the gRPC wire, ``http`` (an HTTP/1.1 transport) on the Connect wire."""
+    """Unary gRPC calls to the upstreams in ``upstreams`` (by name): one HTTP/2 channel each on
+    the gRPC wire, ``http`` (an HTTP/1.1 transport) on the Connect wire. ``settings`` gives
+    the channels' keepalive and, unless ``ssl_context`` is given, the TLS of ``grpcs://``
+    upstreams (as ``ssl_context`` is injected into the HTTP/1.1 transport for ``https://``)."""
 
     def __init__(
-        self, upstreams: Mapping[str, GrpcUpstream], http: Transport | None = None
+        self,
+        upstreams: Mapping[str, GrpcUpstream],
+        http: Transport | None = None,
+        *,
+        settings: GrpcSettings | None = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.upstreams = dict(upstreams)
         self.http = http
+        self.settings = settings or GrpcSettings()
+        self._ssl_context = ssl_context
         self._channels: dict[str, Channel] = {}
         # (upstream, method) -> the request headers every call of it starts with
         self._heads: dict[tuple[str, str], list[tuple[bytes, bytes]]] = {}
@@ -191,7 +206,7 @@ class GrpcTransport:
         message = request_bytes(upstream.name, binding, values, plan)
         channel = self._channels.get(upstream.name)
         if channel is None:
-            channel = self._channels[upstream.name] = _channel(upstream)
+            channel = self._channels[upstream.name] = self._channel(upstream)
         head = self._heads.get((upstream.name, binding.method))
         if head is None:
             head = self._heads[(upstream.name, binding.method)] = _head(channel, binding.method)
@@ -234,6 +249,23 @@ class GrpcTransport:
                 upstream.name, f"a Connect answer of type '{kind}', not application/proto"
             )
         return decoded(upstream.name, binding, plan, answer.body)
+
+    def _channel(self, upstream: GrpcUpstream) -> Channel:
+        host, _, port = upstream.target.rpartition(":")
+        context = None
+        if upstream.tls:
+            context = self._ssl_context
+            if context is None:
+                context = self._ssl_context = client_context(self.settings.tls)
+        settings = self.settings
+        return Channel(
+            upstream.name,
+            host,
+            int(port),
+            ssl_context=context,
+            keepalive_s=settings.keepalive_interval_s,
+            keepalive_timeout_s=settings.keepalive_timeout_s,
+        )
 
     async def aclose(self) -> None:
         channels, self._channels = self._channels, {}
@@ -291,15 +323,10 @@ def _connect_failed(upstream: str, answer: UpstreamResponse) -> UpstreamResponse
     return UpstreamResponse(failure.status, answer.headers, answer.body, error=failure)
 
 
-def _channel(upstream: GrpcUpstream) -> Channel:
-    host, _, port = upstream.target.rpartition(":")
-    return Channel(upstream.name, host, int(port))
-
-
 def _head(channel: Channel, method: str) -> list[tuple[bytes, bytes]]:
     return [
         (b":method", b"POST"),
-        (b":scheme", b"http"),
+        (b":scheme", channel.scheme),
         (b":path", method.encode()),
         (b":authority", channel.authority),
         (b"content-type", b"application/grpc"),
@@ -401,8 +428,8 @@ class _ByCodeName(dict[str, Mapping[str, str]]):
 _GRPC_STATUS = _ByCodeName()
 
 
-#: The URL schemes of upstreams this transport serves: the wire each names.
-WIRES = ("grpc", "connect")
+#: The URL schemes of upstreams this transport serves, and the wire each names.
+WIRES = {"grpc": "grpc", "grpcs": "grpc", "connect": "connect"}
 
 
 def build_grpc_transport(
@@ -410,10 +437,13 @@ def build_grpc_transport(
     services: Mapping[str, str],
     descriptor_sets: Sequence[str],
     http: Transport | None = None,
+    *,
+    settings: GrpcSettings | None = None,
 ) -> GrpcTransport:
-    """The transport for every ``grpc://`` and ``connect://`` upstream of the config (the
-    latter over ``http``); ConfigError naming the key (or the method whose http rule cannot
-    be mapped) when one cannot be served."""
+    """The transport for every ``grpc://``, ``grpcs://`` and ``connect://`` upstream of the
+    config (the latter over ``http``), its channels as ``settings`` (``grpc``) say; ConfigError
+    naming the key (or the method whose http rule cannot be mapped) when one cannot be
+    served, or a TLS file cannot be loaded."""
     pool = load_pool(descriptor_sets)
     bound: dict[str, GrpcUpstream] = {}
     for name, url in upstreams.items():
@@ -431,5 +461,9 @@ def build_grpc_transport(
             target = f"http://{parts.hostname}:{parts.port or 80}"
         else:
             target = f"{parts.hostname}:{parts.port or 443}"
-        bound[name] = GrpcUpstream(name, url.rstrip("/"), target, routes, parts.scheme)
-    return GrpcTransport(bound, http)
+        wire, tls = WIRES[parts.scheme], parts.scheme == "grpcs"
+        bound[name] = GrpcUpstream(name, url.rstrip("/"), target, routes, wire, tls)
+    settings = settings or GrpcSettings()
+    # Made now, not at the first call: a CA or key OpenSSL cannot load stops startup.
+    context = client_context(settings.tls) if any(u.tls for u in bound.values()) else None
+    return GrpcTransport(bound, http, settings=settings, ssl_context=context)

@@ -1,5 +1,5 @@
-"""The test service (library.proto) compiled once per session, and a real gRPC server on
-loopback whose answers each test scripts."""
+"""The test service (library.proto) compiled once per session, a real gRPC server on
+loopback whose answers each test scripts, and a scripted HTTP/2 peer."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from h2_peer import H2Peer
 from library_server import SERVICE, ScriptedGrpc
 
 from tailor.upstream.grpc.descriptors import Binding, bindings, load_pool
@@ -46,6 +47,15 @@ async def library(routes: list[Binding]) -> AsyncIterator[ScriptedGrpc]:
     await server.start()
     yield server
     await server.server.stop(0)
+
+
+@pytest.fixture
+async def peer() -> AsyncIterator[H2Peer]:
+    """A scripted HTTP/2 peer; each test gives it its ``script``."""
+    made = H2Peer(lambda conn, stream_id: None)
+    await made.start()
+    yield made
+    await made.stop()
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 """A scripted HTTP/2 server on loopback (libnghttp2's server role), for the wire behaviour a
 real gRPC server will not show on demand: a GOAWAY, a connection dropped mid-call, a
-malformed or status-less answer. Each request is handed to ``script``, which answers it with
+malformed or status-less answer, a host gone silent (``muted``: what arrives is dropped
+unread, PINGs unanswered). Each request is handed to ``script``, which answers it with
 the frames it likes through the connection it is given."""
 
 from __future__ import annotations
@@ -20,17 +21,26 @@ class PeerConnection(asyncio.Protocol):
         self.h2 = ngh2.Connection(ngh2.Role.SERVER)
         self.transport: asyncio.Transport | None = None
         self.resets: list[tuple[int, int]] = []  # (stream, error code) the client reset
+        self.pings: list[float] = []  # when each PING arrived (the loop's clock)
+        self.opened = 0.0
+        self.muted = False  # drop what arrives: a peer gone without a FIN
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        self.opened = asyncio.get_running_loop().time()
         self.peer.connections.append(self)
         self.h2.initiate_connection()
         self.flush()
 
     def data_received(self, data: bytes) -> None:
+        if self.muted:
+            return
         self.h2.receive_data(data)
         for event in self.h2.events():
-            if isinstance(event, ngh2.RequestReceived):
+            if isinstance(event, ngh2.PingReceived):  # acknowledged by nghttp2
+                self.pings.append(asyncio.get_running_loop().time())
+                self.peer.on_ping(self)
+            elif isinstance(event, ngh2.RequestReceived):
                 self.peer.requests.append((self, event.stream_id, dict(event.headers)))
             elif isinstance(event, ngh2.DataReceived) and event.end_stream:
                 self.peer.script(self, event.stream_id)
@@ -79,6 +89,7 @@ class H2Peer:
     ``requests`` holds (connection, stream, header fields) of each."""
 
     script: Callable[[PeerConnection, int], None]
+    on_ping: Callable[[PeerConnection], None] = lambda conn: None
     connections: list[PeerConnection] = field(default_factory=list)
     requests: list[tuple[PeerConnection, int, dict[bytes, bytes]]] = field(default_factory=list)
     changed: asyncio.Event = field(default_factory=asyncio.Event)

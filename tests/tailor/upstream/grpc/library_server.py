@@ -33,6 +33,7 @@ class ScriptedGrpc:
     port: int = 0
     server: Any = None
     options: list[tuple[str, Any]] = field(default_factory=list)  # grpcio's server options
+    credentials: grpc.ServerCredentials | None = None  # TLS (grpcs://) when given
 
     async def start(self) -> None:
         handlers = {}
@@ -41,7 +42,10 @@ class ScriptedGrpc:
         self.server = grpc.aio.server(options=self.options)
         generic = grpc.method_handlers_generic_handler(SERVICE, handlers)
         self.server.add_generic_rpc_handlers((generic,))
-        self.port = self.server.add_insecure_port("127.0.0.1:0")
+        if self.credentials is None:
+            self.port = self.server.add_insecure_port("127.0.0.1:0")
+        else:
+            self.port = self.server.add_secure_port("127.0.0.1:0", self.credentials)
         await self.server.start()
 
     def _handler(self, binding: Binding) -> Callable[..., Awaitable[bytes]]:
@@ -58,9 +62,10 @@ class ScriptedGrpc:
 
         return handle
 
-    def upstream(self) -> GrpcUpstream:
-        base = f"grpc://127.0.0.1:{self.port}"
-        return GrpcUpstream("library", base, f"127.0.0.1:{self.port}", self.routes)
+    def upstream(self, host: str = "127.0.0.1") -> GrpcUpstream:
+        tls = self.credentials is not None
+        base = f"{'grpcs' if tls else 'grpc'}://{host}:{self.port}"
+        return GrpcUpstream("library", base, f"{host}:{self.port}", self.routes, tls=tls)
 
     def message(self, name: str, **values: Any) -> Message:
         binding = next(b for b in self.routes if b.name == name)

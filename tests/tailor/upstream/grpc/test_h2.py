@@ -124,14 +124,6 @@ async def test_a_cancelled_call_leaves_its_connection_serving_the_next(
 
 
 @pytest.fixture
-async def peer() -> AsyncIterator[H2Peer]:
-    made = H2Peer(lambda conn, stream_id: None)
-    await made.start()
-    yield made
-    await made.stop()
-
-
-@pytest.fixture
 async def client(peer: H2Peer, routes: list[Binding]) -> AsyncIterator[GrpcTransport]:
     base = f"grpc://127.0.0.1:{peer.port}"
     made = GrpcTransport({"library": GrpcUpstream("library", base, base[7:], routes)})
