@@ -354,6 +354,34 @@ _METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELE
 _HOST = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]+)(?::[0-9]*)?")
 
 
+class _LeanHead:
+    """The parser a connection reads a request it refuses on arrival with (``_shed_lean``):
+    llhttp's checks and framing as for any request, but no call back into Python per header
+    field, for the URL or at the message's start (httptools installs those callbacks only for a
+    protocol that has them). A refused request needs three facts from its head, taken as it
+    ends, before llhttp clears the message's flags: whether the connection may stay open,
+    whether it is a HEAD, and whether the message ended (no body follows)."""
+
+    __slots__ = ("ended", "head_only", "keep_alive", "parser")
+
+    def __init__(self) -> None:
+        self.parser = httptools.HttpRequestParser(self)
+        self.keep_alive = self.head_only = self.ended = False
+
+    def on_headers_complete(self) -> None:
+        parser = self.parser
+        self.keep_alive = (
+            parser.should_keep_alive()
+            and not parser.should_upgrade()  # what follows its head may not be HTTP
+            # An HTTP/1.0 keep-alive is closed after any answer (see on_headers_complete).
+            and parser.get_http_version() == "1.1"
+        )
+        self.head_only = parser.get_method() == b"HEAD"
+
+    def on_message_complete(self) -> None:
+        self.ended = True
+
+
 class _Connection(asyncio.Protocol):
     """One client connection: parse, hand each request to the pipeline, answer in order."""
 
@@ -377,6 +405,10 @@ class _Connection(asyncio.Protocol):
         # whether it has a body.
         self._shed_head = False
         self._shed_body = False
+        # What data_received found settings.shedding to say for the request starting the read
+        # being parsed (None: not asked, on_message_begin asks).
+        self._shed_asked: bool | None = None
+        self._lean: _LeanHead | None = None  # made the first time a request is refused lean
         self._read_size = 0  # bytes in the read being parsed
         self._host: str | None = None  # the last Host found valid on this connection
         self._body: _Body | None = None
@@ -415,6 +447,8 @@ class _Connection(asyncio.Protocol):
         # The parser holds this protocol's bound callbacks: dropping it breaks the cycle, so
         # the connection is freed by reference counting, not left to the collector.
         del self._parser
+        if self._lean is not None:
+            del self._lean.parser  # the same cycle
         self._server.forget(self)
         if self._body is not None:
             self._body.fail()
@@ -425,7 +459,27 @@ class _Connection(asyncio.Protocol):
         self._queue.clear()
 
     def data_received(self, data: bytes) -> None:
-        self._parse(data)
+        shedding = self._shedding
+        if (
+            shedding is not None
+            and not self._busy
+            and not self.fresh  # a first request was admitted at accept: it is served
+            and not self._queue
+            and not self._in_head
+            and self._body is None
+        ):
+            # Between requests, nothing to answer before the next: it is asked about here,
+            # once (on_message_begin takes the answer), and refused before parsing when the
+            # read is its head alone (the usual kept-alive request).
+            shed = shedding()
+            if shed and data.endswith(b"\r\n\r\n") and data.find(b"\r\n\r\n") == len(data) - 4:
+                self._shed_lean(data)
+                return
+            self._shed_asked = shed
+            self._parse(data)
+            self._shed_asked = None  # a read of blank lines began no request
+        else:
+            self._parse(data)
         ready = self._ready
         if ready is not None:
             # Started once the whole read is parsed, not from inside the parser's callback: a
@@ -483,15 +537,20 @@ class _Connection(asyncio.Protocol):
         self._head_bytes = 0
         self._in_head = True
         self.deadline = self._loop.time() + self._settings.header_read_timeout_s
-        shedding = self._shedding
-        # Asked as the request begins, so that a refused head is never made into strings.
-        self._shed_head = (
-            shedding is not None
-            and not self._busy
-            and not self.fresh  # a first request was admitted at accept: it is served
-            and not self._queue
-            and shedding()
-        )
+        asked = self._shed_asked
+        if asked is not None:  # the read's first request, asked about in data_received
+            self._shed_asked = None
+            self._shed_head = asked
+        else:
+            shedding = self._shedding
+            # Asked as the request begins, so that a refused head is never made into strings.
+            self._shed_head = (
+                shedding is not None
+                and not self._busy
+                and not self.fresh  # a first request was admitted at accept: it is served
+                and not self._queue
+                and shedding()
+            )
         self._shed_body = False
 
     def on_url(self, url: bytes) -> None:
@@ -624,6 +683,35 @@ class _Connection(asyncio.Protocol):
             # Raised out of the parser: nothing after this head is parsed (its body, the next
             # requests); _refuse writes the answer and closes.
             raise _Refused(503, "over capacity", answer)
+        assert self._transport is not None
+        self._transport.write(answer)
+        self.deadline = self._loop.time() + self._settings.keepalive_timeout_s
+
+    def _shed_lean(self, data: bytes) -> None:
+        """Refuse the request whose head is all of ``data``, as ``_shed`` does, with the
+        connection's lean parser (``_LeanHead``): under overload most kept-alive requests are
+        refused, and the full parser's callbacks (one per header field) were most of what such
+        a refusal cost. Both parsers stand between two requests after a head that ended its
+        request; one that did not (a body follows, an upgrade, a malformed head) closes the
+        connection, so the full parser never has to pick up where the lean one stopped."""
+        lean = self._lean
+        if lean is None:
+            lean = self._lean = _LeanHead()
+        lean.keep_alive = lean.ended = False
+        try:
+            lean.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            pass  # not kept alive (on_headers_complete): closed below
+        except httptools.HttpParserError:
+            self._refuse(_Refused(400, "malformed request"))
+            return
+        server = self._server
+        server.shed += 1
+        keep_alive = lean.ended and lean.keep_alive and not self.closing
+        answer = server.refusal(server.overloaded, keep_alive, lean.head_only)
+        if not keep_alive:
+            self._refuse(_Refused(503, "over capacity", answer))
+            return
         assert self._transport is not None
         self._transport.write(answer)
         self.deadline = self._loop.time() + self._settings.keepalive_timeout_s
