@@ -401,14 +401,11 @@ class _Connection(asyncio.Protocol):
         self._head_bytes = 0
         self._in_head = False
         self._message_ended = False  # a request ended in the read being parsed
-        # The request being parsed is refused as its head ends (settings.shedding), and
+        # The request being parsed is refused as its head ends (settings.shedding; None until
+        # asked, by data_received for a read's first request or as the request begins), and
         # whether it has a body.
-        self._shed_head = False
+        self._shed_head: bool | None = None
         self._shed_body = False
-        # What data_received found settings.shedding to say for the request starting the read
-        # being parsed (None: not asked, on_message_begin asks).
-        self._shed_asked: bool | None = None
-        self._lean: _LeanHead | None = None  # made the first time a request is refused lean
         self._read_size = 0  # bytes in the read being parsed
         self._host: str | None = None  # the last Host found valid on this connection
         self._body: _Body | None = None
@@ -447,8 +444,6 @@ class _Connection(asyncio.Protocol):
         # The parser holds this protocol's bound callbacks: dropping it breaks the cycle, so
         # the connection is freed by reference counting, not left to the collector.
         del self._parser
-        if self._lean is not None:
-            del self._lean.parser  # the same cycle
         self._server.forget(self)
         if self._body is not None:
             self._body.fail()
@@ -475,11 +470,8 @@ class _Connection(asyncio.Protocol):
             if shed and data.endswith(b"\r\n\r\n") and data.find(b"\r\n\r\n") == len(data) - 4:
                 self._shed_lean(data)
                 return
-            self._shed_asked = shed
-            self._parse(data)
-            self._shed_asked = None  # a read of blank lines began no request
-        else:
-            self._parse(data)
+            self._shed_head = shed
+        self._parse(data)
         ready = self._ready
         if ready is not None:
             # Started once the whole read is parsed, not from inside the parser's callback: a
@@ -537,11 +529,7 @@ class _Connection(asyncio.Protocol):
         self._head_bytes = 0
         self._in_head = True
         self.deadline = self._loop.time() + self._settings.header_read_timeout_s
-        asked = self._shed_asked
-        if asked is not None:  # the read's first request, asked about in data_received
-            self._shed_asked = None
-            self._shed_head = asked
-        else:
+        if self._shed_head is None:  # not asked in data_received (see there)
             shedding = self._shedding
             # Asked as the request begins, so that a refused head is never made into strings.
             self._shed_head = (
@@ -584,7 +572,8 @@ class _Connection(asyncio.Protocol):
     def on_headers_complete(self) -> None:
         self._in_head = False
         self.deadline = _NEVER  # in the pipeline's hands now: its own deadlines apply
-        if self._shed_head:
+        shed, self._shed_head = self._shed_head, None  # the next request is asked anew
+        if shed:
             self._shed()
             return
         parser = self._parser
@@ -693,21 +682,27 @@ class _Connection(asyncio.Protocol):
         refused, and the full parser's callbacks (one per header field) were most of what such
         a refusal cost. Both parsers stand between two requests after a head that ended its
         request; one that did not (a body follows, an upgrade, a malformed head) closes the
-        connection, so the full parser never has to pick up where the lean one stopped."""
-        lean = self._lean
-        if lean is None:
-            lean = self._lean = _LeanHead()
+        connection, so the full parser never has to pick up where the lean one stopped. The
+        lean parser is the server's, lent to one refusal at a time: given back only when it is
+        left between two requests."""
+        server = self._server
+        lean, server.lean = server.lean or _LeanHead(), None
         lean.keep_alive = lean.ended = False
         try:
             lean.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
             pass  # not kept alive (on_headers_complete): closed below
         except httptools.HttpParserError:
+            del lean.parser  # its callbacks are its own: the cycle goes with it
             self._refuse(_Refused(400, "malformed request"))
             return
-        server = self._server
         server.shed += 1
-        keep_alive = lean.ended and lean.keep_alive and not self.closing
+        keep_alive = lean.ended and lean.keep_alive
+        if keep_alive:
+            server.lean = lean
+        else:
+            del lean.parser
+        keep_alive = keep_alive and not self.closing
         answer = server.refusal(server.overloaded, keep_alive, lean.head_only)
         if not keep_alive:
             self._refuse(_Refused(503, "over capacity", answer))
@@ -1039,6 +1034,8 @@ class Http1Server:
         self.turned_away = 0
         #: Requests answered 503 as their head was parsed (``settings.shedding``).
         self.shed = 0
+        #: The parser a connection refusing a lone head borrows (``_Connection._shed_lean``).
+        self.lean: _LeanHead | None = None
         #: HTTP/1.1 connections made whose first request has not started (see ``pending``).
         self.unserved = 0
         self._listener: socket.socket | None = None

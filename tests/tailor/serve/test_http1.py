@@ -1566,20 +1566,26 @@ async def test_a_lone_head_refused_while_shedding_never_reaches_the_header_callb
     assert [r.path for r in seen.requests] == ["/first"]
 
 
-async def _lean_refusing(start: Start) -> tuple[Seen, Shedding, Client, Any]:
-    """``_served_then_shedding``, and the server's side of its connection."""
-    seen, shedding = Seen(), Shedding()
-    server = await start(seen, shedding=shedding)
-    client = await Client.connect(server.port)
-    client.send(get("/first"))
-    assert (await client.answer()).status == 200
-    shedding.on = True
-    (connection,) = server.connections
-    return seen, shedding, client, connection
+async def _lean_refusing(
+    start: Start, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Seen, Shedding, Client, list[bytes]]:
+    """``_served_then_shedding``, and the reads refused with the lean parser, as they come."""
+    lean: list[bytes] = []
+    shed_lean = http1._Connection._shed_lean
+
+    def spy(self: http1._Connection, data: bytes) -> None:
+        lean.append(data)
+        shed_lean(self, data)
+
+    monkeypatch.setattr(http1._Connection, "_shed_lean", spy)
+    seen, shedding, client = await _served_then_shedding(start)
+    return seen, shedding, client, lean
 
 
-async def test_requests_refused_lean_then_served_are_framed_as_sent(start: Start) -> None:
-    seen, shedding, client, connection = await _lean_refusing(start)
+async def test_requests_refused_lean_then_served_are_framed_as_sent(
+    start: Start, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen, shedding, client, lean = await _lean_refusing(start, monkeypatch)
     for n in range(2):
         client.send(get(f"/shed{n}"))
         assert (await client.answer()).status == 503
@@ -1587,13 +1593,14 @@ async def test_requests_refused_lean_then_served_are_framed_as_sent(start: Start
     client.send(get("/a") + get("/b"))  # pipelined: the full parser picks up after the lean one
     assert [(await client.answer()).status for _ in range(2)] == [200, 200]
     assert [r.path for r in seen.requests] == ["/first", "/a", "/b"]
-    assert connection._lean is not None  # refused with the lean parser
+    assert len(lean) == 2  # both refused with the lean parser
 
 
 async def test_a_head_split_across_reads_while_shedding_is_answered_503_and_stays_open(
     start: Start,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    seen, shedding, client, connection = await _lean_refusing(start)
+    seen, shedding, client, lean = await _lean_refusing(start, monkeypatch)
     asked = shedding.asked
     client.send(b"GET /shed HTTP/1.1\r\nhost: te")
     await until(lambda: shedding.asked > asked)  # its first part read and asked about
@@ -1605,7 +1612,7 @@ async def test_a_head_split_across_reads_while_shedding_is_answered_503_and_stay
     client.send(get("/next"))
     assert (await client.answer()).status == 200
     assert [r.path for r in seen.requests] == ["/first", "/next"]
-    assert connection._lean is None  # not a lone head: the full parser's
+    assert lean == []  # not a lone head: the full parser's
 
 
 @pytest.mark.parametrize(
@@ -1618,26 +1625,27 @@ async def test_a_head_split_across_reads_while_shedding_is_answered_503_and_stay
     ids=["body", "upgrade", "close"],
 )
 async def test_a_lone_head_the_connection_cannot_outlive_refused_lean_closes_it(
-    start: Start, head: bytes
+    start: Start, monkeypatch: pytest.MonkeyPatch, head: bytes
 ) -> None:
-    seen, _, client, connection = await _lean_refusing(start)
+    seen, _, client, lean = await _lean_refusing(start, monkeypatch)
     client.send(head)
     answer = await client.answer()
     assert (answer.status, answer.headers["connection"]) == (503, "close")
     assert await client.closed_by_server() == b""
     assert [r.path for r in seen.requests] == ["/first"]
-    assert connection._lean is not None  # refused with the lean parser
+    assert len(lean) == 1  # refused with the lean parser
 
 
 async def test_a_malformed_lone_head_while_shedding_is_answered_400_and_closed(
     start: Start,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    _, _, client, connection = await _lean_refusing(start)
+    _, _, client, lean = await _lean_refusing(start, monkeypatch)
     client.send(b"GET /shed HTTP/1.1\r\nhost: test\r\nbad header\r\n\r\n")
     answer = await client.answer()
     assert_problem(answer, 400)
     assert await client.closed_by_server() == b""
-    assert connection._lean is not None  # refused with the lean parser
+    assert len(lean) == 1  # refused with the lean parser
 
 
 # -- close(grace_s) -------------------------------------------------------------------------
