@@ -21,6 +21,21 @@ failure. For the same reason each variant is offered twice its own peak (offerin
 per-request variant twice the kept-alive peak was about 2.3x its own, a heavier overload than
 the kept-alive variant's); ``of_peak`` (against the kept-alive peak) is kept for both as well.
 
+How the peak is settled. Each round measures both peaks right before its open-loop runs and
+offers twice that round's peak, but the figure the target reads divides each round's answers
+within the deadline by the median of all the rounds' peaks of that variant
+(``settled_peak_rps``), and reports the median of those rounds. A closed-loop run of a few
+seconds is one sample of what the core can do: in session 13's calm run the per-request peak
+moved 1,874-2,205 rps between rounds while the homes served within the deadline moved
+1,383-1,540 and did not follow it, so reading each round against its own peak added the peak's
+sampling noise to every round (74/75/68%, against 67/75/74% read against the median). The
+median moves neither figure's centre (74% both ways there), only its spread; tailor and Node
+are read the same way. The peak is wrk's closed loop at a fixed 64 connections, not the rate
+at some fixed latency: at 64 the contender's core is saturated (``peak_cpu_pct``, its own CPU
+during the peak run, records it), so more connections add queueing, not answers, while a
+latency bound would have to be chosen per stack and would measure a rate short of saturation,
+not the most the stack can serve.
+
 ``soak``: tailor's full pipeline at ``SOAK_FACTOR`` of its peak for ``--soak-seconds``, in
 segments of one generator run each, its resident set read after each: growth after the warm-up
 segment (target < 5%) and 5xx answers (target 0).
@@ -94,13 +109,20 @@ def _peak(
 ) -> float:
     """``c``'s closed-loop peak on the home, 2xx answers a second: on kept-alive connections,
     or with a new connection per request (``per_request``: ``Connection: close``)."""
+    return _peak_run(b, scenario, c, seconds, per_request)[0]
+
+
+def _peak_run(
+    b: Bench, scenario: str, c: Contender, seconds: float, per_request: bool = False
+) -> tuple[float, float]:
+    """:func:`_peak`, and the contender's own CPU during it (percent of one core)."""
     headers = ("Connection: close",) if per_request else ()
     w = b.wrk(c, seconds, b.load_cpu, measure=True, headers=headers)
     peak = w.rps * (1 - w.non_2xx / w.requests) if w.requests else 0.0
     how = "a new connection per request" if per_request else "kept-alive"
     b.say(f"{scenario}: {c.key} peak {peak:,.0f} rps closed loop, {how} "
         f"(own cpu {w.contender_cpu_pct:.0f}%)")  # fmt: skip
-    return peak
+    return peak, w.contender_cpu_pct
 
 
 def scenario_overload(b: Bench, upstream: str, work: Path) -> dict[str, Any]:
@@ -114,13 +136,13 @@ def scenario_overload(b: Bench, upstream: str, work: Path) -> dict[str, Any]:
     rounds: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for n in range(1, a.rounds + 1):
         for c in cs:
-            peak = _peak(b, "overload", c, a.duration)
+            peak, peak_cpu = _peak_run(b, "overload", c, a.duration)
             # What the stack serves at most when every request brings its own connection: the
             # per-request variant's answers are also read against it (the accept, the
             # handshake's kernel work and the close are a cost kept-alive traffic never pays).
-            peak_per_request = _peak(b, "overload", c, a.duration, per_request=True)
+            per_request_run = _peak_run(b, "overload", c, a.duration, per_request=True)
             for variant, _, per_request in VARIANTS:
-                own_peak = peak_per_request if per_request else peak
+                own_peak, own_cpu = per_request_run if per_request else (peak, peak_cpu)
                 rate = max(20.0, round(OVERLOAD_FACTOR * own_peak))
                 counts = why_counts(c.admin)
                 r = openloop.run(c.url, rate=rate, seconds=a.overload_seconds,
@@ -133,8 +155,8 @@ def scenario_overload(b: Bench, upstream: str, work: Path) -> dict[str, Any]:
                 r["peak_rps"] = peak
                 r["of_peak"] = r["ok_within_deadline_rps"] / peak if peak else 0.0
                 r["variant_peak_rps"] = own_peak
+                r["peak_cpu_pct"] = own_cpu
                 r["of_variant_peak"] = r["ok_within_deadline_rps"] / own_peak if own_peak else 0.0
-                r["target_of_peak"] = r["of_variant_peak"]  # what the >= 80% target reads
                 rounds.setdefault((c.key, variant), []).append(r)
                 b.say(
                     f"overload: round {n}/{a.rounds} {c.key:<6} {variant:<11} "
@@ -156,6 +178,12 @@ def scenario_overload(b: Bench, upstream: str, work: Path) -> dict[str, Any]:
             def med(field: str, rs: list[dict[str, Any]] = rs) -> float:
                 return float(statistics.median(float(r[field]) for r in rs))
 
+            settled = med("variant_peak_rps")  # the module doc says why the median
+            for r in rs:
+                r["settled_peak_rps"] = settled
+                # What the >= 80% target reads, round by round.
+                r["target_of_peak"] = r["ok_within_deadline_rps"] / settled if settled else 0.0
+
             rows.append({
                 "key": c.key, "label": f"{c.label}, {label}", "note": c.note,
                 "variant": variant, "peak_rps": med("peak_rps"), "rate": med("rate"),
@@ -163,7 +191,8 @@ def scenario_overload(b: Bench, upstream: str, work: Path) -> dict[str, Any]:
                 "variant_peak_rps": med("variant_peak_rps"),
                 "of_variant_peak": med("of_variant_peak"),
                 # The figure the ">= 80% of peak" target checks (see the module doc).
-                "target_of_peak": med("of_variant_peak"),
+                "settled_peak_rps": settled, "target_of_peak": med("target_of_peak"),
+                "peak_cpu_pct": med("peak_cpu_pct"),
                 "ok_p99_ms": med("p99_ms"), "shed": med("shed"), "shed_p99_ms": med("shed_p99_ms"),
                 "late_2x": sum(int(r["late_2x"]) for r in rs), "cpu_pct": med("contender_cpu_pct"),
                 "rounds": rs,
@@ -406,12 +435,16 @@ def main(argv: list[str] | None = None) -> int:
     offered = ", ".join(f"{r:,.0f}" for r in rates.values())
     print(f"\noffered {offered} rps; peaks (kept-alive, new connection per request): "
           + ", ".join(f"{k} {p[0]:,.0f} / {p[1]:,.0f}" for k, p in peaks.items()))  # fmt: skip
-    print("tree     variant      ok/variant peak (median)  shed p99 ms (median)  late 2x")
+    # The trees were offered the same rate: their answers a second compare directly, while each
+    # tree's own peak is one closed-loop sample (see the module doc on settling the peak).
+    print("tree     variant      ok/s (median)  ok/variant peak (median)  shed p99 ms (median)  "
+          "late 2x")  # fmt: skip
     for (key, variant), rs in rows.items():
+        ok = statistics.median(r["ok_within_deadline_rps"] for r in rs)
         of = statistics.median(r["of_variant_peak"] for r in rs)
         p99 = statistics.median(r["shed_p99_ms"] for r in rs)
         late = sum(int(r["late_2x"]) for r in rs)
-        print(f"{key:<8} {variant:<12} {of:>24.0%}  {p99:>20.1f}  {late:>7}")
+        print(f"{key:<8} {variant:<12} {ok:>13,.0f}  {of:>24.0%}  {p99:>20.1f}  {late:>7}")
     return 0
 
 

@@ -354,6 +354,34 @@ _METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELE
 _HOST = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]+)(?::[0-9]*)?")
 
 
+class _LeanHead:
+    """The parser a connection reads a request it refuses on arrival with (``_shed_lean``):
+    llhttp's checks and framing as for any request, but no call back into Python per header
+    field, for the URL or at the message's start (httptools installs those callbacks only for a
+    protocol that has them). A refused request needs three facts from its head, taken as it
+    ends, before llhttp clears the message's flags: whether the connection may stay open,
+    whether it is a HEAD, and whether the message ended (no body follows)."""
+
+    __slots__ = ("ended", "head_only", "keep_alive", "parser")
+
+    def __init__(self) -> None:
+        self.parser = httptools.HttpRequestParser(self)
+        self.keep_alive = self.head_only = self.ended = False
+
+    def on_headers_complete(self) -> None:
+        parser = self.parser
+        self.keep_alive = (
+            parser.should_keep_alive()
+            and not parser.should_upgrade()  # what follows its head may not be HTTP
+            # An HTTP/1.0 keep-alive is closed after any answer (see on_headers_complete).
+            and parser.get_http_version() == "1.1"
+        )
+        self.head_only = parser.get_method() == b"HEAD"
+
+    def on_message_complete(self) -> None:
+        self.ended = True
+
+
 class _Connection(asyncio.Protocol):
     """One client connection: parse, hand each request to the pipeline, answer in order."""
 
@@ -373,9 +401,10 @@ class _Connection(asyncio.Protocol):
         self._head_bytes = 0
         self._in_head = False
         self._message_ended = False  # a request ended in the read being parsed
-        # The request being parsed is refused as its head ends (settings.shedding), and
+        # The request being parsed is refused as its head ends (settings.shedding; None until
+        # asked, by data_received for a read's first request or as the request begins), and
         # whether it has a body.
-        self._shed_head = False
+        self._shed_head: bool | None = None
         self._shed_body = False
         self._read_size = 0  # bytes in the read being parsed
         self._host: str | None = None  # the last Host found valid on this connection
@@ -425,6 +454,23 @@ class _Connection(asyncio.Protocol):
         self._queue.clear()
 
     def data_received(self, data: bytes) -> None:
+        shedding = self._shedding
+        if (
+            shedding is not None
+            and not self._busy
+            and not self.fresh  # a first request was admitted at accept: it is served
+            and not self._queue
+            and not self._in_head
+            and self._body is None
+        ):
+            # Between requests, nothing to answer before the next: it is asked about here,
+            # once (on_message_begin takes the answer), and refused before parsing when the
+            # read is its head alone (the usual kept-alive request).
+            shed = shedding()
+            if shed and data.endswith(b"\r\n\r\n") and data.find(b"\r\n\r\n") == len(data) - 4:
+                self._shed_lean(data)
+                return
+            self._shed_head = shed
         self._parse(data)
         ready = self._ready
         if ready is not None:
@@ -483,15 +529,16 @@ class _Connection(asyncio.Protocol):
         self._head_bytes = 0
         self._in_head = True
         self.deadline = self._loop.time() + self._settings.header_read_timeout_s
-        shedding = self._shedding
-        # Asked as the request begins, so that a refused head is never made into strings.
-        self._shed_head = (
-            shedding is not None
-            and not self._busy
-            and not self.fresh  # a first request was admitted at accept: it is served
-            and not self._queue
-            and shedding()
-        )
+        if self._shed_head is None:  # not asked in data_received (see there)
+            shedding = self._shedding
+            # Asked as the request begins, so that a refused head is never made into strings.
+            self._shed_head = (
+                shedding is not None
+                and not self._busy
+                and not self.fresh  # a first request was admitted at accept: it is served
+                and not self._queue
+                and shedding()
+            )
         self._shed_body = False
 
     def on_url(self, url: bytes) -> None:
@@ -525,7 +572,8 @@ class _Connection(asyncio.Protocol):
     def on_headers_complete(self) -> None:
         self._in_head = False
         self.deadline = _NEVER  # in the pipeline's hands now: its own deadlines apply
-        if self._shed_head:
+        shed, self._shed_head = self._shed_head, None  # the next request is asked anew
+        if shed:
             self._shed()
             return
         parser = self._parser
@@ -624,6 +672,41 @@ class _Connection(asyncio.Protocol):
             # Raised out of the parser: nothing after this head is parsed (its body, the next
             # requests); _refuse writes the answer and closes.
             raise _Refused(503, "over capacity", answer)
+        assert self._transport is not None
+        self._transport.write(answer)
+        self.deadline = self._loop.time() + self._settings.keepalive_timeout_s
+
+    def _shed_lean(self, data: bytes) -> None:
+        """Refuse the request whose head is all of ``data``, as ``_shed`` does, with the
+        connection's lean parser (``_LeanHead``): under overload most kept-alive requests are
+        refused, and the full parser's callbacks (one per header field) were most of what such
+        a refusal cost. Both parsers stand between two requests after a head that ended its
+        request; one that did not (a body follows, an upgrade, a malformed head) closes the
+        connection, so the full parser never has to pick up where the lean one stopped. The
+        lean parser is the server's, lent to one refusal at a time: given back only when it is
+        left between two requests."""
+        server = self._server
+        lean, server.lean = server.lean or _LeanHead(), None
+        lean.keep_alive = lean.ended = False
+        try:
+            lean.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            pass  # not kept alive (on_headers_complete): closed below
+        except httptools.HttpParserError:
+            del lean.parser  # its callbacks are its own: the cycle goes with it
+            self._refuse(_Refused(400, "malformed request"))
+            return
+        server.shed += 1
+        keep_alive = lean.ended and lean.keep_alive
+        if keep_alive:
+            server.lean = lean
+        else:
+            del lean.parser
+        keep_alive = keep_alive and not self.closing
+        answer = server.refusal(server.overloaded, keep_alive, lean.head_only)
+        if not keep_alive:
+            self._refuse(_Refused(503, "over capacity", answer))
+            return
         assert self._transport is not None
         self._transport.write(answer)
         self.deadline = self._loop.time() + self._settings.keepalive_timeout_s
@@ -951,6 +1034,8 @@ class Http1Server:
         self.turned_away = 0
         #: Requests answered 503 as their head was parsed (``settings.shedding``).
         self.shed = 0
+        #: The parser a connection refusing a lone head borrows (``_Connection._shed_lean``).
+        self.lean: _LeanHead | None = None
         #: HTTP/1.1 connections made whose first request has not started (see ``pending``).
         self.unserved = 0
         self._listener: socket.socket | None = None

@@ -1540,6 +1540,114 @@ async def test_a_request_behind_an_unanswered_one_is_left_to_the_pipeline(start:
     assert server.shed == 0
 
 
+async def test_a_lone_head_refused_while_shedding_never_reaches_the_header_callbacks(
+    start: Start, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen, shedding = Seen(), Shedding()
+    server = await start(seen, shedding=shedding)
+    called: list[str] = []
+    for name in ("on_message_begin", "on_url", "on_header", "on_headers_complete"):
+        original = getattr(http1._Connection, name)
+
+        def spy(self: Any, *args: Any, _name: str = name, _original: Any = original) -> Any:
+            called.append(_name)
+            return _original(self, *args)
+
+        monkeypatch.setattr(http1._Connection, name, spy)
+    client = await Client.connect(server.port)  # its parser takes the spies as it is made
+    client.send(get("/first"))
+    assert (await client.answer()).status == 200
+    shedding.on = True
+    del called[:]
+    client.send(get("/shed", "accept: */*", "user-agent: test"))
+    answer = await client.answer()
+    assert (answer.status, "connection" in answer.headers) == (503, False)  # kept alive
+    assert called == []  # read with the lean parser: no call per field, nor for the head
+    assert [r.path for r in seen.requests] == ["/first"]
+
+
+async def _lean_refusing(
+    start: Start, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Seen, Shedding, Client, list[bytes]]:
+    """``_served_then_shedding``, and the reads refused with the lean parser, as they come."""
+    lean: list[bytes] = []
+    shed_lean = http1._Connection._shed_lean
+
+    def spy(self: http1._Connection, data: bytes) -> None:
+        lean.append(data)
+        shed_lean(self, data)
+
+    monkeypatch.setattr(http1._Connection, "_shed_lean", spy)
+    seen, shedding, client = await _served_then_shedding(start)
+    return seen, shedding, client, lean
+
+
+async def test_requests_refused_lean_then_served_are_framed_as_sent(
+    start: Start, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen, shedding, client, lean = await _lean_refusing(start, monkeypatch)
+    for n in range(2):
+        client.send(get(f"/shed{n}"))
+        assert (await client.answer()).status == 503
+    shedding.on = False
+    client.send(get("/a") + get("/b"))  # pipelined: the full parser picks up after the lean one
+    assert [(await client.answer()).status for _ in range(2)] == [200, 200]
+    assert [r.path for r in seen.requests] == ["/first", "/a", "/b"]
+    assert len(lean) == 2  # both refused with the lean parser
+
+
+async def test_a_head_split_across_reads_while_shedding_is_answered_503_and_stays_open(
+    start: Start,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen, shedding, client, lean = await _lean_refusing(start, monkeypatch)
+    asked = shedding.asked
+    client.send(b"GET /shed HTTP/1.1\r\nhost: te")
+    await until(lambda: shedding.asked > asked)  # its first part read and asked about
+    client.send(b"st\r\n\r\n")
+    answer = await client.answer()
+    assert (answer.status, "connection" in answer.headers) == (503, False)
+    assert shedding.asked == asked + 1  # asked once, as it began
+    shedding.on = False
+    client.send(get("/next"))
+    assert (await client.answer()).status == 200
+    assert [r.path for r in seen.requests] == ["/first", "/next"]
+    assert lean == []  # not a lone head: the full parser's
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"POST /shed HTTP/1.1\r\nhost: test\r\ncontent-length: 5\r\n\r\n",  # its body unread
+        get("/ws", "connection: upgrade", "upgrade: websocket"),  # then maybe not HTTP
+        get("/shed", "connection: close"),
+    ],
+    ids=["body", "upgrade", "close"],
+)
+async def test_a_lone_head_the_connection_cannot_outlive_refused_lean_closes_it(
+    start: Start, monkeypatch: pytest.MonkeyPatch, head: bytes
+) -> None:
+    seen, _, client, lean = await _lean_refusing(start, monkeypatch)
+    client.send(head)
+    answer = await client.answer()
+    assert (answer.status, answer.headers["connection"]) == (503, "close")
+    assert await client.closed_by_server() == b""
+    assert [r.path for r in seen.requests] == ["/first"]
+    assert len(lean) == 1  # refused with the lean parser
+
+
+async def test_a_malformed_lone_head_while_shedding_is_answered_400_and_closed(
+    start: Start,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _, _, client, lean = await _lean_refusing(start, monkeypatch)
+    client.send(b"GET /shed HTTP/1.1\r\nhost: test\r\nbad header\r\n\r\n")
+    answer = await client.answer()
+    assert_problem(answer, 400)
+    assert await client.closed_by_server() == b""
+    assert len(lean) == 1  # refused with the lean parser
+
+
 # -- close(grace_s) -------------------------------------------------------------------------
 
 
