@@ -200,6 +200,14 @@ def test_stop_finishes_a_call_in_flight_within_the_grace(
     assert not served.routes.cancelled.is_set()
 
 
+def test_stop_cancels_a_call_that_outlives_the_grace(served: Served, channel: grpc.Channel) -> None:
+    future = get_user(channel, "held").future(GET_USER.request(user_id="held"), timeout=10)
+    assert served.routes.started.wait(5)
+    served.run(served.server.stop(0.2))
+    assert served.routes.cancelled.wait(5)
+    assert future.exception(5).code() == grpc.StatusCode.UNAVAILABLE
+
+
 def test_a_garbage_frame_gets_a_goaway_and_the_server_serves_on(served: Served) -> None:
     with socket.create_connection(("127.0.0.1", served.port), timeout=5) as sock:
         # A SETTINGS frame of 5 bytes (a multiple of 6 is required): FRAME_SIZE_ERROR.

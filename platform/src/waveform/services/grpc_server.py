@@ -491,7 +491,9 @@ class _Connection(asyncio.Protocol):
         except ngh2.NGH2Error as exc:
             self._give_up(exc)
             return
-        if over or (self.closing and not self.streams and not h2.queued_body_size()):
+        if over or (
+            self.closing and not self.streams and not h2.want_write and not h2.queued_body_size()
+        ):
             transport.close()
 
     def shut(self) -> None:
