@@ -207,6 +207,7 @@ class _Connection(asyncio.Protocol):
         self.streams: dict[int, _Stream] = {}
         self.transport: asyncio.Transport | None = None
         self._writing_paused = False
+        self._flush_pending = False
         self.closing = False
         self.closed: asyncio.Future[None] = server.loop.create_future()
 
@@ -390,7 +391,7 @@ class _Connection(asyncio.Protocol):
             if reply is not None:
                 self.send_message(stream, reply)
             self._finish(stream, OK)
-        self._flush()
+        self._flush_soon()
 
     def send_message(self, stream: _Stream, message: bytes) -> None:
         if stream.done:
@@ -475,9 +476,17 @@ class _Connection(asyncio.Protocol):
             transport.write(_GOAWAY_HEAD + last.to_bytes(4, "big") + code.to_bytes(4, "big"))
             transport.close()
 
+    def _flush_soon(self) -> None:
+        """Flush once the loop has run what is ready: the answers of calls that end in the
+        same turn go out in one write, so the client reads them in one wake-up."""
+        if not self._flush_pending:
+            self._flush_pending = True
+            self.loop.call_soon(self._flush)
+
     def _flush(self) -> None:
         """Send what nghttp2 has for the client; close once the session is over (a GOAWAY for
         a protocol error) or, shutting down, once its calls are answered."""
+        self._flush_pending = False
         transport = self.transport
         if transport is None:
             return
