@@ -13,8 +13,9 @@ same transport, the Connect protocol), ``grpc`` (gRPC over tailor's own HTTP/2 c
 :mod:`tailor.upstream.grpc.h2`) and, as a peer, ``grpcio`` (the same gRPC calls made by
 grpcio's asyncio client, which the ``grpc://`` wire used before; :class:`Grpcio`). The other
 four services stay JSON in every mode. Measured:
-this process's CPU time per home (all threads); the services are other processes and are not
-counted.
+this process's CPU time per home (all threads), and beside it the users and catalog
+processes' (``service_cpu_us_per_home``, all their threads, from ``/proc``: 10 ms ticks, so a
+round's total, not a home's, is read) and their context switches per home.
 Modes run interleaved, medians across rounds. Also reported: the bytes the home's gRPC
 calls receive with the read masks its consumed structs ask for, against the whole messages.
 
@@ -172,12 +173,18 @@ async def measure(platform: Platform, token: str, args: argparse.Namespace) -> d
         grpcio = Grpcio.install(bffs["grpcio"])
     cpu: dict[str, list[float]] = {m: [] for m in args.modes}
     rps: dict[str, list[float]] = {m: [] for m in args.modes}
+    served: dict[str, list[tuple[float, float]]] = {m: [] for m in args.modes}
+    pids = [p.pid for p in map(platform.process, RPC) if p is not None]
     try:
         for bff in bffs.values():
             await drive(bff, token, 100, args.concurrency)  # warm: tokens, pools, converters
         for i in range(args.rounds):
             for mode, bff in bffs.items():
+                before = service_usage(pids)
                 us, per_s = await drive(bff, token, args.requests, args.concurrency)
+                after = service_usage(pids)
+                n = args.requests
+                served[mode].append(((after[0] - before[0]) / n, (after[1] - before[1]) / n))
                 cpu[mode].append(us)
                 rps[mode].append(per_s)
             print(f"round {i + 1}: " + "  ".join(f"{m} {cpu[m][-1]:.0f} us" for m in cpu))
@@ -190,6 +197,8 @@ async def measure(platform: Platform, token: str, args: argparse.Namespace) -> d
         m: {
             "cpu_us_per_home": round(statistics.median(cpu[m])),
             "homes_per_s": round(statistics.median(rps[m])),
+            "service_cpu_us_per_home": round(statistics.median(u for u, _ in served[m])),
+            "service_switches_per_home": round(statistics.median(n for _, n in served[m]), 1),
         }
         for m in args.modes
     }
@@ -200,6 +209,22 @@ async def measure(platform: Platform, token: str, args: argparse.Namespace) -> d
             )
     out["read_mask_bytes"] = await bytes_saved(platform, token, secret)
     return out
+
+
+def service_usage(pids: list[int]) -> tuple[float, float]:
+    """The CPU time (us, user and system, all threads) and context switches (voluntary and
+    not, all threads) of the processes ``pids``, so far."""
+    tick_us = 1e6 / os.sysconf("SC_CLK_TCK")
+    cpu_us = switches = 0.0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        cpu_us += (int(fields[11]) + int(fields[12])) * tick_us  # utime, stime
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(OSError):  # a thread gone meanwhile
+                for line in (task / "status").read_text().splitlines():
+                    if "ctxt_switches:" in line:
+                        switches += int(line.split()[1])
+    return cpu_us, switches
 
 
 LABELS = {

@@ -8,7 +8,7 @@ Each method is answered as the services answer it (waveform's gRPC API: the JSON
 ``google.api.http`` rule names, cut to the call's read mask, as the response message), the
 route's JSON being the body the fixture recorded for that path (queries dropped, as nginx
 matches them). Each distinct request's answer is made once and then replayed as bytes: the
-home asks the same calls every time, so under load the server costs grpcio's own work per
+home asks the same calls every time, so under load the server costs its gRPC wire's own work per
 call, as nginx costs a static file. With ``--wire connect`` the same answers are served over
 the Connect protocol (waveform's Connect API, protobuf, on uvicorn over HTTP/1.1), replayed
 likewise. Prints ``ready`` once every port serves.
@@ -24,7 +24,6 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import grpc
 import uvicorn
 import uvloop
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -33,6 +32,7 @@ from starlette.types import Message as AsgiMessage
 from tailor.upstream.grpc.descriptors import bindings, load_pool
 from waveform.protos import SERVICES, descriptor_set
 from waveform.services.grpc_api import MethodRoute, connect_api
+from waveform.services.grpc_server import GrpcServer, Method
 
 Unary = Callable[[bytes, Any], Awaitable[bytes]]
 
@@ -114,17 +114,12 @@ async def serve(files: dict[str, str], ports: dict[str, int]) -> None:
     pool = load_pool([descriptor_set()])
     servers = []
     for service, port in ports.items():
-        full_name = SERVICES[service]
-        handlers = {
-            b.name: grpc.unary_unary_rpc_method_handler(replayed(MethodRoute(app, b).grpc))
-            for b in bindings(pool, full_name, f"services.{service}")
+        methods = {
+            b.method: Method(unary=replayed(MethodRoute(app, b).grpc))
+            for b in bindings(pool, SERVICES[service], f"services.{service}")
         }
-        server = grpc.aio.server()
-        server.add_generic_rpc_handlers(
-            (grpc.method_handlers_generic_handler(full_name, handlers),)
-        )
-        server.add_insecure_port(f"127.0.0.1:{port}")
-        await server.start()
+        server = GrpcServer(methods)  # the services' own gRPC server
+        await server.start("127.0.0.1", port)
         servers.append(server)
     print("ready", flush=True)
     await asyncio.Event().wait()  # until killed

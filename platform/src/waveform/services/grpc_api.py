@@ -11,9 +11,10 @@ becomes the gRPC status of its HTTP status, with a ``google.rpc.Status`` carryin
 problem's detail and an ``ErrorInfo``. A caller that cancels (or whose deadline passes)
 cancels the route's task, as a closed connection would.
 
-The server also answers the standard health checking service (``grpc.health.v1``, SERVING
-once started) and server reflection (``grpcurl list``), both without a token, as ``/healthz``
-and ``/openapi.json`` are open on the JSON side.
+The calls come in on :mod:`waveform.services.grpc_server` (HTTP/2 in the service's own
+event loop), which also answers the standard health checking service (``grpc.health.v1``,
+SERVING once started) and server reflection (``grpcurl list``), both without a token, as
+``/healthz`` and ``/openapi.json`` are open on the JSON side.
 """
 
 from __future__ import annotations
@@ -22,36 +23,34 @@ import base64
 import logging
 import re
 from collections.abc import Mapping
-from typing import Any, NamedTuple, NoReturn, TypedDict
+from typing import Any, NamedTuple, TypedDict
 from urllib.parse import quote, urlencode
 
-import grpc
 import msgspec
 from google.protobuf import json_format
 from google.protobuf.descriptor import Descriptor
 from google.protobuf.message import DecodeError
 from google.rpc import error_details_pb2
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
+from grpc_health.v1 import health, health_pb2
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.types import Message as AsgiMessage
 
 from tailor.upstream.grpc.descriptors import READ_MASK, Binding, bindings, load_pool
 from tailor.upstream.grpc.messages import mask_tree
 from tailor.upstream.grpc.status import (
-    DETAILS_TRAILER,
     code_for_http,
     connect_name,
     encode_status,
     http_status,
 )
 from waveform.protos import SERVICES, descriptor_set
+from waveform.services.grpc_server import CallContext, GrpcError, GrpcServer, Method
+from waveform.services.grpc_standard import health_methods, reflection_methods
 
 log = logging.getLogger("waveform.services.grpc")
 
-_CODES = {code.value[0]: code for code in grpc.StatusCode}
 #: Metadata that is gRPC's own business, not a header of the route.
-_SKIPPED = frozenset({"user-agent", "te", "content-type", "grpc-accept-encoding"})
+_SKIPPED = frozenset({b"user-agent", b"te", b"content-type"})
 
 
 class Answer:
@@ -177,30 +176,32 @@ class MethodRoute:
             reply = _message(response, data)
         return bytes(reply.SerializeToString())
 
-    async def grpc(self, raw: bytes, context: grpc.aio.ServicerContext[bytes, bytes]) -> bytes:
+    async def grpc(self, raw: bytes, call: CallContext) -> bytes:
+        """The call's answer: the response message's bytes, or a :class:`GrpcError`."""
         request = self.parse(raw, b"proto")
         if request is None:
             detail = f"not a {self.binding.request.DESCRIPTOR.full_name}"
-            await _grpc_abort(context, 400, {"title": "Bad Request", "detail": detail})
+            raise grpc_error(400, {"title": "Bad Request", "detail": detail})
+        # The metadata as the route's headers, but for gRPC's own fields and binary ones.
         headers = [
-            (key.encode("latin-1"), value.encode("latin-1"))
-            for key, value in context.invocation_metadata() or ()
-            if isinstance(value, str) and key not in _SKIPPED and not key.startswith("grpc-")
+            field
+            for field in call.metadata
+            if field[0] not in _SKIPPED
+            and not field[0].startswith(b"grpc-")
+            and not field[0].endswith(b"-bin")
         ]
-        status, data = await self.answer(request, headers, context.time_remaining())
+        status, data = await self.answer(request, headers, call.time_remaining())
         if status != 200:
-            await _grpc_abort(context, status, data)
+            raise grpc_error(status, data)
         return self.serialize(data)
 
 
-async def _grpc_abort(
-    context: grpc.aio.ServicerContext[bytes, bytes], status: int, problem: dict[str, Any]
-) -> NoReturn:
+def grpc_error(status: int, problem: dict[str, Any]) -> GrpcError:
+    """A route's problem as the call's status: the code of its HTTP status, its detail as
+    the message, and a ``google.rpc.Status`` with its ErrorInfo as the details trailer."""
     code = code_for_http(status)
     detail = problem.get("detail", "")
-    trailer = ((DETAILS_TRAILER, encode_status(code, detail, [_info(status, problem)])),)
-    await context.abort(_CODES[code], detail, trailing_metadata=trailer)
-    raise AssertionError("context.abort raises")
+    return GrpcError(code, detail, encode_status(code, detail, [_info(status, problem)]))
 
 
 class ConnectAPI:
@@ -446,22 +447,19 @@ def prune(value: Any, tree: Mapping[str, Any]) -> Any:
     return {name: prune(value[name], sub) for name, sub in tree.items() if name in value}
 
 
-async def start_grpc(app: ASGIApp, service: str, host: str, port: int) -> grpc.aio.Server:
+async def start_grpc(app: ASGIApp, service: str, host: str, port: int) -> GrpcServer:
     """Serve ``service``'s gRPC API (from ``app``'s routes), health and reflection."""
     full_name = SERVICES[service]
     pool = load_pool([descriptor_set()])
-    routes = bindings(pool, full_name, f"services.{service}")
-    handlers = {
-        b.name: grpc.unary_unary_rpc_method_handler(MethodRoute(app, b).grpc) for b in routes
+    methods = {
+        b.method: Method(unary=MethodRoute(app, b).grpc)
+        for b in bindings(pool, full_name, f"services.{service}")
     }
-    server = grpc.aio.server()
-    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(full_name, handlers),))
     checker = health.aio.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(checker, server)
-    names = (full_name, health.SERVICE_NAME, reflection.SERVICE_NAME)
-    reflection.enable_server_reflection(names, server, pool=pool)
-    server.add_insecure_port(f"{host}:{port}")
-    await server.start()
+    methods.update(health_methods(checker))
+    methods.update(reflection_methods([full_name], pool))
+    server = GrpcServer(methods, on_stop=checker.enter_graceful_shutdown)
+    await server.start(host, port)
     await checker.set(full_name, health_pb2.HealthCheckResponse.SERVING)
     await checker.set("", health_pb2.HealthCheckResponse.SERVING)
     log.info("%s: gRPC on %s:%d", service, host, port)

@@ -22,6 +22,7 @@ walk and a call per field on every message of every response.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -69,6 +70,43 @@ def mask_tree(paths: Sequence[str]) -> dict[str, Any]:
         for name in path.split("."):
             node = node.setdefault(name, {})
     return tree
+
+
+def frame(message: bytes) -> bytes:
+    """``message`` as gRPC's length-prefixed message: not compressed, its size in 4 bytes.
+
+    >>> frame(b"ab")
+    b'\\x00\\x00\\x00\\x00\\x02ab'
+    """
+    return b"\x00" + len(message).to_bytes(4, "big") + message
+
+
+def grpc_timeout(timeout_s: float) -> bytes:
+    """The gRPC deadline header's value: at most 8 digits and a unit, rounded up.
+
+    >>> grpc_timeout(0.25), grpc_timeout(200_000)
+    (b'250m', b'200000S')
+    """
+    ms = max(1, math.ceil(timeout_s * 1000))
+    return f"{ms}m".encode() if ms < 100_000_000 else f"{math.ceil(timeout_s)}S".encode()
+
+
+#: grpc-timeout's units, in seconds.
+_TIMEOUT_UNITS = {72: 3600.0, 77: 60.0, 83: 1.0, 109: 1e-3, 117: 1e-6, 110: 1e-9}  # H M S m u n
+
+
+def parse_grpc_timeout(value: bytes) -> float | None:
+    """The seconds a ``grpc-timeout`` value gives the call; None when it is not one (at most
+    8 digits then a unit), which, as grpc's servers do, leaves the call without a deadline.
+
+    >>> parse_grpc_timeout(b"250m"), parse_grpc_timeout(b"2S"), parse_grpc_timeout(b"2x")
+    (0.25, 2.0, None)
+    """
+    digits = value[:-1]
+    unit = _TIMEOUT_UNITS.get(value[-1]) if value else None
+    if unit is None or not 0 < len(digits) <= 8 or not digits.isdigit():
+        return None
+    return int(digits) * unit
 
 
 def _paths(descriptor: Descriptor, info: msgspec.inspect.StructType, prefix: str) -> list[str]:

@@ -215,3 +215,19 @@ def encode_status(code: int, message: str, details: Sequence[Any] = ()) -> bytes
     for detail in details:
         status.details.add().Pack(detail)
     return bytes(status.SerializeToString())
+
+
+def encode_message(message: str) -> bytes:
+    """A status message as the ``grpc-message`` field carries it: UTF-8, percent-encoded
+    outside printable ASCII and for ``%`` itself (the gRPC over HTTP/2 spec).
+
+    >>> encode_message("user 'u9' is 100% gone: é")
+    b"user 'u9' is 100%25 gone: %C3%A9"
+    """
+    raw = message.encode()
+    if all(0x20 <= byte <= 0x7E and byte != 0x25 for byte in raw):
+        return raw
+    return b"".join(
+        bytes((byte,)) if 0x20 <= byte <= 0x7E and byte != 0x25 else b"%%%02X" % byte
+        for byte in raw
+    )

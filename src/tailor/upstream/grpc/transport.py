@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import math
 import ssl
 from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -41,7 +40,14 @@ from tailor.config import GrpcSettings
 from tailor.errors import ConfigError, UpstreamDecodeError, UpstreamTimeout, UpstreamUnavailable
 from tailor.upstream.grpc.descriptors import Binding, bindings, find, load_pool
 from tailor.upstream.grpc.h2 import Answer, Channel
-from tailor.upstream.grpc.messages import ContractMismatch, Converter, converter, read_mask
+from tailor.upstream.grpc.messages import (
+    ContractMismatch,
+    Converter,
+    converter,
+    frame,
+    grpc_timeout,
+    read_mask,
+)
 from tailor.upstream.grpc.status import (
     CANCELLED,
     CONNECT_CODES,
@@ -210,11 +216,9 @@ class GrpcTransport:
         head = self._heads.get((upstream.name, binding.method))
         if head is None:
             head = self._heads[(upstream.name, binding.method)] = _head(channel, binding.method)
-        headers = [*head, (b"grpc-timeout", _grpc_timeout(request.timeout_s))]
+        headers = [*head, (b"grpc-timeout", grpc_timeout(request.timeout_s))]
         headers += filter(None, map(_metadata, request.headers))  # in C, as the server's
-        answer = await channel.call(
-            headers, b"\x00" + len(message).to_bytes(4, "big") + message, request.timeout_s
-        )
+        answer = await channel.call(headers, frame(message), request.timeout_s)
         return _grpc_answer(upstream.name, binding, plan, answer)
 
     async def _connect(self, upstream: GrpcUpstream, request: UpstreamRequest) -> UpstreamResponse:
@@ -354,12 +358,6 @@ class _Metadata(dict[tuple[str, str], tuple[bytes, bytes]]):
 
 _NO_FIELD: tuple[bytes, bytes] = ()  # type: ignore[assignment]
 _metadata = _Metadata().__getitem__
-
-
-def _grpc_timeout(timeout_s: float) -> bytes:
-    """The gRPC deadline header's value: at most 8 digits and a unit, rounded up."""
-    ms = max(1, math.ceil(timeout_s * 1000))
-    return f"{ms}m".encode() if ms < 100_000_000 else f"{math.ceil(timeout_s)}S".encode()
 
 
 def _grpc_answer(
