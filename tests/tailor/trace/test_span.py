@@ -1,4 +1,4 @@
-"""Span ids (random, of their width, never repeated across batches or by a forked child), the
+"""Ids (random, of their width, never repeated across pools or by a forked child), the
 hand-over of a request's spans to the exporter, and the Part and server span records."""
 
 from __future__ import annotations
@@ -9,32 +9,37 @@ import time
 
 import pytest
 
-from tailor.trace._otlp import start_part
+from tailor.trace._otlp import random_id, start_part
 from tailor.trace.context import parse_traceparent
 from tailor.trace.otlp import OtlpEncoder
-from tailor.trace.span import CLIENT, SERVER, IdStream, PartSpan, RequestTrace, ServerSpan, Tracer
+from tailor.trace.span import CLIENT, SERVER, PartSpan, RequestTrace, ServerSpan, Tracer
 
 
-def test_ids_are_hex_of_their_width_and_distinct_across_batches() -> None:
-    ids = IdStream(16, batch=8)
-    got = [ids.next() for _ in range(100)]
-    assert all(len(i) == 16 and int(i, 16) >= 0 for i in got)
-    assert len(set(got)) == 100
+def test_ids_are_lower_case_hex_of_their_width_and_distinct_across_pools() -> None:
+    got = [random_id(16) for _ in range(2000)]  # 16 kB of random bytes: several pools
+    assert all(len(i) == 16 and i == i.lower() and int(i, 16) >= 0 for i in got)
+    assert len(set(got)) == 2000
+    assert len(random_id(32)) == 32
+
+
+@pytest.mark.parametrize("digits", [0, 3, -2, 66])
+def test_an_id_of_no_whole_bytes_or_over_32_bytes_is_refused(digits: int) -> None:
+    with pytest.raises(ValueError, match="random_id"):
+        random_id(digits)
 
 
 def test_a_forked_child_does_not_hand_out_its_parent_s_next_ids() -> None:
-    ids = IdStream(16, batch=64)
-    ids.next()  # a batch read before the fork
+    random_id(16)  # a pool read before the fork
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: report its next id and leave at once
-        os.write(write, ids.next().encode())
+        os.write(write, random_id(16).encode())
         os._exit(0)
     os.close(write)
     with os.fdopen(read) as pipe:
         child = pipe.read()
     os.waitpid(pid, 0)
-    assert len(child) == 16 and child != ids.next()
+    assert len(child) == 16 and child != random_id(16)
 
 
 def _trace(handed: list[list[str]]) -> RequestTrace:
