@@ -120,8 +120,8 @@ async def run_plan(
     tasks: dict[str, asyncio.Task[Any]] = {}
     inputs = Inputs(variables, values)  # shared by the parts: it reads results as they arrive
     keys: dict[str, Hashable] = {}  # last-known-good key of each part that made its call
-    # An unsampled trace's calls all carry the same headers: read once per plan, not per part.
-    unsampled = trace.inward() if trace is not None and trace.span is None else ()
+    # An unsampled trace's calls all carry the same headers, made with the trace.
+    unsampled = trace.unsampled if trace is not None else ()
 
     async def run_part(part: Part, span: PartSpan | None = None) -> Any:
         # With ``span`` (a sampled trace), the part's client span: marked failed by what

@@ -107,7 +107,8 @@ class Tracer:
             if not sampled:
                 # Inward calls name the caller's span as their parent, as if this hop were
                 # not there.
-                return RequestTrace(self, trace_id, parent_id, tracestate, None)
+                headers = trace_headers(trace_id, parent_id, False, tracestate)
+                return RequestTrace(self, trace_id, parent_id, tracestate, None, headers)
         span_id = random_id(16)
         # Positional, tracestate last: a record made from positional arguments alone takes
         # the C module's fast path (no argument tuple, no keyword lookup).
@@ -131,8 +132,10 @@ class RequestTrace(msgspec.Struct, gc=False):
     span_id: str
     tracestate: str
     span: ServerSpan | None
-    # The headers of a call that is not a Part's (and of every call when not sampled), made
-    # on first use.
+    #: Not sampled: the trace headers every inward call carries, made with the trace (the
+    #: engine reads them once per plan). Sampled: empty.
+    unsampled: tuple[tuple[str, str], ...] = ()
+    # Sampled: the headers of a call that is not a Part's, made on first use.
     _headers: tuple[tuple[str, str], ...] | None = None
     # The Part spans started (sampled only): those ended when the server span ends go to the
     # exporter with it, one hand-over per request; a part still running then goes alone when
@@ -169,8 +172,8 @@ class RequestTrace(msgspec.Struct, gc=False):
         ``span.headers`` itself); without one (an unsampled trace, or a call that is not a
         Part), the call's parent is the request's span."""
         if span is None:
-            headers = self._headers
-            if headers is None:
+            headers = self._headers or self.unsampled
+            if not headers:
                 headers = self._headers = trace_headers(
                     self.trace_id, self.span_id, self.span is not None, self.tracestate
                 )

@@ -82,6 +82,17 @@ def test_a_new_unsampled_trace_tells_every_inward_call_the_same_unsampled_parent
     assert trace.inward() == trace.inward(None) == ((name, value),)
 
 
+def test_an_unsampled_caller_s_trace_carries_its_parent_and_tracestate_on_every_call() -> None:
+    state = "vendor=abc"
+    trace = Tracer(1.0, print).start(f"00-{'a' * 32}-{'b' * 16}-00", state)
+    expected = (("traceparent", f"00-{'a' * 32}-{'b' * 16}-00"), ("tracestate", state))
+    assert trace.unsampled == trace.inward() == expected
+
+
+def test_a_sampled_trace_has_no_unsampled_headers() -> None:
+    assert Tracer(1.0, print).start(None, None).unsampled == ()
+
+
 def test_a_sampled_part_s_call_names_the_part_s_span_and_carries_the_tracestate() -> None:
     state = "vendor=abc"
     trace = Tracer(1.0, print).start(f"00-{'a' * 32}-{'b' * 16}-01", state)
