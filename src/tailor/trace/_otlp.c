@@ -946,16 +946,10 @@ drop_pool(void)
 
 static const char DIGITS[] = "0123456789abcdef";
 
+/* ``digits`` random lower-case hex digits (even, 2 to 64: checked by the callers). */
 static PyObject *
-random_id(PyObject *module, PyObject *arg)
+random_hex(Py_ssize_t digits)
 {
-    Py_ssize_t digits = PyLong_AsSsize_t(arg);
-    if (digits == -1 && PyErr_Occurred())
-        return NULL;
-    if (digits <= 0 || digits % 2 || digits > 64) {
-        PyErr_SetString(PyExc_ValueError, "random_id: an even number of digits, 2 to 64");
-        return NULL;
-    }
     size_t bytes = (size_t)digits / 2;
     if (pool_at + bytes > sizeof(pool)) {
         size_t got = 0;
@@ -980,6 +974,47 @@ random_id(PyObject *module, PyObject *arg)
         o[2 * i + 1] = DIGITS[in[i] & 15];
     }
     pool_at += bytes;
+    return out;
+}
+
+static PyObject *
+random_id(PyObject *module, PyObject *arg)
+{
+    Py_ssize_t digits = PyLong_AsSsize_t(arg);
+    if (digits == -1 && PyErr_Occurred())
+        return NULL;
+    if (digits <= 0 || digits % 2 || digits > 64) {
+        PyErr_SetString(PyExc_ValueError, "random_id: an even number of digits, 2 to 64");
+        return NULL;
+    }
+    return random_hex(digits);
+}
+
+static PyObject *EMPTY;
+
+/* cls(tracer, trace_id, span_id, "", None, headers): a request's unsampled trace, its span id
+ * fresh (and its trace id, when None), its calls' headers naming that span as the unsampled
+ * parent; the ids, the headers and the record made in one call. */
+static PyObject *
+unsampled_trace(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "unsampled_trace(cls, tracer, trace_id | None)");
+        return NULL;
+    }
+    PyObject *trace_id = args[2] == Py_None ? random_hex(32) : Py_NewRef(args[2]);
+    if (trace_id == NULL)
+        return NULL;
+    PyObject *span_id = random_hex(16);
+    PyObject *headers = span_id == NULL ? NULL : headers_of(trace_id, span_id, 0, EMPTY);
+    PyObject *out = NULL;
+    if (headers != NULL) {
+        PyObject *call[6] = {args[1], trace_id, span_id, EMPTY, Py_None, headers};
+        out = PyObject_Vectorcall(args[0], call, 6, NULL);
+    }
+    Py_DECREF(trace_id);
+    Py_XDECREF(span_id);
+    Py_XDECREF(headers);
     return out;
 }
 
@@ -1436,6 +1471,10 @@ static PyMethodDef methods[] = {
     {"trace_headers", (PyCFunction)(void (*)(void))trace_headers, METH_FASTCALL,
      "trace_headers(trace_id, span_id, sampled, tracestate) -> the headers of a call whose\n"
      "parent is span_id: traceparent (flags 01 or 00), then tracestate when not empty."},
+    {"unsampled_trace", (PyCFunction)(void (*)(void))unsampled_trace, METH_FASTCALL,
+     "unsampled_trace(cls, tracer, trace_id | None) -> cls(tracer, trace_id, span_id, '',\n"
+     "None, headers): an unsampled trace with a fresh span id (and trace id when None) and\n"
+     "the headers of its calls."},
     {"random_id", random_id, METH_O,
      "random_id(digits) -> str: ``digits`` random lower-case hex digits (from getrandom)."},
     {"encode", encode, METH_VARARGS,
@@ -1463,7 +1502,8 @@ PyInit__otlp(void)
     PyObject *m = PyModule_Create(&module);
     TRACEPARENT = PyUnicode_InternFromString("traceparent");
     TRACESTATE = PyUnicode_InternFromString("tracestate");
-    if (TRACEPARENT == NULL || TRACESTATE == NULL) {
+    EMPTY = PyUnicode_New(0, 0);
+    if (TRACEPARENT == NULL || TRACESTATE == NULL || EMPTY == NULL) {
         Py_XDECREF(m);
         return NULL;
     }

@@ -1,5 +1,7 @@
-from collections.abc import Sequence
-from typing import ClassVar
+from collections.abc import Callable, Sequence
+from typing import ClassVar, TypeVar
+
+T = TypeVar("T")
 
 AttributeValue = str | int | float | bool
 
@@ -85,3 +87,4 @@ def trace_headers(
     trace_id: str, span_id: str, sampled: bool, tracestate: str, /
 ) -> tuple[tuple[str, str], ...]: ...
 def random_id(digits: int, /) -> str: ...
+def unsampled_trace(cls: Callable[..., T], tracer: object, trace_id: str | None, /) -> T: ...

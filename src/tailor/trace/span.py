@@ -40,7 +40,7 @@ from tailor.trace._otlp import ServerSpan as ServerSpan
 
 # Ids and a call's trace headers: one C call each (random_id reads the kernel's random bytes a
 # pool at a time; a forked child drops its parent's pool).
-from tailor.trace._otlp import random_id, start_part, trace_headers
+from tailor.trace._otlp import random_id, start_part, trace_headers, unsampled_trace
 from tailor.trace.context import parse_traceparent, valid_tracestate
 
 if TYPE_CHECKING:
@@ -91,15 +91,14 @@ class Tracer:
         """The trace of a request carrying these ``traceparent`` / ``tracestate`` values."""
         parent = parse_traceparent(header) if header else None
         if parent is None:
-            trace_id = random_id(32)
+            # Not sampled, nothing is recorded: inward calls name a fresh span of this hop as
+            # their parent; the ids, their header and the trace made in one C call.
             ratio = self._ratio
-            sampled = ratio == 1 or (ratio != 0 and self.sampled(trace_id))
-            if not sampled:
-                # Nothing recorded: inward calls name a fresh span of this hop as their parent;
-                # their one header made now, in the call that makes the trace.
-                span_id = random_id(16)
-                headers = trace_headers(trace_id, span_id, False, "")
-                return RequestTrace(self, trace_id, span_id, "", None, headers)
+            if ratio == 0:
+                return unsampled_trace(RequestTrace, self, None)
+            trace_id = random_id(32)
+            if ratio != 1 and not self.sampled(trace_id):
+                return unsampled_trace(RequestTrace, self, trace_id)
             parent_id, tracestate = "", ""
         else:
             trace_id, parent_id, sampled = parent

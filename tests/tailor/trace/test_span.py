@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tailor.trace._otlp import random_id, start_part
+from tailor.trace._otlp import random_id, start_part, unsampled_trace
 from tailor.trace.context import parse_traceparent
 from tailor.trace.otlp import OtlpEncoder
 from tailor.trace.span import CLIENT, SERVER, PartSpan, RequestTrace, ServerSpan, Tracer
@@ -87,6 +87,32 @@ def test_an_unsampled_caller_s_trace_carries_its_parent_and_tracestate_on_every_
     trace = Tracer(1.0, print).start(f"00-{'a' * 32}-{'b' * 16}-00", state)
     expected = (("traceparent", f"00-{'a' * 32}-{'b' * 16}-00"), ("tracestate", state))
     assert trace.unsampled == trace.inward() == expected
+
+
+def test_an_unsampled_trace_made_in_one_call_keeps_a_given_trace_id_and_names_a_new_span() -> None:
+    tracer = Tracer(0.0, print)
+    trace = unsampled_trace(RequestTrace, tracer, "a" * 32)
+    assert (trace.tracer, trace.trace_id, trace.tracestate, trace.span) == (
+        tracer,
+        "a" * 32,
+        "",
+        None,
+    )
+    assert len(trace.span_id) == 16
+    assert trace.unsampled == (("traceparent", f"00-{'a' * 32}-{trace.span_id}-00"),)
+
+
+def test_an_unsampled_trace_made_in_one_call_without_a_trace_id_gets_a_new_one() -> None:
+    first, second = (unsampled_trace(RequestTrace, Tracer(0.0, print), None) for _ in range(2))
+    assert len(first.trace_id) == 32 and first.trace_id != second.trace_id
+
+
+def test_a_trace_its_id_does_not_sample_is_unsampled_under_that_id() -> None:
+    tracer = Tracer(0.5, print)
+    traces = [tracer.start(None, None) for _ in range(64)]
+    unsampled = [t for t in traces if not t.sampled]
+    assert unsampled and all(not tracer.sampled(t.trace_id) for t in unsampled)
+    assert all(t.unsampled[0][1].startswith(f"00-{t.trace_id}-") for t in unsampled)
 
 
 def test_a_sampled_trace_has_no_unsampled_headers() -> None:
