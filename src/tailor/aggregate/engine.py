@@ -120,6 +120,8 @@ async def run_plan(
     tasks: dict[str, asyncio.Task[Any]] = {}
     inputs = Inputs(variables, values)  # shared by the parts: it reads results as they arrive
     keys: dict[str, Hashable] = {}  # last-known-good key of each part that made its call
+    # An unsampled trace's calls all carry the same headers, made with the trace.
+    unsampled = trace.unsampled if trace is not None else ()
 
     async def run_part(part: Part, span: PartSpan | None = None) -> Any:
         # With ``span`` (a sampled trace), the part's client span: marked failed by what
@@ -146,7 +148,8 @@ async def run_plan(
                                 keys[part.name] = key
                     if trace is not None:  # after the last-good key: it is not part of the call
                         # A sampled part's headers were made with its span (one C call).
-                        headers = (*headers, *(trace.inward() if span is None else span.headers))
+                        traced = unsampled if span is None else span.headers
+                        headers = (*headers, *traced) if headers else traced
                     value = await client.get_json(
                         part.upstream,
                         path,

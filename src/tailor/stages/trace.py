@@ -53,7 +53,9 @@ class TraceStage:
 
         def trace(request: Request) -> Outcome:
             headers = request.headers
-            request.trace = start(headers.get("traceparent"), headers.get("tracestate"))
+            parent = headers.get("traceparent")
+            # A tracestate is read only with a traceparent: without one it is not kept.
+            request.trace = start(parent, headers.get("tracestate") if parent else None)
             # The server span ends in the observe stage's hook on the way back
             # (tailor.trace.span.answered): that stage is outermost and in the chain whenever
             # tracing is, so this one keeps no frame of its own across the request.

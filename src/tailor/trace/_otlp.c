@@ -16,6 +16,9 @@
 #include <stdint.h>
 #include <string.h>
 #include <time.h>
+#include <errno.h>
+#include <pthread.h>
+#include <sys/random.h>
 
 /* ---- output: a buffer, and writers that advance a cursor into it ---------------------- */
 
@@ -868,14 +871,15 @@ records_ready(PyObject *m)
 
 static PyObject *TRACEPARENT, *TRACESTATE;
 
-/* "00-{trace_id}-{span_id}-01": a sampled call's traceparent, copied straight from the
- * ids' ASCII (any other text goes through the formatter, as an f-string would). */
+/* "00-{trace_id}-{span_id}-{flags}": a call's traceparent, copied straight from the ids'
+ * ASCII (any other text goes through the formatter, as an f-string would). */
 static PyObject *
-sampled_traceparent(PyObject *trace_id, PyObject *span_id)
+traceparent_value(PyObject *trace_id, PyObject *span_id, int sampled)
 {
+    const char *flags = sampled ? "-01" : "-00";
     if (!PyUnicode_Check(trace_id) || !PyUnicode_Check(span_id) ||
         !PyUnicode_IS_ASCII(trace_id) || !PyUnicode_IS_ASCII(span_id))
-        return PyUnicode_FromFormat("00-%S-%S-01", trace_id, span_id);
+        return PyUnicode_FromFormat("00-%S-%S%s", trace_id, span_id, flags);
     Py_ssize_t t = PyUnicode_GET_LENGTH(trace_id), n = PyUnicode_GET_LENGTH(span_id);
     PyObject *out = PyUnicode_New(t + n + 7, 127);
     if (out == NULL)
@@ -885,7 +889,132 @@ sampled_traceparent(PyObject *trace_id, PyObject *span_id)
     memcpy(o + 3, PyUnicode_1BYTE_DATA(trace_id), (size_t)t);
     o[3 + t] = '-';
     memcpy(o + 4 + t, PyUnicode_1BYTE_DATA(span_id), (size_t)n);
-    memcpy(o + 4 + t + n, "-01", 3);
+    memcpy(o + 4 + t + n, flags, 3);
+    return out;
+}
+
+/* ((traceparent, value),) or, with a tracestate, ((traceparent, value), (tracestate, it)). */
+static PyObject *
+headers_of(PyObject *trace_id, PyObject *span_id, int sampled, PyObject *tracestate)
+{
+    PyObject *value = traceparent_value(trace_id, span_id, sampled);
+    if (value == NULL)
+        return NULL;
+    PyObject *parent = PyTuple_Pack(2, TRACEPARENT, value);
+    Py_DECREF(value);
+    if (parent == NULL)
+        return NULL;
+    PyObject *headers;
+    if (PyUnicode_GET_LENGTH(tracestate) == 0) {
+        headers = PyTuple_Pack(1, parent);
+    } else {
+        PyObject *state = PyTuple_Pack(2, TRACESTATE, tracestate);
+        headers = state == NULL ? NULL : PyTuple_Pack(2, parent, state);
+        Py_XDECREF(state);
+    }
+    Py_DECREF(parent);
+    return headers;
+}
+
+static PyObject *
+trace_headers(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 4 || !PyUnicode_Check(args[3])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "trace_headers(trace_id, span_id, sampled, tracestate: str)");
+        return NULL;
+    }
+    int sampled = PyObject_IsTrue(args[2]);
+    if (sampled < 0)
+        return NULL;
+    return headers_of(args[0], args[1], sampled, args[3]);
+}
+
+/* ---- random ids ------------------------------------------------------------------------ */
+
+/* Random bytes from the kernel (getrandom), a pool at a time: one system call per
+ * sizeof(pool) bytes, not one per id. A forked child drops what its parent read (the
+ * pthread_atfork handler), so it never hands out the same ids. */
+static unsigned char pool[4096];
+static size_t pool_at = sizeof(pool);
+
+static void
+drop_pool(void)
+{
+    pool_at = sizeof(pool);
+}
+
+static const char DIGITS[] = "0123456789abcdef";
+
+/* ``digits`` random lower-case hex digits (even, 2 to 64: checked by the callers). */
+static PyObject *
+random_hex(Py_ssize_t digits)
+{
+    size_t bytes = (size_t)digits / 2;
+    if (pool_at + bytes > sizeof(pool)) {
+        size_t got = 0;
+        while (got < sizeof(pool)) {
+            ssize_t n = getrandom(pool + got, sizeof(pool) - got, 0);
+            if (n < 0) {
+                if (errno == EINTR)
+                    continue;
+                return PyErr_SetFromErrno(PyExc_OSError);
+            }
+            got += (size_t)n;
+        }
+        pool_at = 0;
+    }
+    PyObject *out = PyUnicode_New(digits, 127);
+    if (out == NULL)
+        return NULL;
+    char *o = (char *)PyUnicode_1BYTE_DATA(out);
+    const unsigned char *in = pool + pool_at;
+    for (size_t i = 0; i < bytes; i++) {
+        o[2 * i] = DIGITS[in[i] >> 4];
+        o[2 * i + 1] = DIGITS[in[i] & 15];
+    }
+    pool_at += bytes;
+    return out;
+}
+
+static PyObject *
+random_id(PyObject *module, PyObject *arg)
+{
+    Py_ssize_t digits = PyLong_AsSsize_t(arg);
+    if (digits == -1 && PyErr_Occurred())
+        return NULL;
+    if (digits <= 0 || digits % 2 || digits > 64) {
+        PyErr_SetString(PyExc_ValueError, "random_id: an even number of digits, 2 to 64");
+        return NULL;
+    }
+    return random_hex(digits);
+}
+
+static PyObject *EMPTY;
+
+/* cls(tracer, trace_id, span_id, "", None, headers): a request's unsampled trace, its span id
+ * fresh (and its trace id, when None), its calls' headers naming that span as the unsampled
+ * parent; the ids, the headers and the record made in one call. */
+static PyObject *
+unsampled_trace(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "unsampled_trace(cls, tracer, trace_id | None)");
+        return NULL;
+    }
+    PyObject *trace_id = args[2] == Py_None ? random_hex(32) : Py_NewRef(args[2]);
+    if (trace_id == NULL)
+        return NULL;
+    PyObject *span_id = random_hex(16);
+    PyObject *headers = span_id == NULL ? NULL : headers_of(trace_id, span_id, 0, EMPTY);
+    PyObject *out = NULL;
+    if (headers != NULL) {
+        PyObject *call[6] = {args[1], trace_id, span_id, EMPTY, Py_None, headers};
+        out = PyObject_Vectorcall(args[0], call, 6, NULL);
+    }
+    Py_DECREF(trace_id);
+    Py_XDECREF(span_id);
+    Py_XDECREF(headers);
     return out;
 }
 
@@ -905,22 +1034,7 @@ start_part(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     struct timespec now;
     if (clock_gettime(CLOCK_REALTIME, &now) != 0)
         return PyErr_SetFromErrno(PyExc_OSError);
-    PyObject *value = sampled_traceparent(args[0], args[1]);
-    if (value == NULL)
-        return NULL;
-    PyObject *parent = PyTuple_Pack(2, TRACEPARENT, value);
-    Py_DECREF(value);
-    if (parent == NULL)
-        return NULL;
-    PyObject *headers;
-    if (PyUnicode_GET_LENGTH(tracestate) == 0) {
-        headers = PyTuple_Pack(1, parent);
-    } else {
-        PyObject *state = PyTuple_Pack(2, TRACESTATE, tracestate);
-        headers = state == NULL ? NULL : PyTuple_Pack(2, parent, state);
-        Py_XDECREF(state);
-    }
-    Py_DECREF(parent);
+    PyObject *headers = headers_of(args[0], args[1], 1, tracestate);
     if (headers == NULL)
         return NULL;
     PyObject *start = PyLong_FromLongLong((long long)now.tv_sec * 1000000000LL + now.tv_nsec);
@@ -1354,6 +1468,15 @@ static PyMethodDef methods[] = {
      "start_part(trace_id, span_id, parent_id, name, upstream, tracestate) -> PartSpan:\n"
      "a Part's span started now, with the headers of its call (traceparent naming it as\n"
      "the sampled parent, then tracestate when not empty) in ``headers``."},
+    {"trace_headers", (PyCFunction)(void (*)(void))trace_headers, METH_FASTCALL,
+     "trace_headers(trace_id, span_id, sampled, tracestate) -> the headers of a call whose\n"
+     "parent is span_id: traceparent (flags 01 or 00), then tracestate when not empty."},
+    {"unsampled_trace", (PyCFunction)(void (*)(void))unsampled_trace, METH_FASTCALL,
+     "unsampled_trace(cls, tracer, trace_id | None) -> cls(tracer, trace_id, span_id, '',\n"
+     "None, headers): an unsampled trace with a fresh span id (and trace id when None) and\n"
+     "the headers of its calls."},
+    {"random_id", random_id, METH_O,
+     "random_id(digits) -> str: ``digits`` random lower-case hex digits (from getrandom)."},
     {"encode", encode, METH_VARARGS,
      "encode(spans, service, version) -> bytes: an ExportTraceServiceRequest of the spans."},
     {NULL, NULL, 0, NULL},
@@ -1372,10 +1495,15 @@ PyInit__otlp(void)
                  : c >= 'a' && c <= 'f' ? c - 'a' + 10
                  : c >= 'A' && c <= 'F' ? c - 'A' + 10
                                         : -1;
+    if (pthread_atfork(NULL, NULL, drop_pool) != 0) {
+        PyErr_SetString(PyExc_OSError, "pthread_atfork failed");
+        return NULL;
+    }
     PyObject *m = PyModule_Create(&module);
     TRACEPARENT = PyUnicode_InternFromString("traceparent");
     TRACESTATE = PyUnicode_InternFromString("tracestate");
-    if (TRACEPARENT == NULL || TRACESTATE == NULL) {
+    EMPTY = PyUnicode_New(0, 0);
+    if (TRACEPARENT == NULL || TRACESTATE == NULL || EMPTY == NULL) {
         Py_XDECREF(m);
         return NULL;
     }

@@ -1,4 +1,5 @@
-"""W3C Trace Context: reading ``traceparent`` and ``tracestate`` at the edge.
+"""W3C Trace Context: reading ``traceparent`` and ``tracestate`` at the edge (writing them is
+``tailor.trace._otlp.trace_headers``, one C call per request or Part).
 
 A header that does not parse starts a new trace; it never fails the request (a client, a
 proxy or a bug upstream of us may send anything). The rules are those of the W3C
@@ -62,8 +63,3 @@ def valid_tracestate(value: str | None) -> str:
     if all(_TRACESTATE_MEMBER.fullmatch(m) for m in members):
         return ",".join(members)
     return ""
-
-
-def traceparent(trace_id: str, span_id: str, sampled: bool) -> str:
-    """The ``traceparent`` value naming ``span_id`` as the parent of the next hop."""
-    return f"00-{trace_id}-{span_id}-{'01' if sampled else '00'}"

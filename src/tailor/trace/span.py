@@ -25,11 +25,7 @@ True
 
 from __future__ import annotations
 
-import os
-import weakref
 from collections.abc import Callable
-from functools import partial
-from itertools import chain, repeat
 from time import time_ns
 from typing import TYPE_CHECKING, Any
 
@@ -41,8 +37,11 @@ import msgspec
 # docstrings, with examples, in _otlp.c). The encoder reads the same slots.
 from tailor.trace._otlp import PartSpan as PartSpan
 from tailor.trace._otlp import ServerSpan as ServerSpan
-from tailor.trace._otlp import start_part
-from tailor.trace.context import parse_traceparent, traceparent, valid_tracestate
+
+# Ids and a call's trace headers: one C call each (random_id reads the kernel's random bytes a
+# pool at a time; a forked child drops its parent's pool).
+from tailor.trace._otlp import random_id, start_part, trace_headers, unsampled_trace
+from tailor.trace.context import parse_traceparent, valid_tracestate
 
 if TYPE_CHECKING:
     from tailor.http import Request
@@ -72,61 +71,16 @@ class Span(msgspec.Struct, gc=False):
 AnySpan = Span | PartSpan | ServerSpan
 
 
-class IdStream:
-    """Random hex ids of ``width`` digits, read from ``os.urandom`` ``batch`` at a time and
-    handed out by ``next()``: a C call into an iterator, no Python frame per id (a sampled
-    home takes seven).
-
-    >>> ids = IdStream(16, batch=4)
-    >>> len(ids.next()), len({ids.next() for _ in range(9)})
-    (16, 9)
-    """
-
-    __slots__ = ("__weakref__", "_batch", "_width", "next")
-
-    def __init__(self, width: int, batch: int = 1024) -> None:
-        self._width = width
-        self._batch = batch
-        self.next: Callable[[], str] = self._fresh_stream()
-        _STREAMS.add(self)
-
-    def _fresh_stream(self) -> Callable[[], str]:
-        return partial(next, chain.from_iterable(map(self._read, repeat(None))))
-
-    def _read(self, _: object) -> list[str]:
-        digits = os.urandom(self._batch * self._width // 2).hex()
-        width = self._width
-        return [digits[at : at + width] for at in range(0, len(digits), width)]
-
-    def drop(self) -> None:
-        """Forget the ids read so far (a forked child must not repeat its parent's)."""
-        self.next = self._fresh_stream()
-
-
-_STREAMS: weakref.WeakSet[IdStream] = weakref.WeakSet()
-
-
-def _drop_after_fork() -> None:
-    for stream in list(_STREAMS):
-        stream.drop()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_drop_after_fork)
-
-
 class Tracer:
     """One BFF's trace decisions: ids, sampling, and where ended spans go (``submit``: a
     request's spans, handed over together)."""
 
-    __slots__ = ("_bound", "_ratio", "_trace_ids", "span_ids", "submit")
+    __slots__ = ("_bound", "_ratio", "submit")
 
     def __init__(self, sample_ratio: float, submit: Callable[[list[AnySpan]], None]) -> None:
         self._bound = int(sample_ratio * (1 << 64))
         # 0: never, 1: always, else ask the id: the two usual settings decide without it.
         self._ratio = 0 if self._bound <= 0 else 1 if self._bound >= 1 << 64 else -1
-        self._trace_ids = IdStream(32, batch=256)
-        self.span_ids = IdStream(16)
         self.submit = submit
 
     def sampled(self, trace_id: str) -> bool:
@@ -137,15 +91,14 @@ class Tracer:
         """The trace of a request carrying these ``traceparent`` / ``tracestate`` values."""
         parent = parse_traceparent(header) if header else None
         if parent is None:
-            trace_id = self._trace_ids.next()
+            # Not sampled, nothing is recorded: inward calls name a fresh span of this hop as
+            # their parent; the ids, their header and the trace made in one C call.
             ratio = self._ratio
-            sampled = ratio == 1 or (ratio != 0 and self.sampled(trace_id))
-            if not sampled:
-                # Nothing recorded: inward calls name a fresh span of this hop as their parent;
-                # their one header made now, in the call that makes the trace.
-                span_id = self.span_ids.next()
-                headers = (("traceparent", f"00-{trace_id}-{span_id}-00"),)
-                return RequestTrace(self, trace_id, span_id, "", None, headers)
+            if ratio == 0:
+                return unsampled_trace(RequestTrace, self, None)
+            trace_id = random_id(32)
+            if ratio != 1 and not self.sampled(trace_id):
+                return unsampled_trace(RequestTrace, self, trace_id)
             parent_id, tracestate = "", ""
         else:
             trace_id, parent_id, sampled = parent
@@ -153,8 +106,9 @@ class Tracer:
             if not sampled:
                 # Inward calls name the caller's span as their parent, as if this hop were
                 # not there.
-                return RequestTrace(self, trace_id, parent_id, tracestate, None)
-        span_id = self.span_ids.next()
+                headers = trace_headers(trace_id, parent_id, False, tracestate)
+                return RequestTrace(self, trace_id, parent_id, tracestate, None, headers)
+        span_id = random_id(16)
         # Positional, tracestate last: a record made from positional arguments alone takes
         # the C module's fast path (no argument tuple, no keyword lookup).
         span = ServerSpan(
@@ -163,12 +117,13 @@ class Tracer:
         return RequestTrace(self, trace_id, span_id, tracestate, span)
 
 
-class RequestTrace(msgspec.Struct):
+class RequestTrace(msgspec.Struct, gc=False):
     """One request's place in its trace (``request.trace``). ``span`` is the server span, or
     None when the trace is not sampled: then nothing is recorded, and every inward call
     carries the same unsampled ``traceparent`` so the services do not record either.
 
-    A msgspec struct: made by one C call, no ``__init__`` frame, on every request.
+    A msgspec struct: made by one C call, no ``__init__`` frame, on every request; not
+    tracked by the collector (nothing it holds refers back to it, so it is in no cycle).
     """
 
     tracer: Tracer
@@ -176,8 +131,10 @@ class RequestTrace(msgspec.Struct):
     span_id: str
     tracestate: str
     span: ServerSpan | None
-    # The headers of a call that is not a Part's (and of every call when not sampled), made
-    # on first use.
+    #: Not sampled: the trace headers every inward call carries, made with the trace (the
+    #: engine reads them once per plan). Sampled: empty.
+    unsampled: tuple[tuple[str, str], ...] = ()
+    # Sampled: the headers of a call that is not a Part's, made on first use.
     _headers: tuple[tuple[str, str], ...] | None = None
     # The Part spans started (sampled only): those ended when the server span ends go to the
     # exporter with it, one hand-over per request; a part still running then goes alone when
@@ -196,7 +153,7 @@ class RequestTrace(msgspec.Struct):
         # One C call: the record, started now, and its call's headers (``span.headers``).
         span = start_part(
             self.trace_id,
-            self.tracer.span_ids.next(),
+            random_id(16),
             self.span_id,
             name,
             upstream,
@@ -214,17 +171,13 @@ class RequestTrace(msgspec.Struct):
         ``span.headers`` itself); without one (an unsampled trace, or a call that is not a
         Part), the call's parent is the request's span."""
         if span is None:
-            headers = self._headers
-            if headers is None:
-                headers = self._headers = self._headers_of(self.span_id, self.span is not None)
+            headers = self._headers or self.unsampled
+            if not headers:
+                headers = self._headers = trace_headers(
+                    self.trace_id, self.span_id, self.span is not None, self.tracestate
+                )
             return headers
         return span.headers
-
-    def _headers_of(self, parent: str, sampled: bool) -> tuple[tuple[str, str], ...]:
-        value = traceparent(self.trace_id, parent, sampled)
-        if self.tracestate:
-            return (("traceparent", value), ("tracestate", self.tracestate))
-        return (("traceparent", value),)
 
     def end(self, span: AnySpan) -> None:
         """Close ``span`` now. The server span goes to the exporter with the part spans

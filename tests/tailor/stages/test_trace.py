@@ -160,6 +160,37 @@ async def test_an_unsampled_caller_is_not_recorded_and_the_services_are_told(
     assert receiver.trace(unsampled) == []
 
 
+async def test_a_new_unsampled_trace_gives_every_call_the_same_unsampled_parent(
+    make_bff, upstream, receiver
+) -> None:
+    _script(upstream)
+    bff = _bff(make_bff, upstream, receiver.endpoint, sample_ratio=0.0)
+    await call(bff, "GET", "/home")
+    sent = {upstream.received(p)[-1].headers["traceparent"] for p in ("/me", "/recs", "/feed")}
+    assert len(sent) == 1
+    parent = parse_traceparent(sent.pop())
+    assert parent is not None and not parent.sampled
+
+
+@pytest.mark.parametrize("sampled", [False, True])
+async def test_a_part_s_own_headers_travel_with_the_trace_s(
+    make_bff, upstream, receiver, sampled: bool
+) -> None:
+    upstream.script("GET", "/tagged", json={})
+    bff = _bff(make_bff, upstream, receiver.endpoint)
+    tagged = Part("tagged", "svc", "/tagged", into=dict, headers=lambda _: [("x-tag", "t1")])
+
+    @bff.get("/tagged", auth=False, plan=Plan((tagged,), deadline_s=2.0))
+    async def route(request: Request) -> Response:
+        return await aggregate(request, _shape)
+
+    trace = uuid.uuid4().hex
+    await call(bff, "GET", "/tagged", headers=_caller(trace, sampled))
+    headers = upstream.received("/tagged")[-1].headers
+    sent = parse_traceparent(headers["traceparent"])
+    assert headers["x-tag"] == "t1" and sent is not None and sent[::2] == (trace, sampled)
+
+
 async def test_a_degraded_part_is_a_failed_span_and_the_server_span_lists_it(
     make_bff, upstream, receiver
 ) -> None:

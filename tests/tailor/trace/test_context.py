@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tailor.trace.context import parse_traceparent, traceparent, valid_tracestate
+from tailor.trace._otlp import trace_headers
+from tailor.trace.context import parse_traceparent, valid_tracestate
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 SPAN = "00f067aa0ba902b7"
@@ -55,5 +56,15 @@ def test_a_malformed_tracestate_is_dropped(value: str) -> None:
     assert valid_tracestate(value) == ""
 
 
-def test_a_traceparent_written_is_read_back() -> None:
-    assert parse_traceparent(traceparent(TRACE, SPAN, False)) == (TRACE, SPAN, False)
+@pytest.mark.parametrize("sampled", [False, True])
+def test_a_traceparent_written_is_read_back(sampled: bool) -> None:
+    [(name, value)] = trace_headers(TRACE, SPAN, sampled, "")
+    assert name == "traceparent" and parse_traceparent(value) == (TRACE, SPAN, sampled)
+
+
+def test_a_tracestate_is_written_after_the_traceparent_when_there_is_one() -> None:
+    state = "vendor=abc"
+    assert trace_headers(TRACE, SPAN, False, state) == (
+        ("traceparent", f"00-{TRACE}-{SPAN}-00"),
+        ("tracestate", state),
+    )

@@ -1,4 +1,4 @@
-"""Span ids (random, of their width, never repeated across batches or by a forked child), the
+"""Ids (random, of their width, never repeated across pools or by a forked child), the
 hand-over of a request's spans to the exporter, and the Part and server span records."""
 
 from __future__ import annotations
@@ -9,32 +9,37 @@ import time
 
 import pytest
 
-from tailor.trace._otlp import start_part
+from tailor.trace._otlp import random_id, start_part, unsampled_trace
 from tailor.trace.context import parse_traceparent
 from tailor.trace.otlp import OtlpEncoder
-from tailor.trace.span import CLIENT, SERVER, IdStream, PartSpan, RequestTrace, ServerSpan, Tracer
+from tailor.trace.span import CLIENT, SERVER, PartSpan, RequestTrace, ServerSpan, Tracer
 
 
-def test_ids_are_hex_of_their_width_and_distinct_across_batches() -> None:
-    ids = IdStream(16, batch=8)
-    got = [ids.next() for _ in range(100)]
-    assert all(len(i) == 16 and int(i, 16) >= 0 for i in got)
-    assert len(set(got)) == 100
+def test_ids_are_lower_case_hex_of_their_width_and_distinct_across_pools() -> None:
+    got = [random_id(16) for _ in range(2000)]  # 16 kB of random bytes: several pools
+    assert all(len(i) == 16 and i == i.lower() and int(i, 16) >= 0 for i in got)
+    assert len(set(got)) == 2000
+    assert len(random_id(32)) == 32
+
+
+@pytest.mark.parametrize("digits", [0, 3, -2, 66])
+def test_an_id_of_no_whole_bytes_or_over_32_bytes_is_refused(digits: int) -> None:
+    with pytest.raises(ValueError, match="random_id"):
+        random_id(digits)
 
 
 def test_a_forked_child_does_not_hand_out_its_parent_s_next_ids() -> None:
-    ids = IdStream(16, batch=64)
-    ids.next()  # a batch read before the fork
+    random_id(16)  # a pool read before the fork
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: report its next id and leave at once
-        os.write(write, ids.next().encode())
+        os.write(write, random_id(16).encode())
         os._exit(0)
     os.close(write)
     with os.fdopen(read) as pipe:
         child = pipe.read()
     os.waitpid(pid, 0)
-    assert len(child) == 16 and child != ids.next()
+    assert len(child) == 16 and child != random_id(16)
 
 
 def _trace(handed: list[list[str]]) -> RequestTrace:
@@ -75,6 +80,43 @@ def test_a_new_unsampled_trace_tells_every_inward_call_the_same_unsampled_parent
     assert name == "traceparent" and value == f"00-{trace.trace_id}-{trace.span_id}-00"
     assert parse_traceparent(value) == (trace.trace_id, trace.span_id, False)
     assert trace.inward() == trace.inward(None) == ((name, value),)
+
+
+def test_an_unsampled_caller_s_trace_carries_its_parent_and_tracestate_on_every_call() -> None:
+    state = "vendor=abc"
+    trace = Tracer(1.0, print).start(f"00-{'a' * 32}-{'b' * 16}-00", state)
+    expected = (("traceparent", f"00-{'a' * 32}-{'b' * 16}-00"), ("tracestate", state))
+    assert trace.unsampled == trace.inward() == expected
+
+
+def test_an_unsampled_trace_made_in_one_call_keeps_a_given_trace_id_and_names_a_new_span() -> None:
+    tracer = Tracer(0.0, print)
+    trace = unsampled_trace(RequestTrace, tracer, "a" * 32)
+    assert (trace.tracer, trace.trace_id, trace.tracestate, trace.span) == (
+        tracer,
+        "a" * 32,
+        "",
+        None,
+    )
+    assert len(trace.span_id) == 16
+    assert trace.unsampled == (("traceparent", f"00-{'a' * 32}-{trace.span_id}-00"),)
+
+
+def test_an_unsampled_trace_made_in_one_call_without_a_trace_id_gets_a_new_one() -> None:
+    first, second = (unsampled_trace(RequestTrace, Tracer(0.0, print), None) for _ in range(2))
+    assert len(first.trace_id) == 32 and first.trace_id != second.trace_id
+
+
+def test_a_trace_its_id_does_not_sample_is_unsampled_under_that_id() -> None:
+    tracer = Tracer(0.5, print)
+    traces = [tracer.start(None, None) for _ in range(64)]
+    unsampled = [t for t in traces if not t.sampled]
+    assert unsampled and all(not tracer.sampled(t.trace_id) for t in unsampled)
+    assert all(t.unsampled[0][1].startswith(f"00-{t.trace_id}-") for t in unsampled)
+
+
+def test_a_sampled_trace_has_no_unsampled_headers() -> None:
+    assert Tracer(1.0, print).start(None, None).unsampled == ()
 
 
 def test_a_sampled_part_s_call_names_the_part_s_span_and_carries_the_tracestate() -> None:
