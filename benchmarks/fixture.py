@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 import jwt
 from cryptography.hazmat.primitives import serialization
 
-from benchmarks.tools import ECHO_MODULE
+from benchmarks.tools import ECHO_MODULE, ensure_tools
 from tailor.config import build_config, deep_merge
 from tailor.http import Request
 from tailor.upstream import UpstreamRequest, UpstreamResponse
@@ -304,6 +304,9 @@ def serve(
     """Start nginx serving the fixture on a free port pinned to ``cpu`` (each answer held
     ``delay_ms`` first if > 0), as process ``name``; wait until it answers, and return its base
     URL (the one every upstream of a benchmarked BFF points to)."""
+    # Every benchmark that serves the fixture gets nginx installed on a fresh machine, not
+    # only benchmarks.run (`make bench` starts with benchmarks.tracing).
+    ensure_tools()
     (port,) = free_ports(1)
     conf = write_nginx_conf(fixture, port, delay_ms)
     upstream = f"http://127.0.0.1:{port}"
