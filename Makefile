@@ -23,15 +23,15 @@ test: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/pytest
 	# The BFF suite again with users and catalog called over each RPC wire (docs/grpc.md):
-	# Connect with protobuf (the demo's) and gRPC, less the schemathesis fuzzing of the BFFs'
+	# Connect with protobuf and gRPC (the demo's), less the schemathesis fuzzing of the BFFs'
 	# own surface (two thirds of the suite's time, run above); and the fault tests that fault
 	# those two (Connect: tests/faults/faultproxy.py, gRPC: tests/faults/grpcfaultproxy.py);
 	# on the demo's wire, the security suite too.
 	WAVEFORM_UPSTREAMS=connect $(BIN)/pytest tests/waveform/bffs -k "not schemathesis"
 	WAVEFORM_UPSTREAMS=connect $(BIN)/pytest tests/faults -m users_catalog
-	WAVEFORM_UPSTREAMS=connect $(BIN)/pytest tests/security
 	WAVEFORM_UPSTREAMS=grpc $(BIN)/pytest tests/waveform/bffs -k "not schemathesis"
 	WAVEFORM_UPSTREAMS=grpc $(BIN)/pytest tests/faults -m users_catalog
+	WAVEFORM_UPSTREAMS=grpc $(BIN)/pytest tests/security
 
 lint: $(STAMP)
 	$(BIN)/ruff check src platform/src tests benchmarks examples

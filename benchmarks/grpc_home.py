@@ -29,8 +29,8 @@ figure includes.
 In ``make bench`` (the ``grpc`` scenario of :mod:`benchmarks.run`) the rate against Node is
 measured too (:func:`rps_against_node`): the mobile BFF as its own process on the contender's
 core, users and catalog over the demo's wire (:data:`~waveform.supervisor.DEMO_UPSTREAMS`:
-Connect) from :mod:`benchmarks.grpc_replay` (the services' Connect API answering from the
-fixture's recorded JSON, replayed), the rest from the fixture nginx, and Node fastify + undici
+gRPC) from :mod:`benchmarks.grpc_replay` (the services' gRPC API answering from the fixture's
+recorded JSON, replayed), the rest from the fixture nginx, and Node fastify + undici
 on the same nginx; the same JSON checked, then wrk rounds interleaved. The scenario's target
 row is the demo's wire too (``target``).
 """

@@ -939,11 +939,11 @@ costs about 1.95 million).
 The real services (users and catalog answer JSON, the Connect protocol and gRPC from the same
 routes) and the real mobile BFF in the bench's own process on core 0 (full profile, edge cache
 off), fetching alice's home 8 at a time with users and catalog called as JSON, over Connect
-(protobuf on tailor's HTTP/1.1 transport: the demo's wire), over gRPC (tailor's own HTTP/2
-client in the loop, libnghttp2) and, as a peer, over gRPC with grpcio's asyncio client; the
-other four services stay JSON. The figure is the BFF process's CPU time per home (grpcio's
-threads included in its row; the services are other processes), median of interleaved rounds
-(benchmarks/grpc_home.py). The target (issue 15): at most 1.25x the JSON home.
+(protobuf on tailor's HTTP/1.1 transport), over gRPC (tailor's own HTTP/2 client in the loop,
+libnghttp2; the demo's wire since 2026-12-08) and, as a peer, over gRPC with grpcio's asyncio
+client; the other four services stay JSON. The figure is the BFF process's CPU time per home
+(grpcio's threads included in its row; the services are other processes), median of
+interleaved rounds (benchmarks/grpc_home.py). The target (issue 15): at most 1.25x the JSON home.
 
 {table}
 

@@ -5,11 +5,11 @@ profile's resilience settings, in-process, over the real default transport (in-l
 The services and proxies run on an event loop of their own, in a thread, so the load they carry
 does not delay the BFF's loop: a latency the BFF measures is its own.
 
-With ``WAVEFORM_UPSTREAMS=grpc`` (as ``make test`` reruns the part of the suite that faults
-them), users and catalog speak gRPC: the same data, served by waveform's gRPC API from their
-JSON routes (:func:`waveform.services.grpc_api.start_grpc`), each behind a
+With ``WAVEFORM_UPSTREAMS=grpc`` (the demo's wire; ``make test`` reruns the part of the suite
+that faults them), users and catalog speak gRPC: the same data, served by waveform's gRPC API
+from their JSON routes (:func:`waveform.services.grpc_api.start_grpc`), each behind a
 :class:`grpcfaultproxy.GrpcFaultProxy`, and the BFF calls them over ``grpc://``. With
-``WAVEFORM_UPSTREAMS=connect`` (the demo's wire, rerun by ``make test`` too) they speak the
+``WAVEFORM_UPSTREAMS=connect`` (rerun by ``make test`` too) they speak the
 Connect protocol with protobuf: waveform's Connect API
 (:func:`waveform.services.grpc_api.connect_api`) in front of the same routes, served by uvicorn
 over HTTP/1.1, so the HTTP :class:`faultproxy.FaultProxy` sits in front of each, and the BFF

@@ -86,9 +86,10 @@ DRAIN_IDLE_S = 1.0
 #: A gRPC port is its service's port plus this (users 9102, catalog 9110).
 GRPC_PORT_OFFSET = 100
 UPSTREAM_MODES = ("http", "grpc", "connect")
-#: The demo's mode (``--upstreams``): the Connect protocol with protobuf over tailor's HTTP/1.1
-#: transport, the cheaper RPC wire by CPU per home (docs/grpc.md); grpcio's costs about 2x.
-DEMO_UPSTREAMS = "connect"
+#: The demo's mode (``--upstreams``): gRPC over HTTP/2, on tailor's own client and the services'
+#: in-loop server. Since the services left grpcio's server it costs the BFF what the Connect
+#: protocol does, about 1.2x a JSON home (docs/grpc.md).
+DEMO_UPSTREAMS = "grpc"
 
 
 @dataclass(frozen=True)
