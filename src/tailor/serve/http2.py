@@ -93,9 +93,18 @@ _RequestReceived = ngh2.RequestReceived
 _StreamEnded = (ngh2.StreamClosed, ngh2.StreamReset)
 _ENHANCE_YOUR_CALM = int(ngh2.ErrorCode.ENHANCE_YOUR_CALM)
 _INTERNAL_ERROR = int(ngh2.ErrorCode.INTERNAL_ERROR)
-#: A GOAWAY frame's 9-byte header (8 bytes of payload, type 7, stream 0), for a connection
-#: the engine gave up on.
+#: A GOAWAY frame's 9-byte header (8 bytes of payload, type 7, stream 0).
 _GOAWAY_HEAD = b"\x00\x00\x08\x07\x00\x00\x00\x00\x00"
+
+
+def goaway_frame(last_stream_id: int, error_code: int) -> bytes:
+    """A GOAWAY frame, written by hand for a connection whose engine has given up (and so can
+    no longer frame one itself).
+
+    >>> goaway_frame(3, 11).hex()
+    '000008070000000000000000030000000b'
+    """
+    return _GOAWAY_HEAD + struct.pack(">II", last_stream_id, error_code)
 
 
 def negotiating(server: Http1Server) -> asyncio.Protocol:
@@ -431,7 +440,7 @@ class Http2Connection(asyncio.Protocol):
             self._drop(stream)
         if transport is not None:
             last = max(streams, default=0)
-            transport.write(_GOAWAY_HEAD + struct.pack(">II", last, code))
+            transport.write(goaway_frame(last, code))
             transport.close()
 
     def _write(self) -> bool:

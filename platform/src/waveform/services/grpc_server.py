@@ -44,7 +44,7 @@ from typing import NamedTuple, cast
 import ngh2
 from google.rpc import code_pb2
 
-from tailor.serve.http2 import _GOAWAY_HEAD
+from tailor.serve.http2 import goaway_frame
 from tailor.upstream.grpc.messages import frame, parse_grpc_timeout
 from tailor.upstream.grpc.status import DETAILS_TRAILER, encode_message
 
@@ -473,7 +473,7 @@ class _Connection(asyncio.Protocol):
         transport = self.transport
         if transport is not None:
             last = max(self.streams, default=0)
-            transport.write(_GOAWAY_HEAD + last.to_bytes(4, "big") + code.to_bytes(4, "big"))
+            transport.write(goaway_frame(last, code))
             transport.close()
 
     def _flush_soon(self) -> None:
