@@ -370,16 +370,22 @@ class _LeanHead:
 
     def on_headers_complete(self) -> None:
         parser = self.parser
-        self.keep_alive = (
-            parser.should_keep_alive()
-            and not parser.should_upgrade()  # what follows its head may not be HTTP
-            # An HTTP/1.0 keep-alive is closed after any answer (see on_headers_complete).
-            and parser.get_http_version() == "1.1"
-        )
+        self.keep_alive = _refusal_keeps_alive(parser)
         self.head_only = parser.get_method() == b"HEAD"
 
     def on_message_complete(self) -> None:
         self.ended = True
+
+
+def _refusal_keeps_alive(parser: httptools.HttpRequestParser) -> bool:
+    """Whether the connection of a head refused on arrival may stay open for the next request,
+    as its parser read the head (either parser: the connection's or ``_LeanHead``'s)."""
+    return (
+        parser.should_keep_alive()
+        and not parser.should_upgrade()  # what follows its head may not be HTTP
+        # An HTTP/1.0 keep-alive is closed after any answer (see on_headers_complete).
+        and parser.get_http_version() == "1.1"
+    )
 
 
 class _Connection(asyncio.Protocol):
@@ -457,11 +463,9 @@ class _Connection(asyncio.Protocol):
         shedding = self._shedding
         if (
             shedding is not None
-            and not self._busy
-            and not self.fresh  # a first request was admitted at accept: it is served
-            and not self._queue
             and not self._in_head
             and self._body is None
+            and self._nothing_before_next()
         ):
             # Between requests, nothing to answer before the next: it is asked about here,
             # once (on_message_begin takes the answer), and refused before parsing when the
@@ -532,13 +536,7 @@ class _Connection(asyncio.Protocol):
         if self._shed_head is None:  # not asked in data_received (see there)
             shedding = self._shedding
             # Asked as the request begins, so that a refused head is never made into strings.
-            self._shed_head = (
-                shedding is not None
-                and not self._busy
-                and not self.fresh  # a first request was admitted at accept: it is served
-                and not self._queue
-                and shedding()
-            )
+            self._shed_head = shedding is not None and self._nothing_before_next() and shedding()
         self._shed_body = False
 
     def on_url(self, url: bytes) -> None:
@@ -657,24 +655,13 @@ class _Connection(asyncio.Protocol):
         connection stays open for the next request unless this one has a body (skipping it
         would mean reading it, while the core is overloaded: closed instead) or the client did
         not ask to keep it, or asked for an upgrade."""
-        keep_alive = (
-            self._parser.should_keep_alive()
-            and not self.closing
-            and not self._shed_body
-            and not self._parser.should_upgrade()  # what follows its head may not be HTTP
-            # An HTTP/1.0 keep-alive is closed after any answer (see on_headers_complete).
-            and self._parser.get_http_version() == "1.1"
-        )
-        head_only = self._parser.get_method() == b"HEAD"
-        answer = self._server.refusal(self._server.overloaded, keep_alive, head_only)
-        self._server.shed += 1
-        if not keep_alive:
+        parser = self._parser
+        keep_alive = not self._shed_body and _refusal_keeps_alive(parser)
+        refused = self._answer_shed(keep_alive, parser.get_method() == b"HEAD")
+        if refused is not None:
             # Raised out of the parser: nothing after this head is parsed (its body, the next
             # requests); _refuse writes the answer and closes.
-            raise _Refused(503, "over capacity", answer)
-        assert self._transport is not None
-        self._transport.write(answer)
-        self.deadline = self._loop.time() + self._settings.keepalive_timeout_s
+            raise refused
 
     def _shed_lean(self, data: bytes) -> None:
         """Refuse the request whose head is all of ``data``, as ``_shed`` does, with the
@@ -696,20 +683,35 @@ class _Connection(asyncio.Protocol):
             del lean.parser  # its callbacks are its own: the cycle goes with it
             self._refuse(_Refused(400, "malformed request"))
             return
-        server.shed += 1
         keep_alive = lean.ended and lean.keep_alive
         if keep_alive:
             server.lean = lean
         else:
             del lean.parser
+        refused = self._answer_shed(keep_alive, lean.head_only)
+        if refused is not None:
+            self._refuse(refused)
+
+    def _nothing_before_next(self) -> bool:
+        """Whether the request about to begin has nothing to be answered before it, so that it
+        may be refused on arrival while shedding; a connection's first request was admitted
+        at accept, and is served."""
+        return not self._busy and not self.fresh and not self._queue
+
+    def _answer_shed(self, keep_alive: bool, head_only: bool) -> _Refused | None:
+        """Count a request refused on arrival and answer it: its 503 (made once a second) is
+        written here when the connection stays open, else returned for the caller to close
+        the connection with."""
+        server = self._server
+        server.shed += 1
         keep_alive = keep_alive and not self.closing
-        answer = server.refusal(server.overloaded, keep_alive, lean.head_only)
+        answer = server.refusal(server.overloaded, keep_alive, head_only)
         if not keep_alive:
-            self._refuse(_Refused(503, "over capacity", answer))
-            return
+            return _Refused(503, "over capacity", answer)
         assert self._transport is not None
         self._transport.write(answer)
         self.deadline = self._loop.time() + self._settings.keepalive_timeout_s
+        return None
 
     def _check_host(self, host: str | None, version: str) -> None:
         """RFC 9112 s3.2: an HTTP/1.1 request has exactly one Host, and it is an authority
